@@ -1,0 +1,220 @@
+/*
+** shm_heap/heap.h -- a garbage-collected heap in POSIX shared memory.
+**
+** Every worker process on a host that runs tasks of the same run attaches the
+** same segment. References are offsets from the start of the segment
+** (heap_ref_t, 0 is nil), never pointers, so each process may map the
+** segment at its own address.
+**
+** An object is `nptrs` reference slots followed by `scalar_bytes` of plain
+** data; the collector scans exactly the slots (precise marking). Roots are
+** the root stacks (one per goroutine, in shared memory, so any process can
+** scan any other's) and each process's globals.
+**
+** Collection is stop-the-world mark-and-sweep across every attached process,
+** reached at safepoints: heap_alloc(), heap_safepoint(), and processes that
+** are outside the heap (heap_leave) count as stopped. Pacing is Go's:
+** goal = live * (1 + gogc/100), at least 4 MiB.
+**
+** Threading: a heap_t is one process's attachment and is used by one thread
+** (the scheduler's). Other threads of that process may call
+** heap_stats_read() only.
+**
+** This module knows nothing of ZeroMQ, SQLite or the scheduler.
+*/
+#ifndef HEAPSIM_SHM_HEAP_HEAP_H
+#define HEAPSIM_SHM_HEAP_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t heap_ref_t;              /* offset into the segment; 0 = nil */
+typedef struct heap heap_t;               /* one process's attachment */
+typedef struct heap_roots heap_roots_t;   /* a root stack, lives in the segment */
+
+/* Error codes (negative). heap_strerror() names them. */
+#define HEAP_EOOM      (-1001)  /* no room even after a collection */
+#define HEAP_ECORRUPT  (-1002)  /* heap_verify found a broken invariant */
+#define HEAP_EVERSION  (-1003)  /* segment made by another layout version */
+#define HEAP_EFULL     (-1004)  /* too many processes attached */
+#define HEAP_EROOTS    (-1005)  /* root stack overflow */
+/* Other failures return -errno (-ENOENT, -EEXIST, -ENOMEM, -EINVAL, ...). */
+
+const char *heap_strerror(int rc);
+
+typedef struct heap_config {
+    uint64_t heap_max_bytes;      /* reserved range; 0 = default (1/4 of RAM, >= 64 MiB) */
+    int gogc;                     /* percent; 100 is Go's default; < 0 = off */
+    uint64_t memory_limit_bytes;  /* soft limit like GOMEMLIMIT; 0 = none */
+} heap_config_t;
+
+#define HEAP_GOGC_OFF (-1)
+#define HEAP_MIN_GOAL_BYTES (4u << 20)
+#define HEAP_MAX_SMALL_BYTES (32u << 10)  /* larger objects get their own span */
+#define HEAP_MAX_PROCS 256
+
+void heap_config_default(heap_config_t *cfg);
+
+/* Segment name for a run: "/heapsim-<token>" into buf (>= 64 bytes).
+** The prefix can be changed with the environment variable HEAPSIM_SHM_PREFIX
+** (tests use it to keep their segments apart). */
+char *heap_segment_name(const char *run_token, char *buf, size_t size);
+
+/* Create the segment `name` (mode 0600; fails with -EEXIST if it exists) or
+** attach to an existing one (cfg is then ignored; the creator's settings
+** hold). On success *heap_p is this process's attachment. On failure nothing
+** is left behind: a segment this call created is unlinked. */
+int heap_open(const char *name, const heap_config_t *cfg, bool create,
+              heap_t **heap_p);
+
+/* Leave the heap: this process's roots are dropped, its cached spans
+** returned. If `unlink_if_last` and no other live process is attached, the
+** segment name is unlinked too. Accepts NULL / *heap_p == NULL. */
+void heap_close(heap_t **heap_p, bool unlink_if_last);
+
+/* Unlink a segment by name (0, or -errno). */
+int heap_unlink(const char *name);
+
+/* Remove segments with our prefix in /dev/shm whose attached processes are
+** all dead. Calls `report` for each removed one. Returns how many. */
+int heap_clean_stale(void (*report)(void *arg, const char *name), void *arg);
+
+/* ---- Mutator side -------------------------------------------------- */
+
+/* Declare this process a running mutator (before touching objects) or
+** outside the heap (blocking on I/O, between tasks). A process outside the
+** heap counts as stopped for a collection; heap_enter() waits while one is
+** in progress. Nested calls are not allowed. */
+void heap_enter(heap_t *h);
+void heap_leave(heap_t *h);
+
+/* Allocate an object with `nptrs` reference slots (zeroed = nil) followed
+** by `scalar_bytes` zeroed bytes. Is a safepoint: may collect or wait for a
+** collection. Returns 0 when the heap is full even after a collection
+** (heap_last_error() then says HEAP_EOOM). */
+heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
+int heap_last_error(const heap_t *h);
+
+/* Fast accessors. Every heap_t begins with this view: its mapping base and
+** the segment's stop-the-world request word. */
+struct heap__view { char *base; uint32_t *stw_word; };
+static inline void *heap_ptr(heap_t *h, heap_ref_t r)
+{
+    return ((struct heap__view *)h)->base + r;
+}
+/* The reference slots of object r. */
+static inline heap_ref_t *heap_slots(heap_t *h, heap_ref_t r)
+{
+    return (heap_ref_t *)heap_ptr(h, r);
+}
+/* The scalar bytes of object r (they follow its nptrs slots). */
+static inline void *heap_data(heap_t *h, heap_ref_t r, uint32_t nptrs)
+{
+    return (char *)heap_ptr(h, r) + (size_t)nptrs * sizeof(heap_ref_t);
+}
+/* The object's nptrs and scalar_bytes as allocated. */
+uint32_t heap_obj_nptrs(heap_t *h, heap_ref_t r);
+size_t heap_obj_size(heap_t *h, heap_ref_t r);  /* bytes requested (slots + scalars) */
+
+/* A safepoint poll: cheap when no collection is requested. Call it in loops
+** that neither allocate nor yield. */
+void heap__park(heap_t *h);
+static inline void heap_safepoint(heap_t *h)
+{
+    if (__atomic_load_n(((struct heap__view *)h)->stw_word, __ATOMIC_RELAXED))
+        heap__park(h);
+}
+
+/* Collect now (like runtime.GC()). Returns 0, or a negative code. */
+int heap_collect(heap_t *h);
+
+/* ---- Roots ---------------------------------------------------------- */
+
+/* A root stack: `capacity` slots in the segment, scanned by whichever
+** process collects. One per goroutine. Returns NULL on -ENOMEM/OOM. */
+heap_roots_t *heap_roots_new(heap_t *h, uint32_t capacity);
+void heap_roots_destroy(heap_t *h, heap_roots_t **roots_p);
+
+/* Push n nil slots and return them (valid until the matching pop); NULL if
+** the stack would overflow (heap_last_error() = HEAP_EROOTS). */
+heap_ref_t *heap_roots_push(heap_roots_t *r, uint32_t n);
+void heap_roots_pop(heap_roots_t *r, uint32_t n);
+uint32_t heap_roots_depth(const heap_roots_t *r);
+
+/* This process's globals: `n` root slots that live as long as the
+** attachment. Returns the slots (always the same array), NULL on failure. */
+heap_ref_t *heap_globals(heap_t *h, uint32_t n);
+
+/* ---- Telemetry ------------------------------------------------------ */
+
+/* What Go's gctrace line reports, per cycle. */
+typedef struct heap_gc_cycle {
+    uint32_t cycle;               /* 1, 2, ... per heap */
+    bool forced;                  /* heap_collect(), not the pacer */
+    int32_t collector_pid;
+    uint32_t nprocs;              /* processes attached */
+    uint64_t start_unix_ns;
+    uint64_t since_start_ns;      /* since the heap was created */
+    double gc_cpu_fraction;       /* share of wall time in GC since start */
+    uint64_t stw_ns;              /* whole pause, wall */
+    uint64_t stop_ns;             /* reaching the stop: request -> all parked */
+    uint64_t mark_ns, sweep_ns;   /* wall */
+    uint64_t mark_cpu_ns, sweep_cpu_ns;
+    uint64_t heap_start_bytes;    /* in use when the cycle began */
+    uint64_t heap_end_bytes;      /* in use after sweep */
+    uint64_t heap_live_bytes;     /* marked */
+    uint64_t heap_goal_bytes;     /* goal for the next cycle */
+    uint64_t stack_bytes;         /* sum of processes' reported stack bytes */
+    uint64_t globals_bytes;       /* root slots scanned, in bytes */
+    uint64_t objects_live, objects_freed;
+} heap_gc_cycle_t;
+
+/* Called in the collecting process after each cycle, before the world
+** restarts. Must not touch the heap. */
+typedef void (*heap_gc_hook_fn)(void *arg, const heap_gc_cycle_t *cycle);
+void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg);
+
+typedef struct heap_stats {
+    uint64_t heap_alloc_bytes;    /* bytes in allocated objects (incl. unswept garbage) */
+    uint64_t heap_inuse_bytes;    /* bytes in in-use spans */
+    uint64_t heap_sys_bytes;      /* pages ever touched (backing in use) */
+    uint64_t heap_max_bytes;
+    uint64_t heap_live_bytes;     /* marked at the last cycle */
+    uint64_t heap_goal_bytes;
+    uint64_t total_alloc_bytes;   /* cumulative, all processes */
+    uint64_t total_alloc_objects;
+    uint64_t num_gc;
+    uint64_t pause_total_ns;
+    uint64_t pause_max_ns;
+    uint64_t stack_bytes;         /* sum over processes */
+    uint32_t nprocs;
+    int gogc;
+    /* this process only */
+    uint64_t proc_alloc_bytes;
+    uint64_t proc_alloc_objects;
+} heap_stats_t;
+
+/* Safe from any thread of an attached process. */
+void heap_stats_read(heap_t *h, heap_stats_t *st);
+
+/* The segment keeps the last HEAP_GC_HISTORY cycles. Copy those with
+** cycle > after_cycle (oldest first, at most max) into out; returns how
+** many. Safe from any thread of an attached process. */
+#define HEAP_GC_HISTORY 1024
+int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max);
+
+/* Report this process's stack bytes in use (for gctrace and stats). */
+void heap_set_stack_bytes(heap_t *h, uint64_t bytes);
+
+/* Change pacing at run time (like debug.SetGCPercent / SetMemoryLimit). */
+void heap_set_gogc(heap_t *h, int gogc);
+void heap_set_memory_limit(heap_t *h, uint64_t bytes);
+
+/* Walk the whole heap checking every invariant (offsets in range, free
+** lists consistent, mark bits clear outside a cycle, roots point at
+** objects). Must be called with the world stopped or by a sole process.
+** Returns 0 or HEAP_ECORRUPT with a reason in `why`. */
+int heap_verify(heap_t *h, char *why, size_t whysize);
+
+#endif

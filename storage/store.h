@@ -1,0 +1,157 @@
+/*
+** storage/store.h -- run history in SQLite.
+**
+** One database file (WAL mode) holds every run: its scenario, tasks,
+** telemetry samples, GC cycles, per-task metrics and results. The schema is
+** versioned with PRAGMA user_version (STORE_SCHEMA_VERSION) and documented
+** in storage/schema.sql. Times are integer nanoseconds: *_unix_ns since the
+** epoch, t_ns since the task started.
+**
+** This module knows nothing of ZeroMQ or the heap.
+*/
+#ifndef HEAPSIM_STORAGE_STORE_H
+#define HEAPSIM_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+#define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
+#define STORE_ENOTFOUND (-4002)  /* no such run */
+#define STORE_ESCHEMA   (-4003)  /* not a heapsim database, or a newer schema */
+#define STORE_EUSAGE    (-4004)  /* bad query text or arguments */
+
+typedef struct store store_t;
+
+#define STORE_READONLY 0x1       /* open read-only (query commands); never creates */
+
+/* Open (creating when allowed and missing) and check/upgrade the schema.
+** On failure *store_p is NULL and err says what is wrong with which file. */
+int store_open(const char *path, int flags, store_t **store_p,
+               char *err, size_t errsize);
+void store_close(store_t **store_p);
+const char *store_errmsg(store_t *st);
+const char *store_strerror(int rc);
+
+/* Group many inserts in one transaction (telemetry arrives in bursts). */
+int store_begin(store_t *st);
+int store_commit(store_t *st);
+
+typedef struct store_run {
+    const char *token;           /* unique id of the run, names its heaps */
+    const char *name;            /* scenario name */
+    const char *scenario_path;
+    const char *scenario_text;
+    const char *settings_json;   /* scenario-level runtime settings, overrides */
+    const char *command_line;
+    const char *host;            /* coordinator's host name */
+    int workers;                 /* planned local workers, 0 if remote only */
+    int64_t started_unix_ns;
+} store_run_t;
+
+int store_run_insert(store_t *st, const store_run_t *run, int64_t *run_id);
+/* status: "running", "done", "failed", "interrupted". */
+int store_run_finish(store_t *st, int64_t run_id, const char *status,
+                     int64_t ended_unix_ns, const char *error);
+
+typedef struct store_task {
+    int64_t run_id;
+    uint32_t seq;
+    const char *kernel;
+    const char *params_json;
+    const char *runtime_json;
+    const char *label;
+    uint32_t sweep_point;
+    uint32_t repeat_index;
+    uint64_t seed;
+} store_task_t;
+
+int store_task_insert(store_t *st, const store_task_t *task, int64_t *task_id);
+int store_task_start(store_t *st, int64_t task_id, const char *worker,
+                     const char *host, int64_t started_unix_ns);
+
+typedef struct store_task_result {
+    const char *status;          /* "done", "failed" */
+    const char *error;           /* NULL when done */
+    const char *output;          /* the kernel's output text, may be NULL */
+    int64_t ended_unix_ns;
+    int64_t wall_ns;
+    int64_t alloc_objects, alloc_bytes;
+    int64_t gc_cycles;
+    int64_t pause_max_ns, pause_total_ns;
+    int64_t peak_heap_bytes;     /* heap in use, highest seen */
+    int64_t peak_rss_bytes;
+    int64_t stack_hwm_bytes;
+    int64_t goroutines_max;
+} store_task_result_t;
+
+int store_task_finish(store_t *st, int64_t task_id, const store_task_result_t *r);
+
+/* A kernel's own figure, e.g. ("ns_per_roundtrip", 41.2, "ns"). */
+int store_metric_insert(store_t *st, int64_t task_id, const char *name,
+                        double value, const char *unit);
+
+typedef struct store_sample {
+    int64_t run_id, task_id;
+    const char *worker;
+    int64_t t_ns;                /* since the task started */
+    int64_t unix_ns;
+    int64_t heap_alloc_bytes, heap_inuse_bytes, heap_sys_bytes;
+    int64_t heap_live_bytes, heap_goal_bytes;
+    int64_t num_gc, pause_total_ns;
+    int64_t alloc_objects, alloc_bytes;   /* this worker, cumulative in the task */
+    int64_t goroutines, stack_inuse_bytes;
+    int64_t rss_bytes, cpu_user_ns, cpu_sys_ns;
+    int64_t minor_faults, major_faults, ctx_switches;
+} store_sample_t;
+
+int store_sample_insert(store_t *st, const store_sample_t *s);
+
+typedef struct store_gc {
+    int64_t run_id;
+    int64_t task_id;             /* task running in the collecting worker, 0 if none */
+    const char *host;
+    const char *heap;            /* segment name */
+    const char *worker;          /* collecting worker */
+    int64_t cycle;
+    int forced;
+    int64_t start_unix_ns, since_start_ns;
+    double gc_cpu_fraction;
+    int64_t stw_ns, stop_ns, mark_ns, sweep_ns, mark_cpu_ns, sweep_cpu_ns;
+    int64_t heap_start_bytes, heap_end_bytes, heap_live_bytes, heap_goal_bytes;
+    int64_t stack_bytes, globals_bytes;
+    int64_t objects_live, objects_freed;
+    int64_t nprocs;
+} store_gc_t;
+
+int store_gc_insert(store_t *st, const store_gc_t *gc);
+
+typedef struct store_worker {
+    int64_t run_id;
+    const char *name;            /* unique in the run, e.g. "host:pid" */
+    const char *host;
+    int64_t pid;
+    int64_t ncpu;
+    int64_t joined_unix_ns;
+} store_worker_t;
+
+int store_worker_insert(store_t *st, const store_worker_t *w);
+
+/* ---- Queries: print to `out` as a table, or as JSON when json ------ */
+
+/* Most recent runs first: id, started, name, status, tasks done/total,
+** wall time. */
+int store_print_runs(store_t *st, FILE *out, int limit, bool json);
+/* One run: header, then per task its kernel, parameters, status, wall time,
+** allocations, GC cycles, max pause, peak heap; errors of failed tasks.
+** JSON: {"run_id", "status", ..., "tasks": [{"kernel", "params", "status",
+** "wall_ns", "result": {"output": ..., metrics...}, ...}]}.
+** STORE_ENOTFOUND when there is no such run. */
+int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json);
+/* Any read-only SQL; JSON is an array of objects keyed by column name.
+** STORE_EUSAGE with store_errmsg() for bad SQL or a write attempt. */
+int store_print_sql(store_t *st, FILE *out, const char *sql, bool json);
+
+#endif

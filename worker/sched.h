@@ -1,0 +1,107 @@
+/*
+** worker/sched.h -- green threads (goroutines) for one worker process.
+**
+** One scheduler per process, run by one OS thread. Goroutines are switched
+** by hand-written assembly (switch_x86_64.S), never swapcontext. Each has a
+** stack reserved virtually, committed by the page on first touch, with a
+** guard region below it; an overflow fails the goroutine's task with
+** "goroutine N: stack overflow" (caught on an alternate signal stack).
+**
+** This module knows nothing of the heap; worker/rt.h joins the two.
+*/
+#ifndef HEAPSIM_WORKER_SCHED_H
+#define HEAPSIM_WORKER_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sched sched_t;
+typedef void (*gor_fn_t)(sched_t *s, void *arg);
+
+/* Error codes (negative); sched_strerror() names them. */
+#define SCHED_EFAILED   (-2001)  /* the task failed: sched_failure() says why */
+#define SCHED_EDEADLOCK (-2002)  /* all goroutines are asleep */
+#define SCHED_ETOOMANY  (-2003)  /* max_goroutines reached */
+const char *sched_strerror(int rc);
+
+typedef struct sched_config {
+    size_t stack_reserve_bytes;   /* per goroutine, virtual; default 256 KiB */
+    uint32_t max_goroutines;      /* default 1 << 20 */
+} sched_config_t;
+
+void sched_config_default(sched_config_t *cfg);
+
+int sched_new(const sched_config_t *cfg, sched_t **sched_p);
+/* Frees every goroutine (running none of their code) and the stacks. */
+void sched_destroy(sched_t **sched_p);
+
+/* Make a runnable goroutine running fn(s, arg). Returns its id (> 0) or a
+** negative code. Callable from inside or outside a goroutine. */
+int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
+
+/* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),
+** or every goroutine is blocked with no timer pending (SCHED_EDEADLOCK; the
+** blocked goroutines are freed and sched_failure() summarizes them). After
+** a failure the remaining goroutines are unwound: their cleanups run, their
+** stacks are recycled. The scheduler is reusable for the next task. */
+int sched_run(sched_t *s);
+
+/* ---- From inside a goroutine ---------------------------------------- */
+
+void sched_yield(sched_t *s);                   /* runtime.Gosched() */
+void sched_sleep_ns(sched_t *s, uint64_t ns);   /* time.Sleep() */
+_Noreturn void sched_exit(sched_t *s);           /* runtime.Goexit() */
+/* Fail the current task with a message; the calling goroutine does not
+** return, the others are unwound by sched_run(). */
+_Noreturn void sched_fail(sched_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int64_t sched_self_id(const sched_t *s);         /* 0 outside a goroutine */
+
+/* Defer-style cleanup: fn(arg) runs when the goroutine ends, however it
+** ends (return, sched_exit, task failure), last registered first. */
+int sched_defer(sched_t *s, void (*fn)(void *arg), void *arg);
+
+/* A pointer of the caller's per goroutine (worker/rt.h keeps the
+** goroutine's heap roots there). */
+void *sched_local(const sched_t *s);
+void sched_set_local(sched_t *s, void *p);
+
+/* Hooks: `safepoint` runs at every yield/switch point in the running
+** goroutine (the heap's STW poll); `gstart`/`gend` run in a new goroutine
+** before fn and after it ends (before its cleanups); `idle_begin` and
+** `idle_end` bracket the scheduler sleeping because every goroutine waits
+** on a timer (the heap counts the process as stopped meanwhile). Any may be
+** NULL. */
+typedef struct sched_hooks {
+    void (*safepoint)(void *arg, sched_t *s);
+    void (*gstart)(void *arg, sched_t *s);
+    void (*gend)(void *arg, sched_t *s);
+    void (*idle_begin)(void *arg, sched_t *s);
+    void (*idle_end)(void *arg, sched_t *s);
+    void *arg;
+} sched_hooks_t;
+void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks);
+
+/* ---- Parking (for channels, mutexes, WaitGroups built on top) ------- */
+
+typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked goroutine */
+/* Park the current goroutine until sched_ready(w) is called with the handle
+** that was stored through *w_out before parking. `reason` is shown in
+** deadlock reports ("chan receive"). */
+void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason);
+void sched_ready(sched_t *s, sched_waiter_t *w);
+
+/* ---- Stats (safe from other threads: plain atomic counters) -------- */
+
+typedef struct sched_stats {
+    uint64_t goroutines;          /* alive now */
+    uint64_t spawned;             /* total */
+    uint64_t switches;            /* context switches */
+    uint64_t stack_inuse_bytes;   /* committed stack pages of live goroutines */
+    uint64_t stack_reserved_bytes;
+    uint64_t stack_hwm_bytes;     /* deepest any goroutine went */
+} sched_stats_t;
+void sched_stats_read(const sched_t *s, sched_stats_t *st);
+
+#endif
