@@ -1,0 +1,146 @@
+/*
+** proto/proto.h -- the messages between coordinator and workers.
+**
+** Transport: ZeroMQ. The coordinator binds a ROUTER; each worker connects a
+** DEALER for requests and results, and a second DEALER from its sampler
+** thread for telemetry. Every message is one frame holding one MessagePack
+** map with string keys: "t" (the type, a string) and "v" (PROTO_VERSION),
+** then the type's fields. Unknown keys are ignored, so fields can be added
+** without breaking older peers; a missing required key, a wrong type or an
+** out-of-range value makes the whole frame invalid.
+**
+**   worker -> coordinator                 coordinator -> worker
+**   hello   {worker, host, pid, ncpu}     task  {run_id, token, task_id, ...}
+**   ready   {worker}  (asks for a task;   done  {}  (no more work: leave)
+**            the reply may come later)
+**   sample  {worker, task_id, ...}        (telemetry, every sample interval)
+**   gc      {worker, task_id, heap, ...}  (one collection cycle)
+**   result  {worker, task_id, status, ...}
+**
+** This module knows nothing of ZeroMQ sockets: it turns messages into bytes
+** and back.
+*/
+#ifndef HEAPSIM_PROTO_PROTO_H
+#define HEAPSIM_PROTO_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/catalog.h"
+
+#define PROTO_VERSION 1
+#define PROTO_EINVAL (-5001)     /* malformed frame: the error text says why */
+
+#define PROTO_NAME_MAX 128       /* worker, host and heap names */
+
+typedef enum proto_type {
+    PROTO_HELLO = 1,
+    PROTO_READY,
+    PROTO_TASK,
+    PROTO_DONE,
+    PROTO_SAMPLE,
+    PROTO_GC,
+    PROTO_RESULT,
+} proto_type_t;
+
+typedef struct proto_hello {
+    char worker[PROTO_NAME_MAX];     /* unique per process, e.g. "host:pid" */
+    char host[PROTO_NAME_MAX];
+    int64_t pid;
+    int64_t ncpu;
+} proto_hello_t;
+
+typedef struct proto_task {
+    int64_t run_id;
+    char token[PROTO_NAME_MAX];      /* the run's unique token */
+    char heap[PROTO_NAME_MAX];       /* heap key: token plus runtime group */
+    int64_t task_id;
+    int64_t seq;
+    int64_t seed;
+    int64_t sample_interval_ns;
+    int64_t gogc;                    /* < 0 = off */
+    int64_t memory_limit_bytes;
+    int64_t heap_max_bytes;
+    int64_t stack_reserve_bytes;
+    kparams_t params;                /* owned; the kernel is params.kernel */
+} proto_task_t;
+
+/* Telemetry of one worker while it runs a task. All integers. */
+typedef struct proto_sample {
+    char worker[PROTO_NAME_MAX];
+    int64_t task_id;
+    int64_t t_ns, unix_ns;
+    int64_t heap_alloc_bytes, heap_inuse_bytes, heap_sys_bytes;
+    int64_t heap_live_bytes, heap_goal_bytes;
+    int64_t num_gc, pause_total_ns;
+    int64_t alloc_objects, alloc_bytes;
+    int64_t goroutines, stack_inuse_bytes;
+    int64_t rss_bytes, cpu_user_ns, cpu_sys_ns;
+    int64_t minor_faults, major_faults, ctx_switches;
+} proto_sample_t;
+
+/* One collection cycle, as the collecting worker saw it. */
+typedef struct proto_gc {
+    char worker[PROTO_NAME_MAX];
+    char heap[PROTO_NAME_MAX];
+    int64_t task_id;
+    int64_t cycle, forced, nprocs;
+    int64_t start_unix_ns, since_start_ns;
+    double gc_cpu_fraction;
+    int64_t stw_ns, stop_ns, mark_ns, sweep_ns, mark_cpu_ns, sweep_cpu_ns;
+    int64_t heap_start_bytes, heap_end_bytes, heap_live_bytes, heap_goal_bytes;
+    int64_t stack_bytes, globals_bytes, objects_live, objects_freed;
+} proto_gc_t;
+
+typedef struct proto_metric {
+    char *name;                      /* owned */
+    char *unit;                      /* owned, "" when none */
+    double value;
+} proto_metric_t;
+
+typedef struct proto_result {
+    char worker[PROTO_NAME_MAX];
+    int64_t task_id;
+    int64_t ok;                      /* 1 done, 0 failed */
+    char *error;                     /* owned, NULL when ok */
+    char *output;                    /* owned, the kernel's text, may be NULL */
+    int64_t wall_ns;
+    int64_t alloc_objects, alloc_bytes;
+    int64_t gc_cycles, pause_max_ns, pause_total_ns;
+    int64_t peak_heap_bytes, peak_rss_bytes;
+    int64_t stack_hwm_bytes, goroutines_max;
+    proto_metric_t *metrics;         /* owned */
+    size_t nmetrics;
+} proto_result_t;
+
+typedef struct proto_msg {
+    proto_type_t type;
+    char worker[PROTO_NAME_MAX];     /* ready, and copied from the body of others */
+    union {
+        proto_hello_t hello;
+        proto_task_t task;
+        proto_sample_t sample;
+        proto_gc_t gc;
+        proto_result_t result;
+    } u;
+} proto_msg_t;
+
+const char *proto_type_name(proto_type_t type);
+
+/* Encode into a malloc'd buffer (*buf_p, *len_p; the caller frees).
+** Returns 0 or -ENOMEM. */
+int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p);
+
+/* Decode one frame. On success returns 0 and *msg holds owned fields that
+** proto_msg_free() releases; on failure returns PROTO_EINVAL with a
+** one-line reason in err and leaves nothing to free. */
+int proto_decode(const void *buf, size_t len, proto_msg_t *msg,
+                 char *err, size_t errsize);
+
+void proto_msg_free(proto_msg_t *msg);
+
+/* Add a metric to a result (copies name and unit). 0 or -ENOMEM. */
+int proto_result_add_metric(proto_result_t *r, const char *name, double value,
+                            const char *unit);
+
+#endif
