@@ -94,4 +94,20 @@ const char *kparams_string(const kparams_t *p, const char *name);
 /* Parse "64KiB", "4MiB", "1GiB", "4096", "1.5GiB" -> bytes. 0 or -EINVAL. */
 int catalog_parse_size(const char *text, int64_t *bytes);
 
+/* Added with catalog.c. */
+
+/* Parse a decimal integer ("42", "-7", "1_000_000": '_' only between
+** digits) into *v. Returns 0, or -EINVAL (not an integer, overflows int64)
+** leaving *v unchanged. */
+int catalog_parse_int(const char *text, int64_t *v);
+/* bytes as text: "32 MiB" when a whole number of KiB/MiB/GiB/TiB, else
+** "1000 B". catalog_parse_size() reads it back. Returns buf. */
+char *catalog_format_size(int64_t bytes, char *buf, size_t size);
+/* "int", "size", "float", "bool", "string". */
+const char *catalog_type_name(kparam_type_t type);
+/* What a value of `s` must be, as the "expected ..." part of an error:
+** "an integer from 4 to 30", "a size from 8 B to 32 MiB", "true or false",
+** "one of fast, slow". Returns buf. */
+char *catalog_param_expected(const kparam_spec_t *s, char *buf, size_t size);
+
 #endif

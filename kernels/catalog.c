@@ -1,0 +1,849 @@
+/*
+** kernels/catalog.c -- the kernel registry and parameter values.
+**
+** The registry is one static table, kept in alphabetical order of kernel
+** name (catalog_kernels() and catalog_kernel_names() list it in table
+** order; catalog_test checks the order, the uniqueness of names and that
+** every default lies in its range). To add a kernel: write its kparam_spec_t
+** array with the P_* macros below and add a K() line to `kernels`.
+**
+** Text syntax accepted by kparams_set_text() and the catalog_parse_*()
+** functions (all of it locale-independent except the decimal point of
+** floats, which is the C locale's '.'):
+**   int    decimal, optional sign, '_' allowed between digits: "1_000_000"
+**   size   a whole number of bytes, or a number with a unit: "4096",
+**          "64KiB", "1.5GiB", "32 MiB". Units, case-insensitive:
+**          B; KiB MiB GiB TiB (powers of 1024); kB MB GB TB (powers of
+**          1000, as SI and IEC define them). A fraction (at most 6 digits)
+**          needs a unit above B and is rounded down to a whole byte.
+**          Negative sizes and sizes above INT64_MAX are rejected.
+**   float  decimal or exponent notation, finite: "0.5", "1e-3"
+**   bool   true/false, yes/no, on/off, 1/0, case-insensitive
+**   string the text as is, checked against `choices` when there are any
+*/
+#include "kernels/catalog.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define KIB ((int64_t)1 << 10)
+#define MIB ((int64_t)1 << 20)
+#define GIB ((int64_t)1 << 30)
+#define TIB ((int64_t)1 << 40)
+
+/* ---- the table -------------------------------------------------------- */
+
+#define P_INT(n, lo, hi, def, d) \
+    { .name = (n), .type = KPARAM_INT, .doc = (d), .def_i = (def), \
+      .min_i = (lo), .max_i = (hi) }
+#define P_SIZE(n, lo, hi, def, d) \
+    { .name = (n), .type = KPARAM_SIZE, .doc = (d), .def_i = (def), \
+      .min_i = (lo), .max_i = (hi) }
+#define P_FLOAT(n, lo, hi, def, d) \
+    { .name = (n), .type = KPARAM_FLOAT, .doc = (d), .def_f = (def), \
+      .min_f = (lo), .max_f = (hi) }
+#define P_BOOL(n, def, d) \
+    { .name = (n), .type = KPARAM_BOOL, .doc = (d), .def_i = (def) ? 1 : 0, \
+      .min_i = 0, .max_i = 1 }
+#define P_STRING(n, choices_, def, d) \
+    { .name = (n), .type = KPARAM_STRING, .doc = (d), .def_s = (def), \
+      .choices = (choices_) }
+
+#define K(n, summary_, params_) \
+    { .name = (n), .summary = (summary_), .params = (params_), \
+      .nparams = sizeof(params_) / sizeof((params_)[0]) }
+
+static const kparam_spec_t binary_trees_params[] = {
+    P_INT("depth", 4, 30, 10, "maximum tree depth (the Benchmarks Game N)"),
+};
+
+static const kparam_spec_t churn_params[] = {
+    P_INT("objects", 1, 1000000000, 1000000, "objects allocated in all"),
+    P_INT("live_objects", 0, 100000000, 10000, "objects kept live at once"),
+    P_SIZE("min_bytes", 8, 32 * MIB, 16, "smallest object size"),
+    P_SIZE("max_bytes", 8, 32 * MIB, 512, "largest object size"),
+    P_INT("goroutines", 1, 100000, 1, "goroutines allocating at once"),
+};
+
+static const kparam_spec_t gcbench_params[] = {
+    P_INT("max_depth", 4, 24, 16, "depth of the largest short-lived trees"),
+    P_INT("long_lived_depth", 4, 24, 16, "depth of the long-lived tree"),
+    P_INT("array_size", 0, 100000000, 500000, "doubles in the long-lived array"),
+};
+
+static const kparam_spec_t spawn_params[] = {
+    P_INT("goroutines", 1, 10000000, 10000, "goroutines spawned"),
+    P_INT("yields", 0, 1000000, 1, "yields per goroutine before it exits"),
+};
+
+static const kernel_spec_t kernels[] = {
+    K("binary_trees",
+      "Benchmarks Game binary-trees: allocate and discard perfect binary "
+      "trees; mark-and-sweep under a high allocation rate",
+      binary_trees_params),
+    K("churn",
+      "Allocate objects of mixed sizes, keeping a sliding window live; "
+      "steady-state GC pacing",
+      churn_params),
+    K("gcbench",
+      "Ellis-Kovac-Boehm GCBench: long-lived tree and array, many "
+      "short-lived trees built top-down and bottom-up",
+      gcbench_params),
+    K("spawn",
+      "Spawn goroutines that yield and exit; what a goroutine costs",
+      spawn_params),
+};
+
+#define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* A broken invariant of our own code (a kernel asking for a parameter it
+** does not have, an index past the end). Checked in every build mode, not
+** only with assert(): opt builds define NDEBUG, and a kernel silently
+** reading the wrong slot would corrupt a measurement. */
+#define CATALOG_INVARIANT(cond, what) \
+    ((cond) ? (void)0 : invariant_failed((what), __FILE__, __LINE__))
+
+static _Noreturn void invariant_failed(const char *what, const char *file,
+                                       int line)
+{
+    fprintf(stderr, "%s:%d: catalog invariant broken: %s\n", file, line, what);
+    abort();
+}
+
+/* printf into err when there is room for anything; err may be NULL. */
+static void set_err(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errsize, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errsize == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+/* Append to a NUL-terminated buf of `size` bytes, truncating silently. */
+static void buf_append(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void buf_append(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t used = strnlen(buf, size);
+    va_list ap;
+
+    if (used + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, size - used, fmt, ap);
+    va_end(ap);
+}
+
+/* `text` as a double-quoted one-line literal for an error message:
+** control characters, quotes and backslashes escaped, cut at 48 bytes. */
+static const char *quote(const char *text, char *buf, size_t size)
+{
+    static const size_t max_shown = 48;
+    size_t out = 0, in;
+
+    assert(size >= 16);
+    buf[out++] = '"';
+    for (in = 0; text[in] != '\0'; in++) {
+        unsigned char c = (unsigned char)text[in];
+
+        if (in == max_shown || out + 8 >= size) {
+            memcpy(buf + out, "...", 3);
+            out += 3;
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            buf[out++] = '\\';
+            buf[out++] = (char)c;
+        } else if (c == '\n') {
+            buf[out++] = '\\';
+            buf[out++] = 'n';
+        } else if (c == '\t') {
+            buf[out++] = '\\';
+            buf[out++] = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            out += (size_t)snprintf(buf + out, size - out, "\\x%02x", c);
+        } else {
+            buf[out++] = (char)c;
+        }
+    }
+    buf[out++] = '"';
+    buf[out] = '\0';
+    return buf;
+}
+
+/* Copy the digits of a run like "1_000_000" into digits[], skipping single
+** '_' between digits. Advances *pp past the run. Returns the number of
+** digits, or -1 when the run is malformed or longer than `size` - 1. */
+static int take_digits(const char **pp, char *digits, size_t size)
+{
+    const char *p = *pp;
+    size_t n = 0;
+
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (;;) {
+        if (isdigit((unsigned char)*p)) {
+            if (n + 1 >= size)
+                return -1;
+            digits[n++] = *p++;
+        } else if (*p == '_' && isdigit((unsigned char)p[1])) {
+            p++;
+        } else {
+            break;
+        }
+    }
+    digits[n] = '\0';
+    *pp = p;
+    return (int)n;
+}
+
+/* ---- the registry ----------------------------------------------------- */
+
+const kernel_spec_t *catalog_kernels(size_t *count)
+{
+    if (count != NULL)
+        *count = NKERNELS;
+    return kernels;
+}
+
+const kernel_spec_t *catalog_find(const char *name)
+{
+    size_t i;
+
+    if (name == NULL)
+        return NULL;
+    for (i = 0; i < NKERNELS; i++)
+        if (strcmp(kernels[i].name, name) == 0)
+            return &kernels[i];
+    return NULL;
+}
+
+const kparam_spec_t *catalog_param(const kernel_spec_t *k, const char *name,
+                                   size_t *index)
+{
+    size_t i;
+
+    if (k == NULL || name == NULL)
+        return NULL;
+    for (i = 0; i < k->nparams; i++) {
+        if (strcmp(k->params[i].name, name) == 0) {
+            if (index != NULL)
+                *index = i;
+            return &k->params[i];
+        }
+    }
+    return NULL;
+}
+
+char *catalog_kernel_names(char *buf, size_t size)
+{
+    size_t i;
+
+    if (buf == NULL || size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (i = 0; i < NKERNELS; i++)
+        buf_append(buf, size, "%s%s", i > 0 ? ", " : "", kernels[i].name);
+    return buf;
+}
+
+const char *catalog_type_name(kparam_type_t type)
+{
+    switch (type) {
+    case KPARAM_INT: return "int";
+    case KPARAM_SIZE: return "size";
+    case KPARAM_FLOAT: return "float";
+    case KPARAM_BOOL: return "bool";
+    case KPARAM_STRING: return "string";
+    }
+    return "?";
+}
+
+char *catalog_format_size(int64_t bytes, char *buf, size_t size)
+{
+    static const struct { int64_t unit; const char *name; } units[] = {
+        { TIB, "TiB" }, { GIB, "GiB" }, { MIB, "MiB" }, { KIB, "KiB" },
+    };
+    size_t i;
+
+    if (buf == NULL || size == 0)
+        return buf;
+    if (bytes > 0) {
+        for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (bytes % units[i].unit == 0) {
+                snprintf(buf, size, "%lld %s",
+                         (long long)(bytes / units[i].unit), units[i].name);
+                return buf;
+            }
+        }
+    }
+    snprintf(buf, size, "%lld B", (long long)bytes);
+    return buf;
+}
+
+/* "4..30", "8 B..32 MiB", "0..1", "" (bool), "a|b|c" (string). */
+static void format_range(const kparam_spec_t *s, char *buf, size_t size)
+{
+    char lo[32], hi[32];
+    size_t i;
+
+    buf[0] = '\0';
+    switch (s->type) {
+    case KPARAM_INT:
+        snprintf(buf, size, "%lld..%lld", (long long)s->min_i,
+                 (long long)s->max_i);
+        break;
+    case KPARAM_SIZE:
+        snprintf(buf, size, "%s..%s",
+                 catalog_format_size(s->min_i, lo, sizeof(lo)),
+                 catalog_format_size(s->max_i, hi, sizeof(hi)));
+        break;
+    case KPARAM_FLOAT:
+        snprintf(buf, size, "%g..%g", s->min_f, s->max_f);
+        break;
+    case KPARAM_BOOL:
+        break;
+    case KPARAM_STRING:
+        for (i = 0; s->choices != NULL && s->choices[i] != NULL; i++)
+            buf_append(buf, size, "%s%s", i > 0 ? "|" : "", s->choices[i]);
+        break;
+    }
+}
+
+/* The default as text: "10", "16 B", "0.5", "false", "fast". */
+static void format_default(const kparam_spec_t *s, char *buf, size_t size)
+{
+    switch (s->type) {
+    case KPARAM_INT:
+        snprintf(buf, size, "%lld", (long long)s->def_i);
+        break;
+    case KPARAM_SIZE:
+        catalog_format_size(s->def_i, buf, size);
+        break;
+    case KPARAM_FLOAT:
+        snprintf(buf, size, "%g", s->def_f);
+        break;
+    case KPARAM_BOOL:
+        snprintf(buf, size, "%s", s->def_i ? "true" : "false");
+        break;
+    case KPARAM_STRING:
+        snprintf(buf, size, "%s", s->def_s != NULL ? s->def_s : "");
+        break;
+    }
+}
+
+char *catalog_param_list(const kernel_spec_t *k, char *buf, size_t size)
+{
+    char range[256], def[64];
+    size_t i;
+
+    if (buf == NULL || size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (i = 0; k != NULL && i < k->nparams; i++) {
+        const kparam_spec_t *s = &k->params[i];
+
+        format_range(s, range, sizeof(range));
+        format_default(s, def, sizeof(def));
+        buf_append(buf, size, "%s%s (%s%s%s, default %s)", i > 0 ? ", " : "",
+                   s->name, catalog_type_name(s->type),
+                   range[0] != '\0' ? ", " : "", range, def);
+    }
+    return buf;
+}
+
+/* ---- text parsing ----------------------------------------------------- */
+
+int catalog_parse_int(const char *text, int64_t *v)
+{
+    char digits[32];
+    const char *p = text;
+    long long parsed;
+    char *end;
+    int neg = 0;
+
+    if (text == NULL)
+        return -EINVAL;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    digits[0] = neg ? '-' : '+';
+    if (take_digits(&p, digits + 1, sizeof(digits) - 1) < 0 || *p != '\0')
+        return -EINVAL;
+    errno = 0;
+    parsed = strtoll(digits, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -EINVAL;
+    *v = (int64_t)parsed;
+    return 0;
+}
+
+int catalog_parse_size(const char *text, int64_t *bytes)
+{
+    static const struct { const char *name; int64_t mult; } units[] = {
+        { "", 1 }, { "b", 1 },
+        { "kib", KIB }, { "mib", MIB }, { "gib", GIB }, { "tib", TIB },
+        { "kb", 1000 }, { "mb", 1000000 }, { "gb", 1000000000 },
+        { "tb", 1000000000000 },
+    };
+    static const int max_frac_digits = 6;
+    char digits[32], frac[8];
+    const char *p = text;
+    int64_t mult = -1, whole, frac_bytes = 0, pow10 = 1;
+    int nfrac = 0, i;
+    size_t u;
+
+    if (text == NULL)
+        return -EINVAL;
+    /* A leading digit is required: no sign, no blank, no bare ".5". */
+    if (take_digits(&p, digits, sizeof(digits)) < 0)
+        return -EINVAL;
+    if (catalog_parse_int(digits, &whole) != 0)
+        return -EINVAL;
+    if (*p == '.') {
+        p++;
+        nfrac = take_digits(&p, frac, sizeof(frac));
+        if (nfrac < 0 || nfrac > max_frac_digits)
+            return -EINVAL;
+    }
+    if (*p == ' ' || *p == '\t') {
+        /* Blanks may separate the number from a unit, nothing else. */
+        p += strspn(p, " \t");
+        if (*p == '\0')
+            return -EINVAL;
+    }
+    for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+        if (strcasecmp(p, units[u].name) == 0) {
+            mult = units[u].mult;
+            break;
+        }
+    }
+    if (mult < 0 || (nfrac > 0 && mult == 1))
+        return -EINVAL;
+    if (nfrac > 0) {
+        int64_t f = 0;
+
+        for (i = 0; i < nfrac; i++) {
+            f = f * 10 + (frac[i] - '0');
+            pow10 *= 10;
+        }
+        /* f < 10^6 and mult <= 2^40: the product fits in int64. */
+        frac_bytes = f * mult / pow10;
+    }
+    if (whole > (INT64_MAX - frac_bytes) / mult)
+        return -EINVAL;
+    *bytes = whole * mult + frac_bytes;
+    return 0;
+}
+
+/* "true"/"yes"/"on"/"1" and their opposites, any case. 0 or -EINVAL. */
+static int parse_bool(const char *text, bool *v)
+{
+    static const char *const truthy[] = { "true", "yes", "on", "1" };
+    static const char *const falsy[] = { "false", "no", "off", "0" };
+    size_t i;
+
+    for (i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
+        if (strcasecmp(text, truthy[i]) == 0) {
+            *v = true;
+            return 0;
+        }
+        if (strcasecmp(text, falsy[i]) == 0) {
+            *v = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* A finite decimal number ("0.5", "-2", "1e-3"). 0 or -EINVAL. Only
+** digits, sign, '.', and 'e' are accepted, so strtod's "inf", "nan" and
+** hexadecimal forms are not. */
+static int parse_float(const char *text, double *v)
+{
+    double parsed;
+    char *end;
+
+    if (text[0] == '\0' || text[strspn(text, "0123456789+-.eE")] != '\0')
+        return -EINVAL;
+    errno = 0;
+    parsed = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(parsed))
+        return -EINVAL;
+    *v = parsed;
+    return 0;
+}
+
+/* ---- parameter values ------------------------------------------------- */
+
+int kparams_init(kparams_t *p, const kernel_spec_t *k)
+{
+    kparam_value_t *values;
+    size_t i;
+
+    p->kernel = NULL;
+    p->values = NULL;
+    values = calloc(k->nparams > 0 ? k->nparams : 1, sizeof(*values));
+    if (values == NULL)
+        return -ENOMEM;
+    for (i = 0; i < k->nparams; i++) {
+        const kparam_spec_t *s = &k->params[i];
+
+        values[i].type = s->type;
+        if (s->type == KPARAM_FLOAT) {
+            values[i].u.f = s->def_f;
+        } else if (s->type == KPARAM_STRING) {
+            values[i].u.s = strdup(s->def_s != NULL ? s->def_s : "");
+            if (values[i].u.s == NULL)
+                goto out_free_values;
+        } else {
+            values[i].u.i = s->def_i;
+        }
+    }
+    p->kernel = k;
+    p->values = values;
+    return 0;
+
+out_free_values:
+    while (i-- > 0)
+        if (values[i].type == KPARAM_STRING)
+            free(values[i].u.s);
+    free(values);
+    return -ENOMEM;
+}
+
+void kparams_free(kparams_t *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    if (p->values != NULL) {
+        for (i = 0; i < p->kernel->nparams; i++)
+            if (p->values[i].type == KPARAM_STRING)
+                free(p->values[i].u.s);
+        free(p->values);
+    }
+    p->values = NULL;
+    p->kernel = NULL;
+}
+
+int kparams_copy(kparams_t *dst, const kparams_t *src)
+{
+    kparam_value_t *values;
+    size_t i, n;
+
+    dst->kernel = NULL;
+    dst->values = NULL;
+    if (src->values == NULL)
+        return 0;
+    n = src->kernel->nparams;
+    values = calloc(n > 0 ? n : 1, sizeof(*values));
+    if (values == NULL)
+        return -ENOMEM;
+    for (i = 0; i < n; i++) {
+        values[i] = src->values[i];
+        if (values[i].type == KPARAM_STRING) {
+            values[i].u.s = strdup(src->values[i].u.s);
+            if (values[i].u.s == NULL)
+                goto out_free_values;
+        }
+    }
+    dst->kernel = src->kernel;
+    dst->values = values;
+    return 0;
+
+out_free_values:
+    while (i-- > 0)
+        if (values[i].type == KPARAM_STRING)
+            free(values[i].u.s);
+    free(values);
+    return -ENOMEM;
+}
+
+/* What a value of spec s must be, for "expected %s, got ...". With
+** `syntax_hint`, sizes say what they look like. */
+static const char *describe_expected(const kparam_spec_t *s, bool syntax_hint,
+                                     char *buf, size_t size)
+{
+    char lo[32], hi[32];
+    size_t i;
+
+    switch (s->type) {
+    case KPARAM_INT:
+        snprintf(buf, size, "an integer from %lld to %lld",
+                 (long long)s->min_i, (long long)s->max_i);
+        break;
+    case KPARAM_SIZE:
+        snprintf(buf, size, "a size from %s to %s%s",
+                 catalog_format_size(s->min_i, lo, sizeof(lo)),
+                 catalog_format_size(s->max_i, hi, sizeof(hi)),
+                 syntax_hint ? " (like 4096, 64KiB or 1.5GiB)" : "");
+        break;
+    case KPARAM_FLOAT:
+        snprintf(buf, size, "a number from %g to %g", s->min_f, s->max_f);
+        break;
+    case KPARAM_BOOL:
+        snprintf(buf, size, "true or false");
+        break;
+    case KPARAM_STRING:
+        if (s->choices == NULL) {
+            snprintf(buf, size, "a string");
+            break;
+        }
+        snprintf(buf, size, "one of ");
+        for (i = 0; s->choices[i] != NULL; i++)
+            buf_append(buf, size, "%s%s", i > 0 ? ", " : "", s->choices[i]);
+        break;
+    }
+    return buf;
+}
+
+char *catalog_param_expected(const kparam_spec_t *s, char *buf, size_t size)
+{
+    if (buf == NULL || size == 0)
+        return buf;
+    describe_expected(s, false, buf, size);
+    return buf;
+}
+
+static const kparam_spec_t *spec_at(const kparams_t *p, size_t index)
+{
+    CATALOG_INVARIANT(p != NULL && p->kernel != NULL && p->values != NULL,
+                      "kparams_t not initialised");
+    CATALOG_INVARIANT(index < p->kernel->nparams, "parameter index too large");
+    return &p->kernel->params[index];
+}
+
+/* Store v into an INT or SIZE slot after the range check. */
+static int store_int(kparams_t *p, size_t index, int64_t v, const char *got,
+                     char *err, size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char expected[160];
+
+    if (v < s->min_i || v > s->max_i) {
+        set_err(err, errsize, "expected %s, got %s",
+                describe_expected(s, false, expected, sizeof(expected)), got);
+        return -EINVAL;
+    }
+    p->values[index].u.i = v;
+    return 0;
+}
+
+static int store_float(kparams_t *p, size_t index, double v, const char *got,
+                       char *err, size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char expected[160];
+
+    if (!isfinite(v) || v < s->min_f || v > s->max_f) {
+        set_err(err, errsize, "expected %s, got %s",
+                describe_expected(s, false, expected, sizeof(expected)), got);
+        return -EINVAL;
+    }
+    p->values[index].u.f = v;
+    return 0;
+}
+
+static int store_string(kparams_t *p, size_t index, const char *v,
+                        const char *got, char *err, size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char expected[160];
+    bool allowed = s->choices == NULL;
+    char *copy;
+    size_t i;
+
+    for (i = 0; !allowed && s->choices[i] != NULL; i++)
+        allowed = strcmp(s->choices[i], v) == 0;
+    if (!allowed) {
+        set_err(err, errsize, "expected %s, got %s",
+                describe_expected(s, false, expected, sizeof(expected)), got);
+        return -EINVAL;
+    }
+    copy = strdup(v);
+    if (copy == NULL) {
+        set_err(err, errsize, "out of memory");
+        return -ENOMEM;
+    }
+    free(p->values[index].u.s);
+    p->values[index].u.s = copy;
+    return 0;
+}
+
+static int type_mismatch(const kparam_spec_t *s, const char *got, char *err,
+                         size_t errsize)
+{
+    char expected[160];
+
+    set_err(err, errsize, "expected %s, got %s",
+            describe_expected(s, false, expected, sizeof(expected)), got);
+    return -EINVAL;
+}
+
+int kparams_set_text(kparams_t *p, size_t index, const char *text,
+                     char *err, size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char got[128], expected[160];
+    int64_t i;
+    double f;
+    bool b;
+
+    quote(text, got, sizeof(got));
+    switch (s->type) {
+    case KPARAM_INT:
+        if (catalog_parse_int(text, &i) != 0)
+            return type_mismatch(s, got, err, errsize);
+        return store_int(p, index, i, got, err, errsize);
+    case KPARAM_SIZE:
+        if (catalog_parse_size(text, &i) != 0) {
+            set_err(err, errsize, "expected %s, got %s",
+                    describe_expected(s, true, expected, sizeof(expected)),
+                    got);
+            return -EINVAL;
+        }
+        return store_int(p, index, i, got, err, errsize);
+    case KPARAM_FLOAT:
+        if (parse_float(text, &f) != 0)
+            return type_mismatch(s, got, err, errsize);
+        return store_float(p, index, f, got, err, errsize);
+    case KPARAM_BOOL:
+        if (parse_bool(text, &b) != 0)
+            return type_mismatch(s, got, err, errsize);
+        p->values[index].u.i = b;
+        return 0;
+    case KPARAM_STRING:
+        return store_string(p, index, text, got, err, errsize);
+    }
+    assert(!"unknown parameter type");
+    return -EINVAL;
+}
+
+int kparams_set_int(kparams_t *p, size_t index, int64_t v, char *err,
+                    size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char got[48];
+
+    switch (s->type) {
+    case KPARAM_INT:
+        snprintf(got, sizeof(got), "%lld", (long long)v);
+        return store_int(p, index, v, got, err, errsize);
+    case KPARAM_SIZE:
+        catalog_format_size(v, got, sizeof(got));
+        return store_int(p, index, v, got, err, errsize);
+    case KPARAM_FLOAT:
+        snprintf(got, sizeof(got), "%lld", (long long)v);
+        /* Only integers a double holds exactly. */
+        if (v < -((int64_t)1 << 53) || v > ((int64_t)1 << 53))
+            return type_mismatch(s, got, err, errsize);
+        return store_float(p, index, (double)v, got, err, errsize);
+    case KPARAM_BOOL:
+    case KPARAM_STRING:
+        snprintf(got, sizeof(got), "%lld", (long long)v);
+        return type_mismatch(s, got, err, errsize);
+    }
+    assert(!"unknown parameter type");
+    return -EINVAL;
+}
+
+int kparams_set_float(kparams_t *p, size_t index, double v, char *err,
+                      size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char got[48];
+
+    snprintf(got, sizeof(got), "%g", v);
+    switch (s->type) {
+    case KPARAM_FLOAT:
+        return store_float(p, index, v, got, err, errsize);
+    case KPARAM_INT:
+    case KPARAM_SIZE:
+        /* A whole number within int64 (2^63 is the first double above). */
+        if (!isfinite(v) || v != trunc(v) || v < -9223372036854775808.0 ||
+            v >= 9223372036854775808.0)
+            return type_mismatch(s, got, err, errsize);
+        return store_int(p, index, (int64_t)v, got, err, errsize);
+    case KPARAM_BOOL:
+    case KPARAM_STRING:
+        return type_mismatch(s, got, err, errsize);
+    }
+    assert(!"unknown parameter type");
+    return -EINVAL;
+}
+
+int kparams_set_bool(kparams_t *p, size_t index, bool v, char *err,
+                     size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+
+    if (s->type != KPARAM_BOOL)
+        return type_mismatch(s, v ? "true" : "false", err, errsize);
+    p->values[index].u.i = v;
+    return 0;
+}
+
+int kparams_set_string(kparams_t *p, size_t index, const char *v, char *err,
+                       size_t errsize)
+{
+    const kparam_spec_t *s = spec_at(p, index);
+    char got[128];
+
+    quote(v, got, sizeof(got));
+    if (s->type != KPARAM_STRING)
+        return type_mismatch(s, got, err, errsize);
+    return store_string(p, index, v, got, err, errsize);
+}
+
+/* The value of parameter `name`, which must exist and be of `type`
+** (KPARAM_INT also matches KPARAM_SIZE). */
+static const kparam_value_t *value_of(const kparams_t *p, const char *name,
+                                      kparam_type_t type)
+{
+    const kparam_spec_t *s;
+    size_t index = 0;
+
+    CATALOG_INVARIANT(p != NULL && p->values != NULL,
+                      "kparams_t not initialised");
+    s = catalog_param(p->kernel, name, &index);
+    CATALOG_INVARIANT(s != NULL, "no such parameter for this kernel");
+    CATALOG_INVARIANT(s->type == type ||
+                      (type == KPARAM_INT && s->type == KPARAM_SIZE),
+                      "parameter read with a getter of another type");
+    return &p->values[index];
+}
+
+int64_t kparams_int(const kparams_t *p, const char *name)
+{
+    return value_of(p, name, KPARAM_INT)->u.i;
+}
+
+double kparams_float(const kparams_t *p, const char *name)
+{
+    return value_of(p, name, KPARAM_FLOAT)->u.f;
+}
+
+bool kparams_bool(const kparams_t *p, const char *name)
+{
+    return value_of(p, name, KPARAM_BOOL)->u.i != 0;
+}
+
+const char *kparams_string(const kparams_t *p, const char *name)
+{
+    return value_of(p, name, KPARAM_STRING)->u.s;
+}

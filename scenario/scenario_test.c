@@ -1,0 +1,932 @@
+/*
+** scenario/scenario_test.c -- scenario_load() on real files written into
+** $TEST_TMPDIR: valid scenarios and their expansion, every class of bad
+** input with its exact "file:line:col: message", --set overrides, and the
+** JSON forms.
+**
+** Checks use CHECK(), not assert(): opt builds define NDEBUG.
+*/
+#include "scenario/scenario.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_STR(got, want) check_str(__LINE__, (got), (want))
+
+static void check_str(int line, const char *got, const char *want)
+{
+    if (got == NULL || strcmp(got, want) != 0) {
+        fprintf(stderr, "%s:%d: got  \"%s\"\n%*swant \"%s\"\n", __FILE__, line,
+                got != NULL ? got : "(null)", (int)strlen(__FILE__) + 8, "",
+                want);
+        failures++;
+    }
+}
+
+static char tmpdir[512];
+
+/* Write `text` to $TEST_TMPDIR/name; returns the path (static buffer per
+** call site is not enough, so the caller's buffer). */
+static const char *write_file(const char *name, const char *text, char *path,
+                              size_t size)
+{
+    FILE *f;
+
+    snprintf(path, size, "%s/%s", tmpdir, name);
+    f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    return path;
+}
+
+/* Load `text` (as file `name`) with the given sets; the scenario or NULL
+** (then err says why). */
+static scenario_t *load_sets(const char *name, const char *text,
+                             const char *const *sets, size_t nsets, char *err,
+                             size_t errsize)
+{
+    char path[1024];
+    scenario_t *scn = (scenario_t *)(uintptr_t)0x1;  /* must stay on failure */
+    int rc;
+
+    write_file(name, text, path, sizeof(path));
+    rc = scenario_load(path, sets, nsets, &scn, err, errsize);
+    if (rc != 0) {
+        CHECK(rc == SCENARIO_EUSAGE);
+        CHECK(scn == (scenario_t *)(uintptr_t)0x1);
+        return NULL;
+    }
+    CHECK(scn != NULL);
+    return scn;
+}
+
+static scenario_t *load_ok(const char *name, const char *text,
+                           const char *const *sets, size_t nsets)
+{
+    char err[2048] = "";
+    scenario_t *scn = load_sets(name, text, sets, nsets, err, sizeof(err));
+
+    if (scn == NULL) {
+        fprintf(stderr, "unexpected load failure: %s\n", err);
+        failures++;
+    }
+    return scn;
+}
+
+/* Loading fails with exactly `want`, where "%F" stands for the path. */
+static void expect_error_sets(int line, const char *name, const char *text,
+                              const char *const *sets, size_t nsets,
+                              const char *want)
+{
+    char err[2048] = "", path[1024], expected[2048];
+    const char *mark = strstr(want, "%F");
+    scenario_t *scn;
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    if (mark != NULL)
+        snprintf(expected, sizeof(expected), "%.*s%s%s", (int)(mark - want),
+                 want, path, mark + 2);
+    else
+        snprintf(expected, sizeof(expected), "%s", want);
+    scn = load_sets(name, text, sets, nsets, err, sizeof(err));
+    if (scn != NULL) {
+        fprintf(stderr, "%s:%d: loaded, expected error %s\n", __FILE__, line,
+                expected);
+        failures++;
+        scenario_free(&scn);
+        return;
+    }
+    check_str(line, err, expected);
+}
+
+#define EXPECT_ERROR(name, text, want) \
+    expect_error_sets(__LINE__, (name), (text), NULL, 0, (want))
+#define EXPECT_SET_ERROR(text, set, want)                                 \
+    do {                                                                  \
+        const char *sets_[] = { (set) };                                  \
+        expect_error_sets(__LINE__, "sets.yaml", (text), sets_, 1, (want)); \
+    } while (0)
+
+/* ---- valid scenarios -------------------------------------------------- */
+
+static void test_single_task_defaults(void)
+{
+    static const char text[] = "task: {kernel: binary_trees}\n";
+    scenario_t *scn = load_ok("single.yaml", text, NULL, 0);
+    char *json;
+
+    if (scn == NULL)
+        return;
+    CHECK_STR(scn->name, "single");
+    CHECK_STR(scn->description, "");
+    CHECK_STR(scn->text, text);
+    CHECK(strstr(scn->path, "/single.yaml") != NULL);
+    CHECK(scn->runtime.gogc == 100 && scn->runtime.memory_limit_bytes == 0 &&
+          scn->runtime.heap_max_bytes == 0 &&
+          scn->runtime.stack_reserve_bytes == 0);
+    CHECK(scn->repeat == 1 && scn->seed == 1);
+    CHECK(scn->sample_interval_ns == 100000000u);
+    CHECK(scn->ntasks == 1);
+    CHECK(scn->tasks[0].seq == 0 && scn->tasks[0].template_index == 0 &&
+          scn->tasks[0].sweep_point == 0 && scn->tasks[0].repeat_index == 0);
+    CHECK_STR(scn->tasks[0].label, "");
+    CHECK(scn->tasks[0].params.kernel == catalog_find("binary_trees"));
+    CHECK(kparams_int(&scn->tasks[0].params, "depth") == 10);
+    json = scenario_params_json(&scn->tasks[0].params);
+    CHECK_STR(json, "{\"depth\":10}");
+    free(json);
+    json = scenario_runtime_json(&scn->tasks[0].runtime);
+    CHECK_STR(json, "{\"gogc\":100,\"memory_limit\":0,\"heap_max\":0,"
+                    "\"stack_reserve\":0}");
+    free(json);
+    scenario_free(&scn);
+    CHECK(scn == NULL);
+    scenario_free(&scn);
+    scenario_free(NULL);
+}
+
+static void test_every_key(void)
+{
+    static const char text[] =
+        "# a comment first\n"
+        "name: mixed-sizes\n"
+        "description: Churn with a memory limit\n"
+        "runtime:\n"
+        "  gogc: off\n"
+        "  memory_limit: 512MiB\n"
+        "  heap_max: 1GiB\n"
+        "  stack_reserve: 256 KiB\n"
+        "task:\n"
+        "  kernel: churn\n"
+        "  objects: 2_000_000\n"
+        "  min_bytes: 1KiB\n"
+        "  max_bytes: \"1.5MiB\"\n"
+        "  goroutines: 4\n"
+        "repeat: 2\n"
+        "seed: 42\n"
+        "sample_interval: 250ms\n";
+    scenario_t *scn = load_ok("every.yml", text, NULL, 0);
+    const kparams_t *p;
+    char *json;
+
+    if (scn == NULL)
+        return;
+    CHECK_STR(scn->name, "mixed-sizes");
+    CHECK_STR(scn->description, "Churn with a memory limit");
+    CHECK(scn->runtime.gogc == -1);
+    CHECK(scn->runtime.memory_limit_bytes == 512 << 20);
+    CHECK(scn->runtime.heap_max_bytes == 1 << 30);
+    CHECK(scn->runtime.stack_reserve_bytes == 256 << 10);
+    CHECK(scn->repeat == 2 && scn->seed == 42);
+    CHECK(scn->sample_interval_ns == 250000000u);
+    CHECK(scn->ntasks == 2);
+    p = &scn->tasks[1].params;
+    CHECK(kparams_int(p, "objects") == 2000000);
+    CHECK(kparams_int(p, "live_objects") == 10000);
+    CHECK(kparams_int(p, "min_bytes") == 1024);
+    CHECK(kparams_int(p, "max_bytes") == 3 << 19);
+    CHECK(kparams_int(p, "goroutines") == 4);
+    CHECK(scn->tasks[1].runtime.gogc == -1 &&
+          scn->tasks[1].runtime.heap_max_bytes == 1 << 30);
+    CHECK(scn->tasks[1].repeat_index == 1 && scn->tasks[1].sweep_point == 0);
+    json = scenario_runtime_json(&scn->runtime);
+    CHECK_STR(json, "{\"gogc\":-1,\"memory_limit\":536870912,"
+                    "\"heap_max\":1073741824,\"stack_reserve\":262144}");
+    free(json);
+    json = scenario_params_json(p);
+    CHECK_STR(json, "{\"objects\":2000000,\"live_objects\":10000,"
+                    "\"min_bytes\":1024,\"max_bytes\":1572864,"
+                    "\"goroutines\":4}");
+    free(json);
+    scenario_free(&scn);
+}
+
+static void test_sample_interval_forms(void)
+{
+    static const struct { const char *text; uint64_t ns; } good[] = {
+        { "100ms", 100000000u }, { "1s", 1000000000u }, { "1.5s", 1500000000u },
+        { "500", 500000000u }, { "10ms", 10000000u }, { "60s", 60000000000u },
+        { "12.5ms", 12500000u }, { "2_000", 2000000000u },
+    };
+    static const char *const bad[] = {
+        "5ms", "61s", "1h", "abc", "-100", "1.s", "0", "9999999999999999999s",
+    };
+    char text[256], err[1024];
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        scenario_t *scn;
+
+        snprintf(text, sizeof(text),
+                 "task: {kernel: spawn}\nsample_interval: %s\n", good[i].text);
+        scn = load_ok("interval.yaml", text, NULL, 0);
+        CHECK(scn != NULL && scn->sample_interval_ns == good[i].ns);
+        scenario_free(&scn);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "task: {kernel: spawn}\nsample_interval: %s\n", bad[i]);
+        CHECK(load_sets("interval.yaml", text, NULL, 0, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "interval.yaml:2:18: sample_interval: expected a "
+                          "duration from 10ms to 60s") != NULL);
+    }
+}
+
+static void test_task_list_and_merge_keys(void)
+{
+    static const char text[] =
+        "tasks:\n"
+        "  - &base {kernel: churn, objects: 10, live_objects: 5}\n"
+        "  - {<<: *base, goroutines: 4}\n"
+        "  - kernel: spawn\n"
+        "    goroutines: 5\n";
+    scenario_t *scn = load_ok("list.yaml", text, NULL, 0);
+
+    if (scn == NULL)
+        return;
+    CHECK(scn->ntasks == 3);
+    CHECK(scn->tasks[0].template_index == 0 && scn->tasks[1].template_index == 1 &&
+          scn->tasks[2].template_index == 2);
+    CHECK(kparams_int(&scn->tasks[0].params, "goroutines") == 1);
+    CHECK(kparams_int(&scn->tasks[1].params, "objects") == 10);
+    CHECK(kparams_int(&scn->tasks[1].params, "live_objects") == 5);
+    CHECK(kparams_int(&scn->tasks[1].params, "goroutines") == 4);
+    CHECK(scn->tasks[2].params.kernel == catalog_find("spawn"));
+    CHECK(kparams_int(&scn->tasks[2].params, "goroutines") == 5);
+    CHECK(kparams_int(&scn->tasks[2].params, "yields") == 1);
+    scenario_free(&scn);
+}
+
+static void test_sweep_two_axes_repeat_three(void)
+{
+    static const char text[] =
+        "task: {kernel: binary_trees, depth: 6}\n"
+        "sweep:\n"
+        "  depth: [4, 8]\n"
+        "  gogc: [50, 100, off]\n"
+        "repeat: 3\n"
+        "seed: 7\n";
+    static const char *const labels[6] = {
+        "depth=4 gogc=50", "depth=4 gogc=100", "depth=4 gogc=off",
+        "depth=8 gogc=50", "depth=8 gogc=100", "depth=8 gogc=off",
+    };
+    static const int depths[6] = { 4, 4, 4, 8, 8, 8 };
+    static const int gogcs[6] = { 50, 100, -1, 50, 100, -1 };
+    scenario_t *scn = load_ok("sweep.yaml", text, NULL, 0);
+    scenario_t *again = load_ok("sweep.yaml", text, NULL, 0);
+    scenario_t *reseeded;
+    size_t i, j;
+
+    if (scn == NULL || again == NULL)
+        goto out;
+    CHECK(scn->ntasks == 18);
+    for (i = 0; i < scn->ntasks && i < 18; i++) {
+        const scn_task_t *t = &scn->tasks[i];
+        size_t point = i / 3;
+
+        CHECK(t->seq == i);
+        CHECK(t->template_index == 0);
+        CHECK(t->sweep_point == point);
+        CHECK(t->repeat_index == i % 3);
+        CHECK_STR(t->label, labels[point]);
+        CHECK(kparams_int(&t->params, "depth") == depths[point]);
+        CHECK(t->runtime.gogc == gogcs[point]);
+        CHECK(t->seed == again->tasks[i].seed);   /* deterministic */
+        for (j = 0; j < i; j++)
+            CHECK(t->seed != scn->tasks[j].seed); /* distinct */
+    }
+    CHECK(scn->runtime.gogc == 100); /* the scenario level is not swept */
+    reseeded = load_ok("sweep8.yaml",
+                       "task: {kernel: binary_trees, depth: 6}\n"
+                       "sweep: {depth: [4, 8], gogc: [50, 100, off]}\n"
+                       "repeat: 3\nseed: 8\n", NULL, 0);
+    if (reseeded != NULL) {
+        CHECK(reseeded->ntasks == 18);
+        CHECK(reseeded->tasks[0].seed != scn->tasks[0].seed);
+        CHECK_STR(reseeded->tasks[17].label, "depth=8 gogc=off");
+        scenario_free(&reseeded);
+    }
+out:
+    scenario_free(&scn);
+    scenario_free(&again);
+}
+
+static void test_sweep_applies_per_template(void)
+{
+    static const char text[] =
+        "tasks:\n"
+        "  - {kernel: binary_trees}\n"
+        "  - {kernel: spawn}\n"
+        "  - {kernel: churn}\n"
+        "sweep:\n"
+        "  depth: [4, 8]\n"
+        "  goroutines: [1, 2]\n"
+        "  heap_max: [64MiB]\n";
+    scenario_t *scn = load_ok("per_template.yaml", text, NULL, 0);
+
+    if (scn == NULL)
+        return;
+    CHECK(scn->ntasks == 6);
+    if (scn->ntasks == 6) {
+        CHECK_STR(scn->tasks[0].label, "depth=4 heap_max=64MiB");
+        CHECK_STR(scn->tasks[1].label, "depth=8 heap_max=64MiB");
+        CHECK_STR(scn->tasks[2].label, "goroutines=1 heap_max=64MiB");
+        CHECK_STR(scn->tasks[3].label, "goroutines=2 heap_max=64MiB");
+        CHECK_STR(scn->tasks[5].label, "goroutines=2 heap_max=64MiB");
+        CHECK(scn->tasks[2].template_index == 1 && scn->tasks[2].sweep_point == 0);
+        CHECK(scn->tasks[4].template_index == 2 && scn->tasks[5].sweep_point == 1);
+        CHECK(kparams_int(&scn->tasks[3].params, "goroutines") == 2);
+        CHECK(kparams_int(&scn->tasks[5].params, "goroutines") == 2);
+        CHECK(scn->tasks[0].runtime.heap_max_bytes == 64 << 20);
+    }
+    scenario_free(&scn);
+}
+
+/* No kernel may have a parameter named like a runtime key or "kernel":
+** sweeps and --set tell them apart by name. */
+static void test_no_parameter_shadows_a_runtime_key(void)
+{
+    static const char *const reserved[] = { "gogc", "memory_limit", "heap_max",
+                                            "stack_reserve", "kernel" };
+    size_t n, k, r;
+    const kernel_spec_t *ks = catalog_kernels(&n);
+
+    for (k = 0; k < n; k++)
+        for (r = 0; r < sizeof(reserved) / sizeof(reserved[0]); r++)
+            CHECK(catalog_param(&ks[k], reserved[r], NULL) == NULL);
+}
+
+/* ---- bad input -------------------------------------------------------- */
+
+static void test_file_level_errors(void)
+{
+    char err[1024], path[1024];
+    scenario_t *scn = NULL;
+
+    snprintf(path, sizeof(path), "%s/no_such.yaml", tmpdir);
+    CHECK(scenario_load(path, NULL, 0, &scn, err, sizeof(err)) ==
+          SCENARIO_EUSAGE);
+    CHECK(scn == NULL);
+    {
+        char want[1100];
+
+        snprintf(want, sizeof(want),
+                 "%s: cannot read: No such file or directory", path);
+        CHECK_STR(err, want);
+    }
+    CHECK(scenario_load(tmpdir, NULL, 0, &scn, err, sizeof(err)) ==
+          SCENARIO_EUSAGE);
+    CHECK(strstr(err, ": cannot read: Is a directory") != NULL);
+
+    EXPECT_ERROR("empty.yaml", "",
+                 "%F:1:1: empty scenario: expected a mapping with a 'task' "
+                 "or 'tasks' key");
+    EXPECT_ERROR("comments.yaml", "# nothing here\n",
+                 "%F:1:1: empty scenario: expected a mapping with a 'task' "
+                 "or 'tasks' key");
+    EXPECT_ERROR("list.yaml", "- a\n- b\n",
+                 "%F:1:1: expected a mapping of scenario keys (name, task, "
+                 "...), got a list");
+    EXPECT_ERROR("scalar.yaml", "hello\n",
+                 "%F:1:1: expected a mapping of scenario keys (name, task, "
+                 "...), got \"hello\"");
+    {
+        size_t size = (1 << 20) + 2;
+        char *big = malloc(size);
+
+        CHECK(big != NULL);
+        if (big != NULL) {
+            memset(big, '#', size - 1);
+            big[size - 1] = '\0';
+            EXPECT_ERROR("big.yaml", big,
+                         "%F: too large for a scenario (more than 1048576 "
+                         "bytes)");
+            free(big);
+        }
+    }
+    {
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/nul.yaml", tmpdir);
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (f != NULL) {
+            fwrite("task: {kernel: spawn}\n\0\n", 1, 24, f);
+            fclose(f);
+        }
+        CHECK(scenario_load(path, NULL, 0, &scn, err, sizeof(err)) ==
+              SCENARIO_EUSAGE);
+        CHECK(strstr(err, "nul.yaml: not a text file (it contains a NUL "
+                          "byte)") != NULL);
+    }
+    EXPECT_ERROR("two_docs.yaml",
+                 "task: {kernel: spawn}\n---\ntask: {kernel: spawn}\n",
+                 "%F:3:1: a second YAML document; a scenario is one mapping");
+}
+
+static void test_yaml_errors_are_one_line_and_quiet(void)
+{
+    char log_path[1024];
+    int saved, fd;
+    struct stat st;
+
+    /* libfyaml must not write to stderr: capture it around the loads. */
+    snprintf(log_path, sizeof(log_path), "%s/stderr.log", tmpdir);
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+
+    EXPECT_ERROR("syntax.yaml",
+                 "name: x\n"
+                 "task: {kernel: spawn, goroutines: [1, 2}\n",
+                 "%F:2:40: invalid YAML: mismatched flow mapping end");
+    EXPECT_ERROR("dup.yaml",
+                 "name: a\n"
+                 "task: {kernel: spawn}\n"
+                 "name: b\n",
+                 "%F:3:1: duplicate key 'name'");
+    EXPECT_ERROR("dup_param.yaml",
+                 "task:\n"
+                 "  kernel: spawn\n"
+                 "  yields: 1\n"
+                 "  yields: 2\n",
+                 "%F:4:3: duplicate key 'yields'");
+    EXPECT_ERROR("bad_alias.yaml", "task: *nowhere\n",
+                 "%F:1:8: invalid YAML: invalid alias");
+    /* Positions of collections are probed through a libfyaml report. */
+    EXPECT_ERROR("probe.yaml", "task: {kernel: spawn}\nsweep: {yields: []}\n",
+                 "%F:2:17: sweep.yields: expected a non-empty list of values "
+                 "like [1, 2, 4], got a list");
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    /* Our own mismatch reports went there too: pass them on. */
+    if (stat(log_path, &st) == 0 && st.st_size > 0) {
+        FILE *log = fopen(log_path, "r");
+        char line[2048];
+
+        while (log != NULL && fgets(line, sizeof(line), log) != NULL)
+            fputs(line, stderr);
+        if (log != NULL)
+            fclose(log);
+    }
+    CHECK(stat(log_path, &st) == 0 && st.st_size == 0);
+}
+
+static void test_key_errors(void)
+{
+    EXPECT_ERROR("unknown_key.yaml",
+                 "task: {kernel: spawn}\n"
+                 "repeats: 3\n",
+                 "%F:2:1: unknown key 'repeats'; known keys: name, "
+                 "description, runtime, task, tasks, sweep, repeat, seed, "
+                 "sample_interval");
+    EXPECT_ERROR("unknown_kernel.yaml",
+                 "task:\n"
+                 "  kernel: binary_tree\n",
+                 "%F:2:11: unknown kernel 'binary_tree'; known kernels: "
+                 "binary_trees, churn, gcbench, spawn");
+    EXPECT_ERROR("unknown_param.yaml",
+                 "name: x\n"
+                 "tasks:\n"
+                 "  - kernel: binary_trees\n"
+                 "    dpeth: 3\n",
+                 "%F:4:5: unknown parameter 'dpeth' for kernel binary_trees; "
+                 "its parameters: depth (int, 4..30, default 10)");
+    EXPECT_ERROR("missing_kernel.yaml",
+                 "tasks:\n"
+                 "  - {kernel: spawn}\n"
+                 "  - {depth: 4}\n",
+                 "%F:3:5: tasks[1]: missing 'kernel'; known kernels: "
+                 "binary_trees, churn, gcbench, spawn");
+    EXPECT_ERROR("kernel_not_scalar.yaml",
+                 "task: {kernel: [spawn]}\n",
+                 "%F:1:16: task.kernel: expected a kernel name (binary_trees, "
+                 "churn, gcbench, spawn), got a list");
+    EXPECT_ERROR("both.yaml",
+                 "task: {kernel: spawn}\n"
+                 "tasks: [{kernel: spawn}]\n",
+                 "%F:2:1: 'task' and 'tasks' exclude each other: use 'task' "
+                 "for one template, 'tasks' for a list");
+    EXPECT_ERROR("neither.yaml",
+                 "name: x\n"
+                 "repeat: 2\n",
+                 "%F:1:1: missing 'task' (one template) or 'tasks' (a list)");
+    EXPECT_ERROR("tasks_empty.yaml", "tasks: []\n",
+                 "%F:1:8: tasks: expected a non-empty list of task mappings, "
+                 "got a list");
+    EXPECT_ERROR("task_scalar.yaml", "task: spawn\n",
+                 "%F:1:7: task: expected a mapping with 'kernel' and its "
+                 "parameters, got \"spawn\"");
+    EXPECT_ERROR("task_null.yaml", "task:\n",
+                 "%F:1:1: task: expected a mapping with 'kernel' and its "
+                 "parameters, got null");
+    EXPECT_ERROR("complex_key.yaml",
+                 "task: {kernel: spawn}\n"
+                 "? [a, b]\n"
+                 ": 1\n",
+                 "%F:2:3: expected a plain key, got a list");
+}
+
+static void test_value_errors(void)
+{
+    EXPECT_ERROR("wrong_type.yaml",
+                 "task: {kernel: binary_trees, depth: abc}\n",
+                 "%F:1:37: task.depth: expected an integer from 4 to 30, "
+                 "got \"abc\"");
+    EXPECT_ERROR("out_of_range.yaml",
+                 "name: deep\n"
+                 "task:\n"
+                 "  kernel: binary_trees\n"
+                 "  depth: 31\n",
+                 "%F:4:10: task.depth: expected an integer from 4 to 30, "
+                 "got \"31\"");
+    EXPECT_ERROR("size_range.yaml",
+                 "tasks:\n"
+                 "  - kernel: churn\n"
+                 "    max_bytes: 64MiB\n",
+                 "%F:3:16: tasks[0].max_bytes: expected a size from 8 B to "
+                 "32 MiB, got \"64MiB\"");
+    EXPECT_ERROR("param_mapping.yaml",
+                 "task:\n"
+                 "  kernel: spawn\n"
+                 "  yields: {a: 1}\n",
+                 "%F:3:11: task.yields: expected an integer from 0 to "
+                 "1000000, got a mapping");
+    EXPECT_ERROR("param_null.yaml",
+                 "task:\n"
+                 "  kernel: spawn\n"
+                 "  yields:\n",
+                 "%F:3:3: task.yields: expected an integer from 0 to "
+                 "1000000, got null");
+    EXPECT_ERROR("repeat.yaml",
+                 "task: {kernel: spawn}\nrepeat: 0\n",
+                 "%F:2:9: repeat: expected an integer from 1 to 1000, got \"0\"");
+    EXPECT_ERROR("repeat_big.yaml",
+                 "task: {kernel: spawn}\nrepeat: 1001\n",
+                 "%F:2:9: repeat: expected an integer from 1 to 1000, "
+                 "got \"1001\"");
+    EXPECT_ERROR("seed.yaml",
+                 "task: {kernel: spawn}\nseed: -1\n",
+                 "%F:2:7: seed: expected an integer >= 0, got \"-1\"");
+    EXPECT_ERROR("name_list.yaml",
+                 "name: [a]\ntask: {kernel: spawn}\n",
+                 "%F:1:7: name: expected a string, got a list");
+    EXPECT_ERROR("name_empty.yaml",
+                 "name: ''\ntask: {kernel: spawn}\n",
+                 "%F:1:7: name: expected a non-empty string");
+    EXPECT_ERROR("newline.yaml",
+                 "task: {kernel: \"spa\\nwn\"}\n",
+                 "%F:1:16: unknown kernel 'spa\\nwn'; known kernels: "
+                 "binary_trees, churn, gcbench, spawn");
+}
+
+static void test_runtime(void)
+{
+    scenario_t *scn;
+
+    scn = load_ok("rt.yaml",
+                  "runtime: {gogc: 50, memory_limit: 0, heap_max: 64MiB, "
+                  "stack_reserve: 64KiB}\n"
+                  "task: {kernel: spawn}\n", NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->runtime.gogc == 50 && scn->runtime.memory_limit_bytes == 0 &&
+              scn->runtime.heap_max_bytes == 64 << 20 &&
+              scn->runtime.stack_reserve_bytes == 64 << 10);
+        CHECK(scn->tasks[0].runtime.heap_max_bytes == 64 << 20);
+        scenario_free(&scn);
+    }
+    scn = load_ok("rt_off.yaml", "runtime: {gogc: OFF, memory_limit: 1.5GB}\n"
+                                 "task: {kernel: spawn}\n", NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->runtime.gogc == -1);
+        CHECK(scn->runtime.memory_limit_bytes == 1500000000);
+        scenario_free(&scn);
+    }
+    EXPECT_ERROR("rt_gogc.yaml",
+                 "runtime:\n"
+                 "  gogc: 0\n"
+                 "task: {kernel: spawn}\n",
+                 "%F:2:9: runtime.gogc: expected an integer from 1 to 1000000 "
+                 "or off, got \"0\"");
+    EXPECT_ERROR("rt_heap.yaml",
+                 "runtime: {heap_max: 1MiB}\ntask: {kernel: spawn}\n",
+                 "%F:1:21: runtime.heap_max: expected 0 for the default, or a "
+                 "size from 4 MiB to 1 TiB, got \"1MiB\"");
+    EXPECT_ERROR("rt_stack.yaml",
+                 "runtime: {stack_reserve: 32KiB}\ntask: {kernel: spawn}\n",
+                 "%F:1:26: runtime.stack_reserve: expected 0 for the default, "
+                 "or a size from 64 KiB to 1 GiB, got \"32KiB\"");
+    EXPECT_ERROR("rt_limit.yaml",
+                 "runtime: {memory_limit: lots}\ntask: {kernel: spawn}\n",
+                 "%F:1:25: runtime.memory_limit: expected a size (like "
+                 "512MiB), or 0 for no limit, got \"lots\"");
+    EXPECT_ERROR("rt_key.yaml",
+                 "runtime:\n"
+                 "  gomaxprocs: 2\n"
+                 "task: {kernel: spawn}\n",
+                 "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
+                 "memory_limit, heap_max, stack_reserve");
+    EXPECT_ERROR("rt_scalar.yaml",
+                 "runtime: fast\ntask: {kernel: spawn}\n",
+                 "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
+                 "heap_max, stack_reserve, got \"fast\"");
+}
+
+static void test_sweep_errors(void)
+{
+    EXPECT_ERROR("sweep_key.yaml",
+                 "task: {kernel: binary_trees}\n"
+                 "sweep:\n"
+                 "  dpeth: [4, 8]\n",
+                 "%F:3:3: sweep key 'dpeth' is neither a parameter of a task "
+                 "nor a runtime key; parameters: depth (int, 4..30, default "
+                 "10); runtime keys: gogc, memory_limit, heap_max, "
+                 "stack_reserve");
+    EXPECT_ERROR("sweep_empty.yaml",
+                 "task: {kernel: binary_trees}\n"
+                 "sweep:\n"
+                 "  depth: []\n",
+                 "%F:3:10: sweep.depth: expected a non-empty list of values "
+                 "like [1, 2, 4], got a list");
+    EXPECT_ERROR("sweep_scalar.yaml",
+                 "task: {kernel: binary_trees}\n"
+                 "sweep: {depth: 8}\n",
+                 "%F:2:16: sweep.depth: expected a non-empty list of values "
+                 "like [1, 2, 4], got \"8\"");
+    EXPECT_ERROR("sweep_value.yaml",
+                 "task: {kernel: binary_trees}\n"
+                 "sweep:\n"
+                 "  depth:\n"
+                 "    - 4\n"
+                 "    - 40\n",
+                 "%F:5:7: sweep.depth[1]: expected an integer from 4 to 30, "
+                 "got \"40\" (task, kernel binary_trees)");
+    EXPECT_ERROR("sweep_two_kernels.yaml",
+                 "tasks: [{kernel: spawn}, {kernel: churn}]\n"
+                 "sweep: {goroutines: [10, 200000]}\n",
+                 "%F:2:26: sweep.goroutines[1]: expected an integer from 1 to "
+                 "100000, got \"200000\" (tasks[1], kernel churn)");
+    EXPECT_ERROR("sweep_runtime.yaml",
+                 "task: {kernel: spawn}\n"
+                 "sweep: {gogc: [100, never]}\n",
+                 "%F:2:21: sweep.gogc[1]: expected an integer from 1 to "
+                 "1000000 or off, got \"never\"");
+    EXPECT_ERROR("sweep_nested.yaml",
+                 "task: {kernel: spawn}\n"
+                 "sweep: {yields: [[1]]}\n",
+                 "%F:2:18: sweep.yields[0]: expected a scalar value, got a list");
+}
+
+static char *numbers_list(int n)
+{
+    size_t size = (size_t)n * 12 + 8, used = 0;
+    char *text = malloc(size);
+    int i;
+
+    if (text == NULL)
+        exit(2);
+    used += (size_t)snprintf(text, size, "[");
+    for (i = 1; i <= n; i++)
+        used += (size_t)snprintf(text + used, size - used, "%s%d",
+                                 i > 1 ? ", " : "", i);
+    snprintf(text + used, size - used, "]");
+    return text;
+}
+
+static void test_too_many_tasks(void)
+{
+    char *hundred = numbers_list(100), *more = numbers_list(101);
+    char text[4096];
+    scenario_t *scn;
+
+    /* Exactly the limit loads... */
+    snprintf(text, sizeof(text),
+             "task: {kernel: churn}\nsweep: {objects: %s}\nrepeat: 1000\n",
+             hundred);
+    scn = load_ok("limit.yaml", text, NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->ntasks == 100000);
+        CHECK(scn->tasks[99999].seq == 99999);
+        CHECK_STR(scn->tasks[99999].label, "objects=100");
+        CHECK(scn->tasks[99999].repeat_index == 999);
+        scenario_free(&scn);
+    }
+    /* ...one point more does not. */
+    snprintf(text, sizeof(text),
+             "task: {kernel: churn}\nrepeat: 1000\nsweep: {objects: %s}\n",
+             more);
+    EXPECT_ERROR("too_many.yaml", text,
+                 "%F:3:1: the scenario expands to more than 100000 tasks "
+                 "(templates x sweep points x repeat)");
+    /* A grid whose product overflows 32 bits is caught too. */
+    snprintf(text, sizeof(text),
+             "task: {kernel: churn}\n"
+             "sweep: {objects: %s, live_objects: %s, goroutines: %s, "
+             "min_bytes: [8, 16], max_bytes: %s}\n",
+             hundred, hundred, hundred, "[512, 1024]");
+    EXPECT_ERROR("overflow.yaml", text,
+                 "%F:2:1: the scenario expands to more than 100000 tasks "
+                 "(templates x sweep points x repeat)");
+    free(hundred);
+    free(more);
+}
+
+/* ---- --set ------------------------------------------------------------ */
+
+static void test_sets(void)
+{
+    static const char base[] =
+        "tasks: [{kernel: binary_trees}, {kernel: spawn}, {kernel: churn}]\n"
+        "sweep:\n"
+        "  depth: [4, 8]\n"
+        "  gogc: [50, 100]\n";
+    scenario_t *scn;
+
+    {
+        const char *sets[] = { "depth=12", "yields=3", "heap_max=2GiB",
+                               "goroutines=7" };
+
+        scn = load_ok("sets.yaml", "tasks: [{kernel: binary_trees}, "
+                                   "{kernel: spawn}, {kernel: churn}]\n",
+                      sets, 4);
+        if (scn != NULL) {
+            CHECK(scn->ntasks == 3);
+            CHECK(kparams_int(&scn->tasks[0].params, "depth") == 12);
+            CHECK(kparams_int(&scn->tasks[1].params, "yields") == 3);
+            CHECK(kparams_int(&scn->tasks[1].params, "goroutines") == 7);
+            CHECK(kparams_int(&scn->tasks[2].params, "goroutines") == 7);
+            CHECK(scn->runtime.heap_max_bytes == (int64_t)2 << 30);
+            CHECK(scn->tasks[2].runtime.heap_max_bytes == (int64_t)2 << 30);
+            CHECK_STR(scn->tasks[0].label, "");
+            scenario_free(&scn);
+        }
+    }
+    {
+        /* A set on a swept key leaves that axis one value. */
+        const char *sets[] = { "depth=6", "gogc=off" };
+
+        scn = load_ok("sets.yaml", base, sets, 2);
+        if (scn != NULL) {
+            /* binary_trees: 1 x 1 points; spawn, churn: 1 (gogc) each */
+            CHECK(scn->ntasks == 3);
+            CHECK_STR(scn->tasks[0].label, "depth=6 gogc=off");
+            CHECK(kparams_int(&scn->tasks[0].params, "depth") == 6);
+            CHECK(scn->tasks[0].runtime.gogc == -1);
+            CHECK_STR(scn->tasks[1].label, "gogc=off");
+            CHECK(scn->runtime.gogc == -1);
+            scenario_free(&scn);
+        }
+    }
+    {
+        const char *sets[] = { "gogc=25" };
+
+        scn = load_ok("sets.yaml", base, sets, 1);
+        if (scn != NULL) {
+            CHECK(scn->ntasks == 4); /* depth x 1 + 1 + 1 */
+            CHECK_STR(scn->tasks[1].label, "depth=8 gogc=25");
+            CHECK(scn->tasks[3].runtime.gogc == 25);
+            scenario_free(&scn);
+        }
+    }
+    {
+        /* The last of two sets on a key wins; "=" in the value is kept. */
+        const char *sets[] = { "depth=5", "depth=7" };
+
+        scn = load_ok("sets.yaml", "task: {kernel: binary_trees}\n", sets, 2);
+        CHECK(scn != NULL && kparams_int(&scn->tasks[0].params, "depth") == 7);
+        scenario_free(&scn);
+    }
+
+    EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "dpeth=3",
+                     "--set dpeth=3: no task has a parameter 'dpeth'; "
+                     "parameters: depth (int, 4..30, default 10); runtime "
+                     "keys: gogc, memory_limit, heap_max, stack_reserve");
+    EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
+                     "objects=3",
+                     "--set objects=3: no task has a parameter 'objects'; "
+                     "parameters: binary_trees: depth (int, 4..30, default "
+                     "10); spawn: goroutines (int, 1..10000000, default "
+                     "10000), yields (int, 0..1000000, default 1); runtime "
+                     "keys: gogc, memory_limit, heap_max, stack_reserve");
+    EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
+                     "--set depth: expected key=value");
+    EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",
+                     "--set =3: expected key=value");
+    EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth=40",
+                     "--set depth=40: binary_trees.depth: expected an integer "
+                     "from 4 to 30, got \"40\"");
+    EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth=",
+                     "--set depth=: binary_trees.depth: expected an integer "
+                     "from 4 to 30, got \"\"");
+    EXPECT_SET_ERROR("tasks: [{kernel: spawn}, {kernel: churn}]\n",
+                     "goroutines=200000",
+                     "--set goroutines=200000: churn.goroutines: expected an "
+                     "integer from 1 to 100000, got \"200000\"");
+    EXPECT_SET_ERROR("task: {kernel: spawn}\n", "gogc=0",
+                     "--set gogc=0: expected an integer from 1 to 1000000 or "
+                     "off, got \"0\"");
+    EXPECT_SET_ERROR("task: {kernel: spawn}\n", "stack_reserve=1TiB",
+                     "--set stack_reserve=1TiB: expected 0 for the default, "
+                     "or a size from 64 KiB to 1 GiB, got \"1TiB\"");
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static void test_json_of_every_type(void)
+{
+    static const char *const modes[] = { "fast", "slow", NULL };
+    static const kparam_spec_t specs[] = {
+        { .name = "count", .type = KPARAM_INT, .doc = "d", .def_i = -3,
+          .min_i = -5, .max_i = 5 },
+        { .name = "buf", .type = KPARAM_SIZE, .doc = "d", .def_i = 1 << 20,
+          .min_i = 0, .max_i = 1 << 30 },
+        { .name = "ratio", .type = KPARAM_FLOAT, .doc = "d", .def_f = 0.1,
+          .min_f = 0, .max_f = 1 },
+        { .name = "pool", .type = KPARAM_BOOL, .doc = "d", .def_i = 1,
+          .max_i = 1 },
+        { .name = "mode", .type = KPARAM_STRING, .doc = "d", .def_s = "slow",
+          .choices = modes },
+        { .name = "tag", .type = KPARAM_STRING, .doc = "d",
+          .def_s = "a \"quoted\"/path\n" },
+    };
+    static const kernel_spec_t k = { .name = "every", .summary = "s",
+                                     .params = specs, .nparams = 6 };
+    scn_runtime_t rt = { .gogc = -1, .memory_limit_bytes = (int64_t)1 << 40,
+                         .heap_max_bytes = 0, .stack_reserve_bytes = 65536 };
+    kparams_t p;
+    char *json;
+
+    CHECK(kparams_init(&p, &k) == 0);
+    json = scenario_params_json(&p);
+    CHECK_STR(json, "{\"count\":-3,\"buf\":1048576,\"ratio\":0.1,\"pool\":true,"
+                    "\"mode\":\"slow\",\"tag\":\"a \\\"quoted\\\"/path\\n\"}");
+    free(json);
+    CHECK(kparams_set_float(&p, 2, 1.0 / 3.0, NULL, 0) == 0);
+    json = scenario_params_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":0.3333333333333333,") != NULL);
+    free(json);
+    kparams_free(&p);
+
+    json = scenario_runtime_json(&rt);
+    CHECK_STR(json, "{\"gogc\":-1,\"memory_limit\":1099511627776,"
+                    "\"heap_max\":0,\"stack_reserve\":65536}");
+    free(json);
+}
+
+int main(void)
+{
+    const char *base = getenv("TEST_TMPDIR");
+
+    snprintf(tmpdir, sizeof(tmpdir), "%s/scenario_test.XXXXXX",
+             base != NULL ? base : "/tmp");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_single_task_defaults();
+    test_every_key();
+    test_sample_interval_forms();
+    test_task_list_and_merge_keys();
+    test_sweep_two_axes_repeat_three();
+    test_sweep_applies_per_template();
+    test_no_parameter_shadows_a_runtime_key();
+    test_file_level_errors();
+    test_yaml_errors_are_one_line_and_quiet();
+    test_key_errors();
+    test_value_errors();
+    test_runtime();
+    test_sweep_errors();
+    test_too_many_tasks();
+    test_sets();
+    test_json_of_every_type();
+    if (failures > 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("scenario_test: all checks passed\n");
+    return 0;
+}
