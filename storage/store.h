@@ -22,6 +22,7 @@
 #define STORE_ENOTFOUND (-4002)  /* no such run */
 #define STORE_ESCHEMA   (-4003)  /* not a heapsim database, or a newer schema */
 #define STORE_EUSAGE    (-4004)  /* bad query text or arguments */
+#define STORE_EIO       (-4005)  /* writing the report to `out` failed */
 
 typedef struct store store_t;
 
@@ -29,15 +30,39 @@ typedef struct store store_t;
 
 /* Open (creating when allowed and missing) and check/upgrade the schema.
 ** On failure *store_p is NULL and err says what is wrong with which file. */
+/* A file that is empty (or new) gets the schema unless STORE_READONLY;
+** any other file must be a heapsim database of this version, else
+** STORE_ESCHEMA and the file is left as it was: not SQLite ("file is not a
+** database"), an SQLite file with other tables, a newer user_version.
+** STORE_READONLY on a missing file: STORE_EDB, "no database at PATH".
+** A read-write handle is in WAL mode with foreign keys on, so readers
+** (`heapsim sql`) see committed data while a run writes. Statements wait
+** up to 5 s for another writer's lock. A store_t is used by one thread at
+** a time. err (errsize bytes, may be NULL) is "" on success. */
 int store_open(const char *path, int flags, store_t **store_p,
                char *err, size_t errsize);
+/* Close and NULL *store_p; accepts NULL. An open transaction is rolled
+** back. */
 void store_close(store_t **store_p);
+/* The message of the last failure on st (naming the file or the failing
+** statement), valid until the next call on st. */
 const char *store_errmsg(store_t *st);
 const char *store_strerror(int rc);
 
+/* Every function below returns 0 or a STORE_E* code with store_errmsg()
+** set. A write on a STORE_READONLY store is STORE_EUSAGE; so is a
+** constraint the arguments break (an unknown run_id or task_id, a
+** duplicate token, seq or worker name), with SQLite's words. A failed write
+** changes nothing. Strings are copied; NULL strings are stored as NULL. */
+
 /* Group many inserts in one transaction (telemetry arrives in bursts). */
+/* begin takes the write lock now (BEGIN IMMEDIATE); STORE_EUSAGE if a
+** transaction is already open. commit: STORE_EUSAGE if none is open; on
+** failure the transaction stays open (commit again, or roll back). */
 int store_begin(store_t *st);
 int store_commit(store_t *st);
+/* Undo the open transaction; 0 when there is none. */
+int store_rollback(store_t *st);
 
 typedef struct store_run {
     const char *token;           /* unique id of the run, names its heaps */
@@ -51,8 +76,12 @@ typedef struct store_run {
     int64_t started_unix_ns;
 } store_run_t;
 
+/* A new run with status "running"; its id into *run_id (may be NULL).
+** token is required; settings_json, when not NULL, must be JSON. */
 int store_run_insert(store_t *st, const store_run_t *run, int64_t *run_id);
 /* status: "running", "done", "failed", "interrupted". */
+/* Sets status, ended_unix_ns and error (NULL if none). STORE_ENOTFOUND
+** when there is no such run; STORE_EUSAGE for another status. */
 int store_run_finish(store_t *st, int64_t run_id, const char *status,
                      int64_t ended_unix_ns, const char *error);
 
@@ -68,7 +97,12 @@ typedef struct store_task {
     uint64_t seed;
 } store_task_t;
 
+/* A task with status "pending"; its id into *task_id (may be NULL).
+** kernel is required; params_json, when not NULL, must be a JSON object
+** and runtime_json JSON. (run_id, seq) is unique. */
 int store_task_insert(store_t *st, const store_task_t *task, int64_t *task_id);
+/* Status "running" on worker (workers.name) at host. STORE_ENOTFOUND when
+** there is no such task. */
 int store_task_start(store_t *st, int64_t task_id, const char *worker,
                      const char *host, int64_t started_unix_ns);
 
@@ -87,9 +121,14 @@ typedef struct store_task_result {
     int64_t goroutines_max;
 } store_task_result_t;
 
+/* Record the result; r->status must be "done" or "failed". STORE_ENOTFOUND
+** when there is no such task. */
 int store_task_finish(store_t *st, int64_t task_id, const store_task_result_t *r);
 
 /* A kernel's own figure, e.g. ("ns_per_roundtrip", 41.2, "ns"). */
+/* name is unique per task (a second insert replaces the value and unit);
+** "output" is reserved (it is the output's key in show's JSON) and value
+** must be finite: STORE_EUSAGE otherwise. unit may be NULL. */
 int store_metric_insert(store_t *st, int64_t task_id, const char *name,
                         double value, const char *unit);
 
@@ -107,6 +146,8 @@ typedef struct store_sample {
     int64_t minor_faults, major_faults, ctx_switches;
 } store_sample_t;
 
+/* Hot path (a cached statement; batch them in store_begin/commit).
+** task_id <= 0 is stored as NULL (no task). */
 int store_sample_insert(store_t *st, const store_sample_t *s);
 
 typedef struct store_gc {
@@ -126,6 +167,8 @@ typedef struct store_gc {
     int64_t nprocs;
 } store_gc_t;
 
+/* Hot path, as store_sample_insert; task_id <= 0 is stored as NULL, a
+** gc_cpu_fraction that is not finite as NULL. */
 int store_gc_insert(store_t *st, const store_gc_t *gc);
 
 typedef struct store_worker {
@@ -137,21 +180,38 @@ typedef struct store_worker {
     int64_t joined_unix_ns;
 } store_worker_t;
 
+/* name is required and unique in the run. */
 int store_worker_insert(store_t *st, const store_worker_t *w);
 
 /* ---- Queries: print to `out` as a table, or as JSON when json ------ */
+/* Nothing is printed before a failure is known except by store_print_sql
+** in JSON (it streams rows). STORE_EIO when writing `out` fails. */
 
 /* Most recent runs first: id, started, name, status, tasks done/total,
 ** wall time. */
+/* limit <= 0: every run. JSON: an array of {"run_id", "token", "name",
+** "status", "started_unix_ns", "ended_unix_ns", "wall_ns", "tasks_total",
+** "tasks_done", "tasks_failed"}. */
 int store_print_runs(store_t *st, FILE *out, int limit, bool json);
 /* One run: header, then per task its kernel, parameters, status, wall time,
 ** allocations, GC cycles, max pause, peak heap; errors of failed tasks.
 ** JSON: {"run_id", "status", ..., "tasks": [{"kernel", "params", "status",
 ** "wall_ns", "result": {"output": ..., metrics...}, ...}]}.
 ** STORE_ENOTFOUND when there is no such run. */
+/* Text: header, task table, then "errors:" and "metrics:" when there are
+** any. JSON also has per task "task_id", "seq", "runtime", "label",
+** "sweep_point", "repeat_index", "error", "worker", every result figure
+** (*_ns, *_bytes, ...; null until finished) and "samples" (a count).
+** "params" and "runtime" are the JSON stored, or its text if it does not
+** parse. Read from one snapshot. */
 int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json);
 /* Any read-only SQL; JSON is an array of objects keyed by column name.
 ** STORE_EUSAGE with store_errmsg() for bad SQL or a write attempt. */
+/* One statement (trailing blanks and comments allowed). Refused before it
+** runs: statements that write, ATTACH/DETACH, transaction control, PRAGMAs
+** that set. Table: headers, NULL as NULL, blobs in hex. JSON: integers,
+** reals, text, null, blobs as hex strings; a repeated column name gets
+** ":2". Text that is not UTF-8 is repaired with U+FFFD in JSON. */
 int store_print_sql(store_t *st, FILE *out, const char *sql, bool json);
 
 #endif

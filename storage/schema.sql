@@ -1,0 +1,148 @@
+-- storage/schema.sql -- the heapsim run-history database, schema version 1.
+--
+-- This file is the schema: the build embeds it in the library
+-- (schema_to_c.awk), store_open() runs it on a fresh file and sets
+-- PRAGMA user_version = 1 (STORE_SCHEMA_VERSION) in the same transaction.
+-- A file with another user_version, or without these tables and columns,
+-- is not opened.
+--
+-- Conventions: times are integer nanoseconds, *_unix_ns since the Unix
+-- epoch (UTC) and t_ns / since_start_ns relative to the start of a task or
+-- run; sizes are bytes (*_bytes). A column is NULL when the figure is not
+-- known yet (a task that has not finished has no wall_ns). Deleting a run
+-- deletes everything that belongs to it (ON DELETE CASCADE); every foreign
+-- key is the first column of an index (the UNIQUE constraints count).
+
+-- One row per `heapsim run`: the scenario as it was run and how it ended.
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,  -- run id, shown by `heapsim runs`
+    token           TEXT NOT NULL UNIQUE, -- unique id of the run, names its heaps
+    name            TEXT,                 -- scenario name
+    scenario_path   TEXT,                 -- scenario file as given on the command line
+    scenario_text   TEXT,                 -- scenario file contents at the time of the run
+    settings_json   TEXT,                 -- scenario-level runtime settings and overrides (JSON)
+    command_line    TEXT,                 -- the heapsim command line that started the run
+    host            TEXT,                 -- host name of the coordinator
+    workers         INTEGER,              -- planned local workers, 0 if remote only
+    status          TEXT NOT NULL,        -- 'running', 'done', 'failed' or 'interrupted'
+    started_unix_ns INTEGER,              -- when the run started
+    ended_unix_ns   INTEGER,              -- when the run ended; NULL while running
+    error           TEXT                  -- why the run failed or stopped; NULL if done
+);
+
+-- One row per worker process that joined a run.
+CREATE TABLE workers (
+    id             INTEGER PRIMARY KEY,   -- worker row id
+    run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the run joined
+    name           TEXT NOT NULL,         -- unique in the run, e.g. 'host:pid'
+    host           TEXT,                  -- host name of the worker
+    pid            INTEGER,               -- process id on that host
+    ncpu           INTEGER,               -- CPUs the worker saw
+    joined_unix_ns INTEGER,               -- when the worker said hello
+    UNIQUE (run_id, name)
+);
+
+-- One row per task of a run: a kernel with its parameters at one sweep
+-- point and repeat, then what it cost when it finished.
+CREATE TABLE tasks (
+    id              INTEGER PRIMARY KEY,  -- task id
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the run it belongs to
+    seq             INTEGER NOT NULL,     -- position in the run's plan, from 0
+    kernel          TEXT NOT NULL,        -- kernel name, as in the catalog
+    params_json     TEXT,                 -- kernel parameters (JSON object)
+    runtime_json    TEXT,                 -- runtime settings for this task (JSON)
+    label           TEXT,                 -- label given by the scenario, may be NULL
+    sweep_point     INTEGER,              -- index of the sweep point, from 0
+    repeat_index    INTEGER,              -- index of the repeat at that point, from 0
+    seed            INTEGER,              -- random seed (the uint64 stored as signed 64-bit)
+    status          TEXT NOT NULL,        -- 'pending', 'running', 'done' or 'failed'
+    worker          TEXT,                 -- name of the worker that ran it (workers.name)
+    host            TEXT,                 -- host of that worker
+    started_unix_ns INTEGER,              -- when the worker started it
+    ended_unix_ns   INTEGER,              -- when it finished
+    error           TEXT,                 -- why it failed; NULL if done
+    output          TEXT,                 -- the kernel's output text
+    wall_ns         INTEGER,              -- wall time of the kernel
+    alloc_objects   INTEGER,              -- objects allocated
+    alloc_bytes     INTEGER,              -- bytes allocated
+    gc_cycles       INTEGER,              -- collections during the task
+    pause_max_ns    INTEGER,              -- longest stop-the-world pause
+    pause_total_ns  INTEGER,              -- sum of the pauses
+    peak_heap_bytes INTEGER,              -- heap in use, highest seen
+    peak_rss_bytes  INTEGER,              -- resident set size of the worker, highest seen
+    stack_hwm_bytes INTEGER,              -- goroutine stacks, high-water mark
+    goroutines_max  INTEGER,              -- most goroutines alive at once
+    UNIQUE (run_id, seq)
+);
+
+-- Telemetry: one row per worker every sample interval (100 ms by default)
+-- while it runs a task.
+CREATE TABLE samples (
+    id                INTEGER PRIMARY KEY,  -- sample row id
+    run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the run
+    task_id           INTEGER REFERENCES tasks(id) ON DELETE CASCADE,  -- task being run; NULL if none
+    worker            TEXT,                 -- worker that sent it (workers.name)
+    t_ns              INTEGER NOT NULL,     -- since the task started
+    unix_ns           INTEGER,              -- when it was taken
+    heap_alloc_bytes  INTEGER,              -- bytes in allocated objects
+    heap_inuse_bytes  INTEGER,              -- bytes in spans in use
+    heap_sys_bytes    INTEGER,              -- bytes of the segment mapped
+    heap_live_bytes   INTEGER,              -- bytes marked live by the last collection
+    heap_goal_bytes   INTEGER,              -- heap size that triggers the next collection
+    num_gc            INTEGER,              -- collections so far
+    pause_total_ns    INTEGER,              -- sum of the pauses so far
+    alloc_objects     INTEGER,              -- objects allocated by this worker in the task, cumulative
+    alloc_bytes       INTEGER,              -- bytes allocated by this worker in the task, cumulative
+    goroutines        INTEGER,              -- goroutines alive
+    stack_inuse_bytes INTEGER,              -- bytes of goroutine stacks in use
+    rss_bytes         INTEGER,              -- resident set size of the worker
+    cpu_user_ns       INTEGER,              -- user CPU time of the worker
+    cpu_sys_ns        INTEGER,              -- system CPU time of the worker
+    minor_faults      INTEGER,              -- minor page faults of the worker
+    major_faults      INTEGER,              -- major page faults of the worker
+    ctx_switches      INTEGER               -- context switches of the worker
+);
+CREATE INDEX samples_by_task ON samples (task_id, t_ns);
+CREATE INDEX samples_by_run ON samples (run_id);
+
+-- One row per garbage collection (the GODEBUG=gctrace line, and more).
+CREATE TABLE gc_cycles (
+    id               INTEGER PRIMARY KEY,  -- gc row id
+    run_id           INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the run
+    task_id          INTEGER REFERENCES tasks(id) ON DELETE CASCADE,  -- task in the collecting worker; NULL if none
+    host             TEXT,                 -- host of the heap
+    heap             TEXT,                 -- shared-memory segment name
+    worker           TEXT,                 -- worker that ran the collection
+    cycle            INTEGER NOT NULL,     -- collection number in that heap, from 1
+    forced           INTEGER,              -- 1 if forced (runtime.GC), 0 if paced
+    start_unix_ns    INTEGER,              -- when the collection started
+    since_start_ns   INTEGER,              -- since the heap was created
+    gc_cpu_fraction  REAL,                 -- share of CPU spent collecting so far, 0..1
+    stw_ns           INTEGER,              -- stop-the-world pause in total
+    stop_ns          INTEGER,              -- time to stop every process
+    mark_ns          INTEGER,              -- wall time of marking
+    sweep_ns         INTEGER,              -- wall time of sweeping
+    mark_cpu_ns      INTEGER,              -- CPU time of marking
+    sweep_cpu_ns     INTEGER,              -- CPU time of sweeping
+    heap_start_bytes INTEGER,              -- heap in use when it started
+    heap_end_bytes   INTEGER,              -- heap in use when it ended
+    heap_live_bytes  INTEGER,              -- bytes marked live
+    heap_goal_bytes  INTEGER,              -- goal set for the next collection
+    stack_bytes      INTEGER,              -- goroutine stacks scanned
+    globals_bytes    INTEGER,              -- globals scanned
+    objects_live     INTEGER,              -- objects marked live
+    objects_freed    INTEGER,              -- objects swept
+    nprocs           INTEGER               -- processes attached to the heap
+);
+CREATE INDEX gc_cycles_by_run ON gc_cycles (run_id, start_unix_ns);
+CREATE INDEX gc_cycles_by_task ON gc_cycles (task_id);
+
+-- A kernel's own figures for a task, e.g. ('ns_per_roundtrip', 41.2, 'ns').
+CREATE TABLE metrics (
+    id      INTEGER PRIMARY KEY,           -- metric row id
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,  -- the task that reported it
+    name    TEXT NOT NULL,                 -- metric name, unique in the task
+    value   REAL NOT NULL,                 -- the figure (finite)
+    unit    TEXT,                          -- its unit, e.g. 'ns', 'B', 'ops/s'; may be NULL
+    UNIQUE (task_id, name)
+);

@@ -1,0 +1,139 @@
+/*
+** storage/store_int.h -- what the files of the storage module share.
+**
+** The picture:
+**
+**   store_t --- db ------------- one SQLite connection to one file
+**           |-- stmts[STMT_*] -- prepared once, on first use, kept until close;
+**           |                    the insert hot paths (samples, gc cycles)
+**           |                    only bind, step and reset
+**           |-- readonly ------- opened with STORE_READONLY: every write
+**           |                    function answers STORE_EUSAGE
+**           `-- errmsg --------- the message of the last failure
+**
+** Files: store.c opens and checks the file (schema, version) and owns the
+** error helpers; store_write.c the statement cache, transactions, inserts
+** and updates; store_print.c the
+** runs and show reports; store_sql.c the ad-hoc query; store_table.c the
+** aligned text table they print with; schema.c is generated from
+** schema.sql.
+**
+** Invariants:
+**   - After store_open succeeds the file has user_version ==
+**     STORE_SCHEMA_VERSION and every table and column of schema.sql;
+**     a read-write handle has journal_mode WAL and foreign keys on.
+**   - A cached statement is reset (and its bindings cleared) before the
+**     function that stepped it returns, on every path, so no statement
+**     holds a read transaction open between calls.
+**   - Nothing read from the file is trusted: a NULL where the schema does
+**     not allow one, a wrong type, JSON that does not parse -- each is
+**     printed as what it is (NULL, the raw text), never asserted on.
+*/
+#ifndef HEAPSIM_STORAGE_STORE_INT_H
+#define HEAPSIM_STORAGE_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "storage/store.h"
+
+struct json_object;
+
+/* The cached statements, one per write path. */
+typedef enum store__stmt_id {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_RUN_INSERT,
+    STMT_RUN_FINISH,
+    STMT_WORKER_INSERT,
+    STMT_TASK_INSERT,
+    STMT_TASK_START,
+    STMT_TASK_FINISH,
+    STMT_METRIC_INSERT,
+    STMT_SAMPLE_INSERT,
+    STMT_GC_INSERT,
+    STMT__COUNT
+} store__stmt_id_t;
+
+#define STORE__ERRMSG_MAX 512
+
+struct store {
+    sqlite3 *db;
+    char *path;                           /* as given to store_open */
+    bool readonly;
+    sqlite3_stmt *stmts[STMT__COUNT];     /* NULL until first use */
+    char errmsg[STORE__ERRMSG_MAX];
+};
+
+/* schema.sql, generated into schema.c by the build. */
+extern const char store__schema_sql[];
+
+/* ---- errors (store.c) ---------------------------------------------- */
+
+/* Record a message for store_errmsg() and return rc. */
+int store__fail(store_t *st, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Record "what: <SQLite's message>" and return the store code for SQLite's
+** last error on st->db: STORE_EUSAGE for a constraint (a duplicate name, a
+** run or task that does not exist), STORE_EDB for everything else. Call it
+** before resetting the statement that failed. */
+int store__db_fail(store_t *st, const char *what);
+/* Flush `out`; STORE_EIO with a message if writing it failed, else 0. */
+int store__check_out(store_t *st, FILE *out);
+
+/* ---- statements (store_write.c) ------------------------------------ */
+
+/* The cached statement id, preparing it on first use. NULL on failure, with
+** the error recorded (store__db_fail). The caller resets it after use. */
+sqlite3_stmt *store__stmt(store_t *st, store__stmt_id_t id);
+/* Finalize every cached statement (store_close). */
+void store__stmts_finalize(store_t *st);
+
+/* ---- formatting (store_print.c) ------------------------------------ */
+
+/* The shortest "%.*g" text of value that reads back exactly, with ".0"
+** added when it would otherwise read as an integer; "inf", "-inf" or "nan"
+** for those. buf should hold 32 bytes. */
+void store__fmt_double(char *buf, size_t size, double value);
+/* Column col of the current row of stmt as JSON, by its storage class:
+** integer, real (null when not finite), text (invalid UTF-8 replaced by
+** U+FFFD), blob (a hex string) or null. NULL (JSON null) also when out of
+** memory. The caller owns the result. */
+struct json_object *store__json_column(sqlite3_stmt *stmt, int col);
+/* len bytes of text as a JSON string, invalid UTF-8 replaced by U+FFFD.
+** NULL when out of memory. */
+struct json_object *store__json_text(const char *text, size_t len);
+
+/* ---- an aligned text table (store_table.c) ------------------------- */
+
+typedef struct store__table store__table_t;
+
+/* A table with ncols columns; NULL when out of memory. */
+store__table_t *store__table_new(size_t ncols);
+void store__table_destroy(store__table_t **table_p);
+/* Set the header of column col (copied; control characters escaped) and
+** whether its cells are right-aligned (numbers). */
+int store__table_header(store__table_t *table, size_t col, const char *title,
+                        bool right_align);
+/* Start a new row; its cells are empty until set. -1 when out of memory. */
+int store__table_row(store__table_t *table);
+/* Set a cell of the last row to len bytes of text (copied; control
+** characters are shown as \n, \t, \xNN so a cell stays on one line).
+** right_align overrides the column's default for this cell when >= 0.
+** -1 when out of memory; the row is unchanged. */
+int store__table_cell(store__table_t *table, size_t col, const char *text,
+                      size_t len, int right_align);
+/* Same, formatted. */
+int store__table_cellf(store__table_t *table, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* How many rows the table has. */
+size_t store__table_rows(const store__table_t *table);
+/* Print header, rule and rows, each column as wide as its widest cell
+** (counted in UTF-8 characters), indented by indent spaces. */
+void store__table_print(const store__table_t *table, FILE *out, int indent);
+
+#endif

@@ -1,0 +1,1019 @@
+/*
+** storage/store_test.c -- the store against real SQLite files.
+**
+** Each case works on its own files in $TEST_TMPDIR and checks what the
+** contract in store.h promises: the schema on a fresh file, refusals that
+** leave a foreign file byte-for-byte unchanged, the reports in both forms
+** (JSON parsed back with json-c), the read-only query gate, and a reader
+** beside a writer's open transaction.
+*/
+#include "storage/store.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The embedded schema (store_int.h; not a public symbol). */
+extern const char store__schema_sql[];
+
+static int failures;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                  \
+            failures++;                                                      \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                 \
+    do {                                                                     \
+        int rc_ = (expr);                                                    \
+        if (rc_ != (want)) {                                                 \
+            fprintf(stderr, "%s:%d: %s = %d (%s), want %d\n", __FILE__,      \
+                    __LINE__, #expr, rc_, store_strerror(rc_), (want));      \
+            failures++;                                                      \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_CONTAINS(hay, needle)                                          \
+    do {                                                                     \
+        const char *hay_ = (hay);                                            \
+        if (!hay_ || !strstr(hay_, (needle))) {                              \
+            fprintf(stderr, "%s:%d: \"%s\" not in:\n%s\n", __FILE__,         \
+                    __LINE__, (needle), hay_ ? hay_ : "(null)");             \
+            failures++;                                                      \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+/* ---- helpers -------------------------------------------------------- */
+
+static char *tmp_path(const char *name)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+    const char *dir = getenv("TEST_TMPDIR");
+    char *path;
+
+    if (asprintf(&path, "%s/%s", dir ? dir : "/tmp", name) < 0)
+        abort();
+    /* Start clean: a rerun must not see the last run's files. */
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char *p;
+
+        if (asprintf(&p, "%s%s", path, suffixes[i]) < 0)
+            abort();
+        unlink(p);
+        free(p);
+    }
+    return path;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0;
+}
+
+/* The whole file; *size its length. NULL if it cannot be read. */
+static char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = '\0';
+            *size = (size_t)len;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+        abort();
+}
+
+/* Run sql on a raw connection to path (for setting up and inspecting
+** files behind the store's back). Returns SQLite's code. */
+static int raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    int rc = sqlite3_open(path, &db);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* The integer the query returns on a raw connection, -1 on failure. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    int64_t value = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK) {
+        if (sqlite3_step(stmt) == SQLITE_ROW)
+            value = sqlite3_column_int64(stmt, 0);
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return value;
+}
+
+/* Output of a print call, captured. */
+typedef struct capture {
+    FILE *out;
+    char *text;
+    size_t size;
+} capture_t;
+
+static void capture_start(capture_t *cap)
+{
+    cap->text = NULL;
+    cap->size = 0;
+    cap->out = open_memstream(&cap->text, &cap->size);
+    if (!cap->out)
+        abort();
+}
+
+/* Stop capturing; cap->text is the output (caller frees). */
+static const char *capture_end(capture_t *cap)
+{
+    fclose(cap->out);
+    cap->out = NULL;
+    return cap->text;
+}
+
+static struct json_object *parse_json(const char *text)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *value;
+
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    value = json_tokener_parse_ex(tok, text, (int)strlen(text));
+    json_tokener_free(tok);
+    return value;
+}
+
+/* obj[key]; NULL for JSON null. A missing key is a failure of its own
+** (and NULL), so "is null" and "is absent" are told apart. */
+static struct json_object *get_at(struct json_object *obj, const char *key, int line)
+{
+    struct json_object *value = NULL;
+
+    if (!json_object_is_type(obj, json_type_object) ||
+        !json_object_object_get_ex(obj, key, &value)) {
+        fprintf(stderr, "%s:%d: no key \"%s\"\n", __FILE__, line, key);
+        failures++;
+        return NULL;
+    }
+    return value;
+}
+
+#define get(obj, key) get_at((obj), (key), __LINE__)
+
+/* ---- the embedded schema is schema.sql ------------------------------- */
+
+static void test_schema_embedded(void)
+{
+    size_t size;
+    char *text = read_file("storage/schema.sql", &size);
+    bool in_table = false;
+    char *line, *save;
+
+    CHECK(text != NULL);
+    CHECK(strcmp(text, store__schema_sql) == 0);
+    /* Documented: every table has a comment before it, every column one on
+    ** its line. */
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "CREATE TABLE", 12) == 0) {
+            in_table = true;
+            continue;
+        }
+        if (strncmp(line, ");", 2) == 0) {
+            in_table = false;
+            continue;
+        }
+        if (in_table && strstr(line, "UNIQUE (") != line + 4 && !strstr(line, "--")) {
+            fprintf(stderr, "schema.sql: column without a comment: %s\n", line);
+            free(text);
+            CHECK(false);
+        }
+    }
+    free(text);
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static void test_create_open_reopen(void)
+{
+    char *path = tmp_path("create.db");
+    char *missing = tmp_path("missing.db");
+    char err[512];
+    store_t *st = (store_t *)1;
+
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    CHECK(st != NULL);
+    CHECK(err[0] == '\0');
+    store_close(&st);
+    CHECK(st == NULL);
+    store_close(&st);                   /* accepts NULL */
+    store_close(NULL);
+
+    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+    CHECK(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                        "('runs','workers','tasks','samples','gc_cycles','metrics')") == 6);
+    CHECK(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                        "('samples_by_task','gc_cycles_by_run')") == 2);
+    /* journal_mode is stored in the header: 2 in bytes 18 and 19 is WAL. */
+    {
+        size_t size;
+        char *bytes = read_file(path, &size);
+
+        CHECK(bytes && size >= 100 && bytes[18] == 2 && bytes[19] == 2);
+        free(bytes);
+    }
+
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    store_close(&st);
+    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0);
+    store_close(&st);
+
+    /* Read-only never creates. */
+    st = (store_t *)1;
+    CHECK_RC(store_open(missing, STORE_READONLY, &st, err, sizeof err), STORE_EDB);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, "no database at ");
+    CHECK_CONTAINS(err, missing);
+    CHECK(!file_exists(missing));
+
+    CHECK_RC(store_open(NULL, 0, &st, err, sizeof err), STORE_EUSAGE);
+    CHECK_RC(store_open(path, 0x100, &st, err, sizeof err), STORE_EUSAGE);
+    CHECK_RC(store_open(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", 0, &st,
+                        err, sizeof err), STORE_EUSAGE);
+    CHECK_CONTAINS(err, "is a directory");
+    free(missing);
+    free(path);
+}
+
+/* Several processes opening one new file at once: each gets the schema,
+** made by one of them (creation looks again under the write lock). */
+static void test_concurrent_create(void)
+{
+    enum { ROUNDS = 10, PROCS = 4 };
+
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[64], *path;
+        pid_t pids[PROCS];
+        int bad = 0;
+
+        snprintf(name, sizeof name, "race-%d.db", round);
+        path = tmp_path(name);
+        for (int i = 0; i < PROCS; i++) {
+            pids[i] = fork();
+            CHECK(pids[i] >= 0);
+            if (pids[i] == 0) {
+                char err[512];
+                store_t *st;
+                int rc = store_open(path, 0, &st, err, sizeof err);
+
+                if (rc)
+                    fprintf(stderr, "child %d: %s\n", i, err);
+                store_close(&st);
+                _exit(rc ? 1 : 0);
+            }
+        }
+        for (int i = 0; i < PROCS; i++) {
+            int status;
+
+            CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+            bad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
+        CHECK(bad == 0);
+        CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+        free(path);
+    }
+}
+
+/* Open must refuse path (both ways) with STORE_ESCHEMA, an error naming
+** the file that contains `why`, and leave the file as it was. */
+static void expect_refused(const char *path, const char *why)
+{
+    size_t before_size, after_size;
+    char *before = read_file(path, &before_size), *after;
+    char err[512];
+    store_t *st = (store_t *)1;
+
+    CHECK(before != NULL);
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), STORE_ESCHEMA);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, path);
+    CHECK_CONTAINS(err, why);
+    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), STORE_ESCHEMA);
+    CHECK_CONTAINS(err, why);
+    after = read_file(path, &after_size);
+    CHECK(after != NULL);
+    CHECK(before_size == after_size && memcmp(before, after, before_size) == 0);
+    free(after);
+    free(before);
+}
+
+static void test_newer_schema(void)
+{
+    char *path = tmp_path("newer.db");
+    char err[512], sql[64];
+    store_t *st;
+
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    store_close(&st);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+    CHECK(raw_exec(path, sql) == SQLITE_OK);
+    expect_refused(path, "newer");
+    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION + 1);
+    free(path);
+}
+
+static void test_not_sqlite(void)
+{
+    char *path = tmp_path("garbage.db");
+    char garbage[4096];
+
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (char)("not a database, just words\n"[i % 27]);
+    write_file(path, garbage, sizeof garbage);
+    expect_refused(path, "file is not a database");
+    write_file(path, "short\n", 6);
+    expect_refused(path, "file is not a database");
+    free(path);
+}
+
+static void test_foreign_sqlite(void)
+{
+    char *path = tmp_path("foreign.db");
+    char *versioned = tmp_path("foreign-v1.db");
+    char *partial = tmp_path("partial.db");
+    char err[512];
+    store_t *st;
+
+    CHECK(raw_exec(path, "CREATE TABLE accounts (id INTEGER, owner TEXT);"
+                         "INSERT INTO accounts VALUES (1, 'ann');") == SQLITE_OK);
+    expect_refused(path, "not a heapsim database");
+
+    /* Claims our version but has other tables. */
+    CHECK(raw_exec(versioned, "CREATE TABLE accounts (id INTEGER);"
+                              "PRAGMA user_version = 1;") == SQLITE_OK);
+    expect_refused(versioned, "no table");
+
+    /* Our tables, one column short. */
+    CHECK_RC(store_open(partial, 0, &st, err, sizeof err), 0);
+    store_close(&st);
+    CHECK(raw_exec(partial, "ALTER TABLE metrics DROP COLUMN unit") == SQLITE_OK);
+    expect_refused(partial, "table metrics has no column unit");
+    free(partial);
+    free(versioned);
+    free(path);
+}
+
+/* ---- a run ----------------------------------------------------------- */
+
+static const char output_text[] =
+    "line one\n\tindented \"quoted\" \\back\\slash /path/\r\nµs ✓ end";
+
+typedef struct fixture {
+    store_t *st;
+    int64_t run_id;
+    int64_t task_id[3];
+} fixture_t;
+
+/* A finished run: three tasks (done, failed, never started), two workers,
+** 25 samples and 4 GC cycles for the first task, metrics. */
+static int fill_run(fixture_t *fx, const char *token, const char *name)
+{
+    store_run_t run = {
+        .token = token, .name = name, .scenario_path = "scenarios/fib.yaml",
+        .scenario_text = "name: fib\n", .settings_json = "{\"gogc\": 100}",
+        .command_line = "heapsim run scenarios/fib.yaml", .host = "testhost",
+        .workers = 2, .started_unix_ns = 1700000000000000000LL,
+    };
+    store_worker_t w = { .name = "testhost:100", .host = "testhost", .pid = 100,
+                         .ncpu = 2, .joined_unix_ns = 1700000000001000000LL };
+    store_task_result_t done = {
+        .status = "done", .output = output_text,
+        .ended_unix_ns = 1700000001500000000LL, .wall_ns = 1234567890,
+        .alloc_objects = 1234567, .alloc_bytes = 50 << 20, .gc_cycles = 4,
+        .pause_max_ns = 250000, .pause_total_ns = 600000,
+        .peak_heap_bytes = 12 << 20, .peak_rss_bytes = 40 << 20,
+        .stack_hwm_bytes = 65536, .goroutines_max = 8,
+    };
+    store_task_result_t failed = {
+        .status = "failed", .error = "out of heap\nat depth 30",
+        .ended_unix_ns = 1700000002000000000LL, .wall_ns = 5000000,
+    };
+    int rc;
+
+    if ((rc = store_run_insert(fx->st, &run, &fx->run_id)))
+        return rc;
+    w.run_id = fx->run_id;
+    if ((rc = store_worker_insert(fx->st, &w)))
+        return rc;
+    w.name = "testhost:101";
+    w.pid = 101;
+    if ((rc = store_worker_insert(fx->st, &w)))
+        return rc;
+    for (uint32_t seq = 0; seq < 3; seq++) {
+        char params[64];
+        store_task_t task = {
+            .run_id = fx->run_id, .seq = seq, .kernel = "fib",
+            .params_json = params, .runtime_json = "{\"gogc\": 100}",
+            .sweep_point = seq, .repeat_index = 0,
+            .seed = 0xfedcba9876543210ULL,
+        };
+
+        snprintf(params, sizeof params, "{\"depth\": %u, \"mode\": \"tree\"}",
+                 10 + 10 * seq);
+        if ((rc = store_task_insert(fx->st, &task, &fx->task_id[seq])))
+            return rc;
+    }
+    if ((rc = store_task_start(fx->st, fx->task_id[0], "testhost:100", "testhost",
+                               1700000000100000000LL)) ||
+        (rc = store_task_start(fx->st, fx->task_id[1], "testhost:101", "testhost",
+                               1700000001600000000LL)))
+        return rc;
+    if ((rc = store_begin(fx->st)))
+        return rc;
+    for (int i = 0; i < 25; i++) {
+        store_sample_t s = {
+            .run_id = fx->run_id, .task_id = fx->task_id[0], .worker = "testhost:100",
+            .t_ns = i * 100000000LL, .unix_ns = 1700000000100000000LL + i * 100000000LL,
+            .heap_alloc_bytes = i << 20, .num_gc = i / 6, .rss_bytes = 30 << 20,
+        };
+
+        if ((rc = store_sample_insert(fx->st, &s)))
+            return rc;
+    }
+    for (int i = 1; i <= 4; i++) {
+        store_gc_t gc = {
+            .run_id = fx->run_id, .task_id = fx->task_id[0], .host = "testhost",
+            .heap = "/heapsim-test", .worker = "testhost:100", .cycle = i,
+            .start_unix_ns = 1700000000200000000LL + i * 300000000LL,
+            .gc_cpu_fraction = 0.01 * i, .stw_ns = 100000 + i, .heap_live_bytes = 4 << 20,
+            .nprocs = 2,
+        };
+
+        if ((rc = store_gc_insert(fx->st, &gc)))
+            return rc;
+    }
+    if ((rc = store_commit(fx->st)))
+        return rc;
+    if ((rc = store_task_finish(fx->st, fx->task_id[0], &done)) ||
+        (rc = store_metric_insert(fx->st, fx->task_id[0], "ns_per_call", 41.2, "ns")) ||
+        (rc = store_metric_insert(fx->st, fx->task_id[0], "calls", 3.0, NULL)) ||
+        (rc = store_metric_insert(fx->st, fx->task_id[0], "calls", 1000000.0, "ops")) ||
+        (rc = store_task_finish(fx->st, fx->task_id[1], &failed)))
+        return rc;
+    return store_run_finish(fx->st, fx->run_id, "done", 1700000003000000000LL, NULL);
+}
+
+static void test_write_errors(void)
+{
+    char *path = tmp_path("errors.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_task_t task = { .kernel = "fib", .params_json = "{}" };
+    store_task_result_t r = { .status = "done" };
+    store_run_t run = { .token = "t-dup" };
+
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(fill_run(&fx, "t-dup", "fib"), 0);
+
+    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(fx.st), "UNIQUE");
+    run.token = NULL;
+    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
+    run.token = "t-json";
+    run.settings_json = "{gogc: 1}";
+    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(fx.st), "settings_json");
+
+    CHECK_RC(store_run_finish(fx.st, 999, "done", 1, NULL), STORE_ENOTFOUND);
+    CHECK_CONTAINS(store_errmsg(fx.st), "no run 999");
+    CHECK_RC(store_run_finish(fx.st, fx.run_id, "exploded", 1, NULL), STORE_EUSAGE);
+    CHECK_RC(store_task_start(fx.st, 999, "w", "h", 1), STORE_ENOTFOUND);
+    CHECK_RC(store_task_finish(fx.st, 999, &r), STORE_ENOTFOUND);
+    r.status = "maybe";
+    CHECK_RC(store_task_finish(fx.st, fx.task_id[2], &r), STORE_EUSAGE);
+
+    task.run_id = 999;                                  /* no such run */
+    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(fx.st), "FOREIGN KEY");
+    task.run_id = fx.run_id;                            /* seq 0 exists */
+    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+    task.seq = 7;
+    task.params_json = "[1, 2]";
+    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(fx.st), "not a JSON object");
+    task.params_json = "{\"a\": 1} trailing";
+    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+
+    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "output", 1, NULL), STORE_EUSAGE);
+    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "x", NAN, NULL), STORE_EUSAGE);
+    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "x", INFINITY, NULL), STORE_EUSAGE);
+    CHECK_RC(store_metric_insert(fx.st, 999, "x", 1, NULL), STORE_EUSAGE);
+
+    CHECK_RC(store_commit(fx.st), STORE_EUSAGE);        /* none open */
+    CHECK_RC(store_rollback(fx.st), 0);
+    CHECK_RC(store_begin(fx.st), 0);
+    CHECK_RC(store_begin(fx.st), STORE_EUSAGE);
+    run.settings_json = NULL;
+    CHECK_RC(store_run_insert(fx.st, &run, NULL), 0);
+    CHECK_RC(store_rollback(fx.st), 0);
+    store_close(&fx.st);
+    CHECK(raw_int(path, "SELECT count(*) FROM runs") == 1);
+    CHECK(raw_int(path, "SELECT count(*) FROM tasks") == 3);
+    CHECK(raw_int(path, "SELECT count(*) FROM metrics") == 2);
+    CHECK(raw_int(path, "SELECT value FROM metrics WHERE name = 'calls'") == 1000000);
+    CHECK(raw_int(path, "SELECT count(*) FROM samples") == 25);
+    CHECK(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE task_id IS NOT NULL") == 4);
+    /* The seed's 64 bits survive. */
+    CHECK((uint64_t)raw_int(path, "SELECT seed FROM tasks WHERE seq = 1") ==
+          0xfedcba9876543210ULL);
+    free(path);
+}
+
+static void test_runs_report(void)
+{
+    char *path = tmp_path("runs.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    capture_t cap;
+    const char *text;
+    struct json_object *doc, *run;
+
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(fill_run(&fx, "t-runs", "fib"), 0);
+    /* A name that would break SQL built by pasting is just a name. */
+    {
+        store_run_t evil = { .token = "t-evil", .name = "x'); DROP TABLE runs; --\nline 2",
+                             .started_unix_ns = 1700000009000000000LL };
+
+        CHECK_RC(store_run_insert(fx.st, &evil, NULL), 0);
+    }
+
+    capture_start(&cap);
+    CHECK_RC(store_print_runs(fx.st, cap.out, 10, false), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "ID");
+    CHECK_CONTAINS(text, "STARTED");
+    CHECK_CONTAINS(text, "WALL");
+    CHECK_CONTAINS(text, "1/3");                 /* done/total */
+    CHECK_CONTAINS(text, "3.00 s");              /* wall of the run */
+    CHECK_CONTAINS(text, "x'); DROP TABLE runs; --\\nline 2");   /* one line */
+    CHECK_CONTAINS(text, "running");
+    /* Most recent first: the evil run started later. */
+    CHECK(strstr(text, "DROP TABLE") < strstr(text, " fib "));
+    /* Aligned: STATUS starts at the same column on every line. */
+    {
+        size_t off = (size_t)(strstr(text, "STATUS") - text);
+        const char *line = strchr(text, '\n') + 1;        /* the rule */
+
+        CHECK(line[0] == '-' && line[off - 2] == ' ' && line[off] == '-');
+        for (line = strchr(line, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+            CHECK(strlen(line) > off && line[off - 1] == ' ' && line[off - 2] == ' ');
+            CHECK(strncmp(line + off, "done ", 5) == 0 ||
+                  strncmp(line + off, "running ", 8) == 0);
+        }
+    }
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_runs(fx.st, cap.out, 1, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc && json_object_is_type(doc, json_type_array));
+    CHECK(json_object_array_length(doc) == 1);      /* limit */
+    json_object_put(doc);
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_runs(fx.st, cap.out, 0, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc && json_object_array_length(doc) == 2);
+    run = json_object_array_get_idx(doc, 1);
+    CHECK(json_object_get_int64(get(run, "run_id")) == fx.run_id);
+    CHECK(strcmp(json_object_get_string(get(run, "status")), "done") == 0);
+    CHECK(strcmp(json_object_get_string(get(run, "token")), "t-runs") == 0);
+    CHECK(json_object_get_int64(get(run, "tasks_total")) == 3);
+    CHECK(json_object_get_int64(get(run, "tasks_done")) == 1);
+    CHECK(json_object_get_int64(get(run, "tasks_failed")) == 1);
+    CHECK(json_object_is_type(get(run, "wall_ns"), json_type_int));
+    CHECK(json_object_get_int64(get(run, "wall_ns")) == 3000000000LL);
+    run = json_object_array_get_idx(doc, 0);
+    CHECK(get(run, "wall_ns") == NULL);              /* still running: null */
+    CHECK(strcmp(json_object_get_string(get(run, "name")), "x'); DROP TABLE runs; --\nline 2") == 0);
+    json_object_put(doc);
+    free(cap.text);
+
+    /* Writing to a stream that fails is reported. */
+    {
+        FILE *ro = fopen("/dev/null", "r");
+
+        CHECK(ro != NULL);
+        CHECK_RC(store_print_runs(fx.st, ro, 0, false), STORE_EIO);
+        fclose(ro);
+    }
+    store_close(&fx.st);
+    free(path);
+}
+
+static void test_show_report(void)
+{
+    char *path = tmp_path("show.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    capture_t cap;
+    const char *text;
+    struct json_object *doc, *tasks, *t0, *t1, *t2, *result, *params;
+
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(fill_run(&fx, "t-show", "fib"), 0);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_show(fx.st, cap.out, fx.run_id, false), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "fib (done)");
+    CHECK_CONTAINS(text, "scenarios/fib.yaml");
+    CHECK_CONTAINS(text, "2 joined");
+    CHECK_CONTAINS(text, "depth=10 mode=tree");
+    CHECK_CONTAINS(text, "1.23 s");              /* wall */
+    CHECK_CONTAINS(text, "5.0 ms");              /* failed task's wall */
+    CHECK_CONTAINS(text, "1.2M");                /* allocs */
+    CHECK_CONTAINS(text, "50.0");                /* alloc MiB */
+    CHECK_CONTAINS(text, "250.0 µs");            /* max pause */
+    CHECK_CONTAINS(text, "12.0");                /* peak heap MiB */
+    CHECK_CONTAINS(text, "errors:");
+    CHECK_CONTAINS(text, "out of heap\n    at depth 30");
+    CHECK_CONTAINS(text, "metrics:");
+    CHECK_CONTAINS(text, "ns_per_call");
+    CHECK_CONTAINS(text, "41.2");
+    CHECK_CONTAINS(text, "pending");
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_show(fx.st, cap.out, fx.run_id, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc != NULL);
+    CHECK(json_object_get_int64(get(doc, "run_id")) == fx.run_id);
+    CHECK(strcmp(json_object_get_string(get(doc, "token")), "t-show") == 0);
+    CHECK(strcmp(json_object_get_string(get(doc, "name")), "fib") == 0);
+    CHECK(strcmp(json_object_get_string(get(doc, "status")), "done") == 0);
+    CHECK(json_object_get_int64(get(doc, "started_unix_ns")) == 1700000000000000000LL);
+    CHECK(json_object_get_int64(get(doc, "ended_unix_ns")) == 1700000003000000000LL);
+    CHECK(get(doc, "error") == NULL);
+    tasks = get(doc, "tasks");
+    CHECK(json_object_is_type(tasks, json_type_array));
+    CHECK(json_object_array_length(tasks) == 3);
+    t0 = json_object_array_get_idx(tasks, 0);
+    t1 = json_object_array_get_idx(tasks, 1);
+    t2 = json_object_array_get_idx(tasks, 2);
+
+    CHECK(json_object_get_int64(get(t0, "task_id")) == fx.task_id[0]);
+    CHECK(json_object_get_int64(get(t0, "seq")) == 0);
+    CHECK(strcmp(json_object_get_string(get(t0, "kernel")), "fib") == 0);
+    params = get(t0, "params");
+    CHECK(json_object_is_type(params, json_type_object));
+    CHECK(json_object_get_int(get(params, "depth")) == 10);
+    CHECK(strcmp(json_object_get_string(get(params, "mode")), "tree") == 0);
+    CHECK(json_object_is_type(get(t0, "runtime"), json_type_object));
+    CHECK(get(t0, "label") == NULL);
+    CHECK(json_object_get_int(get(t0, "sweep_point")) == 0);
+    CHECK(json_object_get_int(get(t0, "repeat_index")) == 0);
+    CHECK(strcmp(json_object_get_string(get(t0, "status")), "done") == 0);
+    CHECK(get(t0, "error") == NULL);
+    CHECK(strcmp(json_object_get_string(get(t0, "worker")), "testhost:100") == 0);
+    CHECK(json_object_is_type(get(t0, "wall_ns"), json_type_int));
+    CHECK(json_object_get_int64(get(t0, "wall_ns")) == 1234567890);
+    CHECK(json_object_get_int64(get(t0, "alloc_objects")) == 1234567);
+    CHECK(json_object_get_int64(get(t0, "alloc_bytes")) == 50 << 20);
+    CHECK(json_object_get_int64(get(t0, "gc_cycles")) == 4);
+    CHECK(json_object_get_int64(get(t0, "pause_max_ns")) == 250000);
+    CHECK(json_object_get_int64(get(t0, "pause_total_ns")) == 600000);
+    CHECK(json_object_get_int64(get(t0, "peak_heap_bytes")) == 12 << 20);
+    CHECK(json_object_get_int64(get(t0, "peak_rss_bytes")) == 40 << 20);
+    CHECK(json_object_get_int64(get(t0, "stack_hwm_bytes")) == 65536);
+    CHECK(json_object_get_int64(get(t0, "goroutines_max")) == 8);
+    CHECK(json_object_get_int64(get(t0, "samples")) == 25);
+    result = get(t0, "result");
+    CHECK(json_object_is_type(result, json_type_object));
+    CHECK(json_object_is_type(get(result, "output"), json_type_string));
+    CHECK(strcmp(json_object_get_string(get(result, "output")), output_text) == 0);
+    CHECK(json_object_is_type(get(result, "ns_per_call"), json_type_double));
+    CHECK(json_object_get_double(get(result, "ns_per_call")) == 41.2);
+    CHECK(json_object_get_double(get(result, "calls")) == 1000000.0);
+    CHECK(json_object_is_type(get(result, "calls"), json_type_double));
+
+    CHECK(strcmp(json_object_get_string(get(t1, "status")), "failed") == 0);
+    CHECK(strcmp(json_object_get_string(get(t1, "error")), "out of heap\nat depth 30") == 0);
+    CHECK(get(get(t1, "result"), "output") == NULL);
+    CHECK(json_object_get_int64(get(t1, "samples")) == 0);
+
+    CHECK(strcmp(json_object_get_string(get(t2, "status")), "pending") == 0);
+    CHECK(get(t2, "wall_ns") == NULL);               /* not finished: null */
+    CHECK(get(t2, "worker") == NULL);
+    CHECK(json_object_get_int(get(get(t2, "params"), "depth")) == 30);
+    json_object_put(doc);
+    free(cap.text);
+
+    /* No such run: an error, nothing printed. */
+    capture_start(&cap);
+    CHECK_RC(store_print_show(fx.st, cap.out, 4242, false), STORE_ENOTFOUND);
+    CHECK_RC(store_print_show(fx.st, cap.out, 4242, true), STORE_ENOTFOUND);
+    text = capture_end(&cap);
+    CHECK(cap.size == 0);
+    CHECK_CONTAINS(store_errmsg(fx.st), "no run 4242");
+    free(cap.text);
+    store_close(&fx.st);
+    free(path);
+}
+
+/* A file the store did not write (an old heapsim, a hand edit) is shown as
+** it is, without crashing: bad JSON, NULLs, wrong types. */
+static void test_show_hostile_rows(void)
+{
+    char *path = tmp_path("hostile.db");
+    char err[512];
+    store_t *st;
+    capture_t cap;
+    const char *text;
+    struct json_object *doc, *t0;
+
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    store_close(&st);
+    CHECK(raw_exec(path,
+                   "INSERT INTO runs (id, token, name, status) VALUES (5, 'h',"
+                   " 'evil' || char(27) || '[2J' || char(10) || 'name', 'done');"
+                   "INSERT INTO tasks (run_id, seq, kernel, params_json, status, wall_ns,"
+                   " output) VALUES (5, 0, 'k', '{not json', 'done', 'fast',"
+                   " CAST(x'ff41' AS TEXT));"
+                   "INSERT INTO tasks (run_id, seq, kernel, status) VALUES (5, 1, 'k', 'x');")
+          == SQLITE_OK);
+    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0);
+    capture_start(&cap);
+    CHECK_RC(store_print_show(st, cap.out, 5, false), 0);
+    CHECK_RC(store_print_show(st, cap.out, 5, true), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "{not json");
+    CHECK_CONTAINS(text, "run 5: evil\\x1b[2J\\nname (done)\n");  /* no raw escapes */
+    CHECK(strchr(text, 27) == NULL);
+    doc = parse_json(strstr(text, "\n{") + 1);
+    CHECK(doc != NULL);
+    t0 = json_object_array_get_idx(get(doc, "tasks"), 0);
+    CHECK(strcmp(json_object_get_string(get(t0, "params")), "{not json") == 0);
+    CHECK(strcmp(json_object_get_string(get(t0, "wall_ns")), "fast") == 0);
+    CHECK(strcmp(json_object_get_string(get(get(t0, "result"), "output")), "\xef\xbf\xbd" "A") == 0);
+    json_object_put(doc);
+    free(cap.text);
+    store_close(&st);
+    free(path);
+}
+
+/* ---- sql ------------------------------------------------------------- */
+
+static void test_sql(void)
+{
+    char *path = tmp_path("sql.db");
+    char *attached = tmp_path("attached.db");
+    char err[512], *sql;
+    fixture_t fx = { 0 };
+    store_t *ro;
+    capture_t cap;
+    const char *text;
+    struct json_object *doc, *row;
+    size_t before_size, after_size;
+    char *before, *after;
+
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(fill_run(&fx, "t-sql", "fib"), 0);
+    store_close(&fx.st);
+    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out,
+                             "SELECT seq, kernel, wall_ns, label FROM tasks ORDER BY seq;"
+                             " -- trailing comment", false), 0);
+    text = capture_end(&cap);
+    CHECK(strncmp(text, "seq  kernel  wall_ns     label\n", 31) == 0);
+    CHECK_CONTAINS(text, "---  ------  ----------  -----\n");
+    CHECK_CONTAINS(text, "  0  fib     1234567890  NULL\n");
+    CHECK_CONTAINS(text, "  2  fib     NULL        NULL\n");
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out,
+                             "SELECT 7 AS i, 2.5 AS r, 'a\"b\nc' AS t, NULL AS n,"
+                             " x'00ff10' AS b, 1 AS i", true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc && json_object_array_length(doc) == 1);
+    row = json_object_array_get_idx(doc, 0);
+    CHECK(json_object_is_type(get(row, "i"), json_type_int));
+    CHECK(json_object_get_int64(get(row, "i")) == 7);
+    CHECK(json_object_get_int64(get(row, "i:2")) == 1);
+    CHECK(json_object_is_type(get(row, "r"), json_type_double));
+    CHECK(json_object_get_double(get(row, "r")) == 2.5);
+    CHECK(strcmp(json_object_get_string(get(row, "t")), "a\"b\nc") == 0);
+    CHECK(get(row, "n") == NULL);
+    CHECK(strcmp(json_object_get_string(get(row, "b")), "00ff10") == 0);
+    json_object_put(doc);
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out, "SELECT * FROM runs WHERE 0", true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc && json_object_is_type(doc, json_type_array) &&
+          json_object_array_length(doc) == 0);
+    json_object_put(doc);
+    free(cap.text);
+
+    /* Bad SQL: SQLite's words. */
+    CHECK_RC(store_print_sql(ro, stdout, "SELEC 1", false), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(ro), "syntax error");
+    CHECK_RC(store_print_sql(ro, stdout, "SELECT * FROM nowhere", true), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(ro), "no such table: nowhere");
+    CHECK_RC(store_print_sql(ro, stdout, "  -- nothing\n", true), STORE_EUSAGE);
+    CHECK_RC(store_print_sql(ro, stdout, "SELECT 1; SELECT 2", true), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(ro), "one statement");
+    store_close(&ro);
+
+    /* Writes are refused, on a read-write handle too, before they run. */
+    before = read_file(path, &before_size);
+    CHECK(before != NULL);
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+    if (asprintf(&sql, "ATTACH '%s' AS other", attached) < 0)
+        abort();
+    {
+        const char *writes[] = {
+            "DELETE FROM runs", "DROP TABLE tasks", "UPDATE tasks SET kernel = 'x'",
+            "INSERT INTO runs (token, status) VALUES ('t', 'x')",
+            "CREATE TEMP TABLE t (x)", "PRAGMA user_version = 9",
+            "PRAGMA journal_mode = DELETE", "PRAGMA foreign_keys = OFF", "BEGIN",
+            "VACUUM", sql,
+        };
+
+        for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+            capture_start(&cap);
+            CHECK_RC(store_print_sql(fx.st, cap.out, writes[i], false), STORE_EUSAGE);
+            CHECK_CONTAINS(store_errmsg(fx.st), "only read-only statements");
+            CHECK_RC(store_print_sql(ro, cap.out, writes[i], true), STORE_EUSAGE);
+            CHECK_CONTAINS(store_errmsg(ro), "only read-only statements");
+            capture_end(&cap);
+            CHECK(cap.size == 0);
+            free(cap.text);
+        }
+    }
+    free(sql);
+    CHECK(!file_exists(attached));
+    /* Reading pragmas are fine. */
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out, "PRAGMA table_info(metrics)", false), 0);
+    CHECK_RC(store_print_sql(ro, cap.out, "PRAGMA user_version", false), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "unit");
+    free(cap.text);
+    /* The handle still writes normally afterwards (no stray transaction). */
+    CHECK_RC(store_begin(fx.st), 0);
+    CHECK_RC(store_rollback(fx.st), 0);
+    store_close(&ro);
+    store_close(&fx.st);
+    after = read_file(path, &after_size);
+    CHECK(after != NULL);
+    CHECK(before_size == after_size && memcmp(before, after, before_size) == 0);
+    CHECK(raw_int(path, "SELECT count(*) FROM runs") == 1);
+    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+    free(after);
+    free(before);
+    free(attached);
+    free(path);
+}
+
+/* ---- a reader beside a writer ---------------------------------------- */
+
+static void test_read_while_writing(void)
+{
+    char *path = tmp_path("wal.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_t *ro;
+    store_run_t second = { .token = "t-second", .name = "second",
+                           .started_unix_ns = 1800000000000000000LL };
+    capture_t cap;
+    const char *text;
+    struct json_object *doc;
+
+    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
+    CHECK_RC(fill_run(&fx, "t-first", "first"), 0);
+    CHECK_RC(store_begin(fx.st), 0);
+    CHECK_RC(store_run_insert(fx.st, &second, NULL), 0);
+    for (int i = 0; i < 1000; i++) {
+        store_sample_t s = { .run_id = fx.run_id, .task_id = fx.task_id[0], .t_ns = i };
+
+        CHECK_RC(store_sample_insert(fx.st, &s), 0);
+    }
+
+    /* The writer holds its transaction open: the reader opens and reads the
+    ** last committed state. */
+    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+    capture_start(&cap);
+    CHECK_RC(store_print_runs(ro, cap.out, 0, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc && json_object_array_length(doc) == 1);
+    json_object_put(doc);
+    free(cap.text);
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0);
+    CHECK_RC(store_print_show(ro, cap.out, fx.run_id, false), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "{\"n\":25}");
+    free(cap.text);
+
+    /* The reader cannot write. */
+    CHECK_RC(store_begin(ro), STORE_EUSAGE);
+    CHECK_RC(store_run_insert(ro, &second, NULL), STORE_EUSAGE);
+    CHECK_CONTAINS(store_errmsg(ro), "read-only");
+
+    CHECK_RC(store_commit(fx.st), 0);
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "{\"n\":1025}");
+    free(cap.text);
+
+    /* Another writer can open the file beside the first. */
+    {
+        store_t *other;
+
+        CHECK_RC(store_open(path, 0, &other, err, sizeof err), 0);
+        store_close(&other);
+    }
+    store_close(&ro);
+    store_close(&fx.st);
+    free(path);
+}
+
+int main(void)
+{
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        { "schema_embedded", test_schema_embedded },
+        { "create_open_reopen", test_create_open_reopen },
+        { "concurrent_create", test_concurrent_create },
+        { "newer_schema", test_newer_schema },
+        { "not_sqlite", test_not_sqlite },
+        { "foreign_sqlite", test_foreign_sqlite },
+        { "write_errors", test_write_errors },
+        { "runs_report", test_runs_report },
+        { "show_report", test_show_report },
+        { "show_hostile_rows", test_show_hostile_rows },
+        { "sql", test_sql },
+        { "read_while_writing", test_read_while_writing },
+    };
+
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        int before = failures;
+
+        tests[i].fn();
+        printf("%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
+    }
+    return failures ? 1 : 0;
+}
