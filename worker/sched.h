@@ -12,6 +12,7 @@
 #ifndef HEAPSIM_WORKER_SCHED_H
 #define HEAPSIM_WORKER_SCHED_H
 
+#include <sched.h>   /* added: POSIX sched_yield(void), before the macro below */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,8 +48,23 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
 ** stacks are recycled. The scheduler is reusable for the next task. */
 int sched_run(sched_t *s);
 
+/* Added: why the last sched_run() failed -- the sched_fail() message,
+** "goroutine N: stack overflow", or the deadlock report ("all goroutines
+** are asleep - deadlock!" then one line per blocked goroutine, or per park
+** reason with counts when many). "" after a run that returned 0. Owned by
+** s; valid until the next sched_run() or sched_destroy(). */
+const char *sched_failure(const sched_t *s);
+
 /* ---- From inside a goroutine ---------------------------------------- */
 
+/* Added: POSIX owns the name sched_yield -- int sched_yield(void) in
+** <sched.h>, which <pthread.h> pulls in -- so a function of that name would
+** not compile next to <pthread.h>, and would replace libc's for every shared
+** library in the process (libasan and libubsan call it to back off). The
+** goroutine yield is therefore linked as sched_gosched(); the macro keeps
+** `sched_yield(s)` working. POSIX's is still there as `(sched_yield)()`. */
+#define sched_yield(s) sched_gosched(s)
+void sched_gosched(sched_t *s);
 void sched_yield(sched_t *s);                   /* runtime.Gosched() */
 void sched_sleep_ns(sched_t *s, uint64_t ns);   /* time.Sleep() */
 _Noreturn void sched_exit(sched_t *s);           /* runtime.Goexit() */
@@ -91,6 +107,14 @@ typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked gorou
 ** deadlock reports ("chan receive"). */
 void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason);
 void sched_ready(sched_t *s, sched_waiter_t *w);
+
+/* Added: true while sched_run() ends the goroutines of a failed or
+** deadlocked task. Cleanups then run one at a time and never switch:
+** sched_yield, sched_sleep_ns and sched_park return at once, and
+** sched_ready ignores a goroutine that has already ended. Code that queues
+** waiters (channels, worker/sync.h) should wake nobody then: every waiter
+** is being ended, and a wait node on its stack may be gone. */
+bool sched_unwinding(const sched_t *s);
 
 /* ---- Stats (safe from other threads: plain atomic counters) -------- */
 

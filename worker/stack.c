@@ -1,0 +1,347 @@
+/*
+** worker/stack.c -- the stack arena (slots, guards, recycling) and the
+** SIGSEGV/SIGBUS handler that turns a guard hit into a task failure.
+** The picture is in sched_int.h.
+*/
+#include "worker/sched_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#if SCHED_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* Linux >= 6.13: a page-table guard marker, no VMA split. Older headers do
+** not name it; older kernels answer EINVAL and we fall back to mprotect. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* Alternate signal stack: big enough for our handler and for a sanitizer's
+** handler we chain to (it symbolizes on it); committed only when touched. */
+#define ALTSTACK_BYTES ((size_t)256 << 10)
+
+/* ---- Arena ------------------------------------------------------------ */
+
+/* Make [lo, lo + bytes) fault on any access. Tries MADV_GUARD_INSTALL while
+** s->guard says it works; on EINVAL switches s to mprotect for good.
+** Returns 0 or -errno (ENOMEM: out of VMAs in mprotect mode). */
+static int guard_install(sched_t *s, char *lo, size_t bytes)
+{
+    while (s->guard == SCHED__GUARD_MADVISE) {
+        if (madvise(lo, bytes, MADV_GUARD_INSTALL) == 0)
+            return 0;
+        if (errno == EINVAL)
+            s->guard = SCHED__GUARD_MPROTECT;
+        else if (errno != EINTR && errno != EAGAIN)
+            return -errno;
+    }
+    if (mprotect(lo, bytes, PROT_NONE) != 0)
+        return -errno;
+    return 0;
+}
+
+int sched__arena_init(sched_t *s)
+{
+    int rc;
+
+    s->guard = SCHED__GUARD_MADVISE;
+    s->arena_bytes = (size_t)s->max_goroutines * s->slot_bytes;
+    s->arena = mmap(NULL, s->arena_bytes, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (s->arena == MAP_FAILED) {
+        rc = -errno;
+        goto out;
+    }
+    /* With THP "always", the first touch of a slot would commit a 2 MiB
+    ** page shared by eight stacks. Failure only means no THP at all. */
+    (void)madvise(s->arena, s->arena_bytes, MADV_NOHUGEPAGE);
+
+    s->gors_bytes = (size_t)s->max_goroutines * sizeof(sched__gor_t);
+    s->gors_bytes = (s->gors_bytes + s->page_bytes - 1) & ~(s->page_bytes - 1);
+    s->gors = mmap(NULL, s->gors_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (s->gors == MAP_FAILED) {
+        rc = -errno;
+        goto out_unmap_arena;
+    }
+
+    s->altstack_map_bytes = s->page_bytes + ALTSTACK_BYTES;
+    s->altstack_map = mmap(NULL, s->altstack_map_bytes, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (s->altstack_map == MAP_FAILED) {
+        rc = -errno;
+        goto out_unmap_gors;
+    }
+    rc = guard_install(s, s->altstack_map, s->page_bytes);
+    if (rc != 0)
+        goto out_unmap_altstack;
+
+    s->nslots = 0;
+    s->free_slots = NULL;
+    return 0;
+
+out_unmap_altstack:
+    munmap(s->altstack_map, s->altstack_map_bytes);
+out_unmap_gors:
+    munmap(s->gors, s->gors_bytes);
+out_unmap_arena:
+    munmap(s->arena, s->arena_bytes);
+out:
+    s->arena = NULL;
+    s->gors = NULL;
+    s->altstack_map = NULL;
+    return rc;
+}
+
+void sched__arena_fini(sched_t *s)
+{
+    if (s->gors != NULL) {
+        for (uint32_t i = 0; i < s->nslots; i++) {
+            sched__gor_t *g = &s->gors[i];
+#if SCHED_ASAN
+            /* Frames of goroutines that never finished stay poisoned in
+            ** ASan's shadow; a later mapping at this address would inherit
+            ** them. */
+            if (g->state != SCHED__FREE) {
+                char *sp = g->ctx.sp;
+                __asan_unpoison_memory_region(sp, (size_t)(sched__stack_top(s, g) - sp));
+            }
+#endif
+            free(g->defers);
+        }
+        munmap(s->gors, s->gors_bytes);
+        s->gors = NULL;
+    }
+    if (s->arena != NULL) {
+        munmap(s->arena, s->arena_bytes);
+        s->arena = NULL;
+    }
+    if (s->altstack_map != NULL) {
+        munmap(s->altstack_map, s->altstack_map_bytes);
+        s->altstack_map = NULL;
+    }
+}
+
+/* Make the next SCHED__CARVE_SLOTS slots usable and put them on the free
+** list, lowest address first. Returns 0 or -errno; on failure the batch is
+** left PROT_NONE and s is unchanged. */
+static int carve_slots(sched_t *s)
+{
+    uint32_t first = s->nslots;
+    uint32_t count = s->max_goroutines - first;
+    char *lo = s->arena + (size_t)first * s->slot_bytes;
+    int rc;
+
+    if (count == 0)
+        return -ENOMEM;
+    if (count > SCHED__CARVE_SLOTS)
+        count = SCHED__CARVE_SLOTS;
+    /* Adjacent to the carved prefix with the same flags: the kernel merges
+    ** it into the one read/write VMA. */
+    if (mprotect(lo, (size_t)count * s->slot_bytes, PROT_READ | PROT_WRITE) != 0)
+        return -errno;
+    for (uint32_t i = 0; i < count; i++) {
+        rc = guard_install(s, lo + (size_t)i * s->slot_bytes, s->guard_bytes);
+        if (rc != 0)
+            goto out_uncarve;
+    }
+    for (uint32_t i = count; i-- > 0;) {
+        sched__gor_t *g = &s->gors[first + i];
+        g->state = SCHED__FREE;
+        g->next = s->free_slots;
+        s->free_slots = g;
+    }
+    s->nslots = first + count;
+    sched__stat_set(&s->stats.stack_reserved_bytes, (uint64_t)s->nslots * s->slot_bytes);
+    return 0;
+
+out_uncarve:
+    mprotect(lo, (size_t)count * s->slot_bytes, PROT_NONE);
+    return rc;
+}
+
+int sched__slot_alloc(sched_t *s, sched__gor_t **g_out)
+{
+    sched__gor_t *g;
+    int rc;
+
+    if (s->free_slots == NULL) {
+        rc = carve_slots(s);
+        if (rc != 0)
+            return rc;
+    }
+    g = s->free_slots;
+    s->free_slots = g->next;
+    g->next = NULL;
+    *g_out = g;
+    return 0;
+}
+
+void sched__slot_free(sched_t *s, sched__gor_t *g)
+{
+    char *top = sched__stack_top(s, g);
+
+#if SCHED_ASAN
+    /* The frames this goroutine died with (from its last saved stack
+    ** pointer up) never returned, so their redzones are still poisoned. */
+    __asan_unpoison_memory_region(g->ctx.sp, (size_t)(top - (char *)g->ctx.sp));
+#endif
+    if (g->stack_bytes > s->keep_bytes) {
+        /* It went deep: give back everything but the top pages the next
+        ** goroutine on this slot will touch anyway. Guards survive this. */
+        char *lo = sched__stack_lo(s, g);
+        (void)madvise(lo, (size_t)(top - s->keep_bytes - lo), MADV_DONTNEED);
+    }
+    sched__stat_sub(&s->stats.stack_inuse_bytes, g->stack_bytes);
+    g->stack_bytes = 0;
+    g->state = SCHED__FREE;
+    g->id = 0;
+    g->next = s->free_slots;
+    s->free_slots = g;
+}
+
+/* ---- Overflow signal -------------------------------------------------- */
+
+/* Process-wide state, as little as signal handling strictly needs:
+** - the handler is per process, so its installation is reference counted
+**   across schedulers, and the dispositions it replaced are kept to chain
+**   to (or restore) on a fault that is not ours;
+** - the handler receives no user pointer, so it finds the scheduler running
+**   on the faulting thread through a thread-local set by sched_run.
+**   initial-exec: reading it in a handler must not allocate. */
+static pthread_mutex_t signals_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned signals_refs;
+static struct sigaction signals_old_segv;
+static struct sigaction signals_old_bus;
+static __thread sched_t *signals_running __attribute__((tls_model("initial-exec")));
+
+/* The fault is not a goroutine overflow: hand it to whoever had the signal
+** before us. A function handler is called in place (we stay installed); the
+** default action is restored and the fault repeated, so a real crash dies
+** at the faulting instruction with the usual status and core. */
+static void fault_not_ours(int sig, siginfo_t *si, void *ucv)
+{
+    const struct sigaction *old = sig == SIGBUS ? &signals_old_bus : &signals_old_segv;
+
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+        old->sa_sigaction(sig, si, ucv);
+        return;
+    }
+    if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL &&
+        old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);
+    if (si->si_code <= 0)   /* sent by kill(), not a fault: it will not recur */
+        raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    sched_t *s = signals_running;
+    int saved_errno = errno;
+
+    if (s != NULL && s->current != NULL && si->si_code > 0) {
+        sched__gor_t *g = s->current;
+        uintptr_t addr = (uintptr_t)si->si_addr;
+        uintptr_t lo = (uintptr_t)sched__slot_lo(s, g);
+        uintptr_t guard_end = lo + s->guard_bytes;
+        uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+
+        /* In the guard, with the stack pointer down there too: a wild
+        ** pointer into the guard from a shallow stack is a crash. */
+        if (addr >= lo && addr < guard_end && sp < guard_end + s->page_bytes) {
+            uintptr_t top = (uintptr_t)sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
+            uintptr_t *ret = (uintptr_t *)(top - sizeof(uintptr_t));
+
+            /* Resume as if sched__gor_overflow(s) had just been called from
+            ** the top of this goroutine's own stack (a null return address
+            ** ends backtraces). The top page is committed: the first frame
+            ** was forged there. */
+            *ret = 0;
+            uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)ret;
+            uc->uc_mcontext.gregs[REG_RBP] = 0;
+            uc->uc_mcontext.gregs[REG_RDI] = (greg_t)(uintptr_t)s;
+            uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)sched__gor_overflow;
+            errno = saved_errno;
+            return;
+        }
+    }
+    fault_not_ours(sig, si, ucv);
+    errno = saved_errno;
+}
+
+int sched__signals_acquire(void)
+{
+    struct sigaction sa;
+    int rc = 0;
+
+    pthread_mutex_lock(&signals_lock);
+    if (signals_refs == 0) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        /* No SA_NODEFER: the handler returns through sigreturn, which puts
+        ** back the interrupted mask (SIGSEGV unblocked) and leaves the
+        ** alternate stack, so the next overflow finds both ready. */
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGSEGV, &sa, &signals_old_segv) != 0) {
+            rc = -errno;
+            goto out_unlock;
+        }
+        if (sigaction(SIGBUS, &sa, &signals_old_bus) != 0) {
+            rc = -errno;
+            goto out_restore_segv;
+        }
+    }
+    signals_refs++;
+    pthread_mutex_unlock(&signals_lock);
+    return 0;
+
+out_restore_segv:
+    sigaction(SIGSEGV, &signals_old_segv, NULL);
+out_unlock:
+    pthread_mutex_unlock(&signals_lock);
+    return rc;
+}
+
+void sched__signals_release(void)
+{
+    pthread_mutex_lock(&signals_lock);
+    if (signals_refs > 0 && --signals_refs == 0) {
+        sigaction(SIGBUS, &signals_old_bus, NULL);
+        sigaction(SIGSEGV, &signals_old_segv, NULL);
+    }
+    pthread_mutex_unlock(&signals_lock);
+}
+
+int sched__signals_enter(sched_t *s)
+{
+    stack_t ss;
+
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = s->altstack_map + s->page_bytes;
+    ss.ss_size = s->altstack_map_bytes - s->page_bytes;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, &s->old_altstack) != 0)
+        return -errno;
+    signals_running = s;
+    return 0;
+}
+
+void sched__signals_leave(sched_t *s)
+{
+    signals_running = NULL;
+    /* Whatever the thread had before (often SS_DISABLE, or a sanitizer's). */
+    s->old_altstack.ss_flags &= ~SS_ONSTACK;
+    sigaltstack(&s->old_altstack, NULL);
+}
