@@ -1,0 +1,652 @@
+/*
+** worker/worker.c -- the worker process.
+**
+** Two threads, two DEALER sockets to the coordinator:
+**   main     hello, ready -> task -> result, ...; runs the tasks.
+**   sampler  every sample interval while a task runs: one sample message,
+**            plus the GC cycles the main thread queued (the collector's
+**            hook runs in the main thread with the world stopped, so it
+**            only queues).
+** `mu` guards the `cur` record and the GC queue shared by the two.
+** ZeroMQ sockets are never shared between threads.
+*/
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "kernels/kernels.h"
+#include "proto/proto.h"
+#include "shm_heap/heap.h"
+#include "worker/rt.h"
+#include "worker/sched.h"
+
+#define MAX_HEAPS 64
+#define GC_QUEUE_MAX 4096
+
+typedef struct open_heap {
+    char key[PROTO_NAME_MAX];     /* the task's heap key */
+    char shm[PROTO_NAME_MAX + 64];
+    heap_t *heap;
+} open_heap_t;
+
+typedef struct current {
+    bool active;
+    int64_t task_id;
+    heap_t *heap;
+    char heap_key[PROTO_NAME_MAX];
+    uint64_t start_ns;            /* monotonic */
+    uint64_t interval_ns;
+    heap_stats_t st0;             /* at task start */
+    int64_t peak_heap_bytes;
+    int64_t goroutines_max;
+} current_t;
+
+typedef struct worker {
+    const worker_opts_t *opts;
+    char name[PROTO_NAME_MAX];
+    char host[PROTO_NAME_MAX];
+    void *zctx;
+    void *sock;
+    sched_t *sched;
+    size_t sched_stack_reserve;
+    open_heap_t heaps[MAX_HEAPS];
+    int nheaps;
+
+    pthread_t sampler;
+    bool sampler_started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stopping;                /* under mu */
+    current_t cur;                /* under mu */
+    proto_gc_t *gcq;              /* under mu */
+    int gcq_len;
+    int64_t gc_dropped;
+} worker_t;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int send_msg(void *sock, const proto_msg_t *m)
+{
+    char *buf;
+    size_t len;
+    int rc = proto_encode(m, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = zmq_send(sock, buf, len, 0);
+    free(buf);
+    return rc < 0 ? -errno : 0;
+}
+
+/* ---- Process figures --------------------------------------------------- */
+
+typedef struct proc_figures {
+    int64_t rss_bytes, hwm_bytes;
+    int64_t cpu_user_ns, cpu_sys_ns;
+    int64_t minor_faults, major_faults, ctx_switches;
+} proc_figures_t;
+
+static void read_proc_figures(proc_figures_t *f)
+{
+    struct rusage ru;
+    char line[256];
+    memset(f, 0, sizeof *f);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        f->cpu_user_ns = (int64_t)ru.ru_utime.tv_sec * 1000000000 + ru.ru_utime.tv_usec * 1000;
+        f->cpu_sys_ns = (int64_t)ru.ru_stime.tv_sec * 1000000000 + ru.ru_stime.tv_usec * 1000;
+        f->minor_faults = ru.ru_minflt;
+        f->major_faults = ru.ru_majflt;
+        f->ctx_switches = ru.ru_nvcsw + ru.ru_nivcsw;
+    }
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (!fp)
+        return;
+    while (fgets(line, sizeof line, fp)) {
+        long long kb;
+        if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+            f->rss_bytes = kb * 1024;
+        else if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+            f->hwm_bytes = kb * 1024;
+    }
+    fclose(fp);
+}
+
+/* Reset the kernel's peak-RSS mark so VmHWM is per task. */
+static void reset_peak_rss(void)
+{
+    FILE *fp = fopen("/proc/self/clear_refs", "w");
+    if (fp) {
+        fputs("5", fp);
+        fclose(fp);
+    }
+}
+
+/* ---- Sampler thread ---------------------------------------------------- */
+
+static void fill_sample(worker_t *w, proto_sample_t *s)
+{
+    heap_stats_t hs;
+    sched_stats_t ss;
+    proc_figures_t pf;
+    current_t *c = &w->cur;
+
+    heap_stats_read(c->heap, &hs);
+    sched_stats_read(w->sched, &ss);
+    read_proc_figures(&pf);
+    memset(s, 0, sizeof *s);
+    snprintf(s->worker, sizeof s->worker, "%s", w->name);
+    s->task_id = c->task_id;
+    s->t_ns = (int64_t)(mono_ns() - c->start_ns);
+    s->unix_ns = unix_ns();
+    s->heap_alloc_bytes = (int64_t)hs.heap_alloc_bytes;
+    s->heap_inuse_bytes = (int64_t)hs.heap_inuse_bytes;
+    s->heap_sys_bytes = (int64_t)hs.heap_sys_bytes;
+    s->heap_live_bytes = (int64_t)hs.heap_live_bytes;
+    s->heap_goal_bytes = (int64_t)hs.heap_goal_bytes;
+    s->num_gc = (int64_t)(hs.num_gc - c->st0.num_gc);
+    s->pause_total_ns = (int64_t)(hs.pause_total_ns - c->st0.pause_total_ns);
+    s->alloc_objects = (int64_t)(hs.proc_alloc_objects - c->st0.proc_alloc_objects);
+    s->alloc_bytes = (int64_t)(hs.proc_alloc_bytes - c->st0.proc_alloc_bytes);
+    s->goroutines = (int64_t)ss.goroutines;
+    s->stack_inuse_bytes = (int64_t)ss.stack_inuse_bytes;
+    s->rss_bytes = pf.rss_bytes;
+    s->cpu_user_ns = pf.cpu_user_ns;
+    s->cpu_sys_ns = pf.cpu_sys_ns;
+    s->minor_faults = pf.minor_faults;
+    s->major_faults = pf.major_faults;
+    s->ctx_switches = pf.ctx_switches;
+    if (s->heap_inuse_bytes > c->peak_heap_bytes)
+        c->peak_heap_bytes = s->heap_inuse_bytes;
+    if (s->goroutines > c->goroutines_max)
+        c->goroutines_max = s->goroutines;
+}
+
+/* Take the queued GC cycles (caller holds mu); returns how many. */
+static int take_gc_queue(worker_t *w, proto_gc_t **out)
+{
+    int n = w->gcq_len;
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    *out = malloc((size_t)n * sizeof **out);
+    if (!*out)
+        return 0;               /* keep them queued; try again next time */
+    memcpy(*out, w->gcq, (size_t)n * sizeof **out);
+    w->gcq_len = 0;
+    return n;
+}
+
+static void send_gc_batch(void *sock, proto_gc_t *batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        proto_msg_t m = {.type = PROTO_GC};
+        m.u.gc = batch[i];
+        send_msg(sock, &m);
+    }
+    free(batch);
+}
+
+static void *sampler_main(void *arg)
+{
+    worker_t *w = arg;
+    void *sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    int linger = 1000;
+
+    if (!sock) {
+        fprintf(stderr, "heapsim worker %s: sampler socket: %s\n", w->name,
+                zmq_strerror(errno));
+        return NULL;
+    }
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(sock, w->opts->endpoint) != 0) {
+        fprintf(stderr, "heapsim worker %s: sampler connect: %s\n", w->name,
+                zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping) {
+        uint64_t interval = w->cur.active ? w->cur.interval_ns : 100000000u;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(interval / 1000000000u);
+        until.tv_nsec += (long)(interval % 1000000000u);
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->wake, &w->mu, &until);
+        if (w->stopping || !w->cur.active)
+            continue;
+        proto_msg_t m = {.type = PROTO_SAMPLE};
+        proto_gc_t *batch;
+        fill_sample(w, &m.u.sample);
+        int n = take_gc_queue(w, &batch);
+        pthread_mutex_unlock(&w->mu);
+        send_msg(sock, &m);
+        send_gc_batch(sock, batch, n);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    zmq_close(sock);
+    return NULL;
+}
+
+/* ---- GC hook (main thread, world stopped) ------------------------------- */
+
+static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
+{
+    worker_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    if (w->gcq_len == GC_QUEUE_MAX) {
+        w->gc_dropped++;
+    } else {
+        proto_gc_t *g = &w->gcq[w->gcq_len++];
+        memset(g, 0, sizeof *g);
+        snprintf(g->worker, sizeof g->worker, "%s", w->name);
+        snprintf(g->heap, sizeof g->heap, "%s", w->cur.heap_key);
+        g->task_id = w->cur.active ? w->cur.task_id : 0;
+        g->cycle = c->cycle;
+        g->forced = c->forced;
+        g->nprocs = c->nprocs;
+        g->start_unix_ns = (int64_t)c->start_unix_ns;
+        g->since_start_ns = (int64_t)c->since_start_ns;
+        g->gc_cpu_fraction = c->gc_cpu_fraction;
+        g->stw_ns = (int64_t)c->stw_ns;
+        g->stop_ns = (int64_t)c->stop_ns;
+        g->mark_ns = (int64_t)c->mark_ns;
+        g->sweep_ns = (int64_t)c->sweep_ns;
+        g->mark_cpu_ns = (int64_t)c->mark_cpu_ns;
+        g->sweep_cpu_ns = (int64_t)c->sweep_cpu_ns;
+        g->heap_start_bytes = (int64_t)c->heap_start_bytes;
+        g->heap_end_bytes = (int64_t)c->heap_end_bytes;
+        g->heap_live_bytes = (int64_t)c->heap_live_bytes;
+        g->heap_goal_bytes = (int64_t)c->heap_goal_bytes;
+        g->stack_bytes = (int64_t)c->stack_bytes;
+        g->globals_bytes = (int64_t)c->globals_bytes;
+        g->objects_live = (int64_t)c->objects_live;
+        g->objects_freed = (int64_t)c->objects_freed;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- Heaps ------------------------------------------------------------- */
+
+/* The heap for a task's key: already open, created, or attached. */
+static int heap_for(worker_t *w, const proto_task_t *t, heap_t **heap_p)
+{
+    for (int i = 0; i < w->nheaps; i++)
+        if (strcmp(w->heaps[i].key, t->heap) == 0) {
+            *heap_p = w->heaps[i].heap;
+            return 0;
+        }
+    if (w->nheaps == MAX_HEAPS)
+        return -EMFILE;
+
+    open_heap_t *oh = &w->heaps[w->nheaps];
+    heap_config_t cfg;
+    int rc = -ENOENT;
+
+    heap_config_default(&cfg);
+    cfg.gogc = (int)t->gogc;
+    cfg.memory_limit_bytes = (uint64_t)t->memory_limit_bytes;
+    if (t->heap_max_bytes > 0)
+        cfg.heap_max_bytes = (uint64_t)t->heap_max_bytes;
+    snprintf(oh->key, sizeof oh->key, "%s", t->heap);
+    heap_segment_name(t->heap, oh->shm, sizeof oh->shm);
+    /* Another worker on this host may create it at the same moment, or the
+    ** last one may be unlinking it: try both ways a few times. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        rc = heap_open(oh->shm, &cfg, true, &oh->heap);
+        if (rc == -EEXIST)
+            rc = heap_open(oh->shm, &cfg, false, &oh->heap);
+        if (rc != -ENOENT)
+            break;
+    }
+    if (rc != 0)
+        return rc;
+    heap_set_gc_hook(oh->heap, on_gc_cycle, w);
+    heap_leave(oh->heap);       /* until a task runs on it */
+    w->nheaps++;
+    *heap_p = oh->heap;
+    return 0;
+}
+
+static void close_heaps(worker_t *w)
+{
+    for (int i = 0; i < w->nheaps; i++)
+        heap_close(&w->heaps[i].heap, true);
+    w->nheaps = 0;
+}
+
+/* ---- Running a task ---------------------------------------------------- */
+
+typedef struct task_entry {
+    kernel_fn_t fn;
+    rt_t *rt;
+} task_entry_t;
+
+static void task_main(sched_t *s, void *arg)
+{
+    task_entry_t *e = arg;
+    (void)s;
+    e->fn(e->rt);
+}
+
+static int ensure_sched(worker_t *w, int64_t stack_reserve)
+{
+    sched_config_t cfg;
+    sched_config_default(&cfg);
+    if (stack_reserve > 0)
+        cfg.stack_reserve_bytes = (size_t)stack_reserve;
+    if (w->sched && w->sched_stack_reserve == cfg.stack_reserve_bytes)
+        return 0;
+    sched_destroy(&w->sched);
+    w->sched_stack_reserve = cfg.stack_reserve_bytes;
+    return sched_new(&cfg, &w->sched);
+}
+
+static void fail_result(proto_result_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail_result(proto_result_t *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->ok = 0;
+    free(r->error);
+    r->error = strdup(msg);
+}
+
+static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
+{
+    heap_t *heap = NULL;
+    rt_t *rt = NULL;
+    heap_stats_t st0, st1;
+    sched_stats_t ss;
+    proc_figures_t pf;
+    int rc;
+
+    snprintf(r->worker, sizeof r->worker, "%s", w->name);
+    r->task_id = t->task_id;
+    r->ok = 1;
+
+    kernel_fn_t fn = kernels_find(t->params.kernel->name);
+    if (!fn) {
+        fail_result(r, "this worker has no kernel '%s'", t->params.kernel->name);
+        return;
+    }
+    if ((rc = ensure_sched(w, t->stack_reserve_bytes)) != 0) {
+        fail_result(r, "cannot make a scheduler: %s", sched_strerror(rc));
+        return;
+    }
+    if ((rc = heap_for(w, t, &heap)) != 0) {
+        fail_result(r, "cannot open the shared heap '%s': %s", t->heap,
+                    heap_strerror(rc));
+        return;
+    }
+    rt = rt_new(w->sched, heap, &t->params, (uint64_t)t->seed);
+    if (!rt) {
+        fail_result(r, "out of memory");
+        return;
+    }
+    task_entry_t entry = {.fn = fn, .rt = rt};
+
+    reset_peak_rss();
+    heap_enter(heap);
+    heap_stats_read(heap, &st0);
+    pthread_mutex_lock(&w->mu);
+    w->cur = (current_t){
+        .active = true,
+        .task_id = t->task_id,
+        .heap = heap,
+        .start_ns = mono_ns(),
+        .interval_ns = (uint64_t)t->sample_interval_ns,
+        .st0 = st0,
+    };
+    snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+
+    uint64_t t0 = mono_ns();
+    int64_t id = sched_spawn(w->sched, task_main, &entry);
+    rc = id < 0 ? (int)id : sched_run(w->sched);
+    r->wall_ns = (int64_t)(mono_ns() - t0);
+
+    sched_stats_read(w->sched, &ss);
+    heap_set_stack_bytes(heap, 0);
+    heap_stats_read(heap, &st1);
+    heap_leave(heap);
+
+    pthread_mutex_lock(&w->mu);
+    w->cur.active = false;
+    r->peak_heap_bytes = w->cur.peak_heap_bytes;
+    r->goroutines_max = w->cur.goroutines_max;
+    pthread_mutex_unlock(&w->mu);
+
+    if (id < 0)
+        fail_result(r, "cannot start the kernel: %s", sched_strerror((int)id));
+    else if (rc != 0)
+        fail_result(r, "%s", rc == SCHED_EFAILED || rc == SCHED_EDEADLOCK
+                                 ? sched_failure(w->sched)
+                                 : sched_strerror(rc));
+    r->output = strdup(rt_output(rt));
+
+    size_t nm;
+    const rt_metric_t *m = rt_metrics(rt, &nm);
+    for (size_t i = 0; i < nm; i++)
+        proto_result_add_metric(r, m[i].name, m[i].value, m[i].unit);
+
+    r->alloc_objects = (int64_t)(st1.proc_alloc_objects - st0.proc_alloc_objects);
+    r->alloc_bytes = (int64_t)(st1.proc_alloc_bytes - st0.proc_alloc_bytes);
+    r->gc_cycles = (int64_t)(st1.num_gc - st0.num_gc);
+    r->pause_total_ns = (int64_t)(st1.pause_total_ns - st0.pause_total_ns);
+    heap_gc_cycle_t *hist = malloc(HEAP_GC_HISTORY * sizeof *hist);
+    if (hist) {
+        int n = heap_gc_history(heap, (uint32_t)st0.num_gc, hist, HEAP_GC_HISTORY);
+        for (int i = 0; i < n; i++)
+            if ((int64_t)hist[i].stw_ns > r->pause_max_ns)
+                r->pause_max_ns = (int64_t)hist[i].stw_ns;
+        free(hist);
+    }
+    if ((int64_t)st1.heap_inuse_bytes > r->peak_heap_bytes)
+        r->peak_heap_bytes = (int64_t)st1.heap_inuse_bytes;
+    read_proc_figures(&pf);
+    r->peak_rss_bytes = pf.hwm_bytes;
+    r->stack_hwm_bytes = (int64_t)ss.stack_hwm_bytes;
+    rt_destroy(&rt);
+}
+
+/* ---- The request loop -------------------------------------------------- */
+
+/* Wait for one message from the coordinator; 1 when stopped by a signal or
+** a dead parent, 0 with *msg filled, <0 on a socket error. */
+static int recv_msg(worker_t *w, proto_msg_t *msg)
+{
+    pid_t parent = getppid();
+    for (;;) {
+        zmq_pollitem_t item = {.socket = w->sock, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&item, 1, 250);
+        if (stop_requested)
+            return 1;
+        if (w->opts->exit_with_parent && getppid() != parent)
+            return 1;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            continue;
+        zmq_msg_t frame;
+        char err[256];
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, w->sock, 0) < 0) {
+            zmq_msg_close(&frame);
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        int rc = proto_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), msg, err,
+                              sizeof err);
+        zmq_msg_close(&frame);
+        if (rc == 0)
+            return 0;
+        fprintf(stderr, "heapsim worker %s: ignoring a malformed message from the coordinator: %s\n",
+                w->name, err);
+    }
+}
+
+static int serve(worker_t *w)
+{
+    proto_msg_t hello = {.type = PROTO_HELLO};
+    snprintf(hello.u.hello.worker, sizeof hello.u.hello.worker, "%s", w->name);
+    snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "%s", w->host);
+    hello.u.hello.pid = getpid();
+    hello.u.hello.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (send_msg(w->sock, &hello) != 0)
+        return -errno;
+
+    for (;;) {
+        proto_msg_t ready = {.type = PROTO_READY}, msg;
+        snprintf(ready.worker, sizeof ready.worker, "%s", w->name);
+        if (send_msg(w->sock, &ready) != 0)
+            return -errno;
+        int rc = recv_msg(w, &msg);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+        if (msg.type == PROTO_DONE) {
+            proto_msg_free(&msg);
+            return 0;
+        }
+        if (msg.type != PROTO_TASK) {
+            fprintf(stderr, "heapsim worker %s: unexpected '%s' message\n", w->name,
+                    proto_type_name(msg.type));
+            proto_msg_free(&msg);
+            continue;
+        }
+        proto_msg_t res = {.type = PROTO_RESULT};
+        run_task(w, &msg.u.task, &res.u.result);
+        /* GC cycles of this task go out before its result. */
+        proto_gc_t *batch;
+        pthread_mutex_lock(&w->mu);
+        int n = take_gc_queue(w, &batch);
+        pthread_mutex_unlock(&w->mu);
+        send_gc_batch(w->sock, batch, n);
+        rc = send_msg(w->sock, &res);
+        proto_msg_free(&res);
+        proto_msg_free(&msg);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+int worker_main(const worker_opts_t *opts)
+{
+    worker_t w = {.opts = opts};
+    int status = 1;
+    int linger = 2000;
+
+    if (opts->exit_with_parent)
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    if (gethostname(w.host, sizeof w.host - 1) != 0)
+        snprintf(w.host, sizeof w.host, "localhost");
+    if (opts->name)
+        snprintf(w.name, sizeof w.name, "%s", opts->name);
+    else
+        snprintf(w.name, sizeof w.name, "%.100s:%d", w.host, (int)getpid());
+
+    w.gcq = calloc(GC_QUEUE_MAX, sizeof *w.gcq);
+    if (!w.gcq) {
+        fprintf(stderr, "heapsim worker: out of memory\n");
+        return 1;
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.wake, &ca);
+    pthread_condattr_destroy(&ca);
+
+    w.zctx = zmq_ctx_new();
+    if (!w.zctx) {
+        fprintf(stderr, "heapsim worker: zmq_ctx_new: %s\n", zmq_strerror(errno));
+        goto out_gcq;
+    }
+    w.sock = zmq_socket(w.zctx, ZMQ_DEALER);
+    if (!w.sock) {
+        fprintf(stderr, "heapsim worker: socket: %s\n", zmq_strerror(errno));
+        goto out_ctx;
+    }
+    zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(w.sock, opts->endpoint) != 0) {
+        fprintf(stderr, "heapsim worker: cannot connect to '%s': %s\n", opts->endpoint,
+                zmq_strerror(errno));
+        goto out_sock;
+    }
+    if (pthread_create(&w.sampler, NULL, sampler_main, &w) == 0)
+        w.sampler_started = true;
+
+    int rc = serve(&w);
+    if (rc < 0)
+        fprintf(stderr, "heapsim worker %s: %s\n", w.name, zmq_strerror(-rc));
+    else
+        status = 0;
+
+    if (w.sampler_started) {
+        pthread_mutex_lock(&w.mu);
+        w.stopping = true;
+        pthread_cond_signal(&w.wake);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(w.sampler, NULL);
+    }
+    close_heaps(&w);
+    sched_destroy(&w.sched);
+out_sock:
+    zmq_close(w.sock);
+out_ctx:
+    zmq_ctx_term(w.zctx);
+out_gcq:
+    pthread_cond_destroy(&w.wake);
+    pthread_mutex_destroy(&w.mu);
+    free(w.gcq);
+    return status;
+}
