@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `heapsim run` with two real worker processes on a small scenario, then the
+# SQLite file is checked: the run row, every task done, workers, samples,
+# GC cycles, binary_trees' output equal to the reference; the --json summary;
+# nothing left in /dev/shm.
+lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
+[ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+source "$lib" "$1"
+
+db="$T/h.db"
+"$HEAPSIM" run "$REF/tests/data/small.yaml" --workers 2 --db "$db" >"$T/out.txt" 2>"$T/err.txt"
+expect_eq "run exit status" "$?" 0
+[ -s "$T/err.txt" ] && sed 's/^/    stderr: /' "$T/err.txt" | head -n 20
+
+expect_eq "one run" "$(q "$db" 'select count(*) from runs')" 1
+expect_eq "run status" "$(q "$db" 'select status from runs')" done
+expect_eq "run name" "$(q "$db" 'select name from runs')" small
+expect_eq "tasks" "$(q "$db" 'select count(*) from tasks')" 5
+expect_eq "tasks done" "$(q "$db" "select count(*) from tasks where status = 'done'")" 5
+expect_eq "workers" "$(q "$db" 'select count(*) from workers')" 2
+expect_eq "tasks spread over both workers" \
+    "$(q "$db" 'select count(distinct worker) from tasks')" 2
+check "samples stored" test "$(q "$db" 'select count(*) from samples')" -gt 0
+check "samples of the long task" \
+    test "$(q "$db" "select count(*) from samples s join tasks t on s.task_id = t.id where t.seq = 1")" -gt 0
+check "GC cycles stored" test "$(q "$db" 'select count(*) from gc_cycles')" -gt 0
+check "GC cycles counted on tasks" test "$(q "$db" 'select sum(gc_cycles) from tasks')" -gt 0
+check "wall times" test "$(q "$db" 'select min(wall_ns) from tasks')" -gt 0
+check "allocations counted" test "$(q "$db" "select alloc_objects from tasks where seq = 1")" -gt 100000
+check "peak heap" test "$(q "$db" "select peak_heap_bytes from tasks where seq = 1")" -gt 0
+
+# binary_trees depth 10: byte for byte the reference output.
+q "$db" "select writefile('$T/bt10.out', output) from tasks where seq = 0" >/dev/null
+check "binary_trees output equals the reference" cmp -s "$T/bt10.out" "$REF/tests/data/binary_trees_10.out"
+expect_grep "gcbench self-check" "Self-check passed" <(q "$db" "select output from tasks where kernel = 'gcbench'")
+
+# The summary table names every kernel.
+for k in binary_trees churn gcbench spawn; do
+    expect_grep "summary lists $k" "$k" "$T/out.txt"
+done
+
+# The --json summary: run id, status, and per task kernel, params, status,
+# wall_ns and the result (binary_trees' output text).
+"$HEAPSIM" run "$REF/tests/data/small.yaml" --workers 2 --db "$db" --json \
+    --set depth=12 >"$T/run.json" 2>"$T/err2.txt"
+expect_eq "json run exit status" "$?" 0
+j() { q ":memory:" "select json_extract(readfile('$T/run.json'), '$1')"; }
+expect_eq "json run_id" "$(j '$.run_id')" 2
+expect_eq "json status" "$(j '$.status')" done
+expect_eq "json task kernel" "$(j '$.tasks[0].kernel')" binary_trees
+expect_eq "json --set applied" "$(j '$.tasks[0].params.depth')" 12
+expect_eq "json task status" "$(j '$.tasks[1].status')" done
+check "json wall_ns" test "$(j '$.tasks[0].wall_ns')" -gt 0
+expect_grep "json output text" "long lived tree of depth 12" <(j '$.tasks[0].result.output')
+
+check "no heapsim segment left in /dev/shm" no_segments_left
+finish
