@@ -1,0 +1,3 @@
+module heapsim/bench/binarytrees
+
+go 1.19

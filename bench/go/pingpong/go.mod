@@ -1,0 +1,3 @@
+module heapsim/bench/pingpong
+
+go 1.19

@@ -1,0 +1,3 @@
+module heapsim/bench/spawn
+
+go 1.19
