@@ -1,0 +1,680 @@
+/*
+** shm_heap/heap.c -- the segment: naming, creating and attaching,
+** closing, stale-segment cleanup, the robust lock and its repair, root
+** stacks and globals, statistics and settings.
+*/
+#include "shm_heap/heap_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_PREFIX "heapsim-"
+#define ATTACH_WAIT_NS 5000000000ull      /* for a creator still initializing */
+#define STALE_PARTIAL_AGE_S 60            /* a never-initialized segment this old is stale */
+#define DEFAULT_MIN_RESERVE ((uint64_t)64 << 20)
+#define MAX_RESERVE_PAGES ((uint64_t)1 << 31)
+
+const char *heap_strerror(int rc)
+{
+    switch (rc) {
+    case 0: return "success";
+    case HEAP_EOOM: return "heap exhausted even after a collection";
+    case HEAP_ECORRUPT: return "heap invariant broken";
+    case HEAP_EVERSION: return "segment made by another layout version";
+    case HEAP_EFULL: return "too many processes attached";
+    case HEAP_EROOTS: return "root stack overflow";
+    default:
+        if (rc < 0 && rc > -4096)
+            return strerror(-rc);
+        return "unknown error";
+    }
+}
+
+void heap_config_default(heap_config_t *cfg)
+{
+    cfg->heap_max_bytes = 0;
+    cfg->gogc = 100;
+    cfg->memory_limit_bytes = 0;
+}
+
+static const char *shm_prefix(void)
+{
+    const char *p = getenv("HEAPSIM_SHM_PREFIX");
+    return p && *p ? p : DEFAULT_PREFIX;
+}
+
+char *heap_segment_name(const char *run_token, char *buf, size_t size)
+{
+    if (!run_token || !buf || strchr(run_token, '/'))
+        return NULL;
+    const char *prefix = shm_prefix();
+    if (strchr(prefix, '/'))
+        return NULL;
+    int n = snprintf(buf, size, "/%s%s", prefix, run_token);
+    if (n < 0 || (size_t)n >= size)
+        return NULL;
+    return buf;
+}
+
+int heap_unlink(const char *name)
+{
+    return shm_unlink(name) == 0 ? 0 : -errno;
+}
+
+/* ---- The lock ------------------------------------------------------- */
+
+void heap__lock(heap_t *h)
+{
+    int rc = pthread_mutex_lock(&h->hdr->lock);
+    if (rc == EOWNERDEAD) {
+        heap__repair_locked(h);
+        pthread_mutex_consistent(&h->hdr->lock);
+        return;
+    }
+    if (rc != 0) {
+        /* ENOTRECOVERABLE: only if a repairer unlocked without making the
+        ** mutex consistent, which this code never does. */
+        fprintf(stderr, "shm_heap: segment lock failed: %s\n", strerror(rc));
+        abort();
+    }
+}
+
+void heap__unlock(heap_t *h)
+{
+    pthread_mutex_unlock(&h->hdr->lock);
+}
+
+void heap__repair_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (hdr->hist_seq & 1)
+        __atomic_store_n(&hdr->hist_seq, hdr->hist_seq + 1, __ATOMIC_RELEASE);
+    /* The page heap first: root-list checks look objects up in the map. */
+    heap__walk(h, HEAP__WALK_REPAIR, NULL);
+    /* Root lists: forward links are committed last, back links may lag. */
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        if (p->globals && heap__check_ref(h, p->globals, true, NULL, 0) != 0)
+            p->globals = 0;
+        heap_ref_t prev = 0;
+        heap_ref_t *link = &p->roots_head;
+        uint64_t guard = (uint64_t)hdr->npages * HEAP__MAX_NELEMS;
+        while (*link && guard--) {
+            heap_ref_t ref = *link;
+            struct heap_roots *r = heap_ptr(h, ref);
+            if (heap__check_ref(h, ref, true, NULL, 0) != 0 || r->kind != HEAP__ROOTS_MAGIC ||
+                r->self != ref) {
+                *link = 0;
+                break;
+            }
+            r->prev = prev;
+            prev = ref;
+            link = &r->next;
+        }
+    }
+}
+
+/* ---- Creating and attaching ----------------------------------------- */
+
+typedef struct layout {
+    uint64_t seg_bytes;
+    uint32_t npages;
+    uint64_t hdr_bytes;
+    uint64_t page_map_off;
+    uint64_t spans_off;
+    uint32_t first_page;
+} layout_t;
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+static int layout_compute(uint64_t seg_bytes, layout_t *L)
+{
+    L->seg_bytes = round_up(seg_bytes, HEAP__PAGE_BYTES);
+    if (L->seg_bytes / HEAP__PAGE_BYTES >= MAX_RESERVE_PAGES)
+        return -EINVAL;
+    L->npages = (uint32_t)(L->seg_bytes >> HEAP__PAGE_SHIFT);
+    L->hdr_bytes = round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES);
+    L->page_map_off = L->hdr_bytes;
+    L->spans_off = L->page_map_off + round_up((uint64_t)L->npages * sizeof(uint32_t),
+                                              HEAP__PAGE_BYTES);
+    uint64_t end = L->spans_off + round_up((uint64_t)L->npages * sizeof(heap__span_t),
+                                           HEAP__PAGE_BYTES);
+    L->first_page = (uint32_t)(end >> HEAP__PAGE_SHIFT);
+    /* Room for at least a few spans of the biggest class. */
+    if ((uint64_t)L->first_page + 64 > L->npages)
+        return -EINVAL;
+    return 0;
+}
+
+static uint64_t default_reserve(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long psize = sysconf(_SC_PAGESIZE);
+    uint64_t quarter = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 : 0;
+    return quarter > DEFAULT_MIN_RESERVE ? quarter : DEFAULT_MIN_RESERVE;
+}
+
+static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t *cfg)
+{
+    hdr->version = HEAP__LAYOUT_VERSION;
+    hdr->hdr_bytes = (uint32_t)sizeof(heap__hdr_t);
+    hdr->span_bytes = (uint32_t)sizeof(heap__span_t);
+    hdr->page_bytes = (uint32_t)HEAP__PAGE_BYTES;
+    hdr->seg_bytes = L->seg_bytes;
+    hdr->page_map_off = L->page_map_off;
+    hdr->spans_off = L->spans_off;
+    hdr->npages = L->npages;
+    hdr->first_page = L->first_page;
+    hdr->create_unix_ns = heap__now_ns(CLOCK_REALTIME);
+    hdr->create_mono_ns = heap__now_ns(CLOCK_MONOTONIC);
+    hdr->gc_phase = HEAP__GC_IDLE;
+    hdr->sweepgen = 1;
+    hdr->cache_epoch = 1;
+    hdr->gogc = cfg->gogc;
+    hdr->memory_limit_bytes = cfg->memory_limit_bytes;
+    hdr->hwm_page = L->first_page;
+    hdr->commit_page = L->first_page;
+}
+
+static int init_lock(heap__hdr_t *hdr)
+{
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc)
+        return -rc;
+    rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (!rc)
+        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (!rc)
+        rc = pthread_mutex_init(&hdr->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return -rc;
+}
+
+/* Wait for the creator to publish the header, map the whole segment. */
+static int attach_map(int fd, char **base_out, size_t *bytes_out)
+{
+    uint64_t deadline = heap__now_ns(CLOCK_MONOTONIC) + ATTACH_WAIT_NS;
+    struct timespec nap = { 0, 1000000 };
+    for (;;) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            return -errno;
+        if ((uint64_t)st.st_size >= sizeof(heap__hdr_t)) {
+            char *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                              fd, 0);
+            if (base == MAP_FAILED)
+                return -errno;
+            heap__hdr_t *hdr = (heap__hdr_t *)base;
+            uint64_t magic = __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE);
+            if (magic == HEAP__MAGIC) {
+                if (hdr->version != HEAP__LAYOUT_VERSION ||
+                    hdr->hdr_bytes != sizeof(heap__hdr_t) ||
+                    hdr->span_bytes != sizeof(heap__span_t) ||
+                    hdr->page_bytes != HEAP__PAGE_BYTES ||
+                    hdr->seg_bytes != (uint64_t)st.st_size) {
+                    munmap(base, (size_t)st.st_size);
+                    return HEAP_EVERSION;
+                }
+                *base_out = base;
+                *bytes_out = (size_t)st.st_size;
+                return 0;
+            }
+            munmap(base, (size_t)st.st_size);
+            if (magic != 0)
+                return HEAP_EVERSION;
+        }
+        if (heap__now_ns(CLOCK_MONOTONIC) > deadline)
+            return -ETIMEDOUT;
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Claim a process entry (OUTSIDE). Entries of dead processes are reused
+** when no entry is free. */
+static int claim_entry(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__lock(h);
+    int idx = -1;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS && idx < 0; i++) {
+        if (__atomic_load_n(&hdr->procs[i].state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            idx = (int)i;
+    }
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS && idx < 0; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (heap__pid_dead(p->pid, p->start_ticks, true)) {
+            heap__proc_retire_locked(h, i);
+            idx = (int)i;
+        }
+    }
+    if (idx < 0) {
+        heap__unlock(h);
+        return HEAP_EFULL;
+    }
+    heap__proc_t *p = &hdr->procs[idx];
+    if (++hdr->next_attach_id == 0)
+        ++hdr->next_attach_id;
+    p->pid = h->pid;
+    p->start_ticks = heap__pid_start_ticks(h->pid);
+    p->attach_id = hdr->next_attach_id;
+    p->last_error = 0;
+    p->roots_head = 0;
+    p->globals = 0;
+    heap__atomic_store(&p->stack_bytes, 0);
+    heap__atomic_store(&p->alloc_bytes, 0);
+    heap__atomic_store(&p->alloc_objects, 0);
+    __atomic_store_n(&p->state, HEAP__PROC_OUTSIDE, __ATOMIC_SEQ_CST);
+    heap__unlock(h);
+
+    h->proc_index = (uint32_t)idx;
+    h->proc = p;
+    h->attach_id = p->attach_id;
+    return 0;
+}
+
+static void build_class_tables(heap_t *h)
+{
+    uint32_t cls = 1;
+    for (uint32_t i = 0; i < sizeof h->class_small; i++) {
+        uint32_t need = i * 8;
+        while (heap__classes[cls].elem_bytes < need)
+            cls++;
+        h->class_small[i] = (uint8_t)cls;
+    }
+    for (uint32_t i = 0; i < sizeof h->class_large; i++) {
+        uint32_t need = 1024 + i * 128;
+        while (heap__classes[cls].elem_bytes < need)
+            cls++;
+        h->class_large[i] = (uint8_t)cls;
+    }
+}
+
+int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **heap_p)
+{
+    int rc;
+    if (!name || !heap_p || (create && !cfg) || strlen(name) >= sizeof(((heap_t *)0)->name))
+        return -EINVAL;
+
+    heap_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    h->fd = -1;
+    h->pid = getpid();
+    h->mark_limit = 0;
+    heap__set_mark_stack_limit(h, 0);
+    snprintf(h->name, sizeof h->name, "%s", name);
+    build_class_tables(h);
+
+    layout_t L;
+    if (create) {
+        uint64_t reserve = cfg->heap_max_bytes ? cfg->heap_max_bytes : default_reserve();
+        if (reserve < HEAP__MIN_RESERVE_BYTES) {
+            rc = -EINVAL;
+            goto out_free;
+        }
+        rc = layout_compute(reserve, &L);
+        if (rc)
+            goto out_free;
+    }
+
+    h->fd = shm_open(name, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
+    if (h->fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+
+    if (create) {
+        if (ftruncate(h->fd, (off_t)L.seg_bytes) != 0) {
+            rc = -errno;
+            goto out_unlink;
+        }
+        if (fallocate(h->fd, 0, 0, (off_t)L.hdr_bytes) != 0 && errno != EOPNOTSUPP) {
+            rc = -errno;
+            goto out_unlink;
+        }
+        h->view.base = mmap(NULL, L.seg_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd, 0);
+        if (h->view.base == MAP_FAILED) {
+            h->view.base = NULL;
+            rc = -errno;
+            goto out_unlink;
+        }
+        h->map_bytes = L.seg_bytes;
+        h->hdr = (heap__hdr_t *)h->view.base;
+        init_header(h->hdr, &L, cfg);
+        rc = init_lock(h->hdr);
+        if (rc)
+            goto out_unmap;
+        heap__pacer_update_locked(h);
+        __atomic_store_n(&h->hdr->magic, HEAP__MAGIC, __ATOMIC_RELEASE);
+    } else {
+        rc = attach_map(h->fd, &h->view.base, &h->map_bytes);
+        if (rc)
+            goto out_close;
+        h->hdr = (heap__hdr_t *)h->view.base;
+    }
+
+    h->view.stw_word = &h->hdr->stw;
+    h->page_map = (uint32_t *)(h->view.base + h->hdr->page_map_off);
+    h->spans = (heap__span_t *)(h->view.base + h->hdr->spans_off);
+    rc = claim_entry(h);
+    if (rc)
+        goto out_unmap;
+    h->cache_epoch = __atomic_load_n(&h->hdr->cache_epoch, __ATOMIC_ACQUIRE);
+    *heap_p = h;
+    return 0;
+
+out_unmap:
+    munmap(h->view.base, h->map_bytes);
+out_unlink:
+    if (create)
+        shm_unlink(name);
+out_close:
+    close(h->fd);
+out_free:
+    free(h);
+    return rc;
+}
+
+void heap_close(heap_t **heap_p, bool unlink_if_last)
+{
+    if (!heap_p || !*heap_p)
+        return;
+    heap_t *h = *heap_p;
+    *heap_p = NULL;
+    bool last = false;
+    if (getpid() == h->pid) {
+        heap__hdr_t *hdr = h->hdr;
+        heap_leave(h);
+        heap__lock(h);
+        heap__mcache_flush_locked(h);
+        heap__proc_retire_locked(h, h->proc_index);
+        last = true;
+        for (uint32_t i = 0; i < HEAP_MAX_PROCS && last; i++) {
+            heap__proc_t *p = &hdr->procs[i];
+            if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE &&
+                !heap__pid_dead(p->pid, p->start_ticks, true))
+                last = false;
+        }
+        heap__unlock(h);
+        if (__atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) != 0) {
+            __atomic_add_fetch(&hdr->stop_seq, 1, __ATOMIC_SEQ_CST);
+            heap__futex_wake(&hdr->stop_seq);
+        }
+    }
+    /* else: a heap_t inherited across fork() belongs to the parent. */
+    munmap(h->view.base, h->map_bytes);
+    close(h->fd);
+    if (last && unlink_if_last)
+        shm_unlink(h->name);
+    free(h->mark_stack);
+    free(h);
+}
+
+/* ---- Stale segments ------------------------------------------------- */
+
+/* Is the segment at fd (named, for age checks) safe to remove? */
+static bool segment_stale(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return false;
+    if ((uint64_t)st.st_size < sizeof(heap__hdr_t)) {
+        /* Never initialized: a creator may be between shm_open and
+        ** ftruncate right now; only old ones are stale. */
+        return time(NULL) - st.st_mtime > STALE_PARTIAL_AGE_S;
+    }
+    size_t bytes = round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES);
+    heap__hdr_t *hdr = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+    if (hdr == MAP_FAILED)
+        return false;
+    bool stale;
+    uint64_t magic = __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE);
+    if (magic == 0) {
+        stale = time(NULL) - st.st_mtime > STALE_PARTIAL_AGE_S;
+    } else if (magic != HEAP__MAGIC || hdr->version != HEAP__LAYOUT_VERSION) {
+        stale = false;   /* not ours to judge */
+    } else {
+        stale = true;
+        for (uint32_t i = 0; i < HEAP_MAX_PROCS && stale; i++) {
+            const heap__proc_t *p = &hdr->procs[i];
+            if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE &&
+                !heap__pid_dead(p->pid, p->start_ticks, true))
+                stale = false;
+        }
+    }
+    munmap(hdr, bytes);
+    return stale;
+}
+
+int heap_clean_stale(void (*report)(void *arg, const char *name), void *arg)
+{
+    const char *prefix = shm_prefix();
+    size_t plen = strlen(prefix);
+    DIR *dir = opendir("/dev/shm");
+    if (!dir)
+        return -errno;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0)
+            continue;
+        char name[NAME_MAX + 2];
+        snprintf(name, sizeof name, "/%s", de->d_name);
+        int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        bool stale = segment_stale(fd);
+        close(fd);
+        if (stale && shm_unlink(name) == 0) {
+            removed++;
+            if (report)
+                report(arg, name);
+        }
+    }
+    closedir(dir);
+    return removed;
+}
+
+/* ---- Roots ---------------------------------------------------------- */
+
+static void set_error(heap_t *h, int rc)
+{
+    __atomic_store_n(&h->proc->last_error, rc, __ATOMIC_RELAXED);
+}
+
+int heap_last_error(const heap_t *h)
+{
+    return __atomic_load_n(&h->proc->last_error, __ATOMIC_RELAXED);
+}
+
+/* A root object of `capacity` slots, lock held on return iff non-NULL. */
+static struct heap_roots *roots_alloc_locked(heap_t *h, uint32_t capacity, uint32_t kind)
+{
+    uint64_t bytes = sizeof(struct heap_roots) + (uint64_t)capacity * sizeof(heap_ref_t);
+    for (int attempt = 0;; attempt++) {
+        heap__lock(h);
+        heap_ref_t ref = heap__alloc_direct_locked(h, bytes);
+        if (ref) {
+            struct heap_roots *r = heap_ptr(h, ref);
+            r->self = ref;
+            r->next = r->prev = 0;
+            r->depth = kind == HEAP__GLOBALS_MAGIC ? capacity : 0;
+            r->capacity = capacity;
+            r->proc_index = h->proc_index;
+            r->attach_id = h->attach_id;
+            r->kind = kind;
+            return r;
+        }
+        heap__unlock(h);
+        if (attempt > 0 || !h->entered) {
+            set_error(h, HEAP_EOOM);
+            return NULL;
+        }
+        heap__collect(h, HEAP__GC_BY_OOM);
+    }
+}
+
+heap_roots_t *heap_roots_new(heap_t *h, uint32_t capacity)
+{
+    struct heap_roots *r = roots_alloc_locked(h, capacity, HEAP__ROOTS_MAGIC);
+    if (!r)
+        return NULL;
+    heap__fault(h, HEAP__FP_ROOTS_LINK);
+    heap_ref_t head = h->proc->roots_head;
+    r->next = head;
+    if (head)
+        ((struct heap_roots *)heap_ptr(h, head))->prev = r->self;
+    h->proc->roots_head = r->self;   /* commit */
+    heap__unlock(h);
+    return r;
+}
+
+void heap_roots_destroy(heap_t *h, heap_roots_t **roots_p)
+{
+    if (!roots_p || !*roots_p)
+        return;
+    struct heap_roots *r = *roots_p;
+    *roots_p = NULL;
+    heap__lock(h);
+    if (r->kind == HEAP__ROOTS_MAGIC && r->attach_id == h->attach_id) {
+        if (r->prev)
+            ((struct heap_roots *)heap_ptr(h, r->prev))->next = r->next;
+        else
+            h->proc->roots_head = r->next;
+        if (r->next)
+            ((struct heap_roots *)heap_ptr(h, r->next))->prev = r->prev;
+        r->kind = HEAP__ROOTS_DEAD;
+        r->depth = 0;
+    }
+    heap__unlock(h);
+}
+
+heap_ref_t *heap_roots_push(heap_roots_t *r, uint32_t n)
+{
+    if (n > r->capacity - r->depth) {
+        heap__hdr_t *hdr = (heap__hdr_t *)((char *)r - r->self);
+        __atomic_store_n(&hdr->procs[r->proc_index].last_error, HEAP_EROOTS,
+                         __ATOMIC_RELAXED);
+        return NULL;
+    }
+    heap_ref_t *slots = r->slots + r->depth;
+    memset(slots, 0, (size_t)n * sizeof(heap_ref_t));
+    r->depth += n;
+    return slots;
+}
+
+void heap_roots_pop(heap_roots_t *r, uint32_t n)
+{
+    r->depth = n <= r->depth ? r->depth - n : 0;
+}
+
+uint32_t heap_roots_depth(const heap_roots_t *r)
+{
+    return r->depth;
+}
+
+heap_ref_t *heap_globals(heap_t *h, uint32_t n)
+{
+    if (h->proc->globals) {
+        struct heap_roots *g = heap_ptr(h, h->proc->globals);
+        if (n <= g->capacity)
+            return g->slots;
+        set_error(h, -EINVAL);
+        return NULL;
+    }
+    struct heap_roots *g = roots_alloc_locked(h, n, HEAP__GLOBALS_MAGIC);
+    if (!g)
+        return NULL;
+    h->proc->globals = g->self;
+    heap__unlock(h);
+    return g->slots;
+}
+
+/* ---- Settings and statistics ---------------------------------------- */
+
+void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg)
+{
+    h->gc_hook = fn;
+    h->gc_hook_arg = arg;
+}
+
+void heap_set_stack_bytes(heap_t *h, uint64_t bytes)
+{
+    heap__atomic_store(&h->proc->stack_bytes, bytes);
+}
+
+void heap_set_gogc(heap_t *h, int gogc)
+{
+    heap__lock(h);
+    __atomic_store_n(&h->hdr->gogc, gogc, __ATOMIC_RELAXED);
+    heap__pacer_update_locked(h);
+    heap__unlock(h);
+}
+
+void heap_set_memory_limit(heap_t *h, uint64_t bytes)
+{
+    heap__lock(h);
+    heap__atomic_store(&h->hdr->memory_limit_bytes, bytes);
+    heap__pacer_update_locked(h);
+    heap__unlock(h);
+}
+
+void heap__set_fault_hook(heap_t *h, heap__fault_fn fn, void *arg)
+{
+    h->fault_fn = fn;
+    h->fault_arg = arg;
+}
+
+void heap_stats_read(heap_t *h, heap_stats_t *st)
+{
+    heap__hdr_t *hdr = h->hdr;
+    memset(st, 0, sizeof *st);
+    uint64_t bytes = heap__atomic_load(&hdr->retired_alloc_bytes);
+    uint64_t objects = heap__atomic_load(&hdr->retired_alloc_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        bytes += heap__atomic_load(&p->alloc_bytes);
+        objects += heap__atomic_load(&p->alloc_objects);
+        if (__atomic_load_n(&p->state, __ATOMIC_RELAXED) != HEAP__PROC_FREE) {
+            st->nprocs++;
+            st->stack_bytes += heap__atomic_load(&p->stack_bytes);
+        }
+    }
+    st->total_alloc_bytes = bytes;
+    st->total_alloc_objects = objects;
+    uint64_t marked = heap__atomic_load(&hdr->marked_bytes);
+    uint64_t at_gc = heap__atomic_load(&hdr->alloc_bytes_at_gc);
+    st->heap_alloc_bytes = marked + (bytes > at_gc ? bytes - at_gc : 0);
+    uint64_t inuse_pages = heap__atomic_load(&hdr->inuse_pages);
+    st->heap_inuse_bytes = inuse_pages << HEAP__PAGE_SHIFT;
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
+    st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) +
+                         round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES) +
+                         committed * (sizeof(uint32_t) + sizeof(heap__span_t));
+    st->heap_max_bytes = hdr->seg_bytes;
+    st->heap_live_bytes = marked;
+    uint64_t goal = heap__atomic_load(&hdr->goal_bytes);
+    st->heap_goal_bytes = goal == UINT64_MAX ? heap__atomic_load(&hdr->memory_limit_bytes) : goal;
+    st->num_gc = heap__atomic_load(&hdr->num_gc);
+    st->pause_total_ns = heap__atomic_load(&hdr->pause_total_ns);
+    st->pause_max_ns = heap__atomic_load(&hdr->pause_max_ns);
+    st->gogc = __atomic_load_n(&hdr->gogc, __ATOMIC_RELAXED);
+    st->proc_alloc_bytes = heap__atomic_load(&h->proc->alloc_bytes);
+    st->proc_alloc_objects = heap__atomic_load(&h->proc->alloc_objects);
+}

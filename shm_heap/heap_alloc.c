@@ -1,0 +1,407 @@
+/*
+** shm_heap/heap_alloc.c -- the allocator: the per-process span cache
+** (mcache) and its lock-free fast path, refills from the central lists,
+** large objects, and the direct path used for root stacks.
+*/
+#include "shm_heap/heap_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline void set_error(heap_t *h, int rc)
+{
+    __atomic_store_n(&h->proc->last_error, rc, __ATOMIC_RELAXED);
+}
+
+/* Per-process counters: only this process writes them, others read. */
+static inline void count_alloc(heap_t *h, uint64_t bytes)
+{
+    heap__proc_t *p = h->proc;
+    heap__atomic_store(&p->alloc_objects, heap__atomic_load(&p->alloc_objects) + 1);
+    heap__atomic_store(&p->alloc_bytes, heap__atomic_load(&p->alloc_bytes) + bytes);
+}
+
+/* Zero an object's bytes and return its ref. Kept out of line (and
+** reached by a tail call) so the fast path needs no saved registers. */
+__attribute__((noinline)) static heap_ref_t zero_object(char *slot, uint64_t bytes,
+                                                       heap_ref_t ref)
+{
+    memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
+    return ref;
+}
+
+/* Hand out the lowest free slot of the cached word. */
+static inline heap_ref_t mcache_take(heap_t *h, heap__mcache_t *mc, uint64_t free_bits,
+                                     uint32_t nptrs, uint64_t bytes)
+{
+    uint32_t idx = mc->bits_base + (uint32_t)__builtin_ctzll(free_bits);
+    mc->free_bits = free_bits & (free_bits - 1);
+    uint64_t off = mc->span_off + (uint64_t)idx * mc->elem_bytes;
+    char *slot = h->view.base + off;
+    *(uint64_t *)slot = (uint64_t)nptrs | (bytes << 32);
+    count_alloc(h, mc->elem_bytes);
+    if (mc->needzero)
+        return zero_object(slot, bytes, off + HEAP__OBJ_HDR_BYTES);
+    return off + HEAP__OBJ_HDR_BYTES;
+}
+
+/* Free bits of word (base >> 6) of the span, for slots >= from. */
+static uint64_t span_free_word(const heap__span_t *sp, uint32_t base, uint32_t from)
+{
+    const uint64_t *alloc = sp->bits[sp->sweep_word & 1];
+    uint64_t fb = ~alloc[base >> 6];
+    if (from > base)
+        fb &= ~0ull << (from - base);
+    uint32_t left = sp->nelems - base;
+    if (left < 64)
+        fb &= (1ull << left) - 1;
+    return fb;
+}
+
+/* Move the cache to the next bitmap word with a free slot. */
+static bool mcache_next_word(heap_t *h, heap__mcache_t *mc)
+{
+    if (!mc->span)
+        return false;
+    const heap__span_t *sp = heap__span(h, mc->span);
+    while (mc->bits_base + 64 < mc->nelems) {
+        mc->bits_base += 64;
+        uint64_t fb = span_free_word(sp, mc->bits_base, mc->bits_base);
+        if (fb) {
+            mc->free_bits = fb;
+            return true;
+        }
+    }
+    mc->free_bits = 0;
+    return false;
+}
+
+static inline uint32_t mcache_freeindex(const heap__mcache_t *mc)
+{
+    uint32_t fi = mc->free_bits ? mc->bits_base + (uint32_t)__builtin_ctzll(mc->free_bits)
+                                : mc->bits_base + 64;
+    return fi < mc->nelems ? fi : mc->nelems;
+}
+
+void heap__mcache_writeback(heap_t *h)
+{
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
+        heap__mcache_t *mc = &h->mcache[spc];
+        if (mc->span)
+            heap__span(h, mc->span)->freeindex = mcache_freeindex(mc);
+    }
+}
+
+void heap__mcache_revalidate(heap_t *h)
+{
+    uint32_t epoch = __atomic_load_n(&h->hdr->cache_epoch, __ATOMIC_ACQUIRE);
+    if (epoch != h->cache_epoch) {
+        memset(h->mcache, 0, sizeof h->mcache);
+        h->cache_epoch = epoch;
+    }
+}
+
+static void heap_live_sub(heap_t *h, uint64_t bytes)
+{
+    uint64_t old = __atomic_load_n(&h->hdr->heap_live_bytes, __ATOMIC_RELAXED);
+    uint64_t want;
+    do {
+        want = old > bytes ? old - bytes : 0;
+    } while (!__atomic_compare_exchange_n(&h->hdr->heap_live_bytes, &old, want, true,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
+/* Give one cached span back (lock held). */
+static void mcache_release_locked(heap_t *h, heap__mcache_t *mc)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__span_t *sp = heap__span(h, mc->span);
+    sp->freeindex = mcache_freeindex(mc);
+    sp->alloc_count = heap__span_count_allocated(sp);
+    if (sp->alloc_count < sp->nelems) {
+        heap_live_sub(h, (uint64_t)(sp->nelems - sp->alloc_count) * sp->elem_bytes);
+        sp->next = hdr->partial_head[sp->spanclass];
+        hdr->partial_head[sp->spanclass] = mc->span;
+    }
+    sp->owner = 0;
+    memset(mc, 0, sizeof *mc);
+}
+
+void heap__mcache_flush_locked(heap_t *h)
+{
+    if (__atomic_load_n(&h->hdr->cache_epoch, __ATOMIC_ACQUIRE) != h->cache_epoch) {
+        heap__mcache_revalidate(h);
+        return;
+    }
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
+        if (h->mcache[spc].span)
+            mcache_release_locked(h, &h->mcache[spc]);
+    }
+}
+
+/* ---- Refill --------------------------------------------------------- */
+
+enum { REFILL_OK = 0, REFILL_RETRY = 1 };
+
+/* Get a span with free slots of span class spc into the cache. May run
+** (or wait for) a collection, after which the caller starts over. */
+static int refill(heap_t *h, uint32_t spc, bool *collected)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__mcache_t *mc = &h->mcache[spc];
+    const heap__class_t *c = &heap__classes[spc >> 1];
+
+    heap__lock(h);
+    if (mc->span)
+        mcache_release_locked(h, mc);
+    heap__fault(h, HEAP__FP_REFILL_LOCKED);
+
+    uint32_t page = hdr->partial_head[spc];
+    uint64_t more = page ? (uint64_t)(c->nelems - heap__span(h, page)->alloc_count) * c->elem_bytes
+                         : (uint64_t)c->nelems * c->elem_bytes;
+    if (!*collected && heap__over_trigger(h, more)) {
+        heap__unlock(h);
+        *collected = true;
+        heap__collect(h, HEAP__GC_BY_PACER);
+        return REFILL_RETRY;
+    }
+
+    bool fresh = false, needzero = false;
+    if (page) {
+        heap__span_t *sp = heap__span(h, page);
+        hdr->partial_head[spc] = sp->next;
+        sp->next = 0;
+        sp->owner = h->attach_id;
+    } else {
+        int rc = heap__pages_alloc(h, c->npages, &page, &needzero);
+        if (rc != 0) {
+            heap__unlock(h);
+            if (*collected)
+                return HEAP_EOOM;
+            *collected = true;
+            heap__collect(h, HEAP__GC_BY_OOM);
+            return REFILL_RETRY;
+        }
+        heap__span(h, page)->npages = c->npages;
+        heap__span_init_small(h, page, spc, h->attach_id, needzero);
+        fresh = true;
+    }
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t nfree = sp->nelems - sp->alloc_count;
+    heap__unlock(h);
+
+    __atomic_add_fetch(&hdr->heap_live_bytes, (uint64_t)nfree * sp->elem_bytes,
+                       __ATOMIC_RELAXED);
+    if (fresh && needzero) {
+        /* One memset for the whole span beats one per object. */
+        memset(h->view.base + ((uint64_t)page << HEAP__PAGE_SHIFT), 0,
+               (uint64_t)sp->npages << HEAP__PAGE_SHIFT);
+        sp->needzero = 0;
+    }
+    mc->span = page;
+    mc->span_off = (uint64_t)page << HEAP__PAGE_SHIFT;
+    mc->elem_bytes = sp->elem_bytes;
+    mc->nelems = (uint16_t)sp->nelems;
+    mc->needzero = (uint16_t)(sp->needzero != 0);
+    mc->bits_base = sp->freeindex & ~63u;
+    mc->free_bits = mc->bits_base < sp->nelems
+                        ? span_free_word(sp, mc->bits_base, sp->freeindex) : 0;
+    if (!mc->free_bits)
+        mcache_next_word(h, mc);
+    return REFILL_OK;
+}
+
+/* ---- Large objects -------------------------------------------------- */
+
+static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *collected,
+                              int *rc_out)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t npages64 = (bytes + HEAP__OBJ_HDR_BYTES + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
+    if (npages64 > hdr->npages - hdr->first_page) {
+        *rc_out = HEAP_EOOM;
+        return 0;
+    }
+    uint32_t npages = (uint32_t)npages64;
+    uint64_t span_bytes = npages64 << HEAP__PAGE_SHIFT;
+
+    heap__lock(h);
+    if (!*collected && heap__over_trigger(h, span_bytes)) {
+        heap__unlock(h);
+        *collected = true;
+        heap__collect(h, HEAP__GC_BY_PACER);
+        *rc_out = REFILL_RETRY;
+        return 0;
+    }
+    uint32_t page;
+    bool needzero;
+    if (heap__pages_alloc(h, npages, &page, &needzero) != 0) {
+        heap__unlock(h);
+        if (*collected) {
+            *rc_out = HEAP_EOOM;
+            return 0;
+        }
+        *collected = true;
+        heap__collect(h, HEAP__GC_BY_OOM);
+        *rc_out = REFILL_RETRY;
+        return 0;
+    }
+    heap__span_init_large(h, page, npages, bytes, needzero);
+    heap__unlock(h);
+
+    /* The span is ours until the ref is returned: no collection can run
+    ** while this process is RUNNING and has not reached a safepoint. */
+    __atomic_add_fetch(&hdr->heap_live_bytes, span_bytes, __ATOMIC_RELAXED);
+    uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
+    char *slot = h->view.base + off;
+    if (needzero)
+        memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
+    *(uint64_t *)slot = (uint64_t)nptrs | ((uint64_t)HEAP__HDR_LARGE << 32);
+    count_alloc(h, span_bytes);
+    *rc_out = 0;
+    return off + HEAP__OBJ_HDR_BYTES;
+}
+
+/* ---- heap_alloc ----------------------------------------------------- */
+
+static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+{
+    if (!h->entered) {
+        set_error(h, -EINVAL);
+        return 0;
+    }
+    uint64_t slot_bytes = (uint64_t)nptrs * sizeof(heap_ref_t);
+    if (scalar_bytes > UINT64_MAX - slot_bytes - HEAP__PAGE_BYTES) {
+        set_error(h, HEAP_EOOM);
+        return 0;
+    }
+    uint64_t bytes = slot_bytes + scalar_bytes;
+    bool collected = false;
+    for (;;) {
+        heap_safepoint(h);
+        if (bytes + HEAP__OBJ_HDR_BYTES > HEAP_MAX_SMALL_BYTES) {
+            int rc;
+            heap_ref_t r = alloc_large(h, nptrs, bytes, &collected, &rc);
+            if (rc == REFILL_RETRY)
+                continue;
+            if (rc != 0)
+                set_error(h, rc);
+            return r;
+        }
+        uint32_t spc = heap__size_class(h, bytes + HEAP__OBJ_HDR_BYTES) << 1 | (nptrs == 0);
+        heap__mcache_t *mc = &h->mcache[spc];
+        if (mc->free_bits || mcache_next_word(h, mc))
+            return mcache_take(h, mc, mc->free_bits, nptrs, bytes);
+        int rc = refill(h, spc, &collected);
+        if (rc < 0) {
+            set_error(h, rc);
+            return 0;
+        }
+    }
+}
+
+heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+{
+    uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
+    if (__builtin_expect(__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) != 0 ||
+                         !h->entered || scalar_bytes >= HEAP_MAX_SMALL_BYTES ||
+                         bytes + HEAP__OBJ_HDR_BYTES > HEAP_MAX_SMALL_BYTES, 0))
+        return alloc_slow(h, nptrs, scalar_bytes);
+    uint32_t spc = heap__size_class(h, bytes + HEAP__OBJ_HDR_BYTES) << 1 | (nptrs == 0);
+    heap__mcache_t *mc = &h->mcache[spc];
+    uint64_t free_bits = mc->free_bits;
+    if (__builtin_expect(free_bits == 0, 0))
+        return alloc_slow(h, nptrs, scalar_bytes);
+    return mcache_take(h, mc, free_bits, nptrs, bytes);
+}
+
+/* ---- Direct allocation (lock held) ---------------------------------- */
+
+heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t need = bytes + HEAP__OBJ_HDR_BYTES;
+    uint32_t cls = heap__size_class(h, need);
+    if (cls == 0) {
+        uint64_t npages64 = (need + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
+        if (npages64 > hdr->npages)
+            return 0;
+        uint32_t page;
+        bool needzero;
+        if (heap__pages_alloc(h, (uint32_t)npages64, &page, &needzero) != 0)
+            return 0;
+        heap__span_init_large(h, page, (uint32_t)npages64, bytes, needzero);
+        uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
+        if (needzero)
+            memset(h->view.base + off + HEAP__OBJ_HDR_BYTES, 0, bytes);
+        *(uint64_t *)(h->view.base + off) = (uint64_t)HEAP__HDR_LARGE << 32;
+        return off + HEAP__OBJ_HDR_BYTES;
+    }
+
+    uint32_t spc = cls << 1 | 1;
+    uint32_t page = hdr->partial_head[spc];
+    if (page == 0) {
+        const heap__class_t *c = &heap__classes[cls];
+        bool needzero;
+        if (heap__pages_alloc(h, c->npages, &page, &needzero) != 0)
+            return 0;
+        heap__span(h, page)->npages = c->npages;
+        heap__span_init_small(h, page, spc, 0, needzero);
+        heap__span(h, page)->next = 0;
+        hdr->partial_head[spc] = page;
+    }
+    heap__span_t *sp = heap__span(h, page);
+    uint64_t *alloc = sp->bits[sp->sweep_word & 1];
+    uint32_t idx = sp->nelems;
+    for (uint32_t base = sp->freeindex & ~63u; base < sp->nelems; base += 64) {
+        uint64_t fb = span_free_word(sp, base, sp->freeindex);
+        if (fb) {
+            idx = base + (uint32_t)__builtin_ctzll(fb);
+            break;
+        }
+    }
+    if (idx >= sp->nelems) {
+        /* alloc_count said there was room: our own invariant is broken.
+        ** Take the span off the list and report no memory. */
+        hdr->partial_head[spc] = sp->next;
+        sp->next = 0;
+        return 0;
+    }
+    alloc[idx >> 6] |= 1ull << (idx & 63);
+    sp->alloc_count++;
+    if (sp->alloc_count >= sp->nelems) {
+        hdr->partial_head[spc] = sp->next;
+        sp->next = 0;
+    }
+    uint64_t off = ((uint64_t)page << HEAP__PAGE_SHIFT) + (uint64_t)idx * sp->elem_bytes;
+    char *slot = h->view.base + off;
+    if (sp->needzero)
+        memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
+    *(uint64_t *)slot = bytes << 32;
+    return off + HEAP__OBJ_HDR_BYTES;
+}
+
+uint64_t heap__footprint_bytes(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+{
+    uint64_t need = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes + HEAP__OBJ_HDR_BYTES;
+    uint32_t cls = heap__size_class(h, need);
+    if (cls)
+        return heap__classes[cls].elem_bytes;
+    return (need + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+}
+
+/* ---- Object accessors ----------------------------------------------- */
+
+uint32_t heap_obj_nptrs(heap_t *h, heap_ref_t r)
+{
+    return *(const uint32_t *)(h->view.base + r - HEAP__OBJ_HDR_BYTES);
+}
+
+size_t heap_obj_size(heap_t *h, heap_ref_t r)
+{
+    uint32_t bytes = *(const uint32_t *)(h->view.base + r - HEAP__OBJ_HDR_BYTES + 4);
+    if (bytes != HEAP__HDR_LARGE)
+        return bytes;
+    uint32_t page = (uint32_t)((r - HEAP__OBJ_HDR_BYTES) >> HEAP__PAGE_SHIFT);
+    return heap__span(h, h->page_map[page])->large_bytes;
+}

@@ -1,0 +1,786 @@
+/*
+** shm_heap/heap_gc.c -- the collector: stopping the world across
+** processes, marking, the cycle's bookkeeping and pacing, the history.
+** The protocol and the tri-colour invariant are in heap_int.h.
+*/
+#include "shm_heap/heap_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_SPIN_ROUNDS 4
+#define STOP_TIMEOUT_MIN_NS 1000000ull        /* collector waiting for the stop */
+#define STOP_TIMEOUT_MAX_NS 16000000ull
+#define PARK_TIMEOUT_MIN_NS 5000000ull        /* parked, waiting for the restart */
+#define PARK_TIMEOUT_MAX_NS 100000000ull
+#define MARK_STACK_FIRST 4096
+#define MARK_STACK_LIMIT_DEFAULT ((size_t)1 << 24)
+
+uint64_t heap__now_ns(int clock_id)
+{
+    struct timespec ts;
+    clock_gettime(clock_id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Futexes and pids ----------------------------------------------- */
+
+int heap__futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t)(timeout_ns / 1000000000ull),
+        .tv_nsec = (long)(timeout_ns % 1000000000ull),
+    };
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT, expect, &ts, NULL, 0);
+    return rc == 0 ? 0 : -errno;
+}
+
+void heap__futex_wake(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* State letter and start time of pid from /proc/<pid>/stat. */
+static int read_proc_stat(pid_t pid, char *state, uint64_t *start_ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return err == ESRCH ? -ENOENT : -err;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == '\0')
+        return -EIO;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {   /* starttime is field 22 */
+        p = strchr(p, ' ');
+        if (!p)
+            return -EIO;
+        p++;
+    }
+    *start_ticks = strtoull(p, NULL, 10);
+    return 0;
+}
+
+uint64_t heap__pid_start_ticks(pid_t pid)
+{
+    char state;
+    uint64_t ticks = 0;
+    return read_proc_stat(pid, &state, &ticks) == 0 ? ticks : 0;
+}
+
+bool heap__pid_dead(pid_t pid, uint64_t start_ticks, bool deep)
+{
+    if (pid <= 0)
+        return true;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    if (!deep)
+        return false;
+    char state;
+    uint64_t ticks;
+    int rc = read_proc_stat(pid, &state, &ticks);
+    if (rc == -ENOENT)
+        return true;
+    if (rc != 0)
+        return false;
+    if (state == 'Z' || state == 'X' || state == 'x')
+        return true;
+    return start_ticks != 0 && ticks != start_ticks;
+}
+
+/* Is the process that owns the world (by pid) gone? */
+static bool owner_dead(heap_t *h, uint32_t pid)
+{
+    uint64_t ticks = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &h->hdr->procs[i];
+        if ((uint32_t)p->pid == pid &&
+            __atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
+            ticks = p->start_ticks;
+            break;
+        }
+    }
+    return heap__pid_dead((pid_t)pid, ticks, true);
+}
+
+/* ---- Stopping the world --------------------------------------------- */
+
+static void notify_stop(heap_t *h)
+{
+    __atomic_add_fetch(&h->hdr->stop_seq, 1, __ATOMIC_SEQ_CST);
+    heap__futex_wake(&h->hdr->stop_seq);
+}
+
+static bool world_try_own(heap_t *h)
+{
+    uint32_t expect = 0;
+    return __atomic_compare_exchange_n(&h->hdr->stw, &expect, (uint32_t)h->pid, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* With stw ours: wait until every other attached process is not RUNNING.
+** A RUNNING process found dead (checked when a wait times out) is marked
+** DEAD and no longer waited for. */
+static void wait_stopped(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t timeout = STOP_TIMEOUT_MIN_NS;
+    bool check_dead = false;
+    for (unsigned round = 0;; round++) {
+        uint32_t seq = __atomic_load_n(&hdr->stop_seq, __ATOMIC_SEQ_CST);
+        bool waiting = false;
+        for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+            if (i == h->proc_index)
+                continue;
+            heap__proc_t *p = &hdr->procs[i];
+            if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_RUNNING)
+                continue;
+            if (check_dead && heap__pid_dead(p->pid, p->start_ticks, true)) {
+                uint32_t expect = HEAP__PROC_RUNNING;
+                __atomic_compare_exchange_n(&p->state, &expect, HEAP__PROC_DEAD, false,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                continue;
+            }
+            waiting = true;
+        }
+        if (!waiting)
+            return;
+        check_dead = false;
+        heap__fault(h, HEAP__FP_STOP_WAIT);
+        if (round < STOP_SPIN_ROUNDS) {
+            sched_yield();
+            continue;
+        }
+        if (heap__futex_wait(&hdr->stop_seq, seq, timeout) == -ETIMEDOUT) {
+            check_dead = true;
+            if (timeout < STOP_TIMEOUT_MAX_NS)
+                timeout *= 2;
+        }
+    }
+}
+
+static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns);
+
+/* We took the world from a dead owner: finish its business with a full
+** cycle (run_cycle repairs a half-done one) and restart the world. */
+static void recover_world(heap_t *h)
+{
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    wait_stopped(h);
+    run_cycle(h, HEAP__GC_BY_RECOVERY, t0, heap__now_ns(CLOCK_MONOTONIC) - t0);
+}
+
+void heap__wait_world(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t timeout = PARK_TIMEOUT_MIN_NS;
+    for (;;) {
+        uint32_t owner = __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST);
+        if (owner == 0)
+            return;
+        heap__fault(h, HEAP__FP_PARKED);
+        if (heap__futex_wait(&hdr->stw, owner, timeout) != -ETIMEDOUT)
+            continue;
+        if (timeout < PARK_TIMEOUT_MAX_NS)
+            timeout *= 2;
+        if (owner != (uint32_t)h->pid && owner_dead(h, owner)) {
+            uint32_t expect = owner;
+            if (__atomic_compare_exchange_n(&hdr->stw, &expect, (uint32_t)h->pid, false,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                recover_world(h);
+        }
+    }
+}
+
+void heap__become_running(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (;;) {
+        __atomic_store_n(&h->proc->state, HEAP__PROC_RUNNING, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) == 0)
+            break;
+        __atomic_store_n(&h->proc->state, HEAP__PROC_PARKED, __ATOMIC_SEQ_CST);
+        notify_stop(h);
+        heap__wait_world(h);
+    }
+    heap__mcache_revalidate(h);
+}
+
+void heap__park(heap_t *h)
+{
+    uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
+    if (owner == 0 || owner == (uint32_t)h->pid || !h->entered)
+        return;
+    heap__mcache_writeback(h);
+    __atomic_store_n(&h->proc->state, HEAP__PROC_PARKED, __ATOMIC_SEQ_CST);
+    notify_stop(h);
+    heap__wait_world(h);
+    heap__become_running(h);
+}
+
+void heap_enter(heap_t *h)
+{
+    if (h->entered)
+        return;
+    h->entered = true;
+    heap__become_running(h);
+}
+
+void heap_leave(heap_t *h)
+{
+    if (!h->entered)
+        return;
+    heap__mcache_writeback(h);
+    h->entered = false;
+    __atomic_store_n(&h->proc->state, HEAP__PROC_OUTSIDE, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST) != 0)
+        notify_stop(h);
+}
+
+/* Another process owns the world: stop this one until it is released. */
+static void yield_world(heap_t *h)
+{
+    if (h->entered)
+        heap__park(h);
+    else
+        heap__wait_world(h);
+}
+
+static void stop_owned(heap_t *h, uint64_t *t_request_out, uint64_t *stop_ns_out)
+{
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    if (h->entered)
+        heap__mcache_writeback(h);
+    wait_stopped(h);
+    *t_request_out = t0;
+    *stop_ns_out = heap__now_ns(CLOCK_MONOTONIC) - t0;
+}
+
+void heap__world_stop(heap_t *h, uint64_t *t_request_out, uint64_t *stop_ns_out)
+{
+    while (!world_try_own(h))
+        yield_world(h);
+    stop_owned(h, t_request_out, stop_ns_out);
+}
+
+void heap__world_start(heap_t *h)
+{
+    __atomic_store_n(&h->hdr->stw, 0, __ATOMIC_SEQ_CST);
+    heap__futex_wake(&h->hdr->stw);
+    if (h->entered)
+        heap__mcache_revalidate(h);
+}
+
+/* ---- Pacing --------------------------------------------------------- */
+
+void heap__pacer_update_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    int gogc = hdr->gogc;
+    uint64_t marked = hdr->marked_bytes;
+    uint64_t goal = UINT64_MAX;
+    if (gogc >= 0) {
+        uint64_t g = (uint64_t)gogc;
+        if (marked / 100 > (UINT64_MAX / 2) / (g + 100))
+            goal = UINT64_MAX - 1;
+        else
+            goal = marked / 100 * (100 + g) + marked % 100 * (100 + g) / 100;
+        if (goal < HEAP_MIN_GOAL_BYTES)
+            goal = HEAP_MIN_GOAL_BYTES;
+    }
+    __atomic_store_n(&hdr->goal_bytes, goal, __ATOMIC_RELAXED);
+
+    uint64_t limit = hdr->memory_limit_bytes;
+    uint64_t trigger = UINT64_MAX;
+    if (limit) {
+        /* Soft limit: collect when in-use spans reach it, but leave some
+        ** headroom above what survived so a heap that cannot get under the
+        ** limit does not collect on every refill. */
+        uint64_t inuse = hdr->inuse_after_gc_bytes;
+        uint64_t headroom = inuse / 16 > (1u << 20) ? inuse / 16 : (1u << 20);
+        trigger = limit > inuse + headroom ? limit : inuse + headroom;
+    }
+    __atomic_store_n(&hdr->limit_trigger_bytes, trigger, __ATOMIC_RELAXED);
+}
+
+bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
+    uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
+    if (goal != UINT64_MAX && live + more_bytes > goal)
+        return true;
+    uint64_t trigger = __atomic_load_n(&hdr->limit_trigger_bytes, __ATOMIC_RELAXED);
+    uint64_t inuse = __atomic_load_n(&hdr->inuse_pages, __ATOMIC_RELAXED) << HEAP__PAGE_SHIFT;
+    return trigger != UINT64_MAX && inuse + more_bytes > trigger;
+}
+
+/* ---- Marking -------------------------------------------------------- */
+
+typedef struct mark_ctx {
+    heap_t *h;
+    char *base;
+    const uint32_t *page_map;
+    heap__span_t *spans;
+    uint64_t first_page, hwm;
+    uint64_t live_bytes, live_objects, root_slots;
+    unsigned pops;
+} mark_ctx_t;
+
+static bool mark_stack_grow(heap_t *h)
+{
+    size_t cap = h->mark_cap ? h->mark_cap * 2 : MARK_STACK_FIRST;
+    if (cap > h->mark_limit)
+        cap = h->mark_limit;
+    if (cap <= h->mark_cap)
+        return false;
+    struct heap__mark_entry *p = realloc(h->mark_stack, cap * sizeof *p);
+    if (!p)
+        return false;
+    h->mark_stack = p;
+    h->mark_cap = cap;
+    return true;
+}
+
+static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
+{
+    if (__builtin_expect(h->mark_len == h->mark_cap, 0) && !mark_stack_grow(h)) {
+        /* Leave it grey (marked, unscanned): the rescan finds it. */
+        h->mark_overflow = true;
+        return;
+    }
+    h->mark_stack[h->mark_len].ref = ref;
+    h->mark_stack[h->mark_len].max_ptrs = max_ptrs;
+    h->mark_len++;
+}
+
+/* The in-use span holding the object `ref` and its slot index; NULL if
+** ref names no object (a bad ref is ignored here; heap_verify reports it). */
+static inline heap__span_t *object_span(const mark_ctx_t *m, heap_ref_t ref, uint32_t *idx_out)
+{
+    uint64_t at = ref - HEAP__OBJ_HDR_BYTES;
+    uint64_t page = at >> HEAP__PAGE_SHIFT;
+    if (ref < HEAP__OBJ_HDR_BYTES || page - m->first_page >= m->hwm - m->first_page)
+        return NULL;
+    uint32_t s = m->page_map[page];
+    if (!s)
+        return NULL;
+    heap__span_t *sp = &m->spans[s];
+    uint64_t off = at - ((uint64_t)s << HEAP__PAGE_SHIFT);
+    if (sp->state == HEAP__SPAN_SMALL) {
+        uint32_t idx = (uint32_t)((off * sp->div_magic) >> 32);
+        if ((uint64_t)idx * sp->elem_bytes != off || idx >= sp->nelems)
+            return NULL;
+        *idx_out = idx;
+        return sp;
+    }
+    if (sp->state == HEAP__SPAN_LARGE && off == 0) {
+        *idx_out = 0;
+        return sp;
+    }
+    return NULL;
+}
+
+/* Set the mark bit; false if it was set already. */
+static inline bool mark_bit(heap__span_t *sp, uint32_t idx)
+{
+    uint64_t *w = &sp->bits[(sp->sweep_word & 1) ^ 1][idx >> 6];
+    uint64_t bit = 1ull << (idx & 63);
+    if (*w & bit)
+        return false;
+    *w |= bit;
+    return true;
+}
+
+/* White -> grey: set the mark bit and push the object with the most slots
+** it can have. The object itself is not read here, only prefetched; its
+** header is read when drain() scans it. */
+static inline void grey(mark_ctx_t *m, heap_ref_t ref)
+{
+    uint32_t idx;
+    heap__span_t *sp = object_span(m, ref, &idx);
+    if (!sp || !mark_bit(sp, idx))
+        return;
+    m->live_objects++;
+    uint64_t max_ptrs;
+    if (sp->state == HEAP__SPAN_SMALL) {
+        m->live_bytes += sp->elem_bytes;
+        if (sp->spanclass & 1)
+            return;   /* noscan: black at once */
+        max_ptrs = (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
+    } else {
+        m->live_bytes += (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
+        max_ptrs = (((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) /
+                   sizeof(heap_ref_t);
+    }
+    /* Likely scanned soon by this process: start the miss now. */
+    __builtin_prefetch(m->base + ref - HEAP__OBJ_HDR_BYTES);
+    mark_push(m->h, ref, max_ptrs);
+}
+
+/* Grey -> black: grey the children of one object. */
+static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
+{
+    const uint32_t *hdr = (const uint32_t *)(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
+    uint64_t nptrs = hdr[0] < e.max_ptrs ? hdr[0] : e.max_ptrs;
+    const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+    for (uint64_t i = 0; i < nptrs; i++) {
+        if (slots[i])
+            grey(m, slots[i]);
+    }
+}
+
+/* Until nothing is grey on the stack. Objects popped go through a small
+** FIFO after a prefetch of their header, so the cache miss on the object
+** overlaps the scanning of the ones before it. */
+#define PREFETCH_DEPTH 16
+static void drain(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    struct heap__mark_entry fifo[PREFETCH_DEPTH];
+    unsigned head = 0, count = 0;
+    for (;;) {
+        while (count < PREFETCH_DEPTH && h->mark_len) {
+            struct heap__mark_entry e = h->mark_stack[--h->mark_len];
+            __builtin_prefetch(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
+            fifo[(head + count++) % PREFETCH_DEPTH] = e;
+        }
+        if (!count)
+            break;
+        struct heap__mark_entry e = fifo[head];
+        head = (head + 1) % PREFETCH_DEPTH;
+        count--;
+        scan(m, e);
+        if ((++m->pops & 63) == 0)
+            heap__fault(h, HEAP__FP_MARK);
+    }
+}
+
+/* Mark a root stack object itself (it is not counted as live data) and
+** grey the slots in use. Returns the next stack in the list, or 0 when the
+** list ends or is broken (a stack already marked means a loop). */
+static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
+{
+    uint32_t idx;
+    heap__span_t *sp = object_span(m, ref, &idx);
+    if (!sp || !mark_bit(sp, idx))
+        return 0;
+    const struct heap_roots *r = (const struct heap_roots *)(m->base + ref);
+    if (r->kind != kind || r->self != ref)
+        return 0;
+    uint64_t room = sp->state == HEAP__SPAN_SMALL
+                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
+                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+    uint64_t max_slots = (room - sizeof(struct heap_roots)) / sizeof(heap_ref_t);
+    uint64_t n = kind == HEAP__GLOBALS_MAGIC ? r->capacity : r->depth;
+    if (n > r->capacity)
+        n = r->capacity;
+    if (n > max_slots)
+        n = max_slots;
+    for (uint64_t i = 0; i < n; i++) {
+        if (r->slots[i])
+            grey(m, r->slots[i]);
+    }
+    m->root_slots += n;
+    drain(m);
+    return r->next;
+}
+
+/* After a mark-stack overflow some marked objects were never scanned:
+** scan every marked object again (greying is idempotent). */
+static void rescan_marked(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    for (uint64_t s = m->first_page; s < m->hwm;) {
+        heap__span_t *sp = &m->spans[s];
+        uint64_t n = sp->npages ? sp->npages : 1;
+        bool scan = (sp->state == HEAP__SPAN_SMALL && !(sp->spanclass & 1)) ||
+                    sp->state == HEAP__SPAN_LARGE;
+        if (scan) {
+            const uint64_t *mark = sp->bits[(sp->sweep_word & 1) ^ 1];
+            for (uint32_t i = 0; i < sp->nelems; i++) {
+                if (!((mark[i >> 6] >> (i & 63)) & 1))
+                    continue;
+                uint64_t slot_off = (s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
+                const uint32_t *hdr = (const uint32_t *)(m->base + slot_off);
+                uint64_t max_ptrs = sp->state == HEAP__SPAN_SMALL
+                    ? (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t)
+                    : ((n << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
+                uint64_t nptrs = hdr[0] < max_ptrs ? hdr[0] : max_ptrs;
+                const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+                for (uint64_t k = 0; k < nptrs; k++) {
+                    if (slots[k])
+                        grey(m, slots[k]);
+                }
+                drain(m);
+            }
+        }
+        s += n;
+    }
+    (void)h;
+}
+
+static void mark(heap_t *h, mark_ctx_t *m)
+{
+    heap__hdr_t *hdr = h->hdr;
+    memset(m, 0, sizeof *m);
+    m->h = h;
+    m->base = h->view.base;
+    m->page_map = h->page_map;
+    m->spans = h->spans;
+    m->first_page = hdr->first_page;
+    m->hwm = hdr->hwm_page;
+    h->mark_len = 0;
+    h->mark_overflow = false;
+
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        for (heap_ref_t r = p->roots_head; r;)
+            r = mark_root_stack(m, r, HEAP__ROOTS_MAGIC);
+        if (p->globals)
+            mark_root_stack(m, p->globals, HEAP__GLOBALS_MAGIC);
+    }
+    while (h->mark_overflow) {
+        h->mark_overflow = false;
+        rescan_marked(m);
+    }
+}
+
+/* ---- The cycle ------------------------------------------------------ */
+
+static void total_alloc(heap_t *h, uint64_t *bytes, uint64_t *objects)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t b = heap__atomic_load(&hdr->retired_alloc_bytes);
+    uint64_t o = heap__atomic_load(&hdr->retired_alloc_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        b += heap__atomic_load(&p->alloc_bytes);
+        o += heap__atomic_load(&p->alloc_objects);
+    }
+    *bytes = b;
+    *objects = o;
+}
+
+void heap__proc_retire_locked(heap_t *h, uint32_t i)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__proc_t *p = &hdr->procs[i];
+    p->roots_head = 0;
+    p->globals = 0;
+    __atomic_add_fetch(&hdr->retired_alloc_bytes, heap__atomic_load(&p->alloc_bytes),
+                       __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hdr->retired_alloc_objects, heap__atomic_load(&p->alloc_objects),
+                       __ATOMIC_RELAXED);
+    heap__atomic_store(&p->alloc_bytes, 0);
+    heap__atomic_store(&p->alloc_objects, 0);
+    heap__atomic_store(&p->stack_bytes, 0);
+    p->pid = 0;
+    p->attach_id = 0;
+    p->start_ticks = 0;
+    __atomic_store_n(&p->state, HEAP__PROC_FREE, __ATOMIC_SEQ_CST);
+}
+
+/* Drop the entries of processes that died (lock held, world stopped). */
+static void reclaim_dead(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (i == h->proc_index)
+            continue;
+        heap__proc_t *p = &hdr->procs[i];
+        uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
+        if (st == HEAP__PROC_FREE)
+            continue;
+        if (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false))
+            heap__proc_retire_locked(h, i);
+    }
+}
+
+static void history_append(heap_t *h, const heap_gc_cycle_t *c)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t seq = hdr->hist_seq;
+    __atomic_store_n(&hdr->hist_seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    uint64_t *dst = (uint64_t *)&hdr->hist[(c->cycle - 1) % HEAP_GC_HISTORY];
+    const uint64_t *src = (const uint64_t *)c;
+    for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
+        __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->hist_count, c->cycle, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->hist_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+_Static_assert(sizeof(heap_gc_cycle_t) % sizeof(uint64_t) == 0,
+               "the history is copied by words");
+
+int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (max <= 0)
+        return 0;
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&hdr->hist_seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            sched_yield();
+            continue;
+        }
+        uint32_t count = __atomic_load_n(&hdr->hist_count, __ATOMIC_RELAXED);
+        uint32_t first = count > HEAP_GC_HISTORY ? count - HEAP_GC_HISTORY + 1 : 1;
+        if (after_cycle + 1 > first)
+            first = after_cycle + 1;
+        int n = 0;
+        for (uint32_t c = first; c <= count && n < max; c++, n++) {
+            const uint64_t *src = (const uint64_t *)&hdr->hist[(c - 1) % HEAP_GC_HISTORY];
+            uint64_t *dst = (uint64_t *)&out[n];
+            for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
+                dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&hdr->hist_seq, __ATOMIC_RELAXED) == seq)
+            return n;
+    }
+}
+
+static uint64_t reported_goal(const heap__hdr_t *hdr)
+{
+    uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
+    if (goal == UINT64_MAX)
+        return __atomic_load_n(&hdr->memory_limit_bytes, __ATOMIC_RELAXED);
+    return goal;
+}
+
+/* One collection with the world ours and the lock not held. Restarts the
+** world before returning. */
+static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap_gc_cycle_t c;
+    memset(&c, 0, sizeof c);
+    c.start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
+                      (heap__now_ns(CLOCK_MONOTONIC) - t_request);
+    c.since_start_ns = t_request - hdr->create_mono_ns;
+    c.stop_ns = stop_ns;
+    c.forced = why == HEAP__GC_BY_USER;
+    c.collector_pid = h->pid;
+
+    heap__lock(h);
+    if (hdr->gc_phase != HEAP__GC_IDLE) {
+        /* The last collector died mid-cycle. Its alloc bitmaps are each a
+        ** superset of what is live; clear its marks and start over. */
+        heap__walk(h, HEAP__WALK_REPAIR | HEAP__WALK_CLEAR_MARKS, NULL);
+        hdr->gc_phase = HEAP__GC_IDLE;
+    }
+    reclaim_dead(h);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
+            c.nprocs++;
+            c.stack_bytes += heap__atomic_load(&p->stack_bytes);
+        }
+    }
+    c.heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+
+    hdr->gc_phase = HEAP__GC_MARK;
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC), cpu0 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
+    mark_ctx_t m;
+    mark(h, &m);
+    uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
+    c.mark_ns = t1 - t0;
+    c.mark_cpu_ns = cpu1 - cpu0;
+    c.heap_live_bytes = m.live_bytes;
+    c.objects_live = m.live_objects;
+    c.globals_bytes = m.root_slots * sizeof(heap_ref_t);
+
+    hdr->gc_phase = HEAP__GC_SWEEP;
+    __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
+    heap__sweep_stats_t ss = {0, 0};
+    heap__walk(h, HEAP__WALK_SWEEP, &ss);
+    __atomic_add_fetch(&hdr->cache_epoch, 1, __ATOMIC_RELEASE);
+    uint64_t t2 = heap__now_ns(CLOCK_MONOTONIC), cpu2 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
+    c.sweep_ns = t2 - t1;
+    c.sweep_cpu_ns = cpu2 - cpu1;
+    c.objects_freed = ss.objects_freed;
+    c.heap_end_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+
+    heap__atomic_store(&hdr->marked_bytes, m.live_bytes);
+    heap__atomic_store(&hdr->marked_objects, m.live_objects);
+    heap__atomic_store(&hdr->inuse_after_gc_bytes, c.heap_end_bytes);
+    heap__atomic_store(&hdr->heap_live_bytes, m.live_bytes);
+    uint64_t ab, ao;
+    total_alloc(h, &ab, &ao);
+    heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
+    heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
+    heap__pacer_update_locked(h);
+    c.heap_goal_bytes = reported_goal(hdr);
+    hdr->gc_phase = HEAP__GC_IDLE;
+
+    uint64_t t_end = heap__now_ns(CLOCK_MONOTONIC);
+    c.stw_ns = t_end - t_request;
+    c.cycle = (uint32_t)(heap__atomic_load(&hdr->num_gc) + 1);
+    uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + c.stw_ns;
+    heap__atomic_store(&hdr->gc_wall_total_ns, gc_wall);
+    heap__atomic_store(&hdr->pause_total_ns, heap__atomic_load(&hdr->pause_total_ns) + c.stw_ns);
+    if (c.stw_ns > heap__atomic_load(&hdr->pause_max_ns))
+        heap__atomic_store(&hdr->pause_max_ns, c.stw_ns);
+    uint64_t since = t_end - hdr->create_mono_ns;
+    c.gc_cpu_fraction = since ? (double)gc_wall / (double)since : 0.0;
+    history_append(h, &c);
+    heap__atomic_store(&hdr->num_gc, c.cycle);
+    heap__unlock(h);
+
+    if (h->gc_hook)
+        h->gc_hook(h->gc_hook_arg, &c);
+    heap__world_start(h);
+}
+
+int heap__collect(heap_t *h, int why)
+{
+    uint64_t t_request, stop_ns;
+    if (why == HEAP__GC_BY_PACER) {
+        if (!world_try_own(h)) {
+            yield_world(h);
+            return 0;
+        }
+        stop_owned(h, &t_request, &stop_ns);
+    } else {
+        heap__world_stop(h, &t_request, &stop_ns);
+    }
+    run_cycle(h, why, t_request, stop_ns);
+    return 0;
+}
+
+int heap_collect(heap_t *h)
+{
+    return heap__collect(h, HEAP__GC_BY_USER);
+}
+
+void heap__set_mark_stack_limit(heap_t *h, size_t entries)
+{
+    h->mark_limit = entries ? entries : MARK_STACK_LIMIT_DEFAULT;
+    if (h->mark_cap > h->mark_limit) {
+        free(h->mark_stack);
+        h->mark_stack = NULL;
+        h->mark_cap = 0;
+    }
+}

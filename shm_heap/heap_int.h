@@ -1,0 +1,520 @@
+/*
+** shm_heap/heap_int.h -- private to shm_heap: the segment layout, the
+** states and the invariants the collector keeps.
+**
+** THE SEGMENT (one POSIX shm object, mapped MAP_SHARED at any address)
+**
+**   offset 0                                                      seg_bytes
+**   +-----------+-------------+----------------+--------------------------+
+**   | heap__hdr | page map    | span table     | heap pages  ....   hwm ..|
+**   | (config,  | uint32 per  | heap__span_t   | [first_page, npages)     |
+**   |  lock,    | page: start | per page; only | 8 KiB pages carved into  |
+**   |  procs,   | page of the | the entry at a | spans                    |
+**   |  history) | in-use span | span's start   |                          |
+**   +-----------+-------------+----------------+--------------------------+
+**
+** The file is ftruncate'd to the whole reserve once; tmpfs is sparse, so a
+** page costs memory only when touched. Heap pages below `commit_page` are
+** fallocate'd (with their map and span-table entries) before use, so a full
+** tmpfs answers HEAP_EOOM instead of SIGBUS. Everything in the segment is
+** addressed by offset or page number, never by pointer.
+**
+** SPANS. A span is a run of pages starting at page s; its metadata is
+** spans[s] (entries at non-start pages are stale and never read). Walking
+** s -> s + spans[s].npages from first_page reaches exactly hwm_page: this
+** walk is the ground truth the page heap, the central lists and the page
+** map are rebuilt from, after a crash and at every sweep.
+**
+**   FREE   pages not in use. Kept in free lists by length (bucket k-1 for
+**          k < 128 pages, the last bucket for >= 128, first fit), linked
+**          through spans[s].next. Coalescing happens only in the walk.
+**   SMALL  nelems slots of elem_bytes for one span class (size class << 1
+**          | noscan). Two bitmaps; (sweep_word & 1) selects the alloc
+**          bitmap, the other one is the mark bitmap.
+**   LARGE  one object bigger than HEAP_MAX_SMALL_BYTES; bit 0 of each
+**          bitmap is its alloc / mark bit.
+**
+** Pages at and above hwm_page have never been a span: they read as zero.
+**
+** OBJECTS. A slot is an 8-byte header then the user's bytes:
+**
+**     slot: [ nptrs:32 | bytes:32 ][ ref slot 0 ... nptrs-1 ][ scalars ]
+**                                  ^ heap_ref_t points here (slot + 8)
+**
+** `bytes` is nptrs * 8 + scalar_bytes as requested; for a large object it
+** is HEAP__HDR_LARGE and the span holds the size. Objects with no slots go
+** to "noscan" spans, which the marker never reads. A slot i of a SMALL
+** span is allocated iff i < freeindex or its alloc bit is set; slots are
+** handed out in increasing order from freeindex, so the fast path never
+** writes the bitmap. Memory handed out is zero past the header.
+**
+** PROCESSES. procs[] has one entry per attachment:
+**
+**   FREE --heap_open--> OUTSIDE <--heap_enter / heap_leave--> RUNNING
+**                                                               |   ^
+**                                   safepoint, stop requested   |   |  world restarts
+**                                                               v   |
+**                                                               PARKED
+**   any --found dead by a collector or an attacher--> DEAD --> FREE
+**   OUTSIDE/any --heap_close--> FREE
+**
+** A process caches one SMALL span per span class (its mcache, in its
+** heap_t); such a span has owner = the process's attach_id and is on no
+** central list. Its freeindex in the segment is only current while the
+** process is OUTSIDE or PARKED (it writes it back before either). A span
+** whose owner is not a live attachment is an orphan: its freeindex may be
+** stale, so nothing allocates from it until a sweep has recomputed it from
+** the mark bits. Only a sweep takes spans away from their owners (it takes
+** every one, and bumps cache_epoch so owners drop their caches).
+**
+** STOP THE WORLD. `stw` is 0 or the pid of the process that owns the world
+** (the collector, or heap_verify). To own it: CAS 0 -> pid. Then wait
+** until every other attached process is OUTSIDE, PARKED or dead.
+**
+**   collector: store stw = pid (seq_cst);  load procs[i].state (seq_cst)
+**   mutator:   store state = RUNNING (seq_cst); load stw (seq_cst)
+**
+** (Dekker) so at least one of the two sees the other: a mutator never runs
+** past heap_enter or a safepoint while the world is stopped. A parking
+** process bumps stop_seq and wakes it (futex); the collector sleeps on
+** stop_seq with a timeout and checks the pids of RUNNING processes when it
+** times out. Parked processes sleep on stw itself; when they time out and
+** stw names a dead process they CAS it to their own pid and finish that
+** collection (recovery) before restarting the world.
+**
+** THE LOCK. A robust, process-shared mutex guards the page heap, the
+** central lists, the process table and the root lists. The collector takes
+** it after the world is stopped (never while waiting for the stop: a
+** RUNNING process may be waiting for it in a refill) and holds it through
+** mark and sweep. EOWNERDEAD is repaired by heap__repair_locked(): the
+** walk rebuilds the free lists, the central lists, the page map and the
+** in-use count; owned spans are left alone (orphans stay unusable until
+** the next sweep); root-list back links are recomputed; an odd history
+** sequence is made even. gc_phase says whether a collection was cut short;
+** the next collector then clears every mark bit and runs a full cycle.
+**
+** MARKING (tri-colour). White = mark bit clear; grey = marked and on the
+** mark stack (or, after a mark-stack overflow, marked and not yet
+** rescanned); black = marked and its nptrs slots scanned. Invariant during
+** mark: no black object points to a white one. Roots are greyed first; a
+** grey object is blackened by greying its white children. Marking ends
+** when nothing is grey, so every object reachable from a root is black.
+** The world is stopped throughout, so no mutator breaks the invariant and
+** there is no write barrier. Outside a cycle every mark bit is clear.
+**
+** SWEEP (eager, at the end of the stop). For every SMALL span: no marks ->
+** FREE; else the mark bitmap becomes the alloc bitmap (one store to
+** sweep_word commits it), the old alloc bitmap is cleared to be the next
+** mark bitmap, freeindex = 0, owner = 0. Unmarked LARGE spans are freed.
+** The same walk coalesces free runs and rebuilds every list.
+**
+** PACING. heap_live_bytes = bytes marked at the last cycle + bytes handed
+** out since, counted when a span is given to an mcache (all its free slots)
+** or a large object is allocated, like Go's heapLive. A refill triggers a
+** collection when heap_live_bytes >= goal, or when in-use span bytes reach
+** limit_trigger (memory limit). goal = max(marked * (1 + gogc/100), 4 MiB).
+** limit_trigger = max(limit, in-use after the last cycle + max(1/16, 1 MiB))
+** so a live heap above the limit does not collect on every refill.
+**
+** DESIGN CHOICES
+**
+**  - Object header (8 bytes) rather than side tables: heap_obj_nptrs and
+**    heap_obj_size are one load, the marker reads the header on the cache
+**    line it scans anyway, and a slot is self-describing for heap_verify.
+**    The price is 8 bytes per object (a binary-trees node is 24 bytes, not
+**    16). Pointer-free objects go to noscan span classes, so marking them
+**    never touches their memory.
+**  - Size classes: Go 1.19's 67 classes (slot size includes the header),
+**    with Go's division magic; heap_test checks the magic exhaustively.
+**  - Page heap: segregated free lists by length + a non-empty mask, rebuilt
+**    by the sweep's walk (see heap_page.c). A bitmap allocator would make
+**    multi-page searches linear; the lists make the common one-page refill
+**    a pop, and they are derived data, which makes crash repair a walk.
+**  - Stats without atomics on the fast path: per-process counters in the
+**    process's entry (relaxed stores, one writer), summed by readers.
+**  - Parking does not return cached spans (that would take the lock): it
+**    writes back each cached span's freeindex, and the sweep takes every
+**    cached span, of live and dead processes alike.
+**  - Marking prefetches each object when it is greyed and again through a
+**    16-entry FIFO in front of the mark stack; the mark stack overflows
+**    into a rescan of marked objects rather than failing.
+**
+** LIMITS. All attached processes must share a pid namespace (liveness is
+** kill(pid, 0) plus /proc/<pid>/stat). A process RUNNING but blocked
+** outside the heap (I/O, waitpid) stalls every collection until it reaches
+** a safepoint or calls heap_leave(), as a goroutine in a loop without
+** preemption stalls Go's STW. A heap_t does not survive fork(): the child
+** opens its own attachment (heap_close() of an inherited one only unmaps).
+*/
+#ifndef HEAPSIM_SHM_HEAP_HEAP_INT_H
+#define HEAPSIM_SHM_HEAP_HEAP_INT_H
+
+#include "shm_heap/heap.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HEAP__PAGE_SHIFT 13
+#define HEAP__PAGE_BYTES ((uint64_t)1 << HEAP__PAGE_SHIFT)
+#define HEAP__OBJ_HDR_BYTES 8u
+#define HEAP__HDR_LARGE UINT32_MAX           /* header `bytes` of a large object */
+#define HEAP__NCLASSES 68                    /* class 0 = large, 1..67 small */
+#define HEAP__NSPANCLASSES (HEAP__NCLASSES * 2)
+#define HEAP__MAX_NELEMS 1024
+#define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
+#define HEAP__FREE_BUCKETS 128
+#define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
+#define HEAP__LAYOUT_VERSION 1u
+#define HEAP__MIN_RESERVE_BYTES (4u << 20)
+#define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
+
+/* ---- Size classes --------------------------------------------------- */
+
+typedef struct heap__class {
+    uint32_t elem_bytes;   /* slot size, including the 8-byte header */
+    uint32_t npages;       /* pages per span */
+    uint32_t nelems;
+    uint32_t div_magic;    /* (off * div_magic) >> 32 == off / elem_bytes */
+} heap__class_t;
+
+/* Go 1.19's table: index 0 is unused (large objects). */
+extern const heap__class_t heap__classes[HEAP__NCLASSES];
+
+/* ---- Shared structures ---------------------------------------------- */
+
+enum { HEAP__SPAN_FREE = 1, HEAP__SPAN_SMALL = 2, HEAP__SPAN_LARGE = 3 };
+
+typedef struct heap__span {
+    /* first cache line: what mark, sweep and refill read */
+    uint32_t state;          /* HEAP__SPAN_*; 0 = never a span start */
+    uint32_t npages;
+    uint32_t spanclass;      /* class << 1 | noscan; 0 for LARGE */
+    uint32_t elem_bytes;
+    uint32_t nelems;
+    uint32_t div_magic;
+    uint32_t freeindex;      /* slots below are allocated */
+    uint32_t alloc_count;    /* allocated slots, valid while owner == 0 */
+    uint64_t sweep_word;     /* sweepgen << 1 | index of the alloc bitmap */
+    uint32_t owner;          /* attach_id of the caching process, 0 = none */
+    uint32_t next;           /* free list / central list link (a page), 0 = end */
+    uint32_t needzero;       /* free slots may hold old bytes */
+    uint32_t reserved;
+    uint64_t large_bytes;    /* LARGE: bytes requested */
+    uint64_t bits[2][HEAP__BITMAP_WORDS];
+} heap__span_t;
+
+enum {
+    HEAP__PROC_FREE = 0,
+    HEAP__PROC_OUTSIDE = 1,
+    HEAP__PROC_RUNNING = 2,
+    HEAP__PROC_PARKED = 3,
+    HEAP__PROC_DEAD = 4,
+};
+
+/* Two cache lines per entry: the owner bumps its counters on every
+** allocation, so neighbours must not share a line. */
+typedef struct heap__proc {
+    alignas(64) uint32_t state;   /* HEAP__PROC_*; seq_cst */
+    int32_t pid;
+    uint32_t attach_id;      /* unique per attachment, never 0 */
+    int32_t last_error;
+    heap_ref_t roots_head;   /* this process's root stacks (heap_roots) */
+    heap_ref_t globals;      /* its globals (a heap_roots object) or 0 */
+    uint64_t stack_bytes;
+    uint64_t alloc_bytes;    /* cumulative; written by the owner only */
+    uint64_t alloc_objects;
+    uint64_t start_ticks;    /* /proc/<pid>/stat starttime, against pid reuse */
+    uint64_t reserved[8];
+} heap__proc_t;
+_Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
+
+enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2 };
+
+typedef struct heap__hdr {
+    /* identity: immutable once magic is set */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_bytes;
+    uint32_t span_bytes;
+    uint32_t page_bytes;
+    uint64_t seg_bytes;
+    uint64_t page_map_off;
+    uint64_t spans_off;
+    uint32_t npages;          /* pages in the segment, metadata included */
+    uint32_t first_page;      /* first heap page */
+    uint64_t create_unix_ns;
+    uint64_t create_mono_ns;
+
+    /* stop the world */
+    alignas(64) uint32_t stw;        /* 0 or the pid owning the world */
+    uint32_t stop_seq;               /* bumped when a process stops */
+
+    alignas(64) pthread_mutex_t lock;
+    uint32_t gc_phase;               /* HEAP__GC_*, under lock */
+    uint32_t sweepgen;
+    uint32_t cache_epoch;            /* bumped when a sweep takes the mcaches */
+    uint32_t next_attach_id;
+
+    /* pacing; read without the lock (atomics) */
+    alignas(64) uint64_t heap_live_bytes;
+    uint64_t goal_bytes;             /* UINT64_MAX = none */
+    uint64_t limit_trigger_bytes;    /* UINT64_MAX = none */
+    uint64_t memory_limit_bytes;
+    int32_t gogc;
+    uint32_t reserved0;
+    uint64_t marked_bytes;           /* at the last cycle */
+    uint64_t marked_objects;
+    uint64_t inuse_after_gc_bytes;
+
+    /* statistics (atomics) */
+    uint64_t inuse_pages;
+    uint64_t retired_alloc_bytes;    /* from closed or dead attachments */
+    uint64_t retired_alloc_objects;
+    uint64_t alloc_bytes_at_gc;      /* total_alloc_bytes when the last sweep ended */
+    uint64_t alloc_objects_at_gc;
+    uint64_t num_gc;
+    uint64_t pause_total_ns;
+    uint64_t pause_max_ns;
+    uint64_t gc_wall_total_ns;
+
+    /* page heap, under lock */
+    alignas(64) uint32_t hwm_page;   /* [first_page, hwm_page) has been spans */
+    uint32_t commit_page;            /* pages below are fallocate'd */
+    uint64_t free_nonempty[HEAP__FREE_BUCKETS / 64];
+    uint32_t free_head[HEAP__FREE_BUCKETS];
+    uint32_t partial_head[HEAP__NSPANCLASSES];   /* central: spans with free slots */
+
+    /* GC history: a seqlock (odd while written) over the ring */
+    alignas(64) uint32_t hist_seq;
+    uint32_t hist_count;             /* cycles recorded; entry (c-1) % HISTORY */
+    heap_gc_cycle_t hist[HEAP_GC_HISTORY];
+
+    alignas(64) heap__proc_t procs[HEAP_MAX_PROCS];
+} heap__hdr_t;
+
+/* A root stack (and, with kind GLOBALS, a process's globals): an object in
+** a noscan span, kept alive while linked from its owner's entry. */
+#define HEAP__ROOTS_MAGIC 0x52544f4fu     /* "ROOT" */
+#define HEAP__GLOBALS_MAGIC 0x424c4f47u   /* "GLOB" */
+#define HEAP__ROOTS_DEAD 0x44454144u      /* "DEAD" */
+struct heap_roots {
+    heap_ref_t self;          /* this object's ref: segment base = (char *)r - self */
+    heap_ref_t next, prev;    /* owner's list (0 = end) */
+    uint32_t depth;
+    uint32_t capacity;
+    uint32_t proc_index;
+    uint32_t attach_id;
+    uint32_t kind;            /* HEAP__ROOTS_MAGIC / GLOBALS / DEAD */
+    uint32_t reserved;
+    heap_ref_t slots[];
+};
+
+/* ---- Process-local state -------------------------------------------- */
+
+/* One cached span per span class. free_bits holds the slots of
+** [bits_base, bits_base + 64) not yet handed out (1 = free). */
+typedef struct heap__mcache {
+    uint64_t free_bits;
+    uint64_t span_off;        /* byte offset of the span's first slot */
+    uint32_t bits_base;
+    uint32_t elem_bytes;
+    uint32_t span;            /* start page, 0 = none */
+    uint16_t nelems;
+    uint16_t needzero;
+} heap__mcache_t;
+
+/* Test-only fault points (heap__set_fault_hook). */
+enum {
+    HEAP__FP_REFILL_LOCKED = 1,   /* holding the lock in a span refill */
+    HEAP__FP_PAGE_SPLIT,          /* holding the lock, mid page-heap split */
+    HEAP__FP_STOP_WAIT,           /* collector, waiting for the stop */
+    HEAP__FP_MARK,                /* collector, mid mark (lock held) */
+    HEAP__FP_SWEEP,               /* collector, mid sweep (lock held) */
+    HEAP__FP_ROOTS_LINK,          /* holding the lock, linking a root stack */
+    HEAP__FP_PARKED,              /* parked, waiting for the world */
+};
+typedef void (*heap__fault_fn)(void *arg, int point);
+
+/* Mark stack entry: a grey object, and the most slots its slot can hold
+** (its header is read when it is scanned and clamped to that). */
+struct heap__mark_entry {
+    heap_ref_t ref;
+    uint64_t max_ptrs;
+};
+
+struct heap {
+    struct heap__view view;         /* must be first: heap.h's inline helpers */
+    heap__hdr_t *hdr;
+    uint32_t *page_map;
+    heap__span_t *spans;
+    heap__proc_t *proc;             /* this process's entry */
+    uint32_t proc_index;
+    uint32_t attach_id;
+    pid_t pid;
+    bool entered;                   /* RUNNING (or PARKED inside a safepoint) */
+    uint32_t cache_epoch;           /* hdr->cache_epoch the mcache belongs to */
+    heap__mcache_t mcache[HEAP__NSPANCLASSES];
+    uint8_t class_small[1024 / 8 + 1];            /* (need + 7) >> 3 -> class */
+    uint8_t class_large[(32768 - 1024) / 128 + 1]; /* (need - 1024 + 127) >> 7 */
+
+    heap_gc_hook_fn gc_hook;
+    void *gc_hook_arg;
+    heap__fault_fn fault_fn;
+    void *fault_arg;
+
+    /* collector scratch (this process only) */
+    struct heap__mark_entry *mark_stack;
+    size_t mark_len, mark_cap, mark_limit;
+    bool mark_overflow;
+
+    int fd;
+    size_t map_bytes;
+    char name[256];
+};
+
+/* ---- Helpers shared between the module's files ---------------------- */
+
+static inline heap__span_t *heap__span(heap_t *h, uint32_t page)
+{
+    return &h->spans[page];
+}
+
+static inline uint64_t heap__atomic_load(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void heap__atomic_store(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline void heap__fault(heap_t *h, int point)
+{
+    if (__builtin_expect(h->fault_fn != NULL, 0))
+        h->fault_fn(h->fault_arg, point);
+}
+
+uint64_t heap__now_ns(int clock_id);
+
+/* Lock the segment (repairing what a dead holder left) / unlock. */
+void heap__lock(heap_t *h);
+void heap__unlock(heap_t *h);
+void heap__repair_locked(heap_t *h);
+
+/* Is pid gone? Without `deep` only kill(pid, 0) == ESRCH counts; `deep`
+** also reads /proc (a few microseconds) to catch a zombie or a reused pid
+** (start_ticks, from /proc/<pid>/stat, 0 = unknown). */
+bool heap__pid_dead(pid_t pid, uint64_t start_ticks, bool deep);
+uint64_t heap__pid_start_ticks(pid_t pid);
+
+/* Futex on a word in the segment (not private: other processes wake it). */
+int heap__futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns);
+void heap__futex_wake(uint32_t *word);
+
+/* ---- Page heap (heap_page.c), all under the lock -------------------- */
+
+/* Take npages for a new span at *page_out. *needzero_out says whether the
+** pages may hold old bytes. Returns 0 or HEAP_EOOM (nothing changed). */
+int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
+                      bool *needzero_out);
+/* Make spans[page] an empty SMALL span of span class spc, owned by owner. */
+void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
+                           uint32_t owner, bool needzero);
+void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
+                           uint64_t bytes, bool needzero);
+
+/* Walk every span from first_page to hwm_page rebuilding the free lists,
+** the central lists and the in-use count. */
+enum {
+    HEAP__WALK_SWEEP = 1,        /* sweep each in-use span first (collector) */
+    HEAP__WALK_REPAIR = 2,       /* recompute counts, fix the page map */
+    HEAP__WALK_CLEAR_MARKS = 4,  /* clear every mark bit */
+};
+typedef struct heap__sweep_stats {
+    uint64_t objects_freed;
+    uint64_t spans_freed;
+} heap__sweep_stats_t;
+void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st);
+
+/* Allocated slots of a span, from freeindex and the alloc bitmap. */
+uint32_t heap__span_count_allocated(const heap__span_t *sp);
+bool heap__span_slot_allocated(const heap__span_t *sp, uint32_t idx);
+
+/* Is attach_id a live attachment (state != FREE/DEAD)? */
+bool heap__attach_live(heap_t *h, uint32_t attach_id);
+
+/* ---- Allocation (heap_alloc.c) -------------------------------------- */
+
+/* Size class for `need` bytes (header included), 0 if large. */
+static inline uint32_t heap__size_class(const heap_t *h, uint64_t need)
+{
+    if (need <= 1024)
+        return h->class_small[(need + 7) >> 3];
+    if (need <= HEAP_MAX_SMALL_BYTES)
+        return h->class_large[(need - 1024 + 127) >> 7];
+    return 0;
+}
+
+/* Bytes an object occupies in the heap (slot or whole pages); used by the
+** tests to model heap_live_bytes. 0 if it can never fit. */
+uint64_t heap__footprint_bytes(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
+
+/* Write back this process's cached freeindexes (before OUTSIDE/PARKED). */
+void heap__mcache_writeback(heap_t *h);
+/* Give the cached spans back to the central lists (lock held). */
+void heap__mcache_flush_locked(heap_t *h);
+/* Forget the cache if a sweep took it (cache_epoch moved). */
+void heap__mcache_revalidate(heap_t *h);
+
+/* Allocate an object under the lock without the mcache (root stacks).
+** Not counted in the allocation statistics. Returns 0 on HEAP_EOOM. */
+heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes);
+
+/* ---- Collector (heap_gc.c) ------------------------------------------ */
+
+/* Own the world: CAS stw, wait until every other process stops. Waits for
+** (or recovers) another owner first. Lock not held. *t_request_out is when
+** stw was taken (CLOCK_MONOTONIC), *stop_ns_out how long the stop took. */
+void heap__world_stop(heap_t *h, uint64_t *t_request_out, uint64_t *stop_ns_out);
+/* Release the world and wake everyone. */
+void heap__world_start(heap_t *h);
+/* Block while the world is owned by another process; recovers a dead
+** owner. The caller's state is PARKED or OUTSIDE. */
+void heap__wait_world(heap_t *h);
+/* Set state RUNNING with the Dekker check, waiting out any stop. */
+void heap__become_running(heap_t *h);
+
+/* Why a collection runs. BY_PACER: if another process owns the world this
+** one just parks until it is done (one collection is enough). The others
+** wait for the world and always run a cycle of their own. */
+enum {
+    HEAP__GC_BY_PACER = 0,
+    HEAP__GC_BY_OOM = 1,
+    HEAP__GC_BY_USER = 2,       /* heap_collect(): reported as forced */
+    HEAP__GC_BY_RECOVERY = 3,   /* the previous owner of the world died */
+};
+int heap__collect(heap_t *h, int why);
+
+/* Pacer: should a refill that would add `more_bytes` collect first? */
+bool heap__over_trigger(heap_t *h, uint64_t more_bytes);
+/* Recompute goal and limit trigger from marked/in-use (lock held). */
+void heap__pacer_update_locked(heap_t *h);
+
+/* Reclaim entry i of a dead (or closing) process: drop its roots, fold
+** its counters (lock held). */
+void heap__proc_retire_locked(heap_t *h, uint32_t i);
+
+/* Validate a reference: 0 if it names an allocated object. */
+int heap__check_ref(heap_t *h, heap_ref_t ref, bool allow_orphan_slot,
+                    char *why, size_t whysize);
+
+/* Test hooks. */
+void heap__set_fault_hook(heap_t *h, heap__fault_fn fn, void *arg);
+void heap__set_mark_stack_limit(heap_t *h, size_t entries);
+
+#endif

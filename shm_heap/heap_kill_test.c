@@ -1,0 +1,192 @@
+/*
+** shm_heap/heap_kill_test.c -- a process dies at a bad moment and the
+** others must not notice beyond losing its roots.
+**
+** Each run forks NWORKERS processes mutating their own object graphs in
+** one heap (heap_model.h) with frequent collections and verifies. One of
+** them is SIGKILLed: in a third of the runs by the parent at a random
+** moment, otherwise by itself at a fault point (heap__set_fault_hook):
+** holding the lock in a refill or a page-heap split, while linking a root
+** stack, as the collector while waiting for the stop, marking or sweeping,
+** or while parked. The survivors must finish with intact graphs and a
+** passing heap_verify, nothing may wedge (alarm() watchdog), and after
+** everyone is gone a collection must find nothing live.
+**
+** HEAP_KILL_RUNS sets the number of runs (default 30, ~20 s; the long
+** variant is HEAP_KILL_RUNS=100). HEAP_TEST_SEED replays.
+*/
+#include "shm_heap/heap.h"
+#include "shm_heap/heap_int.h"
+#include "shm_heap/heap_model.h"
+#include "shm_heap/heap_testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NWORKERS 3
+#define WORKER_STEPS 300000
+
+typedef struct run_plan {
+    uint64_t seed;
+    int run;
+    int victim;
+    int fault_point;          /* 0 = killed by the parent */
+    uint32_t countdown;       /* fault point hits before dying */
+    uint32_t killed_at;       /* written by the victim just before dying */
+} run_plan_t;
+
+typedef struct worker_arg {
+    run_plan_t *plan;
+    int index;
+} worker_arg_t;
+
+static const int fault_points[] = {
+    HEAP__FP_REFILL_LOCKED, HEAP__FP_PAGE_SPLIT, HEAP__FP_STOP_WAIT, HEAP__FP_MARK,
+    HEAP__FP_SWEEP,         HEAP__FP_ROOTS_LINK, HEAP__FP_PARKED,
+};
+static const char *const fault_names[] = {
+    "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
+};
+
+static void die_at_fault(void *arg, int point)
+{
+    run_plan_t *plan = arg;
+    if (point == plan->fault_point && --plan->countdown == 0) {
+        plan->killed_at = (uint32_t)point;
+        kill(getpid(), SIGKILL);
+    }
+}
+
+static void worker(void *arg)
+{
+    worker_arg_t *wa = arg;
+    run_plan_t *plan = wa->plan;
+    alarm(40);
+    char name[128], token[32], why[256];
+    snprintf(token, sizeof token, "kill%d", plan->run);
+    heap_t *h = NULL;
+    CHECK_RC(heap_open(tu_segment(name, sizeof name, token), NULL, false, &h));
+    if (wa->index == plan->victim && plan->fault_point)
+        heap__set_fault_hook(h, die_at_fault, plan);
+    heap_enter(h);
+    model_config_t cfg;
+    model_config_default(&cfg);
+    cfg.collect_ppm = 2000;
+    cfg.verify_ppm = 200;
+    cfg.leave_ppm = 1000;
+    cfg.check_every = 4000;
+    cfg.root_capacity = 64;   /* small root stacks: roots_new more often */
+    model_t *m = model_new(h, &cfg, plan->seed * 7919u + (uint64_t)wa->index);
+    for (uint32_t i = 0; i < WORKER_STEPS; i++) {
+        model_step(m);
+        if (i % 500 == 0) {
+            /* A fresh root stack now and then: roots_new/destroy under fire. */
+            heap_roots_t *extra = heap_roots_new(h, 8);
+            CHECK(extra);
+            heap_roots_push(extra, 1)[0] = heap_alloc(h, 0, 64);
+            heap_roots_destroy(h, &extra);
+        }
+    }
+    CHECK(model_check(m, NULL, NULL, why, sizeof why) == 0);
+    CHECK_VERIFY(h);
+    model_destroy(&m);
+    heap_close(&h, false);
+}
+
+int main(void)
+{
+    tu_init("heap_kill_test", 0);
+    const char *env = getenv("HEAP_KILL_RUNS");
+    int runs = env ? atoi(env) : 30;
+    uint64_t rng = tu_seed();
+    run_plan_t *plan = tu_shared(sizeof *plan);
+    int killed_by_parent = 0, killed_at[8] = { 0 }, not_killed = 0;
+
+    for (int run = 0; run < runs; run++) {
+        alarm(45);
+        memset(plan, 0, sizeof *plan);
+        plan->seed = tu_rand(&rng);
+        plan->run = run;
+        plan->victim = (int)tu_below(&rng, NWORKERS);
+        if (run % 3 != 0) {
+            plan->fault_point = fault_points[tu_below(&rng, sizeof fault_points / sizeof *fault_points)];
+            plan->countdown = 1 + (uint32_t)tu_below(&rng, 40);
+        }
+
+        char name[128], token[32];
+        snprintf(token, sizeof token, "kill%d", run);
+        heap_config_t cfg;
+        heap_config_default(&cfg);
+        cfg.heap_max_bytes = (uint64_t)128 << 20;
+        cfg.gogc = 25;
+        heap_t *h = NULL;
+        CHECK_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h));
+
+        worker_arg_t args[NWORKERS];
+        pid_t pids[NWORKERS];
+        for (int i = 0; i < NWORKERS; i++) {
+            args[i] = (worker_arg_t){ plan, i };
+            pids[i] = tu_fork(worker, &args[i]);
+        }
+        if (!plan->fault_point) {
+            tu_sleep_ns(tu_below(&rng, 400000000));
+            kill(pids[plan->victim], SIGKILL);
+        }
+        for (int i = 0; i < NWORKERS; i++) {
+            if (i != plan->victim) {
+                tu_wait_ok(pids[i]);
+                continue;
+            }
+            int status = tu_wait(pids[i]);
+            bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+            CHECKF(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                   "run %d: victim ended with status %#x", run, status);
+            if (!killed)
+                not_killed++;
+            else if (!plan->fault_point)
+                killed_by_parent++;
+            else
+                killed_at[plan->killed_at]++;
+        }
+
+        /* Everyone is gone: the dead victim's entry and roots go too. */
+        CHECK_RC(heap_collect(h));
+        CHECK_VERIFY(h);
+        heap_stats_t st;
+        heap_stats_read(h, &st);
+        heap_gc_cycle_t c;
+        CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
+        CHECKF(st.nprocs == 1 && c.objects_live == 0,
+               "run %d: %u processes, %llu objects live after all left", run, st.nprocs,
+               (unsigned long long)c.objects_live);
+        /* And the heap still works. */
+        heap_enter(h);
+        heap_ref_t *g = heap_globals(h, 1);
+        for (int i = 0; i < 10000; i++) {
+            heap_ref_t r = heap_alloc(h, 1, 32);
+            CHECK(r);
+            heap_slots(h, r)[0] = g[0];
+            g[0] = r;
+        }
+        CHECK_RC(heap_collect(h));
+        CHECK_VERIFY(h);
+        heap_close(&h, true);
+        printf("run %2d: victim %d %s%s, %llu collections\n", run, plan->victim,
+               plan->fault_point ? "at " : "killed by the parent",
+               plan->fault_point ? fault_names[plan->fault_point] : "",
+               (unsigned long long)st.num_gc);
+    }
+    printf("%d runs: %d killed by the parent, %d not killed (finished first);", runs,
+           killed_by_parent, not_killed);
+    for (int p = 1; p < 8; p++)
+        printf(" %s %d", fault_names[p], killed_at[p]);
+    printf("\n");
+    munmap(plan, sizeof *plan);
+    tu_finish();
+    return 0;
+}

@@ -1,0 +1,436 @@
+/*
+** shm_heap/heap_page.c -- size classes, the page heap, and the span walk
+** that sweeps, coalesces and rebuilds every list (see heap_int.h).
+**
+** Page heap choice: free spans sit in 128 singly linked lists by length
+** (exact for 1..127 pages, first fit among the >= 128-page spans), with a
+** 128-bit "non-empty" mask so a request finds the smallest fitting list
+** with two ctz. Pages are only ever freed by a sweep, and the sweep already
+** walks every span in address order, so it coalesces neighbours and
+** rebuilds the lists from scratch (ascending addresses: allocation prefers
+** low pages). Between sweeps the page heap only splits. That keeps the
+** structure crash-safe by construction: the lists are derived data, the
+** walk is the truth, and a repair is the same walk.
+*/
+#include "shm_heap/heap_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+/* Go 1.19's size classes (runtime/sizeclasses.go): slot bytes and pages
+** per span. nelems and the division magic follow from them. */
+#define C(bytes, pages) \
+    { (bytes), (pages), (uint32_t)(((pages) * 8192u) / (bytes)), \
+      (uint32_t)(0xffffffffu / (bytes) + 1u) }
+const heap__class_t heap__classes[HEAP__NCLASSES] = {
+    {0, 0, 0, 0},
+    C(8, 1),     C(16, 1),    C(24, 1),    C(32, 1),    C(48, 1),
+    C(64, 1),    C(80, 1),    C(96, 1),    C(112, 1),   C(128, 1),
+    C(144, 1),   C(160, 1),   C(176, 1),   C(192, 1),   C(208, 1),
+    C(224, 1),   C(240, 1),   C(256, 1),   C(288, 1),   C(320, 1),
+    C(352, 1),   C(384, 1),   C(416, 1),   C(448, 1),   C(480, 1),
+    C(512, 1),   C(576, 1),   C(640, 1),   C(704, 1),   C(768, 1),
+    C(896, 1),   C(1024, 1),  C(1152, 1),  C(1280, 1),  C(1408, 2),
+    C(1536, 1),  C(1792, 2),  C(2048, 1),  C(2304, 2),  C(2688, 1),
+    C(3072, 3),  C(3200, 2),  C(3456, 3),  C(4096, 1),  C(4864, 3),
+    C(5376, 2),  C(6144, 3),  C(6528, 4),  C(6784, 5),  C(6912, 6),
+    C(8192, 1),  C(9472, 7),  C(9728, 6),  C(10240, 5), C(10880, 4),
+    C(12288, 3), C(13568, 5), C(14336, 7), C(16384, 2), C(18432, 9),
+    C(19072, 7), C(20480, 5), C(21760, 8), C(24576, 3), C(27264, 10),
+    C(28672, 7), C(32768, 4),
+};
+#undef C
+
+/* ---- Span bookkeeping ----------------------------------------------- */
+
+static inline uint32_t bitmap_words(uint32_t nelems)
+{
+    return (nelems + 63) >> 6;
+}
+
+/* Bits of word w that name real slots (< nelems). */
+static inline uint64_t valid_mask(uint32_t nelems, uint32_t w)
+{
+    uint32_t left = nelems - w * 64;
+    return left >= 64 ? ~0ull : (1ull << left) - 1;
+}
+
+uint32_t heap__span_count_allocated(const heap__span_t *sp)
+{
+    if (sp->state == HEAP__SPAN_LARGE)
+        return 1;
+    uint32_t fi = sp->freeindex < sp->nelems ? sp->freeindex : sp->nelems;
+    const uint64_t *alloc = sp->bits[sp->sweep_word & 1];
+    uint32_t count = fi;
+    for (uint32_t w = fi >> 6; w < bitmap_words(sp->nelems); w++) {
+        uint64_t word = alloc[w] & valid_mask(sp->nelems, w);
+        if (w == fi >> 6)
+            word &= ~0ull << (fi & 63);
+        count += (uint32_t)__builtin_popcountll(word);
+    }
+    return count;
+}
+
+bool heap__span_slot_allocated(const heap__span_t *sp, uint32_t idx)
+{
+    if (idx < sp->freeindex)
+        return true;
+    const uint64_t *alloc = sp->bits[sp->sweep_word & 1];
+    return (alloc[idx >> 6] >> (idx & 63)) & 1;
+}
+
+bool heap__attach_live(heap_t *h, uint32_t attach_id)
+{
+    if (attach_id == 0)
+        return false;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &h->hdr->procs[i];
+        uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
+        if (st != HEAP__PROC_FREE && st != HEAP__PROC_DEAD && p->attach_id == attach_id)
+            return true;
+    }
+    return false;
+}
+
+static void page_map_set(heap_t *h, uint32_t page, uint32_t npages, uint32_t value)
+{
+    for (uint32_t p = page; p < page + npages; p++)
+        h->page_map[p] = value;
+}
+
+void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
+                           uint32_t owner, bool needzero)
+{
+    const heap__class_t *c = &heap__classes[spc >> 1];
+    heap__span_t *sp = heap__span(h, page);
+    sp->spanclass = spc;
+    sp->elem_bytes = c->elem_bytes;
+    sp->nelems = c->nelems;
+    sp->div_magic = c->div_magic;
+    sp->freeindex = 0;
+    sp->alloc_count = 0;
+    sp->owner = owner;
+    sp->next = 0;
+    sp->needzero = needzero;
+    sp->large_bytes = 0;
+    memset(sp->bits, 0, sizeof sp->bits);
+    sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
+    page_map_set(h, page, sp->npages, page);
+    __atomic_store_n(&sp->state, HEAP__SPAN_SMALL, __ATOMIC_RELEASE);
+}
+
+void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
+                           uint64_t bytes, bool needzero)
+{
+    heap__span_t *sp = heap__span(h, page);
+    sp->spanclass = 0;
+    sp->elem_bytes = 0;
+    sp->nelems = 1;
+    sp->div_magic = 0;
+    sp->freeindex = 0;
+    sp->alloc_count = 1;
+    sp->owner = 0;
+    sp->next = 0;
+    sp->needzero = needzero;
+    sp->large_bytes = bytes;
+    memset(sp->bits, 0, sizeof sp->bits);
+    sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
+    sp->bits[0][0] = 1;
+    page_map_set(h, page, npages, page);
+    __atomic_store_n(&sp->state, HEAP__SPAN_LARGE, __ATOMIC_RELEASE);
+}
+
+/* ---- Free lists ----------------------------------------------------- */
+
+static inline uint32_t bucket_of(uint32_t npages)
+{
+    return npages < HEAP__FREE_BUCKETS ? npages - 1 : HEAP__FREE_BUCKETS - 1;
+}
+
+static void free_push(heap_t *h, uint32_t page)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t b = bucket_of(sp->npages);
+    sp->next = hdr->free_head[b];
+    hdr->free_head[b] = page;
+    hdr->free_nonempty[b >> 6] |= 1ull << (b & 63);
+}
+
+/* Unlink `page` (whose predecessor is `prev`, 0 = head) from bucket b. */
+static void free_unlink(heap_t *h, uint32_t b, uint32_t prev, uint32_t page)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t next = heap__span(h, page)->next;
+    if (prev)
+        heap__span(h, prev)->next = next;
+    else
+        hdr->free_head[b] = next;
+    if (hdr->free_head[b] == 0)
+        hdr->free_nonempty[b >> 6] &= ~(1ull << (b & 63));
+    heap__span(h, page)->next = 0;
+}
+
+/* First non-empty bucket >= b, or HEAP__FREE_BUCKETS. */
+static uint32_t first_bucket_from(const heap__hdr_t *hdr, uint32_t b)
+{
+    for (uint32_t w = b >> 6; w < HEAP__FREE_BUCKETS / 64; w++) {
+        uint64_t m = hdr->free_nonempty[w];
+        if (w == b >> 6)
+            m &= ~0ull << (b & 63);
+        if (m)
+            return w * 64 + (uint32_t)__builtin_ctzll(m);
+    }
+    return HEAP__FREE_BUCKETS;
+}
+
+/* Make pages [commit_page, upto) real tmpfs pages (with their map and span
+** entries) so a full tmpfs is an error here, not SIGBUS later. */
+static int commit_pages(heap_t *h, uint32_t upto)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (upto <= hdr->commit_page)
+        return 0;
+    uint64_t chunk = HEAP__COMMIT_CHUNK_PAGES;
+    uint64_t to = ((uint64_t)upto + chunk - 1) / chunk * chunk;
+    if (to > hdr->npages)
+        to = hdr->npages;
+    uint64_t from = hdr->commit_page;
+    struct { uint64_t off, len; } parts[3] = {
+        { from << HEAP__PAGE_SHIFT, (to - from) << HEAP__PAGE_SHIFT },
+        { hdr->page_map_off + from * sizeof(uint32_t), (to - from) * sizeof(uint32_t) },
+        { hdr->spans_off + from * sizeof(heap__span_t), (to - from) * sizeof(heap__span_t) },
+    };
+    for (int i = 0; i < 3; i++) {
+        if (fallocate(h->fd, 0, (off_t)parts[i].off, (off_t)parts[i].len) != 0 &&
+            errno != EOPNOTSUPP && errno != ENOSYS)
+            return HEAP_EOOM;
+    }
+    hdr->commit_page = (uint32_t)to;
+    return 0;
+}
+
+int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
+                      bool *needzero_out)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t page = 0;
+
+    uint32_t b = first_bucket_from(hdr, bucket_of(npages));
+    if (b < HEAP__FREE_BUCKETS - 1) {
+        page = hdr->free_head[b];
+        free_unlink(h, b, 0, page);
+    } else if (b == HEAP__FREE_BUCKETS - 1) {
+        uint32_t prev = 0;
+        for (uint32_t p = hdr->free_head[b]; p; prev = p, p = heap__span(h, p)->next) {
+            if (heap__span(h, p)->npages >= npages) {
+                free_unlink(h, b, prev, p);
+                page = p;
+                break;
+            }
+        }
+    }
+
+    if (page) {
+        heap__span_t *sp = heap__span(h, page);
+        uint32_t have = sp->npages;
+        heap__fault(h, HEAP__FP_PAGE_SPLIT);
+        if (have > npages) {
+            /* The remainder is written before the span shrinks, so a walk
+            ** sees either the whole free span or both halves. */
+            uint32_t rest = page + npages;
+            heap__span_t *rp = heap__span(h, rest);
+            rp->state = HEAP__SPAN_FREE;
+            rp->npages = have - npages;
+            rp->next = 0;
+            __atomic_store_n(&sp->npages, npages, __ATOMIC_RELEASE);
+            free_push(h, rest);
+        }
+        *needzero_out = true;
+    } else {
+        uint32_t hwm = hdr->hwm_page;
+        if ((uint64_t)hwm + npages > hdr->npages)
+            return HEAP_EOOM;
+        if (commit_pages(h, hwm + npages) != 0)
+            return HEAP_EOOM;
+        heap__span_t *sp = heap__span(h, hwm);
+        sp->state = HEAP__SPAN_FREE;
+        sp->npages = npages;
+        sp->next = 0;
+        __atomic_store_n(&hdr->hwm_page, hwm + npages, __ATOMIC_RELEASE);
+        page = hwm;
+        *needzero_out = false;
+    }
+    __atomic_add_fetch(&hdr->inuse_pages, npages, __ATOMIC_RELAXED);
+    *page_out = page;
+    return 0;
+}
+
+/* ---- The walk ------------------------------------------------------- */
+
+typedef struct walk_lists {
+    uint32_t free_tail[HEAP__FREE_BUCKETS];
+    uint32_t part_tail[HEAP__NSPANCLASSES];
+} walk_lists_t;
+
+static void free_append(heap_t *h, walk_lists_t *wl, uint32_t page)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t b = bucket_of(sp->npages);
+    sp->next = 0;
+    if (wl->free_tail[b])
+        heap__span(h, wl->free_tail[b])->next = page;
+    else
+        hdr->free_head[b] = page;
+    wl->free_tail[b] = page;
+    hdr->free_nonempty[b >> 6] |= 1ull << (b & 63);
+}
+
+static void partial_append(heap_t *h, walk_lists_t *wl, uint32_t page)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t spc = sp->spanclass;
+    sp->next = 0;
+    if (wl->part_tail[spc])
+        heap__span(h, wl->part_tail[spc])->next = page;
+    else
+        hdr->partial_head[spc] = page;
+    wl->part_tail[spc] = page;
+}
+
+static void span_free(heap_t *h, heap__span_t *sp, uint32_t page)
+{
+    __atomic_store_n(&sp->state, HEAP__SPAN_FREE, __ATOMIC_RELEASE);
+    page_map_set(h, page, sp->npages, 0);
+}
+
+static void sweep_small(heap_t *h, heap__span_t *sp, uint32_t page, uint32_t gen,
+                        heap__sweep_stats_t *st)
+{
+    uint32_t sel = (uint32_t)(sp->sweep_word & 1);
+    uint64_t *alloc = sp->bits[sel];
+    uint64_t *mark = sp->bits[sel ^ 1];
+    uint32_t words = bitmap_words(sp->nelems);
+    uint32_t before = heap__span_count_allocated(sp);
+    uint32_t marked = 0;
+    for (uint32_t w = 0; w < words; w++)
+        marked += (uint32_t)__builtin_popcountll(mark[w]);
+    if (st && before > marked)
+        st->objects_freed += before - marked;
+    if (marked == 0) {
+        span_free(h, sp, page);
+        if (st)
+            st->spans_freed++;
+        return;
+    }
+    bool dirty = sp->needzero || before != marked ||
+                 (sp->owner != 0 && !heap__attach_live(h, sp->owner));
+    /* Commit: the mark bitmap becomes the alloc bitmap in one store. */
+    __atomic_store_n(&sp->sweep_word, ((uint64_t)gen << 1) | (sel ^ 1), __ATOMIC_RELEASE);
+    memset(alloc, 0, words * sizeof(uint64_t));
+    sp->freeindex = 0;
+    sp->alloc_count = marked;
+    sp->owner = 0;
+    sp->needzero = dirty;
+}
+
+static void sweep_large(heap_t *h, heap__span_t *sp, uint32_t page, uint32_t gen,
+                        heap__sweep_stats_t *st)
+{
+    uint32_t sel = (uint32_t)(sp->sweep_word & 1);
+    if (!(sp->bits[sel ^ 1][0] & 1)) {
+        span_free(h, sp, page);
+        if (st) {
+            st->objects_freed++;
+            st->spans_freed++;
+        }
+        return;
+    }
+    __atomic_store_n(&sp->sweep_word, ((uint64_t)gen << 1) | (sel ^ 1), __ATOMIC_RELEASE);
+    sp->bits[sel][0] = 0;
+    sp->owner = 0;
+}
+
+static void clear_marks(heap__span_t *sp)
+{
+    uint64_t *mark = sp->bits[(sp->sweep_word & 1) ^ 1];
+    memset(mark, 0, bitmap_words(sp->nelems) * sizeof(uint64_t));
+}
+
+void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
+{
+    heap__hdr_t *hdr = h->hdr;
+    walk_lists_t wl;
+    memset(&wl, 0, sizeof wl);
+    memset(hdr->free_head, 0, sizeof hdr->free_head);
+    memset(hdr->free_nonempty, 0, sizeof hdr->free_nonempty);
+    memset(hdr->partial_head, 0, sizeof hdr->partial_head);
+
+    uint32_t hwm = hdr->hwm_page;
+    uint32_t gen = hdr->sweepgen;
+    uint64_t inuse = 0;
+    uint32_t run = 0;   /* start of the free run being merged, 0 = none */
+
+    for (uint32_t s = hdr->first_page; s < hwm;) {
+        heap__span_t *sp = heap__span(h, s);
+        uint32_t n = sp->npages;
+        uint32_t state = sp->state;
+        bool valid_state = state == HEAP__SPAN_FREE || state == HEAP__SPAN_SMALL ||
+                           state == HEAP__SPAN_LARGE;
+        if (!valid_state || n == 0 || n > hwm - s ||
+            (state == HEAP__SPAN_SMALL &&
+             ((sp->spanclass >> 1) == 0 || (sp->spanclass >> 1) >= HEAP__NCLASSES))) {
+            /* Only a writer that died mid-way through something we do
+            ** not model could leave this. Give up the rest as free pages
+            ** rather than wedge every process. */
+            sp->state = HEAP__SPAN_FREE;
+            sp->npages = n = hwm - s;
+            page_map_set(h, s, n, 0);
+        }
+
+        if (sp->state == HEAP__SPAN_SMALL) {
+            if (flags & HEAP__WALK_SWEEP) {
+                sweep_small(h, sp, s, gen, st);
+                heap__fault(h, HEAP__FP_SWEEP);
+            } else {
+                if (flags & HEAP__WALK_CLEAR_MARKS)
+                    clear_marks(sp);
+                if ((flags & HEAP__WALK_REPAIR) && sp->owner == 0)
+                    sp->alloc_count = heap__span_count_allocated(sp);
+            }
+        } else if (sp->state == HEAP__SPAN_LARGE) {
+            if (flags & HEAP__WALK_SWEEP)
+                sweep_large(h, sp, s, gen, st);
+            else if (flags & HEAP__WALK_CLEAR_MARKS)
+                clear_marks(sp);
+        }
+
+        if (sp->state == HEAP__SPAN_FREE) {
+            if (flags & HEAP__WALK_REPAIR)
+                page_map_set(h, s, n, 0);
+            if (run)
+                __atomic_store_n(&heap__span(h, run)->npages,
+                                 heap__span(h, run)->npages + n, __ATOMIC_RELEASE);
+            else
+                run = s;
+        } else {
+            if (run) {
+                free_append(h, &wl, run);
+                run = 0;
+            }
+            if (flags & HEAP__WALK_REPAIR)
+                page_map_set(h, s, n, s);
+            if (sp->state == HEAP__SPAN_SMALL && sp->owner == 0 &&
+                sp->alloc_count < sp->nelems)
+                partial_append(h, &wl, s);
+            inuse += n;
+        }
+        s += n;
+    }
+    if (run)
+        free_append(h, &wl, run);
+    __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
+}

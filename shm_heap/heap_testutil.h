@@ -1,0 +1,90 @@
+/*
+** shm_heap/heap_testutil.h -- helpers shared by shm_heap's tests.
+**
+** Every test process calls tu_init() first: it gives the test its own
+** segment prefix ("heapsim-t<pid>-<nonce>-" in HEAPSIM_SHM_PREFIX), arms a
+** watchdog, and removes the test's segments however the test ends (exit,
+** abort, watchdog, SIGTERM). tu_finish() fails the test if a segment with
+** the prefix is still in /dev/shm, i.e. if the code under test leaked one.
+**
+** CHECK() fails the test from any process: in a forked child it _exits(1)
+** (the parent's tu_wait_ok() then fails), in the parent it exits(1).
+*/
+#ifndef HEAPSIM_SHM_HEAP_HEAP_TESTUTIL_H
+#define HEAPSIM_SHM_HEAP_HEAP_TESTUTIL_H
+
+#include "shm_heap/heap.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+void tu_init(const char *test_name, unsigned watchdog_s);
+_Noreturn void tu_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tu_finish(void);
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond))                                                       \
+            tu_fail(__FILE__, __LINE__, "check failed: %s", #cond);        \
+    } while (0)
+#define CHECKF(cond, ...)                                                  \
+    do {                                                                   \
+        if (!(cond))                                                       \
+            tu_fail(__FILE__, __LINE__, __VA_ARGS__);                      \
+    } while (0)
+#define CHECK_RC(expr)                                                     \
+    do {                                                                   \
+        int tu_rc_ = (expr);                                               \
+        if (tu_rc_ != 0)                                                   \
+            tu_fail(__FILE__, __LINE__, "%s = %d (%s)", #expr, tu_rc_,     \
+                    heap_strerror(tu_rc_));                                \
+    } while (0)
+/* heap_verify() must pass. */
+#define CHECK_VERIFY(h)                                                    \
+    do {                                                                   \
+        char tu_why_[256];                                                 \
+        int tu_rc_ = heap_verify((h), tu_why_, sizeof tu_why_);            \
+        if (tu_rc_ != 0)                                                   \
+            tu_fail(__FILE__, __LINE__, "heap_verify: %s", tu_why_);       \
+    } while (0)
+
+/* "/<prefix><token>" for this test. */
+char *tu_segment(char *buf, size_t size, const char *token);
+/* Segments with this test's prefix now in /dev/shm. */
+int tu_shm_count(void);
+
+/* Fork a child running fn(arg) then _exit(0); it gets its own watchdog. */
+pid_t tu_fork(void (*fn)(void *arg), void *arg);
+/* Reap pid; fail unless it exited 0. */
+void tu_wait_ok(pid_t pid);
+/* Reap pid; returns its raw wait status. */
+int tu_wait(pid_t pid);
+
+/* splitmix64: a seeded RNG, and a draw in [0, n). */
+uint64_t tu_rand(uint64_t *state);
+static inline uint64_t tu_below(uint64_t *state, uint64_t n)
+{
+    return n ? tu_rand(state) % n : 0;
+}
+/* Seed from HEAP_TEST_SEED or the clock; printed so a run can be replayed. */
+uint64_t tu_seed(void);
+
+/* Memory shared with forked children (MAP_SHARED | MAP_ANONYMOUS, zeroed). */
+void *tu_shared(size_t bytes);
+
+/* A barrier for n processes in shared memory. Leave the heap first. */
+typedef struct tu_barrier {
+    uint32_t arrived;
+    uint32_t generation;
+    uint32_t n;
+} tu_barrier_t;
+void tu_barrier_wait(tu_barrier_t *b);
+
+/* Sleep for ns nanoseconds. */
+void tu_sleep_ns(uint64_t ns);
+uint64_t tu_now_ns(void);
+
+#endif
