@@ -203,7 +203,20 @@ int store_print_runs(store_t *st, FILE *out, int limit, bool json);
 ** "sweep_point", "repeat_index", "error", "worker", every result figure
 ** (*_ns, *_bytes, ...; null until finished) and "samples" (a count).
 ** "params" and "runtime" are the JSON stored, or its text if it does not
-** parse. Read from one snapshot. */
+** parse. Read from one snapshot.
+** Sweep points: a point is the tasks with the same kernel, sweep_point,
+** label, params and runtime (a sweep point's repeats). JSON always has
+** "points": one object per point, in the order of its first task (a run
+** without sweep or repeats has one point per task): {"kernel", "label",
+** "sweep_point", "params", "first_seq", "repeats" (tasks at the point),
+** "done", "failed", "wall_ns", "gc_cycles", "pause_max_ns",
+** "peak_heap_bytes", "alloc_objects", "metrics": {NAME: {..., "unit"}}},
+** each figure {"mean", "min", "max"} over the point's tasks that are done
+** (failed ones are counted in "failed" only; null when none is done).
+** Text adds "sweep:" (a row per point: done/total, wall, GC cycles, max
+** pause, peak heap, allocations) and "sweep metrics:" after the rest when
+** some point has more than one task or there is more than one
+** sweep_point. */
 int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json);
 /* Any read-only SQL; JSON is an array of objects keyed by column name.
 ** STORE_EUSAGE with store_errmsg() for bad SQL or a write attempt. */

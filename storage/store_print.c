@@ -5,7 +5,9 @@
 ** promises hold: a NULL prints as "-" (or JSON null), JSON columns that do
 ** not parse print as their text, and numbers are read by storage class.
 ** `show` reads inside one savepoint, so a run being written while it is
-** shown is seen at one instant (WAL gives the reader a snapshot).
+** shown is seen at one instant (WAL gives the reader a snapshot). Its
+** sweep points are aggregated by SQLite (GROUP BY over a run's tasks), so
+** only figures that are numbers in tasks that are done count.
 */
 #include "storage/store_int.h"
 
@@ -442,19 +444,78 @@ static const char tasks_sql[] =
 static const char metrics_sql[] =
     "SELECT name, value, unit FROM metrics WHERE task_id = ?1 ORDER BY name";
 
+/* ---- show: the sweep points -------------------------------------------
+**
+** A point is the tasks of a run with the same kernel, sweep point, label,
+** parameters and runtime: the repeats of one sweep point (tasks that are
+** identical in all of these are repeats of each other wherever they came
+** from). Its figures are aggregated over the point's tasks that are done
+** and hold a number there: a failed task counts in "2/3 done" and nowhere
+** else. Points are listed in the order of their first task. */
+
+/* mean, min and max of a task column over the point's finished tasks. */
+#define POINT_DONE(col) \
+    "CASE WHEN status = 'done' AND typeof(" col ") IN ('integer', 'real') THEN " col " END"
+#define POINT_AGG(col) \
+    " avg(" POINT_DONE(col) "), min(" POINT_DONE(col) "), max(" POINT_DONE(col) ")"
+
+enum {
+    PT_KERNEL, PT_LABEL, PT_SWEEP_POINT, PT_PARAMS, PT_RUNTIME, PT_FIRST_SEQ,
+    PT_TASKS, PT_DONE, PT_FAILED,
+    PT_WALL,                     /* each figure: mean, min, max */
+    PT_GC_CYCLES = PT_WALL + 3,
+    PT_PAUSE_MAX = PT_GC_CYCLES + 3,
+    PT_PEAK_HEAP = PT_PAUSE_MAX + 3,
+    PT_ALLOC_OBJECTS = PT_PEAK_HEAP + 3,
+};
+
+static const char points_sql[] =
+    "SELECT kernel, label, sweep_point, params_json, runtime_json, min(seq), count(*),"
+    " count(CASE WHEN status = 'done' THEN 1 END),"
+    " count(CASE WHEN status = 'failed' THEN 1 END),"
+    POINT_AGG("wall_ns") "," POINT_AGG("gc_cycles") "," POINT_AGG("pause_max_ns") ","
+    POINT_AGG("peak_heap_bytes") "," POINT_AGG("alloc_objects")
+    " FROM tasks WHERE run_id = ?1"
+    " GROUP BY kernel, sweep_point, label, params_json, runtime_json"
+    " ORDER BY min(seq), min(id)";
+
+/* The kernel's metrics over one point's finished tasks: ?2..?6 are the
+** point's kernel, sweep_point, label, params_json, runtime_json. */
+enum { PM_NAME, PM_MEAN, PM_MIN, PM_MAX, PM_UNIT };
+
+static const char point_metrics_sql[] =
+    "SELECT m.name, avg(m.value), min(m.value), max(m.value), max(m.unit)"
+    " FROM tasks t JOIN metrics m ON m.task_id = t.id"
+    " WHERE t.run_id = ?1 AND t.status = 'done' AND t.kernel IS ?2"
+    " AND t.sweep_point IS ?3 AND t.label IS ?4 AND t.params_json IS ?5"
+    " AND t.runtime_json IS ?6"
+    " AND m.name IS NOT NULL AND typeof(m.value) IN ('integer', 'real')"
+    " GROUP BY m.name ORDER BY m.name";
+
 /* The statements of one `show` and where it prints. */
 typedef struct show {
     store_t *st;
     FILE *out;
     sqlite3_stmt *run, *tasks, *metrics;
+    sqlite3_stmt *points, *point_metrics;
 } show_t;
 
-/* The task's label, or else its parameters as "depth=10 width=2" (strings
-** without quotes), or else the raw params text. Caller frees. */
-static char *task_title(sqlite3_stmt *stmt)
+/* Bind the point of the current row of sh->points to sh->point_metrics. */
+static void point_bind(show_t *sh)
 {
-    const char *label = col_text(stmt, TASK_LABEL);
-    const char *params = col_text(stmt, TASK_PARAMS);
+    static const int cols[] = {
+        PT_KERNEL, PT_SWEEP_POINT, PT_LABEL, PT_PARAMS, PT_RUNTIME,
+    };
+
+    for (int i = 0; i < (int)(sizeof cols / sizeof cols[0]); i++)
+        sqlite3_bind_value(sh->point_metrics, i + 2,
+                           sqlite3_column_value(sh->points, cols[i]));
+}
+
+/* label when it is not empty, or else params as "depth=10 width=2"
+** (strings without quotes), or else the raw params text. Caller frees. */
+static char *point_title(const char *label, const char *params)
+{
     struct json_object *parsed;
     char *title = NULL;
     size_t size = 0;
@@ -487,6 +548,12 @@ static char *task_title(sqlite3_stmt *stmt)
     }
     json_object_put(parsed);
     return title;
+}
+
+/* The task's label, or else its parameters (point_title). */
+static char *task_title(sqlite3_stmt *stmt)
+{
+    return point_title(col_text(stmt, TASK_LABEL), col_text(stmt, TASK_PARAMS));
 }
 
 /* Print text indented, each line of it (escapes other control characters
@@ -563,6 +630,172 @@ static void show_header_text(show_t *sh)
         fputs("  error     ", sh->out);
         print_block(sh->out, error, 12);
     }
+}
+
+/* A figure with up to 6 significant digits, without an exponent below
+** 1e15: "41.2667", "1234567", "0.000123". */
+static void fmt_figure(char *buf, size_t size, double value)
+{
+    if (isfinite(value) && fabs(value) >= 1e5 && fabs(value) < 1e15)
+        snprintf(buf, size, "%.0f", value);
+    else
+        snprintf(buf, size, "%.6g", value);
+}
+
+/* A cell of a real column (a mean) shown with fmt after rounding to an
+** integer; "-" when NULL. */
+static int cell_mean(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
+                     fmt_fn *fmt)
+{
+    char buf[64];
+    double mean;
+
+    if (col_null(stmt, col))
+        return store__table_cell(table, tcol, "-", 1, -1);
+    mean = sqlite3_column_double(stmt, col);
+    fmt(buf, sizeof buf, isfinite(mean) && fabs(mean) < 9e18 ? (int64_t)llround(mean) : 0);
+    return store__table_cell(table, tcol, buf, strlen(buf), -1);
+}
+
+/* "min..max" of columns col and col + 1, each shown with fmt; "-" when
+** either is NULL. */
+static int cell_range(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
+                      fmt_fn *fmt)
+{
+    char lo[64], hi[64];
+
+    if (col_null(stmt, col) || col_null(stmt, col + 1))
+        return store__table_cell(table, tcol, "-", 1, -1);
+    fmt(lo, sizeof lo, sqlite3_column_int64(stmt, col));
+    fmt(hi, sizeof hi, sqlite3_column_int64(stmt, col + 1));
+    return store__table_cellf(table, tcol, "%s..%s", lo, hi);
+}
+
+/* A real column as fmt_figure text; "-" when NULL. */
+static int cell_figure(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col)
+{
+    char buf[64];
+
+    if (col_null(stmt, col))
+        return store__table_cell(table, tcol, "-", 1, -1);
+    fmt_figure(buf, sizeof buf, sqlite3_column_double(stmt, col));
+    return store__table_cell(table, tcol, buf, strlen(buf), -1);
+}
+
+/* One row of the sweep table, and the point's rows of the metrics table. */
+static int points_text_row(show_t *sh, store__table_t *table, store__table_t *metrics)
+{
+    sqlite3_stmt *p = sh->points, *pm = sh->point_metrics;
+    char *title = point_title(col_text(p, PT_LABEL), col_text(p, PT_PARAMS));
+    int rc = title ? 0 : -1, step;
+
+    rc = rc ? rc : store__table_row(table);
+    rc = rc ? rc : store__table_cell(table, 0, title, title ? strlen(title) : 0, -1);
+    rc = rc ? rc : cell_text(table, 1, p, PT_KERNEL);
+    rc = rc ? rc : store__table_cellf(table, 2, "%lld/%lld",
+                                      (long long)sqlite3_column_int64(p, PT_DONE),
+                                      (long long)sqlite3_column_int64(p, PT_TASKS));
+    rc = rc ? rc : cell_mean(table, 3, p, PT_WALL, fmt_duration);
+    rc = rc ? rc : cell_range(table, 4, p, PT_WALL + 1, fmt_duration);
+    rc = rc ? rc : col_null(p, PT_GC_CYCLES)
+                       ? store__table_cell(table, 5, "-", 1, -1)
+                       : store__table_cellf(table, 5, "%.1f",
+                                            sqlite3_column_double(p, PT_GC_CYCLES));
+    rc = rc ? rc : cell_range(table, 6, p, PT_GC_CYCLES + 1, fmt_int);
+    rc = rc ? rc : cell_mean(table, 7, p, PT_PAUSE_MAX, fmt_duration);
+    rc = rc ? rc : cell_fmt(table, 8, p, PT_PAUSE_MAX + 2, fmt_duration);
+    rc = rc ? rc : cell_mean(table, 9, p, PT_PEAK_HEAP, fmt_mib);
+    rc = rc ? rc : cell_fmt(table, 10, p, PT_PEAK_HEAP + 2, fmt_mib);
+    rc = rc ? rc : cell_mean(table, 11, p, PT_ALLOC_OBJECTS, fmt_count);
+    if (rc) {
+        free(title);
+        return store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+    }
+    point_bind(sh);
+    while ((step = sqlite3_step(pm)) == SQLITE_ROW) {
+        rc = store__table_row(metrics);
+        rc = rc ? rc : store__table_cell(metrics, 0, title, strlen(title), -1);
+        rc = rc ? rc : cell_text(metrics, 1, p, PT_KERNEL);
+        rc = rc ? rc : cell_text(metrics, 2, pm, PM_NAME);
+        rc = rc ? rc : cell_figure(metrics, 3, pm, PM_MEAN);
+        rc = rc ? rc : cell_figure(metrics, 4, pm, PM_MIN);
+        rc = rc ? rc : cell_figure(metrics, 5, pm, PM_MAX);
+        rc = rc ? rc : cell_text(metrics, 6, pm, PM_UNIT);
+        if (rc) {
+            rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store__db_fail(sh->st, "reading metrics");
+    sqlite3_reset(pm);
+    free(title);
+    return rc;
+}
+
+/* The "sweep:" table (and "sweep metrics:"), printed when the run has
+** repeats or more than one sweep point. */
+static int show_points_text(show_t *sh)
+{
+    static const struct { const char *title; bool right; } columns[] = {
+        { "POINT", false }, { "KERNEL", false }, { "DONE", true },
+        { "WALL", true }, { "MIN..MAX", true }, { "GC", true },
+        { "MIN..MAX", true }, { "MAX PAUSE", true }, { "WORST", true },
+        { "PEAK HEAP MiB", true }, { "MAX MiB", true }, { "ALLOCS", true },
+    };
+    static const struct { const char *title; bool right; } metric_columns[] = {
+        { "POINT", false }, { "KERNEL", false }, { "METRIC", false },
+        { "MEAN", true }, { "MIN", true }, { "MAX", true }, { "UNIT", false },
+    };
+    enum {
+        NCOLUMNS = sizeof columns / sizeof columns[0],
+        NMETRIC_COLUMNS = sizeof metric_columns / sizeof metric_columns[0],
+    };
+    store__table_t *table = store__table_new(NCOLUMNS);
+    store__table_t *metrics = store__table_new(NMETRIC_COLUMNS);
+    bool swept = false, first = true;
+    int64_t first_sweep_point = 0;
+    int rc = table && metrics ? 0 : -1, step;
+
+    for (size_t col = 0; col < NCOLUMNS; col++)
+        rc = rc ? rc : store__table_header(table, col, columns[col].title,
+                                           columns[col].right);
+    for (size_t col = 0; col < NMETRIC_COLUMNS; col++)
+        rc = rc ? rc : store__table_header(metrics, col, metric_columns[col].title,
+                                           metric_columns[col].right);
+    if (rc) {
+        rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+        goto out_free;
+    }
+    while ((step = sqlite3_step(sh->points)) == SQLITE_ROW) {
+        int64_t sweep_point = sqlite3_column_int64(sh->points, PT_SWEEP_POINT);
+
+        if (sqlite3_column_int64(sh->points, PT_TASKS) > 1 ||
+            (!first && sweep_point != first_sweep_point))
+            swept = true;
+        if (first)
+            first_sweep_point = sweep_point;
+        first = false;
+        if ((rc = points_text_row(sh, table, metrics)))
+            goto out_free;
+    }
+    if (step != SQLITE_DONE) {
+        rc = store__db_fail(sh->st, "reading sweep points");
+        goto out_free;
+    }
+    if (swept) {
+        fputs("\nsweep (over the tasks done at each point: mean, min..max):\n", sh->out);
+        store__table_print(table, sh->out, 2);
+        if (store__table_rows(metrics) > 0) {
+            fputs("\nsweep metrics (over the tasks done at each point):\n", sh->out);
+            store__table_print(metrics, sh->out, 2);
+        }
+    }
+out_free:
+    sqlite3_reset(sh->points);
+    store__table_destroy(&metrics);
+    store__table_destroy(&table);
+    return rc;
 }
 
 static int show_text(show_t *sh)
@@ -680,7 +913,8 @@ static int show_text(show_t *sh)
         fputs("\nmetrics:\n", sh->out);
         store__table_print(metrics, sh->out, 2);
     }
-    rc = store__check_out(sh->st, sh->out);
+    rc = show_points_text(sh);
+    rc = rc ? rc : store__check_out(sh->st, sh->out);
 out_free:
     if (errors_out)
         fclose(errors_out);
@@ -718,6 +952,109 @@ static struct json_object *show_json_result(show_t *sh, int *rc)
     }
     sqlite3_reset(sh->metrics);
     return result;
+}
+
+/* {"mean", "min", "max"} of columns col..col + 2 of stmt. NULL when out of
+** memory. */
+static struct json_object *json_aggregate(sqlite3_stmt *stmt, int col)
+{
+    struct json_object *agg = json_object_new_object();
+
+    if (!agg)
+        return NULL;
+    json_add_column(agg, "mean", stmt, col);
+    json_add_column(agg, "min", stmt, col + 1);
+    json_add_column(agg, "max", stmt, col + 2);
+    return agg;
+}
+
+/* The point of the current row of sh->points as a JSON object. NULL with
+** *rc set on failure. */
+static struct json_object *show_json_point(show_t *sh, int *rc)
+{
+    static const struct { const char *key; int col; } figures[] = {
+        { "wall_ns", PT_WALL }, { "gc_cycles", PT_GC_CYCLES },
+        { "pause_max_ns", PT_PAUSE_MAX }, { "peak_heap_bytes", PT_PEAK_HEAP },
+        { "alloc_objects", PT_ALLOC_OBJECTS },
+    };
+    sqlite3_stmt *p = sh->points, *pm = sh->point_metrics;
+    struct json_object *point = json_object_new_object(), *metrics;
+    int step;
+
+    if (!point)
+        goto out_nomem;
+    json_add_column(point, "kernel", p, PT_KERNEL);
+    json_add_column(point, "label", p, PT_LABEL);
+    json_add_column(point, "sweep_point", p, PT_SWEEP_POINT);
+    json_object_object_add(point, "params", json_parsed(col_text(p, PT_PARAMS)));
+    json_add_column(point, "first_seq", p, PT_FIRST_SEQ);
+    json_add_column(point, "repeats", p, PT_TASKS);
+    json_add_column(point, "done", p, PT_DONE);
+    json_add_column(point, "failed", p, PT_FAILED);
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++) {
+        struct json_object *agg = json_aggregate(p, figures[i].col);
+
+        if (!agg)
+            goto out_nomem;
+        json_object_object_add(point, figures[i].key, agg);
+    }
+    if (!(metrics = json_object_new_object()))
+        goto out_nomem;
+    json_object_object_add(point, "metrics", metrics);
+    point_bind(sh);
+    while ((step = sqlite3_step(pm)) == SQLITE_ROW) {
+        struct json_object *agg = json_aggregate(pm, PM_MEAN);
+
+        if (!agg) {
+            sqlite3_reset(pm);
+            goto out_nomem;
+        }
+        json_add_column(agg, "unit", pm, PM_UNIT);
+        if (col_text(pm, PM_NAME))
+            json_object_object_add(metrics, col_text(pm, PM_NAME), agg);
+        else
+            json_object_put(agg);
+    }
+    if (step != SQLITE_DONE) {
+        *rc = store__db_fail(sh->st, "reading metrics");
+        sqlite3_reset(pm);
+        json_object_put(point);
+        return NULL;
+    }
+    sqlite3_reset(pm);
+    return point;
+
+out_nomem:
+    json_object_put(point);
+    *rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+    return NULL;
+}
+
+/* Add "points" (every sweep point, aggregated) to doc. 0 or a STORE_E*. */
+static int show_json_points(show_t *sh, struct json_object *doc)
+{
+    struct json_object *points = json_object_new_array();
+    int rc = 0, step;
+
+    if (!points)
+        return store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+    json_object_object_add(doc, "points", points);
+    while ((step = sqlite3_step(sh->points)) == SQLITE_ROW) {
+        struct json_object *point = show_json_point(sh, &rc);
+
+        if (!point)
+            goto out_reset;
+        if (json_object_array_add(points, point) != 0) {
+            json_object_put(point);
+            rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
+            goto out_reset;
+        }
+    }
+    if (step != SQLITE_DONE)
+        rc = store__db_fail(sh->st, "reading sweep points");
+out_reset:
+    sqlite3_reset(sh->points);
+    return rc;
 }
 
 static int show_json(show_t *sh)
@@ -782,6 +1119,8 @@ static int show_json(show_t *sh)
         rc = store__db_fail(sh->st, "reading tasks");
         goto out_put_doc;
     }
+    if ((rc = show_json_points(sh, doc)))
+        goto out_put_doc;
     rc = print_json(sh->st, sh->out, doc);
 out_put_doc:
     json_object_put(doc);
@@ -801,12 +1140,17 @@ int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json)
         return store__db_fail(st, "showing a run");
     if (sqlite3_prepare_v2(st->db, run_sql, -1, &sh.run, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, tasks_sql, -1, &sh.tasks, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, metrics_sql, -1, &sh.metrics, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(st->db, metrics_sql, -1, &sh.metrics, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, points_sql, -1, &sh.points, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, point_metrics_sql, -1, &sh.point_metrics, NULL)
+            != SQLITE_OK) {
         rc = store__db_fail(st, "showing a run");
         goto out_finalize;
     }
     sqlite3_bind_int64(sh.run, 1, run_id);
     sqlite3_bind_int64(sh.tasks, 1, run_id);
+    sqlite3_bind_int64(sh.points, 1, run_id);
+    sqlite3_bind_int64(sh.point_metrics, 1, run_id);
     step = sqlite3_step(sh.run);
     if (step == SQLITE_DONE) {
         rc = store__fail(st, STORE_ENOTFOUND, "no run %lld", (long long)run_id);
@@ -838,6 +1182,8 @@ int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json)
         free(text);
     }
 out_finalize:
+    sqlite3_finalize(sh.point_metrics);
+    sqlite3_finalize(sh.points);
     sqlite3_finalize(sh.metrics);
     sqlite3_finalize(sh.tasks);
     sqlite3_finalize(sh.run);

@@ -765,6 +765,188 @@ static void test_show_report(void)
     free(path);
 }
 
+/* ---- show: sweep points ----------------------------------------------- */
+
+/* obj[key1][key2] as a double; NAN when missing or not a number. */
+static double agg_at(struct json_object *obj, const char *key1, const char *key2)
+{
+    struct json_object *a, *b;
+
+    if (!json_object_object_get_ex(obj, key1, &a) ||
+        !json_object_object_get_ex(a, key2, &b) ||
+        !(json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double)))
+        return NAN;
+    return json_object_get_double(b);
+}
+
+/* A run of churn swept over gogc = 50, 200 with 3 repeats each; the last
+** repeat at 200 failed (its figures must not count), and a single-task run
+** beside it. */
+static void test_show_sweep(void)
+{
+    static const struct {
+        const char *status;
+        int64_t wall_ms, gc, pause_us, heap_mib, allocs;
+        double ns_per_alloc;
+    } results[6] = {
+        { "done", 100, 10, 1000, 10, 1000, 10.0 },
+        { "done", 200, 20, 2000, 20, 2000, 20.0 },
+        { "done", 300, 30, 6000, 30, 3000, 60.0 },
+        { "done", 400, 4, 500, 40, 4000, 1.5 },
+        { "done", 600, 6, 700, 60, 6000, 2.5 },
+        { "failed", 5, 999, 99999, 999, 999999, 1000.0 },
+    };
+    char *path = tmp_path("sweep.db");
+    char err[512];
+    store_t *st;
+    int64_t run_id, single_id, task_id;
+    capture_t cap;
+    const char *text;
+    struct json_object *doc, *points, *p0, *p1, *m;
+
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    {
+        store_run_t run = { .token = "t-sweep", .name = "sweep", .started_unix_ns = 1 };
+
+        CHECK_RC(store_run_insert(st, &run, &run_id), 0);
+    }
+    for (uint32_t seq = 0; seq < 6; seq++) {
+        store_task_t task = {
+            .run_id = run_id, .seq = seq, .kernel = "churn",
+            .params_json = "{\"objects\": 1000}",
+            .runtime_json = seq < 3 ? "{\"gogc\": 50}" : "{\"gogc\": 200}",
+            .label = seq < 3 ? "gogc=50" : "gogc=200",
+            .sweep_point = seq / 3, .repeat_index = seq % 3,
+        };
+        store_task_result_t r = {
+            .status = results[seq].status,
+            .error = strcmp(results[seq].status, "failed") == 0 ? "boom" : NULL,
+            .wall_ns = results[seq].wall_ms * 1000000, .gc_cycles = results[seq].gc,
+            .pause_max_ns = results[seq].pause_us * 1000,
+            .peak_heap_bytes = results[seq].heap_mib << 20,
+            .alloc_objects = results[seq].allocs,
+        };
+
+        CHECK_RC(store_task_insert(st, &task, &task_id), 0);
+        CHECK_RC(store_task_finish(st, task_id, &r), 0);
+        CHECK_RC(store_metric_insert(st, task_id, "ns_per_alloc",
+                                     results[seq].ns_per_alloc, "ns"), 0);
+        if (seq == 4)   /* reported by one repeat only */
+            CHECK_RC(store_metric_insert(st, task_id, "extra", 7, NULL), 0);
+    }
+    CHECK_RC(store_run_finish(st, run_id, "failed", 2, NULL), 0);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_show(st, cap.out, run_id, false), 0);
+    text = capture_end(&cap);
+    CHECK_CONTAINS(text, "\nsweep (");
+    CHECK_CONTAINS(text, "\nsweep metrics (");
+    {
+        const char *sweep = strstr(text, "\nsweep (");
+        const char *row50 = strstr(sweep, "gogc=50 ");
+        const char *row200 = strstr(sweep, "gogc=200 ");
+
+        CHECK(row50 && row200 && row50 < row200);      /* in seq order */
+        CHECK_CONTAINS(row50, "3/3");
+        CHECK_CONTAINS(row50, "200.0 ms");             /* wall mean */
+        CHECK_CONTAINS(row50, "100.0 ms..300.0 ms");   /* min..max */
+        CHECK_CONTAINS(row50, "10..30");               /* GC range */
+        CHECK_CONTAINS(row50, "6.0 ms");               /* worst max pause */
+        CHECK_CONTAINS(row200, "2/3");                 /* the failed repeat */
+        CHECK_CONTAINS(row200, "500.0 ms");
+        CHECK_CONTAINS(row200, "400.0 ms..600.0 ms");  /* not 5 ms */
+        CHECK_CONTAINS(row200, "4..6");
+        CHECK_CONTAINS(strstr(text, "\nsweep metrics ("), "ns_per_alloc");
+    }
+    free(cap.text);
+
+    capture_start(&cap);
+    CHECK_RC(store_print_show(st, cap.out, run_id, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    CHECK(doc != NULL);
+    points = get(doc, "points");
+    CHECK(json_object_is_type(points, json_type_array));
+    CHECK(json_object_array_length(points) == 2);
+    p0 = json_object_array_get_idx(points, 0);
+    p1 = json_object_array_get_idx(points, 1);
+    CHECK(strcmp(json_object_get_string(get(p0, "kernel")), "churn") == 0);
+    CHECK(strcmp(json_object_get_string(get(p0, "label")), "gogc=50") == 0);
+    CHECK(json_object_get_int(get(p0, "sweep_point")) == 0);
+    CHECK(json_object_get_int(get(get(p0, "params"), "objects")) == 1000);
+    CHECK(json_object_get_int(get(p0, "repeats")) == 3);
+    CHECK(json_object_get_int(get(p0, "done")) == 3);
+    CHECK(json_object_get_int(get(p0, "failed")) == 0);
+    CHECK(agg_at(p0, "wall_ns", "mean") == 200e6);
+    CHECK(agg_at(p0, "wall_ns", "min") == 100e6);
+    CHECK(agg_at(p0, "wall_ns", "max") == 300e6);
+    CHECK(json_object_is_type(get(get(p0, "wall_ns"), "min"), json_type_int));
+    CHECK(agg_at(p0, "gc_cycles", "mean") == 20);
+    CHECK(agg_at(p0, "pause_max_ns", "mean") == 3e6);
+    CHECK(agg_at(p0, "pause_max_ns", "max") == 6e6);
+    CHECK(agg_at(p0, "peak_heap_bytes", "mean") == 20 << 20);
+    CHECK(agg_at(p0, "peak_heap_bytes", "max") == 30 << 20);
+    CHECK(agg_at(p0, "alloc_objects", "mean") == 2000);
+    m = get(p0, "metrics");
+    CHECK(agg_at(m, "ns_per_alloc", "mean") == 30.0);
+    CHECK(agg_at(m, "ns_per_alloc", "min") == 10.0);
+    CHECK(agg_at(m, "ns_per_alloc", "max") == 60.0);
+    CHECK(strcmp(json_object_get_string(get(get(m, "ns_per_alloc"), "unit")), "ns") == 0);
+    CHECK(json_object_object_length(m) == 1);
+
+    CHECK(strcmp(json_object_get_string(get(p1, "label")), "gogc=200") == 0);
+    CHECK(json_object_get_int(get(p1, "sweep_point")) == 1);
+    CHECK(json_object_get_int(get(p1, "repeats")) == 3);
+    CHECK(json_object_get_int(get(p1, "done")) == 2);
+    CHECK(json_object_get_int(get(p1, "failed")) == 1);
+    CHECK(agg_at(p1, "wall_ns", "mean") == 500e6);
+    CHECK(agg_at(p1, "wall_ns", "min") == 400e6);
+    CHECK(agg_at(p1, "wall_ns", "max") == 600e6);
+    CHECK(agg_at(p1, "gc_cycles", "mean") == 5);
+    CHECK(agg_at(p1, "gc_cycles", "max") == 6);
+    CHECK(agg_at(p1, "pause_max_ns", "max") == 700e3);
+    CHECK(agg_at(p1, "alloc_objects", "max") == 6000);
+    m = get(p1, "metrics");
+    CHECK(agg_at(m, "ns_per_alloc", "mean") == 2.0);
+    CHECK(agg_at(m, "ns_per_alloc", "max") == 2.5);            /* not 1000 */
+    CHECK(agg_at(m, "extra", "mean") == 7.0);
+    CHECK(get(get(m, "extra"), "unit") == NULL);
+    json_object_put(doc);
+    free(cap.text);
+
+    /* One task, no sweep: one point in JSON, no sweep table. */
+    {
+        store_run_t run = { .token = "t-single", .name = "single", .started_unix_ns = 3 };
+        store_task_t task = { .kernel = "spawn", .params_json = "{}", .label = "" };
+        store_task_result_t r = { .status = "done", .wall_ns = 42 };
+
+        CHECK_RC(store_run_insert(st, &run, &single_id), 0);
+        task.run_id = single_id;
+        CHECK_RC(store_task_insert(st, &task, &task_id), 0);
+        CHECK_RC(store_task_finish(st, task_id, &r), 0);
+    }
+    capture_start(&cap);
+    CHECK_RC(store_print_show(st, cap.out, single_id, false), 0);
+    text = capture_end(&cap);
+    CHECK(strstr(text, "sweep") == NULL);
+    free(cap.text);
+    capture_start(&cap);
+    CHECK_RC(store_print_show(st, cap.out, single_id, true), 0);
+    text = capture_end(&cap);
+    doc = parse_json(text);
+    points = get(doc, "points");
+    CHECK(json_object_array_length(points) == 1);
+    p0 = json_object_array_get_idx(points, 0);
+    CHECK(json_object_get_int(get(p0, "repeats")) == 1);
+    CHECK(agg_at(p0, "wall_ns", "mean") == 42);
+    CHECK(get(get(p0, "gc_cycles"), "mean") == NULL || agg_at(p0, "gc_cycles", "mean") == 0);
+    CHECK(json_object_object_length(get(p0, "metrics")) == 0);
+    json_object_put(doc);
+    free(cap.text);
+    store_close(&st);
+    free(path);
+}
+
 /* A file the store did not write (an old heapsim, a hand edit) is shown as
 ** it is, without crashing: bad JSON, NULLs, wrong types. */
 static void test_show_hostile_rows(void)
@@ -800,6 +982,9 @@ static void test_show_hostile_rows(void)
     CHECK(strcmp(json_object_get_string(get(t0, "params")), "{not json") == 0);
     CHECK(strcmp(json_object_get_string(get(t0, "wall_ns")), "fast") == 0);
     CHECK(strcmp(json_object_get_string(get(get(t0, "result"), "output")), "\xef\xbf\xbd" "A") == 0);
+    /* "fast" is no number: a mean of nothing. */
+    CHECK(json_object_array_length(get(doc, "points")) == 2);
+    CHECK(get(get(json_object_array_get_idx(get(doc, "points"), 0), "wall_ns"), "mean") == NULL);
     json_object_put(doc);
     free(cap.text);
     store_close(&st);
@@ -1004,6 +1189,7 @@ int main(void)
         { "write_errors", test_write_errors },
         { "runs_report", test_runs_report },
         { "show_report", test_show_report },
+        { "show_sweep", test_show_sweep },
         { "show_hostile_rows", test_show_hostile_rows },
         { "sql", test_sql },
         { "read_while_writing", test_read_while_writing },
