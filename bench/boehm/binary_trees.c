@@ -2,11 +2,14 @@
 ** bench/boehm/binary_trees.c -- binary-trees on the Boehm-Demers-Weiser
 ** conservative collector (libgc), the second anchor of bench/binary_trees.sh.
 ** Same rules and output as kernels/binary_trees.c; single-threaded, like
-** one heapsim worker.
+** one heapsim worker. Prints its collections and their pauses to stderr
+** (pauses.h).
 */
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "pauses.h"
 
 typedef struct node {
     struct node *left, *right;
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
     int max_depth = n > min_depth + 2 ? n : min_depth + 2;
 
     GC_INIT();
+    pauses_install();
     printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1,
            check(bottom_up(max_depth + 1)));
     node_t *long_lived = bottom_up(max_depth);
@@ -48,6 +52,6 @@ int main(int argc, char **argv)
         printf("%ld\t trees of depth %d\t check: %ld\n", iterations, d, sum);
     }
     printf("long lived tree of depth %d\t check: %ld\n", max_depth, check(long_lived));
-    fprintf(stderr, "boehm: %lu collections\n", (unsigned long)GC_get_gc_no());
+    pauses_report();
     return 0;
 }

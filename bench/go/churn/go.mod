@@ -1,0 +1,3 @@
+module heapsim/bench/churn
+
+go 1.19

@@ -1,0 +1,3 @@
+module heapsim/bench/gcbench
+
+go 1.19
