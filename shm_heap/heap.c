@@ -122,6 +122,21 @@ void heap__repair_locked(heap_t *h)
             prev = ref;
             link = &r->next;
         }
+        /* Pool lists: the same. */
+        prev = 0;
+        link = &p->pools_head;
+        guard = (uint64_t)hdr->npages * HEAP__MAX_NELEMS;
+        while (*link && guard--) {
+            heap_ref_t ref = *link;
+            if (!heap__pool_valid(h, ref, i)) {
+                *link = 0;
+                break;
+            }
+            struct heap_pool *pool = heap_ptr(h, ref);
+            pool->prev = prev;
+            prev = ref;
+            link = &pool->next;
+        }
     }
 }
 
@@ -275,6 +290,7 @@ static int claim_entry(heap_t *h)
     p->last_error = 0;
     p->roots_head = 0;
     p->globals = 0;
+    p->pools_head = 0;
     heap__atomic_store(&p->stack_bytes, 0);
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
@@ -603,6 +619,155 @@ heap_ref_t *heap_globals(heap_t *h, uint32_t n)
     h->proc->globals = g->self;
     heap__unlock(h);
     return g->slots;
+}
+
+const uint32_t *heap_safepoint_word(heap_t *h)
+{
+    return h->view.stw_word;
+}
+
+/* ---- Pools ---------------------------------------------------------- */
+
+bool heap__pool_valid(heap_t *h, heap_ref_t ref, uint32_t i)
+{
+    if (heap__check_ref(h, ref, true, NULL, 0) != 0)
+        return false;
+    const struct heap_pool *p = heap_ptr(h, ref);
+    if (p->kind != HEAP__POOL_MAGIC || p->self != ref || p->proc_index != i ||
+        p->half == 0 || p->half > HEAP_POOL_MAX_CAPACITY)
+        return false;
+    uint64_t room = heap_obj_size(h, ref);
+    return sizeof(struct heap_pool) + 2 * (uint64_t)p->half * sizeof(heap_ref_t) <= room;
+}
+
+heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
+{
+    if (capacity == 0 || capacity > HEAP_POOL_MAX_CAPACITY) {
+        set_error(h, -EINVAL);
+        return NULL;
+    }
+    uint64_t bytes = sizeof(struct heap_pool) + 2 * (uint64_t)capacity * sizeof(heap_ref_t);
+    heap_ref_t ref = 0;
+    for (int attempt = 0;; attempt++) {
+        heap__lock(h);
+        ref = heap__alloc_direct_locked(h, bytes);
+        if (ref)
+            break;
+        heap__unlock(h);
+        if (attempt > 0 || !h->entered) {
+            set_error(h, HEAP_EOOM);
+            return NULL;
+        }
+        heap__collect(h, HEAP__GC_BY_OOM);
+    }
+    /* Memory handed out is zero past the header: every slot is nil. */
+    struct heap_pool *p = heap_ptr(h, ref);
+    p->self = ref;
+    p->prev = 0;
+    p->counts = heap__pool_counts(0, 0, 0);
+    p->half = capacity;
+    p->proc_index = h->proc_index;
+    p->attach_id = h->attach_id;
+    p->kind = HEAP__POOL_MAGIC;
+    heap_ref_t head = h->proc->pools_head;
+    p->next = head;
+    if (head)
+        ((struct heap_pool *)heap_ptr(h, head))->prev = ref;
+    h->proc->pools_head = ref;   /* commit */
+    heap__unlock(h);
+    return (heap_pool_t *)p;
+}
+
+void heap_pool_destroy(heap_t *h, heap_pool_t **pool_p)
+{
+    if (!pool_p || !*pool_p)
+        return;
+    struct heap_pool *p = (struct heap_pool *)*pool_p;
+    *pool_p = NULL;
+    heap__lock(h);
+    if (p->kind == HEAP__POOL_MAGIC && p->attach_id == h->attach_id) {
+        if (p->prev)
+            ((struct heap_pool *)heap_ptr(h, p->prev))->next = p->next;
+        else
+            h->proc->pools_head = p->next;
+        if (p->next)
+            ((struct heap_pool *)heap_ptr(h, p->next))->prev = p->prev;
+        p->kind = HEAP__POOL_DEAD;
+    }
+    heap__unlock(h);
+}
+
+bool heap_pool_put(heap_pool_t *pool, heap_ref_t ref)
+{
+    struct heap_pool *p = (struct heap_pool *)pool;
+    uint64_t c = p->counts;
+    uint32_t half = heap__pool_primary_half(c), n = heap__pool_primary_count(c);
+    if (ref == 0 || n >= p->half)
+        return false;
+    p->slots[(uint64_t)half * p->half + n] = ref;
+    __atomic_store_n(&p->counts, heap__pool_counts(half, n + 1, heap__pool_victim_count(c)),
+                     __ATOMIC_RELAXED);
+    return true;
+}
+
+heap_ref_t heap_pool_get(heap_pool_t *pool)
+{
+    struct heap_pool *p = (struct heap_pool *)pool;
+    uint64_t c = p->counts;
+    uint32_t half = heap__pool_primary_half(c);
+    uint32_t n = heap__pool_primary_count(c), v = heap__pool_victim_count(c);
+    heap_ref_t ref = 0;
+    while (!ref && n > 0) {
+        heap_ref_t *slot = &p->slots[(uint64_t)half * p->half + --n];
+        ref = *slot;
+        *slot = 0;
+    }
+    while (!ref && v > 0) {
+        heap_ref_t *slot = &p->slots[(uint64_t)(half ^ 1) * p->half + --v];
+        ref = *slot;
+        *slot = 0;
+    }
+    __atomic_store_n(&p->counts, heap__pool_counts(half, n, v), __ATOMIC_RELAXED);
+    return ref;
+}
+
+int heap_pool_resize(heap_t *h, heap_pool_t **pool_p, uint32_t capacity)
+{
+    heap_pool_t *fresh = heap_pool_new(h, capacity);
+    if (!fresh)
+        return heap_last_error(h);
+    /* From here to the end there is no safepoint: nothing rotates. */
+    struct heap_pool *old = (struct heap_pool *)*pool_p;
+    struct heap_pool *p = (struct heap_pool *)fresh;
+    uint64_t c = old->counts;
+    uint32_t half = heap__pool_primary_half(c);
+    uint32_t n = heap__pool_primary_count(c), v = heap__pool_victim_count(c);
+    if (n > capacity || v > capacity) {
+        heap_pool_destroy(h, &fresh);
+        set_error(h, -EINVAL);
+        return -EINVAL;
+    }
+    memcpy(&p->slots[0], &old->slots[(uint64_t)half * old->half], (size_t)n * sizeof(heap_ref_t));
+    memcpy(&p->slots[capacity], &old->slots[(uint64_t)(half ^ 1) * old->half],
+           (size_t)v * sizeof(heap_ref_t));
+    __atomic_store_n(&p->counts, heap__pool_counts(0, n, v), __ATOMIC_RELAXED);
+    heap_pool_destroy(h, pool_p);
+    *pool_p = fresh;
+    return 0;
+}
+
+uint32_t heap_pool_capacity(const heap_pool_t *pool)
+{
+    return ((const struct heap_pool *)pool)->half;
+}
+
+void heap_pool_counts(const heap_pool_t *pool, uint32_t *primary, uint32_t *victim)
+{
+    uint64_t c = __atomic_load_n(&((const struct heap_pool *)pool)->counts, __ATOMIC_RELAXED);
+    if (primary)
+        *primary = heap__pool_primary_count(c);
+    if (victim)
+        *victim = heap__pool_victim_count(c);
 }
 
 /* ---- Settings and statistics ---------------------------------------- */

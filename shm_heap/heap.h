@@ -126,6 +126,12 @@ static inline void heap_safepoint(heap_t *h)
         heap__park(h);
 }
 
+/* The word heap_safepoint() reads: non-zero while a stop of the world is
+** requested (then heap_safepoint() has work to do). Valid as long as the
+** attachment; for callers that poll it inline (the scheduler's switch
+** points). */
+const uint32_t *heap_safepoint_word(heap_t *h);
+
 /* Collect now (like runtime.GC()). Returns 0, or a negative code. */
 int heap_collect(heap_t *h);
 
@@ -145,6 +151,47 @@ uint32_t heap_roots_depth(const heap_roots_t *r);
 /* This process's globals: `n` root slots that live as long as the
 ** attachment. Returns the slots (always the same array), NULL on failure. */
 heap_ref_t *heap_globals(heap_t *h, uint32_t n);
+
+/* ---- Pools (the shared-memory half of a sync.Pool cache) ------------ */
+
+/* A pool area: two halves of `capacity` slots, the primary and the victim,
+** both roots. heap_pool_put() fills the primary; heap_pool_get() takes the
+** newest object of the primary, then the newest of the victim.
+**
+** At every collection, with the world stopped and before marking, the
+** collector rotates the pools of every attached process (not only its
+** own): the old victim is emptied, the primary becomes the victim and an
+** empty half the primary -- Go's victim cache. An object put and never
+** taken back survives one collection and is garbage after the second
+** (unless reachable otherwise).
+**
+** Used by the process that made it, from one thread; never across a
+** safepoint in the middle of a call (none of these calls is a safepoint
+** except heap_pool_new). */
+typedef struct heap_pool heap_pool_t;
+#define HEAP_POOL_MAX_CAPACITY (1u << 30)
+
+/* A pool area with `capacity` slots per half (1..HEAP_POOL_MAX_CAPACITY).
+** Like heap_roots_new: may collect when the heap is full. Returns NULL on
+** failure (heap_last_error(): -EINVAL, HEAP_EOOM). */
+heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity);
+/* Unlink it; what it holds is no longer a root. Accepts NULL. */
+void heap_pool_destroy(heap_t *h, heap_pool_t **pool_p);
+/* Add ref (non-nil) to the primary half. false, and nothing stored, when
+** the primary half is full. */
+bool heap_pool_put(heap_pool_t *p, heap_ref_t ref);
+/* Take an object out: the primary's newest, else the victim's newest;
+** 0 when both are empty. The object is no longer a root of the pool. */
+heap_ref_t heap_pool_get(heap_pool_t *p);
+/* Move *pool_p's objects into a new area of `capacity` slots per half,
+** each object staying in its half, and destroy the old area. May collect
+** first, like heap_pool_new (which rotates the old area as usual). Returns
+** 0, or -EINVAL (a half holds more than `capacity`) / HEAP_EOOM with
+** *pool_p unchanged. */
+int heap_pool_resize(heap_t *h, heap_pool_t **pool_p, uint32_t capacity);
+uint32_t heap_pool_capacity(const heap_pool_t *p);
+/* Objects now in each half. */
+void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim);
 
 /* ---- Telemetry ------------------------------------------------------ */
 

@@ -504,6 +504,64 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     return r->next;
 }
 
+/* The same for a pool area (heap_int.h, struct heap_pool): grey both
+** halves up to their counts. */
+static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
+{
+    uint32_t idx;
+    heap__span_t *sp = object_span(m, ref, &idx);
+    if (!sp || !mark_bit(sp, idx))
+        return 0;
+    const struct heap_pool *p = (const struct heap_pool *)(m->base + ref);
+    if (p->kind != HEAP__POOL_MAGIC || p->self != ref)
+        return 0;
+    uint64_t room = sp->state == HEAP__SPAN_SMALL
+                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
+                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+    uint64_t max_half = (room - sizeof(struct heap_pool)) / (2 * sizeof(heap_ref_t));
+    uint64_t half = p->half < max_half ? p->half : max_half;
+    uint64_t c = p->counts;
+    uint64_t first[2] = { heap__pool_primary_half(c) * half,
+                          (heap__pool_primary_half(c) ^ 1) * half };
+    uint64_t count[2] = { heap__pool_primary_count(c), heap__pool_victim_count(c) };
+    for (int k = 0; k < 2; k++) {
+        uint64_t n = count[k] < half ? count[k] : half;
+        for (uint64_t i = 0; i < n; i++) {
+            if (p->slots[first[k] + i])
+                grey(m, p->slots[first[k] + i]);
+        }
+        m->root_slots += n;
+    }
+    drain(m);
+    return p->next;
+}
+
+void heap__pools_rotate_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *proc = &hdr->procs[i];
+        if (__atomic_load_n(&proc->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        uint64_t guard = (uint64_t)hdr->npages * HEAP__MAX_NELEMS;
+        for (heap_ref_t r = proc->pools_head; r && guard--;) {
+            if (!heap__pool_valid(h, r, i))
+                break;   /* a broken list: marking stops here too */
+            struct heap_pool *p = heap_ptr(h, r);
+            uint64_t c = p->counts;
+            uint32_t primary = heap__pool_primary_half(c);
+            uint32_t n = heap__pool_primary_count(c), v = heap__pool_victim_count(c);
+            if (n > p->half)
+                n = p->half;
+            if (v > p->half)
+                v = p->half;
+            memset(&p->slots[(uint64_t)(primary ^ 1) * p->half], 0, (size_t)v * sizeof(heap_ref_t));
+            __atomic_store_n(&p->counts, heap__pool_counts(primary ^ 1, 0, n), __ATOMIC_RELAXED);
+            r = p->next;
+        }
+    }
+}
+
 /* After a mark-stack overflow some marked objects were never scanned:
 ** scan every marked object again (greying is idempotent). */
 static void rescan_marked(mark_ctx_t *m)
@@ -559,6 +617,8 @@ static void mark(heap_t *h, mark_ctx_t *m)
             r = mark_root_stack(m, r, HEAP__ROOTS_MAGIC);
         if (p->globals)
             mark_root_stack(m, p->globals, HEAP__GLOBALS_MAGIC);
+        for (heap_ref_t r = p->pools_head; r;)
+            r = mark_pool(m, r);
     }
     while (h->mark_overflow) {
         h->mark_overflow = false;
@@ -588,6 +648,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     heap__proc_t *p = &hdr->procs[i];
     p->roots_head = 0;
     p->globals = 0;
+    p->pools_head = 0;
     __atomic_add_fetch(&hdr->retired_alloc_bytes, heap__atomic_load(&p->alloc_bytes),
                        __ATOMIC_RELAXED);
     __atomic_add_fetch(&hdr->retired_alloc_objects, heap__atomic_load(&p->alloc_objects),
@@ -701,6 +762,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     }
     c.heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
+    heap__pools_rotate_locked(h);
     hdr->gc_phase = HEAP__GC_MARK;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC), cpu0 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
     mark_ctx_t m;

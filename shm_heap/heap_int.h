@@ -102,6 +102,11 @@
 ** The world is stopped throughout, so no mutator breaks the invariant and
 ** there is no write barrier. Outside a cycle every mark bit is clear.
 **
+** POOLS. Before marking, still under the lock with the world stopped, the
+** collector rotates every attached process's pool areas (victim :=
+** primary, primary := empty; see struct heap_pool). Their slots are then
+** roots like a root stack's: both halves, up to their counts.
+**
 ** SWEEP (eager, at the end of the stop). For every SMALL span: no marks ->
 ** FREE; else the mark bitmap becomes the alloc bitmap (one store to
 ** sweep_word commits it), the old alloc bitmap is cleared to be the next
@@ -168,7 +173,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 1u
+#define HEAP__LAYOUT_VERSION 2u   /* 2: pool areas */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -228,7 +233,8 @@ typedef struct heap__proc {
     uint64_t alloc_bytes;    /* cumulative; written by the owner only */
     uint64_t alloc_objects;
     uint64_t start_ticks;    /* /proc/<pid>/stat starttime, against pid reuse */
-    uint64_t reserved[8];
+    heap_ref_t pools_head;   /* this process's pool areas (heap_pool) */
+    uint64_t reserved[7];
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -312,6 +318,49 @@ struct heap_roots {
     uint32_t reserved;
     heap_ref_t slots[];
 };
+
+/* A pool area (heap.h, "Pools"): an object in a noscan span, kept alive
+** while linked from its owner's pools_head, like a root stack.
+**
+**   slots: [ half 0: `half` slots ][ half 1: `half` slots ]
+**   counts: bit 63 = which half is the primary, bits 32..62 = objects in
+**           the victim, bits 0..31 = objects in the primary
+**
+** A half holds its objects in slots [0, count) of it, oldest first; every
+** slot past a half's count is nil. Inside [0, count) a slot may be nil
+** (a collector that died mid-rotation), and get skips it. Rotation (the
+** collector, world stopped, lock held): clear the victim's slots, then one
+** store of `counts` flips the halves -- an object is never in both. */
+#define HEAP__POOL_MAGIC 0x4c4f4f50u      /* "POOL" */
+#define HEAP__POOL_DEAD 0x44454144u       /* "DEAD" */
+struct heap_pool {
+    heap_ref_t self;          /* this object's ref */
+    heap_ref_t next, prev;    /* owner's pool list (0 = end) */
+    uint64_t counts;
+    uint32_t half;            /* slots per half, <= HEAP_POOL_MAX_CAPACITY */
+    uint32_t proc_index;
+    uint32_t attach_id;
+    uint32_t kind;            /* HEAP__POOL_MAGIC / DEAD */
+    heap_ref_t slots[];       /* 2 * half */
+};
+
+static inline uint32_t heap__pool_primary_half(uint64_t counts)
+{
+    return (uint32_t)(counts >> 63);
+}
+static inline uint32_t heap__pool_primary_count(uint64_t counts)
+{
+    return (uint32_t)counts;
+}
+static inline uint32_t heap__pool_victim_count(uint64_t counts)
+{
+    return (uint32_t)(counts >> 32) & 0x7fffffffu;
+}
+static inline uint64_t heap__pool_counts(uint32_t primary_half, uint32_t primary,
+                                         uint32_t victim)
+{
+    return (uint64_t)primary_half << 63 | (uint64_t)victim << 32 | primary;
+}
 
 /* ---- Process-local state -------------------------------------------- */
 
@@ -508,6 +557,12 @@ void heap__pacer_update_locked(heap_t *h);
 /* Reclaim entry i of a dead (or closing) process: drop its roots, fold
 ** its counters (lock held). */
 void heap__proc_retire_locked(heap_t *h, uint32_t i);
+
+/* Rotate the pool areas of every attached process (heap.h, "Pools"):
+** the collector, world stopped, lock held, before marking. */
+void heap__pools_rotate_locked(heap_t *h);
+/* Is ref a live pool area of process i? (lock held or world stopped) */
+bool heap__pool_valid(heap_t *h, heap_ref_t ref, uint32_t i);
 
 /* Validate a reference: 0 if it names an allocated object. */
 int heap__check_ref(heap_t *h, heap_ref_t ref, bool allow_orphan_slot,

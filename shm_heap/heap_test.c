@@ -435,7 +435,7 @@ static void *reader_main(void *arg)
                 hist[i].heap_live_bytes != 100 * 64 || !hist[i].forced)
                 r->bad++;
         }
-        r->reads++;
+        __atomic_store_n(&r->reads, r->reads + 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -455,6 +455,9 @@ static void test_stats_from_another_thread(void)
             heap_alloc(h, 0, 100);
         CHECK_RC(heap_collect(h));
     }
+    /* On a busy machine the reader may not have run yet: let it read. */
+    while (__atomic_load_n(&r.reads, __ATOMIC_RELAXED) == 0)
+        sched_yield();
     __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
     pthread_join(tid, NULL);
     printf("stats reader: %llu reads, %llu bad\n", (unsigned long long)r.reads,
@@ -748,6 +751,108 @@ static void test_two_processes(void)
     munmap(ctl, sizeof *ctl);
 }
 
+static void child_collect_once(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    CHECK_RC(heap_collect(h));
+    heap_close(&h, false);
+}
+
+/* Pool areas: the victim cache across collections, by this process and by
+** another one; a full primary refuses; destroy drops the roots. */
+static void test_pools(void)
+{
+    heap_t *h = open_heap("pools", 64 * MiB, 100, 0);
+    heap_enter(h);
+    CHECK(heap_safepoint_word(h) != NULL && *heap_safepoint_word(h) == 0);   /* no stop asked */
+    CHECK(heap_pool_new(h, 0) == NULL && heap_last_error(h) == -EINVAL);
+    heap_pool_t *p = heap_pool_new(h, 4);
+    CHECK(p && heap_pool_capacity(p) == 4);
+    uint32_t np, nv;
+    CHECK(heap_pool_get(p) == 0);
+    heap_ref_t obj[5];
+    for (int i = 0; i < 5; i++) {
+        obj[i] = heap_alloc(h, 1, 8);
+        *(uint64_t *)heap_data(h, obj[i], 1) = (uint64_t)i;
+    }
+    heap_slots(h, obj[0])[0] = heap_alloc(h, 0, 24);   /* a child stays with it */
+    for (int i = 0; i < 4; i++)
+        CHECK(heap_pool_put(p, obj[i]));
+    CHECK(!heap_pool_put(p, obj[4]));                   /* primary full */
+    CHECK(!heap_pool_put(p, 0));
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 4 && nv == 0);
+
+    /* First collection: all four (and obj[0]'s child) move to the victim. */
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).objects_live == 5);
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 0 && nv == 4);
+    CHECK_VERIFY(h);
+    /* Newest first; the primary before the victim. */
+    heap_ref_t fresh = heap_alloc(h, 0, 8);
+    CHECK(heap_pool_put(p, fresh));
+    CHECK(heap_pool_get(p) == fresh);
+    CHECK(heap_pool_get(p) == obj[3]);
+    CHECK(*(uint64_t *)heap_data(h, obj[3], 1) == 3);
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 0 && nv == 3);
+
+    /* A collection by another process rotates our pool too: obj[0..2] are
+    ** in the victim again... */
+    heap_leave(h);
+    tu_wait_ok(tu_fork(child_collect_once, "pools"));
+    heap_enter(h);
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 0 && nv == 0);   /* the primary was empty: the old victim is gone */
+    CHECK(last_cycle(h).objects_live == 0);
+    CHECK(heap_pool_get(p) == 0);
+    CHECK_VERIFY(h);
+
+    /* Put, collect, collect: gone after the second. */
+    for (int i = 0; i < 3; i++)
+        CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).objects_live == 3);
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).objects_live == 0);
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 0 && nv == 0 && heap_pool_get(p) == 0);
+
+    /* Resize keeps each object in its half. */
+    CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    CHECK_RC(heap_collect(h));                          /* -> victim */
+    heap_ref_t newest = heap_alloc(h, 0, 16);
+    CHECK(heap_pool_put(p, newest));
+    heap_pool_t *before = p;
+    CHECK(heap_pool_resize(h, &p, 0) == -EINVAL && p == before);
+    CHECK_RC(heap_pool_resize(h, &p, 64));
+    CHECK(p != before && heap_pool_capacity(p) == 64);
+    heap_pool_counts(p, &np, &nv);
+    CHECK(np == 1 && nv == 1);
+    CHECK_VERIFY(h);
+    CHECK_RC(heap_collect(h));                          /* old victim goes */
+    CHECK(last_cycle(h).objects_live == 1);
+    CHECK(heap_pool_get(p) == newest && heap_pool_get(p) == 0);
+
+    /* Destroyed: what it held is garbage at once. */
+    heap_pool_t *q = heap_pool_new(h, 2);
+    CHECK(q && heap_pool_put(q, heap_alloc(h, 0, 16)));
+    CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    CHECK_VERIFY(h);
+    heap_pool_destroy(h, &q);
+    CHECK(q == NULL);
+    heap_pool_destroy(h, &q);     /* NULL is fine */
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).objects_live == 1);
+    heap_pool_destroy(h, &p);
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).objects_live == 0);
+    CHECK_VERIFY(h);
+    heap_close(&h, true);
+}
+
 static void child_attach_and_die(void *arg)
 {
     heap_t *h = attach_heap((const char *)arg);
@@ -838,6 +943,7 @@ int main(void)
     test_mark_stack_overflow();
     test_two_processes();
     test_close_and_clean_stale();
+    test_pools();
     tu_finish();
     return 0;
 }

@@ -269,6 +269,39 @@ static int check_root_object(vctx_t *v, heap_ref_t ref, uint32_t i, uint32_t kin
                        "root stack", ref);
 }
 
+/* A pool area: header sane, counts within the halves, every slot nil or
+** an object, nil past each half's count. */
+static int check_pool(vctx_t *v, heap_ref_t ref, uint32_t i)
+{
+    heap_t *h = v->h;
+    if (!heap__pool_valid(h, ref, i))
+        return fail(v->why, v->whysize, "process %u: pool area %#llx header broken", i,
+                    (unsigned long long)ref);
+    const struct heap_pool *p = heap_ptr(h, ref);
+    if (p->attach_id != h->hdr->procs[i].attach_id)
+        return fail(v->why, v->whysize, "process %u: pool area %#llx of another attachment",
+                    i, (unsigned long long)ref);
+    uint64_t c = p->counts;
+    uint32_t count[2];
+    count[heap__pool_primary_half(c)] = heap__pool_primary_count(c);
+    count[heap__pool_primary_half(c) ^ 1] = heap__pool_victim_count(c);
+    for (uint32_t k = 0; k < 2; k++) {
+        const heap_ref_t *slots = &p->slots[(uint64_t)k * p->half];
+        if (count[k] > p->half)
+            return fail(v->why, v->whysize, "pool area %#llx: half %u holds %u > %u",
+                        (unsigned long long)ref, k, count[k], p->half);
+        int rc = check_slots(v, slots, count[k], "pool area", ref);
+        if (rc)
+            return rc;
+        for (uint32_t j = count[k]; j < p->half; j++) {
+            if (slots[j])
+                return fail(v->why, v->whysize, "pool area %#llx: half %u slot %u past the count",
+                            (unsigned long long)ref, k, j);
+        }
+    }
+    return 0;
+}
+
 static int check_procs(vctx_t *v)
 {
     heap_t *h = v->h;
@@ -303,6 +336,18 @@ static int check_procs(vctx_t *v)
             int rc = check_root_object(v, p->globals, i, HEAP__GLOBALS_MAGIC);
             if (rc)
                 return rc;
+        }
+        prev = 0;
+        guard = (uint64_t)hdr->npages * HEAP__MAX_NELEMS;
+        for (heap_ref_t r = p->pools_head; r; r = ((struct heap_pool *)heap_ptr(h, r))->next) {
+            int rc = check_pool(v, r, i);
+            if (rc)
+                return rc;
+            if (((struct heap_pool *)heap_ptr(h, r))->prev != prev)
+                return fail(v->why, v->whysize, "process %u: pool list back link broken", i);
+            prev = r;
+            if (guard-- == 0)
+                return fail(v->why, v->whysize, "process %u: pool list loops", i);
         }
     }
     return 0;
