@@ -2,12 +2,14 @@
 ** worker/rt.c -- the scheduler joined to the shared heap for one task.
 **
 ** Goroutine locals: sched_local() holds the goroutine's rt_g_t (its root
-** stack, created lazily). rt_g_t records are process-local and recycled
-** through a free list; every live one is on rt->live so that rt_destroy()
-** can release root stacks of goroutines that never reached their end hook
-** (a failed task unwinds them).
+** stack), made by its first rt_push(): a goroutine that never roots
+** anything (one parked on a channel, say) costs no record and no root
+** stack. rt_g_t records are process-local and recycled through a free
+** list; every live one is on rt->live so that rt_destroy() can release
+** root stacks of goroutines that never reached their end hook (a failed
+** task unwinds them). The picture of what a task holds is in rt_int.h.
 */
-#include "worker/rt.h"
+#include "worker/rt_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,29 +19,17 @@
 
 #define RT_ROOTS_CAPACITY 4096
 
-typedef struct rt_g {
-    heap_roots_t *roots;
-    struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
-} rt_g_t;
-
-struct rt {
-    sched_t *sched;
-    heap_t *heap;
-    const kparams_t *params;
-    uint64_t seed;
-    rt_g_t live;                /* list head */
-    rt_g_t *free;
-    char *out;
-    size_t out_len, out_cap;
-    rt_metric_t *metrics;
-    size_t nmetrics;
-};
-
+/* What a goroutine made by rt_go starts with. Taken from slabs owned by
+** the rt_t, so that a goroutine a failed task ends before it ever ran
+** leaks nothing. */
 typedef struct rt_start {
     rt_t *rt;
     rt_fn_t fn;
     void *arg;
+    struct rt_start *next;      /* on rt->free_starts */
 } rt_start_t;
+
+#define RT_START_SLAB 256
 
 uint64_t rt_now_ns(void)
 {
@@ -80,15 +70,6 @@ static void hook_safepoint(void *arg, sched_t *s)
     heap_safepoint(rt->heap);
 }
 
-static void hook_gstart(void *arg, sched_t *s)
-{
-    rt_t *rt = arg;
-    rt_g_t *g = g_get(rt);
-    if (!g)
-        sched_fail(s, "out of memory: goroutine bookkeeping");
-    sched_set_local(s, g);
-}
-
 static void hook_gend(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
@@ -122,14 +103,15 @@ rt_t *rt_new(sched_t *s, heap_t *h, const kparams_t *params, uint64_t seed)
     rt->heap = h;
     rt->params = params;
     rt->seed = seed;
+    rt->rng = seed;
     rt->live.next = rt->live.prev = &rt->live;
     sched_hooks_t hooks = {
         .safepoint = hook_safepoint,
-        .gstart = hook_gstart,
         .gend = hook_gend,
         .idle_begin = hook_idle_begin,
         .idle_end = hook_idle_end,
         .arg = rt,
+        .safepoint_word = heap_safepoint_word(h),
     };
     sched_set_hooks(s, &hooks);
     return rt;
@@ -142,6 +124,8 @@ void rt_destroy(rt_t **rt_p)
         return;
     sched_hooks_t none = {0};
     sched_set_hooks(rt->sched, &none);
+    pool__destroy_all(rt);
+    chan__state_destroy(rt);
     while (rt->live.next != &rt->live)
         g_put(rt, rt->live.next);
     while (rt->free) {
@@ -149,6 +133,9 @@ void rt_destroy(rt_t **rt_p)
         rt->free = g->next;
         free(g);
     }
+    for (size_t i = 0; i < rt->nstart_slabs; i++)
+        free(rt->start_slabs[i]);
+    free(rt->start_slabs);
     free(rt->out);
     free(rt->metrics);
     free(rt);
@@ -160,17 +147,49 @@ heap_t *rt_heap(rt_t *rt) { return rt->heap; }
 const kparams_t *rt_params(rt_t *rt) { return rt->params; }
 uint64_t rt_seed(rt_t *rt) { return rt->seed; }
 
+static void start_put(rt_t *rt, rt_start_t *st)
+{
+    st->next = rt->free_starts;
+    rt->free_starts = st;
+}
+
+static rt_start_t *start_get(rt_t *rt)
+{
+    if (!rt->free_starts) {
+        if (rt->nstart_slabs == rt->start_slabs_cap) {
+            size_t cap = rt->start_slabs_cap ? 2 * rt->start_slabs_cap : 16;
+            void **v = realloc(rt->start_slabs, cap * sizeof *v);
+            if (!v)
+                return NULL;
+            rt->start_slabs = v;
+            rt->start_slabs_cap = cap;
+        }
+        rt_start_t *slab = malloc(RT_START_SLAB * sizeof *slab);
+        if (!slab)
+            return NULL;
+        rt->start_slabs[rt->nstart_slabs++] = slab;
+        for (int i = 0; i < RT_START_SLAB; i++)
+            start_put(rt, &slab[i]);
+    }
+    rt_start_t *st = rt->free_starts;
+    rt->free_starts = st->next;
+    return st;
+}
+
 static void go_entry(sched_t *s, void *arg)
 {
     rt_start_t st = *(rt_start_t *)arg;
     (void)s;
-    free(arg);
+    start_put(st.rt, arg);
     st.fn(st.rt, st.arg);
 }
 
 int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 {
-    rt_start_t *st = malloc(sizeof *st);
+    /* A spawn loop that neither allocates nor blocks must not starve a
+    ** collector in another process. */
+    heap_safepoint(rt->heap);
+    rt_start_t *st = start_get(rt);
     if (!st)
         rt_fail(rt, "out of memory: spawning a goroutine");
     st->rt = rt;
@@ -178,7 +197,7 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
     st->arg = arg;
     int64_t id = sched_spawn(rt->sched, go_entry, st);
     if (id < 0) {
-        free(st);
+        start_put(rt, st);
         rt_fail(rt, "cannot spawn a goroutine: %s", sched_strerror((int)id));
     }
     return id;
@@ -199,11 +218,21 @@ heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
     return r;
 }
 
+void rt_safepoint(rt_t *rt)
+{
+    heap_safepoint(rt->heap);
+}
+
 heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 {
     rt_g_t *g = sched_local(rt->sched);
-    if (!g)
-        rt_fail(rt, "rt_push outside a goroutine");
+    if (!g) {
+        if (sched_self_id(rt->sched) == 0)
+            rt_fail(rt, "rt_push outside a goroutine");
+        if (!(g = g_get(rt)))
+            rt_fail(rt, "out of memory: goroutine bookkeeping");
+        sched_set_local(rt->sched, g);
+    }
     if (!g->roots) {
         g->roots = heap_roots_new(rt->heap, RT_ROOTS_CAPACITY);
         if (!g->roots)
@@ -220,7 +249,8 @@ heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 void rt_pop(rt_t *rt, uint32_t n)
 {
     rt_g_t *g = sched_local(rt->sched);
-    heap_roots_pop(g->roots, n);
+    if (g && g->roots)
+        heap_roots_pop(g->roots, n);
 }
 
 void rt_printf(rt_t *rt, const char *fmt, ...)

@@ -8,7 +8,9 @@
 ** while the scheduler sleeps on timers the process counts as outside the
 ** heap. A failed allocation fails the task ("out of memory ...").
 **
-** One rt_t per task; the scheduler and the heap outlive it.
+** One rt_t per task; the scheduler and the heap outlive it. Channels and
+** select (worker/chan.h) and sync.Pool (worker/pool.h) are part of this
+** runtime; their state hangs off the rt_t (picture in worker/rt_int.h).
 */
 #ifndef HEAPSIM_WORKER_RT_H
 #define HEAPSIM_WORKER_RT_H
@@ -40,13 +42,18 @@ heap_t *rt_heap(rt_t *rt);
 const kparams_t *rt_params(rt_t *rt);
 uint64_t rt_seed(rt_t *rt);
 
-/* Spawn a goroutine running fn(rt, arg); fails the task when it cannot. */
+/* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
+** A safepoint (so a spawn loop cannot hold off a stop-the-world). */
 typedef void (*rt_fn_t)(rt_t *rt, void *arg);
 int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
 
 /* Allocate; on failure the task fails with "out of memory: ..." and this
 ** does not return. A safepoint. */
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes);
+
+/* Added: poll for a stop-the-world request (a collection in any process
+** may run here). For loops that neither allocate, block nor yield. */
+void rt_safepoint(rt_t *rt);
 
 /* The current goroutine's root frame: push n nil slots, pop them. Slots
 ** stay at the same address until popped. Overflow fails the task. */

@@ -90,16 +90,38 @@ static inline void runq_push(sched_t *s, sched__gor_t *g)
     s->runq_tail = g;
 }
 
+/* The next goroutine to run: runnext first, unless it has had its
+** SCHED_RUNNEXT_MAX turns in a row while the queue waited. */
 static inline sched__gor_t *runq_pop(sched_t *s)
 {
-    sched__gor_t *g = s->runq_head;
+    sched__gor_t *g = s->runnext;
 
+    if (g != NULL) {
+        s->runnext = NULL;
+        if (s->runq_head == NULL || ++s->runnext_streak < SCHED_RUNNEXT_MAX)
+            return g;
+        runq_push(s, g);
+    }
+    s->runnext_streak = 0;
+    g = s->runq_head;
     if (g != NULL) {
         s->runq_head = g->next;
         if (s->runq_head == NULL)
             s->runq_tail = NULL;
     }
     return g;
+}
+
+static inline bool runq_empty(const sched_t *s)
+{
+    return s->runq_head == NULL && s->runnext == NULL;
+}
+
+static inline void runq_clear(sched_t *s)
+{
+    s->runq_head = s->runq_tail = NULL;
+    s->runnext = NULL;
+    s->runnext_streak = 0;
 }
 
 static void timers_fire(sched_t *s)
@@ -178,16 +200,44 @@ static void asan_landed(sched_t *s, void *fake_stack)
 }
 #endif
 
+/* Forge the frame sched__switch pops for a goroutine that never ran (see
+** the picture): it "returns" into sched__trampoline with s in rbx. Done
+** when it is first switched to, not at spawn: a goroutine waiting to run
+** for the first time touches no stack page. */
+static void forge_first_frame(sched_t *s, sched__gor_t *g)
+{
+    uint64_t *top = (uint64_t *)(void *)(sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP);
+
+    top[-1] = (uint64_t)(uintptr_t)sched__trampoline;   /* return address */
+    top[-2] = 0;                                        /* rbp */
+    top[-3] = (uint64_t)(uintptr_t)s;                   /* rbx */
+    top[-4] = 0;                                        /* r12 */
+    top[-5] = 0;                                        /* r13 */
+    top[-6] = 0;                                        /* r14 */
+    top[-7] = 0;                                        /* r15 */
+    top[-8] = s->first_fpenv;                           /* x87 CW, MXCSR */
+    g->ctx.sp = &top[-8];
+    stack_grew(s, g, s->page_bytes);
+}
+
 /* Leave the context `from` (NULL: the scheduler's) for `to` (NULL: the
 ** scheduler's). The caller has set s->current and the states. Returns when
 ** something switches back to `from`, never if `from` is DEAD. errno is the
 ** caller's own again on return. */
-static void ctx_switch(sched_t *s, sched__gor_t *from, sched__gor_t *to)
+static inline __attribute__((always_inline)) void ctx_switch(sched_t *s, sched__gor_t *from, sched__gor_t *to)
 {
     sched__ctx_t *from_ctx = from != NULL ? &from->ctx : &s->sched_ctx;
     const sched__ctx_t *to_ctx = to != NULL ? &to->ctx : &s->sched_ctx;
-    int saved_errno = errno;
+    int saved_errno = *s->errno_p;
+
+    if (to != NULL) {
+        if (to->aside != NULL)
+            sched__aside_restore(s, to);
+        else if (to->ctx.sp == NULL)
+            forge_first_frame(s, to);
+    }
 #if SCHED_ASAN
+    {
     void **fake_stack = from == NULL ? &s->asan_sched_fake_stack
                         : from->state == SCHED__DEAD ? NULL
                         : &from->asan_fake_stack;
@@ -199,28 +249,30 @@ static void ctx_switch(sched_t *s, sched__gor_t *from, sched__gor_t *to)
         __sanitizer_start_switch_fiber(fake_stack, s->asan_sched_bottom,
                                        s->asan_sched_size);
     s->asan_from_sched = from == NULL;
-#endif
     sched__stat_add(&s->stats.switches, 1);
     sched__switch(from_ctx, to_ctx);
-#if SCHED_ASAN
     asan_landed(s, fake_stack != NULL ? *fake_stack : NULL);
+    }
+#else
+    sched__stat_add(&s->stats.switches, 1);
+    sched__switch(from_ctx, to_ctx);
 #endif
     reap_zombie(s);
-    errno = saved_errno;
+    *s->errno_p = saved_errno;
 }
 
 /* The running goroutine g has put itself where it waits (run queue, timer
 ** heap, parked) or is DEAD. Run the next runnable goroutine directly, or
 ** the scheduler's context when nothing is runnable or the task is failing.
 ** Returns when g runs again. */
-static void gor_switch_out(sched_t *s, sched__gor_t *g)
+static inline __attribute__((always_inline)) void gor_switch_out(sched_t *s, sched__gor_t *g)
 {
     sched__gor_t *next = NULL;
 
     stack_sample(s, g);
     if (!s->failing) {
         if (s->ntimers > 0 &&
-            (s->runq_head == NULL || ++s->timer_tick >= SCHED__TIMER_POLL_EVERY)) {
+            (runq_empty(s) || ++s->timer_tick >= SCHED__TIMER_POLL_EVERY)) {
             s->timer_tick = 0;
             timers_fire(s);
         }
@@ -248,6 +300,9 @@ static void dispatch(sched_t *s, sched__gor_t *g)
 
 static inline void safepoint(sched_t *s, sched__gor_t *g)
 {
+    if (s->hooks.safepoint_word != NULL &&
+        __atomic_load_n(s->hooks.safepoint_word, __ATOMIC_RELAXED) == 0)
+        return;
     if (s->hooks.safepoint != NULL && !g->in_safepoint) {
         g->in_safepoint = true;
         s->hooks.safepoint(s->hooks.arg, s);
@@ -421,23 +476,6 @@ void sched_destroy(sched_t **sched_p)
 
 /* ---- Public: spawning and running ------------------------------------------ */
 
-/* Forge the frame sched__switch pops for a goroutine that never ran (see
-** the picture): it "returns" into sched__trampoline with s in rbx. */
-static void forge_first_frame(sched_t *s, sched__gor_t *g)
-{
-    uint64_t *top = (uint64_t *)(void *)(sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP);
-
-    top[-1] = (uint64_t)(uintptr_t)sched__trampoline;   /* return address */
-    top[-2] = 0;                                        /* rbp */
-    top[-3] = (uint64_t)(uintptr_t)s;                   /* rbx */
-    top[-4] = 0;                                        /* r12 */
-    top[-5] = 0;                                        /* r13 */
-    top[-6] = 0;                                        /* r14 */
-    top[-7] = 0;                                        /* r15 */
-    top[-8] = s->first_fpenv;                           /* x87 CW, MXCSR */
-    g->ctx.sp = &top[-8];
-}
-
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
 {
     sched__gor_t *g;
@@ -459,13 +497,13 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     g->ending = false;
     g->gend_done = false;
     g->in_safepoint = false;
+    g->park_aside = false;   /* aside_pending may stay set: see the picture */
     g->ndefers = 0;
     g->stack_bytes = 0;
 #if SCHED_ASAN
     g->asan_fake_stack = NULL;
 #endif
-    forge_first_frame(s, g);
-    stack_grew(s, g, s->page_bytes);
+    g->ctx.sp = NULL;   /* forged when first switched to */
     g->state = SCHED__RUNNABLE;
     runq_push(s, g);
     s->live++;
@@ -484,7 +522,7 @@ static void idle(sched_t *s)
         return;
     if (s->hooks.idle_begin != NULL)
         s->hooks.idle_begin(s->hooks.arg, s);
-    if (s->runq_head == NULL) {   /* the hook may have readied someone */
+    if (runq_empty(s)) {   /* the hook may have readied someone */
         ts.tv_sec = (time_t)(when_ns / 1000000000u);
         ts.tv_nsec = (long)(when_ns % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -626,7 +664,7 @@ static void unwind(sched_t *s)
 
             /* Nothing queued is ever run from here, and a goroutine freed
             ** below must not stay linked. */
-            s->runq_head = s->runq_tail = NULL;
+            runq_clear(s);
             sched__timer_clear(s);
             if (g->state == SCHED__FREE)
                 continue;
@@ -636,7 +674,7 @@ static void unwind(sched_t *s)
                 dispatch(s, g);
         }
     }
-    s->runq_head = s->runq_tail = NULL;
+    runq_clear(s);
     sched__timer_clear(s);
     s->unwinding = false;
 }
@@ -653,6 +691,7 @@ int sched_run(sched_t *s)
     rc = sched__signals_enter(s);
     if (rc != 0)
         return rc;
+    s->errno_p = &errno;   /* this thread's; saves a libc call per switch */
     s->running = true;
     for (;;) {
         sched__gor_t *g;
@@ -786,7 +825,8 @@ void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks)
 
 /* ---- Public: parking ------------------------------------------------------------ */
 
-void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason)
+void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
+                      unsigned flags)
 {
     sched__gor_t *g = need_current(s, "sched_park");
 
@@ -796,11 +836,30 @@ void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason)
         return;
     g->park_reason = reason != NULL ? reason : "park";
     g->state = SCHED__PARKED;
+    if (flags & SCHED_PARK_STACK_ASIDE) {
+        g->park_aside = true;
+        if (!g->aside_pending) {
+            /* Everything on the array has switched out: flushing it here,
+            ** on g's stack, never touches a stack in use. */
+            if (s->naside_pending == SCHED__ASIDE_BATCH)
+                sched__aside_flush(s);
+            s->aside_pending[s->naside_pending++] = g;
+            g->aside_pending = true;
+        }
+    }
     gor_switch_out(s, g);
+    g->park_aside = false;
     resumed(s, g);
 }
 
-void sched_ready(sched_t *s, sched_waiter_t *w)
+void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason)
+{
+    sched_park_flags(s, w_out, reason, 0);
+}
+
+/* w's goroutine, checked to be PARKED; NULL when it may be ignored (a
+** failed task unwinding). */
+static sched__gor_t *readiable(sched_t *s, sched_waiter_t *w, const char *what)
 {
     sched__gor_t *g = (sched__gor_t *)(void *)w;
 
@@ -808,14 +867,33 @@ void sched_ready(sched_t *s, sched_waiter_t *w)
         /* While a failed task unwinds, a cleanup may wake a waiter that
         ** has already been ended: nothing to do. */
         if (s->unwinding)
-            return;
-        fprintf(stderr, "sched_ready: goroutine %" PRId64 " is not parked\n",
+            return NULL;
+        fprintf(stderr, "%s: goroutine %" PRId64 " is not parked\n", what,
                 g != NULL ? g->id : (int64_t)0);
         abort();
     }
     g->state = SCHED__RUNNABLE;
     g->park_reason = NULL;
-    runq_push(s, g);
+    return g;
+}
+
+void sched_ready(sched_t *s, sched_waiter_t *w)
+{
+    sched__gor_t *g = readiable(s, w, "sched_ready");
+
+    if (g != NULL)
+        runq_push(s, g);
+}
+
+void sched_ready_next(sched_t *s, sched_waiter_t *w)
+{
+    sched__gor_t *g = readiable(s, w, "sched_ready_next");
+
+    if (g == NULL)
+        return;
+    if (s->runnext != NULL)
+        runq_push(s, s->runnext);
+    s->runnext = g;
 }
 
 bool sched_unwinding(const sched_t *s)
@@ -833,4 +911,6 @@ void sched_stats_read(const sched_t *s, sched_stats_t *st)
     st->stack_inuse_bytes = __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
     st->stack_reserved_bytes = __atomic_load_n(&s->stats.stack_reserved_bytes, __ATOMIC_RELAXED);
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
+    st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);
+    st->stack_aside_bytes = __atomic_load_n(&s->stats.stack_aside_bytes, __ATOMIC_RELAXED);
 }

@@ -96,6 +96,11 @@ typedef struct sched_hooks {
     void (*idle_begin)(void *arg, sched_t *s);
     void (*idle_end)(void *arg, sched_t *s);
     void *arg;
+    /* Added, optional: a word that is non-zero whenever `safepoint` has
+    ** something to do (the heap's stop-the-world request). When set, the
+    ** switch points read it and call `safepoint` only then, instead of
+    ** calling it every time. */
+    const uint32_t *safepoint_word;
 } sched_hooks_t;
 void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks);
 
@@ -107,6 +112,25 @@ typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked gorou
 ** deadlock reports ("chan receive"). */
 void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason);
 void sched_ready(sched_t *s, sched_waiter_t *w);
+
+/* Added: sched_park with flags.
+** SCHED_PARK_STACK_ASIDE: the caller promises that nothing on its stack is
+** read or written by anyone else while it is parked (its wait record lives
+** elsewhere). The scheduler may then copy the live part of the stack aside
+** and release the stack's pages; it copies the bytes back to the same
+** addresses before the goroutine runs again, so pointers into the stack
+** stay valid. Stacks are set aside in batches, not at every park: a
+** goroutine readied soon after it parks costs nothing extra. */
+#define SCHED_PARK_STACK_ASIDE 1u
+void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
+                      unsigned flags);
+/* Added: like sched_ready, but w runs next, ahead of the run queue (Go's
+** runnext: a receiver handed a value runs as soon as the sender blocks or
+** yields). A goroutine already there moves to the back of the queue. So
+** that a pair handing off to each other cannot starve the queue forever,
+** after SCHED_RUNNEXT_MAX such turns in a row the queue's head runs. */
+#define SCHED_RUNNEXT_MAX 64u
+void sched_ready_next(sched_t *s, sched_waiter_t *w);
 
 /* Added: true while sched_run() ends the goroutines of a failed or
 ** deadlocked task. Cleanups then run one at a time and never switch:
@@ -125,6 +149,8 @@ typedef struct sched_stats {
     uint64_t stack_inuse_bytes;   /* committed stack pages of live goroutines */
     uint64_t stack_reserved_bytes;
     uint64_t stack_hwm_bytes;     /* deepest any goroutine went */
+    uint64_t stacks_aside;        /* added: parked goroutines whose stack is set aside */
+    uint64_t stack_aside_bytes;   /* added: the bytes kept for them */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
 

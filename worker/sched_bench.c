@@ -2,11 +2,13 @@
 ** worker/sched_bench.c -- what the scheduler costs, in ns per operation:
 ** a yield (one context switch), a spawn + run + exit (inside one run, and
 ** per sched_run), a park/ready round trip between two goroutines, and a
-** yield with many goroutines in turn.
+** yield with many goroutines in turn -- beside the floor: the least a
+** switch between two stacks can cost on this machine (below).
 ** Not a test: numbers vary with the machine. Usage: sched_bench [scale]
 */
 #include "worker/sched.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,6 +25,70 @@ static void die(const char *what, int rc)
 {
     fprintf(stderr, "%s: %s\n", what, sched_strerror(rc));
     exit(1);
+}
+
+/* ---- The floor ------------------------------------------------------------
+** Two contexts bouncing through the smallest correct switch: push the six
+** callee-saved registers, swap rsp, pop, ret -- nothing else, no scheduler.
+** floor_switch is that; floor_switch_fp also saves and restores the x87
+** control word and MXCSR, as sched__switch does (the SysV ABI makes them
+** callee-saved). Every switch of a real scheduler costs at least this. */
+void floor_switch(void **from_sp, void *to_sp);
+void floor_switch_fp(void **from_sp, void *to_sp);
+__asm__(".text\n"
+        ".p2align 4\n"
+        "floor_switch:\n"
+        "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+        "  movq %rsp, (%rdi)\n  movq %rsi, %rsp\n"
+        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+        "  ret\n"
+        ".p2align 4\n"
+        "floor_switch_fp:\n"
+        "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+        "  subq $8, %rsp\n  fnstcw (%rsp)\n  stmxcsr 4(%rsp)\n"
+        "  movq %rsp, (%rdi)\n  movq %rsi, %rsp\n"
+        "  fldcw (%rsp)\n  ldmxcsr 4(%rsp)\n  addq $8, %rsp\n"
+        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+        "  ret\n");
+
+static void *floor_main_sp, *floor_co_sp;
+static int floor_fp;
+
+static void floor_co(void)
+{
+    for (;;) {
+        if (floor_fp)
+            floor_switch_fp(&floor_co_sp, floor_main_sp);
+        else
+            floor_switch(&floor_co_sp, floor_main_sp);
+    }
+}
+
+/* ns per switch (one direction) between two bare contexts. */
+static double bench_floor(int with_fp, long n)
+{
+    static uint64_t stack[8192] __attribute__((aligned(64)));
+    uint64_t *top = &stack[8192 - 8];
+    uint16_t cw;
+    uint32_t mxcsr;
+    uint64_t t0;
+
+    floor_fp = with_fp;
+    top[-1] = (uint64_t)(uintptr_t)floor_co;   /* the first "return" */
+    for (int i = 2; i <= 7; i++)
+        top[-i] = 0;
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    top[-8] = (uint64_t)cw | (uint64_t)mxcsr << 32;
+    floor_co_sp = with_fp ? (void *)&top[-8] : (void *)&top[-7];
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        if (with_fp)
+            floor_switch_fp(&floor_main_sp, floor_co_sp);
+        else
+            floor_switch(&floor_main_sp, floor_co_sp);
+    }
+    return (double)(now_ns() - t0) / (2.0 * (double)n);
 }
 
 static long yields_each;
@@ -152,6 +218,10 @@ int main(int argc, char **argv)
         scale = 1;
     if ((rc = sched_new(NULL, &s)) != 0)
         die("sched_new", rc);
+    bench_floor(0, 100000);      /* warm up */
+    printf("switch floor (bare asm):    %6.1f ns/switch\n", bench_floor(0, 10000000 * scale));
+    printf("switch floor + FP env:      %6.1f ns/switch (what sched__switch saves)\n",
+           bench_floor(1, 10000000 * scale));
     bench_yield(s, 2, 100000);   /* warm up */
     printf("yield, 2 goroutines:        %6.1f ns/yield\n", bench_yield(s, 2, 10000000 * scale));
     printf("yield, 1000 goroutines:     %6.1f ns/yield\n", bench_yield(s, 1000, 10000000 * scale));

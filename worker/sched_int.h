@@ -17,10 +17,14 @@
 **   +--- sched_ready --- PARKED <- sched_park -+                             FREE
 **                                                                     (slot on free list)
 **
-**   A goroutine is on exactly one list: RUNNABLE on the run queue (FIFO),
-**   SLEEPING in the timer heap, FREE on the slot free list; RUNNING, PARKED
-**   and DEAD are on none. `started` says whether it has ever run: one that
-**   never ran has no frames and no cleanups, so unwinding just frees it.
+**   A goroutine is on exactly one list: RUNNABLE on the run queue (FIFO)
+**   or in s->runnext (at most one, run before the queue's head),
+**   SLEEPING in the timer heap, FREE on one of the slot lists (warm, cold,
+**   release_pending; see the arena below); RUNNING, PARKED and DEAD are on
+**   none. (Any of them may also be on the aside-pending array, see "Parked
+**   stacks set aside" below.) `started` says whether it has ever run: one
+**   that never ran has no frames and no cleanups, so unwinding just frees
+**   it.
 **
 ** ---- Contexts ----------------------------------------------------------
 **
@@ -46,7 +50,10 @@
 **
 **   A new goroutine gets this frame forged at the top of its stack with the
 **   return address pointing at sched__trampoline and s in rbx; the
-**   trampoline calls sched__gor_entry(s) with an ABI-aligned stack.
+**   trampoline calls sched__gor_entry(s) with an ABI-aligned stack. The
+**   frame is forged when the goroutine is first switched to (ctx.sp is
+**   NULL until then), so a spawned goroutine that has not run yet has
+**   touched no stack page.
 **
 ** ---- Stack arena -------------------------------------------------------
 **
@@ -58,8 +65,9 @@
 **      \______ carved: read/write, guards installed ______/
 **
 **   Slots are carved SCHED__CARVE_SLOTS at a time (one mprotect that merges
-**   with the carved prefix, plus one guard install per slot), so spawning
-**   from the free list makes no system call. One slot:
+**   with the carved prefix, plus the guard installs: one process_madvise
+**   for the batch where the kernel has it, else one madvise per slot), so
+**   spawning from the free lists makes no system call. One slot:
 **
 **     lo            lo+guard_bytes                          top = lo+slot_bytes
 **     | guard region | usable stack, grows down <--- ... <--- | first frame |
@@ -76,6 +84,45 @@
 **   (a recursion that returns before any switch point is not seen). When a
 **   goroutine that went deeper than keep_bytes dies, its slot below the top
 **   keep_bytes is MADV_DONTNEED'ed, so the memory comes back.
+**
+**   Free slots are on one of three lists:
+**
+**     free_slots (warm, LIFO, at most SCHED__WARM_SLOTS): may hold
+**       committed pages; reused first, so a spawn/exit churn touches no
+**       new page.
+**     release_pending (SCHED__RELEASE_BATCH): died while the warm list was
+**       full; not allocatable until one MADV_DONTNEED per run of adjacent
+**       slots has released their pages, then moved to
+**     cold_slots (LIFO): nothing committed (released, or never touched:
+**       freshly carved slots start here).
+**
+**   So a million goroutines that end one after another hold no more than
+**   the warm and pending slots' pages, and the pages they give back are
+**   the ones the next faults reuse.
+**
+** ---- Parked stacks set aside -------------------------------------------
+**
+**   A goroutine parked with SCHED_PARK_STACK_ASIDE usually uses a few
+**   hundred bytes of stack but holds at least one committed page (plus its
+**   share of page tables). Such parks are collected in s->aside_pending
+**   (SCHED__ASIDE_BATCH entries, g->aside_pending set, no duplicates).
+**   When the array is full the next such park first flushes it: every
+**   entry still PARKED with park_aside gets its live bytes [ctx.sp, top)
+**   copied into a malloc'd buffer (g->aside), then the whole slots of those
+**   goroutines are released with one MADV_DONTNEED per run of adjacent
+**   slots (guards survive it). The entries readied meanwhile are skipped:
+**   they never paid anything; so are ended ones (the flag belongs to the
+**   descriptor, so a new goroutine in a listed slot is never listed
+**   twice). Before any context switches to a goroutine with g->aside set,
+**   the switching context copies the bytes back to the same addresses
+**   (faulting in fresh pages) and frees the buffer.
+**
+**     parked, in place --flush--> parked, aside --ready, then switched to--> running
+**                                 (g->aside != NULL, stack_bytes == 0)
+**
+**   Copies use `rep movsb`, which sanitizers do not see: the live stack
+**   holds poisoned redzones, and their shadow is left as it was, which is
+**   right again once the bytes are back.
 **
 ** ---- Stack overflow ----------------------------------------------------
 **
@@ -99,6 +146,9 @@
 **   failing => no goroutine is dispatched except by the unwinder, and
 **   unwinding => no goroutine switches away except to die.
 **   stats.stack_inuse_bytes == sum of stack_bytes over non-FREE goroutines.
+**   g->aside != NULL  =>  g is PARKED or RUNNABLE (never RUNNING), and its
+**   stack_bytes is 0; stats.stacks_aside counts them.
+**   s->runnext != NULL  =>  it is RUNNABLE and not on the run queue.
 **   Only the thread in sched_run writes stats; everything else in sched_t is
 **   touched by that thread only.
 */
@@ -131,6 +181,9 @@
 #define SCHED__FIRST_FRAME_GAP 64u                  /* bytes left above the first frame */
 #define SCHED__FAILURE_BYTES 4096u
 #define SCHED__TIMER_POLL_EVERY 64u                 /* switches between clock reads */
+#define SCHED__ASIDE_BATCH 64u                      /* stacks set aside at once */
+#define SCHED__WARM_SLOTS 4096u                     /* free slots that keep their pages */
+#define SCHED__RELEASE_BATCH 256u                   /* dead slots released at once */
 
 typedef enum sched__state {
     SCHED__FREE = 0,
@@ -174,6 +227,10 @@ typedef struct sched__gor {
     bool ending;                   /* in gor_finish: gend/cleanups running */
     bool gend_done;
     bool in_safepoint;             /* the safepoint hook is on this stack */
+    bool park_aside;               /* PARKED with SCHED_PARK_STACK_ASIDE */
+    bool aside_pending;            /* on s->aside_pending */
+    uint32_t aside_bytes;          /* length of `aside` */
+    void *aside;                   /* the live stack bytes while set aside */
     uint32_t ndefers, defer_cap;
     sched__defer_t *defers;        /* LIFO: defers[ndefers - 1] runs first */
 #if SCHED_ASAN
@@ -203,12 +260,23 @@ struct sched {
     size_t arena_bytes;
     uint32_t nslots;               /* carved so far */
     sched__guard_t guard;
+    bool batch_madvise;            /* process_madvise(PIDFD_SELF_THREAD) works */
     sched__gor_t *gors;            /* max_goroutines descriptors, lazily committed */
     size_t gors_bytes;
-    sched__gor_t *free_slots;      /* LIFO: the hottest stack is reused first */
+    sched__gor_t *free_slots;      /* warm, LIFO: the hottest stack is reused first */
+    uint32_t nwarm;                /* slots on free_slots */
+    sched__gor_t *cold_slots;      /* LIFO, nothing committed */
+    uint32_t nrelease;
+    sched__gor_t *release_pending[SCHED__RELEASE_BATCH];
 
-    /* Run queue, FIFO. */
+    /* Run queue, FIFO, and the goroutine to run before it. */
     sched__gor_t *runq_head, *runq_tail;
+    sched__gor_t *runnext;
+    uint32_t runnext_streak;       /* runnext turns since the queue's head last ran */
+
+    /* Parks that allow their stack to be set aside, not yet flushed. */
+    uint32_t naside_pending;
+    sched__gor_t *aside_pending[SCHED__ASIDE_BATCH];
 
     /* Timer heap (timer.c): max_goroutines entries, lazily committed, so a
     ** sleep can never fail for want of room. */
@@ -222,6 +290,7 @@ struct sched {
     sched__gor_t *current;         /* NULL: the scheduler's own context runs */
     sched__gor_t *zombie;          /* died, stack not yet recycled */
     sched__ctx_t sched_ctx;        /* the scheduler's context while a goroutine runs */
+    int *errno_p;                  /* errno of the thread in sched_run */
     uint64_t live;
     int64_t last_id;
     bool running;                  /* inside sched_run */
@@ -293,7 +362,8 @@ SCHED__HIDDEN void sched__arena_fini(sched_t *s);
 ** -ENOMEM (address space, or vm.max_map_count in mprotect mode). */
 SCHED__HIDDEN int sched__slot_alloc(sched_t *s, sched__gor_t **g_out);
 /* Give a DEAD (or never started) goroutine's slot back: release deep
-** pages, fix the stack stats, push it on the free list, mark it FREE. */
+** pages, fix the stack stats, mark it FREE and put it on the warm list,
+** or on release_pending when the warm list is full (see the picture). */
 SCHED__HIDDEN void sched__slot_free(sched_t *s, sched__gor_t *g);
 
 static inline char *sched__slot_lo(const sched_t *s, const sched__gor_t *g)
@@ -317,6 +387,14 @@ SCHED__HIDDEN void sched__signals_release(void);
 ** make s the scheduler the handler looks at. Returns 0 or -errno. */
 SCHED__HIDDEN int sched__signals_enter(sched_t *s);
 SCHED__HIDDEN void sched__signals_leave(sched_t *s);
+
+/* Set aside the stacks of the goroutines on s->aside_pending that are
+** still parked with park_aside (see the picture) and empty the array. A
+** goroutine whose bytes cannot be saved (no memory) keeps its pages. */
+SCHED__HIDDEN void sched__aside_flush(sched_t *s);
+/* Copy g's stack bytes back in place and free them; g->aside != NULL and
+** g is not the running context. */
+SCHED__HIDDEN void sched__aside_restore(sched_t *s, sched__gor_t *g);
 
 /* ---- timer.c --------------------------------------------------------- */
 

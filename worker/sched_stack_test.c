@@ -3,7 +3,9 @@
 ** fails the task and the scheduler lives on (twice over), a real crash is
 ** still a crash, deep stacks show in the stats and are given back, and
 ** 100,000 goroutines are alive at once with lazily committed stacks and a
-** handful of VMAs.
+** handful of VMAs, and stacks parked with SCHED_PARK_STACK_ASIDE are set
+** aside and come back intact at the same addresses (also when a deadlock
+** unwinds them).
 **
 ** Each case runs in its own forked process with a time limit; pass a case
 ** name as argv[1] to run just that one in-process. No timed assertions.
@@ -13,6 +15,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +423,94 @@ static void test_100k_goroutines_alive(void)
     free(many_w);
 }
 
+/* ---- Stacks set aside while parked ------------------------------------------------- */
+
+#define ASIDE_N 1000
+#define ASIDE_WORDS 200
+
+static sched_waiter_t *aside_w[ASIDE_N];
+static uint64_t aside_sum;
+static int aside_cleanups;
+static sched_stats_t aside_seen;
+
+/* Reads a local of the goroutine that registered it: its stack must be
+** back in place when cleanups run during unwinding. */
+static void check_local_cleanup(void *arg)
+{
+    const uint64_t *local = arg;
+    CHECK(local[0] == 0xc1ea2u + local[1]);
+    aside_cleanups++;
+}
+
+static void aside_parker(sched_t *s, void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+    volatile uint64_t words[ASIDE_WORDS];
+    uint64_t local[2] = {0xc1ea2u + i, i};
+    volatile uint64_t *mine = &words[3];
+
+    for (int k = 0; k < ASIDE_WORDS; k++)
+        words[k] = i * 7919u + (uint64_t)k;
+    CHECK_INT(sched_defer(s, check_local_cleanup, local), 0);
+    sched_park_flags(s, &aside_w[i], "aside", SCHED_PARK_STACK_ASIDE);
+    for (int k = 0; k < ASIDE_WORDS; k++)
+        CHECK(words[k] == i * 7919u + (uint64_t)k);
+    CHECK(*mine == i * 7919u + 3u);
+    aside_sum += words[ASIDE_WORDS - 1];
+}
+
+static void aside_main(sched_t *s, void *arg)
+{
+    bool deadlock = arg != NULL;
+
+    for (uintptr_t i = 0; i < ASIDE_N; i++)
+        CHECK(sched_spawn(s, aside_parker, (void *)i) > 0);
+    sched_yield(s);                        /* every one parks */
+    sched_stats_read(s, &aside_seen);
+    if (deadlock) {
+        sched_park(s, &aside_w[0], "never");   /* all asleep */
+        return;
+    }
+    /* Wake them in reverse (not the order they were set aside in). */
+    for (uintptr_t i = ASIDE_N; i-- > 0;)
+        sched_ready(s, aside_w[i]);
+}
+
+static void test_parked_stacks_set_aside(void)
+{
+    sched_t *s = NULL;
+    sched_stats_t st;
+    uint64_t want = 0;
+
+    CHECK_INT(sched_new(NULL, &s), 0);
+    aside_sum = 0;
+    aside_cleanups = 0;
+    CHECK(sched_spawn(s, aside_main, NULL) > 0);
+    CHECK_INT(sched_run(s), 0);
+    for (uint64_t i = 0; i < ASIDE_N; i++)
+        want += i * 7919u + (ASIDE_WORDS - 1);
+    CHECK(aside_sum == want);
+    CHECK_INT(aside_cleanups, ASIDE_N);
+    /* While parked: all but the last unflushed batch were set aside, their
+    ** committed pages given back. */
+    CHECK(aside_seen.stacks_aside >= ASIDE_N - 256);
+    CHECK(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
+    CHECK(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
+    sched_stats_read(s, &st);
+    CHECK_INT(st.stacks_aside, 0);
+    CHECK_INT(st.stack_aside_bytes, 0);
+
+    /* A deadlock unwinds them: each is put back before its cleanups run. */
+    aside_cleanups = 0;
+    CHECK(sched_spawn(s, aside_main, (void *)1) > 0);
+    CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    CHECK_INT(aside_cleanups, ASIDE_N);
+    sched_stats_read(s, &st);
+    CHECK_INT(st.stacks_aside, 0);
+    CHECK_INT(st.goroutines, 0);
+    sched_destroy(&s);
+}
+
 /* ---- Runner -------------------------------------------------------------------------- */
 
 typedef struct test_case {
@@ -432,6 +524,7 @@ static const test_case_t cases[] = {
     { "real_crash_stays_crash", test_real_crash_stays_crash },
     { "deep_stacks_in_stats_and_given_back", test_deep_stacks_in_stats_and_given_back },
     { "100k_goroutines_alive", test_100k_goroutines_alive },
+    { "parked_stacks_set_aside", test_parked_stacks_set_aside },
 };
 
 int main(int argc, char **argv)

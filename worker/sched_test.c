@@ -1,7 +1,8 @@
 /*
 ** worker/sched_test.c -- the scheduler's semantics against sched.h: FIFO
 ** order, spawning, sleeping, cleanups, failure and unwinding, deadlock
-** reports, park/ready, hooks, locals, limits, stats from another thread.
+** reports, park/ready, ready_next (runnext) and its fairness bound, hooks,
+** locals, limits, stats from another thread.
 **
 ** Each case runs in its own forked process with a time limit; pass a case
 ** name as argv[1] to run just that one in-process (for a debugger). No
@@ -911,7 +912,92 @@ typedef struct test_case {
     void (*fn)(void);
 } test_case_t;
 
+/* ---- ready_next (runnext) --------------------------------------------------- */
+
+static sched_waiter_t *next_w;
+
+static void parks_then_notes(sched_t *s, void *arg)
+{
+    sched_park(s, &next_w, "test");
+    note((const char *)arg);
+}
+
+static void readies_next(sched_t *s, void *arg)
+{
+    (void)arg;
+    note("M");
+    /* Q is queued already; P is readied to run next, ahead of Q. */
+    sched_ready_next(s, next_w);
+    sched_yield(s);
+    note("m");
+}
+
+static void just_note(sched_t *s, void *arg)
+{
+    (void)s;
+    note((const char *)arg);
+}
+
+static void test_ready_next_runs_first(void)
+{
+    sched_t *s = new_sched();
+
+    journal_len = 0;
+    journal[0] = '\0';
+    CHECK(sched_spawn(s, parks_then_notes, "P") > 0);
+    CHECK(sched_spawn(s, readies_next, NULL) > 0);
+    CHECK(sched_spawn(s, just_note, "Q") > 0);
+    CHECK_INT(sched_run(s), 0);
+    CHECK_STR(journal, "MPQm");
+    sched_destroy(&s);
+}
+
+/* Two goroutines handing off through ready_next forever do not starve the
+** run queue: after SCHED_RUNNEXT_MAX turns the queue's head runs. */
+static sched_waiter_t *hand_w[2];
+static volatile int hand_stop;
+static long hand_turns;
+
+static void hander(sched_t *s, void *arg)
+{
+    int me = (int)(intptr_t)arg;
+
+    while (!hand_stop) {
+        sched_waiter_t *other = hand_w[!me];
+        if (other != NULL) {
+            hand_w[!me] = NULL;
+            sched_ready_next(s, other);
+        }
+        hand_turns++;
+        sched_park(s, &hand_w[me], "hand");
+    }
+    if (hand_w[!me] != NULL)
+        sched_ready(s, hand_w[!me]);
+}
+
+static void stopper(sched_t *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    hand_stop = 1;
+}
+
+static void test_runnext_does_not_starve_the_queue(void)
+{
+    sched_t *s = new_sched();
+
+    CHECK(sched_spawn(s, hander, (void *)(intptr_t)0) > 0);
+    CHECK(sched_spawn(s, hander, (void *)(intptr_t)1) > 0);
+    CHECK(sched_spawn(s, stopper, NULL) > 0);
+    CHECK_INT(sched_run(s), 0);
+    CHECK(hand_stop);
+    CHECK(hand_turns <= 4 * (long)SCHED_RUNNEXT_MAX);
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
+    { "ready_next_runs_first", test_ready_next_runs_first },
+    { "runnext_does_not_starve_the_queue", test_runnext_does_not_starve_the_queue },
     { "fifo_yield_order", test_fifo_yield_order },
     { "spawn_from_goroutine", test_spawn_from_goroutine },
     { "sleep_order_by_deadline", test_sleep_order_by_deadline },

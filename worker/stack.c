@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #if SCHED_ASAN
 #include <sanitizer/asan_interface.h>
@@ -21,6 +24,12 @@
 ** not name it; older kernels answer EINVAL and we fall back to mprotect. */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
+#endif
+/* Linux >= 6.15: a pidfd naming the calling thread, so process_madvise()
+** advises many ranges of our own mm in one call (and stays right across
+** fork, unlike a pidfd_open'ed one). Older kernels answer EBADF. */
+#ifndef PIDFD_SELF_THREAD
+#define PIDFD_SELF_THREAD (-10000)
 #endif
 
 /* Alternate signal stack: big enough for our handler and for a sanitizer's
@@ -52,6 +61,7 @@ int sched__arena_init(sched_t *s)
     int rc;
 
     s->guard = SCHED__GUARD_MADVISE;
+    s->batch_madvise = true;
     s->arena_bytes = (size_t)s->max_goroutines * s->slot_bytes;
     s->arena = mmap(NULL, s->arena_bytes, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -85,6 +95,9 @@ int sched__arena_init(sched_t *s)
 
     s->nslots = 0;
     s->free_slots = NULL;
+    s->cold_slots = NULL;
+    s->nwarm = 0;
+    s->nrelease = 0;
     return 0;
 
 out_unmap_altstack:
@@ -109,12 +122,13 @@ void sched__arena_fini(sched_t *s)
             /* Frames of goroutines that never finished stay poisoned in
             ** ASan's shadow; a later mapping at this address would inherit
             ** them. */
-            if (g->state != SCHED__FREE) {
+            if (g->state != SCHED__FREE && g->ctx.sp != NULL) {
                 char *sp = g->ctx.sp;
                 __asan_unpoison_memory_region(sp, (size_t)(sched__stack_top(s, g) - sp));
             }
 #endif
             free(g->defers);
+            free(g->aside);
         }
         munmap(s->gors, s->gors_bytes);
         s->gors = NULL;
@@ -129,7 +143,31 @@ void sched__arena_fini(sched_t *s)
     }
 }
 
-/* Make the next SCHED__CARVE_SLOTS slots usable and put them on the free
+/* Install the guards of slots [first, first + count) in one system call
+** when the kernel can (process_madvise on ourselves), so that carving a
+** million slots is not a million calls. Returns true if it did. */
+static bool guards_install_batch(sched_t *s, uint32_t first, uint32_t count)
+{
+    struct iovec iov[SCHED__CARVE_SLOTS];
+    size_t want = (size_t)count * s->guard_bytes;
+    long done;
+
+    if (s->guard != SCHED__GUARD_MADVISE || !s->batch_madvise)
+        return false;
+    for (uint32_t i = 0; i < count; i++) {
+        iov[i].iov_base = s->arena + (size_t)(first + i) * s->slot_bytes;
+        iov[i].iov_len = s->guard_bytes;
+    }
+    done = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, (size_t)count,
+                   MADV_GUARD_INSTALL, 0u);
+    if (done == (long)want)
+        return true;
+    if (done < 0)
+        s->batch_madvise = false;   /* not here: one call per slot from now on */
+    return false;                   /* a short count: the per-slot calls redo it */
+}
+
+/* Make the next SCHED__CARVE_SLOTS slots usable and put them on the cold
 ** list, lowest address first. Returns 0 or -errno; on failure the batch is
 ** left PROT_NONE and s is unchanged. */
 static int carve_slots(sched_t *s)
@@ -147,16 +185,18 @@ static int carve_slots(sched_t *s)
     ** it into the one read/write VMA. */
     if (mprotect(lo, (size_t)count * s->slot_bytes, PROT_READ | PROT_WRITE) != 0)
         return -errno;
-    for (uint32_t i = 0; i < count; i++) {
-        rc = guard_install(s, lo + (size_t)i * s->slot_bytes, s->guard_bytes);
-        if (rc != 0)
-            goto out_uncarve;
+    if (!guards_install_batch(s, first, count)) {
+        for (uint32_t i = 0; i < count; i++) {
+            rc = guard_install(s, lo + (size_t)i * s->slot_bytes, s->guard_bytes);
+            if (rc != 0)
+                goto out_uncarve;
+        }
     }
-    for (uint32_t i = count; i-- > 0;) {
+    for (uint32_t i = count; i-- > 0;) {   /* never touched: cold */
         sched__gor_t *g = &s->gors[first + i];
         g->state = SCHED__FREE;
-        g->next = s->free_slots;
-        s->free_slots = g;
+        g->next = s->cold_slots;
+        s->cold_slots = g;
     }
     s->nslots = first + count;
     sched__stat_set(&s->stats.stack_reserved_bytes, (uint64_t)s->nslots * s->slot_bytes);
@@ -167,18 +207,67 @@ out_uncarve:
     return rc;
 }
 
+static int slot_cmp(const void *a, const void *b);
+
+/* madvise(MADV_DONTNEED) the whole slots slots[0..n) (indices, ascending
+** after this call), one call per run of adjacent slots. Guards survive it
+** (markers and PROT_NONE alike); the pages come back zeroed on touch. */
+static void release_slots(sched_t *s, uint32_t *slots, uint32_t n, bool sorted)
+{
+    if (!sorted)
+        qsort(slots, n, sizeof slots[0], slot_cmp);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i + 1;
+
+        while (j < n && slots[j] == slots[j - 1] + 1)
+            j++;
+        (void)madvise(s->arena + (size_t)slots[i] * s->slot_bytes,
+                      (size_t)(slots[j - 1] - slots[i] + 1) * s->slot_bytes, MADV_DONTNEED);
+        i = j;
+    }
+}
+
+/* Release the pages of the slots on release_pending; they go cold. */
+static void release_flush(sched_t *s)
+{
+    uint32_t slots[SCHED__RELEASE_BATCH];
+    uint32_t n = s->nrelease;
+    bool sorted = true;
+
+    for (uint32_t i = 0; i < n; i++) {
+        slots[i] = (uint32_t)(s->release_pending[i] - s->gors);
+        if (i > 0 && slots[i] < slots[i - 1])
+            sorted = false;
+    }
+    release_slots(s, slots, n, sorted);
+    for (uint32_t i = 0; i < n; i++) {
+        sched__gor_t *g = s->release_pending[i];
+        g->next = s->cold_slots;
+        s->cold_slots = g;
+    }
+    s->nrelease = 0;
+}
+
 int sched__slot_alloc(sched_t *s, sched__gor_t **g_out)
 {
     sched__gor_t *g;
     int rc;
 
-    if (s->free_slots == NULL) {
-        rc = carve_slots(s);
-        if (rc != 0)
-            return rc;
+    if (s->free_slots != NULL) {
+        g = s->free_slots;
+        s->free_slots = g->next;
+        s->nwarm--;
+    } else {
+        if (s->cold_slots == NULL && s->nrelease > 0)
+            release_flush(s);
+        if (s->cold_slots == NULL) {
+            rc = carve_slots(s);
+            if (rc != 0)
+                return rc;
+        }
+        g = s->cold_slots;
+        s->cold_slots = g->next;
     }
-    g = s->free_slots;
-    s->free_slots = g->next;
     g->next = NULL;
     *g_out = g;
     return 0;
@@ -191,9 +280,11 @@ void sched__slot_free(sched_t *s, sched__gor_t *g)
 #if SCHED_ASAN
     /* The frames this goroutine died with (from its last saved stack
     ** pointer up) never returned, so their redzones are still poisoned. */
-    __asan_unpoison_memory_region(g->ctx.sp, (size_t)(top - (char *)g->ctx.sp));
+    if (g->ctx.sp != NULL)
+        __asan_unpoison_memory_region(g->ctx.sp, (size_t)(top - (char *)g->ctx.sp));
 #endif
-    if (g->stack_bytes > s->keep_bytes) {
+    bool warm = s->nwarm < SCHED__WARM_SLOTS;
+    if (warm && g->stack_bytes > s->keep_bytes) {
         /* It went deep: give back everything but the top pages the next
         ** goroutine on this slot will touch anyway. Guards survive this. */
         char *lo = sched__stack_lo(s, g);
@@ -203,8 +294,84 @@ void sched__slot_free(sched_t *s, sched__gor_t *g)
     g->stack_bytes = 0;
     g->state = SCHED__FREE;
     g->id = 0;
-    g->next = s->free_slots;
-    s->free_slots = g;
+    if (warm) {
+        g->next = s->free_slots;
+        s->free_slots = g;
+        s->nwarm++;
+        return;
+    }
+    s->release_pending[s->nrelease++] = g;   /* the whole slot goes */
+    if (s->nrelease == SCHED__RELEASE_BATCH)
+        release_flush(s);
+}
+
+/* ---- Parked stacks set aside ---------------------------------------- */
+
+/* memcpy that sanitizers neither check nor intercept: a parked stack holds
+** poisoned redzones between its frames. */
+static inline void copy_raw(void *dst, const void *src, size_t n)
+{
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+void sched__aside_flush(sched_t *s)
+{
+    uint32_t slots[SCHED__ASIDE_BATCH];
+    uint32_t n = 0;
+    bool sorted = true;
+    uint64_t saved_bytes = 0;
+
+    for (uint32_t i = 0; i < s->naside_pending; i++) {
+        sched__gor_t *g = s->aside_pending[i];
+        char *sp = g->ctx.sp, *top = sched__stack_top(s, g);
+        size_t live = (size_t)(top - sp);
+        void *buf;
+
+        g->aside_pending = false;
+        if (g->state != SCHED__PARKED || !g->park_aside || g->aside != NULL)
+            continue;
+        buf = malloc(live);
+        if (buf == NULL)
+            continue;   /* it keeps its pages */
+        copy_raw(buf, sp, live);
+        g->aside = buf;
+        g->aside_bytes = (uint32_t)live;
+        saved_bytes += live;
+        sched__stat_sub(&s->stats.stack_inuse_bytes, g->stack_bytes);
+        g->stack_bytes = 0;
+        slots[n] = (uint32_t)(g - s->gors);
+        if (n > 0 && slots[n] < slots[n - 1])
+            sorted = false;
+        n++;
+    }
+    s->naside_pending = 0;
+    if (n == 0)
+        return;
+    sched__stat_add(&s->stats.stacks_aside, n);
+    sched__stat_add(&s->stats.stack_aside_bytes, saved_bytes);
+    release_slots(s, slots, n, sorted);
+}
+
+void sched__aside_restore(sched_t *s, sched__gor_t *g)
+{
+    size_t live = g->aside_bytes;
+    size_t pages = (live + s->page_bytes - 1) & ~(s->page_bytes - 1);
+
+    copy_raw(sched__stack_top(s, g) - live, g->aside, live);
+    free(g->aside);
+    g->aside = NULL;
+    g->aside_bytes = 0;
+    sched__stat_sub(&s->stats.stacks_aside, 1);
+    sched__stat_sub(&s->stats.stack_aside_bytes, live);
+    g->stack_bytes = (uint32_t)pages;
+    sched__stat_add(&s->stats.stack_inuse_bytes, pages);
 }
 
 /* ---- Overflow signal -------------------------------------------------- */

@@ -178,7 +178,8 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     s->alloc_objects = (int64_t)(hs.proc_alloc_objects - c->st0.proc_alloc_objects);
     s->alloc_bytes = (int64_t)(hs.proc_alloc_bytes - c->st0.proc_alloc_bytes);
     s->goroutines = (int64_t)ss.goroutines;
-    s->stack_inuse_bytes = (int64_t)ss.stack_inuse_bytes;
+    /* Stacks in place plus the bytes of parked stacks set aside. */
+    s->stack_inuse_bytes = (int64_t)(ss.stack_inuse_bytes + ss.stack_aside_bytes);
     s->rss_bytes = pf.rss_bytes;
     s->cpu_user_ns = pf.cpu_user_ns;
     s->cpu_sys_ns = pf.cpu_sys_ns;
