@@ -78,9 +78,35 @@ static const kparam_spec_t gcbench_params[] = {
     P_INT("array_size", 0, 100000000, 500000, "doubles in the long-lived array"),
 };
 
+static const char *const leak_modes[] = { "table", NULL };
+
+static const kparam_spec_t leak_params[] = {
+    P_INT("requests", 1, 100000000, 200000, "requests handled, 64 goroutines at a time"),
+    P_SIZE("request_bytes", 16, MIB, 1024, "payload allocated per request"),
+    P_FLOAT("retain_percent", 0, 100, 10,
+            "share of the requests stored in the global table"),
+    P_BOOL("release", false,
+           "a deferred cleanup removes the entry when its handler ends"),
+    P_STRING("mode", leak_modes, "table",
+             "what leaks: table (requests kept in a global table)"),
+};
+
+static const kparam_spec_t pingpong_params[] = {
+    P_INT("rounds", 1, 1000000000, 1000000, "round trips over the two channels"),
+};
+
 static const kparam_spec_t spawn_params[] = {
-    P_INT("goroutines", 1, 10000000, 10000, "goroutines spawned"),
-    P_INT("yields", 0, 1000000, 1, "yields per goroutine before it exits"),
+    P_INT("goroutines", 1, 10000000, 10000,
+          "goroutines spawned, parked on a channel, then released"),
+};
+
+static const kparam_spec_t stacks_params[] = {
+    P_INT("goroutines", 1, 1000000, 10000, "goroutines recursing at once"),
+    P_INT("depth", 0, 10000, 100,
+          "recursion depth in frames (beyond the stack reserve: stack overflow)"),
+    P_SIZE("frame_bytes", 16, 4 * KIB, 128, "local array written in each frame"),
+    P_BOOL("threads", true,
+           "also run it on min(goroutines, 2000) pthreads for comparison"),
 };
 
 static const kernel_spec_t kernels[] = {
@@ -96,9 +122,23 @@ static const kernel_spec_t kernels[] = {
       "Ellis-Kovac-Boehm GCBench: long-lived tree and array, many "
       "short-lived trees built top-down and bottom-up",
       gcbench_params),
+    K("leak",
+      "A request loop that keeps a share of its requests in a global "
+      "table: the live heap grows; with release, a deferred cleanup "
+      "removes each entry and the live heap stays flat",
+      leak_params),
+    K("pingpong",
+      "Two goroutines bounce a value over unbuffered channels; what a "
+      "channel hand-off and its two switches cost",
+      pingpong_params),
     K("spawn",
-      "Spawn goroutines that yield and exit; what a goroutine costs",
+      "Spawn goroutines that park on a channel, release them all with one "
+      "close and wait; what a goroutine costs in time and memory",
       spawn_params),
+    K("stacks",
+      "Many goroutines blocked at the bottom of a recursion: stack bytes "
+      "per goroutine, beside the same on OS threads (pthreads)",
+      stacks_params),
 };
 
 #define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))

@@ -112,7 +112,7 @@ static void test_lookup_and_lists(void)
     CHECK(catalog_param(bt, "depth", NULL) == &bt->params[0]);
 
     CHECK_STR(catalog_kernel_names(buf, sizeof(buf)),
-              "binary_trees, churn, gcbench, spawn");
+              "binary_trees, churn, gcbench, leak, pingpong, spawn, stacks");
     CHECK_STR(catalog_kernel_names(tiny, sizeof(tiny)), "binary_");
 
     CHECK_STR(catalog_param_list(bt, buf, sizeof(buf)),
@@ -128,8 +128,9 @@ static void test_lookup_and_lists(void)
               "long_lived_depth (int, 4..24, default 16), "
               "array_size (int, 0..100000000, default 500000)");
     CHECK_STR(catalog_param_list(catalog_find("spawn"), buf, sizeof(buf)),
-              "goroutines (int, 1..10000000, default 10000), "
-              "yields (int, 0..1000000, default 1)");
+              "goroutines (int, 1..10000000, default 10000)");
+    CHECK_STR(catalog_param_list(catalog_find("pingpong"), buf, sizeof(buf)),
+              "rounds (int, 1..1000000000, default 1000000)");
     CHECK_STR(catalog_param_list(&every_kernel, buf, sizeof(buf)),
               "count (int, -5..5, default 3), "
               "buf (size, 0 B..1 GiB, default 4 KiB), "

@@ -10,7 +10,10 @@ static const struct {
     {"binary_trees", kernel_binary_trees},
     {"churn", kernel_churn},
     {"gcbench", kernel_gcbench},
+    {"leak", kernel_leak},
+    {"pingpong", kernel_pingpong},
     {"spawn", kernel_spawn},
+    {"stacks", kernel_stacks},
 };
 
 kernel_fn_t kernels_find(const char *name)

@@ -23,5 +23,8 @@ void kernel_binary_trees(rt_t *rt);
 void kernel_gcbench(rt_t *rt);
 void kernel_churn(rt_t *rt);
 void kernel_spawn(rt_t *rt);
+void kernel_pingpong(rt_t *rt);
+void kernel_leak(rt_t *rt);
+void kernel_stacks(rt_t *rt);
 
 #endif

@@ -1,15 +1,17 @@
 /*
 ** kernels/kernels_test.c -- every kernel runs on the real scheduler over a
 ** real shared heap: binary_trees matches the reference output, gcbench
-** passes its self-check, churn and spawn finish, an allocation beyond the
-** heap fails the task with "out of memory", and every catalog kernel has an
-** implementation.
+** passes its self-check, churn, spawn and pingpong finish (with their
+** metrics), an allocation beyond the heap fails the task with "out of
+** memory", and every catalog kernel has an implementation.
 */
 #include "kernels/kernels.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -29,7 +31,15 @@ typedef struct outcome {
     char *output;
     char failure[512];
     uint64_t num_gc;
+    char metrics[512];        /* "name name ..." of the kernel's metrics */
 } outcome_t;
+
+static bool has_metric(const outcome_t *o, const char *name)
+{
+    char key[80];
+    snprintf(key, sizeof key, " %s ", name);
+    return strstr(o->metrics, key) != NULL;
+}
 
 typedef struct entry {
     kernel_fn_t fn;
@@ -94,6 +104,14 @@ static outcome_t run_kernel(const char *name, const char *const *sets, size_t ns
     if (out.rc != 0)
         snprintf(out.failure, sizeof out.failure, "%s", sched_failure(sched));
     out.output = strdup(rt_output(rt));
+    size_t nm;
+    const rt_metric_t *m = rt_metrics(rt, &nm);
+    size_t len = 0;
+    out.metrics[0] = ' ';
+    out.metrics[1] = '\0';
+    len = 1;
+    for (size_t i = 0; i < nm && len < sizeof out.metrics; i++)
+        len += (size_t)snprintf(out.metrics + len, sizeof out.metrics - len, "%s ", m[i].name);
     heap_stats_t st;
     heap_stats_read(heap, &st);
     out.num_gc = st.num_gc;
@@ -172,10 +190,24 @@ static void test_churn_and_spawn(void)
     CHECK(o.rc == 0);
     CHECK(o.num_gc > 0);
     free(o.output);
-    const char *s[] = {"goroutines=20000", "yields=3"};
-    o = run_kernel("spawn", s, 2, 256u << 20);
+    const char *s[] = {"goroutines=20000"};
+    o = run_kernel("spawn", s, 1, 256u << 20);
     CHECK(o.rc == 0);
-    CHECK(o.output && strstr(o.output, "spawn: 20000 goroutines"));
+    CHECK(o.output && strstr(o.output, "spawn: 20000 goroutines parked and released"));
+    CHECK(has_metric(&o, "ns_per_spawn") && has_metric(&o, "ns_per_goroutine") &&
+          has_metric(&o, "bytes_per_goroutine"));
+    free(o.output);
+}
+
+static void test_pingpong(void)
+{
+    const char *p[] = {"rounds=20000"};
+    outcome_t o = run_kernel("pingpong", p, 1, 64u << 20);
+    CHECK(o.rc == 0);
+    if (o.rc != 0)
+        fprintf(stderr, "pingpong failed: %s\n", o.failure);
+    CHECK(o.output && strcmp(o.output, "pingpong: 20000 rounds\n") == 0);
+    CHECK(has_metric(&o, "ns_per_roundtrip"));
     free(o.output);
 }
 
@@ -194,12 +226,18 @@ static void test_out_of_memory_fails_the_task(void)
 
 int main(void)
 {
-    snprintf(shm_name, sizeof shm_name, "/heapsim-ktest-%d", (int)getpid());
+    /* pid and time: concurrent runs in other sandboxes share /dev/shm and
+    ** may have the same pid. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(shm_name, sizeof shm_name, "/heapsim-ktest-%d-%lld%09ld", (int)getpid(),
+             (long long)ts.tv_sec, ts.tv_nsec);
     test_catalog_has_implementations();
     test_binary_trees_reference();
     test_binary_trees_collects();
     test_gcbench();
     test_churn_and_spawn();
+    test_pingpong();
     test_out_of_memory_fails_the_task();
     if (failures) {
         fprintf(stderr, "kernels_test: %d checks failed\n", failures);

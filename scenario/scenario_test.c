@@ -272,7 +272,6 @@ static void test_task_list_and_merge_keys(void)
     CHECK(kparams_int(&scn->tasks[1].params, "goroutines") == 4);
     CHECK(scn->tasks[2].params.kernel == catalog_find("spawn"));
     CHECK(kparams_int(&scn->tasks[2].params, "goroutines") == 5);
-    CHECK(kparams_int(&scn->tasks[2].params, "yields") == 1);
     scenario_free(&scn);
 }
 
@@ -470,14 +469,14 @@ static void test_yaml_errors_are_one_line_and_quiet(void)
     EXPECT_ERROR("dup_param.yaml",
                  "task:\n"
                  "  kernel: spawn\n"
-                 "  yields: 1\n"
-                 "  yields: 2\n",
-                 "%F:4:3: duplicate key 'yields'");
+                 "  goroutines: 1\n"
+                 "  goroutines: 2\n",
+                 "%F:4:3: duplicate key 'goroutines'");
     EXPECT_ERROR("bad_alias.yaml", "task: *nowhere\n",
                  "%F:1:8: invalid YAML: invalid alias");
     /* Positions of collections are probed through a libfyaml report. */
-    EXPECT_ERROR("probe.yaml", "task: {kernel: spawn}\nsweep: {yields: []}\n",
-                 "%F:2:17: sweep.yields: expected a non-empty list of values "
+    EXPECT_ERROR("probe.yaml", "task: {kernel: spawn}\nsweep: {goroutines: []}\n",
+                 "%F:2:21: sweep.goroutines: expected a non-empty list of values "
                  "like [1, 2, 4], got a list");
 
     fflush(stderr);
@@ -508,7 +507,7 @@ static void test_key_errors(void)
                  "task:\n"
                  "  kernel: binary_tree\n",
                  "%F:2:11: unknown kernel 'binary_tree'; known kernels: "
-                 "binary_trees, churn, gcbench, spawn");
+                 "binary_trees, churn, gcbench, leak, pingpong, spawn, stacks");
     EXPECT_ERROR("unknown_param.yaml",
                  "name: x\n"
                  "tasks:\n"
@@ -521,11 +520,11 @@ static void test_key_errors(void)
                  "  - {kernel: spawn}\n"
                  "  - {depth: 4}\n",
                  "%F:3:5: tasks[1]: missing 'kernel'; known kernels: "
-                 "binary_trees, churn, gcbench, spawn");
+                 "binary_trees, churn, gcbench, leak, pingpong, spawn, stacks");
     EXPECT_ERROR("kernel_not_scalar.yaml",
                  "task: {kernel: [spawn]}\n",
                  "%F:1:16: task.kernel: expected a kernel name (binary_trees, "
-                 "churn, gcbench, spawn), got a list");
+                 "churn, gcbench, leak, pingpong, spawn, stacks), got a list");
     EXPECT_ERROR("both.yaml",
                  "task: {kernel: spawn}\n"
                  "tasks: [{kernel: spawn}]\n",
@@ -573,15 +572,15 @@ static void test_value_errors(void)
     EXPECT_ERROR("param_mapping.yaml",
                  "task:\n"
                  "  kernel: spawn\n"
-                 "  yields: {a: 1}\n",
-                 "%F:3:11: task.yields: expected an integer from 0 to "
-                 "1000000, got a mapping");
+                 "  goroutines: {a: 1}\n",
+                 "%F:3:15: task.goroutines: expected an integer from 1 to "
+                 "10000000, got a mapping");
     EXPECT_ERROR("param_null.yaml",
                  "task:\n"
                  "  kernel: spawn\n"
-                 "  yields:\n",
-                 "%F:3:3: task.yields: expected an integer from 0 to "
-                 "1000000, got null");
+                 "  goroutines:\n",
+                 "%F:3:3: task.goroutines: expected an integer from 1 to "
+                 "10000000, got null");
     EXPECT_ERROR("repeat.yaml",
                  "task: {kernel: spawn}\nrepeat: 0\n",
                  "%F:2:9: repeat: expected an integer from 1 to 1000, got \"0\"");
@@ -601,7 +600,7 @@ static void test_value_errors(void)
     EXPECT_ERROR("newline.yaml",
                  "task: {kernel: \"spa\\nwn\"}\n",
                  "%F:1:16: unknown kernel 'spa\\nwn'; known kernels: "
-                 "binary_trees, churn, gcbench, spawn");
+                 "binary_trees, churn, gcbench, leak, pingpong, spawn, stacks");
 }
 
 static void test_runtime(void)
@@ -697,8 +696,8 @@ static void test_sweep_errors(void)
                  "1000000 or off, got \"never\"");
     EXPECT_ERROR("sweep_nested.yaml",
                  "task: {kernel: spawn}\n"
-                 "sweep: {yields: [[1]]}\n",
-                 "%F:2:18: sweep.yields[0]: expected a scalar value, got a list");
+                 "sweep: {goroutines: [[1]]}\n",
+                 "%F:2:22: sweep.goroutines[0]: expected a scalar value, got a list");
 }
 
 static char *numbers_list(int n)
@@ -767,7 +766,7 @@ static void test_sets(void)
     scenario_t *scn;
 
     {
-        const char *sets[] = { "depth=12", "yields=3", "heap_max=2GiB",
+        const char *sets[] = { "depth=12", "objects=3", "heap_max=2GiB",
                                "goroutines=7" };
 
         scn = load_ok("sets.yaml", "tasks: [{kernel: binary_trees}, "
@@ -776,7 +775,7 @@ static void test_sets(void)
         if (scn != NULL) {
             CHECK(scn->ntasks == 3);
             CHECK(kparams_int(&scn->tasks[0].params, "depth") == 12);
-            CHECK(kparams_int(&scn->tasks[1].params, "yields") == 3);
+            CHECK(kparams_int(&scn->tasks[2].params, "objects") == 3);
             CHECK(kparams_int(&scn->tasks[1].params, "goroutines") == 7);
             CHECK(kparams_int(&scn->tasks[2].params, "goroutines") == 7);
             CHECK(scn->runtime.heap_max_bytes == (int64_t)2 << 30);
@@ -830,8 +829,8 @@ static void test_sets(void)
                      "--set objects=3: no task has a parameter 'objects'; "
                      "parameters: binary_trees: depth (int, 4..30, default "
                      "10); spawn: goroutines (int, 1..10000000, default "
-                     "10000), yields (int, 0..1000000, default 1); runtime "
-                     "keys: gogc, memory_limit, heap_max, stack_reserve");
+                     "10000); runtime keys: gogc, memory_limit, heap_max, "
+                     "stack_reserve");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",
