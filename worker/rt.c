@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RT_ROOTS_CAPACITY 4096
+static const uint32_t root_level_slots[RT__ROOT_LEVELS] = {64, 512, 4096, 32768};
 
 /* What a goroutine made by rt_go starts with. Taken from slabs owned by
 ** the rt_t, so that a goroutine a failed task ends before it ever ran
@@ -45,7 +45,8 @@ static rt_g_t *g_get(rt_t *rt)
         rt->free = g->next;
     else if (!(g = malloc(sizeof *g)))
         return NULL;
-    g->roots = NULL;
+    memset(g->roots, 0, sizeof g->roots);
+    g->level = 0;
     g->next = rt->live.next;
     g->prev = &rt->live;
     rt->live.next->prev = g;
@@ -53,10 +54,37 @@ static rt_g_t *g_get(rt_t *rt)
     return g;
 }
 
+/* A root stack of `level`'s size: a spare one, or a new one (NULL when the
+** heap has no room). */
+static heap_roots_t *roots_get(rt_t *rt, int level)
+{
+    if (rt->nspare_roots[level] > 0)
+        return rt->spare_roots[level][--rt->nspare_roots[level]];
+    return heap_roots_new(rt->heap, root_level_slots[level]);
+}
+
+/* Empty `r` and keep it for another goroutine, up to a bound. */
+static void roots_put(rt_t *rt, int level, heap_roots_t *r)
+{
+    uint32_t depth = heap_roots_depth(r);
+    if (depth)
+        heap_roots_pop(r, depth);   /* a goroutine that ended mid-frame */
+    if (rt->nspare_roots[level] < RT__SPARE_ROOTS_MAX) {
+        if (!rt->spare_roots[level])
+            rt->spare_roots[level] = malloc(RT__SPARE_ROOTS_MAX * sizeof(heap_roots_t *));
+        if (rt->spare_roots[level]) {
+            rt->spare_roots[level][rt->nspare_roots[level]++] = r;
+            return;
+        }
+    }
+    heap_roots_destroy(rt->heap, &r);
+}
+
 static void g_put(rt_t *rt, rt_g_t *g)
 {
-    if (g->roots)
-        heap_roots_destroy(rt->heap, &g->roots);
+    for (int l = 0; l < RT__ROOT_LEVELS; l++)
+        if (g->roots[l])
+            roots_put(rt, l, g->roots[l]);
     g->prev->next = g->next;
     g->next->prev = g->prev;
     g->next = rt->free;
@@ -128,6 +156,11 @@ void rt_destroy(rt_t **rt_p)
     chan__state_destroy(rt);
     while (rt->live.next != &rt->live)
         g_put(rt, rt->live.next);
+    for (int l = 0; l < RT__ROOT_LEVELS; l++) {
+        while (rt->nspare_roots[l] > 0)
+            heap_roots_destroy(rt->heap, &rt->spare_roots[l][--rt->nspare_roots[l]]);
+        free(rt->spare_roots[l]);
+    }
     while (rt->free) {
         rt_g_t *g = rt->free;
         rt->free = g->next;
@@ -233,24 +266,34 @@ heap_ref_t *rt_push(rt_t *rt, uint32_t n)
             rt_fail(rt, "out of memory: goroutine bookkeeping");
         sched_set_local(rt->sched, g);
     }
-    if (!g->roots) {
-        g->roots = heap_roots_new(rt->heap, RT_ROOTS_CAPACITY);
-        if (!g->roots)
+    for (int l = g->level; l < RT__ROOT_LEVELS; l++) {
+        if (n > root_level_slots[l])
+            continue;
+        if (!g->roots[l] && !(g->roots[l] = roots_get(rt, l)))
             rt_fail(rt, "out of memory: a root stack for goroutine %lld",
                     (long long)sched_self_id(rt->sched));
+        heap_ref_t *slots = heap_roots_push(g->roots[l], n);
+        if (slots) {
+            g->level = l;
+            return slots;
+        }
     }
-    heap_ref_t *slots = heap_roots_push(g->roots, n);
-    if (!slots)
-        rt_fail(rt, "goroutine %lld: root stack overflow (%u slots)",
-                (long long)sched_self_id(rt->sched), RT_ROOTS_CAPACITY);
-    return slots;
+    rt_fail(rt, "goroutine %lld: root stack overflow (more than %u slots)",
+            (long long)sched_self_id(rt->sched),
+            root_level_slots[0] + root_level_slots[1] + root_level_slots[2] +
+                root_level_slots[3]);
 }
 
 void rt_pop(rt_t *rt, uint32_t n)
 {
     rt_g_t *g = sched_local(rt->sched);
-    if (g && g->roots)
-        heap_roots_pop(g->roots, n);
+    if (!g || !g->roots[g->level])
+        return;
+    heap_roots_pop(g->roots[g->level], n);
+    /* Frames are popped in the reverse order of their pushes: once this
+    ** level is empty, the next pop belongs to a lower one. */
+    while (g->level > 0 && heap_roots_depth(g->roots[g->level]) == 0)
+        g->level--;
 }
 
 void rt_printf(rt_t *rt, const char *fmt, ...)

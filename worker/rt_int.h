@@ -36,8 +36,19 @@
 typedef struct chan__state chan__state_t;
 typedef struct pool pool_t;
 
+/* A goroutine's root frames live in a chain of root stacks of growing
+** size (RT__ROOT_LEVELS levels: 64, 512, 4096, 32768 slots), made as the
+** goroutine first needs each: a push that does not fit in the current
+** level goes to the next, so slots never move while pushed and a frame
+** never straddles two stacks. Empty stacks of ended goroutines are kept
+** on rt->spare_roots[level] for the next goroutine: a task that spawns
+** handler after handler makes its root stacks once, not once a handler. */
+#define RT__ROOT_LEVELS 4
+#define RT__SPARE_ROOTS_MAX 1024      /* per level; beyond, destroyed */
+
 typedef struct rt_g {
-    heap_roots_t *roots;
+    heap_roots_t *roots[RT__ROOT_LEVELS];
+    int level;                  /* where the next push goes first */
     struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
 } rt_g_t;
 
@@ -49,6 +60,8 @@ struct rt {
     uint64_t rng;               /* rt__rand(): select's choices */
     rt_g_t live;                /* list head */
     rt_g_t *free;
+    heap_roots_t **spare_roots[RT__ROOT_LEVELS];  /* empty, ready to reuse */
+    size_t nspare_roots[RT__ROOT_LEVELS];
     struct rt_start *free_starts;   /* rt_go's records, recycled */
     void **start_slabs;         /* every slab of them, for rt_destroy */
     size_t nstart_slabs, start_slabs_cap;
