@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "coordinator/coord.h"
 #include "kernels/catalog.h"
 #include "scenario/scenario.h"
@@ -206,18 +207,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
 
 /* ---- run / coordinator ------------------------------------------------- */
 
-static int64_t unix_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void make_token(char *buf, size_t size)
 {
     unsigned char raw[8];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        uint64_t x = (uint64_t)unix_ns() ^ ((uint64_t)getpid() << 32);
+        uint64_t x = (uint64_t)clock_unix_ns() ^ ((uint64_t)getpid() << 32);
         memcpy(raw, &x, sizeof raw);
     }
     snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
@@ -388,7 +383,7 @@ static int cmd_run(const char *cmd, int argc, char **argv, bool local)
         .token = token, .name = scn->name, .scenario_path = scn->path,
         .scenario_text = scn->text, .settings_json = settings,
         .command_line = cmdline, .host = host, .workers = nworkers,
-        .started_unix_ns = unix_ns(),
+        .started_unix_ns = clock_unix_ns(),
     };
     if (store_begin(st) != 0 || store_run_insert(st, &run, &run_id) != 0)
         goto out_db_error;
@@ -419,7 +414,7 @@ static int cmd_run(const char *cmd, int argc, char **argv, bool local)
     };
     if (coord_new(&co, &coord, err, sizeof err) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
-        store_run_finish(st, run_id, "failed", unix_ns(), err);
+        store_run_finish(st, run_id, "failed", clock_unix_ns(), err);
         status = strstr(err, "bind") ? EXIT_USAGE : 1;
         goto out_free;
     }
@@ -463,7 +458,7 @@ static int cmd_run(const char *cmd, int argc, char **argv, bool local)
 out_coord:
     coord_destroy(&coord);
     stop_workers(pids, nworkers);
-    store_run_finish(st, run_id, "failed", unix_ns(), "cannot start workers");
+    store_run_finish(st, run_id, "failed", clock_unix_ns(), "cannot start workers");
     goto out_free;
 out_db_error:
     fprintf(stderr, "%s %s: %s: %s\n", progname, cmd, o.db, store_errmsg(st));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "base/clock.h"
 #include "proto/proto.h"
 
 #define IDENTITY_MAX 256
@@ -74,19 +75,7 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
-static int64_t unix_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- Storage transactions ---------------------------------------------- */
 
@@ -94,13 +83,13 @@ static void txn_touch(coord_t *c)
 {
     if (!c->in_txn && store_begin(c->o.store) == 0) {
         c->in_txn = true;
-        c->txn_started = mono_ns();
+        c->txn_started = clock_mono_ns();
     }
 }
 
 static void txn_flush(coord_t *c, bool force)
 {
-    if (c->in_txn && (force || mono_ns() - c->txn_started >= COMMIT_EVERY_NS)) {
+    if (c->in_txn && (force || clock_mono_ns() - c->txn_started >= COMMIT_EVERY_NS)) {
         if (store_commit(c->o.store) != 0)
             fprintf(stderr, "heapsim coordinator: storing telemetry: %s\n",
                     store_errmsg(c->o.store));
@@ -301,7 +290,7 @@ static void fail_task(coord_t *c, ctask_t *t, const char *why)
     store_task_result_t r = {
         .status = "failed",
         .error = why,
-        .ended_unix_ns = unix_ns(),
+        .ended_unix_ns = clock_unix_ns(),
     };
     finish_task(c, t, false, &r, NULL);
 }
@@ -330,7 +319,7 @@ static void dispatch(coord_t *c)
         t->worker = i;
         c->nrunning++;
         txn_touch(c);
-        store_task_start(c->o.store, t->id, w->name, w->host, unix_ns());
+        store_task_start(c->o.store, t->id, w->name, w->host, clock_unix_ns());
     }
 }
 
@@ -374,7 +363,7 @@ static void on_hello(coord_t *c, const proto_msg_t *m, const void *ident, size_t
         .host = w->host,
         .pid = w->pid,
         .ncpu = m->u.hello.ncpu,
-        .joined_unix_ns = unix_ns(),
+        .joined_unix_ns = clock_unix_ns(),
     };
     txn_touch(c);
     store_worker_insert(c->o.store, &sw);
@@ -408,7 +397,7 @@ static void on_result(coord_t *c, proto_msg_t *m)
         .status = r->ok ? "done" : "failed",
         .error = r->error,
         .output = r->output,
-        .ended_unix_ns = unix_ns(),
+        .ended_unix_ns = clock_unix_ns(),
         .wall_ns = r->wall_ns,
         .alloc_objects = r->alloc_objects,
         .alloc_bytes = r->alloc_bytes,
@@ -575,7 +564,7 @@ static void progress(coord_t *c, uint64_t started, bool final)
 {
     if (!c->o.progress)
         return;
-    double secs = (double)(mono_ns() - started) / 1e9;
+    double secs = (double)(clock_mono_ns() - started) / 1e9;
     fprintf(c->o.progress,
             "\r\033[K  run %lld: %zu/%zu tasks done, %zu running, %zu failed | %d workers"
             " | heap %.1f MiB | %lld GC | %.1f s",
@@ -592,7 +581,7 @@ static void progress(coord_t *c, uint64_t started, bool final)
 int coord_run(coord_t *c)
 {
     struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
-    uint64_t started = mono_ns(), last_progress = 0, drain_until = 0;
+    uint64_t started = clock_mono_ns(), last_progress = 0, drain_until = 0;
     int status;
 
     sigemptyset(&sa.sa_mask);
@@ -608,7 +597,7 @@ int coord_run(coord_t *c)
         reap_children(c);
         dispatch(c);
         txn_flush(c, false);
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);
             last_progress = now;
@@ -656,7 +645,7 @@ int coord_run(coord_t *c)
     txn_flush(c, true);
     char err[128];
     snprintf(err, sizeof err, "%zu of %zu tasks failed", c->nfailed, c->ntasks);
-    if (store_run_finish(c->o.store, c->o.run_id, run_status, unix_ns(),
+    if (store_run_finish(c->o.store, c->o.run_id, run_status, clock_unix_ns(),
                          c->nfailed ? err : NULL) != 0)
         fprintf(stderr, "heapsim coordinator: finishing run %lld: %s\n",
                 (long long)c->o.run_id, store_errmsg(c->o.store));

@@ -11,6 +11,8 @@
 */
 #include "worker/rt_int.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,7 @@ typedef struct rt_start {
 
 uint64_t rt_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_mono_ns();
 }
 
 static rt_g_t *g_get(rt_t *rt)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "base/clock.h"
 #include "kernels/kernels.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
@@ -82,19 +83,7 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
-static int64_t unix_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int send_msg(void *sock, const proto_msg_t *m)
 {
@@ -166,8 +155,8 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     memset(s, 0, sizeof *s);
     snprintf(s->worker, sizeof s->worker, "%s", w->name);
     s->task_id = c->task_id;
-    s->t_ns = (int64_t)(mono_ns() - c->start_ns);
-    s->unix_ns = unix_ns();
+    s->t_ns = (int64_t)(clock_mono_ns() - c->start_ns);
+    s->unix_ns = clock_unix_ns();
     s->heap_alloc_bytes = (int64_t)hs.heap_alloc_bytes;
     s->heap_inuse_bytes = (int64_t)hs.heap_inuse_bytes;
     s->heap_sys_bytes = (int64_t)hs.heap_sys_bytes;
@@ -434,7 +423,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         .active = true,
         .task_id = t->task_id,
         .heap = heap,
-        .start_ns = mono_ns(),
+        .start_ns = clock_mono_ns(),
         .interval_ns = (uint64_t)t->sample_interval_ns,
         .st0 = st0,
     };
@@ -442,10 +431,10 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
 
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int64_t id = sched_spawn(w->sched, task_main, &entry);
     rc = id < 0 ? (int)id : sched_run(w->sched);
-    r->wall_ns = (int64_t)(mono_ns() - t0);
+    r->wall_ns = (int64_t)(clock_mono_ns() - t0);
 
     sched_stats_read(w->sched, &ss);
     heap_set_stack_bytes(heap, 0);
