@@ -888,6 +888,15 @@ static void test_json_of_every_type(void)
     json = scenario_params_json(&p);
     CHECK(json != NULL && strstr(json, "\"ratio\":0.3333333333333333,") != NULL);
     free(json);
+    /* Whole and plain values read as a person writes them, not 1e+00. */
+    CHECK(kparams_set_float(&p, 2, 1.0, NULL, 0) == 0);
+    json = scenario_params_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":1.0,") != NULL);
+    free(json);
+    CHECK(kparams_set_float(&p, 2, 0.0005, NULL, 0) == 0);
+    json = scenario_params_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":0.0005,") != NULL);
+    free(json);
     kparams_free(&p);
 
     json = scenario_runtime_json(&rt);
