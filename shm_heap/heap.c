@@ -1,6 +1,6 @@
 /*
 ** shm_heap/heap.c -- the segment: naming, creating and attaching,
-** closing, stale-segment cleanup, the robust lock and its repair, root
+** closing, stale-segment cleanup, the robust locks and their repair, root
 ** stacks and globals, statistics and settings.
 */
 #include "shm_heap/heap_int.h"
@@ -70,7 +70,15 @@ int heap_unlink(const char *name)
     return shm_unlink(name) == 0 ? 0 : -errno;
 }
 
-/* ---- The lock ------------------------------------------------------- */
+/* ---- The locks ------------------------------------------------------ */
+
+/* ENOTRECOVERABLE: only if a repairer unlocked without making the mutex
+** consistent, which this code never does. */
+static void lock_failed(const char *what, int rc)
+{
+    fprintf(stderr, "shm_heap: %s failed: %s\n", what, strerror(rc));
+    abort();
+}
 
 void heap__lock(heap_t *h)
 {
@@ -80,12 +88,8 @@ void heap__lock(heap_t *h)
         pthread_mutex_consistent(&h->hdr->lock);
         return;
     }
-    if (rc != 0) {
-        /* ENOTRECOVERABLE: only if a repairer unlocked without making the
-        ** mutex consistent, which this code never does. */
-        fprintf(stderr, "shm_heap: segment lock failed: %s\n", strerror(rc));
-        abort();
-    }
+    if (rc != 0)
+        lock_failed("heap lock", rc);
 }
 
 void heap__unlock(heap_t *h)
@@ -93,13 +97,58 @@ void heap__unlock(heap_t *h)
     pthread_mutex_unlock(&h->hdr->lock);
 }
 
+void heap__central_lock(heap_t *h, uint32_t spc)
+{
+    pthread_mutex_t *lock = &h->hdr->central[spc].lock;
+    int rc = pthread_mutex_lock(lock);
+    if (rc == EOWNERDEAD) {
+        heap__central_repair_locked(h, spc);
+        pthread_mutex_consistent(lock);
+        return;
+    }
+    if (rc != 0)
+        lock_failed("central lock", rc);
+}
+
+void heap__central_unlock(heap_t *h, uint32_t spc)
+{
+    pthread_mutex_unlock(&h->hdr->central[spc].lock);
+}
+
+static void central_lock_all(heap_t *h)
+{
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++)
+        heap__central_lock(h, spc);
+}
+
+static void central_unlock_all(heap_t *h)
+{
+    for (uint32_t spc = HEAP__NSPANCLASSES; spc-- > 0;)
+        heap__central_unlock(h, spc);
+}
+
+void heap__lock_world(heap_t *h)
+{
+    heap__lock(h);
+    central_lock_all(h);
+}
+
+void heap__unlock_world(heap_t *h)
+{
+    central_unlock_all(h);
+    heap__unlock(h);
+}
+
 void heap__repair_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     if (hdr->hist_seq & 1)
         __atomic_store_n(&hdr->hist_seq, hdr->hist_seq + 1, __ATOMIC_RELEASE);
-    /* The page heap first: root-list checks look objects up in the map. */
+    /* The page heap first: root-list checks look objects up in the map.
+    ** The walk rewrites every central list, so it holds their locks. */
+    central_lock_all(h);
     heap__walk(h, HEAP__WALK_REPAIR, NULL);
+    central_unlock_all(h);
     /* Root lists: forward links are committed last, back links may lag. */
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
@@ -205,7 +254,8 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->commit_page = L->first_page;
 }
 
-static int init_lock(heap__hdr_t *hdr)
+/* The heap lock and every central lock: robust, process-shared. */
+static int init_locks(heap__hdr_t *hdr)
 {
     pthread_mutexattr_t attr;
     int rc = pthread_mutexattr_init(&attr);
@@ -216,6 +266,8 @@ static int init_lock(heap__hdr_t *hdr)
         rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     if (!rc)
         rc = pthread_mutex_init(&hdr->lock, &attr);
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES && !rc; spc++)
+        rc = pthread_mutex_init(&hdr->central[spc].lock, &attr);
     pthread_mutexattr_destroy(&attr);
     return -rc;
 }
@@ -372,7 +424,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         h->map_bytes = L.seg_bytes;
         h->hdr = (heap__hdr_t *)h->view.base;
         init_header(h->hdr, &L, cfg);
-        rc = init_lock(h->hdr);
+        rc = init_locks(h->hdr);
         if (rc)
             goto out_unmap;
         heap__pacer_update_locked(h);
@@ -417,7 +469,7 @@ void heap_close(heap_t **heap_p, bool unlink_if_last)
         heap__hdr_t *hdr = h->hdr;
         heap_leave(h);
         heap__lock(h);
-        heap__mcache_flush_locked(h);
+        heap__mcache_flush(h);
         heap__proc_retire_locked(h, h->proc_index);
         last = true;
         for (uint32_t i = 0; i < HEAP_MAX_PROCS && last; i++) {

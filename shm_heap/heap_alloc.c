@@ -111,68 +111,103 @@ static void heap_live_sub(heap_t *h, uint64_t bytes)
                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
-/* Give one cached span back (lock held). */
+/* A store the compiler keeps in program order (release): a SIGKILL can
+** land between any two, and the central repair reads what was written. */
+static inline void store_u32(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* Give one cached span back (central lock of its class held). A span with
+** room is pushed: busy_page, counts, link, head (commit), owner 0, busy 0. */
 static void mcache_release_locked(heap_t *h, heap__mcache_t *mc)
 {
-    heap__hdr_t *hdr = h->hdr;
     heap__span_t *sp = heap__span(h, mc->span);
-    sp->freeindex = mcache_freeindex(mc);
-    sp->alloc_count = heap__span_count_allocated(sp);
+    heap__central_t *ct = &h->hdr->central[sp->spanclass];
+    store_u32(&ct->busy_page, mc->span);
+    store_u32(&sp->freeindex, mcache_freeindex(mc));
+    store_u32(&sp->alloc_count, heap__span_count_allocated(sp));
     if (sp->alloc_count < sp->nelems) {
         heap_live_sub(h, (uint64_t)(sp->nelems - sp->alloc_count) * sp->elem_bytes);
-        sp->next = hdr->partial_head[sp->spanclass];
-        hdr->partial_head[sp->spanclass] = mc->span;
+        store_u32(&sp->next, ct->partial_head);
+        store_u32(&ct->partial_head, mc->span);
+        heap__fault(h, HEAP__FP_CENTRAL_PUSH);
     }
-    sp->owner = 0;
+    store_u32(&sp->owner, 0);
+    store_u32(&ct->busy_page, 0);
     memset(mc, 0, sizeof *mc);
 }
 
-void heap__mcache_flush_locked(heap_t *h)
+void heap__mcache_flush(heap_t *h)
 {
     if (__atomic_load_n(&h->hdr->cache_epoch, __ATOMIC_ACQUIRE) != h->cache_epoch) {
         heap__mcache_revalidate(h);
         return;
     }
     for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
-        if (h->mcache[spc].span)
+        if (h->mcache[spc].span) {
+            heap__central_lock(h, spc);
             mcache_release_locked(h, &h->mcache[spc]);
+            heap__central_unlock(h, spc);
+        }
     }
+}
+
+/* Take the head of spc's central list for this process (central lock
+** held, list not empty). */
+static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
+{
+    heap__central_t *ct = &h->hdr->central[spc];
+    uint32_t page = ct->partial_head;
+    heap__span_t *sp = heap__span(h, page);
+    store_u32(&ct->busy_page, page);
+    store_u32(&ct->partial_head, sp->next);
+    heap__fault(h, HEAP__FP_CENTRAL_POP);
+    store_u32(&sp->next, 0);
+    store_u32(&sp->owner, h->attach_id);
+    store_u32(&ct->busy_page, 0);
+    return page;
 }
 
 /* ---- Refill --------------------------------------------------------- */
 
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };
 
-/* Get a span with free slots of span class spc into the cache. May run
-** (or wait for) a collection, after which the caller starts over. */
+/* Get a span with free slots of span class spc into the cache: from the
+** central list under central[spc] alone, else fresh pages under the heap
+** lock alone (heap_int.h, THE LOCKS). May run (or wait for) a collection,
+** after which the caller starts over. */
 static int refill(heap_t *h, uint32_t spc, bool *collected)
 {
     heap__hdr_t *hdr = h->hdr;
     heap__mcache_t *mc = &h->mcache[spc];
     const heap__class_t *c = &heap__classes[spc >> 1];
 
-    heap__lock(h);
+    heap__central_lock(h, spc);
     if (mc->span)
         mcache_release_locked(h, mc);
     heap__fault(h, HEAP__FP_REFILL_LOCKED);
 
-    uint32_t page = hdr->partial_head[spc];
+    uint32_t page = hdr->central[spc].partial_head;
     uint64_t more = page ? (uint64_t)(c->nelems - heap__span(h, page)->alloc_count) * c->elem_bytes
                          : (uint64_t)c->nelems * c->elem_bytes;
     if (!*collected && heap__over_trigger(h, more)) {
-        heap__unlock(h);
+        heap__central_unlock(h, spc);
         *collected = true;
         heap__collect(h, HEAP__GC_BY_PACER);
         return REFILL_RETRY;
     }
 
     bool fresh = false, needzero = false;
+    uint32_t nfree;
     if (page) {
+        central_pop_locked(h, spc);
         heap__span_t *sp = heap__span(h, page);
-        hdr->partial_head[spc] = sp->next;
-        sp->next = 0;
-        sp->owner = h->attach_id;
+        nfree = sp->nelems - sp->alloc_count;
+        heap__central_unlock(h, spc);
     } else {
+        heap__central_unlock(h, spc);
+        heap__lock(h);
         int rc = heap__pages_alloc(h, c->npages, &page, &needzero);
         if (rc != 0) {
             heap__unlock(h);
@@ -184,11 +219,12 @@ static int refill(heap_t *h, uint32_t spc, bool *collected)
         }
         heap__span(h, page)->npages = c->npages;
         heap__span_init_small(h, page, spc, h->attach_id, needzero);
+        heap__fault(h, HEAP__FP_FRESH_SPAN);
+        heap__unlock(h);
+        nfree = c->nelems;
         fresh = true;
     }
     heap__span_t *sp = heap__span(h, page);
-    uint32_t nfree = sp->nelems - sp->alloc_count;
-    heap__unlock(h);
 
     __atomic_add_fetch(&hdr->heap_live_bytes, (uint64_t)nfree * sp->elem_bytes,
                        __ATOMIC_RELAXED);
@@ -315,7 +351,7 @@ heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     return mcache_take(h, mc, free_bits, nptrs, bytes);
 }
 
-/* ---- Direct allocation (lock held) ---------------------------------- */
+/* ---- Direct allocation (heap lock held, then central[spc]) ---------- */
 
 heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
 {
@@ -339,16 +375,22 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
     }
 
     uint32_t spc = cls << 1 | 1;
-    uint32_t page = hdr->partial_head[spc];
+    heap__central_t *ct = &hdr->central[spc];
+    heap__central_lock(h, spc);
+    uint32_t page = ct->partial_head;
     if (page == 0) {
         const heap__class_t *c = &heap__classes[cls];
         bool needzero;
-        if (heap__pages_alloc(h, c->npages, &page, &needzero) != 0)
+        if (heap__pages_alloc(h, c->npages, &page, &needzero) != 0) {
+            heap__central_unlock(h, spc);
             return 0;
+        }
+        store_u32(&ct->busy_page, page);
         heap__span(h, page)->npages = c->npages;
         heap__span_init_small(h, page, spc, 0, needzero);
-        heap__span(h, page)->next = 0;
-        hdr->partial_head[spc] = page;
+        store_u32(&heap__span(h, page)->next, 0);
+        store_u32(&ct->partial_head, page);
+        store_u32(&ct->busy_page, 0);
     }
     heap__span_t *sp = heap__span(h, page);
     uint64_t *alloc = sp->bits[sp->sweep_word & 1];
@@ -363,21 +405,23 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
     if (idx >= sp->nelems) {
         /* alloc_count said there was room: our own invariant is broken.
         ** Take the span off the list and report no memory. */
-        hdr->partial_head[spc] = sp->next;
-        sp->next = 0;
+        store_u32(&ct->partial_head, sp->next);
+        store_u32(&sp->next, 0);
+        heap__central_unlock(h, spc);
         return 0;
     }
     alloc[idx >> 6] |= 1ull << (idx & 63);
     sp->alloc_count++;
     if (sp->alloc_count >= sp->nelems) {
-        hdr->partial_head[spc] = sp->next;
-        sp->next = 0;
+        store_u32(&ct->partial_head, sp->next);
+        store_u32(&sp->next, 0);
     }
     uint64_t off = ((uint64_t)page << HEAP__PAGE_SHIFT) + (uint64_t)idx * sp->elem_bytes;
     char *slot = h->view.base + off;
     if (sp->needzero)
         memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
     *(uint64_t *)slot = bytes << 32;
+    heap__central_unlock(h, spc);
     return off + HEAP__OBJ_HDR_BYTES;
 }
 

@@ -731,7 +731,7 @@ static uint64_t reported_goal(const heap__hdr_t *hdr)
     return goal;
 }
 
-/* One collection with the world ours and the lock not held. Restarts the
+/* One collection with the world ours and no lock held. Restarts the
 ** world before returning. */
 static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 {
@@ -745,7 +745,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c.forced = why == HEAP__GC_BY_USER;
     c.collector_pid = h->pid;
 
-    heap__lock(h);
+    heap__lock_world(h);
     if (hdr->gc_phase != HEAP__GC_IDLE) {
         /* The last collector died mid-cycle. Its alloc bitmaps are each a
         ** superset of what is live; clear its marks and start over. */
@@ -809,7 +809,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c.gc_cpu_fraction = since ? (double)gc_wall / (double)since : 0.0;
     history_append(h, &c);
     heap__atomic_store(&hdr->num_gc, c.cycle);
-    heap__unlock(h);
+    heap__unlock_world(h);
 
     if (h->gc_hook)
         h->gc_hook(h->gc_hook_arg, &c);

@@ -8,9 +8,10 @@
 **   +-----------+-------------+----------------+--------------------------+
 **   | heap__hdr | page map    | span table     | heap pages  ....   hwm ..|
 **   | (config,  | uint32 per  | heap__span_t   | [first_page, npages)     |
-**   |  lock,    | page: start | per page; only | 8 KiB pages carved into  |
-**   |  procs,   | page of the | the entry at a | spans                    |
-**   |  history) | in-use span | span's start   |                          |
+**   |  locks,   | page: start | per page; only | 8 KiB pages carved into  |
+**   | central,  | page of the | the entry at a | spans                    |
+**   | procs,    | in-use span | span's start   |                          |
+**   | history)  |             |                |                          |
 **   +-----------+-------------+----------------+--------------------------+
 **
 ** The file is ftruncate'd to the whole reserve once; tmpfs is sparse, so a
@@ -82,16 +83,44 @@
 ** stw names a dead process they CAS it to their own pid and finish that
 ** collection (recovery) before restarting the world.
 **
-** THE LOCK. A robust, process-shared mutex guards the page heap, the
-** central lists, the process table and the root lists. The collector takes
-** it after the world is stopped (never while waiting for the stop: a
-** RUNNING process may be waiting for it in a refill) and holds it through
-** mark and sweep. EOWNERDEAD is repaired by heap__repair_locked(): the
-** walk rebuilds the free lists, the central lists, the page map and the
-** in-use count; owned spans are left alone (orphans stay unusable until
-** the next sweep); root-list back links are recomputed; an odd history
-** sequence is made even. gc_phase says whether a collection was cut short;
-** the next collector then clears every mark bit and runs a full cycle.
+** THE LOCKS. Robust, process-shared mutexes, each repaired by whoever
+** gets EOWNERDEAD:
+**
+**   heap lock     the page heap (free lists, hwm, commit), the process
+**                 table, the root and pool lists, gc_phase, sweepgen.
+**   central[spc]  one per span class (Go's mcentral): the list of spans of
+**                 that class with free slots, and the alloc_count of the
+**                 spans on it. Each lock has its own cache line.
+**
+** Order: the heap lock, then central locks in ascending spc; never a
+** central lock and then the heap lock. A refill takes only central[spc]
+** (give the old span back, pop a partial span); when the list is empty it
+** drops that lock and takes the heap lock alone for fresh pages, which it
+** makes a span owned by itself (on no list). So four processes refilling
+** different classes share no lock, and the page heap is taken once per
+** fresh span. The direct path (root stacks, pools) holds the heap lock and
+** then one central lock.
+**
+** The collector and heap_verify take every lock (heap__lock_world) after
+** the world is stopped (never while waiting for the stop: a RUNNING
+** process may be waiting for one in a refill) and hold them through mark
+** and sweep.
+**
+** Repair. Heap lock: heap__repair_locked() takes every central lock, then
+** the walk rebuilds the free lists, the central lists, the page map and
+** the in-use count; owned spans are left alone (orphans stay unusable
+** until the next sweep); root-list back links are recomputed; an odd
+** history sequence is made even. gc_phase says whether a collection was
+** cut short; the next collector then clears every mark bit and runs a full
+** cycle. Central lock spc: a holder that moves a span onto or off the list
+** first records it in central[spc].busy_page and clears it last; each list
+** link is committed by one store. heap__central_repair_locked() walks the
+** list (it only holds spans nobody else touches while the lock is held),
+** recounts every span on it, drops the ones that are full, owned or not of
+** the class, then settles busy_page: on the list -> owner = 0 (a push cut
+** short); off the list with owner 0 -> pushed back (a pop cut short);
+** owner != 0 -> left to the sweep as an orphan. So the invariant "a span
+** with owner 0 and room is on its class's list" holds again on return.
 **
 ** MARKING (tri-colour). White = mark bit clear; grey = marked and on the
 ** mark stack (or, after a mark-stack overflow, marked and not yet
@@ -137,6 +166,10 @@
 **    a pop, and they are derived data, which makes crash repair a walk.
 **  - Stats without atomics on the fast path: per-process counters in the
 **    process's entry (relaxed stores, one writer), summed by readers.
+**  - Central locks per span class rather than a lock-free span set: a
+**    robust mutex is repaired by the next taker, a lock-free list in
+**    shared memory would need its own crash story. The heap lock is only
+**    taken for fresh pages, roots, pools and attach/close.
 **  - Parking does not return cached spans (that would take the lock): it
 **    writes back each cached span's freeindex, and the sweep takes every
 **    cached span, of live and dead processes alike.
@@ -173,7 +206,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 2u   /* 2: pool areas */
+#define HEAP__LAYOUT_VERSION 3u   /* 2: pool areas; 3: central locks */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -238,6 +271,14 @@ typedef struct heap__proc {
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
+/* A span class's central list and its lock, on a cache line of its own. */
+typedef struct heap__central {
+    alignas(64) pthread_mutex_t lock;
+    uint32_t partial_head;   /* spans with free slots, owner 0; 0 = empty */
+    uint32_t busy_page;      /* span being moved on/off the list, 0 = none */
+} heap__central_t;
+_Static_assert(sizeof(heap__central_t) == 64, "a central entry is one cache line");
+
 enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2 };
 
 typedef struct heap__hdr {
@@ -259,7 +300,7 @@ typedef struct heap__hdr {
     alignas(64) uint32_t stw;        /* 0 or the pid owning the world */
     uint32_t stop_seq;               /* bumped when a process stops */
 
-    alignas(64) pthread_mutex_t lock;
+    alignas(64) pthread_mutex_t lock;   /* the heap lock (THE LOCKS) */
     uint32_t gc_phase;               /* HEAP__GC_*, under lock */
     uint32_t sweepgen;
     uint32_t cache_epoch;            /* bumped when a sweep takes the mcaches */
@@ -287,12 +328,14 @@ typedef struct heap__hdr {
     uint64_t pause_max_ns;
     uint64_t gc_wall_total_ns;
 
-    /* page heap, under lock */
+    /* page heap, under the heap lock */
     alignas(64) uint32_t hwm_page;   /* [first_page, hwm_page) has been spans */
     uint32_t commit_page;            /* pages below are fallocate'd */
     uint64_t free_nonempty[HEAP__FREE_BUCKETS / 64];
     uint32_t free_head[HEAP__FREE_BUCKETS];
-    uint32_t partial_head[HEAP__NSPANCLASSES];   /* central: spans with free slots */
+
+    /* central lists, each under its own lock */
+    heap__central_t central[HEAP__NSPANCLASSES];
 
     /* GC history: a seqlock (odd while written) over the ring */
     alignas(64) uint32_t hist_seq;
@@ -378,13 +421,16 @@ typedef struct heap__mcache {
 
 /* Test-only fault points (heap__set_fault_hook). */
 enum {
-    HEAP__FP_REFILL_LOCKED = 1,   /* holding the lock in a span refill */
+    HEAP__FP_REFILL_LOCKED = 1,   /* holding a central lock in a span refill */
     HEAP__FP_PAGE_SPLIT,          /* holding the lock, mid page-heap split */
     HEAP__FP_STOP_WAIT,           /* collector, waiting for the stop */
     HEAP__FP_MARK,                /* collector, mid mark (lock held) */
     HEAP__FP_SWEEP,               /* collector, mid sweep (lock held) */
     HEAP__FP_ROOTS_LINK,          /* holding the lock, linking a root stack */
     HEAP__FP_PARKED,              /* parked, waiting for the world */
+    HEAP__FP_CENTRAL_POP,         /* central lock, span half taken off the list */
+    HEAP__FP_CENTRAL_PUSH,        /* central lock, span linked, owner not yet 0 */
+    HEAP__FP_FRESH_SPAN,          /* heap lock, fresh span for a refill */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -450,10 +496,18 @@ static inline void heap__fault(heap_t *h, int point)
 
 uint64_t heap__now_ns(int clock_id);
 
-/* Lock the segment (repairing what a dead holder left) / unlock. */
+/* The heap lock (repairing what a dead holder left) / unlock. */
 void heap__lock(heap_t *h);
 void heap__unlock(heap_t *h);
 void heap__repair_locked(heap_t *h);
+/* Central lock of span class spc (repairing its list) / unlock. May be
+** taken with the heap lock held, never the other way round. */
+void heap__central_lock(heap_t *h, uint32_t spc);
+void heap__central_unlock(heap_t *h, uint32_t spc);
+void heap__central_repair_locked(heap_t *h, uint32_t spc);
+/* Every lock, in order (collector, heap_verify) / all of them released. */
+void heap__lock_world(heap_t *h);
+void heap__unlock_world(heap_t *h);
 
 /* Is pid gone? Without `deep` only kill(pid, 0) == ESRCH counts; `deep`
 ** also reads /proc (a few microseconds) to catch a zombie or a reused pid
@@ -465,7 +519,7 @@ uint64_t heap__pid_start_ticks(pid_t pid);
 int heap__futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns);
 void heap__futex_wake(uint32_t *word);
 
-/* ---- Page heap (heap_page.c), all under the lock -------------------- */
+/* ---- Page heap (heap_page.c), all under the heap lock --------------- */
 
 /* Take npages for a new span at *page_out. *needzero_out says whether the
 ** pages may hold old bytes. Returns 0 or HEAP_EOOM (nothing changed). */
@@ -478,7 +532,7 @@ void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
                            uint64_t bytes, bool needzero);
 
 /* Walk every span from first_page to hwm_page rebuilding the free lists,
-** the central lists and the in-use count. */
+** the central lists and the in-use count. Every lock held. */
 enum {
     HEAP__WALK_SWEEP = 1,        /* sweep each in-use span first (collector) */
     HEAP__WALK_REPAIR = 2,       /* recompute counts, fix the page map */
@@ -515,12 +569,13 @@ uint64_t heap__footprint_bytes(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
 
 /* Write back this process's cached freeindexes (before OUTSIDE/PARKED). */
 void heap__mcache_writeback(heap_t *h);
-/* Give the cached spans back to the central lists (lock held). */
-void heap__mcache_flush_locked(heap_t *h);
+/* Give the cached spans back to the central lists (takes each central
+** lock; the heap lock may be held). */
+void heap__mcache_flush(heap_t *h);
 /* Forget the cache if a sweep took it (cache_epoch moved). */
 void heap__mcache_revalidate(heap_t *h);
 
-/* Allocate an object under the lock without the mcache (root stacks).
+/* Allocate an object under the heap lock without the mcache (root stacks).
 ** Not counted in the allocation statistics. Returns 0 on HEAP_EOOM. */
 heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes);
 

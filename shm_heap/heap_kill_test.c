@@ -6,9 +6,11 @@
 ** one heap (heap_model.h) with frequent collections and verifies. One of
 ** them is SIGKILLed: in a third of the runs by the parent at a random
 ** moment, otherwise by itself at a fault point (heap__set_fault_hook):
-** holding the lock in a refill or a page-heap split, while linking a root
-** stack, as the collector while waiting for the stop, marking or sweeping,
-** or while parked. The survivors must finish with intact graphs and a
+** holding a central lock in a refill, half way through popping a span off
+** a central list or pushing one on, holding the heap lock in a page-heap
+** split or while making a fresh span, while linking a root stack, as the
+** collector while waiting for the stop, marking or sweeping, or while
+** parked. The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -48,10 +50,13 @@ typedef struct worker_arg {
 static const int fault_points[] = {
     HEAP__FP_REFILL_LOCKED, HEAP__FP_PAGE_SPLIT, HEAP__FP_STOP_WAIT, HEAP__FP_MARK,
     HEAP__FP_SWEEP,         HEAP__FP_ROOTS_LINK, HEAP__FP_PARKED,
+    HEAP__FP_CENTRAL_POP,   HEAP__FP_CENTRAL_PUSH, HEAP__FP_FRESH_SPAN,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
+    "central-pop", "central-push", "fresh-span",
 };
+#define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 
 static void die_at_fault(void *arg, int point)
 {
@@ -105,7 +110,7 @@ int main(void)
     int runs = env ? atoi(env) : 30;
     uint64_t rng = tu_seed();
     run_plan_t *plan = tu_shared(sizeof *plan);
-    int killed_by_parent = 0, killed_at[8] = { 0 }, not_killed = 0;
+    int killed_by_parent = 0, killed_at[NFAULT_NAMES] = { 0 }, not_killed = 0;
 
     for (int run = 0; run < runs; run++) {
         alarm(45);
@@ -183,7 +188,7 @@ int main(void)
     }
     printf("%d runs: %d killed by the parent, %d not killed (finished first);", runs,
            killed_by_parent, not_killed);
-    for (int p = 1; p < 8; p++)
+    for (int p = 1; p < NFAULT_NAMES; p++)
         printf(" %s %d", fault_names[p], killed_at[p]);
     printf("\n");
     munmap(plan, sizeof *plan);

@@ -297,7 +297,7 @@ static void partial_append(heap_t *h, walk_lists_t *wl, uint32_t page)
     if (wl->part_tail[spc])
         heap__span(h, wl->part_tail[spc])->next = page;
     else
-        hdr->partial_head[spc] = page;
+        hdr->central[spc].partial_head = page;
     wl->part_tail[spc] = page;
 }
 
@@ -367,7 +367,10 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     memset(&wl, 0, sizeof wl);
     memset(hdr->free_head, 0, sizeof hdr->free_head);
     memset(hdr->free_nonempty, 0, sizeof hdr->free_nonempty);
-    memset(hdr->partial_head, 0, sizeof hdr->partial_head);
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
+        hdr->central[spc].partial_head = 0;
+        hdr->central[spc].busy_page = 0;
+    }
 
     uint32_t hwm = hdr->hwm_page;
     uint32_t gen = hdr->sweepgen;
@@ -433,4 +436,55 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     if (run)
         free_append(h, &wl, run);
     __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
+}
+
+/* ---- Central list repair -------------------------------------------- */
+
+void heap__central_repair_locked(heap_t *h, uint32_t spc)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__central_t *ct = &hdr->central[spc];
+    uint32_t first = hdr->first_page;
+    uint32_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_ACQUIRE);
+    uint32_t busy = ct->busy_page;
+    bool busy_listed = false;
+
+    /* Keep the spans that belong; a link out of range ends the list (only
+    ** damage we do not model; the next walk finds the rest). */
+    uint32_t *link = &ct->partial_head;
+    uint64_t guard = hwm > first ? hwm - first : 0;
+    while (*link) {
+        uint32_t p = *link;
+        heap__span_t *sp = heap__span(h, p);
+        if (p < first || p >= hwm || guard-- == 0 || sp->state != HEAP__SPAN_SMALL ||
+            sp->spanclass != spc) {
+            *link = 0;
+            break;
+        }
+        if (p == busy) {
+            busy_listed = true;
+            sp->owner = 0;          /* a push cut short after the link */
+        }
+        if (sp->owner == 0)
+            sp->alloc_count = heap__span_count_allocated(sp);
+        if (sp->owner != 0 || sp->alloc_count >= sp->nelems) {
+            *link = sp->next;
+            sp->next = 0;
+            continue;
+        }
+        link = &sp->next;
+    }
+    if (busy && !busy_listed && busy >= first && busy < hwm) {
+        /* A pop cut short (or a fresh direct span not yet linked): nobody
+        ** allocated from it, so it goes back. Owned: an orphan for the sweep. */
+        heap__span_t *sp = heap__span(h, busy);
+        if (sp->state == HEAP__SPAN_SMALL && sp->spanclass == spc && sp->owner == 0) {
+            sp->alloc_count = heap__span_count_allocated(sp);
+            if (sp->alloc_count < sp->nelems) {
+                sp->next = ct->partial_head;
+                ct->partial_head = busy;
+            }
+        }
+    }
+    ct->busy_page = 0;
 }

@@ -231,7 +231,10 @@ static int check_lists(vctx_t *v)
 
     listed = 0;
     for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
-        for (uint32_t p = hdr->partial_head[spc]; p; p = heap__span(h, p)->next) {
+        if (hdr->central[spc].busy_page != 0)
+            return fail(v->why, v->whysize, "central list %u: span %u left busy", spc,
+                        hdr->central[spc].busy_page);
+        for (uint32_t p = hdr->central[spc].partial_head; p; p = heap__span(h, p)->next) {
             if (p >= hdr->hwm_page || v->start[p] != 1)
                 return fail(v->why, v->whysize, "central list %u: page %u not an unlisted span start",
                             spc, p);
@@ -385,9 +388,9 @@ int heap_verify(heap_t *h, char *why, size_t whysize)
     if (why && whysize)
         why[0] = '\0';
     heap__world_stop(h, &t_request, &stop_ns);
-    heap__lock(h);
+    heap__lock_world(h);
     int rc = verify_locked(h, why, whysize);
-    heap__unlock(h);
+    heap__unlock_world(h);
     heap__world_start(h);
     return rc;
 }
