@@ -115,7 +115,11 @@
 **   descriptor, so a new goroutine in a listed slot is never listed
 **   twice). Before any context switches to a goroutine with g->aside set,
 **   the switching context copies the bytes back to the same addresses
-**   (faulting in fresh pages) and frees the buffer.
+**   and frees the buffer. The pages come back committed in one
+**   process_madvise(MADV_POPULATE_WRITE) for that goroutine and the
+**   set-aside ones queued behind it (g->aside_populated; a close that
+**   wakes a million restores them in turn), not one fault each; where the
+**   kernel lacks it they are faulted in on touch.
 **
 **     parked, in place --flush--> parked, aside --ready, then switched to--> running
 **                                 (g->aside != NULL, stack_bytes == 0)
@@ -229,6 +233,7 @@ typedef struct sched__gor {
     bool in_safepoint;             /* the safepoint hook is on this stack */
     bool park_aside;               /* PARKED with SCHED_PARK_STACK_ASIDE */
     bool aside_pending;            /* on s->aside_pending */
+    bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
     uint32_t aside_bytes;          /* length of `aside` */
     void *aside;                   /* the live stack bytes while set aside */
     uint32_t ndefers, defer_cap;
@@ -261,6 +266,7 @@ struct sched {
     uint32_t nslots;               /* carved so far */
     sched__guard_t guard;
     bool batch_madvise;            /* process_madvise(PIDFD_SELF_THREAD) works */
+    bool batch_populate;           /* ... with MADV_POPULATE_WRITE too */
     sched__gor_t *gors;            /* max_goroutines descriptors, lazily committed */
     size_t gors_bytes;
     sched__gor_t *free_slots;      /* warm, LIFO: the hottest stack is reused first */

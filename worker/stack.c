@@ -62,6 +62,7 @@ int sched__arena_init(sched_t *s)
 
     s->guard = SCHED__GUARD_MADVISE;
     s->batch_madvise = true;
+    s->batch_populate = true;
     s->arena_bytes = (size_t)s->max_goroutines * s->slot_bytes;
     s->arena = mmap(NULL, s->arena_bytes, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -141,6 +142,20 @@ void sched__arena_fini(sched_t *s)
         munmap(s->altstack_map, s->altstack_map_bytes);
         s->altstack_map = NULL;
     }
+}
+
+/* Commit the pages of iov[0..n) now, in one system call, instead of one
+** page fault each later: on a virtual machine a fault costs far more than
+** its share of a batched call. Best effort: a kernel without
+** process_madvise on ourselves, or without MADV_POPULATE_WRITE, leaves
+** the pages to be faulted in on touch as before. */
+static void pages_populate(sched_t *s, struct iovec *iov, size_t n)
+{
+    if (!s->batch_populate || n == 0)
+        return;
+    if (syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_POPULATE_WRITE, 0u) < 0 &&
+        errno != EINTR && errno != EAGAIN && errno != ENOMEM)
+        s->batch_populate = false;
 }
 
 /* Install the guards of slots [first, first + count) in one system call
@@ -359,10 +374,38 @@ void sched__aside_flush(sched_t *s)
     release_slots(s, slots, n, sorted);
 }
 
+/* Commit, in one call, the pages that g and the set-aside goroutines queued
+** to run after it will copy their stacks back into (a close that wakes
+** many parked goroutines restores them one after another). */
+static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
+{
+    struct iovec iov[SCHED__ASIDE_BATCH];
+    size_t n = 0, looked = 0;
+
+    /* A bounded look: a long queue of goroutines in place costs nothing. */
+    for (sched__gor_t *x = g; x != NULL && n < SCHED__ASIDE_BATCH &&
+                              looked < 2 * SCHED__ASIDE_BATCH;
+         x = x == g ? s->runq_head : x->next, looked++) {
+        if (x->aside == NULL || x->aside_populated)
+            continue;
+        size_t pages = (x->aside_bytes + s->page_bytes - 1) & ~(s->page_bytes - 1);
+        iov[n].iov_base = sched__stack_top(s, x) - pages;
+        iov[n].iov_len = pages;
+        x->aside_populated = true;
+        n++;
+    }
+    if (n > 1)   /* one page alone: the fault is as cheap */
+        pages_populate(s, iov, n);
+}
+
 void sched__aside_restore(sched_t *s, sched__gor_t *g)
 {
     size_t live = g->aside_bytes;
     size_t pages = (live + s->page_bytes - 1) & ~(s->page_bytes - 1);
+
+    if (!g->aside_populated)
+        aside_populate_ahead(s, g);
+    g->aside_populated = false;
 
     copy_raw(sched__stack_top(s, g) - live, g->aside, live);
     free(g->aside);
