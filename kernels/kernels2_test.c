@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -282,7 +283,11 @@ static void test_leak_retains_nothing(void)
 
 int main(void)
 {
-    snprintf(shm_name, sizeof shm_name, "/heapsim-k2test-%d", (int)getpid());
+    /* The pid alone is not unique: sandboxed runs may share a pid and /dev/shm. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(shm_name, sizeof shm_name, "/heapsim-k2test-%d-%lld%09ld", (int)getpid(),
+             (long long)ts.tv_sec, ts.tv_nsec);
     test_stacks();
     test_stacks_without_threads();
     test_stacks_overflow_fails_the_task();
