@@ -72,27 +72,81 @@ static const kparam_spec_t churn_params[] = {
     P_INT("goroutines", 1, 100000, 1, "goroutines allocating at once"),
 };
 
+static const char *const copy_by[] = { "value", "pointer", NULL };
+
+static const kparam_spec_t copy_vs_pointer_params[] = {
+    P_INT("items", 1, 100000000, 20000, "payloads sent through the pipeline"),
+    P_SIZE("payload_bytes", 16, 16 * MIB, 64 * KIB, "size of each payload"),
+    P_INT("stages", 1, 64, 4, "goroutine stages between the source and the sink"),
+    P_STRING("by", copy_by, "value",
+             "value: each stage copies the payload into a new object; "
+             "pointer: it passes the same object on"),
+};
+
 static const kparam_spec_t gcbench_params[] = {
     P_INT("max_depth", 4, 24, 16, "depth of the largest short-lived trees"),
     P_INT("long_lived_depth", 4, 24, 16, "depth of the long-lived tree"),
     P_INT("array_size", 0, 100000000, 500000, "doubles in the long-lived array"),
 };
 
-static const char *const leak_modes[] = { "table", NULL };
+static const char *const leak_modes[] = { "table", "goroutines", NULL };
 
 static const kparam_spec_t leak_params[] = {
     P_INT("requests", 1, 100000000, 200000, "requests handled, 64 goroutines at a time"),
     P_SIZE("request_bytes", 16, MIB, 1024, "payload allocated per request"),
     P_FLOAT("retain_percent", 0, 100, 10,
-            "share of the requests stored in the global table"),
+            "share of the requests that keep something: a table entry, or a watcher goroutine"),
     P_BOOL("release", false,
-           "a deferred cleanup removes the entry when its handler ends"),
+           "a deferred cleanup releases it when its handler ends "
+           "(removes the entry / closes the watcher's channel)"),
     P_STRING("mode", leak_modes, "table",
-             "what leaks: table (requests kept in a global table)"),
+             "what leaks: table (requests kept in a global table) or goroutines "
+             "(watchers blocked on a channel nobody sends to, each holding its request)"),
 };
 
 static const kparam_spec_t pingpong_params[] = {
     P_INT("rounds", 1, 1000000000, 1000000, "round trips over the two channels"),
+};
+
+static const kparam_spec_t pool_params[] = {
+    P_INT("requests", 1, 1000000000, 200000, "requests served"),
+    P_SIZE("payload_bytes", 16, 16 * MIB, 4 * KIB, "the buffer each request writes its response to"),
+    P_INT("concurrency", 1, 100000, 64, "goroutines serving, each with one request in flight"),
+    P_BOOL("pool", false, "take buffers from a sync.Pool and put them back, instead of allocating each"),
+};
+
+static const char *const pc_variation[] = { "exponential", "fixed", NULL };
+static const char *const pc_work[] = { "sleep", "spin", NULL };
+
+static const kparam_spec_t producer_consumer_params[] = {
+    P_INT("producers", 1, 10000, 1, "producer goroutines"),
+    P_INT("consumers", 1, 10000, 1, "consumer goroutines"),
+    P_INT("items", 1, 100000000, 1000, "items produced and consumed in all"),
+    P_INT("buffer", 0, 1000000, 0, "channel buffer in items (0: unbuffered, a rendezvous)"),
+    P_SIZE("item_bytes", 16, MIB, KIB, "size of each item (a heap object)"),
+    P_INT("produce_ns", 0, 1000000000, 1000000,
+          "mean work per item of a producer, ns (sleeps overshoot by ~50-100 us)"),
+    P_INT("consume_ns", 0, 1000000000, 1250000, "mean work per item of a consumer, ns"),
+    P_STRING("variation", pc_variation, "exponential",
+             "per-item work: exponential (varies around its mean) or fixed"),
+    P_STRING("work", pc_work, "sleep",
+             "sleep (waiting on I/O or another CPU: goroutines overlap) or spin "
+             "(CPU on heapsim's one scheduler thread: nothing overlaps)"),
+};
+
+static const char *const rs_arrivals[] = { "poisson", "uniform", NULL };
+
+static const kparam_spec_t request_server_params[] = {
+    P_FLOAT("rate", 1, 1000000, 2000, "requests arriving per second (open loop)"),
+    P_INT("requests", 1, 10000000, 6000, "requests in all (duration = requests / rate)"),
+    P_STRING("arrivals", rs_arrivals, "poisson",
+             "gaps between arrivals: poisson (exponential gaps) or uniform"),
+    P_INT("objects_per_request", 1, 100000, 32, "objects in each request's graph"),
+    P_SIZE("object_bytes", 24, 32 * KIB, 128, "size of each graph object (two references and data)"),
+    P_SIZE("buffer_bytes", 0, 16 * MIB, 32 * KIB, "each request's response buffer (0: none)"),
+    P_INT("cache_requests", 0, 1000000, 4000,
+          "the graphs of this many recent requests stay live in a cache"),
+    P_BOOL("pool", false, "response buffers from a sync.Pool instead of new ones"),
 };
 
 static const kparam_spec_t spawn_params[] = {
@@ -118,19 +172,38 @@ static const kernel_spec_t kernels[] = {
       "Allocate objects of mixed sizes, keeping a sliding window live; "
       "steady-state GC pacing",
       churn_params),
+    K("copy_vs_pointer",
+      "A pipeline of goroutine stages passing large payloads by value (a "
+      "new copy per stage) or by pointer: allocations, bytes and time per item",
+      copy_vs_pointer_params),
     K("gcbench",
       "Ellis-Kovac-Boehm GCBench: long-lived tree and array, many "
       "short-lived trees built top-down and bottom-up",
       gcbench_params),
     K("leak",
       "A request loop that keeps a share of its requests in a global "
-      "table: the live heap grows; with release, a deferred cleanup "
-      "removes each entry and the live heap stays flat",
+      "table, or leaves goroutines blocked on a channel nobody sends to: "
+      "the live heap (and the goroutines) grow; with release, a deferred "
+      "cleanup removes each entry or closes each channel and they stay flat",
       leak_params),
     K("pingpong",
       "Two goroutines bounce a value over unbuffered channels; what a "
       "channel hand-off and its two switches cost",
       pingpong_params),
+    K("pool",
+      "Requests writing per-request buffers, allocated fresh or reused "
+      "through a sync.Pool: allocations, GC cycles and time per request",
+      pool_params),
+    K("producer_consumer",
+      "Producers and slower consumers over a channel of 0..N buffer slots: "
+      "throughput, time blocked on each side and items queued -- a buffer "
+      "absorbs bursts, and holds items live",
+      producer_consumer_params),
+    K("request_server",
+      "An open-loop service: requests arrive at a rate, each handled by a "
+      "goroutine allocating a graph; latency percentiles (HDR histogram) "
+      "with GC pauses in the tail",
+      request_server_params),
     K("spawn",
       "Spawn goroutines that park on a channel, release them all with one "
       "close and wait; what a goroutine costs in time and memory",

@@ -9,9 +9,13 @@ static const struct {
 } table[] = {
     {"binary_trees", kernel_binary_trees},
     {"churn", kernel_churn},
+    {"copy_vs_pointer", kernel_copy_vs_pointer},
     {"gcbench", kernel_gcbench},
     {"leak", kernel_leak},
     {"pingpong", kernel_pingpong},
+    {"pool", kernel_pool},
+    {"producer_consumer", kernel_producer_consumer},
+    {"request_server", kernel_request_server},
     {"spawn", kernel_spawn},
     {"stacks", kernel_stacks},
 };

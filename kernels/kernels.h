@@ -26,5 +26,9 @@ void kernel_spawn(rt_t *rt);
 void kernel_pingpong(rt_t *rt);
 void kernel_leak(rt_t *rt);
 void kernel_stacks(rt_t *rt);
+void kernel_producer_consumer(rt_t *rt);
+void kernel_copy_vs_pointer(rt_t *rt);
+void kernel_pool(rt_t *rt);
+void kernel_request_server(rt_t *rt);
 
 #endif

@@ -13,19 +13,42 @@
 ** that removes its entry when the handler ends (however it ends), so the
 ** table's slots are reused and the live heap stays flat.
 **
-** mode "table" is the only one so far; "goroutines" (handlers blocked
-** forever on a channel) comes with channels.
+** mode "goroutines": the same share of the requests leaks goroutines
+** instead. Such a handler makes a channel `done` and starts a watcher
+** goroutine that holds the request (in its root frame) and waits for
+** `done` -- Go's
 **
-** Lifetime: the kernel's state is shared by the main goroutine and the
-** handlers and freed by whichever of them ends last (a reference count),
-** since a failed task ends its goroutines in no particular order; the
-** table is reached only while the main goroutine's root frame exists
-** (table_root is NULL after).
+**     done := make(chan struct{})
+**     go func() { <-done; ... req ... }()
+**
+** Nobody ever sends on `done`: without `release` the watcher stays blocked
+** after its handler has ended, holding its stack and the request; with
+** `release` the handler registers `defer close(done)` (a sched_defer
+** cleanup), so its watcher ends when it does. Goroutines blocked when the
+** main goroutine returns would keep the task from ending (heapsim's
+** scheduler runs until every goroutine has ended, and reports a deadlock
+** when all are blocked), so each watcher really waits in a select on
+** `done` and on a `shutdown` channel of the kernel's: after the
+** measurement, the main goroutine closes `shutdown` -- the program's exit,
+** in Go -- waits for the leaked watchers to end, and collects again.
+**
+** Lifetime: the kernel's state is shared by the main goroutine, the
+** handlers and the watchers and freed by whichever of them ends last (a
+** reference count), since a failed task ends its goroutines in no
+** particular order; the table and the shutdown channel are reached only
+** while the main goroutine's root frame exists (table_root and
+** shutdown_root are NULL after). A batch's jobs are reused by the next
+** batch: a watcher reads its job only until it has rooted the request and
+** `done` (its handler waits for that), and a handler's close(done) cleanup
+** runs as the handler ends, before the main goroutine (readied by the
+** batch's last handler) runs again.
 */
 #include "kernels/kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "worker/chan.h"
 
 #define LEAK_CONCURRENCY 64       /* handlers at once */
 #define LEAK_TABLE_MIN_SLOTS 64
@@ -34,9 +57,12 @@ typedef struct leak_state leak_state_t;
 
 typedef struct leak_job {
     leak_state_t *st;
+    rt_t *rt;
     int64_t id;                   /* request number, from 0 */
-    bool retain;                  /* store it in the table */
+    bool retain;                  /* store it in the table / start a watcher */
     int64_t slot;                 /* its table slot, -1 when none */
+    heap_ref_t req, done;         /* goroutines: handed to the watcher */
+    bool taken;                   /* the watcher has rooted req and done */
 } leak_job_t;
 
 struct leak_state {
@@ -51,6 +77,11 @@ struct leak_state {
     int64_t retained_total;       /* entries ever stored */
     size_t request_bytes;
     bool release;
+    bool goroutines;              /* mode "goroutines" */
+    heap_ref_t *shutdown_root;    /* main's root slot: chan closed at the end */
+    int64_t watchers;             /* watcher goroutines not ended yet */
+    int64_t closing;              /* of them, released by their handler */
+    sched_waiter_t *watchers_waiter;   /* main, waiting for them to end */
     int64_t pending;              /* handlers of the batch not done */
     sched_waiter_t *waiter;       /* the main goroutine, parked */
     leak_job_t jobs[LEAK_CONCURRENCY];
@@ -72,6 +103,7 @@ static void main_end(void *arg)
     leak_state_t *st = arg;
 
     st->table_root = NULL;
+    st->shutdown_root = NULL;
     state_unref(st);
 }
 
@@ -134,6 +166,70 @@ static void entry_release(void *arg)
     job->slot = -1;
 }
 
+/* A watcher: holds its request and waits for `done` (or the kernel's
+** shutdown). */
+static void watcher(rt_t *rt, void *arg)
+{
+    leak_job_t *job = arg;
+    leak_state_t *st = job->st;
+    sched_t *s = rt_sched(rt);
+
+    st->refs++;
+    if (sched_defer(s, state_unref, st) != 0) {
+        state_unref(st);
+        rt_fail(rt, "out of memory: leak watcher cleanup");
+    }
+    heap_ref_t *frame = rt_push(rt, 2);
+    frame[0] = job->req;
+    frame[1] = job->done;
+    job->taken = true;            /* job is the next batch's from here on */
+    st->watchers++;
+    chan_case_t cases[2] = {
+        { .dir = CHAN_RECV, .ch = frame[1] },
+        { .dir = CHAN_RECV, .ch = *st->shutdown_root },
+    };
+    if (chan_select(rt, cases, 2, false) == 0)
+        st->closing--;
+    rt_pop(rt, 2);
+    if (--st->watchers == 0 && st->watchers_waiter) {
+        sched_waiter_t *w = st->watchers_waiter;
+
+        st->watchers_waiter = NULL;
+        sched_ready(s, w);
+    }
+}
+
+/* A handler's deferred close(done) with `release`: its watcher ends.
+** `done` is still rooted by the watcher, which is blocked on it. Skipped
+** while a failed task unwinds (every goroutine is being ended anyway). */
+static void done_close(void *arg)
+{
+    leak_job_t *job = arg;
+
+    if (!sched_unwinding(rt_sched(job->rt))) {
+        job->st->closing++;
+        chan_close(job->rt, job->done);
+    }
+}
+
+/* mode goroutines: start the request's watcher (frame[0] holds the
+** request) and wait until it has rooted what it holds. */
+static void watcher_start(rt_t *rt, leak_job_t *job, heap_ref_t *frame)
+{
+    sched_t *s = rt_sched(rt);
+
+    frame[1] = chan_make(rt, 0, 0, 0);              /* done: chan struct{} */
+    job->req = frame[0];
+    job->done = frame[1];
+    job->taken = false;
+    job->st->retained_total++;
+    rt_go(rt, watcher, job);
+    while (!job->taken)
+        sched_yield(s);
+    if (job->st->release && sched_defer(s, done_close, job) != 0)
+        rt_fail(rt, "out of memory: leak close cleanup");
+}
+
 static void handler(rt_t *rt, void *arg)
 {
     leak_job_t *job = arg;
@@ -147,14 +243,16 @@ static void handler(rt_t *rt, void *arg)
         state_unref(st);
         rt_fail(rt, "out of memory: leak handler cleanup");
     }
-    frame = rt_push(rt, 1);
+    frame = rt_push(rt, 2);       /* 0: the request, 1: goroutines' done */
     frame[0] = rt_alloc(rt, 1, sizeof(int64_t));          /* the request */
     *(int64_t *)heap_data(h, frame[0], 1) = job->id;
     payload = rt_alloc(rt, 0, st->request_bytes);
     heap_slots(h, frame[0])[0] = payload;
     memcpy(heap_data(h, payload, 0), &job->id,
            st->request_bytes < sizeof job->id ? st->request_bytes : sizeof job->id);
-    if (job->retain) {
+    if (job->retain && st->goroutines) {
+        watcher_start(rt, job, frame);
+    } else if (job->retain) {
         job->slot = table_put(rt, st, &frame[0]);
         if (st->release && sched_defer(s, entry_release, job) != 0) {
             entry_release(job);
@@ -162,7 +260,7 @@ static void handler(rt_t *rt, void *arg)
         }
     }
     sched_yield(s);               /* handling: the batch's requests overlap */
-    rt_pop(rt, 1);
+    rt_pop(rt, 2);
     if (--st->pending == 0 && st->waiter) {
         sched_waiter_t *w = st->waiter;
 
@@ -182,12 +280,11 @@ void kernel_leak(rt_t *rt)
     leak_state_t *st;
     heap_ref_t *frame;
     heap_stats_t hs;
+    sched_stats_t ss0, ss1;
     double share = 0;
     uint64_t t0, elapsed_ns;
     int rc;
 
-    if (strcmp(mode, "table") != 0)
-        rt_fail(rt, "leak: mode %s is not implemented", mode);
     st = calloc(1, sizeof *st);
     if (!st)
         rt_fail(rt, "out of memory: leak state");
@@ -195,12 +292,17 @@ void kernel_leak(rt_t *rt)
     st->refs = 1;
     st->request_bytes = (size_t)kparams_int(p, "request_bytes");
     st->release = kparams_bool(p, "release");
+    st->goroutines = strcmp(mode, "goroutines") == 0;
     if (sched_defer(s, main_end, st) != 0) {
         free(st);
         rt_fail(rt, "out of memory: leak cleanup");
     }
-    frame = rt_push(rt, 1);
+    frame = rt_push(rt, 2);       /* 0: the table, 1: the shutdown channel */
     st->table_root = &frame[0];
+    st->shutdown_root = &frame[1];
+    if (st->goroutines)
+        frame[1] = chan_make(rt, 0, 0, 0);
+    sched_stats_read(s, &ss0);
 
     t0 = rt_now_ns();
     for (int64_t next = 0; next < requests;) {
@@ -212,7 +314,8 @@ void kernel_leak(rt_t *rt)
 
             /* retain_percent of the requests, evenly spread. */
             share += retain_percent;
-            *job = (leak_job_t){ .st = st, .id = next + j, .retain = share >= 100, .slot = -1 };
+            *job = (leak_job_t){ .st = st, .rt = rt, .id = next + j, .retain = share >= 100,
+                                 .slot = -1 };
             if (job->retain)
                 share -= 100;
             rt_go(rt, handler, job);
@@ -221,27 +324,65 @@ void kernel_leak(rt_t *rt)
         while (st->pending > 0)
             sched_park(s, &st->waiter, "leak: waiting for the batch's handlers");
     }
+    /* Watchers whose handler closed `done` are ready to end: let them. */
+    while (st->closing > 0)
+        sched_yield(s);
     elapsed_ns = rt_now_ns() - t0;
 
-    /* What is still reachable, with the table still rooted. */
+    /* What is still reachable, with the table and any leaked goroutines
+    ** still there. */
     if ((rc = heap_collect(h)) != 0)
         rt_fail(rt, "leak: collecting at the end: %s", heap_strerror(rc));
     heap_stats_read(h, &hs);
+    if (st->goroutines)
+        st->held = st->watchers;
     double held_bytes = (double)st->held *
                         (double)(sizeof(heap_ref_t) + sizeof(int64_t) + st->request_bytes);
 
-    rt_printf(rt, "leak (%s, release=%s): %lld requests of %zu B, %g%% retained: "
-              "%lld stored, %lld still held (%.1f MiB), table of %u slots; "
-              "live heap after a collection %.1f MiB\n",
-              mode, st->release ? "true" : "false", (long long)requests, st->request_bytes,
-              retain_percent, (long long)st->retained_total, (long long)st->held,
-              held_bytes / 1048576.0, st->capacity, (double)hs.heap_live_bytes / 1048576.0);
+    if (!st->goroutines) {
+        rt_printf(rt, "leak (%s, release=%s): %lld requests of %zu B, %g%% retained: "
+                  "%lld stored, %lld still held (%.1f MiB), table of %u slots; "
+                  "live heap after a collection %.1f MiB\n",
+                  mode, st->release ? "true" : "false", (long long)requests, st->request_bytes,
+                  retain_percent, (long long)st->retained_total, (long long)st->held,
+                  held_bytes / 1048576.0, st->capacity, (double)hs.heap_live_bytes / 1048576.0);
+        rt_metric(rt, "table_slots", (double)st->capacity, "");
+    } else {
+        /* Stacks in place plus those set aside, beyond the main goroutine's. */
+        sched_stats_read(s, &ss1);
+        double stack_bytes = (double)(ss1.stack_inuse_bytes + ss1.stack_aside_bytes) -
+                             (double)(ss0.stack_inuse_bytes + ss0.stack_aside_bytes);
+        int64_t leaked = st->watchers;
+        heap_stats_t after;
+
+        /* The program's exit: release the leaked watchers, then see the
+        ** heap they held come back. */
+        chan_close(rt, frame[1]);
+        while (st->watchers > 0)
+            sched_park(s, &st->watchers_waiter, "leak: waiting for the watchers to end");
+        if ((rc = heap_collect(h)) != 0)
+            rt_fail(rt, "leak: collecting after the release: %s", heap_strerror(rc));
+        heap_stats_read(h, &after);
+
+        rt_printf(rt, "leak (%s, release=%s): %lld requests of %zu B, %g%% started a watcher: "
+                  "%lld started, %lld still blocked (holding %.1f MiB of requests, %.1f KiB "
+                  "of stacks); live heap after a collection %.1f MiB, %.1f MiB once the "
+                  "leaked ones were released at the end\n",
+                  mode, st->release ? "true" : "false", (long long)requests, st->request_bytes,
+                  retain_percent, (long long)st->retained_total, (long long)leaked,
+                  held_bytes / 1048576.0, (stack_bytes > 0 ? stack_bytes : 0) / 1024.0,
+                  (double)hs.heap_live_bytes / 1048576.0,
+                  (double)after.heap_live_bytes / 1048576.0);
+        rt_metric(rt, "leaked_goroutines", (double)leaked, "");
+        rt_metric(rt, "leaked_stack_bytes", stack_bytes > 0 ? stack_bytes : 0, "B");
+        rt_metric(rt, "live_bytes_after_release", (double)after.heap_live_bytes, "B");
+    }
     rt_metric(rt, "live_bytes_end", (double)hs.heap_live_bytes, "B");
     rt_metric(rt, "retained_objects", (double)st->held, "");
     rt_metric(rt, "retained_bytes", held_bytes, "B");
-    rt_metric(rt, "table_slots", (double)st->capacity, "");
     rt_metric(rt, "requests_per_sec",
               elapsed_ns ? (double)requests * 1e9 / (double)elapsed_ns : 0, "ops/s");
     st->table_root = NULL;
-    rt_pop(rt, 1);
+    st->shutdown_root = NULL;
+    rt_pop(rt, 2);
 }
