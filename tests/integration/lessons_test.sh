@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Every lesson in scenarios/lessons/ runs -- made smaller with --set where
+# the full one takes long -- on one worker, and shows the direction its
+# lesson teaches, read from the points (per sweep point: mean, min, max
+# over the repeats) of `heapsim show --json`. A direction must hold for
+# every repeat: the worst repeat of the better side beats the best of the
+# worse side (max < min), except where noted (throughput and latency,
+# noisy at these sizes, are compared on the means).
+#
+#   gc-pacing  a higher GOGC: fewer cycles and a bigger peak heap
+#   stacks     a goroutine's stack is smaller and faster to start than a thread's
+#   leaks      leaking (table or goroutines): the live heap grows with the
+#              requests; releasing: it stays flat
+#   channels   a buffer: consumers blocked less, more items per second
+#   copying    by pointer: fewer allocations and bytes than by value
+#   pool       with the pool: fewer allocations, bytes and cycles, and
+#              (request_server) a lower mean latency
+#
+# A lesson file this test does not know fails it.
+lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
+[ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+source "$lib" "$1"
+
+L="$REF/scenarios/lessons"
+known="channels copying gc-pacing leaks pool stacks"
+
+for f in "$L"/*.yaml; do
+    n="$(basename "$f" .yaml)"
+    case " $known " in
+        *" $n "*) pass ;;
+        *) fail "lesson $n has no direction checked here" ;;
+    esac
+done
+
+# lesson NAME TAG [--set k=v]...: run it into its own database, keep the
+# show --json of the run as $T/TAG.json, and check every task is done.
+lesson() {
+    local name="$1" tag="$2"; shift 2
+    local db="$T/$tag.db"
+    "$HEAPSIM" run "$L/$name.yaml" --workers 1 --db "$db" "$@" \
+        >"$T/$tag.out" 2>"$T/$tag.err"
+    local rc=$?
+    expect_eq "$tag: run exit status" "$rc" 0
+    [ "$rc" = 0 ] || sed 's/^/    /' "$T/$tag.out" "$T/$tag.err" | head -n 30 >&2
+    "$HEAPSIM" show 1 --db "$db" --json >"$T/$tag.json"
+    expect_eq "$tag: tasks not done" \
+        "$(q "$db" "select count(*) from tasks where status != 'done'")" 0
+}
+
+# fig TAG KERNEL LABEL PATH: PATH (a JSON path in the point) of the point
+# of KERNEL labelled LABEL, e.g. fig pool pool 'pool=true' '$.metrics.allocs.max'
+fig() {
+    q ":memory:" "select json_extract(value, '$4')
+                  from json_each(json(readfile('$T/$1.json')), '\$.points')
+                  where json_extract(value, '\$.kernel') = '$2'
+                    and json_extract(value, '\$.label') = '$3'"
+}
+
+# below "what" A B: A < B, both numbers.
+below() {
+    if [ -n "$2" ] && [ -n "$3" ] && awk -v a="$2" -v b="$3" 'BEGIN { exit !(a + 0 < b + 0) }'
+    then pass; else fail "$1: '$2' is not below '$3'"; fi
+}
+
+# better "what" TAG KERNEL LOW_LABEL HIGH_LABEL FIGURE: FIGURE (a path
+# below the point, without .min/.max) is lower at LOW_LABEL in every
+# repeat than at HIGH_LABEL in any.
+better() {
+    below "$1" "$(fig "$2" "$3" "$4" "$6.max")" "$(fig "$2" "$3" "$5" "$6.min")"
+}
+
+# ---- gc-pacing: 500k objects instead of 3M ------------------------------
+lesson gc-pacing gc --set objects=500000
+better "GOGC 100 collects less than 25" gc churn gogc=100 gogc=25 '$.gc_cycles'
+better "GOGC 400 collects less than 100" gc churn gogc=400 gogc=100 '$.gc_cycles'
+better "GOGC 25 keeps a smaller heap than 100" gc churn gogc=25 gogc=100 '$.peak_heap_bytes'
+better "GOGC 100 keeps a smaller heap than 400" gc churn gogc=100 gogc=400 '$.peak_heap_bytes'
+
+# ---- stacks: 2000 goroutines (and threads) instead of 10k ----------------
+lesson stacks stacks --set goroutines=2000
+for d in depth=10 depth=100; do
+    below "$d: goroutine stack below a thread's" \
+        "$(fig stacks stacks $d '$.metrics.stack_bytes_per_goroutine.max')" \
+        "$(fig stacks stacks $d '$.metrics.thread_stack_bytes_per_thread.min')"
+    below "$d: a goroutine starts faster than a thread" \
+        "$(fig stacks stacks $d '$.metrics.goroutine_ns.max')" \
+        "$(fig stacks stacks $d '$.metrics.thread_ns.min')"
+done
+
+# ---- leaks: 10k and 20k requests instead of 200k -------------------------
+lesson leaks leaks10 --set requests=10000
+lesson leaks leaks20 --set requests=20000
+for mode in table goroutines; do
+    leak10="$(fig leaks10 leak "mode=$mode release=false" '$.metrics.live_bytes_end.max')"
+    leak20="$(fig leaks20 leak "mode=$mode release=false" '$.metrics.live_bytes_end.min')"
+    rel10="$(fig leaks10 leak "mode=$mode release=true" '$.metrics.live_bytes_end.max')"
+    rel20="$(fig leaks20 leak "mode=$mode release=true" '$.metrics.live_bytes_end.max')"
+    # Twice the requests, at least 1.5 times the live heap...
+    below "$mode: leaking, the live heap grows with the requests" \
+        "$(awk -v a="$leak10" 'BEGIN { print a * 1.5 }')" "$leak20"
+    # ...and at least 10 % of 20k requests of 1 KiB are live.
+    below "$mode: leaking, the retained requests are live" 2048000 "$leak20"
+    # Releasing: flat, and small.
+    below "$mode: releasing, the live heap stays flat" "$rel20" \
+        "$(awk -v a="$rel10" 'BEGIN { print a + 65536 }')"
+    below "$mode: releasing, the live heap stays small" "$rel20" 65536
+done
+expect_eq "goroutines: 10 % of the handlers leaked a watcher" \
+    "$(fig leaks20 leak 'mode=goroutines release=false' '$.metrics.leaked_goroutines.min')" 2000.0
+expect_eq "goroutines: releasing, none leaked" \
+    "$(fig leaks20 leak 'mode=goroutines release=true' '$.metrics.leaked_goroutines.max')" 0.0
+below "goroutines: the leaked watchers hold stack" 0 \
+    "$(fig leaks20 leak 'mode=goroutines release=false' '$.metrics.leaked_stack_bytes.min')"
+
+# ---- channels: 150 items instead of 800 -----------------------------------
+lesson channels channels --set items=150
+better "buffer 64: the consumer is blocked less than unbuffered" channels \
+    producer_consumer buffer=64 buffer=0 '$.metrics.consumer_blocked_percent'
+better "buffer 8: the consumer is blocked less than unbuffered" channels \
+    producer_consumer buffer=8 buffer=0 '$.metrics.consumer_blocked_percent'
+# Throughput, on the means: 150 items are few for every repeat.
+below "buffer 64: more items per second than unbuffered (means)" \
+    "$(fig channels producer_consumer buffer=0 '$.metrics.items_per_sec.mean')" \
+    "$(fig channels producer_consumer buffer=64 '$.metrics.items_per_sec.mean')"
+expect_eq "unbuffered: nothing ever queued" \
+    "$(fig channels producer_consumer buffer=0 '$.metrics.max_queued.max')" 0.0
+below "buffer 64: items queue (the memory it costs)" 1 \
+    "$(fig channels producer_consumer buffer=64 '$.metrics.max_queued.min')"
+
+# ---- copying: 2000 items instead of 20k -----------------------------------
+lesson copying copying --set items=2000
+better "by pointer: fewer bytes allocated than by value" copying copy_vs_pointer \
+    by=pointer by=value '$.metrics.alloc_bytes'
+better "by pointer: fewer allocations than by value" copying copy_vs_pointer \
+    by=pointer by=value '$.alloc_objects'
+better "by pointer: fewer GC cycles than by value" copying copy_vs_pointer \
+    by=pointer by=value '$.gc_cycles'
+expect_eq "by pointer: nothing copied" \
+    "$(fig copying copy_vs_pointer by=pointer '$.metrics.bytes_copied.max')" 0.0
+
+# ---- pool: 3000 requests (request_server at 4000/s) ------------------------
+lesson pool pool --set requests=3000 --set rate=4000
+for k in pool request_server; do
+    better "$k: fewer allocations with the pool" pool $k pool=true pool=false '$.alloc_objects'
+    better "$k: fewer bytes allocated with the pool" pool $k pool=true pool=false \
+        '$.metrics.alloc_bytes'
+    better "$k: fewer GC cycles with the pool" pool $k pool=true pool=false '$.gc_cycles'
+done
+# Latency, on the means over the repeats: with 3000 requests a repeat's
+# tail depends on how long its one or two pauses were (under ASan they are
+# as long as the 25 without the pool), but the average request waits less.
+below "request_server: the average request waits less with the pool (means)" \
+    "$(fig pool request_server pool=true '$.metrics.latency_mean_ns.mean')" \
+    "$(fig pool request_server pool=false '$.metrics.latency_mean_ns.mean')"
+
+check "no heapsim segment left in /dev/shm" no_segments_left
+finish
