@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +174,28 @@ static void test_sleep_order_by_deadline(void)
     CHECK(sched_spawn(s, sleeper, "C") > 0);
     CHECK_INT(sched_run(s), 0);
     CHECK_STR(journal, "BCA");
+    sched_destroy(&s);
+}
+
+static int slack_inside;
+
+static void read_slack(sched_t *s, void *arg)
+{
+    slack_inside = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    sched_sleep_ns(s, 1 * MS);
+}
+
+/* Sleeps wake when due: the run sets the thread's timer slack to 1 ns (the
+** 50 us default made sleeps ~70 us late) and puts the caller's back. */
+static void test_timer_slack(void)
+{
+    sched_t *s = new_sched();
+
+    CHECK(prctl(PR_SET_TIMERSLACK, 40000, 0, 0, 0) == 0);
+    CHECK(sched_spawn(s, read_slack, NULL) > 0);
+    CHECK_INT(sched_run(s), 0);
+    CHECK_INT(slack_inside, 1);
+    CHECK_INT(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 40000);
     sched_destroy(&s);
 }
 
@@ -996,6 +1019,7 @@ static void test_runnext_does_not_starve_the_queue(void)
 }
 
 static const test_case_t cases[] = {
+    { "timer_slack", test_timer_slack },
     { "ready_next_runs_first", test_ready_next_runs_first },
     { "runnext_does_not_starve_the_queue", test_runnext_does_not_starve_the_queue },
     { "fifo_yield_order", test_fifo_yield_order },
