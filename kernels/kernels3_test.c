@@ -22,7 +22,7 @@
 ** outgrows the heap fails its task with "out of memory" and unwinds the
 ** blocked watchers.
 */
-#include "kernels/kernels.h"
+#include "kernels/ktest.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,141 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-static char shm_name[128];
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
-
-#define MAX_METRICS 32
-
-typedef struct outcome {
-    int rc;
-    char *output;
-    char failure[512];
-    rt_metric_t metrics[MAX_METRICS];
-    size_t nmetrics;
-} outcome_t;
-
-typedef struct entry {
-    kernel_fn_t fn;
-    rt_t *rt;
-} entry_t;
-
-static void entry_main(sched_t *s, void *arg)
-{
-    entry_t *e = arg;
-    (void)s;
-    e->fn(e->rt);
-}
-
-/* Run kernel `name` with "k=v" settings on a fresh heap of heap_max bytes
-** and a scheduler with stack_reserve bytes per goroutine (0: default). */
-static outcome_t run_kernel(const char *name, const char *const *sets, size_t nsets,
-                            uint64_t heap_max, size_t stack_reserve)
-{
-    outcome_t out = {0};
-    const kernel_spec_t *k = catalog_find(name);
-    kparams_t params;
-    heap_config_t cfg;
-    heap_t *heap = NULL;
-    sched_t *sched = NULL;
-    sched_config_t scfg;
-    char err[256];
-
-    if (!k || !kernels_find(name) || kparams_init(&params, k) != 0) {
-        fprintf(stderr, "no kernel %s\n", name);
-        out.rc = -1;
-        failures++;
-        return out;
-    }
-    for (size_t i = 0; i < nsets; i++) {
-        char key[64];
-        const char *eq = strchr(sets[i], '=');
-        size_t idx;
-        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
-        if (!catalog_param(k, key, &idx) ||
-            kparams_set_text(&params, idx, eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "bad test setting %s\n", sets[i]);
-            out.rc = -1;
-            failures++;
-            kparams_free(&params);
-            return out;
-        }
-    }
-    heap_config_default(&cfg);
-    cfg.heap_max_bytes = heap_max;
-    /* A fresh name per heap: under a sandbox's PID namespace, concurrent
-    ** runs of this test (--runs_per_test) share /dev/shm and the pid. */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    snprintf(shm_name, sizeof shm_name, "/heapsim-k3test-%d-%lld%09ld", (int)getpid(),
-             (long long)now.tv_sec, now.tv_nsec);
-    int rc = heap_open(shm_name, &cfg, true, &heap);
-    if (rc != 0) {
-        fprintf(stderr, "heap_open: %s\n", heap_strerror(rc));
-        out.rc = rc;
-        failures++;
-        kparams_free(&params);
-        return out;
-    }
-    heap_unlink(shm_name);          /* nothing left behind, whatever happens */
-    sched_config_default(&scfg);
-    if (stack_reserve)
-        scfg.stack_reserve_bytes = stack_reserve;
-    CHECK(sched_new(&scfg, &sched) == 0);
-
-    rt_t *rt = rt_new(sched, heap, &params, 42);
-    entry_t e = {.fn = kernels_find(name), .rt = rt};
-    heap_enter(heap);
-    CHECK(sched_spawn(sched, entry_main, &e) > 0);
-    out.rc = sched_run(sched);
-    if (out.rc != 0)
-        snprintf(out.failure, sizeof out.failure, "%s", sched_failure(sched));
-    out.output = strdup(rt_output(rt));
-    const rt_metric_t *m = rt_metrics(rt, &out.nmetrics);
-    if (out.nmetrics > MAX_METRICS)
-        out.nmetrics = MAX_METRICS;
-    if (out.nmetrics > 0)
-        memcpy(out.metrics, m, out.nmetrics * sizeof *m);
-    char why[256];
-    CHECK(heap_verify(heap, why, sizeof why) == 0);
-    heap_leave(heap);
-    rt_destroy(&rt);
-    sched_destroy(&sched);
-    heap_close(&heap, true);
-    kparams_free(&params);
-    return out;
-}
-
-/* The value of metric `name`, NAN when the kernel did not report it. */
-static double metric(const outcome_t *o, const char *name)
-{
-    for (size_t i = 0; i < o->nmetrics; i++)
-        if (strcmp(o->metrics[i].name, name) == 0)
-            return o->metrics[i].value;
-    return NAN;
-}
-
-static void print_outcome(const char *what, const outcome_t *o)
-{
-    printf("%s: rc %d%s%s\n%s", what, o->rc, o->rc ? ": " : "", o->failure,
-           o->output ? o->output : "");
-    for (size_t i = 0; i < o->nmetrics; i++)
-        printf("  %s = %.1f %s\n", o->metrics[i].name, o->metrics[i].value,
-               o->metrics[i].unit);
-}
-
-#define RUN(name, heap_max, ...)                                            \
-    run_kernel((name), (const char *const[]){__VA_ARGS__},                  \
-               sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *), \
-               (heap_max), 0)
 
 /* ---- producer_consumer --------------------------------------------------- */
 
@@ -176,17 +41,17 @@ static void test_pc_exactly_once(void)
     const char *buffers[] = {"buffer=0", "buffer=1", "buffer=7", "buffer=1000"};
 
     for (size_t i = 0; i < 4; i++) {
-        outcome_t o = RUN("producer_consumer", 64u << 20, "producers=5", "consumers=3",
+        ktest_outcome_t o = RUN("producer_consumer", 64u << 20, "producers=5", "consumers=3",
                           "items=20000", "produce_ns=0", "consume_ns=0", "item_bytes=200",
                           buffers[i]);
-        print_outcome(buffers[i], &o);
+        ktest_print(buffers[i], &o);
         CHECK(o.rc == 0);
-        CHECK(metric(&o, "items_per_sec") > 0);
-        double queued = metric(&o, "max_queued");
+        CHECK(ktest_metric(&o, "items_per_sec") > 0);
+        double queued = ktest_metric(&o, "max_queued");
         int64_t cap = atoll(buffers[i] + strlen("buffer="));
         CHECK(queued >= 0 && queued <= (double)cap);
-        CHECK(metric(&o, "queued_bytes_max") == queued * 200);
-        CHECK(metric(&o, "heap_peak_bytes") > 0);
+        CHECK(ktest_metric(&o, "queued_bytes_max") == queued * 200);
+        CHECK(ktest_metric(&o, "heap_peak_bytes") > 0);
         CHECK(o.output && strstr(o.output, "20000 items of 200 B, 5 producers"));
         free(o.output);
     }
@@ -196,18 +61,18 @@ static void test_pc_exactly_once(void)
 ** consumer bounds the rate; a buffer of 8 lets items queue. */
 static void test_pc_sleep_work(void)
 {
-    outcome_t o = RUN("producer_consumer", 64u << 20, "items=100", "consumers=1",
+    ktest_outcome_t o = RUN("producer_consumer", 64u << 20, "items=100", "consumers=1",
                       "produce_ns=200000", "consume_ns=1000000", "variation=fixed",
                       "buffer=8");
-    print_outcome("pc fixed sleep", &o);
+    ktest_print("pc fixed sleep", &o);
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "produce_work_ns") >= 200000);
-    CHECK(metric(&o, "consume_work_ns") >= 1000000);
-    CHECK(metric(&o, "items_per_sec") <= 1e9 / 1000000 * 1.01);
-    CHECK(metric(&o, "max_queued") == 8);                 /* the producer ran ahead */
-    CHECK(metric(&o, "producer_blocked_percent") > 40);   /* then waited */
-    CHECK(metric(&o, "consumer_blocked_percent") < 20);
-    CHECK(metric(&o, "consumer_busy_percent") > 80);
+    CHECK(ktest_metric(&o, "produce_work_ns") >= 200000);
+    CHECK(ktest_metric(&o, "consume_work_ns") >= 1000000);
+    CHECK(ktest_metric(&o, "items_per_sec") <= 1e9 / 1000000 * 1.01);
+    CHECK(ktest_metric(&o, "max_queued") == 8);                 /* the producer ran ahead */
+    CHECK(ktest_metric(&o, "producer_blocked_percent") > 40);   /* then waited */
+    CHECK(ktest_metric(&o, "consumer_blocked_percent") < 20);
+    CHECK(ktest_metric(&o, "consumer_busy_percent") > 80);
     free(o.output);
 }
 
@@ -216,16 +81,16 @@ static void test_pc_sleep_work(void)
 ** time for the producer -- and a buffer does not change the rate much. */
 static void test_pc_spin_does_not_overlap(void)
 {
-    outcome_t o = RUN("producer_consumer", 64u << 20, "items=400", "consumers=1",
+    ktest_outcome_t o = RUN("producer_consumer", 64u << 20, "items=400", "consumers=1",
                       "produce_ns=100000", "consume_ns=200000", "variation=fixed",
                       "work=spin", "buffer=0");
-    print_outcome("pc fixed spin", &o);
+    ktest_print("pc fixed spin", &o);
     CHECK(o.rc == 0);
-    double rate = metric(&o, "items_per_sec");
+    double rate = ktest_metric(&o, "items_per_sec");
     CHECK(rate <= 1e9 / 300000 * 1.02);                   /* the two added up */
-    CHECK(metric(&o, "producer_blocked_percent") > 45);   /* ~67 % */
-    CHECK(metric(&o, "consumer_blocked_percent") > 20);   /* ~33 % */
-    CHECK(metric(&o, "consumer_blocked_percent") < metric(&o, "producer_blocked_percent"));
+    CHECK(ktest_metric(&o, "producer_blocked_percent") > 45);   /* ~67 % */
+    CHECK(ktest_metric(&o, "consumer_blocked_percent") > 20);   /* ~33 % */
+    CHECK(ktest_metric(&o, "consumer_blocked_percent") < ktest_metric(&o, "producer_blocked_percent"));
     free(o.output);
 }
 
@@ -233,23 +98,23 @@ static void test_pc_spin_does_not_overlap(void)
 
 static void test_copy_vs_pointer(void)
 {
-    outcome_t v = RUN("copy_vs_pointer", 64u << 20, "items=2000", "payload_bytes=40000",
+    ktest_outcome_t v = RUN("copy_vs_pointer", 64u << 20, "items=2000", "payload_bytes=40000",
                       "stages=3", "by=value");
-    outcome_t p = RUN("copy_vs_pointer", 64u << 20, "items=2000", "payload_bytes=40000",
+    ktest_outcome_t p = RUN("copy_vs_pointer", 64u << 20, "items=2000", "payload_bytes=40000",
                       "stages=3", "by=pointer");
-    print_outcome("by value", &v);
-    print_outcome("by pointer", &p);
+    ktest_print("by value", &v);
+    ktest_print("by pointer", &p);
     CHECK(v.rc == 0 && p.rc == 0);
     /* A payload per stage and the source's; nothing else in the pipeline. */
-    CHECK(metric(&v, "allocs") == 2000 * 4);
-    CHECK(metric(&p, "allocs") == 2000);
-    CHECK(metric(&v, "bytes_copied") == 2000.0 * 3 * 40000);
-    CHECK(metric(&p, "bytes_copied") == 0);
-    CHECK(metric(&v, "alloc_bytes") >= 2000.0 * 4 * 40000);
-    CHECK(metric(&p, "alloc_bytes") >= 2000.0 * 40000);
-    CHECK(metric(&p, "alloc_bytes") * 3.5 < metric(&v, "alloc_bytes"));
-    CHECK(metric(&v, "gc_cycles") > metric(&p, "gc_cycles"));
-    CHECK(metric(&v, "ns_per_item") > 0 && metric(&p, "ns_per_item") > 0);
+    CHECK(ktest_metric(&v, "allocs") == 2000 * 4);
+    CHECK(ktest_metric(&p, "allocs") == 2000);
+    CHECK(ktest_metric(&v, "bytes_copied") == 2000.0 * 3 * 40000);
+    CHECK(ktest_metric(&p, "bytes_copied") == 0);
+    CHECK(ktest_metric(&v, "alloc_bytes") >= 2000.0 * 4 * 40000);
+    CHECK(ktest_metric(&p, "alloc_bytes") >= 2000.0 * 40000);
+    CHECK(ktest_metric(&p, "alloc_bytes") * 3.5 < ktest_metric(&v, "alloc_bytes"));
+    CHECK(ktest_metric(&v, "gc_cycles") > ktest_metric(&p, "gc_cycles"));
+    CHECK(ktest_metric(&v, "ns_per_item") > 0 && ktest_metric(&p, "ns_per_item") > 0);
     CHECK(v.output && strstr(v.output, "2000 items of 40000 B through 3 stages by value"));
     free(v.output);
     free(p.output);
@@ -258,14 +123,14 @@ static void test_copy_vs_pointer(void)
 /* The smallest payload (the header only) and a single stage. */
 static void test_copy_vs_pointer_edges(void)
 {
-    outcome_t o = RUN("copy_vs_pointer", 64u << 20, "items=100", "payload_bytes=16",
+    ktest_outcome_t o = RUN("copy_vs_pointer", 64u << 20, "items=100", "payload_bytes=16",
                       "stages=1", "by=value");
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "allocs") == 200);
+    CHECK(ktest_metric(&o, "allocs") == 200);
     free(o.output);
     o = RUN("copy_vs_pointer", 64u << 20, "items=1", "stages=64", "by=pointer");
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "allocs") == 1);
+    CHECK(ktest_metric(&o, "allocs") == 1);
     free(o.output);
 }
 
@@ -273,26 +138,26 @@ static void test_copy_vs_pointer_edges(void)
 
 static void test_pool(void)
 {
-    outcome_t fresh = RUN("pool", 64u << 20, "requests=20000", "payload_bytes=4KiB",
+    ktest_outcome_t fresh = RUN("pool", 64u << 20, "requests=20000", "payload_bytes=4KiB",
                           "concurrency=50", "pool=false");
-    outcome_t pooled = RUN("pool", 64u << 20, "requests=20000", "payload_bytes=4KiB",
+    ktest_outcome_t pooled = RUN("pool", 64u << 20, "requests=20000", "payload_bytes=4KiB",
                            "concurrency=50", "pool=true");
-    print_outcome("pool=false", &fresh);
-    print_outcome("pool=true", &pooled);
+    ktest_print("pool=false", &fresh);
+    ktest_print("pool=true", &pooled);
     CHECK(fresh.rc == 0 && pooled.rc == 0);
     /* Without the pool: a record and a buffer per request. */
-    CHECK(metric(&fresh, "buffers_new") == 20000);
-    CHECK(metric(&fresh, "buffers_reused") == 0);
-    CHECK(metric(&fresh, "allocs") == 40000);
+    CHECK(ktest_metric(&fresh, "buffers_new") == 20000);
+    CHECK(ktest_metric(&fresh, "buffers_reused") == 0);
+    CHECK(ktest_metric(&fresh, "allocs") == 40000);
     /* With it: the first round's 50 buffers, then reuse -- unless a
     ** collection emptied the pool (twice, by the victim rule). */
-    double fresh_new = metric(&pooled, "buffers_new");
-    CHECK(fresh_new + metric(&pooled, "buffers_reused") == 20000);
+    double fresh_new = ktest_metric(&pooled, "buffers_new");
+    CHECK(fresh_new + ktest_metric(&pooled, "buffers_reused") == 20000);
     CHECK(fresh_new >= 50);
-    CHECK(fresh_new <= 50 * (1 + metric(&pooled, "gc_cycles")));
-    CHECK(metric(&pooled, "allocs") == 20000 + fresh_new);
-    CHECK(metric(&pooled, "alloc_bytes") * 10 < metric(&fresh, "alloc_bytes"));
-    CHECK(metric(&pooled, "gc_cycles") < metric(&fresh, "gc_cycles"));
+    CHECK(fresh_new <= 50 * (1 + ktest_metric(&pooled, "gc_cycles")));
+    CHECK(ktest_metric(&pooled, "allocs") == 20000 + fresh_new);
+    CHECK(ktest_metric(&pooled, "alloc_bytes") * 10 < ktest_metric(&fresh, "alloc_bytes"));
+    CHECK(ktest_metric(&pooled, "gc_cycles") < ktest_metric(&fresh, "gc_cycles"));
     free(fresh.output);
     free(pooled.output);
 }
@@ -301,17 +166,17 @@ static void test_pool(void)
 ** goroutines than requests: each request gets a new buffer. */
 static void test_pool_large_buffers(void)
 {
-    outcome_t o = RUN("pool", 64u << 20, "requests=3000", "payload_bytes=1MiB",
+    ktest_outcome_t o = RUN("pool", 64u << 20, "requests=3000", "payload_bytes=1MiB",
                       "concurrency=8", "pool=true");
-    print_outcome("pool, 1 MiB buffers", &o);
+    ktest_print("pool, 1 MiB buffers", &o);
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "buffers_new") + metric(&o, "buffers_reused") == 3000);
-    CHECK(metric(&o, "buffers_new") >= 8);
-    CHECK(metric(&o, "buffers_new") <= 8 * (1 + metric(&o, "gc_cycles")));
+    CHECK(ktest_metric(&o, "buffers_new") + ktest_metric(&o, "buffers_reused") == 3000);
+    CHECK(ktest_metric(&o, "buffers_new") >= 8);
+    CHECK(ktest_metric(&o, "buffers_new") <= 8 * (1 + ktest_metric(&o, "gc_cycles")));
     free(o.output);
     o = RUN("pool", 64u << 20, "requests=10", "concurrency=100", "pool=true");
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "buffers_new") == 10);
+    CHECK(ktest_metric(&o, "buffers_new") == 10);
     free(o.output);
 }
 
@@ -319,42 +184,42 @@ static void test_pool_large_buffers(void)
 
 static void test_request_server(void)
 {
-    outcome_t o = RUN("request_server", 256u << 20, "rate=4000", "requests=800",
+    ktest_outcome_t o = RUN("request_server", 256u << 20, "rate=4000", "requests=800",
                       "arrivals=uniform", "objects_per_request=32", "cache_requests=200");
-    print_outcome("request_server", &o);
+    ktest_print("request_server", &o);
     CHECK(o.rc == 0);
-    double p50 = metric(&o, "latency_p50_ns"), p90 = metric(&o, "latency_p90_ns");
-    double p99 = metric(&o, "latency_p99_ns"), p999 = metric(&o, "latency_p999_ns");
-    double max = metric(&o, "latency_max_ns");
+    double p50 = ktest_metric(&o, "latency_p50_ns"), p90 = ktest_metric(&o, "latency_p90_ns");
+    double p99 = ktest_metric(&o, "latency_p99_ns"), p999 = ktest_metric(&o, "latency_p999_ns");
+    double max = ktest_metric(&o, "latency_max_ns");
     CHECK(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max);
-    CHECK(metric(&o, "latency_mean_ns") <= max);
+    CHECK(ktest_metric(&o, "latency_mean_ns") <= max);
     /* Open loop, uniform: 800 requests at 4000/s take 0.2 s whatever the
     ** latencies (the generator never waits for completions). */
-    double achieved = metric(&o, "achieved_rate");
+    double achieved = ktest_metric(&o, "achieved_rate");
     CHECK(achieved > 4000 * 0.9 && achieved < 4000 * 1.1);
-    double duration = metric(&o, "duration_ns");
+    double duration = ktest_metric(&o, "duration_ns");
     CHECK(duration >= 799 / 4000.0 * 1e9 && duration < 0.3e9);
-    CHECK(metric(&o, "buffers_new") == 800);
+    CHECK(ktest_metric(&o, "buffers_new") == 800);
     CHECK(o.output && strstr(o.output, "800 requests at 4000/s (uniform)"));
     free(o.output);
 }
 
 static void test_request_server_pool_and_poisson(void)
 {
-    outcome_t o = RUN("request_server", 256u << 20, "rate=5000", "requests=1000",
+    ktest_outcome_t o = RUN("request_server", 256u << 20, "rate=5000", "requests=1000",
                       "pool=true", "buffer_bytes=64KiB", "cache_requests=0");
-    print_outcome("request_server, pool", &o);
+    ktest_print("request_server, pool", &o);
     CHECK(o.rc == 0);
     /* Poisson arrivals: the mean rate holds to a few percent over 1000. */
-    double achieved = metric(&o, "achieved_rate");
+    double achieved = ktest_metric(&o, "achieved_rate");
     CHECK(achieved > 5000 * 0.8 && achieved < 5000 * 1.2);
-    CHECK(metric(&o, "buffers_new") + metric(&o, "buffers_reused") == 1000);
-    CHECK(metric(&o, "buffers_new") < 200);
+    CHECK(ktest_metric(&o, "buffers_new") + ktest_metric(&o, "buffers_reused") == 1000);
+    CHECK(ktest_metric(&o, "buffers_new") < 200);
     free(o.output);
     /* No buffer at all. */
     o = RUN("request_server", 64u << 20, "rate=10000", "requests=100", "buffer_bytes=0");
     CHECK(o.rc == 0);
-    CHECK(metric(&o, "buffers_new") == 0);
+    CHECK(ktest_metric(&o, "buffers_new") == 0);
     free(o.output);
 }
 
@@ -362,26 +227,26 @@ static void test_request_server_pool_and_poisson(void)
 
 static void test_leak_goroutines(void)
 {
-    outcome_t leak = RUN("leak", 256u << 20, "mode=goroutines", "requests=20000",
+    ktest_outcome_t leak = RUN("leak", 256u << 20, "mode=goroutines", "requests=20000",
                          "request_bytes=1KiB", "retain_percent=10", "release=false");
-    outcome_t rel = RUN("leak", 256u << 20, "mode=goroutines", "requests=20000",
+    ktest_outcome_t rel = RUN("leak", 256u << 20, "mode=goroutines", "requests=20000",
                         "request_bytes=1KiB", "retain_percent=10", "release=true");
-    print_outcome("leak goroutines", &leak);
-    print_outcome("leak goroutines, release", &rel);
+    ktest_print("leak goroutines", &leak);
+    ktest_print("leak goroutines, release", &rel);
     CHECK(leak.rc == 0);          /* the blocked watchers were released: no deadlock */
     CHECK(rel.rc == 0);
-    CHECK(metric(&leak, "leaked_goroutines") == 2000);
-    CHECK(metric(&rel, "leaked_goroutines") == 0);
-    CHECK(metric(&leak, "retained_objects") == 2000);
-    CHECK(metric(&rel, "retained_objects") == 0);
+    CHECK(ktest_metric(&leak, "leaked_goroutines") == 2000);
+    CHECK(ktest_metric(&rel, "leaked_goroutines") == 0);
+    CHECK(ktest_metric(&leak, "retained_objects") == 2000);
+    CHECK(ktest_metric(&rel, "retained_objects") == 0);
     /* Each holds its request and some stack. */
-    CHECK(metric(&leak, "live_bytes_end") >= 2000.0 * 1024);
-    CHECK(metric(&leak, "leaked_stack_bytes") >= 2000.0 * 64);
-    CHECK(metric(&rel, "leaked_stack_bytes") < 64 * 1024);
-    CHECK(metric(&rel, "live_bytes_end") * 5 < metric(&leak, "live_bytes_end"));
+    CHECK(ktest_metric(&leak, "live_bytes_end") >= 2000.0 * 1024);
+    CHECK(ktest_metric(&leak, "leaked_stack_bytes") >= 2000.0 * 64);
+    CHECK(ktest_metric(&rel, "leaked_stack_bytes") < 64 * 1024);
+    CHECK(ktest_metric(&rel, "live_bytes_end") * 5 < ktest_metric(&leak, "live_bytes_end"));
     /* Released at the end, what they held is garbage. */
-    CHECK(metric(&leak, "live_bytes_after_release") * 5 < metric(&leak, "live_bytes_end"));
-    CHECK(isnan(metric(&leak, "table_slots")));
+    CHECK(ktest_metric(&leak, "live_bytes_after_release") * 5 < ktest_metric(&leak, "live_bytes_end"));
+    CHECK(isnan(ktest_metric(&leak, "table_slots")));
     CHECK(leak.output && strstr(leak.output, "2000 started, 2000 still blocked"));
     CHECK(rel.output && strstr(rel.output, "2000 started, 0 still blocked"));
     free(leak.output);
@@ -392,17 +257,17 @@ static void test_leak_goroutines(void)
 ** "out of memory" and its blocked watchers are unwound; releasing, it fits. */
 static void test_leak_goroutines_out_of_memory(void)
 {
-    outcome_t leak = RUN("leak", 64u << 20, "mode=goroutines", "requests=2000",
+    ktest_outcome_t leak = RUN("leak", 64u << 20, "mode=goroutines", "requests=2000",
                          "request_bytes=64KiB", "retain_percent=100");
-    outcome_t rel = RUN("leak", 64u << 20, "mode=goroutines", "requests=2000",
+    ktest_outcome_t rel = RUN("leak", 64u << 20, "mode=goroutines", "requests=2000",
                         "request_bytes=64KiB", "retain_percent=100", "release=true");
     CHECK(leak.rc == SCHED_EFAILED);
     CHECK(strstr(leak.failure, "out of memory") != NULL);
     if (!strstr(leak.failure, "out of memory"))
         fprintf(stderr, "failure was: %s\n", leak.failure);
-    print_outcome("leak goroutines, 100% released", &rel);
+    ktest_print("leak goroutines, 100% released", &rel);
     CHECK(rel.rc == 0);
-    CHECK(metric(&rel, "leaked_goroutines") == 0);
+    CHECK(ktest_metric(&rel, "leaked_goroutines") == 0);
     free(leak.output);
     free(rel.output);
 }
@@ -420,10 +285,5 @@ int main(void)
     test_request_server_pool_and_poisson();
     test_leak_goroutines();
     test_leak_goroutines_out_of_memory();
-    if (failures) {
-        fprintf(stderr, "kernels3_test: %d checks failed\n", failures);
-        return 1;
-    }
-    printf("kernels3_test: all checks passed\n");
-    return 0;
+    return ktest_finish("kernels3_test");
 }
