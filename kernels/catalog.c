@@ -23,6 +23,8 @@
 */
 #include "kernels/catalog.h"
 
+#include "base/text.h"
+
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -232,35 +234,6 @@ static _Noreturn void invariant_failed(const char *what, const char *file,
     abort();
 }
 
-/* printf into err when there is room for anything; err may be NULL. */
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errsize == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
-
-/* Append to a NUL-terminated buf of `size` bytes, truncating silently. */
-static void buf_append(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void buf_append(char *buf, size_t size, const char *fmt, ...)
-{
-    size_t used = strnlen(buf, size);
-    va_list ap;
-
-    if (used + 1 >= size)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, size - used, fmt, ap);
-    va_end(ap);
-}
-
 /* `text` as a double-quoted one-line literal for an error message:
 ** control characters, quotes and backslashes escaped, cut at 48 bytes. */
 static const char *quote(const char *text, char *buf, size_t size)
@@ -370,7 +343,7 @@ char *catalog_kernel_names(char *buf, size_t size)
         return buf;
     buf[0] = '\0';
     for (i = 0; i < NKERNELS; i++)
-        buf_append(buf, size, "%s%s", i > 0 ? ", " : "", kernels[i].name);
+        text_append(buf, size, "%s%s", i > 0 ? ", " : "", kernels[i].name);
     return buf;
 }
 
@@ -432,7 +405,7 @@ static void format_range(const kparam_spec_t *s, char *buf, size_t size)
         break;
     case KPARAM_STRING:
         for (i = 0; s->choices != NULL && s->choices[i] != NULL; i++)
-            buf_append(buf, size, "%s%s", i > 0 ? "|" : "", s->choices[i]);
+            text_append(buf, size, "%s%s", i > 0 ? "|" : "", s->choices[i]);
         break;
     }
 }
@@ -472,7 +445,7 @@ char *catalog_param_list(const kernel_spec_t *k, char *buf, size_t size)
 
         format_range(s, range, sizeof(range));
         format_default(s, def, sizeof(def));
-        buf_append(buf, size, "%s%s (%s%s%s, default %s)", i > 0 ? ", " : "",
+        text_append(buf, size, "%s%s (%s%s%s, default %s)", i > 0 ? ", " : "",
                    s->name, catalog_type_name(s->type),
                    range[0] != '\0' ? ", " : "", range, def);
     }
@@ -719,7 +692,7 @@ static const char *describe_expected(const kparam_spec_t *s, bool syntax_hint,
         }
         snprintf(buf, size, "one of ");
         for (i = 0; s->choices[i] != NULL; i++)
-            buf_append(buf, size, "%s%s", i > 0 ? ", " : "", s->choices[i]);
+            text_append(buf, size, "%s%s", i > 0 ? ", " : "", s->choices[i]);
         break;
     }
     return buf;
@@ -749,7 +722,7 @@ static int store_int(kparams_t *p, size_t index, int64_t v, const char *got,
     char expected[160];
 
     if (v < s->min_i || v > s->max_i) {
-        set_err(err, errsize, "expected %s, got %s",
+        text_set_err(err, errsize, "expected %s, got %s",
                 describe_expected(s, false, expected, sizeof(expected)), got);
         return -EINVAL;
     }
@@ -764,7 +737,7 @@ static int store_float(kparams_t *p, size_t index, double v, const char *got,
     char expected[160];
 
     if (!isfinite(v) || v < s->min_f || v > s->max_f) {
-        set_err(err, errsize, "expected %s, got %s",
+        text_set_err(err, errsize, "expected %s, got %s",
                 describe_expected(s, false, expected, sizeof(expected)), got);
         return -EINVAL;
     }
@@ -784,13 +757,13 @@ static int store_string(kparams_t *p, size_t index, const char *v,
     for (i = 0; !allowed && s->choices[i] != NULL; i++)
         allowed = strcmp(s->choices[i], v) == 0;
     if (!allowed) {
-        set_err(err, errsize, "expected %s, got %s",
+        text_set_err(err, errsize, "expected %s, got %s",
                 describe_expected(s, false, expected, sizeof(expected)), got);
         return -EINVAL;
     }
     copy = strdup(v);
     if (copy == NULL) {
-        set_err(err, errsize, "out of memory");
+        text_set_err(err, errsize, "out of memory");
         return -ENOMEM;
     }
     free(p->values[index].u.s);
@@ -803,7 +776,7 @@ static int type_mismatch(const kparam_spec_t *s, const char *got, char *err,
 {
     char expected[160];
 
-    set_err(err, errsize, "expected %s, got %s",
+    text_set_err(err, errsize, "expected %s, got %s",
             describe_expected(s, false, expected, sizeof(expected)), got);
     return -EINVAL;
 }
@@ -825,7 +798,7 @@ int kparams_set_text(kparams_t *p, size_t index, const char *text,
         return store_int(p, index, i, got, err, errsize);
     case KPARAM_SIZE:
         if (catalog_parse_size(text, &i) != 0) {
-            set_err(err, errsize, "expected %s, got %s",
+            text_set_err(err, errsize, "expected %s, got %s",
                     describe_expected(s, true, expected, sizeof(expected)),
                     got);
             return -EINVAL;

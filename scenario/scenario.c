@@ -25,6 +25,8 @@
 */
 #include "scenario/scenario.h"
 
+#include "base/text.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -111,33 +113,6 @@ typedef struct scn_loader {
 
 /* ---- messages --------------------------------------------------------- */
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errsize == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
-
-static void buf_append(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void buf_append(char *buf, size_t size, const char *fmt, ...)
-{
-    size_t used = strnlen(buf, size);
-    va_list ap;
-
-    if (used + 1 >= size)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, size - used, fmt, ap);
-    va_end(ap);
-}
-
 /* `text` made fit for a one-line message: control characters escaped, cut
 ** at 48 bytes. Returns buf (>= 16 bytes). */
 static const char *shown(const char *text, char *buf, size_t size)
@@ -177,16 +152,16 @@ static int fail_at(scn_loader_t *L, scn_pos_t pos, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (pos.line > 0)
-        set_err(L->err, L->errsize, "%s:%d:%d: %s", L->path, pos.line,
+        text_set_err(L->err, L->errsize, "%s:%d:%d: %s", L->path, pos.line,
                 pos.col, msg);
     else
-        set_err(L->err, L->errsize, "%s: %s", L->path, msg);
+        text_set_err(L->err, L->errsize, "%s: %s", L->path, msg);
     return SCENARIO_EUSAGE;
 }
 
 static int fail_nomem(scn_loader_t *L)
 {
-    set_err(L->err, L->errsize, "%s: out of memory", L->path);
+    text_set_err(L->err, L->errsize, "%s: out of memory", L->path);
     return -ENOMEM;
 }
 
@@ -408,7 +383,7 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
             rt->stack_reserve_bytes = v;
     }
     if (!ok) {
-        set_err(why, whysize, "expected %s, got \"%s\"",
+        text_set_err(why, whysize, "expected %s, got \"%s\"",
                 runtime_expected(which, expected, sizeof(expected)),
                 shown(text, got, sizeof(got)));
         return -EINVAL;
@@ -503,10 +478,10 @@ static void list_template_params(const scn_loader_t *L, char *buf,
         shown_kernels[nshown++] = k;
         catalog_param_list(k, list, sizeof(list));
         if (several)
-            buf_append(buf, size, "%s%s: %s", nshown > 1 ? "; " : "",
+            text_append(buf, size, "%s%s: %s", nshown > 1 ? "; " : "",
                        k->name, list);
         else
-            buf_append(buf, size, "%s", list);
+            text_append(buf, size, "%s", list);
     }
 }
 
@@ -942,7 +917,7 @@ static int read_file(scn_loader_t *L)
 
     fd = open(L->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(L->err, L->errsize, "%s: cannot read: %s", L->path,
+        text_set_err(L->err, L->errsize, "%s: cannot read: %s", L->path,
                 strerror(errno));
         return SCENARIO_EUSAGE;
     }
@@ -971,7 +946,7 @@ static int read_file(scn_loader_t *L)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            set_err(L->err, L->errsize, "%s: cannot read: %s", L->path,
+            text_set_err(L->err, L->errsize, "%s: cannot read: %s", L->path,
                     strerror(errno));
             rc = SCENARIO_EUSAGE;
             goto out_free_text;
@@ -1122,11 +1097,11 @@ static int apply_set(scn_loader_t *L, const char *set)
 
     shown(set, shown_set, sizeof(shown_set));
     if (eq == NULL || eq == set) {
-        set_err(L->err, L->errsize, "--set %s: expected key=value", shown_set);
+        text_set_err(L->err, L->errsize, "--set %s: expected key=value", shown_set);
         return SCENARIO_EUSAGE;
     }
     if ((size_t)(eq - set) >= sizeof(key)) {
-        set_err(L->err, L->errsize, "--set %s: key too long", shown_set);
+        text_set_err(L->err, L->errsize, "--set %s: key too long", shown_set);
         return SCENARIO_EUSAGE;
     }
     memcpy(key, set, (size_t)(eq - set));
@@ -1136,7 +1111,7 @@ static int apply_set(scn_loader_t *L, const char *set)
     which = runtime_key_index(key);
     if (which >= 0) {
         if (runtime_set(&L->scn->runtime, which, value, why, sizeof(why)) != 0) {
-            set_err(L->err, L->errsize, "--set %s: %s", shown_set, why);
+            text_set_err(L->err, L->errsize, "--set %s: %s", shown_set, why);
             return SCENARIO_EUSAGE;
         }
         return replace_axis(L, key, value);
@@ -1150,7 +1125,7 @@ static int apply_set(scn_loader_t *L, const char *set)
         if (rc == -ENOMEM)
             return fail_nomem(L);
         if (rc != 0) {
-            set_err(L->err, L->errsize, "--set %s: %s.%s: %s", shown_set,
+            text_set_err(L->err, L->errsize, "--set %s: %s.%s: %s", shown_set,
                     tp->params.kernel->name, key, why);
             return SCENARIO_EUSAGE;
         }
@@ -1158,7 +1133,7 @@ static int apply_set(scn_loader_t *L, const char *set)
     }
     if (!applied) {
         list_template_params(L, list, sizeof(list));
-        set_err(L->err, L->errsize,
+        text_set_err(L->err, L->errsize,
                 "--set %s: no task has a parameter '%s'; parameters: %s; "
                 "runtime keys: " RUNTIME_KEY_LIST,
                 shown_set, shown(key, why, sizeof(why)), list);
@@ -1252,7 +1227,7 @@ static int fill_task(scn_loader_t *L, size_t tindex, uint64_t point,
     for (a = 0; a < L->naxes; a++) {
         if (!axis_applies(&L->axes[a], t))
             continue;
-        buf_append(task->label, label_len + 1, "%s%s=%s",
+        text_append(task->label, label_len + 1, "%s%s=%s",
                    task->label[0] != '\0' ? " " : "", L->axes[a].key,
                    L->axes[a].values[choice[a]]);
     }
