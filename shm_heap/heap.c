@@ -496,7 +496,42 @@ void heap_close(heap_t **heap_p, bool unlink_if_last)
 /* ---- Stale segments ------------------------------------------------- */
 
 /* Is the segment at fd (named, for age checks) safe to remove? */
-static bool segment_stale(int fd)
+/* Is /dev/shm/<base> mapped by any process we can see? Reads every
+** /proc/PID/maps: independent of the segment's layout and of pid reuse.
+** Unreadable processes (another user's) count as not mapping it. */
+static bool segment_mapped(const char *base)
+{
+    char want[NAME_MAX + 16], path[sizeof "/proc//maps" + NAME_MAX], line[4096];
+    DIR *proc = opendir("/proc");
+    bool mapped = false;
+    struct dirent *de;
+
+    if (!proc)
+        return true;            /* cannot tell: keep it */
+    snprintf(want, sizeof want, "/dev/shm/%s", base);
+    size_t wlen = strlen(want);
+    while (!mapped && (de = readdir(proc)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/maps", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            char *at = strstr(line, want);
+            /* the name ends the line (maybe " (deleted)" follows) */
+            if (at && (at[wlen] == '\n' || at[wlen] == ' ' || at[wlen] == '\0')) {
+                mapped = true;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(proc);
+    return mapped;
+}
+
+static bool segment_stale(int fd, const char *base)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -510,12 +545,18 @@ static bool segment_stale(int fd)
     heap__hdr_t *hdr = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
     if (hdr == MAP_FAILED)
         return false;
-    bool stale;
+    bool stale, other_version = false;
     uint64_t magic = __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE);
     if (magic == 0) {
         stale = time(NULL) - st.st_mtime > STALE_PARTIAL_AGE_S;
-    } else if (magic != HEAP__MAGIC || hdr->version != HEAP__LAYOUT_VERSION) {
+    } else if (magic != HEAP__MAGIC) {
         stale = false;   /* not ours to judge */
+    } else if (hdr->version != HEAP__LAYOUT_VERSION) {
+        /* Another heapsim version's heap: its process table may differ from
+        ** ours, so ask the system instead whether anyone still maps it
+        ** (below, once our own look at the header is unmapped). */
+        other_version = true;
+        stale = false;
     } else {
         stale = true;
         for (uint32_t i = 0; i < HEAP_MAX_PROCS && stale; i++) {
@@ -526,6 +567,8 @@ static bool segment_stale(int fd)
         }
     }
     munmap(hdr, bytes);
+    if (other_version)
+        stale = time(NULL) - st.st_mtime > STALE_PARTIAL_AGE_S && !segment_mapped(base);
     return stale;
 }
 
@@ -546,7 +589,7 @@ int heap_clean_stale(void (*report)(void *arg, const char *name), void *arg)
         int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0)
             continue;
-        bool stale = segment_stale(fd);
+        bool stale = segment_stale(fd, de->d_name);
         close(fd);
         if (stale && shm_unlink(name) == 0) {
             removed++;

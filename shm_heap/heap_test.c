@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB ((uint64_t)1 << 20)
@@ -898,6 +900,26 @@ static void test_close_and_clean_stale(void)
     CHECK(heap_clean_stale(report_removed, &log) == 1);
     CHECK(log.n == 1 && strcmp(log.last, tu_segment(name, sizeof name, "stale")) == 0);
     CHECK(tu_shm_count() == 1);
+
+    /* A heap left by another heapsim version (another layout): removed
+    ** when no process maps it, kept while one does. */
+    {
+        char old[128];
+        tu_segment(old, sizeof old, "oldlayout");
+        int fd = shm_open(old, O_RDWR | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0 && ftruncate(fd, (off_t)(1u << 20)) == 0);
+        heap__hdr_t *hdr = mmap(NULL, sizeof *hdr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHECK(hdr != MAP_FAILED);
+        hdr->version = HEAP__LAYOUT_VERSION - 1;
+        hdr->magic = HEAP__MAGIC;
+        struct timespec long_ago[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+        CHECK(futimens(fd, long_ago) == 0);
+        close(fd);
+        CHECK(heap_clean_stale(report_removed, &log) == 0);   /* we map it */
+        munmap(hdr, sizeof *hdr);
+        CHECK(heap_clean_stale(report_removed, &log) == 1);
+        CHECK(strcmp(log.last, old) == 0);
+    }
 
     /* The dead child's roots go at the next collection. */
     tu_wait_ok(tu_fork(child_attach_and_die, "alive"));
