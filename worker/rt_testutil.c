@@ -147,43 +147,5 @@ void rtt_churn(rt_t *rt, int n)
 int rtt_main(int argc, char **argv, const rtt_case_t *cases, size_t ncases,
              unsigned limit_s)
 {
-    int failed = 0;
-
-    for (size_t i = 0; i < ncases; i++) {
-        pid_t pid;
-        int status;
-
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        if (argc > 1) {   /* in-process, for a debugger */
-            cases[i].fn();
-            printf("%s %s\n", rtt_failures ? "FAIL" : "ok  ", cases[i].name);
-            return rtt_failures ? 1 : 0;
-        }
-        fflush(stdout);
-        fflush(stderr);
-        pid = fork();
-        if (pid < 0)
-            abort();
-        if (pid == 0) {
-            alarm(limit_s);
-            cases[i].fn();
-            fflush(stderr);
-            _exit(rtt_failures ? 1 : 0);
-        }
-        if (waitpid(pid, &status, 0) != pid)
-            abort();
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            printf("ok   %s\n", cases[i].name);
-        } else {
-            failed++;
-            if (WIFSIGNALED(status))
-                printf("FAIL %s (signal %d%s)\n", cases[i].name, WTERMSIG(status),
-                       WTERMSIG(status) == SIGALRM ? ": time limit" : "");
-            else
-                printf("FAIL %s (exit %d)\n", cases[i].name, WEXITSTATUS(status));
-        }
-    }
-    printf("%d of %zu failed\n", failed, ncases);
-    return failed == 0 ? 0 : 1;
+    return testrun_main(argc, argv, cases, ncases, limit_s, &rtt_failures);
 }

@@ -18,6 +18,7 @@
 #include "shm_heap/heap.h"
 #include "worker/rt.h"
 #include "worker/sched.h"
+#include "worker/testrun.h"
 
 extern int rtt_failures;
 
@@ -76,10 +77,7 @@ void rtt_churn(rt_t *rt, int n);
 /* The fork-per-case runner: runs every case (or the one named in argv[1],
 ** in-process) each in a child with a `limit_s` second alarm. Returns the
 ** process exit status. */
-typedef struct rtt_case {
-    const char *name;
-    void (*fn)(void);
-} rtt_case_t;
+typedef testrun_case_t rtt_case_t;
 int rtt_main(int argc, char **argv, const rtt_case_t *cases, size_t ncases,
              unsigned limit_s);
 

@@ -11,6 +11,7 @@
 ** name as argv[1] to run just that one in-process. No timed assertions.
 */
 #include "worker/sched.h"
+#include "worker/testrun.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,34 +30,6 @@
 #define UNDER_ASAN 0
 #endif
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
-#define CHECK_INT(a, b)                                                          \
-    do {                                                                         \
-        long long a_ = (long long)(a), b_ = (long long)(b);                      \
-        if (a_ != b_) {                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",    \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                          \
-    do {                                                                         \
-        const char *a_ = (a), *b_ = (b);                                         \
-        if (strcmp(a_, b_) != 0) {                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s\n  got:  \"%s\"\n  want: \"%s\"\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
 #define KIB ((size_t)1 << 10)
 
 static size_t count_maps(void)
@@ -65,7 +38,7 @@ static size_t count_maps(void)
     size_t lines = 0;
     int c;
 
-    CHECK(f != NULL);
+    TR_CHECK(f != NULL);
     while ((c = fgetc(f)) != EOF)
         lines += c == '\n';
     fclose(f);
@@ -77,8 +50,8 @@ static size_t rss_bytes(void)
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size_pages, resident_pages;
 
-    CHECK(f != NULL);
-    CHECK(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
+    TR_CHECK(f != NULL);
+    TR_CHECK(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
     fclose(f);
     return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
 }
@@ -87,9 +60,9 @@ static void sigsegv_not_blocked(void)
 {
     sigset_t mask;
 
-    CHECK_INT(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
-    CHECK(!sigismember(&mask, SIGSEGV));
-    CHECK(!sigismember(&mask, SIGBUS));
+    TR_CHECK_INT(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
+    TR_CHECK(!sigismember(&mask, SIGSEGV));
+    TR_CHECK(!sigismember(&mask, SIGBUS));
 }
 
 /* Keeps the compiler from turning recursion into a loop or dropping the
@@ -124,14 +97,14 @@ __attribute__((noinline)) static int recurse_forever(int depth)
 
 static void overflows(sched_t *s, void *arg)
 {
-    CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
     sched_yield(s);   /* the bystander parks first */
     recurse_forever(0);
 }
 
 static void bystander(sched_t *s, void *arg)
 {
-    CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
     sched_park(s, &bystander_w, "chan receive");
 }
 
@@ -149,45 +122,45 @@ static void test_overflow_caught_twice(void)
     stack_t before, after;
     char want[64];
 
-    CHECK_INT(sched_new(NULL, &s), 0);
-    CHECK_INT(sigaltstack(NULL, &before), 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK_INT(sigaltstack(NULL, &before), 0);
     for (int round = 0; round < 2; round++) {
         int64_t id;
         sched_stats_t st;
 
         cleanups_ran = 0;
         id = sched_spawn(s, overflows, NULL);
-        CHECK(id > 0);
-        CHECK(sched_spawn(s, bystander, NULL) > 0);
-        CHECK_INT(sched_run(s), SCHED_EFAILED);
+        TR_CHECK(id > 0);
+        TR_CHECK(sched_spawn(s, bystander, NULL) > 0);
+        TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
         snprintf(want, sizeof want, "goroutine %" PRId64 ": stack overflow", id);
-        CHECK_STR(sched_failure(s), want);
-        CHECK_INT(cleanups_ran, 2);   /* its own and the unwound bystander's */
+        TR_CHECK_STR(sched_failure(s), want);
+        TR_CHECK_INT(cleanups_ran, 2);   /* its own and the unwound bystander's */
         sched_stats_read(s, &st);
-        CHECK_INT(st.goroutines, 0);
-        CHECK_INT(st.stack_inuse_bytes, 0);
-        CHECK(st.stack_hwm_bytes >= 200 * KIB);   /* it hit the guard */
+        TR_CHECK_INT(st.goroutines, 0);
+        TR_CHECK_INT(st.stack_inuse_bytes, 0);
+        TR_CHECK(st.stack_hwm_bytes >= 200 * KIB);   /* it hit the guard */
         sigsegv_not_blocked();
     }
-    CHECK_INT(sigaltstack(NULL, &after), 0);
-    CHECK_INT(after.ss_flags, before.ss_flags);
-    CHECK(after.ss_sp == before.ss_sp);
+    TR_CHECK_INT(sigaltstack(NULL, &after), 0);
+    TR_CHECK_INT(after.ss_flags, before.ss_flags);
+    TR_CHECK(after.ss_sp == before.ss_sp);
 
     /* Still a working scheduler. */
     {
         int ran = 0;
         for (int i = 0; i < 3; i++)
-            CHECK(sched_spawn(s, fine, &ran) > 0);
-        CHECK_INT(sched_run(s), 0);
-        CHECK_INT(ran, 3);
+            TR_CHECK(sched_spawn(s, fine, &ran) > 0);
+        TR_CHECK_INT(sched_run(s), 0);
+        TR_CHECK_INT(ran, 3);
     }
     sched_destroy(&s);
 
     /* And a new scheduler after the last one went away (handler refcount). */
-    CHECK_INT(sched_new(NULL, &s), 0);
-    CHECK(sched_spawn(s, overflows, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK(strstr(sched_failure(s), ": stack overflow") != NULL);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, overflows, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK(strstr(sched_failure(s), ": stack overflow") != NULL);
     sched_destroy(&s);
 }
 
@@ -205,12 +178,12 @@ static void test_overflow_small_stack(void)
 
     sched_config_default(&cfg);
     cfg.stack_reserve_bytes = 64 * KIB;
-    CHECK_INT(sched_new(&cfg, &s), 0);
-    CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK_STR(sched_failure(s), "goroutine 1: stack overflow");
+    TR_CHECK_INT(sched_new(&cfg, &s), 0);
+    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "goroutine 1: stack overflow");
     sched_stats_read(s, &st);
-    CHECK(st.stack_hwm_bytes >= 48 * KIB && st.stack_hwm_bytes <= 64 * KIB);
+    TR_CHECK(st.stack_hwm_bytes >= 48 * KIB && st.stack_hwm_bytes <= 64 * KIB);
     sched_destroy(&s);
 }
 
@@ -242,25 +215,25 @@ static void expect_crash(void (*fn)(void))
 
     fflush(NULL);
     pid = fork();
-    CHECK(pid >= 0);
+    TR_CHECK(pid >= 0);
     if (pid == 0) {
         fn();
         _exit(0);   /* reaching here is the failure */
     }
-    CHECK(waitpid(pid, &status, 0) == pid);
+    TR_CHECK(waitpid(pid, &status, 0) == pid);
     if (!WIFSIGNALED(status)) {
         fprintf(stderr, "child exited %d instead of crashing\n", WEXITSTATUS(status));
         abort();
     }
-    CHECK(WTERMSIG(status) == SIGSEGV || (UNDER_ASAN && WTERMSIG(status) == SIGABRT));
+    TR_CHECK(WTERMSIG(status) == SIGSEGV || (UNDER_ASAN && WTERMSIG(status) == SIGABRT));
 }
 
 static void crash_in_goroutine(void)
 {
     sched_t *s = NULL;
 
-    CHECK_INT(sched_new(NULL, &s), 0);
-    CHECK(sched_spawn(s, null_write, NULL) > 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
     sched_run(s);
 }
 
@@ -269,9 +242,9 @@ static void crash_in_idle_hook(void)
     sched_t *s = NULL;
     sched_hooks_t hooks = { .idle_begin = crash_outside_goroutine };
 
-    CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
     sched_set_hooks(s, &hooks);
-    CHECK(sched_spawn(s, sleeps_a_bit, NULL) > 0);
+    TR_CHECK(sched_spawn(s, sleeps_a_bit, NULL) > 0);
     sched_run(s);
 }
 
@@ -279,10 +252,10 @@ static void crash_after_overflow(void)
 {
     sched_t *s = NULL;
 
-    CHECK_INT(sched_new(NULL, &s), 0);
-    CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK(sched_spawn(s, null_write, NULL) > 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
     sched_run(s);
 }
 
@@ -329,7 +302,7 @@ static void goes_deep(sched_t *s, void *arg)
 static void deep_main(sched_t *s, void *arg)
 {
     for (int i = 0; i < DEEP_GOROUTINES; i++)
-        CHECK(sched_spawn(s, goes_deep, NULL) > 0);
+        TR_CHECK(sched_spawn(s, goes_deep, NULL) > 0);
     sched_park(s, &deep_main_w, "wait");
     /* Every goroutine is at the bottom and has passed a switch point. */
     sched_stats_read(s, &deep_seen);
@@ -343,25 +316,25 @@ static void test_deep_stacks_in_stats_and_given_back(void)
     sched_stats_t st;
     size_t rss_after, deep_total = DEEP_GOROUTINES * DEEP_BYTES;
 
-    CHECK_INT(sched_new(NULL, &s), 0);
-    CHECK(sched_spawn(s, deep_main, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
-    CHECK(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
-    CHECK(deep_seen.stack_hwm_bytes < 256 * KIB);
-    CHECK(deep_seen.stack_inuse_bytes >= deep_total);
-    CHECK(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, deep_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
+    TR_CHECK(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
+    TR_CHECK(deep_seen.stack_hwm_bytes < 256 * KIB);
+    TR_CHECK(deep_seen.stack_inuse_bytes >= deep_total);
+    TR_CHECK(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
 
     sched_stats_read(s, &st);
-    CHECK_INT(st.goroutines, 0);
-    CHECK_INT(st.stack_inuse_bytes, 0);
-    CHECK(st.stack_hwm_bytes == deep_seen.stack_hwm_bytes);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+    TR_CHECK(st.stack_hwm_bytes == deep_seen.stack_hwm_bytes);
     /* The dead goroutines' deep pages went back to the kernel: at least
     ** half of the 10 MiB they had touched (the rest is slack for noise). */
     rss_after = rss_bytes();
     fprintf(stderr, "rss with %d deep stacks: %zu KiB, after: %zu KiB\n",
             DEEP_GOROUTINES, rss_deep / KIB, rss_after / KIB);
-    CHECK(rss_deep > rss_after && rss_deep - rss_after >= deep_total / 2);
+    TR_CHECK(rss_deep > rss_after && rss_deep - rss_after >= deep_total / 2);
     sched_destroy(&s);
 }
 
@@ -386,7 +359,7 @@ static void many_worker(sched_t *s, void *arg)
 static void many_main(sched_t *s, void *arg)
 {
     for (intptr_t i = 0; i < MANY; i++)
-        CHECK(sched_spawn(s, many_worker, (void *)i) > 0);
+        TR_CHECK(sched_spawn(s, many_worker, (void *)i) > 0);
     sched_park(s, &many_main_w, "wait");
     sched_stats_read(s, &many_seen);
     many_maps = count_maps();
@@ -401,24 +374,24 @@ static void test_100k_goroutines_alive(void)
     sched_stats_t st;
 
     many_w = calloc(MANY, sizeof *many_w);
-    CHECK(many_w != NULL);
-    CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(many_w != NULL);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
     maps_before = count_maps();
-    CHECK(sched_spawn(s, many_main, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
+    TR_CHECK(sched_spawn(s, many_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
     fprintf(stderr, "%d goroutines: maps %zu -> %zu lines, stack in use %" PRIu64
             " MiB, reserved %" PRIu64 " MiB, rss %zu MiB\n",
             MANY + 1, maps_before, many_maps, many_seen.stack_inuse_bytes >> 20,
             many_seen.stack_reserved_bytes >> 20, rss_bytes() >> 20);
-    CHECK_INT(many_seen.goroutines, MANY + 1);
-    CHECK(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
-    CHECK(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
+    TR_CHECK_INT(many_seen.goroutines, MANY + 1);
+    TR_CHECK(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
+    TR_CHECK(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
     /* Guards cost no VMA (MADV_GUARD_INSTALL); with the mprotect fallback
     ** this would be 200,000 more lines, past vm.max_map_count. */
-    CHECK(many_maps < maps_before + 16);
+    TR_CHECK(many_maps < maps_before + 16);
     sched_stats_read(s, &st);
-    CHECK_INT(st.goroutines, 0);
-    CHECK_INT(st.spawned, MANY + 1);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.spawned, MANY + 1);
     sched_destroy(&s);
     free(many_w);
 }
@@ -438,7 +411,7 @@ static sched_stats_t aside_seen;
 static void check_local_cleanup(void *arg)
 {
     const uint64_t *local = arg;
-    CHECK(local[0] == 0xc1ea2u + local[1]);
+    TR_CHECK(local[0] == 0xc1ea2u + local[1]);
     aside_cleanups++;
 }
 
@@ -451,11 +424,11 @@ static void aside_parker(sched_t *s, void *arg)
 
     for (int k = 0; k < ASIDE_WORDS; k++)
         words[k] = i * 7919u + (uint64_t)k;
-    CHECK_INT(sched_defer(s, check_local_cleanup, local), 0);
+    TR_CHECK_INT(sched_defer(s, check_local_cleanup, local), 0);
     sched_park_flags(s, &aside_w[i], "aside", SCHED_PARK_STACK_ASIDE);
     for (int k = 0; k < ASIDE_WORDS; k++)
-        CHECK(words[k] == i * 7919u + (uint64_t)k);
-    CHECK(*mine == i * 7919u + 3u);
+        TR_CHECK(words[k] == i * 7919u + (uint64_t)k);
+    TR_CHECK(*mine == i * 7919u + 3u);
     aside_sum += words[ASIDE_WORDS - 1];
 }
 
@@ -464,7 +437,7 @@ static void aside_main(sched_t *s, void *arg)
     bool deadlock = arg != NULL;
 
     for (uintptr_t i = 0; i < ASIDE_N; i++)
-        CHECK(sched_spawn(s, aside_parker, (void *)i) > 0);
+        TR_CHECK(sched_spawn(s, aside_parker, (void *)i) > 0);
     sched_yield(s);                        /* every one parks */
     sched_stats_read(s, &aside_seen);
     if (deadlock) {
@@ -482,41 +455,38 @@ static void test_parked_stacks_set_aside(void)
     sched_stats_t st;
     uint64_t want = 0;
 
-    CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
     aside_sum = 0;
     aside_cleanups = 0;
-    CHECK(sched_spawn(s, aside_main, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
+    TR_CHECK(sched_spawn(s, aside_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
     for (uint64_t i = 0; i < ASIDE_N; i++)
         want += i * 7919u + (ASIDE_WORDS - 1);
-    CHECK(aside_sum == want);
-    CHECK_INT(aside_cleanups, ASIDE_N);
+    TR_CHECK(aside_sum == want);
+    TR_CHECK_INT(aside_cleanups, ASIDE_N);
     /* While parked: all but the last unflushed batch were set aside, their
     ** committed pages given back. */
-    CHECK(aside_seen.stacks_aside >= ASIDE_N - 256);
-    CHECK(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
-    CHECK(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
+    TR_CHECK(aside_seen.stacks_aside >= ASIDE_N - 256);
+    TR_CHECK(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
+    TR_CHECK(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
     sched_stats_read(s, &st);
-    CHECK_INT(st.stacks_aside, 0);
-    CHECK_INT(st.stack_aside_bytes, 0);
+    TR_CHECK_INT(st.stacks_aside, 0);
+    TR_CHECK_INT(st.stack_aside_bytes, 0);
 
     /* A deadlock unwinds them: each is put back before its cleanups run. */
     aside_cleanups = 0;
-    CHECK(sched_spawn(s, aside_main, (void *)1) > 0);
-    CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    CHECK_INT(aside_cleanups, ASIDE_N);
+    TR_CHECK(sched_spawn(s, aside_main, (void *)1) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK_INT(aside_cleanups, ASIDE_N);
     sched_stats_read(s, &st);
-    CHECK_INT(st.stacks_aside, 0);
-    CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.stacks_aside, 0);
+    TR_CHECK_INT(st.goroutines, 0);
     sched_destroy(&s);
 }
 
 /* ---- Runner -------------------------------------------------------------------------- */
 
-typedef struct test_case {
-    const char *name;
-    void (*fn)(void);
-} test_case_t;
+typedef testrun_case_t test_case_t;
 
 static const test_case_t cases[] = {
     { "overflow_caught_twice", test_overflow_caught_twice },
@@ -529,40 +499,5 @@ static const test_case_t cases[] = {
 
 int main(int argc, char **argv)
 {
-    size_t ncases = sizeof cases / sizeof cases[0];
-    int failed = 0;
-
-    for (size_t i = 0; i < ncases; i++) {
-        pid_t pid;
-        int status;
-
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        if (argc > 1) {
-            cases[i].fn();
-            printf("ok   %s\n", cases[i].name);
-            return 0;
-        }
-        fflush(stdout);
-        pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            alarm(240);
-            cases[i].fn();
-            exit(0);
-        }
-        CHECK(waitpid(pid, &status, 0) == pid);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            printf("ok   %s\n", cases[i].name);
-        } else {
-            failed++;
-            if (WIFSIGNALED(status))
-                printf("FAIL %s (signal %d%s)\n", cases[i].name, WTERMSIG(status),
-                       WTERMSIG(status) == SIGALRM ? ": time limit" : "");
-            else
-                printf("FAIL %s (exit %d)\n", cases[i].name, WEXITSTATUS(status));
-        }
-    }
-    printf("%d of %zu failed\n", failed, ncases);
-    return failed == 0 ? 0 : 1;
+    return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 240, NULL);
 }

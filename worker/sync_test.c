@@ -8,6 +8,7 @@
 ** name as argv[1] to run just that one in-process.
 */
 #include "worker/sync.h"
+#include "worker/testrun.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,39 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
-#define CHECK_INT(a, b)                                                          \
-    do {                                                                         \
-        long long a_ = (long long)(a), b_ = (long long)(b);                      \
-        if (a_ != b_) {                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",    \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                          \
-    do {                                                                         \
-        const char *a_ = (a), *b_ = (b);                                         \
-        if (strcmp(a_, b_) != 0) {                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s\n  got:  \"%s\"\n  want: \"%s\"\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
 static sched_t *new_sched(void)
 {
     sched_t *s = NULL;
 
-    CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
     return s;
 }
 
@@ -58,7 +31,7 @@ static void note(const char *what)
 {
     size_t n = strlen(what);
 
-    CHECK(journal_len + n < sizeof journal);
+    TR_CHECK(journal_len + n < sizeof journal);
     memcpy(journal + journal_len, what, n + 1);
     journal_len += n;
 }
@@ -76,7 +49,7 @@ static void increments(sched_t *s, void *arg)
 {
     for (int i = 0; i < ROUNDS; i++) {
         sync_mutex_lock(s, &mu);
-        CHECK_INT(inside, 0);
+        TR_CHECK_INT(inside, 0);
         inside = 1;
         long seen = counter;
         sched_yield(s);
@@ -92,10 +65,10 @@ static void test_mutex_excludes(void)
     sched_t *s = new_sched();
 
     for (int i = 0; i < WORKERS; i++)
-        CHECK(sched_spawn(s, increments, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_INT(counter, (long)WORKERS * ROUNDS);
-    CHECK(!mu.locked);
+        TR_CHECK(sched_spawn(s, increments, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(counter, (long)WORKERS * ROUNDS);
+    TR_CHECK(!mu.locked);
     sched_destroy(&s);
 }
 
@@ -119,15 +92,15 @@ static void test_mutex_fifo_handoff_and_trylock(void)
 {
     sched_t *s = new_sched();
 
-    CHECK(sched_spawn(s, holds_then_releases, NULL) > 0);
-    CHECK(sched_spawn(s, takes_turn, "a") > 0);
-    CHECK(sched_spawn(s, takes_turn, "b") > 0);
-    CHECK(sched_spawn(s, takes_turn, "c") > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_STR(journal, "Habc");
+    TR_CHECK(sched_spawn(s, holds_then_releases, NULL) > 0);
+    TR_CHECK(sched_spawn(s, takes_turn, "a") > 0);
+    TR_CHECK(sched_spawn(s, takes_turn, "b") > 0);
+    TR_CHECK(sched_spawn(s, takes_turn, "c") > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "Habc");
 
-    CHECK(sync_mutex_trylock(&mu));
-    CHECK(!sync_mutex_trylock(&mu));
+    TR_CHECK(sync_mutex_trylock(&mu));
+    TR_CHECK(!sync_mutex_trylock(&mu));
     mu.locked = false;
     sched_destroy(&s);
 }
@@ -147,13 +120,13 @@ static void test_mutex_misuse(void)
 {
     sched_t *s = new_sched();
 
-    CHECK(sched_spawn(s, unlocks_free_mutex, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK_STR(sched_failure(s), "sync: unlock of unlocked mutex");
+    TR_CHECK(sched_spawn(s, unlocks_free_mutex, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "sync: unlock of unlocked mutex");
 
-    CHECK(sched_spawn(s, locks_twice, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    CHECK_STR(sched_failure(s),
+    TR_CHECK(sched_spawn(s, locks_twice, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK_STR(sched_failure(s),
               "all goroutines are asleep - deadlock!\n\ngoroutine 2 [sync.Mutex.Lock]");
     sched_destroy(&s);
 }
@@ -178,7 +151,7 @@ static void works_then_done(sched_t *s, void *arg)
 static void waits_for(sched_t *s, void *arg)
 {
     sync_wg_wait(s, &wg);
-    CHECK_INT(finished, 10);
+    TR_CHECK_INT(finished, 10);
     note(arg);
 }
 
@@ -187,11 +160,11 @@ static void coordinator(sched_t *s, void *arg)
     sync_wg_wait(s, &wg);   /* zero: returns at once */
     sync_wg_add(s, &wg, 10);
     for (intptr_t i = 0; i < 10; i++)
-        CHECK(sched_spawn(s, works_then_done, (void *)i) > 0);
-    CHECK(sched_spawn(s, waits_for, "1") > 0);
-    CHECK(sched_spawn(s, waits_for, "2") > 0);
+        TR_CHECK(sched_spawn(s, works_then_done, (void *)i) > 0);
+    TR_CHECK(sched_spawn(s, waits_for, "1") > 0);
+    TR_CHECK(sched_spawn(s, waits_for, "2") > 0);
     sync_wg_wait(s, &wg);
-    CHECK_INT(finished, 10);
+    TR_CHECK_INT(finished, 10);
     note("0");
 }
 
@@ -199,10 +172,10 @@ static void test_waitgroup(void)
 {
     sched_t *s = new_sched();
 
-    CHECK(sched_spawn(s, coordinator, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_STR(journal, "012");   /* woken oldest first */
-    CHECK_INT(wg.count, 0);
+    TR_CHECK(sched_spawn(s, coordinator, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "012");   /* woken oldest first */
+    TR_CHECK_INT(wg.count, 0);
     sched_destroy(&s);
 }
 
@@ -223,14 +196,14 @@ static void test_waitgroup_misuse(void)
 {
     sched_t *s = new_sched();
 
-    CHECK(sched_spawn(s, done_too_often, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK_STR(sched_failure(s), "sync: negative WaitGroup counter");
+    TR_CHECK(sched_spawn(s, done_too_often, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "sync: negative WaitGroup counter");
 
     sync_wg_init(&wg);
-    CHECK(sched_spawn(s, waits_forever, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    CHECK(strstr(sched_failure(s), "goroutine 2 [sync.WaitGroup.Wait]") != NULL);
+    TR_CHECK(sched_spawn(s, waits_forever, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK(strstr(sched_failure(s), "goroutine 2 [sync.WaitGroup.Wait]") != NULL);
     sched_destroy(&s);
 }
 
@@ -252,7 +225,7 @@ static void slow_init(void *arg)
 static void needs_init(sched_t *s, void *arg)
 {
     sync_once_do(s, &once, slow_init, s);
-    CHECK_INT(once.state, 2);
+    TR_CHECK_INT(once.state, 2);
     note(arg);
 }
 
@@ -260,15 +233,15 @@ static void test_once(void)
 {
     sched_t *s = new_sched();
 
-    CHECK(sched_spawn(s, needs_init, "a") > 0);
-    CHECK(sched_spawn(s, needs_init, "b") > 0);
-    CHECK(sched_spawn(s, needs_init, "c") > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_INT(init_runs, 1);
-    CHECK_STR(journal, "Iabc");
-    CHECK(sched_spawn(s, needs_init, "d") > 0);   /* done: no wait */
-    CHECK_INT(sched_run(s), 0);
-    CHECK_INT(init_runs, 1);
+    TR_CHECK(sched_spawn(s, needs_init, "a") > 0);
+    TR_CHECK(sched_spawn(s, needs_init, "b") > 0);
+    TR_CHECK(sched_spawn(s, needs_init, "c") > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(init_runs, 1);
+    TR_CHECK_STR(journal, "Iabc");
+    TR_CHECK(sched_spawn(s, needs_init, "d") > 0);   /* done: no wait */
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(init_runs, 1);
     sched_destroy(&s);
 }
 
@@ -286,7 +259,7 @@ static void unlock_cleanup(void *arg)
 static void holder_fails(sched_t *s, void *arg)
 {
     sync_mutex_lock(s, &mu);
-    CHECK_INT(sched_defer(s, unlock_cleanup, s), 0);
+    TR_CHECK_INT(sched_defer(s, unlock_cleanup, s), 0);
     for (int i = 0; i < 3; i++)
         sched_yield(s);   /* the others queue on mu and wg */
     sched_fail(s, "holder failed");
@@ -316,7 +289,7 @@ static void relocks_in_cleanup(void *arg)
 
 static void queued_with_cleanup(sched_t *s, void *arg)
 {
-    CHECK_INT(sched_defer(s, relocks_in_cleanup, s), 0);
+    TR_CHECK_INT(sched_defer(s, relocks_in_cleanup, s), 0);
     sync_mutex_lock(s, &mu);
     note("NOT REACHED");
 }
@@ -326,35 +299,32 @@ static void test_failure_unwinds_queued(void)
     sched_t *s = new_sched();
 
     sync_wg_add(s, &wg, 2);   /* outside a goroutine: fine when >= 0 */
-    CHECK(sched_spawn(s, holder_fails, NULL) > 0);
-    CHECK(sched_spawn(s, queued_locker, NULL) > 0);
-    CHECK(sched_spawn(s, queued_waiter, NULL) > 0);
-    CHECK(sched_spawn(s, queued_with_cleanup, NULL) > 0);
-    CHECK(sched_spawn(s, queued_locker, NULL) > 0);
-    CHECK_INT(sched_run(s), SCHED_EFAILED);
-    CHECK_STR(sched_failure(s), "holder failed");
-    CHECK(strstr(journal, "NOT REACHED") == NULL);
+    TR_CHECK(sched_spawn(s, holder_fails, NULL) > 0);
+    TR_CHECK(sched_spawn(s, queued_locker, NULL) > 0);
+    TR_CHECK(sched_spawn(s, queued_waiter, NULL) > 0);
+    TR_CHECK(sched_spawn(s, queued_with_cleanup, NULL) > 0);
+    TR_CHECK(sched_spawn(s, queued_locker, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "holder failed");
+    TR_CHECK(strstr(journal, "NOT REACHED") == NULL);
     /* The holder's own cleanup ran before the unwinding (and handed the
     ** mutex on), the queued one's during it. */
-    CHECK_STR(journal, "ur");
+    TR_CHECK_STR(journal, "ur");
 
     /* Objects of a failed task are initialized again, then work. */
     sync_mutex_init(&mu);
     sync_wg_init(&wg);
     counter = 0;
     for (int i = 0; i < WORKERS; i++)
-        CHECK(sched_spawn(s, increments, NULL) > 0);
-    CHECK_INT(sched_run(s), 0);
-    CHECK_INT(counter, (long)WORKERS * ROUNDS);
+        TR_CHECK(sched_spawn(s, increments, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(counter, (long)WORKERS * ROUNDS);
     sched_destroy(&s);
 }
 
 /* ---- Runner ------------------------------------------------------------------------- */
 
-typedef struct test_case {
-    const char *name;
-    void (*fn)(void);
-} test_case_t;
+typedef testrun_case_t test_case_t;
 
 static const test_case_t cases[] = {
     { "mutex_excludes", test_mutex_excludes },
@@ -368,39 +338,5 @@ static const test_case_t cases[] = {
 
 int main(int argc, char **argv)
 {
-    size_t ncases = sizeof cases / sizeof cases[0];
-    int failed = 0;
-
-    for (size_t i = 0; i < ncases; i++) {
-        pid_t pid;
-        int status;
-
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        if (argc > 1) {
-            cases[i].fn();
-            printf("ok   %s\n", cases[i].name);
-            return 0;
-        }
-        fflush(stdout);
-        pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            alarm(60);
-            cases[i].fn();
-            exit(0);
-        }
-        CHECK(waitpid(pid, &status, 0) == pid);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            printf("ok   %s\n", cases[i].name);
-        } else {
-            failed++;
-            if (WIFSIGNALED(status))
-                printf("FAIL %s (signal %d)\n", cases[i].name, WTERMSIG(status));
-            else
-                printf("FAIL %s (exit %d)\n", cases[i].name, WEXITSTATUS(status));
-        }
-    }
-    printf("%d of %zu failed\n", failed, ncases);
-    return failed == 0 ? 0 : 1;
+    return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60, NULL);
 }
