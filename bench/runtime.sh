@@ -27,7 +27,7 @@ bazel_cmd=(${BAZEL:-bazel})
 command -v python3 >/dev/null || { echo "bench: python3 is needed to read heapsim's JSON" >&2; exit 1; }
 
 # shellcheck disable=SC2086
-"${bazel_cmd[@]}" build ${HEAPSIM_BAZEL_FLAGS:-} //worker:sched_bench //worker:rt_bench >"$out/build.log" 2>&1 || {
+"${bazel_cmd[@]}" build ${HEAPSIM_BAZEL_FLAGS:-} //sched:sched_bench //runtime:rt_bench >"$out/build.log" 2>&1 || {
     tail -n 30 "$out/build.log" >&2
     exit 1
 }
@@ -80,7 +80,7 @@ verdict() {   # value go factor: PASS when value <= factor x go
 row() { printf '%-34s %12s %12s %7s   %s\n' "$@"; }
 
 echo "== switches (sched_bench, best of $repeat)"
-for i in $(seq 1 "$repeat"); do "$bin/worker/sched_bench" >"$out/sched-$i.txt"; done
+for i in $(seq 1 "$repeat"); do "$bin/sched/sched_bench" >"$out/sched-$i.txt"; done
 sb() {   # the smallest figure of sched_bench's line starting with $1
     grep -h "^$1" "$out"/sched-*.txt | sed -E 's/.*: *([0-9.]+) .*/\1/' | sort -g | head -n 1
 }
@@ -96,7 +96,7 @@ rm -f "$out"/sched-*.txt
 
 echo
 echo "== channels and pool (rt_bench, best of $repeat)"
-for i in $(seq 1 "$repeat"); do "$bin/worker/rt_bench" >"$out/rt-$i.txt"; done
+for i in $(seq 1 "$repeat"); do "$bin/runtime/rt_bench" >"$out/rt-$i.txt"; done
 for what in "chan ping-pong round trip" "buffered send + receive" "select of 2 + send" "pool get + put"; do
     v=$(grep -h "^$what" "$out"/rt-*.txt | sed -E 's/.*: *([0-9.]+) ns/\1/' | sort -g | head -n 1)
     printf '%-34s %8s ns\n' "$what" "$v"

@@ -29,7 +29,7 @@
 
 #include "base/clock.h"
 #include "coordinator/coord.h"
-#include "kernels/catalog.h"
+#include "catalog/catalog.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"

@@ -65,10 +65,10 @@ static void run_depth(rt_t *rt, void *arg)
         sched_ready(rt_sched(rt), *job->waiter);
 }
 
-void kernel_binary_trees(rt_t *rt)
+void kernel_binary_trees(rt_t *rt, const kparams_t *p)
 {
     heap_t *h = rt_heap(rt);
-    int n = (int)kparams_int(rt_params(rt), "depth");
+    int n = (int)kparams_int(p, "depth");
     int max_depth = n > MIN_DEPTH + 2 ? n : MIN_DEPTH + 2;
     int stretch = max_depth + 1;
     heap_ref_t *frame = rt_push(rt, 1);

@@ -61,9 +61,8 @@ static void churn_run(rt_t *rt, void *arg)
         sched_ready(rt_sched(rt), *job->waiter);
 }
 
-void kernel_churn(rt_t *rt)
+void kernel_churn(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     int64_t objects = kparams_int(p, "objects");
     int64_t live = kparams_int(p, "live_objects");
     int64_t min_bytes = kparams_int(p, "min_bytes");

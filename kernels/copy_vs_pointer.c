@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/chan.h"
-#include "worker/sync.h"
+#include "runtime/chan.h"
+#include "runtime/sync.h"
 
 #define CVP_HEADER_BYTES (2 * sizeof(uint64_t))   /* number, stamps */
 #define CVP_SAMPLE_STRIDE 4096
@@ -153,9 +153,8 @@ static void state_free(void *arg)
     free(arg);
 }
 
-void kernel_copy_vs_pointer(rt_t *rt)
+void kernel_copy_vs_pointer(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     heap_t *h = rt_heap(rt);
     int64_t stages = kparams_int(p, "stages");

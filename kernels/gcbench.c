@@ -65,10 +65,9 @@ static int64_t count_nodes(heap_t *h, heap_ref_t node)
     return 1 + count_nodes(h, s[0]) + count_nodes(h, s[1]);
 }
 
-void kernel_gcbench(rt_t *rt)
+void kernel_gcbench(rt_t *rt, const kparams_t *p)
 {
     heap_t *h = rt_heap(rt);
-    const kparams_t *p = rt_params(rt);
     int max_depth = (int)kparams_int(p, "max_depth");
     int long_lived_depth = (int)kparams_int(p, "long_lived_depth");
     int64_t array_size = kparams_int(p, "array_size");

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "worker/rt.h"
+#include "runtime/rt.h"
 
 /* splitmix64: the next number of the stream *state. */
 static inline uint64_t kern__rand(uint64_t *state)

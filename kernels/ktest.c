@@ -13,13 +13,14 @@ int ktest_failures;
 typedef struct entry {
     kernel_fn_t fn;
     rt_t *rt;
+    const kparams_t *params;
 } entry_t;
 
 static void entry_main(sched_t *s, void *arg)
 {
     entry_t *e = arg;
     (void)s;
-    e->fn(e->rt);
+    e->fn(e->rt, e->params);
 }
 
 /* Run kernel `name` with "k=v" settings on a fresh heap of heap_max bytes
@@ -79,8 +80,8 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
         scfg.stack_reserve_bytes = stack_reserve;
     CHECK(sched_new(&scfg, &sched) == 0);
 
-    rt_t *rt = rt_new(sched, heap, &params, 42);
-    entry_t e = {.fn = kernels_find(name), .rt = rt};
+    rt_t *rt = rt_new(sched, heap, 42);
+    entry_t e = {.fn = kernels_find(name), .rt = rt, .params = &params};
     heap_enter(heap);
     CHECK(sched_spawn(sched, entry_main, &e) > 0);
     out.rc = sched_run(sched);

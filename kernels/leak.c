@@ -48,7 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/chan.h"
+#include "runtime/chan.h"
 
 #define LEAK_CONCURRENCY 64       /* handlers at once */
 #define LEAK_TABLE_MIN_SLOTS 64
@@ -269,9 +269,8 @@ static void handler(rt_t *rt, void *arg)
     }
 }
 
-void kernel_leak(rt_t *rt)
+void kernel_leak(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     heap_t *h = rt_heap(rt);
     int64_t requests = kparams_int(p, "requests");

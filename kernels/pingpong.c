@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-#include "worker/chan.h"
+#include "runtime/chan.h"
 
 /* Shared by the two goroutines: malloc'd, not on the main goroutine's
 ** stack, which may be set aside while it blocks in a channel operation. */
@@ -30,9 +30,9 @@ static void ponger(rt_t *rt, void *arg)
     chan_close(rt, pp->pong);
 }
 
-void kernel_pingpong(rt_t *rt)
+void kernel_pingpong(rt_t *rt, const kparams_t *p)
 {
-    int64_t rounds = kparams_int(rt_params(rt), "rounds");
+    int64_t rounds = kparams_int(p, "rounds");
     heap_ref_t *frame = rt_push(rt, 2);
     pingpong_t *pp = malloc(sizeof *pp);
 

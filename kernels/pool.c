@@ -1,6 +1,6 @@
 /*
 ** kernels/pool.c -- per-request buffers allocated fresh, or reused through
-** a sync.Pool (worker/pool.h).
+** a sync.Pool (runtime/pool.h).
 **
 ** `concurrency` goroutines serve `requests` requests between them. A
 ** request allocates its record (one reference slot, its number) and gets a
@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/pool.h"
-#include "worker/sync.h"
+#include "runtime/pool.h"
+#include "runtime/sync.h"
 
 #define POOL_SAMPLE_STRIDE 512
 
@@ -106,9 +106,8 @@ static void state_free(void *arg)
     free(arg);
 }
 
-void kernel_pool(rt_t *rt)
+void kernel_pool(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     heap_t *h = rt_heap(rt);
     int64_t concurrency = kparams_int(p, "concurrency");

@@ -41,8 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/chan.h"
-#include "worker/sync.h"
+#include "runtime/chan.h"
+#include "runtime/sync.h"
 
 #define PC_CHECK_MAGIC 0x5043u    /* "PC" */
 
@@ -168,9 +168,8 @@ static void state_free(void *arg)
     free(st);
 }
 
-void kernel_producer_consumer(rt_t *rt)
+void kernel_producer_consumer(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     heap_t *h = rt_heap(rt);
     int64_t nprod = kparams_int(p, "producers");

@@ -36,8 +36,8 @@
 #include <string.h>
 
 #include "kernels/hdr.h"
-#include "worker/pool.h"
-#include "worker/sync.h"
+#include "runtime/pool.h"
+#include "runtime/sync.h"
 
 #define RS_SPIN_NS 200000u          /* the generator stops sleeping this early */
 #define RS_OBJ_SLOTS 2u
@@ -165,9 +165,8 @@ static void state_free(void *arg)
     free(st);
 }
 
-void kernel_request_server(rt_t *rt)
+void kernel_request_server(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     heap_t *h = rt_heap(rt);
     int64_t requests = kparams_int(p, "requests");

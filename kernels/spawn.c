@@ -15,8 +15,8 @@
 
 #include <stdio.h>
 
-#include "worker/chan.h"
-#include "worker/sync.h"
+#include "runtime/chan.h"
+#include "runtime/sync.h"
 
 /* On the main goroutine's stack: it only ever blocks in WaitGroup waits,
 ** which never set its stack aside (see chan.h), so the others may use it. */
@@ -54,10 +54,10 @@ static void proc_memory(int64_t *rss_bytes, int64_t *pte_bytes)
     fclose(fp);
 }
 
-void kernel_spawn(rt_t *rt)
+void kernel_spawn(rt_t *rt, const kparams_t *p)
 {
     sched_t *s = rt_sched(rt);
-    int64_t n = kparams_int(rt_params(rt), "goroutines");
+    int64_t n = kparams_int(p, "goroutines");
     heap_ref_t *frame = rt_push(rt, 1);
     spawn_state_t st;
     int64_t rss0, pte0, rss1, pte1;

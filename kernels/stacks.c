@@ -276,9 +276,8 @@ static size_t default_thread_stack_bytes(void)
 
 /* ---- the kernel ---------------------------------------------------------- */
 
-void kernel_stacks(rt_t *rt)
+void kernel_stacks(rt_t *rt, const kparams_t *p)
 {
-    const kparams_t *p = rt_params(rt);
     sched_t *s = rt_sched(rt);
     gor_phase_t ph = {
         .sched = s,

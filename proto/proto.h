@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/catalog.h"
+#include "catalog/catalog.h"
 
 #define PROTO_VERSION 1
 #define PROTO_EINVAL (-5001)     /* malformed frame: the error text says why */

@@ -26,6 +26,7 @@
 #include "scenario/scenario.h"
 
 #include "base/text.h"
+#include "base/units.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -339,13 +340,13 @@ static const char *runtime_expected(int which, char *buf, size_t size)
         break;
     case RT_HEAP_MAX:
         snprintf(buf, size, "0 for the default, or a size from %s to %s",
-                 catalog_format_size(SCN_HEAP_MAX_MIN, lo, sizeof(lo)),
-                 catalog_format_size(SCN_HEAP_MAX_MAX, hi, sizeof(hi)));
+                 units_format_size(SCN_HEAP_MAX_MIN, lo, sizeof(lo)),
+                 units_format_size(SCN_HEAP_MAX_MAX, hi, sizeof(hi)));
         break;
     default:
         snprintf(buf, size, "0 for the default, or a size from %s to %s",
-                 catalog_format_size(SCN_STACK_MIN, lo, sizeof(lo)),
-                 catalog_format_size(SCN_STACK_MAX, hi, sizeof(hi)));
+                 units_format_size(SCN_STACK_MIN, lo, sizeof(lo)),
+                 units_format_size(SCN_STACK_MAX, hi, sizeof(hi)));
         break;
     }
     return buf;
@@ -365,11 +366,11 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
             rt->gogc = -1;
             return 0;
         }
-        ok = catalog_parse_int(text, &v) == 0 && v >= 1 && v <= SCN_GOGC_MAX;
+        ok = units_parse_int(text, &v) == 0 && v >= 1 && v <= SCN_GOGC_MAX;
         if (ok)
             rt->gogc = (int)v;
     } else {
-        ok = catalog_parse_size(text, &v) == 0;
+        ok = units_parse_size(text, &v) == 0;
         if (which == RT_HEAP_MAX)
             ok = ok && (v == 0 || (v >= SCN_HEAP_MAX_MIN &&
                                    v <= SCN_HEAP_MAX_MAX));
@@ -388,53 +389,6 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
                 shown(text, got, sizeof(got)));
         return -EINVAL;
     }
-    return 0;
-}
-
-/* A duration: an integer of milliseconds, or a number with a unit, "ms" or
-** "s" ("250ms", "1.5s"; at most 6 fraction digits). 0 or -EINVAL. */
-static int parse_duration_ns(const char *text, uint64_t *ns)
-{
-    char number[40], whole_text[40];
-    size_t len = strspn(text, "0123456789_."), i;
-    const char *unit = text + len, *dot;
-    uint64_t mult, frac_ns = 0, pow10 = 1, frac = 0;
-    int64_t whole;
-
-    if (len == 0 || len >= sizeof(number) || text[0] < '0' || text[0] > '9')
-        return -EINVAL;
-    memcpy(number, text, len);
-    number[len] = '\0';
-    unit += strspn(unit, " \t");
-    if (*unit == '\0' || strcmp(unit, "ms") == 0)
-        mult = MS_NS;
-    else if (strcmp(unit, "s") == 0)
-        mult = S_NS;
-    else
-        return -EINVAL;
-    if (unit != text + len && *unit == '\0')
-        return -EINVAL; /* trailing blanks */
-    dot = strchr(number, '.');
-    if (dot != NULL) {
-        size_t nfrac = strlen(dot + 1);
-
-        if (nfrac == 0 || nfrac > 6 || strspn(dot + 1, "0123456789") != nfrac)
-            return -EINVAL;
-        for (i = 0; i < nfrac; i++) {
-            frac = frac * 10 + (uint64_t)(dot[1 + i] - '0');
-            pow10 *= 10;
-        }
-        frac_ns = frac * mult / pow10;
-        memcpy(whole_text, number, (size_t)(dot - number));
-        whole_text[dot - number] = '\0';
-    } else {
-        memcpy(whole_text, number, len + 1);
-    }
-    if (catalog_parse_int(whole_text, &whole) != 0 || whole < 0)
-        return -EINVAL;
-    if ((uint64_t)whole > (UINT64_MAX - frac_ns) / mult)
-        return -EINVAL;
-    *ns = (uint64_t)whole * mult + frac_ns;
     return 0;
 }
 
@@ -519,7 +473,7 @@ static int walk_int(scn_loader_t *L, struct fy_node *n, scn_pos_t at,
     rc = want_scalar(L, n, at, what, expected, &text);
     if (rc != 0)
         return rc;
-    if (catalog_parse_int(text, &parsed) != 0 || parsed < lo || parsed > hi)
+    if (units_parse_int(text, &parsed) != 0 || parsed < lo || parsed > hi)
         return fail_at(L, pos_of(n, at), "%s: expected %s, got %s", what,
                        expected, describe_node(n, got, sizeof(got)));
     *v = parsed;
@@ -875,7 +829,7 @@ static int walk_root(scn_loader_t *L, struct fy_node *root)
                          "sample_interval", expected_duration, &text);
         if (rc != 0)
             return rc;
-        if (parse_duration_ns(text, &ns) != 0 || ns < SCN_SAMPLE_MIN_NS ||
+        if (units_parse_duration_ns(text, &ns) != 0 || ns < SCN_SAMPLE_MIN_NS ||
             ns > SCN_SAMPLE_MAX_NS)
             return fail_at(L, pos_of(n, key_pos[TOP_SAMPLE_INTERVAL]),
                            "sample_interval: expected %s, got %s",

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/catalog.h"
+#include "catalog/catalog.h"
 
 #define SCENARIO_EUSAGE (-3001)  /* bad input: the error text says where */
 

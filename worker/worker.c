@@ -29,8 +29,8 @@
 #include "kernels/kernels.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
-#include "worker/rt.h"
-#include "worker/sched.h"
+#include "runtime/rt.h"
+#include "sched/sched.h"
 
 #define MAX_HEAPS 64
 #define GC_QUEUE_MAX 4096
@@ -344,13 +344,14 @@ static void close_heaps(worker_t *w)
 typedef struct task_entry {
     kernel_fn_t fn;
     rt_t *rt;
+    const kparams_t *params;
 } task_entry_t;
 
 static void task_main(sched_t *s, void *arg)
 {
     task_entry_t *e = arg;
     (void)s;
-    e->fn(e->rt);
+    e->fn(e->rt, e->params);
 }
 
 static int ensure_sched(worker_t *w, int64_t stack_reserve)
@@ -408,12 +409,12 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
                     heap_strerror(rc));
         return;
     }
-    rt = rt_new(w->sched, heap, &t->params, (uint64_t)t->seed);
+    rt = rt_new(w->sched, heap, (uint64_t)t->seed);
     if (!rt) {
         fail_result(r, "out of memory");
         return;
     }
-    task_entry_t entry = {.fn = fn, .rt = rt};
+    task_entry_t entry = {.fn = fn, .rt = rt, .params = &t->params};
 
     reset_peak_rss();
     heap_enter(heap);

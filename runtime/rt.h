@@ -1,0 +1,75 @@
+/*
+** runtime/rt.h -- what a task's code sees: the goroutine scheduler joined to
+** the shared heap.
+**
+** Each goroutine gets a root stack in the heap on its first rt_push(), so a
+** collection started by any process on the host finds the references it
+** holds. The scheduler's safepoints poll the heap's stop-the-world request;
+** while the scheduler sleeps on timers the process counts as outside the
+** heap. A failed allocation fails the task ("out of memory ...").
+**
+** One rt_t per task; the scheduler and the heap outlive it. Channels and
+** select (runtime/chan.h) and sync.Pool (runtime/pool.h) are part of this
+** runtime; their state hangs off the rt_t (picture in runtime/rt_int.h).
+*/
+#ifndef HEAPSIM_RUNTIME_RT_H
+#define HEAPSIM_RUNTIME_RT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm_heap/heap.h"
+#include "sched/sched.h"
+
+typedef struct rt rt_t;
+
+typedef struct rt_metric {
+    char name[64];
+    char unit[16];
+    double value;
+} rt_metric_t;
+
+/* Join sched and heap for one task whose random choices start from `seed`.
+** Installs the scheduler hooks. NULL on -ENOMEM. */
+rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);
+/* Destroys any root stacks still held, removes the hooks. */
+void rt_destroy(rt_t **rt_p);
+
+sched_t *rt_sched(rt_t *rt);
+heap_t *rt_heap(rt_t *rt);
+uint64_t rt_seed(rt_t *rt);
+
+/* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
+** A safepoint (so a spawn loop cannot hold off a stop-the-world). */
+typedef void (*rt_fn_t)(rt_t *rt, void *arg);
+int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
+
+/* Allocate; on failure the task fails with "out of memory: ..." and this
+** does not return. A safepoint. */
+heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes);
+
+/* Added: poll for a stop-the-world request (a collection in any process
+** may run here). For loops that neither allocate, block nor yield. */
+void rt_safepoint(rt_t *rt);
+
+/* The current goroutine's root frame: push n nil slots, pop them. Slots
+** stay at the same address until popped. Overflow fails the task. */
+heap_ref_t *rt_push(rt_t *rt, uint32_t n);
+void rt_pop(rt_t *rt, uint32_t n);
+
+/* The kernel's output text (compared against reference outputs). */
+void rt_printf(rt_t *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *rt_output(const rt_t *rt);
+
+/* A kernel's own figure: name (e.g. "ns_per_alloc"), value, unit. */
+void rt_metric(rt_t *rt, const char *name, double value, const char *unit);
+const rt_metric_t *rt_metrics(const rt_t *rt, size_t *count);
+
+_Noreturn void rt_fail(rt_t *rt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Monotonic clock in ns. */
+uint64_t rt_now_ns(void);
+
+#endif

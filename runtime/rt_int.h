@@ -1,0 +1,96 @@
+/*
+** runtime/rt_int.h -- private to the task runtime: rt.c (goroutines joined
+** to the heap), chan.c (channels) and pool.c (sync.Pool).
+**
+** ---- What a task's runtime holds -----------------------------------------
+**
+**   rt_t (process-local, one per task)
+**     |-- live: rt_g_t per goroutine that has a root stack (lazily, on its
+**     |         first rt_push); its heap_roots_t lives in the segment
+**     |-- chan: chan__state_t, made by the first chan_make()
+**     |         (wait queues, wait records, pinned root slots; chan.c)
+**     '-- pools: every pool_t made by pool_new() and not yet destroyed
+**
+**   Nothing process-local is ever stored in the shared segment: channel
+**   objects hold only their own state (buffer, counts, flags); the wait
+**   queues hang off a process-local table keyed by the channel's ref.
+**
+** ---- Rooting rule ----------------------------------------------------------
+**
+**   A collection can start at any safepoint of any process on the host;
+**   in this process that is heap_alloc/rt_alloc, heap_safepoint/
+**   rt_safepoint, a scheduler switch point (yield, park, sleep), the idle
+**   sleep, and heap_roots_new/heap_pool_new when the heap is full. Between
+**   two safepoints of this process nothing moves or dies. Every reference
+**   the runtime itself holds across a safepoint is in a root slot in the
+**   segment (a goroutine's root stack, chan.c's scratch or pinned slots,
+**   a pool area).
+*/
+#ifndef HEAPSIM_RUNTIME_RT_INT_H
+#define HEAPSIM_RUNTIME_RT_INT_H
+
+#include "runtime/rt.h"
+
+#include <stdint.h>
+
+typedef struct chan__state chan__state_t;
+typedef struct pool pool_t;
+
+/* A goroutine's root frames live in a chain of root stacks of growing
+** size (RT__ROOT_LEVELS levels: 64, 512, 4096, 32768 slots), made as the
+** goroutine first needs each: a push that does not fit in the current
+** level goes to the next, so slots never move while pushed and a frame
+** never straddles two stacks. Empty stacks of ended goroutines are kept
+** on rt->spare_roots[level] for the next goroutine: a task that spawns
+** handler after handler makes its root stacks once, not once a handler. */
+#define RT__ROOT_LEVELS 4
+#define RT__SPARE_ROOTS_MAX 1024      /* per level; beyond, destroyed */
+
+typedef struct rt_g {
+    heap_roots_t *roots[RT__ROOT_LEVELS];
+    int level;                  /* where the next push goes first */
+    struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
+} rt_g_t;
+
+struct rt {
+    sched_t *sched;
+    heap_t *heap;
+    uint64_t seed;
+    uint64_t rng;               /* rt__rand(): select's choices */
+    rt_g_t live;                /* list head */
+    rt_g_t *free;
+    heap_roots_t **spare_roots[RT__ROOT_LEVELS];  /* empty, ready to reuse */
+    size_t nspare_roots[RT__ROOT_LEVELS];
+    struct rt_start *free_starts;   /* rt_go's records, recycled */
+    void **start_slabs;         /* every slab of them, for rt_destroy */
+    size_t nstart_slabs, start_slabs_cap;
+    chan__state_t *chan;        /* NULL until the first chan_make */
+    pool_t *pools;              /* pool_new'd, not yet destroyed */
+    char *out;
+    size_t out_len, out_cap;
+    rt_metric_t *metrics;
+    size_t nmetrics;
+};
+
+/* A pseudo-random 64-bit number from the task's stream (seeded by the
+** task's seed: a run is reproducible). */
+static inline uint64_t rt__rand(rt_t *rt)
+{
+    /* splitmix64 */
+    uint64_t z = (rt->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0. */
+static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
+{
+    return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Release what chan.c / pool.c hold for rt (rt_destroy). */
+void chan__state_destroy(rt_t *rt);
+void pool__destroy_all(rt_t *rt);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+** sched/sched.h -- green threads (goroutines) for one worker process.
+**
+** One scheduler per process, run by one OS thread. Goroutines are switched
+** by hand-written assembly (switch_x86_64.S), never swapcontext. Each has a
+** stack reserved virtually, committed by the page on first touch, with a
+** guard region below it; an overflow fails the goroutine's task with
+** "goroutine N: stack overflow" (caught on an alternate signal stack).
+**
+** This module knows nothing of the heap; runtime/rt.h joins the two.
+*/
+#ifndef HEAPSIM_SCHED_SCHED_H
+#define HEAPSIM_SCHED_SCHED_H
+
+#include <sched.h>   /* added: POSIX sched_yield(void), before the macro below */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sched sched_t;
+typedef void (*gor_fn_t)(sched_t *s, void *arg);
+
+/* Error codes (negative); sched_strerror() names them. */
+#define SCHED_EFAILED   (-2001)  /* the task failed: sched_failure() says why */
+#define SCHED_EDEADLOCK (-2002)  /* all goroutines are asleep */
+#define SCHED_ETOOMANY  (-2003)  /* max_goroutines reached */
+const char *sched_strerror(int rc);
+
+typedef struct sched_config {
+    size_t stack_reserve_bytes;   /* per goroutine, virtual; default 256 KiB */
+    uint32_t max_goroutines;      /* default 1 << 20 */
+} sched_config_t;
+
+void sched_config_default(sched_config_t *cfg);
+
+int sched_new(const sched_config_t *cfg, sched_t **sched_p);
+/* Frees every goroutine (running none of their code) and the stacks. */
+void sched_destroy(sched_t **sched_p);
+
+/* Make a runnable goroutine running fn(s, arg). Returns its id (> 0) or a
+** negative code. Callable from inside or outside a goroutine. */
+int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
+
+/* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),
+** or every goroutine is blocked with no timer pending (SCHED_EDEADLOCK; the
+** blocked goroutines are freed and sched_failure() summarizes them). After
+** a failure the remaining goroutines are unwound: their cleanups run, their
+** stacks are recycled. The scheduler is reusable for the next task. */
+int sched_run(sched_t *s);
+
+/* Added: why the last sched_run() failed -- the sched_fail() message,
+** "goroutine N: stack overflow", or the deadlock report ("all goroutines
+** are asleep - deadlock!" then one line per blocked goroutine, or per park
+** reason with counts when many). "" after a run that returned 0. Owned by
+** s; valid until the next sched_run() or sched_destroy(). */
+const char *sched_failure(const sched_t *s);
+
+/* ---- From inside a goroutine ---------------------------------------- */
+
+/* Added: POSIX owns the name sched_yield -- int sched_yield(void) in
+** <sched.h>, which <pthread.h> pulls in -- so a function of that name would
+** not compile next to <pthread.h>, and would replace libc's for every shared
+** library in the process (libasan and libubsan call it to back off). The
+** goroutine yield is therefore linked as sched_gosched(); the macro keeps
+** `sched_yield(s)` working. POSIX's is still there as `(sched_yield)()`. */
+#define sched_yield(s) sched_gosched(s)
+void sched_gosched(sched_t *s);
+void sched_yield(sched_t *s);                   /* runtime.Gosched() */
+void sched_sleep_ns(sched_t *s, uint64_t ns);   /* time.Sleep() */
+_Noreturn void sched_exit(sched_t *s);           /* runtime.Goexit() */
+/* Fail the current task with a message; the calling goroutine does not
+** return, the others are unwound by sched_run(). */
+_Noreturn void sched_fail(sched_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int64_t sched_self_id(const sched_t *s);         /* 0 outside a goroutine */
+
+/* Defer-style cleanup: fn(arg) runs when the goroutine ends, however it
+** ends (return, sched_exit, task failure), last registered first. */
+int sched_defer(sched_t *s, void (*fn)(void *arg), void *arg);
+
+/* A pointer of the caller's per goroutine (runtime/rt.h keeps the
+** goroutine's heap roots there). */
+void *sched_local(const sched_t *s);
+void sched_set_local(sched_t *s, void *p);
+
+/* Hooks: `safepoint` runs at every yield/switch point in the running
+** goroutine (the heap's STW poll); `gstart`/`gend` run in a new goroutine
+** before fn and after it ends (before its cleanups); `idle_begin` and
+** `idle_end` bracket the scheduler sleeping because every goroutine waits
+** on a timer (the heap counts the process as stopped meanwhile). Any may be
+** NULL. */
+typedef struct sched_hooks {
+    void (*safepoint)(void *arg, sched_t *s);
+    void (*gstart)(void *arg, sched_t *s);
+    void (*gend)(void *arg, sched_t *s);
+    void (*idle_begin)(void *arg, sched_t *s);
+    void (*idle_end)(void *arg, sched_t *s);
+    void *arg;
+    /* Added, optional: a word that is non-zero whenever `safepoint` has
+    ** something to do (the heap's stop-the-world request). When set, the
+    ** switch points read it and call `safepoint` only then, instead of
+    ** calling it every time. */
+    const uint32_t *safepoint_word;
+} sched_hooks_t;
+void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks);
+
+/* ---- Parking (for channels, mutexes, WaitGroups built on top) ------- */
+
+typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked goroutine */
+/* Park the current goroutine until sched_ready(w) is called with the handle
+** that was stored through *w_out before parking. `reason` is shown in
+** deadlock reports ("chan receive"). */
+void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason);
+void sched_ready(sched_t *s, sched_waiter_t *w);
+
+/* Added: sched_park with flags.
+** SCHED_PARK_STACK_ASIDE: the caller promises that nothing on its stack is
+** read or written by anyone else while it is parked (its wait record lives
+** elsewhere). The scheduler may then copy the live part of the stack aside
+** and release the stack's pages; it copies the bytes back to the same
+** addresses before the goroutine runs again, so pointers into the stack
+** stay valid. Stacks are set aside in batches, not at every park: a
+** goroutine readied soon after it parks costs nothing extra. */
+#define SCHED_PARK_STACK_ASIDE 1u
+void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
+                      unsigned flags);
+/* Added: like sched_ready, but w runs next, ahead of the run queue (Go's
+** runnext: a receiver handed a value runs as soon as the sender blocks or
+** yields). A goroutine already there moves to the back of the queue. So
+** that a pair handing off to each other cannot starve the queue forever,
+** after SCHED_RUNNEXT_MAX such turns in a row the queue's head runs. */
+#define SCHED_RUNNEXT_MAX 64u
+void sched_ready_next(sched_t *s, sched_waiter_t *w);
+
+/* Added: true while sched_run() ends the goroutines of a failed or
+** deadlocked task. Cleanups then run one at a time and never switch:
+** sched_yield, sched_sleep_ns and sched_park return at once, and
+** sched_ready ignores a goroutine that has already ended. Code that queues
+** waiters (channels, runtime/sync.h) should wake nobody then: every waiter
+** is being ended, and a wait node on its stack may be gone. */
+bool sched_unwinding(const sched_t *s);
+
+/* ---- Stats (safe from other threads: plain atomic counters) -------- */
+
+typedef struct sched_stats {
+    uint64_t goroutines;          /* alive now */
+    uint64_t spawned;             /* total */
+    uint64_t switches;            /* context switches */
+    uint64_t stack_inuse_bytes;   /* committed stack pages of live goroutines */
+    uint64_t stack_reserved_bytes;
+    uint64_t stack_hwm_bytes;     /* deepest any goroutine went */
+    uint64_t stacks_aside;        /* added: parked goroutines whose stack is set aside */
+    uint64_t stack_aside_bytes;   /* added: the bytes kept for them */
+} sched_stats_t;
+void sched_stats_read(const sched_t *s, sched_stats_t *st);
+
+#endif

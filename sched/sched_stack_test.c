@@ -1,0 +1,503 @@
+/*
+** sched/sched_stack_test.c -- goroutine stacks against sched.h: overflow
+** fails the task and the scheduler lives on (twice over), a real crash is
+** still a crash, deep stacks show in the stats and are given back, and
+** 100,000 goroutines are alive at once with lazily committed stacks and a
+** handful of VMAs, and stacks parked with SCHED_PARK_STACK_ASIDE are set
+** aside and come back intact at the same addresses (also when a deadlock
+** unwinds them).
+**
+** Each case runs in its own forked process with a time limit; pass a case
+** name as argv[1] to run just that one in-process. No timed assertions.
+*/
+#include "sched/sched.h"
+#include "base/testrun.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(HEAPSIM_ASAN)
+#define UNDER_ASAN 1
+#else
+#define UNDER_ASAN 0
+#endif
+
+#define KIB ((size_t)1 << 10)
+
+static size_t count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    size_t lines = 0;
+    int c;
+
+    TR_CHECK(f != NULL);
+    while ((c = fgetc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    return lines;
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size_pages, resident_pages;
+
+    TR_CHECK(f != NULL);
+    TR_CHECK(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
+    fclose(f);
+    return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void sigsegv_not_blocked(void)
+{
+    sigset_t mask;
+
+    TR_CHECK_INT(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
+    TR_CHECK(!sigismember(&mask, SIGSEGV));
+    TR_CHECK(!sigismember(&mask, SIGBUS));
+}
+
+/* Keeps the compiler from turning recursion into a loop or dropping the
+** frame: the buffer escapes and the result is used after the call. */
+static void escape(void *p)
+{
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
+
+/* ---- Overflow -------------------------------------------------------------- */
+
+static int cleanups_ran;
+static sched_waiter_t *bystander_w;
+
+static void count_cleanup(void *arg)
+{
+    cleanups_ran++;
+}
+
+static volatile int recursion_limit = 1 << 30;   /* never reached */
+
+__attribute__((noinline)) static int recurse_forever(int depth)
+{
+    char frame[256];
+
+    memset(frame, depth, sizeof frame);
+    escape(frame);
+    if (depth >= recursion_limit)
+        return 0;
+    return recurse_forever(depth + 1) + frame[depth % sizeof frame];
+}
+
+static void overflows(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    sched_yield(s);   /* the bystander parks first */
+    recurse_forever(0);
+}
+
+static void bystander(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    sched_park(s, &bystander_w, "chan receive");
+}
+
+static void fine(sched_t *s, void *arg)
+{
+    int *ran = arg;
+
+    sched_yield(s);
+    (*ran)++;
+}
+
+static void test_overflow_caught_twice(void)
+{
+    sched_t *s = NULL;
+    stack_t before, after;
+    char want[64];
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK_INT(sigaltstack(NULL, &before), 0);
+    for (int round = 0; round < 2; round++) {
+        int64_t id;
+        sched_stats_t st;
+
+        cleanups_ran = 0;
+        id = sched_spawn(s, overflows, NULL);
+        TR_CHECK(id > 0);
+        TR_CHECK(sched_spawn(s, bystander, NULL) > 0);
+        TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+        snprintf(want, sizeof want, "goroutine %" PRId64 ": stack overflow", id);
+        TR_CHECK_STR(sched_failure(s), want);
+        TR_CHECK_INT(cleanups_ran, 2);   /* its own and the unwound bystander's */
+        sched_stats_read(s, &st);
+        TR_CHECK_INT(st.goroutines, 0);
+        TR_CHECK_INT(st.stack_inuse_bytes, 0);
+        TR_CHECK(st.stack_hwm_bytes >= 200 * KIB);   /* it hit the guard */
+        sigsegv_not_blocked();
+    }
+    TR_CHECK_INT(sigaltstack(NULL, &after), 0);
+    TR_CHECK_INT(after.ss_flags, before.ss_flags);
+    TR_CHECK(after.ss_sp == before.ss_sp);
+
+    /* Still a working scheduler. */
+    {
+        int ran = 0;
+        for (int i = 0; i < 3; i++)
+            TR_CHECK(sched_spawn(s, fine, &ran) > 0);
+        TR_CHECK_INT(sched_run(s), 0);
+        TR_CHECK_INT(ran, 3);
+    }
+    sched_destroy(&s);
+
+    /* And a new scheduler after the last one went away (handler refcount). */
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, overflows, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK(strstr(sched_failure(s), ": stack overflow") != NULL);
+    sched_destroy(&s);
+}
+
+static void overflow_small_stack(sched_t *s, void *arg)
+{
+    recurse_forever(0);
+}
+
+/* A smaller configured stack overflows sooner and is caught the same way. */
+static void test_overflow_small_stack(void)
+{
+    sched_config_t cfg;
+    sched_t *s = NULL;
+    sched_stats_t st;
+
+    sched_config_default(&cfg);
+    cfg.stack_reserve_bytes = 64 * KIB;
+    TR_CHECK_INT(sched_new(&cfg, &s), 0);
+    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "goroutine 1: stack overflow");
+    sched_stats_read(s, &st);
+    TR_CHECK(st.stack_hwm_bytes >= 48 * KIB && st.stack_hwm_bytes <= 64 * KIB);
+    sched_destroy(&s);
+}
+
+/* ---- Real crashes stay crashes ------------------------------------------------ */
+
+static volatile int *volatile bad_pointer = (int *)16;
+
+static void null_write(sched_t *s, void *arg)
+{
+    *bad_pointer = 1;
+}
+
+static void crash_outside_goroutine(void *arg, sched_t *s)
+{
+    *bad_pointer = 1;
+}
+
+static void sleeps_a_bit(sched_t *s, void *arg)
+{
+    sched_sleep_ns(s, 1000000);
+}
+
+/* Run `fn` in a child; it must die of the fault, not exit. Under ASan the
+** sanitizer's handler (which we chain to) reports and aborts. */
+static void expect_crash(void (*fn)(void))
+{
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    pid = fork();
+    TR_CHECK(pid >= 0);
+    if (pid == 0) {
+        fn();
+        _exit(0);   /* reaching here is the failure */
+    }
+    TR_CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFSIGNALED(status)) {
+        fprintf(stderr, "child exited %d instead of crashing\n", WEXITSTATUS(status));
+        abort();
+    }
+    TR_CHECK(WTERMSIG(status) == SIGSEGV || (UNDER_ASAN && WTERMSIG(status) == SIGABRT));
+}
+
+static void crash_in_goroutine(void)
+{
+    sched_t *s = NULL;
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
+    sched_run(s);
+}
+
+static void crash_in_idle_hook(void)
+{
+    sched_t *s = NULL;
+    sched_hooks_t hooks = { .idle_begin = crash_outside_goroutine };
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    sched_set_hooks(s, &hooks);
+    TR_CHECK(sched_spawn(s, sleeps_a_bit, NULL) > 0);
+    sched_run(s);
+}
+
+static void crash_after_overflow(void)
+{
+    sched_t *s = NULL;
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
+    sched_run(s);
+}
+
+static void test_real_crash_stays_crash(void)
+{
+    expect_crash(crash_in_goroutine);
+    expect_crash(crash_in_idle_hook);
+    expect_crash(crash_after_overflow);
+}
+
+/* ---- Deep stacks in the stats, and given back ------------------------------------ */
+
+enum { DEEP_GOROUTINES = 64 };
+#define DEEP_BYTES (160 * KIB)
+
+static int at_bottom;
+static sched_waiter_t *deep_main_w;
+static sched_stats_t deep_seen;
+static size_t rss_deep;
+
+/* Recurse until this goroutine's stack is DEEP_BYTES deep, then yield
+** there (a switch point, where depth is sampled) and wait for the rest. */
+__attribute__((noinline)) static int recurse_to(sched_t *s, uintptr_t start, int depth)
+{
+    char frame[512];
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+    memset(frame, depth, sizeof frame);
+    escape(frame);
+    if (start - here < DEEP_BYTES)
+        return recurse_to(s, start, depth + 1) + frame[depth % sizeof frame];
+    if (++at_bottom == DEEP_GOROUTINES && deep_main_w != NULL)
+        sched_ready(s, deep_main_w);
+    while (at_bottom < DEEP_GOROUTINES + 1)
+        sched_yield(s);
+    return frame[0];
+}
+
+static void goes_deep(sched_t *s, void *arg)
+{
+    recurse_to(s, (uintptr_t)__builtin_frame_address(0), 0);
+}
+
+static void deep_main(sched_t *s, void *arg)
+{
+    for (int i = 0; i < DEEP_GOROUTINES; i++)
+        TR_CHECK(sched_spawn(s, goes_deep, NULL) > 0);
+    sched_park(s, &deep_main_w, "wait");
+    /* Every goroutine is at the bottom and has passed a switch point. */
+    sched_stats_read(s, &deep_seen);
+    rss_deep = rss_bytes();
+    at_bottom++;   /* let them go */
+}
+
+static void test_deep_stacks_in_stats_and_given_back(void)
+{
+    sched_t *s = NULL;
+    sched_stats_t st;
+    size_t rss_after, deep_total = DEEP_GOROUTINES * DEEP_BYTES;
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(sched_spawn(s, deep_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
+    TR_CHECK(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
+    TR_CHECK(deep_seen.stack_hwm_bytes < 256 * KIB);
+    TR_CHECK(deep_seen.stack_inuse_bytes >= deep_total);
+    TR_CHECK(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
+
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+    TR_CHECK(st.stack_hwm_bytes == deep_seen.stack_hwm_bytes);
+    /* The dead goroutines' deep pages went back to the kernel: at least
+    ** half of the 10 MiB they had touched (the rest is slack for noise). */
+    rss_after = rss_bytes();
+    fprintf(stderr, "rss with %d deep stacks: %zu KiB, after: %zu KiB\n",
+            DEEP_GOROUTINES, rss_deep / KIB, rss_after / KIB);
+    TR_CHECK(rss_deep > rss_after && rss_deep - rss_after >= deep_total / 2);
+    sched_destroy(&s);
+}
+
+/* ---- Many goroutines alive at once ------------------------------------------------ */
+
+enum { MANY = 100000 };
+static sched_waiter_t **many_w;
+static int many_parked;
+static sched_waiter_t *many_main_w;
+static sched_stats_t many_seen;
+static size_t many_maps;
+
+static void many_worker(sched_t *s, void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+
+    if (++many_parked == MANY)
+        sched_ready(s, many_main_w);
+    sched_park(s, &many_w[i], "chan receive");
+}
+
+static void many_main(sched_t *s, void *arg)
+{
+    for (intptr_t i = 0; i < MANY; i++)
+        TR_CHECK(sched_spawn(s, many_worker, (void *)i) > 0);
+    sched_park(s, &many_main_w, "wait");
+    sched_stats_read(s, &many_seen);
+    many_maps = count_maps();
+    for (intptr_t i = 0; i < MANY; i++)
+        sched_ready(s, many_w[i]);
+}
+
+static void test_100k_goroutines_alive(void)
+{
+    sched_t *s = NULL;
+    size_t maps_before;
+    sched_stats_t st;
+
+    many_w = calloc(MANY, sizeof *many_w);
+    TR_CHECK(many_w != NULL);
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    maps_before = count_maps();
+    TR_CHECK(sched_spawn(s, many_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    fprintf(stderr, "%d goroutines: maps %zu -> %zu lines, stack in use %" PRIu64
+            " MiB, reserved %" PRIu64 " MiB, rss %zu MiB\n",
+            MANY + 1, maps_before, many_maps, many_seen.stack_inuse_bytes >> 20,
+            many_seen.stack_reserved_bytes >> 20, rss_bytes() >> 20);
+    TR_CHECK_INT(many_seen.goroutines, MANY + 1);
+    TR_CHECK(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
+    TR_CHECK(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
+    /* Guards cost no VMA (MADV_GUARD_INSTALL); with the mprotect fallback
+    ** this would be 200,000 more lines, past vm.max_map_count. */
+    TR_CHECK(many_maps < maps_before + 16);
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.spawned, MANY + 1);
+    sched_destroy(&s);
+    free(many_w);
+}
+
+/* ---- Stacks set aside while parked ------------------------------------------------- */
+
+#define ASIDE_N 1000
+#define ASIDE_WORDS 200
+
+static sched_waiter_t *aside_w[ASIDE_N];
+static uint64_t aside_sum;
+static int aside_cleanups;
+static sched_stats_t aside_seen;
+
+/* Reads a local of the goroutine that registered it: its stack must be
+** back in place when cleanups run during unwinding. */
+static void check_local_cleanup(void *arg)
+{
+    const uint64_t *local = arg;
+    TR_CHECK(local[0] == 0xc1ea2u + local[1]);
+    aside_cleanups++;
+}
+
+static void aside_parker(sched_t *s, void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+    volatile uint64_t words[ASIDE_WORDS];
+    uint64_t local[2] = {0xc1ea2u + i, i};
+    volatile uint64_t *mine = &words[3];
+
+    for (int k = 0; k < ASIDE_WORDS; k++)
+        words[k] = i * 7919u + (uint64_t)k;
+    TR_CHECK_INT(sched_defer(s, check_local_cleanup, local), 0);
+    sched_park_flags(s, &aside_w[i], "aside", SCHED_PARK_STACK_ASIDE);
+    for (int k = 0; k < ASIDE_WORDS; k++)
+        TR_CHECK(words[k] == i * 7919u + (uint64_t)k);
+    TR_CHECK(*mine == i * 7919u + 3u);
+    aside_sum += words[ASIDE_WORDS - 1];
+}
+
+static void aside_main(sched_t *s, void *arg)
+{
+    bool deadlock = arg != NULL;
+
+    for (uintptr_t i = 0; i < ASIDE_N; i++)
+        TR_CHECK(sched_spawn(s, aside_parker, (void *)i) > 0);
+    sched_yield(s);                        /* every one parks */
+    sched_stats_read(s, &aside_seen);
+    if (deadlock) {
+        sched_park(s, &aside_w[0], "never");   /* all asleep */
+        return;
+    }
+    /* Wake them in reverse (not the order they were set aside in). */
+    for (uintptr_t i = ASIDE_N; i-- > 0;)
+        sched_ready(s, aside_w[i]);
+}
+
+static void test_parked_stacks_set_aside(void)
+{
+    sched_t *s = NULL;
+    sched_stats_t st;
+    uint64_t want = 0;
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    aside_sum = 0;
+    aside_cleanups = 0;
+    TR_CHECK(sched_spawn(s, aside_main, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    for (uint64_t i = 0; i < ASIDE_N; i++)
+        want += i * 7919u + (ASIDE_WORDS - 1);
+    TR_CHECK(aside_sum == want);
+    TR_CHECK_INT(aside_cleanups, ASIDE_N);
+    /* While parked: all but the last unflushed batch were set aside, their
+    ** committed pages given back. */
+    TR_CHECK(aside_seen.stacks_aside >= ASIDE_N - 256);
+    TR_CHECK(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
+    TR_CHECK(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.stacks_aside, 0);
+    TR_CHECK_INT(st.stack_aside_bytes, 0);
+
+    /* A deadlock unwinds them: each is put back before its cleanups run. */
+    aside_cleanups = 0;
+    TR_CHECK(sched_spawn(s, aside_main, (void *)1) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK_INT(aside_cleanups, ASIDE_N);
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.stacks_aside, 0);
+    TR_CHECK_INT(st.goroutines, 0);
+    sched_destroy(&s);
+}
+
+/* ---- Runner -------------------------------------------------------------------------- */
+
+typedef testrun_case_t test_case_t;
+
+static const test_case_t cases[] = {
+    { "overflow_caught_twice", test_overflow_caught_twice },
+    { "overflow_small_stack", test_overflow_small_stack },
+    { "real_crash_stays_crash", test_real_crash_stays_crash },
+    { "deep_stacks_in_stats_and_given_back", test_deep_stacks_in_stats_and_given_back },
+    { "100k_goroutines_alive", test_100k_goroutines_alive },
+    { "parked_stacks_set_aside", test_parked_stacks_set_aside },
+};
+
+int main(int argc, char **argv)
+{
+    return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 240, NULL);
+}

@@ -1,0 +1,1020 @@
+/*
+** sched/sched_test.c -- the scheduler's semantics against sched.h: FIFO
+** order, spawning, sleeping, cleanups, failure and unwinding, deadlock
+** reports, park/ready, ready_next (runnext) and its fairness bound, hooks,
+** locals, limits, stats from another thread.
+**
+** Each case runs in its own forked process with a time limit; pass a case
+** name as argv[1] to run just that one in-process (for a debugger). No
+** assertion depends on timing.
+*/
+#include "sched/sched.h"
+#include "base/testrun.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static sched_t *new_sched(void)
+{
+    sched_t *s = NULL;
+
+    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    TR_CHECK(s != NULL);
+    return s;
+}
+
+/* A log of what happened, in order. */
+static char journal[4096];
+static size_t journal_len;
+
+static void note(const char *what)
+{
+    size_t n = strlen(what);
+
+    TR_CHECK(journal_len + n < sizeof journal);
+    memcpy(journal + journal_len, what, n + 1);
+    journal_len += n;
+}
+
+static void note_cleanup(void *arg)
+{
+    note((const char *)arg);
+}
+
+/* ---- FIFO order ---------------------------------------------------------- */
+
+static void yield_three_times(sched_t *s, void *arg)
+{
+    for (int i = 0; i < 3; i++) {
+        note((const char *)arg);
+        sched_yield(s);
+    }
+}
+
+static void test_fifo_yield_order(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    TR_CHECK(sched_spawn(s, yield_three_times, "A") > 0);
+    TR_CHECK(sched_spawn(s, yield_three_times, "B") > 0);
+    TR_CHECK(sched_spawn(s, yield_three_times, "C") > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "ABCABCABC");
+    TR_CHECK_STR(sched_failure(s), "");
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.spawned, 3);
+    TR_CHECK(st.switches >= 9);
+    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+    sched_destroy(&s);
+    TR_CHECK(s == NULL);
+    sched_destroy(&s);   /* NULL is fine */
+    sched_destroy(NULL);
+}
+
+/* ---- Spawning from inside -------------------------------------------------- */
+
+static int64_t child_ids[3], child_self[3];
+
+static void child(sched_t *s, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+
+    child_self[i] = sched_self_id(s);
+    note((const char[]){ (char)('a' + i), 0 });
+}
+
+static void parent(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_self_id(s), 1);
+    note("P");
+    for (int i = 0; i < 3; i++)
+        child_ids[i] = sched_spawn(s, child, (void *)(intptr_t)i);
+    note("p");
+    sched_yield(s);
+    note("Q");
+}
+
+static void test_spawn_from_goroutine(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    TR_CHECK_INT(sched_self_id(s), 0);
+    TR_CHECK_INT(sched_spawn(s, parent, NULL), 1);
+    TR_CHECK_INT(sched_spawn(s, NULL, NULL), -EINVAL);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "PpabcQ");
+    for (int i = 0; i < 3; i++) {
+        TR_CHECK_INT(child_ids[i], 2 + i);
+        TR_CHECK_INT(child_self[i], child_ids[i]);
+    }
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.spawned, 4);
+    TR_CHECK_INT(st.goroutines, 0);
+    sched_destroy(&s);
+}
+
+/* ---- Sleeping --------------------------------------------------------------- */
+
+#define MS 1000000ull
+
+static void sleeper(sched_t *s, void *arg)
+{
+    const char *name = arg;
+    uint64_t ms = name[0] == 'A' ? 150 : name[0] == 'B' ? 50 : 100;
+
+    sched_sleep_ns(s, ms * MS);
+    note(name);
+}
+
+static void test_sleep_order_by_deadline(void)
+{
+    sched_t *s = new_sched();
+
+    /* Deadlines 50 ms apart: spawned A, B, C, they wake B, C, A. */
+    TR_CHECK(sched_spawn(s, sleeper, "A") > 0);
+    TR_CHECK(sched_spawn(s, sleeper, "B") > 0);
+    TR_CHECK(sched_spawn(s, sleeper, "C") > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "BCA");
+    sched_destroy(&s);
+}
+
+static int slack_inside;
+
+static void read_slack(sched_t *s, void *arg)
+{
+    slack_inside = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    sched_sleep_ns(s, 1 * MS);
+}
+
+/* Sleeps wake when due: the run sets the thread's timer slack to 1 ns (the
+** 50 us default made sleeps ~70 us late) and puts the caller's back. */
+static void test_timer_slack(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(prctl(PR_SET_TIMERSLACK, 40000, 0, 0, 0) == 0);
+    TR_CHECK(sched_spawn(s, read_slack, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(slack_inside, 1);
+    TR_CHECK_INT(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 40000);
+    sched_destroy(&s);
+}
+
+static volatile int sleeper_woke;
+static uint64_t busy_yields;
+
+static void short_sleeper(sched_t *s, void *arg)
+{
+    sched_sleep_ns(s, 0);   /* returns at once */
+    sched_sleep_ns(s, 5 * MS);
+    sleeper_woke = 1;
+}
+
+static void busy_yielder(sched_t *s, void *arg)
+{
+    while (!sleeper_woke) {
+        busy_yields++;
+        sched_yield(s);
+    }
+}
+
+/* A goroutine that never stops yielding must not starve a sleeper (hangs
+** and hits the time limit if timers are only looked at when idle). */
+static void test_sleeper_not_starved_by_yielder(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, short_sleeper, NULL) > 0);
+    TR_CHECK(sched_spawn(s, busy_yielder, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK(sleeper_woke);
+    TR_CHECK(busy_yields > 0);
+    sched_destroy(&s);
+}
+
+/* ---- Cleanups ------------------------------------------------------------------ */
+
+static void defer_and_return(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "1"), 0);
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "2"), 0);
+    sched_yield(s);
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "3"), 0);
+    note("r");
+}
+
+static void nested_exit(sched_t *s)
+{
+    sched_exit(s);
+}
+
+static void defer_and_exit(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "4"), 0);
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "5"), 0);
+    note("x");
+    nested_exit(s);
+    note("NOT REACHED");
+}
+
+static void many_defers(sched_t *s, void *arg)
+{
+    static char digits[100][16];
+
+    for (int i = 0; i < 100; i++) {
+        snprintf(digits[i], sizeof digits[i], "%d,", i);
+        TR_CHECK_INT(sched_defer(s, note_cleanup, digits[i]), 0);
+    }
+}
+
+static void test_defer_lifo_on_return_and_exit(void)
+{
+    sched_t *s = new_sched();
+    char want[512] = "";
+
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "x"), -EINVAL);   /* outside */
+    TR_CHECK(sched_spawn(s, defer_and_return, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "r321");
+    journal_len = 0;
+    journal[0] = 0;
+    TR_CHECK(sched_spawn(s, defer_and_exit, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "x54");
+    journal_len = 0;
+    journal[0] = 0;
+    TR_CHECK(sched_spawn(s, many_defers, NULL) > 0);   /* grows the array */
+    TR_CHECK_INT(sched_run(s), 0);
+    for (int i = 99; i >= 0; i--)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%d,", i);
+    TR_CHECK_STR(journal, want);
+    sched_destroy(&s);
+}
+
+static void fail_in_cleanup(void *arg)
+{
+    sched_t *s = arg;
+
+    note("f");
+    sched_fail(s, "cleanup failed");
+}
+
+static void defer_then_fail_in_cleanup(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "1"), 0);
+    TR_CHECK_INT(sched_defer(s, fail_in_cleanup, s), 0);
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "3"), 0);
+}
+
+/* A cleanup that fails the task: the cleanups below it still run. */
+static void test_fail_inside_cleanup(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, defer_then_fail_in_cleanup, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "cleanup failed");
+    TR_CHECK_STR(journal, "3f1");
+    sched_destroy(&s);
+}
+
+/* ---- Failure and unwinding -------------------------------------------------------- */
+
+static sched_waiter_t *parked_waiter;
+static volatile int never_ran;
+
+static void parks_forever(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "[parked]"), 0);
+    sched_park(s, &parked_waiter, "chan receive");
+    note("NOT REACHED park");
+}
+
+static void sleeps_long(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "[sleeper]"), 0);
+    sched_sleep_ns(s, 3600 * 1000 * MS);
+    note("NOT REACHED sleep");
+}
+
+static void yields_forever(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "[yielder]"), 0);
+    for (;;)
+        sched_yield(s);
+}
+
+static void must_not_run(sched_t *s, void *arg)
+{
+    never_ran = 0;
+}
+
+/* A cleanup of an unwound goroutine may still use the scheduler: yielding
+** and sleeping return at once, waking a dead waiter is ignored. */
+static void cleanup_uses_sched(void *arg)
+{
+    sched_t *s = arg;
+
+    sched_yield(s);
+    sched_sleep_ns(s, 1000 * MS);
+    if (parked_waiter != NULL)
+        sched_ready(s, parked_waiter);
+    note("[uses-sched]");
+}
+
+static void fails(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "[failer]"), 0);
+    sched_yield(s);   /* everyone else has started */
+    never_ran = 1;
+    TR_CHECK(sched_spawn(s, must_not_run, NULL) > 0);
+    sched_fail(s, "boom %d", 42);
+}
+
+static void yields_with_sched_cleanup(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, cleanup_uses_sched, s), 0);
+    for (;;)
+        sched_yield(s);
+}
+
+static void quick(sched_t *s, void *arg)
+{
+    note("q");
+}
+
+static void test_fail_unwinds_others(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    TR_CHECK(sched_spawn(s, parks_forever, NULL) > 0);
+    TR_CHECK(sched_spawn(s, sleeps_long, NULL) > 0);
+    TR_CHECK(sched_spawn(s, yields_forever, NULL) > 0);
+    TR_CHECK(sched_spawn(s, yields_with_sched_cleanup, NULL) > 0);
+    TR_CHECK(sched_spawn(s, fails, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_STR(sched_failure(s), "boom 42");
+    TR_CHECK(never_ran == 1);
+    /* The failing goroutine's own cleanups first, then the others by slot. */
+    TR_CHECK(strncmp(journal, "[failer]", 8) == 0);
+    TR_CHECK(strstr(journal, "[parked]") != NULL);
+    TR_CHECK(strstr(journal, "[sleeper]") != NULL);
+    TR_CHECK(strstr(journal, "[yielder]") != NULL);
+    TR_CHECK(strstr(journal, "[uses-sched]") != NULL);
+    TR_CHECK(strstr(journal, "NOT REACHED") == NULL);
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+
+    /* Reusable: a fresh task runs to completion, the failure is cleared. */
+    journal_len = 0;
+    journal[0] = 0;
+    parked_waiter = NULL;
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "qq");
+    TR_CHECK_STR(sched_failure(s), "");
+    sched_destroy(&s);
+}
+
+/* ---- Deadlock ----------------------------------------------------------------------- */
+
+static sched_waiter_t *dl_waiters[64];
+
+static void park_recv(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "R"), 0);
+    sched_park(s, &dl_waiters[(intptr_t)arg], "chan receive");
+}
+
+static void park_send(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "S"), 0);
+    sched_park(s, &dl_waiters[(intptr_t)arg], "chan send");
+}
+
+static void park_select(sched_t *s, void *arg)
+{
+    sched_park(s, &dl_waiters[(intptr_t)arg], "select");
+}
+
+static void test_deadlock_detected(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, park_recv, (void *)0) > 0);
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK(sched_spawn(s, park_send, (void *)1) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK_STR(sched_failure(s),
+              "all goroutines are asleep - deadlock!\n"
+              "\n"
+              "goroutine 1 [chan receive]\n"
+              "goroutine 3 [chan send]");
+    /* The blocked goroutines were unwound: cleanups ran. */
+    TR_CHECK(strchr(journal, 'R') != NULL);
+    TR_CHECK(strchr(journal, 'S') != NULL);
+
+    journal_len = 0;
+    journal[0] = 0;
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "q");
+    sched_destroy(&s);
+}
+
+static void main_waits(sched_t *s, void *arg)
+{
+    sched_waiter_t *w;
+
+    for (intptr_t i = 0; i < 30; i++)
+        TR_CHECK(sched_spawn(s, park_recv, (void *)i) > 0);
+    for (intptr_t i = 30; i < 35; i++)
+        TR_CHECK(sched_spawn(s, park_select, (void *)i) > 0);
+    sched_park(s, &w, "sync.WaitGroup.Wait");
+}
+
+static void test_deadlock_grouped_when_many(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, main_waits, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK_STR(sched_failure(s),
+              "all goroutines are asleep - deadlock!\n"
+              "\n"
+              "30 goroutines [chan receive]: 2, 3, 4, 5, 6, ...\n"
+              "5 goroutines [select]: 32, 33, 34, 35, 36\n"
+              "1 goroutine [sync.WaitGroup.Wait]: 1");
+    sched_destroy(&s);
+}
+
+/* ---- Park / ready -------------------------------------------------------------------- */
+
+enum { PINGS = 1000 };
+static sched_waiter_t *ping_w, *pong_w;
+static int pings, pongs;
+
+static void pinger(sched_t *s, void *arg)
+{
+    for (int i = 0; i < PINGS; i++) {
+        pings++;
+        if (pong_w != NULL) {
+            sched_waiter_t *w = pong_w;
+            pong_w = NULL;
+            sched_ready(s, w);
+        }
+        sched_park(s, &ping_w, "ping");
+        TR_CHECK_INT(pongs, pings);
+    }
+    if (pong_w != NULL)
+        sched_ready(s, pong_w);
+}
+
+static void ponger(sched_t *s, void *arg)
+{
+    for (int i = 0; i < PINGS; i++) {
+        pongs++;
+        TR_CHECK_INT(pongs, pings);
+        if (ping_w != NULL) {
+            sched_waiter_t *w = ping_w;
+            ping_w = NULL;
+            sched_ready(s, w);
+        }
+        if (i + 1 < PINGS)
+            sched_park(s, &pong_w, "pong");
+    }
+}
+
+static sched_waiter_t *order_w;
+
+static void waits_then_notes(sched_t *s, void *arg)
+{
+    sched_park(s, &order_w, "wait");
+    note("W");
+}
+
+static void readies_then_notes(sched_t *s, void *arg)
+{
+    sched_ready(s, order_w);
+    note("r");   /* the readied goroutine runs after we switch away */
+    sched_yield(s);
+    note("y");
+}
+
+static void test_park_ready(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, pinger, NULL) > 0);
+    TR_CHECK(sched_spawn(s, ponger, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(pings, PINGS);
+    TR_CHECK_INT(pongs, PINGS);
+
+    TR_CHECK(sched_spawn(s, waits_then_notes, NULL) > 0);
+    TR_CHECK(sched_spawn(s, readies_then_notes, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "rWy");
+    sched_destroy(&s);
+}
+
+/* ---- Hooks ---------------------------------------------------------------------------- */
+
+typedef struct hook_counts {
+    int safepoints, gstarts, gends, idle_begins, idle_ends;
+    int idle_depth;
+    int64_t last_gstart_id;
+} hook_counts_t;
+
+static void on_safepoint(void *arg, sched_t *s)
+{
+    hook_counts_t *h = arg;
+
+    h->safepoints++;
+    TR_CHECK(sched_self_id(s) > 0);
+    sched_yield(s);   /* a switch point inside the hook does not recurse */
+}
+
+static void on_gstart(void *arg, sched_t *s)
+{
+    hook_counts_t *h = arg;
+
+    h->gstarts++;
+    h->last_gstart_id = sched_self_id(s);
+    note("<");
+}
+
+static void on_gend(void *arg, sched_t *s)
+{
+    hook_counts_t *h = arg;
+
+    h->gends++;
+    note(">");
+}
+
+static void on_idle_begin(void *arg, sched_t *s)
+{
+    hook_counts_t *h = arg;
+
+    TR_CHECK_INT(sched_self_id(s), 0);
+    TR_CHECK_INT(h->idle_depth, 0);
+    h->idle_depth++;
+    h->idle_begins++;
+}
+
+static void on_idle_end(void *arg, sched_t *s)
+{
+    hook_counts_t *h = arg;
+
+    TR_CHECK_INT(h->idle_depth, 1);
+    h->idle_depth--;
+    h->idle_ends++;
+}
+
+static void hooked(sched_t *s, void *arg)
+{
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "d"), 0);
+    note("f");
+    sched_yield(s);
+    sched_sleep_ns(s, 2 * MS);
+}
+
+static void test_hooks_called(void)
+{
+    sched_t *s = new_sched();
+    hook_counts_t h = { 0 };
+    sched_hooks_t hooks = {
+        .safepoint = on_safepoint,
+        .gstart = on_gstart,
+        .gend = on_gend,
+        .idle_begin = on_idle_begin,
+        .idle_end = on_idle_end,
+        .arg = &h,
+    };
+
+    sched_set_hooks(s, &hooks);
+    TR_CHECK(sched_spawn(s, hooked, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    /* gstart before fn, gend after it and before its cleanups. */
+    TR_CHECK_STR(journal, "<f>d");
+    TR_CHECK_INT(h.gstarts, 1);
+    TR_CHECK_INT(h.gends, 1);
+    TR_CHECK_INT(h.last_gstart_id, 1);
+    TR_CHECK_INT(h.safepoints, 2);   /* the yield and the sleep */
+    TR_CHECK(h.idle_begins >= 1);
+    TR_CHECK_INT(h.idle_begins, h.idle_ends);
+
+    /* Failure: gend still runs for every goroutine that started. */
+    h = (hook_counts_t){ 0 };
+    journal_len = 0;
+    journal[0] = 0;
+    TR_CHECK(sched_spawn(s, parks_forever, NULL) > 0);
+    TR_CHECK(sched_spawn(s, fails, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_INT(h.gstarts, 2);
+    TR_CHECK_INT(h.gends, 2);
+
+    sched_set_hooks(s, NULL);
+    h = (hook_counts_t){ 0 };
+    TR_CHECK(sched_spawn(s, hooked, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(h.gstarts, 0);
+    TR_CHECK_INT(h.safepoints, 0);
+    sched_destroy(&s);
+}
+
+/* ---- Self id and locals ----------------------------------------------------------------- */
+
+static void uses_local(sched_t *s, void *arg)
+{
+    TR_CHECK(sched_local(s) == NULL);
+    sched_set_local(s, arg);
+    sched_yield(s);
+    TR_CHECK(sched_local(s) == arg);
+    sched_yield(s);
+    TR_CHECK(sched_local(s) == arg);
+}
+
+static void test_self_id_and_local(void)
+{
+    sched_t *s = new_sched();
+    int a, b, c;
+
+    TR_CHECK(sched_local(s) == NULL);
+    TR_CHECK_INT(sched_self_id(s), 0);
+    TR_CHECK(sched_spawn(s, uses_local, &a) > 0);
+    TR_CHECK(sched_spawn(s, uses_local, &b) > 0);
+    TR_CHECK(sched_spawn(s, uses_local, &c) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    /* A recycled slot starts with a NULL local. */
+    TR_CHECK(sched_spawn(s, uses_local, &a) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    sched_destroy(&s);
+}
+
+/* ---- Limits and configuration -------------------------------------------------------------- */
+
+static void test_too_many_goroutines(void)
+{
+    sched_config_t cfg;
+    sched_t *s = NULL;
+
+    sched_config_default(&cfg);
+    TR_CHECK_INT(cfg.stack_reserve_bytes, 256 << 10);
+    TR_CHECK_INT(cfg.max_goroutines, 1 << 20);
+    cfg.max_goroutines = 3;
+    TR_CHECK_INT(sched_new(&cfg, &s), 0);
+    for (int i = 0; i < 3; i++)
+        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK_INT(sched_spawn(s, quick, NULL), SCHED_ETOOMANY);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "qqqq");
+    sched_destroy(&s);
+}
+
+static void test_config_validated(void)
+{
+    sched_config_t cfg;
+    sched_t *s = (sched_t *)&cfg;   /* must stay untouched on failure */
+
+    sched_config_default(&cfg);
+    cfg.stack_reserve_bytes = 1024;
+    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
+    TR_CHECK(s == (sched_t *)&cfg);
+    cfg.stack_reserve_bytes = (size_t)1 << 40;
+    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
+    cfg.stack_reserve_bytes = (size_t)1 << 30;
+    cfg.max_goroutines = UINT32_MAX;   /* 4 Ei of address space */
+    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
+    TR_CHECK(s == (sched_t *)&cfg);
+
+    /* Zero fields mean defaults; odd sizes are rounded to pages. */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.stack_reserve_bytes = 100000;
+    s = NULL;
+    TR_CHECK_INT(sched_new(&cfg, &s), 0);
+    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    sched_destroy(&s);
+}
+
+static void test_strerror(void)
+{
+    const int codes[] = { SCHED_EFAILED, SCHED_EDEADLOCK, SCHED_ETOOMANY };
+
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        TR_CHECK(sched_strerror(codes[i]) != NULL);
+        TR_CHECK(strlen(sched_strerror(codes[i])) > 0);
+        for (size_t j = 0; j < i; j++)
+            TR_CHECK(strcmp(sched_strerror(codes[i]), sched_strerror(codes[j])) != 0);
+    }
+    TR_CHECK_STR(sched_strerror(-ENOMEM), strerror(ENOMEM));
+    TR_CHECK(strlen(sched_strerror(-99999)) > 0);
+}
+
+/* ---- Per-goroutine machine state ------------------------------------------------------------- */
+
+static void state_a(sched_t *s, void *arg)
+{
+    unsigned mxcsr = __builtin_ia32_stmxcsr();
+    unsigned round_up = (mxcsr & ~0x6000u) | 0x4000u;
+
+    __builtin_ia32_ldmxcsr(round_up);
+    errno = 1234;
+    sched_yield(s);
+    TR_CHECK_INT(errno, 1234);
+    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+    __builtin_ia32_ldmxcsr(mxcsr);
+}
+
+static void state_b(sched_t *s, void *arg)
+{
+    /* A's rounding mode did not leak into us. */
+    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    errno = 77;
+    sched_yield(s);
+    TR_CHECK_INT(errno, 77);
+}
+
+static void test_errno_and_mxcsr_per_goroutine(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, state_a, NULL) > 0);
+    TR_CHECK(sched_spawn(s, state_b, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    sched_destroy(&s);
+}
+
+/* ---- Misuse and teardown ------------------------------------------------------------------------ */
+
+static int nested_rc;
+
+static void runs_nested(sched_t *s, void *arg)
+{
+    nested_rc = sched_run(s);
+}
+
+static void test_run_inside_goroutine_refused(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, runs_nested, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_INT(nested_rc, -EBUSY);
+    sched_destroy(&s);
+}
+
+/* Destroy frees goroutines without running them; cleanup arrays kept by
+** recycled slots are freed too (LSan checks under --config=asan). */
+static void registers_cleanups(sched_t *s, void *arg)
+{
+    for (int i = 0; i < 20; i++)
+        TR_CHECK_INT(sched_defer(s, note_cleanup, "."), 0);
+    if (arg != NULL)
+        TR_CHECK(sched_spawn(s, registers_cleanups, NULL) > 0);
+    sched_yield(s);
+    sched_fail(s, "stop");
+}
+
+static void test_destroy_with_live_goroutines(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    for (int i = 0; i < 10; i++)
+        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    sched_destroy(&s);
+    TR_CHECK_STR(journal, "");   /* none of them ran */
+
+    s = new_sched();
+    TR_CHECK(sched_spawn(s, registers_cleanups, s) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+    TR_CHECK_INT(strlen(journal), 40);   /* both goroutines' cleanups ran */
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.goroutines, 0);
+    for (int i = 0; i < 10; i++)
+        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+    sched_destroy(&s);
+}
+
+/* ---- Stats from another thread, independent schedulers ------------------------------------------ */
+
+enum { STAT_YIELDS = 200000 };
+static volatile int reader_stop;
+
+static void *stats_reader(void *arg)
+{
+    const sched_t *s = arg;
+    sched_stats_t st, prev = { 0 };
+    uint64_t reads = 0;
+
+    while (!__atomic_load_n(&reader_stop, __ATOMIC_ACQUIRE)) {
+        sched_stats_read(s, &st);
+        TR_CHECK(st.switches >= prev.switches);
+        TR_CHECK(st.spawned >= prev.spawned);
+        TR_CHECK(st.stack_hwm_bytes >= prev.stack_hwm_bytes);
+        TR_CHECK(st.goroutines <= 4);
+        prev = st;
+        reads++;
+    }
+    return (void *)(uintptr_t)reads;
+}
+
+static void yield_many(sched_t *s, void *arg)
+{
+    for (int i = 0; i < STAT_YIELDS; i++)
+        sched_yield(s);
+}
+
+static void test_stats_read_from_other_thread(void)
+{
+    sched_t *s = new_sched();
+    pthread_t reader;
+    sched_stats_t st;
+
+    TR_CHECK_INT(pthread_create(&reader, NULL, stats_reader, s), 0);
+    for (int i = 0; i < 4; i++)
+        TR_CHECK(sched_spawn(s, yield_many, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    __atomic_store_n(&reader_stop, 1, __ATOMIC_RELEASE);
+    TR_CHECK_INT(pthread_join(reader, NULL), 0);
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.spawned, 4);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK(st.switches >= 4ull * STAT_YIELDS);
+    TR_CHECK(st.stack_hwm_bytes >= 4096);
+    TR_CHECK(st.stack_reserved_bytes >= 4ull * (256 << 10));
+    sched_destroy(&s);
+}
+
+static void parks_quietly(sched_t *s, void *arg)
+{
+    sched_waiter_t *w;
+
+    sched_park(s, &w, "chan receive");
+}
+
+static void *own_scheduler(void *arg)
+{
+    sched_t *s = new_sched();
+    int *yields = arg;
+
+    for (int i = 0; i < 8; i++)
+        TR_CHECK(sched_spawn(s, yield_many, NULL) > 0);
+    TR_CHECK(sched_spawn(s, parks_quietly, NULL) > 0);
+    /* Deadlock, since one parks forever: each scheduler sees its own. */
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK(strstr(sched_failure(s), "goroutine 9 [chan receive]") != NULL);
+    sched_destroy(&s);
+    *yields = 1;
+    return NULL;
+}
+
+static void test_independent_schedulers_in_threads(void)
+{
+    pthread_t t[2];
+    int done[2] = { 0, 0 };
+
+    for (int i = 0; i < 2; i++)
+        TR_CHECK_INT(pthread_create(&t[i], NULL, own_scheduler, &done[i]), 0);
+    for (int i = 0; i < 2; i++)
+        TR_CHECK_INT(pthread_join(t[i], NULL), 0);
+    TR_CHECK(done[0] && done[1]);
+}
+
+/* ---- Runner --------------------------------------------------------------------------------------- */
+
+typedef testrun_case_t test_case_t;
+
+/* ---- ready_next (runnext) --------------------------------------------------- */
+
+static sched_waiter_t *next_w;
+
+static void parks_then_notes(sched_t *s, void *arg)
+{
+    sched_park(s, &next_w, "test");
+    note((const char *)arg);
+}
+
+static void readies_next(sched_t *s, void *arg)
+{
+    (void)arg;
+    note("M");
+    /* Q is queued already; P is readied to run next, ahead of Q. */
+    sched_ready_next(s, next_w);
+    sched_yield(s);
+    note("m");
+}
+
+static void just_note(sched_t *s, void *arg)
+{
+    (void)s;
+    note((const char *)arg);
+}
+
+static void test_ready_next_runs_first(void)
+{
+    sched_t *s = new_sched();
+
+    journal_len = 0;
+    journal[0] = '\0';
+    TR_CHECK(sched_spawn(s, parks_then_notes, "P") > 0);
+    TR_CHECK(sched_spawn(s, readies_next, NULL) > 0);
+    TR_CHECK(sched_spawn(s, just_note, "Q") > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "MPQm");
+    sched_destroy(&s);
+}
+
+/* Two goroutines handing off through ready_next forever do not starve the
+** run queue: after SCHED_RUNNEXT_MAX turns the queue's head runs. */
+static sched_waiter_t *hand_w[2];
+static volatile int hand_stop;
+static long hand_turns;
+
+static void hander(sched_t *s, void *arg)
+{
+    int me = (int)(intptr_t)arg;
+
+    while (!hand_stop) {
+        sched_waiter_t *other = hand_w[!me];
+        if (other != NULL) {
+            hand_w[!me] = NULL;
+            sched_ready_next(s, other);
+        }
+        hand_turns++;
+        sched_park(s, &hand_w[me], "hand");
+    }
+    if (hand_w[!me] != NULL)
+        sched_ready(s, hand_w[!me]);
+}
+
+static void stopper(sched_t *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    hand_stop = 1;
+}
+
+static void test_runnext_does_not_starve_the_queue(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, hander, (void *)(intptr_t)0) > 0);
+    TR_CHECK(sched_spawn(s, hander, (void *)(intptr_t)1) > 0);
+    TR_CHECK(sched_spawn(s, stopper, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK(hand_stop);
+    TR_CHECK(hand_turns <= 4 * (long)SCHED_RUNNEXT_MAX);
+    sched_destroy(&s);
+}
+
+static const test_case_t cases[] = {
+    { "timer_slack", test_timer_slack },
+    { "ready_next_runs_first", test_ready_next_runs_first },
+    { "runnext_does_not_starve_the_queue", test_runnext_does_not_starve_the_queue },
+    { "fifo_yield_order", test_fifo_yield_order },
+    { "spawn_from_goroutine", test_spawn_from_goroutine },
+    { "sleep_order_by_deadline", test_sleep_order_by_deadline },
+    { "sleeper_not_starved_by_yielder", test_sleeper_not_starved_by_yielder },
+    { "defer_lifo_on_return_and_exit", test_defer_lifo_on_return_and_exit },
+    { "fail_inside_cleanup", test_fail_inside_cleanup },
+    { "fail_unwinds_others", test_fail_unwinds_others },
+    { "deadlock_detected", test_deadlock_detected },
+    { "deadlock_grouped_when_many", test_deadlock_grouped_when_many },
+    { "park_ready", test_park_ready },
+    { "hooks_called", test_hooks_called },
+    { "self_id_and_local", test_self_id_and_local },
+    { "too_many_goroutines", test_too_many_goroutines },
+    { "config_validated", test_config_validated },
+    { "strerror", test_strerror },
+    { "errno_and_mxcsr_per_goroutine", test_errno_and_mxcsr_per_goroutine },
+    { "run_inside_goroutine_refused", test_run_inside_goroutine_refused },
+    { "destroy_with_live_goroutines", test_destroy_with_live_goroutines },
+    { "stats_read_from_other_thread", test_stats_read_from_other_thread },
+    { "independent_schedulers_in_threads", test_independent_schedulers_in_threads },
+};
+
+int main(int argc, char **argv)
+{
+    return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60, NULL);
+}
