@@ -15,21 +15,15 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "base/clock.h"
-#include "coordinator/coord.h"
 #include "catalog/catalog.h"
+#include "launcher/launcher.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
@@ -207,18 +201,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
 
 /* ---- run / coordinator ------------------------------------------------- */
 
-
-static void make_token(char *buf, size_t size)
-{
-    unsigned char raw[8];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        uint64_t x = (uint64_t)clock_unix_ns() ^ ((uint64_t)getpid() << 32);
-        memcpy(raw, &x, sizeof raw);
-    }
-    snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
-             raw[3], raw[4], raw[5], raw[6], raw[7]);
-}
-
 static char *join_args(int argc, char **argv)
 {
     size_t len = 1;
@@ -235,91 +217,6 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static char *settings_json(const scenario_t *scn, const opts_t *o)
-{
-    json_object *root = json_object_new_object();
-    char *rt = scenario_runtime_json(&scn->runtime);
-    json_object_object_add(root, "runtime", rt ? json_tokener_parse(rt) : NULL);
-    free(rt);
-    json_object *sets = json_object_new_array();
-    for (size_t i = 0; i < o->nsets; i++)
-        json_object_array_add(sets, json_object_new_string(o->sets[i]));
-    json_object_object_add(root, "sets", sets);
-    json_object_object_add(root, "repeat", json_object_new_int64(scn->repeat));
-    json_object_object_add(root, "seed", json_object_new_int64((int64_t)scn->seed));
-    json_object_object_add(root, "sample_interval_ns",
-                           json_object_new_int64((int64_t)scn->sample_interval_ns));
-    char *s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-    json_object_put(root);
-    return s;
-}
-
-/* Start `n` local workers: this same binary, `worker --connect ep`. */
-static int spawn_workers(const char *ep, int n, pid_t *pids)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return -errno;
-    exe[len] = '\0';
-    for (int i = 0; i < n; i++) {
-        char name[64];
-        pid_t pid = fork();
-        if (pid < 0)
-            return -errno;
-        if (pid == 0) {
-            snprintf(name, sizeof name, "local-%d", i);
-            /* Ctrl-C goes to the coordinator, which stops the workers. */
-            setpgid(0, 0);
-            execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
-                  "--local-child", (char *)NULL);
-            fprintf(stderr, "heapsim: cannot start a worker: %s\n", strerror(errno));
-            _exit(127);
-        }
-        pids[i] = pid;
-    }
-    return 0;
-}
-
-static void stop_workers(pid_t *pids, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    /* Give them a moment to leave their heaps, then insist. */
-    for (int tries = 0; tries < 50; tries++) {
-        bool any = false;
-        for (int i = 0; i < n; i++) {
-            if (pids[i] <= 0)
-                continue;
-            if (waitpid(pids[i], NULL, WNOHANG) == 0)
-                any = true;
-            else
-                pids[i] = 0;
-        }
-        if (!any)
-            return;
-        usleep(20000);
-    }
-    for (int i = 0; i < n; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], NULL, 0);
-        }
-}
-
-/* Remove the run's heaps on this host, should a worker have died holding
-** one. Heap keys are "<token>-<group>", groups 0..ntasks-1. */
-static void unlink_run_heaps(const char *token, size_t ngroups)
-{
-    for (size_t g = 0; g < ngroups; g++) {
-        char key[160], name[256];
-        snprintf(key, sizeof key, "%s-%zu", token, g);
-        heap_segment_name(key, name, sizeof name);
-        heap_unlink(name);
-    }
-}
-
 static int cmd_run(const char *cmd, int argc, char **argv, bool local)
 {
     opts_t o;
@@ -332,145 +229,19 @@ static int cmd_run(const char *cmd, int argc, char **argv, bool local)
         usage_error(cmd, "--bind ENDPOINT is required (e.g. tcp://0.0.0.0:7878)");
         return EXIT_USAGE;
     }
-
-    char err[1024];
-    scenario_t *scn = NULL;
-    rc = scenario_load(o.args[0], o.sets, o.nsets, &scn, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
-        return rc == SCENARIO_EUSAGE ? EXIT_USAGE : 1;
-    }
-
-    store_t *st = NULL;
-    int status = 1;
-    char token[32], host[256] = "localhost", ep[512];
-    int64_t run_id = 0;
-    int64_t *task_ids = NULL;
-    pid_t *pids = NULL;
-    int nworkers = 0;
-    coord_t *coord = NULL;
-    char *cmdline = NULL, *settings = NULL;
-
-    if (store_open(o.db, 0, &st, err, sizeof err) != 0) {
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
-        status = EXIT_USAGE;
-        goto out_scenario;
-    }
-    make_token(token, sizeof token);
-    gethostname(host, sizeof host - 1);
-    if (local) {
-        long n = o.workers ? o.workers : sysconf(_SC_NPROCESSORS_ONLN);
-        nworkers = (int)(n > 0 ? n : 1);
-        if (o.bind)
-            snprintf(ep, sizeof ep, "%s", o.bind);
-        else
-            snprintf(ep, sizeof ep, "ipc:///tmp/heapsim-%s.sock", token);
-    } else {
-        snprintf(ep, sizeof ep, "%s", o.bind);
-    }
-
-    task_ids = calloc(scn->ntasks ? scn->ntasks : 1, sizeof *task_ids);
-    pids = calloc((size_t)nworkers + 1, sizeof *pids);
-    cmdline = join_args(argc + 1, argv - 1);
-    settings = settings_json(scn, &o);
-    if (!task_ids || !pids || !cmdline || !settings) {
+    char *cmdline = join_args(argc + 1, argv - 1);
+    if (!cmdline) {
         fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
-        goto out_free;
+        return 1;
     }
-
-    /* The run and its tasks are stored in one transaction. */
-    store_run_t run = {
-        .token = token, .name = scn->name, .scenario_path = scn->path,
-        .scenario_text = scn->text, .settings_json = settings,
-        .command_line = cmdline, .host = host, .workers = nworkers,
-        .started_unix_ns = clock_unix_ns(),
+    launcher_opts_t lo = {
+        .cmd = cmd, .scenario_path = o.args[0], .sets = o.sets, .nsets = o.nsets,
+        .db = o.db, .bind = o.bind, .local = local, .workers = (int)o.workers,
+        .json = o.json, .quiet = o.quiet, .command_line = cmdline,
     };
-    if (store_begin(st) != 0 || store_run_insert(st, &run, &run_id) != 0)
-        goto out_db_error;
-    for (size_t i = 0; i < scn->ntasks; i++) {
-        const scn_task_t *t = &scn->tasks[i];
-        char *pj = scenario_params_json(&t->params);
-        char *rj = scenario_runtime_json(&t->runtime);
-        store_task_t stt = {
-            .run_id = run_id, .seq = t->seq, .kernel = t->params.kernel->name,
-            .params_json = pj, .runtime_json = rj, .label = t->label,
-            .sweep_point = t->sweep_point, .repeat_index = t->repeat_index,
-            .seed = t->seed,
-        };
-        int trc = pj && rj ? store_task_insert(st, &stt, &task_ids[i]) : -ENOMEM;
-        free(pj);
-        free(rj);
-        if (trc != 0)
-            goto out_db_error;
-    }
-    if (store_commit(st) != 0)
-        goto out_db_error;
-
-    FILE *progress = (!o.quiet && !o.json && isatty(STDERR_FILENO)) ? stderr : NULL;
-    coord_opts_t co = {
-        .bind = ep, .store = st, .scn = scn, .run_id = run_id, .token = token,
-        .task_ids = task_ids, .progress = progress, .children = pids,
-        .nchildren = local ? nworkers : 0,   /* pids are filled in below */
-    };
-    if (coord_new(&co, &coord, err, sizeof err) != 0) {
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
-        store_run_finish(st, run_id, "failed", clock_unix_ns(), err);
-        status = strstr(err, "bind") ? EXIT_USAGE : 1;
-        goto out_free;
-    }
-    if (!o.quiet && !o.json) {
-        if (local)
-            fprintf(stderr, "heapsim: run %lld (%s, %zu tasks) on %d local worker%s\n",
-                    (long long)run_id, scn->name, scn->ntasks, nworkers,
-                    nworkers == 1 ? "" : "s");
-        else
-            fprintf(stderr, "heapsim: run %lld (%s, %zu tasks) waiting for workers at %s\n",
-                    (long long)run_id, scn->name, scn->ntasks, coord_endpoint(coord));
-        fflush(stderr);
-    }
-    if (local && spawn_workers(coord_endpoint(coord), nworkers, pids) != 0) {
-        fprintf(stderr, "%s %s: cannot start workers: %s\n", progname, cmd,
-                strerror(errno));
-        goto out_coord;
-    }
-    status = coord_run(coord);
-    coord_destroy(&coord);
-    if (local) {
-        stop_workers(pids, nworkers);
-        unlink_run_heaps(token, scn->ntasks);
-        if (strncmp(ep, "ipc://", 6) == 0)
-            unlink(ep + 6);
-    }
-    if (status != 130) {
-        if (!o.json && !o.quiet)
-            putchar('\n');
-        if (o.quiet && !o.json) {
-            /* nothing */
-        } else if (store_print_show(st, stdout, run_id, o.json) != 0) {
-            fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
-        }
-    } else {
-        fprintf(stderr, "heapsim: run %lld interrupted; what ran is stored (heapsim show %lld)\n",
-                (long long)run_id, (long long)run_id);
-    }
-    goto out_free;
-
-out_coord:
-    coord_destroy(&coord);
-    stop_workers(pids, nworkers);
-    store_run_finish(st, run_id, "failed", clock_unix_ns(), "cannot start workers");
-    goto out_free;
-out_db_error:
-    fprintf(stderr, "%s %s: %s: %s\n", progname, cmd, o.db, store_errmsg(st));
-out_free:
-    free(task_ids);
-    free(pids);
+    rc = launcher_run(&lo);
     free(cmdline);
-    free(settings);
-    store_close(&st);
-out_scenario:
-    scenario_free(&scn);
-    return status;
+    return rc;
 }
 
 /* ---- worker ------------------------------------------------------------ */

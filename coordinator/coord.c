@@ -6,17 +6,17 @@
 ** host, the ROUTER identity of its request socket, and the task it holds.
 ** A `ready` that finds no pending task is parked in `waiting` and answered
 ** when the run ends (done) -- or, later, when a task is re-queued.
+** tasks[i] is the plan's task i; its id and heap key are the plan's.
 */
 #include "coordinator/coord.h"
 
 #include <errno.h>
+#include <assert.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #include "base/clock.h"
@@ -26,6 +26,8 @@
 #define COMMIT_EVERY_NS 200000000ull
 #define DRAIN_GRACE_NS 3000000000ull
 #define PROGRESS_EVERY_NS 200000000ull
+
+_Static_assert(PLAN_KEY_MAX <= PROTO_NAME_MAX, "a heap key fits in a task message");
 
 typedef enum task_state { T_PENDING, T_RUNNING, T_DONE, T_FAILED } task_state_t;
 
@@ -63,8 +65,7 @@ struct coord {
     int64_t last_heap_inuse;
     int64_t gc_cycles_seen;
     uint64_t bad_frames;
-    bool *child_alive;
-    int children_alive;
+    int supervised;               /* workers the supervisor has, -1 none */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -99,24 +100,11 @@ static void txn_flush(coord_t *c, bool force)
 
 /* ---- Setup ------------------------------------------------------------- */
 
-/* Tasks with equal runtime settings share a heap on each host. */
-static int runtime_group(const scenario_t *s, size_t i)
-{
-    const scn_runtime_t *a = &s->tasks[i].runtime;
-    for (size_t j = 0; j < i; j++) {
-        const scn_runtime_t *b = &s->tasks[j].runtime;
-        if (a->gogc == b->gogc && a->memory_limit_bytes == b->memory_limit_bytes &&
-            a->heap_max_bytes == b->heap_max_bytes &&
-            a->stack_reserve_bytes == b->stack_reserve_bytes)
-            return runtime_group(s, j);
-    }
-    return (int)i;
-}
-
 int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t errsize)
 {
     coord_t *c = calloc(1, sizeof *c);
-    const scenario_t *s = opts->scn;
+    const plan_t *plan = opts->plan;
+    const scenario_t *s = plan_scenario(plan);
     int linger = 1000, mandatory = 1;
     size_t len;
 
@@ -127,31 +115,20 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     c->ntasks = s->ntasks;
     c->tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->tasks);
     c->queue = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->queue);
-    c->child_alive = calloc(opts->nchildren ? (size_t)opts->nchildren : 1, sizeof(bool));
-    if (!c->tasks || !c->queue || !c->child_alive)
+    if (!c->tasks || !c->queue)
         goto out_free;
-    for (int i = 0; i < opts->nchildren; i++)
-        c->child_alive[i] = true;
-    c->children_alive = opts->nchildren;
+    c->supervised = -1;
+    assert(plan_ids_complete(plan));
 
-    /* Group numbers are made dense: 0, 1, 2 ... in order of appearance. */
-    int *dense = calloc(s->ntasks ? s->ntasks : 1, sizeof *dense);
-    if (!dense)
-        goto out_free;
-    int ngroups = 0;
     for (size_t i = 0; i < s->ntasks; i++) {
-        int g = runtime_group(s, i);
-        dense[i] = (size_t)g == i ? ngroups++ : dense[g];
-    }
-    for (size_t i = 0; i < s->ntasks; i++) {
-        const scn_task_t *st = &s->tasks[i];
+        const scn_task_t *st = plan_task(plan, i)->scn;
         ctask_t *t = &c->tasks[i];
-        t->id = opts->task_ids[i];
+        t->id = plan_task(plan, i)->id;
         t->state = T_PENDING;
         t->worker = -1;
         t->msg.run_id = opts->run_id;
-        snprintf(t->msg.token, sizeof t->msg.token, "%s", opts->token);
-        snprintf(t->msg.heap, sizeof t->msg.heap, "%s-%d", opts->token, dense[i]);
+        snprintf(t->msg.token, sizeof t->msg.token, "%s", plan_token(plan));
+        snprintf(t->msg.heap, sizeof t->msg.heap, "%s", plan_task_heap_key(plan, i));
         t->msg.task_id = t->id;
         t->msg.seq = st->seq;
         t->msg.seed = (int64_t)st->seed;
@@ -163,7 +140,6 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.params = st->params;        /* borrowed from the scenario */
         c->queue[c->qtail++] = i;
     }
-    free(dense);
 
     c->zctx = zmq_ctx_new();
     if (!c->zctx)
@@ -193,7 +169,6 @@ out_free:
 out_free_quiet:
     free(c->tasks);
     free(c->queue);
-    free(c->child_alive);
     free(c);
     return -ENOMEM;
 out_nomem:
@@ -212,7 +187,6 @@ void coord_destroy(coord_t **coord_p)
     free(c->tasks);
     free(c->queue);
     free(c->workers);
-    free(c->child_alive);
     free(c);
     *coord_p = NULL;
 }
@@ -325,17 +299,8 @@ static void dispatch(coord_t *c)
 
 static ctask_t *task_by_id(coord_t *c, int64_t id)
 {
-    size_t lo = 0, hi = c->ntasks;
-    while (lo < hi) {            /* ids are ascending in scenario order */
-        size_t mid = (lo + hi) / 2;
-        if (c->tasks[mid].id == id)
-            return &c->tasks[mid];
-        if (c->tasks[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    long i = plan_find_task(c->o.plan, id);
+    return i < 0 ? NULL : &c->tasks[i];
 }
 
 /* ---- Messages ---------------------------------------------------------- */
@@ -519,38 +484,32 @@ static int handle_one(coord_t *c)
     return 1;
 }
 
-/* ---- Local children ---------------------------------------------------- */
+/* ---- Supervised workers ------------------------------------------------ */
 
-static void reap_children(coord_t *c)
+void coord_worker_exited(coord_t *c, int64_t pid, const char *why)
 {
-    for (int i = 0; i < c->o.nchildren; i++) {
-        int status;
-        if (!c->child_alive[i] || waitpid(c->o.children[i], &status, WNOHANG) <= 0)
+    for (int w = 0; w < c->nworkers; w++) {
+        cworker_t *cw = &c->workers[w];
+        if (cw->pid != pid)
             continue;
-        c->child_alive[i] = false;
-        c->children_alive--;
-        char why[256];
-        if (WIFSIGNALED(status))
-            snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(status),
-                     strsignal(WTERMSIG(status)));
-        else
-            snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
-        for (int w = 0; w < c->nworkers; w++) {
-            cworker_t *cw = &c->workers[w];
-            if (cw->pid != c->o.children[i])
-                continue;
-            cw->gone = true;
-            cw->waiting = false;
-            if (cw->task >= 0 && c->tasks[cw->task].state == T_RUNNING) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "worker %s %s while running the task", cw->name, why);
-                fail_task(c, &c->tasks[cw->task], msg);
-                cw->task = -1;
-            }
+        cw->gone = true;
+        cw->waiting = false;
+        if (cw->task >= 0 && c->tasks[cw->task].state == T_RUNNING) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "worker %s %s while running the task", cw->name, why);
+            fail_task(c, &c->tasks[cw->task], msg);
+            cw->task = -1;
         }
     }
-    /* No local worker left and no way to get one: fail what remains. */
-    if (c->o.nchildren > 0 && c->children_alive == 0) {
+}
+
+static void supervise(coord_t *c)
+{
+    if (!c->o.hooks.supervise)
+        return;
+    c->supervised = c->o.hooks.supervise(c, c->o.hooks.arg);
+    /* No supervised worker left and no way to get one: fail what remains. */
+    if (c->supervised == 0) {
         for (size_t i = 0; i < c->ntasks; i++)
             if (c->tasks[i].state == T_PENDING || c->tasks[i].state == T_RUNNING)
                 fail_task(c, &c->tasks[i], "no worker left to run the task");
@@ -562,18 +521,20 @@ static void reap_children(coord_t *c)
 
 static void progress(coord_t *c, uint64_t started, bool final)
 {
-    if (!c->o.progress)
+    if (!c->o.hooks.progress)
         return;
-    double secs = (double)(clock_mono_ns() - started) / 1e9;
-    fprintf(c->o.progress,
-            "\r\033[K  run %lld: %zu/%zu tasks done, %zu running, %zu failed | %d workers"
-            " | heap %.1f MiB | %lld GC | %.1f s",
-            (long long)c->o.run_id, c->ndone + c->nfailed, c->ntasks, c->nrunning,
-            c->nfailed, c->nworkers, (double)c->last_heap_inuse / 1048576.0,
-            (long long)c->gc_cycles_seen, secs);
-    if (final)
-        fputs("\n", c->o.progress);
-    fflush(c->o.progress);
+    coord_progress_t p = {
+        .run_id = c->o.run_id,
+        .ntasks = c->ntasks,
+        .nfinished = c->ndone + c->nfailed,
+        .nrunning = c->nrunning,
+        .nfailed = c->nfailed,
+        .nworkers = c->nworkers,
+        .heap_inuse_bytes = c->last_heap_inuse,
+        .gc_cycles = c->gc_cycles_seen,
+        .elapsed_ns = clock_mono_ns() - started,
+    };
+    c->o.hooks.progress(&p, final, c->o.hooks.arg);
 }
 
 /* ---- The loop ---------------------------------------------------------- */
@@ -594,7 +555,7 @@ int coord_run(coord_t *c)
         zmq_poll(&item, 1, 50);
         while (handle_one(c))
             ;
-        reap_children(c);
+        supervise(c);
         dispatch(c);
         txn_flush(c, false);
         uint64_t now = clock_mono_ns();
@@ -621,8 +582,8 @@ int coord_run(coord_t *c)
             bool all_told = true;
             for (int i = 0; i < c->nworkers; i++)
                 all_told &= c->workers[i].gone;
-            bool children_done = c->o.nchildren == 0 || c->children_alive == 0;
-            if ((all_told && (c->o.nchildren == 0 || children_done)) || now >= drain_until)
+            bool supervised_done = c->supervised <= 0;
+            if ((all_told && supervised_done) || now >= drain_until)
                 break;
         }
     }

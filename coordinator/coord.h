@@ -6,31 +6,58 @@
 ** work with `ready`; the coordinator answers with a task, holds the request
 ** until one is free, or says `done` when the run has finished. Samples, GC
 ** cycles and results go to storage as they arrive, grouped in short
-** transactions. Local workers (heapsim run) are watched as child processes:
-** one that dies while holding a task fails that task with the reason.
+** transactions. The tasks, their ids and heap keys come from the run's plan.
+**
+** The coordinator knows nothing of processes or terminals. Whoever starts
+** local workers supervises them through the `supervise` hook (a worker
+** that dies while holding a task fails that task with the reason), and
+** whoever shows progress gets it through the `progress` hook.
 */
 #ifndef HEAPSIM_COORDINATOR_COORD_H
 #define HEAPSIM_COORDINATOR_COORD_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <sys/types.h>
 
-#include "scenario/scenario.h"
+#include "plan/plan.h"
 #include "storage/store.h"
 
 typedef struct coord coord_t;
 
+/* Where the run stands, for a progress display. */
+typedef struct coord_progress {
+    int64_t run_id;
+    size_t ntasks;
+    size_t nfinished;            /* done or failed */
+    size_t nrunning;
+    size_t nfailed;
+    int nworkers;                /* that said hello */
+    int64_t heap_inuse_bytes;    /* from the latest sample */
+    int64_t gc_cycles;           /* seen so far, all heaps */
+    uint64_t elapsed_ns;         /* since coord_run began */
+} coord_progress_t;
+
+typedef struct coord_hooks {
+    /* Called on every turn of the loop (at least every 50 ms). A supervisor
+    ** of worker processes reports each one that has exited with
+    ** coord_worker_exited() and returns how many it still has: at 0 the
+    ** tasks left fail ("no worker left to run the task"), and at the end
+    ** the run waits (a short grace) for them to exit. Returns -1 when it
+    ** supervises none. NULL: no supervisor, workers come and go. */
+    int (*supervise)(coord_t *c, void *arg);
+    /* About every 200 ms, and once more with final set when the loop ends.
+    ** NULL: no progress shown. */
+    void (*progress)(const coord_progress_t *p, bool final, void *arg);
+    void *arg;                   /* passed to both */
+} coord_hooks_t;
+
 typedef struct coord_opts {
     const char *bind;            /* e.g. "tcp://0.0.0.0:7878", "ipc:///tmp/x" */
     store_t *store;              /* borrowed */
-    const scenario_t *scn;       /* borrowed */
+    const plan_t *plan;          /* borrowed; every task has its id */
     int64_t run_id;
-    const char *token;
-    const int64_t *task_ids;     /* scn->ntasks ids, in scenario order */
-    FILE *progress;              /* live progress line, NULL for none */
-    const pid_t *children;       /* local worker processes to watch */
-    int nchildren;
+    coord_hooks_t hooks;
 } coord_opts_t;
 
 /* Bind and get ready. On failure returns a negative code with a one-line
@@ -46,5 +73,11 @@ const char *coord_endpoint(const coord_t *c);
 ** "interrupted"). Returns 0 when every task is done, 1 when some failed,
 ** 130 when interrupted. */
 int coord_run(coord_t *c);
+
+/* For the supervise hook: the worker process `pid` (as its hello said) has
+** exited, `why` ("killed by signal 9 (Killed)", "exited with status 1").
+** It gets no more tasks; the task it held fails with "worker NAME <why>
+** while running the task". A pid no worker has is ignored. */
+void coord_worker_exited(coord_t *c, int64_t pid, const char *why);
 
 #endif
