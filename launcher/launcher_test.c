@@ -1,0 +1,219 @@
+/*
+** launcher/launcher_test.c -- launcher_run() with real worker processes,
+** a real SQLite file and real shared memory.
+**
+** The local workers are this test binary itself: run as `heapsim worker
+** --connect EP ...` (what the launcher starts) it serves as a worker. Every
+** case uses its own HEAPSIM_SHM_PREFIX and checks that nothing of its own
+** is left in /dev/shm.
+*/
+#include "launcher/launcher.h"
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/testrun.h"
+#include "worker/worker.h"
+
+#define CHECK TR_CHECK
+#define CHECK_INT TR_CHECK_INT
+#define CHECK_STR TR_CHECK_STR
+
+static char dir[512];
+
+/* This case's files and segment prefix: apart from every other case. */
+static void setup(const char *name)
+{
+    const char *tmp = getenv("TEST_TMPDIR");
+    char prefix[128];
+
+    snprintf(dir, sizeof dir, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
+    mkdir(dir, 0700);
+    snprintf(prefix, sizeof prefix, "heapsim-lt%d-", (int)getpid());
+    CHECK(setenv("HEAPSIM_SHM_PREFIX", prefix, 1) == 0);
+}
+
+static const char *path_of(const char *file, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", dir, file);
+    return buf;
+}
+
+static const char *write_scenario(const char *text, char *buf, size_t size)
+{
+    FILE *f = fopen(path_of("s.yaml", buf, size), "w");
+    CHECK(f != NULL);
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+    return buf;
+}
+
+/* How many segments with this case's prefix are in /dev/shm. */
+static int segments_left(void)
+{
+    const char *prefix = getenv("HEAPSIM_SHM_PREFIX");
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    int n = 0;
+
+    CHECK(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            fprintf(stderr, "left in /dev/shm: %s\n", e->d_name);
+            n++;
+        }
+    closedir(d);
+    return n;
+}
+
+/* The first column of the first row of `sql` as an integer or text. */
+static long long q_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v;
+
+    CHECK(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void q_text(const char *db, const char *sql, char *buf, size_t size)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+
+    CHECK(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+/* Two runtime settings, so two heaps per host, on two local workers. */
+static const char *two_heaps =
+    "name: two-heaps\n"
+    "task: {kernel: churn, objects: 300000, live_objects: 1000}\n"
+    "sweep: {gogc: [50, 200]}\n"
+    "repeat: 2\n"
+    "sample_interval: 10ms\n";
+
+static void test_local_run(void)
+{
+    char scn[600], db[600], text[256];
+
+    setup("local_run");
+    launcher_opts_t o = {
+        .cmd = "run", .scenario_path = write_scenario(two_heaps, scn, sizeof scn),
+        .db = path_of("h.db", db, sizeof db), .local = true, .workers = 2,
+        .quiet = true, .command_line = "launcher_test local_run",
+    };
+    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_OK);
+    q_text(db, "select status from runs", text, sizeof text);
+    CHECK_STR(text, "done");
+    q_text(db, "select command_line from runs", text, sizeof text);
+    CHECK_STR(text, "launcher_test local_run");
+    CHECK_INT(q_int(db, "select workers from runs"), 2);
+    CHECK_INT(q_int(db, "select count(*) from tasks where status = 'done'"), 4);
+    CHECK_INT(q_int(db, "select count(*) from workers"), 2);
+    /* Task ids ascend with seq, as the plan and the coordinator want. */
+    CHECK_INT(q_int(db, "select count(*) from tasks a join tasks b on a.seq < b.seq"
+                        " where a.id >= b.id"), 0);
+    /* One heap per runtime setting: each GC cycle names its heap. */
+    CHECK_INT(q_int(db, "select count(distinct heap) from gc_cycles"), 2);
+    CHECK_INT(segments_left(), 0);
+}
+
+/* A bad scenario: usage status, and no database is made. */
+static void test_bad_scenario(void)
+{
+    char scn[600], db[600];
+    struct stat sb;
+
+    setup("bad_scenario");
+    launcher_opts_t o = {
+        .cmd = "run",
+        .scenario_path = write_scenario("name: x\ntask: {kernel: nope}\n", scn, sizeof scn),
+        .db = path_of("h.db", db, sizeof db), .local = true, .workers = 1,
+        .quiet = true, .command_line = "x",
+    };
+    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
+    CHECK(stat(db, &sb) != 0);
+}
+
+/* Workers that exit at once: the supervisor reports them gone, the tasks
+** fail with the reason, and the run ends (it does not wait for workers). */
+static void test_workers_that_die(void)
+{
+    char scn[600], db[600], text[256];
+
+    setup("workers_that_die");
+    launcher_opts_t o = {
+        .cmd = "run", .scenario_path = write_scenario(two_heaps, scn, sizeof scn),
+        .db = path_of("h.db", db, sizeof db), .local = true, .workers = 2,
+        .worker_exe = "/bin/false", .quiet = true, .command_line = "x",
+    };
+    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_FAILED);
+    q_text(db, "select status from runs", text, sizeof text);
+    CHECK_STR(text, "failed");
+    CHECK_INT(q_int(db, "select count(*) from tasks where status = 'failed' and"
+                        " error = 'no worker left to run the task'"), 4);
+    CHECK_INT(segments_left(), 0);
+}
+
+/* An endpoint that cannot be bound: usage status, the stored run failed. */
+static void test_cannot_bind(void)
+{
+    char scn[600], db[600], text[256];
+
+    setup("cannot_bind");
+    launcher_opts_t o = {
+        .cmd = "coordinator", .scenario_path = write_scenario(two_heaps, scn, sizeof scn),
+        .db = path_of("h.db", db, sizeof db), .bind = "tcp://no-such-host.invalid:1",
+        .quiet = true, .command_line = "x",
+    };
+    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
+    q_text(db, "select status from runs", text, sizeof text);
+    CHECK_STR(text, "failed");
+    CHECK_INT(q_int(db, "select count(*) from tasks"), 4);
+}
+
+/* `launcher_test worker --connect EP --name N --local-child`: what the
+** launcher starts as a local worker. */
+static int serve_as_worker(int argc, char **argv)
+{
+    worker_opts_t wo = {.quiet = true};
+    for (int i = 2; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--connect") == 0)
+            wo.endpoint = argv[++i];
+        else if (strcmp(argv[i], "--name") == 0)
+            wo.name = argv[++i];
+    }
+    wo.exit_with_parent = true;
+    if (!wo.endpoint)
+        return 2;
+    return worker_main(&wo);
+}
+
+int main(int argc, char **argv)
+{
+    static const testrun_case_t cases[] = {
+        {"local_run", test_local_run},
+        {"bad_scenario", test_bad_scenario},
+        {"workers_that_die", test_workers_that_die},
+        {"cannot_bind", test_cannot_bind},
+    };
+    if (argc > 1 && strcmp(argv[1], "worker") == 0)
+        return serve_as_worker(argc, argv);
+    return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 120, NULL);
+}
