@@ -1,11 +1,17 @@
 /*
-** cli/main.c -- the heapsim command.
+** cli/main.c -- the heapsim command: option parsing and the command table.
 **
 **   heapsim run SCENARIO        coordinator + local workers, then a summary
 **   heapsim coordinator --bind EP SCENARIO
 **   heapsim worker --connect EP
 **   heapsim runs | show RUN_ID | sql "SELECT ..."   (the run history)
 **   heapsim kernels | check SCENARIO | clean
+**
+** Each command is one row of `commands`: its usage, its one-line summary,
+** the options it takes, how many arguments and its handler. `heapsim help`
+** is printed from the table, and `heapsim COMMAND --help` (or -h) prints
+** that row's usage. The handlers get parsed, checked options; the work is
+** done by the rooms they call (launcher, worker, storage, scenario, ...).
 **
 ** Exit status: 0 success, 1 the run had failed tasks (or an internal
 ** failure), 2 a usage error (bad flag, bad scenario: nothing was written),
@@ -47,34 +53,7 @@ static void usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see '%s help')\n", progname);
 }
 
-static void print_help(FILE *out)
-{
-    fprintf(out,
-        "usage: heapsim COMMAND [ARGS]\n"
-        "\n"
-        "Run workloads:\n"
-        "  run SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]\n"
-        "      run a scenario on local worker processes (default: one per core)\n"
-        "  coordinator --bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]\n"
-        "      hand the scenario's tasks to workers that connect (other machines)\n"
-        "  worker --connect ENDPOINT [--name NAME]\n"
-        "      serve tasks of a coordinator\n"
-        "\n"
-        "Scenarios and kernels:\n"
-        "  check SCENARIO [--set K=V]... [--json]   validate; print the task list\n"
-        "  kernels [--json]                          kernels and their parameters\n"
-        "\n"
-        "Run history (the database is ./heapsim.db unless --db PATH):\n"
-        "  runs [--limit N] [--json]      recent runs\n"
-        "  show RUN_ID [--json]           one run: tasks, results, GC summary\n"
-        "  sql \"SELECT ...\" [--json]      any read-only query\n"
-        "\n"
-        "Housekeeping:\n"
-        "  clean                          remove shared-memory heaps of dead runs\n"
-        "  help                           this text\n");
-}
-
-/* ---- Common option parsing ---------------------------------------------- */
+/* ---- Options ------------------------------------------------------------ */
 
 typedef struct opts {
     const char *db;
@@ -92,8 +71,175 @@ typedef struct opts {
     int nargs;
 } opts_t;
 
+/* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
        O_QUIET, O_LOCAL_CHILD };
+#define A(o) (1u << ((o) - O_DB))
+
+/* Indexed by code - O_DB; --help comes last, every command takes it. */
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, O_DB},
+    {"set", required_argument, NULL, O_SET},
+    {"workers", required_argument, NULL, O_WORKERS},
+    {"json", no_argument, NULL, O_JSON},
+    {"bind", required_argument, NULL, O_BIND},
+    {"connect", required_argument, NULL, O_CONNECT},
+    {"name", required_argument, NULL, O_NAME},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"local-child", no_argument, NULL, O_LOCAL_CHILD},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* ---- The command table -------------------------------------------------- */
+
+typedef struct command command_t;
+
+struct command {
+    const char *name;
+    const char *args;            /* the usage line after the name */
+    const char *summary;         /* one line */
+    const char *note;            /* shown by COMMAND --help, or NULL */
+    int section;                 /* index into sections, for `help` */
+    unsigned options;            /* A(O_*) of the options it takes */
+    int min_args, max_args;      /* arguments besides options */
+    bool raw;                    /* takes its argv as is, no parsing */
+    /* Runs the command on parsed options; argc/argv as given, argv[0]
+    ** the command's name. Returns the exit status. */
+    int (*run)(const command_t *cmd, const opts_t *o, int argc, char **argv);
+};
+
+/* `heapsim help` in sections; a section's summaries start at `column`
+** after the two-space indent, or on a line of their own when 0. */
+static const struct {
+    const char *title;
+    int column;
+} sections[] = {
+    {"Run workloads", 0},
+    {"Scenarios and kernels", 41},
+    {"Run history (the database is ./heapsim.db unless --db PATH)", 31},
+    {"Housekeeping", 31},
+};
+
+static int cmd_run(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_coordinator(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv);
+
+#define HISTORY_NOTE "The database is ./heapsim.db unless --db PATH."
+
+static const command_t commands[] = {
+    {.name = "run",
+     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]",
+     .summary = "run a scenario on local worker processes (default: one per core)",
+     .section = 0,
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS),
+     .min_args = 1, .max_args = 1, .run = cmd_run},
+    {.name = "coordinator",
+     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]",
+     .summary = "hand the scenario's tasks to workers that connect (other machines)",
+     .section = 0,
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND),
+     .min_args = 1, .max_args = 1, .run = cmd_coordinator},
+    {.name = "worker",
+     .args = "--connect ENDPOINT [--name NAME]",
+     .summary = "serve tasks of a coordinator",
+     .section = 0,
+     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET),
+     .run = cmd_worker},
+    {.name = "check",
+     .args = "SCENARIO [--set K=V]... [--json]",
+     .summary = "validate; print the task list",
+     .section = 1, .options = A(O_SET) | A(O_JSON),
+     .min_args = 1, .max_args = 1, .run = cmd_check},
+    {.name = "kernels",
+     .args = "[--json]",
+     .summary = "kernels and their parameters",
+     .section = 1, .options = A(O_JSON), .run = cmd_kernels},
+    {.name = "runs",
+     .args = "[--limit N] [--json]",
+     .summary = "recent runs", .note = HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_JSON) | A(O_LIMIT), .run = cmd_runs},
+    {.name = "show",
+     .args = "RUN_ID [--json]",
+     .summary = "one run: tasks, results, GC summary", .note = HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_JSON),
+     .min_args = 1, .max_args = 1, .run = cmd_show},
+    {.name = "sql",
+     .args = "\"SELECT ...\" [--json]",
+     .summary = "any read-only query", .note = HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_JSON),
+     .min_args = 1, .max_args = 1, .run = cmd_sql},
+    {.name = "clean",
+     .args = "",
+     .summary = "remove shared-memory heaps of dead runs",
+     .section = 3, .run = cmd_clean},
+    /* Takes anything and prints the table: `heapsim help x` did so too. */
+    {.name = "help",
+     .args = "",
+     .summary = "this text",
+     .section = 3, .raw = true, .run = cmd_help},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* "NAME ARGS", or "NAME" when it takes none, into buf. */
+static const char *usage_line(const command_t *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", c->name, *c->args ? " " : "", c->args);
+    return buf;
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: %s COMMAND [ARGS]\n", progname);
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+        fprintf(out, "\n%s:\n", sections[s].title);
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            const command_t *c = &commands[i];
+            char usage[256];
+            if (c->section != (int)s)
+                continue;
+            usage_line(c, usage, sizeof usage);
+            if (sections[s].column)
+                fprintf(out, "  %-*s%s\n", sections[s].column, usage, c->summary);
+            else
+                fprintf(out, "  %s\n      %s\n", usage, c->summary);
+        }
+    }
+}
+
+/* COMMAND --help. */
+static void print_command_help(const command_t *c, FILE *out)
+{
+    char usage[256];
+    fprintf(out, "usage: %s %s\n%s\n", progname, usage_line(c, usage, sizeof usage),
+            c->summary);
+    if (c->note)
+        fprintf(out, "%s\n", c->note);
+}
+
+static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    print_help(stdout);
+    return 0;
+}
+
+/* ---- Parsing ------------------------------------------------------------ */
 
 static bool parse_long(const char *s, long min, long max, long *out)
 {
@@ -106,27 +252,14 @@ static bool parse_long(const char *s, long min, long max, long *out)
     return true;
 }
 
-/* Parse argv for `cmd`, accepting only the options in `allowed` (a string
-** of O_* codes' letters is awkward in C; we pass a mask). Returns 0, or
-** EXIT_USAGE after printing the reason. */
-#define A(o) (1u << ((o) - O_DB))
+#define PARSE_HELP 1   /* --help was asked for: print the usage, exit 0 */
 
-static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
-                      int min_args, int max_args, opts_t *o)
+/* Parse argv (argv[0] the command's name) against the command's options
+** and argument counts. Returns 0, PARSE_HELP, or EXIT_USAGE after printing
+** the reason. */
+static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, O_DB},
-        {"set", required_argument, NULL, O_SET},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"json", no_argument, NULL, O_JSON},
-        {"bind", required_argument, NULL, O_BIND},
-        {"connect", required_argument, NULL, O_CONNECT},
-        {"name", required_argument, NULL, O_NAME},
-        {"limit", required_argument, NULL, O_LIMIT},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"local-child", no_argument, NULL, O_LOCAL_CHILD},
-        {NULL, 0, NULL, 0},
-    };
+    const char *cmd = command->name;
     memset(o, 0, sizeof *o);
     o->db = "heapsim.db";
     o->workers = 0;
@@ -136,9 +269,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
     for (;;) {
         int longindex = -1;
         /* GNU getopt permutes: options may follow the arguments. */
-        int c = getopt_long(argc, argv, ":", longopts, &longindex);
+        int c = getopt_long(argc, argv, ":h", longopts, &longindex);
         if (c == -1)
             break;
+        if (c == 'h')
+            return PARSE_HELP;
         if (c == ':') {
             usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
             return EXIT_USAGE;
@@ -147,7 +282,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
             usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
             return EXIT_USAGE;
         }
-        if (!(allowed & A(c))) {
+        if (!(command->options & A(c))) {
             usage_error(cmd, "option '--%s' does not apply here", longopts[c - O_DB].name);
             return EXIT_USAGE;
         }
@@ -188,18 +323,18 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned allowed,
     }
     o->args = argv + optind;
     o->nargs = argc - optind;
-    if (o->nargs < min_args) {
+    if (o->nargs < command->min_args) {
         usage_error(cmd, "missing argument");
         return EXIT_USAGE;
     }
-    if (o->nargs > max_args) {
-        usage_error(cmd, "unexpected argument '%s'", o->args[max_args]);
+    if (o->nargs > command->max_args) {
+        usage_error(cmd, "unexpected argument '%s'", o->args[command->max_args]);
         return EXIT_USAGE;
     }
     return 0;
 }
 
-/* ---- run / coordinator ------------------------------------------------- */
+/* ---- run / coordinator -------------------------------------------------- */
 
 static char *join_args(int argc, char **argv)
 {
@@ -217,55 +352,56 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static int cmd_run(const char *cmd, int argc, char **argv, bool local)
+/* argv - 1 is main's argv: the whole command line is stored with the run. */
+static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, bool local)
 {
-    opts_t o;
-    unsigned allowed = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) |
-                       (local ? A(O_WORKERS) : 0);
-    int rc = parse_opts(cmd, argc, argv, allowed, 1, 1, &o);
-    if (rc)
-        return rc;
-    if (!local && !o.bind) {
-        usage_error(cmd, "--bind ENDPOINT is required (e.g. tcp://0.0.0.0:7878)");
-        return EXIT_USAGE;
-    }
     char *cmdline = join_args(argc + 1, argv - 1);
     if (!cmdline) {
-        fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
         return 1;
     }
     launcher_opts_t lo = {
-        .cmd = cmd, .scenario_path = o.args[0], .sets = o.sets, .nsets = o.nsets,
-        .db = o.db, .bind = o.bind, .local = local, .workers = (int)o.workers,
-        .json = o.json, .quiet = o.quiet, .command_line = cmdline,
+        .cmd = cmd->name, .scenario_path = o->args[0], .sets = o->sets,
+        .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
+        .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
+        .command_line = cmdline,
     };
-    rc = launcher_run(&lo);
+    int rc = launcher_run(&lo);
     free(cmdline);
     return rc;
 }
 
-/* ---- worker ------------------------------------------------------------ */
-
-static int cmd_worker(const char *cmd, int argc, char **argv)
+static int cmd_run(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
-    int rc = parse_opts(cmd, argc, argv, A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET),
-                        0, 0, &o);
-    if (rc)
-        return rc;
-    if (!o.connect) {
-        usage_error(cmd, "--connect ENDPOINT is required (e.g. tcp://coordinator:7878)");
+    return launch(cmd, o, argc, argv, true);
+}
+
+static int cmd_coordinator(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    if (!o->bind) {
+        usage_error(cmd->name, "--bind ENDPOINT is required (e.g. tcp://0.0.0.0:7878)");
         return EXIT_USAGE;
     }
-    if (o.name && (!*o.name || strlen(o.name) >= 100)) {
-        usage_error(cmd, "--name must be 1 to 99 characters");
+    return launch(cmd, o, argc, argv, false);
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    if (!o->connect) {
+        usage_error(cmd->name, "--connect ENDPOINT is required (e.g. tcp://coordinator:7878)");
+        return EXIT_USAGE;
+    }
+    if (o->name && (!*o->name || strlen(o->name) >= 100)) {
+        usage_error(cmd->name, "--name must be 1 to 99 characters");
         return EXIT_USAGE;
     }
     worker_opts_t wo = {
-        .endpoint = o.connect,
-        .name = o.name,
-        .exit_with_parent = o.local_child,
-        .quiet = o.quiet,
+        .endpoint = o->connect,
+        .name = o->name,
+        .exit_with_parent = o->local_child,
+        .quiet = o->quiet,
     };
     return worker_main(&wo);
 }
@@ -282,53 +418,48 @@ static int open_history(const char *cmd, const opts_t *o, store_t **st)
     return 0;
 }
 
-static int cmd_runs(const char *cmd, int argc, char **argv)
+static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
     store_t *st;
-    int rc = parse_opts(cmd, argc, argv, A(O_DB) | A(O_JSON) | A(O_LIMIT), 0, 0, &o);
-    if (rc || (rc = open_history(cmd, &o, &st)))
+    int rc = open_history(cmd->name, o, &st);
+    if (rc)
         return rc;
-    rc = store_print_runs(st, stdout, (int)o.limit, o.json);
+    rc = store_print_runs(st, stdout, (int)o->limit, o->json);
     if (rc != 0)
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
     store_close(&st);
     return rc ? 1 : 0;
 }
 
-static int cmd_show(const char *cmd, int argc, char **argv)
+static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
     store_t *st;
     long run_id;
-    int rc = parse_opts(cmd, argc, argv, A(O_DB) | A(O_JSON), 1, 1, &o);
-    if (rc)
-        return rc;
-    if (!parse_long(o.args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd, "RUN_ID must be a run number, got '%s'", o.args[0]);
+    int rc;
+    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
         return EXIT_USAGE;
     }
-    if ((rc = open_history(cmd, &o, &st)))
+    if ((rc = open_history(cmd->name, o, &st)))
         return rc;
-    rc = store_print_show(st, stdout, run_id, o.json);
+    rc = store_print_show(st, stdout, run_id, o->json);
     if (rc == STORE_ENOTFOUND)
-        fprintf(stderr, "%s %s: no run %ld in %s\n", progname, cmd, run_id, o.db);
+        fprintf(stderr, "%s %s: no run %ld in %s\n", progname, cmd->name, run_id, o->db);
     else if (rc != 0)
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
     store_close(&st);
     return rc == 0 ? 0 : rc == STORE_ENOTFOUND ? EXIT_USAGE : 1;
 }
 
-static int cmd_sql(const char *cmd, int argc, char **argv)
+static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
     store_t *st;
-    int rc = parse_opts(cmd, argc, argv, A(O_DB) | A(O_JSON), 1, 1, &o);
-    if (rc || (rc = open_history(cmd, &o, &st)))
+    int rc = open_history(cmd->name, o, &st);
+    if (rc)
         return rc;
-    rc = store_print_sql(st, stdout, o.args[0], o.json);
+    rc = store_print_sql(st, stdout, o->args[0], o->json);
     if (rc != 0)
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
     store_close(&st);
     return rc == 0 ? 0 : rc == STORE_EUSAGE ? EXIT_USAGE : 1;
 }
@@ -359,15 +490,11 @@ static const char *type_name(kparam_type_t t)
     return "?";
 }
 
-static int cmd_kernels(const char *cmd, int argc, char **argv)
+static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
     size_t n;
-    int rc = parse_opts(cmd, argc, argv, A(O_JSON), 0, 0, &o);
-    if (rc)
-        return rc;
     const kernel_spec_t *ks = catalog_kernels(&n);
-    if (o.json) {
+    if (o->json) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
             json_object *k = json_object_new_object();
@@ -413,20 +540,16 @@ static int cmd_kernels(const char *cmd, int argc, char **argv)
     return 0;
 }
 
-static int cmd_check(const char *cmd, int argc, char **argv)
+static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
     char err[1024];
     scenario_t *scn;
-    int rc = parse_opts(cmd, argc, argv, A(O_SET) | A(O_JSON), 1, 1, &o);
-    if (rc)
-        return rc;
-    rc = scenario_load(o.args[0], o.sets, o.nsets, &scn, err, sizeof err);
+    int rc = scenario_load(o->args[0], o->sets, o->nsets, &scn, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, err);
         return rc == SCENARIO_EUSAGE ? EXIT_USAGE : 1;
     }
-    if (o.json) {
+    if (o->json) {
         json_object *root = json_object_new_object();
         json_object *tasks = json_object_new_array();
         json_object_object_add(root, "name", json_object_new_string(scn->name));
@@ -473,15 +596,11 @@ static void report_clean(void *arg, const char *name)
     printf("removed %s\n", name);
 }
 
-static int cmd_clean(const char *cmd, int argc, char **argv)
+static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
-    opts_t o;
-    int rc = parse_opts(cmd, argc, argv, 0, 0, 0, &o);
-    if (rc)
-        return rc;
     int n = heap_clean_stale(report_clean, NULL);
     if (n < 0) {
-        fprintf(stderr, "%s %s: %s\n", progname, cmd, heap_strerror(n));
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, heap_strerror(n));
         return 1;
     }
     printf("%d stale heap%s removed\n", n, n == 1 ? "" : "s");
@@ -494,32 +613,28 @@ int main(int argc, char **argv)
         print_help(stderr);
         return EXIT_USAGE;
     }
-    const char *cmd = argv[1];
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        name = "help";
+    const command_t *cmd = find_command(name);
+    if (!cmd) {
+        fprintf(stderr, "%s: unknown command '%s' (see '%s help')\n", progname, name,
+                progname);
+        return EXIT_USAGE;
+    }
+    opts_t o;
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
-
-    if (!strcmp(cmd, "run"))
-        return cmd_run(cmd, sub_argc, sub_argv, true);
-    if (!strcmp(cmd, "coordinator"))
-        return cmd_run(cmd, sub_argc, sub_argv, false);
-    if (!strcmp(cmd, "worker"))
-        return cmd_worker(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "runs"))
-        return cmd_runs(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "show"))
-        return cmd_show(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "sql"))
-        return cmd_sql(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "kernels"))
-        return cmd_kernels(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "check"))
-        return cmd_check(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "clean"))
-        return cmd_clean(cmd, sub_argc, sub_argv);
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        print_help(stdout);
-        return 0;
+    if (!cmd->raw) {
+        int rc = parse_opts(cmd, sub_argc, sub_argv, &o);
+        if (rc == PARSE_HELP) {
+            print_command_help(cmd, stdout);
+            return 0;
+        }
+        if (rc)
+            return rc;
+    } else {
+        memset(&o, 0, sizeof o);
     }
-    fprintf(stderr, "%s: unknown command '%s' (see '%s help')\n", progname, cmd, progname);
-    return EXIT_USAGE;
+    return cmd->run(cmd, &o, sub_argc, sub_argv);
 }
