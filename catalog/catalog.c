@@ -28,6 +28,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <json-c/json.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -804,4 +805,96 @@ bool kparams_bool(const kparams_t *p, const char *name)
 const char *kparams_string(const kparams_t *p, const char *name)
 {
     return value_of(p, name, KPARAM_STRING)->u.s;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+/* obj as compact JSON text in a malloc'd string; takes obj. NULL on
+** failure. */
+static char *json_take_text(json_object *obj)
+{
+    const char *text;
+    char *copy = NULL;
+
+    if (obj == NULL)
+        return NULL;
+    text = json_object_to_json_string_ext(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text != NULL)
+        copy = strdup(text);
+    json_object_put(obj);
+    return copy;
+}
+
+/* Add key: value to obj, taking value. false on failure. */
+static bool json_add(json_object *obj, const char *key, json_object *value)
+{
+    if (value == NULL)
+        return false;
+    if (json_object_object_add(obj, key, value) != 0) {
+        json_object_put(value);
+        return false;
+    }
+    return true;
+}
+
+/* The shortest text that reads back as exactly v, in plain notation when
+** that is as a person would write it: 10 -> "10.0", 0.25 -> "0.25", and
+** exponents only for very large or small values (1e+20, 1e-07). */
+static json_object *json_double(double v)
+{
+    char text[40];
+    int digits;
+
+    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) {
+        snprintf(text, sizeof(text), "%.1f", v);
+        return json_object_new_double_s(v, text);
+    }
+    for (digits = 1; digits <= 17; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    if (strchr(text, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
+        /* %g chose an exponent for a value plain notation shows exactly. */
+        for (digits = 1; digits <= 17; digits++) {
+            snprintf(text, sizeof(text), "%.*f", digits, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+    }
+    return json_object_new_double_s(v, text);
+}
+
+char *kparams_json(const kparams_t *p)
+{
+    json_object *obj = json_object_new_object(), *value = NULL;
+    size_t i;
+
+    if (obj == NULL)
+        return NULL;
+    for (i = 0; p->kernel != NULL && i < p->kernel->nparams; i++) {
+        const kparam_value_t *v = &p->values[i];
+
+        switch (v->type) {
+        case KPARAM_INT:
+        case KPARAM_SIZE:
+            value = json_object_new_int64(v->u.i);
+            break;
+        case KPARAM_FLOAT:
+            value = json_double(v->u.f);
+            break;
+        case KPARAM_BOOL:
+            value = json_object_new_boolean(v->u.i != 0);
+            break;
+        case KPARAM_STRING:
+            value = json_object_new_string(v->u.s);
+            break;
+        }
+        if (!json_add(obj, p->kernel->params[i].name, value)) {
+            json_object_put(obj);
+            return NULL;
+        }
+    }
+    return json_take_text(obj);
 }

@@ -91,6 +91,14 @@ double kparams_float(const kparams_t *p, const char *name);
 bool kparams_bool(const kparams_t *p, const char *name);
 const char *kparams_string(const kparams_t *p, const char *name);
 
+/* The parameters as a JSON object text, malloc'd: every parameter in spec
+** order, integers and sizes as numbers, floats as a person writes them
+** (10.0, 0.25, 1e-07: the shortest text that reads back exactly), bools,
+** strings ("{\"depth\":10,\"ratio\":0.5}"). NULL when out of memory. The
+** one writer of parameter values as JSON: stored tasks, `heapsim check`,
+** `heapsim kernels --json`. */
+char *kparams_json(const kparams_t *p);
+
 /* "int", "size", "float", "bool", "string". */
 const char *catalog_type_name(kparam_type_t type);
 /* What a value of `s` must be, as the "expected ..." part of an error:

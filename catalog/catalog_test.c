@@ -428,6 +428,54 @@ static void test_getter_of_unknown_name_aborts(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }
 
+/* kparams_json: every type, strings escaped, floats as a person writes them. */
+static void test_json_of_every_type(void)
+{
+    static const char *const modes[] = { "fast", "slow", NULL };
+    static const kparam_spec_t specs[] = {
+        { .name = "count", .type = KPARAM_INT, .doc = "d", .def_i = -3,
+          .min_i = -5, .max_i = 5 },
+        { .name = "buf", .type = KPARAM_SIZE, .doc = "d", .def_i = 1 << 20,
+          .min_i = 0, .max_i = 1 << 30 },
+        { .name = "ratio", .type = KPARAM_FLOAT, .doc = "d", .def_f = 0.1,
+          .min_f = 0, .max_f = 1 },
+        { .name = "pool", .type = KPARAM_BOOL, .doc = "d", .def_i = 1,
+          .max_i = 1 },
+        { .name = "mode", .type = KPARAM_STRING, .doc = "d", .def_s = "slow",
+          .choices = modes },
+        { .name = "tag", .type = KPARAM_STRING, .doc = "d",
+          .def_s = "a \"quoted\"/path\n" },
+    };
+    static const kernel_spec_t k = { .name = "every", .summary = "s",
+                                     .params = specs, .nparams = 6 };
+    kparams_t p;
+    char *json;
+
+    CHECK(kparams_init(&p, &k) == 0);
+    json = kparams_json(&p);
+    CHECK_STR(json, "{\"count\":-3,\"buf\":1048576,\"ratio\":0.1,\"pool\":true,"
+                    "\"mode\":\"slow\",\"tag\":\"a \\\"quoted\\\"/path\\n\"}");
+    free(json);
+    CHECK(kparams_set_float(&p, 2, 1.0 / 3.0, NULL, 0) == 0);
+    json = kparams_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":0.3333333333333333,") != NULL);
+    free(json);
+    /* Whole and plain values read as a person writes them, not 1e+00. */
+    CHECK(kparams_set_float(&p, 2, 1.0, NULL, 0) == 0);
+    json = kparams_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":1.0,") != NULL);
+    free(json);
+    CHECK(kparams_set_float(&p, 2, 0.0005, NULL, 0) == 0);
+    json = kparams_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":0.0005,") != NULL);
+    free(json);
+    CHECK(kparams_set_float(&p, 2, 1e-7, NULL, 0) == 0);
+    json = kparams_json(&p);
+    CHECK(json != NULL && strstr(json, "\"ratio\":1e-07,") != NULL);
+    free(json);
+    kparams_free(&p);
+}
+
 int main(void)
 {
     test_table_is_sane();
@@ -438,6 +486,7 @@ int main(void)
     test_every_type();
     test_copy_and_free();
     test_getter_of_unknown_name_aborts();
+    test_json_of_every_type();
     if (failures > 0) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

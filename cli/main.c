@@ -466,30 +466,6 @@ static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
 
 /* ---- kernels / check / clean ------------------------------------------- */
 
-static json_object *param_value_json(const kparam_value_t *v)
-{
-    switch (v->type) {
-    case KPARAM_INT:
-    case KPARAM_SIZE: return json_object_new_int64(v->u.i);
-    case KPARAM_FLOAT: return json_object_new_double(v->u.f);
-    case KPARAM_BOOL: return json_object_new_boolean(v->u.i != 0);
-    case KPARAM_STRING: return json_object_new_string(v->u.s ? v->u.s : "");
-    }
-    return NULL;
-}
-
-static const char *type_name(kparam_type_t t)
-{
-    switch (t) {
-    case KPARAM_INT: return "int";
-    case KPARAM_SIZE: return "size";
-    case KPARAM_FLOAT: return "float";
-    case KPARAM_BOOL: return "bool";
-    case KPARAM_STRING: return "string";
-    }
-    return "?";
-}
-
 static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
     size_t n;
@@ -499,17 +475,30 @@ static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **a
         for (size_t i = 0; i < n; i++) {
             json_object *k = json_object_new_object();
             json_object *ps = json_object_new_array();
+            /* The defaults as kparams_json writes every parameter value. */
             kparams_t def;
-            kparams_init(&def, &ks[i]);
+            char *dj = kparams_init(&def, &ks[i]) == 0 ? kparams_json(&def) : NULL;
+            json_object *defaults = dj ? json_tokener_parse(dj) : NULL;
+            free(dj);
+            kparams_free(&def);
+            if (!defaults) {
+                json_object_put(ps);
+                json_object_put(k);
+                json_object_put(arr);
+                fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+                return 1;
+            }
             json_object_object_add(k, "name", json_object_new_string(ks[i].name));
             json_object_object_add(k, "summary", json_object_new_string(ks[i].summary));
             for (size_t j = 0; j < ks[i].nparams; j++) {
                 const kparam_spec_t *p = &ks[i].params[j];
                 json_object *pj = json_object_new_object();
                 json_object_object_add(pj, "name", json_object_new_string(p->name));
-                json_object_object_add(pj, "type", json_object_new_string(type_name(p->type)));
+                json_object_object_add(pj, "type", json_object_new_string(catalog_type_name(p->type)));
                 json_object_object_add(pj, "doc", json_object_new_string(p->doc ? p->doc : ""));
-                json_object_object_add(pj, "default", param_value_json(&def.values[j]));
+                json_object *dv = NULL;
+                json_object_object_get_ex(defaults, p->name, &dv);
+                json_object_object_add(pj, "default", json_object_get(dv));
                 if (p->type == KPARAM_INT || p->type == KPARAM_SIZE) {
                     json_object_object_add(pj, "min", json_object_new_int64(p->min_i));
                     json_object_object_add(pj, "max", json_object_new_int64(p->max_i));
@@ -519,7 +508,7 @@ static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **a
                 }
                 json_object_array_add(ps, pj);
             }
-            kparams_free(&def);
+            json_object_put(defaults);
             json_object_object_add(k, "params", ps);
             json_object_array_add(arr, k);
         }
@@ -533,7 +522,7 @@ static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **a
         printf("%s\n    %s\n", ks[i].name, ks[i].summary);
         for (size_t j = 0; j < ks[i].nparams; j++) {
             const kparam_spec_t *p = &ks[i].params[j];
-            printf("    %-18s %-6s %s\n", p->name, type_name(p->type), p->doc ? p->doc : "");
+            printf("    %-18s %-6s %s\n", p->name, catalog_type_name(p->type), p->doc ? p->doc : "");
         }
         printf("    parameters: %s\n\n", catalog_param_list(&ks[i], buf, sizeof buf));
     }
@@ -557,7 +546,7 @@ static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **arg
         for (size_t i = 0; i < scn->ntasks; i++) {
             const scn_task_t *t = &scn->tasks[i];
             json_object *tj = json_object_new_object();
-            char *pj = scenario_params_json(&t->params);
+            char *pj = kparams_json(&t->params);
             char *rj = scenario_runtime_json(&t->runtime);
             json_object_object_add(tj, "seq", json_object_new_int64(t->seq));
             json_object_object_add(tj, "kernel", json_object_new_string(t->params.kernel->name));
@@ -579,7 +568,7 @@ static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **arg
         printf("%s: scenario '%s', %zu tasks\n", scn->path, scn->name, scn->ntasks);
         for (size_t i = 0; i < scn->ntasks; i++) {
             const scn_task_t *t = &scn->tasks[i];
-            char *pj = scenario_params_json(&t->params);
+            char *pj = kparams_json(&t->params);
             printf("  %4u  %-14s %s%s%s  repeat %u\n", t->seq, t->params.kernel->name,
                    pj ? pj : "", t->label && *t->label ? "  " : "",
                    t->label ? t->label : "", t->repeat_index);

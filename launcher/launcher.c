@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "catalog/catalog.h"
 #include "coordinator/coord.h"
 #include "plan/plan.h"
 #include "scenario/scenario.h"
@@ -78,7 +79,7 @@ static int store_plan(store_t *st, const launcher_opts_t *o, const store_run_t *
         goto out_db_error;
     for (size_t i = 0; i < plan_ntasks(plan); i++) {
         const scn_task_t *t = plan_task(plan, i)->scn;
-        char *pj = scenario_params_json(&t->params);
+        char *pj = kparams_json(&t->params);
         char *rj = scenario_runtime_json(&t->runtime);
         int64_t id = 0;
         store_task_t stt = {

@@ -72,9 +72,8 @@ int scenario_load(const char *path, const char *const *sets, size_t nsets,
 void scenario_free(scenario_t **scn_p);
 
 /* The runtime settings as a JSON object text ("{\"gogc\":100,...}"),
-** malloc'd. */
+** malloc'd; NULL when out of memory. (A task's parameters:
+** kparams_json() in catalog.h.) */
 char *scenario_runtime_json(const scn_runtime_t *rt);
-/* A task's parameters as a JSON object text, malloc'd. */
-char *scenario_params_json(const kparams_t *p);
 
 #endif
