@@ -10,8 +10,8 @@
 */
 #include "coordinator/coord.h"
 
-#include <errno.h>
 #include <assert.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
