@@ -4,17 +4,17 @@
 # lesson teaches, read from the points (per sweep point: mean, min, max
 # over the repeats) of `heapsim show --json`. A direction must hold for
 # every repeat: the worst repeat of the better side beats the best of the
-# worse side (max < min), except where noted (throughput and latency,
-# noisy at these sizes, are compared on the means).
+# worse side (max < min). Speeds (start-up time, items per second,
+# latency) are not checked here: the machines that run tests are shared
+# and noisy; the README's lesson table and bench/ measure them.
 #
 #   gc-pacing  a higher GOGC: fewer cycles and a bigger peak heap
-#   stacks     a goroutine's stack is smaller and faster to start than a thread's
+#   stacks     a goroutine's stack against a thread's
 #   leaks      leaking (table or goroutines): the live heap grows with the
 #              requests; releasing: it stays flat
-#   channels   a buffer: consumers blocked less, more items per second
+#   channels   a buffer: consumers blocked less
 #   copying    by pointer: fewer allocations and bytes than by value
-#   pool       with the pool: fewer allocations, bytes and cycles, and
-#              (request_server) a lower mean latency
+#   pool       with the pool: fewer allocations, bytes and cycles
 #
 # A lesson file this test does not know fails it.
 lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
@@ -82,9 +82,6 @@ for d in depth=10 depth=100; do
     below "$d: goroutine stack below a thread's" \
         "$(fig stacks stacks $d '$.metrics.stack_bytes_per_goroutine.max')" \
         "$(fig stacks stacks $d '$.metrics.thread_stack_bytes_per_thread.min')"
-    below "$d: a goroutine starts faster than a thread" \
-        "$(fig stacks stacks $d '$.metrics.goroutine_ns.max')" \
-        "$(fig stacks stacks $d '$.metrics.thread_ns.min')"
 done
 
 # ---- leaks: 10k and 20k requests instead of 200k -------------------------
@@ -118,10 +115,6 @@ better "buffer 64: the consumer is blocked less than unbuffered" channels \
     producer_consumer buffer=64 buffer=0 '$.metrics.consumer_blocked_percent'
 better "buffer 8: the consumer is blocked less than unbuffered" channels \
     producer_consumer buffer=8 buffer=0 '$.metrics.consumer_blocked_percent'
-# Throughput, on the means: 150 items are few for every repeat.
-below "buffer 64: more items per second than unbuffered (means)" \
-    "$(fig channels producer_consumer buffer=0 '$.metrics.items_per_sec.mean')" \
-    "$(fig channels producer_consumer buffer=64 '$.metrics.items_per_sec.mean')"
 expect_eq "unbuffered: nothing ever queued" \
     "$(fig channels producer_consumer buffer=0 '$.metrics.max_queued.max')" 0.0
 below "buffer 64: items queue (the memory it costs)" 1 \
@@ -146,12 +139,6 @@ for k in pool request_server; do
         '$.metrics.alloc_bytes'
     better "$k: fewer GC cycles with the pool" pool $k pool=true pool=false '$.gc_cycles'
 done
-# Latency, on the means over the repeats: with 3000 requests a repeat's
-# tail depends on how long its one or two pauses were (under ASan they are
-# as long as the 25 without the pool), but the average request waits less.
-below "request_server: the average request waits less with the pool (means)" \
-    "$(fig pool request_server pool=true '$.metrics.latency_mean_ns.mean')" \
-    "$(fig pool request_server pool=false '$.metrics.latency_mean_ns.mean')"
 
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
