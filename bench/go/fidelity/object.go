@@ -10,10 +10,6 @@ import (
 // heapsim's 8-byte header. Go allocates it with a type of exactly that
 // size and pointer map, so it lands in the size class of its own bytes
 // and the collector scans only its slots.
-type layout struct {
-	typ reflect.Type
-}
-
 var layouts = map[[2]uint64]reflect.Type{}
 
 func objectType(nptrs, scalarBytes uint64) reflect.Type {
@@ -31,6 +27,7 @@ func objectType(nptrs, scalarBytes uint64) reflect.Type {
 			Type: reflect.ArrayOf(int(scalarBytes), reflect.TypeOf(byte(0)))})
 	}
 	t := reflect.StructOf(fields)
+	reflect.PtrTo(t) // made (and cached) now, not by the first reflect.New
 	layouts[key] = t
 	return t
 }
