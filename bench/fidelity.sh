@@ -52,6 +52,9 @@
 #                      no stop of the world) sampled by the program every
 #                      64 KiB it allocates, before every runtime.GC() and at
 #                      the end: within 64 KiB of the true high-water mark.
+#                      Go's count starts from the runtime's own heap (the
+#                      row "in use at the start", some 0.2-0.4 MiB);
+#                      heapsim's heap is empty when its task starts.
 #   stack bytes per goroutine (stacks): heapsim's metric
 #                      stack_bytes_per_goroutine (committed stack pages'
 #                      growth per goroutine, all at the bottom); Go:
@@ -175,6 +178,7 @@ point() {
     row "bytes allocated" "$(h alloc_bytes)" "$(g alloc_bytes)"
     row "peak heap in use (B)" "$(h peak_exact)" "$(g peak_heap_inuse_bytes)"
     row "  heapsim's sampled peak (B)" "$(h peak_heap_bytes)" "$(g peak_heap_inuse_bytes)"
+    row "  Go: in use at the start (B)" "" "$(g heap_inuse_start_bytes)"
     case "$kernel" in
     stacks)
         row "stack bytes per goroutine" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"

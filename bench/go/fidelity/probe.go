@@ -45,6 +45,7 @@ type probe struct {
 	acc       uint64 // racy under GOMAXPROCS > 1: only a sampling clock
 	peakInuse uint64
 	peakAlloc uint64
+	inuse0    uint64 // HeapInuse at the start: the runtime's own heap
 	nsamples  int64
 	extraKeys []string
 	extra     map[string]interface{}
@@ -61,6 +62,7 @@ func newProbe(kernel string) *probe {
 		extra: map[string]interface{}{},
 	}
 	runtime.ReadMemStats(&p.start)
+	p.inuse0 = p.start.HeapInuse
 	p.sample()
 	return p
 }
@@ -69,6 +71,7 @@ func newProbe(kernel string) *probe {
 // prepare (building reflect types, say) is not counted.
 func (p *probe) restart() {
 	runtime.ReadMemStats(&p.start)
+	p.inuse0 = p.start.HeapInuse
 	p.peakInuse, p.peakAlloc, p.nsamples, p.acc = 0, 0, 0, 0
 	p.sample()
 }
@@ -129,18 +132,19 @@ func (p *probe) report() {
 	gogc := debug.SetGCPercent(100)
 	debug.SetGCPercent(gogc)
 	out := map[string]interface{}{
-		"kernel":                p.kernel,
-		"gogc":                  gogc,
-		"gomaxprocs":            runtime.GOMAXPROCS(0),
-		"gc_cycles":             end.NumGC - p.start.NumGC,
-		"gc_forced":             end.NumForcedGC - p.start.NumForcedGC,
-		"alloc_objects":         end.Mallocs - p.start.Mallocs,
-		"alloc_bytes":           end.TotalAlloc - p.start.TotalAlloc,
-		"peak_heap_inuse_bytes": p.peakInuse,
-		"peak_heap_alloc_bytes": p.peakAlloc,
-		"heap_inuse_end_bytes":  end.HeapInuse,
-		"stack_inuse_end_bytes": end.StackInuse,
-		"heap_samples":          p.nsamples,
+		"kernel":                 p.kernel,
+		"gogc":                   gogc,
+		"gomaxprocs":             runtime.GOMAXPROCS(0),
+		"gc_cycles":              end.NumGC - p.start.NumGC,
+		"gc_forced":              end.NumForcedGC - p.start.NumForcedGC,
+		"alloc_objects":          end.Mallocs - p.start.Mallocs,
+		"alloc_bytes":            end.TotalAlloc - p.start.TotalAlloc,
+		"peak_heap_inuse_bytes":  p.peakInuse,
+		"peak_heap_alloc_bytes":  p.peakAlloc,
+		"heap_inuse_start_bytes": p.inuse0,
+		"heap_inuse_end_bytes":   end.HeapInuse,
+		"stack_inuse_end_bytes":  end.StackInuse,
+		"heap_samples":           p.nsamples,
 	}
 	for _, k := range p.extraKeys {
 		out[k] = p.extra[k]

@@ -50,6 +50,7 @@ func init() {
 				latency := make([]int64, *requests)
 				var wg sync.WaitGroup
 				var mu sync.Mutex
+				var buffersNew, buffersReused int64
 				handler := func(id int64, due time.Time) {
 					defer wg.Done()
 					var last unsafe.Pointer
@@ -73,10 +74,12 @@ func init() {
 						if *usePool {
 							if v := pool.Get(); v != nil {
 								buf = unsafe.Pointer(v.(*byte))
+								buffersReused++
 							}
 						}
 						if buf == nil {
 							buf = newObject(p, 0, nb)
+							buffersNew++
 						}
 						b := data(buf, 0, nb)
 						for k := range b {
@@ -137,6 +140,8 @@ func init() {
 				wg.Wait()
 				runtime.KeepAlive(cache)
 				sort.Slice(latency, func(a, b int) bool { return latency[a] < latency[b] })
+				p.set("buffers_new", buffersNew)
+				p.set("buffers_reused", buffersReused)
 				p.set("latency_p99_ns", latency[int(math.Ceil(0.99*float64(len(latency))))-1])
 			}
 		},
