@@ -55,6 +55,12 @@
 #                      Go's count starts from the runtime's own heap (the
 #                      row "in use at the start", some 0.2-0.4 MiB);
 #                      heapsim's heap is empty when its task starts.
+#   marked heap, heap goal per paced cycle (means): heapsim
+#                      gc_cycles.heap_live_bytes and heap_goal_bytes; Go
+#                      gctrace's live heap (whole MiB, floored) and the
+#                      pacer's goal (gcpacertrace, exact). Go's heap at
+#                      trigger / goal shows how early its concurrent mark
+#                      starts; heapsim's collection starts at the goal.
 #   stack bytes per goroutine (stacks): heapsim's metric
 #                      stack_bytes_per_goroutine (committed stack pages'
 #                      growth per goroutine, all at the bottom); Go:
@@ -111,6 +117,28 @@ row() {
     printf '  %-34s %16s %16s %10s\n' "$1" "${2:--}" "${3:--}" "$(ratio "$2" "$3")"
 }
 
+# go_paced FILE: from Go's GODEBUG=gctrace=1,gcpacertrace=1 output, over
+# the paced cycles, "mean_marked mean_goal mean_trigger/goal" (empty when
+# none). Marked: gctrace's third heap figure (whole MiB, floored: up to
+# 1 MiB low). Goal and trigger: the end-of-cycle pacer line, exact bytes,
+#   pacer: ... in TRIGGERED B -> LIVE B (∆goal LIVE-GOAL, cons/mark ...)
+# (forced cycles have no trigger and are skipped).
+go_paced() {
+    awk '
+    /^gc [0-9]+ @/ && !/\(forced\)/ {
+        if (match($0, /[0-9]+->[0-9]+->[0-9]+ MB/)) {
+            split(substr($0, RSTART, RLENGTH - 3), h, "->"); marked += h[3] * 1048576; nm++ } }
+    /^pacer: .* in [0-9]+ B -> [0-9]+ B/ {
+        if (match($0, / in [0-9]+ B -> [0-9]+ B \([^ ]*goal -?[0-9]+/)) {
+            split(substr($0, RSTART + 1, RLENGTH - 1), f, / +/)
+            t = f[2]; l = f[5]; d = f[8]
+            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } } }
+    END {
+        if (nm == 0 && ng == 0) exit
+        printf "%s %s %s\n", nm ? sprintf("%.0f", marked / nm) : "-",
+            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-" }' "$1"
+}
+
 # point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
 # tasks) on heapsim, alone on a fresh heap, and in Go; print its table.
 point() {
@@ -145,7 +173,7 @@ point() {
     local goargs=() k v
     while IFS=$'\t' read -r k v; do goargs+=("-$k=$v"); done < <(jq -r 'to_entries[] | "\(.key)\t\(.value)"' <<<"$params")
     gorc=0
-    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
+    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG=gctrace=1,gcpacertrace=1 GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
         "$gobin" "$kernel" "${goargs[@]}" -seed="$seed" >"$work/point-$n.go.out" 2>"$work/point-$n.go.err" || gorc=$?
     local gj
     gj=$(tail -n 1 "$work/point-$n.go.out")
@@ -172,6 +200,11 @@ point() {
     h() { jq -r ".$1 // empty" <<<"$hs"; }
     g() { jq -r ".$1 // empty" <<<"$gj"; }
     m() { sqlite3 "$db" "select value from metrics where task_id = ${tid:-0} and name = '$1'" 2>/dev/null; }
+    # Paced cycles: heapsim's from gc_cycles, Go's from its traces.
+    local hp gp
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(heap_goal_bytes))
+            from gc_cycles where task_id = ${tid:-0} and forced = 0 having count(*) > 0" 2>/dev/null || true)
+    gp=$(go_paced "$work/point-$n.go.err")
     row "gc cycles (all)" "$(h gc_cycles)" "$(g gc_cycles)"
     row "  of them forced" "$(h forced)" "$(g gc_forced)"
     row "objects allocated" "$(h alloc_objects)" "$(g alloc_objects)"
@@ -179,6 +212,9 @@ point() {
     row "peak heap in use (B)" "$(h peak_exact)" "$(g peak_heap_inuse_bytes)"
     row "  heapsim's sampled peak (B)" "$(h peak_heap_bytes)" "$(g peak_heap_inuse_bytes)"
     row "  Go: in use at the start (B)" "" "$(g heap_inuse_start_bytes)"
+    row "marked heap per paced cycle (B)" "$(cut -d' ' -f1 <<<"$hp")" "$(cut -d' ' -f1 <<<"$gp")"
+    row "heap goal per paced cycle (B)" "$(cut -d' ' -f2 <<<"$hp")" "$(cut -d' ' -f2 <<<"$gp")"
+    row "  Go: heap at trigger / goal" "" "$(cut -d' ' -f3 <<<"$gp")"
     case "$kernel" in
     stacks)
         row "stack bytes per goroutine" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"
