@@ -21,6 +21,9 @@
 # are counts, not timings, except where GC cycles depend on timing). Go runs
 # with GOMAXPROCS=1 (GO_GOMAXPROCS to change), GOGC from the point (off ->
 # GOGC=off). HEAPSIM=path uses that binary instead of building one.
+# GO_GODEBUG=gcstoptheworld=1 runs Go with a stop-the-world mark (sweeping
+# stays concurrent), like heapsim's collector: what is left of a gap then
+# is not Go's concurrent marking.
 #
 # A FRESH HEAP PER POINT. Tasks of one run with equal runtime settings share
 # a heap today, so the script never runs a scenario as it is: per point it
@@ -57,7 +60,8 @@
 #                      heapsim's heap is empty when its task starts.
 #   marked heap, heap goal per paced cycle (means): heapsim
 #                      gc_cycles.heap_live_bytes and heap_goal_bytes; Go
-#                      gctrace's live heap (whole MiB, floored) and the
+#                      gctrace's live heap (whole MiB, floored; "<1MiB"
+#                      when the mean is below one) and the
 #                      pacer's goal (gcpacertrace, exact). Go's heap at
 #                      trigger / goal shows how early its concurrent mark
 #                      starts; heapsim's collection starts at the goal.
@@ -135,7 +139,7 @@ go_paced() {
             if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } } }
     END {
         if (nm == 0 && ng == 0) exit
-        printf "%s %s %s\n", nm ? sprintf("%.0f", marked / nm) : "-",
+        printf "%s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
             ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-" }' "$1"
 }
 
@@ -173,7 +177,7 @@ point() {
     local goargs=() k v
     while IFS=$'\t' read -r k v; do goargs+=("-$k=$v"); done < <(jq -r 'to_entries[] | "\(.key)\t\(.value)"' <<<"$params")
     gorc=0
-    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG=gctrace=1,gcpacertrace=1 GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
+    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG="gctrace=1,gcpacertrace=1${GO_GODEBUG:+,$GO_GODEBUG}" GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
         "$gobin" "$kernel" "${goargs[@]}" -seed="$seed" >"$work/point-$n.go.out" 2>"$work/point-$n.go.err" || gorc=$?
     local gj
     gj=$(tail -n 1 "$work/point-$n.go.out")
@@ -240,7 +244,7 @@ point() {
 }
 
 echo "bench/fidelity.sh: heapsim $(git -C "$root" rev-parse --short HEAD 2>/dev/null) vs $(go version | cut -d' ' -f3)," \
-     "GOMAXPROCS=${GO_GOMAXPROCS:-1}, counts / $scale, $(date -u '+%Y-%m-%d %H:%M UTC')"
+     "GOMAXPROCS=${GO_GOMAXPROCS:-1}${GO_GODEBUG:+ GODEBUG=$GO_GODEBUG}, counts / $scale, $(date -u '+%Y-%m-%d %H:%M UTC')"
 for l in "${lessons[@]}"; do
     if [ "$l" = binary-trees ]; then
         for d in $depths; do
