@@ -201,14 +201,17 @@ point() {
             t.stack_hwm_bytes, t.goroutines_max
         from tasks t where t.id = ${tid:-0}" 2>/dev/null | jq -c '.[0] // {}')
     [ -n "$hs" ] || hs='{}'
+    [ "$rc" = 0 ] || hs='{}'          # a failed task's figures are not figures
     h() { jq -r ".$1 // empty" <<<"$hs"; }
     g() { jq -r ".$1 // empty" <<<"$gj"; }
-    m() { sqlite3 "$db" "select value from metrics where task_id = ${tid:-0} and name = '$1'" 2>/dev/null; }
+    m() { [ "$rc" = 0 ] && sqlite3 "$db" "select value from metrics where task_id = ${tid:-0} and name = '$1'" 2>/dev/null; }
     # Paced cycles: heapsim's from gc_cycles, Go's from its traces.
     local hp gp
     hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(heap_goal_bytes))
             from gc_cycles where task_id = ${tid:-0} and forced = 0 having count(*) > 0" 2>/dev/null || true)
     gp=$(go_paced "$work/point-$n.go.err")
+    [ "$rc" = 0 ] || hp=""
+    [ "$gorc" = 0 ] || { gp=""; gj='{}'; }
     row "gc cycles (all)" "$(h gc_cycles)" "$(g gc_cycles)"
     row "  of them forced" "$(h forced)" "$(g gc_forced)"
     row "objects allocated" "$(h alloc_objects)" "$(g alloc_objects)"

@@ -5,7 +5,8 @@ package main
 // max_bytes] (splitmix64 from the task's seed, the same sequence as the
 // kernel) and keeps the last live_objects/goroutines in a window (a
 // pointer array); every tenth object has one reference slot, to its
-// predecessor, and the rest of its bytes as scalars.
+// predecessor, and the rest of its bytes as scalars (Go scans the whole of
+// such an object: more mark work, the same bytes).
 
 import (
 	"flag"
@@ -34,12 +35,21 @@ func churnRun(p *probe, objects, window int64, minBytes, maxBytes, seed uint64) 
 			nptrs = 1
 		}
 		scalars := bytes - nptrs*8
-		obj := newObject(p, nptrs, scalars)
+		var obj unsafe.Pointer
 		if nptrs == 1 {
-			slots(obj, 1)[0] = prev
+			// One slot then scalars: a []unsafe.Pointer of the object's
+			// size rounded up to a word (the same size class: Go's are
+			// multiples of 8), rather than a reflect type per size, whose
+			// metadata would add a MiB to the live heap.
+			p.alloc(bytes)
+			w := make([]unsafe.Pointer, (bytes+7)/8)
+			w[0] = prev
+			obj = unsafe.Pointer(&w[0])
+		} else {
+			obj = newObject(p, 0, scalars)
 		}
 		if scalars >= 8 {
-			words(obj, nptrs, 1)[0] = uint64(i)
+			*(*uint64)(unsafe.Add(obj, nptrs*8)) = uint64(i)
 		}
 		prev = obj
 		if window > 0 {
@@ -67,13 +77,6 @@ func init() {
 				if *maxBytes < *minBytes {
 					fail("churn: max_bytes is below min_bytes")
 				}
-				// The object types of every size, before the count starts.
-				for b := uint64(*minBytes); b <= uint64(*maxBytes); b++ {
-					if b >= 8 {
-						objectType(1, b-8)
-					}
-				}
-				p.restart()
 				var wg sync.WaitGroup
 				churnSink = make([]int64, *ngor)
 				for g := int64(0); g < *ngor; g++ {
