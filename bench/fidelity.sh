@@ -59,7 +59,8 @@
 #                      row "in use at the start", some 0.2-0.4 MiB);
 #                      heapsim's heap is empty when its task starts.
 #   marked heap, heap goal per paced cycle (means): heapsim
-#                      gc_cycles.heap_live_bytes and heap_goal_bytes; Go
+#                      gc_cycles.heap_live_bytes and the goal the cycle ran
+#                      against (the previous row's heap_goal_bytes); Go
 #                      gctrace's live heap (whole MiB, floored; "<1MiB"
 #                      when the mean is below one) and the
 #                      pacer's goal (gcpacertrace, exact). Go's heap at
@@ -207,8 +208,12 @@ point() {
     m() { [ "$rc" = 0 ] && sqlite3 "$db" "select value from metrics where task_id = ${tid:-0} and name = '$1'" 2>/dev/null; }
     # Paced cycles: heapsim's from gc_cycles, Go's from its traces.
     local hp gp
-    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(heap_goal_bytes))
-            from gc_cycles where task_id = ${tid:-0} and forced = 0 having count(*) > 0" 2>/dev/null || true)
+    # heapsim's gc_cycles.heap_goal_bytes is the goal set for the next
+    # cycle; Go's pacer line gives the goal of the cycle itself: compare
+    # the goal each cycle ran against (the previous cycle's; 4 MiB first).
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(goal)) from
+            (select heap_live_bytes, forced, lag(heap_goal_bytes, 1, 4194304) over (order by cycle) as goal
+             from gc_cycles where task_id = ${tid:-0}) where forced = 0 having count(*) > 0" 2>/dev/null || true)
     gp=$(go_paced "$work/point-$n.go.err")
     [ "$rc" = 0 ] || hp=""
     [ "$gorc" = 0 ] || { gp=""; gj='{}'; }
