@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# bench/fidelity.sh [--lesson NAME]... [--quick | --scale N] [--depths "16 18"]
+#                   [--keep DIR] -- heapsim's figures beside an equivalent Go 1.19
+# program's, point by point (issue #9; the stack figures of issue #11).
+#
+# For binary-trees at each depth (default 16 and 18) and for every sweep
+# point of every lesson scenario (scenarios/lessons/*.yaml), runs heapsim and
+# bench/go/fidelity (the same kernel in Go: same objects, sizes, pointer
+# slots, live set, goroutines, channels and pool use, same parameters and
+# GOGC) and prints a table per point: figure, heapsim, Go, heapsim/Go.
+#
+#   --lesson NAME  only this lesson (gc-pacing, stacks, leaks, channels,
+#                  copying, pool) or binary-trees; repeatable
+#   --quick        counts (objects, requests, items, goroutines) / 10, and
+#                  binary-trees at depths 14 and 16: half a minute (the full run: 3)
+#   --scale N      counts / N (--quick is --scale 10)
+#   --depths "D.." binary-trees depths
+#   --keep DIR     keep every point's scenario, database and Go output there
+#
+# Run by hand, not a test: one run per point and side (no best-of: these
+# are counts, not timings, except where GC cycles depend on timing). Go runs
+# with GOMAXPROCS=1 (GO_GOMAXPROCS to change), GOGC from the point (off ->
+# GOGC=off). HEAPSIM=path uses that binary instead of building one.
+# GO_GODEBUG=gcstoptheworld=1 runs Go with a stop-the-world mark (sweeping
+# stays concurrent), like heapsim's collector: what is left of a gap then
+# is not Go's concurrent marking.
+#
+# A FRESH HEAP PER POINT. Tasks of one run with equal runtime settings share
+# a heap today, so the script never runs a scenario as it is: per point it
+# writes a scenario of that one task (the point's parameters and runtime
+# settings, repeat 1) and runs it alone, `heapsim run POINT.yaml --workers 1
+# --db DB`, into a database of its own. The Go program gets the task's seed
+# (tasks.seed), so the random sizes (churn) are the same sequence.
+#
+# WHAT EACH FIGURE IS
+#   gc cycles          heapsim: tasks.gc_cycles (every cycle of the task's
+#                      heap, forced ones included); Go: NumGC delta over the
+#                      kernel (forced included). `forced` alone: heapsim
+#                      gc_cycles.forced, Go NumForcedGC (the leak kernel
+#                      collects once or twice itself; runtime.GC() in Go).
+#   objects allocated  heapsim: tasks.alloc_objects; Go: Mallocs delta.
+#   bytes allocated    heapsim: tasks.alloc_bytes (size-class slot bytes,
+#                      the 8-byte header included); Go: TotalAlloc delta
+#                      (size-class slot bytes).
+#   peak heap in use   bytes in in-use spans at their highest.
+#                      heapsim: max(tasks.peak_heap_bytes, the largest
+#                      gc_cycles.heap_start_bytes of the task): in-use spans
+#                      only shrink in a (stop-the-world) sweep, so the
+#                      high-water mark is at the start of some cycle or at
+#                      the end of the task -- exact whatever the sampling.
+#                      The row "(sampled)" is tasks.peak_heap_bytes alone,
+#                      what heapsim reports today (sampled every
+#                      sample_interval, 100 ms).
+#                      Go: HeapInuse (runtime/metrics heap objects + unused,
+#                      no stop of the world) sampled by the program every
+#                      64 KiB it allocates, before every runtime.GC() and at
+#                      the end: within 64 KiB of the true high-water mark.
+#                      Go's count starts from the runtime's own heap (the
+#                      row "in use at the start", some 0.2-0.4 MiB);
+#                      heapsim's heap is empty when its task starts.
+#   marked heap, heap goal per paced cycle (means): heapsim
+#                      gc_cycles.heap_live_bytes and the goal the cycle ran
+#                      against (the previous row's heap_goal_bytes); Go
+#                      gctrace's live heap (whole MiB, floored; "<1MiB"
+#                      when the mean is below one) and the
+#                      pacer's goal (gcpacertrace, exact). Go's heap at
+#                      trigger / goal shows how early its concurrent mark
+#                      starts; heapsim's collection starts at the goal.
+#   stack bytes per goroutine (stacks): heapsim's metric
+#                      stack_bytes_per_goroutine (committed stack pages'
+#                      growth per goroutine, all at the bottom); Go:
+#                      StackInuse growth per goroutine at the same moment.
+#   leaked goroutines, their stack bytes, live heap (leaks): heapsim's
+#                      metrics leaked_goroutines, leaked_stack_bytes,
+#                      live_bytes_end (marked by the kernel's collection),
+#                      live_bytes_after_release; Go: the same moments,
+#                      StackInuse growth and HeapAlloc after runtime.GC().
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+lessons=()
+scale=1
+depths=""
+keep=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --lesson) lessons+=("${2:?--lesson needs a name}"); shift 2 ;;
+    --quick) scale=10; shift ;;
+    --scale) scale="${2:?--scale needs a number}"; shift 2 ;;
+    --depths) depths="${2:?--depths needs depths}"; shift 2 ;;
+    --keep) keep="${2:?--keep needs a directory}"; shift 2 ;;
+    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fidelity: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+case "$scale" in '' | *[!0-9]* | 0) echo "fidelity: --scale needs a positive integer" >&2; exit 2 ;; esac
+[ -n "$depths" ] || { [ "$scale" -gt 1 ] && depths="14 16" || depths="16 18"; }
+[ ${#lessons[@]} -gt 0 ] || lessons=(binary-trees gc-pacing stacks leaks channels copying pool)
+for l in "${lessons[@]}"; do
+    [ "$l" = binary-trees ] || [ -f "$root/scenarios/lessons/$l.yaml" ] ||
+        { echo "fidelity: no lesson '$l' (scenarios/lessons/$l.yaml)" >&2; exit 2; }
+done
+command -v jq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/fidelity.XXXXXX")"
+if [ -n "$keep" ]; then mkdir -p "$keep"; work="$(cd "$keep" && pwd)"; else trap 'rm -rf "$work"' EXIT; fi
+gobin="$out/go-fidelity"
+(cd "$root/bench/go/fidelity" && GOFLAGS=-mod=mod go build -o "$gobin" .)
+
+# Count parameters divided by --scale (never below 1).
+scaled_keys='["objects","requests","items","goroutines"]'
+
+# ratio A B: A/B with two decimals, "-" when either is missing or B is 0.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) { print "-"; exit }
+        printf "%.2f\n", a / b }'
+}
+
+# row FIGURE HEAPSIM GO
+row() {
+    printf '  %-34s %16s %16s %10s\n' "$1" "${2:--}" "${3:--}" "$(ratio "$2" "$3")"
+}
+
+# go_paced FILE: from Go's GODEBUG=gctrace=1,gcpacertrace=1 output, over
+# the paced cycles, "mean_marked mean_goal mean_trigger/goal" (empty when
+# none). Marked: gctrace's third heap figure (whole MiB, floored: up to
+# 1 MiB low). Goal and trigger: the end-of-cycle pacer line, exact bytes,
+#   pacer: ... in TRIGGERED B -> LIVE B (∆goal LIVE-GOAL, cons/mark ...)
+# (forced cycles have no trigger and are skipped).
+go_paced() {
+    awk '
+    /^gc [0-9]+ @/ && !/\(forced\)/ {
+        if (match($0, /[0-9]+->[0-9]+->[0-9]+ MB/)) {
+            split(substr($0, RSTART, RLENGTH - 3), h, "->"); marked += h[3] * 1048576; nm++ } }
+    /^pacer: .* in [0-9]+ B -> [0-9]+ B/ {
+        if (match($0, / in [0-9]+ B -> [0-9]+ B \([^ ]*goal -?[0-9]+/)) {
+            split(substr($0, RSTART + 1, RLENGTH - 1), f, / +/)
+            t = f[2]; l = f[5]; d = f[8]
+            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } } }
+    END {
+        if (nm == 0 && ng == 0) exit
+        printf "%s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
+            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-" }' "$1"
+}
+
+# point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
+# tasks) on heapsim, alone on a fresh heap, and in Go; print its table.
+point() {
+    local name="$1" task="$2" n kernel params gogc yaml db rc run tid seed gorc
+    n=$(( ${n_points:-0} + 1 )); n_points=$n
+    kernel=$(jq -r .kernel <<<"$task")
+    params=$(jq -c --argjson keys "$scaled_keys" --argjson s "$scale" '.params
+        | with_entries(if (.key as $k | $keys | index($k)) and (.value | type) == "number"
+                       then .value = ([(.value / $s | floor), 1] | max) else . end)' <<<"$task")
+    gogc=$(jq -r '.runtime.gogc' <<<"$task")
+    yaml="$work/point-$n.yaml"
+    db="$work/point-$n.db"
+    {
+        echo "# bench/fidelity.sh: one point of $name, alone on its heap"
+        echo "name: fidelity-$n"
+        printf 'runtime: {gogc: %s' "$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")"
+        jq -r '.runtime | to_entries[] | select(.key != "gogc" and .value != 0)
+               | ", \(.key): \(.value)"' <<<"$task" | tr -d '\n'
+        echo "}"
+        printf 'task: {kernel: %s' "$kernel"
+        jq -r 'to_entries[] | ", \(.key): \(.value)"' <<<"$params" | tr -d '\n'
+        echo "}"
+        echo "repeat: 1"
+    } >"$yaml"
+    rm -f "$db"
+    rc=0
+    "$heapsim" run "$yaml" --workers 1 --db "$db" --quiet >"$work/point-$n.heapsim.out" 2>&1 || rc=$?
+    run=$(sqlite3 "$db" "select max(id) from runs" 2>/dev/null || true)
+    tid=$(sqlite3 "$db" "select id from tasks where run_id = $run" 2>/dev/null || true)
+    seed=$(sqlite3 "$db" "select seed from tasks where id = $tid" 2>/dev/null || echo 1)
+
+    local goargs=() k v
+    while IFS=$'\t' read -r k v; do goargs+=("-$k=$v"); done < <(jq -r 'to_entries[] | "\(.key)\t\(.value)"' <<<"$params")
+    gorc=0
+    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG="gctrace=1,gcpacertrace=1${GO_GODEBUG:+,$GO_GODEBUG}" GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
+        "$gobin" "$kernel" "${goargs[@]}" -seed="$seed" >"$work/point-$n.go.out" 2>"$work/point-$n.go.err" || gorc=$?
+    local gj
+    gj=$(tail -n 1 "$work/point-$n.go.out")
+    jq -e . >/dev/null 2>&1 <<<"$gj" || gj='{}'
+
+    echo
+    echo "== $name: $kernel $(jq -r 'to_entries | map("\(.key)=\(.value)") | join(" ")' <<<"$params") gogc=$gogc"
+    if [ "$rc" != 0 ] || [ -z "$tid" ]; then
+        echo "  heapsim FAILED (exit $rc): $(tail -n 3 "$work/point-$n.heapsim.out" | tr '\n' ' ')"
+        sqlite3 "$db" "select '  heapsim: ' || error from tasks where id = ${tid:-0}" 2>/dev/null || true
+    fi
+    if [ "$gorc" != 0 ]; then
+        echo "  Go FAILED (exit $gorc): $(tail -n 3 "$work/point-$n.go.err" | tr '\n' ' ')"
+    fi
+    printf '  %-34s %16s %16s %10s\n' figure heapsim "go1.19" heapsim/go
+    local hs
+    hs=$(sqlite3 -json "$db" "select t.gc_cycles, t.alloc_objects, t.alloc_bytes, t.peak_heap_bytes,
+            (select coalesce(sum(forced), 0) from gc_cycles where task_id = t.id) as forced,
+            max(t.peak_heap_bytes, (select coalesce(max(heap_start_bytes), 0) from gc_cycles
+                                    where task_id = t.id)) as peak_exact,
+            t.stack_hwm_bytes, t.goroutines_max
+        from tasks t where t.id = ${tid:-0}" 2>/dev/null | jq -c '.[0] // {}')
+    [ -n "$hs" ] || hs='{}'
+    [ "$rc" = 0 ] || hs='{}'          # a failed task's figures are not figures
+    h() { jq -r ".$1 // empty" <<<"$hs"; }
+    g() { jq -r ".$1 // empty" <<<"$gj"; }
+    m() { [ "$rc" = 0 ] && sqlite3 "$db" "select value from metrics where task_id = ${tid:-0} and name = '$1'" 2>/dev/null; }
+    # Paced cycles: heapsim's from gc_cycles, Go's from its traces.
+    local hp gp
+    # heapsim's gc_cycles.heap_goal_bytes is the goal set for the next
+    # cycle; Go's pacer line gives the goal of the cycle itself: compare
+    # the goal each cycle ran against (the previous cycle's; 4 MiB first).
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(goal)) from
+            (select heap_live_bytes, forced, lag(heap_goal_bytes, 1, 4194304) over (order by cycle) as goal
+             from gc_cycles where task_id = ${tid:-0}) where forced = 0 having count(*) > 0" 2>/dev/null || true)
+    gp=$(go_paced "$work/point-$n.go.err")
+    [ "$rc" = 0 ] || hp=""
+    [ "$gorc" = 0 ] || { gp=""; gj='{}'; }
+    row "gc cycles (all)" "$(h gc_cycles)" "$(g gc_cycles)"
+    row "  of them forced" "$(h forced)" "$(g gc_forced)"
+    row "objects allocated" "$(h alloc_objects)" "$(g alloc_objects)"
+    row "bytes allocated" "$(h alloc_bytes)" "$(g alloc_bytes)"
+    row "peak heap in use (B)" "$(h peak_exact)" "$(g peak_heap_inuse_bytes)"
+    row "  heapsim's sampled peak (B)" "$(h peak_heap_bytes)" "$(g peak_heap_inuse_bytes)"
+    row "  Go: in use at the start (B)" "" "$(g heap_inuse_start_bytes)"
+    row "marked heap per paced cycle (B)" "$(cut -d' ' -f1 <<<"$hp")" "$(cut -d' ' -f1 <<<"$gp")"
+    row "heap goal per paced cycle (B)" "$(cut -d' ' -f2 <<<"$hp")" "$(cut -d' ' -f2 <<<"$gp")"
+    row "  Go: heap at trigger / goal" "" "$(cut -d' ' -f3 <<<"$gp")"
+    case "$kernel" in
+    stacks)
+        row "stack bytes per goroutine" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"
+        ;;
+    leak)
+        row "live heap after the loop (B)" "$(m live_bytes_end)" "$(g live_bytes_end)"
+        row "retained objects" "$(m retained_objects)" "$(g retained_objects)"
+        if [ "$(jq -r .mode <<<"$params")" = goroutines ]; then
+            local hl gl
+            hl=$(m leaked_goroutines); gl=$(g leaked_goroutines)
+            row "leaked goroutines" "$hl" "$gl"
+            row "their stack bytes" "$(m leaked_stack_bytes)" "$(g leaked_stack_bytes)"
+            row "  per leaked goroutine" \
+                "$(awk -v s="$(m leaked_stack_bytes)" -v n="$hl" 'BEGIN{if (n > 0) printf "%.0f", s / n}')" \
+                "$(awk -v s="$(g leaked_stack_bytes)" -v n="$gl" 'BEGIN{if (n > 0) printf "%.0f", s / n}')"
+            row "live heap after release (B)" "$(m live_bytes_after_release)" "$(g live_bytes_after_release)"
+        fi
+        ;;
+    pool | request_server)
+        row "buffers allocated new" "$(m buffers_new)" "$(g buffers_new)"
+        ;;
+    esac
+}
+
+echo "bench/fidelity.sh: heapsim $(git -C "$root" rev-parse --short HEAD 2>/dev/null) vs $(go version | cut -d' ' -f3)," \
+     "GOMAXPROCS=${GO_GOMAXPROCS:-1}${GO_GODEBUG:+ GODEBUG=$GO_GODEBUG}, counts / $scale, $(date -u '+%Y-%m-%d %H:%M UTC')"
+for l in "${lessons[@]}"; do
+    if [ "$l" = binary-trees ]; then
+        for d in $depths; do
+            task=$("$heapsim" check "$root/scenarios/binary-trees.yaml" --set "depth=$d" --json | jq -c '.tasks[0]')
+            point "binary-trees $d" "$task"
+            # The kernel's output against Go's (the reference output).
+            rm -f "$work/bt.heapsim"
+            sqlite3 "$work/point-$n_points.db" \
+                "select writefile('$work/bt.heapsim', output) from tasks" >/dev/null 2>&1 || true
+            head -n -1 "$work/point-$n_points.go.out" >"$work/bt.go"
+            if cmp -s "$work/bt.heapsim" "$work/bt.go"; then
+                echo "  output: heapsim's equals Go's"
+            else
+                echo "  output: DIFFERENT (see $work/bt.heapsim, $work/bt.go with --keep)"
+            fi
+        done
+        continue
+    fi
+    while IFS= read -r task; do
+        point "$l" "$task"
+    done < <("$heapsim" check "$root/scenarios/lessons/$l.yaml" --json | jq -c '.tasks[] | select(.repeat_index == 0)')
+done
+echo
+echo "(peak heap in use: heapsim the exact high-water mark of in-use spans (largest at a cycle's"
+echo " start or at the end), Go HeapInuse sampled every 64 KiB allocated; see the script's header)"

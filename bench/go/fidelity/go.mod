@@ -1,0 +1,3 @@
+module heapsim/bench/fidelity
+
+go 1.19

@@ -1,0 +1,187 @@
+package main
+
+// leak: kernels/leak.c (the leaks lesson). Requests are handled by
+// goroutines, 64 at a time (the main goroutine spawns a batch and waits for
+// it). A handler allocates its request (one reference slot and its id: 16
+// B) pointing at a payload of request_bytes, and yields once (the batch's
+// requests overlap). retain_percent of the requests, spread evenly, keep
+// something:
+//
+//	mode table: the request goes into a global table (a pointer array,
+//	64 slots, doubled when full); with release, the handler's deferred
+//	cleanup takes it out again (its slot is reused).
+//	mode goroutines: the handler starts a watcher goroutine holding the
+//	request and blocked in a select on `done` (made by the handler,
+//	unbuffered) and on the kernel's shutdown channel; with release the
+//	handler does `defer close(done)`.
+//
+// After the loop: runtime.GC() (forced, as the kernel's heap_collect), the
+// live heap (HeapAlloc after it: the marked bytes) and in mode goroutines
+// the stack bytes of the watchers still blocked (StackInuse growth since
+// before the loop); then shutdown is closed, the leaked watchers end, and
+// a second runtime.GC() shows the heap they held come back.
+
+import (
+	"flag"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+type leakRequest struct {
+	payload *byte
+	id      int64
+}
+
+var leakSink [64]*leakRequest // handlers' requests: heap objects, as in heapsim
+
+func init() {
+	kernelDefs["leak"] = kernelDef{
+		doc: "a request loop keeping a share of its requests (table or blocked goroutines)",
+		define: func(fs *flag.FlagSet) func(*probe, uint64) {
+			requests := fs.Int64("requests", 200000, "requests handled, 64 goroutines at a time")
+			requestBytes := sizeFlag(fs, "request_bytes", 1024, "payload allocated per request")
+			retainPercent := fs.Float64("retain_percent", 10, "share of the requests that keep something")
+			release := fs.Bool("release", false, "a deferred cleanup releases it when its handler ends")
+			mode := fs.String("mode", "table", "table or goroutines")
+			return func(p *probe, seed uint64) {
+				const concurrency = 64
+				goroutines := *mode == "goroutines"
+				if !goroutines && *mode != "table" {
+					fail("leak: mode must be table or goroutines")
+				}
+				var table []*leakRequest
+				var freeSlots []uint32
+				var used uint32
+				var held, retainedTotal int64
+				var watchers, closing int64 // watchers not ended; of them, released
+				var watchersDone sync.WaitGroup
+				var shutdown chan struct{}
+				if goroutines {
+					shutdown = make(chan struct{})
+				}
+				stack0 := p.stackInuse()
+
+				tablePut := func(req *leakRequest) uint32 {
+					var slot uint32
+					if n := len(freeSlots); n > 0 {
+						slot = freeSlots[n-1]
+						freeSlots = freeSlots[:n-1]
+					} else {
+						if int(used) == len(table) {
+							c := 2 * len(table)
+							if c == 0 {
+								c = 64
+							}
+							p.alloc(uint64(c) * 8)
+							t := make([]*leakRequest, c)
+							copy(t, table)
+							table = t
+							fs := make([]uint32, len(freeSlots), c)
+							copy(fs, freeSlots)
+							freeSlots = fs
+						}
+						slot = used
+						used++
+					}
+					table[slot] = req
+					held++
+					retainedTotal++
+					return slot
+				}
+				watcher := func(req *leakRequest, done chan struct{}) {
+					select {
+					case <-done:
+						atomic.AddInt64(&closing, -1)
+					case <-shutdown:
+					}
+					runtime.KeepAlive(req)
+					atomic.AddInt64(&watchers, -1)
+					watchersDone.Done()
+				}
+				var batch sync.WaitGroup
+				handler := func(j int, id int64, retain bool) {
+					defer batch.Done()
+					p.alloc(16)
+					req := &leakRequest{id: id}
+					leakSink[j] = req
+					p.alloc(uint64(*requestBytes))
+					payload := make([]byte, *requestBytes)
+					req.payload = &payload[0]
+					*(*byte)(unsafe.Pointer(&payload[0])) = byte(id)
+					if retain && goroutines {
+						done := make(chan struct{})
+						retainedTotal++
+						atomic.AddInt64(&watchers, 1)
+						watchersDone.Add(1)
+						go watcher(req, done)
+						runtime.Gosched() // the kernel waits until its watcher runs
+						if *release {
+							defer func() {
+								atomic.AddInt64(&closing, 1)
+								close(done)
+							}()
+						}
+					} else if retain {
+						slot := tablePut(req)
+						if *release {
+							defer func() {
+								table[slot] = nil
+								freeSlots = append(freeSlots, slot)
+								held--
+							}()
+						}
+					}
+					runtime.Gosched()
+					leakSink[j] = nil
+				}
+
+				share := 0.0
+				for next := int64(0); next < *requests; {
+					n := *requests - next
+					if n > concurrency {
+						n = concurrency
+					}
+					batch.Add(int(n))
+					for j := int64(0); j < n; j++ {
+						share += *retainPercent
+						retain := share >= 100
+						if retain {
+							share -= 100
+						}
+						go handler(int(j), next+j, retain)
+					}
+					next += n
+					batch.Wait()
+				}
+				for atomic.LoadInt64(&closing) > 0 {
+					runtime.Gosched()
+				}
+				p.gc()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				p.set("live_bytes_end", ms.HeapAlloc)
+				if goroutines {
+					held = atomic.LoadInt64(&watchers)
+					stack := int64(p.stackInuse()) - int64(stack0)
+					if stack < 0 {
+						stack = 0
+					}
+					p.set("leaked_goroutines", held)
+					p.set("leaked_stack_bytes", stack)
+					close(shutdown)
+					watchersDone.Wait()
+					p.gc()
+					runtime.ReadMemStats(&ms)
+					p.set("live_bytes_after_release", ms.HeapAlloc)
+				} else {
+					p.set("table_slots", len(table))
+				}
+				p.set("retained_objects", held)
+				p.set("retained_total", retainedTotal)
+				runtime.KeepAlive(table)
+			}
+		},
+	}
+}
