@@ -59,7 +59,10 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char shm_name[128];
-    snprintf(shm_name, sizeof shm_name, "/heapsim-ktest-%d-%lld%09ld", (int)getpid(),
+    const char *prefix = getenv("HEAPSIM_SHM_PREFIX");
+    if (prefix == NULL || *prefix == '\0' || strchr(prefix, '/') != NULL)
+        prefix = "heapsim-";
+    snprintf(shm_name, sizeof shm_name, "/%sktest-%d-%lld%09ld", prefix, (int)getpid(),
              (long long)now.tv_sec, now.tv_nsec);
     int rc = heap_open(shm_name, &cfg, true, &heap);
     if (rc != 0) {

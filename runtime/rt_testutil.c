@@ -21,7 +21,10 @@ char *rtt_name(char *buf, size_t size, const char *tag)
             nonce = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
         nonce |= 1;
     }
-    snprintf(buf, size, "/heapsim-rtt-%d-%016llx-%s%d", (int)getpid(),
+    const char *prefix = getenv("HEAPSIM_SHM_PREFIX");
+    if (prefix == NULL || *prefix == '\0' || strchr(prefix, '/') != NULL)
+        prefix = "heapsim-";
+    snprintf(buf, size, "/%srtt-%d-%016llx-%s%d", prefix, (int)getpid(),
              (unsigned long long)nonce, tag, ++seq);
     return buf;
 }

@@ -21,7 +21,8 @@
 #include "base/testrun.h"
 
 /* A segment name no other test process uses, even one with the same pid
-** in another sandbox sharing /dev/shm: "/heapsim-rtt-<pid>-<nonce>-<tag>". */
+** in another sandbox sharing /dev/shm: "/<prefix>rtt-<pid>-<nonce>-<tag><n>",
+** <prefix> being HEAPSIM_SHM_PREFIX ("heapsim-" when unset). */
 char *rtt_name(char *buf, size_t size, const char *tag);
 
 /* One task's world: heap, scheduler, rt. */

@@ -87,7 +87,13 @@ void tu_init(const char *test_name, unsigned watchdog_s)
     uint32_t nonce = 0;
     if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
         nonce = (uint32_t)tu_now_ns();
-    snprintf(tu_prefix, sizeof tu_prefix, "heapsim-t%d-%08x-", (int)tu_parent_pid, nonce);
+    /* Inside the prefix we were given (tests/run gives its run one), so
+    ** whoever gave it finds what we leave. */
+    const char *outer = getenv("HEAPSIM_SHM_PREFIX");
+    if (outer == NULL || *outer == '\0' || strchr(outer, '/') != NULL ||
+        strlen(outer) > sizeof tu_prefix - 32)
+        outer = "heapsim-";
+    snprintf(tu_prefix, sizeof tu_prefix, "%st%d-%08x-", outer, (int)tu_parent_pid, nonce);
     tu_prefix_len = strlen(tu_prefix);
     setenv("HEAPSIM_SHM_PREFIX", tu_prefix, 1);
     atexit(cleanup_at_exit);

@@ -2,8 +2,9 @@
 ** shm_heap/heap_testutil.h -- helpers shared by shm_heap's tests.
 **
 ** Every test process calls tu_init() first: it gives the test its own
-** segment prefix ("heapsim-t<pid>-<nonce>-" in HEAPSIM_SHM_PREFIX), arms a
-** watchdog, and removes the test's segments however the test ends
+** segment prefix (HEAPSIM_SHM_PREFIX as found, "heapsim-" when unset, then
+** "t<pid>-<nonce>-"; set in HEAPSIM_SHM_PREFIX for the code under test),
+** arms a watchdog, and removes the test's segments however the test ends
 ** (exit, abort, watchdog, SIGTERM). tu_finish() fails the test if a check
 ** failed or a segment with the prefix is still in /dev/shm, i.e. if the
 ** code under test leaked one.
