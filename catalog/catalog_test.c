@@ -4,9 +4,10 @@
 ** and kparams_t values own their strings (run under --config=asan for
 ** leaks).
 **
-** Checks use CHECK(), not assert(): opt builds define NDEBUG.
+** Checks are base/testrun.h's, not assert(): opt builds define NDEBUG.
 */
 #include "catalog/catalog.h"
+#include "base/testrun.h"
 #include "base/units.h"
 
 #include <errno.h>
@@ -17,28 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                      \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
-
-#define CHECK_STR(got, want)                                               \
-    do {                                                                   \
-        const char *got_ = (got), *want_ = (want);                         \
-        if (got_ == NULL || strcmp(got_, want_) != 0) {                    \
-            fprintf(stderr, "%s:%d: got  \"%s\"\n%*swant \"%s\"\n",        \
-                    __FILE__, __LINE__, got_ ? got_ : "(null)",            \
-                    (int)strlen(__FILE__) + 8, "", want_);                 \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 /* A kernel of every parameter type, for what the real table lacks. */
 static const char *const mode_choices[] = { "fast", "slow", NULL };
@@ -169,21 +148,19 @@ static void test_parse_size(void)
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         int64_t got = -1;
 
-        if (units_parse_size(good[i].text, &got) != 0 ||
-            got != good[i].bytes) {
-            fprintf(stderr, "parse_size(\"%s\") = %lld, want %lld\n",
-                    good[i].text, (long long)got, (long long)good[i].bytes);
-            failures++;
-        }
+        int rc = units_parse_size(good[i].text, &got);
+
+        CHECK_MSG(rc == 0 && got == good[i].bytes,
+                  "parse_size(\"%s\") = %d, %lld, want %lld", good[i].text, rc,
+                  (long long)got, (long long)good[i].bytes);
     }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t got = 77;
 
-        if (units_parse_size(bad[i], &got) != -EINVAL || got != 77) {
-            fprintf(stderr, "parse_size(\"%s\") accepted: %lld\n", bad[i],
-                    (long long)got);
-            failures++;
-        }
+        int rc = units_parse_size(bad[i], &got);
+
+        CHECK_MSG(rc == -EINVAL && got == 77, "parse_size(\"%s\") accepted: %d, %lld",
+                  bad[i], rc, (long long)got);
     }
     CHECK(units_parse_size(NULL, &(int64_t){0}) == -EINVAL);
 
@@ -487,10 +464,8 @@ int main(void)
     test_copy_and_free();
     test_getter_of_unknown_name_aborts();
     test_json_of_every_type();
-    if (failures > 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (testrun_exit_status("catalog_test") != 0)
         return 1;
-    }
     printf("catalog_test: all checks passed\n");
     return 0;
 }

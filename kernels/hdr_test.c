@@ -6,33 +6,12 @@
 ** instead of wrap-around; an empty histogram answers 0.
 */
 #include "kernels/hdr.h"
+#include "base/testrun.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
-
-#define CHECK_U64(got, want)                                                \
-    do {                                                                    \
-        uint64_t g_ = (got), w_ = (want);                                   \
-        if (g_ != w_) {                                                     \
-            fprintf(stderr, "%s:%d: %s = %llu, want %llu\n", __FILE__,      \
-                    __LINE__, #got, (unsigned long long)g_,                 \
-                    (unsigned long long)w_);                                \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
 
 static uint64_t rng_state = 12345;
 
@@ -54,25 +33,25 @@ static int cmp_u64(const void *a, const void *b)
 ** and is at most 1/128 of its lowest value wide. */
 static void test_layout(void)
 {
-    CHECK_U64(hdr_bucket_lowest(0), 0);
-    CHECK_U64(hdr_bucket_highest(HDR_BUCKETS - 1), UINT64_MAX);
+    CHECK_UINT(hdr_bucket_lowest(0), 0);
+    CHECK_UINT(hdr_bucket_highest(HDR_BUCKETS - 1), UINT64_MAX);
     for (size_t i = 0; i < HDR_BUCKETS; i++) {
         uint64_t lo = hdr_bucket_lowest(i), hi = hdr_bucket_highest(i);
         CHECK(lo <= hi);
-        CHECK_U64(hdr_bucket_index(lo), i);
-        CHECK_U64(hdr_bucket_index(hi), i);
+        CHECK_UINT(hdr_bucket_index(lo), i);
+        CHECK_UINT(hdr_bucket_index(hi), i);
         if (i > 0)
-            CHECK_U64(hdr_bucket_highest(i - 1) + 1, lo);
+            CHECK_UINT(hdr_bucket_highest(i - 1) + 1, lo);
         if (lo >= 256)
             CHECK((double)(hi - lo + 1) / (double)lo <= 1.0 / 128 + 1e-12);
         else
             CHECK(lo == hi);
-        if (failures > 20)
+        if (testrun_failures() > 20)
             return;
     }
-    CHECK_U64(hdr_bucket_index(UINT64_MAX), HDR_BUCKETS - 1);
-    CHECK_U64(hdr_bucket_index(255), 255);
-    CHECK_U64(hdr_bucket_index(256), 256);
+    CHECK_UINT(hdr_bucket_index(UINT64_MAX), HDR_BUCKETS - 1);
+    CHECK_UINT(hdr_bucket_index(255), 255);
+    CHECK_UINT(hdr_bucket_index(256), 256);
     for (int k = 0; k < 100000; k++) {
         uint64_t v = rnd() >> (rnd() % 64);
         size_t i = hdr_bucket_index(v);
@@ -84,12 +63,12 @@ static void test_empty(void)
 {
     hdr_t *h = hdr_new();
     CHECK(h != NULL);
-    CHECK_U64(hdr_count(h), 0);
-    CHECK_U64(hdr_min(h), 0);
-    CHECK_U64(hdr_max(h), 0);
+    CHECK_UINT(hdr_count(h), 0);
+    CHECK_UINT(hdr_min(h), 0);
+    CHECK_UINT(hdr_max(h), 0);
     CHECK(hdr_mean(h) == 0);
-    CHECK_U64(hdr_value_at_percentile(h, 50), 0);
-    CHECK_U64(hdr_value_at_percentile(h, 100), 0);
+    CHECK_UINT(hdr_value_at_percentile(h, 50), 0);
+    CHECK_UINT(hdr_value_at_percentile(h, 100), 0);
     hdr_destroy(&h);
     CHECK(h == NULL);
     hdr_destroy(&h);
@@ -102,19 +81,19 @@ static void test_exact_small(void)
     hdr_t *h = hdr_new();
     for (uint64_t v = 1; v <= 100; v++)
         hdr_record(h, v);
-    CHECK_U64(hdr_count(h), 100);
-    CHECK_U64(hdr_min(h), 1);
-    CHECK_U64(hdr_max(h), 100);
+    CHECK_UINT(hdr_count(h), 100);
+    CHECK_UINT(hdr_min(h), 1);
+    CHECK_UINT(hdr_max(h), 100);
     CHECK(hdr_mean(h) == 50.5);
-    CHECK_U64(hdr_value_at_percentile(h, 50), 50);
-    CHECK_U64(hdr_value_at_percentile(h, 90), 90);
-    CHECK_U64(hdr_value_at_percentile(h, 99), 99);
-    CHECK_U64(hdr_value_at_percentile(h, 99.9), 100);
-    CHECK_U64(hdr_value_at_percentile(h, 100), 100);
-    CHECK_U64(hdr_value_at_percentile(h, 0), 1);
-    CHECK_U64(hdr_value_at_percentile(h, -5), 1);
-    CHECK_U64(hdr_value_at_percentile(h, 250), 100);
-    CHECK_U64(hdr_value_at_percentile(h, 0.5), 1);
+    CHECK_UINT(hdr_value_at_percentile(h, 50), 50);
+    CHECK_UINT(hdr_value_at_percentile(h, 90), 90);
+    CHECK_UINT(hdr_value_at_percentile(h, 99), 99);
+    CHECK_UINT(hdr_value_at_percentile(h, 99.9), 100);
+    CHECK_UINT(hdr_value_at_percentile(h, 100), 100);
+    CHECK_UINT(hdr_value_at_percentile(h, 0), 1);
+    CHECK_UINT(hdr_value_at_percentile(h, -5), 1);
+    CHECK_UINT(hdr_value_at_percentile(h, 250), 100);
+    CHECK_UINT(hdr_value_at_percentile(h, 0.5), 1);
     hdr_destroy(&h);
 }
 
@@ -136,8 +115,8 @@ static void test_percentiles_against_sorted(void)
         hdr_record(h, x);
     }
     qsort(v, N, sizeof v[0], cmp_u64);
-    CHECK_U64(hdr_min(h), v[0]);
-    CHECK_U64(hdr_max(h), v[N - 1]);
+    CHECK_UINT(hdr_min(h), v[0]);
+    CHECK_UINT(hdr_max(h), v[N - 1]);
     for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
         /* ps[k] % of N, rounded up, in integers: P / 100000 of N. */
         uint64_t P = (uint64_t)(ps[k] * 1000 + 0.5);
@@ -145,11 +124,8 @@ static void test_percentiles_against_sorted(void)
         uint64_t exact = v[rank - 1];
         uint64_t got = hdr_value_at_percentile(h, ps[k]);
         double err = ((double)got - (double)exact) / (double)exact;
-        if (!(got >= exact && err <= 0.01)) {
-            fprintf(stderr, "p%g: exact %llu, hdr %llu (%.3f%%)\n", ps[k],
-                    (unsigned long long)exact, (unsigned long long)got, err * 100);
-            failures++;
-        }
+        CHECK_MSG(got >= exact && err <= 0.01, "p%g: exact %llu, hdr %llu (%.3f%%)", ps[k],
+                  (unsigned long long)exact, (unsigned long long)got, err * 100);
     }
     /* The mean is exact. */
     double sum = 0;
@@ -165,7 +141,7 @@ static void test_tail(void)
     hdr_t *h = hdr_new();
     hdr_record_n(h, 50000, 9990);
     hdr_record_n(h, 20000000, 10);
-    CHECK_U64(hdr_count(h), 10000);
+    CHECK_UINT(hdr_count(h), 10000);
     uint64_t p50 = hdr_value_at_percentile(h, 50);
     uint64_t p99 = hdr_value_at_percentile(h, 99);
     uint64_t p999 = hdr_value_at_percentile(h, 99.9);
@@ -173,8 +149,8 @@ static void test_tail(void)
     CHECK(p50 >= 50000 && p50 <= 50000 * 1.01);
     CHECK(p99 >= 50000 && p99 <= 50000 * 1.01);
     CHECK(p999 >= 50000 && p999 <= 50000 * 1.01);   /* rank 9990 is still fast */
-    CHECK_U64(p9999, 20000000);                       /* clamped to the max */
-    CHECK_U64(hdr_value_at_percentile(h, 99.91), 20000000);
+    CHECK_UINT(p9999, 20000000);                       /* clamped to the max */
+    CHECK_UINT(hdr_value_at_percentile(h, 99.91), 20000000);
     hdr_destroy(&h);
 }
 
@@ -189,23 +165,23 @@ static void test_merge_and_reset(void)
         hdr_record(both, y);
     }
     hdr_merge(a, b);
-    CHECK_U64(hdr_count(a), hdr_count(both));
-    CHECK_U64(hdr_min(a), hdr_min(both));
-    CHECK_U64(hdr_max(a), hdr_max(both));
+    CHECK_UINT(hdr_count(a), hdr_count(both));
+    CHECK_UINT(hdr_min(a), hdr_min(both));
+    CHECK_UINT(hdr_max(a), hdr_max(both));
     CHECK(hdr_mean(a) == hdr_mean(both));
     for (double p = 0; p <= 100; p += 0.5)
-        CHECK_U64(hdr_value_at_percentile(a, p), hdr_value_at_percentile(both, p));
+        CHECK_UINT(hdr_value_at_percentile(a, p), hdr_value_at_percentile(both, p));
     hdr_t *empty = hdr_new();
     hdr_merge(a, empty);
-    CHECK_U64(hdr_count(a), hdr_count(both));
+    CHECK_UINT(hdr_count(a), hdr_count(both));
     hdr_merge(empty, b);
-    CHECK_U64(hdr_min(empty), hdr_min(b));
+    CHECK_UINT(hdr_min(empty), hdr_min(b));
     hdr_reset(a);
-    CHECK_U64(hdr_count(a), 0);
-    CHECK_U64(hdr_max(a), 0);
-    CHECK_U64(hdr_value_at_percentile(a, 50), 0);
+    CHECK_UINT(hdr_count(a), 0);
+    CHECK_UINT(hdr_max(a), 0);
+    CHECK_UINT(hdr_value_at_percentile(a, 50), 0);
     hdr_record(a, 7);
-    CHECK_U64(hdr_min(a), 7);
+    CHECK_UINT(hdr_min(a), 7);
     hdr_destroy(&a);
     hdr_destroy(&b);
     hdr_destroy(&both);
@@ -218,17 +194,17 @@ static void test_extremes(void)
     hdr_t *h = hdr_new();
     hdr_record(h, UINT64_MAX);
     hdr_record(h, 0);
-    CHECK_U64(hdr_min(h), 0);
-    CHECK_U64(hdr_max(h), UINT64_MAX);
-    CHECK_U64(hdr_value_at_percentile(h, 100), UINT64_MAX);
-    CHECK_U64(hdr_value_at_percentile(h, 50), 0);
+    CHECK_UINT(hdr_min(h), 0);
+    CHECK_UINT(hdr_max(h), UINT64_MAX);
+    CHECK_UINT(hdr_value_at_percentile(h, 100), UINT64_MAX);
+    CHECK_UINT(hdr_value_at_percentile(h, 50), 0);
     CHECK(hdr_mean(h) > 9e18);                        /* the sum saturated */
     hdr_record_n(h, 1000, UINT64_MAX);
-    CHECK_U64(hdr_count(h), UINT64_MAX);
+    CHECK_UINT(hdr_count(h), UINT64_MAX);
     uint64_t p = hdr_value_at_percentile(h, 50);
     CHECK(p >= 1000 && p <= 1010);
     hdr_record_n(h, 5, 0);                             /* no-op */
-    CHECK_U64(hdr_min(h), 0);
+    CHECK_UINT(hdr_min(h), 0);
     hdr_destroy(&h);
 }
 
@@ -241,10 +217,8 @@ int main(void)
     test_tail();
     test_merge_and_reset();
     test_extremes();
-    if (failures) {
-        fprintf(stderr, "hdr_test: %d checks failed\n", failures);
+    if (testrun_exit_status("hdr_test") != 0)
         return 1;
-    }
     printf("hdr_test: all checks passed\n");
     return 0;
 }

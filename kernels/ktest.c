@@ -7,9 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int ktest_failures;
-
-
 typedef struct entry {
     kernel_fn_t fn;
     rt_t *rt;
@@ -38,9 +35,8 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     char err[256];
 
     if (!k || !kernels_find(name) || kparams_init(&params, k) != 0) {
-        fprintf(stderr, "no kernel %s\n", name);
+        CHECK_MSG(false, "no kernel %s", name);
         out.rc = -1;
-        ktest_failures++;
         return out;
     }
     for (size_t i = 0; i < nsets; i++) {
@@ -50,9 +46,8 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
         if (!catalog_param(k, key, &idx) ||
             kparams_set_text(&params, idx, eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "bad test setting %s\n", sets[i]);
+            CHECK_MSG(false, "bad test setting %s", sets[i]);
             out.rc = -1;
-            ktest_failures++;
             kparams_free(&params);
             return out;
         }
@@ -64,13 +59,15 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char shm_name[128];
-    snprintf(shm_name, sizeof shm_name, "/heapsim-ktest-%d-%lld%09ld", (int)getpid(),
+    const char *prefix = getenv("HEAPSIM_SHM_PREFIX");
+    if (prefix == NULL || *prefix == '\0' || strchr(prefix, '/') != NULL)
+        prefix = "heapsim-";
+    snprintf(shm_name, sizeof shm_name, "/%sktest-%d-%lld%09ld", prefix, (int)getpid(),
              (long long)now.tv_sec, now.tv_nsec);
     int rc = heap_open(shm_name, &cfg, true, &heap);
     if (rc != 0) {
-        fprintf(stderr, "heap_open: %s\n", heap_strerror(rc));
+        CHECK_MSG(false, "heap_open(%s): %s", shm_name, heap_strerror(rc));
         out.rc = rc;
-        ktest_failures++;
         kparams_free(&params);
         return out;
     }
@@ -97,7 +94,7 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     heap_stats_read(heap, &st);
     out.num_gc = st.num_gc;
     char why[256];
-    CHECK(heap_verify(heap, why, sizeof why) == 0);
+    CHECK_MSG(heap_verify(heap, why, sizeof why) == 0, "heap_verify after %s: %s", name, why);
     heap_leave(heap);
     rt_destroy(&rt);
     sched_destroy(&sched);
@@ -126,10 +123,8 @@ void ktest_print(const char *what, const ktest_outcome_t *o)
 
 int ktest_finish(const char *test)
 {
-    if (ktest_failures) {
-        fprintf(stderr, "%s: %d checks failed\n", test, ktest_failures);
+    if (testrun_exit_status(test) != 0)
         return 1;
-    }
     printf("%s: all checks passed\n", test);
     return 0;
 }

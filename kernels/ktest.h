@@ -1,7 +1,8 @@
 /*
 ** kernels/ktest.h -- what the kernel tests share (test-only): run one
 ** kernel as a task on a real shared heap (a fresh segment, unlinked at
-** once) and a real scheduler, and read what it produced.
+** once) and a real scheduler, and read what it produced. The checks are
+** base/testrun.h's.
 */
 #ifndef HEAPSIM_KERNELS_KTEST_H
 #define HEAPSIM_KERNELS_KTEST_H
@@ -10,18 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/testrun.h"
 #include "kernels/kernels.h"
-
-extern int ktest_failures;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            ktest_failures++;                                               \
-        }                                                                   \
-    } while (0)
 
 #define KTEST_MAX_METRICS 64
 

@@ -20,9 +20,6 @@
 #include "base/testrun.h"
 #include "worker/worker.h"
 
-#define CHECK TR_CHECK
-#define CHECK_INT TR_CHECK_INT
-#define CHECK_STR TR_CHECK_STR
 
 static char dir[512];
 
@@ -34,8 +31,16 @@ static void setup(const char *name)
 
     snprintf(dir, sizeof dir, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
     mkdir(dir, 0700);
-    snprintf(prefix, sizeof prefix, "heapsim-lt%d-", (int)getpid());
-    CHECK(setenv("HEAPSIM_SHM_PREFIX", prefix, 1) == 0);
+    /* Inside the prefix tests/run gives every test, so that its leak check
+    ** sees ours too. */
+    static char base[64];
+    if (!base[0]) {
+        const char *given = getenv("HEAPSIM_SHM_PREFIX");
+        snprintf(base, sizeof base, "%s",
+                 given && *given && !strchr(given, '/') ? given : "heapsim-");
+    }
+    snprintf(prefix, sizeof prefix, "%slt%d-", base, (int)getpid());
+    REQUIRE(setenv("HEAPSIM_SHM_PREFIX", prefix, 1) == 0);
 }
 
 static const char *path_of(const char *file, char *buf, size_t size)
@@ -47,9 +52,9 @@ static const char *path_of(const char *file, char *buf, size_t size)
 static const char *write_scenario(const char *text, char *buf, size_t size)
 {
     FILE *f = fopen(path_of("s.yaml", buf, size), "w");
-    CHECK(f != NULL);
-    CHECK(fputs(text, f) >= 0);
-    CHECK(fclose(f) == 0);
+    REQUIRE(f != NULL);
+    REQUIRE(fputs(text, f) >= 0);
+    REQUIRE(fclose(f) == 0);
     return buf;
 }
 
@@ -61,7 +66,7 @@ static int segments_left(void)
     struct dirent *e;
     int n = 0;
 
-    CHECK(d != NULL);
+    REQUIRE(d != NULL);
     while ((e = readdir(d)) != NULL)
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
             fprintf(stderr, "left in /dev/shm: %s\n", e->d_name);
@@ -78,9 +83,9 @@ static long long q_int(const char *db, const char *sql)
     sqlite3_stmt *st;
     long long v;
 
-    CHECK(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    REQUIRE(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(h);
@@ -92,9 +97,9 @@ static void q_text(const char *db, const char *sql, char *buf, size_t size)
     sqlite3 *h;
     sqlite3_stmt *st;
 
-    CHECK(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    REQUIRE(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(h);
@@ -118,20 +123,20 @@ static void test_local_run(void)
         .db = path_of("h.db", db, sizeof db), .local = true, .workers = 2,
         .quiet = true, .command_line = "launcher_test local_run",
     };
-    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_OK);
+    REQUIRE_INT(launcher_run(&o), LAUNCHER_EXIT_OK);
     q_text(db, "select status from runs", text, sizeof text);
-    CHECK_STR(text, "done");
+    REQUIRE_STR(text, "done");
     q_text(db, "select command_line from runs", text, sizeof text);
-    CHECK_STR(text, "launcher_test local_run");
-    CHECK_INT(q_int(db, "select workers from runs"), 2);
-    CHECK_INT(q_int(db, "select count(*) from tasks where status = 'done'"), 4);
-    CHECK_INT(q_int(db, "select count(*) from workers"), 2);
+    REQUIRE_STR(text, "launcher_test local_run");
+    REQUIRE_INT(q_int(db, "select workers from runs"), 2);
+    REQUIRE_INT(q_int(db, "select count(*) from tasks where status = 'done'"), 4);
+    REQUIRE_INT(q_int(db, "select count(*) from workers"), 2);
     /* Task ids ascend with seq, as the plan and the coordinator want. */
-    CHECK_INT(q_int(db, "select count(*) from tasks a join tasks b on a.seq < b.seq"
+    REQUIRE_INT(q_int(db, "select count(*) from tasks a join tasks b on a.seq < b.seq"
                         " where a.id >= b.id"), 0);
     /* One heap per runtime setting: each GC cycle names its heap. */
-    CHECK_INT(q_int(db, "select count(distinct heap) from gc_cycles"), 2);
-    CHECK_INT(segments_left(), 0);
+    REQUIRE_INT(q_int(db, "select count(distinct heap) from gc_cycles"), 2);
+    REQUIRE_INT(segments_left(), 0);
 }
 
 /* A bad scenario: usage status, and no database is made. */
@@ -147,8 +152,8 @@ static void test_bad_scenario(void)
         .db = path_of("h.db", db, sizeof db), .local = true, .workers = 1,
         .quiet = true, .command_line = "x",
     };
-    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
-    CHECK(stat(db, &sb) != 0);
+    REQUIRE_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
+    REQUIRE(stat(db, &sb) != 0);
 }
 
 /* Workers that exit at once: the supervisor reports them gone, the tasks
@@ -163,12 +168,12 @@ static void test_workers_that_die(void)
         .db = path_of("h.db", db, sizeof db), .local = true, .workers = 2,
         .worker_exe = "/bin/false", .quiet = true, .command_line = "x",
     };
-    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_FAILED);
+    REQUIRE_INT(launcher_run(&o), LAUNCHER_EXIT_FAILED);
     q_text(db, "select status from runs", text, sizeof text);
-    CHECK_STR(text, "failed");
-    CHECK_INT(q_int(db, "select count(*) from tasks where status = 'failed' and"
+    REQUIRE_STR(text, "failed");
+    REQUIRE_INT(q_int(db, "select count(*) from tasks where status = 'failed' and"
                         " error = 'no worker left to run the task'"), 4);
-    CHECK_INT(segments_left(), 0);
+    REQUIRE_INT(segments_left(), 0);
 }
 
 /* An endpoint that cannot be bound: usage status, the stored run failed. */
@@ -182,10 +187,10 @@ static void test_cannot_bind(void)
         .db = path_of("h.db", db, sizeof db), .bind = "tcp://no-such-host.invalid:1",
         .quiet = true, .command_line = "x",
     };
-    CHECK_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
+    REQUIRE_INT(launcher_run(&o), LAUNCHER_EXIT_USAGE);
     q_text(db, "select status from runs", text, sizeof text);
-    CHECK_STR(text, "failed");
-    CHECK_INT(q_int(db, "select count(*) from tasks"), 4);
+    REQUIRE_STR(text, "failed");
+    REQUIRE_INT(q_int(db, "select count(*) from tasks"), 4);
 }
 
 /* `launcher_test worker --connect EP --name N --local-child`: what the

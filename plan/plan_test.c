@@ -15,10 +15,6 @@
 
 #include "base/testrun.h"
 
-#define CHECK TR_CHECK
-#define CHECK_INT TR_CHECK_INT
-#define CHECK_STR TR_CHECK_STR
-
 /* A scenario of n tasks built by hand, task i with gogc[i]; the plan looks
 ** at nothing but the tasks and their runtime settings. */
 typedef struct fixture {
@@ -29,7 +25,7 @@ typedef struct fixture {
 static void fixture_init(fixture_t *f, const int *gogc, size_t n)
 {
     memset(f, 0, sizeof *f);
-    TR_CHECK(n <= sizeof f->tasks / sizeof f->tasks[0]);
+    REQUIRE(n <= sizeof f->tasks / sizeof f->tasks[0]);
     for (size_t i = 0; i < n; i++) {
         f->tasks[i].seq = (uint32_t)i;
         f->tasks[i].runtime.gogc = gogc[i];
@@ -47,24 +43,24 @@ static void test_equal_runtime_shares_a_heap(void)
     plan_t *p = NULL;
 
     fixture_init(&f, gogc, 6);
-    CHECK_INT(plan_new(&f.scn, "ab12", &p), 0);
-    CHECK(p != NULL);
-    CHECK(plan_scenario(p) == &f.scn);
-    CHECK_STR(plan_token(p), "ab12");
-    CHECK_INT(plan_ntasks(p), 6);
-    CHECK_INT(plan_nheaps(p), 3);
-    CHECK_STR(plan_heap_key(p, 0), "ab12-0");
-    CHECK_STR(plan_heap_key(p, 1), "ab12-1");
-    CHECK_STR(plan_heap_key(p, 2), "ab12-2");
+    REQUIRE_INT(plan_new(&f.scn, "ab12", &p), 0);
+    REQUIRE(p != NULL);
+    REQUIRE(plan_scenario(p) == &f.scn);
+    REQUIRE_STR(plan_token(p), "ab12");
+    REQUIRE_INT(plan_ntasks(p), 6);
+    REQUIRE_INT(plan_nheaps(p), 3);
+    REQUIRE_STR(plan_heap_key(p, 0), "ab12-0");
+    REQUIRE_STR(plan_heap_key(p, 1), "ab12-1");
+    REQUIRE_STR(plan_heap_key(p, 2), "ab12-2");
     static const size_t want[] = {0, 0, 1, 0, 1, 2};
     for (size_t i = 0; i < 6; i++) {
-        CHECK(plan_task(p, i)->scn == &f.tasks[i]);
-        CHECK_INT(plan_task(p, i)->heap, want[i]);
-        CHECK_INT(plan_task(p, i)->id, 0);
-        CHECK_STR(plan_task_heap_key(p, i), plan_heap_key(p, want[i]));
+        REQUIRE(plan_task(p, i)->scn == &f.tasks[i]);
+        REQUIRE_INT(plan_task(p, i)->heap, want[i]);
+        REQUIRE_INT(plan_task(p, i)->id, 0);
+        REQUIRE_STR(plan_task_heap_key(p, i), plan_heap_key(p, want[i]));
     }
     plan_destroy(&p);
-    CHECK(p == NULL);
+    REQUIRE(p == NULL);
 }
 
 /* Every runtime setting counts, not only gogc. */
@@ -78,10 +74,10 @@ static void test_every_runtime_setting_counts(void)
     f.tasks[1].runtime.memory_limit_bytes = 1 << 20;
     f.tasks[2].runtime.heap_max_bytes = 128 << 20;
     f.tasks[3].runtime.stack_reserve_bytes = 64 << 10;
-    CHECK_INT(plan_new(&f.scn, "t", &p), 0);
-    CHECK_INT(plan_nheaps(p), 4);
-    CHECK_INT(plan_task(p, 4)->heap, 0);
-    CHECK_STR(plan_task_heap_key(p, 3), "t-3");
+    REQUIRE_INT(plan_new(&f.scn, "t", &p), 0);
+    REQUIRE_INT(plan_nheaps(p), 4);
+    REQUIRE_INT(plan_task(p, 4)->heap, 0);
+    REQUIRE_STR(plan_task_heap_key(p, 3), "t-3");
     plan_destroy(&p);
 }
 
@@ -94,14 +90,14 @@ static void test_same_inputs_same_keys(void)
     plan_t *a = NULL, *b = NULL, *c = NULL;
 
     fixture_init(&f, gogc, 4);
-    CHECK_INT(plan_new(&f.scn, "run1", &a), 0);
-    CHECK_INT(plan_new(&f.scn, "run1", &b), 0);
-    CHECK_INT(plan_new(&f.scn, "run2", &c), 0);
-    CHECK_INT(plan_nheaps(a), plan_nheaps(b));
+    REQUIRE_INT(plan_new(&f.scn, "run1", &a), 0);
+    REQUIRE_INT(plan_new(&f.scn, "run1", &b), 0);
+    REQUIRE_INT(plan_new(&f.scn, "run2", &c), 0);
+    REQUIRE_INT(plan_nheaps(a), plan_nheaps(b));
     for (size_t i = 0; i < 4; i++) {
-        CHECK_STR(plan_task_heap_key(a, i), plan_task_heap_key(b, i));
-        CHECK(strcmp(plan_task_heap_key(a, i), plan_task_heap_key(c, i)) != 0);
-        CHECK_INT(plan_task(a, i)->heap, plan_task(c, i)->heap);
+        REQUIRE_STR(plan_task_heap_key(a, i), plan_task_heap_key(b, i));
+        REQUIRE(strcmp(plan_task_heap_key(a, i), plan_task_heap_key(c, i)) != 0);
+        REQUIRE_INT(plan_task(a, i)->heap, plan_task(c, i)->heap);
     }
     plan_destroy(&a);
     plan_destroy(&b);
@@ -116,26 +112,26 @@ static void test_bad_tokens_refused(void)
     plan_t *p = (plan_t *)&f;   /* must come back NULL */
 
     fixture_init(&f, gogc, 2);
-    CHECK_INT(plan_new(&f.scn, "", &p), -EINVAL);
-    CHECK(p == NULL);
+    REQUIRE_INT(plan_new(&f.scn, "", &p), -EINVAL);
+    REQUIRE(p == NULL);
     p = (plan_t *)&f;
-    CHECK_INT(plan_new(&f.scn, NULL, &p), -EINVAL);
-    CHECK(p == NULL);
-    CHECK_INT(plan_new(&f.scn, "a/b", &p), -EINVAL);
-    CHECK(p == NULL);
+    REQUIRE_INT(plan_new(&f.scn, NULL, &p), -EINVAL);
+    REQUIRE(p == NULL);
+    REQUIRE_INT(plan_new(&f.scn, "a/b", &p), -EINVAL);
+    REQUIRE(p == NULL);
 
     /* "<token>-1" must fit with its NUL: a token of KEY_MAX - 3 does,
     ** one more does not. */
     memset(long_token, 'x', sizeof long_token);
     long_token[PLAN_KEY_MAX - 3] = '\0';
-    CHECK_INT(plan_new(&f.scn, long_token, &p), 0);
-    CHECK_INT(strlen(plan_heap_key(p, 1)), PLAN_KEY_MAX - 1);
+    REQUIRE_INT(plan_new(&f.scn, long_token, &p), 0);
+    REQUIRE_INT(strlen(plan_heap_key(p, 1)), PLAN_KEY_MAX - 1);
     plan_destroy(&p);
     long_token[PLAN_KEY_MAX - 3] = 'x';
     long_token[PLAN_KEY_MAX - 2] = '\0';
-    CHECK_INT(plan_new(&f.scn, long_token, &p), -EINVAL);
-    CHECK(p == NULL);
-    CHECK_STR(plan_strerror(-EINVAL), "invalid run token or task id");
+    REQUIRE_INT(plan_new(&f.scn, long_token, &p), -EINVAL);
+    REQUIRE(p == NULL);
+    REQUIRE_STR(plan_strerror(-EINVAL), "invalid run token or task id");
 }
 
 static void test_task_ids_ascend(void)
@@ -145,35 +141,35 @@ static void test_task_ids_ascend(void)
     plan_t *p = NULL;
 
     fixture_init(&f, gogc, 4);
-    CHECK_INT(plan_new(&f.scn, "tok", &p), 0);
-    CHECK_INT(plan_ids_complete(p), 0);
-    CHECK_INT(plan_find_task(p, 10), -1);
-    CHECK_INT(plan_set_task_id(p, 1, 20), 0);
-    CHECK_INT(plan_find_task(p, 20), 1);
+    REQUIRE_INT(plan_new(&f.scn, "tok", &p), 0);
+    REQUIRE_INT(plan_ids_complete(p), 0);
+    REQUIRE_INT(plan_find_task(p, 10), -1);
+    REQUIRE_INT(plan_set_task_id(p, 1, 20), 0);
+    REQUIRE_INT(plan_find_task(p, 20), 1);
     /* Refused, and nothing changes: not positive, not above the one
     ** before, not below the one after. */
-    CHECK_INT(plan_set_task_id(p, 0, 0), -EINVAL);
-    CHECK_INT(plan_set_task_id(p, 0, -5), -EINVAL);
-    CHECK_INT(plan_set_task_id(p, 0, 20), -EINVAL);
-    CHECK_INT(plan_set_task_id(p, 3, 19), -EINVAL);
-    CHECK_INT(plan_set_task_id(p, 2, 20), -EINVAL);
-    CHECK_INT(plan_task(p, 0)->id, 0);
-    CHECK_INT(plan_task(p, 2)->id, 0);
-    CHECK_INT(plan_task(p, 3)->id, 0);
-    CHECK_INT(plan_find_task(p, 20), 1);
+    REQUIRE_INT(plan_set_task_id(p, 0, 0), -EINVAL);
+    REQUIRE_INT(plan_set_task_id(p, 0, -5), -EINVAL);
+    REQUIRE_INT(plan_set_task_id(p, 0, 20), -EINVAL);
+    REQUIRE_INT(plan_set_task_id(p, 3, 19), -EINVAL);
+    REQUIRE_INT(plan_set_task_id(p, 2, 20), -EINVAL);
+    REQUIRE_INT(plan_task(p, 0)->id, 0);
+    REQUIRE_INT(plan_task(p, 2)->id, 0);
+    REQUIRE_INT(plan_task(p, 3)->id, 0);
+    REQUIRE_INT(plan_find_task(p, 20), 1);
 
-    CHECK_INT(plan_set_task_id(p, 0, 7), 0);
-    CHECK_INT(plan_set_task_id(p, 3, 40), 0);
-    CHECK_INT(plan_ids_complete(p), 0);
-    CHECK_INT(plan_find_task(p, 40), 3);
-    CHECK_INT(plan_set_task_id(p, 2, 21), 0);
-    CHECK_INT(plan_ids_complete(p), 1);
+    REQUIRE_INT(plan_set_task_id(p, 0, 7), 0);
+    REQUIRE_INT(plan_set_task_id(p, 3, 40), 0);
+    REQUIRE_INT(plan_ids_complete(p), 0);
+    REQUIRE_INT(plan_find_task(p, 40), 3);
+    REQUIRE_INT(plan_set_task_id(p, 2, 21), 0);
+    REQUIRE_INT(plan_ids_complete(p), 1);
     static const int64_t ids[] = {7, 20, 21, 40};
     for (size_t i = 0; i < 4; i++)
-        CHECK_INT(plan_find_task(p, ids[i]), (long)i);
-    CHECK_INT(plan_find_task(p, 8), -1);
-    CHECK_INT(plan_find_task(p, 41), -1);
-    CHECK_INT(plan_find_task(p, 0), -1);
+        REQUIRE_INT(plan_find_task(p, ids[i]), (long)i);
+    REQUIRE_INT(plan_find_task(p, 8), -1);
+    REQUIRE_INT(plan_find_task(p, 41), -1);
+    REQUIRE_INT(plan_find_task(p, 0), -1);
     plan_destroy(&p);
 }
 
@@ -183,11 +179,11 @@ static void test_no_tasks_no_heaps(void)
     plan_t *p = NULL;
 
     fixture_init(&f, NULL, 0);
-    CHECK_INT(plan_new(&f.scn, "empty", &p), 0);
-    CHECK_INT(plan_ntasks(p), 0);
-    CHECK_INT(plan_nheaps(p), 0);
-    CHECK_INT(plan_ids_complete(p), 1);
-    CHECK_INT(plan_find_task(p, 1), -1);
+    REQUIRE_INT(plan_new(&f.scn, "empty", &p), 0);
+    REQUIRE_INT(plan_ntasks(p), 0);
+    REQUIRE_INT(plan_nheaps(p), 0);
+    REQUIRE_INT(plan_ids_complete(p), 1);
+    REQUIRE_INT(plan_find_task(p, 1), -1);
     plan_destroy(&p);
     plan_destroy(&p);       /* NULL is fine */
     plan_destroy(NULL);
@@ -205,21 +201,21 @@ static void test_loaded_scenario(void)
 
     snprintf(path, sizeof path, "%s/sweep.yaml", dir && *dir ? dir : "/tmp");
     f = fopen(path, "w");
-    CHECK(f != NULL);
+    REQUIRE(f != NULL);
     fputs("name: sweep\n"
           "task: {kernel: binary_trees, depth: 6}\n"
           "sweep: {gogc: [50, 200], depth: [6, 7]}\n"
           "repeat: 2\n", f);
-    CHECK(fclose(f) == 0);
-    CHECK_INT(scenario_load(path, NULL, 0, &scn, err, sizeof err), 0);
-    CHECK_INT(scn->ntasks, 8);
-    CHECK_INT(plan_new(scn, "0123456789abcdef", &p), 0);
-    CHECK_INT(plan_nheaps(p), 2);
+    REQUIRE(fclose(f) == 0);
+    REQUIRE_INT(scenario_load(path, NULL, 0, &scn, err, sizeof err), 0);
+    REQUIRE_INT(scn->ntasks, 8);
+    REQUIRE_INT(plan_new(scn, "0123456789abcdef", &p), 0);
+    REQUIRE_INT(plan_nheaps(p), 2);
     for (size_t i = 0; i < scn->ntasks; i++) {
         size_t want = scn->tasks[i].runtime.gogc == scn->tasks[0].runtime.gogc ? 0 : 1;
-        CHECK_INT(plan_task(p, i)->heap, want);
+        REQUIRE_INT(plan_task(p, i)->heap, want);
     }
-    CHECK_STR(plan_heap_key(p, 1), "0123456789abcdef-1");
+    REQUIRE_STR(plan_heap_key(p, 1), "0123456789abcdef-1");
     plan_destroy(&p);
     scenario_free(&scn);
     unlink(path);

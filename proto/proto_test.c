@@ -3,22 +3,12 @@
 ** malformed frame is refused with a reason and nothing leaks.
 */
 #include "proto/proto.h"
+#include "base/testrun.h"
 
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
 
 static int roundtrip(const proto_msg_t *in, proto_msg_t *out)
 {
@@ -288,10 +278,8 @@ int main(void)
     test_sample_gc();
     test_malformed();
     test_fuzz();
-    if (failures) {
-        fprintf(stderr, "proto_test: %d checks failed\n", failures);
+    if (testrun_exit_status("proto_test") != 0)
         return 1;
-    }
     printf("proto_test: all checks passed\n");
     return 0;
 }

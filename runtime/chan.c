@@ -67,6 +67,7 @@
 #include "runtime/rt_int.h"
 #include "sched/sched.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,16 @@ static inline bool has_cells(const chan_hdr_t *c)
     return c->elem_nptrs != 0 || c->elem_bytes != 0;
 }
 
+/* Are slots[0..n) all nil? (For asserts: "every pinned or scratch slot
+** not in use is nil".) */
+static inline bool all_nil(const heap_ref_t *slots, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (slots[i] != 0)
+            return false;
+    return true;
+}
+
 /* ---- Pinned root slots ----------------------------------------------------------- */
 
 static inline uint32_t pin_class(uint32_t n)
@@ -272,8 +283,11 @@ static heap_ref_t *pin(rt_t *rt, chan__state_t *st, uint32_t n)
     uint32_t k = pin_class(n), size = 1u << k;
     pin_list_t *fl = &st->pin_free[k];
 
-    if (fl->n > 0)
-        return fl->blocks[--fl->n];
+    if (fl->n > 0) {
+        heap_ref_t *slots = fl->blocks[--fl->n];
+        assert(all_nil(slots, size));
+        return slots;
+    }
     if (st->bump_left < size) {
         if (st->nchunks == st->chunks_cap) {
             size_t cap = st->chunks_cap ? 2 * st->chunks_cap : 8;
@@ -293,6 +307,7 @@ static heap_ref_t *pin(rt_t *rt, chan__state_t *st, uint32_t n)
     heap_ref_t *slots = st->bump;
     st->bump += size;
     st->bump_left -= size;
+    assert(all_nil(slots, size));
     return slots;
 }
 
@@ -479,6 +494,7 @@ static __attribute__((noinline)) waitq_t *q_make(rt_t *rt, chan__state_t *st, he
     } else {
         st->free_qs = q->free_next;
     }
+    assert(*q->pin == 0);   /* a queue that emptied let go of its channel */
     q->ch = ch;
     q->recv_head = q->recv_tail = NULL;
     q->send_head = q->send_tail = NULL;
@@ -500,7 +516,12 @@ static inline void q_link(heap_t *h, waitq_t *q, waiter_t *w)
 {
     waiter_t **head = w->dir == CHAN_RECV ? &q->recv_head : &q->send_head;
     waiter_t **tail = w->dir == CHAN_RECV ? &q->recv_tail : &q->send_tail;
+    chan_hdr_t *c = hdr_of(h, q->ch);
 
+    /* Queues hold WAITING waiters only; a receiver waits on an empty
+    ** buffer, a sender on a full one (the picture's invariants). */
+    assert(w->state == W_WAITING && w->q == NULL);
+    assert(w->dir == CHAN_RECV ? c->len == 0 : c->len == c->cap);
     w->q = q;
     w->next = NULL;
     w->prev = *tail;
@@ -510,7 +531,7 @@ static inline void q_link(heap_t *h, waitq_t *q, waiter_t *w)
         *head = w;
     *tail = w;
     *q->pin = q->ch;
-    hdr_of(h, q->ch)->waiting++;
+    c->waiting++;
 }
 
 static inline void q_unlink(heap_t *h, waiter_t *w)
@@ -529,9 +550,13 @@ static inline void q_unlink(heap_t *h, waiter_t *w)
         *tail = w->prev;
     w->prev = w->next = NULL;
     w->q = NULL;
-    hdr_of(h, q->ch)->waiting--;
-    if (q_empty(q))
+    chan_hdr_t *c = hdr_of(h, q->ch);
+    assert(c->waiting > 0);
+    c->waiting--;
+    if (q_empty(q)) {
+        assert(c->waiting == 0);   /* waiting == the waiters on both queues */
         *q->pin = 0;
+    }
 }
 
 /* The oldest waiter of direction dir on ch, unlinked; NULL if none. */
@@ -540,12 +565,14 @@ static inline waiter_t *q_pop(rt_t *rt, heap_ref_t ch, chan_hdr_t *c, uint8_t di
     if (c->waiting == 0)
         return NULL;
     waitq_t *q = q_find(rt->chan, ch);
+    assert(q != NULL);   /* waiting counts waiters on this channel's queues */
     if (q == NULL)
         return NULL;
     waiter_t **head = dir == CHAN_RECV ? &q->recv_head : &q->send_head;
     waiter_t *w = *head;
     if (w == NULL)
         return NULL;
+    assert(w->state == W_WAITING && w->q == q);
     /* q_unlink for the head. */
     *head = w->next;
     if (w->next != NULL)
@@ -555,8 +582,10 @@ static inline waiter_t *q_pop(rt_t *rt, heap_ref_t ch, chan_hdr_t *c, uint8_t di
     w->next = NULL;
     w->q = NULL;
     c->waiting--;
-    if (q_empty(q))
+    if (q_empty(q)) {
+        assert(c->waiting == 0);
         *q->pin = 0;
+    }
     return w;
 }
 
@@ -568,6 +597,7 @@ static inline void wake(rt_t *rt, waiter_t *w, bool next)
     sched_waiter_t *g = w->g;
     sel_t *sel = w->sel;
 
+    assert(w->q == NULL && w->state != W_WAITING);
     if (sel != NULL) {
         sel->fired = (int)w->case_index;
         for (uint32_t i = 0; i < sel->n; i++) {
@@ -594,6 +624,7 @@ static inline __attribute__((always_inline)) bool try_recv(rt_t *rt, heap_ref_t 
     waiter_t *w = q_pop(rt, ch, c, CHAN_SEND);
 
     if (w != NULL) {
+        assert(c->len == c->cap);   /* a sender waits only on a full buffer */
         if (c->cap == 0) {
             refs_put(refs_out, w->refs, c->elem_nptrs);
             bytes_put(scalars_out, w->scalars, c->elem_bytes);
@@ -645,6 +676,7 @@ static inline __attribute__((always_inline)) bool try_send(rt_t *rt, heap_ref_t 
     heap_t *h = rt->heap;
     waiter_t *w = q_pop(rt, ch, c, CHAN_RECV);
     if (w != NULL) {
+        assert(c->len == 0);   /* a receiver waits only on an empty buffer */
         refs_put(w->refs, refs, c->elem_nptrs);
         bytes_put(w->scalars, scalars, c->elem_bytes);
         w->state = W_DONE;
@@ -790,6 +822,7 @@ void chan_send(rt_t *rt, heap_ref_t ch, const heap_ref_t *refs, const void *scal
 
     /* Rooted before the first safepoint (see the picture). */
     if (n > 0) {
+        assert(all_nil(st->scratch, n));
         refs_put(st->scratch, refs, n);
         refs = st->scratch;
     }
@@ -917,6 +950,8 @@ int chan_select(rt_t *rt, chan_case_t *cases, size_t n, bool has_default)
         st->sel_order_cap = 2 * n;
     }
     uint32_t *order = st->sel_order, *off = st->sel_order + n;
+
+    assert(all_nil(st->scratch, SCRATCH_SLOTS));
 
     /* Root the values to send before the first safepoint (see the picture). */
     for (size_t i = 0; i < n; i++) {

@@ -265,10 +265,7 @@ static void expect_failure(void (*fn)(rt_t *, void *), const char *want)
     rtt_open(&w, 64 * MiB, 0);
     rtt_outcome_t o = rtt_run(&w, fn, NULL);
     CHECK_INT(o.rc, SCHED_EFAILED);
-    if (strcmp(o.failure, want) != 0) {
-        fprintf(stderr, "failure: \"%s\", want \"%s\"\n", o.failure, want);
-        rtt_failures++;
-    }
+    CHECK_STR(o.failure, want);
     rtt_close(&w);
 }
 
@@ -313,8 +310,7 @@ static void t_select_fair(rt_t *rt, void *arg)
     for (int k = 0; k < 3; k++) {
         if (counts[k] < FAIR_TRIALS / 3 - FAIR_TRIALS / 20 ||
             counts[k] > FAIR_TRIALS / 3 + FAIR_TRIALS / 20) {
-            fprintf(stderr, "select counts %d %d %d\n", counts[0], counts[1], counts[2]);
-            rtt_failures++;
+            CHECK_MSG(false, "select counts %d %d %d", counts[0], counts[1], counts[2]);
             break;
         }
     }
@@ -600,6 +596,7 @@ static void t_select_deadlock(rt_t *rt, void *arg)
 
 static void test_deadlock_reports_channel_waits(void)
 {
+    int failed_before = testrun_failures();
     rtt_world_t w;
     rtt_open(&w, 64 * MiB, 0);
     rtt_outcome_t o = rtt_run(&w, t_deadlock, NULL);
@@ -609,7 +606,7 @@ static void test_deadlock_reports_channel_waits(void)
     CHECK(strstr(o.failure, "[chan receive]") != NULL);
     CHECK(strstr(o.failure, "[chan receive (nil chan)]") != NULL);
     CHECK(strstr(o.failure, "[select (no cases)]") != NULL);
-    if (rtt_failures)
+    if (testrun_failures() > failed_before)
         fprintf(stderr, "report:\n%s\n", o.failure);
     rtt_close(&w);
 

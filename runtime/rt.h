@@ -49,8 +49,9 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
 ** does not return. A safepoint. */
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes);
 
-/* Added: poll for a stop-the-world request (a collection in any process
-** may run here). For loops that neither allocate, block nor yield. */
+/* Poll for a stop-the-world request: a collection started by any process
+** attached to the heap may run here. A safepoint; for loops that neither
+** allocate, block nor yield. */
 void rt_safepoint(rt_t *rt);
 
 /* The current goroutine's root frame: push n nil slots, pop them. Slots

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int rtt_failures;
-
 char *rtt_name(char *buf, size_t size, const char *tag)
 {
     static uint64_t nonce;
@@ -23,7 +21,10 @@ char *rtt_name(char *buf, size_t size, const char *tag)
             nonce = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
         nonce |= 1;
     }
-    snprintf(buf, size, "/heapsim-rtt-%d-%016llx-%s%d", (int)getpid(),
+    const char *prefix = getenv("HEAPSIM_SHM_PREFIX");
+    if (prefix == NULL || *prefix == '\0' || strchr(prefix, '/') != NULL)
+        prefix = "heapsim-";
+    snprintf(buf, size, "/%srtt-%d-%016llx-%s%d", prefix, (int)getpid(),
              (unsigned long long)nonce, tag, ++seq);
     return buf;
 }
@@ -88,10 +89,8 @@ rtt_outcome_t rtt_run(rtt_world_t *w, void (*fn)(rt_t *rt, void *arg), void *arg
         abort();
     out.rc = sched_run(w->sched);
     snprintf(out.failure, sizeof out.failure, "%s", sched_failure(w->sched));
-    if (heap_verify(w->heap, why, sizeof why) != 0) {
-        fprintf(stderr, "heap_verify after the task: %s\n", why);
-        rtt_failures++;
-    }
+    CHECK_MSG(heap_verify(w->heap, why, sizeof why) == 0, "heap_verify after the task: %s",
+              why);
     heap_leave(w->heap);
     rt_destroy(&e.rt);
     return out;
@@ -147,5 +146,5 @@ void rtt_churn(rt_t *rt, int n)
 int rtt_main(int argc, char **argv, const rtt_case_t *cases, size_t ncases,
              unsigned limit_s)
 {
-    return testrun_main(argc, argv, cases, ncases, limit_s, &rtt_failures);
+    return testrun_main(argc, argv, cases, ncases, limit_s, NULL);
 }

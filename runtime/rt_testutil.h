@@ -3,9 +3,9 @@
 ** pool_test): a real shared heap (a unique segment, unlinked at once), a
 ** real scheduler, one task run to its end, and a fork-per-case runner.
 **
-** CHECK() works anywhere (goroutine or not): it prints and counts; the
-** case fails when its process ends with failures counted, crashes or hits
-** its time limit.
+** The checks are base/testrun.h's: CHECK() works anywhere (goroutine or
+** not) and counts; the case fails when a check failed, or its process
+** crashes or hits its time limit.
 */
 #ifndef HEAPSIM_RUNTIME_RT_TESTUTIL_H
 #define HEAPSIM_RUNTIME_RT_TESTUTIL_H
@@ -20,29 +20,9 @@
 #include "sched/sched.h"
 #include "base/testrun.h"
 
-extern int rtt_failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            rtt_failures++;                                                    \
-        }                                                                      \
-    } while (0)
-
-#define CHECK_INT(a, b)                                                        \
-    do {                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                    \
-        if (a_ != b_) {                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",  \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                       \
-            rtt_failures++;                                                    \
-        }                                                                      \
-    } while (0)
-
 /* A segment name no other test process uses, even one with the same pid
-** in another sandbox sharing /dev/shm: "/heapsim-rtt-<pid>-<nonce>-<tag>". */
+** in another sandbox sharing /dev/shm: "/<prefix>rtt-<pid>-<nonce>-<tag><n>",
+** <prefix> being HEAPSIM_SHM_PREFIX ("heapsim-" when unset). */
 char *rtt_name(char *buf, size_t size, const char *tag);
 
 /* One task's world: heap, scheduler, rt. */

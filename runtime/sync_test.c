@@ -20,7 +20,7 @@ static sched_t *new_sched(void)
 {
     sched_t *s = NULL;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
     return s;
 }
 
@@ -31,7 +31,7 @@ static void note(const char *what)
 {
     size_t n = strlen(what);
 
-    TR_CHECK(journal_len + n < sizeof journal);
+    REQUIRE(journal_len + n < sizeof journal);
     memcpy(journal + journal_len, what, n + 1);
     journal_len += n;
 }
@@ -49,7 +49,7 @@ static void increments(sched_t *s, void *arg)
 {
     for (int i = 0; i < ROUNDS; i++) {
         sync_mutex_lock(s, &mu);
-        TR_CHECK_INT(inside, 0);
+        REQUIRE_INT(inside, 0);
         inside = 1;
         long seen = counter;
         sched_yield(s);
@@ -65,10 +65,10 @@ static void test_mutex_excludes(void)
     sched_t *s = new_sched();
 
     for (int i = 0; i < WORKERS; i++)
-        TR_CHECK(sched_spawn(s, increments, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(counter, (long)WORKERS * ROUNDS);
-    TR_CHECK(!mu.locked);
+        REQUIRE(sched_spawn(s, increments, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(counter, (long)WORKERS * ROUNDS);
+    REQUIRE(!mu.locked);
     sched_destroy(&s);
 }
 
@@ -92,15 +92,15 @@ static void test_mutex_fifo_handoff_and_trylock(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, holds_then_releases, NULL) > 0);
-    TR_CHECK(sched_spawn(s, takes_turn, "a") > 0);
-    TR_CHECK(sched_spawn(s, takes_turn, "b") > 0);
-    TR_CHECK(sched_spawn(s, takes_turn, "c") > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "Habc");
+    REQUIRE(sched_spawn(s, holds_then_releases, NULL) > 0);
+    REQUIRE(sched_spawn(s, takes_turn, "a") > 0);
+    REQUIRE(sched_spawn(s, takes_turn, "b") > 0);
+    REQUIRE(sched_spawn(s, takes_turn, "c") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "Habc");
 
-    TR_CHECK(sync_mutex_trylock(&mu));
-    TR_CHECK(!sync_mutex_trylock(&mu));
+    REQUIRE(sync_mutex_trylock(&mu));
+    REQUIRE(!sync_mutex_trylock(&mu));
     mu.locked = false;
     sched_destroy(&s);
 }
@@ -120,13 +120,13 @@ static void test_mutex_misuse(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, unlocks_free_mutex, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "sync: unlock of unlocked mutex");
+    REQUIRE(sched_spawn(s, unlocks_free_mutex, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "sync: unlock of unlocked mutex");
 
-    TR_CHECK(sched_spawn(s, locks_twice, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK_STR(sched_failure(s),
+    REQUIRE(sched_spawn(s, locks_twice, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE_STR(sched_failure(s),
               "all goroutines are asleep - deadlock!\n\ngoroutine 2 [sync.Mutex.Lock]");
     sched_destroy(&s);
 }
@@ -151,7 +151,7 @@ static void works_then_done(sched_t *s, void *arg)
 static void waits_for(sched_t *s, void *arg)
 {
     sync_wg_wait(s, &wg);
-    TR_CHECK_INT(finished, 10);
+    REQUIRE_INT(finished, 10);
     note(arg);
 }
 
@@ -160,11 +160,11 @@ static void coordinator(sched_t *s, void *arg)
     sync_wg_wait(s, &wg);   /* zero: returns at once */
     sync_wg_add(s, &wg, 10);
     for (intptr_t i = 0; i < 10; i++)
-        TR_CHECK(sched_spawn(s, works_then_done, (void *)i) > 0);
-    TR_CHECK(sched_spawn(s, waits_for, "1") > 0);
-    TR_CHECK(sched_spawn(s, waits_for, "2") > 0);
+        REQUIRE(sched_spawn(s, works_then_done, (void *)i) > 0);
+    REQUIRE(sched_spawn(s, waits_for, "1") > 0);
+    REQUIRE(sched_spawn(s, waits_for, "2") > 0);
     sync_wg_wait(s, &wg);
-    TR_CHECK_INT(finished, 10);
+    REQUIRE_INT(finished, 10);
     note("0");
 }
 
@@ -172,10 +172,10 @@ static void test_waitgroup(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, coordinator, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "012");   /* woken oldest first */
-    TR_CHECK_INT(wg.count, 0);
+    REQUIRE(sched_spawn(s, coordinator, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "012");   /* woken oldest first */
+    REQUIRE_INT(wg.count, 0);
     sched_destroy(&s);
 }
 
@@ -196,14 +196,14 @@ static void test_waitgroup_misuse(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, done_too_often, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "sync: negative WaitGroup counter");
+    REQUIRE(sched_spawn(s, done_too_often, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "sync: negative WaitGroup counter");
 
     sync_wg_init(&wg);
-    TR_CHECK(sched_spawn(s, waits_forever, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK(strstr(sched_failure(s), "goroutine 2 [sync.WaitGroup.Wait]") != NULL);
+    REQUIRE(sched_spawn(s, waits_forever, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE(strstr(sched_failure(s), "goroutine 2 [sync.WaitGroup.Wait]") != NULL);
     sched_destroy(&s);
 }
 
@@ -225,7 +225,7 @@ static void slow_init(void *arg)
 static void needs_init(sched_t *s, void *arg)
 {
     sync_once_do(s, &once, slow_init, s);
-    TR_CHECK_INT(once.state, 2);
+    REQUIRE_INT(once.state, 2);
     note(arg);
 }
 
@@ -233,15 +233,15 @@ static void test_once(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, needs_init, "a") > 0);
-    TR_CHECK(sched_spawn(s, needs_init, "b") > 0);
-    TR_CHECK(sched_spawn(s, needs_init, "c") > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(init_runs, 1);
-    TR_CHECK_STR(journal, "Iabc");
-    TR_CHECK(sched_spawn(s, needs_init, "d") > 0);   /* done: no wait */
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(init_runs, 1);
+    REQUIRE(sched_spawn(s, needs_init, "a") > 0);
+    REQUIRE(sched_spawn(s, needs_init, "b") > 0);
+    REQUIRE(sched_spawn(s, needs_init, "c") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(init_runs, 1);
+    REQUIRE_STR(journal, "Iabc");
+    REQUIRE(sched_spawn(s, needs_init, "d") > 0);   /* done: no wait */
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(init_runs, 1);
     sched_destroy(&s);
 }
 
@@ -259,7 +259,7 @@ static void unlock_cleanup(void *arg)
 static void holder_fails(sched_t *s, void *arg)
 {
     sync_mutex_lock(s, &mu);
-    TR_CHECK_INT(sched_defer(s, unlock_cleanup, s), 0);
+    REQUIRE_INT(sched_defer(s, unlock_cleanup, s), 0);
     for (int i = 0; i < 3; i++)
         sched_yield(s);   /* the others queue on mu and wg */
     sched_fail(s, "holder failed");
@@ -289,7 +289,7 @@ static void relocks_in_cleanup(void *arg)
 
 static void queued_with_cleanup(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, relocks_in_cleanup, s), 0);
+    REQUIRE_INT(sched_defer(s, relocks_in_cleanup, s), 0);
     sync_mutex_lock(s, &mu);
     note("NOT REACHED");
 }
@@ -299,26 +299,26 @@ static void test_failure_unwinds_queued(void)
     sched_t *s = new_sched();
 
     sync_wg_add(s, &wg, 2);   /* outside a goroutine: fine when >= 0 */
-    TR_CHECK(sched_spawn(s, holder_fails, NULL) > 0);
-    TR_CHECK(sched_spawn(s, queued_locker, NULL) > 0);
-    TR_CHECK(sched_spawn(s, queued_waiter, NULL) > 0);
-    TR_CHECK(sched_spawn(s, queued_with_cleanup, NULL) > 0);
-    TR_CHECK(sched_spawn(s, queued_locker, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "holder failed");
-    TR_CHECK(strstr(journal, "NOT REACHED") == NULL);
+    REQUIRE(sched_spawn(s, holder_fails, NULL) > 0);
+    REQUIRE(sched_spawn(s, queued_locker, NULL) > 0);
+    REQUIRE(sched_spawn(s, queued_waiter, NULL) > 0);
+    REQUIRE(sched_spawn(s, queued_with_cleanup, NULL) > 0);
+    REQUIRE(sched_spawn(s, queued_locker, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "holder failed");
+    REQUIRE(strstr(journal, "NOT REACHED") == NULL);
     /* The holder's own cleanup ran before the unwinding (and handed the
     ** mutex on), the queued one's during it. */
-    TR_CHECK_STR(journal, "ur");
+    REQUIRE_STR(journal, "ur");
 
     /* Objects of a failed task are initialized again, then work. */
     sync_mutex_init(&mu);
     sync_wg_init(&wg);
     counter = 0;
     for (int i = 0; i < WORKERS; i++)
-        TR_CHECK(sched_spawn(s, increments, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(counter, (long)WORKERS * ROUNDS);
+        REQUIRE(sched_spawn(s, increments, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(counter, (long)WORKERS * ROUNDS);
     sched_destroy(&s);
 }
 

@@ -4,9 +4,10 @@
 ** input with its exact "file:line:col: message", --set overrides, and the
 ** runtime settings' JSON.
 **
-** Checks use CHECK(), not assert(): opt builds define NDEBUG.
+** Checks are base/testrun.h's, not assert(): opt builds define NDEBUG.
 */
 #include "scenario/scenario.h"
+#include "base/testrun.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,27 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                      \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
-
-#define CHECK_STR(got, want) check_str(__LINE__, (got), (want))
-
+/* CHECK_STR(got, want) reported at the caller's `line`. */
 static void check_str(int line, const char *got, const char *want)
 {
-    if (got == NULL || strcmp(got, want) != 0) {
-        fprintf(stderr, "%s:%d: got  \"%s\"\n%*swant \"%s\"\n", __FILE__, line,
-                got != NULL ? got : "(null)", (int)strlen(__FILE__) + 8, "",
-                want);
-        failures++;
-    }
+    if (got == NULL || strcmp(got, want) != 0)
+        testrun_check_failed(__FILE__, line, "got  \"%s\"\n  want \"%s\"",
+                             got != NULL ? got : "(null)", want);
 }
 
 static char tmpdir[512];
@@ -85,10 +71,7 @@ static scenario_t *load_ok(const char *name, const char *text,
     char err[2048] = "";
     scenario_t *scn = load_sets(name, text, sets, nsets, err, sizeof(err));
 
-    if (scn == NULL) {
-        fprintf(stderr, "unexpected load failure: %s\n", err);
-        failures++;
-    }
+    CHECK_MSG(scn != NULL, "unexpected load failure: %s", err);
     return scn;
 }
 
@@ -116,9 +99,7 @@ static void expect_error_sets(int line, const char *name, const char *text,
         snprintf(expected, sizeof(expected), "%s", step);
     scn = load_sets(name, text, sets, nsets, err, sizeof(err));
     if (scn != NULL) {
-        fprintf(stderr, "%s:%d: loaded, expected error %s\n", __FILE__, line,
-                expected);
-        failures++;
+        testrun_check_failed(__FILE__, line, "loaded, expected error %s", expected);
         scenario_free(&scn);
         return;
     }
@@ -903,10 +884,8 @@ int main(void)
     test_too_many_tasks();
     test_sets();
     test_runtime_json();
-    if (failures > 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (testrun_exit_status("scenario_test") != 0)
         return 1;
-    }
     printf("scenario_test: all checks passed\n");
     return 0;
 }

@@ -5,6 +5,7 @@
 */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -67,6 +68,10 @@ static inline sched__gor_t *need_current(const sched_t *s, const char *what)
 {
     if (s->current == NULL)
         die_outside(what);
+    /* s->current is the goroutine whose stack runs; the switch path has
+    ** reaped any zombie before anything else runs. */
+    assert(s->current->state == SCHED__RUNNING);
+    assert(s->zombie == NULL);
     return s->current;
 }
 
@@ -83,6 +88,7 @@ static uint64_t fpenv_now(void)
 
 static inline void runq_push(sched_t *s, sched__gor_t *g)
 {
+    assert(g->state == SCHED__RUNNABLE && g != s->runnext);
     g->next = NULL;
     if (s->runq_tail != NULL)
         s->runq_tail->next = g;
@@ -98,6 +104,7 @@ static inline sched__gor_t *runq_pop(sched_t *s)
     sched__gor_t *g = s->runnext;
 
     if (g != NULL) {
+        assert(g->state == SCHED__RUNNABLE);
         s->runnext = NULL;
         if (s->runq_head == NULL || ++s->runnext_streak < SCHED_RUNNEXT_MAX)
             return g;
@@ -106,6 +113,7 @@ static inline sched__gor_t *runq_pop(sched_t *s)
     s->runnext_streak = 0;
     g = s->runq_head;
     if (g != NULL) {
+        assert(g->state == SCHED__RUNNABLE);
         s->runq_head = g->next;
         if (s->runq_head == NULL)
             s->runq_tail = NULL;
@@ -179,6 +187,7 @@ static inline void reap_zombie(sched_t *s)
     sched__gor_t *g = s->zombie;
 
     if (g != NULL) {
+        assert(g->state == SCHED__DEAD && g != s->current);
         s->zombie = NULL;
         gor_free(s, g);
     }
@@ -259,6 +268,9 @@ static inline __attribute__((always_inline)) void ctx_switch(sched_t *s, sched__
     sched__switch(from_ctx, to_ctx);
 #endif
     reap_zombie(s);
+    /* A set-aside stack is back before its goroutine runs. */
+    assert(s->current == NULL || (s->current->aside == NULL &&
+                                  s->current->state == SCHED__RUNNING));
     *s->errno_p = saved_errno;
 }
 
@@ -270,6 +282,9 @@ static inline __attribute__((always_inline)) void gor_switch_out(sched_t *s, sch
 {
     sched__gor_t *next = NULL;
 
+    /* While unwinding, a goroutine switches away only to die. */
+    assert(!s->unwinding || g->state == SCHED__DEAD);
+    assert(g == s->current && s->zombie == NULL);
     stack_sample(s, g);
     if (!s->failing) {
         if (s->ntimers > 0 &&
@@ -294,6 +309,10 @@ static inline __attribute__((always_inline)) void gor_switch_out(sched_t *s, sch
 /* From the scheduler's context: run g until it switches back to us. */
 static void dispatch(sched_t *s, sched__gor_t *g)
 {
+    /* The scheduler's own context runs; failing => only the unwinder
+    ** dispatches. */
+    assert(s->current == NULL && s->zombie == NULL);
+    assert(!s->failing || s->unwinding);
     g->state = SCHED__RUNNING;
     s->current = g;
     ctx_switch(s, NULL, g);
@@ -505,6 +524,7 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     g->asan_fake_stack = NULL;
 #endif
     g->ctx.sp = NULL;   /* forged when first switched to */
+    assert(g->state == SCHED__FREE && g->aside == NULL);
     g->state = SCHED__RUNNABLE;
     runq_push(s, g);
     s->live++;
@@ -652,6 +672,37 @@ out_fail:
     s->fail_rc = SCHED_EDEADLOCK;
 }
 
+#ifndef NDEBUG
+/* The picture's counting invariants over every descriptor: live counts
+** the non-FREE ones, stats.stack_inuse_bytes sums their stack_bytes,
+** stats.stacks_aside counts the set-aside ones, which are PARKED or
+** RUNNABLE with stack_bytes 0. O(slots): asserted when a run ends. */
+static bool descriptors_consistent(const sched_t *s)
+{
+    uint64_t live = 0, inuse = 0, aside = 0;
+
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        const sched__gor_t *g = &s->gors[i];
+
+        if (g->state == SCHED__FREE) {
+            if (g->stack_bytes != 0 || g->aside != NULL)
+                return false;
+            continue;
+        }
+        live++;
+        inuse += g->stack_bytes;
+        if (g->aside != NULL) {
+            if ((g->state != SCHED__PARKED && g->state != SCHED__RUNNABLE) ||
+                g->stack_bytes != 0)
+                return false;
+            aside++;
+        }
+    }
+    return live == s->live && inuse == s->stats.stack_inuse_bytes &&
+           aside == s->stats.stacks_aside;
+}
+#endif
+
 /* The task failed or deadlocked: end every goroutine. One that never ran
 ** is just freed; one that did is resumed at its switch point, where it
 ** sees `unwinding` and runs its gend hook and cleanups. Whatever those
@@ -721,6 +772,9 @@ int sched_run(sched_t *s)
             break;
         deadlock(s);
     }
+    assert(s->current == NULL && s->zombie == NULL && s->live == 0 && runq_empty(s) &&
+           s->ntimers == 0);
+    assert(descriptors_consistent(s));
     rc = s->fail_rc;
     s->failing = false;
     s->running = false;
@@ -899,8 +953,11 @@ void sched_ready_next(sched_t *s, sched_waiter_t *w)
 
     if (g == NULL)
         return;
-    if (s->runnext != NULL)
-        runq_push(s, s->runnext);
+    sched__gor_t *prev = s->runnext;
+    if (prev != NULL) {
+        s->runnext = NULL;
+        runq_push(s, prev);
+    }
     s->runnext = g;
 }
 

@@ -48,7 +48,7 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
 ** stacks are recycled. The scheduler is reusable for the next task. */
 int sched_run(sched_t *s);
 
-/* Added: why the last sched_run() failed -- the sched_fail() message,
+/* Why the last sched_run() failed -- the sched_fail() message,
 ** "goroutine N: stack overflow", or the deadlock report ("all goroutines
 ** are asleep - deadlock!" then one line per blocked goroutine, or per park
 ** reason with counts when many). "" after a run that returned 0. Owned by
@@ -57,12 +57,13 @@ const char *sched_failure(const sched_t *s);
 
 /* ---- From inside a goroutine ---------------------------------------- */
 
-/* Added: POSIX owns the name sched_yield -- int sched_yield(void) in
-** <sched.h>, which <pthread.h> pulls in -- so a function of that name would
-** not compile next to <pthread.h>, and would replace libc's for every shared
-** library in the process (libasan and libubsan call it to back off). The
-** goroutine yield is therefore linked as sched_gosched(); the macro keeps
-** `sched_yield(s)` working. POSIX's is still there as `(sched_yield)()`. */
+/* The goroutine yield is linked as sched_gosched() and spelled
+** `sched_yield(s)` through this macro: POSIX owns the symbol sched_yield
+** (int sched_yield(void) in <sched.h>, which <pthread.h> pulls in), so a
+** function of that name would not compile next to <pthread.h> and would
+** replace libc's for every shared library in the process (libasan and
+** libubsan call it to back off). POSIX's stays reachable as
+** `(sched_yield)()`. */
 #define sched_yield(s) sched_gosched(s)
 void sched_gosched(sched_t *s);
 void sched_yield(sched_t *s);                   /* runtime.Gosched() */
@@ -96,7 +97,7 @@ typedef struct sched_hooks {
     void (*idle_begin)(void *arg, sched_t *s);
     void (*idle_end)(void *arg, sched_t *s);
     void *arg;
-    /* Added, optional: a word that is non-zero whenever `safepoint` has
+    /* Optional (NULL: none): a word that is non-zero whenever `safepoint` has
     ** something to do (the heap's stop-the-world request). When set, the
     ** switch points read it and call `safepoint` only then, instead of
     ** calling it every time. */
@@ -113,7 +114,7 @@ typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked gorou
 void sched_park(sched_t *s, sched_waiter_t **w_out, const char *reason);
 void sched_ready(sched_t *s, sched_waiter_t *w);
 
-/* Added: sched_park with flags.
+/* sched_park with flags.
 ** SCHED_PARK_STACK_ASIDE: the caller promises that nothing on its stack is
 ** read or written by anyone else while it is parked (its wait record lives
 ** elsewhere). The scheduler may then copy the live part of the stack aside
@@ -124,7 +125,7 @@ void sched_ready(sched_t *s, sched_waiter_t *w);
 #define SCHED_PARK_STACK_ASIDE 1u
 void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
                       unsigned flags);
-/* Added: like sched_ready, but w runs next, ahead of the run queue (Go's
+/* Like sched_ready, but w runs next, ahead of the run queue (Go's
 ** runnext: a receiver handed a value runs as soon as the sender blocks or
 ** yields). A goroutine already there moves to the back of the queue. So
 ** that a pair handing off to each other cannot starve the queue forever,
@@ -132,7 +133,7 @@ void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
 #define SCHED_RUNNEXT_MAX 64u
 void sched_ready_next(sched_t *s, sched_waiter_t *w);
 
-/* Added: true while sched_run() ends the goroutines of a failed or
+/* True while sched_run() ends the goroutines of a failed or
 ** deadlocked task. Cleanups then run one at a time and never switch:
 ** sched_yield, sched_sleep_ns and sched_park return at once, and
 ** sched_ready ignores a goroutine that has already ended. Code that queues

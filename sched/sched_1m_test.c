@@ -5,7 +5,7 @@
 **
 ** Tagged "manual": about 4.5 GiB of RAM while they are all alive (one
 ** stack page and a share of page tables each). Run it by name:
-**   bazel test //worker:sched_1m_test
+**   bazel test //sched:sched_1m_test
 */
 #include "sched/sched.h"
 #include "base/testrun.h"
@@ -29,7 +29,7 @@ static size_t count_maps(void)
     size_t lines = 0;
     int c;
 
-    TR_CHECK(f != NULL);
+    REQUIRE(f != NULL);
     while ((c = fgetc(f)) != EOF)
         lines += c == '\n';
     fclose(f);
@@ -41,8 +41,8 @@ static size_t rss_bytes(void)
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size_pages, resident_pages;
 
-    TR_CHECK(f != NULL);
-    TR_CHECK(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
+    REQUIRE(f != NULL);
+    REQUIRE(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
     fclose(f);
     return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
 }
@@ -54,7 +54,7 @@ static size_t pte_bytes(void)
     char line[256];
     size_t kib = 0;
 
-    TR_CHECK(f != NULL);
+    REQUIRE(f != NULL);
     while (fgets(line, sizeof line, f) != NULL)
         if (sscanf(line, "VmPTE: %zu kB", &kib) == 1)
             break;
@@ -74,7 +74,7 @@ static void worker(sched_t *s, void *arg)
 static void spawner(sched_t *s, void *arg)
 {
     for (intptr_t i = 0; i < MANY; i++)
-        TR_CHECK(sched_spawn(s, worker, (void *)i) > 0);
+        REQUIRE(sched_spawn(s, worker, (void *)i) > 0);
     sched_park(s, &main_w, "wait");
     sched_stats_read(s, &seen);
     maps_during = count_maps();
@@ -91,23 +91,23 @@ int main(void)
     size_t maps_before;
 
     waiters = calloc(MANY, sizeof *waiters);
-    TR_CHECK(waiters != NULL);
-    TR_CHECK(sched_new(NULL, &s) == 0);
+    REQUIRE(waiters != NULL);
+    REQUIRE(sched_new(NULL, &s) == 0);
     maps_before = count_maps();
-    TR_CHECK(sched_spawn(s, spawner, NULL) > 0);
-    TR_CHECK(sched_run(s) == 0);
+    REQUIRE(sched_spawn(s, spawner, NULL) > 0);
+    REQUIRE(sched_run(s) == 0);
     printf("%d goroutines alive: maps %zu -> %zu lines, stack in use %" PRIu64
            " MiB, reserved %" PRIu64 " GiB, rss %zu MiB + page tables %zu MiB"
            " (%zu bytes per goroutine)\n",
            MANY + 1, maps_before, maps_during, seen.stack_inuse_bytes >> 20,
            seen.stack_reserved_bytes >> 30, rss_during >> 20, pte_during >> 20,
            (rss_during + pte_during) / (MANY + 1));
-    TR_CHECK(seen.goroutines == MANY + 1);
-    TR_CHECK(maps_during < maps_before + 16);
-    TR_CHECK(rss_during + pte_during < (size_t)8 << 30);
+    REQUIRE(seen.goroutines == MANY + 1);
+    REQUIRE(maps_during < maps_before + 16);
+    REQUIRE(rss_during + pte_during < (size_t)8 << 30);
     sched_stats_read(s, &st);
-    TR_CHECK(st.goroutines == 0);
-    TR_CHECK(st.spawned == MANY + 1);
+    REQUIRE(st.goroutines == 0);
+    REQUIRE(st.spawned == MANY + 1);
     sched_destroy(&s);
     free(waiters);
     printf("ok\n");

@@ -38,7 +38,7 @@ static size_t count_maps(void)
     size_t lines = 0;
     int c;
 
-    TR_CHECK(f != NULL);
+    REQUIRE(f != NULL);
     while ((c = fgetc(f)) != EOF)
         lines += c == '\n';
     fclose(f);
@@ -50,8 +50,8 @@ static size_t rss_bytes(void)
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size_pages, resident_pages;
 
-    TR_CHECK(f != NULL);
-    TR_CHECK(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
+    REQUIRE(f != NULL);
+    REQUIRE(fscanf(f, "%lu %lu", &size_pages, &resident_pages) == 2);
     fclose(f);
     return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
 }
@@ -60,9 +60,9 @@ static void sigsegv_not_blocked(void)
 {
     sigset_t mask;
 
-    TR_CHECK_INT(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
-    TR_CHECK(!sigismember(&mask, SIGSEGV));
-    TR_CHECK(!sigismember(&mask, SIGBUS));
+    REQUIRE_INT(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
+    REQUIRE(!sigismember(&mask, SIGSEGV));
+    REQUIRE(!sigismember(&mask, SIGBUS));
 }
 
 /* Keeps the compiler from turning recursion into a loop or dropping the
@@ -97,14 +97,14 @@ __attribute__((noinline)) static int recurse_forever(int depth)
 
 static void overflows(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    REQUIRE_INT(sched_defer(s, count_cleanup, NULL), 0);
     sched_yield(s);   /* the bystander parks first */
     recurse_forever(0);
 }
 
 static void bystander(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, count_cleanup, NULL), 0);
+    REQUIRE_INT(sched_defer(s, count_cleanup, NULL), 0);
     sched_park(s, &bystander_w, "chan receive");
 }
 
@@ -122,45 +122,45 @@ static void test_overflow_caught_twice(void)
     stack_t before, after;
     char want[64];
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK_INT(sigaltstack(NULL, &before), 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE_INT(sigaltstack(NULL, &before), 0);
     for (int round = 0; round < 2; round++) {
         int64_t id;
         sched_stats_t st;
 
         cleanups_ran = 0;
         id = sched_spawn(s, overflows, NULL);
-        TR_CHECK(id > 0);
-        TR_CHECK(sched_spawn(s, bystander, NULL) > 0);
-        TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
+        REQUIRE(id > 0);
+        REQUIRE(sched_spawn(s, bystander, NULL) > 0);
+        REQUIRE_INT(sched_run(s), SCHED_EFAILED);
         snprintf(want, sizeof want, "goroutine %" PRId64 ": stack overflow", id);
-        TR_CHECK_STR(sched_failure(s), want);
-        TR_CHECK_INT(cleanups_ran, 2);   /* its own and the unwound bystander's */
+        REQUIRE_STR(sched_failure(s), want);
+        REQUIRE_INT(cleanups_ran, 2);   /* its own and the unwound bystander's */
         sched_stats_read(s, &st);
-        TR_CHECK_INT(st.goroutines, 0);
-        TR_CHECK_INT(st.stack_inuse_bytes, 0);
-        TR_CHECK(st.stack_hwm_bytes >= 200 * KIB);   /* it hit the guard */
+        REQUIRE_INT(st.goroutines, 0);
+        REQUIRE_INT(st.stack_inuse_bytes, 0);
+        REQUIRE(st.stack_hwm_bytes >= 200 * KIB);   /* it hit the guard */
         sigsegv_not_blocked();
     }
-    TR_CHECK_INT(sigaltstack(NULL, &after), 0);
-    TR_CHECK_INT(after.ss_flags, before.ss_flags);
-    TR_CHECK(after.ss_sp == before.ss_sp);
+    REQUIRE_INT(sigaltstack(NULL, &after), 0);
+    REQUIRE_INT(after.ss_flags, before.ss_flags);
+    REQUIRE(after.ss_sp == before.ss_sp);
 
     /* Still a working scheduler. */
     {
         int ran = 0;
         for (int i = 0; i < 3; i++)
-            TR_CHECK(sched_spawn(s, fine, &ran) > 0);
-        TR_CHECK_INT(sched_run(s), 0);
-        TR_CHECK_INT(ran, 3);
+            REQUIRE(sched_spawn(s, fine, &ran) > 0);
+        REQUIRE_INT(sched_run(s), 0);
+        REQUIRE_INT(ran, 3);
     }
     sched_destroy(&s);
 
     /* And a new scheduler after the last one went away (handler refcount). */
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK(sched_spawn(s, overflows, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK(strstr(sched_failure(s), ": stack overflow") != NULL);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(sched_spawn(s, overflows, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE(strstr(sched_failure(s), ": stack overflow") != NULL);
     sched_destroy(&s);
 }
 
@@ -178,12 +178,12 @@ static void test_overflow_small_stack(void)
 
     sched_config_default(&cfg);
     cfg.stack_reserve_bytes = 64 * KIB;
-    TR_CHECK_INT(sched_new(&cfg, &s), 0);
-    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "goroutine 1: stack overflow");
+    REQUIRE_INT(sched_new(&cfg, &s), 0);
+    REQUIRE(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "goroutine 1: stack overflow");
     sched_stats_read(s, &st);
-    TR_CHECK(st.stack_hwm_bytes >= 48 * KIB && st.stack_hwm_bytes <= 64 * KIB);
+    REQUIRE(st.stack_hwm_bytes >= 48 * KIB && st.stack_hwm_bytes <= 64 * KIB);
     sched_destroy(&s);
 }
 
@@ -215,25 +215,23 @@ static void expect_crash(void (*fn)(void))
 
     fflush(NULL);
     pid = fork();
-    TR_CHECK(pid >= 0);
+    REQUIRE(pid >= 0);
     if (pid == 0) {
         fn();
         _exit(0);   /* reaching here is the failure */
     }
-    TR_CHECK(waitpid(pid, &status, 0) == pid);
-    if (!WIFSIGNALED(status)) {
-        fprintf(stderr, "child exited %d instead of crashing\n", WEXITSTATUS(status));
-        abort();
-    }
-    TR_CHECK(WTERMSIG(status) == SIGSEGV || (UNDER_ASAN && WTERMSIG(status) == SIGABRT));
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE_MSG(WIFSIGNALED(status), "child exited %d instead of crashing",
+                WEXITSTATUS(status));
+    REQUIRE(WTERMSIG(status) == SIGSEGV || (UNDER_ASAN && WTERMSIG(status) == SIGABRT));
 }
 
 static void crash_in_goroutine(void)
 {
     sched_t *s = NULL;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(sched_spawn(s, null_write, NULL) > 0);
     sched_run(s);
 }
 
@@ -242,9 +240,9 @@ static void crash_in_idle_hook(void)
     sched_t *s = NULL;
     sched_hooks_t hooks = { .idle_begin = crash_outside_goroutine };
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
     sched_set_hooks(s, &hooks);
-    TR_CHECK(sched_spawn(s, sleeps_a_bit, NULL) > 0);
+    REQUIRE(sched_spawn(s, sleeps_a_bit, NULL) > 0);
     sched_run(s);
 }
 
@@ -252,10 +250,10 @@ static void crash_after_overflow(void)
 {
     sched_t *s = NULL;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK(sched_spawn(s, overflow_small_stack, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK(sched_spawn(s, null_write, NULL) > 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(sched_spawn(s, overflow_small_stack, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE(sched_spawn(s, null_write, NULL) > 0);
     sched_run(s);
 }
 
@@ -302,7 +300,7 @@ static void goes_deep(sched_t *s, void *arg)
 static void deep_main(sched_t *s, void *arg)
 {
     for (int i = 0; i < DEEP_GOROUTINES; i++)
-        TR_CHECK(sched_spawn(s, goes_deep, NULL) > 0);
+        REQUIRE(sched_spawn(s, goes_deep, NULL) > 0);
     sched_park(s, &deep_main_w, "wait");
     /* Every goroutine is at the bottom and has passed a switch point. */
     sched_stats_read(s, &deep_seen);
@@ -316,25 +314,25 @@ static void test_deep_stacks_in_stats_and_given_back(void)
     sched_stats_t st;
     size_t rss_after, deep_total = DEEP_GOROUTINES * DEEP_BYTES;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK(sched_spawn(s, deep_main, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
-    TR_CHECK(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
-    TR_CHECK(deep_seen.stack_hwm_bytes < 256 * KIB);
-    TR_CHECK(deep_seen.stack_inuse_bytes >= deep_total);
-    TR_CHECK(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(sched_spawn(s, deep_main, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
+    REQUIRE(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
+    REQUIRE(deep_seen.stack_hwm_bytes < 256 * KIB);
+    REQUIRE(deep_seen.stack_inuse_bytes >= deep_total);
+    REQUIRE(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
 
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.goroutines, 0);
-    TR_CHECK_INT(st.stack_inuse_bytes, 0);
-    TR_CHECK(st.stack_hwm_bytes == deep_seen.stack_hwm_bytes);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
+    REQUIRE(st.stack_hwm_bytes == deep_seen.stack_hwm_bytes);
     /* The dead goroutines' deep pages went back to the kernel: at least
     ** half of the 10 MiB they had touched (the rest is slack for noise). */
     rss_after = rss_bytes();
     fprintf(stderr, "rss with %d deep stacks: %zu KiB, after: %zu KiB\n",
             DEEP_GOROUTINES, rss_deep / KIB, rss_after / KIB);
-    TR_CHECK(rss_deep > rss_after && rss_deep - rss_after >= deep_total / 2);
+    REQUIRE(rss_deep > rss_after && rss_deep - rss_after >= deep_total / 2);
     sched_destroy(&s);
 }
 
@@ -359,7 +357,7 @@ static void many_worker(sched_t *s, void *arg)
 static void many_main(sched_t *s, void *arg)
 {
     for (intptr_t i = 0; i < MANY; i++)
-        TR_CHECK(sched_spawn(s, many_worker, (void *)i) > 0);
+        REQUIRE(sched_spawn(s, many_worker, (void *)i) > 0);
     sched_park(s, &many_main_w, "wait");
     sched_stats_read(s, &many_seen);
     many_maps = count_maps();
@@ -374,24 +372,24 @@ static void test_100k_goroutines_alive(void)
     sched_stats_t st;
 
     many_w = calloc(MANY, sizeof *many_w);
-    TR_CHECK(many_w != NULL);
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    REQUIRE(many_w != NULL);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
     maps_before = count_maps();
-    TR_CHECK(sched_spawn(s, many_main, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, many_main, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     fprintf(stderr, "%d goroutines: maps %zu -> %zu lines, stack in use %" PRIu64
             " MiB, reserved %" PRIu64 " MiB, rss %zu MiB\n",
             MANY + 1, maps_before, many_maps, many_seen.stack_inuse_bytes >> 20,
             many_seen.stack_reserved_bytes >> 20, rss_bytes() >> 20);
-    TR_CHECK_INT(many_seen.goroutines, MANY + 1);
-    TR_CHECK(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
-    TR_CHECK(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
+    REQUIRE_INT(many_seen.goroutines, MANY + 1);
+    REQUIRE(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
+    REQUIRE(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
     /* Guards cost no VMA (MADV_GUARD_INSTALL); with the mprotect fallback
     ** this would be 200,000 more lines, past vm.max_map_count. */
-    TR_CHECK(many_maps < maps_before + 16);
+    REQUIRE(many_maps < maps_before + 16);
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.goroutines, 0);
-    TR_CHECK_INT(st.spawned, MANY + 1);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE_INT(st.spawned, MANY + 1);
     sched_destroy(&s);
     free(many_w);
 }
@@ -411,7 +409,7 @@ static sched_stats_t aside_seen;
 static void check_local_cleanup(void *arg)
 {
     const uint64_t *local = arg;
-    TR_CHECK(local[0] == 0xc1ea2u + local[1]);
+    REQUIRE(local[0] == 0xc1ea2u + local[1]);
     aside_cleanups++;
 }
 
@@ -424,11 +422,11 @@ static void aside_parker(sched_t *s, void *arg)
 
     for (int k = 0; k < ASIDE_WORDS; k++)
         words[k] = i * 7919u + (uint64_t)k;
-    TR_CHECK_INT(sched_defer(s, check_local_cleanup, local), 0);
+    REQUIRE_INT(sched_defer(s, check_local_cleanup, local), 0);
     sched_park_flags(s, &aside_w[i], "aside", SCHED_PARK_STACK_ASIDE);
     for (int k = 0; k < ASIDE_WORDS; k++)
-        TR_CHECK(words[k] == i * 7919u + (uint64_t)k);
-    TR_CHECK(*mine == i * 7919u + 3u);
+        REQUIRE(words[k] == i * 7919u + (uint64_t)k);
+    REQUIRE(*mine == i * 7919u + 3u);
     aside_sum += words[ASIDE_WORDS - 1];
 }
 
@@ -437,7 +435,7 @@ static void aside_main(sched_t *s, void *arg)
     bool deadlock = arg != NULL;
 
     for (uintptr_t i = 0; i < ASIDE_N; i++)
-        TR_CHECK(sched_spawn(s, aside_parker, (void *)i) > 0);
+        REQUIRE(sched_spawn(s, aside_parker, (void *)i) > 0);
     sched_yield(s);                        /* every one parks */
     sched_stats_read(s, &aside_seen);
     if (deadlock) {
@@ -455,32 +453,32 @@ static void test_parked_stacks_set_aside(void)
     sched_stats_t st;
     uint64_t want = 0;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
     aside_sum = 0;
     aside_cleanups = 0;
-    TR_CHECK(sched_spawn(s, aside_main, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, aside_main, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     for (uint64_t i = 0; i < ASIDE_N; i++)
         want += i * 7919u + (ASIDE_WORDS - 1);
-    TR_CHECK(aside_sum == want);
-    TR_CHECK_INT(aside_cleanups, ASIDE_N);
+    REQUIRE(aside_sum == want);
+    REQUIRE_INT(aside_cleanups, ASIDE_N);
     /* While parked: all but the last unflushed batch were set aside, their
     ** committed pages given back. */
-    TR_CHECK(aside_seen.stacks_aside >= ASIDE_N - 256);
-    TR_CHECK(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
-    TR_CHECK(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
+    REQUIRE(aside_seen.stacks_aside >= ASIDE_N - 256);
+    REQUIRE(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
+    REQUIRE(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.stacks_aside, 0);
-    TR_CHECK_INT(st.stack_aside_bytes, 0);
+    REQUIRE_INT(st.stacks_aside, 0);
+    REQUIRE_INT(st.stack_aside_bytes, 0);
 
     /* A deadlock unwinds them: each is put back before its cleanups run. */
     aside_cleanups = 0;
-    TR_CHECK(sched_spawn(s, aside_main, (void *)1) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK_INT(aside_cleanups, ASIDE_N);
+    REQUIRE(sched_spawn(s, aside_main, (void *)1) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE_INT(aside_cleanups, ASIDE_N);
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.stacks_aside, 0);
-    TR_CHECK_INT(st.goroutines, 0);
+    REQUIRE_INT(st.stacks_aside, 0);
+    REQUIRE_INT(st.goroutines, 0);
     sched_destroy(&s);
 }
 

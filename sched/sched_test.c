@@ -26,8 +26,8 @@ static sched_t *new_sched(void)
 {
     sched_t *s = NULL;
 
-    TR_CHECK_INT(sched_new(NULL, &s), 0);
-    TR_CHECK(s != NULL);
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(s != NULL);
     return s;
 }
 
@@ -39,7 +39,7 @@ static void note(const char *what)
 {
     size_t n = strlen(what);
 
-    TR_CHECK(journal_len + n < sizeof journal);
+    REQUIRE(journal_len + n < sizeof journal);
     memcpy(journal + journal_len, what, n + 1);
     journal_len += n;
 }
@@ -64,19 +64,19 @@ static void test_fifo_yield_order(void)
     sched_t *s = new_sched();
     sched_stats_t st;
 
-    TR_CHECK(sched_spawn(s, yield_three_times, "A") > 0);
-    TR_CHECK(sched_spawn(s, yield_three_times, "B") > 0);
-    TR_CHECK(sched_spawn(s, yield_three_times, "C") > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "ABCABCABC");
-    TR_CHECK_STR(sched_failure(s), "");
+    REQUIRE(sched_spawn(s, yield_three_times, "A") > 0);
+    REQUIRE(sched_spawn(s, yield_three_times, "B") > 0);
+    REQUIRE(sched_spawn(s, yield_three_times, "C") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "ABCABCABC");
+    REQUIRE_STR(sched_failure(s), "");
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.goroutines, 0);
-    TR_CHECK_INT(st.spawned, 3);
-    TR_CHECK(st.switches >= 9);
-    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE_INT(st.spawned, 3);
+    REQUIRE(st.switches >= 9);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
     sched_destroy(&s);
-    TR_CHECK(s == NULL);
+    REQUIRE(s == NULL);
     sched_destroy(&s);   /* NULL is fine */
     sched_destroy(NULL);
 }
@@ -95,7 +95,7 @@ static void child(sched_t *s, void *arg)
 
 static void parent(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_self_id(s), 1);
+    REQUIRE_INT(sched_self_id(s), 1);
     note("P");
     for (int i = 0; i < 3; i++)
         child_ids[i] = sched_spawn(s, child, (void *)(intptr_t)i);
@@ -109,18 +109,18 @@ static void test_spawn_from_goroutine(void)
     sched_t *s = new_sched();
     sched_stats_t st;
 
-    TR_CHECK_INT(sched_self_id(s), 0);
-    TR_CHECK_INT(sched_spawn(s, parent, NULL), 1);
-    TR_CHECK_INT(sched_spawn(s, NULL, NULL), -EINVAL);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "PpabcQ");
+    REQUIRE_INT(sched_self_id(s), 0);
+    REQUIRE_INT(sched_spawn(s, parent, NULL), 1);
+    REQUIRE_INT(sched_spawn(s, NULL, NULL), -EINVAL);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "PpabcQ");
     for (int i = 0; i < 3; i++) {
-        TR_CHECK_INT(child_ids[i], 2 + i);
-        TR_CHECK_INT(child_self[i], child_ids[i]);
+        REQUIRE_INT(child_ids[i], 2 + i);
+        REQUIRE_INT(child_self[i], child_ids[i]);
     }
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.spawned, 4);
-    TR_CHECK_INT(st.goroutines, 0);
+    REQUIRE_INT(st.spawned, 4);
+    REQUIRE_INT(st.goroutines, 0);
     sched_destroy(&s);
 }
 
@@ -142,11 +142,11 @@ static void test_sleep_order_by_deadline(void)
     sched_t *s = new_sched();
 
     /* Deadlines 50 ms apart: spawned A, B, C, they wake B, C, A. */
-    TR_CHECK(sched_spawn(s, sleeper, "A") > 0);
-    TR_CHECK(sched_spawn(s, sleeper, "B") > 0);
-    TR_CHECK(sched_spawn(s, sleeper, "C") > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "BCA");
+    REQUIRE(sched_spawn(s, sleeper, "A") > 0);
+    REQUIRE(sched_spawn(s, sleeper, "B") > 0);
+    REQUIRE(sched_spawn(s, sleeper, "C") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "BCA");
     sched_destroy(&s);
 }
 
@@ -164,11 +164,11 @@ static void test_timer_slack(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(prctl(PR_SET_TIMERSLACK, 40000, 0, 0, 0) == 0);
-    TR_CHECK(sched_spawn(s, read_slack, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(slack_inside, 1);
-    TR_CHECK_INT(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 40000);
+    REQUIRE(prctl(PR_SET_TIMERSLACK, 40000, 0, 0, 0) == 0);
+    REQUIRE(sched_spawn(s, read_slack, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(slack_inside, 1);
+    REQUIRE_INT(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 40000);
     sched_destroy(&s);
 }
 
@@ -196,11 +196,11 @@ static void test_sleeper_not_starved_by_yielder(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, short_sleeper, NULL) > 0);
-    TR_CHECK(sched_spawn(s, busy_yielder, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK(sleeper_woke);
-    TR_CHECK(busy_yields > 0);
+    REQUIRE(sched_spawn(s, short_sleeper, NULL) > 0);
+    REQUIRE(sched_spawn(s, busy_yielder, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(sleeper_woke);
+    REQUIRE(busy_yields > 0);
     sched_destroy(&s);
 }
 
@@ -208,10 +208,10 @@ static void test_sleeper_not_starved_by_yielder(void)
 
 static void defer_and_return(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "1"), 0);
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "2"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "1"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "2"), 0);
     sched_yield(s);
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "3"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "3"), 0);
     note("r");
 }
 
@@ -222,8 +222,8 @@ static void nested_exit(sched_t *s)
 
 static void defer_and_exit(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "4"), 0);
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "5"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "4"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "5"), 0);
     note("x");
     nested_exit(s);
     note("NOT REACHED");
@@ -235,7 +235,7 @@ static void many_defers(sched_t *s, void *arg)
 
     for (int i = 0; i < 100; i++) {
         snprintf(digits[i], sizeof digits[i], "%d,", i);
-        TR_CHECK_INT(sched_defer(s, note_cleanup, digits[i]), 0);
+        REQUIRE_INT(sched_defer(s, note_cleanup, digits[i]), 0);
     }
 }
 
@@ -244,22 +244,22 @@ static void test_defer_lifo_on_return_and_exit(void)
     sched_t *s = new_sched();
     char want[512] = "";
 
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "x"), -EINVAL);   /* outside */
-    TR_CHECK(sched_spawn(s, defer_and_return, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "r321");
+    REQUIRE_INT(sched_defer(s, note_cleanup, "x"), -EINVAL);   /* outside */
+    REQUIRE(sched_spawn(s, defer_and_return, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "r321");
     journal_len = 0;
     journal[0] = 0;
-    TR_CHECK(sched_spawn(s, defer_and_exit, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "x54");
+    REQUIRE(sched_spawn(s, defer_and_exit, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "x54");
     journal_len = 0;
     journal[0] = 0;
-    TR_CHECK(sched_spawn(s, many_defers, NULL) > 0);   /* grows the array */
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, many_defers, NULL) > 0);   /* grows the array */
+    REQUIRE_INT(sched_run(s), 0);
     for (int i = 99; i >= 0; i--)
         snprintf(want + strlen(want), sizeof want - strlen(want), "%d,", i);
-    TR_CHECK_STR(journal, want);
+    REQUIRE_STR(journal, want);
     sched_destroy(&s);
 }
 
@@ -273,9 +273,9 @@ static void fail_in_cleanup(void *arg)
 
 static void defer_then_fail_in_cleanup(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "1"), 0);
-    TR_CHECK_INT(sched_defer(s, fail_in_cleanup, s), 0);
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "3"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "1"), 0);
+    REQUIRE_INT(sched_defer(s, fail_in_cleanup, s), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "3"), 0);
 }
 
 /* A cleanup that fails the task: the cleanups below it still run. */
@@ -283,10 +283,10 @@ static void test_fail_inside_cleanup(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, defer_then_fail_in_cleanup, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "cleanup failed");
-    TR_CHECK_STR(journal, "3f1");
+    REQUIRE(sched_spawn(s, defer_then_fail_in_cleanup, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "cleanup failed");
+    REQUIRE_STR(journal, "3f1");
     sched_destroy(&s);
 }
 
@@ -297,21 +297,21 @@ static volatile int never_ran;
 
 static void parks_forever(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "[parked]"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "[parked]"), 0);
     sched_park(s, &parked_waiter, "chan receive");
     note("NOT REACHED park");
 }
 
 static void sleeps_long(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "[sleeper]"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "[sleeper]"), 0);
     sched_sleep_ns(s, 3600 * 1000 * MS);
     note("NOT REACHED sleep");
 }
 
 static void yields_forever(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "[yielder]"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "[yielder]"), 0);
     for (;;)
         sched_yield(s);
 }
@@ -336,16 +336,16 @@ static void cleanup_uses_sched(void *arg)
 
 static void fails(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "[failer]"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "[failer]"), 0);
     sched_yield(s);   /* everyone else has started */
     never_ran = 1;
-    TR_CHECK(sched_spawn(s, must_not_run, NULL) > 0);
+    REQUIRE(sched_spawn(s, must_not_run, NULL) > 0);
     sched_fail(s, "boom %d", 42);
 }
 
 static void yields_with_sched_cleanup(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, cleanup_uses_sched, s), 0);
+    REQUIRE_INT(sched_defer(s, cleanup_uses_sched, s), 0);
     for (;;)
         sched_yield(s);
 }
@@ -360,34 +360,34 @@ static void test_fail_unwinds_others(void)
     sched_t *s = new_sched();
     sched_stats_t st;
 
-    TR_CHECK(sched_spawn(s, parks_forever, NULL) > 0);
-    TR_CHECK(sched_spawn(s, sleeps_long, NULL) > 0);
-    TR_CHECK(sched_spawn(s, yields_forever, NULL) > 0);
-    TR_CHECK(sched_spawn(s, yields_with_sched_cleanup, NULL) > 0);
-    TR_CHECK(sched_spawn(s, fails, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_STR(sched_failure(s), "boom 42");
-    TR_CHECK(never_ran == 1);
+    REQUIRE(sched_spawn(s, parks_forever, NULL) > 0);
+    REQUIRE(sched_spawn(s, sleeps_long, NULL) > 0);
+    REQUIRE(sched_spawn(s, yields_forever, NULL) > 0);
+    REQUIRE(sched_spawn(s, yields_with_sched_cleanup, NULL) > 0);
+    REQUIRE(sched_spawn(s, fails, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_STR(sched_failure(s), "boom 42");
+    REQUIRE(never_ran == 1);
     /* The failing goroutine's own cleanups first, then the others by slot. */
-    TR_CHECK(strncmp(journal, "[failer]", 8) == 0);
-    TR_CHECK(strstr(journal, "[parked]") != NULL);
-    TR_CHECK(strstr(journal, "[sleeper]") != NULL);
-    TR_CHECK(strstr(journal, "[yielder]") != NULL);
-    TR_CHECK(strstr(journal, "[uses-sched]") != NULL);
-    TR_CHECK(strstr(journal, "NOT REACHED") == NULL);
+    REQUIRE(strncmp(journal, "[failer]", 8) == 0);
+    REQUIRE(strstr(journal, "[parked]") != NULL);
+    REQUIRE(strstr(journal, "[sleeper]") != NULL);
+    REQUIRE(strstr(journal, "[yielder]") != NULL);
+    REQUIRE(strstr(journal, "[uses-sched]") != NULL);
+    REQUIRE(strstr(journal, "NOT REACHED") == NULL);
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.goroutines, 0);
-    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
 
     /* Reusable: a fresh task runs to completion, the failure is cleared. */
     journal_len = 0;
     journal[0] = 0;
     parked_waiter = NULL;
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "qq");
-    TR_CHECK_STR(sched_failure(s), "");
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "qq");
+    REQUIRE_STR(sched_failure(s), "");
     sched_destroy(&s);
 }
 
@@ -397,13 +397,13 @@ static sched_waiter_t *dl_waiters[64];
 
 static void park_recv(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "R"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "R"), 0);
     sched_park(s, &dl_waiters[(intptr_t)arg], "chan receive");
 }
 
 static void park_send(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "S"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "S"), 0);
     sched_park(s, &dl_waiters[(intptr_t)arg], "chan send");
 }
 
@@ -416,24 +416,24 @@ static void test_deadlock_detected(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, park_recv, (void *)0) > 0);
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK(sched_spawn(s, park_send, (void *)1) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK_STR(sched_failure(s),
+    REQUIRE(sched_spawn(s, park_recv, (void *)0) > 0);
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE(sched_spawn(s, park_send, (void *)1) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE_STR(sched_failure(s),
               "all goroutines are asleep - deadlock!\n"
               "\n"
               "goroutine 1 [chan receive]\n"
               "goroutine 3 [chan send]");
     /* The blocked goroutines were unwound: cleanups ran. */
-    TR_CHECK(strchr(journal, 'R') != NULL);
-    TR_CHECK(strchr(journal, 'S') != NULL);
+    REQUIRE(strchr(journal, 'R') != NULL);
+    REQUIRE(strchr(journal, 'S') != NULL);
 
     journal_len = 0;
     journal[0] = 0;
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "q");
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "q");
     sched_destroy(&s);
 }
 
@@ -442,9 +442,9 @@ static void main_waits(sched_t *s, void *arg)
     sched_waiter_t *w;
 
     for (intptr_t i = 0; i < 30; i++)
-        TR_CHECK(sched_spawn(s, park_recv, (void *)i) > 0);
+        REQUIRE(sched_spawn(s, park_recv, (void *)i) > 0);
     for (intptr_t i = 30; i < 35; i++)
-        TR_CHECK(sched_spawn(s, park_select, (void *)i) > 0);
+        REQUIRE(sched_spawn(s, park_select, (void *)i) > 0);
     sched_park(s, &w, "sync.WaitGroup.Wait");
 }
 
@@ -452,9 +452,9 @@ static void test_deadlock_grouped_when_many(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, main_waits, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK_STR(sched_failure(s),
+    REQUIRE(sched_spawn(s, main_waits, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE_STR(sched_failure(s),
               "all goroutines are asleep - deadlock!\n"
               "\n"
               "30 goroutines [chan receive]: 2, 3, 4, 5, 6, ...\n"
@@ -479,7 +479,7 @@ static void pinger(sched_t *s, void *arg)
             sched_ready(s, w);
         }
         sched_park(s, &ping_w, "ping");
-        TR_CHECK_INT(pongs, pings);
+        REQUIRE_INT(pongs, pings);
     }
     if (pong_w != NULL)
         sched_ready(s, pong_w);
@@ -489,7 +489,7 @@ static void ponger(sched_t *s, void *arg)
 {
     for (int i = 0; i < PINGS; i++) {
         pongs++;
-        TR_CHECK_INT(pongs, pings);
+        REQUIRE_INT(pongs, pings);
         if (ping_w != NULL) {
             sched_waiter_t *w = ping_w;
             ping_w = NULL;
@@ -520,16 +520,16 @@ static void test_park_ready(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, pinger, NULL) > 0);
-    TR_CHECK(sched_spawn(s, ponger, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(pings, PINGS);
-    TR_CHECK_INT(pongs, PINGS);
+    REQUIRE(sched_spawn(s, pinger, NULL) > 0);
+    REQUIRE(sched_spawn(s, ponger, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(pings, PINGS);
+    REQUIRE_INT(pongs, PINGS);
 
-    TR_CHECK(sched_spawn(s, waits_then_notes, NULL) > 0);
-    TR_CHECK(sched_spawn(s, readies_then_notes, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "rWy");
+    REQUIRE(sched_spawn(s, waits_then_notes, NULL) > 0);
+    REQUIRE(sched_spawn(s, readies_then_notes, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "rWy");
     sched_destroy(&s);
 }
 
@@ -546,7 +546,7 @@ static void on_safepoint(void *arg, sched_t *s)
     hook_counts_t *h = arg;
 
     h->safepoints++;
-    TR_CHECK(sched_self_id(s) > 0);
+    REQUIRE(sched_self_id(s) > 0);
     sched_yield(s);   /* a switch point inside the hook does not recurse */
 }
 
@@ -571,8 +571,8 @@ static void on_idle_begin(void *arg, sched_t *s)
 {
     hook_counts_t *h = arg;
 
-    TR_CHECK_INT(sched_self_id(s), 0);
-    TR_CHECK_INT(h->idle_depth, 0);
+    REQUIRE_INT(sched_self_id(s), 0);
+    REQUIRE_INT(h->idle_depth, 0);
     h->idle_depth++;
     h->idle_begins++;
 }
@@ -581,14 +581,14 @@ static void on_idle_end(void *arg, sched_t *s)
 {
     hook_counts_t *h = arg;
 
-    TR_CHECK_INT(h->idle_depth, 1);
+    REQUIRE_INT(h->idle_depth, 1);
     h->idle_depth--;
     h->idle_ends++;
 }
 
 static void hooked(sched_t *s, void *arg)
 {
-    TR_CHECK_INT(sched_defer(s, note_cleanup, "d"), 0);
+    REQUIRE_INT(sched_defer(s, note_cleanup, "d"), 0);
     note("f");
     sched_yield(s);
     sched_sleep_ns(s, 2 * MS);
@@ -608,33 +608,33 @@ static void test_hooks_called(void)
     };
 
     sched_set_hooks(s, &hooks);
-    TR_CHECK(sched_spawn(s, hooked, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, hooked, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     /* gstart before fn, gend after it and before its cleanups. */
-    TR_CHECK_STR(journal, "<f>d");
-    TR_CHECK_INT(h.gstarts, 1);
-    TR_CHECK_INT(h.gends, 1);
-    TR_CHECK_INT(h.last_gstart_id, 1);
-    TR_CHECK_INT(h.safepoints, 2);   /* the yield and the sleep */
-    TR_CHECK(h.idle_begins >= 1);
-    TR_CHECK_INT(h.idle_begins, h.idle_ends);
+    REQUIRE_STR(journal, "<f>d");
+    REQUIRE_INT(h.gstarts, 1);
+    REQUIRE_INT(h.gends, 1);
+    REQUIRE_INT(h.last_gstart_id, 1);
+    REQUIRE_INT(h.safepoints, 2);   /* the yield and the sleep */
+    REQUIRE(h.idle_begins >= 1);
+    REQUIRE_INT(h.idle_begins, h.idle_ends);
 
     /* Failure: gend still runs for every goroutine that started. */
     h = (hook_counts_t){ 0 };
     journal_len = 0;
     journal[0] = 0;
-    TR_CHECK(sched_spawn(s, parks_forever, NULL) > 0);
-    TR_CHECK(sched_spawn(s, fails, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_INT(h.gstarts, 2);
-    TR_CHECK_INT(h.gends, 2);
+    REQUIRE(sched_spawn(s, parks_forever, NULL) > 0);
+    REQUIRE(sched_spawn(s, fails, NULL) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_INT(h.gstarts, 2);
+    REQUIRE_INT(h.gends, 2);
 
     sched_set_hooks(s, NULL);
     h = (hook_counts_t){ 0 };
-    TR_CHECK(sched_spawn(s, hooked, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(h.gstarts, 0);
-    TR_CHECK_INT(h.safepoints, 0);
+    REQUIRE(sched_spawn(s, hooked, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(h.gstarts, 0);
+    REQUIRE_INT(h.safepoints, 0);
     sched_destroy(&s);
 }
 
@@ -642,12 +642,12 @@ static void test_hooks_called(void)
 
 static void uses_local(sched_t *s, void *arg)
 {
-    TR_CHECK(sched_local(s) == NULL);
+    REQUIRE(sched_local(s) == NULL);
     sched_set_local(s, arg);
     sched_yield(s);
-    TR_CHECK(sched_local(s) == arg);
+    REQUIRE(sched_local(s) == arg);
     sched_yield(s);
-    TR_CHECK(sched_local(s) == arg);
+    REQUIRE(sched_local(s) == arg);
 }
 
 static void test_self_id_and_local(void)
@@ -655,15 +655,15 @@ static void test_self_id_and_local(void)
     sched_t *s = new_sched();
     int a, b, c;
 
-    TR_CHECK(sched_local(s) == NULL);
-    TR_CHECK_INT(sched_self_id(s), 0);
-    TR_CHECK(sched_spawn(s, uses_local, &a) > 0);
-    TR_CHECK(sched_spawn(s, uses_local, &b) > 0);
-    TR_CHECK(sched_spawn(s, uses_local, &c) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_local(s) == NULL);
+    REQUIRE_INT(sched_self_id(s), 0);
+    REQUIRE(sched_spawn(s, uses_local, &a) > 0);
+    REQUIRE(sched_spawn(s, uses_local, &b) > 0);
+    REQUIRE(sched_spawn(s, uses_local, &c) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     /* A recycled slot starts with a NULL local. */
-    TR_CHECK(sched_spawn(s, uses_local, &a) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, uses_local, &a) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     sched_destroy(&s);
 }
 
@@ -675,17 +675,17 @@ static void test_too_many_goroutines(void)
     sched_t *s = NULL;
 
     sched_config_default(&cfg);
-    TR_CHECK_INT(cfg.stack_reserve_bytes, 256 << 10);
-    TR_CHECK_INT(cfg.max_goroutines, 1 << 20);
+    REQUIRE_INT(cfg.stack_reserve_bytes, 256 << 10);
+    REQUIRE_INT(cfg.max_goroutines, 1 << 20);
     cfg.max_goroutines = 3;
-    TR_CHECK_INT(sched_new(&cfg, &s), 0);
+    REQUIRE_INT(sched_new(&cfg, &s), 0);
     for (int i = 0; i < 3; i++)
-        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK_INT(sched_spawn(s, quick, NULL), SCHED_ETOOMANY);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "qqqq");
+        REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE_INT(sched_spawn(s, quick, NULL), SCHED_ETOOMANY);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "qqqq");
     sched_destroy(&s);
 }
 
@@ -696,22 +696,22 @@ static void test_config_validated(void)
 
     sched_config_default(&cfg);
     cfg.stack_reserve_bytes = 1024;
-    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
-    TR_CHECK(s == (sched_t *)&cfg);
+    REQUIRE_INT(sched_new(&cfg, &s), -EINVAL);
+    REQUIRE(s == (sched_t *)&cfg);
     cfg.stack_reserve_bytes = (size_t)1 << 40;
-    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
+    REQUIRE_INT(sched_new(&cfg, &s), -EINVAL);
     cfg.stack_reserve_bytes = (size_t)1 << 30;
     cfg.max_goroutines = UINT32_MAX;   /* 4 Ei of address space */
-    TR_CHECK_INT(sched_new(&cfg, &s), -EINVAL);
-    TR_CHECK(s == (sched_t *)&cfg);
+    REQUIRE_INT(sched_new(&cfg, &s), -EINVAL);
+    REQUIRE(s == (sched_t *)&cfg);
 
     /* Zero fields mean defaults; odd sizes are rounded to pages. */
     memset(&cfg, 0, sizeof cfg);
     cfg.stack_reserve_bytes = 100000;
     s = NULL;
-    TR_CHECK_INT(sched_new(&cfg, &s), 0);
-    TR_CHECK(sched_spawn(s, quick, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+    REQUIRE_INT(sched_new(&cfg, &s), 0);
+    REQUIRE(sched_spawn(s, quick, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     sched_destroy(&s);
 }
 
@@ -720,13 +720,13 @@ static void test_strerror(void)
     const int codes[] = { SCHED_EFAILED, SCHED_EDEADLOCK, SCHED_ETOOMANY };
 
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        TR_CHECK(sched_strerror(codes[i]) != NULL);
-        TR_CHECK(strlen(sched_strerror(codes[i])) > 0);
+        REQUIRE(sched_strerror(codes[i]) != NULL);
+        REQUIRE(strlen(sched_strerror(codes[i])) > 0);
         for (size_t j = 0; j < i; j++)
-            TR_CHECK(strcmp(sched_strerror(codes[i]), sched_strerror(codes[j])) != 0);
+            REQUIRE(strcmp(sched_strerror(codes[i]), sched_strerror(codes[j])) != 0);
     }
-    TR_CHECK_STR(sched_strerror(-ENOMEM), strerror(ENOMEM));
-    TR_CHECK(strlen(sched_strerror(-99999)) > 0);
+    REQUIRE_STR(sched_strerror(-ENOMEM), strerror(ENOMEM));
+    REQUIRE(strlen(sched_strerror(-99999)) > 0);
 }
 
 /* ---- Per-goroutine machine state ------------------------------------------------------------- */
@@ -739,28 +739,28 @@ static void state_a(sched_t *s, void *arg)
     __builtin_ia32_ldmxcsr(round_up);
     errno = 1234;
     sched_yield(s);
-    TR_CHECK_INT(errno, 1234);
-    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+    REQUIRE_INT(errno, 1234);
+    REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
     __builtin_ia32_ldmxcsr(mxcsr);
 }
 
 static void state_b(sched_t *s, void *arg)
 {
     /* A's rounding mode did not leak into us. */
-    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
     errno = 77;
     sched_yield(s);
-    TR_CHECK_INT(errno, 77);
+    REQUIRE_INT(errno, 77);
 }
 
 static void test_errno_and_mxcsr_per_goroutine(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, state_a, NULL) > 0);
-    TR_CHECK(sched_spawn(s, state_b, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    REQUIRE(sched_spawn(s, state_a, NULL) > 0);
+    REQUIRE(sched_spawn(s, state_b, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
     sched_destroy(&s);
 }
 
@@ -777,9 +777,9 @@ static void test_run_inside_goroutine_refused(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, runs_nested, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_INT(nested_rc, -EBUSY);
+    REQUIRE(sched_spawn(s, runs_nested, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(nested_rc, -EBUSY);
     sched_destroy(&s);
 }
 
@@ -788,9 +788,9 @@ static void test_run_inside_goroutine_refused(void)
 static void registers_cleanups(sched_t *s, void *arg)
 {
     for (int i = 0; i < 20; i++)
-        TR_CHECK_INT(sched_defer(s, note_cleanup, "."), 0);
+        REQUIRE_INT(sched_defer(s, note_cleanup, "."), 0);
     if (arg != NULL)
-        TR_CHECK(sched_spawn(s, registers_cleanups, NULL) > 0);
+        REQUIRE(sched_spawn(s, registers_cleanups, NULL) > 0);
     sched_yield(s);
     sched_fail(s, "stop");
 }
@@ -801,18 +801,18 @@ static void test_destroy_with_live_goroutines(void)
     sched_stats_t st;
 
     for (int i = 0; i < 10; i++)
-        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+        REQUIRE(sched_spawn(s, quick, NULL) > 0);
     sched_destroy(&s);
-    TR_CHECK_STR(journal, "");   /* none of them ran */
+    REQUIRE_STR(journal, "");   /* none of them ran */
 
     s = new_sched();
-    TR_CHECK(sched_spawn(s, registers_cleanups, s) > 0);
-    TR_CHECK_INT(sched_run(s), SCHED_EFAILED);
-    TR_CHECK_INT(strlen(journal), 40);   /* both goroutines' cleanups ran */
+    REQUIRE(sched_spawn(s, registers_cleanups, s) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EFAILED);
+    REQUIRE_INT(strlen(journal), 40);   /* both goroutines' cleanups ran */
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.goroutines, 0);
+    REQUIRE_INT(st.goroutines, 0);
     for (int i = 0; i < 10; i++)
-        TR_CHECK(sched_spawn(s, quick, NULL) > 0);
+        REQUIRE(sched_spawn(s, quick, NULL) > 0);
     sched_destroy(&s);
 }
 
@@ -829,10 +829,10 @@ static void *stats_reader(void *arg)
 
     while (!__atomic_load_n(&reader_stop, __ATOMIC_ACQUIRE)) {
         sched_stats_read(s, &st);
-        TR_CHECK(st.switches >= prev.switches);
-        TR_CHECK(st.spawned >= prev.spawned);
-        TR_CHECK(st.stack_hwm_bytes >= prev.stack_hwm_bytes);
-        TR_CHECK(st.goroutines <= 4);
+        REQUIRE(st.switches >= prev.switches);
+        REQUIRE(st.spawned >= prev.spawned);
+        REQUIRE(st.stack_hwm_bytes >= prev.stack_hwm_bytes);
+        REQUIRE(st.goroutines <= 4);
         prev = st;
         reads++;
     }
@@ -851,18 +851,18 @@ static void test_stats_read_from_other_thread(void)
     pthread_t reader;
     sched_stats_t st;
 
-    TR_CHECK_INT(pthread_create(&reader, NULL, stats_reader, s), 0);
+    REQUIRE_INT(pthread_create(&reader, NULL, stats_reader, s), 0);
     for (int i = 0; i < 4; i++)
-        TR_CHECK(sched_spawn(s, yield_many, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
+        REQUIRE(sched_spawn(s, yield_many, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
     __atomic_store_n(&reader_stop, 1, __ATOMIC_RELEASE);
-    TR_CHECK_INT(pthread_join(reader, NULL), 0);
+    REQUIRE_INT(pthread_join(reader, NULL), 0);
     sched_stats_read(s, &st);
-    TR_CHECK_INT(st.spawned, 4);
-    TR_CHECK_INT(st.goroutines, 0);
-    TR_CHECK(st.switches >= 4ull * STAT_YIELDS);
-    TR_CHECK(st.stack_hwm_bytes >= 4096);
-    TR_CHECK(st.stack_reserved_bytes >= 4ull * (256 << 10));
+    REQUIRE_INT(st.spawned, 4);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE(st.switches >= 4ull * STAT_YIELDS);
+    REQUIRE(st.stack_hwm_bytes >= 4096);
+    REQUIRE(st.stack_reserved_bytes >= 4ull * (256 << 10));
     sched_destroy(&s);
 }
 
@@ -879,11 +879,11 @@ static void *own_scheduler(void *arg)
     int *yields = arg;
 
     for (int i = 0; i < 8; i++)
-        TR_CHECK(sched_spawn(s, yield_many, NULL) > 0);
-    TR_CHECK(sched_spawn(s, parks_quietly, NULL) > 0);
+        REQUIRE(sched_spawn(s, yield_many, NULL) > 0);
+    REQUIRE(sched_spawn(s, parks_quietly, NULL) > 0);
     /* Deadlock, since one parks forever: each scheduler sees its own. */
-    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
-    TR_CHECK(strstr(sched_failure(s), "goroutine 9 [chan receive]") != NULL);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE(strstr(sched_failure(s), "goroutine 9 [chan receive]") != NULL);
     sched_destroy(&s);
     *yields = 1;
     return NULL;
@@ -895,10 +895,10 @@ static void test_independent_schedulers_in_threads(void)
     int done[2] = { 0, 0 };
 
     for (int i = 0; i < 2; i++)
-        TR_CHECK_INT(pthread_create(&t[i], NULL, own_scheduler, &done[i]), 0);
+        REQUIRE_INT(pthread_create(&t[i], NULL, own_scheduler, &done[i]), 0);
     for (int i = 0; i < 2; i++)
-        TR_CHECK_INT(pthread_join(t[i], NULL), 0);
-    TR_CHECK(done[0] && done[1]);
+        REQUIRE_INT(pthread_join(t[i], NULL), 0);
+    REQUIRE(done[0] && done[1]);
 }
 
 /* ---- Runner --------------------------------------------------------------------------------------- */
@@ -937,11 +937,11 @@ static void test_ready_next_runs_first(void)
 
     journal_len = 0;
     journal[0] = '\0';
-    TR_CHECK(sched_spawn(s, parks_then_notes, "P") > 0);
-    TR_CHECK(sched_spawn(s, readies_next, NULL) > 0);
-    TR_CHECK(sched_spawn(s, just_note, "Q") > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK_STR(journal, "MPQm");
+    REQUIRE(sched_spawn(s, parks_then_notes, "P") > 0);
+    REQUIRE(sched_spawn(s, readies_next, NULL) > 0);
+    REQUIRE(sched_spawn(s, just_note, "Q") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "MPQm");
     sched_destroy(&s);
 }
 
@@ -979,12 +979,12 @@ static void test_runnext_does_not_starve_the_queue(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, hander, (void *)(intptr_t)0) > 0);
-    TR_CHECK(sched_spawn(s, hander, (void *)(intptr_t)1) > 0);
-    TR_CHECK(sched_spawn(s, stopper, NULL) > 0);
-    TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK(hand_stop);
-    TR_CHECK(hand_turns <= 4 * (long)SCHED_RUNNEXT_MAX);
+    REQUIRE(sched_spawn(s, hander, (void *)(intptr_t)0) > 0);
+    REQUIRE(sched_spawn(s, hander, (void *)(intptr_t)1) > 0);
+    REQUIRE(sched_spawn(s, stopper, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(hand_stop);
+    REQUIRE(hand_turns <= 4 * (long)SCHED_RUNNEXT_MAX);
     sched_destroy(&s);
 }
 

@@ -5,6 +5,7 @@
 */
 #include "sched/sched_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -283,6 +284,7 @@ int sched__slot_alloc(sched_t *s, sched__gor_t **g_out)
         g = s->cold_slots;
         s->cold_slots = g->next;
     }
+    assert(g->state == SCHED__FREE && g->id == 0 && g->stack_bytes == 0);
     g->next = NULL;
     *g_out = g;
     return 0;
@@ -292,6 +294,9 @@ void sched__slot_free(sched_t *s, sched__gor_t *g)
 {
     char *top = sched__stack_top(s, g);
 
+    /* Dead (or never started), so on no list, and not the stack we run on. */
+    assert(g->state == SCHED__DEAD || (g->state == SCHED__RUNNABLE && !g->started));
+    assert(g->aside == NULL && g != s->current);
 #if SCHED_ASAN
     /* The frames this goroutine died with (from its last saved stack
     ** pointer up) never returned, so their redzones are still poisoned. */
@@ -403,6 +408,7 @@ void sched__aside_restore(sched_t *s, sched__gor_t *g)
     size_t live = g->aside_bytes;
     size_t pages = (live + s->page_bytes - 1) & ~(s->page_bytes - 1);
 
+    assert(g->aside != NULL && g->stack_bytes == 0);
     if (!g->aside_populated)
         aside_populate_ahead(s, g);
     g->aside_populated = false;

@@ -5,6 +5,7 @@
 */
 #include "shm_heap/heap_int.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,8 +81,21 @@ static void lock_failed(const char *what, int rc)
     abort();
 }
 
+#ifndef NDEBUG
+/* The highest span class whose central lock h holds, or -1. */
+static int central_held_top(const heap_t *h)
+{
+    for (int w = (int)(sizeof h->central_held / sizeof h->central_held[0]); w-- > 0;)
+        if (h->central_held[w])
+            return w * 64 + 63 - __builtin_clzll(h->central_held[w]);
+    return -1;
+}
+#endif
+
 void heap__lock(heap_t *h)
 {
+    /* Order: the heap lock, then central locks; never the other way. */
+    assert(central_held_top(h) < 0);
     int rc = pthread_mutex_lock(&h->hdr->lock);
     if (rc == EOWNERDEAD) {
         heap__repair_locked(h);
@@ -100,18 +114,28 @@ void heap__unlock(heap_t *h)
 void heap__central_lock(heap_t *h, uint32_t spc)
 {
     pthread_mutex_t *lock = &h->hdr->central[spc].lock;
+    /* Central locks in ascending span class. */
+    assert(spc < HEAP__NSPANCLASSES && central_held_top(h) < (int)spc);
     int rc = pthread_mutex_lock(lock);
     if (rc == EOWNERDEAD) {
         heap__central_repair_locked(h, spc);
         pthread_mutex_consistent(lock);
-        return;
-    }
-    if (rc != 0)
+    } else if (rc != 0) {
         lock_failed("central lock", rc);
+    }
+#ifndef NDEBUG
+    h->central_held[spc >> 6] |= 1ull << (spc & 63);
+#endif
 }
 
 void heap__central_unlock(heap_t *h, uint32_t spc)
 {
+    /* A move on or off the list is finished before the lock goes. */
+    assert(h->hdr->central[spc].busy_page == 0);
+#ifndef NDEBUG
+    assert(h->central_held[spc >> 6] & (1ull << (spc & 63)));
+    h->central_held[spc >> 6] &= ~(1ull << (spc & 63));
+#endif
     pthread_mutex_unlock(&h->hdr->central[spc].lock);
 }
 
@@ -799,6 +823,8 @@ bool heap_pool_put(heap_pool_t *pool, heap_ref_t ref)
     uint32_t half = heap__pool_primary_half(c), n = heap__pool_primary_count(c);
     if (ref == 0 || n >= p->half)
         return false;
+    /* Every slot past a half's count is nil. */
+    assert(p->slots[(uint64_t)half * p->half + n] == 0);
     p->slots[(uint64_t)half * p->half + n] = ref;
     __atomic_store_n(&p->counts, heap__pool_counts(half, n + 1, heap__pool_victim_count(c)),
                      __ATOMIC_RELAXED);

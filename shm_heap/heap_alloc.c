@@ -5,6 +5,7 @@
 */
 #include "shm_heap/heap_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -30,6 +31,24 @@ __attribute__((noinline)) static heap_ref_t zero_object(char *slot, uint64_t byt
     return ref;
 }
 
+#ifndef NDEBUG
+/* Is the slot free by the span's alloc bitmap, and zero past its header
+** unless the cache says it may hold old bytes? (heap_int.h, OBJECTS) */
+static bool slot_fresh(heap_t *h, const heap__mcache_t *mc, uint32_t idx, const char *slot,
+                       uint64_t bytes)
+{
+    const heap__span_t *sp = heap__span(h, mc->span);
+    if ((sp->bits[sp->sweep_word & 1][idx >> 6] >> (idx & 63)) & 1)
+        return false;
+    if (mc->needzero)
+        return true;
+    for (uint64_t i = 0; i < bytes; i++)
+        if (slot[HEAP__OBJ_HDR_BYTES + i] != 0)
+            return false;
+    return true;
+}
+#endif
+
 /* Hand out the lowest free slot of the cached word. */
 static inline heap_ref_t mcache_take(heap_t *h, heap__mcache_t *mc, uint64_t free_bits,
                                      uint32_t nptrs, uint64_t bytes)
@@ -38,6 +57,7 @@ static inline heap_ref_t mcache_take(heap_t *h, heap__mcache_t *mc, uint64_t fre
     mc->free_bits = free_bits & (free_bits - 1);
     uint64_t off = mc->span_off + (uint64_t)idx * mc->elem_bytes;
     char *slot = h->view.base + off;
+    assert(idx < mc->nelems && slot_fresh(h, mc, idx, slot, bytes));
     *(uint64_t *)slot = (uint64_t)nptrs | (bytes << 32);
     count_alloc(h, mc->elem_bytes);
     if (mc->needzero)
@@ -124,6 +144,8 @@ static void mcache_release_locked(heap_t *h, heap__mcache_t *mc)
 {
     heap__span_t *sp = heap__span(h, mc->span);
     heap__central_t *ct = &h->hdr->central[sp->spanclass];
+    /* A cached span is ours and on no central list. */
+    assert(sp->state == HEAP__SPAN_SMALL && sp->owner == h->attach_id);
     store_u32(&ct->busy_page, mc->span);
     store_u32(&sp->freeindex, mcache_freeindex(mc));
     store_u32(&sp->alloc_count, heap__span_count_allocated(sp));
@@ -160,6 +182,9 @@ static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
     heap__central_t *ct = &h->hdr->central[spc];
     uint32_t page = ct->partial_head;
     heap__span_t *sp = heap__span(h, page);
+    /* The list holds spans of its class with owner 0 and room. */
+    assert(sp->state == HEAP__SPAN_SMALL && sp->spanclass == spc && sp->owner == 0 &&
+           sp->alloc_count < sp->nelems);
     store_u32(&ct->busy_page, page);
     store_u32(&ct->partial_head, sp->next);
     heap__fault(h, HEAP__FP_CENTRAL_POP);
@@ -402,6 +427,8 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
             break;
         }
     }
+    assert(sp->state == HEAP__SPAN_SMALL && sp->spanclass == spc && sp->owner == 0);
+    assert(idx < sp->nelems);   /* a span on the list has room */
     if (idx >= sp->nelems) {
         /* alloc_count said there was room: our own invariant is broken.
         ** Take the span off the list and report no memory. */

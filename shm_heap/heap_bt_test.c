@@ -16,9 +16,9 @@
 static heap_ref_t bottom_up(heap_t *h, heap_roots_t *roots, int depth)
 {
     heap_ref_t *slot = heap_roots_push(roots, 1);
-    CHECK(slot);
+    REQUIRE(slot);
     slot[0] = heap_alloc(h, 2, 0);
-    CHECK(slot[0]);
+    REQUIRE(slot[0]);
     if (depth > 0) {
         heap_ref_t left = bottom_up(h, roots, depth - 1);
         heap_slots(h, slot[0])[0] = left;
@@ -52,16 +52,16 @@ int main(void)
     heap_config_default(&cfg);
     cfg.heap_max_bytes = (uint64_t)1 << 30;
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, "bt"), &cfg, true, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "bt"), &cfg, true, &h), 0, heap_strerror);
     heap_enter(h);
     heap_roots_t *roots = heap_roots_new(h, 256);
-    CHECK(roots);
+    REQUIRE(roots);
     uint64_t t0 = tu_now_ns();
 
     heap_ref_t stretch = bottom_up(h, roots, max_depth + 1);
     uint64_t n = check(h, stretch);
     printf("stretch tree of depth %d\t check: %llu\n", max_depth + 1, (unsigned long long)n);
-    CHECK(n == (2ull << (max_depth + 1)) - 1);
+    REQUIRE(n == (2ull << (max_depth + 1)) - 1);
 
     heap_ref_t *long_lived = heap_roots_push(roots, 1);
     long_lived[0] = bottom_up(h, roots, max_depth);
@@ -73,11 +73,11 @@ int main(void)
             sum += check(h, bottom_up(h, roots, d));
         printf("%llu\t trees of depth %d\t check: %llu\n", (unsigned long long)iterations, d,
                (unsigned long long)sum);
-        CHECK(sum == iterations * ((2ull << d) - 1));
+        REQUIRE(sum == iterations * ((2ull << d) - 1));
     }
     n = check(h, long_lived[0]);
     printf("long lived tree of depth %d\t check: %llu\n", max_depth, (unsigned long long)n);
-    CHECK(n == (2ull << max_depth) - 1);
+    REQUIRE(n == (2ull << max_depth) - 1);
     uint64_t t1 = tu_now_ns();
 
     heap_stats_t st;
@@ -86,12 +86,12 @@ int main(void)
            max_depth, (double)(t1 - t0) / 1e9, (unsigned long long)st.total_alloc_objects,
            (unsigned long long)st.num_gc, (double)st.pause_total_ns / 1e6,
            (double)st.pause_max_ns / 1e6);
-    CHECK(st.num_gc > 0);
-    CHECK_VERIFY(h);
+    REQUIRE(st.num_gc > 0);
+    REQUIRE_HEAP_VERIFY(h);
     heap_roots_pop(roots, 1);
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c;
-    CHECK(heap_gc_history(h, (uint32_t)st.num_gc, &c, 1) == 1 && c.objects_live == 0);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc, &c, 1) == 1 && c.objects_live == 0);
     heap_roots_destroy(h, &roots);
     heap_close(&h, true);
     tu_finish();

@@ -5,6 +5,7 @@
 */
 #include "shm_heap/heap_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -283,6 +284,7 @@ void heap__world_stop(heap_t *h, uint64_t *t_request_out, uint64_t *stop_ns_out)
 
 void heap__world_start(heap_t *h)
 {
+    assert(__atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST) == (uint32_t)h->pid);
     __atomic_store_n(&h->hdr->stw, 0, __ATOMIC_SEQ_CST);
     heap__futex_wake(&h->hdr->stw);
     if (h->entered)
@@ -596,6 +598,59 @@ static void rescan_marked(mark_ctx_t *m)
     (void)h;
 }
 
+#ifndef NDEBUG
+/* The tri-colour invariant once marking is done: every ref in a marked
+** object that names an object names a marked one. O(marked objects). */
+static bool no_black_to_white(const mark_ctx_t *m)
+{
+    for (uint64_t s = m->first_page; s < m->hwm;) {
+        const heap__span_t *sp = &m->spans[s];
+        uint64_t n = sp->npages ? sp->npages : 1;
+        bool scan = (sp->state == HEAP__SPAN_SMALL && !(sp->spanclass & 1)) ||
+                    sp->state == HEAP__SPAN_LARGE;
+        for (uint32_t i = 0; scan && i < sp->nelems; i++) {
+            const uint64_t *mark = sp->bits[(sp->sweep_word & 1) ^ 1];
+            if (!((mark[i >> 6] >> (i & 63)) & 1))
+                continue;
+            uint64_t slot_off = (s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
+            const uint32_t *hdr = (const uint32_t *)(m->base + slot_off);
+            uint64_t max_ptrs = sp->state == HEAP__SPAN_SMALL
+                ? (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t)
+                : ((n << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
+            uint64_t nptrs = hdr[0] < max_ptrs ? hdr[0] : max_ptrs;
+            const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+            for (uint64_t k = 0; k < nptrs; k++) {
+                uint32_t idx;
+                const heap__span_t *child = slots[k] ? object_span(m, slots[k], &idx) : NULL;
+                if (child != NULL &&
+                    !((child->bits[(child->sweep_word & 1) ^ 1][idx >> 6] >> (idx & 63)) & 1))
+                    return false;
+            }
+        }
+        s += n;
+    }
+    return true;
+}
+
+/* Outside a cycle every mark bit is clear. O(spans). */
+static bool marks_clear(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t s = hdr->first_page; s < hdr->hwm_page;) {
+        const heap__span_t *sp = heap__span(h, s);
+        if (sp->state == HEAP__SPAN_SMALL || sp->state == HEAP__SPAN_LARGE) {
+            const uint64_t *mark = sp->bits[(sp->sweep_word & 1) ^ 1];
+            for (uint32_t w = 0; w < (sp->nelems + 63) / 64; w++)
+                if (mark[w] != 0)
+                    return false;
+        }
+        s += sp->npages ? sp->npages : 1;
+    }
+    return true;
+}
+
+#endif
+
 static void mark(heap_t *h, mark_ctx_t *m)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -624,6 +679,9 @@ static void mark(heap_t *h, mark_ctx_t *m)
         h->mark_overflow = false;
         rescan_marked(m);
     }
+    /* Nothing grey is left, and no black object points to a white one. */
+    assert(h->mark_len == 0 && !h->mark_overflow);
+    assert(no_black_to_white(m));
 }
 
 /* ---- The cycle ------------------------------------------------------ */
@@ -682,6 +740,7 @@ static void history_append(heap_t *h, const heap_gc_cycle_t *c)
 {
     heap__hdr_t *hdr = h->hdr;
     uint32_t seq = hdr->hist_seq;
+    assert((seq & 1) == 0);   /* odd only while written, under the lock */
     __atomic_store_n(&hdr->hist_seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     uint64_t *dst = (uint64_t *)&hdr->hist[(c->cycle - 1) % HEAP_GC_HISTORY];
@@ -752,6 +811,10 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         heap__walk(h, HEAP__WALK_REPAIR | HEAP__WALK_CLEAR_MARKS, NULL);
         hdr->gc_phase = HEAP__GC_IDLE;
     }
+    /* The world is ours (another process may show RUNNING for a moment
+    ** while it backs off in heap__become_running, so that is not asserted). */
+    assert(__atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) == (uint32_t)h->pid);
+    assert(marks_clear(h));
     reclaim_dead(h);
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];

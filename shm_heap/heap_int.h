@@ -461,6 +461,10 @@ struct heap {
     heap__fault_fn fault_fn;
     void *fault_arg;
 
+    /* The central locks this attachment holds, one bit per span class:
+    ** kept by debug builds only, to assert THE LOCKS' order. */
+    uint64_t central_held[(HEAP__NSPANCLASSES + 63) / 64];
+
     /* collector scratch (this process only) */
     struct heap__mark_entry *mark_stack;
     size_t mark_len, mark_cap, mark_limit;

@@ -75,7 +75,7 @@ static void worker(void *arg)
     char name[128], token[32], why[256];
     snprintf(token, sizeof token, "kill%d", plan->run);
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, token), NULL, false, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, token), NULL, false, &h), 0, heap_strerror);
     if (wa->index == plan->victim && plan->fault_point)
         heap__set_fault_hook(h, die_at_fault, plan);
     heap_enter(h);
@@ -92,13 +92,13 @@ static void worker(void *arg)
         if (i % 500 == 0) {
             /* A fresh root stack now and then: roots_new/destroy under fire. */
             heap_roots_t *extra = heap_roots_new(h, 8);
-            CHECK(extra);
+            REQUIRE(extra);
             heap_roots_push(extra, 1)[0] = heap_alloc(h, 0, 64);
             heap_roots_destroy(h, &extra);
         }
     }
-    CHECK(model_check(m, NULL, NULL, why, sizeof why) == 0);
-    CHECK_VERIFY(h);
+    REQUIRE(model_check(m, NULL, NULL, why, sizeof why) == 0);
+    REQUIRE_HEAP_VERIFY(h);
     model_destroy(&m);
     heap_close(&h, false);
 }
@@ -130,7 +130,7 @@ int main(void)
         cfg.heap_max_bytes = (uint64_t)128 << 20;
         cfg.gogc = 25;
         heap_t *h = NULL;
-        CHECK_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h));
+        REQUIRE_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h), 0, heap_strerror);
 
         worker_arg_t args[NWORKERS];
         pid_t pids[NWORKERS];
@@ -149,7 +149,7 @@ int main(void)
             }
             int status = tu_wait(pids[i]);
             bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-            CHECKF(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+            REQUIRE_MSG(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
                    "run %d: victim ended with status %#x", run, status);
             if (!killed)
                 not_killed++;
@@ -160,13 +160,13 @@ int main(void)
         }
 
         /* Everyone is gone: the dead victim's entry and roots go too. */
-        CHECK_RC(heap_collect(h));
-        CHECK_VERIFY(h);
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+        REQUIRE_HEAP_VERIFY(h);
         heap_stats_t st;
         heap_stats_read(h, &st);
         heap_gc_cycle_t c;
-        CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-        CHECKF(st.nprocs == 1 && c.objects_live == 0,
+        REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
+        REQUIRE_MSG(st.nprocs == 1 && c.objects_live == 0,
                "run %d: %u processes, %llu objects live after all left", run, st.nprocs,
                (unsigned long long)c.objects_live);
         /* And the heap still works. */
@@ -174,12 +174,12 @@ int main(void)
         heap_ref_t *g = heap_globals(h, 1);
         for (int i = 0; i < 10000; i++) {
             heap_ref_t r = heap_alloc(h, 1, 32);
-            CHECK(r);
+            REQUIRE(r);
             heap_slots(h, r)[0] = g[0];
             g[0] = r;
         }
-        CHECK_RC(heap_collect(h));
-        CHECK_VERIFY(h);
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+        REQUIRE_HEAP_VERIFY(h);
         heap_close(&h, true);
         printf("run %2d: victim %d %s%s, %llu collections\n", run, plan->victim,
                plan->fault_point ? "at " : "killed by the parent",

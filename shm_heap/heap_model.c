@@ -64,19 +64,19 @@ static inline uint8_t fill_byte(uint32_t id, uint32_t j)
 model_t *model_new(heap_t *h, const model_config_t *cfg, uint64_t seed)
 {
     model_t *m = calloc(1, sizeof *m);
-    CHECK(m);
+    REQUIRE(m);
     m->h = h;
     m->cfg = *cfg;
     m->rng = seed;
     m->roots = heap_roots_new(h, cfg->root_capacity);
-    CHECK(m->roots);
+    REQUIRE(m->roots);
     m->stack = heap_roots_push(m->roots, 0);
-    CHECK(m->stack);
+    REQUIRE(m->stack);
     m->stack_ids = calloc(cfg->root_capacity, sizeof *m->stack_ids);
     m->globals = heap_globals(h, cfg->nglobals);
-    CHECK(m->globals);
+    REQUIRE(m->globals);
     m->global_ids = calloc(cfg->nglobals, sizeof *m->global_ids);
-    CHECK(m->stack_ids && m->global_ids);
+    REQUIRE(m->stack_ids && m->global_ids);
     return m;
 }
 
@@ -140,11 +140,11 @@ static uint32_t new_node(model_t *m)
     if (tu_below(&m->rng, 1000000) < m->cfg.large_ppm)
         scalar = 32000 + (uint32_t)tu_below(&m->rng, 120000);
     heap_ref_t ref = heap_alloc(m->h, nptrs, scalar);
-    CHECKF(ref, "heap_alloc(%u, %u): %s", nptrs, scalar, heap_strerror(heap_last_error(m->h)));
+    REQUIRE_MSG(ref, "heap_alloc(%u, %u): %s", nptrs, scalar, heap_strerror(heap_last_error(m->h)));
     if (m->nnodes == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 1024;
         m->nodes = realloc(m->nodes, m->cap * sizeof *m->nodes);
-        CHECK(m->nodes);
+        REQUIRE(m->nodes);
     }
     uint32_t id = ++m->nnodes;
     node_t *n = node(m, id);
@@ -153,7 +153,7 @@ static uint32_t new_node(model_t *m)
     n->scalar_bytes = scalar;
     n->seen = 0;
     n->kids = nptrs ? calloc(nptrs, sizeof *n->kids) : NULL;
-    CHECK(!nptrs || n->kids);
+    REQUIRE(!nptrs || n->kids);
     uint8_t *d = heap_data(m->h, ref, nptrs);
     uint64_t head[2] = { id, checksum(id, nptrs, scalar) };
     memcpy(d, head, sizeof head);
@@ -240,7 +240,7 @@ int model_check(model_t *m, uint64_t *bytes, uint64_t *objects, char *why, size_
         if (top == m->walk_cap) {
             m->walk_cap = m->walk_cap ? m->walk_cap * 2 : 4096;
             m->walk = realloc(m->walk, m->walk_cap * sizeof *m->walk);
-            CHECK(m->walk);
+            REQUIRE(m->walk);
         }
         m->walk[top++] = id;
         while (top) {
@@ -259,7 +259,7 @@ int model_check(model_t *m, uint64_t *bytes, uint64_t *objects, char *why, size_
                 if (top == m->walk_cap) {
                     m->walk_cap *= 2;
                     m->walk = realloc(m->walk, m->walk_cap * sizeof *m->walk);
-                    CHECK(m->walk);
+                    REQUIRE(m->walk);
                 }
                 m->walk[top++] = kid;
             }
@@ -305,13 +305,13 @@ void model_step(model_t *m)
         uint32_t k = 1 + (uint32_t)tu_below(&m->rng, 4);
         if (m->depth + k <= m->cfg.root_capacity) {
             heap_ref_t *s = heap_roots_push(m->roots, k);
-            CHECK(s == m->stack + m->depth);
+            REQUIRE(s == m->stack + m->depth);
             for (uint32_t i = 0; i < k; i++)
-                CHECK(s[i] == 0);
+                REQUIRE(s[i] == 0);
             memset(m->stack_ids + m->depth, 0, k * sizeof *m->stack_ids);
             m->depth += k;
         } else {
-            CHECK(heap_roots_push(m->roots, k) == NULL && heap_last_error(h) == HEAP_EROOTS);
+            REQUIRE(heap_roots_push(m->roots, k) == NULL && heap_last_error(h) == HEAP_EROOTS);
         }
     } else if (op < 78) {
         uint32_t k = 1 + (uint32_t)tu_below(&m->rng, 4);
@@ -319,19 +319,19 @@ void model_step(model_t *m)
             k = m->depth;
         heap_roots_pop(m->roots, k);
         m->depth -= k;
-        CHECK(heap_roots_depth(m->roots) == m->depth);
+        REQUIRE(heap_roots_depth(m->roots) == m->depth);
     } else {
         uint32_t id = pick_reachable(m);
         char why[256];
         if (id && check_node(m, id, why, sizeof why) != 0)
-            tu_fail(__FILE__, __LINE__, "%s", why);
+            testrun_require_failed(__FILE__, __LINE__, "%s", why);
     }
 
     uint64_t dice = tu_below(&m->rng, 1000000);
     if (dice < m->cfg.collect_ppm) {
-        CHECK_RC(heap_collect(h));
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     } else if (dice < m->cfg.collect_ppm + m->cfg.verify_ppm) {
-        CHECK_VERIFY(h);
+        REQUIRE_HEAP_VERIFY(h);
     } else if (dice < m->cfg.collect_ppm + m->cfg.verify_ppm + m->cfg.leave_ppm) {
         heap_leave(h);
         tu_sleep_ns(tu_below(&m->rng, 200000));
@@ -342,7 +342,7 @@ void model_step(model_t *m)
     if (m->cfg.check_every && ++m->steps % m->cfg.check_every == 0) {
         char why[256];
         if (model_check(m, NULL, NULL, why, sizeof why) != 0)
-            tu_fail(__FILE__, __LINE__, "model check after %llu steps: %s",
+            testrun_require_failed(__FILE__, __LINE__, "model check after %llu steps: %s",
                     (unsigned long long)m->steps, why);
     }
 }

@@ -14,6 +14,7 @@
 */
 #include "shm_heap/heap_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -376,8 +377,9 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     uint32_t gen = hdr->sweepgen;
     uint64_t inuse = 0;
     uint32_t run = 0;   /* start of the free run being merged, 0 = none */
+    uint32_t s;
 
-    for (uint32_t s = hdr->first_page; s < hwm;) {
+    for (s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
         uint32_t n = sp->npages;
         uint32_t state = sp->state;
@@ -433,6 +435,8 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
         }
         s += n;
     }
+    /* Span by span from first_page reaches exactly hwm_page. */
+    assert(s == hwm);
     if (run)
         free_append(h, &wl, run);
     __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);

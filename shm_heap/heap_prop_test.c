@@ -37,7 +37,7 @@ static void child(void *arg)
     shared_t *sh = ca->sh;
     char name[128], why[256];
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, "prop"), NULL, false, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "prop"), NULL, false, &h), 0, heap_strerror);
     if (ca->index == 0)
         heap__set_mark_stack_limit(h, 64);   /* its cycles overflow and rescan */
     heap_enter(h);
@@ -49,13 +49,13 @@ static void child(void *arg)
 
     /* Report what is reachable, then stay out of the heap while the
     ** parent collects. */
-    CHECK(model_check(m, &sh->live_bytes[ca->index], &sh->live_objects[ca->index], why,
+    REQUIRE(model_check(m, &sh->live_bytes[ca->index], &sh->live_objects[ca->index], why,
                       sizeof why) == 0);
     heap_leave(h);
     tu_barrier_wait(&sh->barrier);   /* parent collects */
     tu_barrier_wait(&sh->barrier);
     heap_enter(h);
-    CHECKF(model_check(m, NULL, NULL, why, sizeof why) == 0, "after the final collection: %s", why);
+    REQUIRE_MSG(model_check(m, NULL, NULL, why, sizeof why) == 0, "after the final collection: %s", why);
     model_destroy(&m);
     heap_close(&h, false);
 }
@@ -79,7 +79,7 @@ int main(void)
     cfg.heap_max_bytes = (uint64_t)512 << 20;
     cfg.gogc = gogc;
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, "prop"), &cfg, true, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "prop"), &cfg, true, &h), 0, heap_strerror);
 
     child_arg_t args[NPROCS];
     pid_t pids[NPROCS];
@@ -88,12 +88,12 @@ int main(void)
         pids[i] = tu_fork(child, &args[i]);
     }
     tu_barrier_wait(&sh->barrier);
-    CHECK_RC(heap_collect(h));
-    CHECK_VERIFY(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_HEAP_VERIFY(h);
     heap_stats_t st;
     heap_stats_read(h, &st);
     heap_gc_cycle_t c;
-    CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1 && c.forced);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1 && c.forced);
     uint64_t want_bytes = 0, want_objects = 0;
     for (int i = 0; i < NPROCS; i++) {
         want_bytes += sh->live_bytes[i];
@@ -103,18 +103,18 @@ int main(void)
            (unsigned long long)st.num_gc, (unsigned long long)c.objects_live,
            (unsigned long long)c.heap_live_bytes, (unsigned long long)want_objects,
            (unsigned long long)want_bytes);
-    CHECK(c.objects_live == want_objects && c.heap_live_bytes == want_bytes);
-    CHECK(st.heap_live_bytes == want_bytes && st.heap_alloc_bytes == want_bytes);
-    CHECK(st.nprocs == NPROCS + 1);
+    REQUIRE(c.objects_live == want_objects && c.heap_live_bytes == want_bytes);
+    REQUIRE(st.heap_live_bytes == want_bytes && st.heap_alloc_bytes == want_bytes);
+    REQUIRE(st.nprocs == NPROCS + 1);
     tu_barrier_wait(&sh->barrier);
     for (int i = 0; i < NPROCS; i++)
         tu_wait_ok(pids[i]);
 
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_stats_read(h, &st);
-    CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-    CHECK(c.objects_live == 0 && c.heap_live_bytes == 0 && st.nprocs == 1);
-    CHECK_VERIFY(h);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
+    REQUIRE(c.objects_live == 0 && c.heap_live_bytes == 0 && st.nprocs == 1);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
     munmap(sh, sizeof *sh);
     tu_finish();

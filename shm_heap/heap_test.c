@@ -28,7 +28,7 @@ static heap_t *open_heap(const char *token, uint64_t max_bytes, int gogc, uint64
     cfg.gogc = gogc;
     cfg.memory_limit_bytes = limit;
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h), 0, heap_strerror);
     return h;
 }
 
@@ -36,7 +36,7 @@ static heap_t *attach_heap(const char *token)
 {
     char name[128];
     heap_t *h = NULL;
-    CHECK_RC(heap_open(tu_segment(name, sizeof name, token), NULL, false, &h));
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, token), NULL, false, &h), 0, heap_strerror);
     return h;
 }
 
@@ -44,10 +44,10 @@ static heap_gc_cycle_t last_cycle(heap_t *h)
 {
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.num_gc > 0);
+    REQUIRE(st.num_gc > 0);
     heap_gc_cycle_t c;
-    CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-    CHECK(c.cycle == st.num_gc);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
+    REQUIRE(c.cycle == st.num_gc);
     return c;
 }
 
@@ -68,26 +68,26 @@ static void test_size_classes(void)
     uint32_t prev = 0;
     for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
         const heap__class_t *c = &heap__classes[cls];
-        CHECK(c->elem_bytes % 8 == 0 && c->elem_bytes > prev);
+        REQUIRE(c->elem_bytes % 8 == 0 && c->elem_bytes > prev);
         prev = c->elem_bytes;
         uint64_t span = (uint64_t)c->npages * HEAP__PAGE_BYTES;
-        CHECK(c->nelems == span / c->elem_bytes && c->nelems >= 1 && c->nelems <= HEAP__MAX_NELEMS);
-        CHECK((span % c->elem_bytes) * 8 <= span);   /* tail waste <= 12.5% */
+        REQUIRE(c->nelems == span / c->elem_bytes && c->nelems >= 1 && c->nelems <= HEAP__MAX_NELEMS);
+        REQUIRE((span % c->elem_bytes) * 8 <= span);   /* tail waste <= 12.5% */
         for (uint64_t off = 0; off < (uint64_t)c->nelems * c->elem_bytes; off++)
-            CHECKF(((off * c->div_magic) >> 32) == off / c->elem_bytes,
+            REQUIRE_MSG(((off * c->div_magic) >> 32) == off / c->elem_bytes,
                    "class %u offset %llu: magic division wrong", cls, (unsigned long long)off);
     }
-    CHECK(prev == HEAP_MAX_SMALL_BYTES);
-    CHECK(heap__classes[3].elem_bytes == 24 && heap__classes[3].nelems == 341);
+    REQUIRE(prev == HEAP_MAX_SMALL_BYTES);
+    REQUIRE(heap__classes[3].elem_bytes == 24 && heap__classes[3].nelems == 341);
 
     heap_t *h = open_heap("classes", 64 * MiB, 100, 0);
     for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
         uint32_t elem = heap__classes[cls].elem_bytes;
-        CHECK(heap__footprint_bytes(h, 0, elem - 8) == elem);
+        REQUIRE(heap__footprint_bytes(h, 0, elem - 8) == elem);
         if (cls + 1 < HEAP__NCLASSES)
-            CHECK(heap__footprint_bytes(h, 0, elem - 7) == heap__classes[cls + 1].elem_bytes);
+            REQUIRE(heap__footprint_bytes(h, 0, elem - 7) == heap__classes[cls + 1].elem_bytes);
     }
-    CHECK(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES - 7) == 5 * HEAP__PAGE_BYTES);
+    REQUIRE(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES - 7) == 5 * HEAP__PAGE_BYTES);
     heap_close(&h, true);
 }
 
@@ -96,38 +96,44 @@ static void test_size_classes(void)
 static void test_names_and_open_errors(void)
 {
     char buf[128];
-    CHECK(heap_segment_name("abc", buf, sizeof buf) != NULL);
-    CHECK(strncmp(buf, "/heapsim-t", 10) == 0 && strcmp(buf + strlen(buf) - 4, "-abc") == 0);
-    CHECK(heap_segment_name("a/b", buf, sizeof buf) == NULL);
+    REQUIRE(heap_segment_name("abc", buf, sizeof buf) != NULL);
+    /* The test's own prefix (tu_init), inside the one it was given. */
+    char want[160], mark[32];
+    snprintf(want, sizeof want, "/%sabc", getenv("HEAPSIM_SHM_PREFIX"));
+    snprintf(mark, sizeof mark, "t%d-", (int)getpid());
+    REQUIRE_STR(buf, want);
+    REQUIRE(strncmp(buf, "/heapsim-", 9) == 0 && strstr(buf, mark) != NULL);
+    REQUIRE(strcmp(buf + strlen(buf) - 4, "-abc") == 0);
+    REQUIRE(heap_segment_name("a/b", buf, sizeof buf) == NULL);
     char tiny[8];
-    CHECK(heap_segment_name("abcdefgh", tiny, sizeof tiny) == NULL);
+    REQUIRE(heap_segment_name("abcdefgh", tiny, sizeof tiny) == NULL);
 
     heap_t *h = open_heap("errors", 64 * MiB, 100, 0), *h2 = NULL;
     heap_config_t cfg;
     heap_config_default(&cfg);
-    CHECK(cfg.gogc == 100 && cfg.heap_max_bytes == 0 && cfg.memory_limit_bytes == 0);
-    CHECK(heap_open(tu_segment(buf, sizeof buf, "errors"), &cfg, true, &h2) == -EEXIST);
-    CHECK(heap_open(tu_segment(buf, sizeof buf, "nonesuch"), NULL, false, &h2) == -ENOENT);
+    REQUIRE(cfg.gogc == 100 && cfg.heap_max_bytes == 0 && cfg.memory_limit_bytes == 0);
+    REQUIRE(heap_open(tu_segment(buf, sizeof buf, "errors"), &cfg, true, &h2) == -EEXIST);
+    REQUIRE(heap_open(tu_segment(buf, sizeof buf, "nonesuch"), NULL, false, &h2) == -ENOENT);
     cfg.heap_max_bytes = 1 * MiB;
-    CHECK(heap_open(tu_segment(buf, sizeof buf, "toosmall"), &cfg, true, &h2) == -EINVAL);
-    CHECK(tu_shm_count() == 1);   /* the failed create left nothing */
+    REQUIRE(heap_open(tu_segment(buf, sizeof buf, "toosmall"), &cfg, true, &h2) == -EINVAL);
+    REQUIRE(tu_shm_count() == 1);   /* the failed create left nothing */
     heap_close(&h, true);
     heap_close(&h, true);         /* NULL is fine */
-    CHECK(tu_shm_count() == 0);
+    REQUIRE(tu_shm_count() == 0);
 
     /* Someone else's segment. */
     int fd = shm_open(tu_segment(buf, sizeof buf, "foreign"), O_RDWR | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0);
-    CHECK(ftruncate(fd, 4 * MiB) == 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(ftruncate(fd, 4 * MiB) == 0);
     uint64_t junk = 0x1234567812345678ull;
-    CHECK(pwrite(fd, &junk, sizeof junk, 0) == sizeof junk);
+    REQUIRE(pwrite(fd, &junk, sizeof junk, 0) == sizeof junk);
     close(fd);
-    CHECK(heap_open(buf, NULL, false, &h2) == HEAP_EVERSION);
-    CHECK(heap_unlink(buf) == 0);
-    CHECK(heap_unlink(buf) == -ENOENT);
+    REQUIRE(heap_open(buf, NULL, false, &h2) == HEAP_EVERSION);
+    REQUIRE(heap_unlink(buf) == 0);
+    REQUIRE(heap_unlink(buf) == -ENOENT);
 
-    CHECK(strcmp(heap_strerror(HEAP_EOOM), heap_strerror(HEAP_EROOTS)) != 0);
-    CHECK(strstr(heap_strerror(-ENOENT), "No such") != NULL);
+    REQUIRE(strcmp(heap_strerror(HEAP_EOOM), heap_strerror(HEAP_EROOTS)) != 0);
+    REQUIRE(strstr(heap_strerror(-ENOENT), "No such") != NULL);
 }
 
 /* ---- Allocation ------------------------------------------------------ */
@@ -137,23 +143,23 @@ static void test_alloc_sizes_and_zeroing(void)
     heap_t *h = open_heap("alloc", 128 * MiB, 100, 0);
     heap_enter(h);
     heap_roots_t *roots = heap_roots_new(h, 4096);
-    CHECK(roots);
+    REQUIRE(roots);
 
     static const size_t scalars[] = { 0, 1, 7, 8, 9, 16, 100, 1000, 1016, 1017, 4000,
                                       32760, 32761, 40000, 200000 };
     static const uint32_t nptrs_list[] = { 0, 1, 2, 7, 100 };
     int n = 0;
     heap_ref_t *slots = heap_roots_push(roots, 200);
-    CHECK(slots);
+    REQUIRE(slots);
     for (size_t a = 0; a < sizeof nptrs_list / sizeof *nptrs_list; a++) {
         for (size_t b = 0; b < sizeof scalars / sizeof *scalars; b++) {
             uint32_t np = nptrs_list[a];
             size_t sc = scalars[b];
             heap_ref_t r = heap_alloc(h, np, sc);
-            CHECK(r != 0 && r % 8 == 0);
-            CHECK(heap_obj_nptrs(h, r) == np);
-            CHECK(heap_obj_size(h, r) == np * 8 + sc);
-            CHECK(all_zero(heap_ptr(h, r), np * 8 + sc));
+            REQUIRE(r != 0 && r % 8 == 0);
+            REQUIRE(heap_obj_nptrs(h, r) == np);
+            REQUIRE(heap_obj_size(h, r) == np * 8 + sc);
+            REQUIRE(all_zero(heap_ptr(h, r), np * 8 + sc));
             memset(heap_data(h, r, np), 0xAB, sc);
             slots[n++] = r;
         }
@@ -163,25 +169,25 @@ static void test_alloc_sizes_and_zeroing(void)
         for (int i = 0; i < 20000; i++) {
             size_t sc = (size_t)(i % 61) * 8;
             heap_ref_t r = heap_alloc(h, 1, sc);
-            CHECK(r);
+            REQUIRE(r);
             memset(heap_ptr(h, r), 0xCD, 8 + sc);
         }
         for (int i = 0; i < 20; i++) {
             heap_ref_t r = heap_alloc(h, 3, 50000);
-            CHECK(r);
+            REQUIRE(r);
             memset(heap_ptr(h, r), 0xCD, 3 * 8 + 50000);
         }
-        CHECK_RC(heap_collect(h));
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
         for (int i = 0; i < 20000; i++) {
             size_t sc = (size_t)(i % 61) * 8;
             heap_ref_t r = heap_alloc(h, 1, sc);
-            CHECK(r);
-            CHECKF(all_zero(heap_ptr(h, r), 8 + sc), "reused small object not zeroed");
+            REQUIRE(r);
+            REQUIRE_MSG(all_zero(heap_ptr(h, r), 8 + sc), "reused small object not zeroed");
         }
         for (int i = 0; i < 20; i++) {
             heap_ref_t r = heap_alloc(h, 3, 50000);
-            CHECK(r);
-            CHECKF(all_zero(heap_ptr(h, r), 3 * 8 + 50000), "reused large object not zeroed");
+            REQUIRE(r);
+            REQUIRE_MSG(all_zero(heap_ptr(h, r), 3 * 8 + 50000), "reused large object not zeroed");
         }
     }
     /* The rooted ones kept their bytes. */
@@ -191,15 +197,15 @@ static void test_alloc_sizes_and_zeroing(void)
             heap_ref_t r = slots[n++];
             const unsigned char *d = heap_data(h, r, nptrs_list[a]);
             for (size_t i = 0; i < scalars[b]; i++)
-                CHECK(d[i] == 0xAB);
-            CHECK(heap_obj_size(h, r) == nptrs_list[a] * 8 + scalars[b]);
+                REQUIRE(d[i] == 0xAB);
+            REQUIRE(heap_obj_size(h, r) == nptrs_list[a] * 8 + scalars[b]);
         }
     }
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_leave(h);
-    CHECK(heap_alloc(h, 1, 8) == 0 && heap_last_error(h) == -EINVAL);
+    REQUIRE(heap_alloc(h, 1, 8) == 0 && heap_last_error(h) == -EINVAL);
     heap_roots_destroy(h, &roots);
-    CHECK(roots == NULL);
+    REQUIRE(roots == NULL);
     heap_close(&h, true);
 }
 
@@ -211,67 +217,67 @@ static void test_roots_keep_objects_alive(void)
     heap_ref_t *slots = heap_roots_push(roots, 1000);
     for (uint32_t i = 0; i < 1000; i++) {
         slots[i] = heap_alloc(h, 1, 16);
-        CHECK(slots[i]);
+        REQUIRE(slots[i]);
         *(uint64_t *)heap_data(h, slots[i], 1) = i;
         for (int g = 0; g < 5; g++)
-            CHECK(heap_alloc(h, 0, 40));   /* garbage */
+            REQUIRE(heap_alloc(h, 0, 40));   /* garbage */
     }
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.heap_alloc_bytes == 1000 * 32 + 5000 * 48);
-    CHECK(st.total_alloc_objects == 6000 && st.proc_alloc_objects == 6000);
-    CHECK(st.num_gc == 0 && st.nprocs == 1);
+    REQUIRE(st.heap_alloc_bytes == 1000 * 32 + 5000 * 48);
+    REQUIRE(st.total_alloc_objects == 6000 && st.proc_alloc_objects == 6000);
+    REQUIRE(st.num_gc == 0 && st.nprocs == 1);
 
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
-    CHECK(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 32);
-    CHECK(c.objects_freed >= 5000);
+    REQUIRE(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 32);
+    REQUIRE(c.objects_freed >= 5000);
     heap_stats_read(h, &st);
-    CHECK(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
+    REQUIRE(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
     for (uint32_t i = 0; i < 1000; i++)
-        CHECK(*(uint64_t *)heap_data(h, slots[i], 1) == i);
-    CHECK_VERIFY(h);
+        REQUIRE(*(uint64_t *)heap_data(h, slots[i], 1) == i);
+    REQUIRE_HEAP_VERIFY(h);
 
     /* A chain hanging off one root keeps all of it. */
     for (uint32_t i = 1; i < 1000; i++)
         heap_slots(h, slots[i - 1])[0] = slots[i];
     heap_roots_pop(roots, 999);
-    CHECK(heap_roots_depth(roots) == 1);
-    CHECK_RC(heap_collect(h));
+    REQUIRE(heap_roots_depth(roots) == 1);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     c = last_cycle(h);
-    CHECK(c.objects_live == 1000);
+    REQUIRE(c.objects_live == 1000);
     heap_ref_t r = slots[0];
     for (uint32_t i = 0; i < 1000; i++, r = heap_slots(h, r)[0])
-        CHECK(*(uint64_t *)heap_data(h, r, 1) == i);
-    CHECK(r == 0);
+        REQUIRE(*(uint64_t *)heap_data(h, r, 1) == i);
+    REQUIRE(r == 0);
 
     /* Cut the chain in the middle: the tail goes. */
     r = slots[0];
     for (int i = 0; i < 499; i++)
         r = heap_slots(h, r)[0];
     heap_slots(h, r)[0] = 0;   /* nil slot */
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 500);
-    CHECK_VERIFY(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 500);
+    REQUIRE_HEAP_VERIFY(h);
 
     heap_roots_pop(roots, 1);
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     c = last_cycle(h);
-    CHECK(c.objects_live == 0 && c.heap_live_bytes == 0);
+    REQUIRE(c.objects_live == 0 && c.heap_live_bytes == 0);
     heap_stats_read(h, &st);
-    CHECK(st.heap_alloc_bytes == 0);
+    REQUIRE(st.heap_alloc_bytes == 0);
 
     /* Overflow. */
     heap_roots_t *small = heap_roots_new(h, 4);
-    CHECK(heap_roots_push(small, 3));
-    CHECK(heap_roots_push(small, 2) == NULL && heap_last_error(h) == HEAP_EROOTS);
-    CHECK(heap_roots_depth(small) == 3);
-    CHECK(heap_roots_push(small, 0) != NULL);
+    REQUIRE(heap_roots_push(small, 3));
+    REQUIRE(heap_roots_push(small, 2) == NULL && heap_last_error(h) == HEAP_EROOTS);
+    REQUIRE(heap_roots_depth(small) == 3);
+    REQUIRE(heap_roots_push(small, 0) != NULL);
     heap_roots_pop(small, 3);
-    CHECK(heap_roots_depth(small) == 0);
+    REQUIRE(heap_roots_depth(small) == 0);
     heap_roots_destroy(h, &small);
     heap_roots_destroy(h, &roots);
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -280,9 +286,9 @@ static void test_globals(void)
     heap_t *h = open_heap("globals", 64 * MiB, 100, 0);
     heap_enter(h);
     heap_ref_t *g = heap_globals(h, 8);
-    CHECK(g && all_zero(g, 8 * sizeof *g));
-    CHECK(heap_globals(h, 4) == g && heap_globals(h, 8) == g);
-    CHECK(heap_globals(h, 9) == NULL && heap_last_error(h) == -EINVAL);
+    REQUIRE(g && all_zero(g, 8 * sizeof *g));
+    REQUIRE(heap_globals(h, 4) == g && heap_globals(h, 8) == g);
+    REQUIRE(heap_globals(h, 9) == NULL && heap_last_error(h) == -EINVAL);
     for (int i = 0; i < 8; i++) {
         g[i] = heap_alloc(h, 2, 8);
         heap_ref_t child = heap_alloc(h, 0, 100);
@@ -290,13 +296,13 @@ static void test_globals(void)
     }
     for (int i = 0; i < 1000; i++)
         heap_alloc(h, 0, 64);
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
-    CHECK(c.objects_live == 16 && c.globals_bytes >= 8 * sizeof(heap_ref_t));
+    REQUIRE(c.objects_live == 16 && c.globals_bytes >= 8 * sizeof(heap_ref_t));
     g[3] = 0;
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 14);
-    CHECK_VERIFY(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 14);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -307,39 +313,39 @@ static void test_large_objects(void)
     heap_roots_t *roots = heap_roots_new(h, 64);
     heap_ref_t *s = heap_roots_push(roots, 4);
     s[0] = heap_alloc(h, 5000, 1000);    /* large with many slots */
-    CHECK(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 41000);
+    REQUIRE(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 41000);
     for (int i = 0; i < 5000; i += 7) {
         heap_ref_t child = heap_alloc(h, 0, 24);
-        CHECK(child);
+        REQUIRE(child);
         heap_slots(h, s[0])[i] = child;
     }
     s[1] = heap_alloc(h, 0, 3 * MiB);
-    CHECK(s[1] && heap_obj_size(h, s[1]) == 3 * MiB);
+    REQUIRE(s[1] && heap_obj_size(h, s[1]) == 3 * MiB);
     memset(heap_data(h, s[1], 0), 0x5A, 3 * MiB);
     s[2] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 16);   /* exactly the biggest class */
-    CHECK(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES - 8);
+    REQUIRE(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES - 8);
     heap_slots(h, s[2])[0] = s[1];
     for (int i = 0; i < 50; i++)
-        CHECK(heap_alloc(h, 0, 100000));
-    CHECK_RC(heap_collect(h));
+        REQUIRE(heap_alloc(h, 0, 100000));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
     uint64_t want_objs = 3 + 715;
-    CHECK(c.objects_live == want_objs);
+    REQUIRE(c.objects_live == want_objs);
     uint64_t want_bytes = heap__footprint_bytes(h, 5000, 1000) + heap__footprint_bytes(h, 0, 3 * MiB) +
                           HEAP_MAX_SMALL_BYTES + 715 * 32;
-    CHECK(c.heap_live_bytes == want_bytes);
-    CHECK_VERIFY(h);
+    REQUIRE(c.heap_live_bytes == want_bytes);
+    REQUIRE_HEAP_VERIFY(h);
     const unsigned char *d = heap_data(h, s[1], 0);
-    CHECK(d[0] == 0x5A && d[3 * MiB - 1] == 0x5A);
+    REQUIRE(d[0] == 0x5A && d[3 * MiB - 1] == 0x5A);
 
     heap_stats_t before, after;
     heap_stats_read(h, &before);
     s[0] = s[1] = s[2] = 0;
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_stats_read(h, &after);
-    CHECK(last_cycle(h).objects_live == 0);
-    CHECK(after.heap_inuse_bytes + 3 * MiB < before.heap_inuse_bytes);
-    CHECK_VERIFY(h);
+    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(after.heap_inuse_bytes + 3 * MiB < before.heap_inuse_bytes);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -373,39 +379,39 @@ static void test_hook_and_history(void)
             if (i % 10 == 0)
                 g[0] = r;
         }
-        CHECK_RC(heap_collect(h));
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     }
-    CHECK(log.n == 10);
+    REQUIRE(log.n == 10);
     uint64_t now_unix = (uint64_t)time(NULL) * 1000000000ull;
     for (int i = 0; i < log.n; i++) {
         const heap_gc_cycle_t *c = &log.cycles[i];
-        CHECK(c->cycle == (uint32_t)i + 1 && c->forced);
-        CHECK(c->collector_pid == getpid() && c->nprocs == 1);
-        CHECK(c->start_unix_ns + 3600ull * 1000000000ull > now_unix &&
+        REQUIRE(c->cycle == (uint32_t)i + 1 && c->forced);
+        REQUIRE(c->collector_pid == getpid() && c->nprocs == 1);
+        REQUIRE(c->start_unix_ns + 3600ull * 1000000000ull > now_unix &&
               c->start_unix_ns < now_unix + 1000000000ull);
-        CHECK(i == 0 || c->since_start_ns >= log.cycles[i - 1].since_start_ns);
-        CHECK(c->stw_ns >= c->stop_ns + c->mark_ns + c->sweep_ns);
-        CHECK(c->gc_cpu_fraction > 0.0 && c->gc_cpu_fraction <= 1.0);
-        CHECK(c->heap_live_bytes <= c->heap_end_bytes && c->heap_end_bytes <= c->heap_start_bytes);
-        CHECK(c->heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
-        CHECK(c->objects_live == 301 && c->objects_freed >= 2700);
-        CHECK(c->heap_live_bytes == 300 * 224 + 128);
-        CHECK(c->stack_bytes == 12345 && c->globals_bytes == 8);
+        REQUIRE(i == 0 || c->since_start_ns >= log.cycles[i - 1].since_start_ns);
+        REQUIRE(c->stw_ns >= c->stop_ns + c->mark_ns + c->sweep_ns);
+        REQUIRE(c->gc_cpu_fraction > 0.0 && c->gc_cpu_fraction <= 1.0);
+        REQUIRE(c->heap_live_bytes <= c->heap_end_bytes && c->heap_end_bytes <= c->heap_start_bytes);
+        REQUIRE(c->heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
+        REQUIRE(c->objects_live == 301 && c->objects_freed >= 2700);
+        REQUIRE(c->heap_live_bytes == 300 * 224 + 128);
+        REQUIRE(c->stack_bytes == 12345 && c->globals_bytes == 8);
     }
     heap_gc_cycle_t hist[16];
-    CHECK(heap_gc_history(h, 0, hist, 16) == 10);
-    CHECK(memcmp(hist, log.cycles, 10 * sizeof *hist) == 0);
-    CHECK(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].cycle == 8);
-    CHECK(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].cycle == 4);
-    CHECK(heap_gc_history(h, 10, hist, 16) == 0);
+    REQUIRE(heap_gc_history(h, 0, hist, 16) == 10);
+    REQUIRE(memcmp(hist, log.cycles, 10 * sizeof *hist) == 0);
+    REQUIRE(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].cycle == 8);
+    REQUIRE(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].cycle == 4);
+    REQUIRE(heap_gc_history(h, 10, hist, 16) == 0);
 
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.num_gc == 10 && st.pause_total_ns >= st.pause_max_ns && st.pause_max_ns > 0);
-    CHECK(st.stack_bytes == 12345 && st.gogc == 100 && st.heap_max_bytes == 64 * MiB);
-    CHECK(st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
-    CHECK(st.heap_sys_bytes >= st.heap_inuse_bytes && st.heap_inuse_bytes >= st.heap_alloc_bytes);
-    CHECK(st.total_alloc_objects == 10 * 3001);
+    REQUIRE(st.num_gc == 10 && st.pause_total_ns >= st.pause_max_ns && st.pause_max_ns > 0);
+    REQUIRE(st.stack_bytes == 12345 && st.gogc == 100 && st.heap_max_bytes == 64 * MiB);
+    REQUIRE(st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
+    REQUIRE(st.heap_sys_bytes >= st.heap_inuse_bytes && st.heap_inuse_bytes >= st.heap_alloc_bytes);
+    REQUIRE(st.total_alloc_objects == 10 * 3001);
     heap_close(&h, true);
 }
 
@@ -451,11 +457,11 @@ static void test_stats_from_another_thread(void)
         g[i] = heap_alloc(h, 1, 48);
     reader_t r = { .h = h };
     pthread_t tid;
-    CHECK(pthread_create(&tid, NULL, reader_main, &r) == 0);
+    REQUIRE(pthread_create(&tid, NULL, reader_main, &r) == 0);
     for (int round = 0; round < 300; round++) {
         for (int i = 0; i < 500; i++)
             heap_alloc(h, 0, 100);
-        CHECK_RC(heap_collect(h));
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     }
     /* On a busy machine the reader may not have run yet: let it read. */
     while (__atomic_load_n(&r.reads, __ATOMIC_RELAXED) == 0)
@@ -464,7 +470,7 @@ static void test_stats_from_another_thread(void)
     pthread_join(tid, NULL);
     printf("stats reader: %llu reads, %llu bad\n", (unsigned long long)r.reads,
            (unsigned long long)r.bad);
-    CHECK(r.reads > 0 && r.bad == 0);
+    REQUIRE(r.reads > 0 && r.bad == 0);
     heap_close(&h, true);
 }
 
@@ -481,10 +487,10 @@ static uint64_t pacing_run(const char *token, int gogc, uint64_t limit, uint64_t
     heap_roots_t *roots = heap_roots_new(h, nlive + 1);
     heap_ref_t *slots = heap_roots_push(roots, nlive);
     for (uint32_t i = 0; i < nlive; i++)
-        CHECK(slots[i] = heap_alloc(h, 0, 1000));
+        REQUIRE(slots[i] = heap_alloc(h, 0, 1000));
     *max_inuse = 0;
     for (uint64_t done = 0; done < garbage_bytes; done += 1024) {
-        CHECK(heap_alloc(h, 1, 1000));
+        REQUIRE(heap_alloc(h, 1, 1000));
         if ((done & (256 * 1024 - 1)) == 0) {
             heap_stats_t st;
             heap_stats_read(h, &st);
@@ -493,10 +499,10 @@ static uint64_t pacing_run(const char *token, int gogc, uint64_t limit, uint64_t
         }
     }
     for (int i = 0; i < log.n; i++)
-        CHECK(!log.cycles[i].forced);
+        REQUIRE(!log.cycles[i].forced);
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
     return st.num_gc;
 }
@@ -509,27 +515,27 @@ static void test_pacing(void)
     uint64_t noff = pacing_run("gogcoff", HEAP_GOGC_OFF, 0, 8 * MiB, 160 * MiB, &inuse);
     printf("pacing: gogc=25 %llu cycles, gogc=400 %llu, off %llu\n", (unsigned long long)n25,
            (unsigned long long)n400, (unsigned long long)noff);
-    CHECK(n400 >= 1 && n25 > 3 * n400);
-    CHECK(noff == 0);
+    REQUIRE(n400 >= 1 && n25 > 3 * n400);
+    REQUIRE(noff == 0);
 
     /* gogc off: only heap_collect collects. Then turn it on at run time. */
     heap_t *h = open_heap("gogcset", 128 * MiB, HEAP_GOGC_OFF, 0);
     heap_enter(h);
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.gogc == HEAP_GOGC_OFF && st.heap_goal_bytes == 0);
+    REQUIRE(st.gogc == HEAP_GOGC_OFF && st.heap_goal_bytes == 0);
     for (int i = 0; i < 20000; i++)
         heap_alloc(h, 0, 1000);
     heap_stats_read(h, &st);
-    CHECK(st.num_gc == 0);
-    CHECK_RC(heap_collect(h));
+    REQUIRE(st.num_gc == 0);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_stats_read(h, &st);
-    CHECK(st.num_gc == 1);
+    REQUIRE(st.num_gc == 1);
     heap_set_gogc(h, 100);
     for (int i = 0; i < 20000; i++)
         heap_alloc(h, 0, 1000);
     heap_stats_read(h, &st);
-    CHECK(st.num_gc > 1 && st.gogc == 100 && st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
+    REQUIRE(st.num_gc > 1 && st.gogc == 100 && st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
     heap_close(&h, true);
 }
 
@@ -539,8 +545,8 @@ static void test_memory_limit(void)
     uint64_t n = pacing_run("limit", HEAP_GOGC_OFF, 16 * MiB, 2 * MiB, 160 * MiB, &inuse);
     printf("memory limit 16 MiB: %llu cycles, max in use %llu\n", (unsigned long long)n,
            (unsigned long long)inuse);
-    CHECK(n >= 5);
-    CHECK(inuse <= 16 * MiB + 2 * MiB);
+    REQUIRE(n >= 5);
+    REQUIRE(inuse <= 16 * MiB + 2 * MiB);
 
     /* Set at run time, well below the gogc goal (4 MiB live * 5). */
     heap_t *h = open_heap("limitset", 128 * MiB, 400, 0);
@@ -548,16 +554,16 @@ static void test_memory_limit(void)
     heap_roots_t *roots = heap_roots_new(h, 4096);
     heap_ref_t *slots = heap_roots_push(roots, 4096);
     for (int i = 0; i < 4096; i++)
-        CHECK(slots[i] = heap_alloc(h, 0, 1000));
-    CHECK_RC(heap_collect(h));
+        REQUIRE(slots[i] = heap_alloc(h, 0, 1000));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_set_memory_limit(h, 8 * MiB);
     for (int i = 0; i < 100000; i++)
         heap_alloc(h, 0, 1000);
     heap_stats_t st;
     heap_stats_read(h, &st);
     printf("memory limit 8 MiB under a 20 MiB goal: %llu cycles\n", (unsigned long long)st.num_gc);
-    CHECK(st.num_gc >= 15);
-    CHECK_VERIFY(h);
+    REQUIRE(st.num_gc >= 15);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -575,23 +581,23 @@ static void test_oom(void)
         g[0] = r;
         n++;
     }
-    CHECK(heap_last_error(h) == HEAP_EOOM);
-    CHECK(n > 1000);
-    CHECK(heap_alloc(h, 0, 100000) == 0 && heap_last_error(h) == HEAP_EOOM);
-    CHECK(heap_alloc(h, 0, (size_t)1 << 40) == 0 && heap_last_error(h) == HEAP_EOOM);
-    CHECK(heap_alloc(h, UINT32_MAX, SIZE_MAX - 10) == 0 && heap_last_error(h) == HEAP_EOOM);
-    CHECK_VERIFY(h);
+    REQUIRE(heap_last_error(h) == HEAP_EOOM);
+    REQUIRE(n > 1000);
+    REQUIRE(heap_alloc(h, 0, 100000) == 0 && heap_last_error(h) == HEAP_EOOM);
+    REQUIRE(heap_alloc(h, 0, (size_t)1 << 40) == 0 && heap_last_error(h) == HEAP_EOOM);
+    REQUIRE(heap_alloc(h, UINT32_MAX, SIZE_MAX - 10) == 0 && heap_last_error(h) == HEAP_EOOM);
+    REQUIRE_HEAP_VERIFY(h);
     /* The chain is intact. */
     uint64_t count = 0;
     for (heap_ref_t r = g[0]; r; r = heap_slots(h, r)[0])
         count++;
-    CHECK(count == n);
+    REQUIRE(count == n);
     /* Free it: the heap works again. */
     g[0] = 0;
     for (int i = 0; i < 20000; i++)
-        CHECK(heap_alloc(h, 1, 1000));
-    CHECK(heap_alloc(h, 0, 1 * MiB));
-    CHECK_VERIFY(h);
+        REQUIRE(heap_alloc(h, 1, 1000));
+    REQUIRE(heap_alloc(h, 0, 1 * MiB));
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -604,27 +610,27 @@ static void test_verify_detects_corruption(void)
     g[0] = heap_alloc(h, 2, 8);
     g[1] = heap_alloc(h, 1, 8);
     heap_ref_t victim = heap_alloc(h, 1, 8);   /* not rooted, shares g[1]'s span */
-    CHECK(heap_verify(h, why, sizeof why) == 0);
+    REQUIRE(heap_verify(h, why, sizeof why) == 0);
 
     heap_slots(h, g[0])[0] = g[0] + 8;          /* inside an object */
-    CHECK(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT && why[0]);
+    REQUIRE(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT && why[0]);
     printf("verify caught: %s\n", why);
     heap_slots(h, g[0])[0] = 0x7;               /* misaligned */
-    CHECK(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
+    REQUIRE(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
     heap_slots(h, g[0])[0] = 0;
-    CHECK(heap_verify(h, why, sizeof why) == 0);
+    REQUIRE(heap_verify(h, why, sizeof why) == 0);
 
-    CHECK_RC(heap_collect(h));                  /* victim freed */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);                  /* victim freed */
     heap_slots(h, g[1])[0] = victim;            /* a dangling ref */
-    CHECK(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
+    REQUIRE(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
     printf("verify caught: %s\n", why);
     heap_slots(h, g[1])[0] = 0;
 
     uint32_t *hdr = (uint32_t *)heap_ptr(h, g[0]) - 2;
     hdr[0] = 1000;                               /* nptrs larger than the slot */
-    CHECK(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
+    REQUIRE(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
     hdr[0] = 2;
-    CHECK(heap_verify(h, why, sizeof why) == 0);
+    REQUIRE(heap_verify(h, why, sizeof why) == 0);
     heap_close(&h, true);
 }
 
@@ -651,15 +657,15 @@ static void test_mark_stack_overflow(void)
         heap_slots(h, r)[0] = g[1];
         g[1] = r;
     }
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 1 + 200 + 4000 + 5000);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 1 + 200 + 4000 + 5000);
     for (int i = 0; i < 200; i++) {
         for (int k = 0; k < 20; k++) {
             heap_ref_t gc = heap_slots(h, heap_slots(h, g[0])[i])[k];
-            CHECK(*(uint64_t *)heap_data(h, gc, 1) == (uint64_t)i * 100 + (uint64_t)k);
+            REQUIRE(*(uint64_t *)heap_data(h, gc, 1) == (uint64_t)i * 100 + (uint64_t)k);
         }
     }
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -681,19 +687,19 @@ static void child_collector(void *arg)
         g[0] = heap_alloc(h, 1, 64);
         for (int i = 0; i < 2000; i++)
             heap_alloc(h, 1, 64);
-        CHECK_RC(heap_collect(h));
+        REQUIRE_RC(heap_collect(h), 0, heap_strerror);
         __atomic_add_fetch(&ctl->child_cycles, 1, __ATOMIC_SEQ_CST);
     }
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, false);
 }
 
 static void check_list(heap_t *h, heap_ref_t r, uint64_t n)
 {
     for (uint64_t i = n; i-- > 0; r = heap_slots(h, r)[0])
-        CHECKF(r && *(uint64_t *)heap_data(h, r, 1) == i, "list element %llu broken",
+        REQUIRE_MSG(r && *(uint64_t *)heap_data(h, r, 1) == i, "list element %llu broken",
                (unsigned long long)i);
-    CHECK(r == 0);
+    REQUIRE(r == 0);
 }
 
 static void test_two_processes(void)
@@ -722,7 +728,7 @@ static void test_two_processes(void)
     uint64_t extra = 0;
     while (__atomic_load_n(&ctl->child_cycles, __ATOMIC_SEQ_CST) < 40) {
         heap_ref_t r = heap_alloc(h, 1, 8);
-        CHECK(r);
+        REQUIRE(r);
         *(uint64_t *)heap_data(h, r, 1) = 3000 + extra++;
         heap_slots(h, r)[0] = g[0];
         g[0] = r;
@@ -735,20 +741,20 @@ static void test_two_processes(void)
     tu_wait_ok(pid);
     heap_enter(h);
     check_list(h, g[0], 3000 + extra);
-    CHECK_VERIFY(h);
+    REQUIRE_HEAP_VERIFY(h);
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.num_gc >= 80 && st.nprocs == 1);
+    REQUIRE(st.num_gc >= 80 && st.nprocs == 1);
     heap_gc_cycle_t hist[HEAP_GC_HISTORY];
     int n = heap_gc_history(h, 0, hist, HEAP_GC_HISTORY);
-    CHECK(n == (int)st.num_gc);
+    REQUIRE(n == (int)st.num_gc);
     int by_child = 0;
     for (int i = 0; i < n; i++) {
-        CHECK(hist[i].cycle == (uint32_t)i + 1);
+        REQUIRE(hist[i].cycle == (uint32_t)i + 1);
         if (hist[i].collector_pid != getpid())
             by_child++;
     }
-    CHECK(by_child >= 80);
+    REQUIRE(by_child >= 80);
     heap_close(&h, true);
     munmap(ctl, sizeof *ctl);
 }
@@ -757,7 +763,7 @@ static void child_collect_once(void *arg)
 {
     heap_t *h = attach_heap((const char *)arg);
     heap_enter(h);
-    CHECK_RC(heap_collect(h));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_close(&h, false);
 }
 
@@ -767,12 +773,12 @@ static void test_pools(void)
 {
     heap_t *h = open_heap("pools", 64 * MiB, 100, 0);
     heap_enter(h);
-    CHECK(heap_safepoint_word(h) != NULL && *heap_safepoint_word(h) == 0);   /* no stop asked */
-    CHECK(heap_pool_new(h, 0) == NULL && heap_last_error(h) == -EINVAL);
+    REQUIRE(heap_safepoint_word(h) != NULL && *heap_safepoint_word(h) == 0);   /* no stop asked */
+    REQUIRE(heap_pool_new(h, 0) == NULL && heap_last_error(h) == -EINVAL);
     heap_pool_t *p = heap_pool_new(h, 4);
-    CHECK(p && heap_pool_capacity(p) == 4);
+    REQUIRE(p && heap_pool_capacity(p) == 4);
     uint32_t np, nv;
-    CHECK(heap_pool_get(p) == 0);
+    REQUIRE(heap_pool_get(p) == 0);
     heap_ref_t obj[5];
     for (int i = 0; i < 5; i++) {
         obj[i] = heap_alloc(h, 1, 8);
@@ -780,26 +786,26 @@ static void test_pools(void)
     }
     heap_slots(h, obj[0])[0] = heap_alloc(h, 0, 24);   /* a child stays with it */
     for (int i = 0; i < 4; i++)
-        CHECK(heap_pool_put(p, obj[i]));
-    CHECK(!heap_pool_put(p, obj[4]));                   /* primary full */
-    CHECK(!heap_pool_put(p, 0));
+        REQUIRE(heap_pool_put(p, obj[i]));
+    REQUIRE(!heap_pool_put(p, obj[4]));                   /* primary full */
+    REQUIRE(!heap_pool_put(p, 0));
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 4 && nv == 0);
+    REQUIRE(np == 4 && nv == 0);
 
     /* First collection: all four (and obj[0]'s child) move to the victim. */
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 5);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 5);
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 0 && nv == 4);
-    CHECK_VERIFY(h);
+    REQUIRE(np == 0 && nv == 4);
+    REQUIRE_HEAP_VERIFY(h);
     /* Newest first; the primary before the victim. */
     heap_ref_t fresh = heap_alloc(h, 0, 8);
-    CHECK(heap_pool_put(p, fresh));
-    CHECK(heap_pool_get(p) == fresh);
-    CHECK(heap_pool_get(p) == obj[3]);
-    CHECK(*(uint64_t *)heap_data(h, obj[3], 1) == 3);
+    REQUIRE(heap_pool_put(p, fresh));
+    REQUIRE(heap_pool_get(p) == fresh);
+    REQUIRE(heap_pool_get(p) == obj[3]);
+    REQUIRE(*(uint64_t *)heap_data(h, obj[3], 1) == 3);
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 0 && nv == 3);
+    REQUIRE(np == 0 && nv == 3);
 
     /* A collection by another process rotates our pool too: obj[0..2] are
     ** in the victim again... */
@@ -807,51 +813,51 @@ static void test_pools(void)
     tu_wait_ok(tu_fork(child_collect_once, "pools"));
     heap_enter(h);
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 0 && nv == 0);   /* the primary was empty: the old victim is gone */
-    CHECK(last_cycle(h).objects_live == 0);
-    CHECK(heap_pool_get(p) == 0);
-    CHECK_VERIFY(h);
+    REQUIRE(np == 0 && nv == 0);   /* the primary was empty: the old victim is gone */
+    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(heap_pool_get(p) == 0);
+    REQUIRE_HEAP_VERIFY(h);
 
     /* Put, collect, collect: gone after the second. */
     for (int i = 0; i < 3; i++)
-        CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 3);
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 0);
+        REQUIRE(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 3);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 0);
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 0 && nv == 0 && heap_pool_get(p) == 0);
+    REQUIRE(np == 0 && nv == 0 && heap_pool_get(p) == 0);
 
     /* Resize keeps each object in its half. */
-    CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
-    CHECK_RC(heap_collect(h));                          /* -> victim */
+    REQUIRE(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);                          /* -> victim */
     heap_ref_t newest = heap_alloc(h, 0, 16);
-    CHECK(heap_pool_put(p, newest));
+    REQUIRE(heap_pool_put(p, newest));
     heap_pool_t *before = p;
-    CHECK(heap_pool_resize(h, &p, 0) == -EINVAL && p == before);
-    CHECK_RC(heap_pool_resize(h, &p, 64));
-    CHECK(p != before && heap_pool_capacity(p) == 64);
+    REQUIRE(heap_pool_resize(h, &p, 0) == -EINVAL && p == before);
+    REQUIRE_RC(heap_pool_resize(h, &p, 64), 0, heap_strerror);
+    REQUIRE(p != before && heap_pool_capacity(p) == 64);
     heap_pool_counts(p, &np, &nv);
-    CHECK(np == 1 && nv == 1);
-    CHECK_VERIFY(h);
-    CHECK_RC(heap_collect(h));                          /* old victim goes */
-    CHECK(last_cycle(h).objects_live == 1);
-    CHECK(heap_pool_get(p) == newest && heap_pool_get(p) == 0);
+    REQUIRE(np == 1 && nv == 1);
+    REQUIRE_HEAP_VERIFY(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);                          /* old victim goes */
+    REQUIRE(last_cycle(h).objects_live == 1);
+    REQUIRE(heap_pool_get(p) == newest && heap_pool_get(p) == 0);
 
     /* Destroyed: what it held is garbage at once. */
     heap_pool_t *q = heap_pool_new(h, 2);
-    CHECK(q && heap_pool_put(q, heap_alloc(h, 0, 16)));
-    CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
-    CHECK_VERIFY(h);
+    REQUIRE(q && heap_pool_put(q, heap_alloc(h, 0, 16)));
+    REQUIRE(heap_pool_put(p, heap_alloc(h, 0, 16)));
+    REQUIRE_HEAP_VERIFY(h);
     heap_pool_destroy(h, &q);
-    CHECK(q == NULL);
+    REQUIRE(q == NULL);
     heap_pool_destroy(h, &q);     /* NULL is fine */
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 1);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 1);
     heap_pool_destroy(h, &p);
-    CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 0);
-    CHECK_VERIFY(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
 
@@ -894,12 +900,12 @@ static void test_close_and_clean_stale(void)
     heap_t *h = open_heap("stale", 16 * MiB, 100, 0);
     tu_wait_ok(tu_fork(child_attach_and_die, "stale"));
     heap_t *keep = open_heap("alive", 16 * MiB, 100, 0);
-    CHECK(heap_clean_stale(report_removed, &log) == 0);   /* we are attached to both */
+    REQUIRE(heap_clean_stale(report_removed, &log) == 0);   /* we are attached to both */
     heap_close(&h, false);
-    CHECK(tu_shm_count() == 2);
-    CHECK(heap_clean_stale(report_removed, &log) == 1);
-    CHECK(log.n == 1 && strcmp(log.last, tu_segment(name, sizeof name, "stale")) == 0);
-    CHECK(tu_shm_count() == 1);
+    REQUIRE(tu_shm_count() == 2);
+    REQUIRE(heap_clean_stale(report_removed, &log) == 1);
+    REQUIRE(log.n == 1 && strcmp(log.last, tu_segment(name, sizeof name, "stale")) == 0);
+    REQUIRE(tu_shm_count() == 1);
 
     /* A heap left by another heapsim version (another layout): removed
     ** when no process maps it, kept while one does. */
@@ -907,31 +913,31 @@ static void test_close_and_clean_stale(void)
         char old[128];
         tu_segment(old, sizeof old, "oldlayout");
         int fd = shm_open(old, O_RDWR | O_CREAT | O_EXCL, 0600);
-        CHECK(fd >= 0 && ftruncate(fd, (off_t)(1u << 20)) == 0);
+        REQUIRE(fd >= 0 && ftruncate(fd, (off_t)(1u << 20)) == 0);
         heap__hdr_t *hdr = mmap(NULL, sizeof *hdr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        CHECK(hdr != MAP_FAILED);
+        REQUIRE(hdr != MAP_FAILED);
         hdr->version = HEAP__LAYOUT_VERSION - 1;
         hdr->magic = HEAP__MAGIC;
         struct timespec long_ago[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
-        CHECK(futimens(fd, long_ago) == 0);
+        REQUIRE(futimens(fd, long_ago) == 0);
         close(fd);
-        CHECK(heap_clean_stale(report_removed, &log) == 0);   /* we map it */
+        REQUIRE(heap_clean_stale(report_removed, &log) == 0);   /* we map it */
         munmap(hdr, sizeof *hdr);
-        CHECK(heap_clean_stale(report_removed, &log) == 1);
-        CHECK(strcmp(log.last, old) == 0);
+        REQUIRE(heap_clean_stale(report_removed, &log) == 1);
+        REQUIRE(strcmp(log.last, old) == 0);
     }
 
     /* The dead child's roots go at the next collection. */
     tu_wait_ok(tu_fork(child_attach_and_die, "alive"));
     heap_stats_t st;
     heap_stats_read(keep, &st);
-    CHECK(st.nprocs == 2);
-    CHECK_RC(heap_collect(keep));
+    REQUIRE(st.nprocs == 2);
+    REQUIRE_RC(heap_collect(keep), 0, heap_strerror);
     heap_stats_read(keep, &st);
-    CHECK(st.nprocs == 1 && last_cycle(keep).objects_live == 0);
-    CHECK_VERIFY(keep);
+    REQUIRE(st.nprocs == 1 && last_cycle(keep).objects_live == 0);
+    REQUIRE_HEAP_VERIFY(keep);
     heap_close(&keep, true);
-    CHECK(tu_shm_count() == 0);
+    REQUIRE(tu_shm_count() == 0);
 
     /* unlink_if_last only unlinks for the last process. */
     shared_ctl_t *ctl = tu_shared(sizeof *ctl);
@@ -940,10 +946,10 @@ static void test_close_and_clean_stale(void)
     pid_t pid = tu_fork(child_close_last, ctl);
     tu_barrier_wait(&ctl->barrier);
     heap_close(&h, true);
-    CHECK(tu_shm_count() == 1);
+    REQUIRE(tu_shm_count() == 1);
     tu_barrier_wait(&ctl->barrier);
     tu_wait_ok(pid);
-    CHECK(tu_shm_count() == 0);
+    REQUIRE(tu_shm_count() == 0);
     munmap(ctl, sizeof *ctl);
 }
 

@@ -87,7 +87,13 @@ void tu_init(const char *test_name, unsigned watchdog_s)
     uint32_t nonce = 0;
     if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
         nonce = (uint32_t)tu_now_ns();
-    snprintf(tu_prefix, sizeof tu_prefix, "heapsim-t%d-%08x-", (int)tu_parent_pid, nonce);
+    /* Inside the prefix we were given (tests/run gives its run one), so
+    ** whoever gave it finds what we leave. */
+    const char *outer = getenv("HEAPSIM_SHM_PREFIX");
+    if (outer == NULL || *outer == '\0' || strchr(outer, '/') != NULL ||
+        strlen(outer) > sizeof tu_prefix - 32)
+        outer = "heapsim-";
+    snprintf(tu_prefix, sizeof tu_prefix, "%st%d-%08x-", outer, (int)tu_parent_pid, nonce);
     tu_prefix_len = strlen(tu_prefix);
     setenv("HEAPSIM_SHM_PREFIX", tu_prefix, 1);
     atexit(cleanup_at_exit);
@@ -98,20 +104,6 @@ void tu_init(const char *test_name, unsigned watchdog_s)
     setvbuf(stdout, NULL, _IOLBF, 0);
     alarm(watchdog_s);
     printf("%s: pid %d, prefix %s\n", test_name, (int)tu_parent_pid, tu_prefix);
-}
-
-void tu_fail(const char *file, int line, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "FAIL %s:%d (pid %d): %s\n", file, line, (int)getpid(), msg);
-    fflush(stderr);
-    if (getpid() != tu_parent_pid)
-        _exit(1);
-    exit(1);
 }
 
 int tu_shm_count(void)
@@ -132,8 +124,12 @@ int tu_shm_count(void)
 void tu_finish(void)
 {
     int left = tu_shm_count();
+    int failed = testrun_failures();
+
+    if (failed)
+        testrun_require_failed(__FILE__, __LINE__, "%d check(s) failed", failed);
     if (left)
-        tu_fail(__FILE__, __LINE__, "%d segment(s) with prefix %s left in /dev/shm", left,
+        testrun_require_failed(__FILE__, __LINE__, "%d segment(s) with prefix %s left in /dev/shm", left,
                 tu_prefix);
     printf("PASS\n");
 }
@@ -142,7 +138,7 @@ char *tu_segment(char *buf, size_t size, const char *token)
 {
     char *name = heap_segment_name(token, buf, size);
     if (!name)
-        tu_fail(__FILE__, __LINE__, "heap_segment_name(%s) failed", token);
+        testrun_require_failed(__FILE__, __LINE__, "heap_segment_name(%s) failed", token);
     return name;
 }
 
@@ -152,7 +148,7 @@ pid_t tu_fork(void (*fn)(void *arg), void *arg)
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0)
-        tu_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+        testrun_require_failed(__FILE__, __LINE__, "fork: %s", strerror(errno));
     if (pid == 0) {
         signal(SIGALRM, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
@@ -172,7 +168,7 @@ int tu_wait(pid_t pid)
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
-            tu_fail(__FILE__, __LINE__, "waitpid(%d): %s", (int)pid, strerror(errno));
+            testrun_require_failed(__FILE__, __LINE__, "waitpid(%d): %s", (int)pid, strerror(errno));
     }
     return status;
 }
@@ -181,9 +177,9 @@ void tu_wait_ok(pid_t pid)
 {
     int status = tu_wait(pid);
     if (WIFSIGNALED(status))
-        tu_fail(__FILE__, __LINE__, "child %d killed by signal %d", (int)pid, WTERMSIG(status));
+        testrun_require_failed(__FILE__, __LINE__, "child %d killed by signal %d", (int)pid, WTERMSIG(status));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        tu_fail(__FILE__, __LINE__, "child %d exited with %d", (int)pid, WEXITSTATUS(status));
+        testrun_require_failed(__FILE__, __LINE__, "child %d exited with %d", (int)pid, WEXITSTATUS(status));
 }
 
 uint64_t tu_rand(uint64_t *state)
@@ -213,7 +209,7 @@ void *tu_shared(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        tu_fail(__FILE__, __LINE__, "mmap shared: %s", strerror(errno));
+        testrun_require_failed(__FILE__, __LINE__, "mmap shared: %s", strerror(errno));
     return p;
 }
 

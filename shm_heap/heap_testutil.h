@@ -2,17 +2,21 @@
 ** shm_heap/heap_testutil.h -- helpers shared by shm_heap's tests.
 **
 ** Every test process calls tu_init() first: it gives the test its own
-** segment prefix ("heapsim-t<pid>-<nonce>-" in HEAPSIM_SHM_PREFIX), arms a
-** watchdog, and removes the test's segments however the test ends (exit,
-** abort, watchdog, SIGTERM). tu_finish() fails the test if a segment with
-** the prefix is still in /dev/shm, i.e. if the code under test leaked one.
+** segment prefix (HEAPSIM_SHM_PREFIX as found, "heapsim-" when unset, then
+** "t<pid>-<nonce>-"; set in HEAPSIM_SHM_PREFIX for the code under test),
+** arms a watchdog, and removes the test's segments however the test ends
+** (exit, abort, watchdog, SIGTERM). tu_finish() fails the test if a check
+** failed or a segment with the prefix is still in /dev/shm, i.e. if the
+** code under test leaked one.
 **
-** CHECK() fails the test from any process: in a forked child it _exits(1)
-** (the parent's tu_wait_ok() then fails), in the parent it exits(1).
+** The checks are base/testrun.h's; these tests mostly REQUIRE (a failed
+** check stops the process: a forked child _exits(1), which the parent's
+** tu_wait_ok() then reports too).
 */
 #ifndef HEAPSIM_SHM_HEAP_HEAP_TESTUTIL_H
 #define HEAPSIM_SHM_HEAP_HEAP_TESTUTIL_H
 
+#include "base/testrun.h"
 #include "shm_heap/heap.h"
 
 #include <stdbool.h>
@@ -21,34 +25,14 @@
 #include <sys/types.h>
 
 void tu_init(const char *test_name, unsigned watchdog_s);
-_Noreturn void tu_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void tu_finish(void);
 
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond))                                                       \
-            tu_fail(__FILE__, __LINE__, "check failed: %s", #cond);        \
-    } while (0)
-#define CHECKF(cond, ...)                                                  \
-    do {                                                                   \
-        if (!(cond))                                                       \
-            tu_fail(__FILE__, __LINE__, __VA_ARGS__);                      \
-    } while (0)
-#define CHECK_RC(expr)                                                     \
-    do {                                                                   \
-        int tu_rc_ = (expr);                                               \
-        if (tu_rc_ != 0)                                                   \
-            tu_fail(__FILE__, __LINE__, "%s = %d (%s)", #expr, tu_rc_,     \
-                    heap_strerror(tu_rc_));                                \
-    } while (0)
-/* heap_verify() must pass. */
-#define CHECK_VERIFY(h)                                                    \
+/* heap_verify(h) must pass; stops the process otherwise. */
+#define REQUIRE_HEAP_VERIFY(h)                                             \
     do {                                                                   \
         char tu_why_[256];                                                 \
         int tu_rc_ = heap_verify((h), tu_why_, sizeof tu_why_);            \
-        if (tu_rc_ != 0)                                                   \
-            tu_fail(__FILE__, __LINE__, "heap_verify: %s", tu_why_);       \
+        REQUIRE_MSG(tu_rc_ == 0, "heap_verify(%s): %s", #h, tu_why_);      \
     } while (0)
 
 /* "/<prefix><token>" for this test. */

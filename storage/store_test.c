@@ -5,9 +5,12 @@
 ** contract in store.h promises: the schema on a fresh file, refusals that
 ** leave a foreign file byte-for-byte unchanged, the reports in both forms
 ** (JSON parsed back with json-c), the read-only query gate, and a reader
-** beside a writer's open transaction.
+** beside a writer's open transaction. Each case runs in a process of its
+** own (base/testrun.h); a failed REQUIRE ends the case, as the checks here
+** always did.
 */
 #include "storage/store.h"
+#include "base/testrun.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -23,40 +26,6 @@
 
 /* The embedded schema (store_int.h; not a public symbol). */
 extern const char store__schema_sql[];
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-            return;                                                          \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                 \
-    do {                                                                     \
-        int rc_ = (expr);                                                    \
-        if (rc_ != (want)) {                                                 \
-            fprintf(stderr, "%s:%d: %s = %d (%s), want %d\n", __FILE__,      \
-                    __LINE__, #expr, rc_, store_strerror(rc_), (want));      \
-            failures++;                                                      \
-            return;                                                          \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_CONTAINS(hay, needle)                                          \
-    do {                                                                     \
-        const char *hay_ = (hay);                                            \
-        if (!hay_ || !strstr(hay_, (needle))) {                              \
-            fprintf(stderr, "%s:%d: \"%s\" not in:\n%s\n", __FILE__,         \
-                    __LINE__, (needle), hay_ ? hay_ : "(null)");             \
-            failures++;                                                      \
-            return;                                                          \
-        }                                                                    \
-    } while (0)
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -191,8 +160,7 @@ static struct json_object *get_at(struct json_object *obj, const char *key, int 
 
     if (!json_object_is_type(obj, json_type_object) ||
         !json_object_object_get_ex(obj, key, &value)) {
-        fprintf(stderr, "%s:%d: no key \"%s\"\n", __FILE__, line, key);
-        failures++;
+        testrun_check_failed(__FILE__, line, "no key \"%s\"", key);
         return NULL;
     }
     return value;
@@ -209,8 +177,8 @@ static void test_schema_embedded(void)
     bool in_table = false;
     char *line, *save;
 
-    CHECK(text != NULL);
-    CHECK(strcmp(text, store__schema_sql) == 0);
+    REQUIRE(text != NULL);
+    REQUIRE(strcmp(text, store__schema_sql) == 0);
     /* Documented: every table has a comment before it, every column one on
     ** its line. */
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -225,7 +193,7 @@ static void test_schema_embedded(void)
         if (in_table && strstr(line, "UNIQUE (") != line + 4 && !strstr(line, "--")) {
             fprintf(stderr, "schema.sql: column without a comment: %s\n", line);
             free(text);
-            CHECK(false);
+            REQUIRE(false);
         }
     }
     free(text);
@@ -240,46 +208,46 @@ static void test_create_open_reopen(void)
     char err[512];
     store_t *st = (store_t *)1;
 
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
-    CHECK(st != NULL);
-    CHECK(err[0] == '\0');
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    REQUIRE(st != NULL);
+    REQUIRE(err[0] == '\0');
     store_close(&st);
-    CHECK(st == NULL);
+    REQUIRE(st == NULL);
     store_close(&st);                   /* accepts NULL */
     store_close(NULL);
 
-    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
-    CHECK(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+    REQUIRE(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                         "('runs','workers','tasks','samples','gc_cycles','metrics')") == 6);
-    CHECK(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+    REQUIRE(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
                         "('samples_by_task','gc_cycles_by_run')") == 2);
     /* journal_mode is stored in the header: 2 in bytes 18 and 19 is WAL. */
     {
         size_t size;
         char *bytes = read_file(path, &size);
 
-        CHECK(bytes && size >= 100 && bytes[18] == 2 && bytes[19] == 2);
+        REQUIRE(bytes && size >= 100 && bytes[18] == 2 && bytes[19] == 2);
         free(bytes);
     }
 
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
-    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
 
     /* Read-only never creates. */
     st = (store_t *)1;
-    CHECK_RC(store_open(missing, STORE_READONLY, &st, err, sizeof err), STORE_EDB);
-    CHECK(st == NULL);
-    CHECK_CONTAINS(err, "no database at ");
-    CHECK_CONTAINS(err, missing);
-    CHECK(!file_exists(missing));
+    REQUIRE_RC(store_open(missing, STORE_READONLY, &st, err, sizeof err), STORE_EDB, store_strerror);
+    REQUIRE(st == NULL);
+    REQUIRE_CONTAINS(err, "no database at ");
+    REQUIRE_CONTAINS(err, missing);
+    REQUIRE(!file_exists(missing));
 
-    CHECK_RC(store_open(NULL, 0, &st, err, sizeof err), STORE_EUSAGE);
-    CHECK_RC(store_open(path, 0x100, &st, err, sizeof err), STORE_EUSAGE);
-    CHECK_RC(store_open(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", 0, &st,
-                        err, sizeof err), STORE_EUSAGE);
-    CHECK_CONTAINS(err, "is a directory");
+    REQUIRE_RC(store_open(NULL, 0, &st, err, sizeof err), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_open(path, 0x100, &st, err, sizeof err), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_open(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", 0, &st,
+                        err, sizeof err), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(err, "is a directory");
     free(missing);
     free(path);
 }
@@ -299,7 +267,7 @@ static void test_concurrent_create(void)
         path = tmp_path(name);
         for (int i = 0; i < PROCS; i++) {
             pids[i] = fork();
-            CHECK(pids[i] >= 0);
+            REQUIRE(pids[i] >= 0);
             if (pids[i] == 0) {
                 char err[512];
                 store_t *st;
@@ -314,11 +282,11 @@ static void test_concurrent_create(void)
         for (int i = 0; i < PROCS; i++) {
             int status;
 
-            CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+            REQUIRE(waitpid(pids[i], &status, 0) == pids[i]);
             bad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
         }
-        CHECK(bad == 0);
-        CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+        REQUIRE(bad == 0);
+        REQUIRE(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
         free(path);
     }
 }
@@ -332,16 +300,16 @@ static void expect_refused(const char *path, const char *why)
     char err[512];
     store_t *st = (store_t *)1;
 
-    CHECK(before != NULL);
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), STORE_ESCHEMA);
-    CHECK(st == NULL);
-    CHECK_CONTAINS(err, path);
-    CHECK_CONTAINS(err, why);
-    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), STORE_ESCHEMA);
-    CHECK_CONTAINS(err, why);
+    REQUIRE(before != NULL);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), STORE_ESCHEMA, store_strerror);
+    REQUIRE(st == NULL);
+    REQUIRE_CONTAINS(err, path);
+    REQUIRE_CONTAINS(err, why);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), STORE_ESCHEMA, store_strerror);
+    REQUIRE_CONTAINS(err, why);
     after = read_file(path, &after_size);
-    CHECK(after != NULL);
-    CHECK(before_size == after_size && memcmp(before, after, before_size) == 0);
+    REQUIRE(after != NULL);
+    REQUIRE(before_size == after_size && memcmp(before, after, before_size) == 0);
     free(after);
     free(before);
 }
@@ -352,12 +320,12 @@ static void test_newer_schema(void)
     char err[512], sql[64];
     store_t *st;
 
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
-    CHECK(raw_exec(path, sql) == SQLITE_OK);
+    REQUIRE(raw_exec(path, sql) == SQLITE_OK);
     expect_refused(path, "newer");
-    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION + 1);
+    REQUIRE(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION + 1);
     free(path);
 }
 
@@ -383,19 +351,19 @@ static void test_foreign_sqlite(void)
     char err[512];
     store_t *st;
 
-    CHECK(raw_exec(path, "CREATE TABLE accounts (id INTEGER, owner TEXT);"
+    REQUIRE(raw_exec(path, "CREATE TABLE accounts (id INTEGER, owner TEXT);"
                          "INSERT INTO accounts VALUES (1, 'ann');") == SQLITE_OK);
     expect_refused(path, "not a heapsim database");
 
     /* Claims our version but has other tables. */
-    CHECK(raw_exec(versioned, "CREATE TABLE accounts (id INTEGER);"
+    REQUIRE(raw_exec(versioned, "CREATE TABLE accounts (id INTEGER);"
                               "PRAGMA user_version = 1;") == SQLITE_OK);
     expect_refused(versioned, "no table");
 
     /* Our tables, one column short. */
-    CHECK_RC(store_open(partial, 0, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(partial, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
-    CHECK(raw_exec(partial, "ALTER TABLE metrics DROP COLUMN unit") == SQLITE_OK);
+    REQUIRE(raw_exec(partial, "ALTER TABLE metrics DROP COLUMN unit") == SQLITE_OK);
     expect_refused(partial, "table metrics has no column unit");
     free(partial);
     free(versioned);
@@ -511,59 +479,59 @@ static void test_write_errors(void)
     store_task_result_t r = { .status = "done" };
     store_run_t run = { .token = "t-dup" };
 
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(fill_run(&fx, "t-dup", "fib"), 0);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-dup", "fib"), 0, store_strerror);
 
-    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(fx.st), "UNIQUE");
+    REQUIRE_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "UNIQUE");
     run.token = NULL;
-    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
+    REQUIRE_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE, store_strerror);
     run.token = "t-json";
     run.settings_json = "{gogc: 1}";
-    CHECK_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(fx.st), "settings_json");
+    REQUIRE_RC(store_run_insert(fx.st, &run, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "settings_json");
 
-    CHECK_RC(store_run_finish(fx.st, 999, "done", 1, NULL), STORE_ENOTFOUND);
-    CHECK_CONTAINS(store_errmsg(fx.st), "no run 999");
-    CHECK_RC(store_run_finish(fx.st, fx.run_id, "exploded", 1, NULL), STORE_EUSAGE);
-    CHECK_RC(store_task_start(fx.st, 999, "w", "h", 1), STORE_ENOTFOUND);
-    CHECK_RC(store_task_finish(fx.st, 999, &r), STORE_ENOTFOUND);
+    REQUIRE_RC(store_run_finish(fx.st, 999, "done", 1, NULL), STORE_ENOTFOUND, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "no run 999");
+    REQUIRE_RC(store_run_finish(fx.st, fx.run_id, "exploded", 1, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_task_start(fx.st, 999, "w", "h", 1), STORE_ENOTFOUND, store_strerror);
+    REQUIRE_RC(store_task_finish(fx.st, 999, &r), STORE_ENOTFOUND, store_strerror);
     r.status = "maybe";
-    CHECK_RC(store_task_finish(fx.st, fx.task_id[2], &r), STORE_EUSAGE);
+    REQUIRE_RC(store_task_finish(fx.st, fx.task_id[2], &r), STORE_EUSAGE, store_strerror);
 
     task.run_id = 999;                                  /* no such run */
-    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(fx.st), "FOREIGN KEY");
+    REQUIRE_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "FOREIGN KEY");
     task.run_id = fx.run_id;                            /* seq 0 exists */
-    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+    REQUIRE_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE, store_strerror);
     task.seq = 7;
     task.params_json = "[1, 2]";
-    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(fx.st), "not a JSON object");
+    REQUIRE_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "not a JSON object");
     task.params_json = "{\"a\": 1} trailing";
-    CHECK_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE);
+    REQUIRE_RC(store_task_insert(fx.st, &task, NULL), STORE_EUSAGE, store_strerror);
 
-    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "output", 1, NULL), STORE_EUSAGE);
-    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "x", NAN, NULL), STORE_EUSAGE);
-    CHECK_RC(store_metric_insert(fx.st, fx.task_id[0], "x", INFINITY, NULL), STORE_EUSAGE);
-    CHECK_RC(store_metric_insert(fx.st, 999, "x", 1, NULL), STORE_EUSAGE);
+    REQUIRE_RC(store_metric_insert(fx.st, fx.task_id[0], "output", 1, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_metric_insert(fx.st, fx.task_id[0], "x", NAN, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_metric_insert(fx.st, fx.task_id[0], "x", INFINITY, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_metric_insert(fx.st, 999, "x", 1, NULL), STORE_EUSAGE, store_strerror);
 
-    CHECK_RC(store_commit(fx.st), STORE_EUSAGE);        /* none open */
-    CHECK_RC(store_rollback(fx.st), 0);
-    CHECK_RC(store_begin(fx.st), 0);
-    CHECK_RC(store_begin(fx.st), STORE_EUSAGE);
+    REQUIRE_RC(store_commit(fx.st), STORE_EUSAGE, store_strerror);        /* none open */
+    REQUIRE_RC(store_rollback(fx.st), 0, store_strerror);
+    REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
+    REQUIRE_RC(store_begin(fx.st), STORE_EUSAGE, store_strerror);
     run.settings_json = NULL;
-    CHECK_RC(store_run_insert(fx.st, &run, NULL), 0);
-    CHECK_RC(store_rollback(fx.st), 0);
+    REQUIRE_RC(store_run_insert(fx.st, &run, NULL), 0, store_strerror);
+    REQUIRE_RC(store_rollback(fx.st), 0, store_strerror);
     store_close(&fx.st);
-    CHECK(raw_int(path, "SELECT count(*) FROM runs") == 1);
-    CHECK(raw_int(path, "SELECT count(*) FROM tasks") == 3);
-    CHECK(raw_int(path, "SELECT count(*) FROM metrics") == 2);
-    CHECK(raw_int(path, "SELECT value FROM metrics WHERE name = 'calls'") == 1000000);
-    CHECK(raw_int(path, "SELECT count(*) FROM samples") == 25);
-    CHECK(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE task_id IS NOT NULL") == 4);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM runs") == 1);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM tasks") == 3);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM metrics") == 2);
+    REQUIRE(raw_int(path, "SELECT value FROM metrics WHERE name = 'calls'") == 1000000);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM samples") == 25);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE task_id IS NOT NULL") == 4);
     /* The seed's 64 bits survive. */
-    CHECK((uint64_t)raw_int(path, "SELECT seed FROM tasks WHERE seq = 1") ==
+    REQUIRE((uint64_t)raw_int(path, "SELECT seed FROM tasks WHERE seq = 1") ==
           0xfedcba9876543210ULL);
     free(path);
 }
@@ -577,68 +545,68 @@ static void test_runs_report(void)
     const char *text;
     struct json_object *doc, *run;
 
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(fill_run(&fx, "t-runs", "fib"), 0);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-runs", "fib"), 0, store_strerror);
     /* A name that would break SQL built by pasting is just a name. */
     {
         store_run_t evil = { .token = "t-evil", .name = "x'); DROP TABLE runs; --\nline 2",
                              .started_unix_ns = 1700000009000000000LL };
 
-        CHECK_RC(store_run_insert(fx.st, &evil, NULL), 0);
+        REQUIRE_RC(store_run_insert(fx.st, &evil, NULL), 0, store_strerror);
     }
 
     capture_start(&cap);
-    CHECK_RC(store_print_runs(fx.st, cap.out, 10, false), 0);
+    REQUIRE_RC(store_print_runs(fx.st, cap.out, 10, false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "ID");
-    CHECK_CONTAINS(text, "STARTED");
-    CHECK_CONTAINS(text, "WALL");
-    CHECK_CONTAINS(text, "1/3");                 /* done/total */
-    CHECK_CONTAINS(text, "3.00 s");              /* wall of the run */
-    CHECK_CONTAINS(text, "x'); DROP TABLE runs; --\\nline 2");   /* one line */
-    CHECK_CONTAINS(text, "running");
+    REQUIRE_CONTAINS(text, "ID");
+    REQUIRE_CONTAINS(text, "STARTED");
+    REQUIRE_CONTAINS(text, "WALL");
+    REQUIRE_CONTAINS(text, "1/3");                 /* done/total */
+    REQUIRE_CONTAINS(text, "3.00 s");              /* wall of the run */
+    REQUIRE_CONTAINS(text, "x'); DROP TABLE runs; --\\nline 2");   /* one line */
+    REQUIRE_CONTAINS(text, "running");
     /* Most recent first: the evil run started later. */
-    CHECK(strstr(text, "DROP TABLE") < strstr(text, " fib "));
+    REQUIRE(strstr(text, "DROP TABLE") < strstr(text, " fib "));
     /* Aligned: STATUS starts at the same column on every line. */
     {
         size_t off = (size_t)(strstr(text, "STATUS") - text);
         const char *line = strchr(text, '\n') + 1;        /* the rule */
 
-        CHECK(line[0] == '-' && line[off - 2] == ' ' && line[off] == '-');
+        REQUIRE(line[0] == '-' && line[off - 2] == ' ' && line[off] == '-');
         for (line = strchr(line, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
-            CHECK(strlen(line) > off && line[off - 1] == ' ' && line[off - 2] == ' ');
-            CHECK(strncmp(line + off, "done ", 5) == 0 ||
+            REQUIRE(strlen(line) > off && line[off - 1] == ' ' && line[off - 2] == ' ');
+            REQUIRE(strncmp(line + off, "done ", 5) == 0 ||
                   strncmp(line + off, "running ", 8) == 0);
         }
     }
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_runs(fx.st, cap.out, 1, true), 0);
+    REQUIRE_RC(store_print_runs(fx.st, cap.out, 1, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc && json_object_is_type(doc, json_type_array));
-    CHECK(json_object_array_length(doc) == 1);      /* limit */
+    REQUIRE(doc && json_object_is_type(doc, json_type_array));
+    REQUIRE(json_object_array_length(doc) == 1);      /* limit */
     json_object_put(doc);
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_runs(fx.st, cap.out, 0, true), 0);
+    REQUIRE_RC(store_print_runs(fx.st, cap.out, 0, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc && json_object_array_length(doc) == 2);
+    REQUIRE(doc && json_object_array_length(doc) == 2);
     run = json_object_array_get_idx(doc, 1);
-    CHECK(json_object_get_int64(get(run, "run_id")) == fx.run_id);
-    CHECK(strcmp(json_object_get_string(get(run, "status")), "done") == 0);
-    CHECK(strcmp(json_object_get_string(get(run, "token")), "t-runs") == 0);
-    CHECK(json_object_get_int64(get(run, "tasks_total")) == 3);
-    CHECK(json_object_get_int64(get(run, "tasks_done")) == 1);
-    CHECK(json_object_get_int64(get(run, "tasks_failed")) == 1);
-    CHECK(json_object_is_type(get(run, "wall_ns"), json_type_int));
-    CHECK(json_object_get_int64(get(run, "wall_ns")) == 3000000000LL);
+    REQUIRE(json_object_get_int64(get(run, "run_id")) == fx.run_id);
+    REQUIRE(strcmp(json_object_get_string(get(run, "status")), "done") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(run, "token")), "t-runs") == 0);
+    REQUIRE(json_object_get_int64(get(run, "tasks_total")) == 3);
+    REQUIRE(json_object_get_int64(get(run, "tasks_done")) == 1);
+    REQUIRE(json_object_get_int64(get(run, "tasks_failed")) == 1);
+    REQUIRE(json_object_is_type(get(run, "wall_ns"), json_type_int));
+    REQUIRE(json_object_get_int64(get(run, "wall_ns")) == 3000000000LL);
     run = json_object_array_get_idx(doc, 0);
-    CHECK(get(run, "wall_ns") == NULL);              /* still running: null */
-    CHECK(strcmp(json_object_get_string(get(run, "name")), "x'); DROP TABLE runs; --\nline 2") == 0);
+    REQUIRE(get(run, "wall_ns") == NULL);              /* still running: null */
+    REQUIRE(strcmp(json_object_get_string(get(run, "name")), "x'); DROP TABLE runs; --\nline 2") == 0);
     json_object_put(doc);
     free(cap.text);
 
@@ -646,8 +614,8 @@ static void test_runs_report(void)
     {
         FILE *ro = fopen("/dev/null", "r");
 
-        CHECK(ro != NULL);
-        CHECK_RC(store_print_runs(fx.st, ro, 0, false), STORE_EIO);
+        REQUIRE(ro != NULL);
+        REQUIRE_RC(store_print_runs(fx.st, ro, 0, false), STORE_EIO, store_strerror);
         fclose(ro);
     }
     store_close(&fx.st);
@@ -663,103 +631,103 @@ static void test_show_report(void)
     const char *text;
     struct json_object *doc, *tasks, *t0, *t1, *t2, *result, *params;
 
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(fill_run(&fx, "t-show", "fib"), 0);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-show", "fib"), 0, store_strerror);
 
     capture_start(&cap);
-    CHECK_RC(store_print_show(fx.st, cap.out, fx.run_id, false), 0);
+    REQUIRE_RC(store_print_show(fx.st, cap.out, fx.run_id, false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "fib (done)");
-    CHECK_CONTAINS(text, "scenarios/fib.yaml");
-    CHECK_CONTAINS(text, "2 joined");
-    CHECK_CONTAINS(text, "depth=10 mode=tree");
-    CHECK_CONTAINS(text, "1.23 s");              /* wall */
-    CHECK_CONTAINS(text, "5.0 ms");              /* failed task's wall */
-    CHECK_CONTAINS(text, "1.2M");                /* allocs */
-    CHECK_CONTAINS(text, "50.0");                /* alloc MiB */
-    CHECK_CONTAINS(text, "250.0 µs");            /* max pause */
-    CHECK_CONTAINS(text, "12.0");                /* peak heap MiB */
-    CHECK_CONTAINS(text, "errors:");
-    CHECK_CONTAINS(text, "out of heap\n    at depth 30");
-    CHECK_CONTAINS(text, "metrics:");
-    CHECK_CONTAINS(text, "ns_per_call");
-    CHECK_CONTAINS(text, "41.2");
-    CHECK_CONTAINS(text, "pending");
+    REQUIRE_CONTAINS(text, "fib (done)");
+    REQUIRE_CONTAINS(text, "scenarios/fib.yaml");
+    REQUIRE_CONTAINS(text, "2 joined");
+    REQUIRE_CONTAINS(text, "depth=10 mode=tree");
+    REQUIRE_CONTAINS(text, "1.23 s");              /* wall */
+    REQUIRE_CONTAINS(text, "5.0 ms");              /* failed task's wall */
+    REQUIRE_CONTAINS(text, "1.2M");                /* allocs */
+    REQUIRE_CONTAINS(text, "50.0");                /* alloc MiB */
+    REQUIRE_CONTAINS(text, "250.0 µs");            /* max pause */
+    REQUIRE_CONTAINS(text, "12.0");                /* peak heap MiB */
+    REQUIRE_CONTAINS(text, "errors:");
+    REQUIRE_CONTAINS(text, "out of heap\n    at depth 30");
+    REQUIRE_CONTAINS(text, "metrics:");
+    REQUIRE_CONTAINS(text, "ns_per_call");
+    REQUIRE_CONTAINS(text, "41.2");
+    REQUIRE_CONTAINS(text, "pending");
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_show(fx.st, cap.out, fx.run_id, true), 0);
+    REQUIRE_RC(store_print_show(fx.st, cap.out, fx.run_id, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc != NULL);
-    CHECK(json_object_get_int64(get(doc, "run_id")) == fx.run_id);
-    CHECK(strcmp(json_object_get_string(get(doc, "token")), "t-show") == 0);
-    CHECK(strcmp(json_object_get_string(get(doc, "name")), "fib") == 0);
-    CHECK(strcmp(json_object_get_string(get(doc, "status")), "done") == 0);
-    CHECK(json_object_get_int64(get(doc, "started_unix_ns")) == 1700000000000000000LL);
-    CHECK(json_object_get_int64(get(doc, "ended_unix_ns")) == 1700000003000000000LL);
-    CHECK(get(doc, "error") == NULL);
+    REQUIRE(doc != NULL);
+    REQUIRE(json_object_get_int64(get(doc, "run_id")) == fx.run_id);
+    REQUIRE(strcmp(json_object_get_string(get(doc, "token")), "t-show") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(doc, "name")), "fib") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(doc, "status")), "done") == 0);
+    REQUIRE(json_object_get_int64(get(doc, "started_unix_ns")) == 1700000000000000000LL);
+    REQUIRE(json_object_get_int64(get(doc, "ended_unix_ns")) == 1700000003000000000LL);
+    REQUIRE(get(doc, "error") == NULL);
     tasks = get(doc, "tasks");
-    CHECK(json_object_is_type(tasks, json_type_array));
-    CHECK(json_object_array_length(tasks) == 3);
+    REQUIRE(json_object_is_type(tasks, json_type_array));
+    REQUIRE(json_object_array_length(tasks) == 3);
     t0 = json_object_array_get_idx(tasks, 0);
     t1 = json_object_array_get_idx(tasks, 1);
     t2 = json_object_array_get_idx(tasks, 2);
 
-    CHECK(json_object_get_int64(get(t0, "task_id")) == fx.task_id[0]);
-    CHECK(json_object_get_int64(get(t0, "seq")) == 0);
-    CHECK(strcmp(json_object_get_string(get(t0, "kernel")), "fib") == 0);
+    REQUIRE(json_object_get_int64(get(t0, "task_id")) == fx.task_id[0]);
+    REQUIRE(json_object_get_int64(get(t0, "seq")) == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t0, "kernel")), "fib") == 0);
     params = get(t0, "params");
-    CHECK(json_object_is_type(params, json_type_object));
-    CHECK(json_object_get_int(get(params, "depth")) == 10);
-    CHECK(strcmp(json_object_get_string(get(params, "mode")), "tree") == 0);
-    CHECK(json_object_is_type(get(t0, "runtime"), json_type_object));
-    CHECK(get(t0, "label") == NULL);
-    CHECK(json_object_get_int(get(t0, "sweep_point")) == 0);
-    CHECK(json_object_get_int(get(t0, "repeat_index")) == 0);
-    CHECK(strcmp(json_object_get_string(get(t0, "status")), "done") == 0);
-    CHECK(get(t0, "error") == NULL);
-    CHECK(strcmp(json_object_get_string(get(t0, "worker")), "testhost:100") == 0);
-    CHECK(json_object_is_type(get(t0, "wall_ns"), json_type_int));
-    CHECK(json_object_get_int64(get(t0, "wall_ns")) == 1234567890);
-    CHECK(json_object_get_int64(get(t0, "alloc_objects")) == 1234567);
-    CHECK(json_object_get_int64(get(t0, "alloc_bytes")) == 50 << 20);
-    CHECK(json_object_get_int64(get(t0, "gc_cycles")) == 4);
-    CHECK(json_object_get_int64(get(t0, "pause_max_ns")) == 250000);
-    CHECK(json_object_get_int64(get(t0, "pause_total_ns")) == 600000);
-    CHECK(json_object_get_int64(get(t0, "peak_heap_bytes")) == 12 << 20);
-    CHECK(json_object_get_int64(get(t0, "peak_rss_bytes")) == 40 << 20);
-    CHECK(json_object_get_int64(get(t0, "stack_hwm_bytes")) == 65536);
-    CHECK(json_object_get_int64(get(t0, "goroutines_max")) == 8);
-    CHECK(json_object_get_int64(get(t0, "samples")) == 25);
+    REQUIRE(json_object_is_type(params, json_type_object));
+    REQUIRE(json_object_get_int(get(params, "depth")) == 10);
+    REQUIRE(strcmp(json_object_get_string(get(params, "mode")), "tree") == 0);
+    REQUIRE(json_object_is_type(get(t0, "runtime"), json_type_object));
+    REQUIRE(get(t0, "label") == NULL);
+    REQUIRE(json_object_get_int(get(t0, "sweep_point")) == 0);
+    REQUIRE(json_object_get_int(get(t0, "repeat_index")) == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t0, "status")), "done") == 0);
+    REQUIRE(get(t0, "error") == NULL);
+    REQUIRE(strcmp(json_object_get_string(get(t0, "worker")), "testhost:100") == 0);
+    REQUIRE(json_object_is_type(get(t0, "wall_ns"), json_type_int));
+    REQUIRE(json_object_get_int64(get(t0, "wall_ns")) == 1234567890);
+    REQUIRE(json_object_get_int64(get(t0, "alloc_objects")) == 1234567);
+    REQUIRE(json_object_get_int64(get(t0, "alloc_bytes")) == 50 << 20);
+    REQUIRE(json_object_get_int64(get(t0, "gc_cycles")) == 4);
+    REQUIRE(json_object_get_int64(get(t0, "pause_max_ns")) == 250000);
+    REQUIRE(json_object_get_int64(get(t0, "pause_total_ns")) == 600000);
+    REQUIRE(json_object_get_int64(get(t0, "peak_heap_bytes")) == 12 << 20);
+    REQUIRE(json_object_get_int64(get(t0, "peak_rss_bytes")) == 40 << 20);
+    REQUIRE(json_object_get_int64(get(t0, "stack_hwm_bytes")) == 65536);
+    REQUIRE(json_object_get_int64(get(t0, "goroutines_max")) == 8);
+    REQUIRE(json_object_get_int64(get(t0, "samples")) == 25);
     result = get(t0, "result");
-    CHECK(json_object_is_type(result, json_type_object));
-    CHECK(json_object_is_type(get(result, "output"), json_type_string));
-    CHECK(strcmp(json_object_get_string(get(result, "output")), output_text) == 0);
-    CHECK(json_object_is_type(get(result, "ns_per_call"), json_type_double));
-    CHECK(json_object_get_double(get(result, "ns_per_call")) == 41.2);
-    CHECK(json_object_get_double(get(result, "calls")) == 1000000.0);
-    CHECK(json_object_is_type(get(result, "calls"), json_type_double));
+    REQUIRE(json_object_is_type(result, json_type_object));
+    REQUIRE(json_object_is_type(get(result, "output"), json_type_string));
+    REQUIRE(strcmp(json_object_get_string(get(result, "output")), output_text) == 0);
+    REQUIRE(json_object_is_type(get(result, "ns_per_call"), json_type_double));
+    REQUIRE(json_object_get_double(get(result, "ns_per_call")) == 41.2);
+    REQUIRE(json_object_get_double(get(result, "calls")) == 1000000.0);
+    REQUIRE(json_object_is_type(get(result, "calls"), json_type_double));
 
-    CHECK(strcmp(json_object_get_string(get(t1, "status")), "failed") == 0);
-    CHECK(strcmp(json_object_get_string(get(t1, "error")), "out of heap\nat depth 30") == 0);
-    CHECK(get(get(t1, "result"), "output") == NULL);
-    CHECK(json_object_get_int64(get(t1, "samples")) == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t1, "status")), "failed") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t1, "error")), "out of heap\nat depth 30") == 0);
+    REQUIRE(get(get(t1, "result"), "output") == NULL);
+    REQUIRE(json_object_get_int64(get(t1, "samples")) == 0);
 
-    CHECK(strcmp(json_object_get_string(get(t2, "status")), "pending") == 0);
-    CHECK(get(t2, "wall_ns") == NULL);               /* not finished: null */
-    CHECK(get(t2, "worker") == NULL);
-    CHECK(json_object_get_int(get(get(t2, "params"), "depth")) == 30);
+    REQUIRE(strcmp(json_object_get_string(get(t2, "status")), "pending") == 0);
+    REQUIRE(get(t2, "wall_ns") == NULL);               /* not finished: null */
+    REQUIRE(get(t2, "worker") == NULL);
+    REQUIRE(json_object_get_int(get(get(t2, "params"), "depth")) == 30);
     json_object_put(doc);
     free(cap.text);
 
     /* No such run: an error, nothing printed. */
     capture_start(&cap);
-    CHECK_RC(store_print_show(fx.st, cap.out, 4242, false), STORE_ENOTFOUND);
-    CHECK_RC(store_print_show(fx.st, cap.out, 4242, true), STORE_ENOTFOUND);
+    REQUIRE_RC(store_print_show(fx.st, cap.out, 4242, false), STORE_ENOTFOUND, store_strerror);
+    REQUIRE_RC(store_print_show(fx.st, cap.out, 4242, true), STORE_ENOTFOUND, store_strerror);
     text = capture_end(&cap);
-    CHECK(cap.size == 0);
-    CHECK_CONTAINS(store_errmsg(fx.st), "no run 4242");
+    REQUIRE(cap.size == 0);
+    REQUIRE_CONTAINS(store_errmsg(fx.st), "no run 4242");
     free(cap.text);
     store_close(&fx.st);
     free(path);
@@ -804,11 +772,11 @@ static void test_show_sweep(void)
     const char *text;
     struct json_object *doc, *points, *p0, *p1, *m;
 
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     {
         store_run_t run = { .token = "t-sweep", .name = "sweep", .started_unix_ns = 1 };
 
-        CHECK_RC(store_run_insert(st, &run, &run_id), 0);
+        REQUIRE_RC(store_run_insert(st, &run, &run_id), 0, store_strerror);
     }
     for (uint32_t seq = 0; seq < 6; seq++) {
         store_task_t task = {
@@ -827,90 +795,90 @@ static void test_show_sweep(void)
             .alloc_objects = results[seq].allocs,
         };
 
-        CHECK_RC(store_task_insert(st, &task, &task_id), 0);
-        CHECK_RC(store_task_finish(st, task_id, &r), 0);
-        CHECK_RC(store_metric_insert(st, task_id, "ns_per_alloc",
-                                     results[seq].ns_per_alloc, "ns"), 0);
+        REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
+        REQUIRE_RC(store_task_finish(st, task_id, &r), 0, store_strerror);
+        REQUIRE_RC(store_metric_insert(st, task_id, "ns_per_alloc",
+                                     results[seq].ns_per_alloc, "ns"), 0, store_strerror);
         if (seq == 4)   /* reported by one repeat only */
-            CHECK_RC(store_metric_insert(st, task_id, "extra", 7, NULL), 0);
+            REQUIRE_RC(store_metric_insert(st, task_id, "extra", 7, NULL), 0, store_strerror);
     }
-    CHECK_RC(store_run_finish(st, run_id, "failed", 2, NULL), 0);
+    REQUIRE_RC(store_run_finish(st, run_id, "failed", 2, NULL), 0, store_strerror);
 
     capture_start(&cap);
-    CHECK_RC(store_print_show(st, cap.out, run_id, false), 0);
+    REQUIRE_RC(store_print_show(st, cap.out, run_id, false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "\nsweep (");
-    CHECK_CONTAINS(text, "\nsweep metrics (");
+    REQUIRE_CONTAINS(text, "\nsweep (");
+    REQUIRE_CONTAINS(text, "\nsweep metrics (");
     {
         const char *sweep = strstr(text, "\nsweep (");
         const char *row50 = strstr(sweep, "gogc=50 ");
         const char *row200 = strstr(sweep, "gogc=200 ");
 
-        CHECK(row50 && row200 && row50 < row200);      /* in seq order */
-        CHECK_CONTAINS(row50, "3/3");
-        CHECK_CONTAINS(row50, "200.0 ms");             /* wall mean */
-        CHECK_CONTAINS(row50, "100.0 ms..300.0 ms");   /* min..max */
-        CHECK_CONTAINS(row50, "10..30");               /* GC range */
-        CHECK_CONTAINS(row50, "6.0 ms");               /* worst max pause */
-        CHECK_CONTAINS(row200, "2/3");                 /* the failed repeat */
-        CHECK_CONTAINS(row200, "500.0 ms");
-        CHECK_CONTAINS(row200, "400.0 ms..600.0 ms");  /* not 5 ms */
-        CHECK_CONTAINS(row200, "4..6");
-        CHECK_CONTAINS(strstr(text, "\nsweep metrics ("), "ns_per_alloc");
+        REQUIRE(row50 && row200 && row50 < row200);      /* in seq order */
+        REQUIRE_CONTAINS(row50, "3/3");
+        REQUIRE_CONTAINS(row50, "200.0 ms");             /* wall mean */
+        REQUIRE_CONTAINS(row50, "100.0 ms..300.0 ms");   /* min..max */
+        REQUIRE_CONTAINS(row50, "10..30");               /* GC range */
+        REQUIRE_CONTAINS(row50, "6.0 ms");               /* worst max pause */
+        REQUIRE_CONTAINS(row200, "2/3");                 /* the failed repeat */
+        REQUIRE_CONTAINS(row200, "500.0 ms");
+        REQUIRE_CONTAINS(row200, "400.0 ms..600.0 ms");  /* not 5 ms */
+        REQUIRE_CONTAINS(row200, "4..6");
+        REQUIRE_CONTAINS(strstr(text, "\nsweep metrics ("), "ns_per_alloc");
     }
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_show(st, cap.out, run_id, true), 0);
+    REQUIRE_RC(store_print_show(st, cap.out, run_id, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc != NULL);
+    REQUIRE(doc != NULL);
     points = get(doc, "points");
-    CHECK(json_object_is_type(points, json_type_array));
-    CHECK(json_object_array_length(points) == 2);
+    REQUIRE(json_object_is_type(points, json_type_array));
+    REQUIRE(json_object_array_length(points) == 2);
     p0 = json_object_array_get_idx(points, 0);
     p1 = json_object_array_get_idx(points, 1);
-    CHECK(strcmp(json_object_get_string(get(p0, "kernel")), "churn") == 0);
-    CHECK(strcmp(json_object_get_string(get(p0, "label")), "gogc=50") == 0);
-    CHECK(json_object_get_int(get(p0, "sweep_point")) == 0);
-    CHECK(json_object_get_int(get(get(p0, "params"), "objects")) == 1000);
-    CHECK(json_object_get_int(get(p0, "repeats")) == 3);
-    CHECK(json_object_get_int(get(p0, "done")) == 3);
-    CHECK(json_object_get_int(get(p0, "failed")) == 0);
-    CHECK(agg_at(p0, "wall_ns", "mean") == 200e6);
-    CHECK(agg_at(p0, "wall_ns", "min") == 100e6);
-    CHECK(agg_at(p0, "wall_ns", "max") == 300e6);
-    CHECK(json_object_is_type(get(get(p0, "wall_ns"), "min"), json_type_int));
-    CHECK(agg_at(p0, "gc_cycles", "mean") == 20);
-    CHECK(agg_at(p0, "pause_max_ns", "mean") == 3e6);
-    CHECK(agg_at(p0, "pause_max_ns", "max") == 6e6);
-    CHECK(agg_at(p0, "peak_heap_bytes", "mean") == 20 << 20);
-    CHECK(agg_at(p0, "peak_heap_bytes", "max") == 30 << 20);
-    CHECK(agg_at(p0, "alloc_objects", "mean") == 2000);
+    REQUIRE(strcmp(json_object_get_string(get(p0, "kernel")), "churn") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(p0, "label")), "gogc=50") == 0);
+    REQUIRE(json_object_get_int(get(p0, "sweep_point")) == 0);
+    REQUIRE(json_object_get_int(get(get(p0, "params"), "objects")) == 1000);
+    REQUIRE(json_object_get_int(get(p0, "repeats")) == 3);
+    REQUIRE(json_object_get_int(get(p0, "done")) == 3);
+    REQUIRE(json_object_get_int(get(p0, "failed")) == 0);
+    REQUIRE(agg_at(p0, "wall_ns", "mean") == 200e6);
+    REQUIRE(agg_at(p0, "wall_ns", "min") == 100e6);
+    REQUIRE(agg_at(p0, "wall_ns", "max") == 300e6);
+    REQUIRE(json_object_is_type(get(get(p0, "wall_ns"), "min"), json_type_int));
+    REQUIRE(agg_at(p0, "gc_cycles", "mean") == 20);
+    REQUIRE(agg_at(p0, "pause_max_ns", "mean") == 3e6);
+    REQUIRE(agg_at(p0, "pause_max_ns", "max") == 6e6);
+    REQUIRE(agg_at(p0, "peak_heap_bytes", "mean") == 20 << 20);
+    REQUIRE(agg_at(p0, "peak_heap_bytes", "max") == 30 << 20);
+    REQUIRE(agg_at(p0, "alloc_objects", "mean") == 2000);
     m = get(p0, "metrics");
-    CHECK(agg_at(m, "ns_per_alloc", "mean") == 30.0);
-    CHECK(agg_at(m, "ns_per_alloc", "min") == 10.0);
-    CHECK(agg_at(m, "ns_per_alloc", "max") == 60.0);
-    CHECK(strcmp(json_object_get_string(get(get(m, "ns_per_alloc"), "unit")), "ns") == 0);
-    CHECK(json_object_object_length(m) == 1);
+    REQUIRE(agg_at(m, "ns_per_alloc", "mean") == 30.0);
+    REQUIRE(agg_at(m, "ns_per_alloc", "min") == 10.0);
+    REQUIRE(agg_at(m, "ns_per_alloc", "max") == 60.0);
+    REQUIRE(strcmp(json_object_get_string(get(get(m, "ns_per_alloc"), "unit")), "ns") == 0);
+    REQUIRE(json_object_object_length(m) == 1);
 
-    CHECK(strcmp(json_object_get_string(get(p1, "label")), "gogc=200") == 0);
-    CHECK(json_object_get_int(get(p1, "sweep_point")) == 1);
-    CHECK(json_object_get_int(get(p1, "repeats")) == 3);
-    CHECK(json_object_get_int(get(p1, "done")) == 2);
-    CHECK(json_object_get_int(get(p1, "failed")) == 1);
-    CHECK(agg_at(p1, "wall_ns", "mean") == 500e6);
-    CHECK(agg_at(p1, "wall_ns", "min") == 400e6);
-    CHECK(agg_at(p1, "wall_ns", "max") == 600e6);
-    CHECK(agg_at(p1, "gc_cycles", "mean") == 5);
-    CHECK(agg_at(p1, "gc_cycles", "max") == 6);
-    CHECK(agg_at(p1, "pause_max_ns", "max") == 700e3);
-    CHECK(agg_at(p1, "alloc_objects", "max") == 6000);
+    REQUIRE(strcmp(json_object_get_string(get(p1, "label")), "gogc=200") == 0);
+    REQUIRE(json_object_get_int(get(p1, "sweep_point")) == 1);
+    REQUIRE(json_object_get_int(get(p1, "repeats")) == 3);
+    REQUIRE(json_object_get_int(get(p1, "done")) == 2);
+    REQUIRE(json_object_get_int(get(p1, "failed")) == 1);
+    REQUIRE(agg_at(p1, "wall_ns", "mean") == 500e6);
+    REQUIRE(agg_at(p1, "wall_ns", "min") == 400e6);
+    REQUIRE(agg_at(p1, "wall_ns", "max") == 600e6);
+    REQUIRE(agg_at(p1, "gc_cycles", "mean") == 5);
+    REQUIRE(agg_at(p1, "gc_cycles", "max") == 6);
+    REQUIRE(agg_at(p1, "pause_max_ns", "max") == 700e3);
+    REQUIRE(agg_at(p1, "alloc_objects", "max") == 6000);
     m = get(p1, "metrics");
-    CHECK(agg_at(m, "ns_per_alloc", "mean") == 2.0);
-    CHECK(agg_at(m, "ns_per_alloc", "max") == 2.5);            /* not 1000 */
-    CHECK(agg_at(m, "extra", "mean") == 7.0);
-    CHECK(get(get(m, "extra"), "unit") == NULL);
+    REQUIRE(agg_at(m, "ns_per_alloc", "mean") == 2.0);
+    REQUIRE(agg_at(m, "ns_per_alloc", "max") == 2.5);            /* not 1000 */
+    REQUIRE(agg_at(m, "extra", "mean") == 7.0);
+    REQUIRE(get(get(m, "extra"), "unit") == NULL);
     json_object_put(doc);
     free(cap.text);
 
@@ -920,27 +888,27 @@ static void test_show_sweep(void)
         store_task_t task = { .kernel = "spawn", .params_json = "{}", .label = "" };
         store_task_result_t r = { .status = "done", .wall_ns = 42 };
 
-        CHECK_RC(store_run_insert(st, &run, &single_id), 0);
+        REQUIRE_RC(store_run_insert(st, &run, &single_id), 0, store_strerror);
         task.run_id = single_id;
-        CHECK_RC(store_task_insert(st, &task, &task_id), 0);
-        CHECK_RC(store_task_finish(st, task_id, &r), 0);
+        REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
+        REQUIRE_RC(store_task_finish(st, task_id, &r), 0, store_strerror);
     }
     capture_start(&cap);
-    CHECK_RC(store_print_show(st, cap.out, single_id, false), 0);
+    REQUIRE_RC(store_print_show(st, cap.out, single_id, false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK(strstr(text, "sweep") == NULL);
+    REQUIRE(strstr(text, "sweep") == NULL);
     free(cap.text);
     capture_start(&cap);
-    CHECK_RC(store_print_show(st, cap.out, single_id, true), 0);
+    REQUIRE_RC(store_print_show(st, cap.out, single_id, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
     points = get(doc, "points");
-    CHECK(json_object_array_length(points) == 1);
+    REQUIRE(json_object_array_length(points) == 1);
     p0 = json_object_array_get_idx(points, 0);
-    CHECK(json_object_get_int(get(p0, "repeats")) == 1);
-    CHECK(agg_at(p0, "wall_ns", "mean") == 42);
-    CHECK(get(get(p0, "gc_cycles"), "mean") == NULL || agg_at(p0, "gc_cycles", "mean") == 0);
-    CHECK(json_object_object_length(get(p0, "metrics")) == 0);
+    REQUIRE(json_object_get_int(get(p0, "repeats")) == 1);
+    REQUIRE(agg_at(p0, "wall_ns", "mean") == 42);
+    REQUIRE(get(get(p0, "gc_cycles"), "mean") == NULL || agg_at(p0, "gc_cycles", "mean") == 0);
+    REQUIRE(json_object_object_length(get(p0, "metrics")) == 0);
     json_object_put(doc);
     free(cap.text);
     store_close(&st);
@@ -958,9 +926,9 @@ static void test_show_hostile_rows(void)
     const char *text;
     struct json_object *doc, *t0;
 
-    CHECK_RC(store_open(path, 0, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
-    CHECK(raw_exec(path,
+    REQUIRE(raw_exec(path,
                    "INSERT INTO runs (id, token, name, status) VALUES (5, 'h',"
                    " 'evil' || char(27) || '[2J' || char(10) || 'name', 'done');"
                    "INSERT INTO tasks (run_id, seq, kernel, params_json, status, wall_ns,"
@@ -968,23 +936,23 @@ static void test_show_hostile_rows(void)
                    " CAST(x'ff41' AS TEXT));"
                    "INSERT INTO tasks (run_id, seq, kernel, status) VALUES (5, 1, 'k', 'x');")
           == SQLITE_OK);
-    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
     capture_start(&cap);
-    CHECK_RC(store_print_show(st, cap.out, 5, false), 0);
-    CHECK_RC(store_print_show(st, cap.out, 5, true), 0);
+    REQUIRE_RC(store_print_show(st, cap.out, 5, false), 0, store_strerror);
+    REQUIRE_RC(store_print_show(st, cap.out, 5, true), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "{not json");
-    CHECK_CONTAINS(text, "run 5: evil\\x1b[2J\\nname (done)\n");  /* no raw escapes */
-    CHECK(strchr(text, 27) == NULL);
+    REQUIRE_CONTAINS(text, "{not json");
+    REQUIRE_CONTAINS(text, "run 5: evil\\x1b[2J\\nname (done)\n");  /* no raw escapes */
+    REQUIRE(strchr(text, 27) == NULL);
     doc = parse_json(strstr(text, "\n{") + 1);
-    CHECK(doc != NULL);
+    REQUIRE(doc != NULL);
     t0 = json_object_array_get_idx(get(doc, "tasks"), 0);
-    CHECK(strcmp(json_object_get_string(get(t0, "params")), "{not json") == 0);
-    CHECK(strcmp(json_object_get_string(get(t0, "wall_ns")), "fast") == 0);
-    CHECK(strcmp(json_object_get_string(get(get(t0, "result"), "output")), "\xef\xbf\xbd" "A") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t0, "params")), "{not json") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(t0, "wall_ns")), "fast") == 0);
+    REQUIRE(strcmp(json_object_get_string(get(get(t0, "result"), "output")), "\xef\xbf\xbd" "A") == 0);
     /* "fast" is no number: a mean of nothing. */
-    CHECK(json_object_array_length(get(doc, "points")) == 2);
-    CHECK(get(get(json_object_array_get_idx(get(doc, "points"), 0), "wall_ns"), "mean") == NULL);
+    REQUIRE(json_object_array_length(get(doc, "points")) == 2);
+    REQUIRE(get(get(json_object_array_get_idx(get(doc, "points"), 0), "wall_ns"), "mean") == NULL);
     json_object_put(doc);
     free(cap.text);
     store_close(&st);
@@ -1006,65 +974,65 @@ static void test_sql(void)
     size_t before_size, after_size;
     char *before, *after;
 
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(fill_run(&fx, "t-sql", "fib"), 0);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-sql", "fib"), 0, store_strerror);
     store_close(&fx.st);
-    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0, store_strerror);
 
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out,
+    REQUIRE_RC(store_print_sql(ro, cap.out,
                              "SELECT seq, kernel, wall_ns, label FROM tasks ORDER BY seq;"
-                             " -- trailing comment", false), 0);
+                             " -- trailing comment", false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK(strncmp(text, "seq  kernel  wall_ns     label\n", 31) == 0);
-    CHECK_CONTAINS(text, "---  ------  ----------  -----\n");
-    CHECK_CONTAINS(text, "  0  fib     1234567890  NULL\n");
-    CHECK_CONTAINS(text, "  2  fib     NULL        NULL\n");
+    REQUIRE(strncmp(text, "seq  kernel  wall_ns     label\n", 31) == 0);
+    REQUIRE_CONTAINS(text, "---  ------  ----------  -----\n");
+    REQUIRE_CONTAINS(text, "  0  fib     1234567890  NULL\n");
+    REQUIRE_CONTAINS(text, "  2  fib     NULL        NULL\n");
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out,
+    REQUIRE_RC(store_print_sql(ro, cap.out,
                              "SELECT 7 AS i, 2.5 AS r, 'a\"b\nc' AS t, NULL AS n,"
-                             " x'00ff10' AS b, 1 AS i", true), 0);
+                             " x'00ff10' AS b, 1 AS i", true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc && json_object_array_length(doc) == 1);
+    REQUIRE(doc && json_object_array_length(doc) == 1);
     row = json_object_array_get_idx(doc, 0);
-    CHECK(json_object_is_type(get(row, "i"), json_type_int));
-    CHECK(json_object_get_int64(get(row, "i")) == 7);
-    CHECK(json_object_get_int64(get(row, "i:2")) == 1);
-    CHECK(json_object_is_type(get(row, "r"), json_type_double));
-    CHECK(json_object_get_double(get(row, "r")) == 2.5);
-    CHECK(strcmp(json_object_get_string(get(row, "t")), "a\"b\nc") == 0);
-    CHECK(get(row, "n") == NULL);
-    CHECK(strcmp(json_object_get_string(get(row, "b")), "00ff10") == 0);
+    REQUIRE(json_object_is_type(get(row, "i"), json_type_int));
+    REQUIRE(json_object_get_int64(get(row, "i")) == 7);
+    REQUIRE(json_object_get_int64(get(row, "i:2")) == 1);
+    REQUIRE(json_object_is_type(get(row, "r"), json_type_double));
+    REQUIRE(json_object_get_double(get(row, "r")) == 2.5);
+    REQUIRE(strcmp(json_object_get_string(get(row, "t")), "a\"b\nc") == 0);
+    REQUIRE(get(row, "n") == NULL);
+    REQUIRE(strcmp(json_object_get_string(get(row, "b")), "00ff10") == 0);
     json_object_put(doc);
     free(cap.text);
 
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out, "SELECT * FROM runs WHERE 0", true), 0);
+    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT * FROM runs WHERE 0", true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc && json_object_is_type(doc, json_type_array) &&
+    REQUIRE(doc && json_object_is_type(doc, json_type_array) &&
           json_object_array_length(doc) == 0);
     json_object_put(doc);
     free(cap.text);
 
     /* Bad SQL: SQLite's words. */
-    CHECK_RC(store_print_sql(ro, stdout, "SELEC 1", false), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(ro), "syntax error");
-    CHECK_RC(store_print_sql(ro, stdout, "SELECT * FROM nowhere", true), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(ro), "no such table: nowhere");
-    CHECK_RC(store_print_sql(ro, stdout, "  -- nothing\n", true), STORE_EUSAGE);
-    CHECK_RC(store_print_sql(ro, stdout, "SELECT 1; SELECT 2", true), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(ro), "one statement");
+    REQUIRE_RC(store_print_sql(ro, stdout, "SELEC 1", false), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(ro), "syntax error");
+    REQUIRE_RC(store_print_sql(ro, stdout, "SELECT * FROM nowhere", true), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(ro), "no such table: nowhere");
+    REQUIRE_RC(store_print_sql(ro, stdout, "  -- nothing\n", true), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_print_sql(ro, stdout, "SELECT 1; SELECT 2", true), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(ro), "one statement");
     store_close(&ro);
 
     /* Writes are refused, on a read-write handle too, before they run. */
     before = read_file(path, &before_size);
-    CHECK(before != NULL);
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+    REQUIRE(before != NULL);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0, store_strerror);
     if (asprintf(&sql, "ATTACH '%s' AS other", attached) < 0)
         abort();
     {
@@ -1078,34 +1046,34 @@ static void test_sql(void)
 
         for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
             capture_start(&cap);
-            CHECK_RC(store_print_sql(fx.st, cap.out, writes[i], false), STORE_EUSAGE);
-            CHECK_CONTAINS(store_errmsg(fx.st), "only read-only statements");
-            CHECK_RC(store_print_sql(ro, cap.out, writes[i], true), STORE_EUSAGE);
-            CHECK_CONTAINS(store_errmsg(ro), "only read-only statements");
+            REQUIRE_RC(store_print_sql(fx.st, cap.out, writes[i], false), STORE_EUSAGE, store_strerror);
+            REQUIRE_CONTAINS(store_errmsg(fx.st), "only read-only statements");
+            REQUIRE_RC(store_print_sql(ro, cap.out, writes[i], true), STORE_EUSAGE, store_strerror);
+            REQUIRE_CONTAINS(store_errmsg(ro), "only read-only statements");
             capture_end(&cap);
-            CHECK(cap.size == 0);
+            REQUIRE(cap.size == 0);
             free(cap.text);
         }
     }
     free(sql);
-    CHECK(!file_exists(attached));
+    REQUIRE(!file_exists(attached));
     /* Reading pragmas are fine. */
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out, "PRAGMA table_info(metrics)", false), 0);
-    CHECK_RC(store_print_sql(ro, cap.out, "PRAGMA user_version", false), 0);
+    REQUIRE_RC(store_print_sql(ro, cap.out, "PRAGMA table_info(metrics)", false), 0, store_strerror);
+    REQUIRE_RC(store_print_sql(ro, cap.out, "PRAGMA user_version", false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "unit");
+    REQUIRE_CONTAINS(text, "unit");
     free(cap.text);
     /* The handle still writes normally afterwards (no stray transaction). */
-    CHECK_RC(store_begin(fx.st), 0);
-    CHECK_RC(store_rollback(fx.st), 0);
+    REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
+    REQUIRE_RC(store_rollback(fx.st), 0, store_strerror);
     store_close(&ro);
     store_close(&fx.st);
     after = read_file(path, &after_size);
-    CHECK(after != NULL);
-    CHECK(before_size == after_size && memcmp(before, after, before_size) == 0);
-    CHECK(raw_int(path, "SELECT count(*) FROM runs") == 1);
-    CHECK(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+    REQUIRE(after != NULL);
+    REQUIRE(before_size == after_size && memcmp(before, after, before_size) == 0);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM runs") == 1);
+    REQUIRE(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
     free(after);
     free(before);
     free(attached);
@@ -1126,50 +1094,50 @@ static void test_read_while_writing(void)
     const char *text;
     struct json_object *doc;
 
-    CHECK_RC(store_open(path, 0, &fx.st, err, sizeof err), 0);
-    CHECK_RC(fill_run(&fx, "t-first", "first"), 0);
-    CHECK_RC(store_begin(fx.st), 0);
-    CHECK_RC(store_run_insert(fx.st, &second, NULL), 0);
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-first", "first"), 0, store_strerror);
+    REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
+    REQUIRE_RC(store_run_insert(fx.st, &second, NULL), 0, store_strerror);
     for (int i = 0; i < 1000; i++) {
         store_sample_t s = { .run_id = fx.run_id, .task_id = fx.task_id[0], .t_ns = i };
 
-        CHECK_RC(store_sample_insert(fx.st, &s), 0);
+        REQUIRE_RC(store_sample_insert(fx.st, &s), 0, store_strerror);
     }
 
     /* The writer holds its transaction open: the reader opens and reads the
     ** last committed state. */
-    CHECK_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0, store_strerror);
     capture_start(&cap);
-    CHECK_RC(store_print_runs(ro, cap.out, 0, true), 0);
+    REQUIRE_RC(store_print_runs(ro, cap.out, 0, true), 0, store_strerror);
     text = capture_end(&cap);
     doc = parse_json(text);
-    CHECK(doc && json_object_array_length(doc) == 1);
+    REQUIRE(doc && json_object_array_length(doc) == 1);
     json_object_put(doc);
     free(cap.text);
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0);
-    CHECK_RC(store_print_show(ro, cap.out, fx.run_id, false), 0);
+    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0, store_strerror);
+    REQUIRE_RC(store_print_show(ro, cap.out, fx.run_id, false), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "{\"n\":25}");
+    REQUIRE_CONTAINS(text, "{\"n\":25}");
     free(cap.text);
 
     /* The reader cannot write. */
-    CHECK_RC(store_begin(ro), STORE_EUSAGE);
-    CHECK_RC(store_run_insert(ro, &second, NULL), STORE_EUSAGE);
-    CHECK_CONTAINS(store_errmsg(ro), "read-only");
+    REQUIRE_RC(store_begin(ro), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(store_run_insert(ro, &second, NULL), STORE_EUSAGE, store_strerror);
+    REQUIRE_CONTAINS(store_errmsg(ro), "read-only");
 
-    CHECK_RC(store_commit(fx.st), 0);
+    REQUIRE_RC(store_commit(fx.st), 0, store_strerror);
     capture_start(&cap);
-    CHECK_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0);
+    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0, store_strerror);
     text = capture_end(&cap);
-    CHECK_CONTAINS(text, "{\"n\":1025}");
+    REQUIRE_CONTAINS(text, "{\"n\":1025}");
     free(cap.text);
 
     /* Another writer can open the file beside the first. */
     {
         store_t *other;
 
-        CHECK_RC(store_open(path, 0, &other, err, sizeof err), 0);
+        REQUIRE_RC(store_open(path, 0, &other, err, sizeof err), 0, store_strerror);
         store_close(&other);
     }
     store_close(&ro);
@@ -1177,9 +1145,9 @@ static void test_read_while_writing(void)
     free(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const struct { const char *name; void (*fn)(void); } tests[] = {
+    static const testrun_case_t tests[] = {
         { "schema_embedded", test_schema_embedded },
         { "create_open_reopen", test_create_open_reopen },
         { "concurrent_create", test_concurrent_create },
@@ -1195,11 +1163,5 @@ int main(void)
         { "read_while_writing", test_read_while_writing },
     };
 
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = failures;
-
-        tests[i].fn();
-        printf("%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
-    }
-    return failures ? 1 : 0;
+    return testrun_main(argc, argv, tests, sizeof tests / sizeof tests[0], 120, NULL);
 }

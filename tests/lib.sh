@@ -1,13 +1,13 @@
 # tests/lib.sh -- shared by the integration tests (sourced, not run).
 #
-# Each test gets its own shared-memory prefix (HEAPSIM_SHM_PREFIX), so that
-# it can check that nothing of its own is left in /dev/shm while other tests
-# run beside it, and a trap that removes its segments and children even
-# when it fails.
+# Each test gets its own shared-memory prefix (HEAPSIM_SHM_PREFIX, inside
+# the one it was given: tests/run gives its run one), so that it can check
+# that nothing of its own is left in /dev/shm while other tests run beside
+# it, and a trap that removes its segments and children even when it fails.
 set -uo pipefail
 
 HEAPSIM="${HEAPSIM:-$(cd "$(dirname "$1")" && pwd)/$(basename "$1")}"
-export HEAPSIM_SHM_PREFIX="heapsim-it$$-"
+export HEAPSIM_SHM_PREFIX="${HEAPSIM_SHM_PREFIX:-heapsim-}it$$-$RANDOM-"
 T="$(mktemp -d "${TEST_TMPDIR:-/tmp}/heapsim-it.XXXXXX")"
 REF="${TEST_SRCDIR:-.}/${TEST_WORKSPACE:-heapsim}"
 [ -d "$REF/tests" ] || REF="$(pwd)"

@@ -26,8 +26,8 @@ for i in $(seq 1 100); do
     sleep 0.1
     w="$(q "$db" "select worker from tasks where kernel = 'churn' and status = 'running'" 2>/dev/null)"
     if [ -n "$w" ]; then
-        # Only this run's own workers (children of its heapsim), never
-        # another run's on the same machine.
+        # Only this run's workers (its children): other runs on the machine
+        # name their workers local-0, local-1 too.
         victim="$(pgrep -P "$run" -f "heapsim worker --connect .* --name $w( |$)" | head -n 1)"
         [ -n "$victim" ] && break
     fi
