@@ -211,9 +211,10 @@ static void test_request_server_pool_and_poisson(void)
                       "pool=true", "buffer_bytes=64KiB", "cache_requests=0");
     ktest_print("request_server, pool", &o);
     CHECK(o.rc == 0);
-    /* Poisson arrivals: the mean rate holds to a few percent over 1000. */
+    /* Poisson arrivals from a seeded stream: never much faster than the rate
+    ** (how much slower on a loaded machine is not checked). */
     double achieved = ktest_metric(&o, "achieved_rate");
-    CHECK(achieved > 0 && achieved < 5000 * 1.2);   /* Poisson: never much faster */
+    CHECK(achieved > 0 && achieved < 5000 * 1.2);
     CHECK(ktest_metric(&o, "buffers_new") + ktest_metric(&o, "buffers_reused") == 1000);
     CHECK(ktest_metric(&o, "buffers_new") < 200);
     free(o.output);
