@@ -47,7 +47,7 @@ static heap_gc_cycle_t last_cycle(heap_t *h)
     CHECK(st.num_gc > 0);
     heap_gc_cycle_t c;
     CHECK(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-    CHECK(c.cycle == st.num_gc);
+    CHECK((uint64_t)c.fields.cycle == st.num_gc);
     return c;
 }
 
@@ -224,8 +224,8 @@ static void test_roots_keep_objects_alive(void)
 
     CHECK_RC(heap_collect(h));
     heap_gc_cycle_t c = last_cycle(h);
-    CHECK(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 32);
-    CHECK(c.objects_freed >= 5000);
+    CHECK(c.fields.objects_live == 1000 && c.fields.heap_live_bytes == 1000 * 32);
+    CHECK(c.fields.objects_freed >= 5000);
     heap_stats_read(h, &st);
     CHECK(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
     for (uint32_t i = 0; i < 1000; i++)
@@ -239,7 +239,7 @@ static void test_roots_keep_objects_alive(void)
     CHECK(heap_roots_depth(roots) == 1);
     CHECK_RC(heap_collect(h));
     c = last_cycle(h);
-    CHECK(c.objects_live == 1000);
+    CHECK(c.fields.objects_live == 1000);
     heap_ref_t r = slots[0];
     for (uint32_t i = 0; i < 1000; i++, r = heap_slots(h, r)[0])
         CHECK(*(uint64_t *)heap_data(h, r, 1) == i);
@@ -251,13 +251,13 @@ static void test_roots_keep_objects_alive(void)
         r = heap_slots(h, r)[0];
     heap_slots(h, r)[0] = 0;   /* nil slot */
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 500);
+    CHECK(last_cycle(h).fields.objects_live == 500);
     CHECK_VERIFY(h);
 
     heap_roots_pop(roots, 1);
     CHECK_RC(heap_collect(h));
     c = last_cycle(h);
-    CHECK(c.objects_live == 0 && c.heap_live_bytes == 0);
+    CHECK(c.fields.objects_live == 0 && c.fields.heap_live_bytes == 0);
     heap_stats_read(h, &st);
     CHECK(st.heap_alloc_bytes == 0);
 
@@ -292,10 +292,10 @@ static void test_globals(void)
         heap_alloc(h, 0, 64);
     CHECK_RC(heap_collect(h));
     heap_gc_cycle_t c = last_cycle(h);
-    CHECK(c.objects_live == 16 && c.globals_bytes >= 8 * sizeof(heap_ref_t));
+    CHECK(c.fields.objects_live == 16 && c.fields.globals_bytes >= (int64_t)(8 * sizeof(heap_ref_t)));
     g[3] = 0;
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 14);
+    CHECK(last_cycle(h).fields.objects_live == 14);
     CHECK_VERIFY(h);
     heap_close(&h, true);
 }
@@ -324,10 +324,10 @@ static void test_large_objects(void)
     CHECK_RC(heap_collect(h));
     heap_gc_cycle_t c = last_cycle(h);
     uint64_t want_objs = 3 + 715;
-    CHECK(c.objects_live == want_objs);
+    CHECK((uint64_t)c.fields.objects_live == want_objs);
     uint64_t want_bytes = heap__footprint_bytes(h, 5000, 1000) + heap__footprint_bytes(h, 0, 3 * MiB) +
                           HEAP_MAX_SMALL_BYTES + 715 * 32;
-    CHECK(c.heap_live_bytes == want_bytes);
+    CHECK((uint64_t)c.fields.heap_live_bytes == want_bytes);
     CHECK_VERIFY(h);
     const unsigned char *d = heap_data(h, s[1], 0);
     CHECK(d[0] == 0x5A && d[3 * MiB - 1] == 0x5A);
@@ -337,7 +337,7 @@ static void test_large_objects(void)
     s[0] = s[1] = s[2] = 0;
     CHECK_RC(heap_collect(h));
     heap_stats_read(h, &after);
-    CHECK(last_cycle(h).objects_live == 0);
+    CHECK(last_cycle(h).fields.objects_live == 0);
     CHECK(after.heap_inuse_bytes + 3 * MiB < before.heap_inuse_bytes);
     CHECK_VERIFY(h);
     heap_close(&h, true);
@@ -379,24 +379,24 @@ static void test_hook_and_history(void)
     uint64_t now_unix = (uint64_t)time(NULL) * 1000000000ull;
     for (int i = 0; i < log.n; i++) {
         const heap_gc_cycle_t *c = &log.cycles[i];
-        CHECK(c->cycle == (uint32_t)i + 1 && c->forced);
-        CHECK(c->collector_pid == getpid() && c->nprocs == 1);
-        CHECK(c->start_unix_ns + 3600ull * 1000000000ull > now_unix &&
-              c->start_unix_ns < now_unix + 1000000000ull);
-        CHECK(i == 0 || c->since_start_ns >= log.cycles[i - 1].since_start_ns);
-        CHECK(c->stw_ns >= c->stop_ns + c->mark_ns + c->sweep_ns);
-        CHECK(c->gc_cpu_fraction > 0.0 && c->gc_cpu_fraction <= 1.0);
-        CHECK(c->heap_live_bytes <= c->heap_end_bytes && c->heap_end_bytes <= c->heap_start_bytes);
-        CHECK(c->heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
-        CHECK(c->objects_live == 301 && c->objects_freed >= 2700);
-        CHECK(c->heap_live_bytes == 300 * 224 + 128);
-        CHECK(c->stack_bytes == 12345 && c->globals_bytes == 8);
+        CHECK(c->fields.cycle == (uint32_t)i + 1 && c->fields.forced);
+        CHECK(c->collector_pid == getpid() && c->fields.nprocs == 1);
+        CHECK((uint64_t)c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
+              (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull);
+        CHECK(i == 0 || c->fields.since_start_ns >= log.cycles[i - 1].fields.since_start_ns);
+        CHECK(c->fields.stw_ns >= c->fields.stop_ns + c->fields.mark_ns + c->fields.sweep_ns);
+        CHECK(c->fields.gc_cpu_fraction > 0.0 && c->fields.gc_cpu_fraction <= 1.0);
+        CHECK(c->fields.heap_live_bytes <= c->fields.heap_end_bytes && c->fields.heap_end_bytes <= c->fields.heap_start_bytes);
+        CHECK(c->fields.heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
+        CHECK(c->fields.objects_live == 301 && c->fields.objects_freed >= 2700);
+        CHECK(c->fields.heap_live_bytes == 300 * 224 + 128);
+        CHECK(c->fields.stack_bytes == 12345 && c->fields.globals_bytes == 8);
     }
     heap_gc_cycle_t hist[16];
     CHECK(heap_gc_history(h, 0, hist, 16) == 10);
     CHECK(memcmp(hist, log.cycles, 10 * sizeof *hist) == 0);
-    CHECK(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].cycle == 8);
-    CHECK(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].cycle == 4);
+    CHECK(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].fields.cycle == 8);
+    CHECK(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].fields.cycle == 4);
     CHECK(heap_gc_history(h, 10, hist, 16) == 0);
 
     heap_stats_t st;
@@ -433,8 +433,8 @@ static void *reader_main(void *arg)
         uint32_t after = st.num_gc > 32 ? (uint32_t)st.num_gc - 32 : 0;
         int n = heap_gc_history(r->h, after, hist, 32);
         for (int i = 0; i < n; i++) {
-            if (hist[i].cycle != after + 1 + (uint32_t)i || hist[i].objects_live != 100 ||
-                hist[i].heap_live_bytes != 100 * 64 || !hist[i].forced)
+            if (hist[i].fields.cycle != after + 1 + (uint32_t)i || hist[i].fields.objects_live != 100 ||
+                hist[i].fields.heap_live_bytes != 100 * 64 || !hist[i].fields.forced)
                 r->bad++;
         }
         __atomic_store_n(&r->reads, r->reads + 1, __ATOMIC_RELAXED);
@@ -493,7 +493,7 @@ static uint64_t pacing_run(const char *token, int gogc, uint64_t limit, uint64_t
         }
     }
     for (int i = 0; i < log.n; i++)
-        CHECK(!log.cycles[i].forced);
+        CHECK(!log.cycles[i].fields.forced);
     heap_stats_t st;
     heap_stats_read(h, &st);
     CHECK_VERIFY(h);
@@ -652,7 +652,7 @@ static void test_mark_stack_overflow(void)
         g[1] = r;
     }
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 1 + 200 + 4000 + 5000);
+    CHECK(last_cycle(h).fields.objects_live == 1 + 200 + 4000 + 5000);
     for (int i = 0; i < 200; i++) {
         for (int k = 0; k < 20; k++) {
             heap_ref_t gc = heap_slots(h, heap_slots(h, g[0])[i])[k];
@@ -744,7 +744,7 @@ static void test_two_processes(void)
     CHECK(n == (int)st.num_gc);
     int by_child = 0;
     for (int i = 0; i < n; i++) {
-        CHECK(hist[i].cycle == (uint32_t)i + 1);
+        CHECK(hist[i].fields.cycle == (uint32_t)i + 1);
         if (hist[i].collector_pid != getpid())
             by_child++;
     }
@@ -788,7 +788,7 @@ static void test_pools(void)
 
     /* First collection: all four (and obj[0]'s child) move to the victim. */
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 5);
+    CHECK(last_cycle(h).fields.objects_live == 5);
     heap_pool_counts(p, &np, &nv);
     CHECK(np == 0 && nv == 4);
     CHECK_VERIFY(h);
@@ -808,7 +808,7 @@ static void test_pools(void)
     heap_enter(h);
     heap_pool_counts(p, &np, &nv);
     CHECK(np == 0 && nv == 0);   /* the primary was empty: the old victim is gone */
-    CHECK(last_cycle(h).objects_live == 0);
+    CHECK(last_cycle(h).fields.objects_live == 0);
     CHECK(heap_pool_get(p) == 0);
     CHECK_VERIFY(h);
 
@@ -816,9 +816,9 @@ static void test_pools(void)
     for (int i = 0; i < 3; i++)
         CHECK(heap_pool_put(p, heap_alloc(h, 0, 16)));
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 3);
+    CHECK(last_cycle(h).fields.objects_live == 3);
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 0);
+    CHECK(last_cycle(h).fields.objects_live == 0);
     heap_pool_counts(p, &np, &nv);
     CHECK(np == 0 && nv == 0 && heap_pool_get(p) == 0);
 
@@ -835,7 +835,7 @@ static void test_pools(void)
     CHECK(np == 1 && nv == 1);
     CHECK_VERIFY(h);
     CHECK_RC(heap_collect(h));                          /* old victim goes */
-    CHECK(last_cycle(h).objects_live == 1);
+    CHECK(last_cycle(h).fields.objects_live == 1);
     CHECK(heap_pool_get(p) == newest && heap_pool_get(p) == 0);
 
     /* Destroyed: what it held is garbage at once. */
@@ -847,10 +847,10 @@ static void test_pools(void)
     CHECK(q == NULL);
     heap_pool_destroy(h, &q);     /* NULL is fine */
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 1);
+    CHECK(last_cycle(h).fields.objects_live == 1);
     heap_pool_destroy(h, &p);
     CHECK_RC(heap_collect(h));
-    CHECK(last_cycle(h).objects_live == 0);
+    CHECK(last_cycle(h).fields.objects_live == 0);
     CHECK_VERIFY(h);
     heap_close(&h, true);
 }
@@ -928,7 +928,7 @@ static void test_close_and_clean_stale(void)
     CHECK(st.nprocs == 2);
     CHECK_RC(heap_collect(keep));
     heap_stats_read(keep, &st);
-    CHECK(st.nprocs == 1 && last_cycle(keep).objects_live == 0);
+    CHECK(st.nprocs == 1 && last_cycle(keep).fields.objects_live == 0);
     CHECK_VERIFY(keep);
     heap_close(&keep, true);
     CHECK(tu_shm_count() == 0);
