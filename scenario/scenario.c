@@ -25,6 +25,7 @@
 */
 #include "scenario/scenario.h"
 
+#include "base/splitmix64.h"
 #include "base/text.h"
 #include "base/units.h"
 
@@ -1102,11 +1103,7 @@ static int apply_set(scn_loader_t *L, const char *set)
 ** seqs give distinct seeds. */
 static uint64_t task_seed(uint64_t seed, uint64_t seq)
 {
-    uint64_t z = seed + (seq + 1) * 0x9E3779B97F4A7C15ull;
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return splitmix64_at(seed, seq);
 }
 
 static bool axis_applies(const scn_axis_t *axis, const scn_template_t *t)
@@ -1380,31 +1377,12 @@ static bool json_add(json_object *obj, const char *key, json_object *value)
     return true;
 }
 
-/* The shortest text that reads back as exactly v, in plain notation when
-** that is as a person would write it: 10 -> "10.0", 0.25 -> "0.25", and
-** exponents only for very large or small values (1e+20, 1e-07). */
+/* v as its shortest exact text (text_format_double): 10 -> 10.0, 0.25. */
 static json_object *json_double(double v)
 {
-    char text[40];
-    int digits;
+    char text[TEXT_DOUBLE_MAX];
 
-    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) {
-        snprintf(text, sizeof(text), "%.1f", v);
-        return json_object_new_double_s(v, text);
-    }
-    for (digits = 1; digits <= 17; digits++) {
-        snprintf(text, sizeof(text), "%.*g", digits, v);
-        if (strtod(text, NULL) == v)
-            break;
-    }
-    if (strchr(text, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
-        /* %g chose an exponent for a value plain notation shows exactly. */
-        for (digits = 1; digits <= 17; digits++) {
-            snprintf(text, sizeof(text), "%.*f", digits, v);
-            if (strtod(text, NULL) == v)
-                break;
-        }
-    }
+    text_format_double(text, sizeof text, v);
     return json_object_new_double_s(v, text);
 }
 
