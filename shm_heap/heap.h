@@ -197,11 +197,19 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 
 /* ---- Telemetry ------------------------------------------------------ */
 
-/* What Go's gctrace line reports, per cycle: the figures are those of
-** base/gc_fields.h (its list says what each means), as the worker sends
-** them and storage keeps them. */
+/* What Go's gctrace line reports, per cycle: the figures of
+** base/gc_fields.h, as the worker sends them and storage keeps them. The
+** heap measures them so: cycle counts from 1 per heap; forced means
+** heap_collect(), not the pacer; stw_ns is the whole pause (wall, from the
+** request to the restart) and stop_ns its part until every process
+** parked; mark and sweep in wall and thread-CPU time; heap_start/end_bytes
+** are in-use spans before the cycle and after the sweep, heap_live_bytes
+** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
+** is the sum of the processes' reported stack bytes, globals_bytes the root
+** slots scanned, in bytes; gc_cpu_fraction is the share of wall time spent
+** collecting since the heap was created. */
 typedef struct heap_gc_cycle {
-    gc_fields_t fields;           /* cycle 1, 2, ... per heap; forced: heap_collect() */
+    gc_fields_t fields;
     int64_t collector_pid;        /* the process that collected (not sent) */
 } heap_gc_cycle_t;
 
