@@ -838,31 +838,12 @@ static bool json_add(json_object *obj, const char *key, json_object *value)
     return true;
 }
 
-/* The shortest text that reads back as exactly v, in plain notation when
-** that is as a person would write it: 10 -> "10.0", 0.25 -> "0.25", and
-** exponents only for very large or small values (1e+20, 1e-07). */
+/* v as its shortest exact text (text_format_double): 10 -> 10.0, 0.25. */
 static json_object *json_double(double v)
 {
-    char text[40];
-    int digits;
+    char text[TEXT_DOUBLE_MAX];
 
-    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) {
-        snprintf(text, sizeof(text), "%.1f", v);
-        return json_object_new_double_s(v, text);
-    }
-    for (digits = 1; digits <= 17; digits++) {
-        snprintf(text, sizeof(text), "%.*g", digits, v);
-        if (strtod(text, NULL) == v)
-            break;
-    }
-    if (strchr(text, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
-        /* %g chose an exponent for a value plain notation shows exactly. */
-        for (digits = 1; digits <= 17; digits++) {
-            snprintf(text, sizeof(text), "%.*f", digits, v);
-            if (strtod(text, NULL) == v)
-                break;
-        }
-    }
+    text_format_double(text, sizeof text, v);
     return json_object_new_double_s(v, text);
 }
 

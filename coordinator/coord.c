@@ -413,15 +413,7 @@ static void on_gc(coord_t *c, const proto_msg_t *m)
     store_gc_t sg = {
         .run_id = c->o.run_id, .task_id = g->task_id,
         .host = wi >= 0 ? c->workers[wi].host : "", .heap = g->heap, .worker = g->worker,
-        .cycle = g->cycle, .forced = (int)g->forced,
-        .start_unix_ns = g->start_unix_ns, .since_start_ns = g->since_start_ns,
-        .gc_cpu_fraction = g->gc_cpu_fraction, .stw_ns = g->stw_ns, .stop_ns = g->stop_ns,
-        .mark_ns = g->mark_ns, .sweep_ns = g->sweep_ns, .mark_cpu_ns = g->mark_cpu_ns,
-        .sweep_cpu_ns = g->sweep_cpu_ns, .heap_start_bytes = g->heap_start_bytes,
-        .heap_end_bytes = g->heap_end_bytes, .heap_live_bytes = g->heap_live_bytes,
-        .heap_goal_bytes = g->heap_goal_bytes, .stack_bytes = g->stack_bytes,
-        .globals_bytes = g->globals_bytes, .objects_live = g->objects_live,
-        .objects_freed = g->objects_freed, .nprocs = g->nprocs,
+        .fields = g->fields,
     };
     c->gc_cycles_seen++;
     txn_touch(c);

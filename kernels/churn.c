@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 
+#include "base/splitmix64.h"
+
 typedef struct churn_job {
     int64_t objects;
     int64_t window;
@@ -21,14 +23,6 @@ typedef struct churn_job {
     sched_waiter_t **waiter;
     int64_t checksum;
 } churn_job_t;
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void churn_run(rt_t *rt, void *arg)
 {
@@ -41,7 +35,7 @@ static void churn_run(rt_t *rt, void *arg)
     frame[0] = rt_alloc(rt, (uint32_t)window, 0);
     for (int64_t i = 0; i < job->objects; i++) {
         size_t span = job->max_bytes - job->min_bytes + 1;
-        size_t bytes = job->min_bytes + (size_t)(splitmix(&rng) % span);
+        size_t bytes = job->min_bytes + (size_t)(splitmix64_next(&rng) % span);
         uint32_t nptrs = (i % 10 == 0 && bytes >= sizeof(heap_ref_t)) ? 1 : 0;
         size_t scalars = bytes - nptrs * sizeof(heap_ref_t);
         heap_ref_t obj = rt_alloc(rt, nptrs, scalars);

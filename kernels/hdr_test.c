@@ -6,6 +6,7 @@
 ** instead of wrap-around; an empty histogram answers 0.
 */
 #include "kernels/hdr.h"
+#include "base/splitmix64.h"
 #include "base/testrun.h"
 
 #include <stdbool.h>
@@ -17,10 +18,7 @@ static uint64_t rng_state = 12345;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng_state);
 }
 
 static int cmp_u64(const void *a, const void *b)

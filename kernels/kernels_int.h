@@ -22,21 +22,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/splitmix64.h"
 #include "runtime/rt.h"
-
-/* splitmix64: the next number of the stream *state. */
-static inline uint64_t kern__rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* Uniform in [0, 1). */
 static inline double kern__rand_unit(uint64_t *state)
 {
-    return (double)(kern__rand(state) >> 11) * (1.0 / 9007199254740992.0);
+    return (double)(splitmix64_next(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 /* A duration of mean `mean_ns`: exactly that when !exponential, else drawn

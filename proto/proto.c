@@ -2,7 +2,8 @@
 ** proto/proto.c -- MessagePack encoding of the coordinator/worker messages.
 **
 ** Integer fields are described by tables (key, offset) so that a field is
-** added in one place and both directions follow. Decoding never trusts the
+** added in one place and both directions follow; a GC cycle's figures come
+** from the list in base/gc_fields.h. Decoding never trusts the
 ** frame: every key is looked up by name, type-checked, and strings are
 ** bounded; anything off rejects the frame with a reason.
 */
@@ -49,18 +50,6 @@ static const field_t sample_fields[] = {
     F(proto_sample_t, cpu_user_ns), F(proto_sample_t, cpu_sys_ns),
     F(proto_sample_t, minor_faults), F(proto_sample_t, major_faults),
     F(proto_sample_t, ctx_switches),
-};
-
-static const field_t gc_fields[] = {
-    F(proto_gc_t, task_id), F(proto_gc_t, cycle), F(proto_gc_t, forced),
-    F(proto_gc_t, nprocs), F(proto_gc_t, start_unix_ns),
-    F(proto_gc_t, since_start_ns), F(proto_gc_t, stw_ns), F(proto_gc_t, stop_ns),
-    F(proto_gc_t, mark_ns), F(proto_gc_t, sweep_ns), F(proto_gc_t, mark_cpu_ns),
-    F(proto_gc_t, sweep_cpu_ns), F(proto_gc_t, heap_start_bytes),
-    F(proto_gc_t, heap_end_bytes), F(proto_gc_t, heap_live_bytes),
-    F(proto_gc_t, heap_goal_bytes), F(proto_gc_t, stack_bytes),
-    F(proto_gc_t, globals_bytes), F(proto_gc_t, objects_live),
-    F(proto_gc_t, objects_freed),
 };
 
 static const field_t result_fields[] = {
@@ -120,6 +109,25 @@ static void pack_fields(msgpack_packer *pk, const void *base,
     for (size_t i = 0; i < n; i++)
         pack_int(pk, fields[i].key,
                  *(const int64_t *)((const char *)base + fields[i].offset));
+}
+
+/* The REAL fields of a cycle, then task_id, then its INT fields: the
+** order of the gc message since PROTO_VERSION 1. */
+static void pack_gc_fields(msgpack_packer *pk, const proto_gc_t *g)
+{
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_REAL) {
+            pack_key(pk, f->name);
+            msgpack_pack_double(pk, gc_fields_get_real(&g->fields, f));
+        }
+    }
+    pack_int(pk, "task_id", g->task_id);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_INT)
+            pack_int(pk, f->name, gc_fields_get_int(&g->fields, f));
+    }
 }
 
 static void pack_params(msgpack_packer *pk, const kparams_t *p)
@@ -201,14 +209,12 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_fields(&pk, &msg->u.sample, sample_fields, NFIELDS(sample_fields));
         break;
     case PROTO_GC:
-        msgpack_pack_map(&pk, 5 + NFIELDS(gc_fields));
+        msgpack_pack_map(&pk, 5 + GC_FIELDS_COUNT);
         pack_str(&pk, "t", "gc");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "worker", msg->u.gc.worker);
         pack_str(&pk, "heap", msg->u.gc.heap);
-        pack_key(&pk, "gc_cpu_fraction");
-        msgpack_pack_double(&pk, msg->u.gc.gc_cpu_fraction);
-        pack_fields(&pk, &msg->u.gc, gc_fields, NFIELDS(gc_fields));
+        pack_gc_fields(&pk, &msg->u.gc);
         break;
     case PROTO_RESULT: {
         const proto_result_t *r = &msg->u.result;
@@ -368,6 +374,23 @@ static void get_fields(decoder_t *d, void *base, const field_t *fields, size_t n
 {
     for (size_t i = 0; i < n; i++)
         get_int(d, fields[i].key, (int64_t *)((char *)base + fields[i].offset));
+}
+
+/* As pack_gc_fields packs them, so that the first field missing is the
+** one named. */
+static void get_gc_fields(decoder_t *d, proto_gc_t *g)
+{
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_REAL)
+            get_double(d, f->name, gc_fields_real(&g->fields, f));
+    }
+    get_int(d, "task_id", &g->task_id);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_INT)
+            get_int(d, f->name, gc_fields_int(&g->fields, f));
+    }
 }
 
 static void get_params(decoder_t *d, const char *kernel, kparams_t *p)
@@ -646,8 +669,7 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         msg->type = PROTO_GC;
         get_name(&d, "worker", msg->u.gc.worker, sizeof msg->u.gc.worker);
         get_name(&d, "heap", msg->u.gc.heap, sizeof msg->u.gc.heap);
-        get_double(&d, "gc_cpu_fraction", &msg->u.gc.gc_cpu_fraction);
-        get_fields(&d, &msg->u.gc, gc_fields, NFIELDS(gc_fields));
+        get_gc_fields(&d, &msg->u.gc);
         memcpy(msg->worker, msg->u.gc.worker, sizeof msg->worker);
     } else if (strcmp(type, "result") == 0) {
         proto_result_t *r = &msg->u.result;

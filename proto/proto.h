@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/gc_fields.h"
 #include "catalog/catalog.h"
 
 #define PROTO_VERSION 1
@@ -79,17 +80,14 @@ typedef struct proto_sample {
     int64_t minor_faults, major_faults, ctx_switches;
 } proto_sample_t;
 
-/* One collection cycle, as the collecting worker saw it. */
+/* One collection cycle, as the collecting worker saw it. On the wire:
+** "worker", "heap", the REAL fields of base/gc_fields.h, "task_id", then
+** its INT fields, each under its name. */
 typedef struct proto_gc {
     char worker[PROTO_NAME_MAX];
     char heap[PROTO_NAME_MAX];
     int64_t task_id;
-    int64_t cycle, forced, nprocs;
-    int64_t start_unix_ns, since_start_ns;
-    double gc_cpu_fraction;
-    int64_t stw_ns, stop_ns, mark_ns, sweep_ns, mark_cpu_ns, sweep_cpu_ns;
-    int64_t heap_start_bytes, heap_end_bytes, heap_live_bytes, heap_goal_bytes;
-    int64_t stack_bytes, globals_bytes, objects_live, objects_freed;
+    gc_fields_t fields;
 } proto_gc_t;
 
 typedef struct proto_metric {

@@ -1,6 +1,7 @@
 /*
-** proto/proto_test.c -- every message survives a round trip; every kind of
-** malformed frame is refused with a reason and nothing leaks.
+** proto/proto_test.c -- every message survives a round trip (a GC cycle
+** with every field of base/gc_fields.h, in the bytes it always had); every
+** kind of malformed frame is refused with a reason and nothing leaks.
 */
 #include "proto/proto.h"
 #include "base/testrun.h"
@@ -89,7 +90,7 @@ static void test_result(void)
     proto_msg_free(&in);
 }
 
-static void test_sample_gc(void)
+static void test_sample(void)
 {
     proto_msg_t in = {.type = PROTO_SAMPLE}, out;
     strcpy(in.u.sample.worker, "w");
@@ -98,13 +99,158 @@ static void test_sample_gc(void)
     CHECK(roundtrip(&in, &out) == 0);
     CHECK(out.u.sample.heap_inuse_bytes == 1 << 20 && out.u.sample.ctx_switches == 99);
 
-    proto_msg_t g = {.type = PROTO_GC};
-    strcpy(g.u.gc.worker, "w");
-    strcpy(g.u.gc.heap, "h");
-    g.u.gc.cycle = 3;
-    g.u.gc.gc_cpu_fraction = 0.25;
+}
+
+/* A gc message whose every field of base/gc_fields.h holds a value of its
+** own (and a REAL one that is not a whole number). */
+static void gc_distinct(proto_msg_t *g)
+{
+    memset(g, 0, sizeof *g);
+    g->type = PROTO_GC;
+    strcpy(g->u.gc.worker, "w");
+    strcpy(g->u.gc.heap, "h");
+    g->u.gc.task_id = 77;
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_REAL)
+            *gc_fields_real(&g->u.gc.fields, f) = 0.5 + (double)i / 1024;
+        else
+            *gc_fields_int(&g->u.gc.fields, f) = ((int64_t)(i + 1) << 40) + (int64_t)i;
+    }
+}
+
+/* Every field of a cycle survives the round trip, each in its own member. */
+static void test_gc_every_field(void)
+{
+    proto_msg_t g, out;
+    gc_distinct(&g);
     CHECK(roundtrip(&g, &out) == 0);
-    CHECK(out.u.gc.cycle == 3 && out.u.gc.gc_cpu_fraction == 0.25);
+    CHECK(out.type == PROTO_GC && out.u.gc.task_id == 77);
+    CHECK(strcmp(out.u.gc.worker, "w") == 0 && strcmp(out.u.gc.heap, "h") == 0);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_REAL) {
+            CHECK_MSG(gc_fields_get_real(&out.u.gc.fields, f) == 0.5 + (double)i / 1024,
+                      "gc field %s lost", f->name);
+        } else {
+            CHECK_MSG(gc_fields_get_int(&out.u.gc.fields, f) ==
+                          ((int64_t)(i + 1) << 40) + (int64_t)i,
+                      "gc field %s lost", f->name);
+        }
+    }
+    CHECK(memcmp(&out.u.gc.fields, &g.u.gc.fields, sizeof g.u.gc.fields) == 0);
+
+    /* Negative and zero integers travel too (the wire is int64). */
+    gc_distinct(&g);
+    g.u.gc.fields.stw_ns = -1;
+    g.u.gc.fields.cycle = 0;
+    CHECK(roundtrip(&g, &out) == 0);
+    CHECK(out.u.gc.fields.stw_ns == -1 && out.u.gc.fields.cycle == 0);
+}
+
+/* The frame is the map it was before the field list (PROTO_VERSION 1):
+** these bytes were encoded by the hand-written encoder it replaced. */
+static void test_gc_wire_unchanged(void)
+{
+    static const unsigned char want[] =
+        "\xde\x00\x19\xa1\x74\xa2\x67\x63\xa1\x76\x01\xa6\x77\x6f\x72\x6b\x65\x72"
+        "\xa2\x77\x31\xa4\x68\x65\x61\x70\xa2\x68\x31\xaf\x67\x63\x5f\x63\x70\x75"
+        "\x5f\x66\x72\x61\x63\x74\x69\x6f\x6e\xcb\x3f\xd8\x00\x00\x00\x00\x00\x00"
+        "\xa7\x74\x61\x73\x6b\x5f\x69\x64\x07\xa5\x63\x79\x63\x6c\x65\x65\xa6\x66"
+        "\x6f\x72\x63\x65\x64\x01\xa6\x6e\x70\x72\x6f\x63\x73\x67\xad\x73\x74\x61"
+        "\x72\x74\x5f\x75\x6e\x69\x78\x5f\x6e\x73\xcf\x17\x97\x9c\xfe\x36\x2a\x00"
+        "\x68\xae\x73\x69\x6e\x63\x65\x5f\x73\x74\x61\x72\x74\x5f\x6e\x73\x69\xa6"
+        "\x73\x74\x77\x5f\x6e\x73\x6a\xa7\x73\x74\x6f\x70\x5f\x6e\x73\x6b\xa7\x6d"
+        "\x61\x72\x6b\x5f\x6e\x73\x6c\xa8\x73\x77\x65\x65\x70\x5f\x6e\x73\x6d\xab"
+        "\x6d\x61\x72\x6b\x5f\x63\x70\x75\x5f\x6e\x73\x6e\xac\x73\x77\x65\x65\x70"
+        "\x5f\x63\x70\x75\x5f\x6e\x73\x6f\xb0\x68\x65\x61\x70\x5f\x73\x74\x61\x72"
+        "\x74\x5f\x62\x79\x74\x65\x73\x70\xae\x68\x65\x61\x70\x5f\x65\x6e\x64\x5f"
+        "\x62\x79\x74\x65\x73\x71\xaf\x68\x65\x61\x70\x5f\x6c\x69\x76\x65\x5f\x62"
+        "\x79\x74\x65\x73\x72\xaf\x68\x65\x61\x70\x5f\x67\x6f\x61\x6c\x5f\x62\x79"
+        "\x74\x65\x73\x73\xab\x73\x74\x61\x63\x6b\x5f\x62\x79\x74\x65\x73\x74\xad"
+        "\x67\x6c\x6f\x62\x61\x6c\x73\x5f\x62\x79\x74\x65\x73\x75\xac\x6f\x62\x6a"
+        "\x65\x63\x74\x73\x5f\x6c\x69\x76\x65\x76\xad\x6f\x62\x6a\x65\x63\x74\x73"
+        "\x5f\x66\x72\x65\x65\x64\x77";
+    proto_msg_t g = {.type = PROTO_GC}, out;
+    gc_fields_t *x = &g.u.gc.fields;
+    strcpy(g.u.gc.worker, "w1");
+    strcpy(g.u.gc.heap, "h1");
+    g.u.gc.task_id = 7;
+    x->cycle = 101; x->forced = 1; x->nprocs = 103;
+    x->start_unix_ns = 1700000000000000104LL; x->since_start_ns = 105;
+    x->gc_cpu_fraction = 0.375; x->stw_ns = 106; x->stop_ns = 107; x->mark_ns = 108;
+    x->sweep_ns = 109; x->mark_cpu_ns = 110; x->sweep_cpu_ns = 111;
+    x->heap_start_bytes = 112; x->heap_end_bytes = 113; x->heap_live_bytes = 114;
+    x->heap_goal_bytes = 115; x->stack_bytes = 116; x->globals_bytes = 117;
+    x->objects_live = 118; x->objects_freed = 119;
+
+    char *buf, err[256];
+    size_t len;
+    CHECK(proto_encode(&g, &buf, &len) == 0);
+    CHECK(len == sizeof want - 1 && memcmp(buf, want, len) == 0);
+    free(buf);
+    CHECK(proto_decode(want, sizeof want - 1, &out, err, sizeof err) == 0);
+    CHECK(memcmp(&out.u.gc.fields, x, sizeof *x) == 0 && out.u.gc.task_id == 7);
+}
+
+/* The frame holds one key per field of the list, of the field's type, and
+** a frame without any one of them is refused naming it. */
+static void test_gc_keys(void)
+{
+    proto_msg_t g, out;
+    char *buf, err[256];
+    size_t len;
+    msgpack_unpacked up;
+    size_t off = 0;
+
+    gc_distinct(&g);
+    CHECK(proto_encode(&g, &buf, &len) == 0);
+    msgpack_unpacked_init(&up);
+    CHECK(msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS);
+    CHECK(up.data.type == MSGPACK_OBJECT_MAP);
+    const msgpack_object_map *map = &up.data.via.map;
+    /* t, v, worker, heap, task_id and the fields */
+    CHECK(map->size == 5 + GC_FIELDS_COUNT);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        const msgpack_object *val = NULL;
+        for (uint32_t k = 0; k < map->size; k++)
+            if (map->ptr[k].key.via.str.size == strlen(f->name) &&
+                memcmp(map->ptr[k].key.via.str.ptr, f->name, strlen(f->name)) == 0)
+                val = &map->ptr[k].val;
+        CHECK_MSG(val && (f->kind == GC_FIELDS_KIND_REAL
+                              ? val->type == MSGPACK_OBJECT_FLOAT64
+                              : val->type == MSGPACK_OBJECT_POSITIVE_INTEGER),
+                  "gc field %s: no key of its type", f->name);
+    }
+    /* Drop one key at a time. */
+    for (uint32_t drop = 0; drop < map->size; drop++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        char key[64];
+        uint32_t klen = map->ptr[drop].key.via.str.size;
+        if (klen >= sizeof key || klen == 1)      /* "t", "v": tested elsewhere */
+            continue;
+        memcpy(key, map->ptr[drop].key.via.str.ptr, klen);
+        key[klen] = '\0';
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, map->size - 1);
+        for (uint32_t k = 0; k < map->size; k++) {
+            if (k == drop)
+                continue;
+            msgpack_pack_object(&pk, map->ptr[k].key);
+            msgpack_pack_object(&pk, map->ptr[k].val);
+        }
+        char want[96];
+        snprintf(want, sizeof want, "missing field '%s'", key);
+        CHECK_MSG(proto_decode(sb.data, sb.size, &out, err, sizeof err) == PROTO_EINVAL &&
+                      strstr(err, want) != NULL,
+                  "a gc frame without %s: not refused as missing", key);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_unpacked_destroy(&up);
+    free(buf);
 }
 
 /* Encode a hand-made map; return the decode rc and the reason. */
@@ -275,7 +421,10 @@ int main(void)
     test_hello();
     test_task();
     test_result();
-    test_sample_gc();
+    test_sample();
+    test_gc_every_field();
+    test_gc_wire_unchanged();
+    test_gc_keys();
     test_malformed();
     test_fuzz();
     if (testrun_exit_status("proto_test") != 0)

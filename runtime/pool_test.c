@@ -90,7 +90,7 @@ static void t_victim(rt_t *rt, void *arg)
     heap_stats_read(h, &st);
     CHECK_INT(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c2, 1), 1);
     /* 10 tagged objects and their children went between the two. */
-    CHECK(c1.objects_live >= c2.objects_live + 20);
+    CHECK(c1.fields.objects_live >= c2.fields.objects_live + 20);
     pool_destroy(rt, &p);
 }
 

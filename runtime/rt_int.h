@@ -33,6 +33,8 @@
 
 #include <stdint.h>
 
+#include "base/splitmix64.h"
+
 typedef struct chan__state chan__state_t;
 typedef struct pool pool_t;
 
@@ -76,11 +78,7 @@ struct rt {
 ** task's seed: a run is reproducible). */
 static inline uint64_t rt__rand(rt_t *rt)
 {
-    /* splitmix64 */
-    uint64_t z = (rt->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rt->rng);
 }
 
 /* Uniform in [0, n), n > 0. */

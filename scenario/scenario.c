@@ -25,6 +25,7 @@
 */
 #include "scenario/scenario.h"
 
+#include "base/splitmix64.h"
 #include "base/text.h"
 #include "base/units.h"
 
@@ -1100,11 +1101,7 @@ static int apply_set(scn_loader_t *L, const char *set)
 ** seqs give distinct seeds. */
 static uint64_t task_seed(uint64_t seed, uint64_t seq)
 {
-    uint64_t z = seed + (seq + 1) * 0x9E3779B97F4A7C15ull;
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return splitmix64_at(seed, seq);
 }
 
 static bool axis_applies(const scn_axis_t *axis, const scn_template_t *t)

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/gc_fields.h"
+
 typedef uint64_t heap_ref_t;              /* offset into the segment; 0 = nil */
 typedef struct heap heap_t;               /* one process's attachment */
 typedef struct heap_roots heap_roots_t;   /* a root stack, lives in the segment */
@@ -195,26 +197,20 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 
 /* ---- Telemetry ------------------------------------------------------ */
 
-/* What Go's gctrace line reports, per cycle. */
+/* What Go's gctrace line reports, per cycle: the figures of
+** base/gc_fields.h, as the worker sends them and storage keeps them. The
+** heap measures them so: cycle counts from 1 per heap; forced means
+** heap_collect(), not the pacer; stw_ns is the whole pause (wall, from the
+** request to the restart) and stop_ns its part until every process
+** parked; mark and sweep in wall and thread-CPU time; heap_start/end_bytes
+** are in-use spans before the cycle and after the sweep, heap_live_bytes
+** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
+** is the sum of the processes' reported stack bytes, globals_bytes the root
+** slots scanned, in bytes; gc_cpu_fraction is the share of wall time spent
+** collecting since the heap was created. */
 typedef struct heap_gc_cycle {
-    uint32_t cycle;               /* 1, 2, ... per heap */
-    bool forced;                  /* heap_collect(), not the pacer */
-    int32_t collector_pid;
-    uint32_t nprocs;              /* processes attached */
-    uint64_t start_unix_ns;
-    uint64_t since_start_ns;      /* since the heap was created */
-    double gc_cpu_fraction;       /* share of wall time in GC since start */
-    uint64_t stw_ns;              /* whole pause, wall */
-    uint64_t stop_ns;             /* reaching the stop: request -> all parked */
-    uint64_t mark_ns, sweep_ns;   /* wall */
-    uint64_t mark_cpu_ns, sweep_cpu_ns;
-    uint64_t heap_start_bytes;    /* in use when the cycle began */
-    uint64_t heap_end_bytes;      /* in use after sweep */
-    uint64_t heap_live_bytes;     /* marked */
-    uint64_t heap_goal_bytes;     /* goal for the next cycle */
-    uint64_t stack_bytes;         /* sum of processes' reported stack bytes */
-    uint64_t globals_bytes;       /* root slots scanned, in bytes */
-    uint64_t objects_live, objects_freed;
+    gc_fields_t fields;
+    int64_t collector_pid;        /* the process that collected (not sent) */
 } heap_gc_cycle_t;
 
 /* Called in the collecting process after each cycle, before the world

@@ -91,7 +91,7 @@ int main(void)
     heap_roots_pop(roots, 1);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c;
-    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc, &c, 1) == 1 && c.objects_live == 0);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc, &c, 1) == 1 && c.fields.objects_live == 0);
     heap_roots_destroy(h, &roots);
     heap_close(&h, true);
     tu_finish();

@@ -743,11 +743,11 @@ static void history_append(heap_t *h, const heap_gc_cycle_t *c)
     assert((seq & 1) == 0);   /* odd only while written, under the lock */
     __atomic_store_n(&hdr->hist_seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    uint64_t *dst = (uint64_t *)&hdr->hist[(c->cycle - 1) % HEAP_GC_HISTORY];
+    uint64_t *dst = (uint64_t *)&hdr->hist[(uint64_t)(c->fields.cycle - 1) % HEAP_GC_HISTORY];
     const uint64_t *src = (const uint64_t *)c;
     for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
         __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
-    __atomic_store_n(&hdr->hist_count, c->cycle, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->hist_count, (uint32_t)c->fields.cycle, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->hist_seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -795,14 +795,15 @@ static uint64_t reported_goal(const heap__hdr_t *hdr)
 static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 {
     heap__hdr_t *hdr = h->hdr;
-    heap_gc_cycle_t c;
-    memset(&c, 0, sizeof c);
-    c.start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
+    heap_gc_cycle_t cyc;
+    memset(&cyc, 0, sizeof cyc);
+    gc_fields_t *c = &cyc.fields;
+    c->start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
                       (heap__now_ns(CLOCK_MONOTONIC) - t_request);
-    c.since_start_ns = t_request - hdr->create_mono_ns;
-    c.stop_ns = stop_ns;
-    c.forced = why == HEAP__GC_BY_USER;
-    c.collector_pid = h->pid;
+    c->since_start_ns = t_request - hdr->create_mono_ns;
+    c->stop_ns = (int64_t)stop_ns;
+    c->forced = why == HEAP__GC_BY_USER;
+    cyc.collector_pid = h->pid;
 
     heap__lock_world(h);
     if (hdr->gc_phase != HEAP__GC_IDLE) {
@@ -819,11 +820,11 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
-            c.nprocs++;
-            c.stack_bytes += heap__atomic_load(&p->stack_bytes);
+            c->nprocs++;
+            c->stack_bytes += heap__atomic_load(&p->stack_bytes);
         }
     }
-    c.heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+    c->heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
     heap__pools_rotate_locked(h);
     hdr->gc_phase = HEAP__GC_MARK;
@@ -831,11 +832,11 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     mark_ctx_t m;
     mark(h, &m);
     uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
-    c.mark_ns = t1 - t0;
-    c.mark_cpu_ns = cpu1 - cpu0;
-    c.heap_live_bytes = m.live_bytes;
-    c.objects_live = m.live_objects;
-    c.globals_bytes = m.root_slots * sizeof(heap_ref_t);
+    c->mark_ns = t1 - t0;
+    c->mark_cpu_ns = cpu1 - cpu0;
+    c->heap_live_bytes = m.live_bytes;
+    c->objects_live = m.live_objects;
+    c->globals_bytes = m.root_slots * sizeof(heap_ref_t);
 
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
@@ -843,39 +844,41 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__walk(h, HEAP__WALK_SWEEP, &ss);
     __atomic_add_fetch(&hdr->cache_epoch, 1, __ATOMIC_RELEASE);
     uint64_t t2 = heap__now_ns(CLOCK_MONOTONIC), cpu2 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
-    c.sweep_ns = t2 - t1;
-    c.sweep_cpu_ns = cpu2 - cpu1;
-    c.objects_freed = ss.objects_freed;
-    c.heap_end_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+    c->sweep_ns = t2 - t1;
+    c->sweep_cpu_ns = cpu2 - cpu1;
+    c->objects_freed = ss.objects_freed;
+    c->heap_end_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
     heap__atomic_store(&hdr->marked_bytes, m.live_bytes);
     heap__atomic_store(&hdr->marked_objects, m.live_objects);
-    heap__atomic_store(&hdr->inuse_after_gc_bytes, c.heap_end_bytes);
+    heap__atomic_store(&hdr->inuse_after_gc_bytes, c->heap_end_bytes);
     heap__atomic_store(&hdr->heap_live_bytes, m.live_bytes);
     uint64_t ab, ao;
     total_alloc(h, &ab, &ao);
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
     heap__pacer_update_locked(h);
-    c.heap_goal_bytes = reported_goal(hdr);
+    c->heap_goal_bytes = reported_goal(hdr);
     hdr->gc_phase = HEAP__GC_IDLE;
 
     uint64_t t_end = heap__now_ns(CLOCK_MONOTONIC);
-    c.stw_ns = t_end - t_request;
-    c.cycle = (uint32_t)(heap__atomic_load(&hdr->num_gc) + 1);
-    uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + c.stw_ns;
+    uint64_t stw_ns = t_end - t_request;
+    uint64_t cycle = heap__atomic_load(&hdr->num_gc) + 1;
+    c->stw_ns = (int64_t)stw_ns;
+    c->cycle = (int64_t)cycle;
+    uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + stw_ns;
     heap__atomic_store(&hdr->gc_wall_total_ns, gc_wall);
-    heap__atomic_store(&hdr->pause_total_ns, heap__atomic_load(&hdr->pause_total_ns) + c.stw_ns);
-    if (c.stw_ns > heap__atomic_load(&hdr->pause_max_ns))
-        heap__atomic_store(&hdr->pause_max_ns, c.stw_ns);
+    heap__atomic_store(&hdr->pause_total_ns, heap__atomic_load(&hdr->pause_total_ns) + stw_ns);
+    if (stw_ns > heap__atomic_load(&hdr->pause_max_ns))
+        heap__atomic_store(&hdr->pause_max_ns, stw_ns);
     uint64_t since = t_end - hdr->create_mono_ns;
-    c.gc_cpu_fraction = since ? (double)gc_wall / (double)since : 0.0;
-    history_append(h, &c);
-    heap__atomic_store(&hdr->num_gc, c.cycle);
+    c->gc_cpu_fraction = since ? (double)gc_wall / (double)since : 0.0;
+    history_append(h, &cyc);
+    heap__atomic_store(&hdr->num_gc, cycle);
     heap__unlock_world(h);
 
     if (h->gc_hook)
-        h->gc_hook(h->gc_hook_arg, &c);
+        h->gc_hook(h->gc_hook_arg, &cyc);
     heap__world_start(h);
 }
 

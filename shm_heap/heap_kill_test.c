@@ -166,9 +166,9 @@ int main(void)
         heap_stats_read(h, &st);
         heap_gc_cycle_t c;
         REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-        REQUIRE_MSG(st.nprocs == 1 && c.objects_live == 0,
+        REQUIRE_MSG(st.nprocs == 1 && c.fields.objects_live == 0,
                "run %d: %u processes, %llu objects live after all left", run, st.nprocs,
-               (unsigned long long)c.objects_live);
+               (unsigned long long)c.fields.objects_live);
         /* And the heap still works. */
         heap_enter(h);
         heap_ref_t *g = heap_globals(h, 1);

@@ -93,17 +93,18 @@ int main(void)
     heap_stats_t st;
     heap_stats_read(h, &st);
     heap_gc_cycle_t c;
-    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1 && c.forced);
+    REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1 && c.fields.forced);
     uint64_t want_bytes = 0, want_objects = 0;
     for (int i = 0; i < NPROCS; i++) {
         want_bytes += sh->live_bytes[i];
         want_objects += sh->live_objects[i];
     }
     printf("%llu collections; live after the final one: %llu objects %llu bytes (models: %llu, %llu)\n",
-           (unsigned long long)st.num_gc, (unsigned long long)c.objects_live,
-           (unsigned long long)c.heap_live_bytes, (unsigned long long)want_objects,
+           (unsigned long long)st.num_gc, (unsigned long long)c.fields.objects_live,
+           (unsigned long long)c.fields.heap_live_bytes, (unsigned long long)want_objects,
            (unsigned long long)want_bytes);
-    REQUIRE(c.objects_live == want_objects && c.heap_live_bytes == want_bytes);
+    REQUIRE((uint64_t)c.fields.objects_live == want_objects &&
+          (uint64_t)c.fields.heap_live_bytes == want_bytes);
     REQUIRE(st.heap_live_bytes == want_bytes && st.heap_alloc_bytes == want_bytes);
     REQUIRE(st.nprocs == NPROCS + 1);
     tu_barrier_wait(&sh->barrier);
@@ -113,7 +114,7 @@ int main(void)
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_stats_read(h, &st);
     REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-    REQUIRE(c.objects_live == 0 && c.heap_live_bytes == 0 && st.nprocs == 1);
+    REQUIRE(c.fields.objects_live == 0 && c.fields.heap_live_bytes == 0 && st.nprocs == 1);
     REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
     munmap(sh, sizeof *sh);

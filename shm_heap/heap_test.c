@@ -47,7 +47,7 @@ static heap_gc_cycle_t last_cycle(heap_t *h)
     REQUIRE(st.num_gc > 0);
     heap_gc_cycle_t c;
     REQUIRE(heap_gc_history(h, (uint32_t)st.num_gc - 1, &c, 1) == 1);
-    REQUIRE(c.cycle == st.num_gc);
+    REQUIRE((uint64_t)c.fields.cycle == st.num_gc);
     return c;
 }
 
@@ -230,8 +230,8 @@ static void test_roots_keep_objects_alive(void)
 
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
-    REQUIRE(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 32);
-    REQUIRE(c.objects_freed >= 5000);
+    REQUIRE(c.fields.objects_live == 1000 && c.fields.heap_live_bytes == 1000 * 32);
+    REQUIRE(c.fields.objects_freed >= 5000);
     heap_stats_read(h, &st);
     REQUIRE(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
     for (uint32_t i = 0; i < 1000; i++)
@@ -245,7 +245,7 @@ static void test_roots_keep_objects_alive(void)
     REQUIRE(heap_roots_depth(roots) == 1);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     c = last_cycle(h);
-    REQUIRE(c.objects_live == 1000);
+    REQUIRE(c.fields.objects_live == 1000);
     heap_ref_t r = slots[0];
     for (uint32_t i = 0; i < 1000; i++, r = heap_slots(h, r)[0])
         REQUIRE(*(uint64_t *)heap_data(h, r, 1) == i);
@@ -257,13 +257,13 @@ static void test_roots_keep_objects_alive(void)
         r = heap_slots(h, r)[0];
     heap_slots(h, r)[0] = 0;   /* nil slot */
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 500);
+    REQUIRE(last_cycle(h).fields.objects_live == 500);
     REQUIRE_HEAP_VERIFY(h);
 
     heap_roots_pop(roots, 1);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     c = last_cycle(h);
-    REQUIRE(c.objects_live == 0 && c.heap_live_bytes == 0);
+    REQUIRE(c.fields.objects_live == 0 && c.fields.heap_live_bytes == 0);
     heap_stats_read(h, &st);
     REQUIRE(st.heap_alloc_bytes == 0);
 
@@ -298,10 +298,10 @@ static void test_globals(void)
         heap_alloc(h, 0, 64);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
-    REQUIRE(c.objects_live == 16 && c.globals_bytes >= 8 * sizeof(heap_ref_t));
+    REQUIRE(c.fields.objects_live == 16 && c.fields.globals_bytes >= (int64_t)(8 * sizeof(heap_ref_t)));
     g[3] = 0;
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 14);
+    REQUIRE(last_cycle(h).fields.objects_live == 14);
     REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
@@ -330,10 +330,10 @@ static void test_large_objects(void)
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
     uint64_t want_objs = 3 + 715;
-    REQUIRE(c.objects_live == want_objs);
+    REQUIRE((uint64_t)c.fields.objects_live == want_objs);
     uint64_t want_bytes = heap__footprint_bytes(h, 5000, 1000) + heap__footprint_bytes(h, 0, 3 * MiB) +
                           HEAP_MAX_SMALL_BYTES + 715 * 32;
-    REQUIRE(c.heap_live_bytes == want_bytes);
+    REQUIRE((uint64_t)c.fields.heap_live_bytes == want_bytes);
     REQUIRE_HEAP_VERIFY(h);
     const unsigned char *d = heap_data(h, s[1], 0);
     REQUIRE(d[0] == 0x5A && d[3 * MiB - 1] == 0x5A);
@@ -343,7 +343,7 @@ static void test_large_objects(void)
     s[0] = s[1] = s[2] = 0;
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_stats_read(h, &after);
-    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(last_cycle(h).fields.objects_live == 0);
     REQUIRE(after.heap_inuse_bytes + 3 * MiB < before.heap_inuse_bytes);
     REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
@@ -385,24 +385,24 @@ static void test_hook_and_history(void)
     uint64_t now_unix = (uint64_t)time(NULL) * 1000000000ull;
     for (int i = 0; i < log.n; i++) {
         const heap_gc_cycle_t *c = &log.cycles[i];
-        REQUIRE(c->cycle == (uint32_t)i + 1 && c->forced);
-        REQUIRE(c->collector_pid == getpid() && c->nprocs == 1);
-        REQUIRE(c->start_unix_ns + 3600ull * 1000000000ull > now_unix &&
-              c->start_unix_ns < now_unix + 1000000000ull);
-        REQUIRE(i == 0 || c->since_start_ns >= log.cycles[i - 1].since_start_ns);
-        REQUIRE(c->stw_ns >= c->stop_ns + c->mark_ns + c->sweep_ns);
-        REQUIRE(c->gc_cpu_fraction > 0.0 && c->gc_cpu_fraction <= 1.0);
-        REQUIRE(c->heap_live_bytes <= c->heap_end_bytes && c->heap_end_bytes <= c->heap_start_bytes);
-        REQUIRE(c->heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
-        REQUIRE(c->objects_live == 301 && c->objects_freed >= 2700);
-        REQUIRE(c->heap_live_bytes == 300 * 224 + 128);
-        REQUIRE(c->stack_bytes == 12345 && c->globals_bytes == 8);
+        REQUIRE(c->fields.cycle == (uint32_t)i + 1 && c->fields.forced);
+        REQUIRE(c->collector_pid == getpid() && c->fields.nprocs == 1);
+        REQUIRE((uint64_t)c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
+              (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull);
+        REQUIRE(i == 0 || c->fields.since_start_ns >= log.cycles[i - 1].fields.since_start_ns);
+        REQUIRE(c->fields.stw_ns >= c->fields.stop_ns + c->fields.mark_ns + c->fields.sweep_ns);
+        REQUIRE(c->fields.gc_cpu_fraction > 0.0 && c->fields.gc_cpu_fraction <= 1.0);
+        REQUIRE(c->fields.heap_live_bytes <= c->fields.heap_end_bytes && c->fields.heap_end_bytes <= c->fields.heap_start_bytes);
+        REQUIRE(c->fields.heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
+        REQUIRE(c->fields.objects_live == 301 && c->fields.objects_freed >= 2700);
+        REQUIRE(c->fields.heap_live_bytes == 300 * 224 + 128);
+        REQUIRE(c->fields.stack_bytes == 12345 && c->fields.globals_bytes == 8);
     }
     heap_gc_cycle_t hist[16];
     REQUIRE(heap_gc_history(h, 0, hist, 16) == 10);
     REQUIRE(memcmp(hist, log.cycles, 10 * sizeof *hist) == 0);
-    REQUIRE(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].cycle == 8);
-    REQUIRE(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].cycle == 4);
+    REQUIRE(heap_gc_history(h, 7, hist, 16) == 3 && hist[0].fields.cycle == 8);
+    REQUIRE(heap_gc_history(h, 2, hist, 2) == 2 && hist[1].fields.cycle == 4);
     REQUIRE(heap_gc_history(h, 10, hist, 16) == 0);
 
     heap_stats_t st;
@@ -439,8 +439,8 @@ static void *reader_main(void *arg)
         uint32_t after = st.num_gc > 32 ? (uint32_t)st.num_gc - 32 : 0;
         int n = heap_gc_history(r->h, after, hist, 32);
         for (int i = 0; i < n; i++) {
-            if (hist[i].cycle != after + 1 + (uint32_t)i || hist[i].objects_live != 100 ||
-                hist[i].heap_live_bytes != 100 * 64 || !hist[i].forced)
+            if (hist[i].fields.cycle != after + 1 + (uint32_t)i || hist[i].fields.objects_live != 100 ||
+                hist[i].fields.heap_live_bytes != 100 * 64 || !hist[i].fields.forced)
                 r->bad++;
         }
         __atomic_store_n(&r->reads, r->reads + 1, __ATOMIC_RELAXED);
@@ -499,7 +499,7 @@ static uint64_t pacing_run(const char *token, int gogc, uint64_t limit, uint64_t
         }
     }
     for (int i = 0; i < log.n; i++)
-        REQUIRE(!log.cycles[i].forced);
+        REQUIRE(!log.cycles[i].fields.forced);
     heap_stats_t st;
     heap_stats_read(h, &st);
     REQUIRE_HEAP_VERIFY(h);
@@ -658,7 +658,7 @@ static void test_mark_stack_overflow(void)
         g[1] = r;
     }
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 1 + 200 + 4000 + 5000);
+    REQUIRE(last_cycle(h).fields.objects_live == 1 + 200 + 4000 + 5000);
     for (int i = 0; i < 200; i++) {
         for (int k = 0; k < 20; k++) {
             heap_ref_t gc = heap_slots(h, heap_slots(h, g[0])[i])[k];
@@ -750,7 +750,7 @@ static void test_two_processes(void)
     REQUIRE(n == (int)st.num_gc);
     int by_child = 0;
     for (int i = 0; i < n; i++) {
-        REQUIRE(hist[i].cycle == (uint32_t)i + 1);
+        REQUIRE(hist[i].fields.cycle == (uint32_t)i + 1);
         if (hist[i].collector_pid != getpid())
             by_child++;
     }
@@ -794,7 +794,7 @@ static void test_pools(void)
 
     /* First collection: all four (and obj[0]'s child) move to the victim. */
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 5);
+    REQUIRE(last_cycle(h).fields.objects_live == 5);
     heap_pool_counts(p, &np, &nv);
     REQUIRE(np == 0 && nv == 4);
     REQUIRE_HEAP_VERIFY(h);
@@ -814,7 +814,7 @@ static void test_pools(void)
     heap_enter(h);
     heap_pool_counts(p, &np, &nv);
     REQUIRE(np == 0 && nv == 0);   /* the primary was empty: the old victim is gone */
-    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(last_cycle(h).fields.objects_live == 0);
     REQUIRE(heap_pool_get(p) == 0);
     REQUIRE_HEAP_VERIFY(h);
 
@@ -822,9 +822,9 @@ static void test_pools(void)
     for (int i = 0; i < 3; i++)
         REQUIRE(heap_pool_put(p, heap_alloc(h, 0, 16)));
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 3);
+    REQUIRE(last_cycle(h).fields.objects_live == 3);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(last_cycle(h).fields.objects_live == 0);
     heap_pool_counts(p, &np, &nv);
     REQUIRE(np == 0 && nv == 0 && heap_pool_get(p) == 0);
 
@@ -841,7 +841,7 @@ static void test_pools(void)
     REQUIRE(np == 1 && nv == 1);
     REQUIRE_HEAP_VERIFY(h);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);                          /* old victim goes */
-    REQUIRE(last_cycle(h).objects_live == 1);
+    REQUIRE(last_cycle(h).fields.objects_live == 1);
     REQUIRE(heap_pool_get(p) == newest && heap_pool_get(p) == 0);
 
     /* Destroyed: what it held is garbage at once. */
@@ -853,10 +853,10 @@ static void test_pools(void)
     REQUIRE(q == NULL);
     heap_pool_destroy(h, &q);     /* NULL is fine */
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 1);
+    REQUIRE(last_cycle(h).fields.objects_live == 1);
     heap_pool_destroy(h, &p);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE(last_cycle(h).objects_live == 0);
+    REQUIRE(last_cycle(h).fields.objects_live == 0);
     REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
 }
@@ -934,7 +934,7 @@ static void test_close_and_clean_stale(void)
     REQUIRE(st.nprocs == 2);
     REQUIRE_RC(heap_collect(keep), 0, heap_strerror);
     heap_stats_read(keep, &st);
-    REQUIRE(st.nprocs == 1 && last_cycle(keep).objects_live == 0);
+    REQUIRE(st.nprocs == 1 && last_cycle(keep).fields.objects_live == 0);
     REQUIRE_HEAP_VERIFY(keep);
     heap_close(&keep, true);
     REQUIRE(tu_shm_count() == 0);

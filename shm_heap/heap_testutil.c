@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/splitmix64.h"
+
 /* Test-process state: one test per process, so these are the test's own
 ** context rather than hidden library globals. */
 static pid_t tu_parent_pid;
@@ -184,10 +186,7 @@ void tu_wait_ok(pid_t pid)
 
 uint64_t tu_rand(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(state);
 }
 
 uint64_t tu_now_ns(void)

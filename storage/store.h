@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/gc_fields.h"
+
 #define STORE_SCHEMA_VERSION 1
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
@@ -150,25 +152,19 @@ typedef struct store_sample {
 ** task_id <= 0 is stored as NULL (no task). */
 int store_sample_insert(store_t *st, const store_sample_t *s);
 
+/* A row of gc_cycles: where the cycle ran, and its figures (one column
+** each, of the same name; base/gc_fields.h lists them). */
 typedef struct store_gc {
     int64_t run_id;
     int64_t task_id;             /* task running in the collecting worker, 0 if none */
     const char *host;
     const char *heap;            /* segment name */
     const char *worker;          /* collecting worker */
-    int64_t cycle;
-    int forced;
-    int64_t start_unix_ns, since_start_ns;
-    double gc_cpu_fraction;
-    int64_t stw_ns, stop_ns, mark_ns, sweep_ns, mark_cpu_ns, sweep_cpu_ns;
-    int64_t heap_start_bytes, heap_end_bytes, heap_live_bytes, heap_goal_bytes;
-    int64_t stack_bytes, globals_bytes;
-    int64_t objects_live, objects_freed;
-    int64_t nprocs;
+    gc_fields_t fields;
 } store_gc_t;
 
 /* Hot path, as store_sample_insert; task_id <= 0 is stored as NULL, a
-** gc_cpu_fraction that is not finite as NULL. */
+** REAL field (gc_cpu_fraction) that is not finite as NULL. */
 int store_gc_insert(store_t *st, const store_gc_t *gc);
 
 typedef struct store_worker {

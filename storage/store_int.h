@@ -95,10 +95,6 @@ void store__stmts_finalize(store_t *st);
 
 /* ---- formatting (store_print.c) ------------------------------------ */
 
-/* The shortest "%.*g" text of value that reads back exactly, with ".0"
-** added when it would otherwise read as an integer; "inf", "-inf" or "nan"
-** for those. buf should hold 32 bytes. */
-void store__fmt_double(char *buf, size_t size, double value);
 /* Column col of the current row of stmt as JSON, by its storage class:
 ** integer, real (null when not finite), text (invalid UTF-8 replaced by
 ** U+FFFD), blob (a hex string) or null. NULL (JSON null) also when out of

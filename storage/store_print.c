@@ -18,30 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/text.h"
+
 /* ---- numbers as text ------------------------------------------------- */
-
-void store__fmt_double(char *buf, size_t size, double value)
-{
-    if (isnan(value)) {
-        snprintf(buf, size, "nan");
-        return;
-    }
-    if (isinf(value)) {
-        snprintf(buf, size, value < 0 ? "-inf" : "inf");
-        return;
-    }
-    /* At least as many digits as the integer part has, so that 1500000
-    ** prints as such and not as 1.5e+06; exponents only beyond 1e15. */
-    int prec = fabs(value) >= 1 && fabs(value) < 1e15 ? (int)log10(fabs(value)) + 1 : 1;
-
-    for (; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, value);
-        if (strtod(buf, NULL) == value)
-            break;
-    }
-    if (!strpbrk(buf, ".eE") && strlen(buf) + 3 <= size)
-        strcat(buf, ".0");
-}
 
 /* A duration: ns, µs, ms, s, then minutes and hours. */
 static void fmt_duration(char *buf, size_t size, int64_t ns)
@@ -198,11 +177,11 @@ struct json_object *store__json_text(const char *text, size_t len)
 
 static struct json_object *json_double(double value)
 {
-    char buf[32];
+    char buf[TEXT_DOUBLE_MAX];
 
     if (!isfinite(value))
         return NULL;
-    store__fmt_double(buf, sizeof buf, value);
+    text_format_double(buf, sizeof buf, value);
     return json_object_new_double_s(value, buf);
 }
 
@@ -869,13 +848,13 @@ static int show_text(show_t *sh)
 
         sqlite3_bind_int64(sh->metrics, 1, sqlite3_column_int64(t, TASK_ID));
         while ((mstep = sqlite3_step(sh->metrics)) == SQLITE_ROW) {
-            char value[32];
+            char value[TEXT_DOUBLE_MAX];
 
             if (col_null(sh->metrics, 1))
                 snprintf(value, sizeof value, "NULL");
             else
-                store__fmt_double(value, sizeof value,
-                                  sqlite3_column_double(sh->metrics, 1));
+                text_format_double(value, sizeof value,
+                                   sqlite3_column_double(sh->metrics, 1));
             rc = store__table_row(metrics);
             rc = rc ? rc : cell_fmt(metrics, 0, t, TASK_SEQ, fmt_int);
             rc = rc ? rc : cell_text(metrics, 1, sh->metrics, 0);

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/text.h"
+
 typedef struct authorizer {
     const char *refused;        /* what was refused first, NULL if nothing */
 } authorizer_t;
@@ -223,7 +225,7 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
                 rc = store__table_cell(table, (size_t)col, buf, strlen(buf), 1);
                 break;
             case SQLITE_FLOAT:
-                store__fmt_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
+                text_format_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
                 rc = store__table_cell(table, (size_t)col, buf, strlen(buf), 1);
                 break;
             case SQLITE_BLOB:

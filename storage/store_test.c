@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/gc_fields.h"
+
 /* The embedded schema (store_int.h; not a public symbol). */
 extern const char store__schema_sql[];
 
@@ -197,6 +199,172 @@ static void test_schema_embedded(void)
         }
     }
     free(text);
+}
+
+/* ---- gc_cycles and base/gc_fields.h ---------------------------------- */
+
+/* The columns of gc_cycles that say where a cycle ran; every other column
+** is a field of base/gc_fields.h. */
+static const char *const gc_context_columns[] = {
+    "id", "run_id", "task_id", "host", "heap", "worker",
+};
+
+static bool is_gc_context_column(const char *name)
+{
+    for (size_t i = 0; i < sizeof gc_context_columns / sizeof gc_context_columns[0]; i++)
+        if (strcmp(name, gc_context_columns[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The comment of `column` in the CREATE TABLE gc_cycles of schema.sql,
+** into out; false when the column has no line there. */
+static bool schema_gc_comment(const char *schema, const char *column, char *out, size_t size)
+{
+    const char *p = strstr(schema, "CREATE TABLE gc_cycles (\n");
+    const char *end = p ? strstr(p, "\n);") : NULL;
+    size_t n = strlen(column);
+
+    for (p = p ? strchr(p, '\n') : NULL; p && p < end; p = strchr(p + 1, '\n')) {
+        const char *line = p + 1;
+        const char *eol = strchr(line, '\n');
+        while (*line == ' ')
+            line++;
+        if (strncmp(line, column, n) != 0 || line[n] != ' ')
+            continue;
+        const char *c = strstr(line, "-- ");
+        if (!c || c > eol)
+            return false;
+        c += 3;
+        snprintf(out, size, "%.*s", (int)(eol - c), c);
+        return true;
+    }
+    return false;
+}
+
+/* schema.sql and the field list agree: each field is a column of its name,
+** of its type (INT: INTEGER, REAL: REAL), documented with its doc string;
+** gc_cycles has no other column but the context ones. */
+static void test_gc_fields_schema(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    bool seen[GC_FIELDS_COUNT] = { false };
+    int ncolumns = 0, bad = 0;
+    size_t size;
+    char *schema = read_file("storage/schema.sql", &size);
+
+    REQUIRE(schema != NULL);
+    REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, store__schema_sql, NULL, NULL, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info('gc_cycles')",
+                             -1, &stmt, NULL) == SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        const char *type = (const char *)sqlite3_column_text(stmt, 1);
+        size_t i;
+
+        ncolumns++;
+        if (is_gc_context_column(name))
+            continue;
+        for (i = 0; i < GC_FIELDS_COUNT; i++)
+            if (strcmp(gc_fields_desc[i].name, name) == 0)
+                break;
+        if (i == GC_FIELDS_COUNT) {
+            fprintf(stderr, "gc_cycles.%s is not in base/gc_fields.h\n", name);
+            bad++;
+            continue;
+        }
+        seen[i] = true;
+        const char *want = gc_fields_desc[i].kind == GC_FIELDS_KIND_REAL ? "REAL" : "INTEGER";
+        if (strcmp(type, want) != 0) {
+            fprintf(stderr, "gc_cycles.%s is %s, base/gc_fields.h says %s\n", name, type, want);
+            bad++;
+        }
+        char doc[256];
+        if (!schema_gc_comment(schema, name, doc, sizeof doc) ||
+            strcmp(doc, gc_fields_desc[i].doc) != 0) {
+            fprintf(stderr, "gc_cycles.%s: schema.sql says \"%s\", base/gc_fields.h \"%s\"\n",
+                    name, doc, gc_fields_desc[i].doc);
+            bad++;
+        }
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    free(schema);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++)
+        if (!seen[i]) {
+            fprintf(stderr, "base/gc_fields.h: %s has no column in gc_cycles\n",
+                    gc_fields_desc[i].name);
+            bad++;
+        }
+    REQUIRE(bad == 0);
+    REQUIRE(ncolumns == (int)(sizeof gc_context_columns / sizeof gc_context_columns[0]) +
+                          GC_FIELDS_COUNT);
+}
+
+/* Every field lands in its own column, read back as written; a REAL field
+** that is not finite is stored as NULL. */
+static void test_gc_fields_roundtrip(void)
+{
+    char *path = tmp_path("gcfields.db");
+    char err[512], sql[256];
+    store_t *st;
+    int64_t run_id;
+    store_run_t run = { .token = "gcfields", .name = "gcfields", .host = "h",
+                        .workers = 1, .started_unix_ns = 1 };
+    store_gc_t gc = { .task_id = 0, .host = "h", .heap = "/hp", .worker = "h:1" };
+    int bad = 0;
+
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        if (f->kind == GC_FIELDS_KIND_REAL)
+            *gc_fields_real(&gc.fields, f) = 0.5 + (double)i / 1024;
+        else
+            *gc_fields_int(&gc.fields, f) = ((int64_t)(i + 1) << 40) + (int64_t)i;
+    }
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(store_run_insert(st, &run, &run_id), 0, store_strerror);
+    gc.run_id = run_id;
+    REQUIRE_RC(store_gc_insert(st, &gc), 0, store_strerror);
+    gc.fields.gc_cpu_fraction = NAN;
+    REQUIRE_RC(store_gc_insert(st, &gc), 0, store_strerror);
+    store_close(&st);
+
+    sqlite3 *db;
+    REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        sqlite3_stmt *stmt;
+
+        snprintf(sql, sizeof sql, "SELECT %s FROM gc_cycles ORDER BY id", f->name);
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+            fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+            bad++;
+            continue;
+        }
+        for (int row = 0; row < 2; row++) {
+            bool ok = sqlite3_step(stmt) == SQLITE_ROW;
+            if (ok && f->kind == GC_FIELDS_KIND_INT)
+                ok = sqlite3_column_type(stmt, 0) == SQLITE_INTEGER &&
+                     sqlite3_column_int64(stmt, 0) == gc_fields_get_int(&gc.fields, f);
+            else if (ok && row == 0)
+                ok = sqlite3_column_type(stmt, 0) == SQLITE_FLOAT &&
+                     sqlite3_column_double(stmt, 0) == 0.5 + (double)i / 1024;
+            else if (ok)
+                ok = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
+            if (!ok) {
+                fprintf(stderr, "gc_cycles.%s, row %d: not as written\n", f->name, row + 1);
+                bad++;
+            }
+        }
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE task_id IS NULL AND host = 'h'"
+                        " AND heap = '/hp' AND worker = 'h:1'") == 2);
+    free(path);
+    REQUIRE(bad == 0);
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -450,10 +618,12 @@ static int fill_run(fixture_t *fx, const char *token, const char *name)
     for (int i = 1; i <= 4; i++) {
         store_gc_t gc = {
             .run_id = fx->run_id, .task_id = fx->task_id[0], .host = "testhost",
-            .heap = "/heapsim-test", .worker = "testhost:100", .cycle = i,
-            .start_unix_ns = 1700000000200000000LL + i * 300000000LL,
-            .gc_cpu_fraction = 0.01 * i, .stw_ns = 100000 + i, .heap_live_bytes = 4 << 20,
-            .nprocs = 2,
+            .heap = "/heapsim-test", .worker = "testhost:100",
+            .fields = {
+                .cycle = i, .start_unix_ns = 1700000000200000000LL + i * 300000000LL,
+                .gc_cpu_fraction = 0.01 * i, .stw_ns = 100000 + i,
+                .heap_live_bytes = 4 << 20, .nprocs = 2,
+            },
         };
 
         if ((rc = store_gc_insert(fx->st, &gc)))
@@ -1149,6 +1319,8 @@ int main(int argc, char **argv)
 {
     static const testrun_case_t tests[] = {
         { "schema_embedded", test_schema_embedded },
+        { "gc_fields_schema", test_gc_fields_schema },
+        { "gc_fields_roundtrip", test_gc_fields_roundtrip },
         { "create_open_reopen", test_create_open_reopen },
         { "concurrent_create", test_concurrent_create },
         { "newer_schema", test_newer_schema },

@@ -14,6 +14,12 @@
 #include <math.h>
 #include <string.h>
 
+/* The gc_cycles columns of a cycle's figures, in the order of the list;
+** parameters 1..5 are the context columns. */
+#define GC_INSERT_COLUMN(name, kind, doc) ", " #name
+#define GC_INSERT_VALUE(name, kind, doc) ", ?"
+enum { GC_INSERT_FIRST_FIELD = 6 };
+
 static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
@@ -53,13 +59,9 @@ static const char *const stmt_sql[STMT__COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
         " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     [STMT_GC_INSERT] =
-        "INSERT INTO gc_cycles (run_id, task_id, host, heap, worker, cycle, forced,"
-        " start_unix_ns, since_start_ns, gc_cpu_fraction, stw_ns, stop_ns, mark_ns,"
-        " sweep_ns, mark_cpu_ns, sweep_cpu_ns, heap_start_bytes, heap_end_bytes,"
-        " heap_live_bytes, heap_goal_bytes, stack_bytes, globals_bytes,"
-        " objects_live, objects_freed, nprocs)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+        "INSERT INTO gc_cycles (run_id, task_id, host, heap, worker"
+        GC_FIELDS(GC_INSERT_COLUMN)
+        ") VALUES (?, ?, ?, ?, ?" GC_FIELDS(GC_INSERT_VALUE) ")",
 };
 
 sqlite3_stmt *store__stmt(store_t *st, store__stmt_id_t id)
@@ -467,18 +469,17 @@ int store_gc_insert(store_t *st, const store_gc_t *gc)
     brc = brc ? brc : bind_text(stmt, 3, gc->host);
     brc = brc ? brc : bind_text(stmt, 4, gc->heap);
     brc = brc ? brc : bind_text(stmt, 5, gc->worker);
-    brc = brc ? brc : bind_ints(stmt, 6, (int64_t[]){
-        gc->cycle, gc->forced, gc->start_unix_ns, gc->since_start_ns,
-    }, 4);
-    /* NaN would be stored as NULL; so would anything not finite. */
-    brc = brc ? brc : (isfinite(gc->gc_cpu_fraction)
-                           ? sqlite3_bind_double(stmt, 10, gc->gc_cpu_fraction)
-                           : sqlite3_bind_null(stmt, 10));
-    brc = brc ? brc : bind_ints(stmt, 11, (int64_t[]){
-        gc->stw_ns, gc->stop_ns, gc->mark_ns, gc->sweep_ns, gc->mark_cpu_ns,
-        gc->sweep_cpu_ns, gc->heap_start_bytes, gc->heap_end_bytes,
-        gc->heap_live_bytes, gc->heap_goal_bytes, gc->stack_bytes,
-        gc->globals_bytes, gc->objects_live, gc->objects_freed, gc->nprocs,
-    }, 15);
+    for (int i = 0; i < GC_FIELDS_COUNT && brc == SQLITE_OK; i++) {
+        const gc_fields_desc_t *f = &gc_fields_desc[i];
+        int idx = GC_INSERT_FIRST_FIELD + i;
+        if (f->kind == GC_FIELDS_KIND_INT) {
+            brc = sqlite3_bind_int64(stmt, idx, gc_fields_get_int(&gc->fields, f));
+        } else {
+            /* NaN would be stored as NULL; so would anything not finite. */
+            double v = gc_fields_get_real(&gc->fields, f);
+            brc = isfinite(v) ? sqlite3_bind_double(stmt, idx, v)
+                              : sqlite3_bind_null(stmt, idx);
+        }
+    }
     return step_once(st, stmt, brc, what);
 }

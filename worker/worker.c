@@ -266,26 +266,7 @@ static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
         snprintf(g->worker, sizeof g->worker, "%s", w->name);
         snprintf(g->heap, sizeof g->heap, "%s", w->cur.heap_key);
         g->task_id = w->cur.active ? w->cur.task_id : 0;
-        g->cycle = c->cycle;
-        g->forced = c->forced;
-        g->nprocs = c->nprocs;
-        g->start_unix_ns = (int64_t)c->start_unix_ns;
-        g->since_start_ns = (int64_t)c->since_start_ns;
-        g->gc_cpu_fraction = c->gc_cpu_fraction;
-        g->stw_ns = (int64_t)c->stw_ns;
-        g->stop_ns = (int64_t)c->stop_ns;
-        g->mark_ns = (int64_t)c->mark_ns;
-        g->sweep_ns = (int64_t)c->sweep_ns;
-        g->mark_cpu_ns = (int64_t)c->mark_cpu_ns;
-        g->sweep_cpu_ns = (int64_t)c->sweep_cpu_ns;
-        g->heap_start_bytes = (int64_t)c->heap_start_bytes;
-        g->heap_end_bytes = (int64_t)c->heap_end_bytes;
-        g->heap_live_bytes = (int64_t)c->heap_live_bytes;
-        g->heap_goal_bytes = (int64_t)c->heap_goal_bytes;
-        g->stack_bytes = (int64_t)c->stack_bytes;
-        g->globals_bytes = (int64_t)c->globals_bytes;
-        g->objects_live = (int64_t)c->objects_live;
-        g->objects_freed = (int64_t)c->objects_freed;
+        g->fields = c->fields;
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -469,8 +450,8 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     if (hist) {
         int n = heap_gc_history(heap, (uint32_t)st0.num_gc, hist, HEAP_GC_HISTORY);
         for (int i = 0; i < n; i++)
-            if ((int64_t)hist[i].stw_ns > r->pause_max_ns)
-                r->pause_max_ns = (int64_t)hist[i].stw_ns;
+            if (hist[i].fields.stw_ns > r->pause_max_ns)
+                r->pause_max_ns = hist[i].fields.stw_ns;
         free(hist);
     }
     if ((int64_t)st1.heap_inuse_bytes > r->peak_heap_bytes)
