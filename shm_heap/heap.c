@@ -197,6 +197,7 @@ typedef struct layout {
     uint64_t hdr_bytes;
     uint64_t page_map_off;
     uint64_t spans_off;
+    uint64_t ptr_map_off;
     uint32_t first_page;
 } layout_t;
 
@@ -215,8 +216,10 @@ static int layout_compute(uint64_t seg_bytes, layout_t *L)
     L->page_map_off = L->hdr_bytes;
     L->spans_off = L->page_map_off + round_up((uint64_t)L->npages * sizeof(uint32_t),
                                               HEAP__PAGE_BYTES);
-    uint64_t end = L->spans_off + round_up((uint64_t)L->npages * sizeof(heap__span_t),
-                                           HEAP__PAGE_BYTES);
+    L->ptr_map_off = L->spans_off + round_up((uint64_t)L->npages * sizeof(heap__span_t),
+                                             HEAP__PAGE_BYTES);
+    uint64_t end = L->ptr_map_off + round_up((uint64_t)L->npages * HEAP__PTR_MAP_PAGE_BYTES,
+                                             HEAP__PAGE_BYTES);
     L->first_page = (uint32_t)(end >> HEAP__PAGE_SHIFT);
     /* Room for at least a few spans of the biggest class. */
     if ((uint64_t)L->first_page + 64 > L->npages)
@@ -241,6 +244,7 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->seg_bytes = L->seg_bytes;
     hdr->page_map_off = L->page_map_off;
     hdr->spans_off = L->spans_off;
+    hdr->ptr_map_off = L->ptr_map_off;
     hdr->npages = L->npages;
     hdr->first_page = L->first_page;
     hdr->create_unix_ns = heap__now_ns(CLOCK_REALTIME);
@@ -439,6 +443,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
     h->view.stw_word = &h->hdr->stw;
     h->page_map = (uint32_t *)(h->view.base + h->hdr->page_map_off);
     h->spans = (heap__span_t *)(h->view.base + h->hdr->spans_off);
+    h->ptr_map = (uint64_t *)(h->view.base + h->hdr->ptr_map_off);
     rc = claim_entry(h);
     if (rc)
         goto out_unmap;
@@ -926,7 +931,8 @@ void heap_stats_read(heap_t *h, heap_stats_t *st)
     uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
     st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) +
                          round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES) +
-                         committed * (sizeof(uint32_t) + sizeof(heap__span_t));
+                         committed * (sizeof(uint32_t) + sizeof(heap__span_t) +
+                                      HEAP__PTR_MAP_PAGE_BYTES);
     st->heap_max_bytes = hdr->seg_bytes;
     st->heap_live_bytes = marked;
     uint64_t goal = heap__atomic_load(&hdr->goal_bytes);

@@ -113,9 +113,11 @@ static inline void *heap_data(heap_t *h, heap_ref_t r, uint32_t nptrs)
 {
     return (char *)heap_ptr(h, r) + (size_t)nptrs * sizeof(heap_ref_t);
 }
-/* The object's nptrs and scalar_bytes as allocated. */
+/* The object's nptrs as allocated, and the bytes it occupies: its size
+** class, or its whole pages when large (>= nptrs * 8 + scalar_bytes; like
+** Go's heap, this one keeps no requested size). */
 uint32_t heap_obj_nptrs(heap_t *h, heap_ref_t r);
-size_t heap_obj_size(heap_t *h, heap_ref_t r);  /* bytes requested (slots + scalars) */
+size_t heap_obj_size(heap_t *h, heap_ref_t r);
 
 /* A safepoint poll: cheap when no collection is requested. Call it in loops
 ** that neither allocate nor yield. */

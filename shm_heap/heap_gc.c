@@ -340,6 +340,7 @@ typedef struct mark_ctx {
     char *base;
     const uint32_t *page_map;
     heap__span_t *spans;
+    const uint64_t *ptr_map;
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     unsigned pops;
@@ -360,7 +361,7 @@ static bool mark_stack_grow(heap_t *h)
     return true;
 }
 
-static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
+static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t nptrs)
 {
     if (__builtin_expect(h->mark_len == h->mark_cap, 0) && !mark_stack_grow(h)) {
         /* Leave it grey (marked, unscanned): the rescan finds it. */
@@ -368,7 +369,7 @@ static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
         return;
     }
     h->mark_stack[h->mark_len].ref = ref;
-    h->mark_stack[h->mark_len].max_ptrs = max_ptrs;
+    h->mark_stack[h->mark_len].nptrs = nptrs;
     h->mark_len++;
 }
 
@@ -376,9 +377,9 @@ static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
 ** ref names no object (a bad ref is ignored here; heap_verify reports it). */
 static inline heap__span_t *object_span(const mark_ctx_t *m, heap_ref_t ref, uint32_t *idx_out)
 {
-    uint64_t at = ref - HEAP__OBJ_HDR_BYTES;
+    uint64_t at = ref;
     uint64_t page = at >> HEAP__PAGE_SHIFT;
-    if (ref < HEAP__OBJ_HDR_BYTES || page - m->first_page >= m->hwm - m->first_page)
+    if (page - m->first_page >= m->hwm - m->first_page)
         return NULL;
     uint32_t s = m->page_map[page];
     if (!s)
@@ -410,9 +411,9 @@ static inline bool mark_bit(heap__span_t *sp, uint32_t idx)
     return true;
 }
 
-/* White -> grey: set the mark bit and push the object with the most slots
-** it can have. The object itself is not read here, only prefetched; its
-** header is read when drain() scans it. */
+/* White -> grey: set the mark bit and push the object with its slots (a
+** large object) or the most it can have (HEAP__MARK_FROM_MAP). The object
+** and its pointer-map word are not read here, only prefetched. */
 static inline void grey(mark_ctx_t *m, heap_ref_t ref)
 {
     uint32_t idx;
@@ -420,28 +421,40 @@ static inline void grey(mark_ctx_t *m, heap_ref_t ref)
     if (!sp || !mark_bit(sp, idx))
         return;
     m->live_objects++;
-    uint64_t max_ptrs;
+    uint64_t nptrs;
     if (sp->state == HEAP__SPAN_SMALL) {
         m->live_bytes += sp->elem_bytes;
         if (sp->spanclass & 1)
             return;   /* noscan: black at once */
-        max_ptrs = (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
+        nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+        __builtin_prefetch(&m->ptr_map[ref >> 9]);
     } else {
-        m->live_bytes += (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
-        max_ptrs = (((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) /
-                   sizeof(heap_ref_t);
+        uint64_t span_bytes = (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
+        m->live_bytes += span_bytes;
+        nptrs = sp->large_nptrs;
+        if (nptrs > span_bytes / sizeof(heap_ref_t))
+            nptrs = span_bytes / sizeof(heap_ref_t);
+        if (nptrs == 0)
+            return;
     }
     /* Likely scanned soon by this process: start the miss now. */
-    __builtin_prefetch(m->base + ref - HEAP__OBJ_HDR_BYTES);
-    mark_push(m->h, ref, max_ptrs);
+    __builtin_prefetch(m->base + ref);
+    mark_push(m->h, ref, nptrs);
+}
+
+/* The reference slots of a grey object, from its mark-stack entry. */
+static inline uint64_t entry_nptrs(const mark_ctx_t *m, struct heap__mark_entry e)
+{
+    if (e.nptrs & HEAP__MARK_FROM_MAP)
+        return heap__ptr_map_count(m->ptr_map, e.ref >> 3, e.nptrs & ~HEAP__MARK_FROM_MAP);
+    return e.nptrs;
 }
 
 /* Grey -> black: grey the children of one object. */
 static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 {
-    const uint32_t *hdr = (const uint32_t *)(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
-    uint64_t nptrs = hdr[0] < e.max_ptrs ? hdr[0] : e.max_ptrs;
-    const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+    uint64_t nptrs = entry_nptrs(m, e);
+    const heap_ref_t *slots = (const heap_ref_t *)(m->base + e.ref);
     for (uint64_t i = 0; i < nptrs; i++) {
         if (slots[i])
             grey(m, slots[i]);
@@ -449,7 +462,7 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 }
 
 /* Until nothing is grey on the stack. Objects popped go through a small
-** FIFO after a prefetch of their header, so the cache miss on the object
+** FIFO after a prefetch of their first line, so the cache miss on the object
 ** overlaps the scanning of the ones before it. */
 #define PREFETCH_DEPTH 16
 static void drain(mark_ctx_t *m)
@@ -460,7 +473,7 @@ static void drain(mark_ctx_t *m)
     for (;;) {
         while (count < PREFETCH_DEPTH && h->mark_len) {
             struct heap__mark_entry e = h->mark_stack[--h->mark_len];
-            __builtin_prefetch(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
+            __builtin_prefetch(m->base + e.ref);
             fifo[(head + count++) % PREFETCH_DEPTH] = e;
         }
         if (!count)
@@ -487,8 +500,8 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     if (r->kind != kind || r->self != ref)
         return 0;
     uint64_t room = sp->state == HEAP__SPAN_SMALL
-                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
-                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+                        ? sp->elem_bytes
+                        : (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
     uint64_t max_slots = (room - sizeof(struct heap_roots)) / sizeof(heap_ref_t);
     uint64_t n = kind == HEAP__GLOBALS_MAGIC ? r->capacity : r->depth;
     if (n > r->capacity)
@@ -516,8 +529,8 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
     if (p->kind != HEAP__POOL_MAGIC || p->self != ref)
         return 0;
     uint64_t room = sp->state == HEAP__SPAN_SMALL
-                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
-                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+                        ? sp->elem_bytes
+                        : (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
     uint64_t max_half = (room - sizeof(struct heap_pool)) / (2 * sizeof(heap_ref_t));
     uint64_t half = p->half < max_half ? p->half : max_half;
     uint64_t c = p->counts;
@@ -578,12 +591,15 @@ static void rescan_marked(mark_ctx_t *m)
                 if (!((mark[i >> 6] >> (i & 63)) & 1))
                     continue;
                 uint64_t slot_off = (s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
-                const uint32_t *hdr = (const uint32_t *)(m->base + slot_off);
-                uint64_t max_ptrs = sp->state == HEAP__SPAN_SMALL
-                    ? (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t)
-                    : ((n << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
-                uint64_t nptrs = hdr[0] < max_ptrs ? hdr[0] : max_ptrs;
-                const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+                struct heap__mark_entry e = { slot_off, 0 };
+                if (sp->state == HEAP__SPAN_SMALL) {
+                    e.nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+                } else {
+                    uint64_t most = (n << HEAP__PAGE_SHIFT) / sizeof(heap_ref_t);
+                    e.nptrs = sp->large_nptrs < most ? sp->large_nptrs : most;
+                }
+                uint64_t nptrs = entry_nptrs(m, e);
+                const heap_ref_t *slots = (const heap_ref_t *)(m->base + slot_off);
                 for (uint64_t k = 0; k < nptrs; k++) {
                     if (slots[k])
                         grey(m, slots[k]);
@@ -604,6 +620,7 @@ static void mark(heap_t *h, mark_ctx_t *m)
     m->base = h->view.base;
     m->page_map = h->page_map;
     m->spans = h->spans;
+    m->ptr_map = h->ptr_map;
     m->first_page = hdr->first_page;
     m->hwm = hdr->hwm_page;
     h->mark_len = 0;

@@ -113,6 +113,7 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
     sp->owner = owner;
     sp->next = 0;
     sp->needzero = needzero;
+    sp->large_nptrs = 0;
     sp->large_bytes = 0;
     memset(sp->bits, 0, sizeof sp->bits);
     sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
@@ -121,7 +122,7 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
 }
 
 void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
-                           uint64_t bytes, bool needzero)
+                           uint64_t bytes, uint32_t nptrs, bool needzero)
 {
     heap__span_t *sp = heap__span(h, page);
     sp->spanclass = 0;
@@ -133,6 +134,7 @@ void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
     sp->owner = 0;
     sp->next = 0;
     sp->needzero = needzero;
+    sp->large_nptrs = nptrs;
     sp->large_bytes = bytes;
     memset(sp->bits, 0, sizeof sp->bits);
     sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
@@ -185,8 +187,8 @@ static uint32_t first_bucket_from(const heap__hdr_t *hdr, uint32_t b)
     return HEAP__FREE_BUCKETS;
 }
 
-/* Make pages [commit_page, upto) real tmpfs pages (with their map and span
-** entries) so a full tmpfs is an error here, not SIGBUS later. */
+/* Make pages [commit_page, upto) real tmpfs pages (with their map, span
+** and pointer-map entries) so a full tmpfs is an error here, not SIGBUS later. */
 static int commit_pages(heap_t *h, uint32_t upto)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -197,12 +199,13 @@ static int commit_pages(heap_t *h, uint32_t upto)
     if (to > hdr->npages)
         to = hdr->npages;
     uint64_t from = hdr->commit_page;
-    struct { uint64_t off, len; } parts[3] = {
+    struct { uint64_t off, len; } parts[4] = {
         { from << HEAP__PAGE_SHIFT, (to - from) << HEAP__PAGE_SHIFT },
         { hdr->page_map_off + from * sizeof(uint32_t), (to - from) * sizeof(uint32_t) },
         { hdr->spans_off + from * sizeof(heap__span_t), (to - from) * sizeof(heap__span_t) },
+        { hdr->ptr_map_off + from * HEAP__PTR_MAP_PAGE_BYTES, (to - from) * HEAP__PTR_MAP_PAGE_BYTES },
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (fallocate(h->fd, 0, (off_t)parts[i].off, (off_t)parts[i].len) != 0 &&
             errno != EOPNOTSUPP && errno != ENOSYS)
             return HEAP_EOOM;

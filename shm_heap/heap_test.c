@@ -81,13 +81,17 @@ static void test_size_classes(void)
     CHECK(heap__classes[3].elem_bytes == 24 && heap__classes[3].nelems == 341);
 
     heap_t *h = open_heap("classes", 64 * MiB, 100, 0);
+    CHECK(heap__footprint_bytes(h, 0, 0) == 8);
     for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
         uint32_t elem = heap__classes[cls].elem_bytes;
-        CHECK(heap__footprint_bytes(h, 0, elem - 8) == elem);
+        CHECK(heap__footprint_bytes(h, 0, elem) == elem);
+        CHECK(heap__footprint_bytes(h, 0, elem - 1) == elem);
         if (cls + 1 < HEAP__NCLASSES)
-            CHECK(heap__footprint_bytes(h, 0, elem - 7) == heap__classes[cls + 1].elem_bytes);
+            CHECK(heap__footprint_bytes(h, 0, elem + 1) == heap__classes[cls + 1].elem_bytes);
     }
-    CHECK(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES - 7) == 5 * HEAP__PAGE_BYTES);
+    CHECK(heap__footprint_bytes(h, 2, 0) == 16);
+    CHECK(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES) == HEAP_MAX_SMALL_BYTES);
+    CHECK(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES + 1) == 5 * HEAP__PAGE_BYTES);
     heap_close(&h, true);
 }
 
@@ -152,7 +156,8 @@ static void test_alloc_sizes_and_zeroing(void)
             heap_ref_t r = heap_alloc(h, np, sc);
             CHECK(r != 0 && r % 8 == 0);
             CHECK(heap_obj_nptrs(h, r) == np);
-            CHECK(heap_obj_size(h, r) == np * 8 + sc);
+            CHECK(heap_obj_size(h, r) == heap__footprint_bytes(h, np, sc));
+            CHECK(heap_obj_size(h, r) >= np * 8 + sc);
             CHECK(all_zero(heap_ptr(h, r), np * 8 + sc));
             memset(heap_data(h, r, np), 0xAB, sc);
             slots[n++] = r;
@@ -192,7 +197,8 @@ static void test_alloc_sizes_and_zeroing(void)
             const unsigned char *d = heap_data(h, r, nptrs_list[a]);
             for (size_t i = 0; i < scalars[b]; i++)
                 CHECK(d[i] == 0xAB);
-            CHECK(heap_obj_size(h, r) == nptrs_list[a] * 8 + scalars[b]);
+            CHECK(heap_obj_size(h, r) == heap__footprint_bytes(h, nptrs_list[a], scalars[b]));
+            CHECK(heap_obj_nptrs(h, r) == nptrs_list[a]);
         }
     }
     CHECK_VERIFY(h);
@@ -200,6 +206,57 @@ static void test_alloc_sizes_and_zeroing(void)
     CHECK(heap_alloc(h, 1, 8) == 0 && heap_last_error(h) == -EINVAL);
     heap_roots_destroy(h, &roots);
     CHECK(roots == NULL);
+    heap_close(&h, true);
+}
+
+/* No header in the slot: 16 bytes take the 16-byte class, 512 of them fill
+** one 8 KiB span exactly; 32 KiB is a small object of Go's largest class. */
+static void test_objects_as_go_counts_them(void)
+{
+    heap_t *h = open_heap("gocount", 64 * MiB, 100, 0);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 4);
+    heap_stats_t before, after;
+    heap_stats_read(h, &before);
+    heap_ref_t first = heap_alloc(h, 2, 0);
+    CHECK(first && first % HEAP__PAGE_BYTES == 0);
+    g[0] = first;
+    heap_ref_t prev = first;
+    for (int i = 1; i < 512; i++) {
+        heap_ref_t r = heap_alloc(h, 2, 0);
+        CHECK(r == first + 16 * (uint64_t)i);   /* one span, back to back */
+        heap_slots(h, prev)[0] = r;
+        prev = r;
+    }
+    CHECK(prev + 16 == first + HEAP__PAGE_BYTES);
+    heap__span_t *sp = heap__span(h, h->page_map[first >> HEAP__PAGE_SHIFT]);
+    CHECK(sp->state == HEAP__SPAN_SMALL && sp->elem_bytes == 16 && sp->nelems == 512 &&
+          sp->npages == 1);
+    heap_ref_t next = heap_alloc(h, 2, 0);      /* the 513th: another span */
+    CHECK(next && (next < first || next >= first + HEAP__PAGE_BYTES));
+    heap_stats_read(h, &after);
+    CHECK(after.total_alloc_bytes - before.total_alloc_bytes == 513 * 16);
+
+    g[1] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 8);   /* 32 KiB */
+    sp = heap__span(h, h->page_map[g[1] >> HEAP__PAGE_SHIFT]);
+    CHECK(sp->state == HEAP__SPAN_SMALL && sp->elem_bytes == HEAP_MAX_SMALL_BYTES &&
+          sp->npages == 4 && sp->nelems == 1);
+    CHECK(heap_obj_size(h, g[1]) == HEAP_MAX_SMALL_BYTES && heap_obj_nptrs(h, g[1]) == 1);
+    heap_slots(h, g[1])[0] = first;
+    g[2] = heap_alloc(h, 0, HEAP_MAX_SMALL_BYTES + 1);   /* large: 5 pages */
+    CHECK(heap_obj_size(h, g[2]) == 5 * HEAP__PAGE_BYTES);
+    heap_stats_read(h, &before);
+    CHECK(before.total_alloc_bytes - after.total_alloc_bytes ==
+          HEAP_MAX_SMALL_BYTES + 5 * HEAP__PAGE_BYTES);
+
+    g[0] = 0;
+    CHECK_RC(heap_collect(h));   /* the chain lives on through g[1] */
+    heap_gc_cycle_t c = last_cycle(h);
+    CHECK(c.objects_live == 512 + 2);
+    CHECK(c.heap_live_bytes == 512 * 16 + HEAP_MAX_SMALL_BYTES + 5 * HEAP__PAGE_BYTES);
+    CHECK(heap_obj_nptrs(h, first + 16 * 511) == 2);
+    CHECK_VERIFY(h);
+    heap_leave(h);
     heap_close(&h, true);
 }
 
@@ -218,16 +275,16 @@ static void test_roots_keep_objects_alive(void)
     }
     heap_stats_t st;
     heap_stats_read(h, &st);
-    CHECK(st.heap_alloc_bytes == 1000 * 32 + 5000 * 48);
+    CHECK(st.heap_alloc_bytes == 1000 * 24 + 5000 * 48);
     CHECK(st.total_alloc_objects == 6000 && st.proc_alloc_objects == 6000);
     CHECK(st.num_gc == 0 && st.nprocs == 1);
 
     CHECK_RC(heap_collect(h));
     heap_gc_cycle_t c = last_cycle(h);
-    CHECK(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 32);
+    CHECK(c.objects_live == 1000 && c.heap_live_bytes == 1000 * 24);
     CHECK(c.objects_freed >= 5000);
     heap_stats_read(h, &st);
-    CHECK(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
+    CHECK(st.heap_live_bytes == 1000 * 24 && st.heap_alloc_bytes == 1000 * 24);
     for (uint32_t i = 0; i < 1000; i++)
         CHECK(*(uint64_t *)heap_data(h, slots[i], 1) == i);
     CHECK_VERIFY(h);
@@ -307,7 +364,7 @@ static void test_large_objects(void)
     heap_roots_t *roots = heap_roots_new(h, 64);
     heap_ref_t *s = heap_roots_push(roots, 4);
     s[0] = heap_alloc(h, 5000, 1000);    /* large with many slots */
-    CHECK(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 41000);
+    CHECK(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 6 * 8192);
     for (int i = 0; i < 5000; i += 7) {
         heap_ref_t child = heap_alloc(h, 0, 24);
         CHECK(child);
@@ -316,8 +373,9 @@ static void test_large_objects(void)
     s[1] = heap_alloc(h, 0, 3 * MiB);
     CHECK(s[1] && heap_obj_size(h, s[1]) == 3 * MiB);
     memset(heap_data(h, s[1], 0), 0x5A, 3 * MiB);
-    s[2] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 16);   /* exactly the biggest class */
-    CHECK(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES - 8);
+    s[2] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 8);   /* exactly the biggest class */
+    CHECK(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES);
+    CHECK(heap_obj_nptrs(h, s[2]) == 1);
     heap_slots(h, s[2])[0] = s[1];
     for (int i = 0; i < 50; i++)
         CHECK(heap_alloc(h, 0, 100000));
@@ -326,7 +384,7 @@ static void test_large_objects(void)
     uint64_t want_objs = 3 + 715;
     CHECK(c.objects_live == want_objs);
     uint64_t want_bytes = heap__footprint_bytes(h, 5000, 1000) + heap__footprint_bytes(h, 0, 3 * MiB) +
-                          HEAP_MAX_SMALL_BYTES + 715 * 32;
+                          HEAP_MAX_SMALL_BYTES + 715 * 24;
     CHECK(c.heap_live_bytes == want_bytes);
     CHECK_VERIFY(h);
     const unsigned char *d = heap_data(h, s[1], 0);
@@ -389,7 +447,7 @@ static void test_hook_and_history(void)
         CHECK(c->heap_live_bytes <= c->heap_end_bytes && c->heap_end_bytes <= c->heap_start_bytes);
         CHECK(c->heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
         CHECK(c->objects_live == 301 && c->objects_freed >= 2700);
-        CHECK(c->heap_live_bytes == 300 * 224 + 128);
+        CHECK(c->heap_live_bytes == 300 * 208 + 112);
         CHECK(c->stack_bytes == 12345 && c->globals_bytes == 8);
     }
     heap_gc_cycle_t hist[16];
@@ -620,10 +678,13 @@ static void test_verify_detects_corruption(void)
     printf("verify caught: %s\n", why);
     heap_slots(h, g[1])[0] = 0;
 
-    uint32_t *hdr = (uint32_t *)heap_ptr(h, g[0]) - 2;
-    hdr[0] = 1000;                               /* nptrs larger than the slot */
+    uint64_t word = g[0] >> 3;                   /* its pointer-map bit */
+    uint64_t *map = &h->ptr_map[word >> 6];
+    *map &= ~(1ull << (word & 63));              /* no slots in a scan span */
     CHECK(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
-    hdr[0] = 2;
+    printf("verify caught: %s\n", why);
+    *map |= 1ull << (word & 63);
+    CHECK(heap_obj_nptrs(h, g[0]) == 2);
     CHECK(heap_verify(h, why, sizeof why) == 0);
     heap_close(&h, true);
 }
@@ -953,6 +1014,7 @@ int main(void)
     test_size_classes();
     test_names_and_open_errors();
     test_alloc_sizes_and_zeroing();
+    test_objects_as_go_counts_them();
     test_roots_keep_objects_alive();
     test_globals();
     test_large_objects();
