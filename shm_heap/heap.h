@@ -29,6 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The Go release whose runtime this heap models: size classes, span
+** sizes, pacing, scavenging and the statistics' definitions follow
+** go1.19's runtime (mgcpacer.go, sizeclasses.go, mgcscavenge.go,
+** mstats.go); a figure that differs from Go's is a bug. */
+#define HEAP_GO_VERSION "go1.19"
+
 typedef uint64_t heap_ref_t;              /* offset into the segment; 0 = nil */
 typedef struct heap heap_t;               /* one process's attachment */
 typedef struct heap_roots heap_roots_t;   /* a root stack, lives in the segment */

@@ -95,6 +95,75 @@ static void test_size_classes(void)
     heap_close(&h, true);
 }
 
+/* Go's own table, read from the Go tree this model follows ($HEAP_GO_ROOT,
+** default /usr/lib/go-1.19): class_to_size, class_to_allocnpages and the
+** two size -> class lookup tables must be ours, entry for entry. */
+static int go_table(const char *src, const char *name, uint32_t *out, int max)
+{
+    char key[64];
+    snprintf(key, sizeof key, "var %s = ", name);
+    const char *p = strstr(src, key);
+    CHECKF(p != NULL, "%s not in sizeclasses.go", name);
+    p = strchr(p, '{');
+    CHECK(p != NULL);
+    int n = 0;
+    for (p++; *p && *p != '}';) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        CHECK(n < max);
+        out[n++] = (uint32_t)v;
+        p = end;
+    }
+    return n;
+}
+
+static void test_size_classes_are_go(void)
+{
+    const char *root = getenv("HEAP_GO_ROOT");
+    char path[512];
+    snprintf(path, sizeof path, "%s/VERSION", root ? root : "/usr/lib/go-1.19");
+    FILE *f = fopen(path, "r");
+    CHECKF(f != NULL, "%s: the Go tree the model follows is missing", path);
+    char version[64] = "";
+    CHECK(fgets(version, sizeof version, f) != NULL);
+    fclose(f);
+    size_t vlen = strlen(HEAP_GO_VERSION);
+    CHECKF(strncmp(version, HEAP_GO_VERSION, vlen) == 0 &&
+           (version[vlen] == '.' || version[vlen] == '\n' || version[vlen] == 0),
+           "%s is %s, the model follows %s", path, version, HEAP_GO_VERSION);
+
+    snprintf(path, sizeof path, "%s/src/runtime/sizeclasses.go", root ? root : "/usr/lib/go-1.19");
+    f = fopen(path, "r");
+    CHECKF(f != NULL, "%s missing", path);
+    static char src[1 << 17];
+    size_t len = fread(src, 1, sizeof src - 1, f);
+    fclose(f);
+    src[len] = 0;
+
+    uint32_t size[128], pages[128], c8[256], c128[512];
+    CHECK(go_table(src, "class_to_size", size, 128) == HEAP__NCLASSES);
+    CHECK(go_table(src, "class_to_allocnpages", pages, 128) == HEAP__NCLASSES);
+    for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
+        CHECKF(heap__classes[cls].elem_bytes == size[cls] && heap__classes[cls].npages == pages[cls],
+               "class %u: ours %u bytes %u pages, Go's %u %u", cls,
+               heap__classes[cls].elem_bytes, heap__classes[cls].npages, size[cls], pages[cls]);
+    }
+    int n8 = go_table(src, "size_to_class8", c8, 256);
+    int n128 = go_table(src, "size_to_class128", c128, 512);
+    CHECK(n8 == 1024 / 8 + 1 && n128 == (32768 - 1024) / 128 + 1);
+    heap_t *h = open_heap("goclasses", 64 * MiB, 100, 0);
+    for (uint32_t bytes = 1; bytes <= HEAP_MAX_SMALL_BYTES; bytes++) {
+        uint32_t go = bytes <= 1024 - 8 ? c8[(bytes + 7) / 8] : c128[(bytes - 1024 + 127) / 128];
+        CHECKF(heap__size_class(h, bytes) == go, "%u bytes: class %u, Go's %u", bytes,
+               heap__size_class(h, bytes), go);
+    }
+    heap_close(&h, true);
+}
+
 /* ---- Names, open and close ------------------------------------------ */
 
 static void test_names_and_open_errors(void)
@@ -1012,6 +1081,7 @@ int main(void)
 {
     tu_init("heap_test", 240);
     test_size_classes();
+    test_size_classes_are_go();
     test_names_and_open_errors();
     test_alloc_sizes_and_zeroing();
     test_objects_as_go_counts_them();
