@@ -253,6 +253,7 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->sweepgen = 1;
     hdr->cache_epoch = 1;
     hdr->gogc = cfg->gogc;
+    hdr->scavenge_goal_bytes = UINT64_MAX;
     hdr->memory_limit_bytes = cfg->memory_limit_bytes;
     hdr->hwm_page = L->first_page;
     hdr->commit_page = L->first_page;
@@ -929,14 +930,12 @@ void heap_stats_read(heap_t *h, heap_stats_t *st)
     st->heap_inuse_bytes = inuse_pages << HEAP__PAGE_SHIFT;
     uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
     uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
-    st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) +
-                         round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES) +
-                         committed * (sizeof(uint32_t) + sizeof(heap__span_t) +
-                                      HEAP__PTR_MAP_PAGE_BYTES);
+    st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) + heap__metadata_bytes(hdr);
     st->heap_max_bytes = hdr->seg_bytes;
+    st->heap_released_bytes = heap__atomic_load(&hdr->released_pages) << HEAP__PAGE_SHIFT;
     st->heap_live_bytes = marked;
-    uint64_t goal = heap__atomic_load(&hdr->goal_bytes);
-    st->heap_goal_bytes = goal == UINT64_MAX ? heap__atomic_load(&hdr->memory_limit_bytes) : goal;
+    uint64_t goal = heap__goal_bytes(h);
+    st->heap_goal_bytes = goal == UINT64_MAX ? 0 : goal;
     st->num_gc = heap__atomic_load(&hdr->num_gc);
     st->pause_total_ns = heap__atomic_load(&hdr->pause_total_ns);
     st->pause_max_ns = heap__atomic_load(&hdr->pause_max_ns);

@@ -13,8 +13,11 @@
 **
 ** Collection is stop-the-world mark-and-sweep across every attached process,
 ** reached at safepoints: heap_alloc(), heap_safepoint(), and processes that
-** are outside the heap (heap_leave) count as stopped. Pacing is Go's:
-** goal = live * (1 + gogc/100), at least 4 MiB.
+** are outside the heap (heap_leave) count as stopped. Pacing is Go
+** 1.19's: goal = marked + (marked + stacks + globals) * GOGC/100, at least
+** 4 MiB * GOGC/100, and under a memory limit at most the limit less
+** non-heap memory (stacks, heap metadata) and 1 MiB of headroom. Free
+** pages beyond the scavenger's goal go back to the OS (heap_int.h).
 **
 ** Threading: a heap_t is one process's attachment and is used by one thread
 ** (the scheduler's). Other threads of that process may call
@@ -233,7 +236,8 @@ void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg);
 typedef struct heap_stats {
     uint64_t heap_alloc_bytes;    /* bytes in allocated objects (incl. unswept garbage) */
     uint64_t heap_inuse_bytes;    /* bytes in in-use spans */
-    uint64_t heap_sys_bytes;      /* pages ever touched (backing in use) */
+    uint64_t heap_sys_bytes;      /* pages ever touched, and metadata */
+    uint64_t heap_released_bytes; /* of those, free pages given back to the OS */
     uint64_t heap_max_bytes;
     uint64_t heap_live_bytes;     /* marked at the last cycle */
     uint64_t heap_goal_bytes;

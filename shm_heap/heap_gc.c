@@ -291,34 +291,95 @@ void heap__world_start(heap_t *h)
 
 /* ---- Pacing --------------------------------------------------------- */
 
+/* a * b / 100, saturating. */
+static uint64_t percent_of(uint64_t a, uint64_t b)
+{
+    unsigned __int128 v = (unsigned __int128)a * b / 100;
+    return v > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)v;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
+}
+
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
+    uint64_t stacks = 0, globals = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        stacks += heap__atomic_load(&p->stack_bytes);
+        if (p->globals && heap__check_ref(h, p->globals, true, NULL, 0) == 0) {
+            const struct heap_roots *g = heap_ptr(h, p->globals);
+            if (g->kind == HEAP__GLOBALS_MAGIC)
+                globals += (uint64_t)g->capacity * sizeof(heap_ref_t);
+        }
+    }
+    heap__atomic_store(&hdr->pacer_stack_bytes, stacks);
+    heap__atomic_store(&hdr->pacer_globals_bytes, globals);
+
     int gogc = hdr->gogc;
     uint64_t marked = hdr->marked_bytes;
     uint64_t goal = UINT64_MAX;
     if (gogc >= 0) {
-        uint64_t g = (uint64_t)gogc;
-        if (marked / 100 > (UINT64_MAX / 2) / (g + 100))
-            goal = UINT64_MAX - 1;
-        else
-            goal = marked / 100 * (100 + g) + marked % 100 * (100 + g) / 100;
-        if (goal < HEAP_MIN_GOAL_BYTES)
-            goal = HEAP_MIN_GOAL_BYTES;
+        uint64_t scan = sat_add(sat_add(marked, stacks), globals);
+        goal = sat_add(marked, percent_of(scan, (uint64_t)gogc));
+        uint64_t minimum = percent_of(HEAP_MIN_GOAL_BYTES, (uint64_t)gogc);
+        if (goal < minimum)
+            goal = minimum;
     }
     __atomic_store_n(&hdr->goal_bytes, goal, __ATOMIC_RELAXED);
+}
 
-    uint64_t limit = hdr->memory_limit_bytes;
-    uint64_t trigger = UINT64_MAX;
-    if (limit) {
-        /* Soft limit: collect when in-use spans reach it, but leave some
-        ** headroom above what survived so a heap that cannot get under the
-        ** limit does not collect on every refill. */
-        uint64_t inuse = hdr->inuse_after_gc_bytes;
-        uint64_t headroom = inuse / 16 > (1u << 20) ? inuse / 16 : (1u << 20);
-        trigger = limit > inuse + headroom ? limit : inuse + headroom;
-    }
-    __atomic_store_n(&hdr->limit_trigger_bytes, trigger, __ATOMIC_RELAXED);
+uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
+{
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t hdr_bytes = (sizeof(heap__hdr_t) + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+    return hdr_bytes +
+           committed * (sizeof(uint32_t) + sizeof(heap__span_t) + HEAP__PTR_MAP_PAGE_BYTES);
+}
+
+#define LIMIT_HEADROOM_BYTES ((uint64_t)1 << 20)   /* memoryLimitHeapGoalHeadroom */
+
+uint64_t heap__limit_goal_bytes(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t limit = heap__atomic_load(&hdr->memory_limit_bytes);
+    if (!limit)
+        return UINT64_MAX;
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
+    uint64_t inuse_pages = heap__atomic_load(&hdr->inuse_pages);
+    uint64_t released_pages = heap__atomic_load(&hdr->released_pages);
+    if (released_pages > heap_pages)
+        released_pages = heap_pages;
+    uint64_t ready_pages = heap_pages - released_pages;
+    uint64_t free_pages = ready_pages > inuse_pages ? ready_pages - inuse_pages : 0;
+    uint64_t mapped = heap__metadata_bytes(hdr) + (ready_pages << HEAP__PAGE_SHIFT) +
+                      heap__atomic_load(&hdr->pacer_stack_bytes);
+    uint64_t heap_free = free_pages << HEAP__PAGE_SHIFT;
+    uint64_t heap_alloc = heap__atomic_load(&hdr->heap_live_bytes);
+    uint64_t non_heap = mapped > heap_free + heap_alloc ? mapped - heap_free - heap_alloc : 0;
+    uint64_t overage = mapped > limit ? mapped - limit : 0;
+    uint64_t marked = heap__atomic_load(&hdr->marked_bytes);
+    if (non_heap + overage >= limit)
+        return marked;
+    uint64_t goal = limit - (non_heap + overage);
+    if (goal < 2 * LIMIT_HEADROOM_BYTES)
+        goal = LIMIT_HEADROOM_BYTES;
+    else
+        goal -= LIMIT_HEADROOM_BYTES;
+    return goal < marked ? marked : goal;
+}
+
+uint64_t heap__goal_bytes(heap_t *h)
+{
+    uint64_t goal = __atomic_load_n(&h->hdr->goal_bytes, __ATOMIC_RELAXED);
+    uint64_t limit_goal = heap__limit_goal_bytes(h);
+    return limit_goal < goal ? limit_goal : goal;
 }
 
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
@@ -328,9 +389,11 @@ bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
     uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
     if (goal != UINT64_MAX && live + more_bytes > goal)
         return true;
-    uint64_t trigger = __atomic_load_n(&hdr->limit_trigger_bytes, __ATOMIC_RELAXED);
-    uint64_t inuse = __atomic_load_n(&hdr->inuse_pages, __ATOMIC_RELAXED) << HEAP__PAGE_SHIFT;
-    return trigger != UINT64_MAX && inuse + more_bytes > trigger;
+    if (!heap__atomic_load(&hdr->memory_limit_bytes) ||
+        live + more_bytes <= heap__limit_goal_bytes(h))
+        return false;
+    /* The limit asks; the CPU limiter may say not yet (PACING). */
+    return heap__now_ns(CLOCK_MONOTONIC) >= heap__atomic_load(&hdr->limit_gc_after_ns);
 }
 
 /* ---- Marking -------------------------------------------------------- */
@@ -740,12 +803,37 @@ int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int m
     }
 }
 
-static uint64_t reported_goal(const heap__hdr_t *hdr)
+/* SCAVENGER: the retained bytes to keep until the next cycle, from the
+** in-use bytes when this cycle started and the goal it ran against (Go's
+** gcPaceScavenger; Go 1.19's memory-limit goal there is 95 times the
+** limit, so only the allocator's assist keeps the limit, here as there).
+** Lock held. */
+#define RETAIN_EXTRA_PERCENT 10
+static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal)
 {
-    uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
-    if (goal == UINT64_MAX)
-        return __atomic_load_n(&hdr->memory_limit_bytes, __ATOMIC_RELAXED);
-    return goal;
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t goal = UINT64_MAX;
+    if (heap__atomic_load(&hdr->num_gc) > 0) {   /* not before the 2nd cycle */
+        uint64_t new_goal = heap__goal_bytes(h);
+        double ratio = 1.0;
+        if (new_goal != UINT64_MAX && last_goal != UINT64_MAX && last_goal)
+            ratio = (double)new_goal / (double)last_goal;
+        double g = (double)inuse_at_start * ratio;
+        g += g * RETAIN_EXTRA_PERCENT / 100.0;
+        goal = g >= 1.8e19 ? UINT64_MAX - HEAP__PAGE_BYTES : (uint64_t)g;
+        goal = (goal + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+        uint64_t retained = heap__retained_bytes(hdr);
+        if (retained <= goal || retained - goal < HEAP__PAGE_BYTES)
+            goal = UINT64_MAX;
+    }
+    heap__atomic_store(&hdr->scavenge_goal_bytes, goal);
+}
+
+/* The goal as reported: 0 when there is none (GOGC off, no limit). */
+static uint64_t reported_goal(heap_t *h)
+{
+    uint64_t goal = heap__goal_bytes(h);
+    return goal == UINT64_MAX ? 0 : goal;
 }
 
 /* One collection with the world ours and no lock held. Restarts the
@@ -789,7 +877,6 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c.mark_cpu_ns = cpu1 - cpu0;
     c.heap_live_bytes = m.live_bytes;
     c.objects_live = m.live_objects;
-    c.globals_bytes = m.root_slots * sizeof(heap_ref_t);
 
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
@@ -810,12 +897,16 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     total_alloc(h, &ab, &ao);
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
+    uint64_t last_goal = heap__goal_bytes(h);
     heap__pacer_update_locked(h);
-    c.heap_goal_bytes = reported_goal(hdr);
+    c.globals_bytes = heap__atomic_load(&hdr->pacer_globals_bytes);
+    scavenge_pace(h, c.heap_start_bytes, last_goal);
+    c.heap_goal_bytes = reported_goal(h);
     hdr->gc_phase = HEAP__GC_IDLE;
 
     uint64_t t_end = heap__now_ns(CLOCK_MONOTONIC);
     c.stw_ns = t_end - t_request;
+    heap__atomic_store(&hdr->limit_gc_after_ns, t_end + c.stw_ns);
     c.cycle = (uint32_t)(heap__atomic_load(&hdr->num_gc) + 1);
     uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + c.stw_ns;
     heap__atomic_store(&hdr->gc_wall_total_ns, gc_wall);
@@ -831,6 +922,15 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (h->gc_hook)
         h->gc_hook(h->gc_hook_arg, &c);
     heap__world_start(h);
+
+    /* Go's background scavenger, done at once by the collector with the
+    ** world running: only the heap lock guards free spans. */
+    heap__lock(h);
+    uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
+    uint64_t retained = heap__retained_bytes(hdr);
+    if (keep != UINT64_MAX && retained > keep)
+        heap__scavenge_locked(h, retained - keep);
+    heap__unlock(h);
 }
 
 int heap__collect(heap_t *h, int why)

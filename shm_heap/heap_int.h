@@ -29,6 +29,7 @@
 **   FREE   pages not in use. Kept in free lists by length (bucket k-1 for
 **          k < 128 pages, the last bucket for >= 128, first fit), linked
 **          through spans[s].next. Coalescing happens only in the walk.
+**          `released`: the span's pages were given back (SCAVENGER).
 **   SMALL  nelems slots of elem_bytes for one span class (size class << 1
 **          | noscan). Two bitmaps; (sweep_word & 1) selects the alloc
 **          bitmap, the other one is the mark bitmap.
@@ -161,13 +162,51 @@
 ** mark bitmap, freeindex = 0, owner = 0. Unmarked LARGE spans are freed.
 ** The same walk coalesces free runs and rebuilds every list.
 **
-** PACING. heap_live_bytes = bytes marked at the last cycle + bytes handed
-** out since, counted when a span is given to an mcache (all its free slots)
-** or a large object is allocated, like Go's heapLive. A refill triggers a
-** collection when heap_live_bytes >= goal, or when in-use span bytes reach
-** limit_trigger (memory limit). goal = max(marked * (1 + gogc/100), 4 MiB).
-** limit_trigger = max(limit, in-use after the last cycle + max(1/16, 1 MiB))
-** so a live heap above the limit does not collect on every refill.
+** PACING (Go 1.19's mgcpacer.go). heap_live_bytes = bytes marked at the
+** last cycle + bytes handed out since, counted when a span is given to an
+** mcache (all its free slots) or a large object is allocated, like Go's
+** heapLive (and Go 1.19's totalAlloc - totalFree). A refill collects first
+** when heap_live_bytes would pass goal = min(GOGC goal, limit goal):
+**
+**   GOGC goal  = marked + (marked + stacks + globals) * GOGC / 100,
+**                at least 4 MiB * GOGC / 100 (Go's heapMinimum)
+**   limit goal = limit - (non-heap + overage) - 1 MiB headroom
+**                (memoryLimitHeapGoal: 1 MiB, or just 1 MiB when that
+**                leaves < 1 MiB; never below marked), where
+**     mapped   = header + map/span/pointer-map entries of committed pages
+**                + committed heap pages not released + stacks
+**     non-heap = mapped - free unreleased pages - heap_live_bytes
+**     overage  = max(mapped - limit, 0)
+**
+** stacks are the processes' reported stack bytes and globals the slots of
+** their heap_globals(), both summed when the pacer updates (each cycle and
+** each setting change), as Go uses the last cycle's stack scan. Go bounds
+** the GC spiral near the limit with its GC CPU limiter (50%); here a
+** collection the limit goal asks for waits until as long as the last
+** pause has passed since it ended (limit_gc_after_ns), so it takes at most
+** half the wall time. A collection the GOGC goal asks for never waits.
+**
+** SCAVENGER (Go 1.19's mgcscavenge.go). Free pages go back to the OS by
+** punching a hole in the segment (fallocate PUNCH_HOLE): for a shared
+** tmpfs file that frees the pages and drops them from every process's
+** RSS; madvise(MADV_DONTNEED) would only unmap them in one process. A FREE
+** span is released whole or not at all (its `released` flag);
+** hdr->released_pages is the sum over released spans, recomputed by
+** every walk. After each cycle the collector, holding the heap lock only
+** (the world already restarted), releases the highest free spans (split
+** if need be) until retained = in-use + free unreleased pages is at most
+**
+**   in-use at the cycle's start * goal / previous goal * (1 + 10%)
+**
+** (gcPaceScavenger's gcPercentGoal; none after the first cycle). With a
+** memory limit, a page allocation that would take mapped memory (PACING)
+** past the limit first releases the difference, as Go 1.19's allocator
+** does. Reusing a released span fallocates its pages again (a full tmpfs
+** is HEAP_EOOM, not SIGBUS) and needs no zeroing. The walk never merges
+** a released span with an unreleased neighbour (that would back released
+** pages again or release pages the scavenger chose to keep), so two free
+** spans may be neighbours when one of them is released. Released pages
+** are not counted by PACING's mapped memory.
 **
 ** DESIGN CHOICES
 **
@@ -262,6 +301,8 @@ typedef struct heap__span {
     uint32_t needzero;       /* free slots may hold old bytes */
     uint32_t large_nptrs;    /* LARGE: reference slots of the object */
     uint64_t large_bytes;    /* LARGE: bytes requested */
+    uint32_t released;       /* FREE: its pages are given back to the OS */
+    uint32_t reserved;
     uint64_t bits[2][HEAP__BITMAP_WORDS];
 } heap__span_t;
 
@@ -329,17 +370,21 @@ typedef struct heap__hdr {
 
     /* pacing; read without the lock (atomics) */
     alignas(64) uint64_t heap_live_bytes;
-    uint64_t goal_bytes;             /* UINT64_MAX = none */
-    uint64_t limit_trigger_bytes;    /* UINT64_MAX = none */
-    uint64_t memory_limit_bytes;
+    uint64_t goal_bytes;             /* the GOGC goal; UINT64_MAX = off */
+    uint64_t memory_limit_bytes;     /* 0 = none */
     int32_t gogc;
     uint32_t reserved0;
     uint64_t marked_bytes;           /* at the last cycle */
     uint64_t marked_objects;
     uint64_t inuse_after_gc_bytes;
+    uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
+    uint64_t pacer_globals_bytes;    /* registered globals, same */
+    uint64_t limit_gc_after_ns;      /* CLOCK_MONOTONIC; the CPU limiter */
+    uint64_t scavenge_goal_bytes;    /* retained bytes to keep; UINT64_MAX = none */
 
     /* statistics (atomics) */
     uint64_t inuse_pages;
+    uint64_t released_pages;         /* free pages given back to the OS */
     uint64_t retired_alloc_bytes;    /* from closed or dead attachments */
     uint64_t retired_alloc_objects;
     uint64_t alloc_bytes_at_gc;      /* total_alloc_bytes when the last sweep ended */
@@ -591,6 +636,14 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
 void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
                            uint64_t bytes, uint32_t nptrs, bool needzero);
 
+/* SCAVENGER: release free spans, highest first, until `bytes` more are
+** released or none is left. Heap lock held. Returns bytes released. */
+uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes);
+/* Retained heap bytes now: in-use + free unreleased span pages. */
+uint64_t heap__retained_bytes(const heap__hdr_t *hdr);
+/* Mapped memory as PACING counts it (released pages excluded). */
+uint64_t heap__mapped_bytes(const heap__hdr_t *hdr);
+
 /* Walk every span from first_page to hwm_page rebuilding the free lists,
 ** the central lists and the in-use count. Every lock held. */
 enum {
@@ -667,8 +720,14 @@ int heap__collect(heap_t *h, int why);
 
 /* Pacer: should a refill that would add `more_bytes` collect first? */
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes);
-/* Recompute goal and limit trigger from marked/in-use (lock held). */
+/* Recompute the GOGC goal, stacks and globals (lock held). */
 void heap__pacer_update_locked(heap_t *h);
+/* The goal now: min(GOGC goal, limit goal); UINT64_MAX if neither. */
+uint64_t heap__goal_bytes(heap_t *h);
+/* The memory limit's goal now (PACING); UINT64_MAX without a limit. */
+uint64_t heap__limit_goal_bytes(heap_t *h);
+/* Bytes of the segment's metadata backing committed pages. */
+uint64_t heap__metadata_bytes(const heap__hdr_t *hdr);
 
 /* Reclaim entry i of a dead (or closing) process: drop its roots, fold
 ** its counters (lock held). */

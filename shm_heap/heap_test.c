@@ -660,6 +660,158 @@ static void test_pacing(void)
     heap_close(&h, true);
 }
 
+/* Go 1.19's goal: marked + (marked + stacks + globals) * GOGC/100, at
+** least 4 MiB * GOGC/100. */
+static void test_pacer_goal(void)
+{
+    heap_t *h = open_heap("goal", 256 * MiB, 100, 0);
+    heap_set_stack_bytes(h, 3 * MiB);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 1000);
+    CHECK(g);
+    heap_roots_t *roots = heap_roots_new(h, 1024);
+    heap_ref_t *s = heap_roots_push(roots, 1024);
+    for (int i = 0; i < 1024; i++)
+        CHECK(s[i] = heap_alloc(h, 0, 8192));
+    CHECK_RC(heap_collect(h));
+    const uint64_t marked = 1024 * 8192, stacks = 3 * MiB, globals = 1000 * 8;
+    heap_gc_cycle_t c = last_cycle(h);
+    CHECK(c.heap_live_bytes == marked && c.stack_bytes == stacks && c.globals_bytes == globals);
+    uint64_t want = marked + (marked + stacks + globals);
+    CHECKF(c.heap_goal_bytes == want, "goal %llu, want %llu",
+           (unsigned long long)c.heap_goal_bytes, (unsigned long long)want);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == want);
+    heap_set_gogc(h, 50);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == marked + (marked + stacks + globals) * 50 / 100);
+
+    /* A small heap: the minimum is 4 MiB scaled by GOGC. */
+    heap_roots_pop(roots, 1024);
+    CHECK_RC(heap_collect(h));
+    CHECK(last_cycle(h).heap_live_bytes == 0);
+    heap_set_gogc(h, 25);
+    heap_stats_read(h, &st);
+    CHECK((stacks + globals) / 4 < MiB && st.heap_goal_bytes == 1 * MiB);
+    heap_set_gogc(h, 400);
+    heap_stats_read(h, &st);
+    CHECK((stacks + globals) * 4 < 16 * MiB && st.heap_goal_bytes == 16 * MiB);
+    heap_set_stack_bytes(h, 8 * MiB);
+    heap_set_gogc(h, 400);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == (8 * MiB + globals) * 4);
+    heap_set_gogc(h, 0);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == 0);   /* GOGC=0: collect all the time, as Go */
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+/* The limit's goal: limit - non-heap memory - 1 MiB of headroom (Go 1.19's
+** memoryLimitHeapGoal), non-heap counting stacks and heap metadata. */
+static void test_memory_limit_goal(void)
+{
+    const uint64_t limit = 64 * MiB, stacks = 2 * MiB;
+    heap_t *h = open_heap("limitgoal", 256 * MiB, HEAP_GOGC_OFF, limit);
+    heap_set_stack_bytes(h, stacks);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 1024);
+    heap_ref_t *s = heap_roots_push(roots, 1024);
+    for (int i = 0; i < 1024; i++)
+        CHECK(s[i] = heap_alloc(h, 0, 1000));
+    CHECK_RC(heap_collect(h));
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t live = hdr->heap_live_bytes;
+    CHECK(live == 1024 * 1024);
+    uint64_t heap_pages = hdr->commit_page - hdr->first_page;
+    uint64_t free_bytes = (heap_pages - hdr->inuse_pages - hdr->released_pages) * HEAP__PAGE_BYTES;
+    uint64_t mapped = heap__metadata_bytes(hdr) + stacks +
+                      (heap_pages - hdr->released_pages) * HEAP__PAGE_BYTES;
+    uint64_t non_heap = mapped - free_bytes - live;
+    CHECK(non_heap >= stacks + heap__metadata_bytes(hdr));
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    CHECKF(st.heap_goal_bytes == limit - non_heap - MiB, "goal %llu, want %llu",
+           (unsigned long long)st.heap_goal_bytes, (unsigned long long)(limit - non_heap - MiB));
+    CHECK(last_cycle(h).heap_goal_bytes == st.heap_goal_bytes);
+
+    /* Less than 2 MiB left: the goal is the 1 MiB headroom itself, but
+    ** never below the live heap. */
+    heap_set_memory_limit(h, non_heap + 3 * MiB / 2);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == live);   /* 1 MiB < live */
+    heap_roots_pop(roots, 1024);
+    CHECK_RC(heap_collect(h));
+    heap_stats_read(h, &st);
+    CHECK(h->hdr->marked_bytes == 0 && st.heap_goal_bytes == MiB);
+    /* Non-heap memory alone over the limit: the goal is the live heap. */
+    heap_set_memory_limit(h, stacks);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == 0);
+    /* With GOGC on too, the smaller goal wins. */
+    heap_set_gogc(h, 100);
+    heap_set_memory_limit(h, 1024 * MiB);
+    heap_stats_read(h, &st);
+    CHECK(st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+/* The scavenger: after the live set shrinks, free pages go back to the
+** OS (the segment's blocks drop), and come back zeroed when reused. */
+static uint64_t segment_bytes(heap_t *h)
+{
+    struct stat sb;
+    CHECK(fstat(h->fd, &sb) == 0);
+    return (uint64_t)sb.st_blocks * 512;
+}
+
+static void test_scavenger(void)
+{
+    heap_t *h = open_heap("scavenge", 256 * MiB, 100, 0);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++) {
+        CHECK(s[i] = heap_alloc(h, 0, 8192));   /* 40 MiB live */
+        memset(heap_ptr(h, s[i]), 0x77, 8192);
+    }
+    CHECK_RC(heap_collect(h));
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    uint64_t big = segment_bytes(h);
+    printf("scavenger: 40 MiB live: segment %llu KiB, released %llu KiB\n",
+           (unsigned long long)(big >> 10), (unsigned long long)(st.heap_released_bytes >> 10));
+    CHECK(big >= 40 * MiB);
+
+    heap_roots_pop(roots, 5120);                  /* the live set shrinks */
+    CHECK_RC(heap_collect(h));
+    CHECK_RC(heap_collect(h));
+    heap_stats_read(h, &st);
+    uint64_t small = segment_bytes(h);
+    printf("scavenger: 0 live: segment %llu KiB, released %llu KiB, retained %llu KiB\n",
+           (unsigned long long)(small >> 10), (unsigned long long)(st.heap_released_bytes >> 10),
+           (unsigned long long)(heap__retained_bytes(h->hdr) >> 10));
+    CHECK(st.heap_released_bytes >= 32 * MiB);
+    CHECK(small + 32 * MiB <= big);
+    CHECK(heap__retained_bytes(h->hdr) <= 8 * MiB);
+    CHECK_VERIFY(h);
+
+    /* Reuse: the released pages come back, zeroed. */
+    s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++) {
+        CHECK(s[i] = heap_alloc(h, 0, 8192));
+        CHECKF(all_zero(heap_ptr(h, s[i]), 8192), "reused released page not zero");
+    }
+    heap_stats_t again;
+    heap_stats_read(h, &again);
+    CHECK(again.heap_released_bytes < st.heap_released_bytes);
+    CHECK_VERIFY(h);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 static void test_memory_limit(void)
 {
     uint64_t inuse;
@@ -1091,7 +1243,10 @@ int main(void)
     test_hook_and_history();
     test_stats_from_another_thread();
     test_pacing();
+    test_pacer_goal();
+    test_memory_limit_goal();
     test_memory_limit();
+    test_scavenger();
     test_oom();
     test_verify_detects_corruption();
     test_mark_stack_overflow();

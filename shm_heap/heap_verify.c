@@ -155,8 +155,8 @@ static int check_spans(vctx_t *v)
 {
     heap_t *h = v->h;
     heap__hdr_t *hdr = h->hdr;
-    uint64_t inuse = 0;
-    bool prev_free = false;
+    uint64_t inuse = 0, released = 0;
+    bool prev_free = false, prev_released = false;
     uint32_t s;
     for (s = hdr->first_page; s < hdr->hwm_page;) {
         heap__span_t *sp = heap__span(h, s);
@@ -166,8 +166,14 @@ static int check_spans(vctx_t *v)
                         hdr->hwm_page);
         v->start[s] = 1;
         if (sp->state == HEAP__SPAN_FREE) {
-            if (prev_free)
+            /* Neighbours merge in the walk, except released with not. */
+            if (prev_free && !prev_released && !sp->released)
                 return fail(v->why, v->whysize, "span %u: free span after a free span", s);
+            if (sp->released > 1)
+                return fail(v->why, v->whysize, "span %u: released %u", s, sp->released);
+            if (sp->released)
+                released += n;
+            prev_released = sp->released != 0;
             for (uint32_t p = s; p < s + n; p++) {
                 if (h->page_map[p] != 0)
                     return fail(v->why, v->whysize, "free page %u mapped to %u", p,
@@ -196,6 +202,10 @@ static int check_spans(vctx_t *v)
         return fail(v->why, v->whysize, "in-use pages %llu, counter says %llu",
                     (unsigned long long)inuse,
                     (unsigned long long)heap__atomic_load(&hdr->inuse_pages));
+    if (released != heap__atomic_load(&hdr->released_pages))
+        return fail(v->why, v->whysize, "released pages %llu, counter says %llu",
+                    (unsigned long long)released,
+                    (unsigned long long)heap__atomic_load(&hdr->released_pages));
     return 0;
 }
 
