@@ -356,6 +356,8 @@ static int claim_entry(heap_t *h)
 
     h->proc_index = (uint32_t)idx;
     h->proc = p;
+    heap_hwm_reset(h);
+    h->proc = p;
     h->attach_id = p->attach_id;
     return 0;
 }
@@ -879,9 +881,57 @@ void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg)
     h->gc_hook_arg = arg;
 }
 
+static void atomic_max(uint64_t *p, uint64_t v)
+{
+    uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v > old && !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED))
+        ;
+}
+
 void heap_set_stack_bytes(heap_t *h, uint64_t bytes)
 {
     heap__atomic_store(&h->proc->stack_bytes, bytes);
+    atomic_max(&h->proc->hwm_stack_bytes, bytes);
+}
+
+void heap__alloc_now(heap_t *h, uint64_t *bytes_out, uint64_t *objects_out)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t bytes = heap__atomic_load(&hdr->retired_alloc_bytes);
+    uint64_t objects = heap__atomic_load(&hdr->retired_alloc_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        bytes += heap__atomic_load(&p->alloc_bytes);
+        objects += heap__atomic_load(&p->alloc_objects);
+    }
+    uint64_t at_gc = heap__atomic_load(&hdr->alloc_bytes_at_gc);
+    uint64_t objs_at_gc = heap__atomic_load(&hdr->alloc_objects_at_gc);
+    *bytes_out = heap__atomic_load(&hdr->marked_bytes) + (bytes > at_gc ? bytes - at_gc : 0);
+    *objects_out = heap__atomic_load(&hdr->marked_objects) +
+                   (objects > objs_at_gc ? objects - objs_at_gc : 0);
+}
+
+void heap_hwm_reset(heap_t *h)
+{
+    uint64_t bytes, objects;
+    heap__alloc_now(h, &bytes, &objects);
+    heap__atomic_store(&h->proc->hwm_alloc_bytes, bytes);
+    heap__atomic_store(&h->proc->hwm_objects, objects);
+    heap__atomic_store(&h->proc->hwm_stack_bytes, heap__atomic_load(&h->proc->stack_bytes));
+}
+
+void heap_hwm_read(heap_t *h, heap_hwm_t *out)
+{
+    uint64_t bytes, objects;
+    heap__alloc_now(h, &bytes, &objects);
+    uint64_t b = heap__atomic_load(&h->proc->hwm_alloc_bytes);
+    uint64_t o = heap__atomic_load(&h->proc->hwm_objects);
+    uint64_t s = heap__atomic_load(&h->proc->hwm_stack_bytes);
+    uint64_t stack_now = heap__atomic_load(&h->proc->stack_bytes);
+    out->heap_alloc_bytes = b > bytes ? b : bytes;
+    out->heap_objects = o > objects ? o : objects;
+    out->stack_bytes = s > stack_now ? s : stack_now;
 }
 
 void heap_set_gogc(heap_t *h, int gogc)

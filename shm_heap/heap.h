@@ -263,8 +263,24 @@ void heap_stats_read(heap_t *h, heap_stats_t *st);
 #define HEAP_GC_HISTORY 1024
 int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max);
 
-/* Report this process's stack bytes in use (for gctrace and stats). */
+/* Report this process's stack bytes in use (for gctrace, stats and the
+** pacer's stack term). Safe from any thread of the process. */
 void heap_set_stack_bytes(heap_t *h, uint64_t bytes);
+
+/* Exact high-water marks since this process's last heap_hwm_reset() (or
+** its attach). The heap figures are of the whole shared heap; the heap in
+** use is counted as Go's HeapAlloc (heap_stats.heap_alloc_bytes: bytes of
+** allocated objects by size class, including garbage not yet swept). */
+typedef struct heap_hwm {
+    uint64_t heap_alloc_bytes;    /* peak heap in use (HeapAlloc) */
+    uint64_t heap_objects;        /* peak objects allocated, not swept */
+    uint64_t stack_bytes;         /* peak of this process's reported stacks */
+} heap_hwm_t;
+/* Start new marks at the current values. Call while inside the heap
+** (between heap_enter and heap_leave), so no collection runs meanwhile. */
+void heap_hwm_reset(heap_t *h);
+/* Safe from any thread of the process. */
+void heap_hwm_read(heap_t *h, heap_hwm_t *out);
 
 /* Change pacing at run time (like debug.SetGCPercent / SetMemoryLimit). */
 void heap_set_gogc(heap_t *h, int gogc);

@@ -878,6 +878,19 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c.heap_live_bytes = m.live_bytes;
     c.objects_live = m.live_objects;
 
+    /* HIGH-WATER MARKS: the heap in use peaks just before a sweep. */
+    uint64_t pre_bytes, pre_objects;
+    heap__alloc_now(h, &pre_bytes, &pre_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        if (pre_bytes > heap__atomic_load(&p->hwm_alloc_bytes))
+            heap__atomic_store(&p->hwm_alloc_bytes, pre_bytes);
+        if (pre_objects > heap__atomic_load(&p->hwm_objects))
+            heap__atomic_store(&p->hwm_objects, pre_objects);
+    }
+
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
     heap__sweep_stats_t ss = {0, 0};

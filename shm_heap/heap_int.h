@@ -208,6 +208,18 @@
 ** spans may be neighbours when one of them is released. Released pages
 ** are not counted by PACING's mapped memory.
 **
+** HIGH-WATER MARKS. Heap in use is counted as Go's HeapAlloc: bytes of
+** allocated objects (size classes; large objects' pages), i.e. marked at
+** the last cycle + allocated since (heap_stats.heap_alloc_bytes), and
+** objects likewise. Both only grow between cycles and fall only in a
+** sweep, so their peak since a reset is max(value at the reset, value just
+** before each sweep, value now): the collector folds the pre-sweep value
+** into every attached process's hwm_* (world stopped, so it is exact),
+** and heap_hwm_read() adds "now". Nothing on the fast path. (Go's
+** heapLive, counted per span handed to an mcache, would also fall when a
+** span goes back, and is not what Go reports as the heap in use.) Stack
+** bytes: the max of what the process reported (heap_set_stack_bytes).
+**
 ** DESIGN CHOICES
 **
 **  - No object header; a pointer map beside the heap instead (OBJECTS):
@@ -328,7 +340,10 @@ typedef struct heap__proc {
     uint64_t alloc_objects;
     uint64_t start_ticks;    /* /proc/<pid>/stat starttime, against pid reuse */
     heap_ref_t pools_head;   /* this process's pool areas (heap_pool) */
-    uint64_t reserved[7];
+    uint64_t hwm_alloc_bytes;    /* HIGH-WATER MARKS since this process's reset */
+    uint64_t hwm_objects;
+    uint64_t hwm_stack_bytes;
+    uint64_t reserved[4];
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -728,6 +743,9 @@ uint64_t heap__goal_bytes(heap_t *h);
 uint64_t heap__limit_goal_bytes(heap_t *h);
 /* Bytes of the segment's metadata backing committed pages. */
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr);
+
+/* Heap in use (HeapAlloc) and objects now. */
+void heap__alloc_now(heap_t *h, uint64_t *bytes, uint64_t *objects);
 
 /* Reclaim entry i of a dead (or closing) process: drop its roots, fold
 ** its counters (lock held). */

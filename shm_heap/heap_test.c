@@ -812,6 +812,70 @@ static void test_scavenger(void)
     heap_close(&h, true);
 }
 
+static void child_alloc_and_collect(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    for (int i = 0; i < 2000; i++)
+        CHECK(heap_alloc(h, 0, 4000));             /* 4096-byte class */
+    CHECK_RC(heap_collect(h));
+    heap_close(&h, false);
+}
+
+/* Exact high-water marks: the heap in use (HeapAlloc) peaks just before a
+** sweep; the marks restart at heap_hwm_reset(). */
+static void test_high_water_marks(void)
+{
+    heap_t *h = open_heap("hwm", 128 * MiB, HEAP_GOGC_OFF, 0);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 1);
+    g[0] = heap_alloc(h, 1, 1000);                 /* 1 KiB live */
+    heap_hwm_reset(h);
+    heap_hwm_t m;
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 1024 && m.heap_objects == 1 && m.stack_bytes == 0);
+
+    for (int i = 0; i < 3000; i++)
+        CHECK(heap_alloc(h, 0, 1000));             /* 3000 KiB of garbage */
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    CHECK(st.heap_alloc_bytes == 3001 * 1024);
+    CHECK_RC(heap_collect(h));
+    heap_stats_read(h, &st);
+    CHECK(st.heap_alloc_bytes == 1024);
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 3001 * 1024 && m.heap_objects == 3001);
+
+    for (int i = 0; i < 1000; i++)                 /* a lower second peak */
+        CHECK(heap_alloc(h, 0, 2000));
+    CHECK_RC(heap_collect(h));
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 3001 * 1024 && m.heap_objects == 3001);
+
+    heap_set_stack_bytes(h, 64 << 10);
+    heap_set_stack_bytes(h, 8 << 10);
+    heap_hwm_reset(h);                             /* a new task */
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 1024 && m.heap_objects == 1 && m.stack_bytes == 8 << 10);
+    heap_set_stack_bytes(h, 32 << 10);
+    heap_set_stack_bytes(h, 4 << 10);
+    for (int i = 0; i < 100; i++)
+        CHECK(heap_alloc(h, 0, 100));              /* 112-byte class, not swept: now */
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 1024 + 100 * 112 && m.heap_objects == 101);
+    CHECK(m.stack_bytes == 32 << 10);
+
+    /* Another process's allocations count: the heap is shared. */
+    heap_leave(h);
+    tu_wait_ok(tu_fork(child_alloc_and_collect, "hwm"));
+    heap_enter(h);
+    heap_hwm_read(h, &m);
+    CHECK(m.heap_alloc_bytes == 1024 + 100 * 112 + 2000 * 4096);
+    CHECK(m.heap_objects == 101 + 2000);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 static void test_memory_limit(void)
 {
     uint64_t inuse;
@@ -1247,6 +1311,7 @@ int main(void)
     test_memory_limit_goal();
     test_memory_limit();
     test_scavenger();
+    test_high_water_marks();
     test_oom();
     test_verify_detects_corruption();
     test_mark_stack_overflow();
