@@ -763,7 +763,7 @@ heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
         }
         heap__collect(h, HEAP__GC_BY_OOM);
     }
-    /* Memory handed out is zero past the header: every slot is nil. */
+    /* Memory handed out is zero: every slot is nil. */
     struct heap_pool *p = heap_ptr(h, ref);
     p->self = ref;
     p->prev = 0;
