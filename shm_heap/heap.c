@@ -357,7 +357,6 @@ static int claim_entry(heap_t *h)
     h->proc_index = (uint32_t)idx;
     h->proc = p;
     heap_hwm_reset(h);
-    h->proc = p;
     h->attach_id = p->attach_id;
     return 0;
 }
