@@ -512,6 +512,7 @@ enum {
     HEAP__FP_CENTRAL_POP,         /* central lock, span half taken off the list */
     HEAP__FP_CENTRAL_PUSH,        /* central lock, span linked, owner not yet 0 */
     HEAP__FP_FRESH_SPAN,          /* heap lock, fresh span for a refill */
+    HEAP__FP_SCAVENGE,            /* heap lock, a free span split to release */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 

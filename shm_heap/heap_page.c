@@ -326,6 +326,7 @@ uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes)
             free_push(h, page);
             free_push(h, target);
         }
+        heap__fault(h, HEAP__FP_SCAVENGE);
         if (!pages_release(h, target, take))
             break;
         heap__span(h, target)->released = 1;
