@@ -171,8 +171,8 @@
 **   GOGC goal  = marked + (marked + stacks + globals) * GOGC / 100,
 **                at least 4 MiB * GOGC / 100 (Go's heapMinimum)
 **   limit goal = limit - (non-heap + overage) - 1 MiB headroom
-**                (memoryLimitHeapGoal: 1 MiB, or just 1 MiB when that
-**                leaves < 1 MiB; never below marked), where
+**                (memoryLimitHeapGoal; 1 MiB when less than 2 MiB is
+**                left before the headroom; never below marked), where
 **     mapped   = header + map/span/pointer-map entries of committed pages
 **                + committed heap pages not released + stacks
 **     non-heap = mapped - free unreleased pages - heap_live_bytes
@@ -182,9 +182,9 @@
 ** their heap_globals(), both summed when the pacer updates (each cycle and
 ** each setting change), as Go uses the last cycle's stack scan. Go bounds
 ** the GC spiral near the limit with its GC CPU limiter (50%); here a
-** collection the limit goal asks for waits until as long as the last
-** pause has passed since it ended (limit_gc_after_ns), so it takes at most
-** half the wall time. A collection the GOGC goal asks for never waits.
+** collection only the limit goal asks for waits, after a cycle, as long as
+** that cycle's pause took (limit_gc_after_ns), so such collections take
+** at most half the wall time. One the GOGC goal asks for never waits.
 **
 ** SCAVENGER (Go 1.19's mgcscavenge.go). Free pages go back to the OS by
 ** punching a hole in the segment (fallocate PUNCH_HOLE): for a shared
@@ -198,7 +198,7 @@
 **
 **   in-use at the cycle's start * goal / previous goal * (1 + 10%)
 **
-** (gcPaceScavenger's gcPercentGoal; none after the first cycle). With a
+** (gcPaceScavenger's gcPercentGoal; from the second cycle on). With a
 ** memory limit, a page allocation that would take mapped memory (PACING)
 ** past the limit first releases the difference, as Go 1.19's allocator
 ** does. Reusing a released span fallocates its pages again (a full tmpfs
