@@ -336,10 +336,13 @@ void heap__pacer_update_locked(heap_t *h)
 
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
 {
+    /* The header, and the entries of committed heap pages (the entries of
+    ** the metadata pages themselves are never touched, so cost nothing). */
     uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
     uint64_t hdr_bytes = (sizeof(heap__hdr_t) + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
     return hdr_bytes +
-           committed * (sizeof(uint32_t) + sizeof(heap__span_t) + HEAP__PTR_MAP_PAGE_BYTES);
+           pages * (sizeof(uint32_t) + sizeof(heap__span_t) + HEAP__PTR_MAP_PAGE_BYTES);
 }
 
 #define LIMIT_HEADROOM_BYTES ((uint64_t)1 << 20)   /* memoryLimitHeapGoalHeadroom */
