@@ -221,6 +221,7 @@ typedef struct layout {
     uint64_t hdr_bytes;
     uint64_t page_map_off;
     uint64_t spans_off;
+    uint64_t ptr_map_off;
     uint32_t first_page;
 } layout_t;
 
@@ -239,8 +240,10 @@ static int layout_compute(uint64_t seg_bytes, layout_t *L)
     L->page_map_off = L->hdr_bytes;
     L->spans_off = L->page_map_off + round_up((uint64_t)L->npages * sizeof(uint32_t),
                                               HEAP__PAGE_BYTES);
-    uint64_t end = L->spans_off + round_up((uint64_t)L->npages * sizeof(heap__span_t),
-                                           HEAP__PAGE_BYTES);
+    L->ptr_map_off = L->spans_off + round_up((uint64_t)L->npages * sizeof(heap__span_t),
+                                             HEAP__PAGE_BYTES);
+    uint64_t end = L->ptr_map_off + round_up((uint64_t)L->npages * HEAP__PTR_MAP_PAGE_BYTES,
+                                             HEAP__PAGE_BYTES);
     L->first_page = (uint32_t)(end >> HEAP__PAGE_SHIFT);
     /* Room for at least a few spans of the biggest class. */
     if ((uint64_t)L->first_page + 64 > L->npages)
@@ -265,6 +268,7 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->seg_bytes = L->seg_bytes;
     hdr->page_map_off = L->page_map_off;
     hdr->spans_off = L->spans_off;
+    hdr->ptr_map_off = L->ptr_map_off;
     hdr->npages = L->npages;
     hdr->first_page = L->first_page;
     hdr->create_unix_ns = heap__now_ns(CLOCK_REALTIME);
@@ -273,6 +277,7 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->sweepgen = 1;
     hdr->cache_epoch = 1;
     hdr->gogc = cfg->gogc;
+    hdr->scavenge_goal_bytes = UINT64_MAX;
     hdr->memory_limit_bytes = cfg->memory_limit_bytes;
     hdr->hwm_page = L->first_page;
     hdr->commit_page = L->first_page;
@@ -375,6 +380,7 @@ static int claim_entry(heap_t *h)
 
     h->proc_index = (uint32_t)idx;
     h->proc = p;
+    heap_hwm_reset(h);
     h->attach_id = p->attach_id;
     return 0;
 }
@@ -463,6 +469,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
     h->view.stw_word = &h->hdr->stw;
     h->page_map = (uint32_t *)(h->view.base + h->hdr->page_map_off);
     h->spans = (heap__span_t *)(h->view.base + h->hdr->spans_off);
+    h->ptr_map = (uint64_t *)(h->view.base + h->hdr->ptr_map_off);
     rc = claim_entry(h);
     if (rc)
         goto out_unmap;
@@ -779,7 +786,7 @@ heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
         }
         heap__collect(h, HEAP__GC_BY_OOM);
     }
-    /* Memory handed out is zero past the header: every slot is nil. */
+    /* Memory handed out is zero: every slot is nil. */
     struct heap_pool *p = heap_ptr(h, ref);
     p->self = ref;
     p->prev = 0;
@@ -899,9 +906,57 @@ void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg)
     h->gc_hook_arg = arg;
 }
 
+static void atomic_max(uint64_t *p, uint64_t v)
+{
+    uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v > old && !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED))
+        ;
+}
+
 void heap_set_stack_bytes(heap_t *h, uint64_t bytes)
 {
     heap__atomic_store(&h->proc->stack_bytes, bytes);
+    atomic_max(&h->proc->hwm_stack_bytes, bytes);
+}
+
+void heap__alloc_now(heap_t *h, uint64_t *bytes_out, uint64_t *objects_out)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t bytes = heap__atomic_load(&hdr->retired_alloc_bytes);
+    uint64_t objects = heap__atomic_load(&hdr->retired_alloc_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        bytes += heap__atomic_load(&p->alloc_bytes);
+        objects += heap__atomic_load(&p->alloc_objects);
+    }
+    uint64_t at_gc = heap__atomic_load(&hdr->alloc_bytes_at_gc);
+    uint64_t objs_at_gc = heap__atomic_load(&hdr->alloc_objects_at_gc);
+    *bytes_out = heap__atomic_load(&hdr->marked_bytes) + (bytes > at_gc ? bytes - at_gc : 0);
+    *objects_out = heap__atomic_load(&hdr->marked_objects) +
+                   (objects > objs_at_gc ? objects - objs_at_gc : 0);
+}
+
+void heap_hwm_reset(heap_t *h)
+{
+    uint64_t bytes, objects;
+    heap__alloc_now(h, &bytes, &objects);
+    heap__atomic_store(&h->proc->hwm_alloc_bytes, bytes);
+    heap__atomic_store(&h->proc->hwm_objects, objects);
+    heap__atomic_store(&h->proc->hwm_stack_bytes, heap__atomic_load(&h->proc->stack_bytes));
+}
+
+void heap_hwm_read(heap_t *h, heap_hwm_t *out)
+{
+    uint64_t bytes, objects;
+    heap__alloc_now(h, &bytes, &objects);
+    uint64_t b = heap__atomic_load(&h->proc->hwm_alloc_bytes);
+    uint64_t o = heap__atomic_load(&h->proc->hwm_objects);
+    uint64_t s = heap__atomic_load(&h->proc->hwm_stack_bytes);
+    uint64_t stack_now = heap__atomic_load(&h->proc->stack_bytes);
+    out->heap_alloc_bytes = b > bytes ? b : bytes;
+    out->heap_objects = o > objects ? o : objects;
+    out->stack_bytes = s > stack_now ? s : stack_now;
 }
 
 void heap_set_gogc(heap_t *h, int gogc)
@@ -950,13 +1005,12 @@ void heap_stats_read(heap_t *h, heap_stats_t *st)
     st->heap_inuse_bytes = inuse_pages << HEAP__PAGE_SHIFT;
     uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
     uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
-    st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) +
-                         round_up(sizeof(heap__hdr_t), HEAP__PAGE_BYTES) +
-                         committed * (sizeof(uint32_t) + sizeof(heap__span_t));
+    st->heap_sys_bytes = (heap_pages << HEAP__PAGE_SHIFT) + heap__metadata_bytes(hdr);
     st->heap_max_bytes = hdr->seg_bytes;
+    st->heap_released_bytes = heap__atomic_load(&hdr->released_pages) << HEAP__PAGE_SHIFT;
     st->heap_live_bytes = marked;
-    uint64_t goal = heap__atomic_load(&hdr->goal_bytes);
-    st->heap_goal_bytes = goal == UINT64_MAX ? heap__atomic_load(&hdr->memory_limit_bytes) : goal;
+    uint64_t goal = heap__goal_bytes(h);
+    st->heap_goal_bytes = goal == UINT64_MAX ? 0 : goal;
     st->num_gc = heap__atomic_load(&hdr->num_gc);
     st->pause_total_ns = heap__atomic_load(&hdr->pause_total_ns);
     st->pause_max_ns = heap__atomic_load(&hdr->pause_max_ns);

@@ -13,8 +13,11 @@
 **
 ** Collection is stop-the-world mark-and-sweep across every attached process,
 ** reached at safepoints: heap_alloc(), heap_safepoint(), and processes that
-** are outside the heap (heap_leave) count as stopped. Pacing is Go's:
-** goal = live * (1 + gogc/100), at least 4 MiB.
+** are outside the heap (heap_leave) count as stopped. Pacing is Go
+** 1.19's: goal = marked + (marked + stacks + globals) * GOGC/100, at least
+** 4 MiB * GOGC/100, and under a memory limit at most the limit less
+** non-heap memory (stacks, heap metadata) and 1 MiB of headroom. Free
+** pages beyond the scavenger's goal go back to the OS (heap_int.h).
 **
 ** Threading: a heap_t is one process's attachment and is used by one thread
 ** (the scheduler's). Other threads of that process may call
@@ -30,6 +33,12 @@
 #include <stdint.h>
 
 #include "base/gc_fields.h"
+
+/* The Go release whose runtime this heap models: size classes, span
+** sizes, pacing, scavenging and the statistics' definitions follow
+** go1.19's runtime (mgcpacer.go, sizeclasses.go, mgcscavenge.go,
+** mstats.go); a figure that differs from Go's is a bug. */
+#define HEAP_GO_VERSION "go1.19"
 
 typedef uint64_t heap_ref_t;              /* offset into the segment; 0 = nil */
 typedef struct heap heap_t;               /* one process's attachment */
@@ -115,9 +124,11 @@ static inline void *heap_data(heap_t *h, heap_ref_t r, uint32_t nptrs)
 {
     return (char *)heap_ptr(h, r) + (size_t)nptrs * sizeof(heap_ref_t);
 }
-/* The object's nptrs and scalar_bytes as allocated. */
+/* The object's nptrs as allocated, and the bytes it occupies: its size
+** class, or its whole pages when large (>= nptrs * 8 + scalar_bytes; like
+** Go's heap, this one keeps no requested size). */
 uint32_t heap_obj_nptrs(heap_t *h, heap_ref_t r);
-size_t heap_obj_size(heap_t *h, heap_ref_t r);  /* bytes requested (slots + scalars) */
+size_t heap_obj_size(heap_t *h, heap_ref_t r);
 
 /* A safepoint poll: cheap when no collection is requested. Call it in loops
 ** that neither allocate nor yield. */
@@ -205,8 +216,9 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 ** parked; mark and sweep in wall and thread-CPU time; heap_start/end_bytes
 ** are in-use spans before the cycle and after the sweep, heap_live_bytes
 ** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
-** is the sum of the processes' reported stack bytes, globals_bytes the root
-** slots scanned, in bytes; gc_cpu_fraction is the share of wall time spent
+** is the sum of the processes' reported stack bytes, globals_bytes the
+** pointer-holding globals registered with the heap, in bytes (both as
+** Go's pacer counts them); gc_cpu_fraction is the share of wall time spent
 ** collecting since the heap was created. */
 typedef struct heap_gc_cycle {
     gc_fields_t fields;
@@ -221,7 +233,8 @@ void heap_set_gc_hook(heap_t *h, heap_gc_hook_fn fn, void *arg);
 typedef struct heap_stats {
     uint64_t heap_alloc_bytes;    /* bytes in allocated objects (incl. unswept garbage) */
     uint64_t heap_inuse_bytes;    /* bytes in in-use spans */
-    uint64_t heap_sys_bytes;      /* pages ever touched (backing in use) */
+    uint64_t heap_sys_bytes;      /* pages ever touched, and metadata */
+    uint64_t heap_released_bytes; /* of those, free pages given back to the OS */
     uint64_t heap_max_bytes;
     uint64_t heap_live_bytes;     /* marked at the last cycle */
     uint64_t heap_goal_bytes;
@@ -247,8 +260,24 @@ void heap_stats_read(heap_t *h, heap_stats_t *st);
 #define HEAP_GC_HISTORY 1024
 int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max);
 
-/* Report this process's stack bytes in use (for gctrace and stats). */
+/* Report this process's stack bytes in use (for gctrace, stats and the
+** pacer's stack term). Safe from any thread of the process. */
 void heap_set_stack_bytes(heap_t *h, uint64_t bytes);
+
+/* Exact high-water marks since this process's last heap_hwm_reset() (or
+** its attach). The heap figures are of the whole shared heap; the heap in
+** use is counted as Go's HeapAlloc (heap_stats.heap_alloc_bytes: bytes of
+** allocated objects by size class, including garbage not yet swept). */
+typedef struct heap_hwm {
+    uint64_t heap_alloc_bytes;    /* peak heap in use (HeapAlloc) */
+    uint64_t heap_objects;        /* peak objects allocated, not swept */
+    uint64_t stack_bytes;         /* peak of this process's reported stacks */
+} heap_hwm_t;
+/* Start new marks at the current values. Call while inside the heap
+** (between heap_enter and heap_leave), so no collection runs meanwhile. */
+void heap_hwm_reset(heap_t *h);
+/* Safe from any thread of the process. */
+void heap_hwm_read(heap_t *h, heap_hwm_t *out);
 
 /* Change pacing at run time (like debug.SetGCPercent / SetMemoryLimit). */
 void heap_set_gogc(heap_t *h, int gogc);

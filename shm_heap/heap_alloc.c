@@ -22,18 +22,33 @@ static inline void count_alloc(heap_t *h, uint64_t bytes)
     heap__atomic_store(&p->alloc_bytes, heap__atomic_load(&p->alloc_bytes) + bytes);
 }
 
+void heap__ptr_map_set_slow(uint64_t *map, uint64_t word, uint64_t nptrs,
+                            uint64_t slot_words)
+{
+    uint64_t end = word + nptrs;
+    for (uint64_t at = word; at < end;) {
+        uint64_t bit = at & 63;
+        uint64_t n = end - at < 64 - bit ? end - at : 64 - bit;
+        uint64_t ones = n == 64 ? ~0ull : ((1ull << n) - 1) << bit;
+        map[at >> 6] |= ones;
+        at += n;
+    }
+    if (nptrs < slot_words)
+        map[end >> 6] &= ~(1ull << (end & 63));
+}
+
 /* Zero an object's bytes and return its ref. Kept out of line (and
 ** reached by a tail call) so the fast path needs no saved registers. */
 __attribute__((noinline)) static heap_ref_t zero_object(char *slot, uint64_t bytes,
                                                        heap_ref_t ref)
 {
-    memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
+    memset(slot, 0, bytes);
     return ref;
 }
 
 #ifndef NDEBUG
-/* Is the slot free by the span's alloc bitmap, and zero past its header
-** unless the cache says it may hold old bytes? (heap_int.h, OBJECTS) */
+/* Is the slot free by the span's alloc bitmap, and zero unless the cache
+** says it may hold old bytes? (heap_int.h, OBJECTS) */
 static bool slot_fresh(heap_t *h, const heap__mcache_t *mc, uint32_t idx, const char *slot,
                        uint64_t bytes)
 {
@@ -43,7 +58,7 @@ static bool slot_fresh(heap_t *h, const heap__mcache_t *mc, uint32_t idx, const 
     if (mc->needzero)
         return true;
     for (uint64_t i = 0; i < bytes; i++)
-        if (slot[HEAP__OBJ_HDR_BYTES + i] != 0)
+        if (slot[i] != 0)
             return false;
     return true;
 }
@@ -56,13 +71,13 @@ static inline heap_ref_t mcache_take(heap_t *h, heap__mcache_t *mc, uint64_t fre
     uint32_t idx = mc->bits_base + (uint32_t)__builtin_ctzll(free_bits);
     mc->free_bits = free_bits & (free_bits - 1);
     uint64_t off = mc->span_off + (uint64_t)idx * mc->elem_bytes;
-    char *slot = h->view.base + off;
-    assert(idx < mc->nelems && slot_fresh(h, mc, idx, slot, bytes));
-    *(uint64_t *)slot = (uint64_t)nptrs | (bytes << 32);
+    assert(idx < mc->nelems && slot_fresh(h, mc, idx, h->view.base + off, bytes));
+    if (nptrs)
+        heap__ptr_map_set(h->ptr_map, off >> 3, nptrs, mc->elem_bytes >> 3);
     count_alloc(h, mc->elem_bytes);
     if (mc->needzero)
-        return zero_object(slot, bytes, off + HEAP__OBJ_HDR_BYTES);
-    return off + HEAP__OBJ_HDR_BYTES;
+        return zero_object(h->view.base + off, bytes, off);
+    return off;
 }
 
 /* Free bits of word (base >> 6) of the span, for slots >= from. */
@@ -278,7 +293,7 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
                               int *rc_out)
 {
     heap__hdr_t *hdr = h->hdr;
-    uint64_t npages64 = (bytes + HEAP__OBJ_HDR_BYTES + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
+    uint64_t npages64 = (bytes + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
     if (npages64 > hdr->npages - hdr->first_page) {
         *rc_out = HEAP_EOOM;
         return 0;
@@ -307,20 +322,18 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
         *rc_out = REFILL_RETRY;
         return 0;
     }
-    heap__span_init_large(h, page, npages, bytes, needzero);
+    heap__span_init_large(h, page, npages, bytes, nptrs, needzero);
     heap__unlock(h);
 
     /* The span is ours until the ref is returned: no collection can run
     ** while this process is RUNNING and has not reached a safepoint. */
     __atomic_add_fetch(&hdr->heap_live_bytes, span_bytes, __ATOMIC_RELAXED);
     uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
-    char *slot = h->view.base + off;
     if (needzero)
-        memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
-    *(uint64_t *)slot = (uint64_t)nptrs | ((uint64_t)HEAP__HDR_LARGE << 32);
+        memset(h->view.base + off, 0, bytes);
     count_alloc(h, span_bytes);
     *rc_out = 0;
-    return off + HEAP__OBJ_HDR_BYTES;
+    return off;
 }
 
 /* ---- heap_alloc ----------------------------------------------------- */
@@ -340,7 +353,7 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     bool collected = false;
     for (;;) {
         heap_safepoint(h);
-        if (bytes + HEAP__OBJ_HDR_BYTES > HEAP_MAX_SMALL_BYTES) {
+        if (bytes > HEAP_MAX_SMALL_BYTES) {
             int rc;
             heap_ref_t r = alloc_large(h, nptrs, bytes, &collected, &rc);
             if (rc == REFILL_RETRY)
@@ -349,7 +362,7 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
                 set_error(h, rc);
             return r;
         }
-        uint32_t spc = heap__size_class(h, bytes + HEAP__OBJ_HDR_BYTES) << 1 | (nptrs == 0);
+        uint32_t spc = heap__size_class(h, bytes) << 1 | (nptrs == 0);
         heap__mcache_t *mc = &h->mcache[spc];
         if (mc->free_bits || mcache_next_word(h, mc))
             return mcache_take(h, mc, mc->free_bits, nptrs, bytes);
@@ -366,9 +379,9 @@ heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
     if (__builtin_expect(__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) != 0 ||
                          !h->entered || scalar_bytes >= HEAP_MAX_SMALL_BYTES ||
-                         bytes + HEAP__OBJ_HDR_BYTES > HEAP_MAX_SMALL_BYTES, 0))
+                         bytes > HEAP_MAX_SMALL_BYTES, 0))
         return alloc_slow(h, nptrs, scalar_bytes);
-    uint32_t spc = heap__size_class(h, bytes + HEAP__OBJ_HDR_BYTES) << 1 | (nptrs == 0);
+    uint32_t spc = heap__size_class(h, bytes) << 1 | (nptrs == 0);
     heap__mcache_t *mc = &h->mcache[spc];
     uint64_t free_bits = mc->free_bits;
     if (__builtin_expect(free_bits == 0, 0))
@@ -381,22 +394,20 @@ heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
 {
     heap__hdr_t *hdr = h->hdr;
-    uint64_t need = bytes + HEAP__OBJ_HDR_BYTES;
-    uint32_t cls = heap__size_class(h, need);
+    uint32_t cls = heap__size_class(h, bytes);
     if (cls == 0) {
-        uint64_t npages64 = (need + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
+        uint64_t npages64 = (bytes + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
         if (npages64 > hdr->npages)
             return 0;
         uint32_t page;
         bool needzero;
         if (heap__pages_alloc(h, (uint32_t)npages64, &page, &needzero) != 0)
             return 0;
-        heap__span_init_large(h, page, (uint32_t)npages64, bytes, needzero);
+        heap__span_init_large(h, page, (uint32_t)npages64, bytes, 0, needzero);
         uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
         if (needzero)
-            memset(h->view.base + off + HEAP__OBJ_HDR_BYTES, 0, bytes);
-        *(uint64_t *)(h->view.base + off) = (uint64_t)HEAP__HDR_LARGE << 32;
-        return off + HEAP__OBJ_HDR_BYTES;
+            memset(h->view.base + off, 0, bytes);
+        return off;
     }
 
     uint32_t spc = cls << 1 | 1;
@@ -444,35 +455,42 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
         store_u32(&sp->next, 0);
     }
     uint64_t off = ((uint64_t)page << HEAP__PAGE_SHIFT) + (uint64_t)idx * sp->elem_bytes;
-    char *slot = h->view.base + off;
     if (sp->needzero)
-        memset(slot + HEAP__OBJ_HDR_BYTES, 0, bytes);
-    *(uint64_t *)slot = bytes << 32;
+        memset(h->view.base + off, 0, bytes);
     heap__central_unlock(h, spc);
-    return off + HEAP__OBJ_HDR_BYTES;
+    return off;
 }
 
 uint64_t heap__footprint_bytes(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 {
-    uint64_t need = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes + HEAP__OBJ_HDR_BYTES;
-    uint32_t cls = heap__size_class(h, need);
-    if (cls)
-        return heap__classes[cls].elem_bytes;
-    return (need + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+    uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
+    if (bytes <= HEAP_MAX_SMALL_BYTES)
+        return heap__classes[heap__size_class(h, bytes)].elem_bytes;
+    return (bytes + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
 }
 
 /* ---- Object accessors ----------------------------------------------- */
 
+/* The in-use span holding r (r is an object: the caller's contract). */
+static const heap__span_t *obj_span(heap_t *h, heap_ref_t r)
+{
+    return heap__span(h, h->page_map[r >> HEAP__PAGE_SHIFT]);
+}
+
 uint32_t heap_obj_nptrs(heap_t *h, heap_ref_t r)
 {
-    return *(const uint32_t *)(h->view.base + r - HEAP__OBJ_HDR_BYTES);
+    const heap__span_t *sp = obj_span(h, r);
+    if (sp->state == HEAP__SPAN_LARGE)
+        return sp->large_nptrs;
+    if (sp->spanclass & 1)
+        return 0;
+    return (uint32_t)heap__ptr_map_count(h->ptr_map, r >> 3, sp->elem_bytes >> 3);
 }
 
 size_t heap_obj_size(heap_t *h, heap_ref_t r)
 {
-    uint32_t bytes = *(const uint32_t *)(h->view.base + r - HEAP__OBJ_HDR_BYTES + 4);
-    if (bytes != HEAP__HDR_LARGE)
-        return bytes;
-    uint32_t page = (uint32_t)((r - HEAP__OBJ_HDR_BYTES) >> HEAP__PAGE_SHIFT);
-    return heap__span(h, h->page_map[page])->large_bytes;
+    const heap__span_t *sp = obj_span(h, r);
+    if (sp->state == HEAP__SPAN_LARGE)
+        return (size_t)sp->npages << HEAP__PAGE_SHIFT;
+    return sp->elem_bytes;
 }

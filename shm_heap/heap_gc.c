@@ -293,34 +293,98 @@ void heap__world_start(heap_t *h)
 
 /* ---- Pacing --------------------------------------------------------- */
 
+/* a * b / 100, saturating. */
+static uint64_t percent_of(uint64_t a, uint64_t b)
+{
+    unsigned __int128 v = (unsigned __int128)a * b / 100;
+    return v > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)v;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
+}
+
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
+    uint64_t stacks = 0, globals = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        stacks += heap__atomic_load(&p->stack_bytes);
+        if (p->globals && heap__check_ref(h, p->globals, true, NULL, 0) == 0) {
+            const struct heap_roots *g = heap_ptr(h, p->globals);
+            if (g->kind == HEAP__GLOBALS_MAGIC)
+                globals += (uint64_t)g->capacity * sizeof(heap_ref_t);
+        }
+    }
+    heap__atomic_store(&hdr->pacer_stack_bytes, stacks);
+    heap__atomic_store(&hdr->pacer_globals_bytes, globals);
+
     int gogc = hdr->gogc;
     uint64_t marked = hdr->marked_bytes;
     uint64_t goal = UINT64_MAX;
     if (gogc >= 0) {
-        uint64_t g = (uint64_t)gogc;
-        if (marked / 100 > (UINT64_MAX / 2) / (g + 100))
-            goal = UINT64_MAX - 1;
-        else
-            goal = marked / 100 * (100 + g) + marked % 100 * (100 + g) / 100;
-        if (goal < HEAP_MIN_GOAL_BYTES)
-            goal = HEAP_MIN_GOAL_BYTES;
+        uint64_t scan = sat_add(sat_add(marked, stacks), globals);
+        goal = sat_add(marked, percent_of(scan, (uint64_t)gogc));
+        uint64_t minimum = percent_of(HEAP_MIN_GOAL_BYTES, (uint64_t)gogc);
+        if (goal < minimum)
+            goal = minimum;
     }
     __atomic_store_n(&hdr->goal_bytes, goal, __ATOMIC_RELAXED);
+}
 
-    uint64_t limit = hdr->memory_limit_bytes;
-    uint64_t trigger = UINT64_MAX;
-    if (limit) {
-        /* Soft limit: collect when in-use spans reach it, but leave some
-        ** headroom above what survived so a heap that cannot get under the
-        ** limit does not collect on every refill. */
-        uint64_t inuse = hdr->inuse_after_gc_bytes;
-        uint64_t headroom = inuse / 16 > (1u << 20) ? inuse / 16 : (1u << 20);
-        trigger = limit > inuse + headroom ? limit : inuse + headroom;
-    }
-    __atomic_store_n(&hdr->limit_trigger_bytes, trigger, __ATOMIC_RELAXED);
+uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
+{
+    /* The header, and the entries of committed heap pages (the entries of
+    ** the metadata pages themselves are never touched, so cost nothing). */
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
+    uint64_t hdr_bytes = (sizeof(heap__hdr_t) + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+    return hdr_bytes +
+           pages * (sizeof(uint32_t) + sizeof(heap__span_t) + HEAP__PTR_MAP_PAGE_BYTES);
+}
+
+#define LIMIT_HEADROOM_BYTES ((uint64_t)1 << 20)   /* memoryLimitHeapGoalHeadroom */
+
+uint64_t heap__limit_goal_bytes(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t limit = heap__atomic_load(&hdr->memory_limit_bytes);
+    if (!limit)
+        return UINT64_MAX;
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t heap_pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
+    uint64_t inuse_pages = heap__atomic_load(&hdr->inuse_pages);
+    uint64_t released_pages = heap__atomic_load(&hdr->released_pages);
+    if (released_pages > heap_pages)
+        released_pages = heap_pages;
+    uint64_t ready_pages = heap_pages - released_pages;
+    uint64_t free_pages = ready_pages > inuse_pages ? ready_pages - inuse_pages : 0;
+    uint64_t mapped = heap__metadata_bytes(hdr) + (ready_pages << HEAP__PAGE_SHIFT) +
+                      heap__atomic_load(&hdr->pacer_stack_bytes);
+    uint64_t heap_free = free_pages << HEAP__PAGE_SHIFT;
+    uint64_t heap_alloc = heap__atomic_load(&hdr->heap_live_bytes);
+    uint64_t non_heap = mapped > heap_free + heap_alloc ? mapped - heap_free - heap_alloc : 0;
+    uint64_t overage = mapped > limit ? mapped - limit : 0;
+    uint64_t marked = heap__atomic_load(&hdr->marked_bytes);
+    if (non_heap + overage >= limit)
+        return marked;
+    uint64_t goal = limit - (non_heap + overage);
+    if (goal < 2 * LIMIT_HEADROOM_BYTES)
+        goal = LIMIT_HEADROOM_BYTES;
+    else
+        goal -= LIMIT_HEADROOM_BYTES;
+    return goal < marked ? marked : goal;
+}
+
+uint64_t heap__goal_bytes(heap_t *h)
+{
+    uint64_t goal = __atomic_load_n(&h->hdr->goal_bytes, __ATOMIC_RELAXED);
+    uint64_t limit_goal = heap__limit_goal_bytes(h);
+    return limit_goal < goal ? limit_goal : goal;
 }
 
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
@@ -330,9 +394,11 @@ bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
     uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
     if (goal != UINT64_MAX && live + more_bytes > goal)
         return true;
-    uint64_t trigger = __atomic_load_n(&hdr->limit_trigger_bytes, __ATOMIC_RELAXED);
-    uint64_t inuse = __atomic_load_n(&hdr->inuse_pages, __ATOMIC_RELAXED) << HEAP__PAGE_SHIFT;
-    return trigger != UINT64_MAX && inuse + more_bytes > trigger;
+    if (!heap__atomic_load(&hdr->memory_limit_bytes) ||
+        live + more_bytes <= heap__limit_goal_bytes(h))
+        return false;
+    /* The limit asks; the CPU limiter may say not yet (PACING). */
+    return heap__now_ns(CLOCK_MONOTONIC) >= heap__atomic_load(&hdr->limit_gc_after_ns);
 }
 
 /* ---- Marking -------------------------------------------------------- */
@@ -342,6 +408,7 @@ typedef struct mark_ctx {
     char *base;
     const uint32_t *page_map;
     heap__span_t *spans;
+    const uint64_t *ptr_map;
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     unsigned pops;
@@ -362,7 +429,7 @@ static bool mark_stack_grow(heap_t *h)
     return true;
 }
 
-static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
+static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t nptrs)
 {
     if (__builtin_expect(h->mark_len == h->mark_cap, 0) && !mark_stack_grow(h)) {
         /* Leave it grey (marked, unscanned): the rescan finds it. */
@@ -370,7 +437,7 @@ static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
         return;
     }
     h->mark_stack[h->mark_len].ref = ref;
-    h->mark_stack[h->mark_len].max_ptrs = max_ptrs;
+    h->mark_stack[h->mark_len].nptrs = nptrs;
     h->mark_len++;
 }
 
@@ -378,9 +445,9 @@ static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t max_ptrs)
 ** ref names no object (a bad ref is ignored here; heap_verify reports it). */
 static inline heap__span_t *object_span(const mark_ctx_t *m, heap_ref_t ref, uint32_t *idx_out)
 {
-    uint64_t at = ref - HEAP__OBJ_HDR_BYTES;
+    uint64_t at = ref;
     uint64_t page = at >> HEAP__PAGE_SHIFT;
-    if (ref < HEAP__OBJ_HDR_BYTES || page - m->first_page >= m->hwm - m->first_page)
+    if (page - m->first_page >= m->hwm - m->first_page)
         return NULL;
     uint32_t s = m->page_map[page];
     if (!s)
@@ -412,9 +479,9 @@ static inline bool mark_bit(heap__span_t *sp, uint32_t idx)
     return true;
 }
 
-/* White -> grey: set the mark bit and push the object with the most slots
-** it can have. The object itself is not read here, only prefetched; its
-** header is read when drain() scans it. */
+/* White -> grey: set the mark bit and push the object with its slots (a
+** large object) or the most it can have (HEAP__MARK_FROM_MAP). The object
+** and its pointer-map word are not read here, only prefetched. */
 static inline void grey(mark_ctx_t *m, heap_ref_t ref)
 {
     uint32_t idx;
@@ -422,28 +489,40 @@ static inline void grey(mark_ctx_t *m, heap_ref_t ref)
     if (!sp || !mark_bit(sp, idx))
         return;
     m->live_objects++;
-    uint64_t max_ptrs;
+    uint64_t nptrs;
     if (sp->state == HEAP__SPAN_SMALL) {
         m->live_bytes += sp->elem_bytes;
         if (sp->spanclass & 1)
             return;   /* noscan: black at once */
-        max_ptrs = (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
+        nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+        __builtin_prefetch(&m->ptr_map[ref >> 9]);
     } else {
-        m->live_bytes += (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
-        max_ptrs = (((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) /
-                   sizeof(heap_ref_t);
+        uint64_t span_bytes = (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
+        m->live_bytes += span_bytes;
+        nptrs = sp->large_nptrs;
+        if (nptrs > span_bytes / sizeof(heap_ref_t))
+            nptrs = span_bytes / sizeof(heap_ref_t);
+        if (nptrs == 0)
+            return;
     }
     /* Likely scanned soon by this process: start the miss now. */
-    __builtin_prefetch(m->base + ref - HEAP__OBJ_HDR_BYTES);
-    mark_push(m->h, ref, max_ptrs);
+    __builtin_prefetch(m->base + ref);
+    mark_push(m->h, ref, nptrs);
+}
+
+/* The reference slots of a grey object, from its mark-stack entry. */
+static inline uint64_t entry_nptrs(const mark_ctx_t *m, struct heap__mark_entry e)
+{
+    if (e.nptrs & HEAP__MARK_FROM_MAP)
+        return heap__ptr_map_count(m->ptr_map, e.ref >> 3, e.nptrs & ~HEAP__MARK_FROM_MAP);
+    return e.nptrs;
 }
 
 /* Grey -> black: grey the children of one object. */
 static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 {
-    const uint32_t *hdr = (const uint32_t *)(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
-    uint64_t nptrs = hdr[0] < e.max_ptrs ? hdr[0] : e.max_ptrs;
-    const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+    uint64_t nptrs = entry_nptrs(m, e);
+    const heap_ref_t *slots = (const heap_ref_t *)(m->base + e.ref);
     for (uint64_t i = 0; i < nptrs; i++) {
         if (slots[i])
             grey(m, slots[i]);
@@ -451,7 +530,7 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 }
 
 /* Until nothing is grey on the stack. Objects popped go through a small
-** FIFO after a prefetch of their header, so the cache miss on the object
+** FIFO after a prefetch of their first line, so the cache miss on the object
 ** overlaps the scanning of the ones before it. */
 #define PREFETCH_DEPTH 16
 static void drain(mark_ctx_t *m)
@@ -462,7 +541,7 @@ static void drain(mark_ctx_t *m)
     for (;;) {
         while (count < PREFETCH_DEPTH && h->mark_len) {
             struct heap__mark_entry e = h->mark_stack[--h->mark_len];
-            __builtin_prefetch(m->base + e.ref - HEAP__OBJ_HDR_BYTES);
+            __builtin_prefetch(m->base + e.ref);
             fifo[(head + count++) % PREFETCH_DEPTH] = e;
         }
         if (!count)
@@ -489,8 +568,8 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     if (r->kind != kind || r->self != ref)
         return 0;
     uint64_t room = sp->state == HEAP__SPAN_SMALL
-                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
-                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+                        ? sp->elem_bytes
+                        : (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
     uint64_t max_slots = (room - sizeof(struct heap_roots)) / sizeof(heap_ref_t);
     uint64_t n = kind == HEAP__GLOBALS_MAGIC ? r->capacity : r->depth;
     if (n > r->capacity)
@@ -518,8 +597,8 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
     if (p->kind != HEAP__POOL_MAGIC || p->self != ref)
         return 0;
     uint64_t room = sp->state == HEAP__SPAN_SMALL
-                        ? sp->elem_bytes - HEAP__OBJ_HDR_BYTES
-                        : ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES;
+                        ? sp->elem_bytes
+                        : (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
     uint64_t max_half = (room - sizeof(struct heap_pool)) / (2 * sizeof(heap_ref_t));
     uint64_t half = p->half < max_half ? p->half : max_half;
     uint64_t c = p->counts;
@@ -580,12 +659,15 @@ static void rescan_marked(mark_ctx_t *m)
                 if (!((mark[i >> 6] >> (i & 63)) & 1))
                     continue;
                 uint64_t slot_off = (s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
-                const uint32_t *hdr = (const uint32_t *)(m->base + slot_off);
-                uint64_t max_ptrs = sp->state == HEAP__SPAN_SMALL
-                    ? (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t)
-                    : ((n << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
-                uint64_t nptrs = hdr[0] < max_ptrs ? hdr[0] : max_ptrs;
-                const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+                struct heap__mark_entry e = { slot_off, 0 };
+                if (sp->state == HEAP__SPAN_SMALL) {
+                    e.nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+                } else {
+                    uint64_t most = (n << HEAP__PAGE_SHIFT) / sizeof(heap_ref_t);
+                    e.nptrs = sp->large_nptrs < most ? sp->large_nptrs : most;
+                }
+                uint64_t nptrs = entry_nptrs(m, e);
+                const heap_ref_t *slots = (const heap_ref_t *)(m->base + slot_off);
                 for (uint64_t k = 0; k < nptrs; k++) {
                     if (slots[k])
                         grey(m, slots[k]);
@@ -613,12 +695,15 @@ static bool no_black_to_white(const mark_ctx_t *m)
             if (!((mark[i >> 6] >> (i & 63)) & 1))
                 continue;
             uint64_t slot_off = (s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
-            const uint32_t *hdr = (const uint32_t *)(m->base + slot_off);
-            uint64_t max_ptrs = sp->state == HEAP__SPAN_SMALL
-                ? (sp->elem_bytes - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t)
-                : ((n << HEAP__PAGE_SHIFT) - HEAP__OBJ_HDR_BYTES) / sizeof(heap_ref_t);
-            uint64_t nptrs = hdr[0] < max_ptrs ? hdr[0] : max_ptrs;
-            const heap_ref_t *slots = (const heap_ref_t *)(hdr + 2);
+            uint64_t nptrs;
+            if (sp->state == HEAP__SPAN_SMALL) {
+                nptrs = heap__ptr_map_count(m->ptr_map, slot_off >> 3,
+                                            sp->elem_bytes / sizeof(heap_ref_t));
+            } else {
+                uint64_t max_ptrs = (n << HEAP__PAGE_SHIFT) / sizeof(heap_ref_t);
+                nptrs = sp->large_nptrs < max_ptrs ? sp->large_nptrs : max_ptrs;
+            }
+            const heap_ref_t *slots = (const heap_ref_t *)(m->base + slot_off);
             for (uint64_t k = 0; k < nptrs; k++) {
                 uint32_t idx;
                 const heap__span_t *child = slots[k] ? object_span(m, slots[k], &idx) : NULL;
@@ -659,6 +744,7 @@ static void mark(heap_t *h, mark_ctx_t *m)
     m->base = h->view.base;
     m->page_map = h->page_map;
     m->spans = h->spans;
+    m->ptr_map = h->ptr_map;
     m->first_page = hdr->first_page;
     m->hwm = hdr->hwm_page;
     h->mark_len = 0;
@@ -782,12 +868,37 @@ int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int m
     }
 }
 
-static uint64_t reported_goal(const heap__hdr_t *hdr)
+/* SCAVENGER: the retained bytes to keep until the next cycle, from the
+** in-use bytes when this cycle started and the goal it ran against (Go's
+** gcPaceScavenger; Go 1.19's memory-limit goal there is 95 times the
+** limit, so only the allocator's assist keeps the limit, here as there).
+** Lock held. */
+#define RETAIN_EXTRA_PERCENT 10
+static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal)
 {
-    uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
-    if (goal == UINT64_MAX)
-        return __atomic_load_n(&hdr->memory_limit_bytes, __ATOMIC_RELAXED);
-    return goal;
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t goal = UINT64_MAX;
+    if (heap__atomic_load(&hdr->num_gc) > 0) {   /* not before the 2nd cycle */
+        uint64_t new_goal = heap__goal_bytes(h);
+        double ratio = 1.0;
+        if (new_goal != UINT64_MAX && last_goal != UINT64_MAX && last_goal)
+            ratio = (double)new_goal / (double)last_goal;
+        double g = (double)inuse_at_start * ratio;
+        g += g * RETAIN_EXTRA_PERCENT / 100.0;
+        goal = g >= 1.8e19 ? UINT64_MAX - HEAP__PAGE_BYTES : (uint64_t)g;
+        goal = (goal + HEAP__PAGE_BYTES - 1) & ~(HEAP__PAGE_BYTES - 1);
+        uint64_t retained = heap__retained_bytes(hdr);
+        if (retained <= goal || retained - goal < HEAP__PAGE_BYTES)
+            goal = UINT64_MAX;
+    }
+    heap__atomic_store(&hdr->scavenge_goal_bytes, goal);
+}
+
+/* The goal as reported: 0 when there is none (GOGC off, no limit). */
+static uint64_t reported_goal(heap_t *h)
+{
+    uint64_t goal = heap__goal_bytes(h);
+    return goal == UINT64_MAX ? 0 : goal;
 }
 
 /* One collection with the world ours and no lock held. Restarts the
@@ -836,7 +947,19 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c->mark_cpu_ns = cpu1 - cpu0;
     c->heap_live_bytes = m.live_bytes;
     c->objects_live = m.live_objects;
-    c->globals_bytes = m.root_slots * sizeof(heap_ref_t);
+
+    /* HIGH-WATER MARKS: the heap in use peaks just before a sweep. */
+    uint64_t pre_bytes, pre_objects;
+    heap__alloc_now(h, &pre_bytes, &pre_objects);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+            continue;
+        if (pre_bytes > heap__atomic_load(&p->hwm_alloc_bytes))
+            heap__atomic_store(&p->hwm_alloc_bytes, pre_bytes);
+        if (pre_objects > heap__atomic_load(&p->hwm_objects))
+            heap__atomic_store(&p->hwm_objects, pre_objects);
+    }
 
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
@@ -851,14 +974,17 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 
     heap__atomic_store(&hdr->marked_bytes, m.live_bytes);
     heap__atomic_store(&hdr->marked_objects, m.live_objects);
-    heap__atomic_store(&hdr->inuse_after_gc_bytes, c->heap_end_bytes);
+    heap__atomic_store(&hdr->inuse_after_gc_bytes, (uint64_t)c->heap_end_bytes);
     heap__atomic_store(&hdr->heap_live_bytes, m.live_bytes);
     uint64_t ab, ao;
     total_alloc(h, &ab, &ao);
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
+    uint64_t last_goal = heap__goal_bytes(h);
     heap__pacer_update_locked(h);
-    c->heap_goal_bytes = reported_goal(hdr);
+    c->globals_bytes = heap__atomic_load(&hdr->pacer_globals_bytes);
+    scavenge_pace(h, (uint64_t)c->heap_start_bytes, last_goal);
+    c->heap_goal_bytes = reported_goal(h);
     hdr->gc_phase = HEAP__GC_IDLE;
 
     uint64_t t_end = heap__now_ns(CLOCK_MONOTONIC);
@@ -866,6 +992,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     uint64_t cycle = heap__atomic_load(&hdr->num_gc) + 1;
     c->stw_ns = (int64_t)stw_ns;
     c->cycle = (int64_t)cycle;
+    heap__atomic_store(&hdr->limit_gc_after_ns, t_end + stw_ns);
     uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + stw_ns;
     heap__atomic_store(&hdr->gc_wall_total_ns, gc_wall);
     heap__atomic_store(&hdr->pause_total_ns, heap__atomic_load(&hdr->pause_total_ns) + stw_ns);
@@ -880,6 +1007,15 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (h->gc_hook)
         h->gc_hook(h->gc_hook_arg, &cyc);
     heap__world_start(h);
+
+    /* Go's background scavenger, done at once by the collector with the
+    ** world running: only the heap lock guards free spans. */
+    heap__lock(h);
+    uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
+    uint64_t retained = heap__retained_bytes(hdr);
+    if (keep != UINT64_MAX && retained > keep)
+        heap__scavenge_locked(h, retained - keep);
+    heap__unlock(h);
 }
 
 int heap__collect(heap_t *h, int why)

@@ -4,21 +4,21 @@
 **
 ** THE SEGMENT (one POSIX shm object, mapped MAP_SHARED at any address)
 **
-**   offset 0                                                      seg_bytes
-**   +-----------+-------------+----------------+--------------------------+
-**   | heap__hdr | page map    | span table     | heap pages  ....   hwm ..|
-**   | (config,  | uint32 per  | heap__span_t   | [first_page, npages)     |
-**   |  locks,   | page: start | per page; only | 8 KiB pages carved into  |
-**   | central,  | page of the | the entry at a | spans                    |
-**   | procs,    | in-use span | span's start   |                          |
-**   | history)  |             |                |                          |
-**   +-----------+-------------+----------------+--------------------------+
+**   offset 0                                                           seg_bytes
+**   +-----------+-------------+----------------+-------------+-------------------+
+**   | heap__hdr | page map    | span table     | pointer map | heap pages ..hwm..|
+**   | (config,  | uint32 per  | heap__span_t   | 1 bit per   | [first_page,      |
+**   |  locks,   | page: start | per page; only | 8-byte word | npages): 8 KiB    |
+**   | central,  | page of the | the entry at a | of the      | pages carved into |
+**   | procs,    | in-use span | span's start   | segment     | spans             |
+**   | history)  |             |                | (128 B/page)|                   |
+**   +-----------+-------------+----------------+-------------+-------------------+
 **
 ** The file is ftruncate'd to the whole reserve once; tmpfs is sparse, so a
 ** page costs memory only when touched. Heap pages below `commit_page` are
-** fallocate'd (with their map and span-table entries) before use, so a full
-** tmpfs answers HEAP_EOOM instead of SIGBUS. Everything in the segment is
-** addressed by offset or page number, never by pointer.
+** fallocate'd (with their map, span-table and pointer-map entries) before
+** use, so a full tmpfs answers HEAP_EOOM instead of SIGBUS. Everything in
+** the segment is addressed by offset or page number, never by pointer.
 **
 ** SPANS. A span is a run of pages starting at page s; its metadata is
 ** spans[s] (entries at non-start pages are stale and never read). Walking
@@ -29,25 +29,45 @@
 **   FREE   pages not in use. Kept in free lists by length (bucket k-1 for
 **          k < 128 pages, the last bucket for >= 128, first fit), linked
 **          through spans[s].next. Coalescing happens only in the walk.
+**          `released`: the span's pages were given back (SCAVENGER).
 **   SMALL  nelems slots of elem_bytes for one span class (size class << 1
 **          | noscan). Two bitmaps; (sweep_word & 1) selects the alloc
 **          bitmap, the other one is the mark bitmap.
-**   LARGE  one object bigger than HEAP_MAX_SMALL_BYTES; bit 0 of each
-**          bitmap is its alloc / mark bit.
+**   LARGE  one object bigger than HEAP_MAX_SMALL_BYTES, in whole pages;
+**          bit 0 of each bitmap is its alloc / mark bit; large_nptrs is
+**          its number of reference slots.
 **
 ** Pages at and above hwm_page have never been a span: they read as zero.
 **
-** OBJECTS. A slot is an 8-byte header then the user's bytes:
+** OBJECTS. No header: an object is its slot, as in Go, and the slot is
+** exactly a size class (16 bytes asked for take the 16-byte class; 32 KiB
+** the 32 KiB class):
 **
-**     slot: [ nptrs:32 | bytes:32 ][ ref slot 0 ... nptrs-1 ][ scalars ]
-**                                  ^ heap_ref_t points here (slot + 8)
+**     slot:  [ ref slot 0 ... nptrs-1 ][ scalars ][ class round-up ]
+**            ^ heap_ref_t points here
 **
-** `bytes` is nptrs * 8 + scalar_bytes as requested; for a large object it
-** is HEAP__HDR_LARGE and the span holds the size. Objects with no slots go
-** to "noscan" spans, which the marker never reads. A slot i of a SMALL
-** span is allocated iff i < freeindex or its alloc bit is set; slots are
-** handed out in increasing order from freeindex, so the fast path never
-** writes the bitmap. Memory handed out is zero past the header.
+** What the collector needs -- how many reference slots -- lives beside the
+** span, as Go's heap bitmap does:
+**
+**   - noscan span classes (objects with no slots): nothing at all; the
+**     marker never reads their memory.
+**   - scan spans: the POINTER MAP, one bit per 8-byte word of the segment
+**     (bit w%64 of word w/64 describes the word at offset 8w). An object at
+**     word w with nptrs slots has bits w .. w+nptrs-1 set and, when nptrs
+**     is less than its slot's words, bit w+nptrs clear; bits past that are
+**     don't-care. nptrs = the run of ones from w, capped at the slot's
+**     words. The allocator writes those nptrs+1 bits (one word RMW in the
+**     common case); a span never shares a pointer-map word with another
+**     span (a page is 16 whole words), and a span is written only by the
+**     process that caches it, so the writes need no atomics.
+**   - LARGE spans: large_nptrs in the span entry (a per-span constant).
+**
+** Cost: 1/64 of the heap (1 bit per word, 128 bytes per 8 KiB page); Go
+** 1.19 pays 2 bits per word (1/32). The requested size is not kept (Go
+** does not keep it either): heap_obj_size() answers the slot's bytes.
+** A slot i of a SMALL span is allocated iff i < freeindex or its alloc bit
+** is set; slots are handed out in increasing order from freeindex, so the
+** fast path never writes the alloc bitmap. Memory handed out is zero.
 **
 ** PROCESSES. procs[] has one entry per attachment:
 **
@@ -142,24 +162,76 @@
 ** mark bitmap, freeindex = 0, owner = 0. Unmarked LARGE spans are freed.
 ** The same walk coalesces free runs and rebuilds every list.
 **
-** PACING. heap_live_bytes = bytes marked at the last cycle + bytes handed
-** out since, counted when a span is given to an mcache (all its free slots)
-** or a large object is allocated, like Go's heapLive. A refill triggers a
-** collection when heap_live_bytes >= goal, or when in-use span bytes reach
-** limit_trigger (memory limit). goal = max(marked * (1 + gogc/100), 4 MiB).
-** limit_trigger = max(limit, in-use after the last cycle + max(1/16, 1 MiB))
-** so a live heap above the limit does not collect on every refill.
+** PACING (Go 1.19's mgcpacer.go). heap_live_bytes = bytes marked at the
+** last cycle + bytes handed out since, counted when a span is given to an
+** mcache (all its free slots) or a large object is allocated, like Go's
+** heapLive (and Go 1.19's totalAlloc - totalFree). A refill collects first
+** when heap_live_bytes would pass goal = min(GOGC goal, limit goal):
+**
+**   GOGC goal  = marked + (marked + stacks + globals) * GOGC / 100,
+**                at least 4 MiB * GOGC / 100 (Go's heapMinimum)
+**   limit goal = limit - (non-heap + overage) - 1 MiB headroom
+**                (memoryLimitHeapGoal; 1 MiB when less than 2 MiB is
+**                left before the headroom; never below marked), where
+**     mapped   = header + map/span/pointer-map entries of committed pages
+**                + committed heap pages not released + stacks
+**     non-heap = mapped - free unreleased pages - heap_live_bytes
+**     overage  = max(mapped - limit, 0)
+**
+** stacks are the processes' reported stack bytes and globals the slots of
+** their heap_globals(), both summed when the pacer updates (each cycle and
+** each setting change), as Go uses the last cycle's stack scan. Go bounds
+** the GC spiral near the limit with its GC CPU limiter (50%); here a
+** collection only the limit goal asks for waits, after a cycle, as long as
+** that cycle's pause took (limit_gc_after_ns), so such collections take
+** at most half the wall time. One the GOGC goal asks for never waits.
+**
+** SCAVENGER (Go 1.19's mgcscavenge.go). Free pages go back to the OS by
+** punching a hole in the segment (fallocate PUNCH_HOLE): for a shared
+** tmpfs file that frees the pages and drops them from every process's
+** RSS; madvise(MADV_DONTNEED) would only unmap them in one process. A FREE
+** span is released whole or not at all (its `released` flag);
+** hdr->released_pages is the sum over released spans, recomputed by
+** every walk. After each cycle the collector, holding the heap lock only
+** (the world already restarted), releases the highest free spans (split
+** if need be) until retained = in-use + free unreleased pages is at most
+**
+**   in-use at the cycle's start * goal / previous goal * (1 + 10%)
+**
+** (gcPaceScavenger's gcPercentGoal; from the second cycle on). With a
+** memory limit, a page allocation that would take mapped memory (PACING)
+** past the limit first releases the difference, as Go 1.19's allocator
+** does. Reusing a released span fallocates its pages again (a full tmpfs
+** is HEAP_EOOM, not SIGBUS) and needs no zeroing. The walk never merges
+** a released span with an unreleased neighbour (that would back released
+** pages again or release pages the scavenger chose to keep), so two free
+** spans may be neighbours when one of them is released. Released pages
+** are not counted by PACING's mapped memory.
+**
+** HIGH-WATER MARKS. Heap in use is counted as Go's HeapAlloc: bytes of
+** allocated objects (size classes; large objects' pages), i.e. marked at
+** the last cycle + allocated since (heap_stats.heap_alloc_bytes), and
+** objects likewise. Both only grow between cycles and fall only in a
+** sweep, so their peak since a reset is max(value at the reset, value just
+** before each sweep, value now): the collector folds the pre-sweep value
+** into every attached process's hwm_* (world stopped, so it is exact),
+** and heap_hwm_read() adds "now". Nothing on the fast path. (Go's
+** heapLive, counted per span handed to an mcache, would also fall when a
+** span goes back, and is not what Go reports as the heap in use.) Stack
+** bytes: the max of what the process reported (heap_set_stack_bytes).
 **
 ** DESIGN CHOICES
 **
-**  - Object header (8 bytes) rather than side tables: heap_obj_nptrs and
-**    heap_obj_size are one load, the marker reads the header on the cache
-**    line it scans anyway, and a slot is self-describing for heap_verify.
-**    The price is 8 bytes per object (a binary-trees node is 24 bytes, not
-**    16). Pointer-free objects go to noscan span classes, so marking them
-**    never touches their memory.
-**  - Size classes: Go 1.19's 67 classes (slot size includes the header),
-**    with Go's division magic; heap_test checks the magic exhaustively.
+**  - No object header; a pointer map beside the heap instead (OBJECTS):
+**    a 16-byte object takes the 16-byte class as in Go, and the bytes
+**    counted are Go's. The price is a second cache line per scanned
+**    object (its pointer-map word, prefetched when it is greyed) and a
+**    page-map lookup in heap_obj_nptrs(). An object is a prefix of slots
+**    then scalars, so a run length suffices where Go needs a bit per word
+**    for "pointer" and one for "more pointers follow".
+**  - Size classes: Go 1.19's 67 classes and span sizes (heap_test reads
+**    them from Go's sizeclasses.go), with a division magic of our own;
+**    heap_test checks the magic exhaustively.
 **  - Page heap: segregated free lists by length + a non-empty mask, rebuilt
 **    by the sweep's walk (see heap_page.c). A bitmap allocator would make
 **    multi-page searches linear; the lists make the common one-page refill
@@ -198,22 +270,21 @@
 
 #define HEAP__PAGE_SHIFT 13
 #define HEAP__PAGE_BYTES ((uint64_t)1 << HEAP__PAGE_SHIFT)
-#define HEAP__OBJ_HDR_BYTES 8u
-#define HEAP__HDR_LARGE UINT32_MAX           /* header `bytes` of a large object */
+#define HEAP__PTR_MAP_PAGE_BYTES (HEAP__PAGE_BYTES / 64)   /* 1 bit per word */
 #define HEAP__NCLASSES 68                    /* class 0 = large, 1..67 small */
 #define HEAP__NSPANCLASSES (HEAP__NCLASSES * 2)
 #define HEAP__MAX_NELEMS 1024
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 4u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history */
+#define HEAP__LAYOUT_VERSION 5u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
 /* ---- Size classes --------------------------------------------------- */
 
 typedef struct heap__class {
-    uint32_t elem_bytes;   /* slot size, including the 8-byte header */
+    uint32_t elem_bytes;   /* slot size = object size */
     uint32_t npages;       /* pages per span */
     uint32_t nelems;
     uint32_t div_magic;    /* (off * div_magic) >> 32 == off / elem_bytes */
@@ -240,8 +311,10 @@ typedef struct heap__span {
     uint32_t owner;          /* attach_id of the caching process, 0 = none */
     uint32_t next;           /* free list / central list link (a page), 0 = end */
     uint32_t needzero;       /* free slots may hold old bytes */
-    uint32_t reserved;
+    uint32_t large_nptrs;    /* LARGE: reference slots of the object */
     uint64_t large_bytes;    /* LARGE: bytes requested */
+    uint32_t released;       /* FREE: its pages are given back to the OS */
+    uint32_t reserved;
     uint64_t bits[2][HEAP__BITMAP_WORDS];
 } heap__span_t;
 
@@ -267,7 +340,10 @@ typedef struct heap__proc {
     uint64_t alloc_objects;
     uint64_t start_ticks;    /* /proc/<pid>/stat starttime, against pid reuse */
     heap_ref_t pools_head;   /* this process's pool areas (heap_pool) */
-    uint64_t reserved[7];
+    uint64_t hwm_alloc_bytes;    /* HIGH-WATER MARKS since this process's reset */
+    uint64_t hwm_objects;
+    uint64_t hwm_stack_bytes;
+    uint64_t reserved[4];
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -291,6 +367,7 @@ typedef struct heap__hdr {
     uint64_t seg_bytes;
     uint64_t page_map_off;
     uint64_t spans_off;
+    uint64_t ptr_map_off;     /* the pointer map (OBJECTS) */
     uint32_t npages;          /* pages in the segment, metadata included */
     uint32_t first_page;      /* first heap page */
     uint64_t create_unix_ns;
@@ -308,17 +385,21 @@ typedef struct heap__hdr {
 
     /* pacing; read without the lock (atomics) */
     alignas(64) uint64_t heap_live_bytes;
-    uint64_t goal_bytes;             /* UINT64_MAX = none */
-    uint64_t limit_trigger_bytes;    /* UINT64_MAX = none */
-    uint64_t memory_limit_bytes;
+    uint64_t goal_bytes;             /* the GOGC goal; UINT64_MAX = off */
+    uint64_t memory_limit_bytes;     /* 0 = none */
     int32_t gogc;
     uint32_t reserved0;
     uint64_t marked_bytes;           /* at the last cycle */
     uint64_t marked_objects;
     uint64_t inuse_after_gc_bytes;
+    uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
+    uint64_t pacer_globals_bytes;    /* registered globals, same */
+    uint64_t limit_gc_after_ns;      /* CLOCK_MONOTONIC; the CPU limiter */
+    uint64_t scavenge_goal_bytes;    /* retained bytes to keep; UINT64_MAX = none */
 
     /* statistics (atomics) */
     uint64_t inuse_pages;
+    uint64_t released_pages;         /* free pages given back to the OS */
     uint64_t retired_alloc_bytes;    /* from closed or dead attachments */
     uint64_t retired_alloc_objects;
     uint64_t alloc_bytes_at_gc;      /* total_alloc_bytes when the last sweep ended */
@@ -431,14 +512,17 @@ enum {
     HEAP__FP_CENTRAL_POP,         /* central lock, span half taken off the list */
     HEAP__FP_CENTRAL_PUSH,        /* central lock, span linked, owner not yet 0 */
     HEAP__FP_FRESH_SPAN,          /* heap lock, fresh span for a refill */
+    HEAP__FP_SCAVENGE,            /* heap lock, a free span split to release */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
-/* Mark stack entry: a grey object, and the most slots its slot can hold
-** (its header is read when it is scanned and clamped to that). */
+/* Mark stack entry: a grey object and its slots: exact (a large object),
+** or, with HEAP__MARK_FROM_MAP set, the most its slot can hold (the run in
+** the pointer map is read when it is scanned, and capped at that). */
+#define HEAP__MARK_FROM_MAP (1ull << 63)
 struct heap__mark_entry {
     heap_ref_t ref;
-    uint64_t max_ptrs;
+    uint64_t nptrs;
 };
 
 struct heap {
@@ -446,6 +530,7 @@ struct heap {
     heap__hdr_t *hdr;
     uint32_t *page_map;
     heap__span_t *spans;
+    uint64_t *ptr_map;              /* the pointer map (OBJECTS) */
     heap__proc_t *proc;             /* this process's entry */
     uint32_t proc_index;
     uint32_t attach_id;
@@ -498,6 +583,42 @@ static inline void heap__fault(heap_t *h, int point)
         h->fault_fn(h->fault_arg, point);
 }
 
+/* The pointer map (OBJECTS): record that the object at word `word` (its
+** offset / 8) has nptrs >= 1 leading reference slots, in a slot of
+** slot_words words. */
+void heap__ptr_map_set_slow(uint64_t *map, uint64_t word, uint64_t nptrs,
+                            uint64_t slot_words);
+static inline void heap__ptr_map_set(uint64_t *map, uint64_t word, uint64_t nptrs,
+                                     uint64_t slot_words)
+{
+    uint64_t bit = word & 63;
+    if (__builtin_expect(bit + nptrs < 64, 1)) {
+        uint64_t *w = &map[word >> 6];
+        uint64_t ones = ((1ull << nptrs) - 1) << bit;
+        uint64_t stop = nptrs < slot_words ? 1ull << (bit + nptrs) : 0;
+        *w = (*w & ~stop) | ones;
+        return;
+    }
+    heap__ptr_map_set_slow(map, word, nptrs, slot_words);
+}
+
+/* The object at word `word`'s reference slots: the run of ones from its
+** first bit, at most max_ptrs. */
+static inline uint64_t heap__ptr_map_count(const uint64_t *map, uint64_t word,
+                                           uint64_t max_ptrs)
+{
+    uint64_t n = 0;
+    while (n < max_ptrs) {
+        uint64_t at = word + n;
+        uint64_t rest = ~(map[at >> 6] >> (at & 63));   /* ones past bit 63-k */
+        uint64_t run = rest ? (uint64_t)__builtin_ctzll(rest) : 64;
+        n += run;
+        if (run < 64 - (at & 63))
+            break;
+    }
+    return n < max_ptrs ? n : max_ptrs;
+}
+
 uint64_t heap__now_ns(int clock_id);
 
 /* The heap lock (repairing what a dead holder left) / unlock. */
@@ -533,7 +654,15 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
 void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
                            uint32_t owner, bool needzero);
 void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
-                           uint64_t bytes, bool needzero);
+                           uint64_t bytes, uint32_t nptrs, bool needzero);
+
+/* SCAVENGER: release free spans, highest first, until `bytes` more are
+** released or none is left. Heap lock held. Returns bytes released. */
+uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes);
+/* Retained heap bytes now: in-use + free unreleased span pages. */
+uint64_t heap__retained_bytes(const heap__hdr_t *hdr);
+/* Mapped memory as PACING counts it (released pages excluded). */
+uint64_t heap__mapped_bytes(const heap__hdr_t *hdr);
 
 /* Walk every span from first_page to hwm_page rebuilding the free lists,
 ** the central lists and the in-use count. Every lock held. */
@@ -557,7 +686,8 @@ bool heap__attach_live(heap_t *h, uint32_t attach_id);
 
 /* ---- Allocation (heap_alloc.c) -------------------------------------- */
 
-/* Size class for `need` bytes (header included), 0 if large. */
+/* Size class for an object of `need` bytes (0 bytes take the smallest
+** class), 0 if large. */
 static inline uint32_t heap__size_class(const heap_t *h, uint64_t need)
 {
     if (need <= 1024)
@@ -567,8 +697,8 @@ static inline uint32_t heap__size_class(const heap_t *h, uint64_t need)
     return 0;
 }
 
-/* Bytes an object occupies in the heap (slot or whole pages); used by the
-** tests to model heap_live_bytes. 0 if it can never fit. */
+/* Bytes an object occupies in the heap (its size class, or whole pages),
+** as counted in every statistic; used by the tests to model them. */
 uint64_t heap__footprint_bytes(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
 
 /* Write back this process's cached freeindexes (before OUTSIDE/PARKED). */
@@ -610,8 +740,17 @@ int heap__collect(heap_t *h, int why);
 
 /* Pacer: should a refill that would add `more_bytes` collect first? */
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes);
-/* Recompute goal and limit trigger from marked/in-use (lock held). */
+/* Recompute the GOGC goal, stacks and globals (lock held). */
 void heap__pacer_update_locked(heap_t *h);
+/* The goal now: min(GOGC goal, limit goal); UINT64_MAX if neither. */
+uint64_t heap__goal_bytes(heap_t *h);
+/* The memory limit's goal now (PACING); UINT64_MAX without a limit. */
+uint64_t heap__limit_goal_bytes(heap_t *h);
+/* Bytes of the segment's metadata backing committed pages. */
+uint64_t heap__metadata_bytes(const heap__hdr_t *hdr);
+
+/* Heap in use (HeapAlloc) and objects now. */
+void heap__alloc_now(heap_t *h, uint64_t *bytes, uint64_t *objects);
 
 /* Reclaim entry i of a dead (or closing) process: drop its roots, fold
 ** its counters (lock held). */

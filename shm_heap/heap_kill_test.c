@@ -51,10 +51,11 @@ static const int fault_points[] = {
     HEAP__FP_REFILL_LOCKED, HEAP__FP_PAGE_SPLIT, HEAP__FP_STOP_WAIT, HEAP__FP_MARK,
     HEAP__FP_SWEEP,         HEAP__FP_ROOTS_LINK, HEAP__FP_PARKED,
     HEAP__FP_CENTRAL_POP,   HEAP__FP_CENTRAL_PUSH, HEAP__FP_FRESH_SPAN,
+    HEAP__FP_SCAVENGE,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
-    "central-pop", "central-push", "fresh-span",
+    "central-pop", "central-push", "fresh-span", "scavenge",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 

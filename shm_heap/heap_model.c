@@ -197,8 +197,8 @@ static int check_node(model_t *m, uint32_t id, char *why, size_t whysize)
     heap_t *h = m->h;
     node_t *n = node(m, id);
     if (heap_obj_nptrs(h, n->ref) != n->nptrs ||
-        heap_obj_size(h, n->ref) != (size_t)n->nptrs * 8 + n->scalar_bytes)
-        return fail(why, whysize, "node %u: header says %u slots %zu bytes, model %u %u", id,
+        heap_obj_size(h, n->ref) != heap__footprint_bytes(h, n->nptrs, n->scalar_bytes))
+        return fail(why, whysize, "node %u: heap says %u slots %zu bytes, model %u %u", id,
                     heap_obj_nptrs(h, n->ref), heap_obj_size(h, n->ref), n->nptrs,
                     n->scalar_bytes);
     const uint8_t *d = heap_data(h, n->ref, n->nptrs);

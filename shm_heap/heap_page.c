@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Go 1.19's size classes (runtime/sizeclasses.go): slot bytes and pages
@@ -114,6 +115,7 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
     sp->owner = owner;
     sp->next = 0;
     sp->needzero = needzero;
+    sp->large_nptrs = 0;
     sp->large_bytes = 0;
     memset(sp->bits, 0, sizeof sp->bits);
     sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
@@ -122,7 +124,7 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
 }
 
 void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
-                           uint64_t bytes, bool needzero)
+                           uint64_t bytes, uint32_t nptrs, bool needzero)
 {
     heap__span_t *sp = heap__span(h, page);
     sp->spanclass = 0;
@@ -134,6 +136,7 @@ void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
     sp->owner = 0;
     sp->next = 0;
     sp->needzero = needzero;
+    sp->large_nptrs = nptrs;
     sp->large_bytes = bytes;
     memset(sp->bits, 0, sizeof sp->bits);
     sp->sweep_word = (uint64_t)h->hdr->sweepgen << 1;
@@ -186,8 +189,8 @@ static uint32_t first_bucket_from(const heap__hdr_t *hdr, uint32_t b)
     return HEAP__FREE_BUCKETS;
 }
 
-/* Make pages [commit_page, upto) real tmpfs pages (with their map and span
-** entries) so a full tmpfs is an error here, not SIGBUS later. */
+/* Make pages [commit_page, upto) real tmpfs pages (with their map, span
+** and pointer-map entries) so a full tmpfs is an error here, not SIGBUS later. */
 static int commit_pages(heap_t *h, uint32_t upto)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -198,18 +201,168 @@ static int commit_pages(heap_t *h, uint32_t upto)
     if (to > hdr->npages)
         to = hdr->npages;
     uint64_t from = hdr->commit_page;
-    struct { uint64_t off, len; } parts[3] = {
+    struct { uint64_t off, len; } parts[4] = {
         { from << HEAP__PAGE_SHIFT, (to - from) << HEAP__PAGE_SHIFT },
         { hdr->page_map_off + from * sizeof(uint32_t), (to - from) * sizeof(uint32_t) },
         { hdr->spans_off + from * sizeof(heap__span_t), (to - from) * sizeof(heap__span_t) },
+        { hdr->ptr_map_off + from * HEAP__PTR_MAP_PAGE_BYTES, (to - from) * HEAP__PTR_MAP_PAGE_BYTES },
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (fallocate(h->fd, 0, (off_t)parts[i].off, (off_t)parts[i].len) != 0 &&
             errno != EOPNOTSUPP && errno != ENOSYS)
             return HEAP_EOOM;
     }
     hdr->commit_page = (uint32_t)to;
     return 0;
+}
+
+/* Back pages [page, page + npages) with tmpfs pages again (SCAVENGER). */
+static int pages_commit(heap_t *h, uint32_t page, uint32_t npages)
+{
+    if (fallocate(h->fd, 0, (off_t)((uint64_t)page << HEAP__PAGE_SHIFT),
+                  (off_t)((uint64_t)npages << HEAP__PAGE_SHIFT)) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS)
+        return HEAP_EOOM;
+    return 0;
+}
+
+/* Give pages [page, page + npages) back: a hole in the file frees them
+** for every process mapping it. */
+static bool pages_release(heap_t *h, uint32_t page, uint32_t npages)
+{
+    return fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     (off_t)((uint64_t)page << HEAP__PAGE_SHIFT),
+                     (off_t)((uint64_t)npages << HEAP__PAGE_SHIFT)) == 0;
+}
+
+static void released_add(heap__hdr_t *hdr, int64_t npages)
+{
+    __atomic_store_n(&hdr->released_pages,
+                     (uint64_t)((int64_t)hdr->released_pages + npages), __ATOMIC_RELAXED);
+}
+
+uint64_t heap__retained_bytes(const heap__hdr_t *hdr)
+{
+    uint64_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_RELAXED);
+    uint64_t pages = hwm - hdr->first_page;
+    uint64_t released = __atomic_load_n(&hdr->released_pages, __ATOMIC_RELAXED);
+    return (pages > released ? pages - released : 0) << HEAP__PAGE_SHIFT;
+}
+
+uint64_t heap__mapped_bytes(const heap__hdr_t *hdr)
+{
+    uint64_t committed = __atomic_load_n(&hdr->commit_page, __ATOMIC_RELAXED);
+    uint64_t pages = committed > hdr->first_page ? committed - hdr->first_page : 0;
+    uint64_t released = __atomic_load_n(&hdr->released_pages, __ATOMIC_RELAXED);
+    pages = pages > released ? pages - released : 0;
+    return heap__metadata_bytes(hdr) + (pages << HEAP__PAGE_SHIFT) +
+           __atomic_load_n(&hdr->pacer_stack_bytes, __ATOMIC_RELAXED);
+}
+
+static int page_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Find `page` in its bucket and unlink it. */
+static void free_remove(heap_t *h, uint32_t page)
+{
+    uint32_t b = bucket_of(heap__span(h, page)->npages);
+    uint32_t prev = 0;
+    for (uint32_t p = h->hdr->free_head[b]; p; prev = p, p = heap__span(h, p)->next) {
+        if (p == page) {
+            free_unlink(h, b, prev, page);
+            return;
+        }
+    }
+}
+
+uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (bytes == 0)
+        return 0;
+    size_t n = 0, cap = 0;
+    uint32_t *cand = NULL;
+    for (uint32_t b = 0; b < HEAP__FREE_BUCKETS; b++) {
+        uint64_t guard = hdr->npages;
+        for (uint32_t p = hdr->free_head[b]; p && guard--; p = heap__span(h, p)->next) {
+            if (heap__span(h, p)->released)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                uint32_t *nc = realloc(cand, ncap * sizeof *nc);
+                if (!nc)
+                    goto out;
+                cand = nc;
+                cap = ncap;
+            }
+            cand[n++] = p;
+        }
+    }
+    if (n == 0)
+        goto out;
+    qsort(cand, n, sizeof *cand, page_desc);   /* highest first, as Go */
+
+    uint64_t done = 0;
+    for (size_t i = 0; i < n && done < bytes; i++) {
+        uint32_t page = cand[i];
+        heap__span_t *sp = heap__span(h, page);
+        uint32_t have = sp->npages;
+        uint64_t want_pages = (bytes - done + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
+        uint32_t take = want_pages < have ? (uint32_t)want_pages : have;
+        uint32_t target = page;
+        if (take < have) {
+            /* Release the top of the span: the part is written before
+            ** the span shrinks, as in heap__pages_alloc. */
+            free_remove(h, page);
+            target = page + have - take;
+            heap__span_t *tp = heap__span(h, target);
+            tp->state = HEAP__SPAN_FREE;
+            tp->npages = take;
+            tp->next = 0;
+            tp->released = 0;
+            __atomic_store_n(&sp->npages, have - take, __ATOMIC_RELEASE);
+            free_push(h, page);
+            free_push(h, target);
+        }
+        heap__fault(h, HEAP__FP_SCAVENGE);
+        if (!pages_release(h, target, take))
+            break;
+        heap__span(h, target)->released = 1;
+        released_add(hdr, take);
+        done += (uint64_t)take << HEAP__PAGE_SHIFT;
+    }
+    free(cand);
+    return done;
+out:
+    free(cand);
+    return 0;
+}
+
+/* Bytes to release before paging in `paged_in` bytes, `growth` of them
+** past the old high-water mark (SCAVENGER; Go's allocSpan). */
+static uint64_t scavenge_needed(heap__hdr_t *hdr, uint64_t paged_in, uint64_t growth)
+{
+    uint64_t todo = 0;
+    uint64_t limit = __atomic_load_n(&hdr->memory_limit_bytes, __ATOMIC_RELAXED);
+    if (limit && paged_in) {
+        uint64_t mapped = heap__mapped_bytes(hdr);
+        if (mapped + paged_in > limit)
+            todo = mapped + paged_in - limit;
+    }
+    uint64_t goal = __atomic_load_n(&hdr->scavenge_goal_bytes, __ATOMIC_RELAXED);
+    if (goal != UINT64_MAX && growth) {
+        uint64_t retained = heap__retained_bytes(hdr);
+        if (retained + growth > goal) {
+            uint64_t over = retained + growth - goal;
+            uint64_t g = growth < over ? growth : over;
+            if (g > todo)
+                todo = g;
+        }
+    }
+    return todo;
 }
 
 int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
@@ -233,9 +386,18 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
         }
     }
 
+    uint64_t bytes = (uint64_t)npages << HEAP__PAGE_SHIFT;
     if (page) {
         heap__span_t *sp = heap__span(h, page);
         uint32_t have = sp->npages;
+        bool released = sp->released != 0;
+        if (released) {
+            heap__scavenge_locked(h, scavenge_needed(hdr, bytes, 0));
+            if (pages_commit(h, page, npages) != 0) {
+                free_push(h, page);
+                return HEAP_EOOM;
+            }
+        }
         heap__fault(h, HEAP__FP_PAGE_SPLIT);
         if (have > npages) {
             /* The remainder is written before the span shrinks, so a walk
@@ -245,20 +407,27 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
             rp->state = HEAP__SPAN_FREE;
             rp->npages = have - npages;
             rp->next = 0;
+            rp->released = released;
             __atomic_store_n(&sp->npages, npages, __ATOMIC_RELEASE);
             free_push(h, rest);
         }
-        *needzero_out = true;
+        if (released) {
+            sp->released = 0;
+            released_add(hdr, -(int64_t)npages);
+        }
+        *needzero_out = !released;   /* a hole reads as zero */
     } else {
         uint32_t hwm = hdr->hwm_page;
         if ((uint64_t)hwm + npages > hdr->npages)
             return HEAP_EOOM;
+        heap__scavenge_locked(h, scavenge_needed(hdr, bytes, bytes));
         if (commit_pages(h, hwm + npages) != 0)
             return HEAP_EOOM;
         heap__span_t *sp = heap__span(h, hwm);
         sp->state = HEAP__SPAN_FREE;
         sp->npages = npages;
         sp->next = 0;
+        sp->released = 0;
         __atomic_store_n(&hdr->hwm_page, hwm + npages, __ATOMIC_RELEASE);
         page = hwm;
         *needzero_out = false;
@@ -304,6 +473,7 @@ static void partial_append(heap_t *h, walk_lists_t *wl, uint32_t page)
 
 static void span_free(heap_t *h, heap__span_t *sp, uint32_t page)
 {
+    sp->released = 0;
     __atomic_store_n(&sp->state, HEAP__SPAN_FREE, __ATOMIC_RELEASE);
     page_map_set(h, page, sp->npages, 0);
 }
@@ -375,7 +545,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
 
     uint32_t hwm = hdr->hwm_page;
     uint32_t gen = hdr->sweepgen;
-    uint64_t inuse = 0;
+    uint64_t inuse = 0, released = 0;
     uint32_t run = 0;   /* start of the free run being merged, 0 = none */
     uint32_t s;
 
@@ -393,6 +563,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
             ** rather than wedge every process. */
             sp->state = HEAP__SPAN_FREE;
             sp->npages = n = hwm - s;
+            sp->released = 0;
             page_map_set(h, s, n, 0);
         }
 
@@ -416,13 +587,25 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
         if (sp->state == HEAP__SPAN_FREE) {
             if (flags & HEAP__WALK_REPAIR)
                 page_map_set(h, s, n, 0);
-            if (run)
-                __atomic_store_n(&heap__span(h, run)->npages,
-                                 heap__span(h, run)->npages + n, __ATOMIC_RELEASE);
+            if (sp->released > 1)
+                sp->released = 1;
+            heap__span_t *rs = run ? heap__span(h, run) : NULL;
+            if (rs && rs->released != sp->released) {
+                /* Released pages and backed ones stay apart: merging
+                ** would either back the released ones again or release
+                ** pages the scavenger chose to keep. */
+                released += rs->released ? rs->npages : 0;
+                free_append(h, &wl, run);
+                rs = NULL;
+            }
+            if (rs)
+                __atomic_store_n(&rs->npages, rs->npages + n, __ATOMIC_RELEASE);
             else
                 run = s;
         } else {
             if (run) {
+                if (heap__span(h, run)->released)
+                    released += heap__span(h, run)->npages;
                 free_append(h, &wl, run);
                 run = 0;
             }
@@ -437,9 +620,13 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     }
     /* Span by span from first_page reaches exactly hwm_page. */
     assert(s == hwm);
-    if (run)
+    if (run) {
+        if (heap__span(h, run)->released)
+            released += heap__span(h, run)->npages;
         free_append(h, &wl, run);
+    }
     __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->released_pages, released, __ATOMIC_RELAXED);
 }
 
 /* ---- Central list repair -------------------------------------------- */

@@ -81,13 +81,86 @@ static void test_size_classes(void)
     REQUIRE(heap__classes[3].elem_bytes == 24 && heap__classes[3].nelems == 341);
 
     heap_t *h = open_heap("classes", 64 * MiB, 100, 0);
+    REQUIRE(heap__footprint_bytes(h, 0, 0) == 8);
     for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
         uint32_t elem = heap__classes[cls].elem_bytes;
-        REQUIRE(heap__footprint_bytes(h, 0, elem - 8) == elem);
+        REQUIRE(heap__footprint_bytes(h, 0, elem) == elem);
+        REQUIRE(heap__footprint_bytes(h, 0, elem - 1) == elem);
         if (cls + 1 < HEAP__NCLASSES)
-            REQUIRE(heap__footprint_bytes(h, 0, elem - 7) == heap__classes[cls + 1].elem_bytes);
+            REQUIRE(heap__footprint_bytes(h, 0, elem + 1) == heap__classes[cls + 1].elem_bytes);
     }
-    REQUIRE(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES - 7) == 5 * HEAP__PAGE_BYTES);
+    REQUIRE(heap__footprint_bytes(h, 2, 0) == 16);
+    REQUIRE(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES) == HEAP_MAX_SMALL_BYTES);
+    REQUIRE(heap__footprint_bytes(h, 0, HEAP_MAX_SMALL_BYTES + 1) == 5 * HEAP__PAGE_BYTES);
+    heap_close(&h, true);
+}
+
+/* Go's own table, read from the Go tree this model follows ($HEAP_GO_ROOT,
+** default /usr/lib/go-1.19): class_to_size, class_to_allocnpages and the
+** two size -> class lookup tables must be ours, entry for entry. */
+static int go_table(const char *src, const char *name, uint32_t *out, int max)
+{
+    char key[64];
+    snprintf(key, sizeof key, "var %s = ", name);
+    const char *p = strstr(src, key);
+    REQUIRE_MSG(p != NULL, "%s not in sizeclasses.go", name);
+    p = strchr(p, '{');
+    REQUIRE(p != NULL);
+    int n = 0;
+    for (p++; *p && *p != '}';) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        REQUIRE(n < max);
+        out[n++] = (uint32_t)v;
+        p = end;
+    }
+    return n;
+}
+
+static void test_size_classes_are_go(void)
+{
+    const char *root = getenv("HEAP_GO_ROOT");
+    char path[512];
+    snprintf(path, sizeof path, "%s/VERSION", root ? root : "/usr/lib/go-1.19");
+    FILE *f = fopen(path, "r");
+    REQUIRE_MSG(f != NULL, "%s: the Go tree the model follows is missing", path);
+    char version[64] = "";
+    REQUIRE(fgets(version, sizeof version, f) != NULL);
+    fclose(f);
+    size_t vlen = strlen(HEAP_GO_VERSION);
+    REQUIRE_MSG(strncmp(version, HEAP_GO_VERSION, vlen) == 0 &&
+           (version[vlen] == '.' || version[vlen] == '\n' || version[vlen] == 0),
+           "%s is %s, the model follows %s", path, version, HEAP_GO_VERSION);
+
+    snprintf(path, sizeof path, "%s/src/runtime/sizeclasses.go", root ? root : "/usr/lib/go-1.19");
+    f = fopen(path, "r");
+    REQUIRE_MSG(f != NULL, "%s missing", path);
+    static char src[1 << 17];
+    size_t len = fread(src, 1, sizeof src - 1, f);
+    fclose(f);
+    src[len] = 0;
+
+    uint32_t size[128], pages[128], c8[256], c128[512];
+    REQUIRE(go_table(src, "class_to_size", size, 128) == HEAP__NCLASSES);
+    REQUIRE(go_table(src, "class_to_allocnpages", pages, 128) == HEAP__NCLASSES);
+    for (uint32_t cls = 1; cls < HEAP__NCLASSES; cls++) {
+        REQUIRE_MSG(heap__classes[cls].elem_bytes == size[cls] && heap__classes[cls].npages == pages[cls],
+               "class %u: ours %u bytes %u pages, Go's %u %u", cls,
+               heap__classes[cls].elem_bytes, heap__classes[cls].npages, size[cls], pages[cls]);
+    }
+    int n8 = go_table(src, "size_to_class8", c8, 256);
+    int n128 = go_table(src, "size_to_class128", c128, 512);
+    REQUIRE(n8 == 1024 / 8 + 1 && n128 == (32768 - 1024) / 128 + 1);
+    heap_t *h = open_heap("goclasses", 64 * MiB, 100, 0);
+    for (uint32_t bytes = 1; bytes <= HEAP_MAX_SMALL_BYTES; bytes++) {
+        uint32_t go = bytes <= 1024 - 8 ? c8[(bytes + 7) / 8] : c128[(bytes - 1024 + 127) / 128];
+        REQUIRE_MSG(heap__size_class(h, bytes) == go, "%u bytes: class %u, Go's %u", bytes,
+               heap__size_class(h, bytes), go);
+    }
     heap_close(&h, true);
 }
 
@@ -158,7 +231,8 @@ static void test_alloc_sizes_and_zeroing(void)
             heap_ref_t r = heap_alloc(h, np, sc);
             REQUIRE(r != 0 && r % 8 == 0);
             REQUIRE(heap_obj_nptrs(h, r) == np);
-            REQUIRE(heap_obj_size(h, r) == np * 8 + sc);
+            REQUIRE(heap_obj_size(h, r) == heap__footprint_bytes(h, np, sc));
+            REQUIRE(heap_obj_size(h, r) >= np * 8 + sc);
             REQUIRE(all_zero(heap_ptr(h, r), np * 8 + sc));
             memset(heap_data(h, r, np), 0xAB, sc);
             slots[n++] = r;
@@ -198,7 +272,8 @@ static void test_alloc_sizes_and_zeroing(void)
             const unsigned char *d = heap_data(h, r, nptrs_list[a]);
             for (size_t i = 0; i < scalars[b]; i++)
                 REQUIRE(d[i] == 0xAB);
-            REQUIRE(heap_obj_size(h, r) == nptrs_list[a] * 8 + scalars[b]);
+            REQUIRE(heap_obj_size(h, r) == heap__footprint_bytes(h, nptrs_list[a], scalars[b]));
+            REQUIRE(heap_obj_nptrs(h, r) == nptrs_list[a]);
         }
     }
     REQUIRE_HEAP_VERIFY(h);
@@ -206,6 +281,57 @@ static void test_alloc_sizes_and_zeroing(void)
     REQUIRE(heap_alloc(h, 1, 8) == 0 && heap_last_error(h) == -EINVAL);
     heap_roots_destroy(h, &roots);
     REQUIRE(roots == NULL);
+    heap_close(&h, true);
+}
+
+/* No header in the slot: 16 bytes take the 16-byte class, 512 of them fill
+** one 8 KiB span exactly; 32 KiB is a small object of Go's largest class. */
+static void test_objects_as_go_counts_them(void)
+{
+    heap_t *h = open_heap("gocount", 64 * MiB, 100, 0);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 4);
+    heap_stats_t before, after;
+    heap_stats_read(h, &before);
+    heap_ref_t first = heap_alloc(h, 2, 0);
+    REQUIRE(first && first % HEAP__PAGE_BYTES == 0);
+    g[0] = first;
+    heap_ref_t prev = first;
+    for (int i = 1; i < 512; i++) {
+        heap_ref_t r = heap_alloc(h, 2, 0);
+        REQUIRE(r == first + 16 * (uint64_t)i);   /* one span, back to back */
+        heap_slots(h, prev)[0] = r;
+        prev = r;
+    }
+    REQUIRE(prev + 16 == first + HEAP__PAGE_BYTES);
+    heap__span_t *sp = heap__span(h, h->page_map[first >> HEAP__PAGE_SHIFT]);
+    REQUIRE(sp->state == HEAP__SPAN_SMALL && sp->elem_bytes == 16 && sp->nelems == 512 &&
+          sp->npages == 1);
+    heap_ref_t next = heap_alloc(h, 2, 0);      /* the 513th: another span */
+    REQUIRE(next && (next < first || next >= first + HEAP__PAGE_BYTES));
+    heap_stats_read(h, &after);
+    REQUIRE(after.total_alloc_bytes - before.total_alloc_bytes == 513 * 16);
+
+    g[1] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 8);   /* 32 KiB */
+    sp = heap__span(h, h->page_map[g[1] >> HEAP__PAGE_SHIFT]);
+    REQUIRE(sp->state == HEAP__SPAN_SMALL && sp->elem_bytes == HEAP_MAX_SMALL_BYTES &&
+          sp->npages == 4 && sp->nelems == 1);
+    REQUIRE(heap_obj_size(h, g[1]) == HEAP_MAX_SMALL_BYTES && heap_obj_nptrs(h, g[1]) == 1);
+    heap_slots(h, g[1])[0] = first;
+    g[2] = heap_alloc(h, 0, HEAP_MAX_SMALL_BYTES + 1);   /* large: 5 pages */
+    REQUIRE(heap_obj_size(h, g[2]) == 5 * HEAP__PAGE_BYTES);
+    heap_stats_read(h, &before);
+    REQUIRE(before.total_alloc_bytes - after.total_alloc_bytes ==
+          HEAP_MAX_SMALL_BYTES + 5 * HEAP__PAGE_BYTES);
+
+    g[0] = 0;
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);   /* the chain lives on through g[1] */
+    heap_gc_cycle_t c = last_cycle(h);
+    REQUIRE(c.fields.objects_live == 512 + 2);
+    REQUIRE(c.fields.heap_live_bytes == 512 * 16 + HEAP_MAX_SMALL_BYTES + 5 * HEAP__PAGE_BYTES);
+    REQUIRE(heap_obj_nptrs(h, first + 16 * 511) == 2);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_leave(h);
     heap_close(&h, true);
 }
 
@@ -224,16 +350,16 @@ static void test_roots_keep_objects_alive(void)
     }
     heap_stats_t st;
     heap_stats_read(h, &st);
-    REQUIRE(st.heap_alloc_bytes == 1000 * 32 + 5000 * 48);
+    REQUIRE(st.heap_alloc_bytes == 1000 * 24 + 5000 * 48);
     REQUIRE(st.total_alloc_objects == 6000 && st.proc_alloc_objects == 6000);
     REQUIRE(st.num_gc == 0 && st.nprocs == 1);
 
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     heap_gc_cycle_t c = last_cycle(h);
-    REQUIRE(c.fields.objects_live == 1000 && c.fields.heap_live_bytes == 1000 * 32);
+    REQUIRE(c.fields.objects_live == 1000 && c.fields.heap_live_bytes == 1000 * 24);
     REQUIRE(c.fields.objects_freed >= 5000);
     heap_stats_read(h, &st);
-    REQUIRE(st.heap_live_bytes == 1000 * 32 && st.heap_alloc_bytes == 1000 * 32);
+    REQUIRE(st.heap_live_bytes == 1000 * 24 && st.heap_alloc_bytes == 1000 * 24);
     for (uint32_t i = 0; i < 1000; i++)
         REQUIRE(*(uint64_t *)heap_data(h, slots[i], 1) == i);
     REQUIRE_HEAP_VERIFY(h);
@@ -313,7 +439,7 @@ static void test_large_objects(void)
     heap_roots_t *roots = heap_roots_new(h, 64);
     heap_ref_t *s = heap_roots_push(roots, 4);
     s[0] = heap_alloc(h, 5000, 1000);    /* large with many slots */
-    REQUIRE(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 41000);
+    REQUIRE(s[0] && heap_obj_nptrs(h, s[0]) == 5000 && heap_obj_size(h, s[0]) == 6 * 8192);
     for (int i = 0; i < 5000; i += 7) {
         heap_ref_t child = heap_alloc(h, 0, 24);
         REQUIRE(child);
@@ -322,8 +448,9 @@ static void test_large_objects(void)
     s[1] = heap_alloc(h, 0, 3 * MiB);
     REQUIRE(s[1] && heap_obj_size(h, s[1]) == 3 * MiB);
     memset(heap_data(h, s[1], 0), 0x5A, 3 * MiB);
-    s[2] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 16);   /* exactly the biggest class */
-    REQUIRE(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES - 8);
+    s[2] = heap_alloc(h, 1, HEAP_MAX_SMALL_BYTES - 8);   /* exactly the biggest class */
+    REQUIRE(s[2] && heap_obj_size(h, s[2]) == HEAP_MAX_SMALL_BYTES);
+    REQUIRE(heap_obj_nptrs(h, s[2]) == 1);
     heap_slots(h, s[2])[0] = s[1];
     for (int i = 0; i < 50; i++)
         REQUIRE(heap_alloc(h, 0, 100000));
@@ -332,7 +459,7 @@ static void test_large_objects(void)
     uint64_t want_objs = 3 + 715;
     REQUIRE((uint64_t)c.fields.objects_live == want_objs);
     uint64_t want_bytes = heap__footprint_bytes(h, 5000, 1000) + heap__footprint_bytes(h, 0, 3 * MiB) +
-                          HEAP_MAX_SMALL_BYTES + 715 * 32;
+                          HEAP_MAX_SMALL_BYTES + 715 * 24;
     REQUIRE((uint64_t)c.fields.heap_live_bytes == want_bytes);
     REQUIRE_HEAP_VERIFY(h);
     const unsigned char *d = heap_data(h, s[1], 0);
@@ -387,7 +514,7 @@ static void test_hook_and_history(void)
         const heap_gc_cycle_t *c = &log.cycles[i];
         REQUIRE(c->fields.cycle == (uint32_t)i + 1 && c->fields.forced);
         REQUIRE(c->collector_pid == getpid() && c->fields.nprocs == 1);
-        REQUIRE((uint64_t)c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
+        REQUIRE(c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
               (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull);
         REQUIRE(i == 0 || c->fields.since_start_ns >= log.cycles[i - 1].fields.since_start_ns);
         REQUIRE(c->fields.stw_ns >= c->fields.stop_ns + c->fields.mark_ns + c->fields.sweep_ns);
@@ -395,7 +522,7 @@ static void test_hook_and_history(void)
         REQUIRE(c->fields.heap_live_bytes <= c->fields.heap_end_bytes && c->fields.heap_end_bytes <= c->fields.heap_start_bytes);
         REQUIRE(c->fields.heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);
         REQUIRE(c->fields.objects_live == 301 && c->fields.objects_freed >= 2700);
-        REQUIRE(c->fields.heap_live_bytes == 300 * 224 + 128);
+        REQUIRE(c->fields.heap_live_bytes == 300 * 208 + 112);
         REQUIRE(c->fields.stack_bytes == 12345 && c->fields.globals_bytes == 8);
     }
     heap_gc_cycle_t hist[16];
@@ -539,6 +666,222 @@ static void test_pacing(void)
     heap_close(&h, true);
 }
 
+/* Go 1.19's goal: marked + (marked + stacks + globals) * GOGC/100, at
+** least 4 MiB * GOGC/100. */
+static void test_pacer_goal(void)
+{
+    heap_t *h = open_heap("goal", 256 * MiB, 100, 0);
+    heap_set_stack_bytes(h, 3 * MiB);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 1000);
+    REQUIRE(g);
+    heap_roots_t *roots = heap_roots_new(h, 1024);
+    heap_ref_t *s = heap_roots_push(roots, 1024);
+    for (int i = 0; i < 1024; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    const uint64_t marked = 1024 * 8192, stacks = 3 * MiB, globals = 1000 * 8;
+    heap_gc_cycle_t c = last_cycle(h);
+    REQUIRE(c.fields.heap_live_bytes == marked && c.fields.stack_bytes == stacks && c.fields.globals_bytes == globals);
+    uint64_t want = marked + (marked + stacks + globals);
+    REQUIRE_MSG((uint64_t)c.fields.heap_goal_bytes == want, "goal %llu, want %llu",
+           (unsigned long long)c.fields.heap_goal_bytes, (unsigned long long)want);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == want);
+    heap_set_gogc(h, 50);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == marked + (marked + stacks + globals) * 50 / 100);
+
+    /* A small heap: the minimum is 4 MiB scaled by GOGC. */
+    heap_roots_pop(roots, 1024);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(last_cycle(h).fields.heap_live_bytes == 0);
+    heap_set_gogc(h, 25);
+    heap_stats_read(h, &st);
+    REQUIRE((stacks + globals) / 4 < MiB && st.heap_goal_bytes == 1 * MiB);
+    heap_set_gogc(h, 400);
+    heap_stats_read(h, &st);
+    REQUIRE((stacks + globals) * 4 < 16 * MiB && st.heap_goal_bytes == 16 * MiB);
+    heap_set_stack_bytes(h, 8 * MiB);
+    heap_set_gogc(h, 400);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == (8 * MiB + globals) * 4);
+    heap_set_gogc(h, 0);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == 0);   /* GOGC=0: collect all the time, as Go */
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+/* The limit's goal: limit - non-heap memory - 1 MiB of headroom (Go 1.19's
+** memoryLimitHeapGoal), non-heap counting stacks and heap metadata. */
+static void test_memory_limit_goal(void)
+{
+    const uint64_t limit = 64 * MiB, stacks = 2 * MiB;
+    heap_t *h = open_heap("limitgoal", 256 * MiB, HEAP_GOGC_OFF, limit);
+    heap_set_stack_bytes(h, stacks);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 1024);
+    heap_ref_t *s = heap_roots_push(roots, 1024);
+    for (int i = 0; i < 1024; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 1000));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t live = hdr->heap_live_bytes;
+    REQUIRE(live == 1024 * 1024);
+    uint64_t heap_pages = hdr->commit_page - hdr->first_page;
+    uint64_t free_bytes = (heap_pages - hdr->inuse_pages - hdr->released_pages) * HEAP__PAGE_BYTES;
+    uint64_t mapped = heap__metadata_bytes(hdr) + stacks +
+                      (heap_pages - hdr->released_pages) * HEAP__PAGE_BYTES;
+    uint64_t non_heap = mapped - free_bytes - live;
+    REQUIRE(non_heap >= stacks + heap__metadata_bytes(hdr));
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    REQUIRE_MSG(st.heap_goal_bytes == limit - non_heap - MiB, "goal %llu, want %llu",
+           (unsigned long long)st.heap_goal_bytes, (unsigned long long)(limit - non_heap - MiB));
+    REQUIRE((uint64_t)last_cycle(h).fields.heap_goal_bytes == st.heap_goal_bytes);
+
+    /* Less than 2 MiB left: the goal is the 1 MiB headroom itself, but
+    ** never below the live heap. */
+    heap_set_memory_limit(h, non_heap + 3 * MiB / 2);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == live);   /* 1 MiB < live */
+    heap_roots_pop(roots, 1024);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_stats_read(h, &st);
+    REQUIRE(h->hdr->marked_bytes == 0 && st.heap_goal_bytes == MiB);
+    /* Non-heap memory alone over the limit: the goal is the live heap. */
+    heap_set_memory_limit(h, stacks);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == 0);
+    /* With GOGC on too, the smaller goal wins. */
+    heap_set_gogc(h, 100);
+    heap_set_memory_limit(h, 1024 * MiB);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+/* The scavenger: after the live set shrinks, free pages go back to the
+** OS (the segment's blocks drop), and come back zeroed when reused. */
+static uint64_t segment_bytes(heap_t *h)
+{
+    struct stat sb;
+    REQUIRE(fstat(h->fd, &sb) == 0);
+    return (uint64_t)sb.st_blocks * 512;
+}
+
+static void test_scavenger(void)
+{
+    heap_t *h = open_heap("scavenge", 256 * MiB, 100, 0);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++) {
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));   /* 40 MiB live */
+        memset(heap_ptr(h, s[i]), 0x77, 8192);
+    }
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    uint64_t big = segment_bytes(h);
+    printf("scavenger: 40 MiB live: segment %llu KiB, released %llu KiB\n",
+           (unsigned long long)(big >> 10), (unsigned long long)(st.heap_released_bytes >> 10));
+    REQUIRE(big >= 40 * MiB);
+
+    heap_roots_pop(roots, 5120);                  /* the live set shrinks */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_stats_read(h, &st);
+    uint64_t small = segment_bytes(h);
+    printf("scavenger: 0 live: segment %llu KiB, released %llu KiB, retained %llu KiB\n",
+           (unsigned long long)(small >> 10), (unsigned long long)(st.heap_released_bytes >> 10),
+           (unsigned long long)(heap__retained_bytes(h->hdr) >> 10));
+    REQUIRE(st.heap_released_bytes >= 32 * MiB);
+    REQUIRE(small + 32 * MiB <= big);
+    REQUIRE(heap__retained_bytes(h->hdr) <= 8 * MiB);
+    REQUIRE_HEAP_VERIFY(h);
+
+    /* Reuse: the released pages come back, zeroed. */
+    s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++) {
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+        REQUIRE_MSG(all_zero(heap_ptr(h, s[i]), 8192), "reused released page not zero");
+    }
+    heap_stats_t again;
+    heap_stats_read(h, &again);
+    REQUIRE(again.heap_released_bytes < st.heap_released_bytes);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+static void child_alloc_and_collect(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    for (int i = 0; i < 2000; i++)
+        REQUIRE(heap_alloc(h, 0, 4000));             /* 4096-byte class */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_close(&h, false);
+}
+
+/* Exact high-water marks: the heap in use (HeapAlloc) peaks just before a
+** sweep; the marks restart at heap_hwm_reset(). */
+static void test_high_water_marks(void)
+{
+    heap_t *h = open_heap("hwm", 128 * MiB, HEAP_GOGC_OFF, 0);
+    heap_enter(h);
+    heap_ref_t *g = heap_globals(h, 1);
+    g[0] = heap_alloc(h, 1, 1000);                 /* 1 KiB live */
+    heap_hwm_reset(h);
+    heap_hwm_t m;
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 1024 && m.heap_objects == 1 && m.stack_bytes == 0);
+
+    for (int i = 0; i < 3000; i++)
+        REQUIRE(heap_alloc(h, 0, 1000));             /* 3000 KiB of garbage */
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_alloc_bytes == 3001 * 1024);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_stats_read(h, &st);
+    REQUIRE(st.heap_alloc_bytes == 1024);
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 3001 * 1024 && m.heap_objects == 3001);
+
+    for (int i = 0; i < 1000; i++)                 /* a lower second peak */
+        REQUIRE(heap_alloc(h, 0, 2000));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 3001 * 1024 && m.heap_objects == 3001);
+
+    heap_set_stack_bytes(h, 64 << 10);
+    heap_set_stack_bytes(h, 8 << 10);
+    heap_hwm_reset(h);                             /* a new task */
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 1024 && m.heap_objects == 1 && m.stack_bytes == 8 << 10);
+    heap_set_stack_bytes(h, 32 << 10);
+    heap_set_stack_bytes(h, 4 << 10);
+    for (int i = 0; i < 100; i++)
+        REQUIRE(heap_alloc(h, 0, 100));              /* 112-byte class, not swept: now */
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 1024 + 100 * 112 && m.heap_objects == 101);
+    REQUIRE(m.stack_bytes == 32 << 10);
+
+    /* Another process's allocations count: the heap is shared. */
+    heap_leave(h);
+    tu_wait_ok(tu_fork(child_alloc_and_collect, "hwm"));
+    heap_enter(h);
+    heap_hwm_read(h, &m);
+    REQUIRE(m.heap_alloc_bytes == 1024 + 100 * 112 + 2000 * 4096);
+    REQUIRE(m.heap_objects == 101 + 2000);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 static void test_memory_limit(void)
 {
     uint64_t inuse;
@@ -626,10 +969,13 @@ static void test_verify_detects_corruption(void)
     printf("verify caught: %s\n", why);
     heap_slots(h, g[1])[0] = 0;
 
-    uint32_t *hdr = (uint32_t *)heap_ptr(h, g[0]) - 2;
-    hdr[0] = 1000;                               /* nptrs larger than the slot */
+    uint64_t word = g[0] >> 3;                   /* its pointer-map bit */
+    uint64_t *map = &h->ptr_map[word >> 6];
+    *map &= ~(1ull << (word & 63));              /* no slots in a scan span */
     REQUIRE(heap_verify(h, why, sizeof why) == HEAP_ECORRUPT);
-    hdr[0] = 2;
+    printf("verify caught: %s\n", why);
+    *map |= 1ull << (word & 63);
+    REQUIRE(heap_obj_nptrs(h, g[0]) == 2);
     REQUIRE(heap_verify(h, why, sizeof why) == 0);
     heap_close(&h, true);
 }
@@ -957,15 +1303,21 @@ int main(void)
 {
     tu_init("heap_test", 240);
     test_size_classes();
+    test_size_classes_are_go();
     test_names_and_open_errors();
     test_alloc_sizes_and_zeroing();
+    test_objects_as_go_counts_them();
     test_roots_keep_objects_alive();
     test_globals();
     test_large_objects();
     test_hook_and_history();
     test_stats_from_another_thread();
     test_pacing();
+    test_pacer_goal();
+    test_memory_limit_goal();
     test_memory_limit();
+    test_scavenger();
+    test_high_water_marks();
     test_oom();
     test_verify_detects_corruption();
     test_mark_stack_overflow();

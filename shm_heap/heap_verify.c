@@ -33,9 +33,7 @@ int heap__check_ref(heap_t *h, heap_ref_t ref, bool allow_orphan_slot, char *why
     heap__hdr_t *hdr = h->hdr;
     if (ref & 7)
         return fail(why, whysize, "ref %#llx misaligned", (unsigned long long)ref);
-    if (ref < HEAP__OBJ_HDR_BYTES)
-        return fail(why, whysize, "ref %#llx below the heap", (unsigned long long)ref);
-    uint64_t at = ref - HEAP__OBJ_HDR_BYTES;
+    uint64_t at = ref;
     uint64_t page = at >> HEAP__PAGE_SHIFT;
     uint32_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_ACQUIRE);
     if (page < hdr->first_page || page >= hwm)
@@ -118,16 +116,14 @@ static int check_small(vctx_t *v, uint32_t s, heap__span_t *sp)
         if (!heap__span_slot_allocated(sp, i))
             continue;
         uint64_t slot_off = ((uint64_t)s << HEAP__PAGE_SHIFT) + (uint64_t)i * sp->elem_bytes;
-        const uint32_t *hd = (const uint32_t *)(h->view.base + slot_off);
-        uint32_t nptrs = hd[0], bytes = hd[1];
-        if (bytes == HEAP__HDR_LARGE || (uint64_t)nptrs * 8 > bytes ||
-            bytes > sp->elem_bytes - HEAP__OBJ_HDR_BYTES)
-            return fail(v->why, v->whysize, "object %#llx: header nptrs %u bytes %u in %u-byte slot",
-                        (unsigned long long)(slot_off + 8), nptrs, bytes, sp->elem_bytes);
-        if ((sp->spanclass & 1) && nptrs != 0)
-            return fail(v->why, v->whysize, "object %#llx: %u slots in a noscan span",
-                        (unsigned long long)(slot_off + 8), nptrs);
-        int rc = check_slots(v, (const heap_ref_t *)(hd + 2), nptrs, "object", slot_off + 8);
+        if (sp->spanclass & 1)
+            continue;   /* noscan: no slots to check */
+        uint64_t nptrs = heap__ptr_map_count(h->ptr_map, slot_off >> 3, sp->elem_bytes >> 3);
+        if (nptrs == 0)
+            return fail(v->why, v->whysize, "object %#llx: no slots in a scan span",
+                        (unsigned long long)slot_off);
+        int rc = check_slots(v, (const heap_ref_t *)(h->view.base + slot_off), nptrs,
+                             "object", slot_off);
         if (rc)
             return rc;
     }
@@ -143,24 +139,24 @@ static int check_large(vctx_t *v, uint32_t s, heap__span_t *sp)
     if (sp->bits[sel][0] != 1)
         return fail(v->why, v->whysize, "large span %u: alloc bit clear", s);
     uint64_t span_bytes = (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
-    if (sp->large_bytes + HEAP__OBJ_HDR_BYTES > span_bytes ||
-        sp->large_bytes + HEAP__OBJ_HDR_BYTES + HEAP__PAGE_BYTES <= span_bytes)
+    if (sp->large_bytes > span_bytes || sp->large_bytes + HEAP__PAGE_BYTES <= span_bytes)
         return fail(v->why, v->whysize, "large span %u: %llu bytes in %u pages", s,
                     (unsigned long long)sp->large_bytes, sp->npages);
     uint64_t off = (uint64_t)s << HEAP__PAGE_SHIFT;
-    const uint32_t *hd = (const uint32_t *)(h->view.base + off);
-    if (hd[1] != HEAP__HDR_LARGE || (uint64_t)hd[0] * 8 > sp->large_bytes)
-        return fail(v->why, v->whysize, "large object %#llx: bad header",
-                    (unsigned long long)(off + 8));
-    return check_slots(v, (const heap_ref_t *)(hd + 2), hd[0], "large object", off + 8);
+    if ((uint64_t)sp->large_nptrs * sizeof(heap_ref_t) > sp->large_bytes)
+        return fail(v->why, v->whysize, "large object %#llx: %u slots in %llu bytes",
+                    (unsigned long long)off, sp->large_nptrs,
+                    (unsigned long long)sp->large_bytes);
+    return check_slots(v, (const heap_ref_t *)(h->view.base + off), sp->large_nptrs,
+                       "large object", off);
 }
 
 static int check_spans(vctx_t *v)
 {
     heap_t *h = v->h;
     heap__hdr_t *hdr = h->hdr;
-    uint64_t inuse = 0;
-    bool prev_free = false;
+    uint64_t inuse = 0, released = 0;
+    bool prev_free = false, prev_released = false;
     uint32_t s;
     for (s = hdr->first_page; s < hdr->hwm_page;) {
         heap__span_t *sp = heap__span(h, s);
@@ -170,8 +166,14 @@ static int check_spans(vctx_t *v)
                         hdr->hwm_page);
         v->start[s] = 1;
         if (sp->state == HEAP__SPAN_FREE) {
-            if (prev_free)
+            /* Neighbours merge in the walk, except released with not. */
+            if (prev_free && !prev_released && !sp->released)
                 return fail(v->why, v->whysize, "span %u: free span after a free span", s);
+            if (sp->released > 1)
+                return fail(v->why, v->whysize, "span %u: released %u", s, sp->released);
+            if (sp->released)
+                released += n;
+            prev_released = sp->released != 0;
             for (uint32_t p = s; p < s + n; p++) {
                 if (h->page_map[p] != 0)
                     return fail(v->why, v->whysize, "free page %u mapped to %u", p,
@@ -200,6 +202,10 @@ static int check_spans(vctx_t *v)
         return fail(v->why, v->whysize, "in-use pages %llu, counter says %llu",
                     (unsigned long long)inuse,
                     (unsigned long long)heap__atomic_load(&hdr->inuse_pages));
+    if (released != heap__atomic_load(&hdr->released_pages))
+        return fail(v->why, v->whysize, "released pages %llu, counter says %llu",
+                    (unsigned long long)released,
+                    (unsigned long long)heap__atomic_load(&hdr->released_pages));
     return 0;
 }
 

@@ -49,7 +49,6 @@ typedef struct current {
     uint64_t start_ns;            /* monotonic */
     uint64_t interval_ns;
     heap_stats_t st0;             /* at task start */
-    int64_t peak_heap_bytes;
     int64_t goroutines_max;
 } current_t;
 
@@ -175,8 +174,8 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     s->minor_faults = pf.minor_faults;
     s->major_faults = pf.major_faults;
     s->ctx_switches = pf.ctx_switches;
-    if (s->heap_inuse_bytes > c->peak_heap_bytes)
-        c->peak_heap_bytes = s->heap_inuse_bytes;
+    /* The stacks the heap's pacer counts (Go's stack scan term). */
+    heap_set_stack_bytes(c->heap, ss.stack_inuse_bytes + ss.stack_aside_bytes);
     if (s->goroutines > c->goroutines_max)
         c->goroutines_max = s->goroutines;
 }
@@ -399,6 +398,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
 
     reset_peak_rss();
     heap_enter(heap);
+    heap_hwm_reset(heap);
     heap_stats_read(heap, &st0);
     pthread_mutex_lock(&w->mu);
     w->cur = (current_t){
@@ -419,15 +419,18 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     r->wall_ns = (int64_t)(clock_mono_ns() - t0);
 
     sched_stats_read(w->sched, &ss);
-    heap_set_stack_bytes(heap, 0);
     heap_stats_read(heap, &st1);
+    heap_hwm_t hwm;
+    heap_hwm_read(heap, &hwm);
     heap_leave(heap);
 
     pthread_mutex_lock(&w->mu);
     w->cur.active = false;
-    r->peak_heap_bytes = w->cur.peak_heap_bytes;
     r->goroutines_max = w->cur.goroutines_max;
     pthread_mutex_unlock(&w->mu);
+    heap_set_stack_bytes(heap, 0);   /* after the sampler's last report */
+    /* The exact peak of the heap in use (Go's HeapAlloc), not a sample. */
+    r->peak_heap_bytes = (int64_t)hwm.heap_alloc_bytes;
 
     if (id < 0)
         fail_result(r, "cannot start the kernel: %s", sched_strerror((int)id));
@@ -454,8 +457,6 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
                 r->pause_max_ns = hist[i].fields.stw_ns;
         free(hist);
     }
-    if ((int64_t)st1.heap_inuse_bytes > r->peak_heap_bytes)
-        r->peak_heap_bytes = (int64_t)st1.heap_inuse_bytes;
     read_proc_figures(&pf);
     r->peak_rss_bytes = pf.hwm_bytes;
     r->stack_hwm_bytes = (int64_t)ss.stack_hwm_bytes;
