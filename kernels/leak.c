@@ -330,6 +330,7 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
 
     /* What is still reachable, with the table and any leaked goroutines
     ** still there. */
+    rt_safepoint(rt);             /* the stack bytes reported for the goal */
     if ((rc = heap_collect(h)) != 0)
         rt_fail(rt, "leak: collecting at the end: %s", heap_strerror(rc));
     heap_stats_read(h, &hs);
@@ -347,10 +348,12 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
                   held_bytes / 1048576.0, st->capacity, (double)hs.heap_live_bytes / 1048576.0);
         rt_metric(rt, "table_slots", (double)st->capacity, "");
     } else {
-        /* Stacks in place plus those set aside, beyond the main goroutine's. */
+        /* Beyond the main goroutine's: Go's StackInuse (sched.h), and the
+        ** real bytes (stacks in place plus those set aside). */
         sched_stats_read(s, &ss1);
-        double stack_bytes = (double)(ss1.stack_inuse_bytes + ss1.stack_aside_bytes) -
-                             (double)(ss0.stack_inuse_bytes + ss0.stack_aside_bytes);
+        double stack_bytes = (double)ss1.stack_inuse_bytes - (double)ss0.stack_inuse_bytes;
+        double stack_real_bytes = (double)sched_stack_real_bytes(&ss1) -
+                                  (double)sched_stack_real_bytes(&ss0);
         int64_t leaked = st->watchers;
         heap_stats_t after;
 
@@ -365,15 +368,17 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
 
         rt_printf(rt, "leak (%s, release=%s): %lld requests of %zu B, %g%% started a watcher: "
                   "%lld started, %lld still blocked (holding %.1f MiB of requests, %.1f KiB "
-                  "of stacks); live heap after a collection %.1f MiB, %.1f MiB once the "
-                  "leaked ones were released at the end\n",
+                  "of stacks as Go sizes them, %.1f KiB of real pages); live heap after a "
+                  "collection %.1f MiB, %.1f MiB once the leaked ones were released at the end\n",
                   mode, st->release ? "true" : "false", (long long)requests, st->request_bytes,
                   retain_percent, (long long)st->retained_total, (long long)leaked,
                   held_bytes / 1048576.0, (stack_bytes > 0 ? stack_bytes : 0) / 1024.0,
+                  (stack_real_bytes > 0 ? stack_real_bytes : 0) / 1024.0,
                   (double)hs.heap_live_bytes / 1048576.0,
                   (double)after.heap_live_bytes / 1048576.0);
         rt_metric(rt, "leaked_goroutines", (double)leaked, "");
         rt_metric(rt, "leaked_stack_bytes", stack_bytes > 0 ? stack_bytes : 0, "B");
+        rt_metric(rt, "leaked_stack_real_bytes", stack_real_bytes > 0 ? stack_real_bytes : 0, "B");
         rt_metric(rt, "live_bytes_after_release", (double)after.heap_live_bytes, "B");
     }
     rt_metric(rt, "live_bytes_end", (double)hs.heap_live_bytes, "B");

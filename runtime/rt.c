@@ -91,11 +91,31 @@ static void g_put(rt_t *rt, rt_g_t *g)
     rt->free = g;
 }
 
+/* Called only while a stop of the world is requested (the heap's
+** safepoint word): a collection by another process, which this one waits
+** out here. */
 static void hook_safepoint(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
-    (void)s;
+    rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
+    sched_stacks_gc(s);
+}
+
+/* The heap's GC hook, in the collecting process with the world stopped:
+** touches the scheduler only, then the caller's hook. */
+static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
+{
+    rt_t *rt = arg;
+    sched_stacks_gc(rt->sched);
+    if (rt->gc_hook)
+        rt->gc_hook(rt->gc_hook_arg, cycle);
+}
+
+void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg)
+{
+    rt->gc_hook = fn;
+    rt->gc_hook_arg = arg;
 }
 
 static void hook_gend(void *arg, sched_t *s)
@@ -141,6 +161,8 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
         .safepoint_word = heap_safepoint_word(h),
     };
     sched_set_hooks(s, &hooks);
+    heap_set_gc_hook(h, hook_gc, rt);
+    rt->stack_published = UINT64_MAX;   /* the first check reports */
     return rt;
 }
 
@@ -151,6 +173,7 @@ void rt_destroy(rt_t **rt_p)
         return;
     sched_hooks_t none = {0};
     sched_set_hooks(rt->sched, &none);
+    heap_set_gc_hook(rt->heap, rt->gc_hook, rt->gc_hook_arg);
     pool__destroy_all(rt);
     chan__state_destroy(rt);
     while (rt->live.next != &rt->live)
@@ -220,6 +243,7 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
     /* A spawn loop that neither allocates nor blocks must not starve a
     ** collector in another process. */
     heap_safepoint(rt->heap);
+    rt__publish_stacks(rt);
     rt_start_t *st = start_get(rt);
     if (!st)
         rt_fail(rt, "out of memory: spawning a goroutine");
@@ -236,6 +260,7 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 {
+    rt__publish_stacks(rt);
     heap_ref_t r = heap_alloc(rt->heap, nptrs, scalar_bytes);
     if (r == 0) {
         heap_stats_t st;
@@ -251,6 +276,7 @@ heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 
 void rt_safepoint(rt_t *rt)
 {
+    rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
 }
 

@@ -31,10 +31,20 @@ typedef struct rt_metric {
 } rt_metric_t;
 
 /* Join sched and heap for one task whose random choices start from `seed`.
-** Installs the scheduler hooks. NULL on -ENOMEM. */
+** Installs the scheduler hooks and the heap's GC hook (the caller's own GC
+** hook goes through rt_set_gc_hook while the rt_t lives). NULL on -ENOMEM.
+**
+** Stacks: the scheduler's Go-sized stacks (sched.h) are what this process
+** reports to the heap as its stack bytes (heap_set_stack_bytes), updated
+** before this process can collect and at every stop of the world; after
+** each GC cycle, in the collecting process (from the GC hook) and in the
+** others (at their stop), the scheduler's sched_stacks_gc() runs. */
 rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);
-/* Destroys any root stacks still held, removes the hooks. */
+/* Destroys any root stacks still held, removes the hooks (the heap's GC
+** hook goes back to the one given to rt_set_gc_hook, or none). */
 void rt_destroy(rt_t **rt_p);
+/* The heap's GC hook the caller wants called too, after rt's own work. */
+void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg);
 
 sched_t *rt_sched(rt_t *rt);
 heap_t *rt_heap(rt_t *rt);

@@ -64,6 +64,9 @@ struct rt {
     struct rt_start *free_starts;   /* rt_go's records, recycled */
     void **start_slabs;         /* every slab of them, for rt_destroy */
     size_t nstart_slabs, start_slabs_cap;
+    uint64_t stack_published;   /* last heap_set_stack_bytes() */
+    heap_gc_hook_fn gc_hook;    /* rt_set_gc_hook's */
+    void *gc_hook_arg;
     chan__state_t *chan;        /* NULL until the first chan_make */
     pool_t *pools;              /* pool_new'd, not yet destroyed */
     char *out;
@@ -87,6 +90,18 @@ static inline uint64_t rt__rand(rt_t *rt)
 static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
 {
     return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Report the scheduler's StackInuse (Go's sizes) to the heap if it
+** changed since the last report: before anything that may collect. */
+static inline void rt__publish_stacks(rt_t *rt)
+{
+    uint64_t bytes = sched_stack_inuse_bytes(rt->sched);
+
+    if (bytes != rt->stack_published) {
+        rt->stack_published = bytes;
+        heap_set_stack_bytes(rt->heap, bytes);
+    }
 }
 
 /* Release what chan.c / pool.c hold for rt (rt_destroy). */

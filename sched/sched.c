@@ -146,23 +146,164 @@ static void stack_grew(sched_t *s, sched__gor_t *g, size_t bytes)
         bytes = usable;
     if (bytes <= g->stack_bytes)
         return;
-    sched__stat_add(&s->stats.stack_inuse_bytes, bytes - g->stack_bytes);
+    sched__stat_add(&s->stats.stack_committed_bytes, bytes - g->stack_bytes);
     g->stack_bytes = (uint32_t)bytes;
     if (bytes > s->stats.stack_hwm_bytes)
         sched__stat_set(&s->stats.stack_hwm_bytes, bytes);
 }
 
+/* Go's stack of size go_bytes: the depth from the slot's top beyond which
+** it would grow (see the picture). */
+static inline uint32_t go_trip(uint32_t go_bytes)
+{
+    return go_bytes - SCHED__GO_STACK_GUARD + SCHED__FIRST_FRAME_GAP;
+}
+
+/* Modelled cost of one copystack of `bytes`. */
+static inline uint64_t copy_cost_ns(uint64_t bytes)
+{
+    return SCHED__COPY_FIXED_NS + bytes * SCHED__COPY_PS_PER_BYTE / 1000u;
+}
+
+/* Spend ns of busy time (a copy Go would have made). */
+static void busy_ns(uint64_t ns)
+{
+    uint64_t until = sched__now_ns() + ns;
+
+    while (sched__now_ns() < until)
+        __builtin_ia32_pause();
+}
+
+/* g is `depth` bytes deep (below its first frame), past go_trip: double
+** Go's stack until it fits, one copy per doubling, and charge the copies
+** to g as busy time. */
+static __attribute__((noinline)) void go_grow(sched_t *s, sched__gor_t *g, size_t depth)
+{
+    uint64_t copied = 0, ns = 0, n = 0;
+    uint32_t size = g->go_bytes;
+
+    while (depth + SCHED__GO_STACK_GUARD > size && size < SCHED__GO_STACK_MAX) {
+        uint64_t used = size - SCHED__GO_STACK_GUARD;
+
+        if (used > depth)
+            used = depth;
+        copied += used;
+        ns += copy_cost_ns(used);
+        n++;
+        size *= 2;
+    }
+    sched__stat_add(&s->stats.stack_inuse_bytes, size - g->go_bytes);
+    g->go_bytes = size;
+    g->go_trip = go_trip(size);
+    sched__stat_add(&s->stats.stack_growths, n);
+    sched__stat_add(&s->stats.stack_copied_bytes, copied);
+    sched__stat_add(&s->stats.stack_copy_ns, ns);
+    busy_ns(ns);
+}
+
+/* Record that g's stack is `from_top` bytes deep (counted from the slot's
+** top) right now: real pages, the deepest depth, Go's size. */
+static inline void stack_at(sched_t *s, sched__gor_t *g, size_t from_top)
+{
+    if (from_top > g->stack_bytes)
+        stack_grew(s, g, (from_top + s->page_bytes - 1) & ~(s->page_bytes - 1));
+    if (from_top > g->go_trip)
+        go_grow(s, g, from_top - SCHED__FIRST_FRAME_GAP);
+    if (from_top > (size_t)g->depth_hwm + SCHED__FIRST_FRAME_GAP)
+        g->depth_hwm = (uint32_t)(from_top - SCHED__FIRST_FRAME_GAP);
+}
+
 /* Record how deep g's stack is right now (the caller runs on it). */
-static inline void stack_sample(sched_t *s, sched__gor_t *g)
+static inline __attribute__((always_inline)) void stack_sample(sched_t *s, sched__gor_t *g)
 {
     uintptr_t sp;
-    size_t depth;
 
     __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
-    depth = (size_t)((uintptr_t)sched__stack_top(s, g) - sp);
-    depth = (depth + s->page_bytes - 1) & ~(s->page_bytes - 1);
-    if (depth > g->stack_bytes)
-        stack_grew(s, g, depth);
+    stack_at(s, g, (size_t)((uintptr_t)sched__stack_top(s, g) - sp));
+}
+
+/* Give g Go's starting stack (a spawn). */
+static void go_stack_start(sched_t *s, sched__gor_t *g)
+{
+    g->go_bytes = s->go_start_bytes;
+    g->go_trip = go_trip(g->go_bytes);
+    g->depth_hwm = 0;
+    sched__stat_add(&s->stats.stack_inuse_bytes, g->go_bytes);
+}
+
+/* The depth of a goroutine that is not running: from its saved stack
+** pointer (none yet: nothing on it). */
+static size_t depth_parked(const sched_t *s, const sched__gor_t *g)
+{
+    uintptr_t top = (uintptr_t)sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
+    uintptr_t sp = (uintptr_t)g->ctx.sp;
+
+    return sp != 0 && sp < top ? (size_t)(top - sp) : 0;
+}
+
+void sched_stacks_gc(sched_t *s)
+{
+    uint64_t scanned = 0, nscanned = 0, shrinks = 0, copied = 0, ns = 0;
+
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        sched__gor_t *g = &s->gors[i];
+        size_t depth;
+
+        if (g->state == SCHED__FREE || g->state == SCHED__DEAD)
+            continue;
+        if (g == s->current) {
+            /* Go shrinks a running goroutine later, at a safe point; its
+            ** depth still counts in the average. */
+            uintptr_t sp;
+            __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+            uintptr_t top = (uintptr_t)sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
+            scanned += sp < top ? top - sp : 0;
+            nscanned++;
+            continue;
+        }
+        depth = depth_parked(s, g);
+        uint32_t half = g->go_bytes / 2;
+        if (half >= SCHED__GO_STACK_MIN &&
+            depth + SCHED__GO_STACK_LIMIT < (size_t)g->go_bytes / 4) {
+            sched__stat_sub(&s->stats.stack_inuse_bytes, half);
+            g->go_bytes = half;
+            g->go_trip = go_trip(half);
+            shrinks++;
+            copied += depth;
+            ns += copy_cost_ns(depth);
+        }
+        scanned += depth;
+        nscanned++;
+    }
+    sched__stat_add(&s->stats.stack_shrinks, shrinks);
+    sched__stat_add(&s->stats.stack_copied_bytes, copied);
+    sched__stat_add(&s->stats.stack_copy_ns, ns);
+    if (!s->go_adaptive_start)
+        return;
+    /* gcComputeStartingStackSize: the average plus _StackGuard, rounded
+    ** up to a power of two, from 2 KiB to maxstacksize. */
+    uint64_t avg = nscanned > 0 ? scanned / nscanned + SCHED__GO_STACK_GUARD : 0;
+    uint32_t start = SCHED__GO_STACK_MIN;
+    while (start < avg && start < SCHED__GO_STACK_MAX)
+        start *= 2;
+    s->go_start_bytes = start;
+    sched__stat_set(&s->stats.stack_start_bytes, start);
+}
+
+void sched_self_stack(sched_t *s, sched_gstack_t *out)
+{
+    sched__gor_t *g = s->current;
+    uintptr_t sp;
+
+    memset(out, 0, sizeof *out);
+    if (g == NULL)
+        return;
+    __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+    size_t from_top = (size_t)((uintptr_t)sched__stack_top(s, g) - sp);
+    stack_at(s, g, from_top);
+    out->go_bytes = g->go_bytes;
+    out->depth_bytes = from_top > SCHED__FIRST_FRAME_GAP ? from_top - SCHED__FIRST_FRAME_GAP : 0;
+    out->depth_hwm_bytes = g->depth_hwm;
 }
 
 /* ---- Switching ---------------------------------------------------------- */
@@ -435,6 +576,9 @@ int sched_new(const sched_config_t *cfg, sched_t **sched_p)
     s->guard_bytes = guard_bytes;
     s->keep_bytes = SCHED__KEEP_PAGES * page_bytes;
     s->first_fpenv = fpenv_now();
+    s->go_adaptive_start = cfg == NULL || !cfg->go_fixed_stack_start;
+    s->go_start_bytes = SCHED__GO_STACK_MIN;
+    s->stats.stack_start_bytes = SCHED__GO_STACK_MIN;
 
     rc = sched__arena_init(s);
     if (rc != 0)
@@ -501,6 +645,7 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     g->park_aside = false;   /* aside_pending may stay set: see the picture */
     g->ndefers = 0;
     g->stack_bytes = 0;
+    go_stack_start(s, g);
 #if SCHED_ASAN
     g->asan_fake_stack = NULL;
 #endif
@@ -911,12 +1056,23 @@ bool sched_unwinding(const sched_t *s)
 
 /* ---- Public: stats ------------------------------------------------------------- */
 
+uint64_t sched_stack_inuse_bytes(const sched_t *s)
+{
+    return __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
+}
+
 void sched_stats_read(const sched_t *s, sched_stats_t *st)
 {
     st->goroutines = __atomic_load_n(&s->stats.goroutines, __ATOMIC_RELAXED);
     st->spawned = __atomic_load_n(&s->stats.spawned, __ATOMIC_RELAXED);
     st->switches = __atomic_load_n(&s->stats.switches, __ATOMIC_RELAXED);
     st->stack_inuse_bytes = __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
+    st->stack_committed_bytes = __atomic_load_n(&s->stats.stack_committed_bytes, __ATOMIC_RELAXED);
+    st->stack_start_bytes = __atomic_load_n(&s->stats.stack_start_bytes, __ATOMIC_RELAXED);
+    st->stack_growths = __atomic_load_n(&s->stats.stack_growths, __ATOMIC_RELAXED);
+    st->stack_shrinks = __atomic_load_n(&s->stats.stack_shrinks, __ATOMIC_RELAXED);
+    st->stack_copied_bytes = __atomic_load_n(&s->stats.stack_copied_bytes, __ATOMIC_RELAXED);
+    st->stack_copy_ns = __atomic_load_n(&s->stats.stack_copy_ns, __ATOMIC_RELAXED);
     st->stack_reserved_bytes = __atomic_load_n(&s->stats.stack_reserved_bytes, __ATOMIC_RELAXED);
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
     st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);

@@ -29,6 +29,11 @@ const char *sched_strerror(int rc);
 typedef struct sched_config {
     size_t stack_reserve_bytes;   /* per goroutine, virtual; default 256 KiB */
     uint32_t max_goroutines;      /* default 1 << 20 */
+    /* Go's stack model (see "Stacks as Go sizes them" below): true starts
+    ** every goroutine's modelled stack at 2 KiB, as Go 1.19 does with
+    ** GODEBUG=adaptivestackstart=0; false (the default, Go 1.19's) starts
+    ** it at the average stack depth seen at the last sched_stacks_gc(). */
+    bool go_fixed_stack_start;
 } sched_config_t;
 
 void sched_config_default(sched_config_t *cfg);
@@ -140,18 +145,58 @@ void sched_ready_next(sched_t *s, sched_waiter_t *w);
 ** is being ended, and a wait node on its stack may be gone. */
 bool sched_unwinding(const sched_t *s);
 
+/* ---- Stacks as Go sizes them ---------------------------------------
+**
+** Every goroutine has, beside the C stack that really backs it, the stack
+** Go 1.19 would have given it: 2 KiB at first (or the adaptive starting
+** size), doubled (copied) whenever the goroutine's depth -- its C frames,
+** byte for byte, as seen at its switch points -- comes within Go's
+** _StackGuard (928 B) of the end, halved at a GC when it uses less than a
+** quarter (depth + 800 B), never below 2 KiB. StackInuse
+** (stats.stack_inuse_bytes) is the sum of these; the real bytes are
+** stack_committed_bytes + stack_aside_bytes. The picture, with the cost
+** charged per copy, is in sched_int.h. */
+
+/* A GC cycle has run (call it once per cycle, from any context of the
+** scheduler's thread): shrink the modelled stacks of the goroutines not
+** running, as Go's scanstack does, and recompute the adaptive starting
+** size from the depths seen. */
+void sched_stacks_gc(sched_t *s);
+
+typedef struct sched_gstack {
+    uint64_t go_bytes;            /* Go's stack size for it now */
+    uint64_t depth_bytes;         /* its depth now (the caller's frame) */
+    uint64_t depth_hwm_bytes;     /* the deepest seen at its switch points */
+} sched_gstack_t;
+/* The calling goroutine's stack figures (zeros outside a goroutine). Also
+** a sample: a depth beyond Go's size grows it here as at a switch point. */
+void sched_self_stack(sched_t *s, sched_gstack_t *out);
+
 /* ---- Stats (safe from other threads: plain atomic counters) -------- */
 
 typedef struct sched_stats {
     uint64_t goroutines;          /* alive now */
     uint64_t spawned;             /* total */
     uint64_t switches;            /* context switches */
-    uint64_t stack_inuse_bytes;   /* committed stack pages of live goroutines */
+    uint64_t stack_inuse_bytes;   /* Go's StackInuse: modelled stacks of live goroutines */
+    uint64_t stack_committed_bytes; /* real: committed stack pages of live goroutines */
     uint64_t stack_reserved_bytes;
-    uint64_t stack_hwm_bytes;     /* deepest any goroutine went */
+    uint64_t stack_hwm_bytes;     /* real: deepest any goroutine went (pages) */
     uint64_t stacks_aside;        /* added: parked goroutines whose stack is set aside */
-    uint64_t stack_aside_bytes;   /* added: the bytes kept for them */
+    uint64_t stack_aside_bytes;   /* added: the real bytes kept for them */
+    uint64_t stack_start_bytes;   /* Go's starting stack size now */
+    uint64_t stack_growths;       /* Go's copystack for a growth, total */
+    uint64_t stack_shrinks;       /* ... for a shrink at a GC, total */
+    uint64_t stack_copied_bytes;  /* bytes those copies moved, total */
+    uint64_t stack_copy_ns;       /* what they cost, modelled (see sched_int.h) */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
+/* stats.stack_inuse_bytes alone (cheap: for every allocation's check). */
+uint64_t sched_stack_inuse_bytes(const sched_t *s);
+/* The real stack bytes: committed in place plus set aside. */
+static inline uint64_t sched_stack_real_bytes(const sched_stats_t *st)
+{
+    return st->stack_committed_bytes + st->stack_aside_bytes;
+}
 
 #endif

@@ -167,8 +167,9 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     s->alloc_objects = (int64_t)(hs.proc_alloc_objects - c->st0.proc_alloc_objects);
     s->alloc_bytes = (int64_t)(hs.proc_alloc_bytes - c->st0.proc_alloc_bytes);
     s->goroutines = (int64_t)ss.goroutines;
-    /* Stacks in place plus the bytes of parked stacks set aside. */
-    s->stack_inuse_bytes = (int64_t)(ss.stack_inuse_bytes + ss.stack_aside_bytes);
+    /* Go's StackInuse: the stacks Go 1.19 would have allocated (sched.h);
+    ** the real bytes are sched_stack_real_bytes(). */
+    s->stack_inuse_bytes = (int64_t)ss.stack_inuse_bytes;
     s->rss_bytes = pf.rss_bytes;
     s->cpu_user_ns = pf.cpu_user_ns;
     s->cpu_sys_ns = pf.cpu_sys_ns;
@@ -414,6 +415,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         fail_result(r, "out of memory");
         return;
     }
+    rt_set_gc_hook(rt, on_gc_cycle, w);   /* rt's own comes first */
     task_entry_t entry = {.fn = fn, .rt = rt, .params = &t->params};
 
     reset_peak_rss();
