@@ -197,6 +197,17 @@ void rt_destroy(rt_t **rt_p)
     *rt_p = NULL;
 }
 
+void rt_note_exit(rt_t *rt)
+{
+    sched_stats_t st;
+
+    sched_stats_read(rt->sched, &st);
+    if (st.alive_at_exit == 0)
+        return;
+    rt_metric(rt, "goroutines_alive_at_exit", (double)st.alive_at_exit, "");
+    rt_printf(rt, "%s\n", sched_exit_report(rt->sched));
+}
+
 sched_t *rt_sched(rt_t *rt) { return rt->sched; }
 heap_t *rt_heap(rt_t *rt) { return rt->heap; }
 uint64_t rt_seed(rt_t *rt) { return rt->seed; }

@@ -50,6 +50,12 @@ sched_t *rt_sched(rt_t *rt);
 heap_t *rt_heap(rt_t *rt);
 uint64_t rt_seed(rt_t *rt);
 
+/* After sched_run() returned 0 for a task whose main goroutine
+** (SCHED_SPAWN_MAIN) returned with others alive: record them as the
+** metric goroutines_alive_at_exit and sched_exit_report()'s line in the
+** output. Nothing when none was left. */
+void rt_note_exit(rt_t *rt);
+
 /* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
 ** A safepoint (so a spawn loop cannot hold off a stop-the-world). */
 typedef void (*rt_fn_t)(rt_t *rt, void *arg);

@@ -475,8 +475,12 @@ _Noreturn void sched__gor_entry(sched_t *s)
     if (s->hooks.gstart != NULL)
         s->hooks.gstart(s->hooks.arg, s);
     g->fn(s, g->arg);
+    if (g->is_main && !s->failing)
+        s->main_returned = true;
     gor_finish(s, g);
 }
+
+static void exit_report(sched_t *s, const sched__gor_t *self);
 
 /* End g, the running goroutine: gend hook, then its cleanups last first,
 ** then death. Re-entered from a cleanup that exits or fails, it carries on
@@ -492,6 +496,12 @@ static _Noreturn void gor_finish(sched_t *s, sched__gor_t *g)
     while (g->ndefers > 0) {
         sched__defer_t d = g->defers[--g->ndefers];
         d.fn(d.arg);
+    }
+    if (g->is_main && s->main_returned && !s->failing) {
+        /* The program exits: the others are counted, then ended. */
+        exit_report(s, g);
+        s->failing = true;
+        s->fail_rc = 0;
     }
     g->state = SCHED__DEAD;
     gor_switch_out(s, g);
@@ -623,6 +633,11 @@ void sched_destroy(sched_t **sched_p)
 
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
 {
+    return sched_spawn_flags(s, fn, arg, 0);
+}
+
+int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags)
+{
     sched__gor_t *g;
     int rc;
 
@@ -643,6 +658,7 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     g->gend_done = false;
     g->in_safepoint = false;
     g->park_aside = false;   /* aside_pending may stay set: see the picture */
+    g->is_main = (flags & SCHED_SPAWN_MAIN) != 0;
     g->ndefers = 0;
     g->stack_bytes = 0;
     go_stack_start(s, g);
@@ -797,6 +813,67 @@ out_fail:
     s->fail_rc = SCHED_EDEADLOCK;
 }
 
+static const char *wait_reason(const sched__gor_t *g)
+{
+    switch (g->state) {
+    case SCHED__PARKED:
+        return g->park_reason;
+    case SCHED__SLEEPING:
+        return "sleep";
+    default:
+        return "runnable";
+    }
+}
+
+/* The main goroutine `self` returned: count the goroutines still alive,
+** grouped by what they wait on, into s->exit_report and the stats. */
+static void exit_report(sched_t *s, const sched__gor_t *self)
+{
+    msgbuf_t m = { .buf = s->exit_report, .size = sizeof s->exit_report, .len = 0 };
+    park_group_t groups[DEADLOCK_GROUPS_MAX];
+    parked_t *alive;
+    size_t n = 0, ngroups = 0, other = 0;
+
+    s->exit_report[0] = '\0';
+    sched__stat_set(&s->stats.alive_at_exit, s->live - 1);
+    if (s->live <= 1)
+        return;
+    msg_add(&m, "goroutines alive at exit: %" PRIu64 ", blocked on:", s->live - 1);
+    alive = malloc(s->live * sizeof *alive);
+    if (alive == NULL)
+        return;
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        const sched__gor_t *g = &s->gors[i];
+        if (g != self && g->state != SCHED__FREE && g->state != SCHED__DEAD) {
+            alive[n].id = g->id;
+            alive[n].reason = wait_reason(g);
+            n++;
+        }
+    }
+    qsort(alive, n, sizeof *alive, parked_by_reason);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(alive[j].reason, alive[i].reason) == 0)
+            j++;
+        if (ngroups < DEADLOCK_GROUPS_MAX)
+            groups[ngroups++] = (park_group_t){ alive[i].reason, i, j - i };
+        else
+            other += j - i;
+        i = j;
+    }
+    qsort(groups, ngroups, sizeof *groups, group_by_size);
+    for (size_t k = 0; k < ngroups; k++)
+        msg_add(&m, "%s %s %zu", k == 0 ? "" : ",", groups[k].reason, groups[k].count);
+    if (other > 0)
+        msg_add(&m, ", other %zu", other);
+    free(alive);
+}
+
+const char *sched_exit_report(const sched_t *s)
+{
+    return s->exit_report;
+}
+
 /* The task failed or deadlocked: end every goroutine. One that never ran
 ** is just freed; one that did is resumed at its switch point, where it
 ** sees `unwinding` and runs its gend hook and cleanups. Whatever those
@@ -832,8 +909,11 @@ int sched_run(sched_t *s)
     if (s->running)
         return -EBUSY;   /* from inside one of its goroutines */
     s->failure[0] = '\0';
+    s->exit_report[0] = '\0';
     s->fail_rc = 0;
     s->failing = false;
+    s->main_returned = false;
+    sched__stat_set(&s->stats.alive_at_exit, 0);
     rc = sched__signals_enter(s);
     if (rc != 0)
         return rc;
@@ -1073,6 +1153,7 @@ void sched_stats_read(const sched_t *s, sched_stats_t *st)
     st->stack_shrinks = __atomic_load_n(&s->stats.stack_shrinks, __ATOMIC_RELAXED);
     st->stack_copied_bytes = __atomic_load_n(&s->stats.stack_copied_bytes, __ATOMIC_RELAXED);
     st->stack_copy_ns = __atomic_load_n(&s->stats.stack_copy_ns, __ATOMIC_RELAXED);
+    st->alive_at_exit = __atomic_load_n(&s->stats.alive_at_exit, __ATOMIC_RELAXED);
     st->stack_reserved_bytes = __atomic_load_n(&s->stats.stack_reserved_bytes, __ATOMIC_RELAXED);
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
     st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);

@@ -46,6 +46,18 @@ void sched_destroy(sched_t **sched_p);
 ** negative code. Callable from inside or outside a goroutine. */
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
 
+/* Added: sched_spawn with flags.
+** SCHED_SPAWN_MAIN: the task's main goroutine. When its fn returns (and
+** its cleanups have run) the task ends, as a Go program exits when main
+** returns: the goroutines still alive are counted and summarized by what
+** they wait on (sched_exit_report(), stats.alive_at_exit), then ended
+** without running any more of their code -- only their cleanups run, as
+** when a task fails -- and sched_run() returns 0. (A main goroutine that
+** ends by sched_exit() is runtime.Goexit(): the others carry on.) Without
+** a main goroutine sched_run() runs until every goroutine has ended. */
+#define SCHED_SPAWN_MAIN 1u
+int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags);
+
 /* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),
 ** or every goroutine is blocked with no timer pending (SCHED_EDEADLOCK; the
 ** blocked goroutines are freed and sched_failure() summarizes them). After
@@ -59,6 +71,13 @@ int sched_run(sched_t *s);
 ** reason with counts when many). "" after a run that returned 0. Owned by
 ** s; valid until the next sched_run() or sched_destroy(). */
 const char *sched_failure(const sched_t *s);
+
+/* Added: after a run whose main goroutine returned with others alive,
+** "goroutines alive at exit: N, blocked on: chan receive 1990, select 10"
+** (reasons as in deadlock reports, most frequent first; "runnable" and
+** "sleep" for those not parked); "" otherwise. Owned by s; valid until the
+** next sched_run() or sched_destroy(). */
+const char *sched_exit_report(const sched_t *s);
 
 /* ---- From inside a goroutine ---------------------------------------- */
 
@@ -189,6 +208,7 @@ typedef struct sched_stats {
     uint64_t stack_shrinks;       /* ... for a shrink at a GC, total */
     uint64_t stack_copied_bytes;  /* bytes those copies moved, total */
     uint64_t stack_copy_ns;       /* what they cost, modelled (see sched_int.h) */
+    uint64_t alive_at_exit;       /* goroutines the last run's main left alive */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
 /* stats.stack_inuse_bytes alone (cheap: for every allocation's check). */

@@ -176,7 +176,9 @@
 **   s->current != NULL  <=>  a goroutine's stack is the one running.
 **   s->zombie is NULL whenever code other than the switch path runs.
 **   failing => no goroutine is dispatched except by the unwinder, and
-**   unwinding => no goroutine switches away except to die.
+**   unwinding => no goroutine switches away except to die. A main
+**   goroutine that returns ends the task the same way, with fail_rc 0
+**   (a program's exit is not a failure).
 **   stats.stack_committed_bytes == sum of stack_bytes over non-FREE goroutines.
 **   stats.stack_inuse_bytes == sum of go_bytes over non-FREE goroutines, and
 **   every go_bytes of a non-FREE goroutine is a power of two >= 2 KiB.
@@ -277,6 +279,7 @@ typedef struct sched__gor {
     bool gend_done;
     bool in_safepoint;             /* the safepoint hook is on this stack */
     bool park_aside;               /* PARKED with SCHED_PARK_STACK_ASIDE */
+    bool is_main;                  /* SCHED_SPAWN_MAIN */
     bool aside_pending;            /* on s->aside_pending */
     bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
     uint32_t aside_bytes;          /* length of `aside` */
@@ -350,7 +353,9 @@ struct sched {
     bool failing;                  /* the task failed or deadlocked */
     bool unwinding;                /* sched_run is ending the survivors */
     int fail_rc;                   /* 0, SCHED_EFAILED or SCHED_EDEADLOCK */
+    bool main_returned;            /* the main goroutine's fn returned */
     char failure[SCHED__FAILURE_BYTES];
+    char exit_report[SCHED__FAILURE_BYTES];
     sched_hooks_t hooks;
 
     /* Signals (stack.c): the alternate stack sched_run installs. */

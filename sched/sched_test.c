@@ -988,6 +988,121 @@ static void test_runnext_does_not_starve_the_queue(void)
     sched_destroy(&s);
 }
 
+/* ---- The main goroutine's return ends the task ------------------------------- */
+
+static sched_waiter_t *exit_waiters[4];
+static int exit_cleanups;
+
+static void exit_cleanup(void *arg)
+{
+    (void)arg;
+    exit_cleanups++;
+}
+
+static void exit_parker(sched_t *s, void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+
+    TR_CHECK_INT(sched_defer(s, exit_cleanup, NULL), 0);
+    sched_park(s, &exit_waiters[i], i < 3 ? "chan receive" : "select");
+    note("woke");                 /* never: nobody readies it */
+}
+
+static void exit_sleeper(sched_t *s, void *arg)
+{
+    (void)arg;
+    TR_CHECK_INT(sched_defer(s, exit_cleanup, NULL), 0);
+    sched_sleep_ns(s, 3600ull * 1000000000u);
+    note("slept");
+}
+
+static void exit_never_ran(sched_t *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    note("ran");
+}
+
+static void exit_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    TR_CHECK_INT(sched_defer(s, note_cleanup, "main-cleanup "), 0);
+    for (intptr_t i = 0; i < 4; i++)
+        TR_CHECK(sched_spawn(s, exit_parker, (void *)i) > 0);
+    TR_CHECK(sched_spawn(s, exit_sleeper, NULL) > 0);
+    sched_yield(s);               /* they park and sleep */
+    TR_CHECK(sched_spawn(s, exit_never_ran, NULL) > 0);
+    note("main-returns ");
+}
+
+static void test_main_return_ends_the_task(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    TR_CHECK(sched_spawn_flags(s, exit_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(sched_failure(s), "");
+    TR_CHECK_STR(journal, "main-returns main-cleanup ");
+    TR_CHECK_STR(sched_exit_report(s),
+                 "goroutines alive at exit: 6, blocked on: chan receive 3, runnable 1, "
+                 "select 1, sleep 1");
+    TR_CHECK_INT(exit_cleanups, 5);   /* theirs ran; the one that never ran had none */
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.alive_at_exit, 6);
+    TR_CHECK_INT(st.goroutines, 0);
+    TR_CHECK_INT(st.stack_inuse_bytes, 0);
+
+    /* The next run starts clean; a main that leaves nobody reports nothing. */
+    journal_len = 0;
+    journal[0] = '\0';
+    TR_CHECK(sched_spawn_flags(s, exit_never_ran, NULL, SCHED_SPAWN_MAIN) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "ran");
+    TR_CHECK_STR(sched_exit_report(s), "");
+    sched_stats_read(s, &st);
+    TR_CHECK_INT(st.alive_at_exit, 0);
+    sched_destroy(&s);
+}
+
+static sched_waiter_t *goexit_waiter;
+
+static void goexit_other(sched_t *s, void *arg)
+{
+    (void)arg;
+    sched_yield(s);
+    note("other-done ");
+}
+
+static void goexit_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    TR_CHECK(sched_spawn(s, goexit_other, NULL) > 0);
+    sched_exit(s);                /* runtime.Goexit: the program goes on */
+}
+
+static void blocked_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    sched_park(s, &goexit_waiter, "chan receive");
+}
+
+static void test_main_goexit_and_deadlock(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn_flags(s, goexit_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK_STR(journal, "other-done ");
+    TR_CHECK_STR(sched_exit_report(s), "");
+    /* A blocked main with nobody to wake it is still a deadlock. */
+    TR_CHECK(sched_spawn_flags(s, blocked_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    TR_CHECK_INT(sched_run(s), SCHED_EDEADLOCK);
+    TR_CHECK(strstr(sched_failure(s), "deadlock") != NULL);
+    TR_CHECK_STR(sched_exit_report(s), "");
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
     { "timer_slack", test_timer_slack },
     { "ready_next_runs_first", test_ready_next_runs_first },
@@ -1012,6 +1127,8 @@ static const test_case_t cases[] = {
     { "destroy_with_live_goroutines", test_destroy_with_live_goroutines },
     { "stats_read_from_other_thread", test_stats_read_from_other_thread },
     { "independent_schedulers_in_threads", test_independent_schedulers_in_threads },
+    { "main_return_ends_the_task", test_main_return_ends_the_task },
+    { "main_goexit_and_deadlock", test_main_goexit_and_deadlock },
 };
 
 int main(int argc, char **argv)

@@ -435,8 +435,12 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     pthread_mutex_unlock(&w->mu);
 
     uint64_t t0 = clock_mono_ns();
-    int64_t id = sched_spawn(w->sched, task_main, &entry);
+    /* The kernel is the task's main goroutine: when it returns the task
+    ** ends, like a Go program, whatever goroutines it left. */
+    int64_t id = sched_spawn_flags(w->sched, task_main, &entry, SCHED_SPAWN_MAIN);
     rc = id < 0 ? (int)id : sched_run(w->sched);
+    if (rc == 0)
+        rt_note_exit(rt);
     r->wall_ns = (int64_t)(clock_mono_ns() - t0);
 
     sched_stats_read(w->sched, &ss);
