@@ -70,6 +70,39 @@ static inline sched__gor_t *need_current(const sched_t *s, const char *what)
     return s->current;
 }
 
+/* The thread's x87 control word and MXCSR, as they are. */
+static inline uint64_t fpenv_save(void)
+{
+    uint16_t cw;
+    uint32_t mxcsr;
+
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    return (uint64_t)cw | (uint64_t)mxcsr << 32;
+}
+
+static inline void fpenv_load(uint64_t env)
+{
+    uint16_t cw = (uint16_t)env;
+    uint32_t mxcsr = (uint32_t)(env >> 32);
+
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+}
+
+/* Switching from `from` to `to` (either NULL: the scheduler's context),
+** one of which keeps its own FP control state. */
+static __attribute__((noinline)) void fpenv_switch(sched_t *s, sched__gor_t *from,
+                                                   sched__gor_t *to)
+{
+    if (from != NULL && from->fpctl)
+        from->fpenv = fpenv_save();
+    if (to != NULL && to->fpctl)
+        fpenv_load(to->fpenv);
+    else
+        fpenv_load(s->first_fpenv);
+}
+
 static uint64_t fpenv_now(void)
 {
     uint16_t cw;
@@ -357,8 +390,7 @@ static void forge_first_frame(sched_t *s, sched__gor_t *g)
     top[-5] = 0;                                        /* r13 */
     top[-6] = 0;                                        /* r14 */
     top[-7] = 0;                                        /* r15 */
-    top[-8] = s->first_fpenv;                           /* x87 CW, MXCSR */
-    g->ctx.sp = &top[-8];
+    g->ctx.sp = &top[-7];
     stack_grew(s, g, s->page_bytes);
 }
 
@@ -378,6 +410,8 @@ static inline __attribute__((always_inline)) void ctx_switch(sched_t *s, sched__
         else if (to->ctx.sp == NULL)
             forge_first_frame(s, to);
     }
+    if (__builtin_expect((from != NULL && from->fpctl) || (to != NULL && to->fpctl), 0))
+        fpenv_switch(s, from, to);
 #if SCHED_ASAN
     {
     void **fake_stack = from == NULL ? &s->asan_sched_fake_stack
@@ -659,6 +693,8 @@ int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags)
     g->in_safepoint = false;
     g->park_aside = false;   /* aside_pending may stay set: see the picture */
     g->is_main = (flags & SCHED_SPAWN_MAIN) != 0;
+    g->fpctl = (flags & SCHED_SPAWN_FPCTL) != 0;
+    g->fpenv = s->first_fpenv;
     g->ndefers = 0;
     g->stack_bytes = 0;
     go_stack_start(s, g);

@@ -56,6 +56,13 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
 ** ends by sched_exit() is runtime.Goexit(): the others carry on.) Without
 ** a main goroutine sched_run() runs until every goroutine has ended. */
 #define SCHED_SPAWN_MAIN 1u
+/* SCHED_SPAWN_FPCTL: keep this goroutine's x87 control word and MXCSR
+** (rounding, flush-to-zero, exception masks) across its switches, starting
+** from those the thread had at sched_new(). Without it they are not
+** goroutine state, as in Go: a goroutine that changes them changes them
+** for whatever runs next (and the switch costs less). Leaving an FPCTL
+** goroutine puts sched_new()'s back for the others. */
+#define SCHED_SPAWN_FPCTL 2u
 int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags);
 
 /* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),

@@ -39,14 +39,19 @@
 **   A switch saves, on the stack being left, exactly what the SysV ABI says
 **   a callee preserves, and stores the stack pointer in ctx.sp:
 **
-**       ctx.sp -> +0   x87 control word (16 bits) | pad | MXCSR (32 bits, at +4)
-**                 +8   r15
-**                 +16  r14
-**                 +24  r13
-**                 +32  r12
-**                 +40  rbx
-**                 +48  rbp
-**                 +56  return address
+**       ctx.sp -> +0   r15
+**                 +8   r14
+**                 +16  r13
+**                 +24  r12
+**                 +32  rbx
+**                 +40  rbp
+**                 +48  return address
+**
+**   Not the x87 control word nor MXCSR: as in Go, a goroutine that changes
+**   them changes them for whoever runs next. One spawned with
+**   SCHED_SPAWN_FPCTL has them kept in g->fpenv instead: saved when it
+**   switches out (and the scheduler's first_fpenv loaded for the next,
+**   unless that one keeps its own too), loaded when it switches in.
 **
 **   A new goroutine gets this frame forged at the top of its stack with the
 **   return address pointing at sched__trampoline and s in rbx; the
@@ -280,6 +285,8 @@ typedef struct sched__gor {
     bool in_safepoint;             /* the safepoint hook is on this stack */
     bool park_aside;               /* PARKED with SCHED_PARK_STACK_ASIDE */
     bool is_main;                  /* SCHED_SPAWN_MAIN */
+    bool fpctl;                    /* SCHED_SPAWN_FPCTL: fpenv is its own */
+    uint64_t fpenv;                /* x87 CW | MXCSR << 32 while switched out */
     bool aside_pending;            /* on s->aside_pending */
     bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
     uint32_t aside_bytes;          /* length of `aside` */
@@ -306,7 +313,8 @@ struct sched {
     size_t slot_bytes;             /* stack_reserve_bytes, rounded to pages */
     size_t guard_bytes;            /* at the low end of every slot */
     size_t keep_bytes;             /* committed pages a dead goroutine keeps */
-    uint64_t first_fpenv;          /* x87 CW | MXCSR << 32 for new goroutines */
+    uint64_t first_fpenv;          /* x87 CW | MXCSR << 32 at sched_new: what
+                                   ** SCHED_SPAWN_FPCTL goroutines start with */
     bool go_adaptive_start;        /* Go 1.19's adaptive starting stack size */
     uint32_t go_start_bytes;       /* Go's stack size for a new goroutine */
 

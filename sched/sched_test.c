@@ -731,36 +731,62 @@ static void test_strerror(void)
 
 /* ---- Per-goroutine machine state ------------------------------------------------------------- */
 
+static uint16_t x87_cw(void)
+{
+    uint16_t cw;
+
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return cw;
+}
+
+static void x87_set_cw(uint16_t cw)
+{
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+
+/* Spawned with SCHED_SPAWN_FPCTL: its rounding modes survive its switches. */
 static void state_a(sched_t *s, void *arg)
 {
     unsigned mxcsr = __builtin_ia32_stmxcsr();
     unsigned round_up = (mxcsr & ~0x6000u) | 0x4000u;
+    uint16_t cw = x87_cw();
 
     __builtin_ia32_ldmxcsr(round_up);
+    x87_set_cw((uint16_t)((cw & ~0x0c00u) | 0x0c00u));   /* x87: round toward zero */
     errno = 1234;
-    sched_yield(s);
-    TR_CHECK_INT(errno, 1234);
-    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+    for (int i = 0; i < 3; i++) {
+        sched_yield(s);
+        TR_CHECK_INT(errno, 1234);
+        TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+        TR_CHECK_INT(x87_cw() & 0x0c00u, 0x0c00u);
+    }
     __builtin_ia32_ldmxcsr(mxcsr);
+    x87_set_cw(cw);
 }
 
+/* Without the flag: errno is its own; A's rounding modes never reach it
+** (leaving A puts sched_new()'s back). */
 static void state_b(sched_t *s, void *arg)
 {
-    /* A's rounding mode did not leak into us. */
-    TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
-    errno = 77;
-    sched_yield(s);
-    TR_CHECK_INT(errno, 77);
+    for (int i = 0; i < 3; i++) {
+        TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+        TR_CHECK_INT(x87_cw() & 0x0c00u, 0);
+        errno = 77;
+        sched_yield(s);
+        TR_CHECK_INT(errno, 77);
+    }
 }
 
 static void test_errno_and_mxcsr_per_goroutine(void)
 {
     sched_t *s = new_sched();
 
-    TR_CHECK(sched_spawn(s, state_a, NULL) > 0);
+    TR_CHECK(sched_spawn_flags(s, state_a, NULL, SCHED_SPAWN_FPCTL) > 0);
+    TR_CHECK(sched_spawn(s, state_b, NULL) > 0);
     TR_CHECK(sched_spawn(s, state_b, NULL) > 0);
     TR_CHECK_INT(sched_run(s), 0);
     TR_CHECK_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    TR_CHECK_INT(x87_cw() & 0x0c00u, 0);
     sched_destroy(&s);
 }
 
