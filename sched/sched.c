@@ -710,14 +710,27 @@ int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags)
     return g->id;
 }
 
-/* Sleep until the earliest timer is due, bracketed by the idle hooks. */
+void sched_set_timer_resolution(sched_t *s, uint64_t resolution_ns)
+{
+    s->timer_resolution_ns = resolution_ns;
+}
+
+/* Sleep until the earliest timer is due, or with a timer resolution the
+** time left in whole resolutions, at least one (sched.h); bracketed by the
+** idle hooks. The caller looks at the timers again. */
 static void idle(sched_t *s)
 {
     uint64_t when_ns = sched__timer_next_ns(s);
+    uint64_t now_ns = sched__now_ns();
+    uint64_t res = s->timer_resolution_ns;
     struct timespec ts;
 
-    if (sched__now_ns() >= when_ns)
+    if (now_ns >= when_ns)
         return;
+    if (res > 0) {
+        uint64_t left = when_ns - now_ns;
+        when_ns = now_ns + (left < res ? res : left / res * res);
+    }
     if (s->hooks.idle_begin != NULL)
         s->hooks.idle_begin(s->hooks.arg, s);
     if (runq_empty(s)) {   /* the hook may have readied someone */

@@ -316,6 +316,7 @@ struct sched {
     uint64_t first_fpenv;          /* x87 CW | MXCSR << 32 at sched_new: what
                                    ** SCHED_SPAWN_FPCTL goroutines start with */
     bool go_adaptive_start;        /* Go 1.19's adaptive starting stack size */
+    uint64_t timer_resolution_ns;  /* sched_set_timer_resolution(); 0 = exact */
     uint32_t go_start_bytes;       /* Go's stack size for a new goroutine */
 
     /* Stack arena (stack.c). */

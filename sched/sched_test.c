@@ -1129,6 +1129,47 @@ static void test_main_goexit_and_deadlock(void)
     sched_destroy(&s);
 }
 
+/* ---- Timer resolution ------------------------------------------------------ */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t slept_ns[2];
+
+static void sleep_twice(sched_t *s, void *arg)
+{
+    (void)arg;
+    uint64_t t0 = mono_ns();
+    sched_sleep_ns(s, 1250000);   /* 1.25 ms */
+    uint64_t t1 = mono_ns();
+    sched_sleep_ns(s, 100000);    /* 100 us */
+    slept_ns[0] = t1 - t0;
+    slept_ns[1] = mono_ns() - t1;
+}
+
+/* Lower bounds only (the sleeps are at least this long by construction):
+** with Go's 1 ms the scheduler sleeps whole milliseconds, at least one,
+** and looks again, so 1.25 ms takes two and 100 us one. */
+static void test_timer_resolution(void)
+{
+    sched_t *s = new_sched();
+
+    TR_CHECK(sched_spawn(s, sleep_twice, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK(slept_ns[0] >= 1250000 && slept_ns[1] >= 100000);
+    sched_set_timer_resolution(s, 1000000);
+    TR_CHECK(sched_spawn(s, sleep_twice, NULL) > 0);
+    TR_CHECK_INT(sched_run(s), 0);
+    TR_CHECK(slept_ns[0] >= 2000000);
+    TR_CHECK(slept_ns[1] >= 1000000);
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
     { "timer_slack", test_timer_slack },
     { "ready_next_runs_first", test_ready_next_runs_first },
@@ -1155,6 +1196,7 @@ static const test_case_t cases[] = {
     { "independent_schedulers_in_threads", test_independent_schedulers_in_threads },
     { "main_return_ends_the_task", test_main_return_ends_the_task },
     { "main_goexit_and_deadlock", test_main_goexit_and_deadlock },
+    { "timer_resolution", test_timer_resolution },
 };
 
 int main(int argc, char **argv)

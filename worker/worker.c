@@ -405,6 +405,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         fail_result(r, "cannot make a scheduler: %s", sched_strerror(rc));
         return;
     }
+    sched_set_timer_resolution(w->sched, (uint64_t)t->timer_resolution_ns);
     if ((rc = heap_for(w, t, &heap)) != 0) {
         fail_result(r, "cannot open the shared heap '%s': %s", t->heap,
                     heap_strerror(rc));
