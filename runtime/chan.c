@@ -106,6 +106,7 @@ typedef struct waiter {
     sel_t *sel;                     /* the select it is a case of, or NULL */
     sched_waiter_t *g;              /* the parked goroutine (not for a select) */
     heap_ref_t sudog;               /* Go's sudog for it, on the heap */
+    rt_g_t *owner;                  /* the goroutine whose chain roots it */
     heap_ref_t *refs;               /* pinned, elem_nptrs slots; NULL if none */
     unsigned char *scalars;         /* elem_bytes; inline_scalars or malloc'd */
     uint32_t nrefs;
@@ -376,14 +377,14 @@ static inline waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
     w->state = W_WAITING;
     w->refs = NULL;
     /* Off the free list first: a collection in these is harmless. */
-    w->sudog = rt__sudog_acquire(rt);
+    w->sudog = rt__sudog_acquire(rt, &w->owner);
     w->refs = nrefs > 0 ? pin(rt, st, nrefs) : NULL;
     return w;
 }
 
 static inline void waiter_put(rt_t *rt, chan__state_t *st, waiter_t *w)
 {
-    rt__sudog_release(rt, w->sudog);
+    rt__sudog_release(rt, w->owner, w->sudog);
     w->sudog = 0;
     if (w->refs != NULL)
         unpin(st, w->refs, w->nrefs);

@@ -159,7 +159,7 @@ static inline void sudog_central_check(rt_t *rt)
     }
 }
 
-heap_ref_t rt__sudog_acquire(rt_t *rt)
+heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
 {
     heap_t *h = rt->heap;
     rt_g_t *g = rt__self(rt);
@@ -189,13 +189,13 @@ heap_ref_t rt__sudog_acquire(rt_t *rt)
     rt->sudog_cache[rt->nsudog_cache] = 0;
     heap_slots(h, sg)[0] = rec[1];    /* g.waiting: rooted by the g record */
     rec[1] = sg;
+    *g_out = g;
     return sg;
 }
 
-void rt__sudog_release(rt_t *rt, heap_ref_t sg)
+void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg)
 {
     heap_t *h = rt->heap;
-    rt_g_t *g = rt__self(rt);
 
     if (g && *g->rec) {
         heap_ref_t *link = &heap_slots(h, *g->rec)[1];

@@ -155,12 +155,48 @@ static inline rt_g_t *rt__self(rt_t *rt)
     return (rt_g_t *)sched_local(rt->sched);
 }
 
-/* A sudog for the running goroutine, rooted on its g record's waiting
-** chain until rt__sudog_release(). May allocate (and collect): the
-** caller holds nothing unrooted. Fails the task when the heap is full. */
-heap_ref_t rt__sudog_acquire(rt_t *rt);
-/* Back into the per-P cache (taken off the goroutine's chain). */
-void rt__sudog_release(rt_t *rt, heap_ref_t sg);
+/* The slow paths of the two below (rt.c). */
+heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out);
+void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg);
+
+/* A sudog for the running goroutine (*g_out: its rt_g_t), rooted on its g
+** record's waiting chain until rt__sudog_release(). May allocate (and
+** collect): the caller holds nothing unrooted. Fails the task when the
+** heap is full. A sudog on no chain and in no list has slot 0 nil. */
+static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
+{
+    rt_g_t *g = rt__self(rt);
+
+    if (__builtin_expect(g == NULL || rt->nsudog_cache == 0 ||
+                         rt->gc_dropped != rt->gc_seen, 0))
+        return rt__sudog_acquire_slow(rt, g_out);
+    heap_t *h = rt->heap;
+    heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
+    heap_ref_t *waiting = &heap_slots(h, *g->rec)[1];
+    rt->sudog_cache[rt->nsudog_cache] = 0;
+    if (*waiting)                 /* a select's other cases */
+        heap_slots(h, sg)[0] = *waiting;
+    *waiting = sg;
+    *g_out = g;
+    return sg;
+}
+
+/* Back into the per-P cache, off g's chain (g: the running goroutine,
+** as rt__sudog_acquire gave it). */
+static inline void rt__sudog_release(rt_t *rt, rt_g_t *g, heap_ref_t sg)
+{
+    heap_t *h = rt->heap;
+    heap_ref_t *waiting = &heap_slots(h, *g->rec)[1];
+
+    if (__builtin_expect(*waiting == sg && heap_slots(h, sg)[0] == 0 &&
+                         rt->nsudog_cache < RT__SUDOG_CACHE &&
+                         rt->gc_dropped == rt->gc_seen, 1)) {
+        *waiting = 0;
+        rt->sudog_cache[rt->nsudog_cache++] = sg;
+        return;
+    }
+    rt__sudog_release_slow(rt, g, sg);
+}
 
 /* Release what chan.c / pool.c hold for rt (rt_destroy). */
 void chan__state_destroy(rt_t *rt);
