@@ -46,6 +46,10 @@ static void test_stacks(void)
     CHECK(per_gor < go_size + 64);   /* + the main goroutine's own growth, shared */
     CHECK(ktest_metric(&o, "stack_real_bytes_per_goroutine") >= recursion);
     CHECK(ktest_metric(&o, "stack_growths_per_goroutine") >= 3);   /* 2 -> 32 KiB */
+    /* The task's figures: at least those copies, and what they moved. */
+    CHECK(ktest_metric(&o, "go_stack_growths") >= 300 * 3);
+    CHECK(ktest_metric(&o, "go_stack_copied_bytes") >= 300 * (1120 + 3168 + 7264));
+    CHECK(ktest_metric(&o, "go_stack_copy_ns") >= 300 * 3 * 800);
     CHECK(per_thread >= recursion);
     CHECK(ktest_metric(&o, "threads") == 300);
     CHECK(ktest_metric(&o, "thread_stack_reserve_bytes") >= recursion);

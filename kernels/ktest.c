@@ -88,7 +88,7 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     if (out.rc != 0)
         snprintf(out.failure, sizeof out.failure, "%s", sched_failure(sched));
     else
-        rt_note_exit(rt);
+        rt_note_end(rt);
     out.output = strdup(rt_output(rt));
     const rt_metric_t *m = rt_metrics(rt, &out.nmetrics);
     if (out.nmetrics > KTEST_MAX_METRICS)

@@ -290,6 +290,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     };
     sched_set_hooks(s, &hooks);
     heap_set_gc_hook(h, hook_gc, rt);
+    sched_stats_read(s, &rt->sched0);
     rt->stack_published = UINT64_MAX;   /* the first check reports */
     return rt;
 }
@@ -332,11 +333,21 @@ void rt_destroy(rt_t **rt_p)
     *rt_p = NULL;
 }
 
-void rt_note_exit(rt_t *rt)
+void rt_note_end(rt_t *rt)
 {
     sched_stats_t st;
+    const sched_stats_t *st0 = &rt->sched0;
 
     sched_stats_read(rt->sched, &st);
+    if (st.stack_growths > st0->stack_growths)
+        rt_metric(rt, "go_stack_growths", (double)(st.stack_growths - st0->stack_growths), "");
+    if (st.stack_shrinks > st0->stack_shrinks)
+        rt_metric(rt, "go_stack_shrinks", (double)(st.stack_shrinks - st0->stack_shrinks), "");
+    if (st.stack_copied_bytes > st0->stack_copied_bytes) {
+        rt_metric(rt, "go_stack_copied_bytes",
+                  (double)(st.stack_copied_bytes - st0->stack_copied_bytes), "B");
+        rt_metric(rt, "go_stack_copy_ns", (double)(st.stack_copy_ns - st0->stack_copy_ns), "ns");
+    }
     if (st.alive_at_exit == 0)
         return;
     rt_metric(rt, "goroutines_alive_at_exit", (double)st.alive_at_exit, "");

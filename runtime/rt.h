@@ -50,11 +50,13 @@ sched_t *rt_sched(rt_t *rt);
 heap_t *rt_heap(rt_t *rt);
 uint64_t rt_seed(rt_t *rt);
 
-/* After sched_run() returned 0 for a task whose main goroutine
-** (SCHED_SPAWN_MAIN) returned with others alive: record them as the
-** metric goroutines_alive_at_exit and sched_exit_report()'s line in the
-** output. Nothing when none was left. */
-void rt_note_exit(rt_t *rt);
+/* After sched_run() returned 0: record the runtime's own figures of the
+** task as metrics, each only when not zero -- Go's stack copies since
+** rt_new (go_stack_growths, go_stack_shrinks, go_stack_copied_bytes,
+** go_stack_copy_ns: sched.h), and the goroutines the main goroutine
+** (SCHED_SPAWN_MAIN) left alive (goroutines_alive_at_exit, with
+** sched_exit_report()'s line in the output). */
+void rt_note_end(rt_t *rt);
 
 /* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
 ** A safepoint (so a spawn loop cannot hold off a stop-the-world). */

@@ -99,6 +99,7 @@ struct rt {
     void **start_slabs;         /* every slab of them, for rt_destroy */
     size_t nstart_slabs, start_slabs_cap;
     uint64_t stack_published;   /* last heap_set_stack_bytes() */
+    sched_stats_t sched0;       /* the scheduler's stats at rt_new */
     heap_roots_t **allgs;       /* root stacks of g record slots, all pushed */
     size_t nallgs, allgs_cap;
     heap_ref_t *allgs_bump;     /* unused slots of the newest */

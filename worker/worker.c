@@ -441,7 +441,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     int64_t id = sched_spawn_flags(w->sched, task_main, &entry, SCHED_SPAWN_MAIN);
     rc = id < 0 ? (int)id : sched_run(w->sched);
     if (rc == 0)
-        rt_note_exit(rt);
+        rt_note_end(rt);
     r->wall_ns = (int64_t)(clock_mono_ns() - t0);
 
     sched_stats_read(w->sched, &ss);
