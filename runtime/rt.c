@@ -87,6 +87,7 @@ static rt_g_t *g_get(rt_t *rt)
     if (!*g->rec) {
         heap_ref_t r = rt_alloc(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t));
         *g->rec = r;              /* rooted from here on, for the task's life */
+        g->grec = r;
         rt->grecs++;
     }
     return g;
@@ -185,8 +186,7 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
         }
     }
     heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
-    heap_ref_t *rec = heap_slots(h, *g->rec);
-    rt->sudog_cache[rt->nsudog_cache] = 0;
+    heap_ref_t *rec = heap_slots(h, g->grec);
     heap_slots(h, sg)[0] = rec[1];    /* g.waiting: rooted by the g record */
     rec[1] = sg;
     *g_out = g;

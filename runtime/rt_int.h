@@ -83,6 +83,7 @@ typedef struct rt_g {
     heap_roots_t *roots[RT__ROOT_LEVELS];
     int level;                  /* where the next push goes first */
     heap_ref_t *rec;            /* its allgs slot: the g record */
+    heap_ref_t grec;            /* *rec, kept here (records never move) */
     struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
 } rt_g_t;
 
@@ -106,7 +107,13 @@ struct rt {
     uint32_t allgs_left;
     uint64_t grecs;             /* g records made */
     heap_roots_t *sudog_roots;  /* RT__SUDOG_CACHE + 1 slots, or NULL */
-    heap_ref_t *sudog_cache;    /* the per-P cache, nsudog_cache used */
+    heap_ref_t *sudog_cache;    /* the per-P cache, nsudog_cache used; the
+                                ** slots above may still name sudogs taken
+                                ** from them, which are in use (rooted by
+                                ** their goroutine anyway): a push overwrites
+                                ** them, and a spill happens only when the
+                                ** cache is full, so nothing on the central
+                                ** list is ever named twice */
     heap_ref_t *sudog_central;  /* head of the central list (slot 0 links) */
     uint32_t nsudog_cache;
     uint64_t sudogs;            /* sudogs allocated */
@@ -173,8 +180,7 @@ static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
         return rt__sudog_acquire_slow(rt, g_out);
     heap_t *h = rt->heap;
     heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
-    heap_ref_t *waiting = &heap_slots(h, *g->rec)[1];
-    rt->sudog_cache[rt->nsudog_cache] = 0;
+    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
     if (*waiting)                 /* a select's other cases */
         heap_slots(h, sg)[0] = *waiting;
     *waiting = sg;
@@ -187,7 +193,7 @@ static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
 static inline void rt__sudog_release(rt_t *rt, rt_g_t *g, heap_ref_t sg)
 {
     heap_t *h = rt->heap;
-    heap_ref_t *waiting = &heap_slots(h, *g->rec)[1];
+    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
 
     if (__builtin_expect(*waiting == sg && heap_slots(h, sg)[0] == 0 &&
                          rt->nsudog_cache < RT__SUDOG_CACHE &&
