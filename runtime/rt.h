@@ -34,11 +34,13 @@ typedef struct rt_metric {
 ** Installs the scheduler hooks and the heap's GC hook (the caller's own GC
 ** hook goes through rt_set_gc_hook while the rt_t lives). NULL on -ENOMEM.
 **
-** Stacks: the scheduler's Go-sized stacks (sched.h) are what this process
-** reports to the heap as its stack bytes (heap_set_stack_bytes), updated
-** before this process can collect and at every stop of the world; after
-** each GC cycle, in the collecting process (from the GC hook) and in the
-** others (at their stop), the scheduler's sched_stacks_gc() runs. */
+** Stacks: what this process reports to the heap as its stack bytes
+** (heap_set_stack_bytes) is what Go 1.19's GC goal counts, the stack its
+** last cycle scanned (sched.h: stack_scan_bytes; StackInuse, the Go-sized
+** stacks, is the scheduler's stack_inuse_bytes), updated before this
+** process can collect and at every stop of the world; after each GC cycle,
+** in the collecting process (from the GC hook) and in the others (at
+** their stop), the scheduler's sched_stacks_gc() runs. */
 rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);
 /* Destroys any root stacks still held, removes the hooks (the heap's GC
 ** hook goes back to the one given to rt_set_gc_hook, or none). */

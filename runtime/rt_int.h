@@ -145,11 +145,12 @@ static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
     return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
 }
 
-/* Report the scheduler's StackInuse (Go's sizes) to the heap if it
-** changed since the last report: before anything that may collect. */
+/* Report to the heap, if it changed since the last report, the stack
+** bytes Go 1.19's GC goal counts: lastStackScan, the depths its last cycle
+** scanned (sched.h), not StackInuse. Before anything that may collect. */
 static inline void rt__publish_stacks(rt_t *rt)
 {
-    uint64_t bytes = sched_stack_inuse_bytes(rt->sched);
+    uint64_t bytes = sched_stack_scan_bytes(rt->sched);
 
     if (bytes != rt->stack_published) {
         rt->stack_published = bytes;

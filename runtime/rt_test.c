@@ -199,6 +199,15 @@ static void runtime_objects_main(rt_t *rt, void *arg)
     CHECK(heap_collect(rt_heap(rt)) == 0);
     heap_stats_read(rt_heap(rt), &st);
     CHECK(st.heap_live_bytes >= OBJ_N * (392 + 16 + 88));
+    /* The collection scanned their stacks: the next allocation reports
+    ** what Go's goal counts, their depths, to the heap. */
+    sched_stats_t ss;
+    sched_stats_read(s, &ss);
+    CHECK(ss.stack_scan_bytes >= OBJ_N * 64);
+    CHECK(ss.stack_scan_bytes < ss.stack_inuse_bytes);
+    rt_alloc(rt, 0, 8);
+    heap_stats_read(rt_heap(rt), &st);
+    CHECK_INT(st.stack_bytes, ss.stack_scan_bytes);
     chan_close(rt, obj_ch);
     while (obj_ended < OBJ_N)
         sched_yield(s);

@@ -311,6 +311,7 @@ void sched_stacks_gc(sched_t *s)
     sched__stat_add(&s->stats.stack_shrinks, shrinks);
     sched__stat_add(&s->stats.stack_copied_bytes, copied);
     sched__stat_add(&s->stats.stack_copy_ns, ns);
+    sched__stat_set(&s->stats.stack_scan_bytes, scanned);
     if (!s->go_adaptive_start)
         return;
     /* gcComputeStartingStackSize: the average plus _StackGuard, rounded
@@ -1185,9 +1186,9 @@ bool sched_unwinding(const sched_t *s)
 
 /* ---- Public: stats ------------------------------------------------------------- */
 
-uint64_t sched_stack_inuse_bytes(const sched_t *s)
+uint64_t sched_stack_scan_bytes(const sched_t *s)
 {
-    return __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
+    return __atomic_load_n(&s->stats.stack_scan_bytes, __ATOMIC_RELAXED);
 }
 
 void sched_stats_read(const sched_t *s, sched_stats_t *st)
@@ -1203,6 +1204,7 @@ void sched_stats_read(const sched_t *s, sched_stats_t *st)
     st->stack_copied_bytes = __atomic_load_n(&s->stats.stack_copied_bytes, __ATOMIC_RELAXED);
     st->stack_copy_ns = __atomic_load_n(&s->stats.stack_copy_ns, __ATOMIC_RELAXED);
     st->alive_at_exit = __atomic_load_n(&s->stats.alive_at_exit, __ATOMIC_RELAXED);
+    st->stack_scan_bytes = __atomic_load_n(&s->stats.stack_scan_bytes, __ATOMIC_RELAXED);
     st->stack_reserved_bytes = __atomic_load_n(&s->stats.stack_reserved_bytes, __ATOMIC_RELAXED);
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
     st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);

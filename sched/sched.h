@@ -189,13 +189,17 @@ bool sched_unwinding(const sched_t *s);
 ** _StackGuard (928 B) of the end, halved at a GC when it uses less than a
 ** quarter (depth + 800 B), never below 2 KiB. StackInuse
 ** (stats.stack_inuse_bytes) is the sum of these; the real bytes are
-** stack_committed_bytes + stack_aside_bytes. The picture, with the cost
-** charged per copy, is in sched_int.h. */
+** stack_committed_bytes + stack_aside_bytes. What Go 1.19's GC goal
+** counts is neither: it is lastStackScan, the bytes of stack its last
+** cycle scanned -- each goroutine's depth, not its size (mgcpacer.go:
+** goal = marked + (marked + lastStackScan + globals) * GOGC/100) -- here
+** stats.stack_scan_bytes, summed by sched_stacks_gc(). The picture, with
+** the cost charged per copy, is in sched_int.h. */
 
 /* A GC cycle has run (call it once per cycle, from any context of the
-** scheduler's thread): shrink the modelled stacks of the goroutines not
-** running, as Go's scanstack does, and recompute the adaptive starting
-** size from the depths seen. */
+** scheduler's thread): sum the depths of all goroutines (stack_scan_bytes),
+** shrink the modelled stacks of those not running, as Go's scanstack does,
+** and recompute the adaptive starting size from the depths seen. */
 void sched_stacks_gc(sched_t *s);
 
 typedef struct sched_gstack {
@@ -225,10 +229,11 @@ typedef struct sched_stats {
     uint64_t stack_copied_bytes;  /* bytes those copies moved, total */
     uint64_t stack_copy_ns;       /* what they cost, modelled (see sched_int.h) */
     uint64_t alive_at_exit;       /* goroutines the last run's main left alive */
+    uint64_t stack_scan_bytes;    /* Go's lastStackScan: depths at the last GC */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
-/* stats.stack_inuse_bytes alone (cheap: for every allocation's check). */
-uint64_t sched_stack_inuse_bytes(const sched_t *s);
+/* stats.stack_scan_bytes alone (cheap: for every allocation's check). */
+uint64_t sched_stack_scan_bytes(const sched_t *s);
 /* The real stack bytes: committed in place plus set aside. */
 static inline uint64_t sched_stack_real_bytes(const sched_stats_t *st)
 {

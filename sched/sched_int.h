@@ -108,7 +108,9 @@
 **                go_bytes until the depth fits, one copystack per doubling,
 **                copying what was in use then (go_bytes - _StackGuard, at
 **                most the depth). g->go_trip caches the threshold.
-**     GC         sched_stacks_gc(): each goroutine not running, with
+**     GC         sched_stacks_gc(): every goroutine's depth is summed into
+**                stats.stack_scan_bytes (Go's lastStackScan, what its GC
+**                goal counts); each one not running, with
 **                depth + _StackLimit (800) < go_bytes / 4 and go_bytes / 2
 **                >= 2 KiB, is halved, copying its depth (shrinkstack).
 **     exit       go_bytes leaves StackInuse with the goroutine.

@@ -661,6 +661,9 @@ static void shrink_main(sched_t *s, void *arg)
     else
         TR_CHECK_INT(st.stack_start_bytes, GO_MIN);
     TR_CHECK((st.stack_start_bytes & (st.stack_start_bytes - 1)) == 0);
+    /* What Go's goal counts: the depths scanned, not the sizes. */
+    TR_CHECK(st.stack_scan_bytes >= deep.depth + shallow.depth);
+    TR_CHECK(st.stack_scan_bytes < st.stack_inuse_bytes);
     sched_ready(s, shallow.w);
     sched_ready(s, deep.w);
 }
