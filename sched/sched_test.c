@@ -1152,9 +1152,10 @@ static void sleep_twice(sched_t *s, void *arg)
     slept_ns[1] = mono_ns() - t1;
 }
 
-/* Lower bounds only (the sleeps are at least this long by construction):
-** with Go's 1 ms the scheduler sleeps whole milliseconds, at least one,
-** and looks again, so 1.25 ms takes two and 100 us one. */
+/* Lower bounds only, those that hold by construction: with Go's 1 ms the
+** scheduler sleeps whole milliseconds, at least one, and looks again, so
+** 100 us takes a whole millisecond. (1.25 ms takes two unless the first
+** one oversleeps by a quarter -- as in Go: not checked.) */
 static void test_timer_resolution(void)
 {
     sched_t *s = new_sched();
@@ -1165,7 +1166,7 @@ static void test_timer_resolution(void)
     sched_set_timer_resolution(s, 1000000);
     TR_CHECK(sched_spawn(s, sleep_twice, NULL) > 0);
     TR_CHECK_INT(sched_run(s), 0);
-    TR_CHECK(slept_ns[0] >= 2000000);
+    TR_CHECK(slept_ns[0] >= 1250000);
     TR_CHECK(slept_ns[1] >= 1000000);
     sched_destroy(&s);
 }
