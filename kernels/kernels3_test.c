@@ -96,6 +96,15 @@ static void test_pc_spin_does_not_overlap(void)
 
 /* ---- copy_vs_pointer ----------------------------------------------------- */
 
+/* allocs counts every heap object, Go's runtime ones too, as Go's Mallocs
+** does: a g record and a `go f(x)` closure per goroutine started, and the
+** sudogs the per-P cache had to allocate (at most one per goroutine
+** blocked at once, the cache's first). */
+static bool allocs_about(double allocs, double kernel, double goroutines)
+{
+    return allocs >= kernel + 2 * goroutines && allocs <= kernel + 3 * goroutines + 2;
+}
+
 static void test_copy_vs_pointer(void)
 {
     ktest_outcome_t v = RUN("copy_vs_pointer", 64u << 20, "items=2000", "payload_bytes=40000",
@@ -106,8 +115,8 @@ static void test_copy_vs_pointer(void)
     ktest_print("by pointer", &p);
     CHECK(v.rc == 0 && p.rc == 0);
     /* A payload per stage and the source's; nothing else in the pipeline. */
-    CHECK(ktest_metric(&v, "allocs") == 2000 * 4);
-    CHECK(ktest_metric(&p, "allocs") == 2000);
+    CHECK(allocs_about(ktest_metric(&v, "allocs"), 2000 * 4, 5));
+    CHECK(allocs_about(ktest_metric(&p, "allocs"), 2000, 5));
     CHECK(ktest_metric(&v, "bytes_copied") == 2000.0 * 3 * 40000);
     CHECK(ktest_metric(&p, "bytes_copied") == 0);
     CHECK(ktest_metric(&v, "alloc_bytes") >= 2000.0 * 4 * 40000);
@@ -126,11 +135,11 @@ static void test_copy_vs_pointer_edges(void)
     ktest_outcome_t o = RUN("copy_vs_pointer", 64u << 20, "items=100", "payload_bytes=16",
                       "stages=1", "by=value");
     CHECK(o.rc == 0);
-    CHECK(ktest_metric(&o, "allocs") == 200);
+    CHECK(allocs_about(ktest_metric(&o, "allocs"), 200, 3));
     free(o.output);
     o = RUN("copy_vs_pointer", 64u << 20, "items=1", "stages=64", "by=pointer");
     CHECK(o.rc == 0);
-    CHECK(ktest_metric(&o, "allocs") == 1);
+    CHECK(allocs_about(ktest_metric(&o, "allocs"), 1, 66));
     free(o.output);
 }
 
@@ -148,14 +157,14 @@ static void test_pool(void)
     /* Without the pool: a record and a buffer per request. */
     CHECK(ktest_metric(&fresh, "buffers_new") == 20000);
     CHECK(ktest_metric(&fresh, "buffers_reused") == 0);
-    CHECK(ktest_metric(&fresh, "allocs") == 40000);
+    CHECK(allocs_about(ktest_metric(&fresh, "allocs"), 40000, 50));
     /* With it: the first round's 50 buffers, then reuse -- unless a
     ** collection emptied the pool (twice, by the victim rule). */
     double fresh_new = ktest_metric(&pooled, "buffers_new");
     CHECK(fresh_new + ktest_metric(&pooled, "buffers_reused") == 20000);
     CHECK(fresh_new >= 50);
     CHECK(fresh_new <= 50 * (1 + ktest_metric(&pooled, "gc_cycles")));
-    CHECK(ktest_metric(&pooled, "allocs") == 20000 + fresh_new);
+    CHECK(allocs_about(ktest_metric(&pooled, "allocs"), 20000 + fresh_new, 50));
     CHECK(ktest_metric(&pooled, "alloc_bytes") * 10 < ktest_metric(&fresh, "alloc_bytes"));
     CHECK(ktest_metric(&pooled, "gc_cycles") < ktest_metric(&fresh, "gc_cycles"));
     free(fresh.output);
@@ -235,7 +244,7 @@ static void test_leak_goroutines(void)
                         "request_bytes=1KiB", "retain_percent=10", "release=true");
     ktest_print("leak goroutines", &leak);
     ktest_print("leak goroutines, release", &rel);
-    CHECK(leak.rc == 0);          /* the blocked watchers were released: no deadlock */
+    CHECK(leak.rc == 0);          /* main returned: the task ended, watchers and all */
     CHECK(rel.rc == 0);
     CHECK(ktest_metric(&leak, "leaked_goroutines") == 2000);
     CHECK(ktest_metric(&rel, "leaked_goroutines") == 0);
@@ -246,8 +255,14 @@ static void test_leak_goroutines(void)
     CHECK(ktest_metric(&leak, "leaked_stack_bytes") >= 2000.0 * 64);
     CHECK(ktest_metric(&rel, "leaked_stack_bytes") < 64 * 1024);
     CHECK(ktest_metric(&rel, "live_bytes_end") * 5 < ktest_metric(&leak, "live_bytes_end"));
-    /* Released at the end, what they held is garbage. */
-    CHECK(ktest_metric(&leak, "live_bytes_after_release") * 5 < ktest_metric(&leak, "live_bytes_end"));
+    /* Go's sizes: 2 KiB each at least; the real pages are fewer. */
+    CHECK(ktest_metric(&leak, "leaked_stack_bytes") >= 2000.0 * 2048);
+    CHECK(ktest_metric(&leak, "leaked_stack_real_bytes") > 0);
+    /* Left blocked when main returned: counted, not waited for. */
+    CHECK(ktest_metric(&leak, "goroutines_alive_at_exit") == 2000);
+    CHECK(isnan(ktest_metric(&rel, "goroutines_alive_at_exit")));
+    CHECK(leak.output && strstr(leak.output, "goroutines alive at exit: 2000, blocked on: "
+                                             "chan receive 2000"));
     CHECK(isnan(ktest_metric(&leak, "table_slots")));
     CHECK(leak.output && strstr(leak.output, "2000 started, 2000 still blocked"));
     CHECK(rel.output && strstr(rel.output, "2000 started, 0 still blocked"));

@@ -80,10 +80,12 @@ ktest_outcome_t ktest_run(const char *name, const char *const *sets, size_t nset
     rt_t *rt = rt_new(sched, heap, 42);
     entry_t e = {.fn = kernels_find(name), .rt = rt, .params = &params};
     heap_enter(heap);
-    CHECK(sched_spawn(sched, entry_main, &e) > 0);
+    CHECK(sched_spawn_flags(sched, entry_main, &e, SCHED_SPAWN_MAIN) > 0);
     out.rc = sched_run(sched);
     if (out.rc != 0)
         snprintf(out.failure, sizeof out.failure, "%s", sched_failure(sched));
+    else
+        rt_note_end(rt);
     out.output = strdup(rt_output(rt));
     const rt_metric_t *m = rt_metrics(rt, &out.nmetrics);
     if (out.nmetrics > KTEST_MAX_METRICS)

@@ -24,20 +24,16 @@
 ** Nobody ever sends on `done`: without `release` the watcher stays blocked
 ** after its handler has ended, holding its stack and the request; with
 ** `release` the handler registers `defer close(done)` (a sched_defer
-** cleanup), so its watcher ends when it does. Goroutines blocked when the
-** main goroutine returns would keep the task from ending (heapsim's
-** scheduler runs until every goroutine has ended, and reports a deadlock
-** when all are blocked), so each watcher really waits in a select on
-** `done` and on a `shutdown` channel of the kernel's: after the
-** measurement, the main goroutine closes `shutdown` -- the program's exit,
-** in Go -- waits for the leaked watchers to end, and collects again.
+** cleanup), so its watcher ends when it does. After the measurement the
+** main goroutine returns and the task ends, as a Go program does, with
+** the leaked watchers still blocked: the scheduler counts them ("goroutines
+** alive at exit: N, blocked on: chan receive N") and ends them.
 **
 ** Lifetime: the kernel's state is shared by the main goroutine, the
 ** handlers and the watchers and freed by whichever of them ends last (a
-** reference count), since a failed task ends its goroutines in no
-** particular order; the table and the shutdown channel are reached only
-** while the main goroutine's root frame exists (table_root and
-** shutdown_root are NULL after). A batch's jobs are reused by the next
+** reference count), since a failed or ended task ends its goroutines in no
+** particular order; the table is reached only while the main goroutine's
+** root frame exists (table_root is NULL after). A batch's jobs are reused by the next
 ** batch: a watcher reads its job only until it has rooted the request and
 ** `done` (its handler waits for that), and a handler's close(done) cleanup
 ** runs as the handler ends, before the main goroutine (readied by the
@@ -78,10 +74,8 @@ struct leak_state {
     size_t request_bytes;
     bool release;
     bool goroutines;              /* mode "goroutines" */
-    heap_ref_t *shutdown_root;    /* main's root slot: chan closed at the end */
     int64_t watchers;             /* watcher goroutines not ended yet */
     int64_t closing;              /* of them, released by their handler */
-    sched_waiter_t *watchers_waiter;   /* main, waiting for them to end */
     int64_t pending;              /* handlers of the batch not done */
     sched_waiter_t *waiter;       /* the main goroutine, parked */
     leak_job_t jobs[LEAK_CONCURRENCY];
@@ -103,7 +97,6 @@ static void main_end(void *arg)
     leak_state_t *st = arg;
 
     st->table_root = NULL;
-    st->shutdown_root = NULL;
     state_unref(st);
 }
 
@@ -166,8 +159,7 @@ static void entry_release(void *arg)
     job->slot = -1;
 }
 
-/* A watcher: holds its request and waits for `done` (or the kernel's
-** shutdown). */
+/* A watcher: holds its request and waits for `done`. */
 static void watcher(rt_t *rt, void *arg)
 {
     leak_job_t *job = arg;
@@ -184,19 +176,10 @@ static void watcher(rt_t *rt, void *arg)
     frame[1] = job->done;
     job->taken = true;            /* job is the next batch's from here on */
     st->watchers++;
-    chan_case_t cases[2] = {
-        { .dir = CHAN_RECV, .ch = frame[1] },
-        { .dir = CHAN_RECV, .ch = *st->shutdown_root },
-    };
-    if (chan_select(rt, cases, 2, false) == 0)
-        st->closing--;
+    chan_recv(rt, frame[1], NULL, NULL);   /* <-done: only a close comes */
+    st->closing--;
+    st->watchers--;
     rt_pop(rt, 2);
-    if (--st->watchers == 0 && st->watchers_waiter) {
-        sched_waiter_t *w = st->watchers_waiter;
-
-        st->watchers_waiter = NULL;
-        sched_ready(s, w);
-    }
 }
 
 /* A handler's deferred close(done) with `release`: its watcher ends.
@@ -296,11 +279,8 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
         free(st);
         rt_fail(rt, "out of memory: leak cleanup");
     }
-    frame = rt_push(rt, 2);       /* 0: the table, 1: the shutdown channel */
+    frame = rt_push(rt, 1);       /* 0: the table */
     st->table_root = &frame[0];
-    st->shutdown_root = &frame[1];
-    if (st->goroutines)
-        frame[1] = chan_make(rt, 0, 0, 0);
     sched_stats_read(s, &ss0);
 
     t0 = rt_now_ns();
@@ -330,6 +310,7 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
 
     /* What is still reachable, with the table and any leaked goroutines
     ** still there. */
+    rt_safepoint(rt);             /* the stack bytes reported for the goal */
     if ((rc = heap_collect(h)) != 0)
         rt_fail(rt, "leak: collecting at the end: %s", heap_strerror(rc));
     heap_stats_read(h, &hs);
@@ -347,34 +328,28 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
                   held_bytes / 1048576.0, st->capacity, (double)hs.heap_live_bytes / 1048576.0);
         rt_metric(rt, "table_slots", (double)st->capacity, "");
     } else {
-        /* Stacks in place plus those set aside, beyond the main goroutine's. */
+        /* Beyond the main goroutine's: Go's StackInuse (sched.h), and the
+        ** real bytes (stacks in place plus those set aside). */
         sched_stats_read(s, &ss1);
-        double stack_bytes = (double)(ss1.stack_inuse_bytes + ss1.stack_aside_bytes) -
-                             (double)(ss0.stack_inuse_bytes + ss0.stack_aside_bytes);
+        double stack_bytes = (double)ss1.stack_inuse_bytes - (double)ss0.stack_inuse_bytes;
+        double stack_real_bytes = (double)sched_stack_real_bytes(&ss1) -
+                                  (double)sched_stack_real_bytes(&ss0);
         int64_t leaked = st->watchers;
-        heap_stats_t after;
 
-        /* The program's exit: release the leaked watchers, then see the
-        ** heap they held come back. */
-        chan_close(rt, frame[1]);
-        while (st->watchers > 0)
-            sched_park(s, &st->watchers_waiter, "leak: waiting for the watchers to end");
-        if ((rc = heap_collect(h)) != 0)
-            rt_fail(rt, "leak: collecting after the release: %s", heap_strerror(rc));
-        heap_stats_read(h, &after);
-
+        /* Returning ends the program; the leaked watchers stay blocked to
+        ** the end, as in Go. */
         rt_printf(rt, "leak (%s, release=%s): %lld requests of %zu B, %g%% started a watcher: "
                   "%lld started, %lld still blocked (holding %.1f MiB of requests, %.1f KiB "
-                  "of stacks); live heap after a collection %.1f MiB, %.1f MiB once the "
-                  "leaked ones were released at the end\n",
+                  "of stacks as Go sizes them, %.1f KiB of real pages); live heap after a "
+                  "collection %.1f MiB\n",
                   mode, st->release ? "true" : "false", (long long)requests, st->request_bytes,
                   retain_percent, (long long)st->retained_total, (long long)leaked,
                   held_bytes / 1048576.0, (stack_bytes > 0 ? stack_bytes : 0) / 1024.0,
-                  (double)hs.heap_live_bytes / 1048576.0,
-                  (double)after.heap_live_bytes / 1048576.0);
+                  (stack_real_bytes > 0 ? stack_real_bytes : 0) / 1024.0,
+                  (double)hs.heap_live_bytes / 1048576.0);
         rt_metric(rt, "leaked_goroutines", (double)leaked, "");
         rt_metric(rt, "leaked_stack_bytes", stack_bytes > 0 ? stack_bytes : 0, "B");
-        rt_metric(rt, "live_bytes_after_release", (double)after.heap_live_bytes, "B");
+        rt_metric(rt, "leaked_stack_real_bytes", stack_real_bytes > 0 ? stack_real_bytes : 0, "B");
     }
     rt_metric(rt, "live_bytes_end", (double)hs.heap_live_bytes, "B");
     rt_metric(rt, "retained_objects", (double)st->held, "");
@@ -382,6 +357,5 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
     rt_metric(rt, "requests_per_sec",
               elapsed_ns ? (double)requests * 1e9 / (double)elapsed_ns : 0, "ops/s");
     st->table_root = NULL;
-    st->shutdown_root = NULL;
-    rt_pop(rt, 2);
+    rt_pop(rt, 1);
 }

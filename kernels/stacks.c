@@ -8,8 +8,11 @@
 ** the main goroutine has read the scheduler's figures; then they return.
 ** The scheduler estimates a goroutine's stack at its switch points, which
 ** is why they wait by yielding at the bottom: stack_bytes_per_goroutine is
-** the growth of stack_inuse_bytes from before the spawn to that moment,
-** per goroutine.
+** the growth of Go's StackInuse (the stacks Go 1.19 would have allocated,
+** doubling from 2 KiB; sched.h) from before the spawn to that moment, per
+** goroutine, and stack_real_bytes_per_goroutine the same for the pages
+** heapsim really committed. stack_growths_per_goroutine counts Go's stack
+** copies on the way down.
 **
 ** With `threads`, the same recursion then runs on min(goroutines, 2000)
 ** pthreads (the default stack size, or larger when the recursion needs
@@ -310,14 +313,22 @@ void kernel_stacks(rt_t *rt, const kparams_t *p)
         sched_park(s, &ph.waiter, "stacks: waiting for goroutines to return");
     gor_ns = rt_now_ns() - t0;
 
+    double n = (double)ph.goroutines;
     double stack_per_gor = bottom.stack_inuse_bytes > before.stack_inuse_bytes
-        ? (double)(bottom.stack_inuse_bytes - before.stack_inuse_bytes) / (double)ph.goroutines
-        : 0;
+        ? (double)(bottom.stack_inuse_bytes - before.stack_inuse_bytes) / n : 0;
+    double real0 = (double)sched_stack_real_bytes(&before);
+    double real1 = (double)sched_stack_real_bytes(&bottom);
+    double real_per_gor = real1 > real0 ? (real1 - real0) / n : 0;
+    double growths = (double)(bottom.stack_growths - before.stack_growths) / n;
     rt_printf(rt, "stacks: %lld goroutines x %lld frames of %zu B (%zu B of recursion): "
-              "%.1f KiB of stack each, %.0f ns each\n",
+              "%.1f KiB of stack each as Go sizes it (%.1f copies on the way down; "
+              "%.1f KiB of real pages), %.0f ns each\n",
               (long long)ph.goroutines, (long long)ph.depth, ph.frame_bytes, ph.span_bytes,
-              stack_per_gor / 1024, (double)gor_ns / (double)ph.goroutines);
+              stack_per_gor / 1024, growths, real_per_gor / 1024,
+              (double)gor_ns / (double)ph.goroutines);
     rt_metric(rt, "stack_bytes_per_goroutine", stack_per_gor, "B");
+    rt_metric(rt, "stack_real_bytes_per_goroutine", real_per_gor, "B");
+    rt_metric(rt, "stack_growths_per_goroutine", growths, "");
     rt_metric(rt, "goroutine_ns", (double)gor_ns / (double)ph.goroutines, "ns");
     rt_metric(rt, "recursion_bytes", (double)ph.span_bytes, "B");
     if (!threads)

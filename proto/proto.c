@@ -37,6 +37,7 @@ static const field_t task_fields[] = {
     F(proto_task_t, seed), F(proto_task_t, sample_interval_ns),
     F(proto_task_t, gogc), F(proto_task_t, memory_limit_bytes),
     F(proto_task_t, heap_max_bytes), F(proto_task_t, stack_reserve_bytes),
+    F(proto_task_t, timer_resolution_ns),
 };
 
 static const field_t sample_fields[] = {

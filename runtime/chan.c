@@ -33,7 +33,9 @@
 **   A blocked operation is a waiter_t (off every goroutine's stack, so the
 **   stack may be set aside while it waits): the goroutine, the case, and
 **   the value in flight -- refs in `nptrs` pinned root slots, scalars in
-**   the record. A select has one waiter_t per case, tied by a sel_t; the
+**   the record. Each also holds a sudog, the heap object Go's blocked
+**   operation costs (rt__sudog_acquire: from the per-P cache, rooted by
+**   the goroutine's g record while it waits; see rt_int.h). A select has one waiter_t per case, tied by a sel_t; the
 **   operation that completes one case unlinks the others at once, so a
 **   queue only ever holds live waiters.
 **
@@ -104,6 +106,8 @@ typedef struct waiter {
     waitq_t *q;                     /* NULL when on no queue */
     sel_t *sel;                     /* the select it is a case of, or NULL */
     sched_waiter_t *g;              /* the parked goroutine (not for a select) */
+    heap_ref_t sudog;               /* Go's sudog for it, on the heap */
+    rt_g_t *owner;                  /* the goroutine whose chain roots it */
     heap_ref_t *refs;               /* pinned, elem_nptrs slots; NULL if none */
     unsigned char *scalars;         /* elem_bytes; inline_scalars or malloc'd */
     uint32_t nrefs;
@@ -386,13 +390,17 @@ static inline waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
     w->nrefs = nrefs;
     w->dir = dir;
     w->state = W_WAITING;
-    /* Off the free list first: a collection in pin() is harmless. */
+    w->refs = NULL;
+    /* Off the free list first: a collection in these is harmless. */
+    w->sudog = rt__sudog_acquire(rt, &w->owner);
     w->refs = nrefs > 0 ? pin(rt, st, nrefs) : NULL;
     return w;
 }
 
-static inline void waiter_put(chan__state_t *st, waiter_t *w)
+static inline void waiter_put(rt_t *rt, chan__state_t *st, waiter_t *w)
 {
+    rt__sudog_release(rt, w->owner, w->sudog);
+    w->sudog = 0;
     if (w->refs != NULL)
         unpin(st, w->refs, w->nrefs);
     w->next = st->free_waiters;
@@ -804,7 +812,7 @@ static __attribute__((noinline)) void send_park(rt_t *rt, chan__state_t *st, hea
     int state = w->state;
     if (state == W_WAITING)   /* the task is unwinding: parking returned at once */
         q_unlink(rt->heap, w);   /* and the value is dropped */
-    waiter_put(st, w);
+    waiter_put(rt, st, w);
     if (state == W_CLOSED)
         rt_fail(rt, "send on closed channel");
 }
@@ -853,7 +861,7 @@ static __attribute__((noinline)) bool recv_park(rt_t *rt, chan__state_t *st, hea
     bool ok = w->state == W_DONE;
     refs_put(refs_out, ok ? w->refs : NULL, c->elem_nptrs);
     bytes_put(scalars_out, ok ? w->scalars : NULL, c->elem_bytes);
-    waiter_put(st, w);
+    waiter_put(rt, st, w);
     return ok;
 }
 
@@ -1039,7 +1047,7 @@ int chan_select(rt_t *rt, chan_case_t *cases, size_t n, bool has_default)
             if (sel->cases[i] != NULL) {
                 if (sel->cases[i]->q != NULL)
                     q_unlink(rt->heap, sel->cases[i]);
-                waiter_put(st, sel->cases[i]);
+                waiter_put(rt, st, sel->cases[i]);
             }
         }
         sel_free(st, sel);
@@ -1056,7 +1064,7 @@ int chan_select(rt_t *rt, chan_case_t *cases, size_t n, bool has_default)
     }
     for (uint32_t i = 0; i < n; i++)
         if (sel->cases[i] != NULL)
-            waiter_put(st, sel->cases[i]);
+            waiter_put(rt, st, sel->cases[i]);
     sel_free(st, sel);
     if (k->dir == CHAN_SEND && state == W_CLOSED)
         rt_fail(rt, "send on closed channel");

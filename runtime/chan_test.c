@@ -691,7 +691,7 @@ static void t_parked_stacks(rt_t *rt, void *arg)
     /* Batches of them had their stacks copied aside and pages released. */
     CHECK(st.stacks_aside >= PARKED - 2 * 256);
     CHECK(st.stack_aside_bytes >= st.stacks_aside * 256);
-    CHECK(st.stack_inuse_bytes < (uint64_t)PARKED * 4096 / 2);
+    CHECK(st.stack_committed_bytes < (uint64_t)PARKED * 4096 / 2);
     /* Wake them in the order they parked, each with a seed. */
     for (uint64_t i = 0; i < PARKED; i++) {
         uint64_t seed = 0x5eed0000 + i;

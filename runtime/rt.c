@@ -1,13 +1,16 @@
 /*
 ** runtime/rt.c -- the scheduler joined to the shared heap for one task.
 **
-** Goroutine locals: sched_local() holds the goroutine's rt_g_t (its root
-** stack), made by its first rt_push(): a goroutine that never roots
-** anything (one parked on a channel, say) costs no record and no root
-** stack. rt_g_t records are process-local and recycled through a free
-** list; every live one is on rt->live so that rt_destroy() can release
-** root stacks of goroutines that never reached their end hook (a failed
-** task unwinds them). The picture of what a task holds is in rt_int.h.
+** Goroutine locals: sched_local() holds the goroutine's rt_g_t: its g
+** record on the heap and its root stacks. rt_go() gives every goroutine
+** it spawns one (from the free list of ended goroutines' when it can, as
+** Go's gfget); a goroutine spawned otherwise gets one when it first needs
+** it (rt_push, a blocking channel operation). Root stacks come at the
+** first rt_push(): a goroutine that never roots anything (one parked on a
+** channel, say) costs no root stack. Every live rt_g_t is on rt->live so
+** that rt_destroy() can release what goroutines that never reached their
+** end hook held (a failed task unwinds them). The picture of what a task
+** holds, and the sizes of Go's objects, are in rt_int.h.
 */
 #include "runtime/rt_int.h"
 
@@ -28,6 +31,7 @@ typedef struct rt_start {
     rt_t *rt;
     rt_fn_t fn;
     void *arg;
+    rt_g_t *g;                  /* its rt_g_t, with its g record */
     struct rt_start *next;      /* on rt->free_starts */
 } rt_start_t;
 
@@ -38,19 +42,54 @@ uint64_t rt_now_ns(void)
     return clock_mono_ns();
 }
 
+/* A root slot of allgs for a new g record. May collect (a new chunk). */
+static heap_ref_t *allgs_slot(rt_t *rt)
+{
+    if (rt->allgs_left == 0) {
+        if (rt->nallgs == rt->allgs_cap) {
+            size_t cap = rt->allgs_cap ? 2 * rt->allgs_cap : 16;
+            heap_roots_t **v = realloc(rt->allgs, cap * sizeof *v);
+            if (!v)
+                rt_fail(rt, "out of memory: goroutine records");
+            rt->allgs = v;
+            rt->allgs_cap = cap;
+        }
+        heap_roots_t *r = heap_roots_new(rt->heap, RT__ALLGS_CHUNK);
+        if (!r)
+            rt_fail(rt, "out of memory: goroutine records");
+        rt->allgs[rt->nallgs++] = r;
+        rt->allgs_bump = heap_roots_push(r, RT__ALLGS_CHUNK);
+        rt->allgs_left = RT__ALLGS_CHUNK;
+    }
+    rt->allgs_left--;
+    return rt->allgs_bump++;
+}
+
+/* gfget: an rt_g_t with a g record, on rt->live: an ended goroutine's,
+** or a new one whose record is allocated here (which may collect). Fails
+** the task when there is no memory. */
 static rt_g_t *g_get(rt_t *rt)
 {
     rt_g_t *g = rt->free;
-    if (g)
+    if (g) {
         rt->free = g->next;
-    else if (!(g = malloc(sizeof *g)))
-        return NULL;
+    } else if (!(g = calloc(1, sizeof *g))) {
+        rt_fail(rt, "out of memory: goroutine bookkeeping");
+    }
     memset(g->roots, 0, sizeof g->roots);
     g->level = 0;
     g->next = rt->live.next;
     g->prev = &rt->live;
     rt->live.next->prev = g;
     rt->live.next = g;
+    if (!g->rec)
+        g->rec = allgs_slot(rt);
+    if (!*g->rec) {
+        heap_ref_t r = rt_alloc(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t));
+        *g->rec = r;              /* rooted from here on, for the task's life */
+        g->grec = r;
+        rt->grecs++;
+    }
     return g;
 }
 
@@ -80,22 +119,131 @@ static void roots_put(rt_t *rt, int level, heap_roots_t *r)
     heap_roots_destroy(rt->heap, &r);
 }
 
+/* gfput: the goroutine has ended; its record drops its closure and any
+** sudogs it still held, and waits on rt->free for the next goroutine. */
 static void g_put(rt_t *rt, rt_g_t *g)
 {
     for (int l = 0; l < RT__ROOT_LEVELS; l++)
         if (g->roots[l])
             roots_put(rt, l, g->roots[l]);
+    if (g->rec && *g->rec) {
+        heap_ref_t *slots = heap_slots(rt->heap, *g->rec);
+        slots[0] = 0;
+        slots[1] = 0;
+    }
     g->prev->next = g->next;
     g->next->prev = g->prev;
     g->next = rt->free;
     rt->free = g;
 }
 
+/* ---- sudogs (picture in rt_int.h) ---------------------------------------- */
+
+/* The cache's root slots. May collect. */
+static void sudog_init(rt_t *rt)
+{
+    heap_roots_t *r = heap_roots_new(rt->heap, RT__SUDOG_CACHE + 1);
+    if (!r)
+        rt_fail(rt, "out of memory: the sudog cache");
+    rt->sudog_roots = r;
+    rt->sudog_cache = heap_roots_push(r, RT__SUDOG_CACHE + 1);
+    rt->sudog_central = &rt->sudog_cache[RT__SUDOG_CACHE];
+    rt->nsudog_cache = 0;
+}
+
+/* clearpools: a GC ran since the central list was last dropped. */
+static inline void sudog_central_check(rt_t *rt)
+{
+    if (rt->gc_dropped != rt->gc_seen) {
+        *rt->sudog_central = 0;
+        rt->gc_dropped = rt->gc_seen;
+    }
+}
+
+heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
+{
+    heap_t *h = rt->heap;
+    rt_g_t *g = rt__self(rt);
+
+    if (!g) {
+        g = g_get(rt);
+        sched_set_local(rt->sched, g);
+    }
+    if (!rt->sudog_roots)
+        sudog_init(rt);
+    sudog_central_check(rt);
+    if (rt->nsudog_cache == 0) {
+        while (rt->nsudog_cache < RT__SUDOG_CACHE / 2 && *rt->sudog_central) {
+            heap_ref_t sg = *rt->sudog_central;
+            *rt->sudog_central = heap_slots(h, sg)[0];
+            heap_slots(h, sg)[0] = 0;
+            rt->sudog_cache[rt->nsudog_cache++] = sg;
+        }
+        if (rt->nsudog_cache == 0) {
+            heap_ref_t sg = rt_alloc(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t));
+            rt->sudog_cache[rt->nsudog_cache++] = sg;
+            rt->sudogs++;
+        }
+    }
+    heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
+    heap_ref_t *rec = heap_slots(h, g->grec);
+    heap_slots(h, sg)[0] = rec[1];    /* g.waiting: rooted by the g record */
+    rec[1] = sg;
+    *g_out = g;
+    return sg;
+}
+
+void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg)
+{
+    heap_t *h = rt->heap;
+
+    if (g && *g->rec) {
+        heap_ref_t *link = &heap_slots(h, *g->rec)[1];
+        while (*link && *link != sg)
+            link = &heap_slots(h, *link)[0];
+        if (*link)
+            *link = heap_slots(h, sg)[0];
+    }
+    heap_slots(h, sg)[0] = 0;
+    sudog_central_check(rt);
+    if (rt->nsudog_cache == RT__SUDOG_CACHE) {
+        while (rt->nsudog_cache > RT__SUDOG_CACHE / 2) {
+            heap_ref_t x = rt->sudog_cache[--rt->nsudog_cache];
+            rt->sudog_cache[rt->nsudog_cache] = 0;
+            heap_slots(h, x)[0] = *rt->sudog_central;
+            *rt->sudog_central = x;
+        }
+    }
+    rt->sudog_cache[rt->nsudog_cache++] = sg;
+}
+
+/* Called only while a stop of the world is requested (the heap's
+** safepoint word): a collection by another process, which this one waits
+** out here. */
 static void hook_safepoint(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
-    (void)s;
+    rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
+    sched_stacks_gc(s);
+    rt->gc_seen++;
+}
+
+/* The heap's GC hook, in the collecting process with the world stopped:
+** touches the scheduler only, then the caller's hook. */
+static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
+{
+    rt_t *rt = arg;
+    sched_stacks_gc(rt->sched);
+    rt->gc_seen++;
+    if (rt->gc_hook)
+        rt->gc_hook(rt->gc_hook_arg, cycle);
+}
+
+void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg)
+{
+    rt->gc_hook = fn;
+    rt->gc_hook_arg = arg;
 }
 
 static void hook_gend(void *arg, sched_t *s)
@@ -141,6 +289,9 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
         .safepoint_word = heap_safepoint_word(h),
     };
     sched_set_hooks(s, &hooks);
+    heap_set_gc_hook(h, hook_gc, rt);
+    sched_stats_read(s, &rt->sched0);
+    rt->stack_published = UINT64_MAX;   /* the first check reports */
     return rt;
 }
 
@@ -151,10 +302,14 @@ void rt_destroy(rt_t **rt_p)
         return;
     sched_hooks_t none = {0};
     sched_set_hooks(rt->sched, &none);
+    heap_set_gc_hook(rt->heap, rt->gc_hook, rt->gc_hook_arg);
     pool__destroy_all(rt);
     chan__state_destroy(rt);
-    while (rt->live.next != &rt->live)
-        g_put(rt, rt->live.next);
+    while (rt->live.next != &rt->live) {
+        rt_g_t *g = rt->live.next;
+        g->rec = NULL;            /* allgs goes below: records are not touched */
+        g_put(rt, g);
+    }
     for (int l = 0; l < RT__ROOT_LEVELS; l++) {
         while (rt->nspare_roots[l] > 0)
             heap_roots_destroy(rt->heap, &rt->spare_roots[l][--rt->nspare_roots[l]]);
@@ -165,6 +320,10 @@ void rt_destroy(rt_t **rt_p)
         rt->free = g->next;
         free(g);
     }
+    for (size_t i = 0; i < rt->nallgs; i++)
+        heap_roots_destroy(rt->heap, &rt->allgs[i]);
+    free(rt->allgs);
+    heap_roots_destroy(rt->heap, &rt->sudog_roots);
     for (size_t i = 0; i < rt->nstart_slabs; i++)
         free(rt->start_slabs[i]);
     free(rt->start_slabs);
@@ -172,6 +331,27 @@ void rt_destroy(rt_t **rt_p)
     free(rt->metrics);
     free(rt);
     *rt_p = NULL;
+}
+
+void rt_note_end(rt_t *rt)
+{
+    sched_stats_t st;
+    const sched_stats_t *st0 = &rt->sched0;
+
+    sched_stats_read(rt->sched, &st);
+    if (st.stack_growths > st0->stack_growths)
+        rt_metric(rt, "go_stack_growths", (double)(st.stack_growths - st0->stack_growths), "");
+    if (st.stack_shrinks > st0->stack_shrinks)
+        rt_metric(rt, "go_stack_shrinks", (double)(st.stack_shrinks - st0->stack_shrinks), "");
+    if (st.stack_copied_bytes > st0->stack_copied_bytes) {
+        rt_metric(rt, "go_stack_copied_bytes",
+                  (double)(st.stack_copied_bytes - st0->stack_copied_bytes), "B");
+        rt_metric(rt, "go_stack_copy_ns", (double)(st.stack_copy_ns - st0->stack_copy_ns), "ns");
+    }
+    if (st.alive_at_exit == 0)
+        return;
+    rt_metric(rt, "goroutines_alive_at_exit", (double)st.alive_at_exit, "");
+    rt_printf(rt, "%s\n", sched_exit_report(rt->sched));
 }
 
 sched_t *rt_sched(rt_t *rt) { return rt->sched; }
@@ -210,8 +390,8 @@ static rt_start_t *start_get(rt_t *rt)
 static void go_entry(sched_t *s, void *arg)
 {
     rt_start_t st = *(rt_start_t *)arg;
-    (void)s;
     start_put(st.rt, arg);
+    sched_set_local(s, st.g);
     st.fn(st.rt, st.arg);
 }
 
@@ -220,15 +400,29 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
     /* A spawn loop that neither allocates nor blocks must not starve a
     ** collector in another process. */
     heap_safepoint(rt->heap);
+    rt__publish_stacks(rt);
+    /* Go's newproc: a g (reused or new), and `go f(x)`'s closure. */
+    rt_g_t *g = g_get(rt);
+    if (arg) {
+        heap_ref_t c = rt_alloc(rt, 0, RT__CLOSURE_BYTES);
+        uint64_t *words = heap_data(rt->heap, c, 0);
+        heap_slots(rt->heap, *g->rec)[0] = c;
+        words[0] = (uint64_t)(uintptr_t)fn;
+        words[1] = (uint64_t)(uintptr_t)arg;
+    }
     rt_start_t *st = start_get(rt);
-    if (!st)
+    if (!st) {
+        g_put(rt, g);
         rt_fail(rt, "out of memory: spawning a goroutine");
+    }
     st->rt = rt;
     st->fn = fn;
     st->arg = arg;
+    st->g = g;
     int64_t id = sched_spawn(rt->sched, go_entry, st);
     if (id < 0) {
         start_put(rt, st);
+        g_put(rt, g);
         rt_fail(rt, "cannot spawn a goroutine: %s", sched_strerror((int)id));
     }
     return id;
@@ -236,6 +430,7 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 {
+    rt__publish_stacks(rt);
     heap_ref_t r = heap_alloc(rt->heap, nptrs, scalar_bytes);
     if (r == 0) {
         heap_stats_t st;
@@ -251,6 +446,7 @@ heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 
 void rt_safepoint(rt_t *rt)
 {
+    rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
 }
 
@@ -260,8 +456,7 @@ heap_ref_t *rt_push(rt_t *rt, uint32_t n)
     if (!g) {
         if (sched_self_id(rt->sched) == 0)
             rt_fail(rt, "rt_push outside a goroutine");
-        if (!(g = g_get(rt)))
-            rt_fail(rt, "out of memory: goroutine bookkeeping");
+        g = g_get(rt);
         sched_set_local(rt->sched, g);
     }
     for (int l = g->level; l < RT__ROOT_LEVELS; l++) {

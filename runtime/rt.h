@@ -31,14 +31,34 @@ typedef struct rt_metric {
 } rt_metric_t;
 
 /* Join sched and heap for one task whose random choices start from `seed`.
-** Installs the scheduler hooks. NULL on -ENOMEM. */
+** Installs the scheduler hooks and the heap's GC hook (the caller's own GC
+** hook goes through rt_set_gc_hook while the rt_t lives). NULL on -ENOMEM.
+**
+** Stacks: what this process reports to the heap as its stack bytes
+** (heap_set_stack_bytes) is what Go 1.19's GC goal counts, the stack its
+** last cycle scanned (sched.h: stack_scan_bytes; StackInuse, the Go-sized
+** stacks, is the scheduler's stack_inuse_bytes), updated before this
+** process can collect and at every stop of the world; after each GC cycle,
+** in the collecting process (from the GC hook) and in the others (at
+** their stop), the scheduler's sched_stacks_gc() runs. */
 rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);
-/* Destroys any root stacks still held, removes the hooks. */
+/* Destroys any root stacks still held, removes the hooks (the heap's GC
+** hook goes back to the one given to rt_set_gc_hook, or none). */
 void rt_destroy(rt_t **rt_p);
+/* The heap's GC hook the caller wants called too, after rt's own work. */
+void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg);
 
 sched_t *rt_sched(rt_t *rt);
 heap_t *rt_heap(rt_t *rt);
 uint64_t rt_seed(rt_t *rt);
+
+/* After sched_run() returned 0: record the runtime's own figures of the
+** task as metrics, each only when not zero -- Go's stack copies since
+** rt_new (go_stack_growths, go_stack_shrinks, go_stack_copied_bytes,
+** go_stack_copy_ns: sched.h), and the goroutines the main goroutine
+** (SCHED_SPAWN_MAIN) left alive (goroutines_alive_at_exit, with
+** sched_exit_report()'s line in the output). */
+void rt_note_end(rt_t *rt);
 
 /* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
 ** A safepoint (so a spawn loop cannot hold off a stop-the-world). */

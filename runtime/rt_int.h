@@ -5,11 +5,37 @@
 ** ---- What a task's runtime holds -----------------------------------------
 **
 **   rt_t (process-local, one per task)
-**     |-- live: rt_g_t per goroutine that has a root stack (lazily, on its
-**     |         first rt_push); its heap_roots_t lives in the segment
+**     |-- live: rt_g_t per goroutine (made at rt_go, or at the start of a
+**     |         goroutine spawned otherwise): its g record on the heap and
+**     |         its root stacks (on its first rt_push), in the segment
+**     |-- free: rt_g_t of ended goroutines, with their g records (gFree)
+**     |-- allgs: root slots, one per g record ever made (allgs)
+**     |-- sudogs: the per-P sudog cache and the central list's head, roots
 **     |-- chan: chan__state_t, made by the first chan_make()
 **     |         (wait queues, wait records, pinned root slots; chan.c)
 **     '-- pools: every pool_t made by pool_new() and not yet destroyed
+**
+**   Go's runtime objects on the heap, at Go 1.19's sizes (amd64):
+**
+**     g record   RT__G_BYTES (sizeof(runtime.g) = 392: class 416), slot 0
+**                the goroutine's closure, slot 1 its sudogs in use
+**                (g.waiting, chained through each sudog's slot 0). Made
+**                by rt_go when no ended goroutine's record is free, never
+**                returned to the heap: a slot of `allgs` holds it for the
+**                task's life, as Go's allgs does; an ended goroutine's
+**                rt_g_t keeps it on rt->free for the next (gfget/gfput).
+**     closure    RT__CLOSURE_BYTES (funcval + one captured word = 16): what
+**                `go f(x)` allocates when rt_go is given an arg; slot 0 of
+**                the g record while the goroutine lives.
+**     sudog      RT__SUDOG_BYTES (sizeof(runtime.sudog) = 88: class 96),
+**                one per blocked channel operation (per case of a blocked
+**                select), from the per-P cache (at most RT__SUDOG_CACHE,
+**                refilled from the central list to half, else allocated;
+**                released into it, half spilled to the central list when
+**                full). The central list is dropped at every GC (Go's
+**                clearpools): here at the first sudog operation after a
+**                cycle rt has seen (rt->gc_seen), so its sudogs die a
+**                cycle later than in Go.
 **
 **   Nothing process-local is ever stored in the shared segment: channel
 **   objects hold only their own state (buffer, counts, flags); the wait
@@ -48,9 +74,18 @@ typedef struct pool pool_t;
 #define RT__ROOT_LEVELS 4
 #define RT__SPARE_ROOTS_MAX 1024      /* per level; beyond, destroyed */
 
+#define RT__G_BYTES 392u            /* sizeof(runtime.g), go1.19 amd64 */
+#define RT__G_NPTRS 2u              /* closure, sudogs in use */
+#define RT__SUDOG_BYTES 88u         /* sizeof(runtime.sudog) */
+#define RT__CLOSURE_BYTES 16u       /* funcval + one captured word */
+#define RT__SUDOG_CACHE 128u        /* cap(p.sudogcache) */
+#define RT__ALLGS_CHUNK 4096u       /* allgs root slots per root stack */
+
 typedef struct rt_g {
     heap_roots_t *roots[RT__ROOT_LEVELS];
     int level;                  /* where the next push goes first */
+    heap_ref_t *rec;            /* its allgs slot: the g record */
+    heap_ref_t grec;            /* *rec, kept here (records never move) */
     struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
 } rt_g_t;
 
@@ -66,6 +101,27 @@ struct rt {
     struct rt_start *free_starts;   /* rt_go's records, recycled */
     void **start_slabs;         /* every slab of them, for rt_destroy */
     size_t nstart_slabs, start_slabs_cap;
+    uint64_t stack_published;   /* last heap_set_stack_bytes() */
+    sched_stats_t sched0;       /* the scheduler's stats at rt_new */
+    heap_roots_t **allgs;       /* root stacks of g record slots, all pushed */
+    size_t nallgs, allgs_cap;
+    heap_ref_t *allgs_bump;     /* unused slots of the newest */
+    uint32_t allgs_left;
+    uint64_t grecs;             /* g records made */
+    heap_roots_t *sudog_roots;  /* RT__SUDOG_CACHE + 1 slots, or NULL */
+    heap_ref_t *sudog_cache;    /* the per-P cache, nsudog_cache used; the
+                                ** slots above may still name sudogs taken
+                                ** from them, which are in use (rooted by
+                                ** their goroutine anyway): a push overwrites
+                                ** them, and a spill happens only when the
+                                ** cache is full, so nothing on the central
+                                ** list is ever named twice */
+    heap_ref_t *sudog_central;  /* head of the central list (slot 0 links) */
+    uint32_t nsudog_cache;
+    uint64_t sudogs;            /* sudogs allocated */
+    uint64_t gc_seen, gc_dropped;   /* cycles seen; dropped the list as of */
+    heap_gc_hook_fn gc_hook;    /* rt_set_gc_hook's */
+    void *gc_hook_arg;
     chan__state_t *chan;        /* NULL until the first chan_make */
     pool_t *pools;              /* pool_new'd, not yet destroyed */
     char *out;
@@ -85,6 +141,67 @@ static inline uint64_t rt__rand(rt_t *rt)
 static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
 {
     return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Report to the heap, if it changed since the last report, the stack
+** bytes Go 1.19's GC goal counts: lastStackScan, the depths its last cycle
+** scanned (sched.h), not StackInuse. Before anything that may collect. */
+static inline void rt__publish_stacks(rt_t *rt)
+{
+    uint64_t bytes = sched_stack_scan_bytes(rt->sched);
+
+    if (bytes != rt->stack_published) {
+        rt->stack_published = bytes;
+        heap_set_stack_bytes(rt->heap, bytes);
+    }
+}
+
+/* The running goroutine's rt_g_t (made at its start), NULL outside one. */
+static inline rt_g_t *rt__self(rt_t *rt)
+{
+    return (rt_g_t *)sched_local(rt->sched);
+}
+
+/* The slow paths of the two below (rt.c). */
+heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out);
+void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg);
+
+/* A sudog for the running goroutine (*g_out: its rt_g_t), rooted on its g
+** record's waiting chain until rt__sudog_release(). May allocate (and
+** collect): the caller holds nothing unrooted. Fails the task when the
+** heap is full. A sudog on no chain and in no list has slot 0 nil. */
+static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
+{
+    rt_g_t *g = rt__self(rt);
+
+    if (__builtin_expect(g == NULL || rt->nsudog_cache == 0 ||
+                         rt->gc_dropped != rt->gc_seen, 0))
+        return rt__sudog_acquire_slow(rt, g_out);
+    heap_t *h = rt->heap;
+    heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
+    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
+    if (*waiting)                 /* a select's other cases */
+        heap_slots(h, sg)[0] = *waiting;
+    *waiting = sg;
+    *g_out = g;
+    return sg;
+}
+
+/* Back into the per-P cache, off g's chain (g: the running goroutine,
+** as rt__sudog_acquire gave it). */
+static inline void rt__sudog_release(rt_t *rt, rt_g_t *g, heap_ref_t sg)
+{
+    heap_t *h = rt->heap;
+    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
+
+    if (__builtin_expect(*waiting == sg && heap_slots(h, sg)[0] == 0 &&
+                         rt->nsudog_cache < RT__SUDOG_CACHE &&
+                         rt->gc_dropped == rt->gc_seen, 1)) {
+        *waiting = 0;
+        rt->sudog_cache[rt->nsudog_cache++] = sg;
+        return;
+    }
+    rt__sudog_release_slow(rt, g, sg);
 }
 
 /* Release what chan.c / pool.c hold for rt (rt_destroy). */

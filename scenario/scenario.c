@@ -51,6 +51,9 @@
 #define SCN_MAX_TASKS 100000
 #define SCN_REPEAT_MAX 1000
 #define SCN_GOGC_DEFAULT 100
+/* Go 1.19 on Linux: an idle P sleeps in whole milliseconds (netpoll's
+** epoll_wait timeout), so a 1.25 ms sleep takes about 2.2 ms. */
+#define SCN_TIMER_RESOLUTION_DEFAULT_NS (1 * MS_NS)
 #define SCN_GOGC_MAX 1000000
 #define SCN_HEAP_MAX_MIN (4 * MIB)
 #define SCN_HEAP_MAX_MAX (1 * TIB)
@@ -67,11 +70,12 @@ typedef struct scn_pos {
 } scn_pos_t;
 
 /* The runtime keys, in the order messages list them. */
-enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_NKEYS };
+enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_TIMER_RESOLUTION,
+       RT_NKEYS };
 static const char *const runtime_keys[RT_NKEYS] = {
-    "gogc", "memory_limit", "heap_max", "stack_reserve",
+    "gogc", "memory_limit", "heap_max", "stack_reserve", "timer_resolution",
 };
-#define RUNTIME_KEY_LIST "gogc, memory_limit, heap_max, stack_reserve"
+#define RUNTIME_KEY_LIST "gogc, memory_limit, heap_max, stack_reserve, timer_resolution"
 
 /* The top-level keys, in the order messages list them. */
 enum {
@@ -342,6 +346,9 @@ static const char *runtime_expected(int which, char *buf, size_t size)
                  units_format_size(SCN_HEAP_MAX_MIN, lo, sizeof(lo)),
                  units_format_size(SCN_HEAP_MAX_MAX, hi, sizeof(hi)));
         break;
+    case RT_TIMER_RESOLUTION:
+        snprintf(buf, size, "a duration up to 1s (like 1ms), or 0 for exact timers");
+        break;
     default:
         snprintf(buf, size, "0 for the default, or a size from %s to %s",
                  units_format_size(SCN_STACK_MIN, lo, sizeof(lo)),
@@ -368,6 +375,11 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
         ok = units_parse_int(text, &v) == 0 && v >= 1 && v <= SCN_GOGC_MAX;
         if (ok)
             rt->gogc = (int)v;
+    } else if (which == RT_TIMER_RESOLUTION) {
+        uint64_t ns;
+        ok = units_parse_duration_ns(text, &ns) == 0 && ns <= S_NS;
+        if (ok)
+            rt->timer_resolution_ns = (int64_t)ns;
     } else {
         ok = units_parse_size(text, &v) == 0;
         if (which == RT_HEAP_MAX)
@@ -1288,6 +1300,7 @@ int scenario_load(const char *path, const char *const *sets, size_t nsets,
         return fail_nomem(&L);
     L.scn = scn;
     scn->runtime.gogc = SCN_GOGC_DEFAULT;
+    scn->runtime.timer_resolution_ns = SCN_TIMER_RESOLUTION_DEFAULT_NS;
     scn->repeat = 1;
     scn->seed = 1;
     scn->sample_interval_ns = SCN_SAMPLE_DEFAULT_NS;
@@ -1346,7 +1359,7 @@ void scenario_free(scenario_t **scn_p)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* Four integers: plain text is the JSON json-c would write, key order as
+/* Five integers: plain text is the JSON json-c would write, key order as
 ** given. */
 char *scenario_runtime_json(const scn_runtime_t *rt)
 {
@@ -1354,10 +1367,11 @@ char *scenario_runtime_json(const scn_runtime_t *rt)
 
     if (asprintf(&text,
                  "{\"gogc\":%d,\"memory_limit\":%lld,\"heap_max\":%lld,"
-                 "\"stack_reserve\":%lld}",
+                 "\"stack_reserve\":%lld,\"timer_resolution\":%lld}",
                  rt->gogc, (long long)rt->memory_limit_bytes,
                  (long long)rt->heap_max_bytes,
-                 (long long)rt->stack_reserve_bytes) < 0)
+                 (long long)rt->stack_reserve_bytes,
+                 (long long)rt->timer_resolution_ns) < 0)
         return NULL;
     return text;
 }

@@ -34,6 +34,7 @@ typedef struct scn_runtime {
     int64_t memory_limit_bytes;  /* 0 = none */
     int64_t heap_max_bytes;      /* 0 = default */
     int64_t stack_reserve_bytes; /* 0 = default */
+    int64_t timer_resolution_ns; /* timers when all sleep: Go 1.19's 1 ms; 0 = exact */
 } scn_runtime_t;
 
 typedef struct scn_task {
@@ -62,7 +63,7 @@ typedef struct scenario {
 
 /* Load and validate `path`, apply the `--set key=value` overrides in `sets`
 ** (a kernel parameter of any task template, or a runtime key: gogc,
-** memory_limit, heap_max, stack_reserve; an override of a swept key
+** memory_limit, heap_max, stack_reserve, timer_resolution; an override of a swept key
 ** replaces that sweep axis), and expand into tasks. Returns 0 with
 ** *scn_p set, or SCENARIO_EUSAGE / -ENOMEM with a one-line message in err
 ** ("scenarios/x.yaml:4:12: unknown parameter 'dpeth' for kernel

@@ -131,6 +131,7 @@ static void test_single_task_defaults(void)
     CHECK(scn->runtime.gogc == 100 && scn->runtime.memory_limit_bytes == 0 &&
           scn->runtime.heap_max_bytes == 0 &&
           scn->runtime.stack_reserve_bytes == 0);
+    CHECK(scn->runtime.timer_resolution_ns == 1000000);   /* Go 1.19's */
     CHECK(scn->repeat == 1 && scn->seed == 1);
     CHECK(scn->sample_interval_ns == 100000000u);
     CHECK(scn->ntasks == 1);
@@ -144,7 +145,7 @@ static void test_single_task_defaults(void)
     free(json);
     json = scenario_runtime_json(&scn->tasks[0].runtime);
     CHECK_STR(json, "{\"gogc\":100,\"memory_limit\":0,\"heap_max\":0,"
-                    "\"stack_reserve\":0}");
+                    "\"stack_reserve\":0,\"timer_resolution\":1000000}");
     free(json);
     scenario_free(&scn);
     CHECK(scn == NULL);
@@ -163,6 +164,7 @@ static void test_every_key(void)
         "  memory_limit: 512MiB\n"
         "  heap_max: 1GiB\n"
         "  stack_reserve: 256 KiB\n"
+        "  timer_resolution: 0\n"
         "task:\n"
         "  kernel: churn\n"
         "  objects: 2_000_000\n"
@@ -184,6 +186,7 @@ static void test_every_key(void)
     CHECK(scn->runtime.memory_limit_bytes == 512 << 20);
     CHECK(scn->runtime.heap_max_bytes == 1 << 30);
     CHECK(scn->runtime.stack_reserve_bytes == 256 << 10);
+    CHECK(scn->runtime.timer_resolution_ns == 0);
     CHECK(scn->repeat == 2 && scn->seed == 42);
     CHECK(scn->sample_interval_ns == 250000000u);
     CHECK(scn->ntasks == 2);
@@ -198,7 +201,8 @@ static void test_every_key(void)
     CHECK(scn->tasks[1].repeat_index == 1 && scn->tasks[1].sweep_point == 0);
     json = scenario_runtime_json(&scn->runtime);
     CHECK_STR(json, "{\"gogc\":-1,\"memory_limit\":536870912,"
-                    "\"heap_max\":1073741824,\"stack_reserve\":262144}");
+                    "\"heap_max\":1073741824,\"stack_reserve\":262144,"
+                    "\"timer_resolution\":0}");
     free(json);
     json = kparams_json(p);
     CHECK_STR(json, "{\"objects\":2000000,\"live_objects\":10000,"
@@ -632,11 +636,15 @@ static void test_runtime(void)
                  "  gomaxprocs: 2\n"
                  "task: {kernel: spawn}\n",
                  "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
-                 "memory_limit, heap_max, stack_reserve");
+                 "memory_limit, heap_max, stack_reserve, timer_resolution");
+    EXPECT_ERROR("rt_timer.yaml",
+                 "runtime: {timer_resolution: 2s}\ntask: {kernel: spawn}\n",
+                 "%F:1:29: runtime.timer_resolution: expected a duration up to 1s "
+                 "(like 1ms), or 0 for exact timers, got \"2s\"");
     EXPECT_ERROR("rt_scalar.yaml",
                  "runtime: fast\ntask: {kernel: spawn}\n",
                  "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
-                 "heap_max, stack_reserve, got \"fast\"");
+                 "heap_max, stack_reserve, timer_resolution, got \"fast\"");
 }
 
 static void test_sweep_errors(void)
@@ -648,7 +656,7 @@ static void test_sweep_errors(void)
                  "%F:3:3: sweep key 'dpeth' is neither a parameter of a task "
                  "nor a runtime key; parameters: depth (int, 4..30, default "
                  "10); runtime keys: gogc, memory_limit, heap_max, "
-                 "stack_reserve");
+                 "stack_reserve, timer_resolution");
     EXPECT_ERROR("sweep_empty.yaml",
                  "task: {kernel: binary_trees}\n"
                  "sweep:\n"
@@ -796,6 +804,14 @@ static void test_sets(void)
         }
     }
     {
+        /* Go 1.19's timer resolution by default; 0 is exact, 0.5ms half. */
+        const char *sets[] = { "timer_resolution=0.5ms" };
+
+        scn = load_ok("timers.yaml", "task: {kernel: binary_trees}\n", sets, 1);
+        CHECK(scn != NULL && scn->tasks[0].runtime.timer_resolution_ns == 500000);
+        scenario_free(&scn);
+    }
+    {
         /* The last of two sets on a key wins; "=" in the value is kept. */
         const char *sets[] = { "depth=5", "depth=7" };
 
@@ -807,14 +823,14 @@ static void test_sets(void)
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "dpeth=3",
                      "--set dpeth=3: no task has a parameter 'dpeth'; "
                      "parameters: depth (int, 4..30, default 10); runtime "
-                     "keys: gogc, memory_limit, heap_max, stack_reserve");
+                     "keys: gogc, memory_limit, heap_max, stack_reserve, timer_resolution");
     EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
                      "objects=3",
                      "--set objects=3: no task has a parameter 'objects'; "
                      "parameters: binary_trees: depth (int, 4..30, default "
                      "10); spawn: goroutines (int, 1..10000000, default "
                      "10000); runtime keys: gogc, memory_limit, heap_max, "
-                     "stack_reserve");
+                     "stack_reserve, timer_resolution");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",
@@ -850,7 +866,7 @@ static void test_runtime_json(void)
 
     json = scenario_runtime_json(&rt);
     CHECK_STR(json, "{\"gogc\":-1,\"memory_limit\":1099511627776,"
-                    "\"heap_max\":0,\"stack_reserve\":65536}");
+                    "\"heap_max\":0,\"stack_reserve\":65536,\"timer_resolution\":0}");
     free(json);
     json = scenario_runtime_json(&big);
     CHECK_STR(json, "{\"gogc\":2147483647,\"memory_limit\":9223372036854775807,"

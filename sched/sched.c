@@ -75,6 +75,39 @@ static inline sched__gor_t *need_current(const sched_t *s, const char *what)
     return s->current;
 }
 
+/* The thread's x87 control word and MXCSR, as they are. */
+static inline uint64_t fpenv_save(void)
+{
+    uint16_t cw;
+    uint32_t mxcsr;
+
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    return (uint64_t)cw | (uint64_t)mxcsr << 32;
+}
+
+static inline void fpenv_load(uint64_t env)
+{
+    uint16_t cw = (uint16_t)env;
+    uint32_t mxcsr = (uint32_t)(env >> 32);
+
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+}
+
+/* Switching from `from` to `to` (either NULL: the scheduler's context),
+** one of which keeps its own FP control state. */
+static __attribute__((noinline)) void fpenv_switch(sched_t *s, sched__gor_t *from,
+                                                   sched__gor_t *to)
+{
+    if (from != NULL && from->fpctl)
+        from->fpenv = fpenv_save();
+    if (to != NULL && to->fpctl)
+        fpenv_load(to->fpenv);
+    else
+        fpenv_load(s->first_fpenv);
+}
+
 static uint64_t fpenv_now(void)
 {
     uint16_t cw;
@@ -154,23 +187,165 @@ static void stack_grew(sched_t *s, sched__gor_t *g, size_t bytes)
         bytes = usable;
     if (bytes <= g->stack_bytes)
         return;
-    sched__stat_add(&s->stats.stack_inuse_bytes, bytes - g->stack_bytes);
+    sched__stat_add(&s->stats.stack_committed_bytes, bytes - g->stack_bytes);
     g->stack_bytes = (uint32_t)bytes;
     if (bytes > s->stats.stack_hwm_bytes)
         sched__stat_set(&s->stats.stack_hwm_bytes, bytes);
 }
 
+/* Go's stack of size go_bytes: the depth from the slot's top beyond which
+** it would grow (see the picture). */
+static inline uint32_t go_trip(uint32_t go_bytes)
+{
+    return go_bytes - SCHED__GO_STACK_GUARD + SCHED__FIRST_FRAME_GAP;
+}
+
+/* Modelled cost of one copystack of `bytes`. */
+static inline uint64_t copy_cost_ns(uint64_t bytes)
+{
+    return SCHED__COPY_FIXED_NS + bytes * SCHED__COPY_PS_PER_BYTE / 1000u;
+}
+
+/* Spend ns of busy time (a copy Go would have made). */
+static void busy_ns(uint64_t ns)
+{
+    uint64_t until = sched__now_ns() + ns;
+
+    while (sched__now_ns() < until)
+        __builtin_ia32_pause();
+}
+
+/* g is `depth` bytes deep (below its first frame), past go_trip: double
+** Go's stack until it fits, one copy per doubling, and charge the copies
+** to g as busy time. */
+static __attribute__((noinline)) void go_grow(sched_t *s, sched__gor_t *g, size_t depth)
+{
+    uint64_t copied = 0, ns = 0, n = 0;
+    uint32_t size = g->go_bytes;
+
+    while (depth + SCHED__GO_STACK_GUARD > size && size < SCHED__GO_STACK_MAX) {
+        uint64_t used = size - SCHED__GO_STACK_GUARD;
+
+        if (used > depth)
+            used = depth;
+        copied += used;
+        ns += copy_cost_ns(used);
+        n++;
+        size *= 2;
+    }
+    sched__stat_add(&s->stats.stack_inuse_bytes, size - g->go_bytes);
+    g->go_bytes = size;
+    g->go_trip = go_trip(size);
+    sched__stat_add(&s->stats.stack_growths, n);
+    sched__stat_add(&s->stats.stack_copied_bytes, copied);
+    sched__stat_add(&s->stats.stack_copy_ns, ns);
+    busy_ns(ns);
+}
+
+/* Record that g's stack is `from_top` bytes deep (counted from the slot's
+** top) right now: real pages, the deepest depth, Go's size. */
+static inline void stack_at(sched_t *s, sched__gor_t *g, size_t from_top)
+{
+    if (from_top > g->stack_bytes)
+        stack_grew(s, g, (from_top + s->page_bytes - 1) & ~(s->page_bytes - 1));
+    if (from_top > g->go_trip)
+        go_grow(s, g, from_top - SCHED__FIRST_FRAME_GAP);
+    if (from_top > (size_t)g->depth_hwm + SCHED__FIRST_FRAME_GAP)
+        g->depth_hwm = (uint32_t)(from_top - SCHED__FIRST_FRAME_GAP);
+}
+
 /* Record how deep g's stack is right now (the caller runs on it). */
-static inline void stack_sample(sched_t *s, sched__gor_t *g)
+static inline __attribute__((always_inline)) void stack_sample(sched_t *s, sched__gor_t *g)
 {
     uintptr_t sp;
-    size_t depth;
 
     __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
-    depth = (size_t)((uintptr_t)sched__stack_top(s, g) - sp);
-    depth = (depth + s->page_bytes - 1) & ~(s->page_bytes - 1);
-    if (depth > g->stack_bytes)
-        stack_grew(s, g, depth);
+    stack_at(s, g, (size_t)((uintptr_t)sched__stack_top(s, g) - sp));
+}
+
+/* Give g Go's starting stack (a spawn). */
+static void go_stack_start(sched_t *s, sched__gor_t *g)
+{
+    g->go_bytes = s->go_start_bytes;
+    g->go_trip = go_trip(g->go_bytes);
+    g->depth_hwm = 0;
+    sched__stat_add(&s->stats.stack_inuse_bytes, g->go_bytes);
+}
+
+/* The depth of a goroutine that is not running: from its saved stack
+** pointer (none yet: nothing on it). */
+static size_t depth_parked(const sched_t *s, const sched__gor_t *g)
+{
+    uintptr_t top = (uintptr_t)sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
+    uintptr_t sp = (uintptr_t)g->ctx.sp;
+
+    return sp != 0 && sp < top ? (size_t)(top - sp) : 0;
+}
+
+void sched_stacks_gc(sched_t *s)
+{
+    uint64_t scanned = 0, nscanned = 0, shrinks = 0, copied = 0, ns = 0;
+
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        sched__gor_t *g = &s->gors[i];
+        size_t depth;
+
+        if (g->state == SCHED__FREE || g->state == SCHED__DEAD)
+            continue;
+        if (g == s->current) {
+            /* Go shrinks a running goroutine later, at a safe point; its
+            ** depth still counts in the average. */
+            uintptr_t sp;
+            __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+            uintptr_t top = (uintptr_t)sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
+            scanned += sp < top ? top - sp : 0;
+            nscanned++;
+            continue;
+        }
+        depth = depth_parked(s, g);
+        uint32_t half = g->go_bytes / 2;
+        if (half >= SCHED__GO_STACK_MIN &&
+            depth + SCHED__GO_STACK_LIMIT < (size_t)g->go_bytes / 4) {
+            sched__stat_sub(&s->stats.stack_inuse_bytes, half);
+            g->go_bytes = half;
+            g->go_trip = go_trip(half);
+            shrinks++;
+            copied += depth;
+            ns += copy_cost_ns(depth);
+        }
+        scanned += depth;
+        nscanned++;
+    }
+    sched__stat_add(&s->stats.stack_shrinks, shrinks);
+    sched__stat_add(&s->stats.stack_copied_bytes, copied);
+    sched__stat_add(&s->stats.stack_copy_ns, ns);
+    sched__stat_set(&s->stats.stack_scan_bytes, scanned);
+    if (!s->go_adaptive_start)
+        return;
+    /* gcComputeStartingStackSize: the average plus _StackGuard, rounded
+    ** up to a power of two, from 2 KiB to maxstacksize. */
+    uint64_t avg = nscanned > 0 ? scanned / nscanned + SCHED__GO_STACK_GUARD : 0;
+    uint32_t start = SCHED__GO_STACK_MIN;
+    while (start < avg && start < SCHED__GO_STACK_MAX)
+        start *= 2;
+    s->go_start_bytes = start;
+    sched__stat_set(&s->stats.stack_start_bytes, start);
+}
+
+void sched_self_stack(sched_t *s, sched_gstack_t *out)
+{
+    sched__gor_t *g = s->current;
+    uintptr_t sp;
+
+    memset(out, 0, sizeof *out);
+    if (g == NULL)
+        return;
+    __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+    size_t from_top = (size_t)((uintptr_t)sched__stack_top(s, g) - sp);
+    stack_at(s, g, from_top);
+    out->go_bytes = g->go_bytes;
+    out->depth_bytes = from_top > SCHED__FIRST_FRAME_GAP ? from_top - SCHED__FIRST_FRAME_GAP : 0;
+    out->depth_hwm_bytes = g->depth_hwm;
 }
 
 /* ---- Switching ---------------------------------------------------------- */
@@ -225,8 +400,7 @@ static void forge_first_frame(sched_t *s, sched__gor_t *g)
     top[-5] = 0;                                        /* r13 */
     top[-6] = 0;                                        /* r14 */
     top[-7] = 0;                                        /* r15 */
-    top[-8] = s->first_fpenv;                           /* x87 CW, MXCSR */
-    g->ctx.sp = &top[-8];
+    g->ctx.sp = &top[-7];
     stack_grew(s, g, s->page_bytes);
 }
 
@@ -246,6 +420,8 @@ static inline __attribute__((always_inline)) void ctx_switch(sched_t *s, sched__
         else if (to->ctx.sp == NULL)
             forge_first_frame(s, to);
     }
+    if (__builtin_expect((from != NULL && from->fpctl) || (to != NULL && to->fpctl), 0))
+        fpenv_switch(s, from, to);
 #if SCHED_ASAN
     {
     void **fake_stack = from == NULL ? &s->asan_sched_fake_stack
@@ -353,8 +529,12 @@ _Noreturn void sched__gor_entry(sched_t *s)
     if (s->hooks.gstart != NULL)
         s->hooks.gstart(s->hooks.arg, s);
     g->fn(s, g->arg);
+    if (g->is_main && !s->failing)
+        s->main_returned = true;
     gor_finish(s, g);
 }
+
+static void exit_report(sched_t *s, const sched__gor_t *self);
 
 /* End g, the running goroutine: gend hook, then its cleanups last first,
 ** then death. Re-entered from a cleanup that exits or fails, it carries on
@@ -370,6 +550,12 @@ static _Noreturn void gor_finish(sched_t *s, sched__gor_t *g)
     while (g->ndefers > 0) {
         sched__defer_t d = g->defers[--g->ndefers];
         d.fn(d.arg);
+    }
+    if (g->is_main && s->main_returned && !s->failing) {
+        /* The program exits: the others are counted, then ended. */
+        exit_report(s, g);
+        s->failing = true;
+        s->fail_rc = 0;
     }
     g->state = SCHED__DEAD;
     gor_switch_out(s, g);
@@ -454,6 +640,9 @@ int sched_new(const sched_config_t *cfg, sched_t **sched_p)
     s->guard_bytes = guard_bytes;
     s->keep_bytes = SCHED__KEEP_PAGES * page_bytes;
     s->first_fpenv = fpenv_now();
+    s->go_adaptive_start = cfg == NULL || !cfg->go_fixed_stack_start;
+    s->go_start_bytes = SCHED__GO_STACK_MIN;
+    s->stats.stack_start_bytes = SCHED__GO_STACK_MIN;
 
     rc = sched__arena_init(s);
     if (rc != 0)
@@ -498,6 +687,11 @@ void sched_destroy(sched_t **sched_p)
 
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
 {
+    return sched_spawn_flags(s, fn, arg, 0);
+}
+
+int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags)
+{
     sched__gor_t *g;
     int rc;
 
@@ -518,8 +712,12 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     g->gend_done = false;
     g->in_safepoint = false;
     g->park_aside = false;   /* aside_pending may stay set: see the picture */
+    g->is_main = (flags & SCHED_SPAWN_MAIN) != 0;
+    g->fpctl = (flags & SCHED_SPAWN_FPCTL) != 0;
+    g->fpenv = s->first_fpenv;
     g->ndefers = 0;
     g->stack_bytes = 0;
+    go_stack_start(s, g);
 #if SCHED_ASAN
     g->asan_fake_stack = NULL;
 #endif
@@ -533,14 +731,27 @@ int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg)
     return g->id;
 }
 
-/* Sleep until the earliest timer is due, bracketed by the idle hooks. */
+void sched_set_timer_resolution(sched_t *s, uint64_t resolution_ns)
+{
+    s->timer_resolution_ns = resolution_ns;
+}
+
+/* Sleep until the earliest timer is due, or with a timer resolution the
+** time left in whole resolutions, at least one (sched.h); bracketed by the
+** idle hooks. The caller looks at the timers again. */
 static void idle(sched_t *s)
 {
     uint64_t when_ns = sched__timer_next_ns(s);
+    uint64_t now_ns = sched__now_ns();
+    uint64_t res = s->timer_resolution_ns;
     struct timespec ts;
 
-    if (sched__now_ns() >= when_ns)
+    if (now_ns >= when_ns)
         return;
+    if (res > 0) {
+        uint64_t left = when_ns - now_ns;
+        when_ns = now_ns + (left < res ? res : left / res * res);
+    }
     if (s->hooks.idle_begin != NULL)
         s->hooks.idle_begin(s->hooks.arg, s);
     if (runq_empty(s)) {   /* the hook may have readied someone */
@@ -703,6 +914,67 @@ static bool descriptors_consistent(const sched_t *s)
 }
 #endif
 
+static const char *wait_reason(const sched__gor_t *g)
+{
+    switch (g->state) {
+    case SCHED__PARKED:
+        return g->park_reason;
+    case SCHED__SLEEPING:
+        return "sleep";
+    default:
+        return "runnable";
+    }
+}
+
+/* The main goroutine `self` returned: count the goroutines still alive,
+** grouped by what they wait on, into s->exit_report and the stats. */
+static void exit_report(sched_t *s, const sched__gor_t *self)
+{
+    msgbuf_t m = { .buf = s->exit_report, .size = sizeof s->exit_report, .len = 0 };
+    park_group_t groups[DEADLOCK_GROUPS_MAX];
+    parked_t *alive;
+    size_t n = 0, ngroups = 0, other = 0;
+
+    s->exit_report[0] = '\0';
+    sched__stat_set(&s->stats.alive_at_exit, s->live - 1);
+    if (s->live <= 1)
+        return;
+    msg_add(&m, "goroutines alive at exit: %" PRIu64 ", blocked on:", s->live - 1);
+    alive = malloc(s->live * sizeof *alive);
+    if (alive == NULL)
+        return;
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        const sched__gor_t *g = &s->gors[i];
+        if (g != self && g->state != SCHED__FREE && g->state != SCHED__DEAD) {
+            alive[n].id = g->id;
+            alive[n].reason = wait_reason(g);
+            n++;
+        }
+    }
+    qsort(alive, n, sizeof *alive, parked_by_reason);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(alive[j].reason, alive[i].reason) == 0)
+            j++;
+        if (ngroups < DEADLOCK_GROUPS_MAX)
+            groups[ngroups++] = (park_group_t){ alive[i].reason, i, j - i };
+        else
+            other += j - i;
+        i = j;
+    }
+    qsort(groups, ngroups, sizeof *groups, group_by_size);
+    for (size_t k = 0; k < ngroups; k++)
+        msg_add(&m, "%s %s %zu", k == 0 ? "" : ",", groups[k].reason, groups[k].count);
+    if (other > 0)
+        msg_add(&m, ", other %zu", other);
+    free(alive);
+}
+
+const char *sched_exit_report(const sched_t *s)
+{
+    return s->exit_report;
+}
+
 /* The task failed or deadlocked: end every goroutine. One that never ran
 ** is just freed; one that did is resumed at its switch point, where it
 ** sees `unwinding` and runs its gend hook and cleanups. Whatever those
@@ -738,8 +1010,11 @@ int sched_run(sched_t *s)
     if (s->running)
         return -EBUSY;   /* from inside one of its goroutines */
     s->failure[0] = '\0';
+    s->exit_report[0] = '\0';
     s->fail_rc = 0;
     s->failing = false;
+    s->main_returned = false;
+    sched__stat_set(&s->stats.alive_at_exit, 0);
     rc = sched__signals_enter(s);
     if (rc != 0)
         return rc;
@@ -968,12 +1243,25 @@ bool sched_unwinding(const sched_t *s)
 
 /* ---- Public: stats ------------------------------------------------------------- */
 
+uint64_t sched_stack_scan_bytes(const sched_t *s)
+{
+    return __atomic_load_n(&s->stats.stack_scan_bytes, __ATOMIC_RELAXED);
+}
+
 void sched_stats_read(const sched_t *s, sched_stats_t *st)
 {
     st->goroutines = __atomic_load_n(&s->stats.goroutines, __ATOMIC_RELAXED);
     st->spawned = __atomic_load_n(&s->stats.spawned, __ATOMIC_RELAXED);
     st->switches = __atomic_load_n(&s->stats.switches, __ATOMIC_RELAXED);
     st->stack_inuse_bytes = __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
+    st->stack_committed_bytes = __atomic_load_n(&s->stats.stack_committed_bytes, __ATOMIC_RELAXED);
+    st->stack_start_bytes = __atomic_load_n(&s->stats.stack_start_bytes, __ATOMIC_RELAXED);
+    st->stack_growths = __atomic_load_n(&s->stats.stack_growths, __ATOMIC_RELAXED);
+    st->stack_shrinks = __atomic_load_n(&s->stats.stack_shrinks, __ATOMIC_RELAXED);
+    st->stack_copied_bytes = __atomic_load_n(&s->stats.stack_copied_bytes, __ATOMIC_RELAXED);
+    st->stack_copy_ns = __atomic_load_n(&s->stats.stack_copy_ns, __ATOMIC_RELAXED);
+    st->alive_at_exit = __atomic_load_n(&s->stats.alive_at_exit, __ATOMIC_RELAXED);
+    st->stack_scan_bytes = __atomic_load_n(&s->stats.stack_scan_bytes, __ATOMIC_RELAXED);
     st->stack_reserved_bytes = __atomic_load_n(&s->stats.stack_reserved_bytes, __ATOMIC_RELAXED);
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
     st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);

@@ -29,6 +29,11 @@ const char *sched_strerror(int rc);
 typedef struct sched_config {
     size_t stack_reserve_bytes;   /* per goroutine, virtual; default 256 KiB */
     uint32_t max_goroutines;      /* default 1 << 20 */
+    /* Go's stack model (see "Stacks as Go sizes them" below): true starts
+    ** every goroutine's modelled stack at 2 KiB, as Go 1.19 does with
+    ** GODEBUG=adaptivestackstart=0; false (the default, Go 1.19's) starts
+    ** it at the average stack depth seen at the last sched_stacks_gc(). */
+    bool go_fixed_stack_start;
 } sched_config_t;
 
 void sched_config_default(sched_config_t *cfg);
@@ -40,6 +45,34 @@ void sched_destroy(sched_t **sched_p);
 /* Make a runnable goroutine running fn(s, arg). Returns its id (> 0) or a
 ** negative code. Callable from inside or outside a goroutine. */
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
+
+/* Added: sched_spawn with flags.
+** SCHED_SPAWN_MAIN: the task's main goroutine. When its fn returns (and
+** its cleanups have run) the task ends, as a Go program exits when main
+** returns: the goroutines still alive are counted and summarized by what
+** they wait on (sched_exit_report(), stats.alive_at_exit), then ended
+** without running any more of their code -- only their cleanups run, as
+** when a task fails -- and sched_run() returns 0. (A main goroutine that
+** ends by sched_exit() is runtime.Goexit(): the others carry on.) Without
+** a main goroutine sched_run() runs until every goroutine has ended. */
+#define SCHED_SPAWN_MAIN 1u
+/* SCHED_SPAWN_FPCTL: keep this goroutine's x87 control word and MXCSR
+** (rounding, flush-to-zero, exception masks) across its switches, starting
+** from those the thread had at sched_new(). Without it they are not
+** goroutine state, as in Go: a goroutine that changes them changes them
+** for whatever runs next (and the switch costs less). Leaving an FPCTL
+** goroutine puts sched_new()'s back for the others. */
+#define SCHED_SPAWN_FPCTL 2u
+int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags);
+
+/* Added: how finely the scheduler sleeps when every goroutine waits on a
+** timer. 0 (the default): it wakes when the earliest is due. Otherwise as
+** Go 1.19 on Linux does with 1 ms (netpoll's epoll_wait timeout is whole
+** milliseconds): it sleeps the time left truncated to a multiple of
+** resolution_ns, or one resolution_ns when less is left, and looks again
+** -- a 1.25 ms time.Sleep takes about 2 ms there, a 100 us one about 1 ms.
+** (While some goroutine runs, timers fire at switch points as before.) */
+void sched_set_timer_resolution(sched_t *s, uint64_t resolution_ns);
 
 /* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),
 ** or every goroutine is blocked with no timer pending (SCHED_EDEADLOCK; the
@@ -54,6 +87,13 @@ int sched_run(sched_t *s);
 ** reason with counts when many). "" after a run that returned 0. Owned by
 ** s; valid until the next sched_run() or sched_destroy(). */
 const char *sched_failure(const sched_t *s);
+
+/* Added: after a run whose main goroutine returned with others alive,
+** "goroutines alive at exit: N, blocked on: chan receive 1990, select 10"
+** (reasons as in deadlock reports, most frequent first; "runnable" and
+** "sleep" for those not parked); "" otherwise. Owned by s; valid until the
+** next sched_run() or sched_destroy(). */
+const char *sched_exit_report(const sched_t *s);
 
 /* ---- From inside a goroutine ---------------------------------------- */
 
@@ -141,18 +181,64 @@ void sched_ready_next(sched_t *s, sched_waiter_t *w);
 ** is being ended, and a wait node on its stack may be gone. */
 bool sched_unwinding(const sched_t *s);
 
+/* ---- Stacks as Go sizes them ---------------------------------------
+**
+** Every goroutine has, beside the C stack that really backs it, the stack
+** Go 1.19 would have given it: 2 KiB at first (or the adaptive starting
+** size), doubled (copied) whenever the goroutine's depth -- its C frames,
+** byte for byte, as seen at its switch points -- comes within Go's
+** _StackGuard (928 B) of the end, halved at a GC when it uses less than a
+** quarter (depth + 800 B), never below 2 KiB. StackInuse
+** (stats.stack_inuse_bytes) is the sum of these; the real bytes are
+** stack_committed_bytes + stack_aside_bytes. What Go 1.19's GC goal
+** counts is neither: it is lastStackScan, the bytes of stack its last
+** cycle scanned -- each goroutine's depth, not its size (mgcpacer.go:
+** goal = marked + (marked + lastStackScan + globals) * GOGC/100) -- here
+** stats.stack_scan_bytes, summed by sched_stacks_gc(). The picture, with
+** the cost charged per copy, is in sched_int.h. */
+
+/* A GC cycle has run (call it once per cycle, from any context of the
+** scheduler's thread): sum the depths of all goroutines (stack_scan_bytes),
+** shrink the modelled stacks of those not running, as Go's scanstack does,
+** and recompute the adaptive starting size from the depths seen. */
+void sched_stacks_gc(sched_t *s);
+
+typedef struct sched_gstack {
+    uint64_t go_bytes;            /* Go's stack size for it now */
+    uint64_t depth_bytes;         /* its depth now (the caller's frame) */
+    uint64_t depth_hwm_bytes;     /* the deepest seen at its switch points */
+} sched_gstack_t;
+/* The calling goroutine's stack figures (zeros outside a goroutine). Also
+** a sample: a depth beyond Go's size grows it here as at a switch point. */
+void sched_self_stack(sched_t *s, sched_gstack_t *out);
+
 /* ---- Stats (safe from other threads: plain atomic counters) -------- */
 
 typedef struct sched_stats {
     uint64_t goroutines;          /* alive now */
     uint64_t spawned;             /* total */
     uint64_t switches;            /* context switches */
-    uint64_t stack_inuse_bytes;   /* committed stack pages of live goroutines */
+    uint64_t stack_inuse_bytes;   /* Go's StackInuse: modelled stacks of live goroutines */
+    uint64_t stack_committed_bytes; /* real: committed stack pages of live goroutines */
     uint64_t stack_reserved_bytes;
-    uint64_t stack_hwm_bytes;     /* deepest any goroutine went */
+    uint64_t stack_hwm_bytes;     /* real: deepest any goroutine went (pages) */
     uint64_t stacks_aside;        /* added: parked goroutines whose stack is set aside */
-    uint64_t stack_aside_bytes;   /* added: the bytes kept for them */
+    uint64_t stack_aside_bytes;   /* added: the real bytes kept for them */
+    uint64_t stack_start_bytes;   /* Go's starting stack size now */
+    uint64_t stack_growths;       /* Go's copystack for a growth, total */
+    uint64_t stack_shrinks;       /* ... for a shrink at a GC, total */
+    uint64_t stack_copied_bytes;  /* bytes those copies moved, total */
+    uint64_t stack_copy_ns;       /* what they cost, modelled (see sched_int.h) */
+    uint64_t alive_at_exit;       /* goroutines the last run's main left alive */
+    uint64_t stack_scan_bytes;    /* Go's lastStackScan: depths at the last GC */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
+/* stats.stack_scan_bytes alone (cheap: for every allocation's check). */
+uint64_t sched_stack_scan_bytes(const sched_t *s);
+/* The real stack bytes: committed in place plus set aside. */
+static inline uint64_t sched_stack_real_bytes(const sched_stats_t *st)
+{
+    return st->stack_committed_bytes + st->stack_aside_bytes;
+}
 
 #endif

@@ -99,7 +99,7 @@ int main(void)
     printf("%d goroutines alive: maps %zu -> %zu lines, stack in use %" PRIu64
            " MiB, reserved %" PRIu64 " GiB, rss %zu MiB + page tables %zu MiB"
            " (%zu bytes per goroutine)\n",
-           MANY + 1, maps_before, maps_during, seen.stack_inuse_bytes >> 20,
+           MANY + 1, maps_before, maps_during, seen.stack_committed_bytes >> 20,
            seen.stack_reserved_bytes >> 30, rss_during >> 20, pte_during >> 20,
            (rss_during + pte_during) / (MANY + 1));
     REQUIRE(seen.goroutines == MANY + 1);

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
         die("sched_new", rc);
     bench_floor(0, 100000);      /* warm up */
     printf("switch floor (bare asm):    %6.1f ns/switch\n", bench_floor(0, 10000000 * scale));
-    printf("switch floor + FP env:      %6.1f ns/switch (what sched__switch saves)\n",
+    printf("switch floor + FP env:      %6.1f ns/switch (about what SCHED_SPAWN_FPCTL adds)\n",
            bench_floor(1, 10000000 * scale));
     bench_yield(s, 2, 100000);   /* warm up */
     printf("yield, 2 goroutines:        %6.1f ns/yield\n", bench_yield(s, 2, 10000000 * scale));

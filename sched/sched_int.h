@@ -39,14 +39,19 @@
 **   A switch saves, on the stack being left, exactly what the SysV ABI says
 **   a callee preserves, and stores the stack pointer in ctx.sp:
 **
-**       ctx.sp -> +0   x87 control word (16 bits) | pad | MXCSR (32 bits, at +4)
-**                 +8   r15
-**                 +16  r14
-**                 +24  r13
-**                 +32  r12
-**                 +40  rbx
-**                 +48  rbp
-**                 +56  return address
+**       ctx.sp -> +0   r15
+**                 +8   r14
+**                 +16  r13
+**                 +24  r12
+**                 +32  rbx
+**                 +40  rbp
+**                 +48  return address
+**
+**   Not the x87 control word nor MXCSR: as in Go, a goroutine that changes
+**   them changes them for whoever runs next. One spawned with
+**   SCHED_SPAWN_FPCTL has them kept in g->fpenv instead: saved when it
+**   switches out (and the scheduler's first_fpenv loaded for the next,
+**   unless that one keeps its own too), loaded when it switches in.
 **
 **   A new goroutine gets this frame forged at the top of its stack with the
 **   return address pointing at sched__trampoline and s in rbx; the
@@ -83,7 +88,37 @@
 **   stack pointer is sampled and stack_bytes keeps the deepest page seen
 **   (a recursion that returns before any switch point is not seen). When a
 **   goroutine that went deeper than keep_bytes dies, its slot below the top
-**   keep_bytes is MADV_DONTNEED'ed, so the memory comes back.
+**   keep_bytes is MADV_DONTNEED'ed, so the memory comes back. These are the
+**   real bytes (stats.stack_committed_bytes, plus stack_aside_bytes); the
+**   figure heapsim reports as the goroutine's stack is Go's, below.
+**
+** ---- Go's stack model ---------------------------------------------------
+**
+**   C frames cannot move, so the slot above is how a goroutine's stack is
+**   backed; what a Go 1.19 runtime would have allocated for it is modelled
+**   beside it, in g->go_bytes, with the goroutine's real depth standing for
+**   its Go frames byte for byte (depth = top - SCHED__FIRST_FRAME_GAP - sp,
+**   sampled at the same switch points):
+**
+**     spawn      go_bytes = s->go_start_bytes: 2 KiB (_FixedStack), or with
+**                the adaptive start (Go 1.19's default) the average depth
+**                scanned at the last GC plus _StackGuard, rounded up to a
+**                power of two (gcComputeStartingStackSize).
+**     grow       depth > go_bytes - _StackGuard (928): morestack doubles
+**                go_bytes until the depth fits, one copystack per doubling,
+**                copying what was in use then (go_bytes - _StackGuard, at
+**                most the depth). g->go_trip caches the threshold.
+**     GC         sched_stacks_gc(): every goroutine's depth is summed into
+**                stats.stack_scan_bytes (Go's lastStackScan, what its GC
+**                goal counts); each one not running, with
+**                depth + _StackLimit (800) < go_bytes / 4 and go_bytes / 2
+**                >= 2 KiB, is halved, copying its depth (shrinkstack).
+**     exit       go_bytes leaves StackInuse with the goroutine.
+**
+**   Each copy costs SCHED__COPY_FIXED_NS + SCHED__COPY_PS_PER_BYTE per
+**   byte copied, fitted against go1.19.8 on the development machine: a
+**   growth is charged to the goroutine as that much busy time when it is
+**   seen; a shrink only to the stats (Go shrinks during concurrent mark).
 **
 **   Free slots are on one of three lists:
 **
@@ -148,8 +183,12 @@
 **   s->current != NULL  <=>  a goroutine's stack is the one running.
 **   s->zombie is NULL whenever code other than the switch path runs.
 **   failing => no goroutine is dispatched except by the unwinder, and
-**   unwinding => no goroutine switches away except to die.
-**   stats.stack_inuse_bytes == sum of stack_bytes over non-FREE goroutines.
+**   unwinding => no goroutine switches away except to die. A main
+**   goroutine that returns ends the task the same way, with fail_rc 0
+**   (a program's exit is not a failure).
+**   stats.stack_committed_bytes == sum of stack_bytes over non-FREE goroutines.
+**   stats.stack_inuse_bytes == sum of go_bytes over non-FREE goroutines, and
+**   every go_bytes of a non-FREE goroutine is a power of two >= 2 KiB.
 **   g->aside != NULL  =>  g is PARKED or RUNNABLE (never RUNNING), and its
 **   stack_bytes is 0; stats.stacks_aside counts them.
 **   s->runnext != NULL  =>  it is RUNNABLE and not on the run queue.
@@ -189,6 +228,18 @@
 #define SCHED__WARM_SLOTS 4096u                     /* free slots that keep their pages */
 #define SCHED__RELEASE_BATCH 256u                   /* dead slots released at once */
 
+/* Go 1.19's stack constants on linux/amd64 (runtime/stack.go). */
+#define SCHED__GO_STACK_MIN 2048u                   /* _FixedStack */
+#define SCHED__GO_STACK_GUARD 928u                  /* _StackGuard */
+#define SCHED__GO_STACK_LIMIT 800u                  /* _StackLimit */
+#define SCHED__GO_STACK_MAX ((uint32_t)1 << 30)     /* maxstacksize */
+/* What one copystack costs (see the picture): go1.19.8, GOMAXPROCS=1,
+** goroutines recursing 10, 30, 100 and 250 frames of 128 B, first descent
+** (1 to 5 doublings) minus the second: about 0.8 us per copy plus 0.5 ns
+** per byte copied (the per-frame unwinding is folded into the bytes). */
+#define SCHED__COPY_FIXED_NS 800u
+#define SCHED__COPY_PS_PER_BYTE 500u
+
 typedef enum sched__state {
     SCHED__FREE = 0,
     SCHED__RUNNABLE,
@@ -226,12 +277,18 @@ typedef struct sched__gor {
     void *local;                   /* sched_local() */
     const char *park_reason;       /* while PARKED */
     uint32_t stack_bytes;          /* estimated committed depth, whole pages */
+    uint32_t go_bytes;             /* Go's stack size for it (see the picture) */
+    uint32_t go_trip;              /* depth from top beyond which Go's would grow */
+    uint32_t depth_hwm;            /* deepest depth seen, bytes below the first frame */
     uint8_t state;                 /* sched__state_t */
     bool started;                  /* has run at least once */
     bool ending;                   /* in gor_finish: gend/cleanups running */
     bool gend_done;
     bool in_safepoint;             /* the safepoint hook is on this stack */
     bool park_aside;               /* PARKED with SCHED_PARK_STACK_ASIDE */
+    bool is_main;                  /* SCHED_SPAWN_MAIN */
+    bool fpctl;                    /* SCHED_SPAWN_FPCTL: fpenv is its own */
+    uint64_t fpenv;                /* x87 CW | MXCSR << 32 while switched out */
     bool aside_pending;            /* on s->aside_pending */
     bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
     uint32_t aside_bytes;          /* length of `aside` */
@@ -258,7 +315,11 @@ struct sched {
     size_t slot_bytes;             /* stack_reserve_bytes, rounded to pages */
     size_t guard_bytes;            /* at the low end of every slot */
     size_t keep_bytes;             /* committed pages a dead goroutine keeps */
-    uint64_t first_fpenv;          /* x87 CW | MXCSR << 32 for new goroutines */
+    uint64_t first_fpenv;          /* x87 CW | MXCSR << 32 at sched_new: what
+                                   ** SCHED_SPAWN_FPCTL goroutines start with */
+    bool go_adaptive_start;        /* Go 1.19's adaptive starting stack size */
+    uint64_t timer_resolution_ns;  /* sched_set_timer_resolution(); 0 = exact */
+    uint32_t go_start_bytes;       /* Go's stack size for a new goroutine */
 
     /* Stack arena (stack.c). */
     char *arena;
@@ -303,7 +364,9 @@ struct sched {
     bool failing;                  /* the task failed or deadlocked */
     bool unwinding;                /* sched_run is ending the survivors */
     int fail_rc;                   /* 0, SCHED_EFAILED or SCHED_EDEADLOCK */
+    bool main_returned;            /* the main goroutine's fn returned */
     char failure[SCHED__FAILURE_BYTES];
+    char exit_report[SCHED__FAILURE_BYTES];
     sched_hooks_t hooks;
 
     /* Signals (stack.c): the alternate stack sched_run installs. */

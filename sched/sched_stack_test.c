@@ -320,8 +320,8 @@ static void test_deep_stacks_in_stats_and_given_back(void)
     REQUIRE_INT(deep_seen.goroutines, DEEP_GOROUTINES + 1);
     REQUIRE(deep_seen.stack_hwm_bytes >= DEEP_BYTES);
     REQUIRE(deep_seen.stack_hwm_bytes < 256 * KIB);
-    REQUIRE(deep_seen.stack_inuse_bytes >= deep_total);
-    REQUIRE(deep_seen.stack_inuse_bytes < DEEP_GOROUTINES * 256 * KIB);
+    REQUIRE(deep_seen.stack_committed_bytes >= deep_total);
+    REQUIRE(deep_seen.stack_committed_bytes < DEEP_GOROUTINES * 256 * KIB);
 
     sched_stats_read(s, &st);
     REQUIRE_INT(st.goroutines, 0);
@@ -379,11 +379,11 @@ static void test_100k_goroutines_alive(void)
     REQUIRE_INT(sched_run(s), 0);
     fprintf(stderr, "%d goroutines: maps %zu -> %zu lines, stack in use %" PRIu64
             " MiB, reserved %" PRIu64 " MiB, rss %zu MiB\n",
-            MANY + 1, maps_before, many_maps, many_seen.stack_inuse_bytes >> 20,
+            MANY + 1, maps_before, many_maps, many_seen.stack_committed_bytes >> 20,
             many_seen.stack_reserved_bytes >> 20, rss_bytes() >> 20);
     REQUIRE_INT(many_seen.goroutines, MANY + 1);
     REQUIRE(many_seen.stack_reserved_bytes >= (uint64_t)(MANY + 1) * 256 * KIB);
-    REQUIRE(many_seen.stack_inuse_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
+    REQUIRE(many_seen.stack_committed_bytes >= (uint64_t)(MANY + 1) * 4 * KIB);
     /* Guards cost no VMA (MADV_GUARD_INSTALL); with the mprotect fallback
     ** this would be 200,000 more lines, past vm.max_map_count. */
     REQUIRE(many_maps < maps_before + 16);
@@ -466,7 +466,7 @@ static void test_parked_stacks_set_aside(void)
     ** committed pages given back. */
     REQUIRE(aside_seen.stacks_aside >= ASIDE_N - 256);
     REQUIRE(aside_seen.stack_aside_bytes >= aside_seen.stacks_aside * ASIDE_WORDS * 8);
-    REQUIRE(aside_seen.stack_inuse_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
+    REQUIRE(aside_seen.stack_committed_bytes <= (uint64_t)(256 + 2) * 2 * 4 * KIB);
     sched_stats_read(s, &st);
     REQUIRE_INT(st.stacks_aside, 0);
     REQUIRE_INT(st.stack_aside_bytes, 0);
@@ -482,6 +482,230 @@ static void test_parked_stacks_set_aside(void)
     sched_destroy(&s);
 }
 
+
+/* ---- Go's stack model --------------------------------------------------------------- */
+
+#define GO_MIN 2048u
+#define GO_GUARD 928u
+#define GO_LIMIT 800u
+
+/* Go's size for a goroutine that went `depth` bytes deep: the smallest
+** power of two from 2 KiB that leaves _StackGuard below the depth. */
+static uint64_t go_size_for(uint64_t depth)
+{
+    uint64_t size = GO_MIN;
+
+    while (depth + GO_GUARD > size)
+        size *= 2;
+    return size;
+}
+
+/* Bytes Go copies growing from 2 KiB to fit `depth` (a copy per doubling
+** of what the old stack held then). */
+static uint64_t go_copied_for(uint64_t depth)
+{
+    uint64_t size = GO_MIN, copied = 0;
+
+    while (depth + GO_GUARD > size) {
+        copied += size - GO_GUARD < depth ? size - GO_GUARD : depth;
+        size *= 2;
+    }
+    return copied;
+}
+
+/* Sample the stack `pad` bytes below the caller's frame. */
+static __attribute__((noinline)) void probe(sched_t *s, size_t pad, sched_gstack_t *out)
+{
+    volatile char area[pad + 1];
+
+    area[0] = 1;
+    area[pad] = 1;
+    sched_self_stack(s, out);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
+static void go_grow_body(sched_t *s, void *arg)
+{
+    sched_gstack_t gs;
+    sched_stats_t st;
+    uint64_t deepest = 0;
+    bool below[4] = {false}, above[4] = {false};
+
+    (void)arg;
+    sched_self_stack(s, &gs);
+    REQUIRE_INT(gs.go_bytes, GO_MIN);
+    /* Down 40 KiB in 16-byte steps (32 under ASan): every threshold is
+    ** approached within 64 bytes from both sides, and Go's size must
+    ** follow the deepest depth exactly. */
+    for (size_t pad = 0; pad <= 40 * KIB; pad += 16) {
+        probe(s, pad, &gs);
+        if (gs.depth_bytes > deepest)
+            deepest = gs.depth_bytes;
+        REQUIRE_INT(gs.go_bytes, go_size_for(deepest));
+        REQUIRE(gs.depth_hwm_bytes >= gs.depth_bytes);
+        for (int k = 0; k < 4; k++) {
+            uint64_t trip = ((uint64_t)GO_MIN << k) - GO_GUARD;
+            if (deepest <= trip && deepest + 64 > trip)
+                below[k] = true;
+            if (deepest > trip && deepest <= trip + 64)
+                above[k] = true;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        REQUIRE(below[k] && above[k]);   /* each threshold seen from both sides */
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.stack_inuse_bytes, go_size_for(deepest));
+    REQUIRE_INT(st.stack_growths, __builtin_ctzll(go_size_for(deepest) / GO_MIN));
+    REQUIRE_INT(st.stack_copied_bytes, go_copied_for(deepest));
+    REQUIRE(st.stack_copy_ns >= st.stack_growths * 800);
+    /* Coming back up shrinks nothing: only a GC does. */
+    sched_self_stack(s, &gs);
+    REQUIRE_INT(gs.go_bytes, go_size_for(deepest));
+}
+
+static void test_go_stack_doubles(void)
+{
+    sched_t *s = NULL;
+    sched_stats_t st;
+
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.stack_start_bytes, GO_MIN);
+    REQUIRE(sched_spawn(s, go_grow_body, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
+    REQUIRE_INT(st.stack_committed_bytes, 0);
+    REQUIRE(st.stack_growths >= 4);
+    sched_destroy(&s);
+}
+
+typedef struct shrink_case {
+    sched_waiter_t *w;
+    size_t pad;                   /* how deep it parks */
+    uint64_t depth;               /* its depth just above the park */
+    uint64_t go_bytes;            /* after the descent */
+} shrink_case_t;
+
+static __attribute__((noinline)) void park_at(sched_t *s, shrink_case_t *c, size_t pad)
+{
+    volatile char area[pad + 1];
+    sched_gstack_t gs;
+
+    area[0] = 1;
+    area[pad] = 1;
+    sched_self_stack(s, &gs);
+    c->depth = gs.depth_bytes;
+    sched_park(s, &c->w, "shrink test");
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
+static void shrink_body(sched_t *s, void *arg)
+{
+    shrink_case_t *c = arg;
+    sched_gstack_t gs;
+
+    probe(s, 30 * KIB, &gs);      /* grows Go's stack to 32 KiB */
+    c->go_bytes = gs.go_bytes;
+    park_at(s, c, c->pad);
+}
+
+static shrink_case_t shallow = { .pad = 0 }, deep = { .pad = 4608 };
+static bool adaptive = true;
+
+static void shrink_main(sched_t *s, void *arg)
+{
+    sched_stats_t st0, st;
+    uint64_t shallow_size = 32 * KIB, deep_size = 32 * KIB;
+
+    (void)arg;
+    REQUIRE(sched_spawn(s, shrink_body, &shallow) > 0);
+    REQUIRE(sched_spawn(s, shrink_body, &deep) > 0);
+    sched_yield(s);               /* both go down, then park */
+    REQUIRE(shallow.w != NULL && deep.w != NULL);
+    REQUIRE_INT(shallow.go_bytes, 32 * KIB);
+    REQUIRE_INT(deep.go_bytes, 32 * KIB);
+    sched_stats_read(s, &st0);
+    uint64_t self = st0.stack_inuse_bytes - 64 * KIB;   /* this goroutine's: never shrunk */
+    /* The deep one parks 4.5 KiB down: that + 800 is under a quarter of 32
+    ** KiB, not of 16 KiB. (Its depth at the park is a little more than
+    ** the depth seen just above it.) */
+    fprintf(stderr, "parked above: shallow %" PRIu64 " B, deep %" PRIu64 " B\n", shallow.depth, deep.depth);
+    REQUIRE(deep.depth + GO_LIMIT < 8 * KIB - 1536);
+    REQUIRE(deep.depth + GO_LIMIT >= 4 * KIB);
+    for (int gc = 0; gc < 6; gc++) {
+        sched_stacks_gc(s);
+        sched_stats_read(s, &st);
+        if (deep_size == 32 * KIB)
+            deep_size = 16 * KIB;
+        /* One halving per GC at most, never below 2 KiB, and only while
+        ** the depth plus _StackLimit is under a quarter. */
+        uint64_t rest = st.stack_inuse_bytes - self - deep_size;
+        REQUIRE(rest == shallow_size || (rest == shallow_size / 2 && rest >= GO_MIN));
+        if (rest < shallow_size)
+            REQUIRE(shallow.depth + GO_LIMIT < shallow_size / 4);
+        if (gc < 2)               /* 32 -> 16 -> 8 KiB: a few hundred bytes deep */
+            REQUIRE_INT(rest, shallow_size / 2);
+        shallow_size = rest;
+    }
+    REQUIRE(shallow_size >= GO_MIN && shallow_size <= 8 * KIB);
+    REQUIRE_INT(st.stack_shrinks - st0.stack_shrinks,
+                 1 + __builtin_ctzll(32 * KIB / shallow_size));
+    REQUIRE(st.stack_copied_bytes - st0.stack_copied_bytes >= deep.depth + 2 * shallow.depth);
+    /* The adaptive start: the average depth scanned plus _StackGuard,
+    ** rounded up to a power of two -- the deep one pulls it above 2 KiB. */
+    if (adaptive)
+        REQUIRE(st.stack_start_bytes >= 4 * KIB);
+    else
+        REQUIRE_INT(st.stack_start_bytes, GO_MIN);
+    REQUIRE((st.stack_start_bytes & (st.stack_start_bytes - 1)) == 0);
+    /* What Go's goal counts: the depths scanned, not the sizes. */
+    REQUIRE(st.stack_scan_bytes >= deep.depth + shallow.depth);
+    REQUIRE(st.stack_scan_bytes < st.stack_inuse_bytes);
+    sched_ready(s, shallow.w);
+    sched_ready(s, deep.w);
+}
+
+static void start_size_body(sched_t *s, void *arg)
+{
+    sched_gstack_t gs;
+
+    sched_self_stack(s, &gs);
+    *(uint64_t *)arg = gs.go_bytes;
+}
+
+static void test_go_stack_shrinks_at_gc(void)
+{
+    sched_t *s = NULL;
+    sched_config_t cfg;
+    sched_stats_t st;
+    uint64_t start = 0;
+
+    REQUIRE_INT(sched_new(NULL, &s), 0);
+    REQUIRE(sched_spawn(s, shrink_main, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
+    /* A new goroutine starts at the adaptive size. */
+    REQUIRE(sched_spawn(s, start_size_body, &start) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(start, st.stack_start_bytes);
+    sched_destroy(&s);
+
+    /* With the fixed start (GODEBUG=adaptivestackstart=0) it stays 2 KiB. */
+    sched_config_default(&cfg);
+    cfg.go_fixed_stack_start = true;
+    REQUIRE_INT(sched_new(&cfg, &s), 0);
+    deep.w = shallow.w = NULL;
+    adaptive = false;
+    REQUIRE(sched_spawn(s, shrink_main, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(sched_spawn(s, start_size_body, &start) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(start, GO_MIN);
+    sched_destroy(&s);
+}
+
 /* ---- Runner -------------------------------------------------------------------------- */
 
 typedef testrun_case_t test_case_t;
@@ -493,6 +717,8 @@ static const test_case_t cases[] = {
     { "deep_stacks_in_stats_and_given_back", test_deep_stacks_in_stats_and_given_back },
     { "100k_goroutines_alive", test_100k_goroutines_alive },
     { "parked_stacks_set_aside", test_parked_stacks_set_aside },
+    { "go_stack_doubles", test_go_stack_doubles },
+    { "go_stack_shrinks_at_gc", test_go_stack_shrinks_at_gc },
 };
 
 int main(int argc, char **argv)

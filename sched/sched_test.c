@@ -731,36 +731,62 @@ static void test_strerror(void)
 
 /* ---- Per-goroutine machine state ------------------------------------------------------------- */
 
+static uint16_t x87_cw(void)
+{
+    uint16_t cw;
+
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return cw;
+}
+
+static void x87_set_cw(uint16_t cw)
+{
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+
+/* Spawned with SCHED_SPAWN_FPCTL: its rounding modes survive its switches. */
 static void state_a(sched_t *s, void *arg)
 {
     unsigned mxcsr = __builtin_ia32_stmxcsr();
     unsigned round_up = (mxcsr & ~0x6000u) | 0x4000u;
+    uint16_t cw = x87_cw();
 
     __builtin_ia32_ldmxcsr(round_up);
+    x87_set_cw((uint16_t)((cw & ~0x0c00u) | 0x0c00u));   /* x87: round toward zero */
     errno = 1234;
-    sched_yield(s);
-    REQUIRE_INT(errno, 1234);
-    REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+    for (int i = 0; i < 3; i++) {
+        sched_yield(s);
+        REQUIRE_INT(errno, 1234);
+        REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0x4000u);
+        REQUIRE_INT(x87_cw() & 0x0c00u, 0x0c00u);
+    }
     __builtin_ia32_ldmxcsr(mxcsr);
+    x87_set_cw(cw);
 }
 
+/* Without the flag: errno is its own; A's rounding modes never reach it
+** (leaving A puts sched_new()'s back). */
 static void state_b(sched_t *s, void *arg)
 {
-    /* A's rounding mode did not leak into us. */
-    REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
-    errno = 77;
-    sched_yield(s);
-    REQUIRE_INT(errno, 77);
+    for (int i = 0; i < 3; i++) {
+        REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+        REQUIRE_INT(x87_cw() & 0x0c00u, 0);
+        errno = 77;
+        sched_yield(s);
+        REQUIRE_INT(errno, 77);
+    }
 }
 
 static void test_errno_and_mxcsr_per_goroutine(void)
 {
     sched_t *s = new_sched();
 
-    REQUIRE(sched_spawn(s, state_a, NULL) > 0);
+    REQUIRE(sched_spawn_flags(s, state_a, NULL, SCHED_SPAWN_FPCTL) > 0);
+    REQUIRE(sched_spawn(s, state_b, NULL) > 0);
     REQUIRE(sched_spawn(s, state_b, NULL) > 0);
     REQUIRE_INT(sched_run(s), 0);
     REQUIRE_INT(__builtin_ia32_stmxcsr() & 0x6000u, 0);
+    REQUIRE_INT(x87_cw() & 0x0c00u, 0);
     sched_destroy(&s);
 }
 
@@ -988,6 +1014,163 @@ static void test_runnext_does_not_starve_the_queue(void)
     sched_destroy(&s);
 }
 
+/* ---- The main goroutine's return ends the task ------------------------------- */
+
+static sched_waiter_t *exit_waiters[4];
+static int exit_cleanups;
+
+static void exit_cleanup(void *arg)
+{
+    (void)arg;
+    exit_cleanups++;
+}
+
+static void exit_parker(sched_t *s, void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+
+    REQUIRE_INT(sched_defer(s, exit_cleanup, NULL), 0);
+    sched_park(s, &exit_waiters[i], i < 3 ? "chan receive" : "select");
+    note("woke");                 /* never: nobody readies it */
+}
+
+static void exit_sleeper(sched_t *s, void *arg)
+{
+    (void)arg;
+    REQUIRE_INT(sched_defer(s, exit_cleanup, NULL), 0);
+    sched_sleep_ns(s, 3600ull * 1000000000u);
+    note("slept");
+}
+
+static void exit_never_ran(sched_t *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    note("ran");
+}
+
+static void exit_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    REQUIRE_INT(sched_defer(s, note_cleanup, "main-cleanup "), 0);
+    for (intptr_t i = 0; i < 4; i++)
+        REQUIRE(sched_spawn(s, exit_parker, (void *)i) > 0);
+    REQUIRE(sched_spawn(s, exit_sleeper, NULL) > 0);
+    sched_yield(s);               /* they park and sleep */
+    REQUIRE(sched_spawn(s, exit_never_ran, NULL) > 0);
+    note("main-returns ");
+}
+
+static void test_main_return_ends_the_task(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    REQUIRE(sched_spawn_flags(s, exit_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(sched_failure(s), "");
+    REQUIRE_STR(journal, "main-returns main-cleanup ");
+    REQUIRE_STR(sched_exit_report(s),
+                 "goroutines alive at exit: 6, blocked on: chan receive 3, runnable 1, "
+                 "select 1, sleep 1");
+    REQUIRE_INT(exit_cleanups, 5);   /* theirs ran; the one that never ran had none */
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.alive_at_exit, 6);
+    REQUIRE_INT(st.goroutines, 0);
+    REQUIRE_INT(st.stack_inuse_bytes, 0);
+
+    /* The next run starts clean; a main that leaves nobody reports nothing. */
+    journal_len = 0;
+    journal[0] = '\0';
+    REQUIRE(sched_spawn_flags(s, exit_never_ran, NULL, SCHED_SPAWN_MAIN) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "ran");
+    REQUIRE_STR(sched_exit_report(s), "");
+    sched_stats_read(s, &st);
+    REQUIRE_INT(st.alive_at_exit, 0);
+    sched_destroy(&s);
+}
+
+static sched_waiter_t *goexit_waiter;
+
+static void goexit_other(sched_t *s, void *arg)
+{
+    (void)arg;
+    sched_yield(s);
+    note("other-done ");
+}
+
+static void goexit_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    REQUIRE(sched_spawn(s, goexit_other, NULL) > 0);
+    sched_exit(s);                /* runtime.Goexit: the program goes on */
+}
+
+static void blocked_main(sched_t *s, void *arg)
+{
+    (void)arg;
+    sched_park(s, &goexit_waiter, "chan receive");
+}
+
+static void test_main_goexit_and_deadlock(void)
+{
+    sched_t *s = new_sched();
+
+    REQUIRE(sched_spawn_flags(s, goexit_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_STR(journal, "other-done ");
+    REQUIRE_STR(sched_exit_report(s), "");
+    /* A blocked main with nobody to wake it is still a deadlock. */
+    REQUIRE(sched_spawn_flags(s, blocked_main, NULL, SCHED_SPAWN_MAIN) > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EDEADLOCK);
+    REQUIRE(strstr(sched_failure(s), "deadlock") != NULL);
+    REQUIRE_STR(sched_exit_report(s), "");
+    sched_destroy(&s);
+}
+
+/* ---- Timer resolution ------------------------------------------------------ */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t slept_ns[2];
+
+static void sleep_twice(sched_t *s, void *arg)
+{
+    (void)arg;
+    uint64_t t0 = mono_ns();
+    sched_sleep_ns(s, 1250000);   /* 1.25 ms */
+    uint64_t t1 = mono_ns();
+    sched_sleep_ns(s, 100000);    /* 100 us */
+    slept_ns[0] = t1 - t0;
+    slept_ns[1] = mono_ns() - t1;
+}
+
+/* Lower bounds only, those that hold by construction: with Go's 1 ms the
+** scheduler sleeps whole milliseconds, at least one, and looks again, so
+** 100 us takes a whole millisecond. (1.25 ms takes two unless the first
+** one oversleeps by a quarter -- as in Go: not checked.) */
+static void test_timer_resolution(void)
+{
+    sched_t *s = new_sched();
+
+    REQUIRE(sched_spawn(s, sleep_twice, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(slept_ns[0] >= 1250000 && slept_ns[1] >= 100000);
+    sched_set_timer_resolution(s, 1000000);
+    REQUIRE(sched_spawn(s, sleep_twice, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE(slept_ns[0] >= 1250000);
+    REQUIRE(slept_ns[1] >= 1000000);
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
     { "timer_slack", test_timer_slack },
     { "ready_next_runs_first", test_ready_next_runs_first },
@@ -1012,6 +1195,9 @@ static const test_case_t cases[] = {
     { "destroy_with_live_goroutines", test_destroy_with_live_goroutines },
     { "stats_read_from_other_thread", test_stats_read_from_other_thread },
     { "independent_schedulers_in_threads", test_independent_schedulers_in_threads },
+    { "main_return_ends_the_task", test_main_return_ends_the_task },
+    { "main_goexit_and_deadlock", test_main_goexit_and_deadlock },
+    { "timer_resolution", test_timer_resolution },
 };
 
 int main(int argc, char **argv)

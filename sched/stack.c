@@ -310,8 +310,11 @@ void sched__slot_free(sched_t *s, sched__gor_t *g)
         char *lo = sched__stack_lo(s, g);
         (void)madvise(lo, (size_t)(top - s->keep_bytes - lo), MADV_DONTNEED);
     }
-    sched__stat_sub(&s->stats.stack_inuse_bytes, g->stack_bytes);
+    sched__stat_sub(&s->stats.stack_committed_bytes, g->stack_bytes);
+    sched__stat_sub(&s->stats.stack_inuse_bytes, g->go_bytes);
     g->stack_bytes = 0;
+    g->go_bytes = 0;
+    g->go_trip = 0;
     g->state = SCHED__FREE;
     g->id = 0;
     if (warm) {
@@ -364,7 +367,7 @@ void sched__aside_flush(sched_t *s)
         g->aside = buf;
         g->aside_bytes = (uint32_t)live;
         saved_bytes += live;
-        sched__stat_sub(&s->stats.stack_inuse_bytes, g->stack_bytes);
+        sched__stat_sub(&s->stats.stack_committed_bytes, g->stack_bytes);
         g->stack_bytes = 0;
         slots[n] = (uint32_t)(g - s->gors);
         if (n > 0 && slots[n] < slots[n - 1])
@@ -420,7 +423,7 @@ void sched__aside_restore(sched_t *s, sched__gor_t *g)
     sched__stat_sub(&s->stats.stacks_aside, 1);
     sched__stat_sub(&s->stats.stack_aside_bytes, live);
     g->stack_bytes = (uint32_t)pages;
-    sched__stat_add(&s->stats.stack_inuse_bytes, pages);
+    sched__stat_add(&s->stats.stack_committed_bytes, pages);
 }
 
 /* ---- Overflow signal -------------------------------------------------- */

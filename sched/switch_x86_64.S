@@ -1,9 +1,11 @@
 /*
 ** sched/switch_x86_64.S -- goroutine context switch (SysV x86-64).
 **
-** Saves only what the ABI makes callee-saved: rbx, rbp, r12-r15, rsp, the
-** x87 control word and MXCSR. Everything else is dead at a call, and the
-** switch is a call from the point of view of both sides. Frame layout: see
+** Saves only what the ABI makes callee-saved: rbx, rbp, r12-r15, rsp.
+** Everything else is dead at a call, and the switch is a call from the
+** point of view of both sides. Not the x87 control word nor MXCSR: Go does
+** not keep them per goroutine either (the scheduler saves them in C for a
+** goroutine spawned with SCHED_SPAWN_FPCTL). Frame layout: see
 ** the picture in sched_int.h. Both stacks hold the same layout at the same
 ** offsets, so one set of CFI notes describes either side of the swap.
 */
@@ -35,18 +37,10 @@ sched__switch:
     pushq   %r15
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset r15, 0
-    subq    $8, %rsp
-    .cfi_adjust_cfa_offset 8
-    fnstcw  (%rsp)
-    stmxcsr 4(%rsp)
 
     movq    %rsp, (%rdi)            /* from->sp */
     movq    (%rsi), %rsp            /* to->sp: now on the other stack */
 
-    fldcw   (%rsp)
-    ldmxcsr 4(%rsp)
-    addq    $8, %rsp
-    .cfi_adjust_cfa_offset -8
     popq    %r15
     .cfi_adjust_cfa_offset -8
     .cfi_restore r15

@@ -166,8 +166,9 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     s->alloc_objects = (int64_t)(hs.proc_alloc_objects - c->st0.proc_alloc_objects);
     s->alloc_bytes = (int64_t)(hs.proc_alloc_bytes - c->st0.proc_alloc_bytes);
     s->goroutines = (int64_t)ss.goroutines;
-    /* Stacks in place plus the bytes of parked stacks set aside. */
-    s->stack_inuse_bytes = (int64_t)(ss.stack_inuse_bytes + ss.stack_aside_bytes);
+    /* Go's StackInuse: the stacks Go 1.19 would have allocated (sched.h);
+    ** the real bytes are sched_stack_real_bytes(). */
+    s->stack_inuse_bytes = (int64_t)ss.stack_inuse_bytes;
     s->rss_bytes = pf.rss_bytes;
     s->cpu_user_ns = pf.cpu_user_ns;
     s->cpu_sys_ns = pf.cpu_sys_ns;
@@ -384,6 +385,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         fail_result(r, "cannot make a scheduler: %s", sched_strerror(rc));
         return;
     }
+    sched_set_timer_resolution(w->sched, (uint64_t)t->timer_resolution_ns);
     if ((rc = heap_for(w, t, &heap)) != 0) {
         fail_result(r, "cannot open the shared heap '%s': %s", t->heap,
                     heap_strerror(rc));
@@ -394,6 +396,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         fail_result(r, "out of memory");
         return;
     }
+    rt_set_gc_hook(rt, on_gc_cycle, w);   /* rt's own comes first */
     task_entry_t entry = {.fn = fn, .rt = rt, .params = &t->params};
 
     reset_peak_rss();
@@ -414,8 +417,12 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     pthread_mutex_unlock(&w->mu);
 
     uint64_t t0 = clock_mono_ns();
-    int64_t id = sched_spawn(w->sched, task_main, &entry);
+    /* The kernel is the task's main goroutine: when it returns the task
+    ** ends, like a Go program, whatever goroutines it left. */
+    int64_t id = sched_spawn_flags(w->sched, task_main, &entry, SCHED_SPAWN_MAIN);
     rc = id < 0 ? (int)id : sched_run(w->sched);
+    if (rc == 0)
+        rt_note_end(rt);
     r->wall_ns = (int64_t)(clock_mono_ns() - t0);
 
     sched_stats_read(w->sched, &ss);
