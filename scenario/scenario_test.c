@@ -861,7 +861,8 @@ static void test_runtime_json(void)
     scn_runtime_t rt = { .gogc = -1, .memory_limit_bytes = (int64_t)1 << 40,
                          .heap_max_bytes = 0, .stack_reserve_bytes = 65536 };
     scn_runtime_t big = { .gogc = 2147483647, .memory_limit_bytes = INT64_MAX,
-                          .heap_max_bytes = -1, .stack_reserve_bytes = 1 };
+                          .heap_max_bytes = -1, .stack_reserve_bytes = 1,
+                          .timer_resolution_ns = INT64_MAX };
     char *json;
 
     json = scenario_runtime_json(&rt);
@@ -870,7 +871,8 @@ static void test_runtime_json(void)
     free(json);
     json = scenario_runtime_json(&big);
     CHECK_STR(json, "{\"gogc\":2147483647,\"memory_limit\":9223372036854775807,"
-                    "\"heap_max\":-1,\"stack_reserve\":1}");
+                    "\"heap_max\":-1,\"stack_reserve\":1,"
+                    "\"timer_resolution\":9223372036854775807}");
     free(json);
 }
 
