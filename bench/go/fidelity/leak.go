@@ -37,6 +37,25 @@ type leakRequest struct {
 
 var leakSink [64]*leakRequest // handlers' requests: heap objects, as in heapsim
 
+// leakJob is the kernel's leak_job_t: one per handler of a batch, reused
+// by the next batch, outside the heap (a global here, malloc'd state
+// there). Handlers and watchers are started as `go leakRunHandler(job)`:
+// one pointer, so Go's go-statement closure is 16 B, as heapsim's.
+type leakJob struct {
+	handler, watcher func(*leakJob)
+	j                int
+	id               int64
+	retain           bool
+	req              *leakRequest  // handed to the watcher
+	done             chan struct{} // handed to the watcher
+	taken            int32         // the watcher has taken req and done
+}
+
+var leakJobs [64]leakJob
+
+func leakRunHandler(job *leakJob) { job.handler(job) }
+func leakRunWatcher(job *leakJob) { job.watcher(job) }
+
 func init() {
 	kernelDefs["leak"] = kernelDef{
 		doc: "a request loop keeping a share of its requests (table or blocked goroutines)",
@@ -86,14 +105,17 @@ func init() {
 					retainedTotal++
 					return slot
 				}
-				watcher := func(req *leakRequest, done chan struct{}) {
-					<-done // only a close comes
+				watcher := func(job *leakJob) {
+					req, done := job.req, job.done
+					atomic.StoreInt32(&job.taken, 1) // job is the next batch's from here on
+					<-done                           // only a close comes
 					atomic.AddInt64(&closing, -1)
 					runtime.KeepAlive(req)
 					atomic.AddInt64(&watchers, -1)
 				}
 				var batch sync.WaitGroup
-				handler := func(j int, id int64, retain bool) {
+				handler := func(job *leakJob) {
+					j, id, retain := job.j, job.id, job.retain
 					defer batch.Done()
 					p.alloc(16)
 					req := &leakRequest{id: id}
@@ -106,8 +128,12 @@ func init() {
 						done := make(chan struct{})
 						retainedTotal++
 						atomic.AddInt64(&watchers, 1)
-						go watcher(req, done)
-						runtime.Gosched() // the kernel waits until its watcher runs
+						job.req, job.done = req, done
+						atomic.StoreInt32(&job.taken, 0)
+						go leakRunWatcher(job)
+						for atomic.LoadInt32(&job.taken) == 0 {
+							runtime.Gosched() // the kernel waits until its watcher runs
+						}
 						if *release {
 							defer func() {
 								atomic.AddInt64(&closing, 1)
@@ -141,7 +167,9 @@ func init() {
 						if retain {
 							share -= 100
 						}
-						go handler(int(j), next+j, retain)
+						leakJobs[j] = leakJob{handler: handler, watcher: watcher,
+							j: int(j), id: next + j, retain: retain}
+						go leakRunHandler(&leakJobs[j])
 					}
 					next += n
 					batch.Wait()
