@@ -71,6 +71,11 @@
 #                      starts; heapsim's collection starts at the goal.
 #                      heapsim's first goal is Go's heap minimum, 4 MiB *
 #                      GOGC/100.
+#   stack term of the goal, max: the largest stack figure a paced cycle's
+#                      goal counted. heapsim: gc_cycles.stack_bytes (what
+#                      the heap was told, meant to be the depths its last
+#                      cycle scanned); Go: gcpacertrace's stack scan work
+#                      (lastStackScan for the next goal).
 #   stack bytes per goroutine (stacks): heapsim's metric
 #                      stack_bytes_per_goroutine, the growth of its
 #                      Go-modelled StackInuse (2 KiB stacks doubled as Go
@@ -136,11 +141,13 @@ row() {
 }
 
 # go_paced FILE: from Go's GODEBUG=gctrace=1,gcpacertrace=1 output, over
-# the paced cycles, "mean_marked mean_goal mean_trigger/goal" (empty when
-# none). Marked: gctrace's third heap figure (whole MiB, floored: up to
+# the paced cycles, "mean_marked mean_goal mean_trigger/goal max_stack"
+# (empty when none). Marked: gctrace's third heap figure (whole MiB, floored: up to
 # 1 MiB low). Goal and trigger: the end-of-cycle pacer line, exact bytes,
 #   pacer: ... in TRIGGERED B -> LIVE B (∆goal LIVE-GOAL, cons/mark ...)
-# (forced cycles have no trigger and are skipped).
+# (forced cycles have no trigger and are skipped). Stack: the largest
+# stack scan work of a cycle, "for HEAP+STACK+GLOBALS B work" (Go's
+# lastStackScan for the next goal).
 go_paced() {
     awk '
     /^gc [0-9]+ @/ && !/\(forced\)/ {
@@ -150,11 +157,15 @@ go_paced() {
         if (match($0, / in [0-9]+ B -> [0-9]+ B \([^ ]*goal -?[0-9]+/)) {
             split(substr($0, RSTART + 1, RLENGTH - 1), f, / +/)
             t = f[2]; l = f[5]; d = f[8]
-            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } } }
+            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } }
+        if (match($0, /for [0-9]+\+[0-9]+\+[0-9]+ B work/)) {
+            split(substr($0, RSTART + 4, RLENGTH - 11), w, "+")
+            if (w[2] + 0 > stack) stack = w[2] + 0 } }
     END {
         if (nm == 0 && ng == 0) exit
-        printf "%s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
-            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-" }' "$1"
+        printf "%s %s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
+            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-",
+            ng ? sprintf("%.0f", stack) : "-" }' "$1"
 }
 
 # point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
@@ -228,8 +239,8 @@ point() {
     # cycle; Go's pacer line gives the goal of the cycle itself: compare
     # the goal each cycle ran against (the previous cycle's; first Go's
     # heap minimum, 4 MiB * GOGC/100).
-    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(goal)) from
-            (select heap_live_bytes, forced,
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f - %d', avg(heap_live_bytes), avg(goal), max(stack_bytes)) from
+            (select heap_live_bytes, forced, stack_bytes,
                     lag(heap_goal_bytes, 1, 4194304 * max($gogc, 0) / 100) over (order by cycle) as goal
              from gc_cycles where task_id = ${tid:-0}) where forced = 0 having count(*) > 0" 2>/dev/null || true)
     gp=$(go_paced "$work/point-$n.go.err")
@@ -245,6 +256,7 @@ point() {
     row "marked heap per paced cycle (B)" "$(cut -d' ' -f1 <<<"$hp")" "$(cut -d' ' -f1 <<<"$gp")"
     row "heap goal per paced cycle (B)" "$(cut -d' ' -f2 <<<"$hp")" "$(cut -d' ' -f2 <<<"$gp")"
     row "  Go: heap at trigger / goal" "" "$(cut -d' ' -f3 <<<"$gp")"
+    row "stack term of the goal, max (B)" "$(cut -d' ' -f4 <<<"$hp")" "$(cut -d' ' -f4 <<<"$gp")"
     case "$kernel" in
     stacks)
         row "stack B/goroutine (model/StackInuse)" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"
