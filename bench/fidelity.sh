@@ -12,7 +12,8 @@
 #   --lesson NAME  only this lesson (gc-pacing, stacks, leaks, channels,
 #                  copying, pool) or binary-trees; repeatable
 #   --quick        counts (objects, requests, items, goroutines) / 10, and
-#                  binary-trees at depths 14 and 16: half a minute (the full run: 3)
+#                  binary-trees at depths 14 and 16: under a minute (the full
+#                  run: about 3)
 #   --scale N      counts / N (--quick is --scale 10)
 #   --depths "D.." binary-trees depths
 #   --keep DIR     keep every point's scenario, database and Go output there
@@ -107,7 +108,7 @@ while [ $# -gt 0 ]; do
     --scale) scale="${2:?--scale needs a number}"; shift 2 ;;
     --depths) depths="${2:?--depths needs depths}"; shift 2 ;;
     --keep) keep="${2:?--keep needs a directory}"; shift 2 ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fidelity: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
