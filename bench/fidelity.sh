@@ -12,7 +12,8 @@
 #   --lesson NAME  only this lesson (gc-pacing, stacks, leaks, channels,
 #                  copying, pool) or binary-trees; repeatable
 #   --quick        counts (objects, requests, items, goroutines) / 10, and
-#                  binary-trees at depths 14 and 16: half a minute (the full run: 3)
+#                  binary-trees at depths 14 and 16: under a minute (the full
+#                  run: about 3)
 #   --scale N      counts / N (--quick is --scale 10)
 #   --depths "D.." binary-trees depths
 #   --keep DIR     keep every point's scenario, database and Go output there
@@ -39,25 +40,28 @@
 #                      gc_cycles.forced, Go NumForcedGC (the leak kernel
 #                      collects once or twice itself; runtime.GC() in Go).
 #   objects allocated  heapsim: tasks.alloc_objects; Go: Mallocs delta.
-#   bytes allocated    heapsim: tasks.alloc_bytes (size-class slot bytes,
-#                      the 8-byte header included); Go: TotalAlloc delta
-#                      (size-class slot bytes).
-#   peak heap in use   bytes in in-use spans at their highest.
-#                      heapsim: max(tasks.peak_heap_bytes, the largest
-#                      gc_cycles.heap_start_bytes of the task): in-use spans
-#                      only shrink in a (stop-the-world) sweep, so the
-#                      high-water mark is at the start of some cycle or at
-#                      the end of the task -- exact whatever the sampling.
-#                      The row "(sampled)" is tasks.peak_heap_bytes alone,
-#                      what heapsim reports today (sampled every
-#                      sample_interval, 100 ms).
-#                      Go: HeapInuse (runtime/metrics heap objects + unused,
-#                      no stop of the world) sampled by the program every
+#   bytes allocated    heapsim: tasks.alloc_bytes (size-class slot bytes:
+#                      Go's classes, no header); Go: TotalAlloc delta
+#                      (size-class slot bytes). Both count the runtime's
+#                      own heap objects: goroutine records (g, 416 B),
+#                      sudogs, go-statement closures.
+#   peak heap in use   HeapAlloc (bytes of allocated objects, by size
+#                      class, unswept garbage included) at its highest.
+#                      heapsim: tasks.peak_heap_bytes, the exact high-water
+#                      mark (the collector folds in the value before every
+#                      sweep; nothing sampled). The old workaround, the max
+#                      with gc_cycles.heap_start_bytes, is gone: that
+#                      column is in-use span pages (HeapInuse), another
+#                      figure, and the peak no longer needs the help.
+#                      Go: /memory/classes/heap/objects (= HeapAlloc, no
+#                      stop of the world) sampled by the program every
 #                      64 KiB it allocates, before every runtime.GC() and at
-#                      the end: within 64 KiB of the true high-water mark.
-#                      Go's count starts from the runtime's own heap (the
-#                      row "in use at the start", some 0.2-0.4 MiB);
-#                      heapsim's heap is empty when its task starts.
+#                      the end: within 64 KiB plus the Ps' cached spans of
+#                      the true high-water mark (probe.go). Go's count
+#                      starts from the runtime's own heap (the row "HeapAlloc
+#                      at the start", some 0.1-0.3 MiB); heapsim's heap is
+#                      empty when its task starts. Go's HeapInuse peak is
+#                      printed for reference only (heapsim has no exact one).
 #   marked heap, heap goal per paced cycle (means): heapsim
 #                      gc_cycles.heap_live_bytes and the goal the cycle ran
 #                      against (the previous row's heap_goal_bytes); Go
@@ -66,15 +70,30 @@
 #                      pacer's goal (gcpacertrace, exact). Go's heap at
 #                      trigger / goal shows how early its concurrent mark
 #                      starts; heapsim's collection starts at the goal.
+#                      heapsim's first goal is Go's heap minimum, 4 MiB *
+#                      GOGC/100.
+#   stack term of the goal, max: the largest stack figure a paced cycle's
+#                      goal counted. heapsim: gc_cycles.stack_bytes (what
+#                      the heap was told, meant to be the depths its last
+#                      cycle scanned); Go: gcpacertrace's stack scan work
+#                      (lastStackScan for the next goal).
 #   stack bytes per goroutine (stacks): heapsim's metric
-#                      stack_bytes_per_goroutine (committed stack pages'
-#                      growth per goroutine, all at the bottom); Go:
-#                      StackInuse growth per goroutine at the same moment.
+#                      stack_bytes_per_goroutine, the growth of its
+#                      Go-modelled StackInuse (2 KiB stacks doubled as Go
+#                      1.19 does, sched.h) per goroutine, all at the bottom;
+#                      Go: StackInuse growth per goroutine at the same
+#                      moment. heapsim's real stack pages
+#                      (stack_real_bytes_per_goroutine) and its modelled
+#                      copies (stack_growths_per_goroutine) have rows of
+#                      their own, heapsim only: Go has no such figure.
 #   leaked goroutines, their stack bytes, live heap (leaks): heapsim's
-#                      metrics leaked_goroutines, leaked_stack_bytes,
-#                      live_bytes_end (marked by the kernel's collection),
-#                      live_bytes_after_release; Go: the same moments,
-#                      StackInuse growth and HeapAlloc after runtime.GC().
+#                      metrics leaked_goroutines, leaked_stack_bytes
+#                      (Go-modelled StackInuse growth), live_bytes_end
+#                      (marked by the kernel's collection),
+#                      goroutines_alive_at_exit; Go: the same moments,
+#                      StackInuse growth, HeapAlloc after runtime.GC(),
+#                      NumGoroutine() - 1 as main returns. The real stack
+#                      pages (leaked_stack_real_bytes) on a row of their own.
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -89,7 +108,7 @@ while [ $# -gt 0 ]; do
     --scale) scale="${2:?--scale needs a number}"; shift 2 ;;
     --depths) depths="${2:?--depths needs depths}"; shift 2 ;;
     --keep) keep="${2:?--keep needs a directory}"; shift 2 ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fidelity: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -123,11 +142,13 @@ row() {
 }
 
 # go_paced FILE: from Go's GODEBUG=gctrace=1,gcpacertrace=1 output, over
-# the paced cycles, "mean_marked mean_goal mean_trigger/goal" (empty when
-# none). Marked: gctrace's third heap figure (whole MiB, floored: up to
+# the paced cycles, "mean_marked mean_goal mean_trigger/goal max_stack"
+# (empty when none). Marked: gctrace's third heap figure (whole MiB, floored: up to
 # 1 MiB low). Goal and trigger: the end-of-cycle pacer line, exact bytes,
 #   pacer: ... in TRIGGERED B -> LIVE B (∆goal LIVE-GOAL, cons/mark ...)
-# (forced cycles have no trigger and are skipped).
+# (forced cycles have no trigger and are skipped). Stack: the largest
+# stack scan work of a cycle, "for HEAP+STACK+GLOBALS B work" (Go's
+# lastStackScan for the next goal).
 go_paced() {
     awk '
     /^gc [0-9]+ @/ && !/\(forced\)/ {
@@ -137,11 +158,15 @@ go_paced() {
         if (match($0, / in [0-9]+ B -> [0-9]+ B \([^ ]*goal -?[0-9]+/)) {
             split(substr($0, RSTART + 1, RLENGTH - 1), f, / +/)
             t = f[2]; l = f[5]; d = f[8]
-            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } } }
+            if (t + 0 < 1e18 && l - d > 0) { goal += l - d; ratio += t / (l - d); ng++ } }
+        if (match($0, /for [0-9]+\+[0-9]+\+[0-9]+ B work/)) {
+            split(substr($0, RSTART + 4, RLENGTH - 11), w, "+")
+            if (w[2] + 0 > stack) stack = w[2] + 0 } }
     END {
         if (nm == 0 && ng == 0) exit
-        printf "%s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
-            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-" }' "$1"
+        printf "%s %s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
+            ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-",
+            ng ? sprintf("%.0f", stack) : "-" }' "$1"
 }
 
 # point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
@@ -160,8 +185,13 @@ point() {
         echo "# bench/fidelity.sh: one point of $name, alone on its heap"
         echo "name: fidelity-$n"
         printf 'runtime: {gogc: %s' "$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")"
-        jq -r '.runtime | to_entries[] | select(.key != "gogc" and .value != 0)
-               | ", \(.key): \(.value)"' <<<"$task" | tr -d '\n'
+        # Sizes as bytes; the timer resolution (ns in the JSON) as a duration,
+        # written even when 0 (exact timers), which is not the default.
+        jq -r '.runtime | to_entries[]
+               | select(.key != "gogc" and (.value != 0 or .key == "timer_resolution"))
+               | if .key == "timer_resolution"
+                 then ", \(.key): \(if .value == 0 then "0" else "\(.value / 1000000)ms" end)"
+                 else ", \(.key): \(.value)" end' <<<"$task" | tr -d '\n'
         echo "}"
         printf 'task: {kernel: %s' "$kernel"
         jq -r 'to_entries[] | ", \(.key): \(.value)"' <<<"$params" | tr -d '\n'
@@ -197,8 +227,6 @@ point() {
     local hs
     hs=$(sqlite3 -json "$db" "select t.gc_cycles, t.alloc_objects, t.alloc_bytes, t.peak_heap_bytes,
             (select coalesce(sum(forced), 0) from gc_cycles where task_id = t.id) as forced,
-            max(t.peak_heap_bytes, (select coalesce(max(heap_start_bytes), 0) from gc_cycles
-                                    where task_id = t.id)) as peak_exact,
             t.stack_hwm_bytes, t.goroutines_max
         from tasks t where t.id = ${tid:-0}" 2>/dev/null | jq -c '.[0] // {}')
     [ -n "$hs" ] || hs='{}'
@@ -210,9 +238,11 @@ point() {
     local hp gp
     # heapsim's gc_cycles.heap_goal_bytes is the goal set for the next
     # cycle; Go's pacer line gives the goal of the cycle itself: compare
-    # the goal each cycle ran against (the previous cycle's; 4 MiB first).
-    hp=$(sqlite3 "$db" "select printf('%.0f %.0f', avg(heap_live_bytes), avg(goal)) from
-            (select heap_live_bytes, forced, lag(heap_goal_bytes, 1, 4194304) over (order by cycle) as goal
+    # the goal each cycle ran against (the previous cycle's; first Go's
+    # heap minimum, 4 MiB * GOGC/100).
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f - %d', avg(heap_live_bytes), avg(goal), max(stack_bytes)) from
+            (select heap_live_bytes, forced, stack_bytes,
+                    lag(heap_goal_bytes, 1, 4194304 * max($gogc, 0) / 100) over (order by cycle) as goal
              from gc_cycles where task_id = ${tid:-0}) where forced = 0 having count(*) > 0" 2>/dev/null || true)
     gp=$(go_paced "$work/point-$n.go.err")
     [ "$rc" = 0 ] || hp=""
@@ -221,15 +251,18 @@ point() {
     row "  of them forced" "$(h forced)" "$(g gc_forced)"
     row "objects allocated" "$(h alloc_objects)" "$(g alloc_objects)"
     row "bytes allocated" "$(h alloc_bytes)" "$(g alloc_bytes)"
-    row "peak heap in use (B)" "$(h peak_exact)" "$(g peak_heap_inuse_bytes)"
-    row "  heapsim's sampled peak (B)" "$(h peak_heap_bytes)" "$(g peak_heap_inuse_bytes)"
-    row "  Go: in use at the start (B)" "" "$(g heap_inuse_start_bytes)"
+    row "peak heap in use (HeapAlloc, B)" "$(h peak_heap_bytes)" "$(g peak_heap_alloc_bytes)"
+    row "  Go: HeapAlloc at the start (B)" "" "$(g heap_alloc_start_bytes)"
+    row "  Go: peak HeapInuse (B)" "" "$(g peak_heap_inuse_bytes)"
     row "marked heap per paced cycle (B)" "$(cut -d' ' -f1 <<<"$hp")" "$(cut -d' ' -f1 <<<"$gp")"
     row "heap goal per paced cycle (B)" "$(cut -d' ' -f2 <<<"$hp")" "$(cut -d' ' -f2 <<<"$gp")"
     row "  Go: heap at trigger / goal" "" "$(cut -d' ' -f3 <<<"$gp")"
+    row "stack term of the goal, max (B)" "$(cut -d' ' -f4 <<<"$hp")" "$(cut -d' ' -f4 <<<"$gp")"
     case "$kernel" in
     stacks)
-        row "stack bytes per goroutine" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"
+        row "stack B/goroutine (model/StackInuse)" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"
+        row "  heapsim's real stack B/goroutine" "$(m stack_real_bytes_per_goroutine)" ""
+        row "  heapsim's stack copies/goroutine" "$(m stack_growths_per_goroutine)" ""
         ;;
     leak)
         row "live heap after the loop (B)" "$(m live_bytes_end)" "$(g live_bytes_end)"
@@ -238,11 +271,16 @@ point() {
             local hl gl
             hl=$(m leaked_goroutines); gl=$(g leaked_goroutines)
             row "leaked goroutines" "$hl" "$gl"
-            row "their stack bytes" "$(m leaked_stack_bytes)" "$(g leaked_stack_bytes)"
+            row "their stack B (model/StackInuse)" "$(m leaked_stack_bytes)" "$(g leaked_stack_bytes)"
             row "  per leaked goroutine" \
                 "$(awk -v s="$(m leaked_stack_bytes)" -v n="$hl" 'BEGIN{if (n > 0) printf "%.0f", s / n}')" \
                 "$(awk -v s="$(g leaked_stack_bytes)" -v n="$gl" 'BEGIN{if (n > 0) printf "%.0f", s / n}')"
-            row "live heap after release (B)" "$(m live_bytes_after_release)" "$(g live_bytes_after_release)"
+            row "  heapsim's real stack B of them" "$(m leaked_stack_real_bytes)" ""
+            local ha ga
+            ha=$(m goroutines_alive_at_exit); ga=$(g goroutines_end)
+            [ -n "$ha" ] || [ "$rc" != 0 ] || ha=0
+            [ -z "$ga" ] || ga=$((ga - 1))
+            row "alive when main returned" "$ha" "$ga"
         fi
         ;;
     pool | request_server)
@@ -276,5 +314,5 @@ for l in "${lessons[@]}"; do
     done < <("$heapsim" check "$root/scenarios/lessons/$l.yaml" --json | jq -c '.tasks[] | select(.repeat_index == 0)')
 done
 echo
-echo "(peak heap in use: heapsim the exact high-water mark of in-use spans (largest at a cycle's"
-echo " start or at the end), Go HeapInuse sampled every 64 KiB allocated; see the script's header)"
+echo "(peak heap in use: heapsim the exact high-water mark of HeapAlloc, Go HeapAlloc sampled"
+echo " every 64 KiB allocated; see the script's header)"

@@ -1,8 +1,8 @@
 package main
 
 // binary_trees: kernels/binary_trees.c. A node is an object of two
-// reference slots and no scalars (16 B in Go; 24 B in heapsim with its
-// header). Stretch tree of depth max+1, a long-lived tree of depth max,
+// reference slots and no scalars (16 B, the 16 B size class, on both
+// sides). Stretch tree of depth max+1, a long-lived tree of depth max,
 // 2^(max-d+4) trees for each depth d = 4, 6, ..., max, one goroutine per
 // depth (heapsim's cooperative scheduler runs them one after another; Go,
 // on one P, preempts and interleaves them). The output is the reference

@@ -11,15 +11,16 @@ package main
 //	64 slots, doubled when full); with release, the handler's deferred
 //	cleanup takes it out again (its slot is reused).
 //	mode goroutines: the handler starts a watcher goroutine holding the
-//	request and blocked in a select on `done` (made by the handler,
-//	unbuffered) and on the kernel's shutdown channel; with release the
-//	handler does `defer close(done)`.
+//	request and blocked in `<-done` (done made by the handler,
+//	unbuffered); with release the handler does `defer close(done)`.
 //
 // After the loop: runtime.GC() (forced, as the kernel's heap_collect), the
 // live heap (HeapAlloc after it: the marked bytes) and in mode goroutines
 // the stack bytes of the watchers still blocked (StackInuse growth since
-// before the loop); then shutdown is closed, the leaked watchers end, and
-// a second runtime.GC() shows the heap they held come back.
+// before the loop). Then the kernel returns and the program ends with the
+// leaked watchers still blocked, as kernels/leak.c's task does since its
+// main goroutine's return ends it (goroutines_end counts them, main
+// included).
 
 import (
 	"flag"
@@ -35,6 +36,25 @@ type leakRequest struct {
 }
 
 var leakSink [64]*leakRequest // handlers' requests: heap objects, as in heapsim
+
+// leakJob is the kernel's leak_job_t: one per handler of a batch, reused
+// by the next batch, outside the heap (a global here, malloc'd state
+// there). Handlers and watchers are started as `go leakRunHandler(job)`:
+// one pointer, so Go's go-statement closure is 16 B, as heapsim's.
+type leakJob struct {
+	handler, watcher func(*leakJob)
+	j                int
+	id               int64
+	retain           bool
+	req              *leakRequest  // handed to the watcher
+	done             chan struct{} // handed to the watcher
+	taken            int32         // the watcher has taken req and done
+}
+
+var leakJobs [64]leakJob
+
+func leakRunHandler(job *leakJob) { job.handler(job) }
+func leakRunWatcher(job *leakJob) { job.watcher(job) }
 
 func init() {
 	kernelDefs["leak"] = kernelDef{
@@ -56,11 +76,6 @@ func init() {
 				var used uint32
 				var held, retainedTotal int64
 				var watchers, closing int64 // watchers not ended; of them, released
-				var watchersDone sync.WaitGroup
-				var shutdown chan struct{}
-				if goroutines {
-					shutdown = make(chan struct{})
-				}
 				stack0 := p.stackInuse()
 
 				tablePut := func(req *leakRequest) uint32 {
@@ -90,18 +105,17 @@ func init() {
 					retainedTotal++
 					return slot
 				}
-				watcher := func(req *leakRequest, done chan struct{}) {
-					select {
-					case <-done:
-						atomic.AddInt64(&closing, -1)
-					case <-shutdown:
-					}
+				watcher := func(job *leakJob) {
+					req, done := job.req, job.done
+					atomic.StoreInt32(&job.taken, 1) // job is the next batch's from here on
+					<-done                           // only a close comes
+					atomic.AddInt64(&closing, -1)
 					runtime.KeepAlive(req)
 					atomic.AddInt64(&watchers, -1)
-					watchersDone.Done()
 				}
 				var batch sync.WaitGroup
-				handler := func(j int, id int64, retain bool) {
+				handler := func(job *leakJob) {
+					j, id, retain := job.j, job.id, job.retain
 					defer batch.Done()
 					p.alloc(16)
 					req := &leakRequest{id: id}
@@ -114,9 +128,12 @@ func init() {
 						done := make(chan struct{})
 						retainedTotal++
 						atomic.AddInt64(&watchers, 1)
-						watchersDone.Add(1)
-						go watcher(req, done)
-						runtime.Gosched() // the kernel waits until its watcher runs
+						job.req, job.done = req, done
+						atomic.StoreInt32(&job.taken, 0)
+						go leakRunWatcher(job)
+						for atomic.LoadInt32(&job.taken) == 0 {
+							runtime.Gosched() // the kernel waits until its watcher runs
+						}
 						if *release {
 							defer func() {
 								atomic.AddInt64(&closing, 1)
@@ -150,7 +167,9 @@ func init() {
 						if retain {
 							share -= 100
 						}
-						go handler(int(j), next+j, retain)
+						leakJobs[j] = leakJob{handler: handler, watcher: watcher,
+							j: int(j), id: next + j, retain: retain}
+						go leakRunHandler(&leakJobs[j])
 					}
 					next += n
 					batch.Wait()
@@ -170,11 +189,6 @@ func init() {
 					}
 					p.set("leaked_goroutines", held)
 					p.set("leaked_stack_bytes", stack)
-					close(shutdown)
-					watchersDone.Wait()
-					p.gc()
-					runtime.ReadMemStats(&ms)
-					p.set("live_bytes_after_release", ms.HeapAlloc)
 				} else {
 					p.set("table_slots", len(table))
 				}

@@ -18,7 +18,8 @@
 // that is dropped at once), the program stores it in a global sink, as
 // heapsim's root slot keeps it reachable. Objects with reference slots and
 // scalars have the kernel's exact layout (reflect.StructOf: the pointers
-// first, then the bytes), so sizes match before heapsim's 8-byte header.
+// first, then the bytes), so sizes and size classes match heapsim's (no
+// header in either).
 package main
 
 import (

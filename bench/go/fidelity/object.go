@@ -6,10 +6,10 @@ import (
 )
 
 // An object as heapsim lays it out: nptrs reference slots, then
-// scalarBytes of plain data (heap_alloc(nptrs, scalar_bytes)), without
-// heapsim's 8-byte header. Go allocates it with a type of exactly that
-// size and pointer map, so it lands in the size class of its own bytes
-// and the collector scans only its slots.
+// scalarBytes of plain data (heap_alloc(nptrs, scalar_bytes); no header
+// in heapsim's slot, as in Go's). Go allocates it with a type of exactly
+// that size and pointer map, so it lands in the same size class and the
+// collector scans only its slots.
 var layouts = map[[2]uint64]reflect.Type{}
 
 func objectType(nptrs, scalarBytes uint64) reflect.Type {

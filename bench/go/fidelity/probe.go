@@ -14,16 +14,18 @@ package main
 //	alloc_bytes    TotalAlloc: bytes of the size-class slots handed out,
 //	               as heapsim counts slot bytes
 //
-// Peak heap in use: heapsim's is bytes in in-use spans (its
-// heap_inuse_bytes, the pages of spans holding objects). Go's equivalent
-// is HeapInuse = /memory/classes/heap/objects + /memory/classes/heap/unused
-// (runtime/metrics, read without stopping the world). Go has no
-// high-water mark of it, so the program samples it itself every
-// sampleEveryBytes of allocation (Alloc), at every forced collection
-// and at the end: the peak is exact to within one sampling interval of
-// allocation (64 KiB), which is far below the figures compared. The same
-// samples give the peak of HeapAlloc (bytes in allocated objects, swept
-// or not: heapsim's heap_alloc_bytes).
+// Peak heap in use: heapsim's tasks.peak_heap_bytes is the exact
+// high-water mark of its HeapAlloc (bytes in allocated objects, by size
+// class, garbage not yet swept included). Go's equivalent is HeapAlloc =
+// /memory/classes/heap/objects (runtime/metrics, read without stopping
+// the world). Go has no high-water mark of it, so the program samples it
+// itself every sampleEveryBytes of allocation (Alloc), at every forced
+// collection and at the end: the peak is exact to within one sampling
+// interval of allocation (64 KiB), plus what the Ps' cached spans hold
+// (go1.19 counts a cached span's slots when the span goes back: one span
+// per size class in use, 8 KiB for the small ones), far below the figures
+// compared. The same samples give the peak of HeapInuse (objects +
+// unused slots of in-use spans), printed for reference.
 
 import (
 	"encoding/json"
@@ -46,6 +48,7 @@ type probe struct {
 	peakInuse uint64
 	peakAlloc uint64
 	inuse0    uint64 // HeapInuse at the start: the runtime's own heap
+	alloc0    uint64 // HeapAlloc at the start
 	nsamples  int64
 	extraKeys []string
 	extra     map[string]interface{}
@@ -63,6 +66,7 @@ func newProbe(kernel string) *probe {
 	}
 	runtime.ReadMemStats(&p.start)
 	p.inuse0 = p.start.HeapInuse
+	p.alloc0 = p.start.HeapAlloc
 	p.sample()
 	return p
 }
@@ -72,6 +76,7 @@ func newProbe(kernel string) *probe {
 func (p *probe) restart() {
 	runtime.ReadMemStats(&p.start)
 	p.inuse0 = p.start.HeapInuse
+	p.alloc0 = p.start.HeapAlloc
 	p.peakInuse, p.peakAlloc, p.nsamples, p.acc = 0, 0, 0, 0
 	p.sample()
 }
@@ -142,9 +147,11 @@ func (p *probe) report() {
 		"peak_heap_inuse_bytes":  p.peakInuse,
 		"peak_heap_alloc_bytes":  p.peakAlloc,
 		"heap_inuse_start_bytes": p.inuse0,
+		"heap_alloc_start_bytes": p.alloc0,
 		"heap_inuse_end_bytes":   end.HeapInuse,
 		"stack_inuse_end_bytes":  end.StackInuse,
 		"heap_samples":           p.nsamples,
+		"goroutines_end":         runtime.NumGoroutine(),
 	}
 	for _, k := range p.extraKeys {
 		out[k] = p.extra[k]

@@ -7,7 +7,9 @@ package main
 // of them are there and the main goroutine has read StackInuse; then they
 // return. stack_bytes_per_goroutine is the growth of StackInuse from
 // before the spawn to that moment, per goroutine -- heapsim's figure is
-// the growth of its committed stack pages, the same question.
+// the growth of its Go-modelled StackInuse, the same question. As in the
+// kernel, a goroutine waits at the bottom by yielding, and the main
+// goroutine waits by yielding too: no channel, no WaitGroup, so no sudog.
 //
 // Go needs the array's size at compile time: frame sizes are 16, 32, ...,
 // 4096 bytes, and another frame_bytes is rounded up to the next of them
@@ -15,7 +17,8 @@ package main
 
 import (
 	"flag"
-	"sync"
+	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -61,6 +64,25 @@ func descenderFor(frameBytes int64) (func(int64, func()) uint64, int64) {
 	}
 }
 
+// stacksPhase is the kernel's gor_phase_t: what every goroutine shares.
+// Each goroutine is started as `go stacksBody(ph)`, one pointer: its
+// closure is 16 B, as heapsim's go-closure.
+type stacksPhase struct {
+	desc     func(int64, func()) uint64
+	bottom   func()
+	depth    int64
+	arrived  int64 // at the bottom
+	pending  int64 // not returned yet
+	release  int32 // the main goroutine has measured
+	checksum uint64
+}
+
+func stacksBody(ph *stacksPhase) {
+	s := ph.desc(ph.depth, ph.bottom)
+	atomic.AddUint64(&ph.checksum, s)
+	atomic.AddInt64(&ph.pending, -1)
+}
+
 func init() {
 	kernelDefs["stacks"] = kernelDef{
 		doc: "goroutines blocked at the bottom of a recursion: stack bytes per goroutine",
@@ -71,31 +93,32 @@ func init() {
 			fs.Bool("threads", true, "ignored: the pthread comparison is heapsim's alone")
 			return func(p *probe, seed uint64) {
 				desc, used := descenderFor(*frameBytes)
-				var arrived, done sync.WaitGroup
-				release := make(chan struct{})
-				var mu sync.Mutex
-				var checksum uint64
+				ph := &stacksPhase{desc: desc, depth: *depth, pending: *n}
+				// As the kernel: wait at the bottom by yielding (no channel,
+				// so no sudog), until main has measured.
+				ph.bottom = func() {
+					atomic.AddInt64(&ph.arrived, 1)
+					for {
+						runtime.Gosched()
+						if atomic.LoadInt32(&ph.release) != 0 {
+							break
+						}
+					}
+				}
+				p.restart() // ph and its bottom are the kernel's state, not counted
 				before := p.stackInuse()
-				arrived.Add(int(*n))
-				done.Add(int(*n))
-				bottom := func() {
-					arrived.Done()
-					<-release
-				}
 				for i := int64(0); i < *n; i++ {
-					go func() {
-						s := desc(*depth, bottom)
-						mu.Lock()
-						checksum += s
-						mu.Unlock()
-						done.Done()
-					}()
+					go stacksBody(ph)
 				}
-				arrived.Wait()
+				for atomic.LoadInt64(&ph.arrived) < *n {
+					runtime.Gosched()
+				}
 				atBottom := p.stackInuse()
 				p.sample()
-				close(release)
-				done.Wait()
+				atomic.StoreInt32(&ph.release, 1)
+				for atomic.LoadInt64(&ph.pending) > 0 {
+					runtime.Gosched()
+				}
 				perG := 0.0
 				if atBottom > before {
 					perG = float64(atBottom-before) / float64(*n)
@@ -103,7 +126,7 @@ func init() {
 				p.set("stack_bytes_per_goroutine", perG)
 				p.set("stack_inuse_bottom_bytes", atBottom)
 				p.set("frame_bytes_go", used)
-				p.set("checksum", checksum)
+				p.set("checksum", ph.checksum)
 			}
 		},
 	}
