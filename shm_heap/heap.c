@@ -413,6 +413,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         return -ENOMEM;
     h->fd = -1;
     h->pid = getpid();
+    h->thread = pthread_self();
     h->mark_limit = 0;
     heap__set_mark_stack_limit(h, 0);
     snprintf(h->name, sizeof h->name, "%s", name);
@@ -916,6 +917,10 @@ static void atomic_max(uint64_t *p, uint64_t v)
 
 void heap_set_stack_bytes(heap_t *h, uint64_t bytes)
 {
+    /* Only the heap's own thread reports stacks (THREADING in heap.h): a
+    ** second reporter, such as a sampling thread, would overwrite the
+    ** runtime's figure with another one. */
+    assert(pthread_equal(pthread_self(), h->thread));
     heap__atomic_store(&h->proc->stack_bytes, bytes);
     atomic_max(&h->proc->hwm_stack_bytes, bytes);
 }

@@ -535,6 +535,7 @@ struct heap {
     uint32_t proc_index;
     uint32_t attach_id;
     pid_t pid;
+    pthread_t thread;               /* the one thread that uses it (heap.h) */
     bool entered;                   /* RUNNING (or PARKED inside a safepoint) */
     uint32_t cache_epoch;           /* hdr->cache_epoch the mcache belongs to */
     heap__mcache_t mcache[HEAP__NSPANCLASSES];

@@ -175,8 +175,6 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
     s->minor_faults = pf.minor_faults;
     s->major_faults = pf.major_faults;
     s->ctx_switches = pf.ctx_switches;
-    /* The stacks the heap's pacer counts (Go's stack scan term). */
-    heap_set_stack_bytes(c->heap, ss.stack_inuse_bytes + ss.stack_aside_bytes);
     if (s->goroutines > c->goroutines_max)
         c->goroutines_max = s->goroutines;
 }
@@ -435,7 +433,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     w->cur.active = false;
     r->goroutines_max = w->cur.goroutines_max;
     pthread_mutex_unlock(&w->mu);
-    heap_set_stack_bytes(heap, 0);   /* after the sampler's last report */
+    heap_set_stack_bytes(heap, 0);   /* the task's stacks are gone */
     /* The exact peak of the heap in use (Go's HeapAlloc), not a sample. */
     r->peak_heap_bytes = (int64_t)hwm.heap_alloc_bytes;
 

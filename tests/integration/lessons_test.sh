@@ -114,6 +114,15 @@ expect_eq "goroutines: releasing, none leaked" \
     "$(fig leaks20 leak 'mode=goroutines release=true' '$.metrics.leaked_goroutines.max')" 0.0
 below "goroutines: the leaked watchers hold stack" 0 \
     "$(fig leaks20 leak 'mode=goroutines release=false' '$.metrics.leaked_stack_bytes.min')"
+# The pacer's stack term is Go's lastStackScan (the depths the last cycle
+# scanned), not StackInuse: 2000 parked watchers scan well under the
+# 2 KiB each that Go allocates them, in every cycle.
+stack_term="$(q "$T/leaks20.db" "select max(g.stack_bytes) from gc_cycles g
+    join tasks t on g.task_id = t.id
+    where t.kernel = 'leak' and json_extract(t.params_json, '\$.mode') = 'goroutines'
+      and json_extract(t.params_json, '\$.release') = 0")"
+below "goroutines: the goal's stack term is what was scanned" 0 "$stack_term"
+below "goroutines: the goal's stack term is not StackInuse" "$stack_term" $((2000 * 2048))
 
 # ---- channels: 150 items instead of 800 -----------------------------------
 lesson channels channels --set items=150
