@@ -67,11 +67,11 @@ typedef struct scn_pos {
 } scn_pos_t;
 
 /* The runtime keys, in the order messages list them. */
-enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_NKEYS };
+enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_GCTRACE, RT_NKEYS };
 static const char *const runtime_keys[RT_NKEYS] = {
-    "gogc", "memory_limit", "heap_max", "stack_reserve",
+    "gogc", "memory_limit", "heap_max", "stack_reserve", "gctrace",
 };
-#define RUNTIME_KEY_LIST "gogc, memory_limit, heap_max, stack_reserve"
+#define RUNTIME_KEY_LIST "gogc, memory_limit, heap_max, stack_reserve, gctrace"
 
 /* The top-level keys, in the order messages list them. */
 enum {
@@ -337,6 +337,9 @@ static const char *runtime_expected(int which, char *buf, size_t size)
     case RT_MEMORY_LIMIT:
         snprintf(buf, size, "a size (like 512MiB), or 0 for no limit");
         break;
+    case RT_GCTRACE:
+        snprintf(buf, size, "0 or 1");
+        break;
     case RT_HEAP_MAX:
         snprintf(buf, size, "0 for the default, or a size from %s to %s",
                  units_format_size(SCN_HEAP_MAX_MIN, lo, sizeof(lo)),
@@ -368,6 +371,10 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
         ok = units_parse_int(text, &v) == 0 && v >= 1 && v <= SCN_GOGC_MAX;
         if (ok)
             rt->gogc = (int)v;
+    } else if (which == RT_GCTRACE) {
+        ok = units_parse_int(text, &v) == 0 && (v == 0 || v == 1);
+        if (ok)
+            rt->gctrace = (int)v;
     } else {
         ok = units_parse_size(text, &v) == 0;
         if (which == RT_HEAP_MAX)
@@ -1346,8 +1353,8 @@ void scenario_free(scenario_t **scn_p)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* Four integers: plain text is the JSON json-c would write, key order as
-** given. */
+/* Four integers, and gctrace when it is on: plain text is the JSON json-c
+** would write, key order as given. */
 char *scenario_runtime_json(const scn_runtime_t *rt)
 {
     char *text = NULL;
@@ -1359,5 +1366,12 @@ char *scenario_runtime_json(const scn_runtime_t *rt)
                  (long long)rt->heap_max_bytes,
                  (long long)rt->stack_reserve_bytes) < 0)
         return NULL;
+    if (rt->gctrace) {
+        char *with = NULL;
+        int rc = asprintf(&with, "%.*s,\"gctrace\":%d}", (int)strlen(text) - 1, text,
+                          rt->gctrace);
+        free(text);
+        text = rc < 0 ? NULL : with;
+    }
     return text;
 }

@@ -34,6 +34,7 @@ typedef struct scn_runtime {
     int64_t memory_limit_bytes;  /* 0 = none */
     int64_t heap_max_bytes;      /* 0 = default */
     int64_t stack_reserve_bytes; /* 0 = default */
+    int gctrace;                 /* 1: a gctrace line per cycle on stderr */
 } scn_runtime_t;
 
 typedef struct scn_task {

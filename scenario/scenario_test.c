@@ -353,7 +353,7 @@ static void test_sweep_applies_per_template(void)
 static void test_no_parameter_shadows_a_runtime_key(void)
 {
     static const char *const reserved[] = { "gogc", "memory_limit", "heap_max",
-                                            "stack_reserve", "kernel" };
+                                            "stack_reserve", "gctrace", "kernel" };
     size_t n, k, r;
     const kernel_spec_t *ks = catalog_kernels(&n);
 
@@ -627,16 +627,29 @@ static void test_runtime(void)
                  "runtime: {memory_limit: lots}\ntask: {kernel: spawn}\n",
                  "%F:1:25: runtime.memory_limit: expected a size (like "
                  "512MiB), or 0 for no limit, got \"lots\"");
+    EXPECT_ERROR("rt_gctrace.yaml",
+                 "runtime: {gctrace: 2}\ntask: {kernel: spawn}\n",
+                 "%F:1:20: runtime.gctrace: expected 0 or 1, got \"2\"");
+    scn = load_ok("rt_gctrace_on.yaml", "runtime: {gctrace: 1}\ntask: {kernel: spawn}\n",
+                  NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->runtime.gctrace == 1 && scn->tasks[0].runtime.gctrace == 1);
+        char *json = scenario_runtime_json(&scn->tasks[0].runtime);
+        CHECK_STR(json, "{\"gogc\":100,\"memory_limit\":0,\"heap_max\":0,"
+                        "\"stack_reserve\":0,\"gctrace\":1}");
+        free(json);
+        scenario_free(&scn);
+    }
     EXPECT_ERROR("rt_key.yaml",
                  "runtime:\n"
                  "  gomaxprocs: 2\n"
                  "task: {kernel: spawn}\n",
                  "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
-                 "memory_limit, heap_max, stack_reserve");
+                 "memory_limit, heap_max, stack_reserve, gctrace");
     EXPECT_ERROR("rt_scalar.yaml",
                  "runtime: fast\ntask: {kernel: spawn}\n",
                  "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
-                 "heap_max, stack_reserve, got \"fast\"");
+                 "heap_max, stack_reserve, gctrace, got \"fast\"");
 }
 
 static void test_sweep_errors(void)
@@ -648,7 +661,7 @@ static void test_sweep_errors(void)
                  "%F:3:3: sweep key 'dpeth' is neither a parameter of a task "
                  "nor a runtime key; parameters: depth (int, 4..30, default "
                  "10); runtime keys: gogc, memory_limit, heap_max, "
-                 "stack_reserve");
+                 "stack_reserve, gctrace");
     EXPECT_ERROR("sweep_empty.yaml",
                  "task: {kernel: binary_trees}\n"
                  "sweep:\n"
@@ -807,14 +820,14 @@ static void test_sets(void)
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "dpeth=3",
                      "--set dpeth=3: no task has a parameter 'dpeth'; "
                      "parameters: depth (int, 4..30, default 10); runtime "
-                     "keys: gogc, memory_limit, heap_max, stack_reserve");
+                     "keys: gogc, memory_limit, heap_max, stack_reserve, gctrace");
     EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
                      "objects=3",
                      "--set objects=3: no task has a parameter 'objects'; "
                      "parameters: binary_trees: depth (int, 4..30, default "
                      "10); spawn: goroutines (int, 1..10000000, default "
                      "10000); runtime keys: gogc, memory_limit, heap_max, "
-                     "stack_reserve");
+                     "stack_reserve, gctrace");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",
