@@ -39,6 +39,12 @@ static const field_t task_fields[] = {
     F(proto_task_t, heap_max_bytes), F(proto_task_t, stack_reserve_bytes),
 };
 
+/* Task fields added since PROTO_VERSION 1: always sent, 0 when absent (a
+** coordinator that predates them). */
+static const field_t task_opt_fields[] = {
+    F(proto_task_t, gctrace),
+};
+
 static const field_t sample_fields[] = {
     F(proto_sample_t, task_id), F(proto_sample_t, t_ns), F(proto_sample_t, unix_ns),
     F(proto_sample_t, heap_alloc_bytes), F(proto_sample_t, heap_inuse_bytes),
@@ -192,7 +198,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_int(&pk, "v", PROTO_VERSION);
         break;
     case PROTO_TASK:
-        msgpack_pack_map(&pk, 6 + NFIELDS(task_fields));
+        msgpack_pack_map(&pk, 6 + NFIELDS(task_fields) + NFIELDS(task_opt_fields));
         pack_str(&pk, "t", "task");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "token", msg->u.task.token);
@@ -200,6 +206,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_str(&pk, "kernel", msg->u.task.params.kernel->name);
         pack_params(&pk, &msg->u.task.params);
         pack_fields(&pk, &msg->u.task, task_fields, NFIELDS(task_fields));
+        pack_fields(&pk, &msg->u.task, task_opt_fields, NFIELDS(task_opt_fields));
         break;
     case PROTO_SAMPLE:
         msgpack_pack_map(&pk, 3 + NFIELDS(sample_fields));
@@ -374,6 +381,17 @@ static void get_fields(decoder_t *d, void *base, const field_t *fields, size_t n
 {
     for (size_t i = 0; i < n; i++)
         get_int(d, fields[i].key, (int64_t *)((char *)base + fields[i].offset));
+}
+
+/* Fields a peer may not send: 0 when absent, an integer when present. */
+static void get_opt_fields(decoder_t *d, void *base, const field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t *out = (int64_t *)((char *)base + fields[i].offset);
+        *out = 0;
+        if (lookup(d->map, fields[i].key))
+            get_int(d, fields[i].key, out);
+    }
 }
 
 /* As pack_gc_fields packs them, so that the first field missing is the
@@ -657,6 +675,7 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         get_name(&d, "token", msg->u.task.token, sizeof msg->u.task.token);
         get_name(&d, "heap", msg->u.task.heap, sizeof msg->u.task.heap);
         get_fields(&d, &msg->u.task, task_fields, NFIELDS(task_fields));
+        get_opt_fields(&d, &msg->u.task, task_opt_fields, NFIELDS(task_opt_fields));
         get_name(&d, "kernel", kernel, sizeof kernel);
         if (!d.failed)
             get_params(&d, kernel, &msg->u.task.params);

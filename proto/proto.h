@@ -63,6 +63,7 @@ typedef struct proto_task {
     int64_t memory_limit_bytes;
     int64_t heap_max_bytes;
     int64_t stack_reserve_bytes;
+    int64_t gctrace;                 /* 1: print a gctrace line per cycle (optional, 0) */
     kparams_t params;                /* owned; the kernel is params.kernel */
 } proto_task_t;
 

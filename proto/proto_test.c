@@ -59,14 +59,44 @@ static void test_task(void)
     in.u.task.task_id = 70;
     in.u.task.gogc = -1;
     in.u.task.heap_max_bytes = 1LL << 32;
+    in.u.task.gctrace = 1;
     CHECK(roundtrip(&in, &out) == 0);
     CHECK(out.type == PROTO_TASK);
     CHECK(out.u.task.params.kernel == k);
     CHECK(kparams_int(&out.u.task.params, "depth") == 17);
     CHECK(out.u.task.gogc == -1);
     CHECK(out.u.task.heap_max_bytes == 1LL << 32);
+    CHECK(out.u.task.gctrace == 1);
     CHECK(strcmp(out.u.task.heap, "abcdef-0") == 0);
     proto_msg_free(&out);
+    kparams_free(&in.u.task.params);
+}
+
+/* A task from a coordinator that predates gctrace (no such key): 0. */
+static void test_task_without_optional_fields(void)
+{
+    proto_msg_t in = {.type = PROTO_TASK}, out;
+    const kernel_spec_t *k = catalog_find("binary_trees");
+    static const char key[] = "\xa7gctrace\x01";
+    char *buf, err[256];
+    size_t len;
+
+    REQUIRE(k != NULL);
+    REQUIRE(kparams_init(&in.u.task.params, k) == 0);
+    strcpy(in.u.task.token, "abcdef");
+    strcpy(in.u.task.heap, "abcdef-0");
+    in.u.task.gctrace = 1;
+    REQUIRE(proto_encode(&in, &buf, &len) == 0);
+    REQUIRE((unsigned char)buf[0] == 0xde);          /* map16 */
+    char *at = memmem(buf, len, key, sizeof key - 1);
+    REQUIRE(at != NULL);
+    memmove(at, at + sizeof key - 1, len - (size_t)(at - buf) - (sizeof key - 1));
+    len -= sizeof key - 1;
+    buf[2]--;                                        /* one key fewer */
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+    CHECK(out.u.task.gctrace == 0);
+    proto_msg_free(&out);
+    free(buf);
     kparams_free(&in.u.task.params);
 }
 
@@ -420,6 +450,7 @@ int main(void)
 {
     test_hello();
     test_task();
+    test_task_without_optional_fields();
     test_result();
     test_sample();
     test_gc_every_field();
