@@ -137,6 +137,7 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.memory_limit_bytes = st->runtime.memory_limit_bytes;
         t->msg.heap_max_bytes = st->runtime.heap_max_bytes;
         t->msg.stack_reserve_bytes = st->runtime.stack_reserve_bytes;
+        t->msg.gctrace = st->runtime.gctrace;
         t->msg.params = st->params;        /* borrowed from the scenario */
         c->queue[c->qtail++] = i;
     }
