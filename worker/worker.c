@@ -26,6 +26,7 @@
 #include <zmq.h>
 
 #include "base/clock.h"
+#include "gctrace/gctrace.h"
 #include "kernels/kernels.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
@@ -50,6 +51,7 @@ typedef struct current {
     uint64_t interval_ns;
     heap_stats_t st0;             /* at task start */
     int64_t goroutines_max;
+    bool gctrace;                 /* print a gctrace line per cycle */
 } current_t;
 
 typedef struct worker {
@@ -257,6 +259,16 @@ static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
 {
     worker_t *w = arg;
     pthread_mutex_lock(&w->mu);
+    if (w->cur.active && w->cur.gctrace) {
+        /* One write per line, so workers sharing stderr never interleave. */
+        char line[GCTRACE_LINE_MAX + 1];
+        int n = gctrace_format(&c->fields, line, sizeof line - 1);
+        if (n > 0 && n < (int)sizeof line - 1) {
+            line[n++] = '\n';
+            ssize_t wr = write(STDERR_FILENO, line, (size_t)n);
+            (void)wr;
+        }
+    }
     if (w->gcq_len == GC_QUEUE_MAX) {
         w->gc_dropped++;
     } else {
@@ -408,6 +420,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         .start_ns = clock_mono_ns(),
         .interval_ns = (uint64_t)t->sample_interval_ns,
         .st0 = st0,
+        .gctrace = t->gctrace != 0,
     };
     snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
     pthread_cond_signal(&w->wake);
