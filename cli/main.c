@@ -73,7 +73,7 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD };
+       O_QUIET, O_LOCAL_CHILD, O_GCTRACE };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -88,6 +88,7 @@ static const struct option longopts[] = {
     {"limit", required_argument, NULL, O_LIMIT},
     {"quiet", no_argument, NULL, O_QUIET},
     {"local-child", no_argument, NULL, O_LOCAL_CHILD},
+    {"gctrace", no_argument, NULL, O_GCTRACE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -137,16 +138,20 @@ static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv
 
 static const command_t commands[] = {
     {.name = "run",
-     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]",
+     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet] "
+             "[--gctrace]",
      .summary = "run a scenario on local worker processes (default: one per core)",
+     .note = "--gctrace: each worker prints Go's gctrace line per GC cycle to stderr "
+             "(--set gctrace=1).",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS),
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
+                A(O_GCTRACE),
      .min_args = 1, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
-     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]",
+     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json] [--gctrace]",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND),
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_GCTRACE),
      .min_args = 1, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
      .args = "--connect ENDPOINT [--name NAME]",
@@ -316,6 +321,14 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_JSON: o->json = true; break;
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
+        case O_GCTRACE:
+            /* The last --set wins: the flag overrides the scenario's key. */
+            if (o->nsets == MAX_SETS) {
+                usage_error(cmd, "more than %d --set options", MAX_SETS);
+                return EXIT_USAGE;
+            }
+            o->sets[o->nsets++] = "gctrace=1";
+            break;
         case O_BIND: o->bind = optarg; break;
         case O_CONNECT: o->connect = optarg; break;
         case O_NAME: o->name = optarg; break;
