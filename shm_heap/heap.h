@@ -296,7 +296,10 @@ void heap_hwm_read(heap_t *h, heap_hwm_t *out);
 ** the object itself carries nothing), and the sweep that frees it counts
 ** it freed, whichever process collects. Per site, like Go's memRecord, the
 ** figures are of samples, not scaled: scaling to estimated totals is the
-** profile writer's (profile/). */
+** profile writer's (profile/). Each collection also publishes the figures
+** as of its end, as Go's heap profile shows them: allocations made since
+** are not counted yet, and what is in use is what that collection found
+** live. */
 #define HEAP_MEM_PROFILE_RATE_DEFAULT (512u * 1024u)   /* Go's default */
 #define HEAP_PROF_SITES 64           /* sites per process; more go to "(other)" */
 #define HEAP_PROF_SITE_NAME 64       /* longer labels are cut */
@@ -318,10 +321,14 @@ uint64_t heap_prof_rate(const heap_t *h);
 void heap_prof_reset(heap_t *h);
 
 /* Copy this process's sites (at most max, in order of first use) into out;
-** returns how many there are (may be > max). Safe from any thread of the
-** process; figures read while the process allocates may be a moment
-** apart from each other. */
-int heap_prof_read(heap_t *h, heap_prof_site_t *out, int max);
+** returns how many there are (may be > max). With at_last_gc, the figures
+** the last collection published and, in *cycle_out (may be NULL), its
+** number (0: none since heap_prof_reset); else the figures now (*cycle_out
+** = 0). Safe from any thread of the process; figures read while the
+** process allocates, or a collection publishes, may be a moment apart from
+** each other. */
+int heap_prof_read(heap_t *h, bool at_last_gc, heap_prof_site_t *out, int max,
+                   uint64_t *cycle_out);
 
 /* Change pacing at run time (like debug.SetGCPercent / SetMemoryLimit). */
 void heap_set_gogc(heap_t *h, int gogc);

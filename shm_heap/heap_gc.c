@@ -975,7 +975,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             heap__atomic_store(&p->hwm_objects, pre_objects);
     }
 
-    heap__prof_sweep_locked(h);
+    heap__prof_sweep_locked(h, heap__atomic_load(&hdr->num_gc) + 1);
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
     heap__sweep_stats_t ss = {0, 0};

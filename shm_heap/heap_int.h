@@ -234,7 +234,8 @@
 ** before the sweep (world stopped, every lock held) the collector walks
 ** every process's samples; an object whose mark bit is clear is about to
 ** be swept: its site's free figures grow and its entry is replaced by the
-** last one. So between cycles every entry names an allocated object, and
+** last one; then it publishes each site's figures as of this cycle (gc[],
+** gc_cycle). So between cycles every entry names an allocated object, and
 ** no slot is reused while an entry names it (slots are reused only after
 ** a sweep). The owner appends (sites' alloc figures, then the entry, then
 ** count) and grows the table (a copy into a new object, the old one left
@@ -502,7 +503,11 @@ struct heap__prof_sites {
     heap_ref_t self;
     uint32_t kind;            /* HEAP__PROF_SITES_MAGIC */
     uint32_t nsites;          /* sites in use; names below it are written */
+    uint64_t gc_cycle;        /* the collection that published gc[]; 0 none */
     heap_prof_site_t sites[HEAP_PROF_SITES];
+    /* per site: alloc_objects, alloc_bytes, free_objects, free_bytes as of
+    ** the end of collection gc_cycle (Go's published profile) */
+    uint64_t gc[HEAP_PROF_SITES][4];
 };
 struct heap__prof_sample {
     heap_ref_t ref;           /* the sampled object */
@@ -748,7 +753,7 @@ void heap__prof_record(heap_t *h, heap_ref_t ref, uint64_t bytes, const char *si
 /* HEAP PROFILE's walk: count the samples whose objects are unmarked as
 ** freed and drop them. After marking, before the sweep (world stopped,
 ** every lock held). */
-void heap__prof_sweep_locked(heap_t *h);
+void heap__prof_sweep_locked(heap_t *h, uint64_t cycle);
 
 /* Is attach_id a live attachment (state != FREE/DEAD)? */
 bool heap__attach_live(heap_t *h, uint32_t attach_id);

@@ -176,25 +176,40 @@ void heap_prof_reset(heap_t *h)
             heap__atomic_store(&s->alloc_bytes, 0);
             heap__atomic_store(&s->free_objects, 0);
             heap__atomic_store(&s->free_bytes, 0);
+            for (int k = 0; k < 4; k++)
+                heap__atomic_store(&ss->gc[i][k], 0);
         }
+        heap__atomic_store(&ss->gc_cycle, 0);
     }
 }
 
-int heap_prof_read(heap_t *h, heap_prof_site_t *out, int max)
+int heap_prof_read(heap_t *h, bool at_last_gc, heap_prof_site_t *out, int max,
+                   uint64_t *cycle_out)
 {
+    if (cycle_out)
+        *cycle_out = 0;
     heap_ref_t r = __atomic_load_n(&h->proc->prof_sites, __ATOMIC_ACQUIRE);
     if (!r)
         return 0;
     struct heap__prof_sites *ss = heap_ptr(h, r);
     int n = (int)__atomic_load_n(&ss->nsites, __ATOMIC_ACQUIRE);
+    if (at_last_gc && cycle_out)
+        *cycle_out = heap__atomic_load(&ss->gc_cycle);
     for (int i = 0; i < n && i < max; i++) {
         heap_prof_site_t *s = &ss->sites[i];
         memcpy(out[i].name, s->name, sizeof out[i].name);
         out[i].name[sizeof out[i].name - 1] = '\0';
-        out[i].alloc_objects = heap__atomic_load(&s->alloc_objects);
-        out[i].alloc_bytes = heap__atomic_load(&s->alloc_bytes);
-        out[i].free_objects = heap__atomic_load(&s->free_objects);
-        out[i].free_bytes = heap__atomic_load(&s->free_bytes);
+        if (at_last_gc) {
+            out[i].alloc_objects = heap__atomic_load(&ss->gc[i][0]);
+            out[i].alloc_bytes = heap__atomic_load(&ss->gc[i][1]);
+            out[i].free_objects = heap__atomic_load(&ss->gc[i][2]);
+            out[i].free_bytes = heap__atomic_load(&ss->gc[i][3]);
+        } else {
+            out[i].alloc_objects = heap__atomic_load(&s->alloc_objects);
+            out[i].alloc_bytes = heap__atomic_load(&s->alloc_bytes);
+            out[i].free_objects = heap__atomic_load(&s->free_objects);
+            out[i].free_bytes = heap__atomic_load(&s->free_bytes);
+        }
     }
     return n;
 }
@@ -235,7 +250,20 @@ static void *prof_object(heap_t *h, heap_ref_t ref, uint32_t kind)
     return o->self == ref && o->kind == kind ? (void *)o : NULL;
 }
 
-void heap__prof_sweep_locked(heap_t *h)
+/* Publish the sites' figures as of collection `cycle` (world stopped). */
+static void publish(struct heap__prof_sites *ss, uint64_t cycle)
+{
+    uint32_t n = ss->nsites < HEAP_PROF_SITES ? ss->nsites : HEAP_PROF_SITES;
+    for (uint32_t i = 0; i < n; i++) {
+        heap__atomic_store(&ss->gc[i][0], heap__atomic_load(&ss->sites[i].alloc_objects));
+        heap__atomic_store(&ss->gc[i][1], heap__atomic_load(&ss->sites[i].alloc_bytes));
+        heap__atomic_store(&ss->gc[i][2], heap__atomic_load(&ss->sites[i].free_objects));
+        heap__atomic_store(&ss->gc[i][3], heap__atomic_load(&ss->sites[i].free_bytes));
+    }
+    heap__atomic_store(&ss->gc_cycle, cycle);
+}
+
+void heap__prof_sweep_locked(heap_t *h, uint64_t cycle)
 {
     heap__hdr_t *hdr = h->hdr;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
@@ -245,8 +273,12 @@ void heap__prof_sweep_locked(heap_t *h)
         struct heap__prof_sites *ss = prof_object(h, p->prof_sites, HEAP__PROF_SITES_MAGIC);
         struct heap__prof_samples *t =
             prof_object(h, p->prof_samples, HEAP__PROF_SAMPLES_MAGIC);
-        if (!ss || !t)
+        if (!ss)
             continue;
+        if (!t) {
+            publish(ss, cycle);
+            continue;
+        }
         uint64_t n = t->count < t->capacity ? t->count : t->capacity;
         for (uint64_t k = 0; k < n;) {
             struct heap__prof_sample *e = &t->samples[k];
@@ -261,5 +293,6 @@ void heap__prof_sweep_locked(heap_t *h)
             *e = t->samples[--n];
         }
         t->count = n;
+        publish(ss, cycle);
     }
 }

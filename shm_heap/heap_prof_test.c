@@ -57,7 +57,7 @@ static void test_every_allocation(void)
     REQUIRE_HEAP_VERIFY(h);
 
     heap_prof_site_t s[HEAP_PROF_SITES];
-    int n = heap_prof_read(h, s, HEAP_PROF_SITES);
+    int n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     CHECK_INT(n, 3);
     const heap_prof_site_t *k = find(s, n, site_kept), *d = find(s, n, site_dropped);
     const heap_prof_site_t *u = find(s, n, "(unknown)");
@@ -78,7 +78,7 @@ static void test_every_allocation(void)
         r = heap_slots(h, r)[0];
     heap_slots(h, r)[0] = 0;
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    n = heap_prof_read(h, s, HEAP_PROF_SITES);
+    n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     k = find(s, n, site_kept);
     REQUIRE(k);
     CHECK_UINT(k->free_objects, kept - kept / 2);
@@ -89,7 +89,7 @@ static void test_every_allocation(void)
     heap_prof_reset(h);
     g[0] = 0;
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    n = heap_prof_read(h, s, HEAP_PROF_SITES);
+    n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     for (int i = 0; i < n; i++)
         CHECK(s[i].alloc_objects == 0 && s[i].free_objects == 0);
     heap_close(&h, true);
@@ -103,20 +103,20 @@ static void test_off_and_large(void)
     for (int i = 0; i < 10000; i++)
         heap_alloc_at(h, 0, 64, site_kept);
     heap_prof_site_t s[HEAP_PROF_SITES];
-    CHECK_INT(heap_prof_read(h, s, HEAP_PROF_SITES), 0);
+    CHECK_INT(heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL), 0);
     CHECK_UINT(heap_prof_rate(h), 0);
 
     heap_prof_set_rate(h, 1, 1);
     heap_ref_t *g = heap_globals(h, 1);
     g[0] = heap_alloc_at(h, 0, 100000, site_kept);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    int n = heap_prof_read(h, s, HEAP_PROF_SITES);
+    int n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     REQUIRE(n == 1);
     CHECK_UINT(s[0].alloc_bytes, heap_obj_size(h, g[0]));
     CHECK_UINT(s[0].free_objects, 0);
     g[0] = 0;
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    heap_prof_read(h, s, HEAP_PROF_SITES);
+    heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     CHECK_UINT(s[0].free_objects, 1);
     REQUIRE_HEAP_VERIFY(h);
     heap_close(&h, true);
@@ -133,7 +133,7 @@ static void test_default_rate(void)
     for (uint64_t i = 0; i < 64 * MiB / 64; i++)
         heap_alloc_at(h, 0, 64, site_dropped);
     heap_prof_site_t s[HEAP_PROF_SITES];
-    REQUIRE(heap_prof_read(h, s, HEAP_PROF_SITES) == 1);
+    REQUIRE(heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL) == 1);
     CHECK_MSG(s[0].alloc_objects >= 80 && s[0].alloc_objects <= 180,
               "%llu samples for 64 MiB at 512 KiB", (unsigned long long)s[0].alloc_objects);
     CHECK_UINT(s[0].alloc_bytes, s[0].alloc_objects * 64);
@@ -152,7 +152,7 @@ static void test_many_sites(void)
         heap_alloc_at(h, 0, 8, names[i]);
     }
     heap_prof_site_t s[HEAP_PROF_SITES];
-    int n = heap_prof_read(h, s, HEAP_PROF_SITES);
+    int n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     CHECK_INT(n, HEAP_PROF_SITES);
     const heap_prof_site_t *o = find(s, n, "(other)");
     REQUIRE(o);
@@ -183,16 +183,60 @@ static void test_freed_by_another_process(void)
     tu_wait_ok(tu_fork(child_collect, "prof-two"));
     heap_enter(h);
     heap_prof_site_t s[HEAP_PROF_SITES];
-    REQUIRE(heap_prof_read(h, s, HEAP_PROF_SITES) == 1);
+    REQUIRE(heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL) == 1);
     CHECK_UINT(s[0].alloc_objects, 1000);
     CHECK_UINT(s[0].free_objects, 1000);
     CHECK_UINT(s[0].free_bytes, 1000 * 48);
     heap_close(&h, true);
 }
 
+/* As of the last collection (Go's heap profile): allocations since are
+** not counted, and in use is what that collection found live. */
+static void test_as_of_the_last_collection(void)
+{
+    heap_t *h = open_heap("prof-gc");
+    heap_enter(h);
+    heap_prof_set_rate(h, 1, 5);
+    heap_ref_t *g = heap_globals(h, 1);
+    for (int i = 0; i < 300; i++) {
+        heap_ref_t r = heap_alloc_at(h, 1, 8, site_kept);
+        heap_slots(h, r)[0] = g[0];
+        g[0] = r;
+        heap_alloc_at(h, 0, 200, site_dropped);
+    }
+    heap_prof_site_t s[HEAP_PROF_SITES];
+    uint64_t cycle = 99;
+    CHECK_INT(heap_prof_read(h, true, s, HEAP_PROF_SITES, &cycle), 2);
+    CHECK_UINT(cycle, 0);
+    CHECK(s[0].alloc_objects == 0 && s[1].alloc_objects == 0);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    for (int i = 0; i < 100; i++)
+        heap_alloc_at(h, 0, 200, site_dropped);          /* after it: not yet */
+    REQUIRE(heap_prof_read(h, true, s, HEAP_PROF_SITES, &cycle) == 2);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    CHECK_UINT(cycle, st.num_gc);
+    const heap_prof_site_t *k = find(s, 2, site_kept), *d = find(s, 2, site_dropped);
+    REQUIRE(k && d);
+    CHECK_UINT(k->alloc_objects, 300);
+    CHECK_UINT(k->free_objects, 0);
+    CHECK_UINT(d->alloc_objects, 300);
+    CHECK_UINT(d->free_objects, 300);
+    /* Now: the 100 since are counted, not freed yet. */
+    REQUIRE(heap_prof_read(h, false, s, HEAP_PROF_SITES, &cycle) == 2);
+    CHECK_UINT(cycle, 0);
+    d = find(s, 2, site_dropped);
+    CHECK(d && d->alloc_objects == 400 && d->free_objects == 300);
+    heap_prof_reset(h);
+    REQUIRE(heap_prof_read(h, true, s, HEAP_PROF_SITES, &cycle) == 2);
+    CHECK(cycle == 0 && s[0].alloc_objects == 0);
+    heap_close(&h, true);
+}
+
 int main(void)
 {
     tu_init("heap_prof_test", 120);
+    test_as_of_the_last_collection();
     test_every_allocation();
     test_off_and_large();
     test_default_rate();
