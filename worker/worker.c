@@ -184,13 +184,16 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
         c->goroutines_max = s->goroutines;
 }
 
-/* A heap profile snapshot of this process's sites into m (sites malloc'd:
-** proto_msg_free). Returns 0 or -ENOMEM. */
-static int make_profile(worker_t *w, heap_t *heap, int64_t task_id, uint64_t cycle,
-                        bool final, int64_t rate, proto_msg_t *m)
+/* A heap profile snapshot of this process's sites, as of the heap's last
+** collection (as Go's), into m (sites malloc'd: proto_msg_free); that
+** collection's number in *cycle_out. Returns 0 or -ENOMEM. */
+static int make_profile(worker_t *w, heap_t *heap, int64_t task_id, bool final,
+                        int64_t rate, proto_msg_t *m, uint64_t *cycle_out)
 {
     heap_prof_site_t sites[HEAP_PROF_SITES];
-    int n = heap_prof_read(heap, sites, HEAP_PROF_SITES);
+    uint64_t cycle;
+    int n = heap_prof_read(heap, true, sites, HEAP_PROF_SITES, &cycle);
+    *cycle_out = cycle;
     if (n > HEAP_PROF_SITES)
         n = HEAP_PROF_SITES;
     memset(m, 0, sizeof *m);
@@ -284,14 +287,19 @@ static void *sampler_main(void *arg)
         proto_msg_t m = {.type = PROTO_SAMPLE}, prof = {.type = PROTO_SAMPLE};
         proto_gc_t *batch;
         fill_sample(w, &m.u.sample);
-        /* A heap profile snapshot when the heap has collected since the last. */
-        heap_stats_t hs;
-        heap_stats_read(w->cur.heap, &hs);
-        bool send_prof = w->cur.prof_rate > 0 && hs.num_gc != w->cur.prof_cycle &&
-                         make_profile(w, w->cur.heap, w->cur.task_id, hs.num_gc, false,
-                                      w->cur.prof_rate, &prof) == 0;
+        /* A heap profile snapshot when a collection has published one since
+        ** the last sent. */
+        uint64_t cycle = 0;
+        bool send_prof = w->cur.prof_rate > 0 &&
+                         make_profile(w, w->cur.heap, w->cur.task_id, false, w->cur.prof_rate,
+                                      &prof, &cycle) == 0;
+        if (send_prof && (cycle == 0 || cycle == w->cur.prof_cycle)) {
+            proto_msg_free(&prof);
+            prof.type = PROTO_SAMPLE;
+            send_prof = false;
+        }
         if (send_prof)
-            w->cur.prof_cycle = hs.num_gc;
+            w->cur.prof_cycle = cycle;
         int n = take_gc_queue(w, &batch);
         pthread_mutex_unlock(&w->mu);
         send_msg(sock, &m);
@@ -483,7 +491,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
         .st0 = st0,
         .gctrace = t->gctrace != 0,
         .prof_rate = t->mem_profile_rate > 0 ? t->mem_profile_rate : 0,
-        .prof_cycle = st0.num_gc,
+        .prof_cycle = 0,
     };
     snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
     pthread_cond_signal(&w->wake);
@@ -496,8 +504,9 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
 
     sched_stats_read(w->sched, &ss);
     heap_stats_read(heap, &st1);
+    uint64_t prof_cycle;
     if (t->mem_profile_rate > 0 &&
-        make_profile(w, heap, t->task_id, st1.num_gc, true, t->mem_profile_rate, prof) != 0)
+        make_profile(w, heap, t->task_id, true, t->mem_profile_rate, prof, &prof_cycle) != 0)
         proto_msg_free(prof);
     heap_hwm_t hwm;
     heap_hwm_read(heap, &hwm);
