@@ -212,6 +212,13 @@ int store_profile_load(store_t *st, int64_t run_id, int64_t seq, int64_t at_cycl
                        store_profile_t *out);
 void store_profile_free(store_profile_t *p);
 
+/* The GC cycles of the snapshots of task `seq` of run `run_id` (seq < 0 as
+** store_profile_load), oldest first, into a malloc'd array (*cycles_p,
+** *n_p; the caller frees), and the task's seq into *seq_out. Errors as
+** store_profile_load's; nothing to free on failure. */
+int store_profile_cycles(store_t *st, int64_t run_id, int64_t seq, int64_t **cycles_p,
+                         size_t *n_p, int64_t *seq_out);
+
 /* ---- Queries: print to `out` as a table, or as JSON when json ------ */
 /* Nothing is printed before a failure is known except by store_print_sql
 ** in JSON (it streams rows). STORE_EIO when writing `out` fails. */

@@ -201,3 +201,52 @@ out_fail:
     store_profile_free(out);
     return rc;
 }
+
+int store_profile_cycles(store_t *st, int64_t run_id, int64_t seq, int64_t **cycles_p,
+                         size_t *n_p, int64_t *seq_out)
+{
+    static const char sql[] =
+        "SELECT DISTINCT cycle FROM heap_profiles WHERE task_id = ?1 ORDER BY cycle";
+    sqlite3_stmt *stmt;
+    int64_t task_id, *cycles = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    if (!st || !cycles_p || !n_p || !seq_out)
+        return STORE_EUSAGE;
+    *cycles_p = NULL;
+    *n_p = 0;
+    if ((rc = find_task(st, run_id, seq, &task_id, seq_out)) != 0)
+        return rc;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return store__db_fail(st, "reading the profile's cycles");
+    sqlite3_bind_int64(stmt, 1, task_id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *c = realloc(cycles, cap * sizeof *c);
+            if (!c) {
+                sqlite3_finalize(stmt);
+                free(cycles);
+                return store__fail(st, STORE_EDB, "out of memory");
+            }
+            cycles = c;
+        }
+        cycles[n++] = sqlite3_column_int64(stmt, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store__db_fail(st, "reading the profile's cycles");
+        sqlite3_finalize(stmt);
+        free(cycles);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    if (n == 0) {
+        free(cycles);
+        return store__fail(st, STORE_ENOTFOUND, "task %lld of run %lld has no heap profile",
+                           (long long)*seq_out, (long long)run_id);
+    }
+    *cycles_p = cycles;
+    *n_p = n;
+    return 0;
+}

@@ -1353,6 +1353,17 @@ static void test_heap_profiles(void)
     CHECK_INT(got.sites[1].inuse_bytes, 16);
     store_profile_free(&got);
 
+    /* The snapshots' cycles, oldest first. */
+    int64_t *cycles, seq;
+    size_t ncycles;
+    REQUIRE_RC(store_profile_cycles(fx.st, fx.run_id, 1, &cycles, &ncycles, &seq), 0,
+               store_strerror);
+    CHECK(ncycles == 2 && cycles[0] == 3 && cycles[1] == 7 && seq == 1);
+    free(cycles);
+    CHECK_RC(store_profile_cycles(fx.st, fx.run_id, 0, &cycles, &ncycles, &seq),
+             STORE_ENOTFOUND, store_strerror);
+    CHECK(cycles == NULL && ncycles == 0);
+
     /* At a cycle: the last snapshot at or before it. */
     REQUIRE_RC(store_profile_load(fx.st, fx.run_id, 1, 5, &got), 0, store_strerror);
     CHECK_INT(got.cycle, 3);
