@@ -31,6 +31,7 @@
 #include "base/clock.h"
 #include "catalog/catalog.h"
 #include "launcher/launcher.h"
+#include "profile/leaks.h"
 #include "profile/profile.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
@@ -140,6 +141,7 @@ static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv
 static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv);
 
@@ -199,6 +201,15 @@ static const command_t commands[] = {
              "one. " HISTORY_NOTE,
      .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_AT_CYCLE) | A(O_OUTPUT),
      .min_args = 1, .max_args = 1, .run = cmd_profile},
+    {.name = "leaks",
+     .args = "RUN_ID [--task SEQ]",
+     .summary = "allocation sites whose objects in use grow from GC cycle to cycle",
+     .note = "From the task's heap profile snapshots (one each time its heap collected, "
+             "at most once per sample interval): a site is listed when it grew by at least "
+             "one sample's worth, with a positive trend, rising at least twice as often as "
+             "it fell. " HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_TASK),
+     .min_args = 1, .max_args = 1, .run = cmd_leaks},
     {.name = "clean",
      .args = "",
      .summary = "remove shared-memory heaps of dead runs",
@@ -237,7 +248,8 @@ static void print_help(FILE *out)
             if (c->section != (int)s)
                 continue;
             usage_line(c, usage, sizeof usage);
-            if (sections[s].column)
+            /* A usage too long for the section's column: as with none. */
+            if (sections[s].column && (int)strlen(usage) < sections[s].column)
                 fprintf(out, "  %-*s%s\n", sections[s].column, usage, c->summary);
             else
                 fprintf(out, "  %s\n      %s\n", usage, c->summary);
@@ -609,6 +621,100 @@ static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **a
     free(sites);
     store_profile_free(&sp);
     return rc == 0 ? 0 : 1;
+}
+
+/* ---- leaks ------------------------------------------------------------- */
+
+static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    store_t *st;
+    long run_id;
+    int64_t *cycles = NULL, seq = -1, rate = 0;
+    size_t ncycles = 0, nloaded = 0;
+    store_profile_t *loaded = NULL;
+    profile_site_t **sites = NULL;
+    profile_snapshot_t *snaps = NULL;
+    int rc;
+    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    rc = store_profile_cycles(st, run_id, o->task, &cycles, &ncycles, &seq);
+    if (rc == 0) {
+        loaded = calloc(ncycles, sizeof *loaded);
+        sites = calloc(ncycles, sizeof *sites);
+        snaps = calloc(ncycles, sizeof *snaps);
+        if (!loaded || !sites || !snaps)
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < ncycles; i++) {
+        rc = store_profile_load(st, run_id, seq, cycles[i], &loaded[i]);
+        if (rc != 0)
+            break;
+        nloaded++;
+        rate = loaded[i].rate;
+        sites[i] = calloc(loaded[i].nsites ? loaded[i].nsites : 1, sizeof **sites);
+        if (!sites[i]) {
+            rc = -ENOMEM;
+            break;
+        }
+        for (size_t k = 0; k < loaded[i].nsites; k++) {
+            const store_profile_site_t *s = &loaded[i].sites[k];
+            sites[i][k] = (profile_site_t){ s->site, s->alloc_objects, s->alloc_bytes,
+                                            s->inuse_objects, s->inuse_bytes };
+        }
+        snaps[i] = (profile_snapshot_t){ cycles[i], sites[i], loaded[i].nsites };
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name,
+                rc == -ENOMEM ? "out of memory" : store_errmsg(st));
+        rc = rc == STORE_ENOTFOUND || rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+        goto out_free;
+    }
+
+    profile_leak_t *leaks = NULL;
+    size_t nleaks = 0;
+    printf("run %ld task %lld: %zu heap profile snapshot%s, GC cycles %lld..%lld, "
+           "1 sample per %lld B\n", run_id, (long long)seq, ncycles, ncycles == 1 ? "" : "s",
+           (long long)cycles[0], (long long)cycles[ncycles - 1], (long long)rate);
+    if (ncycles < PROFILE_LEAKS_MIN_SNAPSHOTS) {
+        printf("  too few snapshots to see a trend (at least %d; a shorter sample_interval "
+               "or a longer task gives more)\n", PROFILE_LEAKS_MIN_SNAPSHOTS);
+        rc = 0;
+        goto out_free;
+    }
+    if (profile_find_leaks(snaps, ncycles, rate, &leaks, &nleaks) != 0) {
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+        rc = 1;
+        goto out_free;
+    }
+    if (nleaks == 0)
+        printf("  no site's objects in use grow across the snapshots\n");
+    else
+        printf("  %-32s %22s %14s %8s\n", "SITE (objects in use growing)", "IN USE FIRST -> LAST",
+               "PER GC CYCLE", "UP/DOWN");
+    for (size_t i = 0; i < nleaks; i++) {
+        char span[64];
+        snprintf(span, sizeof span, "%.2fMB -> %.2fMB", (double)leaks[i].first_bytes / (1 << 20),
+                 (double)leaks[i].last_bytes / (1 << 20));
+        printf("  %-32s %22s %11.1fKB %5d/%d\n", leaks[i].site, span,
+               leaks[i].bytes_per_cycle / 1024.0, leaks[i].rises, leaks[i].falls);
+    }
+    free(leaks);
+    rc = 0;
+out_free:
+    for (size_t i = 0; i < nloaded; i++) {
+        free(sites[i]);
+        store_profile_free(&loaded[i]);
+    }
+    free(snaps);
+    free(sites);
+    free(loaded);
+    free(cycles);
+    store_close(&st);
+    return rc;
 }
 
 /* ---- kernels / check / clean ------------------------------------------- */
