@@ -108,6 +108,17 @@ static const kparam_spec_t leak_params[] = {
              "(watchers blocked on a channel nobody sends to, each holding its request)"),
 };
 
+static const kparam_spec_t sessions_params[] = {
+    P_INT("requests", 1, 100000000, 100000, "requests handled, one at a time"),
+    P_SIZE("body_bytes", 16, MIB, 8 * KIB, "request body read per request (garbage after it)"),
+    P_SIZE("response_bytes", 16, MIB, 2 * KIB, "response built per request (garbage after it)"),
+    P_SIZE("session_bytes", 16, MIB, 512, "session record kept in the session table"),
+    P_FLOAT("new_session_percent", 0, 100, 5, "share of the requests that open a session"),
+    P_BOOL("evict", false, "the table is a ring of max_sessions: a new session replaces the "
+                           "oldest (else sessions are never closed: the leak)"),
+    P_INT("max_sessions", 1, 100000000, 1000, "table slots with evict"),
+};
+
 static const kparam_spec_t pingpong_params[] = {
     P_INT("rounds", 1, 1000000000, 1000000, "round trips over the two channels"),
 };
@@ -208,6 +219,11 @@ static const kernel_spec_t kernels[] = {
       "goroutine allocating a graph; latency percentiles (HDR histogram) "
       "with GC pauses in the tail",
       request_server_params),
+    K("sessions",
+      "A request handler whose leak hides among honest allocations: bodies and "
+      "responses lead what is allocated, sessions never closed are what stays; "
+      "the heap profile's inuse_space finds them (evict: a bounded table)",
+      sessions_params),
     K("spawn",
       "Spawn goroutines that park on a channel, release them all with one "
       "close and wait; what a goroutine costs in time and memory",

@@ -93,7 +93,7 @@ static void test_lookup_and_lists(void)
 
     CHECK_STR(catalog_kernel_names(buf, sizeof(buf)),
               "binary_trees, churn, copy_vs_pointer, gcbench, leak, pingpong, pool, "
-              "producer_consumer, request_server, spawn, stacks");
+              "producer_consumer, request_server, sessions, spawn, stacks");
     CHECK_STR(catalog_kernel_names(tiny, sizeof(tiny)), "binary_");
 
     CHECK_STR(catalog_param_list(bt, buf, sizeof(buf)),

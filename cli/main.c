@@ -28,8 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "catalog/catalog.h"
 #include "launcher/launcher.h"
+#include "profile/leaks.h"
+#include "profile/profile.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
@@ -64,6 +67,9 @@ typedef struct opts {
     size_t nsets;
     long workers;
     long limit;
+    long task;                   /* --task SEQ, -1 when not given */
+    long at_cycle;               /* --at-cycle N, -1 when not given */
+    const char *output;          /* -o PATH */
     bool json;
     bool quiet;
     bool local_child;
@@ -73,7 +79,7 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD };
+       O_QUIET, O_LOCAL_CHILD, O_GCTRACE, O_TASK, O_AT_CYCLE, O_OUTPUT };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -88,6 +94,10 @@ static const struct option longopts[] = {
     {"limit", required_argument, NULL, O_LIMIT},
     {"quiet", no_argument, NULL, O_QUIET},
     {"local-child", no_argument, NULL, O_LOCAL_CHILD},
+    {"gctrace", no_argument, NULL, O_GCTRACE},
+    {"task", required_argument, NULL, O_TASK},
+    {"at-cycle", required_argument, NULL, O_AT_CYCLE},
+    {"output", required_argument, NULL, O_OUTPUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -130,6 +140,8 @@ static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **a
 static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv);
 
@@ -137,16 +149,20 @@ static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv
 
 static const command_t commands[] = {
     {.name = "run",
-     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]",
+     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet] "
+             "[--gctrace]",
      .summary = "run a scenario on local worker processes (default: one per core)",
+     .note = "--gctrace: each worker prints Go's gctrace line per GC cycle to stderr "
+             "(--set gctrace=1).",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS),
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
+                A(O_GCTRACE),
      .min_args = 1, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
-     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]",
+     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json] [--gctrace]",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND),
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_GCTRACE),
      .min_args = 1, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
      .args = "--connect ENDPOINT [--name NAME]",
@@ -177,6 +193,23 @@ static const command_t commands[] = {
      .summary = "any read-only query", .note = HISTORY_NOTE,
      .section = 2, .options = A(O_DB) | A(O_JSON),
      .min_args = 1, .max_args = 1, .run = cmd_sql},
+    {.name = "profile",
+     .args = "RUN_ID [--task SEQ] [--at-cycle N] -o FILE",
+     .summary = "a task's heap profile in pprof's format (go tool pprof FILE)",
+     .note = "The last snapshot of the task's profile, or the last one taken at or before "
+             "GC cycle N of its heap. --task is needed when several tasks of the run have "
+             "one. " HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_AT_CYCLE) | A(O_OUTPUT),
+     .min_args = 1, .max_args = 1, .run = cmd_profile},
+    {.name = "leaks",
+     .args = "RUN_ID [--task SEQ]",
+     .summary = "allocation sites whose objects in use grow from GC cycle to cycle",
+     .note = "From the task's heap profile snapshots (one each time its heap collected, "
+             "at most once per sample interval): a site is listed when it grew by at least "
+             "one sample's worth, with a positive trend, rising at least twice as often as "
+             "it fell. " HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_TASK),
+     .min_args = 1, .max_args = 1, .run = cmd_leaks},
     {.name = "clean",
      .args = "",
      .summary = "remove shared-memory heaps of dead runs",
@@ -215,7 +248,8 @@ static void print_help(FILE *out)
             if (c->section != (int)s)
                 continue;
             usage_line(c, usage, sizeof usage);
-            if (sections[s].column)
+            /* A usage too long for the section's column: as with none. */
+            if (sections[s].column && (int)strlen(usage) < sections[s].column)
                 fprintf(out, "  %-*s%s\n", sections[s].column, usage, c->summary);
             else
                 fprintf(out, "  %s\n      %s\n", usage, c->summary);
@@ -264,16 +298,20 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
     o->db = "heapsim.db";
     o->workers = 0;
     o->limit = 20;
+    o->task = -1;
+    o->at_cycle = -1;
     optind = 1;
     opterr = 0;
     for (;;) {
         int longindex = -1;
         /* GNU getopt permutes: options may follow the arguments. */
-        int c = getopt_long(argc, argv, ":h", longopts, &longindex);
+        int c = getopt_long(argc, argv, ":ho:", longopts, &longindex);
         if (c == -1)
             break;
         if (c == 'h')
             return PARSE_HELP;
+        if (c == 'o')
+            c = O_OUTPUT;
         if (c == ':') {
             usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
             return EXIT_USAGE;
@@ -316,6 +354,33 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_JSON: o->json = true; break;
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
+        case O_TASK:
+            if (!parse_long(optarg, 0, 1000000000, &o->task)) {
+                usage_error(cmd, "--task %s: expected a task's SEQ (heapsim show RUN)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_AT_CYCLE:
+            if (!parse_long(optarg, 0, LONG_MAX, &o->at_cycle)) {
+                usage_error(cmd, "--at-cycle %s: expected a GC cycle number", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_OUTPUT:
+            if (!*optarg) {
+                usage_error(cmd, "-o needs a path");
+                return EXIT_USAGE;
+            }
+            o->output = optarg;
+            break;
+        case O_GCTRACE:
+            /* The last --set wins: the flag overrides the scenario's key. */
+            if (o->nsets == MAX_SETS) {
+                usage_error(cmd, "more than %d --set options", MAX_SETS);
+                return EXIT_USAGE;
+            }
+            o->sets[o->nsets++] = "gctrace=1";
+            break;
         case O_BIND: o->bind = optarg; break;
         case O_CONNECT: o->connect = optarg; break;
         case O_NAME: o->name = optarg; break;
@@ -462,6 +527,194 @@ static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
         fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
     store_close(&st);
     return rc == 0 ? 0 : rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+}
+
+/* ---- profile ----------------------------------------------------------- */
+
+/* A site as `heapsim profile` lists it: scaled as pprof shows it. */
+typedef struct shown_site {
+    const char *name;
+    int64_t inuse_bytes, alloc_bytes;
+} shown_site_t;
+
+static int by_inuse_bytes(const void *a, const void *b)
+{
+    const shown_site_t *x = a, *y = b;
+    if (x->inuse_bytes != y->inuse_bytes)
+        return x->inuse_bytes < y->inuse_bytes ? 1 : -1;
+    return x->alloc_bytes < y->alloc_bytes ? 1 : x->alloc_bytes > y->alloc_bytes ? -1 : 0;
+}
+
+/* What was written, and the sites by estimated bytes in use, as
+** `go tool pprof -top` shows them. */
+static void print_profile(const char *path, const char *comment, const profile_heap_t *ph)
+{
+    shown_site_t *shown = calloc(ph->nsites ? ph->nsites : 1, sizeof *shown);
+    printf("%s: %s, %zu site%s, 1 sample per %lld B\n", path, comment, ph->nsites,
+           ph->nsites == 1 ? "" : "s", (long long)ph->rate);
+    if (!shown)
+        return;
+    for (size_t i = 0; i < ph->nsites; i++) {
+        const profile_site_t *s = &ph->sites[i];
+        int64_t count;
+        shown[i].name = s->name;
+        profile_scale(s->inuse_objects, s->inuse_bytes, ph->rate, &count, &shown[i].inuse_bytes);
+        profile_scale(s->alloc_objects, s->alloc_bytes, ph->rate, &count, &shown[i].alloc_bytes);
+    }
+    qsort(shown, ph->nsites, sizeof *shown, by_inuse_bytes);
+    printf("  %12s %12s  %s\n", "inuse_space", "alloc_space", "site");
+    for (size_t i = 0; i < ph->nsites; i++)
+        printf("  %10.2fMB %10.2fMB  %s\n", (double)shown[i].inuse_bytes / (1 << 20),
+               (double)shown[i].alloc_bytes / (1 << 20), shown[i].name);
+    free(shown);
+}
+
+static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    store_t *st;
+    store_profile_t sp;
+    long run_id;
+    int rc;
+    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if (!o->output) {
+        usage_error(cmd->name, "-o FILE is required (e.g. -o heap.pb.gz)");
+        return EXIT_USAGE;
+    }
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    rc = store_profile_load(st, run_id, o->task, o->at_cycle, &sp);
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+        store_close(&st);
+        return rc == STORE_ENOTFOUND || rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+    }
+    store_close(&st);
+
+    profile_site_t *sites = calloc(sp.nsites ? sp.nsites : 1, sizeof *sites);
+    if (!sites) {
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+        store_profile_free(&sp);
+        return 1;
+    }
+    for (size_t i = 0; i < sp.nsites; i++)
+        sites[i] = (profile_site_t){
+            .name = sp.sites[i].site,
+            .alloc_objects = sp.sites[i].alloc_objects, .alloc_bytes = sp.sites[i].alloc_bytes,
+            .inuse_objects = sp.sites[i].inuse_objects, .inuse_bytes = sp.sites[i].inuse_bytes,
+        };
+    char comment[128];
+    snprintf(comment, sizeof comment, "heapsim run %ld task %lld, GC cycle %lld%s", run_id,
+             (long long)sp.seq, (long long)sp.cycle, sp.final ? " (end of task)" : "");
+    profile_heap_t ph = {
+        .rate = sp.rate, .time_unix_ns = clock_unix_ns(), .comment = comment,
+        .sites = sites, .nsites = sp.nsites,
+    };
+    rc = profile_heap_write(&ph, o->output);
+    if (rc != 0)
+        fprintf(stderr, "%s %s: %s: %s\n", progname, cmd->name, o->output,
+                profile_strerror(rc));
+    else
+        print_profile(o->output, comment, &ph);
+    free(sites);
+    store_profile_free(&sp);
+    return rc == 0 ? 0 : 1;
+}
+
+/* ---- leaks ------------------------------------------------------------- */
+
+static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    store_t *st;
+    long run_id;
+    int64_t *cycles = NULL, seq = -1, rate = 0;
+    size_t ncycles = 0, nloaded = 0;
+    store_profile_t *loaded = NULL;
+    profile_site_t **sites = NULL;
+    profile_snapshot_t *snaps = NULL;
+    int rc;
+    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    rc = store_profile_cycles(st, run_id, o->task, &cycles, &ncycles, &seq);
+    if (rc == 0) {
+        loaded = calloc(ncycles, sizeof *loaded);
+        sites = calloc(ncycles, sizeof *sites);
+        snaps = calloc(ncycles, sizeof *snaps);
+        if (!loaded || !sites || !snaps)
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < ncycles; i++) {
+        rc = store_profile_load(st, run_id, seq, cycles[i], &loaded[i]);
+        if (rc != 0)
+            break;
+        nloaded++;
+        rate = loaded[i].rate;
+        sites[i] = calloc(loaded[i].nsites ? loaded[i].nsites : 1, sizeof **sites);
+        if (!sites[i]) {
+            rc = -ENOMEM;
+            break;
+        }
+        for (size_t k = 0; k < loaded[i].nsites; k++) {
+            const store_profile_site_t *s = &loaded[i].sites[k];
+            sites[i][k] = (profile_site_t){ s->site, s->alloc_objects, s->alloc_bytes,
+                                            s->inuse_objects, s->inuse_bytes };
+        }
+        snaps[i] = (profile_snapshot_t){ cycles[i], sites[i], loaded[i].nsites };
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name,
+                rc == -ENOMEM ? "out of memory" : store_errmsg(st));
+        rc = rc == STORE_ENOTFOUND || rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+        goto out_free;
+    }
+
+    profile_leak_t *leaks = NULL;
+    size_t nleaks = 0;
+    printf("run %ld task %lld: %zu heap profile snapshot%s, GC cycles %lld..%lld, "
+           "1 sample per %lld B\n", run_id, (long long)seq, ncycles, ncycles == 1 ? "" : "s",
+           (long long)cycles[0], (long long)cycles[ncycles - 1], (long long)rate);
+    if (ncycles < PROFILE_LEAKS_MIN_SNAPSHOTS) {
+        printf("  too few snapshots to see a trend (at least %d; a shorter sample_interval "
+               "or a longer task gives more)\n", PROFILE_LEAKS_MIN_SNAPSHOTS);
+        rc = 0;
+        goto out_free;
+    }
+    if (profile_find_leaks(snaps, ncycles, rate, &leaks, &nleaks) != 0) {
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+        rc = 1;
+        goto out_free;
+    }
+    if (nleaks == 0)
+        printf("  no site's objects in use grow across the snapshots\n");
+    else
+        printf("  %-32s %22s %14s %8s\n", "SITE (objects in use growing)", "IN USE FIRST -> LAST",
+               "PER GC CYCLE", "UP/DOWN");
+    for (size_t i = 0; i < nleaks; i++) {
+        char span[64];
+        snprintf(span, sizeof span, "%.2fMB -> %.2fMB", (double)leaks[i].first_bytes / (1 << 20),
+                 (double)leaks[i].last_bytes / (1 << 20));
+        printf("  %-32s %22s %11.1fKB %5d/%d\n", leaks[i].site, span,
+               leaks[i].bytes_per_cycle / 1024.0, leaks[i].rises, leaks[i].falls);
+    }
+    free(leaks);
+    rc = 0;
+out_free:
+    for (size_t i = 0; i < nloaded; i++) {
+        free(sites[i]);
+        store_profile_free(&loaded[i]);
+    }
+    free(snaps);
+    free(sites);
+    free(loaded);
+    free(cycles);
+    store_close(&st);
+    return rc;
 }
 
 /* ---- kernels / check / clean ------------------------------------------- */

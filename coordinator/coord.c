@@ -138,6 +138,8 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.heap_max_bytes = st->runtime.heap_max_bytes;
         t->msg.stack_reserve_bytes = st->runtime.stack_reserve_bytes;
         t->msg.timer_resolution_ns = st->runtime.timer_resolution_ns;
+        t->msg.gctrace = st->runtime.gctrace;
+        t->msg.mem_profile_rate = st->runtime.mem_profile_rate;
         t->msg.params = st->params;        /* borrowed from the scenario */
         c->queue[c->qtail++] = i;
     }
@@ -421,6 +423,32 @@ static void on_gc(coord_t *c, const proto_msg_t *m)
     store_gc_insert(c->o.store, &sg);
 }
 
+static void on_profile(coord_t *c, const proto_msg_t *m)
+{
+    const proto_profile_t *p = &m->u.profile;
+    if (!task_by_id(c, p->task_id)) {
+        bad_frame(c, "a heap profile for a task of another run");
+        return;
+    }
+    store_profile_site_t *sites = calloc(p->nsites ? p->nsites : 1, sizeof *sites);
+    if (!sites)
+        return;
+    for (size_t i = 0; i < p->nsites; i++) {
+        sites[i].site = (char *)p->sites[i].site;
+        sites[i].alloc_objects = p->sites[i].alloc_objects;
+        sites[i].alloc_bytes = p->sites[i].alloc_bytes;
+        sites[i].inuse_objects = p->sites[i].inuse_objects;
+        sites[i].inuse_bytes = p->sites[i].inuse_bytes;
+    }
+    store_profile_t sp = {
+        .task_id = p->task_id, .cycle = p->cycle, .final = p->final, .rate = p->rate,
+        .sites = sites, .nsites = p->nsites,
+    };
+    txn_touch(c);
+    store_profile_insert(c->o.store, &sp);
+    free(sites);
+}
+
 /* Receive and handle one message; 0 when there was none. */
 static int handle_one(coord_t *c)
 {
@@ -471,6 +499,7 @@ static int handle_one(coord_t *c)
     case PROTO_RESULT: on_result(c, &m); break;
     case PROTO_SAMPLE: on_sample(c, &m); break;
     case PROTO_GC: on_gc(c, &m); break;
+    case PROTO_PROFILE: on_profile(c, &m); break;
     default: bad_frame(c, "a message only the coordinator sends"); break;
     }
     proto_msg_free(&m);

@@ -19,11 +19,11 @@
 static heap_ref_t bottom_up(rt_t *rt, heap_t *h, int depth)
 {
     if (depth <= 0)
-        return rt_alloc(rt, 2, 0);
+        return rt_alloc_at(rt, 2, 0, "binary_trees.bottom_up.leaf");
     heap_ref_t *frame = rt_push(rt, 2);
     frame[0] = bottom_up(rt, h, depth - 1);
     frame[1] = bottom_up(rt, h, depth - 1);
-    heap_ref_t node = rt_alloc(rt, 2, 0);
+    heap_ref_t node = rt_alloc_at(rt, 2, 0, "binary_trees.bottom_up.node");
     heap_ref_t *slots = heap_slots(h, node);
     slots[0] = frame[0];
     slots[1] = frame[1];

@@ -32,13 +32,13 @@ static void churn_run(rt_t *rt, void *arg)
     heap_ref_t *frame = rt_push(rt, 2);    /* 0: window, 1: previous object */
     int64_t window = job->window > 0 ? job->window : 1;
 
-    frame[0] = rt_alloc(rt, (uint32_t)window, 0);
+    frame[0] = rt_alloc_at(rt, (uint32_t)window, 0, "churn.window");
     for (int64_t i = 0; i < job->objects; i++) {
         size_t span = job->max_bytes - job->min_bytes + 1;
         size_t bytes = job->min_bytes + (size_t)(splitmix64_next(&rng) % span);
         uint32_t nptrs = (i % 10 == 0 && bytes >= sizeof(heap_ref_t)) ? 1 : 0;
         size_t scalars = bytes - nptrs * sizeof(heap_ref_t);
-        heap_ref_t obj = rt_alloc(rt, nptrs, scalars);
+        heap_ref_t obj = rt_alloc_at(rt, nptrs, scalars, "churn.object");
         if (nptrs)
             heap_slots(h, obj)[0] = frame[1];
         if (scalars >= sizeof(int64_t))

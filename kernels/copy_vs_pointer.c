@@ -71,7 +71,7 @@ static void source(rt_t *rt, void *arg)
     size_t pattern_bytes = st->payload_bytes - CVP_HEADER_BYTES;
 
     for (int64_t id = 0; id < st->items; id++) {
-        frame[0] = rt_alloc(rt, 0, st->payload_bytes);
+        frame[0] = rt_alloc_at(rt, 0, st->payload_bytes, "copy_vs_pointer.produce");
         uint64_t *data = heap_data(h, frame[0], 0);
         data[0] = (uint64_t)id;
         data[1] = 0;
@@ -94,7 +94,7 @@ static void stage(rt_t *rt, void *arg)
     while (chan_recv(rt, chan_at(st, me->index - 1), &frame[0], NULL)) {
         heap_ref_t out = frame[0];
         if (st->by_value) {
-            frame[1] = rt_alloc(rt, 0, st->payload_bytes);
+            frame[1] = rt_alloc_at(rt, 0, st->payload_bytes, "copy_vs_pointer.stage.copy");
             memcpy(heap_data(h, frame[1], 0), heap_data(h, frame[0], 0), st->payload_bytes);
             st->bytes_copied += st->payload_bytes;
             out = frame[1];
@@ -177,7 +177,7 @@ void kernel_copy_vs_pointer(rt_t *rt, const kparams_t *p)
     sync_wg_init(&st->done);
 
     heap_ref_t *frame = rt_push(rt, 1);
-    frame[0] = rt_alloc(rt, (uint32_t)(stages + 1), 0);
+    frame[0] = rt_alloc_at(rt, (uint32_t)(stages + 1), 0, "copy_vs_pointer.chans");
     st->chans_root = &frame[0];
     for (int64_t i = 0; i <= stages; i++) {
         heap_ref_t ch = chan_make(rt, 1, 0, 0);

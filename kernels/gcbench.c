@@ -23,7 +23,7 @@ static int64_t tree_size(int depth)
 
 static heap_ref_t new_node(rt_t *rt)
 {
-    return rt_alloc(rt, 2, sizeof(node_data_t));
+    return rt_alloc_at(rt, 2, sizeof(node_data_t), "gcbench.new_node");
 }
 
 /* Give `node` (rooted by the caller) children down to depth. */
@@ -86,7 +86,7 @@ void kernel_gcbench(rt_t *rt, const kparams_t *p)
     populate(rt, h, long_lived_depth, frame[1]);
 
     rt_printf(rt, " Creating a long-lived array of %lld doubles\n", (long long)array_size);
-    frame[2] = rt_alloc(rt, 0, (size_t)array_size * sizeof(double));
+    frame[2] = rt_alloc_at(rt, 0, (size_t)array_size * sizeof(double), "gcbench.array");
     double *array = heap_data(h, frame[2], 0);
     for (int64_t i = 1; i < array_size / 2; i++)
         array[i] = 1.0 / (double)i;

@@ -16,6 +16,7 @@ static const struct {
     {"pool", kernel_pool},
     {"producer_consumer", kernel_producer_consumer},
     {"request_server", kernel_request_server},
+    {"sessions", kernel_sessions},
     {"spawn", kernel_spawn},
     {"stacks", kernel_stacks},
 };

@@ -31,5 +31,6 @@ void kernel_producer_consumer(rt_t *rt, const kparams_t *p);
 void kernel_copy_vs_pointer(rt_t *rt, const kparams_t *p);
 void kernel_pool(rt_t *rt, const kparams_t *p);
 void kernel_request_server(rt_t *rt, const kparams_t *p);
+void kernel_sessions(rt_t *rt, const kparams_t *p);
 
 #endif

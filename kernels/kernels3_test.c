@@ -289,6 +289,30 @@ static void test_leak_goroutines_out_of_memory(void)
     free(rel.output);
 }
 
+/* sessions: the leak keeps every session it opens (5 % of the requests,
+** each holding its parsed fields); with evict, max_sessions of them. */
+static void test_sessions(void)
+{
+    ktest_outcome_t leak = RUN("sessions", 128u << 20, "requests=20000",
+                               "new_session_percent=5");
+    ktest_outcome_t ring = RUN("sessions", 128u << 20, "requests=20000",
+                               "new_session_percent=5", "evict=true", "max_sessions=100");
+    ktest_print("sessions", &leak);
+    ktest_print("sessions evict", &ring);
+    CHECK(leak.rc == 0 && ring.rc == 0);
+    CHECK(ktest_metric(&leak, "sessions_opened") == 1000);
+    CHECK(ktest_metric(&leak, "sessions_held") == 1000);
+    CHECK(ktest_metric(&ring, "sessions_opened") == 1000);
+    CHECK(ktest_metric(&ring, "sessions_held") == 100);
+    /* 1,000 sessions of 520 B (512 and a slot: the 576 B class) and 4
+    ** fields of 56 B each (the 64 B class): at least 832 KB held; the ring
+    ** holds a tenth. */
+    CHECK(ktest_metric(&leak, "live_bytes_end") >= 1000.0 * (576 + 4 * 64));
+    CHECK(ktest_metric(&ring, "live_bytes_end") * 5 < ktest_metric(&leak, "live_bytes_end"));
+    free(leak.output);
+    free(ring.output);
+}
+
 int main(void)
 {
     test_pc_exactly_once();
@@ -302,5 +326,6 @@ int main(void)
     test_request_server_pool_and_poisson();
     test_leak_goroutines();
     test_leak_goroutines_out_of_memory();
+    test_sessions();
     return ktest_finish("kernels3_test");
 }

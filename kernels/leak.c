@@ -114,7 +114,7 @@ static void table_grow(rt_t *rt, leak_state_t *st)
     if (!free_slots)
         rt_fail(rt, "out of memory: leak table free list");
     st->free_slots = free_slots;
-    table = rt_alloc(rt, (uint32_t)capacity, 0);
+    table = rt_alloc_at(rt, (uint32_t)capacity, 0, "leak.table");
     if (st->capacity)
         memcpy(heap_slots(h, table), heap_slots(h, *st->table_root),
                (size_t)st->capacity * sizeof(heap_ref_t));
@@ -227,9 +227,9 @@ static void handler(rt_t *rt, void *arg)
         rt_fail(rt, "out of memory: leak handler cleanup");
     }
     frame = rt_push(rt, 2);       /* 0: the request, 1: goroutines' done */
-    frame[0] = rt_alloc(rt, 1, sizeof(int64_t));          /* the request */
+    frame[0] = rt_alloc_at(rt, 1, sizeof(int64_t), "leak.request");   /* the request */
     *(int64_t *)heap_data(h, frame[0], 1) = job->id;
-    payload = rt_alloc(rt, 0, st->request_bytes);
+    payload = rt_alloc_at(rt, 0, st->request_bytes, "leak.payload");
     heap_slots(h, frame[0])[0] = payload;
     memcpy(heap_data(h, payload, 0), &job->id,
            st->request_bytes < sizeof job->id ? st->request_bytes : sizeof job->id);

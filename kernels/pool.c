@@ -63,7 +63,7 @@ static void server(rt_t *rt, void *arg)
     size_t body = st->payload_bytes - sizeof(uint64_t);
 
     for (int64_t id = me->first; id < st->requests; id += st->concurrency) {
-        frame[0] = rt_alloc(rt, 1, sizeof(int64_t));
+        frame[0] = rt_alloc_at(rt, 1, sizeof(int64_t), "pool.request");
         *(int64_t *)heap_data(h, frame[0], 1) = id;
 
         heap_ref_t buf = st->pool ? pool_get(rt, st->pool) : 0;
@@ -71,7 +71,7 @@ static void server(rt_t *rt, void *arg)
             heap_slots(h, frame[0])[0] = buf;   /* rooted before a safepoint */
             st->hits++;
         } else {
-            buf = rt_alloc(rt, 0, st->payload_bytes);
+            buf = rt_alloc_at(rt, 0, st->payload_bytes, "pool.buffer");
             heap_slots(h, frame[0])[0] = buf;
             st->misses++;
         }

@@ -98,7 +98,7 @@ static void producer(rt_t *rt, void *arg)
         kern__work(rt, kern__duration_ns(&rng, st->produce_ns, st->exponential), st->spin);
         st->produce_work_ns += rt_now_ns() - w0;
 
-        frame[0] = rt_alloc(rt, 0, st->item_bytes);
+        frame[0] = rt_alloc_at(rt, 0, st->item_bytes, "producer_consumer.item");
         uint64_t *data = heap_data(h, frame[0], 0);
         data[0] = (uint64_t)id;
         data[1] = check_word(id);

@@ -83,7 +83,8 @@ static void handler(rt_t *rt, void *arg)
     heap_ref_t *frame = rt_push(rt, 2);   /* 0: newest graph object, 1: buffer */
 
     for (int64_t i = 0; i < st->objects; i++) {
-        heap_ref_t obj = rt_alloc(rt, RS_OBJ_SLOTS, st->object_scalar_bytes);
+        heap_ref_t obj = rt_alloc_at(rt, RS_OBJ_SLOTS, st->object_scalar_bytes,
+                                     "request_server.graph");
         heap_ref_t *slots = heap_slots(h, obj);
         slots[0] = frame[0];
         slots[1] = frame[0] ? heap_slots(h, frame[0])[0] : 0;
@@ -101,7 +102,7 @@ static void handler(rt_t *rt, void *arg)
             frame[1] = buf;
             st->buffers_reused++;
         } else {
-            frame[1] = buf = rt_alloc(rt, 0, st->buffer_bytes);
+            frame[1] = buf = rt_alloc_at(rt, 0, st->buffer_bytes, "request_server.buffer");
             st->buffers_new++;
         }
         memset(heap_data(h, buf, 0), buffer_byte(id), st->buffer_bytes);
@@ -199,7 +200,7 @@ void kernel_request_server(rt_t *rt, const kparams_t *p)
 
     heap_ref_t *frame = rt_push(rt, 1);
     if (st->cache_requests > 0)
-        frame[0] = rt_alloc(rt, (uint32_t)st->cache_requests, 0);
+        frame[0] = rt_alloc_at(rt, (uint32_t)st->cache_requests, 0, "request_server.cache");
     st->cache_root = &frame[0];
 
     heap_stats_read(h, &hs0);

@@ -40,6 +40,22 @@ static const field_t task_fields[] = {
     F(proto_task_t, timer_resolution_ns),
 };
 
+/* Task fields added since PROTO_VERSION 1: always sent, 0 when absent (a
+** coordinator that predates them). */
+static const field_t task_opt_fields[] = {
+    F(proto_task_t, gctrace), F(proto_task_t, mem_profile_rate),
+};
+
+static const field_t profile_fields[] = {
+    F(proto_profile_t, task_id), F(proto_profile_t, cycle), F(proto_profile_t, final),
+    F(proto_profile_t, rate),
+};
+
+static const field_t profile_site_fields[] = {
+    F(proto_profile_site_t, alloc_objects), F(proto_profile_site_t, alloc_bytes),
+    F(proto_profile_site_t, inuse_objects), F(proto_profile_site_t, inuse_bytes),
+};
+
 static const field_t sample_fields[] = {
     F(proto_sample_t, task_id), F(proto_sample_t, t_ns), F(proto_sample_t, unix_ns),
     F(proto_sample_t, heap_alloc_bytes), F(proto_sample_t, heap_inuse_bytes),
@@ -67,7 +83,7 @@ static const field_t result_fields[] = {
 static const char *const type_names[] = {
     [PROTO_HELLO] = "hello", [PROTO_READY] = "ready", [PROTO_TASK] = "task",
     [PROTO_DONE] = "done", [PROTO_SAMPLE] = "sample", [PROTO_GC] = "gc",
-    [PROTO_RESULT] = "result",
+    [PROTO_RESULT] = "result", [PROTO_PROFILE] = "profile",
 };
 
 const char *proto_type_name(proto_type_t type)
@@ -193,7 +209,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_int(&pk, "v", PROTO_VERSION);
         break;
     case PROTO_TASK:
-        msgpack_pack_map(&pk, 6 + NFIELDS(task_fields));
+        msgpack_pack_map(&pk, 6 + NFIELDS(task_fields) + NFIELDS(task_opt_fields));
         pack_str(&pk, "t", "task");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "token", msg->u.task.token);
@@ -201,6 +217,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_str(&pk, "kernel", msg->u.task.params.kernel->name);
         pack_params(&pk, &msg->u.task.params);
         pack_fields(&pk, &msg->u.task, task_fields, NFIELDS(task_fields));
+        pack_fields(&pk, &msg->u.task, task_opt_fields, NFIELDS(task_opt_fields));
         break;
     case PROTO_SAMPLE:
         msgpack_pack_map(&pk, 3 + NFIELDS(sample_fields));
@@ -235,6 +252,22 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
             msgpack_pack_double(&pk, r->metrics[i].value);
         }
         pack_fields(&pk, r, result_fields, NFIELDS(result_fields));
+        break;
+    }
+    case PROTO_PROFILE: {
+        const proto_profile_t *p = &msg->u.profile;
+        msgpack_pack_map(&pk, 4 + NFIELDS(profile_fields));
+        pack_str(&pk, "t", "profile");
+        pack_int(&pk, "v", PROTO_VERSION);
+        pack_str(&pk, "worker", p->worker);
+        pack_key(&pk, "sites");
+        msgpack_pack_array(&pk, p->nsites);
+        for (size_t i = 0; i < p->nsites; i++) {
+            msgpack_pack_map(&pk, 1 + NFIELDS(profile_site_fields));
+            pack_str(&pk, "site", p->sites[i].site);
+            pack_fields(&pk, &p->sites[i], profile_site_fields, NFIELDS(profile_site_fields));
+        }
+        pack_fields(&pk, p, profile_fields, NFIELDS(profile_fields));
         break;
     }
     default:
@@ -377,6 +410,17 @@ static void get_fields(decoder_t *d, void *base, const field_t *fields, size_t n
         get_int(d, fields[i].key, (int64_t *)((char *)base + fields[i].offset));
 }
 
+/* Fields a peer may not send: 0 when absent, an integer when present. */
+static void get_opt_fields(decoder_t *d, void *base, const field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t *out = (int64_t *)((char *)base + fields[i].offset);
+        *out = 0;
+        if (lookup(d->map, fields[i].key))
+            get_int(d, fields[i].key, out);
+    }
+}
+
 /* As pack_gc_fields packs them, so that the first field missing is the
 ** one named. */
 static void get_gc_fields(decoder_t *d, proto_gc_t *g)
@@ -502,6 +546,47 @@ static void get_metrics(decoder_t *d, proto_result_t *r)
         }
         if (proto_result_add_metric(r, name, value, unit) != 0)
             fail(d, "out of memory");
+    }
+}
+
+static void get_profile_sites(decoder_t *d, proto_profile_t *p)
+{
+    const msgpack_object *o = lookup(d->map, "sites");
+    if (!o) {
+        fail(d, "missing field 'sites'");
+        return;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > PROTO_PROFILE_SITES_MAX) {
+        fail(d, "field 'sites' is not an array of at most %d", PROTO_PROFILE_SITES_MAX);
+        return;
+    }
+    if (o->via.array.size == 0)
+        return;
+    p->sites = calloc(o->via.array.size, sizeof *p->sites);
+    if (!p->sites) {
+        fail(d, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < o->via.array.size && !d->failed; i++) {
+        const msgpack_object *m = &o->via.array.ptr[i];
+        if (m->type != MSGPACK_OBJECT_MAP) {
+            fail(d, "site %u is not a map", i);
+            break;
+        }
+        decoder_t md = {.map = &m->via.map, .err = d->err, .errsize = d->errsize};
+        proto_profile_site_t *s = &p->sites[p->nsites];
+        get_name(&md, "site", s->site, sizeof s->site);
+        get_fields(&md, s, profile_site_fields, NFIELDS(profile_site_fields));
+        if (!md.failed && (s->alloc_objects < 0 || s->alloc_bytes < 0 ||
+                           s->inuse_objects < 0 || s->inuse_bytes < 0 ||
+                           s->inuse_objects > s->alloc_objects ||
+                           s->inuse_bytes > s->alloc_bytes))
+            fail(&md, "site %u: figures negative, or more in use than allocated", i);
+        if (md.failed) {
+            d->failed = true;
+            break;
+        }
+        p->nsites++;
     }
 }
 
@@ -658,6 +743,7 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         get_name(&d, "token", msg->u.task.token, sizeof msg->u.task.token);
         get_name(&d, "heap", msg->u.task.heap, sizeof msg->u.task.heap);
         get_fields(&d, &msg->u.task, task_fields, NFIELDS(task_fields));
+        get_opt_fields(&d, &msg->u.task, task_opt_fields, NFIELDS(task_opt_fields));
         get_name(&d, "kernel", kernel, sizeof kernel);
         if (!d.failed)
             get_params(&d, kernel, &msg->u.task.params);
@@ -683,6 +769,16 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         memcpy(msg->worker, r->worker, sizeof msg->worker);
         if (!d.failed && r->ok != 0 && r->ok != 1)
             fail(&d, "field 'ok' is neither 0 nor 1");
+    } else if (strcmp(type, "profile") == 0) {
+        proto_profile_t *p = &msg->u.profile;
+        msg->type = PROTO_PROFILE;
+        get_name(&d, "worker", p->worker, sizeof p->worker);
+        get_fields(&d, p, profile_fields, NFIELDS(profile_fields));
+        if (!d.failed && (p->final < 0 || p->final > 1 || p->rate < 0 || p->cycle < 0))
+            fail(&d, "field 'final', 'rate' or 'cycle' out of range");
+        if (!d.failed)
+            get_profile_sites(&d, p);
+        memcpy(msg->worker, p->worker, sizeof msg->worker);
     } else {
         fail(&d, "unknown message type '%s'", type);
     }
@@ -720,6 +816,11 @@ void proto_msg_free(proto_msg_t *msg)
         r->error = r->output = NULL;
         r->metrics = NULL;
         r->nmetrics = 0;
+    }
+    if (msg->type == PROTO_PROFILE) {
+        free(msg->u.profile.sites);
+        msg->u.profile.sites = NULL;
+        msg->u.profile.nsites = 0;
     }
 }
 

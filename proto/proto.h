@@ -15,6 +15,7 @@
 **            the reply may come later)
 **   sample  {worker, task_id, ...}        (telemetry, every sample interval)
 **   gc      {worker, task_id, heap, ...}  (one collection cycle)
+**   profile {worker, task_id, cycle, ...} (a heap profile snapshot)
 **   result  {worker, task_id, status, ...}
 **
 ** This module knows nothing of ZeroMQ sockets: it turns messages into bytes
@@ -42,6 +43,7 @@ typedef enum proto_type {
     PROTO_SAMPLE,
     PROTO_GC,
     PROTO_RESULT,
+    PROTO_PROFILE,
 } proto_type_t;
 
 typedef struct proto_hello {
@@ -64,6 +66,8 @@ typedef struct proto_task {
     int64_t heap_max_bytes;
     int64_t stack_reserve_bytes;
     int64_t timer_resolution_ns;     /* sched_set_timer_resolution(); 0 = exact */
+    int64_t gctrace;                 /* 1: print a gctrace line per cycle (optional, 0) */
+    int64_t mem_profile_rate;        /* heap profile: bytes per sample, 0 off (optional, 0) */
     kparams_t params;                /* owned; the kernel is params.kernel */
 } proto_task_t;
 
@@ -90,6 +94,28 @@ typedef struct proto_gc {
     int64_t task_id;
     gc_fields_t fields;
 } proto_gc_t;
+
+/* A snapshot of the heap profile of the worker's task: per allocation
+** site, its sampled figures (shm_heap's heap_prof_site_t: not scaled),
+** when its heap had run `cycle` collections. On the wire "sites" is an
+** array of maps {site, alloc_objects, alloc_bytes, inuse_objects,
+** inuse_bytes}. */
+#define PROTO_PROFILE_SITES_MAX 1024
+typedef struct proto_profile_site {
+    char site[PROTO_NAME_MAX];
+    int64_t alloc_objects, alloc_bytes;
+    int64_t inuse_objects, inuse_bytes;
+} proto_profile_site_t;
+
+typedef struct proto_profile {
+    char worker[PROTO_NAME_MAX];
+    int64_t task_id;
+    int64_t cycle;                   /* collections of the task's heap so far */
+    int64_t final;                   /* 1: at the end of the task */
+    int64_t rate;                    /* bytes per sample */
+    proto_profile_site_t *sites;     /* owned (malloc) */
+    size_t nsites;
+} proto_profile_t;
 
 typedef struct proto_metric {
     char *name;                      /* owned */
@@ -121,6 +147,7 @@ typedef struct proto_msg {
         proto_sample_t sample;
         proto_gc_t gc;
         proto_result_t result;
+        proto_profile_t profile;
     } u;
 } proto_msg_t;
 

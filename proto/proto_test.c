@@ -59,15 +59,95 @@ static void test_task(void)
     in.u.task.task_id = 70;
     in.u.task.gogc = -1;
     in.u.task.heap_max_bytes = 1LL << 32;
+    in.u.task.gctrace = 1;
+    in.u.task.mem_profile_rate = 524288;
     CHECK(roundtrip(&in, &out) == 0);
     CHECK(out.type == PROTO_TASK);
     CHECK(out.u.task.params.kernel == k);
     CHECK(kparams_int(&out.u.task.params, "depth") == 17);
     CHECK(out.u.task.gogc == -1);
     CHECK(out.u.task.heap_max_bytes == 1LL << 32);
+    CHECK(out.u.task.gctrace == 1);
+    CHECK(out.u.task.mem_profile_rate == 524288);
     CHECK(strcmp(out.u.task.heap, "abcdef-0") == 0);
     proto_msg_free(&out);
     kparams_free(&in.u.task.params);
+}
+
+/* A task from a coordinator that predates gctrace (no such key): 0. */
+static void test_task_without_optional_fields(void)
+{
+    proto_msg_t in = {.type = PROTO_TASK}, out;
+    const kernel_spec_t *k = catalog_find("binary_trees");
+    static const char key[] = "\xa7gctrace\x01";
+    char *buf, err[256];
+    size_t len;
+
+    REQUIRE(k != NULL);
+    REQUIRE(kparams_init(&in.u.task.params, k) == 0);
+    strcpy(in.u.task.token, "abcdef");
+    strcpy(in.u.task.heap, "abcdef-0");
+    in.u.task.gctrace = 1;
+    REQUIRE(proto_encode(&in, &buf, &len) == 0);
+    REQUIRE((unsigned char)buf[0] == 0xde);          /* map16 */
+    char *at = memmem(buf, len, key, sizeof key - 1);
+    REQUIRE(at != NULL);
+    memmove(at, at + sizeof key - 1, len - (size_t)(at - buf) - (sizeof key - 1));
+    len -= sizeof key - 1;
+    buf[2]--;                                        /* one key fewer */
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+    CHECK(out.u.task.gctrace == 0);
+    proto_msg_free(&out);
+    free(buf);
+    kparams_free(&in.u.task.params);
+}
+
+static void test_profile(void)
+{
+    proto_msg_t in = {.type = PROTO_PROFILE}, out;
+    proto_profile_site_t sites[3] = {
+        { "leak.payload", 100, 102400, 90, 92160 },
+        { "leak.request", 100, 1600, 0, 0 },
+        { "(unknown)", 1, 16, 1, 16 },
+    };
+    strcpy(in.u.profile.worker, "w:1");
+    in.u.profile.task_id = 9;
+    in.u.profile.cycle = 41;
+    in.u.profile.final = 1;
+    in.u.profile.rate = 524288;
+    in.u.profile.sites = sites;
+    in.u.profile.nsites = 3;
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.type == PROTO_PROFILE);
+    CHECK(strcmp(out.worker, "w:1") == 0);
+    CHECK(out.u.profile.task_id == 9 && out.u.profile.cycle == 41);
+    CHECK(out.u.profile.final == 1 && out.u.profile.rate == 524288);
+    CHECK(out.u.profile.nsites == 3);
+    for (size_t i = 0; i < 3 && i < out.u.profile.nsites; i++)
+        CHECK(memcmp(&out.u.profile.sites[i], &sites[i], sizeof sites[i]) == 0);
+    proto_msg_free(&out);
+    CHECK(out.u.profile.sites == NULL);
+
+    /* No sites is a profile too. */
+    in.u.profile.nsites = 0;
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.u.profile.nsites == 0);
+    proto_msg_free(&out);
+
+    /* More in use than allocated: refused, nothing to free. */
+    sites[1].inuse_objects = 101;
+    in.u.profile.nsites = 3;
+    char *buf, err[256];
+    size_t len;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK(strstr(err, "site 1") != NULL);
+    free(buf);
+    sites[1].inuse_objects = 0;
+    in.u.profile.final = 2;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    free(buf);
 }
 
 static void test_result(void)
@@ -420,6 +500,8 @@ int main(void)
 {
     test_hello();
     test_task();
+    test_task_without_optional_fields();
+    test_profile();
     test_result();
     test_sample();
     test_gc_every_field();

@@ -776,10 +776,10 @@ heap_ref_t chan_make(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, size_t cap)
     heap_ref_t *scratch = rt->chan->scratch;
     heap_ref_t buf = 0;
     if (cap > 0 && (nptrs > 0 || scalar_bytes > 0)) {
-        buf = rt_alloc(rt, (uint32_t)(cap * nptrs), cap * scalar_bytes);
+        buf = rt_alloc_at(rt, (uint32_t)(cap * nptrs), cap * scalar_bytes, "runtime.makechan.buf");
         scratch[0] = buf;   /* rooted while the channel object is made */
     }
-    heap_ref_t ch = rt_alloc(rt, 1, sizeof(chan_hdr_t));
+    heap_ref_t ch = rt_alloc_at(rt, 1, sizeof(chan_hdr_t), "runtime.makechan");
     scratch[0] = 0;
     heap_slots(h, ch)[0] = buf;
     chan_hdr_t *c = hdr_of(h, ch);

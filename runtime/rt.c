@@ -430,8 +430,13 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 {
+    return rt_alloc_at(rt, nptrs, scalar_bytes, NULL);
+}
+
+heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site)
+{
     rt__publish_stacks(rt);
-    heap_ref_t r = heap_alloc(rt->heap, nptrs, scalar_bytes);
+    heap_ref_t r = heap_alloc_at(rt->heap, nptrs, scalar_bytes, site);
     if (r == 0) {
         heap_stats_t st;
         heap_stats_read(rt->heap, &st);

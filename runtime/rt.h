@@ -68,6 +68,9 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
 /* Allocate; on failure the task fails with "out of memory: ..." and this
 ** does not return. A safepoint. */
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes);
+/* The same, for the allocation site `site` of the heap profile: a string
+** literal naming the call, like "leak.payload" (heap_alloc_at). */
+heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site);
 
 /* Poll for a stop-the-world request: a collection started by any process
 ** attached to the heap may run here. A safepoint; for loops that neither

@@ -71,11 +71,13 @@ typedef struct scn_pos {
 
 /* The runtime keys, in the order messages list them. */
 enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_TIMER_RESOLUTION,
-       RT_NKEYS };
+       RT_GCTRACE, RT_MEM_PROFILE_RATE, RT_NKEYS };
 static const char *const runtime_keys[RT_NKEYS] = {
-    "gogc", "memory_limit", "heap_max", "stack_reserve", "timer_resolution",
+    "gogc", "memory_limit", "heap_max", "stack_reserve", "timer_resolution", "gctrace",
+    "mem_profile_rate",
 };
-#define RUNTIME_KEY_LIST "gogc, memory_limit, heap_max, stack_reserve, timer_resolution"
+#define RUNTIME_KEY_LIST \
+    "gogc, memory_limit, heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate"
 
 /* The top-level keys, in the order messages list them. */
 enum {
@@ -341,6 +343,13 @@ static const char *runtime_expected(int which, char *buf, size_t size)
     case RT_MEMORY_LIMIT:
         snprintf(buf, size, "a size (like 512MiB), or 0 for no limit");
         break;
+    case RT_GCTRACE:
+        snprintf(buf, size, "0 or 1");
+        break;
+    case RT_MEM_PROFILE_RATE:
+        snprintf(buf, size, "bytes per sample (like 512KiB; 1: every allocation; 0: off) "
+                 "up to %s", units_format_size(SCN_MEM_PROFILE_RATE_MAX, hi, sizeof(hi)));
+        break;
     case RT_HEAP_MAX:
         snprintf(buf, size, "0 for the default, or a size from %s to %s",
                  units_format_size(SCN_HEAP_MAX_MIN, lo, sizeof(lo)),
@@ -380,6 +389,14 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
         ok = units_parse_duration_ns(text, &ns) == 0 && ns <= S_NS;
         if (ok)
             rt->timer_resolution_ns = (int64_t)ns;
+    } else if (which == RT_GCTRACE) {
+        ok = units_parse_int(text, &v) == 0 && (v == 0 || v == 1);
+        if (ok)
+            rt->gctrace = (int)v;
+    } else if (which == RT_MEM_PROFILE_RATE) {
+        ok = units_parse_size(text, &v) == 0 && v >= 0 && v <= SCN_MEM_PROFILE_RATE_MAX;
+        if (ok)
+            rt->mem_profile_rate = v;
     } else {
         ok = units_parse_size(text, &v) == 0;
         if (which == RT_HEAP_MAX)
@@ -1301,6 +1318,7 @@ int scenario_load(const char *path, const char *const *sets, size_t nsets,
     L.scn = scn;
     scn->runtime.gogc = SCN_GOGC_DEFAULT;
     scn->runtime.timer_resolution_ns = SCN_TIMER_RESOLUTION_DEFAULT_NS;
+    scn->runtime.mem_profile_rate = SCN_MEM_PROFILE_RATE_DEFAULT;
     scn->repeat = 1;
     scn->seed = 1;
     scn->sample_interval_ns = SCN_SAMPLE_DEFAULT_NS;
@@ -1359,8 +1377,9 @@ void scenario_free(scenario_t **scn_p)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* Five integers: plain text is the JSON json-c would write, key order as
-** given. */
+/* Five integers, then gctrace when it is on and mem_profile_rate when it
+** is not the default: plain text is the JSON json-c would write, key
+** order as given. */
 char *scenario_runtime_json(const scn_runtime_t *rt)
 {
     char *text = NULL;
@@ -1373,5 +1392,19 @@ char *scenario_runtime_json(const scn_runtime_t *rt)
                  (long long)rt->stack_reserve_bytes,
                  (long long)rt->timer_resolution_ns) < 0)
         return NULL;
+    if (rt->gctrace) {
+        char *with = NULL;
+        int rc = asprintf(&with, "%.*s,\"gctrace\":%d}", (int)strlen(text) - 1, text,
+                          rt->gctrace);
+        free(text);
+        text = rc < 0 ? NULL : with;
+    }
+    if (text && rt->mem_profile_rate != SCN_MEM_PROFILE_RATE_DEFAULT) {
+        char *with = NULL;
+        int rc = asprintf(&with, "%.*s,\"mem_profile_rate\":%lld}", (int)strlen(text) - 1,
+                          text, (long long)rt->mem_profile_rate);
+        free(text);
+        text = rc < 0 ? NULL : with;
+    }
     return text;
 }

@@ -35,7 +35,12 @@ typedef struct scn_runtime {
     int64_t heap_max_bytes;      /* 0 = default */
     int64_t stack_reserve_bytes; /* 0 = default */
     int64_t timer_resolution_ns; /* timers when all sleep: Go 1.19's 1 ms; 0 = exact */
+    int gctrace;                 /* 1: a gctrace line per cycle on stderr */
+    int64_t mem_profile_rate;    /* heap profile: bytes per sample; 1 every allocation, 0 off */
 } scn_runtime_t;
+
+#define SCN_MEM_PROFILE_RATE_DEFAULT (512 * 1024)   /* Go's runtime.MemProfileRate */
+#define SCN_MEM_PROFILE_RATE_MAX ((int64_t)1 << 40)
 
 typedef struct scn_task {
     uint32_t seq;                /* 0.. in expansion order */

@@ -357,7 +357,8 @@ static void test_sweep_applies_per_template(void)
 static void test_no_parameter_shadows_a_runtime_key(void)
 {
     static const char *const reserved[] = { "gogc", "memory_limit", "heap_max",
-                                            "stack_reserve", "kernel" };
+                                            "stack_reserve", "gctrace", "mem_profile_rate",
+                                            "kernel" };
     size_t n, k, r;
     const kernel_spec_t *ks = catalog_kernels(&n);
 
@@ -631,12 +632,45 @@ static void test_runtime(void)
                  "runtime: {memory_limit: lots}\ntask: {kernel: spawn}\n",
                  "%F:1:25: runtime.memory_limit: expected a size (like "
                  "512MiB), or 0 for no limit, got \"lots\"");
+    EXPECT_ERROR("rt_rate.yaml",
+                 "runtime: {mem_profile_rate: -1}\ntask: {kernel: spawn}\n",
+                 "%F:1:29: runtime.mem_profile_rate: expected bytes per sample (like "
+                 "512KiB; 1: every allocation; 0: off) up to 1 TiB, got \"-1\"");
+    scn = load_ok("rt_rate.yaml", "runtime: {mem_profile_rate: 1}\ntask: {kernel: spawn}\n",
+                  NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->tasks[0].runtime.mem_profile_rate == 1);
+        char *json = scenario_runtime_json(&scn->tasks[0].runtime);
+        CHECK_STR(json, "{\"gogc\":100,\"memory_limit\":0,\"heap_max\":0,"
+                        "\"stack_reserve\":0,\"timer_resolution\":1000000,\"mem_profile_rate\":1}");
+        free(json);
+        scenario_free(&scn);
+    }
+    scn = load_ok("rt_rate_default.yaml", "task: {kernel: spawn}\n", NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->tasks[0].runtime.mem_profile_rate == 512 * 1024);
+        scenario_free(&scn);
+    }
+    EXPECT_ERROR("rt_gctrace.yaml",
+                 "runtime: {gctrace: 2}\ntask: {kernel: spawn}\n",
+                 "%F:1:20: runtime.gctrace: expected 0 or 1, got \"2\"");
+    scn = load_ok("rt_gctrace_on.yaml", "runtime: {gctrace: 1}\ntask: {kernel: spawn}\n",
+                  NULL, 0);
+    if (scn != NULL) {
+        CHECK(scn->runtime.gctrace == 1 && scn->tasks[0].runtime.gctrace == 1);
+        char *json = scenario_runtime_json(&scn->tasks[0].runtime);
+        CHECK_STR(json, "{\"gogc\":100,\"memory_limit\":0,\"heap_max\":0,"
+                        "\"stack_reserve\":0,\"timer_resolution\":1000000,\"gctrace\":1}");
+        free(json);
+        scenario_free(&scn);
+    }
     EXPECT_ERROR("rt_key.yaml",
                  "runtime:\n"
                  "  gomaxprocs: 2\n"
                  "task: {kernel: spawn}\n",
                  "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
-                 "memory_limit, heap_max, stack_reserve, timer_resolution");
+                 "memory_limit, heap_max, stack_reserve, timer_resolution, "
+                 "gctrace, mem_profile_rate");
     EXPECT_ERROR("rt_timer.yaml",
                  "runtime: {timer_resolution: 2s}\ntask: {kernel: spawn}\n",
                  "%F:1:29: runtime.timer_resolution: expected a duration up to 1s "
@@ -644,7 +678,8 @@ static void test_runtime(void)
     EXPECT_ERROR("rt_scalar.yaml",
                  "runtime: fast\ntask: {kernel: spawn}\n",
                  "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
-                 "heap_max, stack_reserve, timer_resolution, got \"fast\"");
+                 "heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate, "
+                 "got \"fast\"");
 }
 
 static void test_sweep_errors(void)
@@ -656,7 +691,8 @@ static void test_sweep_errors(void)
                  "%F:3:3: sweep key 'dpeth' is neither a parameter of a task "
                  "nor a runtime key; parameters: depth (int, 4..30, default "
                  "10); runtime keys: gogc, memory_limit, heap_max, "
-                 "stack_reserve, timer_resolution");
+                 "stack_reserve, timer_resolution, "
+                 "gctrace, mem_profile_rate");
     EXPECT_ERROR("sweep_empty.yaml",
                  "task: {kernel: binary_trees}\n"
                  "sweep:\n"
@@ -823,14 +859,16 @@ static void test_sets(void)
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "dpeth=3",
                      "--set dpeth=3: no task has a parameter 'dpeth'; "
                      "parameters: depth (int, 4..30, default 10); runtime "
-                     "keys: gogc, memory_limit, heap_max, stack_reserve, timer_resolution");
+                     "keys: gogc, memory_limit, heap_max, stack_reserve, timer_resolution, "
+                 "gctrace, mem_profile_rate");
     EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
                      "objects=3",
                      "--set objects=3: no task has a parameter 'objects'; "
                      "parameters: binary_trees: depth (int, 4..30, default "
                      "10); spawn: goroutines (int, 1..10000000, default "
                      "10000); runtime keys: gogc, memory_limit, heap_max, "
-                     "stack_reserve, timer_resolution");
+                     "stack_reserve, timer_resolution, "
+                 "gctrace, mem_profile_rate");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",
@@ -859,10 +897,12 @@ static void test_sets(void)
 static void test_runtime_json(void)
 {
     scn_runtime_t rt = { .gogc = -1, .memory_limit_bytes = (int64_t)1 << 40,
-                         .heap_max_bytes = 0, .stack_reserve_bytes = 65536 };
+                         .heap_max_bytes = 0, .stack_reserve_bytes = 65536,
+                         .mem_profile_rate = SCN_MEM_PROFILE_RATE_DEFAULT };
     scn_runtime_t big = { .gogc = 2147483647, .memory_limit_bytes = INT64_MAX,
                           .heap_max_bytes = -1, .stack_reserve_bytes = 1,
-                          .timer_resolution_ns = INT64_MAX };
+                          .timer_resolution_ns = INT64_MAX,
+                          .mem_profile_rate = SCN_MEM_PROFILE_RATE_DEFAULT };
     char *json;
 
     json = scenario_runtime_json(&rt);

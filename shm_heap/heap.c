@@ -372,6 +372,8 @@ static int claim_entry(heap_t *h)
     p->roots_head = 0;
     p->globals = 0;
     p->pools_head = 0;
+    p->prof_sites = 0;
+    p->prof_samples = 0;
     heap__atomic_store(&p->stack_bytes, 0);
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
@@ -418,6 +420,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
     heap__set_mark_stack_limit(h, 0);
     snprintf(h->name, sizeof h->name, "%s", name);
     build_class_tables(h);
+    h->prof_left = UINT64_MAX;   /* HEAP PROFILE: off until heap_prof_set_rate */
 
     layout_t L;
     if (create) {

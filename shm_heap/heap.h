@@ -107,6 +107,13 @@ void heap_leave(heap_t *h);
 heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
 int heap_last_error(const heap_t *h);
 
+/* heap_alloc() for the allocation site `site`: a label for the profile
+** (heap_prof_*), like "binary_trees.bottom_up". The pointer is the site's
+** identity in this process: pass a string literal (or another string
+** that outlives the attachment); NULL is "(unknown)". heap_alloc() is
+** heap_alloc_at() with NULL. */
+heap_ref_t heap_alloc_at(heap_t *h, uint32_t nptrs, size_t scalar_bytes, const char *site);
+
 /* Fast accessors. Every heap_t begins with this view: its mapping base and
 ** the segment's stop-the-world request word. */
 struct heap__view { char *base; uint32_t *stw_word; };
@@ -278,6 +285,50 @@ typedef struct heap_hwm {
 void heap_hwm_reset(heap_t *h);
 /* Safe from any thread of the process. */
 void heap_hwm_read(heap_t *h, heap_hwm_t *out);
+
+/* ---- Heap profile (Go's runtime.MemProfile) ------------------------ */
+
+/* Allocations are sampled as Go samples them (runtime.MemProfileRate,
+** malloc.go's nextSample): one sampled allocation on average per `rate`
+** bytes allocated by this process, the distance to the next one drawn from
+** an exponential distribution; rate 1 samples every allocation, 0 none.
+** Each sampled object is remembered beside the heap (its offset and site;
+** the object itself carries nothing), and the sweep that frees it counts
+** it freed, whichever process collects. Per site, like Go's memRecord, the
+** figures are of samples, not scaled: scaling to estimated totals is the
+** profile writer's (profile/). Each collection also publishes the figures
+** as of its end, as Go's heap profile shows them: allocations made since
+** are not counted yet, and what is in use is what that collection found
+** live. */
+#define HEAP_MEM_PROFILE_RATE_DEFAULT (512u * 1024u)   /* Go's default */
+#define HEAP_PROF_SITES 64           /* sites per process; more go to "(other)" */
+#define HEAP_PROF_SITE_NAME 64       /* longer labels are cut */
+
+typedef struct heap_prof_site {
+    char name[HEAP_PROF_SITE_NAME];
+    uint64_t alloc_objects, alloc_bytes;  /* sampled allocations, their slot bytes */
+    uint64_t free_objects, free_bytes;    /* of those, swept since */
+} heap_prof_site_t;
+
+/* Sample this process's allocations at `rate` bytes (0 = off, the state
+** after heap_open), the intervals drawn from a stream seeded with `seed`.
+** Starts a new interval. */
+void heap_prof_set_rate(heap_t *h, uint64_t rate, uint64_t seed);
+uint64_t heap_prof_rate(const heap_t *h);
+
+/* Forget this process's samples and zero its sites (a new profile, e.g.
+** per task). Call inside the heap (between heap_enter and heap_leave). */
+void heap_prof_reset(heap_t *h);
+
+/* Copy this process's sites (at most max, in order of first use) into out;
+** returns how many there are (may be > max). With at_last_gc, the figures
+** the last collection published and, in *cycle_out (may be NULL), its
+** number (0: none since heap_prof_reset); else the figures now (*cycle_out
+** = 0). Safe from any thread of the process; figures read while the
+** process allocates, or a collection publishes, may be a moment apart from
+** each other. */
+int heap_prof_read(heap_t *h, bool at_last_gc, heap_prof_site_t *out, int max,
+                   uint64_t *cycle_out);
 
 /* Change pacing at run time (like debug.SetGCPercent / SetMemoryLimit). */
 void heap_set_gogc(heap_t *h, int gogc);

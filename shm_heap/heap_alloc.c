@@ -15,11 +15,17 @@ static inline void set_error(heap_t *h, int rc)
 }
 
 /* Per-process counters: only this process writes them, others read. */
+/* Also HEAP PROFILE's interval, as Go's mallocgc counts it: a sample is
+** due when the slot's bytes reach the bytes left to the next sample. */
 static inline void count_alloc(heap_t *h, uint64_t bytes)
 {
     heap__proc_t *p = h->proc;
     heap__atomic_store(&p->alloc_objects, heap__atomic_load(&p->alloc_objects) + 1);
     heap__atomic_store(&p->alloc_bytes, heap__atomic_load(&p->alloc_bytes) + bytes);
+    if (__builtin_expect(bytes >= h->prof_left, 0))
+        h->prof_due = bytes;
+    else
+        h->prof_left -= bytes;
 }
 
 void heap__ptr_map_set_slow(uint64_t *map, uint64_t word, uint64_t nptrs,
@@ -374,7 +380,7 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     }
 }
 
-heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+static inline heap_ref_t alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 {
     uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
     if (__builtin_expect(__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) != 0 ||
@@ -387,6 +393,19 @@ heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     if (__builtin_expect(free_bits == 0, 0))
         return alloc_slow(h, nptrs, scalar_bytes);
     return mcache_take(h, mc, free_bits, nptrs, bytes);
+}
+
+heap_ref_t heap_alloc_at(heap_t *h, uint32_t nptrs, size_t scalar_bytes, const char *site)
+{
+    heap_ref_t r = alloc(h, nptrs, scalar_bytes);
+    if (__builtin_expect(h->prof_due != 0, 0) && r != 0)
+        heap__prof_record(h, r, h->prof_due, site);
+    return r;
+}
+
+heap_ref_t heap_alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+{
+    return heap_alloc_at(h, nptrs, scalar_bytes, NULL);
 }
 
 /* ---- Direct allocation (heap lock held, then central[spc]) ---------- */

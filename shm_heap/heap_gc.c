@@ -585,6 +585,16 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     return r->next;
 }
 
+/* Mark a HEAP PROFILE object (not counted as live data, not scanned: its
+** samples are weak). */
+static void mark_keep(mark_ctx_t *m, heap_ref_t ref)
+{
+    uint32_t idx;
+    heap__span_t *sp = ref ? object_span(m, ref, &idx) : NULL;
+    if (sp)
+        mark_bit(sp, idx);
+}
+
 /* The same for a pool area (heap_int.h, struct heap_pool): grey both
 ** halves up to their counts. */
 static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
@@ -760,6 +770,8 @@ static void mark(heap_t *h, mark_ctx_t *m)
             mark_root_stack(m, p->globals, HEAP__GLOBALS_MAGIC);
         for (heap_ref_t r = p->pools_head; r;)
             r = mark_pool(m, r);
+        mark_keep(m, p->prof_sites);
+        mark_keep(m, p->prof_samples);
     }
     while (h->mark_overflow) {
         h->mark_overflow = false;
@@ -793,6 +805,8 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     p->roots_head = 0;
     p->globals = 0;
     p->pools_head = 0;
+    p->prof_sites = 0;
+    p->prof_samples = 0;
     __atomic_add_fetch(&hdr->retired_alloc_bytes, heap__atomic_load(&p->alloc_bytes),
                        __ATOMIC_RELAXED);
     __atomic_add_fetch(&hdr->retired_alloc_objects, heap__atomic_load(&p->alloc_objects),
@@ -961,6 +975,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             heap__atomic_store(&p->hwm_objects, pre_objects);
     }
 
+    heap__prof_sweep_locked(h, heap__atomic_load(&hdr->num_gc) + 1);
     hdr->gc_phase = HEAP__GC_SWEEP;
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
     heap__sweep_stats_t ss = {0, 0};

@@ -220,6 +220,31 @@
 ** span goes back, and is not what Go reports as the heap in use.) Stack
 ** bytes: the max of what the process reported (heap_set_stack_bytes).
 **
+** HEAP PROFILE (heap.h, "Heap profile"). Each process that samples has
+** two objects in noscan spans, linked from its entry like its globals and
+** kept alive (marked, not scanned) by every collector:
+**
+**   prof_sites    struct heap__prof_sites: HEAP_PROF_SITES sites (name,
+**                 sampled allocs, frees); made once, never moves, so
+**                 another thread may read it (heap_prof_read)
+**   prof_samples  struct heap__prof_samples: the live sampled objects,
+**                 (offset, site, slot bytes) in [0, count), unordered
+**
+** The samples are weak: marking never reads them. After marking and
+** before the sweep (world stopped, every lock held) the collector walks
+** every process's samples; an object whose mark bit is clear is about to
+** be swept: its site's free figures grow and its entry is replaced by the
+** last one; then it publishes each site's figures as of this cycle (gc[],
+** gc_cycle). So between cycles every entry names an allocated object, and
+** no slot is reused while an entry names it (slots are reused only after
+** a sweep). The owner appends (sites' alloc figures, then the entry, then
+** count) and grows the table (a copy into a new object, the old one left
+** to the sweep) only between safepoints, so no collector sees a half-made
+** entry. Counters are one writer at a time (the owner, or a collector with
+** the world stopped) and read by relaxed atomics. The sampling state
+** (rate, the bytes to the next sample, the random stream) is the
+** process's own, in its heap_t, as Go keeps nextSample in its mcache.
+**
 ** DESIGN CHOICES
 **
 **  - No object header; a pointer map beside the heap instead (OBJECTS):
@@ -277,7 +302,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 5u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header */
+#define HEAP__LAYOUT_VERSION 6u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -343,7 +368,9 @@ typedef struct heap__proc {
     uint64_t hwm_alloc_bytes;    /* HIGH-WATER MARKS since this process's reset */
     uint64_t hwm_objects;
     uint64_t hwm_stack_bytes;
-    uint64_t reserved[4];
+    heap_ref_t prof_sites;   /* HEAP PROFILE: struct heap__prof_sites, or 0 */
+    heap_ref_t prof_samples; /* struct heap__prof_samples, or 0 */
+    uint64_t reserved[2];
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -468,6 +495,34 @@ struct heap_pool {
     heap_ref_t slots[];       /* 2 * half */
 };
 
+/* HEAP PROFILE's two objects. */
+#define HEAP__PROF_SITES_MAGIC 0x53544953u     /* "SITS" */
+#define HEAP__PROF_SAMPLES_MAGIC 0x504d4153u   /* "SAMP" */
+#define HEAP__PROF_OTHER (HEAP_PROF_SITES - 1) /* the site sites past the last go to */
+struct heap__prof_sites {
+    heap_ref_t self;
+    uint32_t kind;            /* HEAP__PROF_SITES_MAGIC */
+    uint32_t nsites;          /* sites in use; names below it are written */
+    uint64_t gc_cycle;        /* the collection that published gc[]; 0 none */
+    heap_prof_site_t sites[HEAP_PROF_SITES];
+    /* per site: alloc_objects, alloc_bytes, free_objects, free_bytes as of
+    ** the end of collection gc_cycle (Go's published profile) */
+    uint64_t gc[HEAP_PROF_SITES][4];
+};
+struct heap__prof_sample {
+    heap_ref_t ref;           /* the sampled object */
+    uint64_t bytes;           /* its slot bytes (a large object's pages) */
+    uint32_t site;            /* index into prof_sites */
+    uint32_t reserved;
+};
+struct heap__prof_samples {
+    heap_ref_t self;
+    uint32_t kind;            /* HEAP__PROF_SAMPLES_MAGIC */
+    uint32_t capacity;
+    uint64_t count;           /* entries in use, <= capacity */
+    struct heap__prof_sample samples[];
+};
+
 static inline uint32_t heap__pool_primary_half(uint64_t counts)
 {
     return (uint32_t)(counts >> 63);
@@ -544,6 +599,15 @@ struct heap {
 
     heap_gc_hook_fn gc_hook;
     void *gc_hook_arg;
+
+    /* HEAP PROFILE: this process's sampling */
+    uint64_t prof_rate;             /* 0 = off */
+    uint64_t prof_left;             /* bytes to the next sample; UINT64_MAX when off */
+    uint64_t prof_due;              /* set by count_alloc: slot bytes of a sample due */
+    uint64_t prof_rng;              /* SplitMix64 state */
+    const char *prof_last_site;     /* a one-entry cache: site pointer -> index */
+    uint32_t prof_last_index;
+    const char *prof_site_ptrs[HEAP_PROF_SITES];   /* site pointers, by index */
     heap__fault_fn fault_fn;
     void *fault_arg;
 
@@ -681,6 +745,16 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st);
 /* Allocated slots of a span, from freeindex and the alloc bitmap. */
 uint32_t heap__span_count_allocated(const heap__span_t *sp);
 bool heap__span_slot_allocated(const heap__span_t *sp, uint32_t idx);
+
+/* ---- Heap profile (heap_prof.c) ------------------------------------ */
+
+/* Record the object `ref` of `bytes` as a sample of `site` and draw the
+** next interval. Inside the heap, between safepoints. */
+void heap__prof_record(heap_t *h, heap_ref_t ref, uint64_t bytes, const char *site);
+/* HEAP PROFILE's walk: count the samples whose objects are unmarked as
+** freed and drop them. After marking, before the sweep (world stopped,
+** every lock held). */
+void heap__prof_sweep_locked(heap_t *h, uint64_t cycle);
 
 /* Is attach_id a live attachment (state != FREE/DEAD)? */
 bool heap__attach_live(heap_t *h, uint32_t attach_id);

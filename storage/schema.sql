@@ -1,8 +1,9 @@
--- storage/schema.sql -- the heapsim run-history database, schema version 1.
+-- storage/schema.sql -- the heapsim run-history database, schema version 2.
 --
 -- This file is the schema: the build embeds it in the library
 -- (schema_to_c.awk), store_open() runs it on a fresh file and sets
--- PRAGMA user_version = 1 (STORE_SCHEMA_VERSION) in the same transaction.
+-- PRAGMA user_version = 2 (STORE_SCHEMA_VERSION) in the same transaction.
+-- Version 2 added heap_profiles; a version-1 file is upgraded on opening.
 -- A file with another user_version, or without these tables and columns,
 -- is not opened.
 --
@@ -145,4 +146,22 @@ CREATE TABLE metrics (
     value   REAL NOT NULL,                 -- the figure (finite)
     unit    TEXT,                          -- its unit, e.g. 'ns', 'B', 'ops/s'; may be NULL
     UNIQUE (task_id, name)
+);
+
+-- A task's heap profile: per allocation site, what the worker's sampled
+-- allocations (Go's MemProfileRate) came to when its heap had run `cycle`
+-- GC cycles; taken when the cycle count moved (at most once per sample
+-- interval) and at the task's end. The figures are of samples, not scaled:
+-- `heapsim profile` scales them as Go's pprof writer does.
+CREATE TABLE heap_profiles (
+    task_id       INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,  -- the task
+    cycle         INTEGER NOT NULL,        -- GC cycles of the task's heap when taken
+    final         INTEGER NOT NULL,        -- 1 if taken at the end of the task
+    site          TEXT NOT NULL,           -- allocation site label, e.g. 'leak.payload'
+    rate          INTEGER NOT NULL,        -- bytes per sample (MemProfileRate); 1 = every allocation
+    alloc_objects INTEGER NOT NULL,        -- sampled allocations at the site
+    alloc_bytes   INTEGER NOT NULL,        -- their bytes (size classes)
+    inuse_objects INTEGER NOT NULL,        -- of those, not swept yet
+    inuse_bytes   INTEGER NOT NULL,        -- their bytes
+    PRIMARY KEY (task_id, cycle, site)     -- one row per site and snapshot
 );

@@ -137,9 +137,27 @@ out_finalize:
     return rc;
 }
 
-/* Check that the file has every table of schema.sql with every column.
-** Extra tables or columns are allowed. Reads only. */
-static int verify_tables(store_t *st)
+/* Tables schema.sql has that a file of an older version lacks until its
+** upgrade (the steps of `upgrade` below make them). */
+static const struct {
+    int version;                 /* the version that added it */
+    const char *table;
+} added_tables[] = {
+    { 2, "heap_profiles" },
+};
+
+static bool added_after(const char *table, int64_t version)
+{
+    for (size_t i = 0; i < sizeof added_tables / sizeof added_tables[0]; i++)
+        if (added_tables[i].version > version && strcmp(added_tables[i].table, table) == 0)
+            return true;
+    return false;
+}
+
+/* Check that the file has every table of schema.sql with every column, as
+** a file of `version` has them (the tables added later are not looked
+** for). Extra tables or columns are allowed. Reads only. */
+static int verify_tables(store_t *st, int64_t version)
 {
     static const char tables_sql[] =
         "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -173,6 +191,8 @@ static int verify_tables(store_t *st)
         const char *table = (const char *)sqlite3_column_text(tables, 0);
         bool found;
 
+        if (added_after(table, version))
+            continue;
         rc = query_exists(st, st->db, has_table_sql, table, NULL, &found);
         if (rc)
             goto out_finalize;
@@ -246,6 +266,56 @@ out_rollback:
     return rc;
 }
 
+/* The step from each version to the next, in order: upgrade[v - 1] turns
+** version v into v + 1. Each step's tables are also in schema.sql, which
+** verify_tables() checks afterwards. */
+static const char *const upgrade[] = {
+    /* 1 -> 2: heap profiles */
+    "CREATE TABLE heap_profiles ("
+    " task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+    " cycle INTEGER NOT NULL, final INTEGER NOT NULL, site TEXT NOT NULL,"
+    " rate INTEGER NOT NULL, alloc_objects INTEGER NOT NULL,"
+    " alloc_bytes INTEGER NOT NULL, inuse_objects INTEGER NOT NULL,"
+    " inuse_bytes INTEGER NOT NULL, PRIMARY KEY (task_id, cycle, site))",
+};
+_Static_assert(sizeof upgrade / sizeof upgrade[0] == STORE_SCHEMA_VERSION - 1,
+               "one upgrade step per version");
+
+/* Bring a file of version `from` (>= 1) to STORE_SCHEMA_VERSION in one
+** transaction; on failure the file is left as it was. */
+static int upgrade_schema(store_t *st, int64_t from)
+{
+    char set_version[64];
+    int rc = 0;
+
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return store__fail(st, STORE_EDB, "%s: %s", st->path, sqlite3_errmsg(st->db));
+    int64_t version, nobjects;
+    rc = read_state(st, &version, &nobjects);    /* again, under the lock */
+    if (rc)
+        goto out_rollback;
+    for (; version < STORE_SCHEMA_VERSION; version++) {
+        if (sqlite3_exec(st->db, upgrade[version - 1], NULL, NULL, NULL) != SQLITE_OK) {
+            rc = store__fail(st, STORE_EDB, "%s: upgrading schema version %lld: %s",
+                             st->path, (long long)version, sqlite3_errmsg(st->db));
+            goto out_rollback;
+        }
+    }
+    snprintf(set_version, sizeof set_version, "PRAGMA user_version = %d",
+             STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(st->db, set_version, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = store__fail(st, STORE_EDB, "%s: upgrading from version %lld: %s", st->path,
+                         (long long)from, sqlite3_errmsg(st->db));
+        goto out_rollback;
+    }
+    return 0;
+out_rollback:
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* Decide whether the file is ours, creating the schema in an empty file
 ** when the store may write. Writes nothing to a file it refuses. */
 static int check_schema(store_t *st)
@@ -272,13 +342,22 @@ static int check_schema(store_t *st)
         return store__fail(st, STORE_ESCHEMA,
                            "%s: not a heapsim database (an SQLite file with "
                            "other tables)", st->path);
-    if (version < STORE_SCHEMA_VERSION)
-        /* Version 1 is the first: there is nothing to upgrade from yet.
-        ** An upgrade step per version goes here, run in one transaction. */
-        return store__fail(st, STORE_ESCHEMA,
-                           "%s: schema version %lld cannot be upgraded to %d",
-                           st->path, (long long)version, STORE_SCHEMA_VERSION);
-    return verify_tables(st);
+    if (version < STORE_SCHEMA_VERSION) {
+        if (st->readonly && (rc = verify_tables(st, version)) != 0)
+            return rc;
+        if (st->readonly)
+            return store__fail(st, STORE_ESCHEMA,
+                               "%s: schema version %lld; open it once with a command that "
+                               "writes (heapsim run) to upgrade it to %d",
+                               st->path, (long long)version, STORE_SCHEMA_VERSION);
+        /* Only a heapsim file of that version is upgraded. */
+        rc = verify_tables(st, version);
+        if (rc == 0)
+            rc = upgrade_schema(st, version);
+        if (rc)
+            return rc;
+    }
+    return verify_tables(st, STORE_SCHEMA_VERSION);
 }
 
 /* The journal mode after running sql (a journal_mode PRAGMA) into mode. */

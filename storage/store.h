@@ -18,7 +18,7 @@
 
 #include "base/gc_fields.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */
@@ -178,6 +178,46 @@ typedef struct store_worker {
 
 /* name is required and unique in the run. */
 int store_worker_insert(store_t *st, const store_worker_t *w);
+
+/* ---- Heap profiles (heap_profiles) ---------------------------------- */
+
+typedef struct store_profile_site {
+    char *site;                  /* allocation site label */
+    int64_t alloc_objects, alloc_bytes;   /* sampled, not scaled */
+    int64_t inuse_objects, inuse_bytes;
+} store_profile_site_t;
+
+/* One snapshot of a task's profile. */
+typedef struct store_profile {
+    int64_t task_id;
+    int64_t seq;                 /* the task's place in its run (load only) */
+    int64_t cycle;               /* GC cycles of its heap when taken */
+    int64_t final;               /* 1 at the end of the task */
+    int64_t rate;                /* bytes per sample; 1 = every allocation */
+    store_profile_site_t *sites;
+    size_t nsites;
+} store_profile_t;
+
+/* Store a snapshot, one row per site, in one transaction of its own unless
+** one is open; a snapshot of the same task and cycle is replaced. */
+int store_profile_insert(store_t *st, const store_profile_t *p);
+
+/* Load into *out (owned: store_profile_free) the snapshot of the task with
+** `seq` in run `run_id` (seq < 0: the run's only task with a profile) at
+** cycle at_cycle (the last one taken at or before it; < 0: the last one
+** taken). STORE_ENOTFOUND with a message when there is no such run, task
+** or snapshot; STORE_EUSAGE when seq < 0 and several tasks have one.
+** *out is left zeroed on failure. */
+int store_profile_load(store_t *st, int64_t run_id, int64_t seq, int64_t at_cycle,
+                       store_profile_t *out);
+void store_profile_free(store_profile_t *p);
+
+/* The GC cycles of the snapshots of task `seq` of run `run_id` (seq < 0 as
+** store_profile_load), oldest first, into a malloc'd array (*cycles_p,
+** *n_p; the caller frees), and the task's seq into *seq_out. Errors as
+** store_profile_load's; nothing to free on failure. */
+int store_profile_cycles(store_t *st, int64_t run_id, int64_t seq, int64_t **cycles_p,
+                         size_t *n_p, int64_t *seq_out);
 
 /* ---- Queries: print to `out` as a table, or as JSON when json ------ */
 /* Nothing is printed before a failure is known except by store_print_sql

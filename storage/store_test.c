@@ -1315,9 +1315,113 @@ static void test_read_while_writing(void)
     free(path);
 }
 
+/* Snapshots of a task's heap profile: stored, replaced at the same cycle,
+** loaded by task seq and cycle; the errors say what is missing. */
+static void test_heap_profiles(void)
+{
+    char *path = tmp_path("profiles.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_profile_site_t sites[2] = {
+        { "leak.payload", 10, 10240, 9, 9216 },
+        { "leak.request", 10, 160, 1, 16 },
+    };
+    store_profile_t p = { .cycle = 3, .rate = 1, .sites = sites, .nsites = 2 }, got;
+
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-prof", "fib"), 0, store_strerror);
+    p.task_id = fx.task_id[1];
+    REQUIRE_RC(store_profile_insert(fx.st, &p), 0, store_strerror);
+    p.cycle = 7;
+    sites[0].alloc_objects = 20;
+    REQUIRE_RC(store_profile_insert(fx.st, &p), 0, store_strerror);
+    p.final = 1;                                 /* the same cycle again, at the end */
+    sites[0].inuse_objects = 19;
+    REQUIRE_RC(store_profile_insert(fx.st, &p), 0, store_strerror);
+
+    /* The only task with a profile; the last snapshot. */
+    REQUIRE_RC(store_profile_load(fx.st, fx.run_id, -1, -1, &got), 0, store_strerror);
+    CHECK_INT(got.task_id, fx.task_id[1]);
+    CHECK_INT(got.seq, 1);
+    CHECK_INT(got.cycle, 7);
+    CHECK_INT(got.final, 1);
+    CHECK_INT(got.rate, 1);
+    REQUIRE(got.nsites == 2);
+    CHECK_STR(got.sites[0].site, "leak.payload");
+    CHECK_INT(got.sites[0].alloc_objects, 20);
+    CHECK_INT(got.sites[0].inuse_objects, 19);
+    CHECK_INT(got.sites[1].inuse_bytes, 16);
+    store_profile_free(&got);
+
+    /* The snapshots' cycles, oldest first. */
+    int64_t *cycles, seq;
+    size_t ncycles;
+    REQUIRE_RC(store_profile_cycles(fx.st, fx.run_id, 1, &cycles, &ncycles, &seq), 0,
+               store_strerror);
+    CHECK(ncycles == 2 && cycles[0] == 3 && cycles[1] == 7 && seq == 1);
+    free(cycles);
+    CHECK_RC(store_profile_cycles(fx.st, fx.run_id, 0, &cycles, &ncycles, &seq),
+             STORE_ENOTFOUND, store_strerror);
+    CHECK(cycles == NULL && ncycles == 0);
+
+    /* At a cycle: the last snapshot at or before it. */
+    REQUIRE_RC(store_profile_load(fx.st, fx.run_id, 1, 5, &got), 0, store_strerror);
+    CHECK_INT(got.cycle, 3);
+    CHECK_INT(got.final, 0);
+    CHECK_INT(got.sites[0].alloc_objects, 10);
+    store_profile_free(&got);
+
+    CHECK_RC(store_profile_load(fx.st, fx.run_id, 1, 2, &got), STORE_ENOTFOUND, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "at or before GC cycle 2");
+    CHECK(got.nsites == 0 && got.sites == NULL);
+    CHECK_RC(store_profile_load(fx.st, fx.run_id, 0, -1, &got), STORE_ENOTFOUND, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "task 0 of run");
+    CHECK_RC(store_profile_load(fx.st, fx.run_id, 9, -1, &got), STORE_ENOTFOUND, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "has no task 9");
+    CHECK_RC(store_profile_load(fx.st, 999, -1, -1, &got), STORE_ENOTFOUND, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "no run 999");
+
+    /* Two tasks with profiles: the task must be named. */
+    p.task_id = fx.task_id[0];
+    REQUIRE_RC(store_profile_insert(fx.st, &p), 0, store_strerror);
+    CHECK_RC(store_profile_load(fx.st, fx.run_id, -1, -1, &got), STORE_EUSAGE, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "2 tasks with a heap profile");
+    /* A task that does not exist is refused. */
+    p.task_id = 999;
+    CHECK_RC(store_profile_insert(fx.st, &p), STORE_EUSAGE, store_strerror);
+    store_close(&fx.st);
+    free(path);
+}
+
+/* A version-1 file (no heap_profiles) is upgraded when opened to write,
+** and refused with advice when opened read-only. */
+static void test_upgrade_from_1(void)
+{
+    char *path = tmp_path("v1.db");
+    char err[512];
+    store_t *st;
+
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    REQUIRE(raw_exec(path, "DROP TABLE heap_profiles; PRAGMA user_version = 1;") == SQLITE_OK);
+    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), STORE_ESCHEMA,
+             store_strerror);
+    CHECK_CONTAINS(err, "upgrade it to 2");
+    REQUIRE(raw_int(path, "PRAGMA user_version") == 1);
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    CHECK(raw_int(path, "PRAGMA user_version") == 2);
+    CHECK(raw_int(path, "SELECT count(*) FROM pragma_table_info('heap_profiles')") == 9);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     static const testrun_case_t tests[] = {
+        { "heap_profiles", test_heap_profiles },
+        { "upgrade_from_1", test_upgrade_from_1 },
         { "schema_embedded", test_schema_embedded },
         { "gc_fields_schema", test_gc_fields_schema },
         { "gc_fields_roundtrip", test_gc_fields_roundtrip },

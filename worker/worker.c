@@ -26,6 +26,7 @@
 #include <zmq.h>
 
 #include "base/clock.h"
+#include "gctrace/gctrace.h"
 #include "kernels/kernels.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
@@ -50,6 +51,9 @@ typedef struct current {
     uint64_t interval_ns;
     heap_stats_t st0;             /* at task start */
     int64_t goroutines_max;
+    bool gctrace;                 /* print a gctrace line per cycle */
+    int64_t prof_rate;            /* heap profile: bytes per sample, 0 = off */
+    uint64_t prof_cycle;          /* num_gc of the last snapshot sent */
 } current_t;
 
 typedef struct worker {
@@ -179,6 +183,49 @@ static void fill_sample(worker_t *w, proto_sample_t *s)
         c->goroutines_max = s->goroutines;
 }
 
+/* A heap profile snapshot of this process's sites, as of the heap's last
+** collection (as Go's), into m (sites malloc'd: proto_msg_free); that
+** collection's number in *cycle_out. Returns 0 or -ENOMEM. */
+static int make_profile(worker_t *w, heap_t *heap, int64_t task_id, bool final,
+                        int64_t rate, proto_msg_t *m, uint64_t *cycle_out)
+{
+    heap_prof_site_t sites[HEAP_PROF_SITES];
+    uint64_t cycle;
+    int n = heap_prof_read(heap, true, sites, HEAP_PROF_SITES, &cycle);
+    *cycle_out = cycle;
+    if (n > HEAP_PROF_SITES)
+        n = HEAP_PROF_SITES;
+    memset(m, 0, sizeof *m);
+    m->type = PROTO_PROFILE;
+    proto_profile_t *p = &m->u.profile;
+    snprintf(p->worker, sizeof p->worker, "%s", w->name);
+    p->task_id = task_id;
+    p->cycle = (int64_t)cycle;
+    p->final = final;
+    p->rate = rate;
+    p->sites = calloc(n > 0 ? (size_t)n : 1, sizeof *p->sites);
+    if (!p->sites)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        proto_profile_site_t *d = &p->sites[p->nsites];
+        const heap_prof_site_t *s = &sites[i];
+        if (s->alloc_objects == 0)
+            continue;           /* a site of an earlier task on this heap */
+        /* Read while the process allocates: keep them consistent. */
+        uint64_t free_objects = s->free_objects < s->alloc_objects ? s->free_objects
+                                                                   : s->alloc_objects;
+        uint64_t free_bytes = s->free_bytes < s->alloc_bytes ? s->free_bytes : s->alloc_bytes;
+        snprintf(d->site, sizeof d->site, "%.*s", HEAP_PROF_SITE_NAME - 1,
+                 s->name[0] ? s->name : "(unknown)");
+        d->alloc_objects = (int64_t)s->alloc_objects;
+        d->alloc_bytes = (int64_t)s->alloc_bytes;
+        d->inuse_objects = (int64_t)(s->alloc_objects - free_objects);
+        d->inuse_bytes = (int64_t)(s->alloc_bytes - free_bytes);
+        p->nsites++;
+    }
+    return 0;
+}
+
 /* Take the queued GC cycles (caller holds mu); returns how many. */
 static int take_gc_queue(worker_t *w, proto_gc_t **out)
 {
@@ -236,13 +283,29 @@ static void *sampler_main(void *arg)
         pthread_cond_timedwait(&w->wake, &w->mu, &until);
         if (w->stopping || !w->cur.active)
             continue;
-        proto_msg_t m = {.type = PROTO_SAMPLE};
+        proto_msg_t m = {.type = PROTO_SAMPLE}, prof = {.type = PROTO_SAMPLE};
         proto_gc_t *batch;
         fill_sample(w, &m.u.sample);
+        /* A heap profile snapshot when a collection has published one since
+        ** the last sent. */
+        uint64_t cycle = 0;
+        bool send_prof = w->cur.prof_rate > 0 &&
+                         make_profile(w, w->cur.heap, w->cur.task_id, false, w->cur.prof_rate,
+                                      &prof, &cycle) == 0;
+        if (send_prof && (cycle == 0 || cycle == w->cur.prof_cycle)) {
+            proto_msg_free(&prof);
+            prof.type = PROTO_SAMPLE;
+            send_prof = false;
+        }
+        if (send_prof)
+            w->cur.prof_cycle = cycle;
         int n = take_gc_queue(w, &batch);
         pthread_mutex_unlock(&w->mu);
         send_msg(sock, &m);
         send_gc_batch(sock, batch, n);
+        if (send_prof)
+            send_msg(sock, &prof);
+        proto_msg_free(&prof);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -256,6 +319,16 @@ static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
 {
     worker_t *w = arg;
     pthread_mutex_lock(&w->mu);
+    if (w->cur.active && w->cur.gctrace) {
+        /* One write per line, so workers sharing stderr never interleave. */
+        char line[GCTRACE_LINE_MAX + 1];
+        int n = gctrace_format(&c->fields, line, sizeof line - 1);
+        if (n > 0 && n < (int)sizeof line - 1) {
+            line[n++] = '\n';
+            ssize_t wr = write(STDERR_FILENO, line, (size_t)n);
+            (void)wr;
+        }
+    }
     if (w->gcq_len == GC_QUEUE_MAX) {
         w->gc_dropped++;
     } else {
@@ -361,7 +434,11 @@ static void fail_result(proto_result_t *r, const char *fmt, ...)
     r->error = strdup(msg);
 }
 
-static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
+/* Run task t into result r and, when the heap profile is on, its final
+** snapshot into *prof (type PROTO_PROFILE; else left PROTO_SAMPLE with
+** nothing to free). */
+static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
+                     proto_msg_t *prof)
 {
     heap_t *heap = NULL;
     rt_t *rt = NULL;
@@ -400,6 +477,10 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
     reset_peak_rss();
     heap_enter(heap);
     heap_hwm_reset(heap);
+    /* A profile per task: this process's samples start over. */
+    heap_prof_set_rate(heap, (uint64_t)(t->mem_profile_rate > 0 ? t->mem_profile_rate : 0),
+                       (uint64_t)t->seed);
+    heap_prof_reset(heap);
     heap_stats_read(heap, &st0);
     pthread_mutex_lock(&w->mu);
     w->cur = (current_t){
@@ -409,6 +490,9 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
         .start_ns = clock_mono_ns(),
         .interval_ns = (uint64_t)t->sample_interval_ns,
         .st0 = st0,
+        .gctrace = t->gctrace != 0,
+        .prof_rate = t->mem_profile_rate > 0 ? t->mem_profile_rate : 0,
+        .prof_cycle = 0,
     };
     snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
     pthread_cond_signal(&w->wake);
@@ -425,6 +509,10 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r)
 
     sched_stats_read(w->sched, &ss);
     heap_stats_read(heap, &st1);
+    uint64_t prof_cycle;
+    if (t->mem_profile_rate > 0 &&
+        make_profile(w, heap, t->task_id, true, t->mem_profile_rate, prof, &prof_cycle) != 0)
+        proto_msg_free(prof);
     heap_hwm_t hwm;
     heap_hwm_read(heap, &hwm);
     heap_leave(heap);
@@ -536,14 +624,18 @@ static int serve(worker_t *w)
             proto_msg_free(&msg);
             continue;
         }
-        proto_msg_t res = {.type = PROTO_RESULT};
-        run_task(w, &msg.u.task, &res.u.result);
-        /* GC cycles of this task go out before its result. */
+        proto_msg_t res = {.type = PROTO_RESULT}, prof = {.type = PROTO_SAMPLE};
+        run_task(w, &msg.u.task, &res.u.result, &prof);
+        /* GC cycles and the final heap profile of this task go out before
+        ** its result. */
         proto_gc_t *batch;
         pthread_mutex_lock(&w->mu);
         int n = take_gc_queue(w, &batch);
         pthread_mutex_unlock(&w->mu);
         send_gc_batch(w->sock, batch, n);
+        if (prof.type == PROTO_PROFILE)
+            send_msg(w->sock, &prof);
+        proto_msg_free(&prof);
         rc = send_msg(w->sock, &res);
         proto_msg_free(&res);
         proto_msg_free(&msg);

@@ -15,6 +15,9 @@
 #   channels   a buffer: consumers blocked less
 #   copying    by pointer: fewer allocations and bytes than by value
 #   pool       with the pool: fewer allocations, bytes and cycles
+#   profiling  the leak grows the live heap (evict: flat), and the heap
+#              profile's top in-use site is the leak's, while most bytes
+#              are allocated elsewhere
 #
 # A lesson file this test does not know fails it.
 lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
@@ -22,7 +25,7 @@ lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 source "$lib" "$1"
 
 L="$REF/scenarios/lessons"
-known="channels copying gc-pacing leaks pool stacks"
+known="channels copying gc-pacing leaks pool profiling stacks"
 
 for f in "$L"/*.yaml; do
     n="$(basename "$f" .yaml)"
@@ -154,6 +157,22 @@ for k in pool request_server; do
         '$.metrics.alloc_bytes'
     better "$k: fewer GC cycles with the pool" pool $k pool=true pool=false '$.gc_cycles'
 done
+
+# ---- profiling: 40k requests instead of 200k, sampled every 64 KiB ---------
+# (2,000 leaked sessions are 1.1 MiB: at 512 KiB a sample or two)
+lesson profiling prof --set requests=40000 --set mem_profile_rate=64KiB
+better "evict: a smaller live heap than the leak" prof sessions evict=true evict=false \
+    '$.metrics.live_bytes_end'
+expect_eq "the leak keeps every session" \
+    "$(fig prof sessions evict=false '$.metrics.sessions_held.min')" 2000.0
+"$HEAPSIM" profile 1 --task 0 --db "$T/prof.db" -o "$T/prof.pb.gz" >"$T/prof.txt" 2>&1
+expect_eq "profile of the leaking task" "$?" 0
+# Rows: inuse_space alloc_space site, by inuse_space.
+expect_eq "top in-use site: the leak" "$(awk 'NR == 3 {print $3}' "$T/prof.txt")" \
+    sessions.new_session
+expect_eq "top allocating site: the bodies" \
+    "$(awk 'NR > 2 {sub(/MB/, "", $2); print $2, $3}' "$T/prof.txt" | sort -gr | head -n 1 | cut -d' ' -f2)" \
+    sessions.read_body
 
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
