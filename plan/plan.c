@@ -22,11 +22,12 @@ struct plan {
     size_t nheaps;
 };
 
-/* Do tasks a and b run on one heap? The one place that decides: a fresh
-** heap per task is `return false`. */
-static bool same_heap(const scn_task_t *a, const scn_task_t *b)
+/* Do tasks a and b of scenario scn run on one heap? The one place that
+** decides: never by default (a fresh heap per task); with `heap: shared`,
+** when their runtime settings are equal. */
+static bool same_heap(const scenario_t *scn, const scn_task_t *a, const scn_task_t *b)
 {
-    return a->runtime.gogc == b->runtime.gogc &&
+    return scn->shared_heap && a->runtime.gogc == b->runtime.gogc &&
            a->runtime.memory_limit_bytes == b->runtime.memory_limit_bytes &&
            a->runtime.heap_max_bytes == b->runtime.heap_max_bytes &&
            a->runtime.stack_reserve_bytes == b->runtime.stack_reserve_bytes;
@@ -58,7 +59,7 @@ int plan_new(const scenario_t *scn, const char *token, plan_t **plan_p)
         t->scn = &scn->tasks[i];
         t->heap = p->nheaps;
         for (size_t j = 0; j < i; j++)
-            if (same_heap(t->scn, p->tasks[j].scn)) {
+            if (same_heap(scn, t->scn, p->tasks[j].scn)) {
                 t->heap = p->tasks[j].heap;
                 break;
             }

@@ -9,8 +9,9 @@
 **
 **     scenario tasks   0      1      2      3        (token "ab12")
 **     runtime          gogc50 gogc50 gogc99 gogc50
-**     heap             0      0      1      0
-**     heap keys        "ab12-0", "ab12-1"   (dense, in order of first use)
+**     heap (default)   0      1      2      3        a fresh heap per task
+**     heap (shared)    0      0      1      0        `heap: shared`
+**     heap keys        "ab12-0", "ab12-1", ...   (dense, in order of first use)
 **
 ** A heap key names one heap per host: each host turns it into a
 ** shared-memory segment name with heap_segment_name(), which depends on that
@@ -18,7 +19,9 @@
 **
 ** The plan is a function of (scenario, token): rebuilding it from the same
 ** two gives the same keys. Which tasks share a heap is decided in one place,
-** same_heap() in plan.c (today: equal runtime settings). Task ids are
+** same_heap() in plan.c: none by default, as each Go program starts with
+** an empty heap; with the scenario's `heap: shared`, those with equal
+** runtime settings. Task ids are
 ** storage's, 0 until set; they ascend in task order.
 */
 #ifndef HEAPSIM_PLAN_PLAN_H

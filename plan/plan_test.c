@@ -15,8 +15,9 @@
 
 #include "base/testrun.h"
 
-/* A scenario of n tasks built by hand, task i with gogc[i]; the plan looks
-** at nothing but the tasks and their runtime settings. */
+/* A scenario of n tasks built by hand, task i with gogc[i], with `heap:
+** shared` (the cases below test the grouping); the plan looks at nothing
+** but that setting, the tasks and their runtime settings. */
 typedef struct fixture {
     scenario_t scn;
     scn_task_t tasks[16];
@@ -32,6 +33,7 @@ static void fixture_init(fixture_t *f, const int *gogc, size_t n)
         f->tasks[i].runtime.heap_max_bytes = 64 << 20;
     }
     f->scn.name = "fixture";
+    f->scn.shared_heap = true;
     f->scn.tasks = f->tasks;
     f->scn.ntasks = n;
 }
@@ -189,8 +191,30 @@ static void test_no_tasks_no_heaps(void)
     plan_destroy(NULL);
 }
 
-/* A real scenario file: a sweep over gogc with repeats puts each sweep
-** point's repeats on one heap; a kernel-parameter sweep leaves one heap. */
+/* By default each task is a program of its own: a fresh heap per task,
+** whatever the runtime settings. */
+static void test_fresh_heap_per_task_by_default(void)
+{
+    static const int gogc[] = {50, 50, 99, 50};
+    fixture_t f;
+    plan_t *p = NULL;
+
+    fixture_init(&f, gogc, 4);
+    f.scn.shared_heap = false;
+    REQUIRE_INT(plan_new(&f.scn, "ab12", &p), 0);
+    REQUIRE_INT(plan_nheaps(p), 4);
+    for (size_t i = 0; i < 4; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "ab12-%zu", i);
+        REQUIRE_INT(plan_task(p, i)->heap, i);
+        REQUIRE_STR(plan_task_heap_key(p, i), want);
+    }
+    plan_destroy(&p);
+}
+
+/* A real scenario file: by default every task a heap of its own; with
+** `heap: shared`, a sweep over gogc with repeats puts each sweep point's
+** repeats on one heap, and a kernel-parameter sweep leaves one heap. */
 static void test_loaded_scenario(void)
 {
     const char *dir = getenv("TEST_TMPDIR");
@@ -202,13 +226,27 @@ static void test_loaded_scenario(void)
     snprintf(path, sizeof path, "%s/sweep.yaml", dir && *dir ? dir : "/tmp");
     f = fopen(path, "w");
     REQUIRE(f != NULL);
-    fputs("name: sweep\n"
-          "task: {kernel: binary_trees, depth: 6}\n"
-          "sweep: {gogc: [50, 200], depth: [6, 7]}\n"
-          "repeat: 2\n", f);
+    static const char body[] = "name: sweep\n"
+                               "task: {kernel: binary_trees, depth: 6}\n"
+                               "sweep: {gogc: [50, 200], depth: [6, 7]}\n"
+                               "repeat: 2\n";
+    fputs(body, f);
     REQUIRE(fclose(f) == 0);
     REQUIRE_INT(scenario_load(path, NULL, 0, &scn, err, sizeof err), 0);
     REQUIRE_INT(scn->ntasks, 8);
+    REQUIRE(!scn->shared_heap);
+    REQUIRE_INT(plan_new(scn, "0123456789abcdef", &p), 0);
+    REQUIRE_INT(plan_nheaps(p), 8);
+    plan_destroy(&p);
+    scenario_free(&scn);
+
+    f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs(body, f);
+    fputs("heap: shared\n", f);
+    REQUIRE(fclose(f) == 0);
+    REQUIRE_INT(scenario_load(path, NULL, 0, &scn, err, sizeof err), 0);
+    REQUIRE(scn->shared_heap);
     REQUIRE_INT(plan_new(scn, "0123456789abcdef", &p), 0);
     REQUIRE_INT(plan_nheaps(p), 2);
     for (size_t i = 0; i < scn->ntasks; i++) {
@@ -230,6 +268,7 @@ int main(int argc, char **argv)
         {"bad_tokens_refused", test_bad_tokens_refused},
         {"task_ids_ascend", test_task_ids_ascend},
         {"no_tasks_no_heaps", test_no_tasks_no_heaps},
+        {"fresh_heap_per_task_by_default", test_fresh_heap_per_task_by_default},
         {"loaded_scenario", test_loaded_scenario},
     };
     return testrun_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60, NULL);

@@ -44,6 +44,7 @@ static const field_t task_fields[] = {
 ** coordinator that predates them). */
 static const field_t task_opt_fields[] = {
     F(proto_task_t, gctrace), F(proto_task_t, mem_profile_rate),
+    F(proto_task_t, heap_private),
 };
 
 static const field_t profile_fields[] = {

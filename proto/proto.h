@@ -68,6 +68,8 @@ typedef struct proto_task {
     int64_t timer_resolution_ns;     /* sched_set_timer_resolution(); 0 = exact */
     int64_t gctrace;                 /* 1: print a gctrace line per cycle (optional, 0) */
     int64_t mem_profile_rate;        /* heap profile: bytes per sample, 0 off (optional, 0) */
+    int64_t heap_private;            /* 1: no other task runs on this heap: the worker
+                                     ** closes and removes it after the task (optional, 0) */
     kparams_t params;                /* owned; the kernel is params.kernel */
 } proto_task_t;
 

@@ -61,6 +61,7 @@ static void test_task(void)
     in.u.task.heap_max_bytes = 1LL << 32;
     in.u.task.gctrace = 1;
     in.u.task.mem_profile_rate = 524288;
+    in.u.task.heap_private = 1;
     CHECK(roundtrip(&in, &out) == 0);
     CHECK(out.type == PROTO_TASK);
     CHECK(out.u.task.params.kernel == k);
@@ -69,6 +70,7 @@ static void test_task(void)
     CHECK(out.u.task.heap_max_bytes == 1LL << 32);
     CHECK(out.u.task.gctrace == 1);
     CHECK(out.u.task.mem_profile_rate == 524288);
+    CHECK(out.u.task.heap_private == 1);
     CHECK(strcmp(out.u.task.heap, "abcdef-0") == 0);
     proto_msg_free(&out);
     kparams_free(&in.u.task.params);

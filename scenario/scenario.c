@@ -82,11 +82,11 @@ static const char *const runtime_keys[RT_NKEYS] = {
 /* The top-level keys, in the order messages list them. */
 enum {
     TOP_NAME, TOP_DESCRIPTION, TOP_RUNTIME, TOP_TASK, TOP_TASKS, TOP_SWEEP,
-    TOP_REPEAT, TOP_SEED, TOP_SAMPLE_INTERVAL, TOP_NKEYS
+    TOP_REPEAT, TOP_SEED, TOP_SAMPLE_INTERVAL, TOP_HEAP, TOP_NKEYS
 };
 static const char *const top_keys[TOP_NKEYS] = {
     "name", "description", "runtime", "task", "tasks", "sweep", "repeat",
-    "seed", "sample_interval",
+    "seed", "sample_interval", "heap",
 };
 
 /* One sweep axis: a runtime key or a parameter name, and the values as
@@ -806,7 +806,7 @@ static int walk_root(scn_loader_t *L, struct fy_node *root)
             return fail_at(L, pos,
                            "unknown key '%s'; known keys: name, description, "
                            "runtime, task, tasks, sweep, repeat, seed, "
-                           "sample_interval", shown(key, got, sizeof(got)));
+                           "sample_interval, heap", shown(key, got, sizeof(got)));
         seen[i] = true;
         value[i] = fy_node_pair_value(pair);
         key_pos[i] = pos;
@@ -863,6 +863,25 @@ static int walk_root(scn_loader_t *L, struct fy_node *root)
                            "sample_interval: expected %s, got %s",
                            expected_duration, describe_node(n, got, sizeof(got)));
         scn->sample_interval_ns = ns;
+    }
+    if (seen[TOP_HEAP]) {
+        static const char expected_heap[] =
+            "per_task (each task a fresh heap, as a Go program starts with "
+            "an empty one) or shared (tasks with equal runtime settings on "
+            "one heap per host)";
+        struct fy_node *n = value[TOP_HEAP];
+        const char *text;
+
+        rc = want_scalar(L, n, key_pos[TOP_HEAP], "heap", expected_heap, &text);
+        if (rc != 0)
+            return rc;
+        if (strcmp(text, "per_task") == 0)
+            scn->shared_heap = false;
+        else if (strcmp(text, "shared") == 0)
+            scn->shared_heap = true;
+        else
+            return fail_at(L, pos_of(n, key_pos[TOP_HEAP]), "heap: expected %s, got %s",
+                           expected_heap, describe_node(n, got, sizeof(got)));
     }
     if (seen[TOP_TASK] && seen[TOP_TASKS]) {
         i = key_pos[TOP_TASK].line > key_pos[TOP_TASKS].line ? TOP_TASK

@@ -21,6 +21,7 @@
 #ifndef HEAPSIM_SCENARIO_SCENARIO_H
 #define HEAPSIM_SCENARIO_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,10 @@ typedef struct scenario {
     uint32_t repeat;             /* default 1 */
     uint64_t seed;               /* default 1 */
     uint64_t sample_interval_ns; /* telemetry period, default 100 ms */
+    bool shared_heap;            /* `heap: shared`: tasks with equal runtime
+                                 ** settings share one heap per host; by
+                                 ** default (`heap: per_task`) each task gets
+                                 ** a fresh heap, as a Go program does */
     scn_task_t *tasks;
     size_t ntasks;
 } scenario_t;

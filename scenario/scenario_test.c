@@ -495,7 +495,19 @@ static void test_key_errors(void)
                  "repeats: 3\n",
                  "%F:2:1: unknown key 'repeats'; known keys: name, "
                  "description, runtime, task, tasks, sweep, repeat, seed, "
-                 "sample_interval");
+                 "sample_interval, heap");
+    EXPECT_ERROR("bad_heap.yaml",
+                 "task: {kernel: spawn}\n"
+                 "heap: private\n",
+                 "%F:2:7: heap: expected per_task (each task a fresh heap, as a Go "
+                 "program starts with an empty one) or shared (tasks with equal "
+                 "runtime settings on one heap per host), got \"private\"");
+    EXPECT_ERROR("heap_list.yaml",
+                 "task: {kernel: spawn}\n"
+                 "heap: [shared]\n",
+                 "%F:2:7: heap: expected per_task (each task a fresh heap, as a Go "
+                 "program starts with an empty one) or shared (tasks with equal "
+                 "runtime settings on one heap per host), got a list");
     EXPECT_ERROR("unknown_kernel.yaml",
                  "task:\n"
                  "  kernel: binary_tree\n",

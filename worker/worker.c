@@ -40,6 +40,7 @@ typedef struct open_heap {
     char key[PROTO_NAME_MAX];     /* the task's heap key */
     char shm[PROTO_NAME_MAX + 64];
     heap_t *heap;
+    uint64_t last_used;           /* worker_t.heap_uses when a task last took it */
 } open_heap_t;
 
 typedef struct current {
@@ -65,6 +66,7 @@ typedef struct worker {
     sched_t *sched;
     size_t sched_stack_reserve;
     open_heap_t heaps[MAX_HEAPS];
+    uint64_t heap_uses;           /* tasks run so far: the heaps' clock */
     int nheaps;
 
     pthread_t sampler;
@@ -345,15 +347,33 @@ static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
 /* ---- Heaps ------------------------------------------------------------- */
 
 /* The heap for a task's key: already open, created, or attached. */
+/* Close the worker's attachment w->heaps[i]; with `remove`, the segment is
+** unlinked too unless another process is still attached. */
+static void close_heap_at(worker_t *w, int i, bool remove)
+{
+    heap_close(&w->heaps[i].heap, remove);
+    w->heaps[i] = w->heaps[--w->nheaps];
+}
+
+/* The heap of task t, attached (created if no process on this host has it
+** yet). When MAX_HEAPS are open, the one least recently used is closed,
+** its segment kept for any task of a shared heap still to come. */
 static int heap_for(worker_t *w, const proto_task_t *t, heap_t **heap_p)
 {
+    w->heap_uses++;
     for (int i = 0; i < w->nheaps; i++)
         if (strcmp(w->heaps[i].key, t->heap) == 0) {
+            w->heaps[i].last_used = w->heap_uses;
             *heap_p = w->heaps[i].heap;
             return 0;
         }
-    if (w->nheaps == MAX_HEAPS)
-        return -EMFILE;
+    if (w->nheaps == MAX_HEAPS) {
+        int oldest = 0;
+        for (int i = 1; i < w->nheaps; i++)
+            if (w->heaps[i].last_used < w->heaps[oldest].last_used)
+                oldest = i;
+        close_heap_at(w, oldest, false);
+    }
 
     open_heap_t *oh = &w->heaps[w->nheaps];
     heap_config_t cfg;
@@ -379,6 +399,7 @@ static int heap_for(worker_t *w, const proto_task_t *t, heap_t **heap_p)
         return rc;
     heap_set_gc_hook(oh->heap, on_gc_cycle, w);
     heap_leave(oh->heap);       /* until a task runs on it */
+    oh->last_used = w->heap_uses;
     w->nheaps++;
     *heap_p = oh->heap;
     return 0;
@@ -633,6 +654,14 @@ static int serve(worker_t *w)
         int n = take_gc_queue(w, &batch);
         pthread_mutex_unlock(&w->mu);
         send_gc_batch(w->sock, batch, n);
+        /* A heap of this task alone: a fresh one per task, as a Go program
+        ** starts with an empty heap; nothing needs it any more. */
+        if (msg.u.task.heap_private)
+            for (int i = 0; i < w->nheaps; i++)
+                if (strcmp(w->heaps[i].key, msg.u.task.heap) == 0) {
+                    close_heap_at(w, i, true);
+                    break;
+                }
         if (prof.type == PROTO_PROFILE)
             send_msg(w->sock, &prof);
         proto_msg_free(&prof);
