@@ -105,12 +105,14 @@ static void q_text(const char *db, const char *sql, char *buf, size_t size)
     sqlite3_close(h);
 }
 
-/* Two runtime settings, so two heaps per host, on two local workers. */
+/* Two runtime settings and `heap: shared`, so two heaps per host, on two
+** local workers (each shared by a point's two repeats). */
 static const char *two_heaps =
     "name: two-heaps\n"
     "task: {kernel: churn, objects: 300000, live_objects: 1000}\n"
     "sweep: {gogc: [50, 200]}\n"
     "repeat: 2\n"
+    "heap: shared\n"
     "sample_interval: 10ms\n";
 
 static void test_local_run(void)

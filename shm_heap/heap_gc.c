@@ -398,7 +398,13 @@ bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
         live + more_bytes <= heap__limit_goal_bytes(h))
         return false;
     /* The limit asks; the CPU limiter may say not yet (PACING). */
-    return heap__now_ns(CLOCK_MONOTONIC) >= heap__atomic_load(&hdr->limit_gc_after_ns);
+    return h->limiter_off ||
+           heap__now_ns(CLOCK_MONOTONIC) >= heap__atomic_load(&hdr->limit_gc_after_ns);
+}
+
+void heap__set_limiter(heap_t *h, bool on)
+{
+    h->limiter_off = !on;
 }
 
 /* ---- Marking -------------------------------------------------------- */

@@ -592,6 +592,7 @@ struct heap {
     pid_t pid;
     pthread_t thread;               /* the one thread that uses it (heap.h) */
     bool entered;                   /* RUNNING (or PARKED inside a safepoint) */
+    bool limiter_off;               /* heap__set_limiter(h, false): tests */
     uint32_t cache_epoch;           /* hdr->cache_epoch the mcache belongs to */
     heap__mcache_t mcache[HEAP__NSPANCLASSES];
     uint8_t class_small[1024 / 8 + 1];            /* (need + 7) >> 3 -> class */
@@ -844,5 +845,10 @@ int heap__check_ref(heap_t *h, heap_ref_t ref, bool allow_orphan_slot,
 /* Test hooks. */
 void heap__set_fault_hook(heap_t *h, heap__fault_fn fn, void *arg);
 void heap__set_mark_stack_limit(heap_t *h, size_t entries);
+/* Tests: whether this attachment's limit-driven collections wait for the
+** CPU limiter (PACING; on by default). Off, the limit goal alone decides,
+** so a test can bound the heap without depending on how long pauses take
+** on a loaded machine. */
+void heap__set_limiter(heap_t *h, bool on);
 
 #endif
