@@ -137,9 +137,28 @@ out_finalize:
     return rc;
 }
 
-/* Check that the file has every table of schema.sql with every column.
+/* The tables schema.sql gained after version 1, with the version that
+** added them: a file of an earlier version is checked without them. */
+static const struct {
+    const char *table;
+    int since;
+} tables_added[] = {
+    {"params", 2},
+    {"events", 2},
+};
+
+static bool table_newer_than(const char *table, int64_t version)
+{
+    for (size_t i = 0; i < sizeof tables_added / sizeof tables_added[0]; i++)
+        if (strcmp(tables_added[i].table, table) == 0)
+            return tables_added[i].since > version;
+    return false;
+}
+
+/* Check that the file has every table of schema.sql with every column, as
+** a file of `version` would (tables added later are not looked for).
 ** Extra tables or columns are allowed. Reads only. */
-static int verify_tables(store_t *st)
+static int verify_tables(store_t *st, int64_t version)
 {
     static const char tables_sql[] =
         "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -173,6 +192,8 @@ static int verify_tables(store_t *st)
         const char *table = (const char *)sqlite3_column_text(tables, 0);
         bool found;
 
+        if (table_newer_than(table, version))
+            continue;
         rc = query_exists(st, st->db, has_table_sql, table, NULL, &found);
         if (rc)
             goto out_finalize;
@@ -191,9 +212,9 @@ static int verify_tables(store_t *st)
                 goto out_finalize;
             if (!found) {
                 rc = store__fail(st, STORE_ESCHEMA,
-                                 "%s: not a heapsim database of version %d "
+                                 "%s: not a heapsim database of version %lld "
                                  "(table %s has no column %s)",
-                                 st->path, STORE_SCHEMA_VERSION, table, column);
+                                 st->path, (long long)version, table, column);
                 goto out_finalize;
             }
         }
@@ -272,13 +293,18 @@ static int check_schema(store_t *st)
         return store__fail(st, STORE_ESCHEMA,
                            "%s: not a heapsim database (an SQLite file with "
                            "other tables)", st->path);
-    if (version < STORE_SCHEMA_VERSION)
-        /* Version 1 is the first: there is nothing to upgrade from yet.
-        ** An upgrade step per version goes here, run in one transaction. */
-        return store__fail(st, STORE_ESCHEMA,
-                           "%s: schema version %lld cannot be upgraded to %d",
-                           st->path, (long long)version, STORE_SCHEMA_VERSION);
-    return verify_tables(st);
+    if (version < STORE_SCHEMA_VERSION) {
+        /* Checked first as the version it says it is, then migrated. */
+        if ((rc = verify_tables(st, version)))
+            return rc;
+        if (st->readonly)
+            return store__fail(st, STORE__EOLDER, "%s: schema version %lld needs "
+                               "upgrading to %d", st->path, (long long)version,
+                               STORE_SCHEMA_VERSION);
+        if ((rc = store__migrate(st, version)))
+            return rc;
+    }
+    return verify_tables(st, STORE_SCHEMA_VERSION);
 }
 
 /* The journal mode after running sql (a journal_mode PRAGMA) into mode. */
@@ -353,8 +379,36 @@ static void copy_err(char *err, size_t errsize, const char *msg)
         snprintf(err, errsize, "%s", msg);
 }
 
+static int open_once(const char *path, int flags, store_t **store_p,
+                     char *err, size_t errsize);
+
+/* A read-only open of a file of an earlier version migrates it first: a
+** read-write open (which migrates), closed, then the read-only one again.
+** When the file cannot be written, the error says it needs upgrading. */
 int store_open(const char *path, int flags, store_t **store_p,
                char *err, size_t errsize)
+{
+    char why[STORE__ERRMSG_MAX], rw_err[STORE__ERRMSG_MAX];
+    store_t *rw;
+    int rc = open_once(path, flags, store_p, why, sizeof why);
+
+    if (rc != STORE__EOLDER) {
+        copy_err(err, errsize, why);
+        return rc;
+    }
+    rc = open_once(path, 0, &rw, rw_err, sizeof rw_err);
+    if (rc) {
+        if (err && errsize > 0)
+            snprintf(err, errsize, "%s, and upgrading it failed: %s", why, rw_err);
+        return rc == STORE__EOLDER ? STORE_ESCHEMA : rc;
+    }
+    store_close(&rw);
+    rc = open_once(path, flags, store_p, err, errsize);
+    return rc == STORE__EOLDER ? STORE_ESCHEMA : rc;
+}
+
+static int open_once(const char *path, int flags, store_t **store_p,
+                     char *err, size_t errsize)
 {
     bool readonly = (flags & STORE_READONLY) != 0;
     bool memory;

@@ -18,7 +18,7 @@
 
 #include "base/gc_fields.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */

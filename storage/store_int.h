@@ -13,7 +13,7 @@
 **
 ** Files: store.c opens and checks the file (schema, version) and owns the
 ** error helpers; store_write.c the statement cache, transactions, inserts
-** and updates; store_print.c the
+** and updates; store_migrate.c the upgrade of older files; store_print.c the
 ** runs and show reports; store_sql.c the ad-hoc query; store_table.c the
 ** aligned text table they print with; schema.c is generated from
 ** schema.sql.
@@ -61,6 +61,10 @@ typedef enum store__stmt_id {
 
 #define STORE__ERRMSG_MAX 512
 
+/* check_schema on a read-only store: the file is of an earlier version and
+** must be migrated first (store_open does so, read-write, then reopens). */
+#define STORE__EOLDER (-4099)
+
 struct store {
     sqlite3 *db;
     char *path;                           /* as given to store_open */
@@ -84,6 +88,13 @@ int store__fail(store_t *st, int rc, const char *fmt, ...)
 int store__db_fail(store_t *st, const char *what);
 /* Flush `out`; STORE_EIO with a message if writing it failed, else 0. */
 int store__check_out(store_t *st, FILE *out);
+
+/* ---- migrations (store_migrate.c) -------------------------------- */
+
+/* Bring the file from schema version `from` (1 <= from <
+** STORE_SCHEMA_VERSION) to STORE_SCHEMA_VERSION in one transaction; on
+** failure the file is unchanged. The store must be read-write. */
+int store__migrate(store_t *st, int64_t from);
 
 /* ---- statements (store_write.c) ------------------------------------ */
 

@@ -538,6 +538,132 @@ static void test_foreign_sqlite(void)
     free(path);
 }
 
+
+/* ---- migrations from every earlier version --------------------------- */
+
+/* One line per table, index, view and trigger of the file, with what
+** defines it (columns: name, type, NOT NULL, default, key; an index's
+** columns; a view's columns), sorted: two files of the same schema give
+** the same text, whatever the comments or the order they were made in. */
+static char *schema_shape(const char *path)
+{
+    static const char sql[] =
+        "SELECT group_concat(line, char(10)) FROM (SELECT line FROM ("
+        " SELECT m.type || ' ' || m.name || ' on ' || m.tbl_name || ': ' ||"
+        "  coalesce((SELECT group_concat(c.name || ' ' || c.type || ' ' || c.\"notnull\""
+        "   || ' ' || coalesce(c.dflt_value, '-') || ' ' || c.pk, ', ')"
+        "   FROM pragma_table_info(m.name) c WHERE m.type IN ('table', 'view')), '') ||"
+        "  coalesce((SELECT group_concat(coalesce(x.name, '?') || ' ' || x.desc, ', ')"
+        "   FROM pragma_index_xinfo(m.name) x WHERE m.type = 'index' AND x.key), '')"
+        "  AS line"
+        " FROM sqlite_master m WHERE m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\')"
+        " ORDER BY line)";
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    char *shape = NULL;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK) {
+        if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
+            shape = strdup((const char *)sqlite3_column_text(stmt, 0));
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return shape;
+}
+
+/* storage/testdata/vN.sql for every N before STORE_SCHEMA_VERSION: built
+** into a file, opened read-only as `heapsim show` would (which migrates
+** it), then it has the shape of a fresh file, its rows, and the new
+** tables filled. */
+static void test_migrate_every_version(void)
+{
+    char *fresh = tmp_path("migrate-fresh.db");
+    char err[512];
+    store_t *st;
+    char *want;
+
+    REQUIRE_RC(store_open(fresh, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    want = schema_shape(fresh);
+    REQUIRE(want != NULL);
+    for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
+        char name[64], fixture[64];
+        char *path, *text, *got;
+        size_t size;
+        int64_t tasks, params, samples;
+
+        snprintf(fixture, sizeof fixture, "storage/testdata/v%d.sql", v);
+        snprintf(name, sizeof name, "migrate-v%d.db", v);
+        path = tmp_path(name);
+        text = read_file(fixture, &size);
+        REQUIRE_MSG(text != NULL, "no fixture %s for version %d", fixture, v);
+        REQUIRE(raw_exec(path, text) == SQLITE_OK);
+        free(text);
+        CHECK_INT(raw_int(path, "PRAGMA user_version"), v);
+        tasks = raw_int(path, "SELECT count(*) FROM tasks");
+        samples = raw_int(path, "SELECT count(*) FROM samples");
+        CHECK(tasks > 0);
+
+        /* Read-only, as the query commands open it: migrated all the same. */
+        REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0,
+                   store_strerror);
+        store_close(&st);
+        CHECK_INT(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+        got = schema_shape(path);
+        REQUIRE(got != NULL);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "migrated from v%d:\n%s\nfresh:\n%s\n", v, got, want);
+            CHECK(false);
+        }
+        free(got);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM tasks"), tasks);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM samples"), samples);
+        /* Every key of every task's params_json and runtime_json is a row. */
+        params = raw_int(path, "SELECT count(*) FROM params");
+        CHECK_INT(params, raw_int(path,
+            "SELECT (SELECT count(*) FROM tasks, json_each(tasks.params_json)) +"
+            " (SELECT count(*) FROM tasks, json_each(tasks.runtime_json))"));
+        CHECK(raw_int(path, "SELECT count(*) FROM params WHERE name = 'gogc'"
+                            " AND value = 200") > 0);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM task_summary"), tasks);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM run_summary"),
+                  raw_int(path, "SELECT count(*) FROM runs"));
+        /* A second open finds nothing to do; the new trigger fills params
+        ** for tasks written after the migration. */
+        REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+        store_task_t t = {.run_id = 1, .seq = 1000, .kernel = "churn",
+                          .params_json = "{\"objects\": 5}",
+                          .runtime_json = "{\"gogc\": 300}"};
+        CHECK_RC(store_task_insert(st, &t, NULL), 0, store_strerror);
+        store_close(&st);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM params"), params + 2);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM params WHERE name = 'gogc'"
+                                " AND value = 300 AND kind = 'runtime'"), 1);
+        free(path);
+    }
+    free(want);
+    free(fresh);
+}
+
+/* A file that says it is of version 1 but is not ours is refused, not
+** migrated: it is left as it was. */
+static void test_migrate_refuses_foreign(void)
+{
+    char *path = tmp_path("migrate-foreign.db");
+    char err[512];
+    store_t *st;
+
+    REQUIRE(raw_exec(path, "CREATE TABLE runs (id INTEGER);"
+                           "PRAGMA user_version = 1;") == SQLITE_OK);
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), STORE_ESCHEMA, store_strerror);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, "not a heapsim database");
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), 1);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master"), 1);
+    free(path);
+}
+
 /* ---- a run ----------------------------------------------------------- */
 
 static const char output_text[] =
@@ -1326,6 +1452,8 @@ int main(int argc, char **argv)
         { "newer_schema", test_newer_schema },
         { "not_sqlite", test_not_sqlite },
         { "foreign_sqlite", test_foreign_sqlite },
+        { "migrate_every_version", test_migrate_every_version },
+        { "migrate_refuses_foreign", test_migrate_refuses_foreign },
         { "write_errors", test_write_errors },
         { "runs_report", test_runs_report },
         { "show_report", test_show_report },
