@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "storage/store.h"
 
@@ -71,6 +72,10 @@ struct store {
     bool readonly;
     sqlite3_stmt *stmts[STMT__COUNT];     /* NULL until first use */
     char errmsg[STORE__ERRMSG_MAX];
+    /* The bounds of the store_query_print() statement running (0: none). */
+    int64_t query_timeout_ms, query_max_value;
+    struct timespec query_deadline;       /* CLOCK_MONOTONIC */
+    bool query_expired;                   /* the progress handler stopped it */
 };
 
 /* schema.sql, generated into schema.c by the build. */
