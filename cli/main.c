@@ -331,7 +331,9 @@ static bool parse_since(const char *s, int64_t *unix_ns)
             time_t t = mktime(&tm);
             if (t == (time_t)-1)
                 return false;
-            *unix_ns = (int64_t)t * 1000000000LL;
+            /* Past 2262 nanoseconds overflow: no run starts that late. */
+            *unix_ns = (int64_t)t > INT64_MAX / 1000000000LL
+                           ? INT64_MAX : (int64_t)t * 1000000000LL;
             return true;
         }
     }
