@@ -3,8 +3,9 @@
 **
 ** One database file (WAL mode) holds every run: its scenario, tasks,
 ** telemetry samples, GC cycles, per-task metrics and results. The schema is
-** versioned with PRAGMA user_version (STORE_SCHEMA_VERSION) and documented
-** in storage/schema.sql. Times are integer nanoseconds: *_unix_ns since the
+** versioned with PRAGMA user_version (STORE_SCHEMA_VERSION), documented
+** column by column in docs/schema.md; a file of an earlier version is
+** migrated when opened. Times are integer nanoseconds: *_unix_ns since the
 ** epoch, t_ns since the task started.
 **
 ** This module knows nothing of ZeroMQ or the heap.
@@ -34,9 +35,12 @@ typedef struct store store_t;
 /* Open (creating when allowed and missing) and check/upgrade the schema.
 ** On failure *store_p is NULL and err says what is wrong with which file. */
 /* A file that is empty (or new) gets the schema unless STORE_READONLY;
-** any other file must be a heapsim database of this version, else
-** STORE_ESCHEMA and the file is left as it was: not SQLite ("file is not a
-** database"), an SQLite file with other tables, a newer user_version.
+** any other file must be a heapsim database of this version or an earlier
+** one, else STORE_ESCHEMA and the file is left as it was: not SQLite
+** ("file is not a database"), an SQLite file with other tables, a newer
+** user_version. An earlier version is migrated forward in one transaction
+** (a failure leaves it as it was), even with STORE_READONLY: the file is
+** opened read-write for that, then read-only again.
 ** STORE_READONLY on a missing file: STORE_EDB, "no database at PATH".
 ** A read-write handle is in WAL mode with foreign keys on, so readers
 ** (`heapsim sql`) see committed data while a run writes. Statements wait

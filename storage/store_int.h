@@ -13,8 +13,11 @@
 **
 ** Files: store.c opens and checks the file (schema, version) and owns the
 ** error helpers; store_write.c the statement cache, transactions, inserts
-** and updates; store_migrate.c the upgrade of older files; store_print.c the
-** runs and show reports; store_sql.c the ad-hoc query; store_table.c the
+** and updates; store_migrate.c the upgrade of older files; store_read.c
+** the read model (store_model.h, whose structs and destructors are
+** store_model.c, a library of its own); store_print.c the runs and show
+** reports the launcher prints at the end of a run; store_sql.c the ad-hoc
+** query; store_table.c the
 ** aligned text table they print with; schema.c is generated from
 ** schema.sql.
 **
