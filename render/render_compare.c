@@ -304,8 +304,8 @@ static int compare_json(FILE *out, const render_side_t *sa, const render_side_t 
             struct json_object *fo = json_object_new_object();
             json_object_object_add(fo, "name", json_object_new_string(r->name));
             json_object_object_add(fo, "unit", render__json_str(r->unit_name));
-            json_object_object_add(fo, "a", render__json_stat(&r->a));
-            json_object_object_add(fo, "b", render__json_stat(&r->b));
+            json_object_object_add(fo, "a", render__json_stat(&r->a, r->unit_name != NULL));
+            json_object_object_add(fo, "b", render__json_stat(&r->b, r->unit_name != NULL));
             json_object_object_add(fo, "delta", render__json_double(r->delta));
             json_object_object_add(fo, "p", render__json_double(r->p));
             json_object_object_add(fo, "significant", json_object_new_boolean(r->significant));

@@ -81,8 +81,13 @@ struct json_object *render__json_int(int64_t v);
 struct json_object *render__json_str(const char *s);
 /* Text that should be JSON parsed, or the text itself when it is not. */
 struct json_object *render__json_parsed(const char *text);
-/* {"mean", "min", "max", "n"} of st (nulls when n is 0). */
-struct json_object *render__json_stat(const render__stat_t *st);
+/* {"mean", "min", "max", "n"} of st (nulls when n is 0); with real, each
+** figure a JSON real even when whole ("2000.0": a kernel metric is a REAL
+** in the file and stays one), else whole numbers as integers. */
+struct json_object *render__json_stat(const render__stat_t *st, bool real);
+/* A double as a JSON real, its shortest exact text ("2000.0"); null when
+** not finite. */
+struct json_object *render__json_real(double v);
 /* The run's own fields (not its tasks or points) as a JSON object. */
 struct json_object *render__run_json(const store_run_view_t *run);
 /* A task with every figure and its metrics. */

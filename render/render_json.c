@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/text.h"
+
 const char *render_strerror(int rc)
 {
     switch (rc) {
@@ -48,15 +50,26 @@ struct json_object *render__json_parsed(const char *text)
     return v ? v : json_object_new_string(text);
 }
 
-struct json_object *render__json_stat(const render__stat_t *st)
+struct json_object *render__json_real(double v)
 {
+    char buf[TEXT_DOUBLE_MAX];
+
+    if (!isfinite(v))
+        return NULL;
+    text_format_double(buf, sizeof buf, v);
+    return json_object_new_double_s(v, buf);
+}
+
+struct json_object *render__json_stat(const render__stat_t *st, bool real)
+{
+    struct json_object *(*num)(double) = real ? render__json_real : render__json_double;
     struct json_object *o = json_object_new_object();
 
     if (!o)
         return NULL;
-    json_object_object_add(o, "mean", render__json_double(st->mean));
-    json_object_object_add(o, "min", render__json_double(st->min));
-    json_object_object_add(o, "max", render__json_double(st->max));
+    json_object_object_add(o, "mean", num(st->mean));
+    json_object_object_add(o, "min", num(st->min));
+    json_object_object_add(o, "max", num(st->max));
     json_object_object_add(o, "n", json_object_new_int64((int64_t)st->n));
     return o;
 }

@@ -301,7 +301,7 @@ struct json_object *render__task_json(const store_task_view_t *t)
     metrics = json_object_new_object();
     for (size_t m = 0; metrics && m < t->nmetrics; m++) {
         struct json_object *mo = json_object_new_object();
-        json_object_object_add(mo, "value", render__json_double(t->metrics[m].value));
+        json_object_object_add(mo, "value", render__json_real(t->metrics[m].value));
         json_object_object_add(mo, "unit", render__json_str(t->metrics[m].unit));
         json_object_object_add(metrics, t->metrics[m].name, mo);
     }
@@ -332,7 +332,7 @@ static struct json_object *point_json(const store_run_view_t *run,
     for (int f = 0; f < STORE_FIG_COUNT; f++) {
         render__stat_t st = render__stat(values, render__point_values(run, p, f, values));
         json_object_object_add(o, store_fig_desc[f].name,
-                               st.n ? render__json_stat(&st) : NULL);
+                               st.n ? render__json_stat(&st, false) : NULL);
     }
     metrics = json_object_new_object();
     if (metrics && render__point_metric_names(run, p, &names, &nnames) == 0) {
@@ -340,7 +340,7 @@ static struct json_object *point_json(const store_run_view_t *run,
             const char *unit;
             render__stat_t st = render__stat(values, render__point_metric(run, p, names[m],
                                                                           values, &unit));
-            struct json_object *mo = render__json_stat(&st);
+            struct json_object *mo = render__json_stat(&st, true);
             if (mo)
                 json_object_object_add(mo, "unit", render__json_str(unit));
             json_object_object_add(metrics, names[m], mo);

@@ -231,6 +231,9 @@ static void test_show(void)
     CHECK_INT(json_object_get_int64(at(doc, "points.1.wall_ns.min")), 69000000);
     CHECK_INT(json_object_get_int64(at(doc, "points.0.wall_ns.n")), 5);
     CHECK_STR(json_object_get_string(at(doc, "points.0.metrics.trees_ns.unit")), "ns");
+    /* A metric is a REAL in the file and stays a real, whole or not. */
+    CHECK(json_object_is_type(at(doc, "points.0.metrics.trees_ns.min"), json_type_double));
+    CHECK_CONTAINS(text, "\"min\":220280343.0");
     CHECK_INT(json_object_get_int64(at(doc, "points.0.repeats")), 5);
     CHECK_INT(json_object_get_int64(at(doc, "points.1.runtime.gogc")), 200);
     /* A figure no task has is null, not absent. */

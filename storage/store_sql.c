@@ -217,11 +217,17 @@ out_free_keys:
     return rc;
 }
 
+/* The most text an aligned table may hold before it is printed: it is
+** kept whole to measure its columns, so a query of endless rows must not
+** grow it without bound (JSON and CSV stream; they need no such cap). */
+#define TABLE_MAX_BYTES (64u << 20)
+
 /* Collect the rows in a table (NULL shown as NULL, numbers right-aligned,
-** blobs in hex), then print it. */
+** blobs in hex), then print it. STORE_EUSAGE past TABLE_MAX_BYTES. */
 static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
 {
     int ncols = sqlite3_column_count(stmt), rc = 0, step;
+    size_t held = 0;
     store__table_t *table = store__table_new((size_t)ncols);
 
     if (!table)
@@ -235,6 +241,19 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
         }
     }
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        /* Before any conversion: sqlite3_column_bytes() of a number
+        ** would turn it into text. */
+        for (int col = 0; col < ncols; col++) {
+            int type = sqlite3_column_type(stmt, col);
+            held += 32 + (type == SQLITE_TEXT || type == SQLITE_BLOB
+                              ? 2 * (size_t)sqlite3_column_bytes(stmt, col) : 0);
+        }
+        if (held > TABLE_MAX_BYTES) {
+            rc = store__fail(st, STORE_EUSAGE, "the result is larger than %u MiB, too "
+                             "large to align as a table: use --csv or --json (streamed)",
+                             TABLE_MAX_BYTES >> 20);
+            goto out_destroy_table;
+        }
         if (store__table_row(table)) {
             rc = store__fail(st, STORE_EDB, "query: out of memory");
             goto out_destroy_table;

@@ -1378,6 +1378,68 @@ static void test_sql(void)
 
 /* ---- a reader beside a writer ---------------------------------------- */
 
+
+/* store_query_print's bounds: an endless CTE is stopped by the timeout, a
+** value too large is refused, a table too large to align is refused, and
+** afterwards the store is as before (no bound left behind). CSV quotes. */
+static void test_sql_bounds(void)
+{
+    char *path = tmp_path("bounds.db");
+    char err[512];
+    store_t *st;
+    capture_t cap;
+    store_query_opts_t o = {.format = STORE_QUERY_TABLE, .timeout_ms = 200,
+                            .max_value_bytes = 1 << 20};
+
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
+
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                               " SELECT count(*) FROM c", &o), STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "ran longer than 200 ms");
+
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1e9))", &o),
+             STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "larger than 1048576 bytes");
+
+    /* Within the bounds: the same store answers as before. */
+    o.format = STORE_QUERY_CSV;
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1000)) AS n,"
+                               " 'a,\"b\"' AS t, NULL AS z", &o), 0, store_strerror);
+    char *text = (char *)capture_end(&cap);
+    CHECK_STR(text, "n,t,z\r\n1000,\"a,\"\"b\"\"\",\r\n");
+    free(text);
+
+    /* A table is held whole to be aligned: past its cap it is refused;
+    ** streamed as CSV, the same rows pass. */
+    o.format = STORE_QUERY_TABLE;
+    o.timeout_ms = 60000;
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                               " WHERE x < 200) SELECT hex(randomblob(500000)) FROM c", &o),
+             STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "too large to align as a table");
+
+    /* No bound outlives its statement: the plain print has none. */
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(st, cap.out, "SELECT length(randomblob(4000000)) AS n", true),
+             0, store_strerror);
+    text = (char *)capture_end(&cap);
+    CHECK_CONTAINS(text, "4000000");
+    free(text);
+    store_close(&st);
+    free(path);
+}
+
 static void test_read_while_writing(void)
 {
     char *path = tmp_path("wal.db");
@@ -1460,6 +1522,7 @@ int main(int argc, char **argv)
         { "show_sweep", test_show_sweep },
         { "show_hostile_rows", test_show_hostile_rows },
         { "sql", test_sql },
+        { "sql_bounds", test_sql_bounds },
         { "read_while_writing", test_read_while_writing },
     };
 
