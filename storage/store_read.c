@@ -216,11 +216,14 @@ static int task_gc(store_t *st, sqlite3_stmt *stmt, store_task_view_t *t)
         qsort(pauses, n, sizeof *pauses, cmp_int64);
         t->fig[STORE_FIG_pause_p50_ns] = percentile(pauses, n, 50);
         t->fig[STORE_FIG_pause_p99_ns] = percentile(pauses, n, 99);
-    } else if (t->status && strcmp(t->status, "done") == 0) {
+    } else if (t->fig[STORE_FIG_gc_cycles] == 0) {
+        /* No cycle at all: no pause. (A task whose heap collected while
+        ** another task's worker ran the cycle has cycles and no rows of
+        ** its own: its percentiles are unknown, not 0.) */
         t->fig[STORE_FIG_pause_p50_ns] = 0;
         t->fig[STORE_FIG_pause_p99_ns] = 0;
     }
-    if (t->fig[STORE_FIG_wall_ns] > 0)
+    if (t->fig[STORE_FIG_wall_ns] > 0 && (n > 0 || t->fig[STORE_FIG_gc_cycles] == 0))
         t->fig[STORE_FIG_gc_cpu_share] = gc_cpu_ns / t->fig[STORE_FIG_wall_ns];
     free(pauses);
     return 0;

@@ -766,6 +766,125 @@ static int fill_run(fixture_t *fx, const char *token, const char *name)
     return store_run_finish(fx->st, fx->run_id, "done", 1700000003000000000LL, NULL);
 }
 
+
+/* ---- the read model (store_read.c) ----------------------------------- */
+
+/* runs filtered; one run with its figures, pause percentiles, GC CPU
+** share, metrics and points; a task's series whole, and spread by index
+** seeks when it has more rows than asked for. */
+static void test_read_model(void)
+{
+    char *path = tmp_path("read.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_run_info_t *runs;
+    store_run_view_t *view;
+    store_task_series_t series;
+    size_t n;
+
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-read-1", "fib"), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-read-2", "other"), 0, store_strerror);
+    /* 1000 more samples of task 0 of run 2, 1 ms apart after its 25. */
+    REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
+    for (int i = 0; i < 1000; i++) {
+        store_sample_t smp = {
+            .run_id = fx.run_id, .task_id = fx.task_id[0], .worker = "testhost:100",
+            .t_ns = 3000000000LL + i * 1000000LL, .heap_inuse_bytes = i,
+            .goroutines = 7,
+        };
+        REQUIRE_RC(store_sample_insert(fx.st, &smp), 0, store_strerror);
+    }
+    REQUIRE_RC(store_commit(fx.st), 0, store_strerror);
+
+    store_runs_filter_t filter = {.since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_INT(runs[0].run_id, fx.run_id);       /* newest first (same start: by id) */
+        CHECK_STR(runs[1].name, "fib");
+        CHECK_INT(runs[1].tasks_total, 3);
+        CHECK_INT(runs[1].tasks_done, 1);
+        CHECK_INT(runs[1].tasks_failed, 1);
+        CHECK_INT(runs[1].workers_joined, 2);
+    }
+    store_runs_free(&runs, n);
+    CHECK(runs == NULL);
+    filter.scenario = "fib";
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 1);
+    store_runs_free(&runs, n);
+    filter = (store_runs_filter_t){.status = "failed", .since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 0);
+    store_runs_free(&runs, n);
+    filter = (store_runs_filter_t){.since_unix_ns = 1800000000000000000LL, .limit = 1};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 0);
+    store_runs_free(&runs, n);
+
+    CHECK_RC(store_run_read(fx.st, 999, &view), STORE_ENOTFOUND, store_strerror);
+    CHECK(view == NULL);
+    REQUIRE_RC(store_run_read(fx.st, fx.run_id, &view), 0, store_strerror);
+    CHECK_STR(view->info.name, "other");
+    CHECK_INT(view->ntasks, 3);
+    CHECK_INT(view->npoints, 3);                    /* three sweep points, one task each */
+    if (view->ntasks == 3) {
+        const store_task_view_t *t = &view->tasks[0];
+        CHECK(t->fig[STORE_FIG_wall_ns] == 1234567890);
+        /* Pauses 100001..100004: nearest rank. */
+        CHECK(t->fig[STORE_FIG_pause_p50_ns] == 100002);
+        CHECK(t->fig[STORE_FIG_pause_p99_ns] == 100004);
+        CHECK(t->fig[STORE_FIG_gc_cycles] == 4);
+        CHECK(isfinite(t->fig[STORE_FIG_gc_cpu_share]));
+        CHECK_INT(t->nmetrics, 2);
+        if (t->nmetrics == 2) {
+            CHECK_STR(t->metrics[0].name, "calls");  /* by name */
+            CHECK_STR(t->metrics[0].unit, "ops");
+            CHECK_STR(t->metrics[1].unit, "ns");
+        }
+        CHECK_STR(view->tasks[1].status, "failed");
+        CHECK_CONTAINS(view->tasks[1].error, "out of heap");
+        /* A task never started: every figure unknown. */
+        CHECK(isnan(view->tasks[2].fig[STORE_FIG_wall_ns]));
+        CHECK(isnan(view->tasks[2].fig[STORE_FIG_pause_p99_ns]));
+        CHECK_INT(view->points[1].ntasks, 1);
+        CHECK_INT(view->points[1].tasks[0], 1);
+    }
+    int64_t task0 = view->tasks[0].task_id;
+    store_run_view_free(&view);
+    CHECK(view == NULL);
+
+    /* Whole: every row. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 0, &series), 0, store_strerror);
+    CHECK_INT(series.nsamples, 1025);
+    CHECK_INT(series.ngcs, 4);
+    if (series.ngcs == 4) {
+        CHECK_INT(series.gcs[0].f.stw_ns, 100001);
+        CHECK_INT(series.gcs[0].t_ns, 400000000);   /* start since the task started */
+        CHECK(series.gcs[3].f.gc_cpu_fraction == 0.04);
+    }
+    store_task_series_clear(&series);
+    /* At most 5000: still all of them, by the first query alone. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 5000, &series), 0, store_strerror);
+    CHECK_INT(series.nsamples, 1025);
+    store_task_series_clear(&series);
+    /* At most 50: spread over the time range, ends included, in order,
+    ** each row once. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 50, &series), 0, store_strerror);
+    CHECK(series.nsamples > 25 && series.nsamples <= 50);
+    CHECK_INT(series.samples[0].t_ns, 0);
+    CHECK_INT(series.samples[series.nsamples - 1].t_ns, 3000000000LL + 999 * 1000000LL);
+    for (size_t i = 1; i < series.nsamples; i++)
+        CHECK(series.samples[i].t_ns > series.samples[i - 1].t_ns);
+    CHECK_INT(series.ngcs, 4);
+    store_task_series_clear(&series);
+    CHECK_RC(store_task_series_read(fx.st, 99999, 10, &series), STORE_ENOTFOUND,
+             store_strerror);
+    store_close(&fx.st);
+    free(path);
+}
+
 static void test_write_errors(void)
 {
     char *path = tmp_path("errors.db");
@@ -1523,6 +1642,7 @@ int main(int argc, char **argv)
         { "show_hostile_rows", test_show_hostile_rows },
         { "sql", test_sql },
         { "sql_bounds", test_sql_bounds },
+        { "read_model", test_read_model },
         { "read_while_writing", test_read_while_writing },
     };
 
