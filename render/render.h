@@ -41,8 +41,9 @@ int render_runs(FILE *out, const store_run_info_t *runs, size_t n,
 /* `heapsim show`: the run's settings, then per sweep point (its repeats
 ** aggregated: mean, min..max over the tasks done) wall, allocations, GC
 ** cycles, GC CPU share, p50/p99/max pause, peak heap, goroutines, stacks
-** and the kernel's metrics, in human units; then the tasks and their
-** errors. JSON: the run's fields, "settings", "tasks" (every figure) and
+** and the kernel's metrics, in human units; then the tasks, their errors
+** and the run's events. JSON: the run's fields, "settings", "tasks"
+** (every figure), "events" and
 ** "points": [{"kernel", "label", "sweep_point", "params", "runtime",
 ** "repeats", "done", "failed", FIGURE: {"mean", "min", "max", "n"}, ...,
 ** "metrics": {NAME: {"mean", "min", "max", "n", "unit"}}}]. */
@@ -66,10 +67,10 @@ int render_compare(FILE *out, const render_side_t *a, const render_side_t *b,
                    render_format_t format, char *err, size_t errsize);
 
 /* `heapsim export`: everything about a run: the run, its tasks with
-** every figure, metrics, and (series[i] for tasks[i], NULL: none) every
-** sample and GC cycle. JSON: one document; CSV: one table per kind of row,
-** each introduced by a line "# tasks", "# metrics", "# samples",
-** "# gc_cycles". */
+** every figure, metrics, events, and (series[i] for tasks[i], NULL: none)
+** every sample and GC cycle. JSON: one document; CSV: one table per kind
+** of row, each introduced by a line "# run", "# tasks", "# metrics",
+** "# events", "# samples", "# gc_cycles". */
 int render_export(FILE *out, const store_run_view_t *run,
                   const store_task_series_t *series, render_format_t format);
 

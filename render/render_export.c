@@ -60,6 +60,7 @@ static int export_json(FILE *out, const store_run_view_t *run,
         json_object_array_add(tasks, t);
     }
     json_object_object_add(doc, "tasks", tasks);
+    json_object_object_add(doc, "events", render__events_json(run));
     return render__json_print(out, doc);
 }
 
@@ -142,6 +143,19 @@ static int export_csv(FILE *out, const store_run_view_t *run,
             render__csv_field(out, t->metrics[m].unit);
             fputs("\r\n", out);
         }
+    }
+    fputs("\r\n# events\r\nunix_ns,kind,task_id,worker,count,detail\r\n", out);
+    for (size_t i = 0; i < run->nevents; i++) {
+        const store_event_t *e = &run->events[i];
+        fprintf(out, "%lld,", (long long)e->unix_ns);
+        render__csv_field(out, e->kind);
+        csv_int(out, e->task_id);
+        fputc(',', out);
+        render__csv_field(out, e->worker);
+        csv_int(out, e->count);
+        fputc(',', out);
+        render__csv_field(out, e->detail);
+        fputs("\r\n", out);
     }
     if (series) {
         fputs("\r\n# samples\r\ntask_id,t_ns", out);

@@ -90,6 +90,8 @@ struct json_object *render__json_stat(const render__stat_t *st, bool real);
 struct json_object *render__json_real(double v);
 /* The run's own fields (not its tasks or points) as a JSON object. */
 struct json_object *render__run_json(const store_run_view_t *run);
+/* The run's events as a JSON array. */
+struct json_object *render__events_json(const store_run_view_t *run);
 /* A task with every figure and its metrics. */
 struct json_object *render__task_json(const store_task_view_t *t);
 /* Print value (pretty), a newline, and drop it; RENDER_EIO if out failed. */

@@ -274,6 +274,24 @@ static int show_text(FILE *out, const store_run_view_t *run, double *values)
         fprintf(out, "\nerror of task %lld (%s): %s\n", (long long)t->seq,
                 render__str(t->kernel), t->error);
     }
+    if (run->nevents > 0) {
+        fprintf(out, "\nevents:\n");
+        for (size_t i = 0; i < run->nevents; i++) {
+            const store_event_t *e = &run->events[i];
+            char when[64];
+            fprintf(out, "  %s  %s", render__time(when, sizeof when, e->unix_ns),
+                    render__str(e->kind));
+            if (e->count != STORE_NONE)
+                fprintf(out, " x%lld", (long long)e->count);
+            if (e->worker)
+                fprintf(out, "  worker %s", e->worker);
+            if (e->task_id != STORE_NONE)
+                fprintf(out, "  task %lld", (long long)e->task_id);
+            if (e->detail)
+                fprintf(out, "  %s", e->detail);
+            fputc('\n', out);
+        }
+    }
     return render__check_out(out);
 }
 
@@ -381,6 +399,24 @@ struct json_object *render__run_json(const store_run_view_t *run)
     return doc;
 }
 
+struct json_object *render__events_json(const store_run_view_t *run)
+{
+    struct json_object *arr = json_object_new_array();
+
+    for (size_t i = 0; arr && i < run->nevents; i++) {
+        const store_event_t *e = &run->events[i];
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "unix_ns", render__json_int(e->unix_ns));
+        json_object_object_add(o, "kind", render__json_str(e->kind));
+        json_object_object_add(o, "task_id", render__json_int(e->task_id));
+        json_object_object_add(o, "worker", render__json_str(e->worker));
+        json_object_object_add(o, "count", render__json_int(e->count));
+        json_object_object_add(o, "detail", render__json_str(e->detail));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
 static int show_json(FILE *out, const store_run_view_t *run, double *values)
 {
     struct json_object *doc = render__run_json(run), *tasks, *points;
@@ -395,6 +431,7 @@ static int show_json(FILE *out, const store_run_view_t *run, double *values)
     for (size_t i = 0; points && i < run->npoints; i++)
         json_object_array_add(points, point_json(run, &run->points[i], values));
     json_object_object_add(doc, "points", points);
+    json_object_object_add(doc, "events", render__events_json(run));
     return render__json_print(out, doc);
 }
 

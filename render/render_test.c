@@ -218,9 +218,20 @@ static void test_show(void)
     CHECK_CONTAINS(text, "98.0 ms..102 ms");
     CHECK_CONTAINS(text, "4.10 %");
     CHECK_CONTAINS(text, "P99 PAUSE");
+    CHECK(!strstr(text, "events:"));
     free(text);
 
+    /* Events, when the run has any. */
+    run->nevents = 1;
+    run->events = calloc(1, sizeof *run->events);
+    run->events[0] = (store_event_t){.unix_ns = 1700000001000000000LL, .task_id = 103,
+                                     .count = STORE_NONE, .kind = strdup("worker_lost"),
+                                     .worker = strdup("local-1"), .detail = NULL};
+    text = capture(do_show, &arg, &rc);
+    CHECK_CONTAINS(text, "events:\n");
+    CHECK_CONTAINS(text, "worker_lost  worker local-1  task 103\n");
     arg.format = RENDER_JSON;
+    free(text);
     text = capture(do_show, &arg, &rc);
     CHECK_RC(rc, 0, render_strerror);
     struct json_object *doc = parse(text);
@@ -241,6 +252,8 @@ static void test_show(void)
     CHECK(json_object_object_get_ex(at(doc, "points.0"), "alloc_objects", &unknown));
     CHECK(unknown == NULL);
     CHECK_INT(json_object_array_length(at(doc, "tasks")), 10);
+    CHECK_STR(json_object_get_string(at(doc, "events.0.kind")), "worker_lost");
+    CHECK(json_object_get_type(at(doc, "events.0.count")) == json_type_null);
     json_object_put(doc);
     free(text);
     store_run_view_free(&run);

@@ -264,7 +264,7 @@ typedef struct store_runs_filter {
 int store_runs_read(store_t *st, const store_runs_filter_t *filter,
                     store_run_info_t **runs_p, size_t *n_p);
 /* One run with its tasks (figures, pause percentiles, GC CPU share,
-** metrics) and sweep points, read in one snapshot, into *view_p (free with
+** metrics), sweep points and events, read in one snapshot, into *view_p (free with
 ** store_run_view_free). STORE_ENOTFOUND when there is no such run. */
 int store_run_read(store_t *st, int64_t run_id, store_run_view_t **view_p);
 /* A task's samples and GC cycles for a chart: all of them when there are

@@ -81,6 +81,12 @@ void store_run_view_free(store_run_view_t **view_p)
         return;
     view = *view_p;
     store_run_info_clear(&view->info);
+    for (size_t i = 0; i < view->nevents; i++) {
+        free(view->events[i].kind);
+        free(view->events[i].worker);
+        free(view->events[i].detail);
+    }
+    free(view->events);
     for (size_t i = 0; i < view->ntasks; i++)
         task_view_clear(&view->tasks[i]);
     free(view->tasks);

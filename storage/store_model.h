@@ -111,8 +111,18 @@ typedef struct store_point_view {
     size_t ntasks;
 } store_point_view_t;
 
+/* A row of events: what happened to the run besides its tasks' results. */
+typedef struct store_event {
+    int64_t unix_ns;
+    int64_t task_id;             /* STORE_NONE when none */
+    int64_t count;               /* STORE_NONE when one */
+    char *kind, *worker, *detail;
+} store_event_t;
+
 typedef struct store_run_view {
     store_run_info_t info;
+    store_event_t *events;       /* in time order */
+    size_t nevents;
     store_task_view_t *tasks;    /* by seq */
     size_t ntasks;
     store_point_view_t *points;  /* in the order of their first task */

@@ -367,6 +367,45 @@ out_finalize:
     return rc;
 }
 
+/* The run's events, in time order. */
+static int read_events(store_t *st, store_run_view_t *view)
+{
+    static const char sql[] =
+        "SELECT unix_ns, task_id, count, kind, worker, detail FROM events"
+        " WHERE run_id = ?1 ORDER BY unix_ns, id";
+    sqlite3_stmt *stmt;
+    size_t cap = 0;
+    int rc;
+
+    if ((rc = prepare(st, sql, &stmt)))
+        return rc;
+    sqlite3_bind_int64(stmt, 1, view->info.run_id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_event_t *e;
+        if (view->nevents == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            store_event_t *grown = realloc(view->events, ncap * sizeof *grown);
+            if (!grown) {
+                sqlite3_finalize(stmt);
+                return store__fail(st, STORE_EDB, "out of memory");
+            }
+            view->events = grown;
+            cap = ncap;
+        }
+        e = &view->events[view->nevents++];
+        e->unix_ns = col_int(stmt, 0);
+        e->task_id = col_int(stmt, 1);
+        e->count = col_int(stmt, 2);
+        e->kind = col_strdup(stmt, 3);
+        e->worker = col_strdup(stmt, 4);
+        e->detail = col_strdup(stmt, 5);
+    }
+    if (rc != SQLITE_DONE)
+        return step_fail(st, stmt);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
 int store_run_read(store_t *st, int64_t run_id, store_run_view_t **view_p)
 {
     static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = ?1";
@@ -400,6 +439,8 @@ int store_run_read(store_t *st, int64_t run_id, store_run_view_t **view_p)
     run_row(stmt, &view->info);
     sqlite3_finalize(stmt);
     rc = read_tasks(st, view);
+    if (rc == 0)
+        rc = read_events(st, view);
 out_release:
     sqlite3_exec(st->db, "RELEASE store_run_read", NULL, NULL, NULL);
     if (rc == 0) {

@@ -823,6 +823,15 @@ static void test_read_model(void)
     CHECK_INT(n, 0);
     store_runs_free(&runs, n);
 
+    /* Events, as another writer would store them. */
+    char events_sql[256];
+    snprintf(events_sql, sizeof events_sql,
+             "INSERT INTO events (run_id, task_id, unix_ns, kind, worker, count)"
+             " VALUES (%lld, NULL, 20, 'telemetry_dropped', 'testhost:100', 12),"
+             " (%lld, %lld, 10, 'task_requeued', NULL, NULL)",
+             (long long)fx.run_id, (long long)fx.run_id, (long long)fx.task_id[1]);
+    REQUIRE(raw_exec(path, events_sql) == SQLITE_OK);
+
     CHECK_RC(store_run_read(fx.st, 999, &view), STORE_ENOTFOUND, store_strerror);
     CHECK(view == NULL);
     REQUIRE_RC(store_run_read(fx.st, fx.run_id, &view), 0, store_strerror);
@@ -850,6 +859,14 @@ static void test_read_model(void)
         CHECK(isnan(view->tasks[2].fig[STORE_FIG_pause_p99_ns]));
         CHECK_INT(view->points[1].ntasks, 1);
         CHECK_INT(view->points[1].tasks[0], 1);
+    }
+    CHECK_INT(view->nevents, 2);
+    if (view->nevents == 2) {
+        CHECK_STR(view->events[0].kind, "task_requeued");   /* in time order */
+        CHECK_INT(view->events[0].task_id, fx.task_id[1]);
+        CHECK_INT(view->events[0].count, STORE_NONE);
+        CHECK_INT(view->events[1].count, 12);
+        CHECK_STR(view->events[1].worker, "testhost:100");
     }
     int64_t task0 = view->tasks[0].task_id;
     store_run_view_free(&view);
