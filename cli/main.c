@@ -4,7 +4,8 @@
 **   heapsim run SCENARIO        coordinator + local workers, then a summary
 **   heapsim coordinator --bind EP SCENARIO
 **   heapsim worker --connect EP
-**   heapsim runs | show RUN_ID | sql "SELECT ..."   (the run history)
+**   heapsim runs | show RUN | compare A B | sql "SELECT ..." | export RUN
+**   heapsim report RUN [RUN_B] -o FILE.html            (the run history)
 **   heapsim kernels | check SCENARIO | clean
 **
 ** Each command is one row of `commands`: its usage, its one-line summary,
@@ -26,13 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/units.h"
 #include "base/clock.h"
 #include "catalog/catalog.h"
 #include "launcher/launcher.h"
 #include "profile/leaks.h"
 #include "profile/profile.h"
+#include "render/render.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
@@ -66,10 +71,17 @@ typedef struct opts {
     const char *sets[MAX_SETS];
     size_t nsets;
     long workers;
-    long limit;
     long task;                   /* --task SEQ, -1 when not given */
     long at_cycle;               /* --at-cycle N, -1 when not given */
-    const char *output;          /* -o PATH */
+    long limit;
+    const char *scenario;        /* runs --scenario */
+    const char *status;          /* runs --status */
+    int64_t since_unix_ns;       /* runs --since; STORE_NONE: any */
+    int64_t timeout_ms;          /* sql --timeout */
+    int64_t max_value_bytes;     /* sql --max-value */
+    const char *format;          /* export --format */
+    const char *output;          /* -o / --output */
+    bool csv;
     bool json;
     bool quiet;
     bool local_child;
@@ -79,7 +91,8 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD, O_GCTRACE, O_TASK, O_AT_CYCLE, O_OUTPUT };
+       O_QUIET, O_LOCAL_CHILD, O_SCENARIO, O_SINCE, O_STATUS, O_CSV, O_TIMEOUT,
+       O_MAX_VALUE, O_FORMAT, O_OUTPUT, O_GCTRACE, O_TASK, O_AT_CYCLE };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -94,10 +107,17 @@ static const struct option longopts[] = {
     {"limit", required_argument, NULL, O_LIMIT},
     {"quiet", no_argument, NULL, O_QUIET},
     {"local-child", no_argument, NULL, O_LOCAL_CHILD},
+    {"scenario", required_argument, NULL, O_SCENARIO},
+    {"since", required_argument, NULL, O_SINCE},
+    {"status", required_argument, NULL, O_STATUS},
+    {"csv", no_argument, NULL, O_CSV},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"max-value", required_argument, NULL, O_MAX_VALUE},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"output", required_argument, NULL, O_OUTPUT},
     {"gctrace", no_argument, NULL, O_GCTRACE},
     {"task", required_argument, NULL, O_TASK},
     {"at-cycle", required_argument, NULL, O_AT_CYCLE},
-    {"output", required_argument, NULL, O_OUTPUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -122,13 +142,15 @@ struct command {
 
 /* `heapsim help` in sections; a section's summaries start at `column`
 ** after the two-space indent, or on a line of their own when 0. */
+static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static const struct {
     const char *title;
     int column;
 } sections[] = {
     {"Run workloads", 0},
     {"Scenarios and kernels", 41},
-    {"Run history (the database is ./heapsim.db unless --db PATH)", 31},
+    {"Run history (the database is ./heapsim.db unless --db PATH)", 0},
     {"Housekeeping", 31},
 };
 
@@ -140,8 +162,9 @@ static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **a
 static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv);
-static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv);
-static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_compare(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_export(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_report(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv);
 
@@ -180,21 +203,49 @@ static const command_t commands[] = {
      .summary = "kernels and their parameters",
      .section = 1, .options = A(O_JSON), .run = cmd_kernels},
     {.name = "runs",
-     .args = "[--limit N] [--json]",
-     .summary = "recent runs", .note = HISTORY_NOTE,
-     .section = 2, .options = A(O_DB) | A(O_JSON) | A(O_LIMIT), .run = cmd_runs},
+     .args = "[--scenario NAME] [--since WHEN] [--status S] [--limit N] [--json]",
+     .summary = "recent runs, newest first",
+     .note = "WHEN: a date (2026-11-30, 2026-11-30T14:00, local time) or an age "
+             "(90m, 24h, 7d).\nS: running, done, failed or interrupted. "
+             "--limit defaults to 20.\n" HISTORY_NOTE,
+     .section = 2,
+     .options = A(O_DB) | A(O_JSON) | A(O_LIMIT) | A(O_SCENARIO) | A(O_SINCE) | A(O_STATUS),
+     .run = cmd_runs},
     {.name = "show",
-     .args = "RUN_ID [--json]",
-     .summary = "one run: tasks, results, GC summary", .note = HISTORY_NOTE,
+     .args = "RUN [--json]",
+     .summary = "one run: settings; per sweep point wall, GC, pauses, heap, metrics",
+     .note = HISTORY_NOTE,
      .section = 2, .options = A(O_DB) | A(O_JSON),
      .min_args = 1, .max_args = 1, .run = cmd_show},
+    {.name = "compare",
+     .args = "RUN_A[:POINT] RUN_B[:POINT] [--json|--csv]",
+     .summary = "side by side, deltas, Welch's t-test at 95 %",
+     .note = "POINT: a sweep point's label (gogc=200) or its number from 0; "
+             "RUN:P1 RUN:P2 compares two points of one run.\n" HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_JSON) | A(O_CSV),
+     .min_args = 2, .max_args = 2, .run = cmd_compare},
     {.name = "sql",
-     .args = "\"SELECT ...\" [--json]",
-     .summary = "any read-only query", .note = HISTORY_NOTE,
-     .section = 2, .options = A(O_DB) | A(O_JSON),
+     .args = "\"SELECT ...\" [--json|--csv] [--timeout T] [--max-value SIZE]",
+     .summary = "any read-only query",
+     .note = "--timeout stops the query after T (default 5s); --max-value caps "
+             "any string or blob it makes (default 16MiB).\n" HISTORY_NOTE,
+     .section = 2,
+     .options = A(O_DB) | A(O_JSON) | A(O_CSV) | A(O_TIMEOUT) | A(O_MAX_VALUE),
      .min_args = 1, .max_args = 1, .run = cmd_sql},
+    {.name = "export",
+     .args = "RUN [--format json|csv] [-o FILE]",
+     .summary = "everything about a run: tasks, metrics, samples, GC cycles",
+     .note = "Writes to standard output unless -o FILE.\n" HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_FORMAT) | A(O_OUTPUT),
+     .min_args = 1, .max_args = 1, .run = cmd_export},
+    {.name = "report",
+     .args = "RUN [RUN_B] -o FILE.html",
+     .summary = "one self-contained HTML file of charts (two runs: overlaid)",
+     .note = HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_OUTPUT),
+     .min_args = 1, .max_args = 2, .run = cmd_report},
     {.name = "profile",
-     .args = "RUN_ID [--task SEQ] [--at-cycle N] -o FILE",
+     .args = "RUN [--task SEQ] [--at-cycle N] -o FILE",
      .summary = "a task's heap profile in pprof's format (go tool pprof FILE)",
      .note = "The last snapshot of the task's profile, or the last one taken at or before "
              "GC cycle N of its heap. --task is needed when several tasks of the run have "
@@ -202,7 +253,7 @@ static const command_t commands[] = {
      .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_AT_CYCLE) | A(O_OUTPUT),
      .min_args = 1, .max_args = 1, .run = cmd_profile},
     {.name = "leaks",
-     .args = "RUN_ID [--task SEQ]",
+     .args = "RUN [--task SEQ]",
      .summary = "allocation sites whose objects in use grow from GC cycle to cycle",
      .note = "From the task's heap profile snapshots (one each time its heap collected, "
              "at most once per sample interval): a site is listed when it grew by at least "
@@ -286,6 +337,41 @@ static bool parse_long(const char *s, long min, long max, long *out)
     return true;
 }
 
+/* --since: a local date or date and time, or an age before now. */
+static bool parse_since(const char *s, int64_t *unix_ns)
+{
+    static const char *const formats[] = {"%Y-%m-%d", "%Y-%m-%dT%H:%M",
+                                          "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
+                                          "%Y-%m-%d %H:%M:%S"};
+    char *end;
+    errno = 0;
+    double n = strtod(s, &end);
+    if (end != s && !errno && n >= 0 && end[0] && !end[1]) {
+        double unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600
+                    : end[0] == 'd' ? 86400 : end[0] == 'w' ? 604800 : 0;
+        if (unit > 0 && n * unit < 1e9) {
+            *unix_ns = ((int64_t)time(NULL) - (int64_t)(n * unit)) * 1000000000LL;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *rest = strptime(s, formats[i], &tm);
+        if (rest && !*rest) {
+            tm.tm_isdst = -1;
+            time_t t = mktime(&tm);
+            if (t == (time_t)-1)
+                return false;
+            /* Past 2262 nanoseconds overflow: no run starts that late. */
+            *unix_ns = (int64_t)t > INT64_MAX / 1000000000LL
+                           ? INT64_MAX : (int64_t)t * 1000000000LL;
+            return true;
+        }
+    }
+    return false;
+}
+
 #define PARSE_HELP 1   /* --help was asked for: print the usage, exit 0 */
 
 /* Parse argv (argv[0] the command's name) against the command's options
@@ -298,6 +384,9 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
     o->db = "heapsim.db";
     o->workers = 0;
     o->limit = 20;
+    o->since_unix_ns = STORE_NONE;
+    o->timeout_ms = 5000;
+    o->max_value_bytes = 16 << 20;
     o->task = -1;
     o->at_cycle = -1;
     optind = 1;
@@ -351,6 +440,57 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
                 return EXIT_USAGE;
             }
             break;
+        case O_SCENARIO: o->scenario = optarg; break;
+        case O_STATUS:
+            if (strcmp(optarg, "running") && strcmp(optarg, "done") &&
+                strcmp(optarg, "failed") && strcmp(optarg, "interrupted")) {
+                usage_error(cmd, "--status %s: expected running, done, failed or "
+                            "interrupted", optarg);
+                return EXIT_USAGE;
+            }
+            o->status = optarg;
+            break;
+        case O_SINCE:
+            if (!parse_since(optarg, &o->since_unix_ns)) {
+                usage_error(cmd, "--since %s: expected a date (2026-11-30, "
+                            "2026-11-30T14:00) or an age (90m, 24h, 7d)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_TIMEOUT: {
+            uint64_t ns;
+            if (units_parse_duration_ns(optarg, &ns) != 0 || ns < 1000000 ||
+                ns > 3600ull * 1000000000ull) {
+                usage_error(cmd, "--timeout %s: expected a duration from 1ms to 1h "
+                            "(500ms, 5s)", optarg);
+                return EXIT_USAGE;
+            }
+            o->timeout_ms = (int64_t)(ns / 1000000);
+            break;
+        }
+        case O_MAX_VALUE:
+            if (units_parse_size(optarg, &o->max_value_bytes) != 0 ||
+                o->max_value_bytes < 1024 || o->max_value_bytes > (1LL << 30)) {
+                usage_error(cmd, "--max-value %s: expected a size from 1KiB to 1GiB",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "json") && strcmp(optarg, "csv")) {
+                usage_error(cmd, "--format %s: expected json or csv", optarg);
+                return EXIT_USAGE;
+            }
+            o->format = optarg;
+            break;
+        case O_OUTPUT:
+            if (!*optarg) {
+                usage_error(cmd, "-o needs a path");
+                return EXIT_USAGE;
+            }
+            o->output = optarg;
+            break;
+        case O_CSV: o->csv = true; break;
         case O_JSON: o->json = true; break;
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
@@ -365,13 +505,6 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
                 usage_error(cmd, "--at-cycle %s: expected a GC cycle number", optarg);
                 return EXIT_USAGE;
             }
-            break;
-        case O_OUTPUT:
-            if (!*optarg) {
-                usage_error(cmd, "-o needs a path");
-                return EXIT_USAGE;
-            }
-            o->output = optarg;
             break;
         case O_GCTRACE:
             /* The last --set wins: the flag overrides the scenario's key. */
@@ -394,6 +527,10 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
     }
     if (o->nargs > command->max_args) {
         usage_error(cmd, "unexpected argument '%s'", o->args[command->max_args]);
+        return EXIT_USAGE;
+    }
+    if (o->json && o->csv) {
+        usage_error(cmd, "--json and --csv: choose one");
         return EXIT_USAGE;
     }
     return 0;
@@ -483,50 +620,329 @@ static int open_history(const char *cmd, const opts_t *o, store_t **st)
     return 0;
 }
 
+static render_format_t out_format(const opts_t *o)
+{
+    return o->json ? RENDER_JSON : o->csv ? RENDER_CSV : RENDER_TEXT;
+}
+
 static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
+    store_runs_filter_t filter = {
+        .scenario = o->scenario, .status = o->status,
+        .since_unix_ns = o->since_unix_ns, .limit = (int)o->limit,
+    };
+    store_run_info_t *runs;
+    size_t n;
     store_t *st;
     int rc = open_history(cmd->name, o, &st);
     if (rc)
         return rc;
-    rc = store_print_runs(st, stdout, (int)o->limit, o->json);
-    if (rc != 0)
+    rc = store_runs_read(st, &filter, &runs, &n);
+    if (rc != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+        store_close(&st);
+        return 1;
+    }
     store_close(&st);
+    rc = render_runs(stdout, runs, n, out_format(o));
+    if (rc != 0)
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rc));
+    store_runs_free(&runs, n);
     return rc ? 1 : 0;
+}
+
+/* RUN or RUN:POINT into *run_id and *point (NULL when none; points into
+** arg). false after printing the reason. */
+static bool parse_run_ref(const char *cmd, const char *arg, long *run_id,
+                          const char **point, char *buf, size_t size)
+{
+    const char *colon = strchr(arg, ':');
+    snprintf(buf, size, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+    *point = colon ? colon + 1 : NULL;
+    if (!parse_long(buf, 1, LONG_MAX, run_id) || (colon && !colon[1])) {
+        usage_error(cmd, "'%s': expected a run number, or RUN:POINT", arg);
+        return false;
+    }
+    return true;
+}
+
+/* Read run_id into *view; prints why not. Exit status, 0 on success. */
+static int read_run(const char *cmd, const opts_t *o, store_t *st, long run_id,
+                    store_run_view_t **view)
+{
+    int rc = store_run_read(st, run_id, view);
+    if (rc == STORE_ENOTFOUND) {
+        fprintf(stderr, "%s %s: no run %ld in %s\n", progname, cmd, run_id, o->db);
+        return EXIT_USAGE;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
+        return 1;
+    }
+    return 0;
 }
 
 static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
+    store_run_view_t *view;
     store_t *st;
     long run_id;
     int rc;
     if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
         return EXIT_USAGE;
     }
     if ((rc = open_history(cmd->name, o, &st)))
         return rc;
-    rc = store_print_show(st, stdout, run_id, o->json);
-    if (rc == STORE_ENOTFOUND)
-        fprintf(stderr, "%s %s: no run %ld in %s\n", progname, cmd->name, run_id, o->db);
-    else if (rc != 0)
-        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+    rc = read_run(cmd->name, o, st, run_id, &view);
     store_close(&st);
-    return rc == 0 ? 0 : rc == STORE_ENOTFOUND ? EXIT_USAGE : 1;
+    if (rc)
+        return rc;
+    rc = render_show(stdout, view, out_format(o));
+    if (rc != 0)
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rc));
+    store_run_view_free(&view);
+    return rc ? 1 : 0;
+}
+
+static int cmd_compare(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    store_run_view_t *va = NULL, *vb = NULL;
+    const char *pa, *pb;
+    char ba[64], bb[64], err[512];
+    long ra, rb;
+    store_t *st;
+    int rc;
+    if (!parse_run_ref(cmd->name, o->args[0], &ra, &pa, ba, sizeof ba) ||
+        !parse_run_ref(cmd->name, o->args[1], &rb, &pb, bb, sizeof bb))
+        return EXIT_USAGE;
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    rc = read_run(cmd->name, o, st, ra, &va);
+    if (rc == 0)
+        rc = read_run(cmd->name, o, st, rb, &vb);
+    store_close(&st);
+    if (rc == 0) {
+        render_side_t a = {va, pa}, b = {vb, pb};
+        rc = render_compare(stdout, &a, &b, out_format(o), err, sizeof err);
+        if (rc == RENDER_EUSAGE) {
+            fprintf(stderr, "%s %s: %s\n", progname, cmd->name, err);
+            rc = EXIT_USAGE;
+        } else if (rc != 0) {
+            fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rc));
+            rc = 1;
+        }
+    }
+    store_run_view_free(&vb);
+    store_run_view_free(&va);
+    return rc;
 }
 
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
+    store_query_opts_t qo = {
+        .format = o->json ? STORE_QUERY_JSON : o->csv ? STORE_QUERY_CSV : STORE_QUERY_TABLE,
+        .timeout_ms = o->timeout_ms,
+        .max_value_bytes = o->max_value_bytes,
+    };
     store_t *st;
     int rc = open_history(cmd->name, o, &st);
     if (rc)
         return rc;
-    rc = store_print_sql(st, stdout, o->args[0], o->json);
+    rc = store_query_print(st, stdout, o->args[0], &qo);
     if (rc != 0)
         fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
     store_close(&st);
     return rc == 0 ? 0 : rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+}
+
+/* ---- output files ------------------------------------------------------- */
+
+/* An output file written whole or not at all: a temporary file beside
+** path, renamed over it only when everything was written. */
+typedef struct out_file {
+    const char *path;
+    char *tmp;
+    FILE *f;
+} out_file_t;
+
+/* Open a temporary beside path. Exit status, 0 on success (prints why
+** not: a directory that does not exist or cannot be written). */
+static int out_open(const char *cmd, const char *path, out_file_t *of)
+{
+    struct stat sb;
+    memset(of, 0, sizeof *of);
+    of->path = path;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s %s: cannot write %s: it is a directory\n", progname, cmd, path);
+        return EXIT_USAGE;
+    }
+    if (asprintf(&of->tmp, "%s.tmp.XXXXXX", path) < 0) {
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
+        return 1;
+    }
+    int fd = mkstemp(of->tmp);
+    if (fd < 0 || !(of->f = fdopen(fd, "w"))) {
+        fprintf(stderr, "%s %s: cannot write %s: %s\n", progname, cmd, path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(of->tmp);
+        }
+        free(of->tmp);
+        of->tmp = NULL;
+        return EXIT_USAGE;
+    }
+    fchmod(fd, 0644);
+    return 0;
+}
+
+/* Finish: rename over path when ok, else remove the temporary. Exit
+** status: 0, or 1 when the file could not be completed. */
+static int out_close(const char *cmd, out_file_t *of, bool ok)
+{
+    int rc = 0;
+    if (!of->f)
+        return 0;
+    if (fflush(of->f) != 0 || ferror(of->f) || fsync(fileno(of->f)) != 0) {
+        if (ok)
+            fprintf(stderr, "%s %s: cannot write %s: %s\n", progname, cmd, of->path,
+                    strerror(errno ? errno : EIO));
+        ok = false;
+    }
+    fclose(of->f);
+    of->f = NULL;
+    if (ok && rename(of->tmp, of->path) != 0) {
+        fprintf(stderr, "%s %s: cannot write %s: %s\n", progname, cmd, of->path,
+                strerror(errno));
+        ok = false;
+    }
+    if (!ok) {
+        unlink(of->tmp);
+        rc = 1;
+    }
+    free(of->tmp);
+    of->tmp = NULL;
+    return rc;
+}
+
+static int cmd_export(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    store_run_view_t *view;
+    store_task_series_t *series = NULL;
+    out_file_t of = {0};
+    store_t *st;
+    long run_id;
+    int rc;
+    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    if ((rc = read_run(cmd->name, o, st, run_id, &view))) {
+        store_close(&st);
+        return rc;
+    }
+    series = calloc(view->ntasks ? view->ntasks : 1, sizeof *series);
+    if (!series) {
+        fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+        rc = 1;
+        goto out_free;
+    }
+    for (size_t i = 0; i < view->ntasks; i++) {
+        if (store_task_series_read(st, view->tasks[i].task_id, 0, &series[i]) != 0) {
+            fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+            rc = 1;
+            goto out_free;
+        }
+    }
+    if (o->output && (rc = out_open(cmd->name, o->output, &of)))
+        goto out_free;
+    rc = render_export(of.f ? of.f : stdout, view, series,
+                       o->format && !strcmp(o->format, "csv") ? RENDER_CSV : RENDER_JSON);
+    if (rc != 0)
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rc));
+    rc = out_close(cmd->name, &of, rc == 0) || rc ? 1 : 0;
+out_free:
+    for (size_t i = 0; series && i < view->ntasks; i++)
+        store_task_series_clear(&series[i]);
+    free(series);
+    store_run_view_free(&view);
+    store_close(&st);
+    return rc;
+}
+
+/* Points of a chart per task series: enough for a smooth line on a
+** 1000-pixel chart, few enough that a run of millions of samples answers
+** at once (one index seek each). */
+#define REPORT_SERIES_ROWS 600
+
+static int cmd_report(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    render_report_run_t runs[2] = {{0}};
+    store_run_view_t *views[2] = {NULL, NULL};
+    store_task_series_t *series[2] = {NULL, NULL};
+    out_file_t of = {0};
+    long run_ids[2];
+    store_t *st;
+    int rc = 0;
+    size_t nruns = (size_t)o->nargs;
+    if (!o->output) {
+        usage_error(cmd->name, "-o FILE.html is required");
+        return EXIT_USAGE;
+    }
+    for (size_t r = 0; r < nruns; r++)
+        if (!parse_long(o->args[r], 1, LONG_MAX, &run_ids[r])) {
+            usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[r]);
+            return EXIT_USAGE;
+        }
+    if ((rc = open_history(cmd->name, o, &st)))
+        return rc;
+    for (size_t r = 0; r < nruns && rc == 0; r++) {
+        if ((rc = read_run(cmd->name, o, st, run_ids[r], &views[r])))
+            break;
+        series[r] = calloc(views[r]->npoints ? views[r]->npoints : 1, sizeof *series[r]);
+        if (!series[r]) {
+            fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
+            rc = 1;
+            break;
+        }
+        /* Per point, the series of its first task done (else its first). */
+        for (size_t p = 0; p < views[r]->npoints && rc == 0; p++) {
+            const store_point_view_t *pt = &views[r]->points[p];
+            const store_task_view_t *pick = NULL;
+            for (size_t k = 0; k < pt->ntasks && !pick; k++) {
+                const store_task_view_t *t = &views[r]->tasks[pt->tasks[k]];
+                if (t->status && !strcmp(t->status, "done"))
+                    pick = t;
+            }
+            if (!pick && pt->ntasks)
+                pick = &views[r]->tasks[pt->tasks[0]];
+            if (pick && store_task_series_read(st, pick->task_id, REPORT_SERIES_ROWS,
+                                               &series[r][p]) != 0) {
+                fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+                rc = 1;
+            }
+        }
+        runs[r].run = views[r];
+        runs[r].series = series[r];
+    }
+    store_close(&st);
+    if (rc == 0 && (rc = out_open(cmd->name, o->output, &of)) == 0) {
+        rc = render_html(of.f, runs, nruns);
+        if (rc != 0)
+            fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rc));
+        rc = out_close(cmd->name, &of, rc == 0) || rc ? 1 : 0;
+        if (rc == 0)
+            fprintf(stderr, "wrote %s\n", o->output);
+    }
+    for (size_t r = 0; r < nruns; r++) {
+        for (size_t p = 0; series[r] && views[r] && p < views[r]->npoints; p++)
+            store_task_series_clear(&series[r][p]);
+        free(series[r]);
+        store_run_view_free(&views[r]);
+    }
+    return rc;
 }
 
 /* ---- profile ----------------------------------------------------------- */

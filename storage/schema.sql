@@ -3,6 +3,11 @@
 -- This file is the schema: the build embeds it in the library
 -- (schema_to_c.awk), store_open() runs it on a fresh file and sets
 -- PRAGMA user_version = 2 (STORE_SCHEMA_VERSION) in the same transaction.
+-- A file of an earlier version is migrated forward by store_open()
+-- (storage/store_migrate.c, one step per version); a file of a later
+-- version, or without these tables and columns, is not opened.
+-- docs/schema.md documents every column with its unit.
+
 -- Version 2 added heap_profiles; a version-1 file is upgraded on opening.
 -- A file with another user_version, or without these tables and columns,
 -- is not opened.
@@ -30,6 +35,8 @@ CREATE TABLE runs (
     ended_unix_ns   INTEGER,              -- when the run ended; NULL while running
     error           TEXT                  -- why the run failed or stopped; NULL if done
 );
+CREATE INDEX runs_by_started ON runs (started_unix_ns);
+CREATE INDEX runs_by_name ON runs (name, started_unix_ns);
 
 -- One row per worker process that joined a run.
 CREATE TABLE workers (
@@ -136,7 +143,7 @@ CREATE TABLE gc_cycles (
     nprocs           INTEGER               -- processes attached to the heap
 );
 CREATE INDEX gc_cycles_by_run ON gc_cycles (run_id, start_unix_ns);
-CREATE INDEX gc_cycles_by_task ON gc_cycles (task_id);
+CREATE INDEX gc_cycles_by_task ON gc_cycles (task_id, start_unix_ns);
 
 -- A kernel's own figures for a task, e.g. ('ns_per_roundtrip', 41.2, 'ns').
 CREATE TABLE metrics (
@@ -148,7 +155,78 @@ CREATE TABLE metrics (
     UNIQUE (task_id, name)
 );
 
--- A task's heap profile: per allocation site, what the worker's sampled
+-- Version 2. A task's parameters, one row per name and value (the kernel's
+-- from tasks.params_json, the runtime's from tasks.runtime_json), so a
+-- sweep point is a WHERE clause: name = 'gogc' AND value = 200. Filled by
+-- the trigger below on every task insert (and, for files of version 1, by
+-- the migration).
+CREATE TABLE params (
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,  -- the task
+    kind    TEXT NOT NULL,                 -- 'kernel' (params_json) or 'runtime' (runtime_json)
+    name    TEXT NOT NULL,                 -- parameter name, e.g. 'depth', 'gogc'
+    value,                                 -- its value as JSON gave it: INTEGER, REAL or TEXT
+    UNIQUE (task_id, kind, name)
+);
+CREATE INDEX params_by_name ON params (name, value);
+CREATE TRIGGER tasks_params AFTER INSERT ON tasks
+BEGIN
+    INSERT INTO params (task_id, kind, name, value)
+        SELECT NEW.id, 'kernel', key, value FROM json_each(
+            CASE WHEN json_valid(NEW.params_json)
+                  AND json_type(NEW.params_json) = 'object'
+                 THEN NEW.params_json ELSE '{}' END);
+    INSERT INTO params (task_id, kind, name, value)
+        SELECT NEW.id, 'runtime', key, value FROM json_each(
+            CASE WHEN json_valid(NEW.runtime_json)
+                  AND json_type(NEW.runtime_json) = 'object'
+                 THEN NEW.runtime_json ELSE '{}' END);
+END;
+
+-- Version 2. What happened to a run besides its tasks' results: a worker
+-- lost, a task re-queued, telemetry dropped. The coordinator writes them.
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,           -- event row id
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the run
+    task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE,  -- the task concerned; NULL if none
+    unix_ns INTEGER NOT NULL,              -- when it happened
+    kind    TEXT NOT NULL,                 -- 'worker_lost', 'task_requeued', 'telemetry_dropped', ...
+    worker  TEXT,                          -- the worker concerned (workers.name); NULL if none
+    count   INTEGER,                       -- how many (messages dropped, ...); NULL if one
+    detail  TEXT                           -- what else is known, in words
+);
+CREATE INDEX events_by_run ON events (run_id, unix_ns);
+CREATE INDEX events_by_task ON events (task_id);
+
+-- Version 2. One row per task: its result beside what its GC cycles add
+-- up to. gc_cpu_ns is the CPU time of marking and sweeping; gc_cpu_share
+-- that over the task's wall time (NULL until the task has a wall time).
+CREATE VIEW task_summary AS
+SELECT t.id AS task_id, t.run_id, t.seq, t.kernel, t.label, t.sweep_point,
+       t.repeat_index, t.status, t.worker, t.wall_ns, t.alloc_objects,
+       t.alloc_bytes, t.gc_cycles, t.pause_max_ns, t.pause_total_ns,
+       t.peak_heap_bytes, t.peak_rss_bytes, t.stack_hwm_bytes, t.goroutines_max,
+       (SELECT sum(mark_cpu_ns + sweep_cpu_ns) FROM gc_cycles g
+        WHERE g.task_id = t.id) AS gc_cpu_ns,
+       CASE WHEN t.wall_ns > 0 THEN
+           (SELECT sum(mark_cpu_ns + sweep_cpu_ns) FROM gc_cycles g
+            WHERE g.task_id = t.id) * 1.0 / t.wall_ns END AS gc_cpu_share,
+       (SELECT count(*) FROM samples s WHERE s.task_id = t.id) AS samples
+FROM tasks t;
+
+-- Version 2. One row per run: how it ended and what its tasks add up to.
+CREATE VIEW run_summary AS
+SELECT r.id AS run_id, r.token, r.name, r.status, r.host, r.started_unix_ns,
+       r.ended_unix_ns, r.ended_unix_ns - r.started_unix_ns AS wall_ns,
+       count(t.id) AS tasks_total,
+       count(CASE WHEN t.status = 'done' THEN 1 END) AS tasks_done,
+       count(CASE WHEN t.status = 'failed' THEN 1 END) AS tasks_failed,
+       sum(t.gc_cycles) AS gc_cycles, sum(t.pause_total_ns) AS pause_total_ns,
+       max(t.pause_max_ns) AS pause_max_ns, max(t.peak_heap_bytes) AS peak_heap_bytes,
+       r.error
+FROM runs r LEFT JOIN tasks t ON t.run_id = r.id
+GROUP BY r.id;
+
+-- Version 3. A task's heap profile: per allocation site, what the worker's sampled
 -- allocations (Go's MemProfileRate) came to when its heap had run `cycle`
 -- GC cycles; taken when the cycle count moved (at most once per sample
 -- interval) and at the task's end. The figures are of samples, not scaled:

@@ -137,26 +137,28 @@ out_finalize:
     return rc;
 }
 
-/* Tables schema.sql has that a file of an older version lacks until its
-** upgrade (the steps of `upgrade` below make them). */
+/* The tables schema.sql gained after version 1, with the version that
+** added them: a file of an earlier version is checked without them. */
 static const struct {
-    int version;                 /* the version that added it */
     const char *table;
-} added_tables[] = {
-    { 2, "heap_profiles" },
+    int since;
+} tables_added[] = {
+    {"params", 2},
+    {"events", 2},
+    {"heap_profiles", 3},
 };
 
-static bool added_after(const char *table, int64_t version)
+static bool table_newer_than(const char *table, int64_t version)
 {
-    for (size_t i = 0; i < sizeof added_tables / sizeof added_tables[0]; i++)
-        if (added_tables[i].version > version && strcmp(added_tables[i].table, table) == 0)
-            return true;
+    for (size_t i = 0; i < sizeof tables_added / sizeof tables_added[0]; i++)
+        if (strcmp(tables_added[i].table, table) == 0)
+            return tables_added[i].since > version;
     return false;
 }
 
 /* Check that the file has every table of schema.sql with every column, as
-** a file of `version` has them (the tables added later are not looked
-** for). Extra tables or columns are allowed. Reads only. */
+** a file of `version` would (tables added later are not looked for).
+** Extra tables or columns are allowed. Reads only. */
 static int verify_tables(store_t *st, int64_t version)
 {
     static const char tables_sql[] =
@@ -191,7 +193,7 @@ static int verify_tables(store_t *st, int64_t version)
         const char *table = (const char *)sqlite3_column_text(tables, 0);
         bool found;
 
-        if (added_after(table, version))
+        if (table_newer_than(table, version))
             continue;
         rc = query_exists(st, st->db, has_table_sql, table, NULL, &found);
         if (rc)
@@ -211,9 +213,9 @@ static int verify_tables(store_t *st, int64_t version)
                 goto out_finalize;
             if (!found) {
                 rc = store__fail(st, STORE_ESCHEMA,
-                                 "%s: not a heapsim database of version %d "
+                                 "%s: not a heapsim database of version %lld "
                                  "(table %s has no column %s)",
-                                 st->path, STORE_SCHEMA_VERSION, table, column);
+                                 st->path, (long long)version, table, column);
                 goto out_finalize;
             }
         }
@@ -266,56 +268,6 @@ out_rollback:
     return rc;
 }
 
-/* The step from each version to the next, in order: upgrade[v - 1] turns
-** version v into v + 1. Each step's tables are also in schema.sql, which
-** verify_tables() checks afterwards. */
-static const char *const upgrade[] = {
-    /* 1 -> 2: heap profiles */
-    "CREATE TABLE heap_profiles ("
-    " task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
-    " cycle INTEGER NOT NULL, final INTEGER NOT NULL, site TEXT NOT NULL,"
-    " rate INTEGER NOT NULL, alloc_objects INTEGER NOT NULL,"
-    " alloc_bytes INTEGER NOT NULL, inuse_objects INTEGER NOT NULL,"
-    " inuse_bytes INTEGER NOT NULL, PRIMARY KEY (task_id, cycle, site))",
-};
-_Static_assert(sizeof upgrade / sizeof upgrade[0] == STORE_SCHEMA_VERSION - 1,
-               "one upgrade step per version");
-
-/* Bring a file of version `from` (>= 1) to STORE_SCHEMA_VERSION in one
-** transaction; on failure the file is left as it was. */
-static int upgrade_schema(store_t *st, int64_t from)
-{
-    char set_version[64];
-    int rc = 0;
-
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return store__fail(st, STORE_EDB, "%s: %s", st->path, sqlite3_errmsg(st->db));
-    int64_t version, nobjects;
-    rc = read_state(st, &version, &nobjects);    /* again, under the lock */
-    if (rc)
-        goto out_rollback;
-    for (; version < STORE_SCHEMA_VERSION; version++) {
-        if (sqlite3_exec(st->db, upgrade[version - 1], NULL, NULL, NULL) != SQLITE_OK) {
-            rc = store__fail(st, STORE_EDB, "%s: upgrading schema version %lld: %s",
-                             st->path, (long long)version, sqlite3_errmsg(st->db));
-            goto out_rollback;
-        }
-    }
-    snprintf(set_version, sizeof set_version, "PRAGMA user_version = %d",
-             STORE_SCHEMA_VERSION);
-    if (sqlite3_exec(st->db, set_version, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = store__fail(st, STORE_EDB, "%s: upgrading from version %lld: %s", st->path,
-                         (long long)from, sqlite3_errmsg(st->db));
-        goto out_rollback;
-    }
-    return 0;
-out_rollback:
-    if (!sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
 /* Decide whether the file is ours, creating the schema in an empty file
 ** when the store may write. Writes nothing to a file it refuses. */
 static int check_schema(store_t *st)
@@ -343,18 +295,14 @@ static int check_schema(store_t *st)
                            "%s: not a heapsim database (an SQLite file with "
                            "other tables)", st->path);
     if (version < STORE_SCHEMA_VERSION) {
-        if (st->readonly && (rc = verify_tables(st, version)) != 0)
+        /* Checked first as the version it says it is, then migrated. */
+        if ((rc = verify_tables(st, version)))
             return rc;
         if (st->readonly)
-            return store__fail(st, STORE_ESCHEMA,
-                               "%s: schema version %lld; open it once with a command that "
-                               "writes (heapsim run) to upgrade it to %d",
-                               st->path, (long long)version, STORE_SCHEMA_VERSION);
-        /* Only a heapsim file of that version is upgraded. */
-        rc = verify_tables(st, version);
-        if (rc == 0)
-            rc = upgrade_schema(st, version);
-        if (rc)
+            return store__fail(st, STORE__EOLDER, "%s: schema version %lld needs "
+                               "upgrading to %d", st->path, (long long)version,
+                               STORE_SCHEMA_VERSION);
+        if ((rc = store__migrate(st, version)))
             return rc;
     }
     return verify_tables(st, STORE_SCHEMA_VERSION);
@@ -432,8 +380,36 @@ static void copy_err(char *err, size_t errsize, const char *msg)
         snprintf(err, errsize, "%s", msg);
 }
 
+static int open_once(const char *path, int flags, store_t **store_p,
+                     char *err, size_t errsize);
+
+/* A read-only open of a file of an earlier version migrates it first: a
+** read-write open (which migrates), closed, then the read-only one again.
+** When the file cannot be written, the error says it needs upgrading. */
 int store_open(const char *path, int flags, store_t **store_p,
                char *err, size_t errsize)
+{
+    char why[STORE__ERRMSG_MAX], rw_err[STORE__ERRMSG_MAX];
+    store_t *rw;
+    int rc = open_once(path, flags, store_p, why, sizeof why);
+
+    if (rc != STORE__EOLDER) {
+        copy_err(err, errsize, why);
+        return rc;
+    }
+    rc = open_once(path, 0, &rw, rw_err, sizeof rw_err);
+    if (rc) {
+        if (err && errsize > 0)
+            snprintf(err, errsize, "%s, and upgrading it failed: %s", why, rw_err);
+        return rc == STORE__EOLDER ? STORE_ESCHEMA : rc;
+    }
+    store_close(&rw);
+    rc = open_once(path, flags, store_p, err, errsize);
+    return rc == STORE__EOLDER ? STORE_ESCHEMA : rc;
+}
+
+static int open_once(const char *path, int flags, store_t **store_p,
+                     char *err, size_t errsize)
 {
     bool readonly = (flags & STORE_READONLY) != 0;
     bool memory;

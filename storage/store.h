@@ -3,8 +3,9 @@
 **
 ** One database file (WAL mode) holds every run: its scenario, tasks,
 ** telemetry samples, GC cycles, per-task metrics and results. The schema is
-** versioned with PRAGMA user_version (STORE_SCHEMA_VERSION) and documented
-** in storage/schema.sql. Times are integer nanoseconds: *_unix_ns since the
+** versioned with PRAGMA user_version (STORE_SCHEMA_VERSION), documented
+** column by column in docs/schema.md; a file of an earlier version is
+** migrated when opened. Times are integer nanoseconds: *_unix_ns since the
 ** epoch, t_ns since the task started.
 **
 ** This module knows nothing of ZeroMQ or the heap.
@@ -17,8 +18,9 @@
 #include <stdio.h>
 
 #include "base/gc_fields.h"
+#include "storage/store_model.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */
@@ -33,9 +35,12 @@ typedef struct store store_t;
 /* Open (creating when allowed and missing) and check/upgrade the schema.
 ** On failure *store_p is NULL and err says what is wrong with which file. */
 /* A file that is empty (or new) gets the schema unless STORE_READONLY;
-** any other file must be a heapsim database of this version, else
-** STORE_ESCHEMA and the file is left as it was: not SQLite ("file is not a
-** database"), an SQLite file with other tables, a newer user_version.
+** any other file must be a heapsim database of this version or an earlier
+** one, else STORE_ESCHEMA and the file is left as it was: not SQLite
+** ("file is not a database"), an SQLite file with other tables, a newer
+** user_version. An earlier version is migrated forward in one transaction
+** (a failure leaves it as it was), even with STORE_READONLY: the file is
+** opened read-write for that, then read-only again.
 ** STORE_READONLY on a missing file: STORE_EDB, "no database at PATH".
 ** A read-write handle is in WAL mode with foreign keys on, so readers
 ** (`heapsim sql`) see committed data while a run writes. Statements wait
@@ -262,5 +267,52 @@ int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json);
 ** reals, text, null, blobs as hex strings; a repeated column name gets
 ** ":2". Text that is not UTF-8 is repaired with U+FFFD in JSON. */
 int store_print_sql(store_t *st, FILE *out, const char *sql, bool json);
+
+/* ---- Bounded queries ------------------------------------------------ */
+
+typedef enum store_query_format {
+    STORE_QUERY_TABLE,           /* aligned columns */
+    STORE_QUERY_JSON,            /* as store_print_sql's JSON */
+    STORE_QUERY_CSV,             /* RFC 4180: a header line, CRLF; NULL empty */
+} store_query_format_t;
+
+typedef struct store_query_opts {
+    store_query_format_t format;
+    int64_t timeout_ms;          /* stop the statement after this long; 0: never */
+    int64_t max_value_bytes;     /* largest string or blob it may make; 0: SQLite's */
+} store_query_opts_t;
+
+/* store_print_sql() with a format and bounds. A statement stopped by the
+** timeout or making a value too large is STORE_EUSAGE, with a message
+** saying which; rows already printed stay printed (JSON: an unterminated
+** array). The bounds are the statement's only: the store is as before. */
+int store_query_print(store_t *st, FILE *out, const char *sql,
+                      const store_query_opts_t *opts);
+
+/* ---- The read model (store_model.h) ---------------------------------- */
+
+typedef struct store_runs_filter {
+    const char *scenario;        /* runs.name equal to it; NULL: any */
+    const char *status;          /* runs.status equal to it; NULL: any */
+    int64_t since_unix_ns;       /* started at or after it; STORE_NONE: any */
+    int limit;                   /* at most this many, newest first; <= 0: all */
+} store_runs_filter_t;
+
+/* The runs that pass the filter (NULL: every run), newest first, into a
+** new array *runs_p of *n_p (free with store_runs_free). On failure
+** *runs_p is NULL and *n_p 0. */
+int store_runs_read(store_t *st, const store_runs_filter_t *filter,
+                    store_run_info_t **runs_p, size_t *n_p);
+/* One run with its tasks (figures, pause percentiles, GC CPU share,
+** metrics), sweep points and events, read in one snapshot, into *view_p (free with
+** store_run_view_free). STORE_ENOTFOUND when there is no such run. */
+int store_run_read(store_t *st, int64_t run_id, store_run_view_t **view_p);
+/* A task's samples and GC cycles for a chart: all of them when there are
+** at most max_rows, else max_rows spread evenly over the task's time (one
+** index seek each, so the cost does not grow with the task's samples);
+** max_rows 0: every row (export). *out is overwritten (clear it with store_task_series_clear).
+** STORE_ENOTFOUND when there is no such task. */
+int store_task_series_read(store_t *st, int64_t task_id, size_t max_rows,
+                           store_task_series_t *out);
 
 #endif

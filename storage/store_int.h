@@ -13,8 +13,11 @@
 **
 ** Files: store.c opens and checks the file (schema, version) and owns the
 ** error helpers; store_write.c the statement cache, transactions, inserts
-** and updates; store_print.c the
-** runs and show reports; store_sql.c the ad-hoc query; store_table.c the
+** and updates; store_migrate.c the upgrade of older files; store_read.c
+** the read model (store_model.h, whose structs and destructors are
+** store_model.c, a library of its own); store_print.c the runs and show
+** reports the launcher prints at the end of a run; store_sql.c the ad-hoc
+** query; store_table.c the
 ** aligned text table they print with; schema.c is generated from
 ** schema.sql.
 **
@@ -37,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "storage/store.h"
 
@@ -61,12 +65,20 @@ typedef enum store__stmt_id {
 
 #define STORE__ERRMSG_MAX 512
 
+/* check_schema on a read-only store: the file is of an earlier version and
+** must be migrated first (store_open does so, read-write, then reopens). */
+#define STORE__EOLDER (-4099)
+
 struct store {
     sqlite3 *db;
     char *path;                           /* as given to store_open */
     bool readonly;
     sqlite3_stmt *stmts[STMT__COUNT];     /* NULL until first use */
     char errmsg[STORE__ERRMSG_MAX];
+    /* The bounds of the store_query_print() statement running (0: none). */
+    int64_t query_timeout_ms, query_max_value;
+    struct timespec query_deadline;       /* CLOCK_MONOTONIC */
+    bool query_expired;                   /* the progress handler stopped it */
 };
 
 /* schema.sql, generated into schema.c by the build. */
@@ -84,6 +96,13 @@ int store__fail(store_t *st, int rc, const char *fmt, ...)
 int store__db_fail(store_t *st, const char *what);
 /* Flush `out`; STORE_EIO with a message if writing it failed, else 0. */
 int store__check_out(store_t *st, FILE *out);
+
+/* ---- migrations (store_migrate.c) -------------------------------- */
+
+/* Bring the file from schema version `from` (1 <= from <
+** STORE_SCHEMA_VERSION) to STORE_SCHEMA_VERSION in one transaction; on
+** failure the file is unchanged. The store must be read-write. */
+int store__migrate(store_t *st, int64_t from);
 
 /* ---- statements (store_write.c) ------------------------------------ */
 

@@ -8,11 +8,18 @@
 ** store's own transaction state changed) and PRAGMAs other than a list of
 ** reading ones. Then sqlite3_stmt_readonly() must say the statement writes
 ** no database file. Only then is it stepped.
+**
+** store_query_print() also bounds what a query may cost: a progress
+** handler interrupts it after the timeout (a recursive CTE that never
+** ends), and SQLITE_LIMIT_LENGTH caps every string or blob it makes
+** (randomblob(1e9) fails at once instead of taking a gigabyte). Both are
+** set for the one statement and put back after it.
 */
 #include "storage/store_int.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -128,10 +135,33 @@ static void free_keys(char **keys, int ncols)
     free(keys);
 }
 
+/* The progress handler: nonzero (interrupt) once the deadline passed. */
+static int progress(void *arg)
+{
+    store_t *st = arg;
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > st->query_deadline.tv_sec ||
+        (now.tv_sec == st->query_deadline.tv_sec &&
+         now.tv_nsec >= st->query_deadline.tv_nsec))
+        st->query_expired = true;
+    return st->query_expired;
+}
+
 /* Step error: bad SQL at run time (STORE_EUSAGE) or the database. */
 static int step_fail(store_t *st)
 {
     int code = sqlite3_errcode(st->db) & 0xff;
+
+    if (code == SQLITE_INTERRUPT && st->query_expired)
+        return store__fail(st, STORE_EUSAGE, "the query ran longer than %lld ms "
+                           "and was stopped (--timeout)",
+                           (long long)st->query_timeout_ms);
+    if (code == SQLITE_TOOBIG && st->query_max_value > 0)
+        return store__fail(st, STORE_EUSAGE, "a value of the query is larger than "
+                           "%lld bytes (string or blob too big)",
+                           (long long)st->query_max_value);
 
     if (code == SQLITE_ERROR || code == SQLITE_MISMATCH || code == SQLITE_TOOBIG ||
         code == SQLITE_RANGE)
@@ -187,11 +217,17 @@ out_free_keys:
     return rc;
 }
 
+/* The most text an aligned table may hold before it is printed: it is
+** kept whole to measure its columns, so a query of endless rows must not
+** grow it without bound (JSON and CSV stream; they need no such cap). */
+#define TABLE_MAX_BYTES (64u << 20)
+
 /* Collect the rows in a table (NULL shown as NULL, numbers right-aligned,
-** blobs in hex), then print it. */
+** blobs in hex), then print it. STORE_EUSAGE past TABLE_MAX_BYTES. */
 static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
 {
     int ncols = sqlite3_column_count(stmt), rc = 0, step;
+    size_t held = 0;
     store__table_t *table = store__table_new((size_t)ncols);
 
     if (!table)
@@ -205,6 +241,19 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
         }
     }
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        /* Before any conversion: sqlite3_column_bytes() of a number
+        ** would turn it into text. */
+        for (int col = 0; col < ncols; col++) {
+            int type = sqlite3_column_type(stmt, col);
+            held += 32 + (type == SQLITE_TEXT || type == SQLITE_BLOB
+                              ? 2 * (size_t)sqlite3_column_bytes(stmt, col) : 0);
+        }
+        if (held > TABLE_MAX_BYTES) {
+            rc = store__fail(st, STORE_EUSAGE, "the result is larger than %u MiB, too "
+                             "large to align as a table: use --csv or --json (streamed)",
+                             TABLE_MAX_BYTES >> 20);
+            goto out_destroy_table;
+        }
         if (store__table_row(table)) {
             rc = store__fail(st, STORE_EDB, "query: out of memory");
             goto out_destroy_table;
@@ -265,17 +314,126 @@ out_destroy_table:
     return rc;
 }
 
+/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+** break, quotes doubled. */
+static void csv_field(FILE *out, const char *text, size_t len)
+{
+    bool quote = false;
+
+    for (size_t i = 0; i < len && !quote; i++)
+        quote = text[i] == ',' || text[i] == '"' || text[i] == '\n' || text[i] == '\r';
+    if (!quote) {
+        fwrite(text, 1, len, out);
+        return;
+    }
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"')
+            fputc('"', out);
+        fputc(text[i], out);
+    }
+    fputc('"', out);
+}
+
+/* Stream the rows as CSV: a header line, then a line per row; NULL is an
+** empty field, blobs are hex. */
+static int print_rows_csv(store_t *st, FILE *out, sqlite3_stmt *stmt)
+{
+    int ncols = sqlite3_column_count(stmt), step;
+
+    step = sqlite3_step(stmt);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return step_fail(st);
+    for (int col = 0; col < ncols; col++) {
+        const char *name = sqlite3_column_name(stmt, col);
+        if (col)
+            fputc(',', out);
+        csv_field(out, name ? name : "?", name ? strlen(name) : 1);
+    }
+    fputs("\r\n", out);
+    for (; step == SQLITE_ROW; step = sqlite3_step(stmt)) {
+        for (int col = 0; col < ncols; col++) {
+            char buf[32];
+            const unsigned char *blob;
+            const char *text;
+            int len;
+
+            if (col)
+                fputc(',', out);
+            switch (sqlite3_column_type(stmt, col)) {
+            case SQLITE_NULL:
+                break;
+            case SQLITE_INTEGER:
+                fprintf(out, "%lld", (long long)sqlite3_column_int64(stmt, col));
+                break;
+            case SQLITE_FLOAT:
+                text_format_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
+                fputs(buf, out);
+                break;
+            case SQLITE_BLOB:
+                blob = sqlite3_column_blob(stmt, col);
+                len = sqlite3_column_bytes(stmt, col);
+                for (int i = 0; i < len; i++)
+                    fprintf(out, "%02x", blob[i]);
+                break;
+            default:
+                text = (const char *)sqlite3_column_text(stmt, col);
+                csv_field(out, text ? text : "",
+                          text ? (size_t)sqlite3_column_bytes(stmt, col) : 0);
+                break;
+            }
+        }
+        fputs("\r\n", out);
+        if (ferror(out))
+            break;
+    }
+    if (step != SQLITE_DONE && step != SQLITE_ROW)
+        return step_fail(st);
+    return store__check_out(st, out);
+}
+
 int store_print_sql(store_t *st, FILE *out, const char *sql, bool json)
 {
+    store_query_opts_t opts = {
+        .format = json ? STORE_QUERY_JSON : STORE_QUERY_TABLE,
+    };
+
+    return store_query_print(st, out, sql, &opts);
+}
+
+int store_query_print(store_t *st, FILE *out, const char *sql,
+                      const store_query_opts_t *opts)
+{
     authorizer_t auth = { NULL };
+    int old_length = -1;
     sqlite3_stmt *stmt = NULL, *next = NULL;
     const char *tail;
     int rc;
 
-    if (!st || !out)
+    if (!st || !out || !opts)
         return STORE_EUSAGE;
     if (!sql)
         return store__fail(st, STORE_EUSAGE, "no query");
+    if (opts->max_value_bytes > 0)
+        old_length = sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH,
+                                   opts->max_value_bytes > INT32_MAX
+                                       ? INT32_MAX : (int)opts->max_value_bytes);
+    st->query_timeout_ms = opts->timeout_ms;
+    st->query_max_value = opts->max_value_bytes;
+    st->query_expired = false;
+    if (opts->timeout_ms > 0) {
+        struct timespec *at = &st->query_deadline;
+
+        clock_gettime(CLOCK_MONOTONIC, at);
+        at->tv_sec += opts->timeout_ms / 1000;
+        at->tv_nsec += (opts->timeout_ms % 1000) * 1000000;
+        if (at->tv_nsec >= 1000000000) {
+            at->tv_sec++;
+            at->tv_nsec -= 1000000000;
+        }
+        /* Every 1000 virtual-machine steps: microseconds apart. */
+        sqlite3_progress_handler(st->db, 1000, progress, st);
+    }
     sqlite3_set_authorizer(st->db, authorize, &auth);
     if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, &tail) != SQLITE_OK) {
         rc = prepare_fail(st, &auth);
@@ -295,10 +453,19 @@ int store_print_sql(store_t *st, FILE *out, const char *sql, bool json)
         rc = store__fail(st, STORE_EUSAGE, "only one statement at a time");
         goto out_finalize;
     }
-    rc = json ? print_rows_json(st, out, stmt) : print_rows_table(st, out, stmt);
+    switch (opts->format) {
+    case STORE_QUERY_JSON: rc = print_rows_json(st, out, stmt); break;
+    case STORE_QUERY_CSV: rc = print_rows_csv(st, out, stmt); break;
+    default: rc = print_rows_table(st, out, stmt); break;
+    }
 out_finalize:
     sqlite3_finalize(next);
     sqlite3_finalize(stmt);
     sqlite3_set_authorizer(st->db, NULL, NULL);
+    sqlite3_progress_handler(st->db, 0, NULL, NULL);
+    if (old_length >= 0)
+        sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, old_length);
+    st->query_timeout_ms = 0;
+    st->query_max_value = 0;
     return rc;
 }

@@ -538,6 +538,132 @@ static void test_foreign_sqlite(void)
     free(path);
 }
 
+
+/* ---- migrations from every earlier version --------------------------- */
+
+/* One line per table, index, view and trigger of the file, with what
+** defines it (columns: name, type, NOT NULL, default, key; an index's
+** columns; a view's columns), sorted: two files of the same schema give
+** the same text, whatever the comments or the order they were made in. */
+static char *schema_shape(const char *path)
+{
+    static const char sql[] =
+        "SELECT group_concat(line, char(10)) FROM (SELECT line FROM ("
+        " SELECT m.type || ' ' || m.name || ' on ' || m.tbl_name || ': ' ||"
+        "  coalesce((SELECT group_concat(c.name || ' ' || c.type || ' ' || c.\"notnull\""
+        "   || ' ' || coalesce(c.dflt_value, '-') || ' ' || c.pk, ', ')"
+        "   FROM pragma_table_info(m.name) c WHERE m.type IN ('table', 'view')), '') ||"
+        "  coalesce((SELECT group_concat(coalesce(x.name, '?') || ' ' || x.desc, ', ')"
+        "   FROM pragma_index_xinfo(m.name) x WHERE m.type = 'index' AND x.key), '')"
+        "  AS line"
+        " FROM sqlite_master m WHERE m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\')"
+        " ORDER BY line)";
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    char *shape = NULL;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK) {
+        if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
+            shape = strdup((const char *)sqlite3_column_text(stmt, 0));
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return shape;
+}
+
+/* storage/testdata/vN.sql for every N before STORE_SCHEMA_VERSION: built
+** into a file, opened read-only as `heapsim show` would (which migrates
+** it), then it has the shape of a fresh file, its rows, and the new
+** tables filled. */
+static void test_migrate_every_version(void)
+{
+    char *fresh = tmp_path("migrate-fresh.db");
+    char err[512];
+    store_t *st;
+    char *want;
+
+    REQUIRE_RC(store_open(fresh, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    want = schema_shape(fresh);
+    REQUIRE(want != NULL);
+    for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
+        char name[64], fixture[64];
+        char *path, *text, *got;
+        size_t size;
+        int64_t tasks, params, samples;
+
+        snprintf(fixture, sizeof fixture, "storage/testdata/v%d.sql", v);
+        snprintf(name, sizeof name, "migrate-v%d.db", v);
+        path = tmp_path(name);
+        text = read_file(fixture, &size);
+        REQUIRE_MSG(text != NULL, "no fixture %s for version %d", fixture, v);
+        REQUIRE(raw_exec(path, text) == SQLITE_OK);
+        free(text);
+        CHECK_INT(raw_int(path, "PRAGMA user_version"), v);
+        tasks = raw_int(path, "SELECT count(*) FROM tasks");
+        samples = raw_int(path, "SELECT count(*) FROM samples");
+        CHECK(tasks > 0);
+
+        /* Read-only, as the query commands open it: migrated all the same. */
+        REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0,
+                   store_strerror);
+        store_close(&st);
+        CHECK_INT(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+        got = schema_shape(path);
+        REQUIRE(got != NULL);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "migrated from v%d:\n%s\nfresh:\n%s\n", v, got, want);
+            CHECK(false);
+        }
+        free(got);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM tasks"), tasks);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM samples"), samples);
+        /* Every key of every task's params_json and runtime_json is a row. */
+        params = raw_int(path, "SELECT count(*) FROM params");
+        CHECK_INT(params, raw_int(path,
+            "SELECT (SELECT count(*) FROM tasks, json_each(tasks.params_json)) +"
+            " (SELECT count(*) FROM tasks, json_each(tasks.runtime_json))"));
+        CHECK(raw_int(path, "SELECT count(*) FROM params WHERE name = 'gogc'"
+                            " AND value = 200") > 0);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM task_summary"), tasks);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM run_summary"),
+                  raw_int(path, "SELECT count(*) FROM runs"));
+        /* A second open finds nothing to do; the new trigger fills params
+        ** for tasks written after the migration. */
+        REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+        store_task_t t = {.run_id = 1, .seq = 1000, .kernel = "churn",
+                          .params_json = "{\"objects\": 5}",
+                          .runtime_json = "{\"gogc\": 300}"};
+        CHECK_RC(store_task_insert(st, &t, NULL), 0, store_strerror);
+        store_close(&st);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM params"), params + 2);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM params WHERE name = 'gogc'"
+                                " AND value = 300 AND kind = 'runtime'"), 1);
+        free(path);
+    }
+    free(want);
+    free(fresh);
+}
+
+/* A file that says it is of version 1 but is not ours is refused, not
+** migrated: it is left as it was. */
+static void test_migrate_refuses_foreign(void)
+{
+    char *path = tmp_path("migrate-foreign.db");
+    char err[512];
+    store_t *st;
+
+    REQUIRE(raw_exec(path, "CREATE TABLE runs (id INTEGER);"
+                           "PRAGMA user_version = 1;") == SQLITE_OK);
+    CHECK_RC(store_open(path, 0, &st, err, sizeof err), STORE_ESCHEMA, store_strerror);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, "not a heapsim database");
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), 1);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master"), 1);
+    free(path);
+}
+
 /* ---- a run ----------------------------------------------------------- */
 
 static const char output_text[] =
@@ -638,6 +764,142 @@ static int fill_run(fixture_t *fx, const char *token, const char *name)
         (rc = store_task_finish(fx->st, fx->task_id[1], &failed)))
         return rc;
     return store_run_finish(fx->st, fx->run_id, "done", 1700000003000000000LL, NULL);
+}
+
+
+/* ---- the read model (store_read.c) ----------------------------------- */
+
+/* runs filtered; one run with its figures, pause percentiles, GC CPU
+** share, metrics and points; a task's series whole, and spread by index
+** seeks when it has more rows than asked for. */
+static void test_read_model(void)
+{
+    char *path = tmp_path("read.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_run_info_t *runs;
+    store_run_view_t *view;
+    store_task_series_t series;
+    size_t n;
+
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-read-1", "fib"), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-read-2", "other"), 0, store_strerror);
+    /* 1000 more samples of task 0 of run 2, 1 ms apart after its 25. */
+    REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
+    for (int i = 0; i < 1000; i++) {
+        store_sample_t smp = {
+            .run_id = fx.run_id, .task_id = fx.task_id[0], .worker = "testhost:100",
+            .t_ns = 3000000000LL + i * 1000000LL, .heap_inuse_bytes = i,
+            .goroutines = 7,
+        };
+        REQUIRE_RC(store_sample_insert(fx.st, &smp), 0, store_strerror);
+    }
+    REQUIRE_RC(store_commit(fx.st), 0, store_strerror);
+
+    store_runs_filter_t filter = {.since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_INT(runs[0].run_id, fx.run_id);       /* newest first (same start: by id) */
+        CHECK_STR(runs[1].name, "fib");
+        CHECK_INT(runs[1].tasks_total, 3);
+        CHECK_INT(runs[1].tasks_done, 1);
+        CHECK_INT(runs[1].tasks_failed, 1);
+        CHECK_INT(runs[1].workers_joined, 2);
+    }
+    store_runs_free(&runs, n);
+    CHECK(runs == NULL);
+    filter.scenario = "fib";
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 1);
+    store_runs_free(&runs, n);
+    filter = (store_runs_filter_t){.status = "failed", .since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 0);
+    store_runs_free(&runs, n);
+    filter = (store_runs_filter_t){.since_unix_ns = 1800000000000000000LL, .limit = 1};
+    REQUIRE_RC(store_runs_read(fx.st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 0);
+    store_runs_free(&runs, n);
+
+    /* Events, as another writer would store them. */
+    char events_sql[256];
+    snprintf(events_sql, sizeof events_sql,
+             "INSERT INTO events (run_id, task_id, unix_ns, kind, worker, count)"
+             " VALUES (%lld, NULL, 20, 'telemetry_dropped', 'testhost:100', 12),"
+             " (%lld, %lld, 10, 'task_requeued', NULL, NULL)",
+             (long long)fx.run_id, (long long)fx.run_id, (long long)fx.task_id[1]);
+    REQUIRE(raw_exec(path, events_sql) == SQLITE_OK);
+
+    CHECK_RC(store_run_read(fx.st, 999, &view), STORE_ENOTFOUND, store_strerror);
+    CHECK(view == NULL);
+    REQUIRE_RC(store_run_read(fx.st, fx.run_id, &view), 0, store_strerror);
+    CHECK_STR(view->info.name, "other");
+    CHECK_INT(view->ntasks, 3);
+    CHECK_INT(view->npoints, 3);                    /* three sweep points, one task each */
+    if (view->ntasks == 3) {
+        const store_task_view_t *t = &view->tasks[0];
+        CHECK(t->fig[STORE_FIG_wall_ns] == 1234567890);
+        /* Pauses 100001..100004: nearest rank. */
+        CHECK(t->fig[STORE_FIG_pause_p50_ns] == 100002);
+        CHECK(t->fig[STORE_FIG_pause_p99_ns] == 100004);
+        CHECK(t->fig[STORE_FIG_gc_cycles] == 4);
+        CHECK(isfinite(t->fig[STORE_FIG_gc_cpu_share]));
+        CHECK_INT(t->nmetrics, 2);
+        if (t->nmetrics == 2) {
+            CHECK_STR(t->metrics[0].name, "calls");  /* by name */
+            CHECK_STR(t->metrics[0].unit, "ops");
+            CHECK_STR(t->metrics[1].unit, "ns");
+        }
+        CHECK_STR(view->tasks[1].status, "failed");
+        CHECK_CONTAINS(view->tasks[1].error, "out of heap");
+        /* A task never started: every figure unknown. */
+        CHECK(isnan(view->tasks[2].fig[STORE_FIG_wall_ns]));
+        CHECK(isnan(view->tasks[2].fig[STORE_FIG_pause_p99_ns]));
+        CHECK_INT(view->points[1].ntasks, 1);
+        CHECK_INT(view->points[1].tasks[0], 1);
+    }
+    CHECK_INT(view->nevents, 2);
+    if (view->nevents == 2) {
+        CHECK_STR(view->events[0].kind, "task_requeued");   /* in time order */
+        CHECK_INT(view->events[0].task_id, fx.task_id[1]);
+        CHECK_INT(view->events[0].count, STORE_NONE);
+        CHECK_INT(view->events[1].count, 12);
+        CHECK_STR(view->events[1].worker, "testhost:100");
+    }
+    int64_t task0 = view->tasks[0].task_id;
+    store_run_view_free(&view);
+    CHECK(view == NULL);
+
+    /* Whole: every row. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 0, &series), 0, store_strerror);
+    CHECK_INT(series.nsamples, 1025);
+    CHECK_INT(series.ngcs, 4);
+    if (series.ngcs == 4) {
+        CHECK_INT(series.gcs[0].f.stw_ns, 100001);
+        CHECK_INT(series.gcs[0].t_ns, 400000000);   /* start since the task started */
+        CHECK(series.gcs[3].f.gc_cpu_fraction == 0.04);
+    }
+    store_task_series_clear(&series);
+    /* At most 5000: still all of them, by the first query alone. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 5000, &series), 0, store_strerror);
+    CHECK_INT(series.nsamples, 1025);
+    store_task_series_clear(&series);
+    /* At most 50: spread over the time range, ends included, in order,
+    ** each row once. */
+    REQUIRE_RC(store_task_series_read(fx.st, task0, 50, &series), 0, store_strerror);
+    CHECK(series.nsamples > 25 && series.nsamples <= 50);
+    CHECK_INT(series.samples[0].t_ns, 0);
+    CHECK_INT(series.samples[series.nsamples - 1].t_ns, 3000000000LL + 999 * 1000000LL);
+    for (size_t i = 1; i < series.nsamples; i++)
+        CHECK(series.samples[i].t_ns > series.samples[i - 1].t_ns);
+    CHECK_INT(series.ngcs, 4);
+    store_task_series_clear(&series);
+    CHECK_RC(store_task_series_read(fx.st, 99999, 10, &series), STORE_ENOTFOUND,
+             store_strerror);
+    store_close(&fx.st);
+    free(path);
 }
 
 static void test_write_errors(void)
@@ -1252,6 +1514,68 @@ static void test_sql(void)
 
 /* ---- a reader beside a writer ---------------------------------------- */
 
+
+/* store_query_print's bounds: an endless CTE is stopped by the timeout, a
+** value too large is refused, a table too large to align is refused, and
+** afterwards the store is as before (no bound left behind). CSV quotes. */
+static void test_sql_bounds(void)
+{
+    char *path = tmp_path("bounds.db");
+    char err[512];
+    store_t *st;
+    capture_t cap;
+    store_query_opts_t o = {.format = STORE_QUERY_TABLE, .timeout_ms = 200,
+                            .max_value_bytes = 1 << 20};
+
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    store_close(&st);
+    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
+
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                               " SELECT count(*) FROM c", &o), STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "ran longer than 200 ms");
+
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1e9))", &o),
+             STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "larger than 1048576 bytes");
+
+    /* Within the bounds: the same store answers as before. */
+    o.format = STORE_QUERY_CSV;
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1000)) AS n,"
+                               " 'a,\"b\"' AS t, NULL AS z", &o), 0, store_strerror);
+    char *text = (char *)capture_end(&cap);
+    CHECK_STR(text, "n,t,z\r\n1000,\"a,\"\"b\"\"\",\r\n");
+    free(text);
+
+    /* A table is held whole to be aligned: past its cap it is refused;
+    ** streamed as CSV, the same rows pass. */
+    o.format = STORE_QUERY_TABLE;
+    o.timeout_ms = 60000;
+    capture_start(&cap);
+    CHECK_RC(store_query_print(st, cap.out,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                               " WHERE x < 200) SELECT hex(randomblob(500000)) FROM c", &o),
+             STORE_EUSAGE, store_strerror);
+    free((char *)capture_end(&cap));
+    CHECK_CONTAINS(store_errmsg(st), "too large to align as a table");
+
+    /* No bound outlives its statement: the plain print has none. */
+    capture_start(&cap);
+    CHECK_RC(store_print_sql(st, cap.out, "SELECT length(randomblob(4000000)) AS n", true),
+             0, store_strerror);
+    text = (char *)capture_end(&cap);
+    CHECK_CONTAINS(text, "4000000");
+    free(text);
+    store_close(&st);
+    free(path);
+}
+
 static void test_read_while_writing(void)
 {
     char *path = tmp_path("wal.db");
@@ -1393,35 +1717,10 @@ static void test_heap_profiles(void)
     free(path);
 }
 
-/* A version-1 file (no heap_profiles) is upgraded when opened to write,
-** and refused with advice when opened read-only. */
-static void test_upgrade_from_1(void)
-{
-    char *path = tmp_path("v1.db");
-    char err[512];
-    store_t *st;
-
-    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
-    store_close(&st);
-    REQUIRE(raw_exec(path, "DROP TABLE heap_profiles; PRAGMA user_version = 1;") == SQLITE_OK);
-    CHECK_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), STORE_ESCHEMA,
-             store_strerror);
-    CHECK_CONTAINS(err, "upgrade it to 2");
-    REQUIRE(raw_int(path, "PRAGMA user_version") == 1);
-    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
-    store_close(&st);
-    CHECK(raw_int(path, "PRAGMA user_version") == 2);
-    CHECK(raw_int(path, "SELECT count(*) FROM pragma_table_info('heap_profiles')") == 9);
-    REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
-    store_close(&st);
-    free(path);
-}
-
 int main(int argc, char **argv)
 {
     static const testrun_case_t tests[] = {
         { "heap_profiles", test_heap_profiles },
-        { "upgrade_from_1", test_upgrade_from_1 },
         { "schema_embedded", test_schema_embedded },
         { "gc_fields_schema", test_gc_fields_schema },
         { "gc_fields_roundtrip", test_gc_fields_roundtrip },
@@ -1430,12 +1729,16 @@ int main(int argc, char **argv)
         { "newer_schema", test_newer_schema },
         { "not_sqlite", test_not_sqlite },
         { "foreign_sqlite", test_foreign_sqlite },
+        { "migrate_every_version", test_migrate_every_version },
+        { "migrate_refuses_foreign", test_migrate_refuses_foreign },
         { "write_errors", test_write_errors },
         { "runs_report", test_runs_report },
         { "show_report", test_show_report },
         { "show_sweep", test_show_sweep },
         { "show_hostile_rows", test_show_hostile_rows },
         { "sql", test_sql },
+        { "sql_bounds", test_sql_bounds },
+        { "read_model", test_read_model },
         { "read_while_writing", test_read_while_writing },
     };
 

@@ -45,7 +45,7 @@ expect_usage "unknown command" "unknown command" frobnicate
 expect_usage "worker without --connect" "--connect" worker
 expect_usage "show without a database" "no database at" show 42 --db "$db"
 check "show did not create a database" test ! -e "$db"
-expect_usage "show of a non-number" "RUN_ID" show abc --db "$db"
+expect_usage "show of a non-number" "RUN must be a run number" show abc --db "$db"
 
 # A database file that is not one: clear error, the file untouched.
 printf 'this is not a database' >"$T/junk.db"

@@ -6,7 +6,7 @@ lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 [ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 source "$lib" "$1"
 
-commands="run coordinator worker check kernels runs show sql profile leaks clean help"
+commands="run coordinator worker check kernels runs show compare sql export report profile leaks clean help"
 
 "$HEAPSIM" help >"$T/help.txt" 2>"$T/err.txt"
 expect_eq "help: exit status" "$?" 0
@@ -46,7 +46,7 @@ expect_eq "--help left the directory empty" "$(ls -A "$T/cwd")" ""
 # Wherever it stands among the arguments.
 "$HEAPSIM" show 3 --help >"$T/out.txt" 2>"$T/err.txt"
 expect_eq "show 3 --help: exit status" "$?" 0
-expect_grep "show 3 --help: usage" "^usage: heapsim show RUN_ID" "$T/out.txt"
+expect_grep "show 3 --help: usage" "^usage: heapsim show RUN " "$T/out.txt"
 "$HEAPSIM" run "$REF/tests/data/small.yaml" --workers 2 -h >"$T/out.txt" 2>"$T/err.txt"
 expect_eq "run SCENARIO -h: exit status" "$?" 0
 expect_grep "run SCENARIO -h: usage" "^usage: heapsim run SCENARIO" "$T/out.txt"

@@ -1,0 +1,122 @@
+/*
+** render/render_int.h -- what the files of the render module share.
+**
+** The picture: each command's renderer (render_runs.c, render_show.c,
+** render_compare.c, render_export.c, render_html.c) turns read-model
+** structs into text. They share human units (render_fmt.c: "220 ms",
+** "75.5 MiB", "1.23M", "4.1 %"), the statistics of repeats
+** (render_stats.c: mean, min..max, Welch's t-test), JSON helpers over
+** json-c, and the aligned text table (render_table.c).
+**
+** Invariants: nothing here trusts the model to be complete -- NULL strings
+** print as "-" (JSON null), unknown figures (NAN, STORE_NONE) as "-"
+** (null) and are left out of every statistic.
+*/
+#ifndef HEAPSIM_RENDER_RENDER_INT_H
+#define HEAPSIM_RENDER_RENDER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "render/render.h"
+
+struct json_object;
+
+/* ---- human units (render_fmt.c) ------------------------------------- */
+
+/* value in unit as people read it, into buf: a duration for ns ("220 ms",
+** "1.50 s"), a size for bytes ("75.5 MiB"), a count with k/M/G ("300k"),
+** a fraction as a percentage ("4.1 %"), other units after the number
+** ("12.5 items/s"). Three significant digits. "-" for NAN. Returns buf. */
+const char *render__human(char *buf, size_t size, double value, store_unit_t unit,
+                          const char *unit_name);
+/* Local time "2024-05-01 14:03:22" of a Unix time in ns; "-" for
+** STORE_NONE. Returns buf. */
+const char *render__time(char *buf, size_t size, int64_t unix_ns);
+/* s, or "-" when NULL. */
+const char *render__str(const char *s);
+
+/* ---- statistics (render_stats.c) ------------------------------------ */
+
+typedef struct render__stat {
+    size_t n;                    /* finite values seen */
+    double mean, min, max, var;  /* var: sample variance (n - 1); NAN when n < 2 */
+} render__stat_t;
+
+/* Of the n values, the finite ones. */
+render__stat_t render__stat(const double *values, size_t n);
+
+/* Welch's two-sided t-test of a against b: the p-value, or NAN when a side
+** has fewer than 2 values. Equal means with no variance: 1; different
+** means with no variance on either side: 0. */
+double render__welch_p(const render__stat_t *a, const render__stat_t *b);
+
+/* The figure f of the point's tasks that are done, into values (room for
+** p->ntasks); returns how many. */
+size_t render__point_values(const store_run_view_t *run, const store_point_view_t *p,
+                            store_fig_t f, double *values);
+/* The same for a metric by name; *unit (may be NULL) gets its unit. */
+size_t render__point_metric(const store_run_view_t *run, const store_point_view_t *p,
+                            const char *name, double *values, const char **unit);
+/* Tasks of the point done and failed. */
+void render__point_counts(const store_run_view_t *run, const store_point_view_t *p,
+                          size_t *done, size_t *failed);
+/* The metric names of the point's tasks, each once, in name order, into a
+** new array *names_p (strings borrowed from the model). -1: no memory. */
+int render__point_metric_names(const store_run_view_t *run,
+                               const store_point_view_t *p,
+                               const char ***names_p, size_t *n_p);
+/* The point's title: its label, else its kernel and parameters. */
+const char *render__point_title(const store_point_view_t *p);
+
+/* ---- JSON (render_json.c) ------------------------------------------- */
+
+/* A double as JSON, null when not finite. */
+struct json_object *render__json_double(double v);
+/* An int64 as JSON, null for STORE_NONE. */
+struct json_object *render__json_int(int64_t v);
+/* A string, null for NULL. */
+struct json_object *render__json_str(const char *s);
+/* Text that should be JSON parsed, or the text itself when it is not. */
+struct json_object *render__json_parsed(const char *text);
+/* {"mean", "min", "max", "n"} of st (nulls when n is 0); with real, each
+** figure a JSON real even when whole ("2000.0": a kernel metric is a REAL
+** in the file and stays one), else whole numbers as integers. */
+struct json_object *render__json_stat(const render__stat_t *st, bool real);
+/* A double as a JSON real, its shortest exact text ("2000.0"); null when
+** not finite. */
+struct json_object *render__json_real(double v);
+/* The run's own fields (not its tasks or points) as a JSON object. */
+struct json_object *render__run_json(const store_run_view_t *run);
+/* The run's events as a JSON array. */
+struct json_object *render__events_json(const store_run_view_t *run);
+/* A task with every figure and its metrics. */
+struct json_object *render__task_json(const store_task_view_t *t);
+/* Print value (pretty), a newline, and drop it; RENDER_EIO if out failed. */
+int render__json_print(FILE *out, struct json_object *value);
+
+/* Flush out: RENDER_EIO when writing it failed. */
+int render__check_out(FILE *out);
+
+/* A CSV field (RFC 4180): quoted when it needs to be. */
+void render__csv_field(FILE *out, const char *text);
+
+/* ---- an aligned text table (render_table.c) ------------------------- */
+
+typedef struct render__table render__table_t;
+
+render__table_t *render__table_new(size_t ncols);
+void render__table_destroy(render__table_t **table_p);
+int render__table_header(render__table_t *table, size_t col, const char *title,
+                         bool right_align);
+int render__table_row(render__table_t *table);
+int render__table_cell(render__table_t *table, size_t col, const char *text,
+                       size_t len, int right_align);
+int render__table_cellf(render__table_t *table, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+size_t render__table_rows(const render__table_t *table);
+void render__table_print(const render__table_t *table, FILE *out, int indent);
+
+#endif
