@@ -200,7 +200,7 @@ long lease_peer_lose(lease_t *l, int peer, const char *reason)
     return task;
 }
 
-size_t lease_expire(lease_t *l, uint64_t now_ns, int *lost, size_t maxlost)
+size_t lease_expire(lease_t *l, uint64_t now_ns, int *lost, long *tasks, size_t maxlost)
 {
     uint64_t limit = l->cfg.heartbeat_ns * (uint64_t)l->cfg.misses_max;
     size_t n = 0;
@@ -211,9 +211,11 @@ size_t lease_expire(lease_t *l, uint64_t now_ns, int *lost, size_t maxlost)
         if (!l->peers[p].live || now_ns < l->peers[p].seen_ns ||
             now_ns - l->peers[p].seen_ns < limit)
             continue;
-        lease_peer_lose(l, p, reason);
-        if (n < maxlost)
+        long task = lease_peer_lose(l, p, reason);
+        if (n < maxlost) {
             lost[n] = p;
+            tasks[n] = task;
+        }
         n++;
     }
     return n;

@@ -96,10 +96,11 @@ long lease_peer_task(const lease_t *l, int peer);
 ** LEASE_EINVAL for a dead or unknown peer. */
 long lease_peer_lose(lease_t *l, int peer, const char *reason);
 /* Lose every live peer not seen since now - misses_max * heartbeat: their
-** slots go into lost[] (up to maxlost; the rest are lost all the same and
-** counted). Returns how many were lost. Their tasks end as lost attempts,
-** reason "no heartbeat for N ms". */
-size_t lease_expire(lease_t *l, uint64_t now_ns, int *lost, size_t maxlost);
+** slots go into lost[] and the task each held (or -1) into tasks[] (up to
+** maxlost; the rest are lost all the same and counted). Returns how many
+** were lost. Their tasks end as lost attempts, reason "worker lost: no
+** heartbeat for N ms". */
+size_t lease_expire(lease_t *l, uint64_t now_ns, int *lost, long *tasks, size_t maxlost);
 size_t lease_peers_live(const lease_t *l);
 
 /* ---- Tasks ---------------------------------------------------------- */

@@ -72,17 +72,19 @@ static void test_heartbeat_loss_requeues(void)
     int a = lease_peer_join(l, 0), b = lease_peer_join(l, 0);
     size_t task;
     int attempt, lost[4];
+    long held[4];
     CHECK_INT(lease_grant(l, a, &task, &attempt), 0);
     CHECK_INT(lease_start(l, task, attempt, a), 0);
     /* b keeps beating, a falls silent after 0.5 s. */
     lease_peer_seen(l, a, SEC / 2);
     for (uint64_t t = 1; t <= 3; t++) {
         lease_peer_seen(l, b, t * SEC);
-        CHECK_INT(lease_expire(l, t * SEC, lost, 4), 0);
+        CHECK_INT(lease_expire(l, t * SEC, lost, held, 4), 0);
     }
     lease_peer_seen(l, b, 3 * SEC + SEC / 2);
-    CHECK_INT(lease_expire(l, 3 * SEC + SEC / 2, lost, 4), 1);
+    CHECK_INT(lease_expire(l, 3 * SEC + SEC / 2, lost, held, 4), 1);
     CHECK_INT(lost[0], a);
+    CHECK_INT(held[0], 0);
     CHECK(!lease_peer_live(l, a));
     CHECK(lease_peer_live(l, b));
     CHECK_INT(lease_task_state(l, 0), LEASE_QUEUED);

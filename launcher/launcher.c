@@ -250,6 +250,12 @@ int launcher_run(const launcher_opts_t *opts)
     coord_t *coord = NULL;
     char *settings = NULL;
 
+    /* A bad endpoint is a usage error: said before anything is written. */
+    if (o->bind && coord_check_endpoint(o->bind, err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
+        status = LAUNCHER_EXIT_USAGE;
+        goto out_scenario;
+    }
     if (store_open(o->db, 0, &st, err, sizeof err) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
         status = LAUNCHER_EXIT_USAGE;
