@@ -222,14 +222,21 @@ static int take_gc_queue(worker_t *w, proto_gc_t **out)
     return n;
 }
 
-static void send_gc_batch(void *sock, proto_gc_t *batch, int n)
+/* Send the batch and free it. The first send that fails (the queue to a
+** gone coordinator full for SEND_TIMEOUT_MS) drops the rest: a batch of
+** thousands must not cost thousands of timeouts. Returns how many were
+** dropped. */
+static int send_gc_batch(void *sock, proto_gc_t *batch, int n)
 {
-    for (int i = 0; i < n; i++) {
+    int i;
+    for (i = 0; i < n; i++) {
         proto_msg_t m = {.type = PROTO_GC};
         m.u.gc = batch[i];
-        send_msg(sock, &m);
+        if (send_msg(sock, &m) != 0)
+            break;
     }
     free(batch);
+    return n - i;
 }
 
 static void setopt_int(void *sock, int opt, int value)
@@ -345,9 +352,11 @@ static void *sampler_main(void *arg)
         for (int i = 0; i < n; i++)
             batch[i].tseq = ++w->cur.tseq;
         pthread_mutex_unlock(&w->mu);
-        send_msg(sock, &m);
-        send_gc_batch(sock, batch, n);
+        int dropped = send_msg(sock, &m) != 0 ? n + 1 : send_gc_batch(sock, batch, n);
+        if (dropped > n)
+            free(batch);
         pthread_mutex_lock(&w->mu);
+        w->gc_dropped += dropped;
     }
     pthread_mutex_unlock(&w->mu);
     if (sock)
@@ -707,6 +716,8 @@ static int deliver_result(worker_t *w, const proto_msg_t *res)
     for (;;) {
         proto_msg_t msg;
         char err[256];
+        if (stop_now(w))
+            return STOPPED;
         if (send_msg(w->sock, res) != 0 && coordinator_lost(w))
             return LOST;
         int rc = recv_msg(w, &msg, w->heartbeat_ns, err, sizeof err);
@@ -764,8 +775,13 @@ static int serve_session(worker_t *w)
             batch[i].tseq = ++w->cur.tseq;
         }
         pthread_mutex_unlock(&w->mu);
-        send_gc_batch(w->sock, batch, n);
-        rc = deliver_result(w, &res);
+        if (stop_now(w) || coordinator_lost(w)) {
+            free(batch);
+            rc = stop_now(w) ? STOPPED : LOST;
+        } else {
+            send_gc_batch(w->sock, batch, n);
+            rc = deliver_result(w, &res);
+        }
         proto_msg_free(&res);
         proto_msg_free(&msg);
         if (rc != GOT_MSG)
