@@ -179,6 +179,25 @@ typedef struct store_worker {
 /* name is required and unique in the run. */
 int store_worker_insert(store_t *st, const store_worker_t *w);
 
+/* ---- Resuming a run ------------------------------------------------ */
+
+/* What `--resume RUN_ID` rebuilds a run from: its token, scenario text and
+** settings (with the --set overrides), its tasks' ids in seq order and
+** which are done, and the names its workers had. */
+typedef struct store_resume {
+    char *token, *scenario_path, *scenario_text, *settings_json, *status;
+    int64_t *task_ids;
+    bool *task_done;
+    size_t ntasks;
+    char **workers;
+    size_t nworkers;
+} store_resume_t;
+
+/* Fill *r (owned; store_resume_free releases it). STORE_ENOTFOUND when
+** there is no such run; on failure *r holds nothing. */
+int store_resume_load(store_t *st, int64_t run_id, store_resume_t *r);
+void store_resume_free(store_resume_t *r);
+
 /* ---- Queries: print to `out` as a table, or as JSON when json ------ */
 /* Nothing is printed before a failure is known except by store_print_sql
 ** in JSON (it streams rows). STORE_EIO when writing `out` fails. */
