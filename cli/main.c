@@ -64,6 +64,7 @@ typedef struct opts {
     size_t nsets;
     long workers;
     long limit;
+    long resume;                 /* --resume RUN_ID, 0 none */
     bool json;
     bool quiet;
     bool local_child;
@@ -73,7 +74,7 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD };
+       O_QUIET, O_LOCAL_CHILD, O_RESUME };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -88,6 +89,7 @@ static const struct option longopts[] = {
     {"limit", required_argument, NULL, O_LIMIT},
     {"quiet", no_argument, NULL, O_QUIET},
     {"local-child", no_argument, NULL, O_LOCAL_CHILD},
+    {"resume", required_argument, NULL, O_RESUME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -137,17 +139,24 @@ static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv
 
 static const command_t commands[] = {
     {.name = "run",
-     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]",
+     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]"
+             " | --resume RUN_ID",
      .summary = "run a scenario on local worker processes (default: one per core)",
+     .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks, from the"
+             " scenario and token stored with it.",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS),
-     .min_args = 1, .max_args = 1, .run = cmd_run},
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
+                A(O_RESUME),
+     .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
-     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]",
+     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]"
+             " | --bind ENDPOINT --resume RUN_ID",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
+     .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
+             " workers still running rejoin.",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND),
-     .min_args = 1, .max_args = 1, .run = cmd_coordinator},
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME),
+     .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
      .args = "--connect ENDPOINT [--name NAME]",
      .summary = "serve tasks of a coordinator",
@@ -316,6 +325,12 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_JSON: o->json = true; break;
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
+        case O_RESUME:
+            if (!parse_long(optarg, 1, LONG_MAX, &o->resume)) {
+                usage_error(cmd, "--resume %s: expected a run id", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case O_BIND: o->bind = optarg; break;
         case O_CONNECT: o->connect = optarg; break;
         case O_NAME: o->name = optarg; break;
@@ -360,8 +375,19 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
         fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
         return 1;
     }
+    if (o->resume && (o->nargs > 0 || o->nsets > 0)) {
+        free(cmdline);
+        usage_error(cmd->name, "--resume takes the stored scenario: no SCENARIO, no --set");
+        return EXIT_USAGE;
+    }
+    if (!o->resume && o->nargs == 0) {
+        free(cmdline);
+        usage_error(cmd->name, "missing argument");
+        return EXIT_USAGE;
+    }
     launcher_opts_t lo = {
-        .cmd = cmd->name, .scenario_path = o->args[0], .sets = o->sets,
+        .cmd = cmd->name, .scenario_path = o->nargs ? o->args[0] : NULL,
+        .resume_run_id = o->resume, .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
         .command_line = cmdline,

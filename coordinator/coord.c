@@ -286,7 +286,12 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.heap_max_bytes = st->runtime.heap_max_bytes;
         t->msg.stack_reserve_bytes = st->runtime.stack_reserve_bytes;
         t->msg.params = st->params;        /* borrowed from the scenario */
+        if (opts->settled && opts->settled[i])
+            lease_settle(c->lease, i, true);
     }
+    for (size_t i = 0; i < opts->ntaken; i++)
+        if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 0) != 0)
+            goto out_free;
 
     c->zctx = zmq_ctx_new();
     if (!c->zctx)

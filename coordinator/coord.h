@@ -72,6 +72,10 @@ typedef struct coord_opts {
     int misses_max;              /* 0: 3 heartbeats missed and a worker is lost */
     int attempts_max;            /* 0: 3 */
     int workers_max;             /* 0: 1024 connected at once */
+    const bool *settled;         /* NULL, or per plan task: done in an earlier
+                                 ** coordinator of this run (resume), not run */
+    const char *const *taken_names;   /* worker names the run has had */
+    size_t ntaken;
 } coord_opts_t;
 
 /* What was refused or went missing, for tests and the end-of-run line. */

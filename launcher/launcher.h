@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* launcher_run()'s results, the process's exit status. */
 #define LAUNCHER_EXIT_OK 0             /* every task done */
@@ -25,7 +26,10 @@
 
 typedef struct launcher_opts {
     const char *cmd;             /* names the messages: "run", "coordinator" */
-    const char *scenario_path;
+    const char *scenario_path;   /* NULL with resume_run_id */
+    int64_t resume_run_id;       /* > 0: finish this stored run's unfinished
+                                 ** tasks (its scenario, token and --set
+                                 ** overrides are the stored ones) */
     const char *const *sets;     /* nsets "key=value" overrides (--set) */
     size_t nsets;
     const char *db;              /* the database file */
