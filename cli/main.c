@@ -33,6 +33,7 @@
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
+#include "keys/keys.h"
 #include "worker/worker.h"
 
 #define EXIT_USAGE 2
@@ -65,6 +66,8 @@ typedef struct opts {
     long workers;
     long limit;
     long resume;                 /* --resume RUN_ID, 0 none */
+    const char *keys;            /* --keys DIR */
+    bool insecure;
     bool json;
     bool quiet;
     bool local_child;
@@ -74,7 +77,7 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD, O_RESUME };
+       O_QUIET, O_LOCAL_CHILD, O_RESUME, O_KEYS, O_INSECURE };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -90,6 +93,8 @@ static const struct option longopts[] = {
     {"quiet", no_argument, NULL, O_QUIET},
     {"local-child", no_argument, NULL, O_LOCAL_CHILD},
     {"resume", required_argument, NULL, O_RESUME},
+    {"keys", required_argument, NULL, O_KEYS},
+    {"insecure", no_argument, NULL, O_INSECURE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -127,6 +132,7 @@ static const struct {
 static int cmd_run(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_coordinator(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_keygen(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv);
@@ -146,7 +152,7 @@ static const command_t commands[] = {
              " scenario and token stored with it.",
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
-                A(O_RESUME),
+                A(O_RESUME) | A(O_KEYS) | A(O_INSECURE),
      .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
      .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]"
@@ -155,14 +161,25 @@ static const command_t commands[] = {
      .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
              " workers still running rejoin.",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME),
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME) |
+                A(O_KEYS) | A(O_INSECURE),
      .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
-     .args = "--connect ENDPOINT [--name NAME]",
+     .args = "--connect ENDPOINT [--name NAME] [--keys DIR]",
      .summary = "serve tasks of a coordinator",
+     .note = "With --keys DIR the connection is CURVE-encrypted: DIR holds"
+             " worker.cert_secret and coordinator.cert (heapsim keygen DIR).",
      .section = 0,
-     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET),
+     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET) | A(O_KEYS),
      .run = cmd_worker},
+    {.name = "keygen",
+     .args = "DIR",
+     .summary = "make CURVE keys for --keys DIR (coordinator, worker, allow-list)",
+     .note = "Makes DIR/coordinator.cert and DIR/worker.cert with their _secret files"
+             " when missing, and allows worker.cert in DIR/workers/. The coordinator"
+             " accepts only the workers whose public key is in DIR/workers/.",
+     .section = 0,
+     .min_args = 1, .max_args = 1, .run = cmd_keygen},
     {.name = "check",
      .args = "SCENARIO [--set K=V]... [--json]",
      .summary = "validate; print the task list",
@@ -325,6 +342,8 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_JSON: o->json = true; break;
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
+        case O_KEYS: o->keys = optarg; break;
+        case O_INSECURE: o->insecure = true; break;
         case O_RESUME:
             if (!parse_long(optarg, 1, LONG_MAX, &o->resume)) {
                 usage_error(cmd, "--resume %s: expected a run id", optarg);
@@ -387,7 +406,8 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
     }
     launcher_opts_t lo = {
         .cmd = cmd->name, .scenario_path = o->nargs ? o->args[0] : NULL,
-        .resume_run_id = o->resume, .sets = o->sets,
+        .resume_run_id = o->resume, .keys_dir = o->keys, .insecure = o->insecure,
+        .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
         .command_line = cmdline,
@@ -427,9 +447,26 @@ static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **ar
         .endpoint = o->connect,
         .name = o->name,
         .exit_with_parent = o->local_child,
+        .keys_dir = o->keys,
         .quiet = o->quiet,
     };
     return worker_main(&wo);
+}
+
+/* ---- keygen ------------------------------------------------------------- */
+
+static int cmd_keygen(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    char err[512];
+    (void)argc;
+    (void)argv;
+    if (keys_generate(o->args[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, err);
+        return 1;
+    }
+    printf("%s: coordinator.cert, worker.cert (and their _secret files), workers/worker.cert\n",
+           o->args[0]);
+    return 0;
 }
 
 /* ---- history ----------------------------------------------------------- */

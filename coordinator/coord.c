@@ -25,6 +25,7 @@
 
 #include "base/clock.h"
 #include "coordinator/lease.h"
+#include "keys/keys.h"
 #include "proto/proto.h"
 
 #define IDENTITY_MAX 256
@@ -77,11 +78,15 @@ typedef struct counters {
     uint64_t tseq_gaps;           /* telemetry messages missing */
     uint64_t lost;                /* workers lost */
     uint64_t requeued;            /* attempts re-queued */
+    uint64_t refused_keys;        /* CURVE handshakes the ZAP handler refused */
 } counters_t;
 
 struct coord {
     coord_opts_t o;
     void *zctx, *sock;
+    bool own_ctx;                 /* not CZMQ's (keys) */
+    keys_auth_t *auth;
+    void *monitor;                /* PAIR: the ROUTER's failed authentications */
     char endpoint[512];
     ctask_t *tasks;
     size_t ntasks;
@@ -293,12 +298,29 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 0) != 0)
             goto out_free;
 
-    c->zctx = zmq_ctx_new();
+    if (opts->keys_dir) {
+        if (keys_auth_start(opts->keys_dir, &c->auth, &c->zctx, err, errsize) != 0)
+            goto out_free_quiet;
+    } else {
+        c->zctx = zmq_ctx_new();
+        c->own_ctx = true;
+    }
     if (!c->zctx)
         goto out_free;
     c->sock = zmq_socket(c->zctx, ZMQ_ROUTER);
     if (!c->sock)
         goto out_ctx;
+    if (c->auth) {
+        char mon[64];
+        if (keys_server_apply(c->auth, c->sock, err, errsize) != 0) {
+            zmq_close(c->sock);
+            goto out_ctx_quiet;
+        }
+        snprintf(mon, sizeof mon, "inproc://heapsim-coord-%p", (void *)c);
+        if (zmq_socket_monitor(c->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0 &&
+            (c->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) != NULL)
+            zmq_connect(c->monitor, mon);
+    }
     setopt_int(c->sock, ZMQ_LINGER, 1000);
     /* A reply to a worker that is gone must fail loudly, not vanish. */
     setopt_int(c->sock, ZMQ_ROUTER_MANDATORY, 1);
@@ -311,9 +333,10 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmq_bind(c->sock, opts->bind) != 0) {
         snprintf(err, errsize, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
+        if (c->monitor)
+            zmq_close(c->monitor);
         zmq_close(c->sock);
-        zmq_ctx_term(c->zctx);
-        goto out_free_quiet;
+        goto out_ctx_quiet;
     }
     len = sizeof c->endpoint;
     if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0)
@@ -322,7 +345,12 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     return 0;
 
 out_ctx:
-    zmq_ctx_term(c->zctx);
+    snprintf(err, errsize, "out of memory");
+out_ctx_quiet:
+    if (c->own_ctx)
+        zmq_ctx_term(c->zctx);
+    keys_auth_stop(&c->auth);
+    goto out_free_quiet;
 out_free:
     snprintf(err, errsize, "out of memory");
 out_free_quiet:
@@ -361,8 +389,14 @@ void coord_destroy(coord_t **coord_p)
     if (!c)
         return;
     txn_flush(c, true);
+    if (c->monitor) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->monitor);
+    }
     zmq_close(c->sock);
-    zmq_ctx_term(c->zctx);
+    if (c->own_ctx)
+        zmq_ctx_term(c->zctx);
+    keys_auth_stop(&c->auth);
     lease_destroy(&c->lease);
     smap_free(&c->by_ident);
     smap_free(&c->by_name);
@@ -827,6 +861,27 @@ static int handle_one(coord_t *c)
     return 1;
 }
 
+/* A CURVE handshake the ZAP handler refused (a key not on the allow-list):
+** said for the first few, counted. */
+static void read_monitor(coord_t *c)
+{
+    for (;;) {
+        unsigned char ev[6];
+        char addr[256];
+        int more = 0;
+        size_t moresz = sizeof more;
+        if (zmq_recv(c->monitor, ev, sizeof ev, ZMQ_DONTWAIT) < 0)
+            return;
+        zmq_getsockopt(c->monitor, ZMQ_RCVMORE, &more, &moresz);
+        int n = more ? zmq_recv(c->monitor, addr, sizeof addr - 1, 0) : 0;
+        addr[n > 0 ? (n < (int)sizeof addr ? n : (int)sizeof addr - 1) : 0] = '\0';
+        uint16_t event;
+        memcpy(&event, ev, sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            say(&c->n.refused_keys, "refused a worker at %s: its key is not allowed", addr);
+    }
+}
+
 /* ---- Liveness ---------------------------------------------------------- */
 
 static void heartbeats(coord_t *c, uint64_t now)
@@ -923,6 +978,9 @@ static void progress(coord_t *c, uint64_t started, bool final)
 static void report_counters(const coord_t *c)
 {
     const counters_t *n = &c->n;
+    if (n->refused_keys)
+        fprintf(stderr, "heapsim coordinator: %llu workers refused for their keys\n",
+                (unsigned long long)n->refused_keys);
     if (!(n->bad_frames || n->no_hello || n->refused_full || n->duplicates || n->stale ||
           n->tseq_gaps || n->lost))
         return;
@@ -946,6 +1004,7 @@ void coord_counters(const coord_t *c, coord_counters_t *out)
     out->tseq_gaps = c->n.tseq_gaps;
     out->lost = c->n.lost;
     out->requeued = c->n.requeued;
+    out->refused_keys = c->n.refused_keys;
 }
 
 /* ---- The loop ---------------------------------------------------------- */
@@ -963,8 +1022,13 @@ int coord_run(coord_t *c)
     c->last_beat_ns = started;
 
     for (;;) {
-        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        zmq_poll(&item, 1, 50);
+        zmq_pollitem_t items[2] = {
+            {.socket = c->sock, .events = ZMQ_POLLIN},
+            {.socket = c->monitor, .events = ZMQ_POLLIN},
+        };
+        zmq_poll(items, c->monitor ? 2 : 1, 50);
+        if (c->monitor)
+            read_monitor(c);
         /* Bounded, so that a flood cannot starve the rest of the loop. */
         for (int k = 0; k < 10000 && handle_one(c); k++)
             ;

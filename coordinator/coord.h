@@ -76,6 +76,8 @@ typedef struct coord_opts {
                                  ** coordinator of this run (resume), not run */
     const char *const *taken_names;   /* worker names the run has had */
     size_t ntaken;
+    const char *keys_dir;        /* NULL: plain TCP; else CURVE with this
+                                 ** directory's keys and allow-list (keys.h) */
 } coord_opts_t;
 
 /* What was refused or went missing, for tests and the end-of-run line. */
@@ -88,6 +90,7 @@ typedef struct coord_counters {
     uint64_t tseq_gaps;          /* telemetry messages missing (sequence gaps) */
     uint64_t lost;               /* workers lost */
     uint64_t requeued;           /* attempts that ended and were queued again */
+    uint64_t refused_keys;       /* CURVE handshakes refused (key not allowed) */
 } coord_counters_t;
 
 void coord_counters(const coord_t *c, coord_counters_t *out);

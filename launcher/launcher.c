@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "catalog/catalog.h"
 #include "coordinator/coord.h"
+#include "keys/keys.h"
 #include "plan/plan.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
@@ -110,9 +111,10 @@ out_db_error:
 
 /* ---- Local workers ----------------------------------------------------- */
 
-/* Start the local workers: `exe worker --connect ep`. Returns 0, or -errno
-** with the workers started so far in l->pids. */
-static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep)
+/* Start the local workers: `exe worker --connect ep [--keys DIR]`. Returns
+** 0, or -errno with the workers started so far in l->pids. */
+static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep,
+                         const char *keys_dir)
 {
     char exe[PATH_MAX];
     if (worker_exe) {
@@ -132,8 +134,12 @@ static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep)
             snprintf(name, sizeof name, "local-%d", i);
             /* Ctrl-C goes to the coordinator, which stops the workers. */
             setpgid(0, 0);
-            execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
-                  "--local-child", (char *)NULL);
+            if (keys_dir)
+                execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
+                      "--local-child", "--keys", keys_dir, (char *)NULL);
+            else
+                execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
+                      "--local-child", (char *)NULL);
             fprintf(stderr, "heapsim: cannot start a worker: %s\n", strerror(errno));
             _exit(127);
         }
@@ -332,7 +338,14 @@ int launcher_run(const launcher_opts_t *opts)
     bool resuming = o->resume_run_id > 0;
     int rc;
 
-    /* A bad endpoint is a usage error: said before anything is written. */
+    /* A bad endpoint is a usage error: said before anything is written. So
+    ** is one that other hosts can reach, without keys or --insecure. */
+    if (o->bind && !o->keys_dir && !o->insecure && !keys_endpoint_is_local(o->bind)) {
+        fprintf(stderr, "%s %s: %s is reachable from other hosts: give --keys DIR"
+                " (heapsim keygen DIR makes them), or --insecure to accept any peer\n",
+                progname, cmd, o->bind);
+        return LAUNCHER_EXIT_USAGE;
+    }
     if (o->bind && coord_check_endpoint(o->bind, err, sizeof err) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
         return LAUNCHER_EXIT_USAGE;
@@ -410,6 +423,7 @@ int launcher_run(const launcher_opts_t *opts)
         .settled = resuming ? resumed.task_done : NULL,
         .taken_names = resuming ? (const char *const *)resumed.workers : NULL,
         .ntaken = resumed.nworkers,
+        .keys_dir = o->keys_dir,
         .hooks = {
             .supervise = o->local ? supervise_workers : NULL,
             .progress = l.progress ? show_progress : NULL,
@@ -432,7 +446,7 @@ int launcher_run(const launcher_opts_t *opts)
                     (long long)run_id, scn->name, scn->ntasks, coord_endpoint(coord));
         fflush(stderr);
     }
-    if (o->local && spawn_workers(&l, o->worker_exe, coord_endpoint(coord)) != 0) {
+    if (o->local && spawn_workers(&l, o->worker_exe, coord_endpoint(coord), o->keys_dir) != 0) {
         fprintf(stderr, "%s %s: cannot start workers: %s\n", progname, cmd,
                 strerror(errno));
         goto out_coord;

@@ -39,6 +39,8 @@ typedef struct launcher_opts {
     int workers;                 /* local workers; 0: one per core */
     const char *worker_exe;      /* the heapsim binary local workers run
                                  ** (`worker --connect EP`); NULL: this one */
+    const char *keys_dir;        /* CURVE keys (keys/keys.h); NULL: none */
+    bool insecure;               /* allow binding beyond loopback without keys */
     bool json;                   /* the summary as JSON */
     bool quiet;                  /* no progress, no text summary */
     const char *command_line;    /* stored with the run */

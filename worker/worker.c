@@ -39,6 +39,7 @@
 
 #include "base/clock.h"
 #include "kernels/kernels.h"
+#include "keys/keys.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
 #include "runtime/rt.h"
@@ -258,6 +259,13 @@ static void *open_socket(worker_t *w, const char *ident)
     int64_t maxmsg = 16 << 20;     /* a task frame is small */
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sock, ZMQ_ROUTING_ID, ident, strlen(ident));
+    char err[512];
+    if (w->opts->keys_dir && keys_client_apply(w->opts->keys_dir, sock, err, sizeof err) != 0) {
+        fprintf(stderr, "heapsim worker: %s\n", err);
+        zmq_close(sock);
+        errno = EINVAL;
+        return NULL;
+    }
     if (zmq_connect(sock, w->opts->endpoint) != 0) {
         zmq_close(sock);
         return NULL;
@@ -876,6 +884,19 @@ int worker_main(const worker_opts_t *opts)
     }
     setopt_int(probe, ZMQ_LINGER, 0);
     zmq_close(probe);
+    /* Keys that cannot be read are a usage error too. */
+    if (opts->keys_dir) {
+        char err[512];
+        void *s = zmq_socket(w.zctx, ZMQ_DEALER);
+        int krc = s ? keys_client_apply(opts->keys_dir, s, err, sizeof err) : -1;
+        if (s)
+            zmq_close(s);
+        if (krc != 0) {
+            fprintf(stderr, "heapsim worker: %s\n", s ? err : "cannot make a socket");
+            status = WORKER_EXIT_USAGE;
+            goto out_ctx;
+        }
+    }
     if (pthread_create(&w.sampler, NULL, sampler_main, &w) == 0)
         w.sampler_started = true;
 

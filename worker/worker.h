@@ -13,6 +13,7 @@ typedef struct worker_opts {
     const char *name;            /* NULL: "host:pid" */
     bool exit_with_parent;       /* a local worker of `heapsim run` */
     bool quiet;
+    const char *keys_dir;        /* NULL: plain TCP; else CURVE (keys/keys.h) */
 } worker_opts_t;
 
 #define WORKER_EXIT_USAGE 2      /* the endpoint cannot be used */
