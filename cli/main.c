@@ -67,6 +67,8 @@ typedef struct opts {
     long limit;
     long resume;                 /* --resume RUN_ID, 0 none */
     const char *keys;            /* --keys DIR */
+    long expect_workers;
+    long procs;
     bool insecure;
     bool json;
     bool quiet;
@@ -77,7 +79,7 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD, O_RESUME, O_KEYS, O_INSECURE };
+       O_QUIET, O_LOCAL_CHILD, O_RESUME, O_KEYS, O_INSECURE, O_EXPECT_WORKERS, O_PROCS };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -95,6 +97,8 @@ static const struct option longopts[] = {
     {"resume", required_argument, NULL, O_RESUME},
     {"keys", required_argument, NULL, O_KEYS},
     {"insecure", no_argument, NULL, O_INSECURE},
+    {"expect-workers", required_argument, NULL, O_EXPECT_WORKERS},
+    {"procs", required_argument, NULL, O_PROCS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -156,21 +160,22 @@ static const command_t commands[] = {
      .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
      .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]"
-             " | --bind ENDPOINT --resume RUN_ID",
+             " [--keys DIR | --insecure] [--expect-workers N] | --bind ENDPOINT --resume RUN_ID",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
      .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
              " workers still running rejoin.",
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME) |
-                A(O_KEYS) | A(O_INSECURE),
+                A(O_KEYS) | A(O_INSECURE) | A(O_EXPECT_WORKERS),
      .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
-     .args = "--connect ENDPOINT [--name NAME] [--keys DIR]",
+     .args = "--connect ENDPOINT [--name NAME] [--keys DIR] [--procs N]",
      .summary = "serve tasks of a coordinator",
      .note = "With --keys DIR the connection is CURVE-encrypted: DIR holds"
              " worker.cert_secret and coordinator.cert (heapsim keygen DIR).",
      .section = 0,
-     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET) | A(O_KEYS),
+     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET) | A(O_KEYS) |
+                A(O_PROCS),
      .run = cmd_worker},
     {.name = "keygen",
      .args = "DIR",
@@ -344,6 +349,19 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_LOCAL_CHILD: o->local_child = true; break;
         case O_KEYS: o->keys = optarg; break;
         case O_INSECURE: o->insecure = true; break;
+        case O_EXPECT_WORKERS:
+            if (!parse_long(optarg, 1, 100000, &o->expect_workers)) {
+                usage_error(cmd, "--expect-workers %s: expected a number from 1 to 100000",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_PROCS:
+            if (!parse_long(optarg, 1, 1024, &o->procs)) {
+                usage_error(cmd, "--procs %s: expected a number from 1 to 1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case O_RESUME:
             if (!parse_long(optarg, 1, LONG_MAX, &o->resume)) {
                 usage_error(cmd, "--resume %s: expected a run id", optarg);
@@ -407,6 +425,7 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
     launcher_opts_t lo = {
         .cmd = cmd->name, .scenario_path = o->nargs ? o->args[0] : NULL,
         .resume_run_id = o->resume, .keys_dir = o->keys, .insecure = o->insecure,
+        .expect_workers = (int)o->expect_workers,
         .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
@@ -448,6 +467,7 @@ static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **ar
         .name = o->name,
         .exit_with_parent = o->local_child,
         .keys_dir = o->keys,
+        .procs = (int)o->procs,
         .quiet = o->quiet,
     };
     return worker_main(&wo);

@@ -517,6 +517,10 @@ static void fail_rest(coord_t *c, const char *why)
 
 static void dispatch(coord_t *c)
 {
+    /* Wait for the machines the run expects, so that the first ones do not
+    ** take every task. */
+    if (c->njoined < c->o.expect_workers)
+        return;
     for (int i = 0; i < c->capworkers; i++) {
         cworker_t *w = &c->workers[i];
         size_t ti;

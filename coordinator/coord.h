@@ -76,6 +76,8 @@ typedef struct coord_opts {
                                  ** coordinator of this run (resume), not run */
     const char *const *taken_names;   /* worker names the run has had */
     size_t ntaken;
+    int expect_workers;          /* hand out no task before this many workers
+                                 ** said hello (0: start at once) */
     const char *keys_dir;        /* NULL: plain TCP; else CURVE with this
                                  ** directory's keys and allow-list (keys.h) */
 } coord_opts_t;

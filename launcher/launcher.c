@@ -424,6 +424,7 @@ int launcher_run(const launcher_opts_t *opts)
         .taken_names = resuming ? (const char *const *)resumed.workers : NULL,
         .ntaken = resumed.nworkers,
         .keys_dir = o->keys_dir,
+        .expect_workers = o->expect_workers,
         .hooks = {
             .supervise = o->local ? supervise_workers : NULL,
             .progress = l.progress ? show_progress : NULL,

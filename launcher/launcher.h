@@ -40,6 +40,7 @@ typedef struct launcher_opts {
     const char *worker_exe;      /* the heapsim binary local workers run
                                  ** (`worker --connect EP`); NULL: this one */
     const char *keys_dir;        /* CURVE keys (keys/keys.h); NULL: none */
+    int expect_workers;          /* no task before this many workers joined */
     bool insecure;               /* allow binding beyond loopback without keys */
     bool json;                   /* the summary as JSON */
     bool quiet;                  /* no progress, no text summary */

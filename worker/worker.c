@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -831,10 +832,82 @@ static int serve(worker_t *w)
     }
 }
 
+static volatile sig_atomic_t forward_sig;
+
+static void on_forward_signal(int sig)
+{
+    forward_sig = sig;
+}
+
+/* --procs N: N worker processes under this one. Returns the exit status:
+** 0 when every one exited 0, else the first other status. */
+static int run_procs(const worker_opts_t *opts)
+{
+    pid_t *pids = calloc((size_t)opts->procs, sizeof *pids);
+    int status = 0, left = 0;
+    if (!pids) {
+        fprintf(stderr, "heapsim worker: out of memory\n");
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_forward_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (int i = 0; i < opts->procs; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, "heapsim worker: fork: %s\n", strerror(errno));
+            status = 1;
+            break;
+        }
+        if (pid == 0) {
+            char name[PROTO_NAME_MAX], host[100] = "localhost";
+            worker_opts_t child = *opts;
+            child.procs = 0;
+            child.exit_with_parent = true;
+            gethostname(host, sizeof host - 1);
+            if (opts->name)
+                snprintf(name, sizeof name, "%.99s-%d", opts->name, i + 1);
+            else
+                snprintf(name, sizeof name, "%.99s:%d", host, (int)getpid());
+            child.name = name;
+            _exit(worker_main(&child));
+        }
+        pids[i] = pid;
+        left++;
+    }
+    while (left > 0) {
+        int ws;
+        pid_t pid = waitpid(-1, &ws, 0);
+        if (pid < 0) {
+            if (errno != EINTR)
+                break;
+            if (forward_sig)
+                for (int i = 0; i < opts->procs; i++)
+                    if (pids[i] > 0)
+                        kill(pids[i], forward_sig);
+            forward_sig = 0;
+            continue;
+        }
+        for (int i = 0; i < opts->procs; i++)
+            if (pids[i] == pid)
+                pids[i] = 0;
+        left--;
+        int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        if (rc != 0 && status == 0)
+            status = rc;
+    }
+    free(pids);
+    return status;
+}
+
 int worker_main(const worker_opts_t *opts)
 {
     worker_t w = {.opts = opts};
     int status = 1;
+
+    if (opts->procs > 1)
+        return run_procs(opts);
 
     w.parent = getppid();
     if (opts->exit_with_parent)

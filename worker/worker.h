@@ -14,6 +14,10 @@ typedef struct worker_opts {
     bool exit_with_parent;       /* a local worker of `heapsim run` */
     bool quiet;
     const char *keys_dir;        /* NULL: plain TCP; else CURVE (keys/keys.h) */
+    int procs;                   /* > 1: that many worker processes (named
+                                 ** NAME-1.. or host:pid), this one their
+                                 ** parent: they exit with it, a SIGTERM to it
+                                 ** reaches them */
 } worker_opts_t;
 
 #define WORKER_EXIT_USAGE 2      /* the endpoint cannot be used */
