@@ -25,6 +25,7 @@
 #define STORE_ESCHEMA   (-4003)  /* not a heapsim database, or a newer schema */
 #define STORE_EUSAGE    (-4004)  /* bad query text or arguments */
 #define STORE_EIO       (-4005)  /* writing the report to `out` failed */
+#define STORE_ENOTABLE  (-4006)  /* the database has no `events` table (schema < 2) */
 
 typedef struct store store_t;
 
@@ -178,6 +179,25 @@ typedef struct store_worker {
 
 /* name is required and unique in the run. */
 int store_worker_insert(store_t *st, const store_worker_t *w);
+
+/* ---- Events ------------------------------------------------------- */
+
+/* Something that happened to a run besides its results: "worker_lost",
+** "task_requeued", "telemetry_dropped", "peer_refused", ... */
+typedef struct store_event {
+    int64_t run_id;
+    int64_t task_id;             /* <= 0: none (NULL) */
+    int64_t unix_ns;
+    const char *kind;            /* required */
+    const char *worker;          /* NULL: none */
+    int64_t count;               /* <= 0: one (NULL) */
+    const char *detail;          /* in words; NULL: none */
+} store_event_t;
+
+/* One row of `events`. STORE_ENOTABLE on a database without the table
+** (nothing changed: the caller may go on without events); STORE_EUSAGE for
+** no kind or an unknown run or task. */
+int store_event_insert(store_t *st, const store_event_t *e);
 
 /* ---- Resuming a run ------------------------------------------------ */
 
