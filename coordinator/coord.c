@@ -102,6 +102,7 @@ struct coord {
     counters_t n;
     uint64_t last_beat_ns;
     int supervised;               /* workers the supervisor has, -1 none */
+    bool no_events;               /* the database has no events table */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -441,6 +442,33 @@ static int send_tel(coord_t *c, cworker_t *w, const proto_msg_t *m)
     return send_ident(c, ident, w->ident_len, m);
 }
 
+/* ---- Events ------------------------------------------------------------ */
+
+/* An event row (worker lost, task re-queued, ...), when the database has
+** the table; ti < 0: no task. */
+static void event(coord_t *c, const char *kind, long ti, const char *worker, int64_t count,
+                  const char *detail)
+{
+    if (c->no_events)
+        return;
+    store_event_t e = {
+        .run_id = c->o.run_id,
+        .task_id = ti >= 0 ? c->tasks[ti].id : 0,
+        .unix_ns = clock_unix_ns(),
+        .kind = kind,
+        .worker = worker,
+        .count = count,
+        .detail = detail,
+    };
+    txn_touch(c);
+    int rc = store_event_insert(c->o.store, &e);
+    if (rc == STORE_ENOTABLE)
+        c->no_events = true;
+    else if (rc != 0)
+        fprintf(stderr, "heapsim coordinator: storing an event: %s\n",
+                store_errmsg(c->o.store));
+}
+
 /* ---- Tasks ------------------------------------------------------------- */
 
 static void store_finish(coord_t *c, size_t ti, const store_task_result_t *r,
@@ -472,6 +500,9 @@ static void store_failed(coord_t *c, size_t ti, const char *why)
 static void after_unsuccessful(coord_t *c, size_t ti, int state, const char *who,
                                const char *why)
 {
+    char detail[400];
+    snprintf(detail, sizeof detail, "attempt %d: %s", lease_task_attempt(c->lease, ti), why);
+    event(c, state == LEASE_QUEUED ? "task_requeued" : "task_failed", (long)ti, who, 0, detail);
     if (state == LEASE_QUEUED) {
         c->n.requeued++;
         fprintf(stderr, "heapsim coordinator: task %lld attempt %d on worker %s ended (%s);"
@@ -492,6 +523,7 @@ static void lose_worker(coord_t *c, int slot, const char *why)
     long ti = lease_peer_lose(c->lease, slot, why);
     c->n.lost++;
     fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
+    event(c, "worker_lost", -1, name, 0, why);
     smap_del(&c->by_ident, w->ident, w->ident_len);
     w->used = false;
     w->waiting = false;
@@ -734,8 +766,12 @@ static int telemetry_check(coord_t *c, int slot, int64_t task_id, int64_t attemp
         w->tel_attempt = attempt;
         w->tel_tseq = 0;
     }
-    if (tseq > w->tel_tseq + 1)
-        c->n.tseq_gaps += (uint64_t)(tseq - w->tel_tseq - 1);
+    if (tseq > w->tel_tseq + 1) {
+        int64_t missing = tseq - w->tel_tseq - 1;
+        c->n.tseq_gaps += (uint64_t)missing;
+        event(c, "telemetry_dropped", ti, w->name, missing,
+              "telemetry sequence numbers never received");
+    }
     if (tseq > w->tel_tseq)
         w->tel_tseq = tseq;
     return 0;
@@ -907,6 +943,7 @@ static void heartbeats(coord_t *c, uint64_t now)
         cworker_t *w = &c->workers[lost[k]];
         c->n.lost++;
         fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
+        event(c, "worker_lost", -1, w->name, 0, "no heartbeat");
         smap_del(&c->by_ident, w->ident, w->ident_len);
         w->used = false;
         w->waiting = false;

@@ -11,6 +11,7 @@
 #include "base/testrun.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,16 @@ static void start(fixture_t *f, const char *name, const char *yaml, int workers_
     REQUIRE(plan_new(f->scn, "tok", &f->plan) == 0);
     snprintf(f->db, sizeof f->db, "%s/h.db", dir);
     REQUIRE(store_open(f->db, 0, &f->st, err, sizeof err) == 0);
+    /* The events table of storage's schema version 2, ahead of its merge. */
+    sqlite3 *h;
+    REQUIRE(sqlite3_open(f->db, &h) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(h,
+        "CREATE TABLE events (id INTEGER PRIMARY KEY,"
+        " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+        " task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE, unix_ns INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, worker TEXT, count INTEGER, detail TEXT)",
+        NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
     store_run_t run = {.token = "tok", .name = f->scn->name, .host = "h",
                        .started_unix_ns = 1};
     REQUIRE(store_run_insert(f->st, &run, &f->run_id) == 0);
@@ -126,6 +137,20 @@ static int hear(void *s, proto_msg_t *m)
     if (n < 0 || n > (int)sizeof buf)
         return -1;
     return proto_decode(buf, (size_t)n, m, err, sizeof err) == 0 ? 0 : -1;
+}
+
+static long long q_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v = -1;
+    REQUIRE(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
 }
 
 static void hello(void *s, const char *name)
@@ -241,6 +266,11 @@ static void test_faults_and_loss(void)
     CHECK_UINT(n.duplicates, 1);
     CHECK_UINT(n.lost, 1);
     CHECK_UINT(n.requeued, 1);
+    /* The lost worker and the re-queued attempt are events of the run. */
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'worker_lost'"
+                          " and worker = 'alpha' and detail = 'no heartbeat'"), 1);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'task_requeued'"
+                          " and task_id is not null and detail like 'attempt 1: %'"), 1);
     zmq_close(a);
     zmq_close(b);
     zmq_close(bt);
