@@ -68,6 +68,7 @@ typedef struct opts {
     long resume;                 /* --resume RUN_ID, 0 none */
     const char *keys;            /* --keys DIR */
     long expect_workers;
+    long heartbeat_ms, misses;
     long procs;
     bool insecure;
     bool json;
@@ -79,7 +80,8 @@ typedef struct opts {
 
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
-       O_QUIET, O_LOCAL_CHILD, O_RESUME, O_KEYS, O_INSECURE, O_EXPECT_WORKERS, O_PROCS };
+       O_QUIET, O_LOCAL_CHILD, O_RESUME, O_KEYS, O_INSECURE, O_EXPECT_WORKERS, O_PROCS,
+       O_HEARTBEAT, O_MISSES };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -99,6 +101,8 @@ static const struct option longopts[] = {
     {"insecure", no_argument, NULL, O_INSECURE},
     {"expect-workers", required_argument, NULL, O_EXPECT_WORKERS},
     {"procs", required_argument, NULL, O_PROCS},
+    {"heartbeat", required_argument, NULL, O_HEARTBEAT},
+    {"misses", required_argument, NULL, O_MISSES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -156,17 +160,19 @@ static const command_t commands[] = {
              " scenario and token stored with it.",
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
-                A(O_RESUME) | A(O_KEYS) | A(O_INSECURE),
+                A(O_RESUME) | A(O_KEYS) | A(O_INSECURE) | A(O_HEARTBEAT) | A(O_MISSES),
      .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
      .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json]"
              " [--keys DIR | --insecure] [--expect-workers N] | --bind ENDPOINT --resume RUN_ID",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
      .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
-             " workers still running rejoin.",
+             " workers still running rejoin. --heartbeat MS (1000) and --misses N (3): a"
+             " worker not heard for N heartbeats is lost and its task runs elsewhere;"
+             " workers learn both when they join.",
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME) |
-                A(O_KEYS) | A(O_INSECURE) | A(O_EXPECT_WORKERS),
+                A(O_KEYS) | A(O_INSECURE) | A(O_EXPECT_WORKERS) | A(O_HEARTBEAT) | A(O_MISSES),
      .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
      .args = "--connect ENDPOINT [--name NAME] [--keys DIR] [--procs N]",
@@ -356,6 +362,19 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
                 return EXIT_USAGE;
             }
             break;
+        case O_HEARTBEAT:
+            if (!parse_long(optarg, 10, 600000, &o->heartbeat_ms)) {
+                usage_error(cmd, "--heartbeat %s: expected milliseconds from 10 to 600000",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_MISSES:
+            if (!parse_long(optarg, 1, 100, &o->misses)) {
+                usage_error(cmd, "--misses %s: expected a number from 1 to 100", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case O_PROCS:
             if (!parse_long(optarg, 1, 1024, &o->procs)) {
                 usage_error(cmd, "--procs %s: expected a number from 1 to 1024", optarg);
@@ -426,6 +445,7 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
         .cmd = cmd->name, .scenario_path = o->nargs ? o->args[0] : NULL,
         .resume_run_id = o->resume, .keys_dir = o->keys, .insecure = o->insecure,
         .expect_workers = (int)o->expect_workers,
+        .heartbeat_ms = (int)o->heartbeat_ms, .misses = (int)o->misses,
         .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,

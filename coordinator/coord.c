@@ -666,6 +666,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
     snprintf(welcome.u.welcome.worker, sizeof welcome.u.welcome.worker, "%s", w->name);
     welcome.u.welcome.heartbeat_ms =
         (int64_t)(c->o.heartbeat_ms > 0 ? c->o.heartbeat_ms : 1000);
+    welcome.u.welcome.misses = c->o.misses_max > 0 ? c->o.misses_max : 3;
     send_to(c, w, &welcome);
 }
 

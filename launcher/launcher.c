@@ -425,6 +425,8 @@ int launcher_run(const launcher_opts_t *opts)
         .ntaken = resumed.nworkers,
         .keys_dir = o->keys_dir,
         .expect_workers = o->expect_workers,
+        .heartbeat_ms = o->heartbeat_ms,
+        .misses_max = o->misses,
         .hooks = {
             .supervise = o->local ? supervise_workers : NULL,
             .progress = l.progress ? show_progress : NULL,

@@ -41,6 +41,8 @@ typedef struct launcher_opts {
                                  ** (`worker --connect EP`); NULL: this one */
     const char *keys_dir;        /* CURVE keys (keys/keys.h); NULL: none */
     int expect_workers;          /* no task before this many workers joined */
+    int heartbeat_ms;            /* 0: 1000 */
+    int misses;                  /* heartbeats missed before a peer is lost; 0: 3 */
     bool insecure;               /* allow binding beyond loopback without keys */
     bool json;                   /* the summary as JSON */
     bool quiet;                  /* no progress, no text summary */

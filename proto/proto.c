@@ -244,11 +244,12 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         break;
     }
     case PROTO_WELCOME:
-        msgpack_pack_map(&pk, 4);
+        msgpack_pack_map(&pk, 5);
         pack_str(&pk, "t", "welcome");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "worker", msg->u.welcome.worker);
         pack_int(&pk, "heartbeat_ms", msg->u.welcome.heartbeat_ms);
+        pack_int(&pk, "misses", msg->u.welcome.misses ? msg->u.welcome.misses : 3);
         break;
     case PROTO_HEARTBEAT:
     case PROTO_ACK:
@@ -729,9 +730,14 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         msg->type = PROTO_WELCOME;
         get_name(&d, "worker", msg->u.welcome.worker, sizeof msg->u.welcome.worker);
         get_int(&d, "heartbeat_ms", &msg->u.welcome.heartbeat_ms);
+        msg->u.welcome.misses = 3;
+        if (lookup(d.map, "misses"))
+            get_int(&d, "misses", &msg->u.welcome.misses);
         if (!d.failed && (msg->u.welcome.heartbeat_ms < PROTO_HEARTBEAT_MIN_MS ||
                           msg->u.welcome.heartbeat_ms > PROTO_HEARTBEAT_MAX_MS))
             fail(&d, "field 'heartbeat_ms' is out of range");
+        if (!d.failed && (msg->u.welcome.misses < 1 || msg->u.welcome.misses > PROTO_MISSES_MAX))
+            fail(&d, "field 'misses' is out of range");
     } else if (strcmp(type, "heartbeat") == 0 || strcmp(type, "ack") == 0 ||
                strcmp(type, "reject") == 0) {
         msg->type = type[0] == 'h' ? PROTO_HEARTBEAT : type[0] == 'a' ? PROTO_ACK

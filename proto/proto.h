@@ -10,7 +10,7 @@
 ** out-of-range value makes the whole frame invalid.
 **
 **   worker -> coordinator                 coordinator -> worker
-**   hello   {worker, host, pid, ncpu}     welcome {worker, heartbeat_ms}
+**   hello   {worker, host, pid, ncpu}     welcome {worker, heartbeat_ms, misses}
 **   ready   {worker}  (asks for a task;   task  {run_id, token, task_id,
 **            the reply may come later)           attempt, ...}
 **   reject  {task_id, reason}  (a task    done  {}  (no more work: leave)
@@ -60,6 +60,7 @@ typedef enum proto_type {
 #define PROTO_SAMPLE_INTERVAL_MAX_NS 3600000000000ll    /* 1 h */
 #define PROTO_HEARTBEAT_MIN_MS 10
 #define PROTO_HEARTBEAT_MAX_MS 600000
+#define PROTO_MISSES_MAX 100
 
 typedef struct proto_hello {
     char worker[PROTO_NAME_MAX];     /* unique per process, e.g. "host:pid" */
@@ -139,6 +140,8 @@ typedef struct proto_result {
 typedef struct proto_welcome {
     char worker[PROTO_NAME_MAX];
     int64_t heartbeat_ms;
+    int64_t misses;                  /* heartbeats missed before a peer is lost;
+                                     ** optional on the wire (absent: 3) */
 } proto_welcome_t;
 
 /* ack (of a result) and heartbeat (task_id 0: none) carry these; reject

@@ -100,6 +100,7 @@ static void test_session_messages(void)
     CHECK(out.type == PROTO_WELCOME);
     CHECK_STR(out.u.welcome.worker, "alpha#2");
     CHECK_INT(out.u.welcome.heartbeat_ms, 1000);
+    CHECK_INT(out.u.welcome.misses, 3);      /* absent in `in`: the default */
     in.u.welcome.heartbeat_ms = 0;
     CHECK(proto_encode(&in, &buf, &len) == 0);
     CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);

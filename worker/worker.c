@@ -98,6 +98,7 @@ typedef struct worker {
     int gcq_len;
     int64_t gc_dropped;
     unsigned session;             /* under mu: bumped by each new session */
+    int misses;                   /* the welcome's: heartbeats missed = lost */
     pid_t parent;
     char asked_name[PROTO_NAME_MAX];  /* --name, or host:pid */
     uint64_t coord_seen_ns;       /* under mu: last heard from the coordinator */
@@ -611,7 +612,7 @@ static bool coordinator_lost(worker_t *w)
     if (!beat)
         return false;
     uint64_t now = clock_mono_ns();
-    return now > seen && now - seen > MISSES_MAX * beat;
+    return now > seen && now - seen > (uint64_t)(w->misses > 0 ? w->misses : MISSES_MAX) * beat;
 }
 
 /* Wait up to timeout_ns (0: no limit) for one message on the control
@@ -709,6 +710,7 @@ static int session_start(worker_t *w)
             pthread_mutex_lock(&w->mu);
             snprintf(w->name, sizeof w->name, "%s", msg.u.welcome.worker);
             w->heartbeat_ns = (uint64_t)msg.u.welcome.heartbeat_ms * 1000000u;
+            w->misses = (int)msg.u.welcome.misses;
             w->coord_seen_ns = clock_mono_ns();
             pthread_mutex_unlock(&w->mu);
             return GOT_MSG;
