@@ -79,6 +79,8 @@ typedef struct counters {
     uint64_t lost;                /* workers lost */
     uint64_t requeued;            /* attempts re-queued */
     uint64_t refused_keys;        /* CURVE handshakes the ZAP handler refused */
+    uint64_t renamed;             /* workers given another name than asked */
+    uint64_t lost_said;           /* losses said on stderr (the first 50) */
 } counters_t;
 
 struct coord {
@@ -296,7 +298,7 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
             lease_settle(c->lease, i, true);
     }
     for (size_t i = 0; i < opts->ntaken; i++)
-        if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 0) != 0)
+        if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 2) != 0)
             goto out_free;
 
     if (opts->keys_dir) {
@@ -522,7 +524,8 @@ static void lose_worker(coord_t *c, int slot, const char *why)
     snprintf(name, sizeof name, "%s", w->name);
     long ti = lease_peer_lose(c->lease, slot, why);
     c->n.lost++;
-    fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
+    if (c->n.lost_said++ < 50)
+        fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
     event(c, "worker_lost", -1, name, 0, why);
     smap_del(&c->by_ident, w->ident, w->ident_len);
     w->used = false;
@@ -603,14 +606,22 @@ static int add_slot(coord_t *c, int slot)
 }
 
 /* The name a new worker gets: the one it asked for, or with "#2", "#3"...
-** when a worker of this run had it. */
+** when a worker of this run had it. by_name holds, per name, the next
+** suffix to try, so that a thousand workers asking for one name cost a
+** thousand lookups, not half a million. */
 static void unique_name(coord_t *c, const char *want, char *out, size_t size)
 {
+    int k = smap_get(&c->by_name, want, strlen(want));
     snprintf(out, size, "%s", want);
-    for (int k = 2; smap_get(&c->by_name, out, strlen(out)) >= 0; k++)
+    if (k < 0)
+        return;
+    for (k = k < 2 ? 2 : k;; k++) {
         snprintf(out, size, "%.100s#%d", want, k);
+        if (smap_get(&c->by_name, out, strlen(out)) < 0)
+            break;
+    }
+    smap_put(&c->by_name, want, strlen(want), k + 1);
 }
-
 static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ident,
                      size_t ilen)
 {
@@ -641,7 +652,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
         memset(w, 0, sizeof *w);
         w->used = true;
         unique_name(c, m->u.hello.worker, w->name, sizeof w->name);
-        smap_put(&c->by_name, w->name, strlen(w->name), slot);
+        smap_put(&c->by_name, w->name, strlen(w->name), 2);
         snprintf(w->host, sizeof w->host, "%s", m->u.hello.host);
         w->pid = m->u.hello.pid;
         memcpy(w->ident, ident, ilen);
@@ -660,8 +671,8 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
             fprintf(stderr, "heapsim coordinator: storing worker %s: %s\n", w->name,
                     store_errmsg(c->o.store));
         if (strcmp(w->name, m->u.hello.worker) != 0)
-            fprintf(stderr, "heapsim coordinator: a worker named %s joined; it is %s in"
-                    " this run\n", m->u.hello.worker, w->name);
+            say(&c->n.renamed, "a worker named %s joined; it is %s in this run",
+                m->u.hello.worker, w->name);
     }
     snprintf(welcome.u.welcome.worker, sizeof welcome.u.welcome.worker, "%s", w->name);
     welcome.u.welcome.heartbeat_ms =
@@ -943,7 +954,8 @@ static void heartbeats(coord_t *c, uint64_t now)
     for (size_t k = 0; k < n && k < 64; k++) {
         cworker_t *w = &c->workers[lost[k]];
         c->n.lost++;
-        fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
+        if (c->n.lost_said++ < 50)
+            fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
         event(c, "worker_lost", -1, w->name, 0, "no heartbeat");
         smap_del(&c->by_ident, w->ident, w->ident_len);
         w->used = false;
