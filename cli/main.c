@@ -41,6 +41,7 @@
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
+#include "keys/keys.h"
 #include "worker/worker.h"
 
 #define EXIT_USAGE 2
@@ -82,6 +83,12 @@ typedef struct opts {
     const char *format;          /* export --format */
     const char *output;          /* -o / --output */
     bool csv;
+    long resume;                 /* --resume RUN_ID, 0 none */
+    const char *keys;            /* --keys DIR */
+    long expect_workers;
+    long heartbeat_ms, misses;
+    long procs;
+    bool insecure;
     bool json;
     bool quiet;
     bool local_child;
@@ -92,7 +99,8 @@ typedef struct opts {
 /* Option codes; A(code) is its bit in a command's `options` mask. */
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
        O_QUIET, O_LOCAL_CHILD, O_SCENARIO, O_SINCE, O_STATUS, O_CSV, O_TIMEOUT,
-       O_MAX_VALUE, O_FORMAT, O_OUTPUT, O_GCTRACE, O_TASK, O_AT_CYCLE };
+       O_MAX_VALUE, O_FORMAT, O_OUTPUT, O_GCTRACE, O_TASK, O_AT_CYCLE, O_RESUME, O_KEYS,
+       O_INSECURE, O_EXPECT_WORKERS, O_PROCS, O_HEARTBEAT, O_MISSES };
 #define A(o) (1u << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
@@ -118,6 +126,13 @@ static const struct option longopts[] = {
     {"gctrace", no_argument, NULL, O_GCTRACE},
     {"task", required_argument, NULL, O_TASK},
     {"at-cycle", required_argument, NULL, O_AT_CYCLE},
+    {"resume", required_argument, NULL, O_RESUME},
+    {"keys", required_argument, NULL, O_KEYS},
+    {"insecure", no_argument, NULL, O_INSECURE},
+    {"expect-workers", required_argument, NULL, O_EXPECT_WORKERS},
+    {"procs", required_argument, NULL, O_PROCS},
+    {"heartbeat", required_argument, NULL, O_HEARTBEAT},
+    {"misses", required_argument, NULL, O_MISSES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -157,6 +172,7 @@ static const struct {
 static int cmd_run(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_coordinator(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_keygen(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_check(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_kernels(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_runs(const command_t *cmd, const opts_t *o, int argc, char **argv);
@@ -172,27 +188,47 @@ static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv
 
 static const command_t commands[] = {
     {.name = "run",
-     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet] "
-             "[--gctrace]",
+     .args = "SCENARIO [--set K=V]... [--workers N] [--db PATH] [--json] [--quiet]"
+             " [--gctrace] | --resume RUN_ID",
      .summary = "run a scenario on local worker processes (default: one per core)",
-     .note = "--gctrace: each worker prints Go's gctrace line per GC cycle to stderr "
-             "(--set gctrace=1).",
+     .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks, from the"
+             " scenario and token stored with it. --gctrace: each worker prints Go's"
+             " gctrace line per GC cycle to stderr (--set gctrace=1).",
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
+                A(O_RESUME) | A(O_KEYS) | A(O_INSECURE) | A(O_HEARTBEAT) | A(O_MISSES) |
                 A(O_GCTRACE),
-     .min_args = 1, .max_args = 1, .run = cmd_run},
+     .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
-     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json] [--gctrace]",
+     .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json] [--gctrace]"
+             " [--keys DIR | --insecure] [--expect-workers N] | --bind ENDPOINT --resume RUN_ID",
      .summary = "hand the scenario's tasks to workers that connect (other machines)",
+     .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
+             " workers still running rejoin. --heartbeat MS (1000) and --misses N (3): a"
+             " worker not heard for N heartbeats is lost and its task runs elsewhere;"
+             " workers learn both when they join.",
      .section = 0,
-     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_GCTRACE),
-     .min_args = 1, .max_args = 1, .run = cmd_coordinator},
+     .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME) |
+                A(O_KEYS) | A(O_INSECURE) | A(O_EXPECT_WORKERS) | A(O_HEARTBEAT) | A(O_MISSES) |
+                A(O_GCTRACE),
+     .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
-     .args = "--connect ENDPOINT [--name NAME]",
+     .args = "--connect ENDPOINT [--name NAME] [--keys DIR] [--procs N]",
      .summary = "serve tasks of a coordinator",
+     .note = "With --keys DIR the connection is CURVE-encrypted: DIR holds"
+             " worker.cert_secret and coordinator.cert (heapsim keygen DIR).",
      .section = 0,
-     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET),
+     .options = A(O_CONNECT) | A(O_NAME) | A(O_LOCAL_CHILD) | A(O_QUIET) | A(O_KEYS) |
+                A(O_PROCS),
      .run = cmd_worker},
+    {.name = "keygen",
+     .args = "DIR",
+     .summary = "make CURVE keys for --keys DIR (coordinator, worker, allow-list)",
+     .note = "Makes DIR/coordinator.cert and DIR/worker.cert with their _secret files"
+             " when missing, and allows worker.cert in DIR/workers/. The coordinator"
+             " accepts only the workers whose public key is in DIR/workers/.",
+     .section = 0,
+     .min_args = 1, .max_args = 1, .run = cmd_keygen},
     {.name = "check",
      .args = "SCENARIO [--set K=V]... [--json]",
      .summary = "validate; print the task list",
@@ -514,6 +550,40 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
             }
             o->sets[o->nsets++] = "gctrace=1";
             break;
+        case O_KEYS: o->keys = optarg; break;
+        case O_INSECURE: o->insecure = true; break;
+        case O_EXPECT_WORKERS:
+            if (!parse_long(optarg, 1, 100000, &o->expect_workers)) {
+                usage_error(cmd, "--expect-workers %s: expected a number from 1 to 100000",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_HEARTBEAT:
+            if (!parse_long(optarg, 10, 600000, &o->heartbeat_ms)) {
+                usage_error(cmd, "--heartbeat %s: expected milliseconds from 10 to 600000",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_MISSES:
+            if (!parse_long(optarg, 1, 100, &o->misses)) {
+                usage_error(cmd, "--misses %s: expected a number from 1 to 100", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_PROCS:
+            if (!parse_long(optarg, 1, 1024, &o->procs)) {
+                usage_error(cmd, "--procs %s: expected a number from 1 to 1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_RESUME:
+            if (!parse_long(optarg, 1, LONG_MAX, &o->resume)) {
+                usage_error(cmd, "--resume %s: expected a run id", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case O_BIND: o->bind = optarg; break;
         case O_CONNECT: o->connect = optarg; break;
         case O_NAME: o->name = optarg; break;
@@ -562,8 +632,22 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
         fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
         return 1;
     }
+    if (o->resume && (o->nargs > 0 || o->nsets > 0)) {
+        free(cmdline);
+        usage_error(cmd->name, "--resume takes the stored scenario: no SCENARIO, no --set");
+        return EXIT_USAGE;
+    }
+    if (!o->resume && o->nargs == 0) {
+        free(cmdline);
+        usage_error(cmd->name, "missing argument");
+        return EXIT_USAGE;
+    }
     launcher_opts_t lo = {
-        .cmd = cmd->name, .scenario_path = o->args[0], .sets = o->sets,
+        .cmd = cmd->name, .scenario_path = o->nargs ? o->args[0] : NULL,
+        .resume_run_id = o->resume, .keys_dir = o->keys, .insecure = o->insecure,
+        .expect_workers = (int)o->expect_workers,
+        .heartbeat_ms = (int)o->heartbeat_ms, .misses = (int)o->misses,
+        .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
         .command_line = cmdline,
@@ -603,9 +687,27 @@ static int cmd_worker(const command_t *cmd, const opts_t *o, int argc, char **ar
         .endpoint = o->connect,
         .name = o->name,
         .exit_with_parent = o->local_child,
+        .keys_dir = o->keys,
+        .procs = (int)o->procs,
         .quiet = o->quiet,
     };
     return worker_main(&wo);
+}
+
+/* ---- keygen ------------------------------------------------------------- */
+
+static int cmd_keygen(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    char err[512];
+    (void)argc;
+    (void)argv;
+    if (keys_generate(o->args[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, err);
+        return 1;
+    }
+    printf("%s: coordinator.cert, worker.cert (and their _secret files), workers/worker.cert\n",
+           o->args[0]);
+    return 0;
 }
 
 /* ---- history ----------------------------------------------------------- */

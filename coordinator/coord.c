@@ -1,18 +1,22 @@
 /*
 ** coordinator/coord.c -- the coordinator's loop.
 **
-** State per task: PENDING (in the queue) -> RUNNING (sent to a worker) ->
-** DONE or FAILED (its result stored). Per worker: its name (from hello),
-** host, the ROUTER identity of its request socket, and the task it holds.
-** A `ready` that finds no pending task is parked in `waiting` and answered
-** when the run ends (done) -- or, later, when a task is re-queued.
-** tasks[i] is the plan's task i; its id and heap key are the plan's.
+** Task states and attempts, and which worker holds what, are the lease
+** table's (lease.h); a worker's slot there indexes `workers`. Per worker:
+** its unique name, host, pid, the ROUTER identity of its control socket
+** (by_ident maps it, and so its telemetry socket's, to the slot in O(1)),
+** whether a `ready` waits for an answer, and the telemetry sequence seen
+** last. A `ready` that finds no queued task is parked and answered when a
+** task is queued (again) or the run ends (done). tasks[i] is the plan's
+** task i; its id and heap key are the plan's.
 */
 #include "coordinator/coord.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,52 +24,87 @@
 #include <zmq.h>
 
 #include "base/clock.h"
+#include "coordinator/lease.h"
+#include "keys/keys.h"
 #include "proto/proto.h"
 
 #define IDENTITY_MAX 256
 #define COMMIT_EVERY_NS 200000000ull
 #define DRAIN_GRACE_NS 3000000000ull
 #define PROGRESS_EVERY_NS 200000000ull
+#define SAY_MAX 5                      /* per kind of trouble, then only counted */
+#define MAXMSGSIZE (PROTO_OUTPUT_MAX_BYTES + (16 << 20))
 
 _Static_assert(PLAN_KEY_MAX <= PROTO_NAME_MAX, "a heap key fits in a task message");
 
-typedef enum task_state { T_PENDING, T_RUNNING, T_DONE, T_FAILED } task_state_t;
-
 typedef struct ctask {
     int64_t id;
-    task_state_t state;
-    int worker;                   /* index into workers, -1 */
     proto_task_t msg;             /* what we send (params borrowed) */
 } ctask_t;
 
+/* A worker connection: lease peer `slot` is workers[slot]. Its control
+** socket's ROUTER identity is ident; its telemetry socket's is the same
+** with a 't' in place of the leading 'c' (see worker.c). */
 typedef struct cworker {
-    char name[PROTO_NAME_MAX];
+    bool used;                    /* a live lease peer */
+    char name[PROTO_NAME_MAX];    /* unique in the run */
     char host[PROTO_NAME_MAX];
     int64_t pid;
     unsigned char ident[IDENTITY_MAX];
     size_t ident_len;
     bool waiting;                 /* a ready not yet answered */
-    int task;                     /* index into tasks, -1 */
-    bool gone;
+    bool told_done;
+    int64_t tel_task, tel_attempt, tel_tseq;   /* telemetry seen last */
 } cworker_t;
+
+/* An open-addressing map from byte strings to ints: identities to slots,
+** names to slots (names stay taken after their worker is lost). */
+typedef struct smap_entry {
+    char *key;                    /* NULL empty, SMAP_GONE tombstone */
+    size_t len;
+    int value;
+} smap_entry_t;
+typedef struct smap {
+    smap_entry_t *e;
+    size_t cap, used;             /* used counts tombstones */
+} smap_t;
+
+typedef struct counters {
+    uint64_t bad_frames;          /* malformed, truncated, unknown, wrong version */
+    uint64_t no_hello;            /* from a peer that did not say hello */
+    uint64_t refused_full;        /* hello over the worker cap */
+    uint64_t duplicates;          /* results for an attempt already ended */
+    uint64_t stale;               /* telemetry of an attempt not current */
+    uint64_t tseq_gaps;           /* telemetry messages missing */
+    uint64_t lost;                /* workers lost */
+    uint64_t requeued;            /* attempts re-queued */
+    uint64_t refused_keys;        /* CURVE handshakes the ZAP handler refused */
+    uint64_t renamed;             /* workers given another name than asked */
+    uint64_t lost_said;           /* losses said on stderr (the first 50) */
+} counters_t;
 
 struct coord {
     coord_opts_t o;
     void *zctx, *sock;
+    bool own_ctx;                 /* not CZMQ's (keys) */
+    keys_auth_t *auth;
+    void *monitor;                /* PAIR: the ROUTER's failed authentications */
     char endpoint[512];
     ctask_t *tasks;
     size_t ntasks;
-    size_t *queue;                /* pending task indices, FIFO */
-    size_t qhead, qtail;
-    cworker_t *workers;
-    int nworkers, capworkers;
-    size_t ndone, nfailed, nrunning;
+    lease_t *lease;
+    cworker_t *workers;           /* indexed by lease slot */
+    int capworkers;
+    smap_t by_ident, by_name;
+    int njoined;                  /* ever said hello */
     bool in_txn;
     uint64_t txn_started;
     int64_t last_heap_inuse;
     int64_t gc_cycles_seen;
-    uint64_t bad_frames;
+    counters_t n;
+    uint64_t last_beat_ns;
     int supervised;               /* workers the supervisor has, -1 none */
+    bool no_events;               /* the database has no events table */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -76,7 +115,107 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
+/* Say the first few of a kind, then only count: a flood must not flood
+** stderr. */
+static void say(uint64_t *count, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(uint64_t *count, const char *fmt, ...)
+{
+    if ((*count)++ >= SAY_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("heapsim coordinator: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
 
+/* ---- The map ----------------------------------------------------------- */
+
+static char smap_gone;
+#define SMAP_GONE (&smap_gone)
+
+static uint64_t smap_hash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static smap_entry_t *smap_slot(const smap_t *m, const void *key, size_t len, bool for_insert)
+{
+    if (!m->cap)
+        return NULL;
+    smap_entry_t *tomb = NULL;
+    for (size_t i = smap_hash(key, len) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        smap_entry_t *e = &m->e[i];
+        if (!e->key)
+            return for_insert && tomb ? tomb : (for_insert ? e : NULL);
+        if (e->key == SMAP_GONE) {
+            if (!tomb)
+                tomb = e;
+        } else if (e->len == len && memcmp(e->key, key, len) == 0) {
+            return e;
+        }
+    }
+}
+
+static int smap_get(const smap_t *m, const void *key, size_t len)
+{
+    smap_entry_t *e = smap_slot(m, key, len, false);
+    return e ? e->value : -1;
+}
+
+static int smap_put(smap_t *m, const void *key, size_t len, int value)
+{
+    if ((m->used + 1) * 2 > m->cap) {
+        smap_t bigger = {.cap = m->cap ? m->cap * 2 : 64};
+        bigger.e = calloc(bigger.cap, sizeof *bigger.e);
+        if (!bigger.e)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->e[i].key && m->e[i].key != SMAP_GONE) {
+                *smap_slot(&bigger, m->e[i].key, m->e[i].len, true) = m->e[i];
+                bigger.used++;
+            }
+        free(m->e);
+        *m = bigger;
+    }
+    smap_entry_t *e = smap_slot(m, key, len, true);
+    if (e->key && e->key != SMAP_GONE) {
+        e->value = value;
+        return 0;
+    }
+    char *k = malloc(len ? len : 1);
+    if (!k)
+        return -ENOMEM;
+    memcpy(k, key, len);
+    if (!e->key)
+        m->used++;
+    *e = (smap_entry_t){.key = k, .len = len, .value = value};
+    return 0;
+}
+
+static void smap_del(smap_t *m, const void *key, size_t len)
+{
+    smap_entry_t *e = smap_slot(m, key, len, false);
+    if (e) {
+        free(e->key);
+        e->key = SMAP_GONE;
+    }
+}
+
+static void smap_free(smap_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->e[i].key != SMAP_GONE)
+            free(m->e[i].key);
+    free(m->e);
+    m->e = NULL;
+    m->cap = m->used = 0;
+}
 
 /* ---- Storage transactions ---------------------------------------------- */
 
@@ -100,13 +239,19 @@ static void txn_flush(coord_t *c, bool force)
 
 /* ---- Setup ------------------------------------------------------------- */
 
+static void setopt_int(void *sock, int opt, int value)
+{
+    zmq_setsockopt(sock, opt, &value, sizeof value);
+}
+
 int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t errsize)
 {
     coord_t *c = calloc(1, sizeof *c);
     const plan_t *plan = opts->plan;
     const scenario_t *s = plan_scenario(plan);
-    int linger = 1000, mandatory = 1;
+    lease_config_t lc;
     size_t len;
+    int rc;
 
     *coord_p = NULL;
     if (!c)
@@ -114,18 +259,29 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     c->o = *opts;
     c->ntasks = s->ntasks;
     c->tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->tasks);
-    c->queue = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->queue);
-    if (!c->tasks || !c->queue)
+    if (!c->tasks)
         goto out_free;
     c->supervised = -1;
     assert(plan_ids_complete(plan));
+
+    lease_config_default(&lc);
+    if (opts->heartbeat_ms > 0)
+        lc.heartbeat_ns = (uint64_t)opts->heartbeat_ms * 1000000u;
+    if (opts->misses_max > 0)
+        lc.misses_max = opts->misses_max;
+    if (opts->attempts_max > 0)
+        lc.attempts_max = opts->attempts_max;
+    if (opts->workers_max > 0)
+        lc.peers_max = opts->workers_max;
+    if ((rc = lease_new(&lc, s->ntasks, &c->lease)) != 0) {
+        snprintf(err, errsize, "%s", lease_strerror(rc));
+        goto out_free_quiet;
+    }
 
     for (size_t i = 0; i < s->ntasks; i++) {
         const scn_task_t *st = plan_task(plan, i)->scn;
         ctask_t *t = &c->tasks[i];
         t->id = plan_task(plan, i)->id;
-        t->state = T_PENDING;
-        t->worker = -1;
         t->msg.run_id = opts->run_id;
         snprintf(t->msg.token, sizeof t->msg.token, "%s", plan_token(plan));
         snprintf(t->msg.heap, sizeof t->msg.heap, "%s", plan_task_heap_key(plan, i));
@@ -142,23 +298,52 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.mem_profile_rate = st->runtime.mem_profile_rate;
         t->msg.heap_private = !s->shared_heap;
         t->msg.params = st->params;        /* borrowed from the scenario */
-        c->queue[c->qtail++] = i;
+        if (opts->settled && opts->settled[i])
+            lease_settle(c->lease, i, true);
     }
+    for (size_t i = 0; i < opts->ntaken; i++)
+        if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 2) != 0)
+            goto out_free;
 
-    c->zctx = zmq_ctx_new();
+    if (opts->keys_dir) {
+        if (keys_auth_start(opts->keys_dir, &c->auth, &c->zctx, err, errsize) != 0)
+            goto out_free_quiet;
+    } else {
+        c->zctx = zmq_ctx_new();
+        c->own_ctx = true;
+    }
     if (!c->zctx)
         goto out_free;
     c->sock = zmq_socket(c->zctx, ZMQ_ROUTER);
     if (!c->sock)
         goto out_ctx;
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (c->auth) {
+        char mon[64];
+        if (keys_server_apply(c->auth, c->sock, err, errsize) != 0) {
+            zmq_close(c->sock);
+            goto out_ctx_quiet;
+        }
+        snprintf(mon, sizeof mon, "inproc://heapsim-coord-%p", (void *)c);
+        if (zmq_socket_monitor(c->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0 &&
+            (c->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) != NULL)
+            zmq_connect(c->monitor, mon);
+    }
+    setopt_int(c->sock, ZMQ_LINGER, 1000);
     /* A reply to a worker that is gone must fail loudly, not vanish. */
-    zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    setopt_int(c->sock, ZMQ_ROUTER_MANDATORY, 1);
+    /* Nothing we send may block the loop: a slow or dead peer's queue
+    ** fills to the high-water mark, then sends to it fail at once. */
+    setopt_int(c->sock, ZMQ_SNDTIMEO, 0);
+    setopt_int(c->sock, ZMQ_SNDHWM, 10000);
+    setopt_int(c->sock, ZMQ_RCVHWM, 100000);
+    int64_t maxmsg = MAXMSGSIZE;
+    zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmq_bind(c->sock, opts->bind) != 0) {
         snprintf(err, errsize, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
+        if (c->monitor)
+            zmq_close(c->monitor);
         zmq_close(c->sock);
-        zmq_ctx_term(c->zctx);
-        goto out_free_quiet;
+        goto out_ctx_quiet;
     }
     len = sizeof c->endpoint;
     if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0)
@@ -167,17 +352,42 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     return 0;
 
 out_ctx:
-    zmq_ctx_term(c->zctx);
+    snprintf(err, errsize, "out of memory");
+out_ctx_quiet:
+    if (c->own_ctx)
+        zmq_ctx_term(c->zctx);
+    keys_auth_stop(&c->auth);
+    goto out_free_quiet;
 out_free:
     snprintf(err, errsize, "out of memory");
 out_free_quiet:
+    lease_destroy(&c->lease);
     free(c->tasks);
-    free(c->queue);
     free(c);
     return -ENOMEM;
 out_nomem:
     snprintf(err, errsize, "out of memory");
     return -ENOMEM;
+}
+
+int coord_check_endpoint(const char *bind, char *err, size_t errsize)
+{
+    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
+    int rc = 0;
+    if (!sock) {
+        snprintf(err, errsize, "cannot make a socket: %s", zmq_strerror(errno));
+        rc = -1;
+    } else {
+        setopt_int(sock, ZMQ_LINGER, 0);
+        if (zmq_bind(sock, bind) != 0) {
+            snprintf(err, errsize, "cannot bind %s: %s", bind, zmq_strerror(errno));
+            rc = -1;
+        }
+        zmq_close(sock);
+    }
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return rc;
 }
 
 void coord_destroy(coord_t **coord_p)
@@ -186,10 +396,18 @@ void coord_destroy(coord_t **coord_p)
     if (!c)
         return;
     txn_flush(c, true);
+    if (c->monitor) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->monitor);
+    }
     zmq_close(c->sock);
-    zmq_ctx_term(c->zctx);
+    if (c->own_ctx)
+        zmq_ctx_term(c->zctx);
+    keys_auth_stop(&c->auth);
+    lease_destroy(&c->lease);
+    smap_free(&c->by_ident);
+    smap_free(&c->by_name);
     free(c->tasks);
-    free(c->queue);
     free(c->workers);
     free(c);
     *coord_p = NULL;
@@ -200,59 +418,69 @@ const char *coord_endpoint(const coord_t *c)
     return c->endpoint;
 }
 
-/* ---- Workers ----------------------------------------------------------- */
+/* ---- Sending ----------------------------------------------------------- */
 
-static int find_worker(coord_t *c, const char *name)
-{
-    for (int i = 0; i < c->nworkers; i++)
-        if (strcmp(c->workers[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-static int add_worker(coord_t *c, const char *name)
-{
-    if (c->nworkers == c->capworkers) {
-        int cap = c->capworkers ? c->capworkers * 2 : 16;
-        cworker_t *w = realloc(c->workers, (size_t)cap * sizeof *w);
-        if (!w)
-            return -1;
-        c->workers = w;
-        c->capworkers = cap;
-    }
-    cworker_t *w = &c->workers[c->nworkers];
-    memset(w, 0, sizeof *w);
-    snprintf(w->name, sizeof w->name, "%s", name);
-    w->task = -1;
-    return c->nworkers++;
-}
-
-static int send_to(coord_t *c, cworker_t *w, const proto_msg_t *m)
+static int send_ident(coord_t *c, const void *ident, size_t ilen, const proto_msg_t *m)
 {
     char *buf;
     size_t len;
     int rc = proto_encode(m, &buf, &len);
     if (rc != 0)
         return rc;
-    if (zmq_send(c->sock, w->ident, w->ident_len, ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->sock, buf, len, 0) < 0)
+    if (zmq_send(c->sock, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(c->sock, buf, len, ZMQ_DONTWAIT) < 0)
         rc = -errno;
     free(buf);
     return rc;
 }
 
+static int send_to(coord_t *c, cworker_t *w, const proto_msg_t *m)
+{
+    return send_ident(c, w->ident, w->ident_len, m);
+}
+
+/* To the worker's telemetry socket (its sampler thread reads it). */
+static int send_tel(coord_t *c, cworker_t *w, const proto_msg_t *m)
+{
+    unsigned char ident[IDENTITY_MAX];
+    memcpy(ident, w->ident, w->ident_len);
+    ident[0] = 't';
+    return send_ident(c, ident, w->ident_len, m);
+}
+
+/* ---- Events ------------------------------------------------------------ */
+
+/* An event row (worker lost, task re-queued, ...), when the database has
+** the table; ti < 0: no task. */
+static void event(coord_t *c, const char *kind, long ti, const char *worker, int64_t count,
+                  const char *detail)
+{
+    if (c->no_events)
+        return;
+    store_event_t e = {
+        .run_id = c->o.run_id,
+        .task_id = ti >= 0 ? c->tasks[ti].id : 0,
+        .unix_ns = clock_unix_ns(),
+        .kind = kind,
+        .worker = worker,
+        .count = count,
+        .detail = detail,
+    };
+    txn_touch(c);
+    int rc = store_event_insert(c->o.store, &e);
+    if (rc == STORE_ENOTABLE)
+        c->no_events = true;
+    else if (rc != 0)
+        fprintf(stderr, "heapsim coordinator: storing an event: %s\n",
+                store_errmsg(c->o.store));
+}
+
 /* ---- Tasks ------------------------------------------------------------- */
 
-static void finish_task(coord_t *c, ctask_t *t, bool ok, const store_task_result_t *r,
-                        const proto_result_t *pr)
+static void store_finish(coord_t *c, size_t ti, const store_task_result_t *r,
+                         const proto_result_t *pr)
 {
-    if (t->state == T_RUNNING)
-        c->nrunning--;
-    t->state = ok ? T_DONE : T_FAILED;
-    if (ok)
-        c->ndone++;
-    else
-        c->nfailed++;
+    ctask_t *t = &c->tasks[ti];
     txn_touch(c);
     if (store_task_finish(c->o.store, t->id, r) != 0)
         fprintf(stderr, "heapsim coordinator: storing task %lld: %s\n",
@@ -263,105 +491,246 @@ static void finish_task(coord_t *c, ctask_t *t, bool ok, const store_task_result
     txn_flush(c, true);
 }
 
-static void fail_task(coord_t *c, ctask_t *t, const char *why)
+static void store_failed(coord_t *c, size_t ti, const char *why)
 {
     store_task_result_t r = {
         .status = "failed",
         .error = why,
         .ended_unix_ns = clock_unix_ns(),
     };
-    finish_task(c, t, false, &r, NULL);
+    store_finish(c, ti, &r, NULL);
+}
+
+/* After an attempt of task ti ended other than done: say so, and store
+** the task when it failed for good. */
+static void after_unsuccessful(coord_t *c, size_t ti, int state, const char *who,
+                               const char *why)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "attempt %d: %s", lease_task_attempt(c->lease, ti), why);
+    event(c, state == LEASE_QUEUED ? "task_requeued" : "task_failed", (long)ti, who, 0, detail);
+    if (state == LEASE_QUEUED) {
+        c->n.requeued++;
+        fprintf(stderr, "heapsim coordinator: task %lld attempt %d on worker %s ended (%s);"
+                " queued again\n", (long long)c->tasks[ti].id,
+                lease_task_attempt(c->lease, ti), who, why);
+    } else if (state == LEASE_FAILED) {
+        store_failed(c, ti, lease_task_reason(c->lease, ti));
+    }
+}
+
+/* Lose worker `slot` (no heartbeat, exited, unreachable): its identity is
+** forgotten, its task re-queued or failed. */
+static void lose_worker(coord_t *c, int slot, const char *why)
+{
+    cworker_t *w = &c->workers[slot];
+    char name[PROTO_NAME_MAX];
+    snprintf(name, sizeof name, "%s", w->name);
+    long ti = lease_peer_lose(c->lease, slot, why);
+    c->n.lost++;
+    if (c->n.lost_said++ < 50)
+        fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
+    event(c, "worker_lost", -1, name, 0, why);
+    smap_del(&c->by_ident, w->ident, w->ident_len);
+    w->used = false;
+    w->waiting = false;
+    if (ti >= 0)
+        after_unsuccessful(c, (size_t)ti, (int)lease_task_state(c->lease, (size_t)ti), name,
+                           why);
+}
+
+/* Every task not finished fails for good with `why`. */
+static void fail_rest(coord_t *c, const char *why)
+{
+    bool *open_ = calloc(c->ntasks ? c->ntasks : 1, sizeof *open_);
+    for (size_t i = 0; open_ && i < c->ntasks; i++) {
+        lease_state_t st = lease_task_state(c->lease, i);
+        open_[i] = st != LEASE_DONE && st != LEASE_FAILED;
+    }
+    lease_fail_rest(c->lease, why);
+    for (size_t i = 0; open_ && i < c->ntasks; i++)
+        if (open_[i])
+            store_failed(c, i, why);
+    free(open_);
 }
 
 static void dispatch(coord_t *c)
 {
-    for (int i = 0; i < c->nworkers && c->qhead < c->qtail; i++) {
+    /* Wait for the machines the run expects, so that the first ones do not
+    ** take every task. */
+    if (c->njoined < c->o.expect_workers)
+        return;
+    for (int i = 0; i < c->capworkers; i++) {
         cworker_t *w = &c->workers[i];
-        if (!w->waiting || w->gone)
+        size_t ti;
+        int attempt;
+        if (!w->used || !w->waiting)
             continue;
-        size_t ti = c->queue[c->qhead];
+        if (lease_grant(c->lease, i, &ti, &attempt) != 0)
+            continue;
         ctask_t *t = &c->tasks[ti];
         proto_msg_t m = {.type = PROTO_TASK};
         m.u.task = t->msg;
+        m.u.task.attempt = attempt;
         if (send_to(c, w, &m) != 0) {
-            fprintf(stderr, "heapsim coordinator: worker %s is unreachable: %s\n",
-                    w->name, zmq_strerror(errno));
-            w->gone = true;
-            w->waiting = false;
+            int e = errno;
+            lease_ungrant(c->lease, ti, attempt);
+            char why[128];
+            snprintf(why, sizeof why, "unreachable: %s", zmq_strerror(e));
+            lose_worker(c, i, why);
             continue;
         }
-        c->qhead++;
         w->waiting = false;
-        w->task = (int)ti;
-        t->state = T_RUNNING;
-        t->worker = i;
-        c->nrunning++;
         txn_touch(c);
         store_task_start(c->o.store, t->id, w->name, w->host, clock_unix_ns());
     }
 }
 
-static ctask_t *task_by_id(coord_t *c, int64_t id)
+static long task_index(coord_t *c, int64_t id)
 {
-    long i = plan_find_task(c->o.plan, id);
-    return i < 0 ? NULL : &c->tasks[i];
+    return plan_find_task(c->o.plan, id);
 }
 
 /* ---- Messages ---------------------------------------------------------- */
 
-static void bad_frame(coord_t *c, const char *why)
+static int add_slot(coord_t *c, int slot)
 {
-    /* Say the first few, then only count: a flood must not flood stderr. */
-    if (c->bad_frames++ < 5)
-        fprintf(stderr, "heapsim coordinator: ignoring a malformed message: %s\n", why);
+    if (slot < c->capworkers)
+        return 0;
+    int cap = c->capworkers ? c->capworkers : 16;
+    while (cap <= slot)
+        cap *= 2;
+    cworker_t *w = realloc(c->workers, (size_t)cap * sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    memset(w + c->capworkers, 0, (size_t)(cap - c->capworkers) * sizeof *w);
+    c->workers = w;
+    c->capworkers = cap;
+    return 0;
 }
 
-static void on_hello(coord_t *c, const proto_msg_t *m, const void *ident, size_t ilen)
+/* The name a new worker gets: the one it asked for, or with "#2", "#3"...
+** when a worker of this run had it. by_name holds, per name, the next
+** suffix to try, so that a thousand workers asking for one name cost a
+** thousand lookups, not half a million. */
+static void unique_name(coord_t *c, const char *want, char *out, size_t size)
 {
-    int i = find_worker(c, m->u.hello.worker);
-    if (i < 0 && (i = add_worker(c, m->u.hello.worker)) < 0)
+    int k = smap_get(&c->by_name, want, strlen(want));
+    snprintf(out, size, "%s", want);
+    if (k < 0)
         return;
-    cworker_t *w = &c->workers[i];
-    snprintf(w->host, sizeof w->host, "%s", m->u.hello.host);
-    w->pid = m->u.hello.pid;
-    memcpy(w->ident, ident, ilen);
-    w->ident_len = ilen;
-    store_worker_t sw = {
-        .run_id = c->o.run_id,
-        .name = w->name,
-        .host = w->host,
-        .pid = w->pid,
-        .ncpu = m->u.hello.ncpu,
-        .joined_unix_ns = clock_unix_ns(),
-    };
-    txn_touch(c);
-    store_worker_insert(c->o.store, &sw);
-}
-
-static void on_ready(coord_t *c, const proto_msg_t *m, const void *ident, size_t ilen)
-{
-    int i = find_worker(c, m->worker);
-    if (i < 0) {
-        bad_frame(c, "'ready' from a worker that did not say hello");
-        return;
+    for (k = k < 2 ? 2 : k;; k++) {
+        snprintf(out, size, "%.100s#%d", want, k);
+        if (smap_get(&c->by_name, out, strlen(out)) < 0)
+            break;
     }
-    cworker_t *w = &c->workers[i];
-    memcpy(w->ident, ident, ilen);
-    w->ident_len = ilen;
-    w->waiting = true;
-    w->gone = false;
+    smap_put(&c->by_name, want, strlen(want), k + 1);
+}
+static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ident,
+                     size_t ilen)
+{
+    proto_msg_t welcome = {.type = PROTO_WELCOME};
+    uint64_t now = clock_mono_ns();
+    cworker_t *w;
+
+    if (slot >= 0) {
+        /* Said hello twice on one connection: the same worker. */
+        w = &c->workers[slot];
+    } else {
+        if (ilen < 2 || ((const unsigned char *)ident)[0] != 'c') {
+            say(&c->n.bad_frames, "a hello from a connection without a worker identity");
+            return;
+        }
+        slot = lease_peer_join(c->lease, now);
+        if (slot == LEASE_EFULL) {
+            say(&c->n.refused_full, "refusing worker %s: %zu workers already",
+                m->u.hello.worker, lease_peers_live(c->lease));
+            return;
+        }
+        if (slot < 0 || add_slot(c, slot) != 0 || smap_put(&c->by_ident, ident, ilen, slot) != 0) {
+            if (slot >= 0)
+                lease_peer_lose(c->lease, slot, "out of memory");
+            return;
+        }
+        w = &c->workers[slot];
+        memset(w, 0, sizeof *w);
+        w->used = true;
+        unique_name(c, m->u.hello.worker, w->name, sizeof w->name);
+        smap_put(&c->by_name, w->name, strlen(w->name), 2);
+        snprintf(w->host, sizeof w->host, "%s", m->u.hello.host);
+        w->pid = m->u.hello.pid;
+        memcpy(w->ident, ident, ilen);
+        w->ident_len = ilen;
+        c->njoined++;
+        store_worker_t sw = {
+            .run_id = c->o.run_id,
+            .name = w->name,
+            .host = w->host,
+            .pid = w->pid,
+            .ncpu = m->u.hello.ncpu,
+            .joined_unix_ns = clock_unix_ns(),
+        };
+        txn_touch(c);
+        if (store_worker_insert(c->o.store, &sw) != 0)
+            fprintf(stderr, "heapsim coordinator: storing worker %s: %s\n", w->name,
+                    store_errmsg(c->o.store));
+        if (strcmp(w->name, m->u.hello.worker) != 0)
+            say(&c->n.renamed, "a worker named %s joined; it is %s in this run",
+                m->u.hello.worker, w->name);
+    }
+    snprintf(welcome.u.welcome.worker, sizeof welcome.u.welcome.worker, "%s", w->name);
+    welcome.u.welcome.heartbeat_ms =
+        (int64_t)(c->o.heartbeat_ms > 0 ? c->o.heartbeat_ms : 1000);
+    welcome.u.welcome.misses = c->o.misses_max > 0 ? c->o.misses_max : 3;
+    send_to(c, w, &welcome);
 }
 
-static void on_result(coord_t *c, proto_msg_t *m)
+static void on_result(coord_t *c, int slot, proto_msg_t *m)
 {
     const proto_result_t *r = &m->u.result;
-    ctask_t *t = task_by_id(c, r->task_id);
-    int wi = find_worker(c, r->worker);
-    if (!t || t->state != T_RUNNING || wi < 0 || t->worker != wi) {
-        bad_frame(c, "a result for a task this worker does not hold");
+    cworker_t *w = &c->workers[slot];
+    long ti = task_index(c, r->task_id);
+    proto_msg_t ack = {.type = PROTO_ACK};
+    ack.u.ref.task_id = r->task_id;
+    ack.u.ref.attempt = r->attempt;
+
+    if (ti < 0) {
+        say(&c->n.bad_frames, "worker %s: a result for task %lld of another run", w->name,
+            (long long)r->task_id);
+        send_to(c, w, &ack);      /* it must stop resending all the same */
         return;
     }
-    c->workers[wi].task = -1;
+    /* Checked before it is believed: a result out of range fails the
+    ** attempt (it may run again elsewhere). */
+    const char *bad = NULL;
+    if (r->wall_ns < 0 || r->alloc_objects < 0 || r->alloc_bytes < 0 || r->gc_cycles < 0 ||
+        r->pause_max_ns < 0 || r->pause_total_ns < 0 || r->peak_heap_bytes < 0 ||
+        r->peak_rss_bytes < 0 || r->stack_hwm_bytes < 0 || r->goroutines_max < 0)
+        bad = "the result was rejected: a figure is negative";
+    for (size_t i = 0; !bad && i < r->nmetrics; i++)
+        if (!isfinite(r->metrics[i].value) || strcmp(r->metrics[i].name, "output") == 0)
+            bad = "the result was rejected: a metric is not finite or is named 'output'";
+
+    int state;
+    if (bad)
+        state = lease_end(c->lease, (size_t)ti, (int)r->attempt, slot, LEASE_OUT_FAILED,
+                          false, bad);
+    else
+        state = lease_end(c->lease, (size_t)ti, (int)r->attempt, slot,
+                          r->ok ? LEASE_OUT_DONE : LEASE_OUT_FAILED, true,
+                          r->error ? r->error : "failed");
+    send_to(c, w, &ack);
+    if (state == LEASE_ESTALE) {
+        c->n.duplicates++;
+        return;
+    }
+    if (state < 0)
+        return;
+    if (bad) {
+        say(&c->n.bad_frames, "worker %s: task %lld: %s", w->name, (long long)r->task_id, bad);
+        after_unsuccessful(c, (size_t)ti, state, w->name, bad);
+        return;
+    }
     store_task_result_t sr = {
         .status = r->ok ? "done" : "failed",
         .error = r->error,
@@ -378,18 +747,59 @@ static void on_result(coord_t *c, proto_msg_t *m)
         .stack_hwm_bytes = r->stack_hwm_bytes,
         .goroutines_max = r->goroutines_max,
     };
-    finish_task(c, t, r->ok != 0, &sr, r);
+    store_finish(c, (size_t)ti, &sr, r);
 }
 
-static void on_sample(coord_t *c, const proto_msg_t *m)
+static void on_reject(coord_t *c, int slot, const proto_msg_t *m)
 {
-    const proto_sample_t *s = &m->u.sample;
-    if (!task_by_id(c, s->task_id)) {
-        bad_frame(c, "a sample for a task of another run");
+    cworker_t *w = &c->workers[slot];
+    long ti = lease_peer_task(c->lease, slot);
+    char why[400];
+    if (ti < 0) {
+        say(&c->n.bad_frames, "worker %s rejected a task it does not hold", w->name);
         return;
     }
+    snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
+    int state = lease_end(c->lease, (size_t)ti, lease_task_attempt(c->lease, (size_t)ti),
+                          slot, LEASE_OUT_FAILED, false, why);
+    if (state >= 0)
+        after_unsuccessful(c, (size_t)ti, state, w->name, why);
+}
+
+/* Telemetry belongs to the worker's current attempt, and its sequence
+** numbers follow on: 0 to store it, -1 to drop it (counted). */
+static int telemetry_check(coord_t *c, int slot, int64_t task_id, int64_t attempt,
+                           int64_t tseq)
+{
+    cworker_t *w = &c->workers[slot];
+    long ti = task_index(c, task_id);
+    if (ti < 0 || lease_start(c->lease, (size_t)ti, (int)attempt, slot) != 0) {
+        c->n.stale++;
+        return -1;
+    }
+    if (w->tel_task != task_id || w->tel_attempt != attempt) {
+        w->tel_task = task_id;
+        w->tel_attempt = attempt;
+        w->tel_tseq = 0;
+    }
+    if (tseq > w->tel_tseq + 1) {
+        int64_t missing = tseq - w->tel_tseq - 1;
+        c->n.tseq_gaps += (uint64_t)missing;
+        event(c, "telemetry_dropped", ti, w->name, missing,
+              "telemetry sequence numbers never received");
+    }
+    if (tseq > w->tel_tseq)
+        w->tel_tseq = tseq;
+    return 0;
+}
+
+static void on_sample(coord_t *c, int slot, const proto_msg_t *m)
+{
+    const proto_sample_t *s = &m->u.sample;
+    if (telemetry_check(c, slot, s->task_id, s->attempt, s->tseq) != 0)
+        return;
     store_sample_t ss = {
-        .run_id = c->o.run_id, .task_id = s->task_id, .worker = s->worker,
+        .run_id = c->o.run_id, .task_id = s->task_id, .worker = c->workers[slot].name,
         .t_ns = s->t_ns, .unix_ns = s->unix_ns,
         .heap_alloc_bytes = s->heap_alloc_bytes, .heap_inuse_bytes = s->heap_inuse_bytes,
         .heap_sys_bytes = s->heap_sys_bytes, .heap_live_bytes = s->heap_live_bytes,
@@ -406,17 +816,15 @@ static void on_sample(coord_t *c, const proto_msg_t *m)
     store_sample_insert(c->o.store, &ss);
 }
 
-static void on_gc(coord_t *c, const proto_msg_t *m)
+static void on_gc(coord_t *c, int slot, const proto_msg_t *m)
 {
     const proto_gc_t *g = &m->u.gc;
-    int wi = find_worker(c, g->worker);
-    if (g->task_id != 0 && !task_by_id(c, g->task_id)) {
-        bad_frame(c, "a GC cycle for a task of another run");
+    /* A cycle outside any task (task_id 0) is the heap's, kept as it is. */
+    if (g->task_id != 0 && telemetry_check(c, slot, g->task_id, g->attempt, g->tseq) != 0)
         return;
-    }
     store_gc_t sg = {
         .run_id = c->o.run_id, .task_id = g->task_id,
-        .host = wi >= 0 ? c->workers[wi].host : "", .heap = g->heap, .worker = g->worker,
+        .host = c->workers[slot].host, .heap = g->heap, .worker = c->workers[slot].name,
         .fields = g->fields,
     };
     c->gc_cycles_seen++;
@@ -424,11 +832,13 @@ static void on_gc(coord_t *c, const proto_msg_t *m)
     store_gc_insert(c->o.store, &sg);
 }
 
-static void on_profile(coord_t *c, const proto_msg_t *m)
+/* A heap profile snapshot, kept only from the worker that holds the task. */
+static void on_profile(coord_t *c, int slot, const proto_msg_t *m)
 {
     const proto_profile_t *p = &m->u.profile;
-    if (!task_by_id(c, p->task_id)) {
-        bad_frame(c, "a heap profile for a task of another run");
+    long ti = task_index(c, p->task_id);
+    if (ti < 0 || lease_task_peer(c->lease, (size_t)ti) != slot) {
+        c->n.stale++;
         return;
     }
     store_profile_site_t *sites = calloc(p->nsites ? p->nsites : 1, sizeof *sites);
@@ -450,6 +860,19 @@ static void on_profile(coord_t *c, const proto_msg_t *m)
     free(sites);
 }
 
+/* The slot of the worker a frame came from: its control identity, or its
+** telemetry identity ('t' for the leading 'c'); -1 when none. */
+static int slot_of(coord_t *c, const unsigned char *ident, size_t ilen)
+{
+    if (ilen >= 2 && ident[0] == 't') {
+        unsigned char ctl[IDENTITY_MAX];
+        memcpy(ctl, ident, ilen);
+        ctl[0] = 'c';
+        return smap_get(&c->by_ident, ctl, ilen);
+    }
+    return smap_get(&c->by_ident, ident, ilen);
+}
+
 /* Receive and handle one message; 0 when there was none. */
 static int handle_one(coord_t *c)
 {
@@ -465,7 +888,7 @@ static int handle_one(coord_t *c)
         return 0;
     zmq_getsockopt(c->sock, ZMQ_RCVMORE, &more, &moresz);
     if (!more) {
-        bad_frame(c, "a message with no body");
+        say(&c->n.bad_frames, "a message with no body");
         return 1;
     }
     zmq_msg_init(&body);
@@ -485,44 +908,125 @@ static int handle_one(coord_t *c)
     }
     if (extra || ilen > IDENTITY_MAX) {
         zmq_msg_close(&body);
-        bad_frame(c, "a message of more than one frame");
+        say(&c->n.bad_frames, "a message of more than one frame");
         return 1;
     }
+    int slot = slot_of(c, ident, (size_t)ilen);
     int rc = proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &m, err, sizeof err);
     zmq_msg_close(&body);
     if (rc != 0) {
-        bad_frame(c, err);
+        say(&c->n.bad_frames, "ignoring a malformed message: %s", err);
         return 1;
     }
+    if (slot < 0 && m.type != PROTO_HELLO) {
+        say(&c->n.no_hello, "refusing a '%s' from a peer that did not say hello",
+            proto_type_name(m.type));
+        proto_msg_free(&m);
+        return 1;
+    }
+    if (slot >= 0)
+        lease_peer_seen(c->lease, slot, clock_mono_ns());
     switch (m.type) {
-    case PROTO_HELLO: on_hello(c, &m, ident, (size_t)ilen); break;
-    case PROTO_READY: on_ready(c, &m, ident, (size_t)ilen); break;
-    case PROTO_RESULT: on_result(c, &m); break;
-    case PROTO_SAMPLE: on_sample(c, &m); break;
-    case PROTO_GC: on_gc(c, &m); break;
-    case PROTO_PROFILE: on_profile(c, &m); break;
-    default: bad_frame(c, "a message only the coordinator sends"); break;
+    case PROTO_HELLO: on_hello(c, slot, &m, ident, (size_t)ilen); break;
+    case PROTO_READY:
+        c->workers[slot].waiting = true;
+        break;
+    case PROTO_RESULT: on_result(c, slot, &m); break;
+    case PROTO_REJECT: on_reject(c, slot, &m); break;
+    case PROTO_SAMPLE: on_sample(c, slot, &m); break;
+    case PROTO_GC: on_gc(c, slot, &m); break;
+    case PROTO_PROFILE: on_profile(c, slot, &m); break;
+    case PROTO_HEARTBEAT: break;
+    default:
+        say(&c->n.bad_frames, "a '%s' message only the coordinator sends",
+            proto_type_name(m.type));
+        break;
     }
     proto_msg_free(&m);
     return 1;
+}
+
+/* A CURVE handshake the ZAP handler refused (a key not on the allow-list):
+** said for the first few, counted. */
+static void read_monitor(coord_t *c)
+{
+    for (;;) {
+        unsigned char ev[6];
+        char addr[256];
+        int more = 0;
+        size_t moresz = sizeof more;
+        if (zmq_recv(c->monitor, ev, sizeof ev, ZMQ_DONTWAIT) < 0)
+            return;
+        zmq_getsockopt(c->monitor, ZMQ_RCVMORE, &more, &moresz);
+        int n = more ? zmq_recv(c->monitor, addr, sizeof addr - 1, 0) : 0;
+        addr[n > 0 ? (n < (int)sizeof addr ? n : (int)sizeof addr - 1) : 0] = '\0';
+        uint16_t event;
+        memcpy(&event, ev, sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            say(&c->n.refused_keys, "refused a worker at %s: its key is not allowed", addr);
+    }
+}
+
+/* ---- Liveness ---------------------------------------------------------- */
+
+static void heartbeats(coord_t *c, uint64_t now)
+{
+    uint64_t every = (uint64_t)(c->o.heartbeat_ms > 0 ? c->o.heartbeat_ms : 1000) * 1000000u;
+    if (now - c->last_beat_ns < every)
+        return;
+    c->last_beat_ns = now;
+    proto_msg_t beat = {.type = PROTO_HEARTBEAT};
+    for (int i = 0; i < c->capworkers; i++)
+        if (c->workers[i].used)
+            send_tel(c, &c->workers[i], &beat);
+
+    int lost[64];
+    long held[64];
+    size_t n = lease_expire(c->lease, now, lost, held, 64);
+    /* lease_expire ended their attempts; forget their identities. */
+    for (size_t k = 0; k < n && k < 64; k++) {
+        cworker_t *w = &c->workers[lost[k]];
+        c->n.lost++;
+        if (c->n.lost_said++ < 50)
+            fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
+        event(c, "worker_lost", -1, w->name, 0, "no heartbeat");
+        smap_del(&c->by_ident, w->ident, w->ident_len);
+        w->used = false;
+        w->waiting = false;
+        if (held[k] >= 0)
+            after_unsuccessful(c, (size_t)held[k],
+                               (int)lease_task_state(c->lease, (size_t)held[k]), w->name,
+                               "no heartbeat");
+    }
+    if (n > 64) {
+        /* More lost at once than we keep track of: sweep the slots. */
+        for (int i = 0; i < c->capworkers; i++)
+            if (c->workers[i].used && !lease_peer_live(c->lease, i)) {
+                smap_del(&c->by_ident, c->workers[i].ident, c->workers[i].ident_len);
+                c->workers[i].used = false;
+            }
+    }
 }
 
 /* ---- Supervised workers ------------------------------------------------ */
 
 void coord_worker_exited(coord_t *c, int64_t pid, const char *why)
 {
-    for (int w = 0; w < c->nworkers; w++) {
-        cworker_t *cw = &c->workers[w];
-        if (cw->pid != pid)
+    for (int i = 0; i < c->capworkers; i++) {
+        cworker_t *w = &c->workers[i];
+        if (!w->used || w->pid != pid)
             continue;
-        cw->gone = true;
-        cw->waiting = false;
-        if (cw->task >= 0 && c->tasks[cw->task].state == T_RUNNING) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "worker %s %s while running the task", cw->name, why);
-            fail_task(c, &c->tasks[cw->task], msg);
-            cw->task = -1;
+        if (lease_peer_task(c->lease, i) < 0) {
+            /* Held nothing: it left (told done, or stopped); no loss. */
+            lease_peer_lose(c->lease, i, why);
+            smap_del(&c->by_ident, w->ident, w->ident_len);
+            w->used = false;
+            w->waiting = false;
+            continue;
         }
+        char msg[300];
+        snprintf(msg, sizeof msg, "the worker %s", why);
+        lose_worker(c, i, msg);
     }
 }
 
@@ -532,12 +1036,8 @@ static void supervise(coord_t *c)
         return;
     c->supervised = c->o.hooks.supervise(c, c->o.hooks.arg);
     /* No supervised worker left and no way to get one: fail what remains. */
-    if (c->supervised == 0) {
-        for (size_t i = 0; i < c->ntasks; i++)
-            if (c->tasks[i].state == T_PENDING || c->tasks[i].state == T_RUNNING)
-                fail_task(c, &c->tasks[i], "no worker left to run the task");
-        c->qhead = c->qtail;
-    }
+    if (c->supervised == 0 && !lease_finished(c->lease))
+        fail_rest(c, "no worker left to run the task");
 }
 
 /* ---- Progress ---------------------------------------------------------- */
@@ -546,18 +1046,52 @@ static void progress(coord_t *c, uint64_t started, bool final)
 {
     if (!c->o.hooks.progress)
         return;
+    size_t ndone = lease_count(c->lease, LEASE_DONE);
+    size_t nfailed = lease_count(c->lease, LEASE_FAILED);
     coord_progress_t p = {
         .run_id = c->o.run_id,
         .ntasks = c->ntasks,
-        .nfinished = c->ndone + c->nfailed,
-        .nrunning = c->nrunning,
-        .nfailed = c->nfailed,
-        .nworkers = c->nworkers,
+        .nfinished = ndone + nfailed,
+        .nrunning = lease_count(c->lease, LEASE_LEASED) + lease_count(c->lease, LEASE_RUNNING),
+        .nfailed = nfailed,
+        .nworkers = (int)lease_peers_live(c->lease),
         .heap_inuse_bytes = c->last_heap_inuse,
         .gc_cycles = c->gc_cycles_seen,
         .elapsed_ns = clock_mono_ns() - started,
     };
     c->o.hooks.progress(&p, final, c->o.hooks.arg);
+}
+
+static void report_counters(const coord_t *c)
+{
+    const counters_t *n = &c->n;
+    if (n->refused_keys)
+        fprintf(stderr, "heapsim coordinator: %llu workers refused for their keys\n",
+                (unsigned long long)n->refused_keys);
+    if (!(n->bad_frames || n->no_hello || n->refused_full || n->duplicates || n->stale ||
+          n->tseq_gaps || n->lost))
+        return;
+    fprintf(stderr,
+            "heapsim coordinator: %llu malformed messages, %llu from peers without hello,"
+            " %llu workers refused (cap), %llu duplicate results, %llu stale telemetry,"
+            " %llu telemetry messages missing, %llu workers lost, %llu attempts re-queued\n",
+            (unsigned long long)n->bad_frames, (unsigned long long)n->no_hello,
+            (unsigned long long)n->refused_full, (unsigned long long)n->duplicates,
+            (unsigned long long)n->stale, (unsigned long long)n->tseq_gaps,
+            (unsigned long long)n->lost, (unsigned long long)n->requeued);
+}
+
+void coord_counters(const coord_t *c, coord_counters_t *out)
+{
+    out->bad_frames = c->n.bad_frames;
+    out->no_hello = c->n.no_hello;
+    out->refused_full = c->n.refused_full;
+    out->duplicates = c->n.duplicates;
+    out->stale = c->n.stale;
+    out->tseq_gaps = c->n.tseq_gaps;
+    out->lost = c->n.lost;
+    out->requeued = c->n.requeued;
+    out->refused_keys = c->n.refused_keys;
 }
 
 /* ---- The loop ---------------------------------------------------------- */
@@ -572,39 +1106,49 @@ int coord_run(coord_t *c)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
+    c->last_beat_ns = started;
 
     for (;;) {
-        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        zmq_poll(&item, 1, 50);
-        while (handle_one(c))
+        zmq_pollitem_t items[2] = {
+            {.socket = c->sock, .events = ZMQ_POLLIN},
+            {.socket = c->monitor, .events = ZMQ_POLLIN},
+        };
+        zmq_poll(items, c->monitor ? 2 : 1, 50);
+        if (c->monitor)
+            read_monitor(c);
+        /* Bounded, so that a flood cannot starve the rest of the loop. */
+        for (int k = 0; k < 10000 && handle_one(c); k++)
             ;
+        uint64_t now = clock_mono_ns();
         supervise(c);
+        heartbeats(c, now);
         dispatch(c);
         txn_flush(c, false);
-        uint64_t now = clock_mono_ns();
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);
             last_progress = now;
         }
         if (interrupted)
             break;
-        if (c->ndone + c->nfailed == c->ntasks) {
+        if (lease_finished(c->lease)) {
             /* Finished: tell every waiting worker; give the others a short
             ** grace to ask (they may still be sending telemetry). */
-            for (int i = 0; i < c->nworkers; i++) {
+            bool all_told = true;
+            for (int i = 0; i < c->capworkers; i++) {
                 cworker_t *w = &c->workers[i];
-                if (w->waiting && !w->gone) {
+                if (!w->used || w->told_done)
+                    continue;
+                if (w->waiting) {
                     proto_msg_t m = {.type = PROTO_DONE};
                     send_to(c, w, &m);
                     w->waiting = false;
-                    w->gone = true;
+                    w->told_done = true;
+                } else {
+                    all_told = false;
                 }
             }
             if (!drain_until)
                 drain_until = now + DRAIN_GRACE_NS;
-            bool all_told = true;
-            for (int i = 0; i < c->nworkers; i++)
-                all_told &= c->workers[i].gone;
             bool supervised_done = c->supervised <= 0;
             if ((all_told && supervised_done) || now >= drain_until)
                 break;
@@ -614,12 +1158,10 @@ int coord_run(coord_t *c)
 
     const char *run_status;
     if (interrupted) {
-        for (size_t i = 0; i < c->ntasks; i++)
-            if (c->tasks[i].state == T_PENDING || c->tasks[i].state == T_RUNNING)
-                fail_task(c, &c->tasks[i], "interrupted");
+        fail_rest(c, "interrupted");
         run_status = "interrupted";
         status = 130;
-    } else if (c->nfailed) {
+    } else if (lease_count(c->lease, LEASE_FAILED)) {
         run_status = "failed";
         status = 1;
     } else {
@@ -628,14 +1170,13 @@ int coord_run(coord_t *c)
     }
     txn_flush(c, true);
     char err[128];
-    snprintf(err, sizeof err, "%zu of %zu tasks failed", c->nfailed, c->ntasks);
+    size_t nfailed = lease_count(c->lease, LEASE_FAILED);
+    snprintf(err, sizeof err, "%zu of %zu tasks failed", nfailed, c->ntasks);
     if (store_run_finish(c->o.store, c->o.run_id, run_status, clock_unix_ns(),
-                         c->nfailed ? err : NULL) != 0)
+                         nfailed ? err : NULL) != 0)
         fprintf(stderr, "heapsim coordinator: finishing run %lld: %s\n",
                 (long long)c->o.run_id, store_errmsg(c->o.store));
-    if (c->bad_frames > 5)
-        fprintf(stderr, "heapsim coordinator: %llu malformed messages ignored in all\n",
-                (unsigned long long)c->bad_frames);
+    report_counters(c);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     return status;

@@ -2,11 +2,21 @@
 ** coordinator/coord.h -- hands a run's tasks to workers and stores what
 ** comes back.
 **
-** The coordinator binds a ZeroMQ ROUTER. Workers say hello, then ask for
-** work with `ready`; the coordinator answers with a task, holds the request
-** until one is free, or says `done` when the run has finished. Samples, GC
-** cycles and results go to storage as they arrive, grouped in short
-** transactions. The tasks, their ids and heap keys come from the run's plan.
+** The coordinator binds a ZeroMQ ROUTER. Workers say hello (answered with
+** welcome), then ask for work with `ready`; the coordinator answers with a
+** task, holds the request until one is free, or says `done` when the run
+** has finished. Samples, GC cycles and results go to storage as they
+** arrive, grouped in short transactions. The tasks, their ids and heap
+** keys come from the run's plan; their states, attempts and the workers'
+** liveness are coordinator/lease.h's. docs/protocol.md has the protocol.
+**
+** A worker is its ROUTER connection identity, never only the name it
+** announces: a second worker asking for a name in use gets it with "#2".
+** Messages from a connection that has not said hello are refused and
+** counted. A worker not heard from for misses_max heartbeats, or whose
+** process exits, is lost and its task queued again; a task fails for good
+** after attempts_max attempts ended the same way (a kernel's own failure
+** at once: it is deterministic).
 **
 ** The coordinator knows nothing of processes or terminals. Whoever starts
 ** local workers supervises them through the `supervise` hook (a worker
@@ -58,12 +68,43 @@ typedef struct coord_opts {
     const plan_t *plan;          /* borrowed; every task has its id */
     int64_t run_id;
     coord_hooks_t hooks;
+    int heartbeat_ms;            /* 0: 1000 */
+    int misses_max;              /* 0: 3 heartbeats missed and a worker is lost */
+    int attempts_max;            /* 0: 3 */
+    int workers_max;             /* 0: 1024 connected at once */
+    const bool *settled;         /* NULL, or per plan task: done in an earlier
+                                 ** coordinator of this run (resume), not run */
+    const char *const *taken_names;   /* worker names the run has had */
+    size_t ntaken;
+    int expect_workers;          /* hand out no task before this many workers
+                                 ** said hello (0: start at once) */
+    const char *keys_dir;        /* NULL: plain TCP; else CURVE with this
+                                 ** directory's keys and allow-list (keys.h) */
 } coord_opts_t;
+
+/* What was refused or went missing, for tests and the end-of-run line. */
+typedef struct coord_counters {
+    uint64_t bad_frames;         /* malformed, truncated, unknown, wrong version */
+    uint64_t no_hello;           /* from connections that did not say hello */
+    uint64_t refused_full;       /* hellos over workers_max */
+    uint64_t duplicates;         /* results for an attempt already ended */
+    uint64_t stale;              /* telemetry of an attempt not current */
+    uint64_t tseq_gaps;          /* telemetry messages missing (sequence gaps) */
+    uint64_t lost;               /* workers lost */
+    uint64_t requeued;           /* attempts that ended and were queued again */
+    uint64_t refused_keys;       /* CURVE handshakes refused (key not allowed) */
+} coord_counters_t;
+
+void coord_counters(const coord_t *c, coord_counters_t *out);
 
 /* Bind and get ready. On failure returns a negative code with a one-line
 ** reason in err ("cannot bind tcp://...: Address already in use"). */
 int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t errsize);
 void coord_destroy(coord_t **coord_p);
+
+/* Whether `bind` can be bound here (bound and released at once), before
+** anything is written: 0, or -1 with the reason in err. */
+int coord_check_endpoint(const char *bind, char *err, size_t errsize);
 
 /* The endpoint actually bound (a wildcard port resolved). */
 const char *coord_endpoint(const coord_t *c);
@@ -76,8 +117,9 @@ int coord_run(coord_t *c);
 
 /* For the supervise hook: the worker process `pid` (as its hello said) has
 ** exited, `why` ("killed by signal 9 (Killed)", "exited with status 1").
-** It gets no more tasks; the task it held fails with "worker NAME <why>
-** while running the task". A pid no worker has is ignored. */
+** It is lost: the attempt it held ends with "the worker <why>" and the
+** task is queued again (or fails for good, see above). A pid no worker
+** has is ignored. */
 void coord_worker_exited(coord_t *c, int64_t pid, const char *why);
 
 #endif

@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "catalog/catalog.h"
 #include "coordinator/coord.h"
+#include "keys/keys.h"
 #include "plan/plan.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
@@ -110,9 +111,10 @@ out_db_error:
 
 /* ---- Local workers ----------------------------------------------------- */
 
-/* Start the local workers: `exe worker --connect ep`. Returns 0, or -errno
-** with the workers started so far in l->pids. */
-static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep)
+/* Start the local workers: `exe worker --connect ep [--keys DIR]`. Returns
+** 0, or -errno with the workers started so far in l->pids. */
+static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep,
+                         const char *keys_dir)
 {
     char exe[PATH_MAX];
     if (worker_exe) {
@@ -132,8 +134,12 @@ static int spawn_workers(launch_t *l, const char *worker_exe, const char *ep)
             snprintf(name, sizeof name, "local-%d", i);
             /* Ctrl-C goes to the coordinator, which stops the workers. */
             setpgid(0, 0);
-            execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
-                  "--local-child", (char *)NULL);
+            if (keys_dir)
+                execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
+                      "--local-child", "--keys", keys_dir, (char *)NULL);
+            else
+                execl(exe, "heapsim", "worker", "--connect", ep, "--name", name,
+                      "--local-child", (char *)NULL);
             fprintf(stderr, "heapsim: cannot start a worker: %s\n", strerror(errno));
             _exit(127);
         }
@@ -229,19 +235,130 @@ static void show_progress(const coord_progress_t *p, bool final, void *arg)
 
 /* ---- The run ----------------------------------------------------------- */
 
+/* ---- Resuming a run ---------------------------------------------------- */
+
+/* Open the database and rebuild run `id`'s scenario from its stored text
+** and --set overrides. Returns 0, or a LAUNCHER_EXIT_* status after saying
+** why (*st_p then NULL). */
+static int load_resumed(const launcher_opts_t *o, store_t **st_p, store_resume_t *r,
+                        scenario_t **scn_p)
+{
+    char err[1024], path[] = "/tmp/heapsim-resume-XXXXXX.yaml";
+    const char *sets[64];
+    size_t nsets = 0;
+    int status = LAUNCHER_EXIT_USAGE;
+
+    if (access(o->db, F_OK) != 0) {
+        fprintf(stderr, "%s %s: no database at %s\n", progname, o->cmd, o->db);
+        return LAUNCHER_EXIT_USAGE;
+    }
+    if (store_open(o->db, 0, st_p, err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, o->cmd, err);
+        return LAUNCHER_EXIT_USAGE;
+    }
+    if (store_resume_load(*st_p, o->resume_run_id, r) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, o->cmd, store_errmsg(*st_p));
+        goto out_close;
+    }
+    if (strcmp(r->status, "done") == 0) {
+        fprintf(stderr, "%s %s: run %lld is done: nothing to resume\n", progname, o->cmd,
+                (long long)o->resume_run_id);
+        goto out_free;
+    }
+    json_object *settings = json_tokener_parse(r->settings_json), *arr;
+    if (settings && json_object_object_get_ex(settings, "sets", &arr) &&
+        json_object_is_type(arr, json_type_array))
+        for (size_t i = 0; i < json_object_array_length(arr) && nsets < 64; i++)
+            sets[nsets++] = json_object_get_string(json_object_array_get_idx(arr, i));
+    int fd = mkstemps(path, 5);
+    if (fd < 0 || write(fd, r->scenario_text, strlen(r->scenario_text)) < 0) {
+        fprintf(stderr, "%s %s: %s: %s\n", progname, o->cmd, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        json_object_put(settings);
+        status = LAUNCHER_EXIT_FAILED;
+        goto out_unlink;
+    }
+    close(fd);
+    int rc = scenario_load(path, sets, nsets, scn_p, err, sizeof err);
+    json_object_put(settings);
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: run %lld's stored scenario: %s\n", progname, o->cmd,
+                (long long)o->resume_run_id, err);
+        goto out_unlink;
+    }
+    if ((*scn_p)->ntasks != r->ntasks) {
+        fprintf(stderr, "%s %s: run %lld's scenario has %zu tasks, %zu stored\n", progname,
+                o->cmd, (long long)o->resume_run_id, (*scn_p)->ntasks, r->ntasks);
+        scenario_free(scn_p);
+        goto out_unlink;
+    }
+    unlink(path);
+    return 0;
+
+out_unlink:
+    unlink(path);
+out_free:
+    store_resume_free(r);
+out_close:
+    store_close(st_p);
+    return status;
+}
+
+/* The plan of a resumed run: its token, its stored task ids; the run
+** marked running again. 0 or -1 after saying why. */
+static int plan_resumed(const launcher_opts_t *o, store_t *st, const store_resume_t *r,
+                        const scenario_t *scn, plan_t **plan_p)
+{
+    int rc = plan_new(scn, r->token, plan_p);
+    for (size_t i = 0; rc == 0 && i < r->ntasks; i++)
+        rc = plan_set_task_id(*plan_p, i, r->task_ids[i]);
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: run %lld: %s\n", progname, o->cmd,
+                (long long)o->resume_run_id, plan_strerror(rc));
+        return -1;
+    }
+    if (store_run_finish(st, o->resume_run_id, "running", 0, NULL) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, o->cmd, store_errmsg(st));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- The run ----------------------------------------------------------- */
+
 int launcher_run(const launcher_opts_t *opts)
 {
     const launcher_opts_t *o = opts;
     const char *cmd = o->cmd;
     char err[1024];
     scenario_t *scn = NULL;
-    int rc = scenario_load(o->scenario_path, o->sets, o->nsets, &scn, err, sizeof err);
-    if (rc != 0) {
+    store_t *st = NULL;
+    store_resume_t resumed = {0};
+    bool resuming = o->resume_run_id > 0;
+    int rc;
+
+    /* A bad endpoint is a usage error: said before anything is written. So
+    ** is one that other hosts can reach, without keys or --insecure. */
+    if (o->bind && !o->keys_dir && !o->insecure && !keys_endpoint_is_local(o->bind)) {
+        fprintf(stderr, "%s %s: %s is reachable from other hosts: give --keys DIR"
+                " (heapsim keygen DIR makes them), or --insecure to accept any peer\n",
+                progname, cmd, o->bind);
+        return LAUNCHER_EXIT_USAGE;
+    }
+    if (o->bind && coord_check_endpoint(o->bind, err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
+        return LAUNCHER_EXIT_USAGE;
+    }
+    if (resuming) {
+        if ((rc = load_resumed(o, &st, &resumed, &scn)) != 0)
+            return rc;
+    } else if ((rc = scenario_load(o->scenario_path, o->sets, o->nsets, &scn, err,
+                                   sizeof err)) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
         return rc == SCENARIO_EUSAGE ? LAUNCHER_EXIT_USAGE : LAUNCHER_EXIT_FAILED;
     }
 
-    store_t *st = NULL;
     int status = LAUNCHER_EXIT_FAILED;
     char token[32], host[256] = "localhost", ep[512];
     int64_t run_id = 0;
@@ -250,12 +367,15 @@ int launcher_run(const launcher_opts_t *opts)
     coord_t *coord = NULL;
     char *settings = NULL;
 
-    if (store_open(o->db, 0, &st, err, sizeof err) != 0) {
+    if (!resuming && store_open(o->db, 0, &st, err, sizeof err) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
         status = LAUNCHER_EXIT_USAGE;
         goto out_scenario;
     }
-    make_token(token, sizeof token);
+    if (resuming)
+        snprintf(token, sizeof token, "%s", resumed.token);
+    else
+        make_token(token, sizeof token);
     gethostname(host, sizeof host - 1);
     if (o->local) {
         long n = o->workers ? o->workers : sysconf(_SC_NPROCESSORS_ONLN);
@@ -274,23 +394,39 @@ int launcher_run(const launcher_opts_t *opts)
 
     l.pids = calloc((size_t)l.nworkers + 1, sizeof *l.pids);
     settings = settings_json(scn, o);
-    if (!l.pids || !settings || plan_new(scn, token, &plan) != 0) {
+    if (!l.pids || !settings) {
         fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
         goto out_free;
     }
-
-    store_run_t run = {
-        .token = token, .name = scn->name, .scenario_path = scn->path,
-        .scenario_text = scn->text, .settings_json = settings,
-        .command_line = o->command_line, .host = host, .workers = l.nworkers,
-        .started_unix_ns = clock_unix_ns(),
-    };
-    if (store_plan(st, o, &run, plan, &run_id) != 0)
-        goto out_free;
+    if (resuming) {
+        if (plan_resumed(o, st, &resumed, scn, &plan) != 0)
+            goto out_free;
+        run_id = o->resume_run_id;
+    } else {
+        if (plan_new(scn, token, &plan) != 0) {
+            fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
+            goto out_free;
+        }
+        store_run_t run = {
+            .token = token, .name = scn->name, .scenario_path = scn->path,
+            .scenario_text = scn->text, .settings_json = settings,
+            .command_line = o->command_line, .host = host, .workers = l.nworkers,
+            .started_unix_ns = clock_unix_ns(),
+        };
+        if (store_plan(st, o, &run, plan, &run_id) != 0)
+            goto out_free;
+    }
 
     l.progress = (!o->quiet && !o->json && isatty(STDERR_FILENO)) ? stderr : NULL;
     coord_opts_t co = {
         .bind = ep, .store = st, .plan = plan, .run_id = run_id,
+        .settled = resuming ? resumed.task_done : NULL,
+        .taken_names = resuming ? (const char *const *)resumed.workers : NULL,
+        .ntaken = resumed.nworkers,
+        .keys_dir = o->keys_dir,
+        .expect_workers = o->expect_workers,
+        .heartbeat_ms = o->heartbeat_ms,
+        .misses_max = o->misses,
         .hooks = {
             .supervise = o->local ? supervise_workers : NULL,
             .progress = l.progress ? show_progress : NULL,
@@ -313,7 +449,7 @@ int launcher_run(const launcher_opts_t *opts)
                     (long long)run_id, scn->name, scn->ntasks, coord_endpoint(coord));
         fflush(stderr);
     }
-    if (o->local && spawn_workers(&l, o->worker_exe, coord_endpoint(coord)) != 0) {
+    if (o->local && spawn_workers(&l, o->worker_exe, coord_endpoint(coord), o->keys_dir) != 0) {
         fprintf(stderr, "%s %s: cannot start workers: %s\n", progname, cmd,
                 strerror(errno));
         goto out_coord;
@@ -350,6 +486,8 @@ out_free:
     free(settings);
     store_close(&st);
 out_scenario:
+    store_resume_free(&resumed);
+    store_close(&st);
     scenario_free(&scn);
     return status;
 }

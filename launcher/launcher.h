@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* launcher_run()'s results, the process's exit status. */
 #define LAUNCHER_EXIT_OK 0             /* every task done */
@@ -25,7 +26,10 @@
 
 typedef struct launcher_opts {
     const char *cmd;             /* names the messages: "run", "coordinator" */
-    const char *scenario_path;
+    const char *scenario_path;   /* NULL with resume_run_id */
+    int64_t resume_run_id;       /* > 0: finish this stored run's unfinished
+                                 ** tasks (its scenario, token and --set
+                                 ** overrides are the stored ones) */
     const char *const *sets;     /* nsets "key=value" overrides (--set) */
     size_t nsets;
     const char *db;              /* the database file */
@@ -35,6 +39,11 @@ typedef struct launcher_opts {
     int workers;                 /* local workers; 0: one per core */
     const char *worker_exe;      /* the heapsim binary local workers run
                                  ** (`worker --connect EP`); NULL: this one */
+    const char *keys_dir;        /* CURVE keys (keys/keys.h); NULL: none */
+    int expect_workers;          /* no task before this many workers joined */
+    int heartbeat_ms;            /* 0: 1000 */
+    int misses;                  /* heartbeats missed before a peer is lost; 0: 3 */
+    bool insecure;               /* allow binding beyond loopback without keys */
     bool json;                   /* the summary as JSON */
     bool quiet;                  /* no progress, no text summary */
     const char *command_line;    /* stored with the run */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROTO_OUTPUT_MAX (64u << 20)  /* a result's output text */
+#define PROTO_OUTPUT_MAX PROTO_OUTPUT_MAX_BYTES
 #define PROTO_TEXT_MAX (1u << 20)     /* an error text */
 #define PROTO_METRICS_MAX 4096
 
@@ -33,7 +33,8 @@ static const field_t hello_fields[] = {
 };
 
 static const field_t task_fields[] = {
-    F(proto_task_t, run_id), F(proto_task_t, task_id), F(proto_task_t, seq),
+    F(proto_task_t, run_id), F(proto_task_t, task_id), F(proto_task_t, attempt),
+    F(proto_task_t, seq),
     F(proto_task_t, seed), F(proto_task_t, sample_interval_ns),
     F(proto_task_t, gogc), F(proto_task_t, memory_limit_bytes),
     F(proto_task_t, heap_max_bytes), F(proto_task_t, stack_reserve_bytes),
@@ -58,7 +59,8 @@ static const field_t profile_site_fields[] = {
 };
 
 static const field_t sample_fields[] = {
-    F(proto_sample_t, task_id), F(proto_sample_t, t_ns), F(proto_sample_t, unix_ns),
+    F(proto_sample_t, task_id), F(proto_sample_t, attempt), F(proto_sample_t, tseq),
+    F(proto_sample_t, t_ns), F(proto_sample_t, unix_ns),
     F(proto_sample_t, heap_alloc_bytes), F(proto_sample_t, heap_inuse_bytes),
     F(proto_sample_t, heap_sys_bytes), F(proto_sample_t, heap_live_bytes),
     F(proto_sample_t, heap_goal_bytes), F(proto_sample_t, num_gc),
@@ -71,7 +73,8 @@ static const field_t sample_fields[] = {
 };
 
 static const field_t result_fields[] = {
-    F(proto_result_t, task_id), F(proto_result_t, ok), F(proto_result_t, wall_ns),
+    F(proto_result_t, task_id), F(proto_result_t, attempt), F(proto_result_t, ok),
+    F(proto_result_t, wall_ns),
     F(proto_result_t, alloc_objects), F(proto_result_t, alloc_bytes),
     F(proto_result_t, gc_cycles), F(proto_result_t, pause_max_ns),
     F(proto_result_t, pause_total_ns), F(proto_result_t, peak_heap_bytes),
@@ -85,6 +88,8 @@ static const char *const type_names[] = {
     [PROTO_HELLO] = "hello", [PROTO_READY] = "ready", [PROTO_TASK] = "task",
     [PROTO_DONE] = "done", [PROTO_SAMPLE] = "sample", [PROTO_GC] = "gc",
     [PROTO_RESULT] = "result", [PROTO_PROFILE] = "profile",
+    [PROTO_WELCOME] = "welcome",
+    [PROTO_HEARTBEAT] = "heartbeat", [PROTO_ACK] = "ack", [PROTO_REJECT] = "reject",
 };
 
 const char *proto_type_name(proto_type_t type)
@@ -130,7 +135,8 @@ static void pack_fields(msgpack_packer *pk, const void *base,
 }
 
 /* The REAL fields of a cycle, then task_id, then its INT fields: the
-** order of the gc message since PROTO_VERSION 1. */
+** order of the gc message since PROTO_VERSION 1; attempt and tseq follow
+** since version 2. */
 static void pack_gc_fields(msgpack_packer *pk, const proto_gc_t *g)
 {
     for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
@@ -146,6 +152,8 @@ static void pack_gc_fields(msgpack_packer *pk, const proto_gc_t *g)
         if (f->kind == GC_FIELDS_KIND_INT)
             pack_int(pk, f->name, gc_fields_get_int(&g->fields, f));
     }
+    pack_int(pk, "attempt", g->attempt);
+    pack_int(pk, "tseq", g->tseq);
 }
 
 static void pack_params(msgpack_packer *pk, const kparams_t *p)
@@ -228,7 +236,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_fields(&pk, &msg->u.sample, sample_fields, NFIELDS(sample_fields));
         break;
     case PROTO_GC:
-        msgpack_pack_map(&pk, 5 + GC_FIELDS_COUNT);
+        msgpack_pack_map(&pk, 7 + GC_FIELDS_COUNT);
         pack_str(&pk, "t", "gc");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "worker", msg->u.gc.worker);
@@ -271,6 +279,30 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_fields(&pk, p, profile_fields, NFIELDS(profile_fields));
         break;
     }
+    case PROTO_WELCOME:
+        msgpack_pack_map(&pk, 5);
+        pack_str(&pk, "t", "welcome");
+        pack_int(&pk, "v", PROTO_VERSION);
+        pack_str(&pk, "worker", msg->u.welcome.worker);
+        pack_int(&pk, "heartbeat_ms", msg->u.welcome.heartbeat_ms);
+        pack_int(&pk, "misses", msg->u.welcome.misses ? msg->u.welcome.misses : 3);
+        break;
+    case PROTO_HEARTBEAT:
+    case PROTO_ACK:
+        msgpack_pack_map(&pk, 4);
+        pack_str(&pk, "t", proto_type_name(msg->type));
+        pack_int(&pk, "v", PROTO_VERSION);
+        pack_int(&pk, "task_id", msg->u.ref.task_id);
+        pack_int(&pk, "attempt", msg->u.ref.attempt);
+        break;
+    case PROTO_REJECT:
+        msgpack_pack_map(&pk, 5);
+        pack_str(&pk, "t", "reject");
+        pack_int(&pk, "v", PROTO_VERSION);
+        pack_int(&pk, "task_id", msg->u.ref.task_id);
+        pack_int(&pk, "attempt", msg->u.ref.attempt);
+        pack_str(&pk, "reason", msg->u.ref.reason[0] ? msg->u.ref.reason : "?");
+        break;
     default:
         msgpack_sbuffer_destroy(&sb);
         return -EINVAL;
@@ -437,6 +469,8 @@ static void get_gc_fields(decoder_t *d, proto_gc_t *g)
         if (f->kind == GC_FIELDS_KIND_INT)
             get_int(d, f->name, gc_fields_int(&g->fields, f));
     }
+    get_int(d, "attempt", &g->attempt);
+    get_int(d, "tseq", &g->tseq);
 }
 
 static void get_params(decoder_t *d, const char *kernel, kparams_t *p)
@@ -746,6 +780,17 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         get_fields(&d, &msg->u.task, task_fields, NFIELDS(task_fields));
         get_opt_fields(&d, &msg->u.task, task_opt_fields, NFIELDS(task_opt_fields));
         get_name(&d, "kernel", kernel, sizeof kernel);
+        if (!d.failed && (msg->u.task.task_id <= 0 || msg->u.task.attempt <= 0))
+            fail(&d, "field 'task_id' or 'attempt' is not positive");
+        if (!d.failed &&
+            (msg->u.task.sample_interval_ns < PROTO_SAMPLE_INTERVAL_MIN_NS ||
+             msg->u.task.sample_interval_ns > PROTO_SAMPLE_INTERVAL_MAX_NS))
+            fail(&d, "field 'sample_interval_ns' is out of range (%lld)",
+                 (long long)msg->u.task.sample_interval_ns);
+        if (!d.failed && (msg->u.task.memory_limit_bytes < 0 ||
+                          msg->u.task.heap_max_bytes < 0 ||
+                          msg->u.task.stack_reserve_bytes < 0))
+            fail(&d, "a size field is negative");
         if (!d.failed)
             get_params(&d, kernel, &msg->u.task.params);
     } else if (strcmp(type, "sample") == 0) {
@@ -780,6 +825,28 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         if (!d.failed)
             get_profile_sites(&d, p);
         memcpy(msg->worker, p->worker, sizeof msg->worker);
+    } else if (strcmp(type, "welcome") == 0) {
+        msg->type = PROTO_WELCOME;
+        get_name(&d, "worker", msg->u.welcome.worker, sizeof msg->u.welcome.worker);
+        get_int(&d, "heartbeat_ms", &msg->u.welcome.heartbeat_ms);
+        msg->u.welcome.misses = 3;
+        if (lookup(d.map, "misses"))
+            get_int(&d, "misses", &msg->u.welcome.misses);
+        if (!d.failed && (msg->u.welcome.heartbeat_ms < PROTO_HEARTBEAT_MIN_MS ||
+                          msg->u.welcome.heartbeat_ms > PROTO_HEARTBEAT_MAX_MS))
+            fail(&d, "field 'heartbeat_ms' is out of range");
+        if (!d.failed && (msg->u.welcome.misses < 1 || msg->u.welcome.misses > PROTO_MISSES_MAX))
+            fail(&d, "field 'misses' is out of range");
+    } else if (strcmp(type, "heartbeat") == 0 || strcmp(type, "ack") == 0 ||
+               strcmp(type, "reject") == 0) {
+        msg->type = type[0] == 'h' ? PROTO_HEARTBEAT : type[0] == 'a' ? PROTO_ACK
+                                                                       : PROTO_REJECT;
+        get_int(&d, "task_id", &msg->u.ref.task_id);
+        get_int(&d, "attempt", &msg->u.ref.attempt);
+        if (msg->type == PROTO_REJECT)
+            get_name(&d, "reason", msg->u.ref.reason, sizeof msg->u.ref.reason);
+        if (!d.failed && (msg->u.ref.task_id < 0 || msg->u.ref.attempt < 0))
+            fail(&d, "field 'task_id' or 'attempt' is negative");
     } else {
         fail(&d, "unknown message type '%s'", type);
     }

@@ -10,13 +10,19 @@
 ** out-of-range value makes the whole frame invalid.
 **
 **   worker -> coordinator                 coordinator -> worker
-**   hello   {worker, host, pid, ncpu}     task  {run_id, token, task_id, ...}
-**   ready   {worker}  (asks for a task;   done  {}  (no more work: leave)
-**            the reply may come later)
-**   sample  {worker, task_id, ...}        (telemetry, every sample interval)
-**   gc      {worker, task_id, heap, ...}  (one collection cycle)
-**   profile {worker, task_id, cycle, ...} (a heap profile snapshot)
-**   result  {worker, task_id, status, ...}
+**   hello   {worker, host, pid, ncpu}     welcome {worker, heartbeat_ms, misses}
+**   ready   {worker}  (asks for a task;   task  {run_id, token, task_id,
+**            the reply may come later)           attempt, ...}
+**   reject  {task_id, reason}  (a task    done  {}  (no more work: leave)
+**            frame it cannot decode)      ack   {task_id, attempt}
+**   sample  {worker, task_id, attempt, tseq, ...}  (every sample interval)
+**   gc      {worker, task_id, heap, ..., attempt, tseq}  (one cycle)
+**   profile {worker, task_id, cycle, ...}  (a heap profile snapshot)
+**   result  {worker, task_id, attempt, ok, ...}  (resent until acked)
+**   heartbeat {task_id}  (both ways, every heartbeat_ms)
+**
+** docs/protocol.md describes the sequences: who sends what when, and what
+** a peer does when a message is missing, late, duplicated or malformed.
 **
 ** This module knows nothing of ZeroMQ sockets: it turns messages into bytes
 ** and back.
@@ -30,10 +36,11 @@
 #include "base/gc_fields.h"
 #include "catalog/catalog.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_EINVAL (-5001)     /* malformed frame: the error text says why */
 
 #define PROTO_NAME_MAX 128       /* worker, host and heap names */
+#define PROTO_OUTPUT_MAX_BYTES (64u << 20)   /* a result's output text */
 
 typedef enum proto_type {
     PROTO_HELLO = 1,
@@ -44,7 +51,18 @@ typedef enum proto_type {
     PROTO_GC,
     PROTO_RESULT,
     PROTO_PROFILE,
+    PROTO_WELCOME,
+    PROTO_HEARTBEAT,
+    PROTO_ACK,
+    PROTO_REJECT,
 } proto_type_t;
+
+/* Ranges checked on decode (a sample interval of 0 would spin a worker). */
+#define PROTO_SAMPLE_INTERVAL_MIN_NS 1000000ll          /* 1 ms */
+#define PROTO_SAMPLE_INTERVAL_MAX_NS 3600000000000ll    /* 1 h */
+#define PROTO_HEARTBEAT_MIN_MS 10
+#define PROTO_HEARTBEAT_MAX_MS 600000
+#define PROTO_MISSES_MAX 100
 
 typedef struct proto_hello {
     char worker[PROTO_NAME_MAX];     /* unique per process, e.g. "host:pid" */
@@ -58,6 +76,7 @@ typedef struct proto_task {
     char token[PROTO_NAME_MAX];      /* the run's unique token */
     char heap[PROTO_NAME_MAX];       /* heap key: token plus runtime group */
     int64_t task_id;
+    int64_t attempt;                 /* 1, 2, ...: the lease this is */
     int64_t seq;
     int64_t seed;
     int64_t sample_interval_ns;
@@ -77,6 +96,9 @@ typedef struct proto_task {
 typedef struct proto_sample {
     char worker[PROTO_NAME_MAX];
     int64_t task_id;
+    int64_t attempt;
+    int64_t tseq;                    /* telemetry sequence in the attempt, from 1,
+                                     ** shared by samples and GC cycles */
     int64_t t_ns, unix_ns;
     int64_t heap_alloc_bytes, heap_inuse_bytes, heap_sys_bytes;
     int64_t heap_live_bytes, heap_goal_bytes;
@@ -94,6 +116,7 @@ typedef struct proto_gc {
     char worker[PROTO_NAME_MAX];
     char heap[PROTO_NAME_MAX];
     int64_t task_id;
+    int64_t attempt, tseq;           /* as in proto_sample_t; after the INT fields */
     gc_fields_t fields;
 } proto_gc_t;
 
@@ -128,6 +151,7 @@ typedef struct proto_metric {
 typedef struct proto_result {
     char worker[PROTO_NAME_MAX];
     int64_t task_id;
+    int64_t attempt;
     int64_t ok;                      /* 1 done, 0 failed */
     char *error;                     /* owned, NULL when ok */
     char *output;                    /* owned, the kernel's text, may be NULL */
@@ -140,6 +164,23 @@ typedef struct proto_result {
     size_t nmetrics;
 } proto_result_t;
 
+/* welcome: the name the coordinator knows this worker by (the one it
+** asked for, made unique), and the heartbeat interval both sides keep. */
+typedef struct proto_welcome {
+    char worker[PROTO_NAME_MAX];
+    int64_t heartbeat_ms;
+    int64_t misses;                  /* heartbeats missed before a peer is lost;
+                                     ** optional on the wire (absent: 3) */
+} proto_welcome_t;
+
+/* ack (of a result) and heartbeat (task_id 0: none) carry these; reject
+** carries a reason too. */
+typedef struct proto_ref {
+    int64_t task_id;
+    int64_t attempt;
+    char reason[256];                /* reject only */
+} proto_ref_t;
+
 typedef struct proto_msg {
     proto_type_t type;
     char worker[PROTO_NAME_MAX];     /* ready, and copied from the body of others */
@@ -150,6 +191,8 @@ typedef struct proto_msg {
         proto_gc_t gc;
         proto_result_t result;
         proto_profile_t profile;
+        proto_welcome_t welcome;
+        proto_ref_t ref;             /* heartbeat, ack, reject */
     } u;
 } proto_msg_t;
 

@@ -57,6 +57,8 @@ static void test_task(void)
     strcpy(in.u.task.heap, "abcdef-0");
     in.u.task.run_id = 7;
     in.u.task.task_id = 70;
+    in.u.task.attempt = 2;
+    in.u.task.sample_interval_ns = 100000000;
     in.u.task.gogc = -1;
     in.u.task.heap_max_bytes = 1LL << 32;
     in.u.task.gctrace = 1;
@@ -72,7 +74,24 @@ static void test_task(void)
     CHECK(out.u.task.mem_profile_rate == 524288);
     CHECK(out.u.task.heap_private == 1);
     CHECK(strcmp(out.u.task.heap, "abcdef-0") == 0);
+    CHECK(out.u.task.attempt == 2);
     proto_msg_free(&out);
+
+    /* Out of range: a sample interval of 0 would spin the worker's
+    ** sampler; attempt 0 is no lease. */
+    char *buf, err[256];
+    size_t len;
+    in.u.task.sample_interval_ns = 0;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "sample_interval_ns");
+    free(buf);
+    in.u.task.sample_interval_ns = 100000000;
+    in.u.task.attempt = 0;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "attempt");
+    free(buf);
     kparams_free(&in.u.task.params);
 }
 
@@ -89,6 +108,9 @@ static void test_task_without_optional_fields(void)
     REQUIRE(kparams_init(&in.u.task.params, k) == 0);
     strcpy(in.u.task.token, "abcdef");
     strcpy(in.u.task.heap, "abcdef-0");
+    in.u.task.task_id = 1;
+    in.u.task.attempt = 1;
+    in.u.task.sample_interval_ns = 100000000;
     in.u.task.gctrace = 1;
     REQUIRE(proto_encode(&in, &buf, &len) == 0);
     REQUIRE((unsigned char)buf[0] == 0xde);          /* map16 */
@@ -97,7 +119,7 @@ static void test_task_without_optional_fields(void)
     memmove(at, at + sizeof key - 1, len - (size_t)(at - buf) - (sizeof key - 1));
     len -= sizeof key - 1;
     buf[2]--;                                        /* one key fewer */
-    CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+    CHECK_MSG(proto_decode(buf, len, &out, err, sizeof err) == 0, "%s", err);
     CHECK(out.u.task.gctrace == 0);
     proto_msg_free(&out);
     free(buf);
@@ -150,6 +172,45 @@ static void test_profile(void)
     CHECK(proto_encode(&in, &buf, &len) == 0);
     CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
     free(buf);
+}
+
+static void test_session_messages(void)
+{
+    proto_msg_t in = {.type = PROTO_WELCOME}, out;
+    char *buf, err[256];
+    size_t len;
+    strcpy(in.u.welcome.worker, "alpha#2");
+    in.u.welcome.heartbeat_ms = 1000;
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.type == PROTO_WELCOME);
+    CHECK_STR(out.u.welcome.worker, "alpha#2");
+    CHECK_INT(out.u.welcome.heartbeat_ms, 1000);
+    CHECK_INT(out.u.welcome.misses, 3);      /* absent in `in`: the default */
+    in.u.welcome.heartbeat_ms = 0;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "heartbeat_ms");
+    free(buf);
+
+    proto_type_t refs[] = {PROTO_HEARTBEAT, PROTO_ACK, PROTO_REJECT};
+    for (size_t i = 0; i < 3; i++) {
+        proto_msg_t r = {.type = refs[i]};
+        r.u.ref.task_id = 9;
+        r.u.ref.attempt = 3;
+        strcpy(r.u.ref.reason, "cannot decode the task: unknown kernel 'x'");
+        CHECK(roundtrip(&r, &out) == 0);
+        CHECK_INT(out.type, refs[i]);
+        CHECK_INT(out.u.ref.task_id, 9);
+        CHECK_INT(out.u.ref.attempt, 3);
+        if (refs[i] == PROTO_REJECT)
+            CHECK_CONTAINS(out.u.ref.reason, "unknown kernel");
+        proto_msg_free(&out);
+    }
+
+    /* Another version is refused with both numbers. */
+    static const unsigned char v1[] = "\x82\xa1t\xa4" "done\xa1v\x01";
+    CHECK(proto_decode(v1, sizeof v1 - 1, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "protocol version 1");
 }
 
 static void test_result(void)
@@ -235,7 +296,7 @@ static void test_gc_every_field(void)
 static void test_gc_wire_unchanged(void)
 {
     static const unsigned char want[] =
-        "\xde\x00\x19\xa1\x74\xa2\x67\x63\xa1\x76\x01\xa6\x77\x6f\x72\x6b\x65\x72"
+        "\xde\x00\x1b\xa1\x74\xa2\x67\x63\xa1\x76\x02\xa6\x77\x6f\x72\x6b\x65\x72"
         "\xa2\x77\x31\xa4\x68\x65\x61\x70\xa2\x68\x31\xaf\x67\x63\x5f\x63\x70\x75"
         "\x5f\x66\x72\x61\x63\x74\x69\x6f\x6e\xcb\x3f\xd8\x00\x00\x00\x00\x00\x00"
         "\xa7\x74\x61\x73\x6b\x5f\x69\x64\x07\xa5\x63\x79\x63\x6c\x65\x65\xa6\x66"
@@ -252,12 +313,15 @@ static void test_gc_wire_unchanged(void)
         "\x74\x65\x73\x73\xab\x73\x74\x61\x63\x6b\x5f\x62\x79\x74\x65\x73\x74\xad"
         "\x67\x6c\x6f\x62\x61\x6c\x73\x5f\x62\x79\x74\x65\x73\x75\xac\x6f\x62\x6a"
         "\x65\x63\x74\x73\x5f\x6c\x69\x76\x65\x76\xad\x6f\x62\x6a\x65\x63\x74\x73"
-        "\x5f\x66\x72\x65\x65\x64\x77";
+        "\x5f\x66\x72\x65\x65\x64\x77"
+        "\xa7" "attempt\x04\xa4" "tseq\x05";
     proto_msg_t g = {.type = PROTO_GC}, out;
     gc_fields_t *x = &g.u.gc.fields;
     strcpy(g.u.gc.worker, "w1");
     strcpy(g.u.gc.heap, "h1");
     g.u.gc.task_id = 7;
+    g.u.gc.attempt = 4;
+    g.u.gc.tseq = 5;
     x->cycle = 101; x->forced = 1; x->nprocs = 103;
     x->start_unix_ns = 1700000000000000104LL; x->since_start_ns = 105;
     x->gc_cpu_fraction = 0.375; x->stw_ns = 106; x->stop_ns = 107; x->mark_ns = 108;
@@ -291,8 +355,8 @@ static void test_gc_keys(void)
     CHECK(msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS);
     CHECK(up.data.type == MSGPACK_OBJECT_MAP);
     const msgpack_object_map *map = &up.data.via.map;
-    /* t, v, worker, heap, task_id and the fields */
-    CHECK(map->size == 5 + GC_FIELDS_COUNT);
+    /* t, v, worker, heap, task_id, the fields, attempt and tseq */
+    CHECK(map->size == 7 + GC_FIELDS_COUNT);
     for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
         const gc_fields_desc_t *f = &gc_fields_desc[i];
         const msgpack_object *val = NULL;
@@ -443,6 +507,9 @@ static void test_malformed(void)
     kparams_init(&in.u.task.params, k);
     strcpy(in.u.task.token, "t");
     strcpy(in.u.task.heap, "t-0");
+    in.u.task.task_id = 1;
+    in.u.task.attempt = 1;
+    in.u.task.sample_interval_ns = 100000000;
     CHECK(proto_encode(&in, &buf, &len) == 0);
     /* "depth" is stored as a small positive fixint right after its key:
     ** patch it to 127, above the range. */
@@ -504,6 +571,7 @@ int main(void)
     test_task();
     test_task_without_optional_fields();
     test_profile();
+    test_session_messages();
     test_result();
     test_sample();
     test_gc_every_field();

@@ -146,7 +146,7 @@ static int export_csv(FILE *out, const store_run_view_t *run,
     }
     fputs("\r\n# events\r\nunix_ns,kind,task_id,worker,count,detail\r\n", out);
     for (size_t i = 0; i < run->nevents; i++) {
-        const store_event_t *e = &run->events[i];
+        const store_event_view_t *e = &run->events[i];
         fprintf(out, "%lld,", (long long)e->unix_ns);
         render__csv_field(out, e->kind);
         csv_int(out, e->task_id);

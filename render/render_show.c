@@ -277,7 +277,7 @@ static int show_text(FILE *out, const store_run_view_t *run, double *values)
     if (run->nevents > 0) {
         fprintf(out, "\nevents:\n");
         for (size_t i = 0; i < run->nevents; i++) {
-            const store_event_t *e = &run->events[i];
+            const store_event_view_t *e = &run->events[i];
             char when[64];
             fprintf(out, "  %s  %s", render__time(when, sizeof when, e->unix_ns),
                     render__str(e->kind));
@@ -404,7 +404,7 @@ struct json_object *render__events_json(const store_run_view_t *run)
     struct json_object *arr = json_object_new_array();
 
     for (size_t i = 0; arr && i < run->nevents; i++) {
-        const store_event_t *e = &run->events[i];
+        const store_event_view_t *e = &run->events[i];
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "unix_ns", render__json_int(e->unix_ns));
         json_object_object_add(o, "kind", render__json_str(e->kind));

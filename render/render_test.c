@@ -224,7 +224,7 @@ static void test_show(void)
     /* Events, when the run has any. */
     run->nevents = 1;
     run->events = calloc(1, sizeof *run->events);
-    run->events[0] = (store_event_t){.unix_ns = 1700000001000000000LL, .task_id = 103,
+    run->events[0] = (store_event_view_t){.unix_ns = 1700000001000000000LL, .task_id = 103,
                                      .count = STORE_NONE, .kind = strdup("worker_lost"),
                                      .worker = strdup("local-1"), .detail = NULL};
     text = capture(do_show, &arg, &rc);

@@ -27,6 +27,7 @@
 #define STORE_ESCHEMA   (-4003)  /* not a heapsim database, or a newer schema */
 #define STORE_EUSAGE    (-4004)  /* bad query text or arguments */
 #define STORE_EIO       (-4005)  /* writing the report to `out` failed */
+#define STORE_ENOTABLE  (-4006)  /* the database has no `events` table (schema < 2) */
 
 typedef struct store store_t;
 
@@ -223,6 +224,43 @@ void store_profile_free(store_profile_t *p);
 ** store_profile_load's; nothing to free on failure. */
 int store_profile_cycles(store_t *st, int64_t run_id, int64_t seq, int64_t **cycles_p,
                          size_t *n_p, int64_t *seq_out);
+/* ---- Events ------------------------------------------------------- */
+
+/* Something that happened to a run besides its results: "worker_lost",
+** "task_requeued", "telemetry_dropped", "peer_refused", ... */
+typedef struct store_event {
+    int64_t run_id;
+    int64_t task_id;             /* <= 0: none (NULL) */
+    int64_t unix_ns;
+    const char *kind;            /* required */
+    const char *worker;          /* NULL: none */
+    int64_t count;               /* <= 0: one (NULL) */
+    const char *detail;          /* in words; NULL: none */
+} store_event_t;
+
+/* One row of `events`. STORE_ENOTABLE on a database without the table
+** (nothing changed: the caller may go on without events); STORE_EUSAGE for
+** no kind or an unknown run or task. */
+int store_event_insert(store_t *st, const store_event_t *e);
+
+/* ---- Resuming a run ------------------------------------------------ */
+
+/* What `--resume RUN_ID` rebuilds a run from: its token, scenario text and
+** settings (with the --set overrides), its tasks' ids in seq order and
+** which are done, and the names its workers had. */
+typedef struct store_resume {
+    char *token, *scenario_path, *scenario_text, *settings_json, *status;
+    int64_t *task_ids;
+    bool *task_done;
+    size_t ntasks;
+    char **workers;
+    size_t nworkers;
+} store_resume_t;
+
+/* Fill *r (owned; store_resume_free releases it). STORE_ENOTFOUND when
+** there is no such run; on failure *r holds nothing. */
+int store_resume_load(store_t *st, int64_t run_id, store_resume_t *r);
+void store_resume_free(store_resume_t *r);
 
 /* ---- Queries: print to `out` as a table, or as JSON when json ------ */
 /* Nothing is printed before a failure is known except by store_print_sql

@@ -112,16 +112,16 @@ typedef struct store_point_view {
 } store_point_view_t;
 
 /* A row of events: what happened to the run besides its tasks' results. */
-typedef struct store_event {
+typedef struct store_event_view {
     int64_t unix_ns;
     int64_t task_id;             /* STORE_NONE when none */
     int64_t count;               /* STORE_NONE when one */
     char *kind, *worker, *detail;
-} store_event_t;
+} store_event_view_t;
 
 typedef struct store_run_view {
     store_run_info_t info;
-    store_event_t *events;       /* in time order */
+    store_event_view_t *events;       /* in time order */
     size_t nevents;
     store_task_view_t *tasks;    /* by seq */
     size_t ntasks;

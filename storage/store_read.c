@@ -381,10 +381,10 @@ static int read_events(store_t *st, store_run_view_t *view)
         return rc;
     sqlite3_bind_int64(stmt, 1, view->info.run_id);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        store_event_t *e;
+        store_event_view_t *e;
         if (view->nevents == cap) {
             size_t ncap = cap ? cap * 2 : 8;
-            store_event_t *grown = realloc(view->events, ncap * sizeof *grown);
+            store_event_view_t *grown = realloc(view->events, ncap * sizeof *grown);
             if (!grown) {
                 sqlite3_finalize(stmt);
                 return store__fail(st, STORE_EDB, "out of memory");

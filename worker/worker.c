@@ -2,13 +2,24 @@
 ** worker/worker.c -- the worker process.
 **
 ** Two threads, two DEALER sockets to the coordinator:
-**   main     hello, ready -> task -> result, ...; runs the tasks.
-**   sampler  every sample interval while a task runs: one sample message,
-**            plus the GC cycles the main thread queued (the collector's
-**            hook runs in the main thread with the world stopped, so it
-**            only queues).
-** `mu` guards the `cur` record and the GC queue shared by the two.
-** ZeroMQ sockets are never shared between threads.
+**   main     hello -> welcome, ready -> task -> result -> ack, ...; runs
+**            the tasks.
+**   sampler  every heartbeat interval a heartbeat; every sample interval
+**            while a task runs one sample message, plus the GC cycles the
+**            main thread queued (the collector's hook runs in the main
+**            thread with the world stopped, so it only queues). It reads
+**            the coordinator's heartbeats, so the main thread knows, even
+**            while it runs a kernel, when the coordinator was last heard.
+** `mu` guards the `cur` record, the GC queue, the session and coord_seen
+** shared by the two. ZeroMQ sockets are never shared between threads.
+**
+** A session is one connection to the coordinator: both sockets get
+** routing identities made of one random id ("c" + id for control, "t" + id
+** for telemetry: the coordinator tells a worker by them, never by name).
+** A coordinator not heard from for misses_max heartbeats is lost: the
+** worker drops what it holds, closes both sockets and starts a new session
+** after a backoff of 1 s, doubling up to 32 s. Every socket has a send
+** timeout, so a dead coordinator cannot block a send for ever.
 */
 #include "worker/worker.h"
 
@@ -20,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -28,6 +41,7 @@
 #include "base/clock.h"
 #include "gctrace/gctrace.h"
 #include "kernels/kernels.h"
+#include "keys/keys.h"
 #include "proto/proto.h"
 #include "shm_heap/heap.h"
 #include "runtime/rt.h"
@@ -35,6 +49,12 @@
 
 #define MAX_HEAPS 64
 #define GC_QUEUE_MAX 4096
+#define SEND_TIMEOUT_MS 1000
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 32000
+#define MISSES_MAX 3
+#define IDENT_LEN 17              /* 'c' or 't' and 16 hex digits */
+#define STOP_GRACE_NS 2000000000ull
 
 typedef struct open_heap {
     char key[PROTO_NAME_MAX];     /* the task's heap key */
@@ -46,6 +66,8 @@ typedef struct open_heap {
 typedef struct current {
     bool active;
     int64_t task_id;
+    int64_t attempt;
+    int64_t tseq;                 /* telemetry sent in this attempt */
     heap_t *heap;
     char heap_key[PROTO_NAME_MAX];
     uint64_t start_ns;            /* monotonic */
@@ -62,7 +84,9 @@ typedef struct worker {
     char name[PROTO_NAME_MAX];
     char host[PROTO_NAME_MAX];
     void *zctx;
-    void *sock;
+    void *sock;                   /* control, the main thread's */
+    char ident[IDENT_LEN + 1];    /* this session's control identity */
+    uint64_t heartbeat_ns;        /* the welcome's */
     sched_t *sched;
     size_t sched_stack_reserve;
     open_heap_t heaps[MAX_HEAPS];
@@ -78,6 +102,11 @@ typedef struct worker {
     proto_gc_t *gcq;              /* under mu */
     int gcq_len;
     int64_t gc_dropped;
+    unsigned session;             /* under mu: bumped by each new session */
+    int misses;                   /* the welcome's: heartbeats missed = lost */
+    pid_t parent;
+    char asked_name[PROTO_NAME_MAX];  /* --name, or host:pid */
+    uint64_t coord_seen_ns;       /* under mu: last heard from the coordinator */
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -243,51 +272,139 @@ static int take_gc_queue(worker_t *w, proto_gc_t **out)
     return n;
 }
 
-static void send_gc_batch(void *sock, proto_gc_t *batch, int n)
+/* Send the batch and free it. The first send that fails (the queue to a
+** gone coordinator full for SEND_TIMEOUT_MS) drops the rest: a batch of
+** thousands must not cost thousands of timeouts. Returns how many were
+** dropped. */
+static int send_gc_batch(void *sock, proto_gc_t *batch, int n)
 {
-    for (int i = 0; i < n; i++) {
+    int i;
+    for (i = 0; i < n; i++) {
         proto_msg_t m = {.type = PROTO_GC};
         m.u.gc = batch[i];
-        send_msg(sock, &m);
+        if (send_msg(sock, &m) != 0)
+            break;
     }
     free(batch);
+    return n - i;
 }
+
+static void setopt_int(void *sock, int opt, int value)
+{
+    zmq_setsockopt(sock, opt, &value, sizeof value);
+}
+
+/* A DEALER to the coordinator with identity `ident`: bounded queues, a
+** send timeout and a size limit on what it takes in. NULL on failure. */
+static void *open_socket(worker_t *w, const char *ident)
+{
+    void *sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!sock)
+        return NULL;
+    setopt_int(sock, ZMQ_LINGER, 1000);
+    setopt_int(sock, ZMQ_SNDTIMEO, SEND_TIMEOUT_MS);
+    setopt_int(sock, ZMQ_SNDHWM, 1000);
+    setopt_int(sock, ZMQ_RCVHWM, 1000);
+    int64_t maxmsg = 16 << 20;     /* a task frame is small */
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, ident, strlen(ident));
+    char err[512];
+    if (w->opts->keys_dir && keys_client_apply(w->opts->keys_dir, sock, err, sizeof err) != 0) {
+        fprintf(stderr, "heapsim worker: %s\n", err);
+        zmq_close(sock);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (zmq_connect(sock, w->opts->endpoint) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
+static bool stop_now(worker_t *w);
 
 static void *sampler_main(void *arg)
 {
     worker_t *w = arg;
-    void *sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    int linger = 1000;
+    void *sock = NULL;
+    unsigned session = 0;
+    uint64_t last_beat = 0, last_sample = 0, stop_seen = 0;
 
-    if (!sock) {
-        fprintf(stderr, "heapsim worker %s: sampler socket: %s\n", w->name,
-                zmq_strerror(errno));
-        return NULL;
-    }
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(sock, w->opts->endpoint) != 0) {
-        fprintf(stderr, "heapsim worker %s: sampler connect: %s\n", w->name,
-                zmq_strerror(errno));
-        zmq_close(sock);
-        return NULL;
-    }
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
-        uint64_t interval = w->cur.active ? w->cur.interval_ns : 100000000u;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(interval / 1000000000u);
-        until.tv_nsec += (long)(interval % 1000000000u);
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
+        if (session != w->session) {
+            /* A new session: a new telemetry socket beside the control one. */
+            char ident[IDENT_LEN + 1];
+            session = w->session;
+            snprintf(ident, sizeof ident, "t%s", w->ident + 1);
+            pthread_mutex_unlock(&w->mu);
+            if (sock)
+                zmq_close(sock);
+            sock = open_socket(w, ident);
+            if (!sock)
+                fprintf(stderr, "heapsim worker %s: telemetry socket: %s\n", w->name,
+                        zmq_strerror(errno));
+            pthread_mutex_lock(&w->mu);
+            last_beat = 0;
         }
-        pthread_cond_timedwait(&w->wake, &w->mu, &until);
-        if (w->stopping || !w->cur.active)
+        uint64_t interval = w->cur.active ? w->cur.interval_ns : 100000000u;
+        uint64_t beat = w->heartbeat_ns ? w->heartbeat_ns : 1000000000u;
+        pthread_mutex_unlock(&w->mu);
+
+        /* Wait for the coordinator's heartbeats, at most 50 ms at a time so
+        ** that a new session or a stop is seen soon. */
+        if (sock) {
+            zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+            if (zmq_poll(&item, 1, 50) > 0) {
+                zmq_msg_t frame;
+                zmq_msg_init(&frame);
+                while (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) >= 0) {
+                    pthread_mutex_lock(&w->mu);
+                    w->coord_seen_ns = clock_mono_ns();
+                    pthread_mutex_unlock(&w->mu);
+                }
+                zmq_msg_close(&frame);
+            }
+        } else {
+            usleep(50000);
+        }
+        uint64_t now = clock_mono_ns();
+        /* Told to stop (SIGTERM, or `heapsim run` died) while a kernel
+        ** runs: the main thread stops at the task's end; a task that does
+        ** not end within the grace is cut short with the process. */
+        pthread_mutex_lock(&w->mu);
+        bool busy = w->cur.active;
+        pthread_mutex_unlock(&w->mu);
+        if (busy && stop_now(w)) {
+            if (!stop_seen)
+                stop_seen = now;
+            else if (now - stop_seen > STOP_GRACE_NS) {
+                fprintf(stderr, "heapsim worker %s: stopped in the middle of a task\n",
+                        w->name);
+                _exit(143);
+            }
+        }
+        if (sock && now - last_beat >= beat) {
+            proto_msg_t hb = {.type = PROTO_HEARTBEAT};
+            pthread_mutex_lock(&w->mu);
+            hb.u.ref.task_id = w->cur.active ? w->cur.task_id : 0;
+            hb.u.ref.attempt = w->cur.active ? w->cur.attempt : 0;
+            pthread_mutex_unlock(&w->mu);
+            if (w->heartbeat_ns)          /* only once welcomed */
+                send_msg(sock, &hb);
+            last_beat = now;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (w->stopping || !w->cur.active || !sock || session != w->session ||
+            now - last_sample < interval)
             continue;
+        last_sample = now;
         proto_msg_t m = {.type = PROTO_SAMPLE}, prof = {.type = PROTO_SAMPLE};
         proto_gc_t *batch;
         fill_sample(w, &m.u.sample);
+        m.u.sample.attempt = w->cur.attempt;
+        m.u.sample.tseq = ++w->cur.tseq;
         /* A heap profile snapshot when a collection has published one since
         ** the last sent. */
         uint64_t cycle = 0;
@@ -302,16 +419,21 @@ static void *sampler_main(void *arg)
         if (send_prof)
             w->cur.prof_cycle = cycle;
         int n = take_gc_queue(w, &batch);
+        for (int i = 0; i < n; i++)
+            batch[i].tseq = ++w->cur.tseq;
         pthread_mutex_unlock(&w->mu);
-        send_msg(sock, &m);
-        send_gc_batch(sock, batch, n);
-        if (send_prof)
+        int dropped = send_msg(sock, &m) != 0 ? n + 1 : send_gc_batch(sock, batch, n);
+        if (dropped > n)
+            free(batch);
+        if (send_prof && dropped <= n)
             send_msg(sock, &prof);
         proto_msg_free(&prof);
         pthread_mutex_lock(&w->mu);
+        w->gc_dropped += dropped;
     }
     pthread_mutex_unlock(&w->mu);
-    zmq_close(sock);
+    if (sock)
+        zmq_close(sock);
     return NULL;
 }
 
@@ -339,6 +461,7 @@ static void on_gc_cycle(void *arg, const heap_gc_cycle_t *c)
         snprintf(g->worker, sizeof g->worker, "%s", w->name);
         snprintf(g->heap, sizeof g->heap, "%s", w->cur.heap_key);
         g->task_id = w->cur.active ? w->cur.task_id : 0;
+        g->attempt = w->cur.active ? w->cur.attempt : 0;
         g->fields = c->fields;
     }
     pthread_mutex_unlock(&w->mu);
@@ -470,6 +593,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
 
     snprintf(r->worker, sizeof r->worker, "%s", w->name);
     r->task_id = t->task_id;
+    r->attempt = t->attempt;
     r->ok = 1;
 
     kernel_fn_t fn = kernels_find(t->params.kernel->name);
@@ -507,6 +631,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     w->cur = (current_t){
         .active = true,
         .task_id = t->task_id,
+        .attempt = t->attempt,
         .heap = heap,
         .start_ns = clock_mono_ns(),
         .interval_ns = (uint64_t)t->sample_interval_ns,
@@ -579,27 +704,57 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
 
 /* ---- The request loop -------------------------------------------------- */
 
-/* Wait for one message from the coordinator; 1 when stopped by a signal or
-** a dead parent, 0 with *msg filled, <0 on a socket error. */
-static int recv_msg(worker_t *w, proto_msg_t *msg)
+enum {
+    GOT_MSG = 0,
+    STOPPED = 1,                  /* a signal, or the parent died */
+    LOST = 2,                     /* the coordinator was not heard in time */
+    MALFORMED = 3,                /* a frame we cannot decode: err says why */
+    TIMEOUT = 4,
+    DONE = 5,                     /* the coordinator said done */
+};
+
+static bool stop_now(worker_t *w)
 {
-    pid_t parent = getppid();
+    return stop_requested || (w->opts->exit_with_parent && getppid() != w->parent);
+}
+
+/* The coordinator has not been heard for MISSES_MAX heartbeats. */
+static bool coordinator_lost(worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t seen = w->coord_seen_ns, beat = w->heartbeat_ns;
+    pthread_mutex_unlock(&w->mu);
+    if (!beat)
+        return false;
+    uint64_t now = clock_mono_ns();
+    return now > seen && now - seen > (uint64_t)(w->misses > 0 ? w->misses : MISSES_MAX) * beat;
+}
+
+/* Wait up to timeout_ns (0: no limit) for one message on the control
+** socket. GOT_MSG with *msg filled; STOPPED, LOST, TIMEOUT; MALFORMED with
+** the reason in err; <0 on a socket error. */
+static int recv_msg(worker_t *w, proto_msg_t *msg, uint64_t timeout_ns, char *err,
+                    size_t errsize)
+{
+    uint64_t until = timeout_ns ? clock_mono_ns() + timeout_ns : 0;
     for (;;) {
         zmq_pollitem_t item = {.socket = w->sock, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&item, 1, 250);
-        if (stop_requested)
-            return 1;
-        if (w->opts->exit_with_parent && getppid() != parent)
-            return 1;
+        int n = zmq_poll(&item, 1, 100);
+        if (stop_now(w))
+            return STOPPED;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (coordinator_lost(w))
+                return LOST;
+            if (until && clock_mono_ns() >= until)
+                return TIMEOUT;
             continue;
+        }
         zmq_msg_t frame;
-        char err[256];
         zmq_msg_init(&frame);
         if (zmq_msg_recv(&frame, w->sock, 0) < 0) {
             zmq_msg_close(&frame);
@@ -607,41 +762,131 @@ static int recv_msg(worker_t *w, proto_msg_t *msg)
                 continue;
             return -errno;
         }
-        int rc = proto_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), msg, err,
-                              sizeof err);
+        pthread_mutex_lock(&w->mu);
+        w->coord_seen_ns = clock_mono_ns();
+        pthread_mutex_unlock(&w->mu);
+        int rc = proto_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), msg, err, errsize);
         zmq_msg_close(&frame);
-        if (rc == 0)
-            return 0;
-        fprintf(stderr, "heapsim worker %s: ignoring a malformed message from the coordinator: %s\n",
-                w->name, err);
+        return rc == 0 ? GOT_MSG : MALFORMED;
     }
 }
 
-static int serve(worker_t *w)
+static void session_end(worker_t *w)
 {
-    proto_msg_t hello = {.type = PROTO_HELLO};
-    snprintf(hello.u.hello.worker, sizeof hello.u.hello.worker, "%s", w->name);
+    if (w->sock)
+        zmq_close(w->sock);
+    w->sock = NULL;
+    pthread_mutex_lock(&w->mu);
+    w->heartbeat_ns = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A new connection: fresh identities, hello, and the coordinator's
+** welcome within MISSES_MAX default heartbeats. GOT_MSG, STOPPED, LOST, or
+** <0. */
+static int session_start(worker_t *w)
+{
+    unsigned char raw[8];
+    char ident[IDENT_LEN + 1];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
+        memcpy(raw, &x, sizeof raw);
+    }
+    snprintf(ident, sizeof ident, "c%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
+             raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+    w->sock = open_socket(w, ident);
+    if (!w->sock)
+        return -errno;
+    pthread_mutex_lock(&w->mu);
+    snprintf(w->ident, sizeof w->ident, "%s", ident);
+    w->session++;
+    w->heartbeat_ns = 0;
+    pthread_mutex_unlock(&w->mu);
+
+    proto_msg_t hello = {.type = PROTO_HELLO}, msg;
+    snprintf(hello.u.hello.worker, sizeof hello.u.hello.worker, "%s", w->asked_name);
     snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "%s", w->host);
     hello.u.hello.pid = getpid();
     hello.u.hello.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (send_msg(w->sock, &hello) != 0)
-        return -errno;
+        return LOST;
+    uint64_t until = clock_mono_ns() + MISSES_MAX * 1000000000ull;
+    for (;;) {
+        char err[256];
+        uint64_t now = clock_mono_ns();
+        if (now >= until)
+            return LOST;
+        int rc = recv_msg(w, &msg, until - now, err, sizeof err);
+        if (rc == TIMEOUT)
+            return LOST;
+        if (rc != GOT_MSG && rc != MALFORMED)
+            return rc;
+        if (rc == GOT_MSG && msg.type == PROTO_WELCOME) {
+            pthread_mutex_lock(&w->mu);
+            snprintf(w->name, sizeof w->name, "%s", msg.u.welcome.worker);
+            w->heartbeat_ns = (uint64_t)msg.u.welcome.heartbeat_ms * 1000000u;
+            w->misses = (int)msg.u.welcome.misses;
+            w->coord_seen_ns = clock_mono_ns();
+            pthread_mutex_unlock(&w->mu);
+            return GOT_MSG;
+        }
+        if (rc == GOT_MSG)
+            proto_msg_free(&msg);
+    }
+}
 
+/* Send the result until the coordinator acknowledges it. GOT_MSG when it
+** did, STOPPED, LOST or <0. */
+static int deliver_result(worker_t *w, const proto_msg_t *res)
+{
+    for (;;) {
+        proto_msg_t msg;
+        char err[256];
+        if (stop_now(w))
+            return STOPPED;
+        if (send_msg(w->sock, res) != 0 && coordinator_lost(w))
+            return LOST;
+        int rc = recv_msg(w, &msg, w->heartbeat_ns, err, sizeof err);
+        if (rc == TIMEOUT || rc == MALFORMED)
+            continue;
+        if (rc != GOT_MSG)
+            return rc;
+        bool acked = msg.type == PROTO_ACK && msg.u.ref.task_id == res->u.result.task_id &&
+                     msg.u.ref.attempt == res->u.result.attempt;
+        bool done = msg.type == PROTO_DONE;
+        proto_msg_free(&msg);
+        if (acked || done)
+            return GOT_MSG;
+    }
+}
+
+/* One session's requests: DONE, STOPPED, LOST or <0. */
+static int serve_session(worker_t *w)
+{
     for (;;) {
         proto_msg_t ready = {.type = PROTO_READY}, msg;
+        char err[256];
         snprintf(ready.worker, sizeof ready.worker, "%s", w->name);
         if (send_msg(w->sock, &ready) != 0)
-            return -errno;
-        int rc = recv_msg(w, &msg);
-        if (rc != 0)
-            return rc > 0 ? 0 : rc;
+            return coordinator_lost(w) ? LOST : -errno;
+        int rc = recv_msg(w, &msg, 0, err, sizeof err);
+        if (rc == MALFORMED) {
+            /* Most likely a task we cannot take: say so, never stay silent
+            ** (the coordinator would wait for ever). */
+            proto_msg_t rej = {.type = PROTO_REJECT};
+            snprintf(rej.u.ref.reason, sizeof rej.u.ref.reason, "%s", err);
+            fprintf(stderr, "heapsim worker %s: rejecting a message from the coordinator: %s\n",
+                    w->name, err);
+            send_msg(w->sock, &rej);
+            continue;
+        }
+        if (rc != GOT_MSG)
+            return rc;
         if (msg.type == PROTO_DONE) {
             proto_msg_free(&msg);
-            return 0;
+            return DONE;
         }
         if (msg.type != PROTO_TASK) {
-            fprintf(stderr, "heapsim worker %s: unexpected '%s' message\n", w->name,
-                    proto_type_name(msg.type));
             proto_msg_free(&msg);
             continue;
         }
@@ -652,8 +897,11 @@ static int serve(worker_t *w)
         proto_gc_t *batch;
         pthread_mutex_lock(&w->mu);
         int n = take_gc_queue(w, &batch);
+        for (int i = 0; i < n; i++) {
+            batch[i].attempt = msg.u.task.attempt;
+            batch[i].tseq = ++w->cur.tseq;
+        }
         pthread_mutex_unlock(&w->mu);
-        send_gc_batch(w->sock, batch, n);
         /* A heap of this task alone: a fresh one per task, as a Go program
         ** starts with an empty heap; nothing needs it any more. */
         if (msg.u.task.heap_private)
@@ -662,36 +910,152 @@ static int serve(worker_t *w)
                     close_heap_at(w, i, true);
                     break;
                 }
-        if (prof.type == PROTO_PROFILE)
-            send_msg(w->sock, &prof);
+        if (stop_now(w) || coordinator_lost(w)) {
+            free(batch);
+            rc = stop_now(w) ? STOPPED : LOST;
+        } else {
+            send_gc_batch(w->sock, batch, n);
+            if (prof.type == PROTO_PROFILE)
+                send_msg(w->sock, &prof);
+            rc = deliver_result(w, &res);
+        }
         proto_msg_free(&prof);
-        rc = send_msg(w->sock, &res);
         proto_msg_free(&res);
         proto_msg_free(&msg);
-        if (rc != 0)
+        if (rc != GOT_MSG)
             return rc;
     }
+}
+
+/* Sleep ms, waking early to stop. */
+static bool backoff_sleep(worker_t *w, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 100) {
+        if (stop_now(w))
+            return false;
+        usleep(100000);
+    }
+    return !stop_now(w);
+}
+
+static int serve(worker_t *w)
+{
+    int backoff_ms = BACKOFF_FIRST_MS;
+    for (;;) {
+        int rc = session_start(w);
+        if (rc == GOT_MSG) {
+            backoff_ms = BACKOFF_FIRST_MS;
+            rc = serve_session(w);
+        }
+        session_end(w);
+        if (rc == DONE || rc == STOPPED)
+            return 0;
+        if (rc < 0)
+            return rc;
+        if (!w->opts->quiet)
+            fprintf(stderr, "heapsim worker %s: no coordinator at %s; trying again in %d s\n",
+                    w->name, w->opts->endpoint, backoff_ms / 1000);
+        if (!backoff_sleep(w, backoff_ms))
+            return 0;
+        backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+    }
+}
+
+static volatile sig_atomic_t forward_sig;
+
+static void on_forward_signal(int sig)
+{
+    forward_sig = sig;
+}
+
+/* --procs N: N worker processes under this one. Returns the exit status:
+** 0 when every one exited 0, else the first other status. */
+static int run_procs(const worker_opts_t *opts)
+{
+    pid_t *pids = calloc((size_t)opts->procs, sizeof *pids);
+    int status = 0, left = 0;
+    if (!pids) {
+        fprintf(stderr, "heapsim worker: out of memory\n");
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_forward_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (int i = 0; i < opts->procs; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, "heapsim worker: fork: %s\n", strerror(errno));
+            status = 1;
+            break;
+        }
+        if (pid == 0) {
+            char name[PROTO_NAME_MAX], host[100] = "localhost";
+            worker_opts_t child = *opts;
+            child.procs = 0;
+            child.exit_with_parent = true;
+            gethostname(host, sizeof host - 1);
+            if (opts->name)
+                snprintf(name, sizeof name, "%.99s-%d", opts->name, i + 1);
+            else
+                snprintf(name, sizeof name, "%.99s:%d", host, (int)getpid());
+            child.name = name;
+            _exit(worker_main(&child));
+        }
+        pids[i] = pid;
+        left++;
+    }
+    while (left > 0) {
+        int ws;
+        pid_t pid = waitpid(-1, &ws, 0);
+        if (pid < 0) {
+            if (errno != EINTR)
+                break;
+            if (forward_sig)
+                for (int i = 0; i < opts->procs; i++)
+                    if (pids[i] > 0)
+                        kill(pids[i], forward_sig);
+            forward_sig = 0;
+            continue;
+        }
+        for (int i = 0; i < opts->procs; i++)
+            if (pids[i] == pid)
+                pids[i] = 0;
+        left--;
+        int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        if (rc != 0 && status == 0)
+            status = rc;
+    }
+    free(pids);
+    return status;
 }
 
 int worker_main(const worker_opts_t *opts)
 {
     worker_t w = {.opts = opts};
     int status = 1;
-    int linger = 2000;
 
+    if (opts->procs > 1)
+        return run_procs(opts);
+
+    w.parent = getppid();
     if (opts->exit_with_parent)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* The parent may have died before PDEATHSIG was set. */
+    if (opts->exit_with_parent && getppid() != w.parent)
+        return 0;
 
     if (gethostname(w.host, sizeof w.host - 1) != 0)
         snprintf(w.host, sizeof w.host, "localhost");
     if (opts->name)
-        snprintf(w.name, sizeof w.name, "%s", opts->name);
+        snprintf(w.asked_name, sizeof w.asked_name, "%s", opts->name);
     else
-        snprintf(w.name, sizeof w.name, "%.100s:%d", w.host, (int)getpid());
+        snprintf(w.asked_name, sizeof w.asked_name, "%.100s:%d", w.host, (int)getpid());
+    snprintf(w.name, sizeof w.name, "%s", w.asked_name);
 
     w.gcq = calloc(GC_QUEUE_MAX, sizeof *w.gcq);
     if (!w.gcq) {
@@ -710,16 +1074,30 @@ int worker_main(const worker_opts_t *opts)
         fprintf(stderr, "heapsim worker: zmq_ctx_new: %s\n", zmq_strerror(errno));
         goto out_gcq;
     }
-    w.sock = zmq_socket(w.zctx, ZMQ_DEALER);
-    if (!w.sock) {
-        fprintf(stderr, "heapsim worker: socket: %s\n", zmq_strerror(errno));
-        goto out_ctx;
-    }
-    zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(w.sock, opts->endpoint) != 0) {
+    /* A bad endpoint is a usage error, found before anything starts. */
+    void *probe = zmq_socket(w.zctx, ZMQ_DEALER);
+    if (!probe || zmq_connect(probe, opts->endpoint) != 0) {
         fprintf(stderr, "heapsim worker: cannot connect to '%s': %s\n", opts->endpoint,
                 zmq_strerror(errno));
-        goto out_sock;
+        if (probe)
+            zmq_close(probe);
+        status = WORKER_EXIT_USAGE;
+        goto out_ctx;
+    }
+    setopt_int(probe, ZMQ_LINGER, 0);
+    zmq_close(probe);
+    /* Keys that cannot be read are a usage error too. */
+    if (opts->keys_dir) {
+        char err[512];
+        void *s = zmq_socket(w.zctx, ZMQ_DEALER);
+        int krc = s ? keys_client_apply(opts->keys_dir, s, err, sizeof err) : -1;
+        if (s)
+            zmq_close(s);
+        if (krc != 0) {
+            fprintf(stderr, "heapsim worker: %s\n", s ? err : "cannot make a socket");
+            status = WORKER_EXIT_USAGE;
+            goto out_ctx;
+        }
     }
     if (pthread_create(&w.sampler, NULL, sampler_main, &w) == 0)
         w.sampler_started = true;
@@ -739,8 +1117,6 @@ int worker_main(const worker_opts_t *opts)
     }
     close_heaps(&w);
     sched_destroy(&w.sched);
-out_sock:
-    zmq_close(w.sock);
 out_ctx:
     zmq_ctx_term(w.zctx);
 out_gcq:

@@ -13,11 +13,22 @@ typedef struct worker_opts {
     const char *name;            /* NULL: "host:pid" */
     bool exit_with_parent;       /* a local worker of `heapsim run` */
     bool quiet;
+    const char *keys_dir;        /* NULL: plain TCP; else CURVE (keys/keys.h) */
+    int procs;                   /* > 1: that many worker processes (named
+                                 ** NAME-1.. or host:pid), this one their
+                                 ** parent: they exit with it, a SIGTERM to it
+                                 ** reaches them */
 } worker_opts_t;
 
-/* Serve until the coordinator says done or a signal stops us. Returns the
-** process exit status: 0 done, 1 on a failure to serve (the reason was
-** printed on stderr). */
+#define WORKER_EXIT_USAGE 2      /* the endpoint cannot be used */
+
+/* Serve until the coordinator says done or a signal stops us; a lost
+** coordinator is tried again with a backoff (1 s doubling to 32 s).
+** Returns the process exit status: 0 done or stopped, 1 on a failure to
+** serve, WORKER_EXIT_USAGE for an endpoint ZeroMQ refuses (the reason was
+** printed on stderr). A stop while a kernel runs waits for it at most
+** STOP_GRACE, then the process exits 143 without leaving its heap (the
+** others and `heapsim clean` cope). */
 int worker_main(const worker_opts_t *opts);
 
 #endif

@@ -8,8 +8,9 @@ source "$lib" "$1"
 db="$T/h.db"
 for attempt in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 30000))
+    # A faster heartbeat than the default, learnt by the workers at welcome.
     "$HEAPSIM" coordinator --bind "tcp://127.0.0.1:$port" "$REF/tests/data/small.yaml" \
-        --db "$db" --json >"$T/run.json" 2>"$T/coord.err" &
+        --heartbeat 200 --misses 5 --db "$db" --json >"$T/run.json" 2>"$T/coord.err" &
     coord=$!
     sleep 0.5
     kill -0 "$coord" 2>/dev/null && break

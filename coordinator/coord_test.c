@@ -1,0 +1,305 @@
+/*
+** coordinator/coord_test.c -- the coordinator over real ZeroMQ sockets and
+** a real SQLite file, with hand-driven fake workers: messages without
+** hello and malformed frames are refused and counted, a name in use is
+** made unique, the worker cap refuses, a silent worker is lost and its task
+** runs again as attempt 2, late and repeated results are acknowledged and
+** dropped, a task the worker rejects fails for good after 3 attempts.
+** Waits are for events (with a generous limit), never timed assertions.
+*/
+#include "coordinator/coord.h"
+#include "base/testrun.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "base/clock.h"
+#include "proto/proto.h"
+
+static char dir[512];
+static char endpoint[128];     /* ipc paths are short: not under TEST_TMPDIR */
+
+typedef struct fixture {
+    scenario_t *scn;
+    plan_t *plan;
+    store_t *st;
+    int64_t run_id;
+    coord_t *coord;
+    pthread_t thread;
+    int status;
+    void *zctx;
+    char db[600];
+} fixture_t;
+
+static void *coord_thread(void *arg)
+{
+    fixture_t *f = arg;
+    f->status = coord_run(f->coord);
+    return NULL;
+}
+
+static void start(fixture_t *f, const char *name, const char *yaml, int workers_max)
+{
+    char path[600], err[512];
+    const char *tmp = getenv("TEST_TMPDIR");
+    snprintf(dir, sizeof dir, "%s/coord_test_%s_%d", tmp && *tmp ? tmp : "/tmp", name,
+             (int)getpid());
+    REQUIRE(mkdir(dir, 0700) == 0);
+    snprintf(path, sizeof path, "%s/s.yaml", dir);
+    FILE *fp = fopen(path, "w");
+    REQUIRE(fp && fputs(yaml, fp) >= 0 && fclose(fp) == 0);
+    REQUIRE_MSG(scenario_load(path, NULL, 0, &f->scn, err, sizeof err) == 0, "%s", err);
+    REQUIRE(plan_new(f->scn, "tok", &f->plan) == 0);
+    snprintf(f->db, sizeof f->db, "%s/h.db", dir);
+    REQUIRE(store_open(f->db, 0, &f->st, err, sizeof err) == 0);
+    store_run_t run = {.token = "tok", .name = f->scn->name, .host = "h",
+                       .started_unix_ns = 1};
+    REQUIRE(store_run_insert(f->st, &run, &f->run_id) == 0);
+    for (size_t i = 0; i < plan_ntasks(f->plan); i++) {
+        const scn_task_t *t = plan_task(f->plan, i)->scn;
+        store_task_t stt = {.run_id = f->run_id, .seq = t->seq,
+                            .kernel = t->params.kernel->name, .seed = t->seed};
+        int64_t id;
+        REQUIRE(store_task_insert(f->st, &stt, &id) == 0);
+        REQUIRE(plan_set_task_id(f->plan, i, id) == 0);
+    }
+    snprintf(endpoint, sizeof endpoint, "ipc:///tmp/heapsim-coord-test-%d-%s.sock",
+             (int)getpid(), name);
+    coord_opts_t co = {.bind = endpoint, .store = f->st, .plan = f->plan, .run_id = f->run_id,
+                       .heartbeat_ms = 50, .workers_max = workers_max};
+    REQUIRE_MSG(coord_new(&co, &f->coord, err, sizeof err) == 0, "%s", err);
+    f->zctx = zmq_ctx_new();
+    REQUIRE(pthread_create(&f->thread, NULL, coord_thread, f) == 0);
+}
+
+static int finish(fixture_t *f)
+{
+    pthread_join(f->thread, NULL);
+    return f->status;
+}
+
+static void cleanup(fixture_t *f)
+{
+    coord_destroy(&f->coord);
+    unlink(endpoint + strlen("ipc://"));
+    zmq_ctx_term(f->zctx);
+    plan_destroy(&f->plan);
+    store_close(&f->st);
+    scenario_free(&f->scn);
+}
+
+/* ---- A fake worker ----------------------------------------------------- */
+
+static void *peer(fixture_t *f, const char *ident)
+{
+    void *s = zmq_socket(f->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (ident)
+        zmq_setsockopt(s, ZMQ_ROUTING_ID, ident, strlen(ident));
+    REQUIRE(zmq_connect(s, endpoint) == 0);
+    return s;
+}
+
+static void say(void *s, const proto_msg_t *m)
+{
+    char *buf;
+    size_t len;
+    REQUIRE(proto_encode(m, &buf, &len) == 0);
+    REQUIRE(zmq_send(s, buf, len, 0) == (int)len);
+    free(buf);
+}
+
+/* The next message, within 10 s; 0 or -1 when none came. */
+static int hear(void *s, proto_msg_t *m)
+{
+    zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+    char buf[1 << 16], err[256];
+    if (zmq_poll(&item, 1, 10000) != 1)
+        return -1;
+    int n = zmq_recv(s, buf, sizeof buf, 0);
+    if (n < 0 || n > (int)sizeof buf)
+        return -1;
+    return proto_decode(buf, (size_t)n, m, err, sizeof err) == 0 ? 0 : -1;
+}
+
+static long long q_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v = -1;
+    REQUIRE(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void hello(void *s, const char *name)
+{
+    proto_msg_t m = {.type = PROTO_HELLO};
+    snprintf(m.u.hello.worker, sizeof m.u.hello.worker, "%s", name);
+    snprintf(m.u.hello.host, sizeof m.u.hello.host, "h");
+    m.u.hello.pid = 1;
+    m.u.hello.ncpu = 1;
+    say(s, &m);
+}
+
+static void ready(void *s)
+{
+    proto_msg_t m = {.type = PROTO_READY};
+    snprintf(m.worker, sizeof m.worker, "x");
+    say(s, &m);
+}
+
+static void beat(void *s)
+{
+    proto_msg_t m = {.type = PROTO_HEARTBEAT};
+    say(s, &m);
+}
+
+static void result(void *s, int64_t task_id, int64_t attempt)
+{
+    proto_msg_t m = {.type = PROTO_RESULT};
+    snprintf(m.u.result.worker, sizeof m.u.result.worker, "x");
+    m.u.result.task_id = task_id;
+    m.u.result.attempt = attempt;
+    m.u.result.ok = 1;
+    say(s, &m);
+}
+
+static const char *one_task =
+    "name: one\ntask: {kernel: binary_trees, depth: 4}\n";
+
+static void test_faults_and_loss(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start(&f, "faults", one_task, 2);
+
+    /* No hello: refused. Garbage: refused. */
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    ready(a);
+    REQUIRE(zmq_send(a, "\xc1\xc1", 2, 0) == 2);
+    hello(a, "alpha");
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_WELCOME);
+    CHECK_STR(m.u.welcome.worker, "alpha");
+    CHECK_INT(m.u.welcome.heartbeat_ms, 50);
+
+    /* The same name from another connection: another worker. */
+    void *b = peer(&f, "cbbbbbbbbbbbbbbbb");
+    void *bt = peer(&f, "tbbbbbbbbbbbbbbbb");
+    hello(b, "alpha");
+    REQUIRE(hear(b, &m) == 0);
+    CHECK_INT(m.type, PROTO_WELCOME);
+    CHECK_STR(m.u.welcome.worker, "alpha#2");
+
+    /* Over the cap of 2: no welcome (refused). */
+    void *c = peer(&f, "ccccccccccccccccc");
+    hello(c, "gamma");
+
+    /* alpha takes the task and falls silent. */
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    int64_t task_id = m.u.task.task_id;
+    CHECK_INT(m.u.task.attempt, 1);
+    proto_msg_free(&m);
+
+    /* beta keeps beating and asks; it gets the task as attempt 2 once
+    ** alpha is lost. */
+    ready(b);
+    uint64_t until = clock_mono_ns() + 30000000000ull;
+    int got = -1;
+    while (clock_mono_ns() < until) {
+        beat(bt);
+        zmq_pollitem_t item = {.socket = b, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 20) == 1) {
+            got = hear(b, &m);
+            break;
+        }
+    }
+    REQUIRE(got == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    CHECK_INT(m.u.task.task_id, task_id);
+    CHECK_INT(m.u.task.attempt, 2);
+    proto_msg_free(&m);
+
+    /* alpha's late result: alpha is lost, so refused as without hello. */
+    result(a, task_id, 1);
+    /* beta's result, twice: both acknowledged, the second a duplicate. */
+    for (int i = 0; i < 2; i++) {
+        result(b, task_id, 2);
+        REQUIRE(hear(b, &m) == 0);
+        CHECK_INT(m.type, PROTO_ACK);
+        CHECK_INT(m.u.ref.attempt, 2);
+    }
+    ready(b);
+    REQUIRE(hear(b, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.no_hello, 2);          /* alpha's ready before hello, its late result */
+    CHECK_UINT(n.bad_frames, 1);
+    CHECK_UINT(n.refused_full, 1);
+    CHECK_UINT(n.duplicates, 1);
+    CHECK_UINT(n.lost, 1);
+    CHECK_UINT(n.requeued, 1);
+    /* The lost worker and the re-queued attempt are events of the run. */
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'worker_lost'"
+                          " and worker = 'alpha' and detail = 'no heartbeat'"), 1);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'task_requeued'"
+                          " and task_id is not null and detail like 'attempt 1: %'"), 1);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_close(bt);
+    zmq_close(c);
+    cleanup(&f);
+}
+
+static void test_rejected_three_times(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start(&f, "reject", one_task, 0);
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    hello(a, "alpha");
+    REQUIRE(hear(a, &m) == 0);
+    for (int i = 1; i <= 3; i++) {
+        ready(a);
+        REQUIRE(hear(a, &m) == 0);
+        REQUIRE_INT(m.type, PROTO_TASK);
+        CHECK_INT(m.u.task.attempt, i);
+        proto_msg_free(&m);
+        proto_msg_t r = {.type = PROTO_REJECT};
+        snprintf(r.u.ref.reason, sizeof r.u.ref.reason, "unknown kernel 'x'");
+        say(a, &r);
+    }
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 1);
+    zmq_close(a);
+    cleanup(&f);
+}
+
+int main(void)
+{
+    test_faults_and_loss();
+    test_rejected_three_times();
+    if (testrun_exit_status("coord_test") != 0)
+        return 1;
+    printf("coord_test: all checks passed\n");
+    return 0;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A coordinator killed with SIGKILL mid-run leaves a consistent database;
+# `heapsim coordinator --resume RUN_ID` rebuilds the run from its stored
+# scenario and token, runs only the unfinished tasks, and the worker that
+# was still running rejoins it. A finished run cannot be resumed.
+lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
+[ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+source "$lib" "$1"
+
+cat >"$T/three.yaml" <<'YAML'
+name: three
+tasks:
+  - kernel: binary_trees
+    depth: 8
+  - kernel: churn
+    objects: 8000000
+    live_objects: 20000
+  - kernel: binary_trees
+    depth: 9
+YAML
+wait_for() {
+    local what="$1"; shift
+    for i in $(seq 1 300); do
+        "$@" && { pass; return 0; }
+        sleep 0.1
+    done
+    fail "$what"
+    return 1
+}
+churn_running() {
+    [ "$(q "$db" "select status from tasks where kernel = 'churn'" 2>/dev/null)" = running ]
+}
+
+db="$T/h.db"
+port=$((20000 + RANDOM % 30000))
+ep="tcp://127.0.0.1:$port"
+"$HEAPSIM" coordinator --bind "$ep" "$T/three.yaml" --db "$db" --set gogc=150 --quiet \
+    2>"$T/c1.err" &
+c1=$!
+"$HEAPSIM" worker --connect "$ep" --name w 2>"$T/w.err" &
+w=$!
+wait_for "the churn task running" churn_running
+kill -9 "$c1"
+wait "$c1" 2>/dev/null
+run_id="$(q "$db" "select id from runs")"
+expect_eq "killed coordinator: database intact" "$(q "$db" "pragma integrity_check")" ok
+expect_eq "the first task was done before" \
+    "$(q "$db" "select status from tasks where seq = 0")" done
+ended0="$(q "$db" "select ended_unix_ns from tasks where seq = 0")"
+
+"$HEAPSIM" coordinator --bind "$ep" --resume "$run_id" --db "$db" --json \
+    >"$T/resumed.json" 2>"$T/c2.err"
+expect_eq "resumed coordinator: every task done" "$?" 0
+wait "$w"
+expect_eq "the worker rejoined and left when told" "$?" 0
+expect_eq "one run, done" "$(q "$db" "select count(*) || status from runs")" 1done
+expect_eq "three tasks done" "$(q "$db" "select count(*) from tasks where status = 'done'")" 3
+expect_eq "the done task was not run again" \
+    "$(q "$db" "select ended_unix_ns from tasks where seq = 0")" "$ended0"
+expect_eq "the stored --set applies again" \
+    "$(q "$db" "select json_extract(runtime_json, '\$.gogc') from tasks where seq = 1")" 150
+expect_eq "the rejoined worker is a new row beside its old one" "$(q "$db" "select group_concat(name, ',') from (select name from workers order by id)")" "w,w#2"
+
+"$HEAPSIM" coordinator --bind "$ep" --resume "$run_id" --db "$db" >/dev/null 2>"$T/c3.err"
+expect_eq "a done run: usage error" "$?" 2
+expect_grep "a done run: said" "nothing to resume" "$T/c3.err"
+"$HEAPSIM" run --resume 999 --db "$db" >/dev/null 2>"$T/c4.err"
+expect_eq "no such run: usage error" "$?" 2
+
+"$HEAPSIM" clean >/dev/null 2>&1
+check "no heapsim segment left in /dev/shm" no_segments_left
+finish
