@@ -348,15 +348,25 @@ static void *sampler_main(void *arg)
             pthread_mutex_lock(&w->mu);
             last_beat = 0;
         }
-        uint64_t interval = w->cur.active ? w->cur.interval_ns : 100000000u;
+        bool active = w->cur.active;
+        uint64_t interval = active ? w->cur.interval_ns : 100000000u;
         uint64_t beat = w->heartbeat_ns ? w->heartbeat_ns : 1000000000u;
         pthread_mutex_unlock(&w->mu);
 
         /* Wait for the coordinator's heartbeats, at most 50 ms at a time so
-        ** that a new session or a stop is seen soon. */
+        ** that a new session or a stop is seen soon, and no longer than
+        ** until the next sample is due (sample intervals go down to 10 ms);
+        ** idle, 10 ms, so that a task's first sample comes soon after it
+        ** starts. */
+        long wait_ms = 10;
+        if (active) {
+            uint64_t now0 = clock_mono_ns(), due = last_sample + interval;
+            uint64_t left_ns = due > now0 ? due - now0 : 0;
+            wait_ms = left_ns >= 50000000u ? 50 : (long)((left_ns + 999999u) / 1000000u);
+        }
         if (sock) {
             zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-            if (zmq_poll(&item, 1, 50) > 0) {
+            if (zmq_poll(&item, 1, wait_ms) > 0) {
                 zmq_msg_t frame;
                 zmq_msg_init(&frame);
                 while (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) >= 0) {
@@ -367,7 +377,7 @@ static void *sampler_main(void *arg)
                 zmq_msg_close(&frame);
             }
         } else {
-            usleep(50000);
+            usleep((useconds_t)wait_ms * 1000);
         }
         uint64_t now = clock_mono_ns();
         /* Told to stop (SIGTERM, or `heapsim run` died) while a kernel
