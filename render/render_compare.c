@@ -9,6 +9,7 @@
 ** side has fewer than 2 repeats done (no noise to judge by).
 */
 #include "render/render_int.h"
+#include "base/table.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -217,45 +218,45 @@ static int compare_text(FILE *out, const render_side_t *sa, const render_side_t 
     fprintf(out, "%s\n± is the standard deviation over the repeats, as a share of "
             "the mean.\n", test_statement);
     for (size_t i = 0; i < npairs && rc == 0; i++) {
-        render__table_t *table = render__table_new(5);
+        text_table_t *table = text_table_new(5);
         row_t *rows;
         size_t nrows;
         char ta[256], tb[256];
 
         if (!table || (rc = pair_rows(sa, sb, &pairs[i], va, vb, &rows, &nrows))) {
-            render__table_destroy(&table);
+            text_table_destroy(&table);
             return rc ? rc : RENDER_ENOMEM;
         }
         side_title(ta, sizeof ta, sa, pairs[i].a);
         side_title(tb, sizeof tb, sb, pairs[i].b);
-        rc = render__table_header(table, 0, "", false);
-        rc = rc ? rc : render__table_header(table, 1, "A", true);
-        rc = rc ? rc : render__table_header(table, 2, "B", true);
-        rc = rc ? rc : render__table_header(table, 3, "DELTA", true);
-        rc = rc ? rc : render__table_header(table, 4, "", false);
+        rc = text_table_header(table, 0, "", false);
+        rc = rc ? rc : text_table_header(table, 1, "A", true);
+        rc = rc ? rc : text_table_header(table, 2, "B", true);
+        rc = rc ? rc : text_table_header(table, 3, "DELTA", true);
+        rc = rc ? rc : text_table_header(table, 4, "", false);
         for (size_t k = 0; k < nrows && rc == 0; k++) {
             const row_t *r = &rows[k];
             char a[64], b[64], v[64];
             mean_cell(a, sizeof a, &r->a, r);
             mean_cell(b, sizeof b, &r->b, r);
             verdict(v, sizeof v, r);
-            rc = render__table_row(table);
-            rc = rc ? rc : render__table_cellf(table, 0, "%s", r->title);
-            rc = rc ? rc : render__table_cellf(table, 1, "%s", a);
-            rc = rc ? rc : render__table_cellf(table, 2, "%s", b);
+            rc = text_table_row(table);
+            rc = rc ? rc : text_table_cellf(table, 0, "%s", r->title);
+            rc = rc ? rc : text_table_cellf(table, 1, "%s", a);
+            rc = rc ? rc : text_table_cellf(table, 2, "%s", b);
             if (!r->significant)
-                rc = rc ? rc : render__table_cellf(table, 3, "~");
+                rc = rc ? rc : text_table_cellf(table, 3, "~");
             else
-                rc = rc ? rc : render__table_cellf(table, 3, "%+.1f%%", 100 * r->delta);
-            rc = rc ? rc : render__table_cellf(table, 4, "(%s)", v);
+                rc = rc ? rc : text_table_cellf(table, 3, "%+.1f%%", 100 * r->delta);
+            rc = rc ? rc : text_table_cellf(table, 4, "(%s)", v);
         }
         if (rc == 0) {
             fprintf(out, "\n%s (%s)  vs  %s (%s):\n", ta, render__str(pairs[i].a->kernel),
                     tb, render__str(pairs[i].b->kernel));
-            render__table_print(table, out, 2);
+            text_table_print(table, out, 2);
         }
         free(rows);
-        render__table_destroy(&table);
+        text_table_destroy(&table);
     }
     return rc ? RENDER_ENOMEM : render__check_out(out);
 }

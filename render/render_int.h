@@ -6,7 +6,7 @@
 ** structs into text. They share human units (render_fmt.c: "220 ms",
 ** "75.5 MiB", "1.23M", "4.1 %"), the statistics of repeats
 ** (render_stats.c: mean, min..max, Welch's t-test), JSON helpers over
-** json-c, and the aligned text table (render_table.c).
+** json-c; tables print with base/table.h.
 **
 ** Invariants: nothing here trusts the model to be complete -- NULL strings
 ** print as "-" (JSON null), unknown figures (NAN, STORE_NONE) as "-"
@@ -103,20 +103,5 @@ int render__check_out(FILE *out);
 /* A CSV field (RFC 4180): quoted when it needs to be. */
 void render__csv_field(FILE *out, const char *text);
 
-/* ---- an aligned text table (render_table.c) ------------------------- */
-
-typedef struct render__table render__table_t;
-
-render__table_t *render__table_new(size_t ncols);
-void render__table_destroy(render__table_t **table_p);
-int render__table_header(render__table_t *table, size_t col, const char *title,
-                         bool right_align);
-int render__table_row(render__table_t *table);
-int render__table_cell(render__table_t *table, size_t col, const char *text,
-                       size_t len, int right_align);
-int render__table_cellf(render__table_t *table, size_t col, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-size_t render__table_rows(const render__table_t *table);
-void render__table_print(const render__table_t *table, FILE *out, int indent);
 
 #endif

@@ -2,6 +2,7 @@
 ** render/render_runs.c -- `heapsim runs`: the runs, newest first.
 */
 #include "render/render_int.h"
+#include "base/table.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -77,7 +78,7 @@ int render_runs(FILE *out, const store_run_info_t *runs, size_t n,
 {
     static const char *const titles[] = {"RUN", "STARTED", "SCENARIO", "STATUS",
                                          "TASKS", "FAILED", "WALL", "HOST"};
-    render__table_t *table;
+    text_table_t *table;
     int rc = 0;
 
     if (!out || (n && !runs))
@@ -90,34 +91,34 @@ int render_runs(FILE *out, const store_run_info_t *runs, size_t n,
         fputs("no runs\n", out);
         return render__check_out(out);
     }
-    table = render__table_new(8);
+    table = text_table_new(8);
     if (!table)
         return RENDER_ENOMEM;
     for (size_t c = 0; c < 8; c++)
-        rc = rc ? rc : render__table_header(table, c, titles[c],
+        rc = rc ? rc : text_table_header(table, c, titles[c],
                                             c == 0 || c == 4 || c == 5 || c == 6);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const store_run_info_t *r = &runs[i];
         char buf[64];
 
-        rc = render__table_row(table);
-        rc = rc ? rc : render__table_cellf(table, 0, "%lld", (long long)r->run_id);
-        rc = rc ? rc : render__table_cellf(table, 1, "%s",
+        rc = text_table_row(table);
+        rc = rc ? rc : text_table_cellf(table, 0, "%lld", (long long)r->run_id);
+        rc = rc ? rc : text_table_cellf(table, 1, "%s",
                                            render__time(buf, sizeof buf, r->started_unix_ns));
-        rc = rc ? rc : render__table_cellf(table, 2, "%s", render__str(r->name));
-        rc = rc ? rc : render__table_cellf(table, 3, "%s", render__str(r->status));
-        rc = rc ? rc : render__table_cellf(table, 4, "%lld/%lld", (long long)r->tasks_done,
+        rc = rc ? rc : text_table_cellf(table, 2, "%s", render__str(r->name));
+        rc = rc ? rc : text_table_cellf(table, 3, "%s", render__str(r->status));
+        rc = rc ? rc : text_table_cellf(table, 4, "%lld/%lld", (long long)r->tasks_done,
                                            (long long)r->tasks_total);
-        rc = rc ? rc : render__table_cellf(table, 5, "%lld", (long long)r->tasks_failed);
-        rc = rc ? rc : render__table_cellf(table, 6, "%s",
+        rc = rc ? rc : text_table_cellf(table, 5, "%lld", (long long)r->tasks_failed);
+        rc = rc ? rc : text_table_cellf(table, 6, "%s",
                                            render__human(buf, sizeof buf,
                                                          run_wall(r) == STORE_NONE ? NAN
                                                          : (double)run_wall(r),
                                                          STORE_UNIT_NS, NULL));
-        rc = rc ? rc : render__table_cellf(table, 7, "%s", render__str(r->host));
+        rc = rc ? rc : text_table_cellf(table, 7, "%s", render__str(r->host));
     }
     if (rc == 0)
-        render__table_print(table, out, 0);
-    render__table_destroy(&table);
+        text_table_print(table, out, 0);
+    text_table_destroy(&table);
     return rc ? RENDER_ENOMEM : render__check_out(out);
 }

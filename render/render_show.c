@@ -8,6 +8,7 @@
 ** row per task); "errors". JSON: the same, every figure raw.
 */
 #include "render/render_int.h"
+#include "base/table.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -97,20 +98,20 @@ static void header_text(FILE *out, const store_run_view_t *run)
 static int points_table(FILE *out, const store_run_view_t *run, bool ranges,
                         double *values)
 {
-    render__table_t *table = render__table_new(3 + NPOINT_FIGS);
+    text_table_t *table = text_table_new(3 + NPOINT_FIGS);
     int rc = 0;
 
     if (!table)
         return RENDER_ENOMEM;
-    rc = render__table_header(table, 0, "POINT", false);
-    rc = rc ? rc : render__table_header(table, 1, "KERNEL", false);
-    rc = rc ? rc : render__table_header(table, 2, "DONE", true);
+    rc = text_table_header(table, 0, "POINT", false);
+    rc = rc ? rc : text_table_header(table, 1, "KERNEL", false);
+    rc = rc ? rc : text_table_header(table, 2, "DONE", true);
     for (size_t f = 0; f < NPOINT_FIGS && rc == 0; f++) {
         char title[64];
         snprintf(title, sizeof title, "%s", store_fig_desc[point_figs[f]].title);
         for (char *c = title; *c; c++)
             *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-        rc = render__table_header(table, 3 + f, title, true);
+        rc = text_table_header(table, 3 + f, title, true);
     }
     for (size_t i = 0; i < run->npoints && rc == 0; i++) {
         const store_point_view_t *p = &run->points[i];
@@ -119,10 +120,10 @@ static int points_table(FILE *out, const store_run_view_t *run, bool ranges,
         render__point_counts(run, p, &done, &failed);
         if (ranges && done < 2)
             continue;
-        rc = render__table_row(table);
-        rc = rc ? rc : render__table_cellf(table, 0, "%s", render__point_title(p));
-        rc = rc ? rc : render__table_cellf(table, 1, "%s", render__str(p->kernel));
-        rc = rc ? rc : render__table_cellf(table, 2, "%zu/%zu", done, p->ntasks);
+        rc = text_table_row(table);
+        rc = rc ? rc : text_table_cellf(table, 0, "%s", render__point_title(p));
+        rc = rc ? rc : text_table_cellf(table, 1, "%s", render__str(p->kernel));
+        rc = rc ? rc : text_table_cellf(table, 2, "%zu/%zu", done, p->ntasks);
         for (size_t f = 0; f < NPOINT_FIGS && rc == 0; f++) {
             store_fig_t fig = point_figs[f];
             store_unit_t unit = store_fig_desc[fig].unit;
@@ -133,39 +134,39 @@ static int points_table(FILE *out, const store_run_view_t *run, bool ranges,
                 fig != STORE_FIG_goroutines_max)
                 unit = STORE_UNIT_COUNT;
             if (ranges)
-                rc = render__table_cellf(table, 3 + f, "%s..%s",
+                rc = text_table_cellf(table, 3 + f, "%s..%s",
                                          render__human(a, sizeof a, st.min, unit, NULL),
                                          render__human(b, sizeof b, st.max, unit, NULL));
             else if (st.n > 0 && (fig == STORE_FIG_gc_cycles ||
                                   fig == STORE_FIG_goroutines_max) && st.mean < 1000 &&
                      st.mean != floor(st.mean))
-                rc = render__table_cellf(table, 3 + f, "%.1f", st.mean);
+                rc = text_table_cellf(table, 3 + f, "%.1f", st.mean);
             else
-                rc = render__table_cellf(table, 3 + f, "%s",
+                rc = text_table_cellf(table, 3 + f, "%s",
                                          render__human(a, sizeof a, st.mean, unit, NULL));
         }
     }
     if (rc == 0) {
         fprintf(out, ranges ? "\nmin..max over the repeats done:\n"
                             : "\npoints (mean over the repeats done):\n");
-        render__table_print(table, out, 2);
+        text_table_print(table, out, 2);
     }
-    render__table_destroy(&table);
+    text_table_destroy(&table);
     return rc ? RENDER_ENOMEM : 0;
 }
 
 static int metrics_table(FILE *out, const store_run_view_t *run, double *values)
 {
-    render__table_t *table = render__table_new(5);
+    text_table_t *table = text_table_new(5);
     int rc;
 
     if (!table)
         return RENDER_ENOMEM;
-    rc = render__table_header(table, 0, "POINT", false);
-    rc = rc ? rc : render__table_header(table, 1, "METRIC", false);
-    rc = rc ? rc : render__table_header(table, 2, "MEAN", true);
-    rc = rc ? rc : render__table_header(table, 3, "MIN..MAX", true);
-    rc = rc ? rc : render__table_header(table, 4, "N", true);
+    rc = text_table_header(table, 0, "POINT", false);
+    rc = rc ? rc : text_table_header(table, 1, "METRIC", false);
+    rc = rc ? rc : text_table_header(table, 2, "MEAN", true);
+    rc = rc ? rc : text_table_header(table, 3, "MIN..MAX", true);
+    rc = rc ? rc : text_table_header(table, 4, "N", true);
     for (size_t i = 0; i < run->npoints && rc == 0; i++) {
         const store_point_view_t *p = &run->points[i];
         const char **names;
@@ -182,59 +183,59 @@ static int metrics_table(FILE *out, const store_run_view_t *run, double *values)
             store_unit_t unit = store_unit_of(unit_name);
             char a[48], b[48], c[48];
 
-            rc = render__table_row(table);
-            rc = rc ? rc : render__table_cellf(table, 0, "%s", render__point_title(p));
-            rc = rc ? rc : render__table_cellf(table, 1, "%s", names[m]);
-            rc = rc ? rc : render__table_cellf(table, 2, "%s",
+            rc = text_table_row(table);
+            rc = rc ? rc : text_table_cellf(table, 0, "%s", render__point_title(p));
+            rc = rc ? rc : text_table_cellf(table, 1, "%s", names[m]);
+            rc = rc ? rc : text_table_cellf(table, 2, "%s",
                                                render__human(a, sizeof a, st.mean, unit,
                                                              unit_name));
             if (st.n > 1)
-                rc = rc ? rc : render__table_cellf(
+                rc = rc ? rc : text_table_cellf(
                     table, 3, "%s..%s", render__human(b, sizeof b, st.min, unit, unit_name),
                     render__human(c, sizeof c, st.max, unit, unit_name));
-            rc = rc ? rc : render__table_cellf(table, 4, "%zu", st.n);
+            rc = rc ? rc : text_table_cellf(table, 4, "%zu", st.n);
         }
         free(names);
     }
-    if (rc == 0 && render__table_rows(table) > 0) {
+    if (rc == 0 && text_table_rows(table) > 0) {
         fprintf(out, "\nkernel metrics (over the repeats done):\n");
-        render__table_print(table, out, 2);
+        text_table_print(table, out, 2);
     }
-    render__table_destroy(&table);
+    text_table_destroy(&table);
     return rc ? RENDER_ENOMEM : 0;
 }
 
 static int tasks_table(FILE *out, const store_run_view_t *run)
 {
-    render__table_t *table = render__table_new(7);
+    text_table_t *table = text_table_new(7);
     int rc;
 
     if (!table)
         return RENDER_ENOMEM;
-    rc = render__table_header(table, 0, "SEQ", true);
-    rc = rc ? rc : render__table_header(table, 1, "POINT", false);
-    rc = rc ? rc : render__table_header(table, 2, "REPEAT", true);
-    rc = rc ? rc : render__table_header(table, 3, "STATUS", false);
-    rc = rc ? rc : render__table_header(table, 4, "WORKER", false);
-    rc = rc ? rc : render__table_header(table, 5, "WALL", true);
-    rc = rc ? rc : render__table_header(table, 6, "GC", true);
+    rc = text_table_header(table, 0, "SEQ", true);
+    rc = rc ? rc : text_table_header(table, 1, "POINT", false);
+    rc = rc ? rc : text_table_header(table, 2, "REPEAT", true);
+    rc = rc ? rc : text_table_header(table, 3, "STATUS", false);
+    rc = rc ? rc : text_table_header(table, 4, "WORKER", false);
+    rc = rc ? rc : text_table_header(table, 5, "WALL", true);
+    rc = rc ? rc : text_table_header(table, 6, "GC", true);
     for (size_t i = 0; i < run->npoints && rc == 0; i++) {
         const store_point_view_t *p = &run->points[i];
         for (size_t k = 0; k < p->ntasks && rc == 0; k++) {
             const store_task_view_t *t = &run->tasks[p->tasks[k]];
             char a[48], b[48];
 
-            rc = render__table_row(table);
-            rc = rc ? rc : render__table_cellf(table, 0, "%lld", (long long)t->seq);
-            rc = rc ? rc : render__table_cellf(table, 1, "%s", render__point_title(p));
-            rc = rc ? rc : render__table_cellf(table, 2, "%lld", (long long)t->repeat_index);
-            rc = rc ? rc : render__table_cellf(table, 3, "%s", render__str(t->status));
-            rc = rc ? rc : render__table_cellf(table, 4, "%s", render__str(t->worker));
-            rc = rc ? rc : render__table_cellf(table, 5, "%s",
+            rc = text_table_row(table);
+            rc = rc ? rc : text_table_cellf(table, 0, "%lld", (long long)t->seq);
+            rc = rc ? rc : text_table_cellf(table, 1, "%s", render__point_title(p));
+            rc = rc ? rc : text_table_cellf(table, 2, "%lld", (long long)t->repeat_index);
+            rc = rc ? rc : text_table_cellf(table, 3, "%s", render__str(t->status));
+            rc = rc ? rc : text_table_cellf(table, 4, "%s", render__str(t->worker));
+            rc = rc ? rc : text_table_cellf(table, 5, "%s",
                                                render__human(a, sizeof a,
                                                              t->fig[STORE_FIG_wall_ns],
                                                              STORE_UNIT_NS, NULL));
-            rc = rc ? rc : render__table_cellf(table, 6, "%s",
+            rc = rc ? rc : text_table_cellf(table, 6, "%s",
                                                render__human(b, sizeof b,
                                                              t->fig[STORE_FIG_gc_cycles],
                                                              STORE_UNIT_COUNT, NULL));
@@ -242,9 +243,9 @@ static int tasks_table(FILE *out, const store_run_view_t *run)
     }
     if (rc == 0) {
         fprintf(out, "\ntasks:\n");
-        render__table_print(table, out, 2);
+        text_table_print(table, out, 2);
     }
-    render__table_destroy(&table);
+    text_table_destroy(&table);
     return rc ? RENDER_ENOMEM : 0;
 }
 

@@ -17,8 +17,7 @@
 ** the read model (store_model.h, whose structs and destructors are
 ** store_model.c, a library of its own); store_print.c the runs and show
 ** reports the launcher prints at the end of a run; store_sql.c the ad-hoc
-** query; store_table.c the
-** aligned text table they print with; schema.c is generated from
+** query (they print with base/table.h); schema.c is generated from
 ** schema.sql.
 **
 ** Invariants:
@@ -123,32 +122,5 @@ struct json_object *store__json_column(sqlite3_stmt *stmt, int col);
 ** NULL when out of memory. */
 struct json_object *store__json_text(const char *text, size_t len);
 
-/* ---- an aligned text table (store_table.c) ------------------------- */
-
-typedef struct store__table store__table_t;
-
-/* A table with ncols columns; NULL when out of memory. */
-store__table_t *store__table_new(size_t ncols);
-void store__table_destroy(store__table_t **table_p);
-/* Set the header of column col (copied; control characters escaped) and
-** whether its cells are right-aligned (numbers). */
-int store__table_header(store__table_t *table, size_t col, const char *title,
-                        bool right_align);
-/* Start a new row; its cells are empty until set. -1 when out of memory. */
-int store__table_row(store__table_t *table);
-/* Set a cell of the last row to len bytes of text (copied; control
-** characters are shown as \n, \t, \xNN so a cell stays on one line).
-** right_align overrides the column's default for this cell when >= 0.
-** -1 when out of memory; the row is unchanged. */
-int store__table_cell(store__table_t *table, size_t col, const char *text,
-                      size_t len, int right_align);
-/* Same, formatted. */
-int store__table_cellf(store__table_t *table, size_t col, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* How many rows the table has. */
-size_t store__table_rows(const store__table_t *table);
-/* Print header, rule and rows, each column as wide as its widest cell
-** (counted in UTF-8 characters), indented by indent spaces. */
-void store__table_print(const store__table_t *table, FILE *out, int indent);
 
 #endif

@@ -10,6 +10,7 @@
 ** only figures that are numbers in tasks that are done count.
 */
 #include "storage/store_int.h"
+#include "base/table.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -98,23 +99,23 @@ static const char *col_text(sqlite3_stmt *stmt, int col)
 typedef void fmt_fn(char *buf, size_t size, int64_t value);
 
 /* Set a table cell to fmt(column), or "-" when the column is NULL. */
-static int cell_fmt(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
+static int cell_fmt(text_table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
                     fmt_fn *fmt)
 {
     char buf[64];
 
     if (col_null(stmt, col))
-        return store__table_cell(table, tcol, "-", 1, -1);
+        return text_table_cell(table, tcol, "-", 1, -1);
     fmt(buf, sizeof buf, sqlite3_column_int64(stmt, col));
-    return store__table_cell(table, tcol, buf, strlen(buf), -1);
+    return text_table_cell(table, tcol, buf, strlen(buf), -1);
 }
 
 /* Set a table cell to a text column ("" when NULL). */
-static int cell_text(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col)
+static int cell_text(text_table_t *table, size_t tcol, sqlite3_stmt *stmt, int col)
 {
     const char *text = col_text(stmt, col);
 
-    return store__table_cell(table, tcol, text,
+    return text_table_cell(table, tcol, text,
                              text ? (size_t)sqlite3_column_bytes(stmt, col) : 0, -1);
 }
 
@@ -317,17 +318,17 @@ static int runs_json_row(sqlite3_stmt *stmt, struct json_object *runs)
     return 0;
 }
 
-static int runs_table_row(sqlite3_stmt *stmt, store__table_t *table)
+static int runs_table_row(sqlite3_stmt *stmt, text_table_t *table)
 {
     char buf[64];
     int64_t wall_ns;
-    int rc = store__table_row(table);
+    int rc = text_table_row(table);
 
     rc = rc ? rc : cell_fmt(table, 0, stmt, RUNS_ID, fmt_int);
     rc = rc ? rc : cell_fmt(table, 1, stmt, RUNS_STARTED, fmt_time);
     rc = rc ? rc : cell_text(table, 2, stmt, RUNS_NAME);
     rc = rc ? rc : cell_text(table, 3, stmt, RUNS_STATUS);
-    rc = rc ? rc : store__table_cellf(table, 4, "%lld/%lld",
+    rc = rc ? rc : text_table_cellf(table, 4, "%lld/%lld",
                                       (long long)sqlite3_column_int64(stmt, RUNS_DONE),
                                       (long long)sqlite3_column_int64(stmt, RUNS_TOTAL));
     rc = rc ? rc : cell_fmt(table, 5, stmt, RUNS_FAILED, fmt_int);
@@ -335,7 +336,7 @@ static int runs_table_row(sqlite3_stmt *stmt, store__table_t *table)
         fmt_duration(buf, sizeof buf, wall_ns);
     else
         snprintf(buf, sizeof buf, "-");
-    rc = rc ? rc : store__table_cell(table, 6, buf, strlen(buf), -1);
+    rc = rc ? rc : text_table_cell(table, 6, buf, strlen(buf), -1);
     return rc;
 }
 
@@ -348,7 +349,7 @@ int store_print_runs(store_t *st, FILE *out, int limit, bool json)
     };
     enum { NCOLUMNS = sizeof columns / sizeof columns[0] };
     struct json_object *runs = NULL;
-    store__table_t *table = NULL;
+    text_table_t *table = NULL;
     sqlite3_stmt *stmt;
     int rc, step;
 
@@ -359,10 +360,10 @@ int store_print_runs(store_t *st, FILE *out, int limit, bool json)
     sqlite3_bind_int64(stmt, 1, limit > 0 ? limit : -1);   /* -1: no limit */
     if (json)
         runs = json_object_new_array();
-    else if ((table = store__table_new(NCOLUMNS)))
+    else if ((table = text_table_new(NCOLUMNS)))
         for (size_t col = 0; col < NCOLUMNS; col++)
-            if (store__table_header(table, col, columns[col].title, columns[col].right))
-                store__table_destroy(&table);
+            if (text_table_header(table, col, columns[col].title, columns[col].right))
+                text_table_destroy(&table);
     if (!runs && !table) {
         rc = store__fail(st, STORE_EDB, "listing runs: out of memory");
         goto out_finalize;
@@ -380,12 +381,12 @@ int store_print_runs(store_t *st, FILE *out, int limit, bool json)
     if (json) {
         rc = print_json(st, out, runs);
     } else {
-        store__table_print(table, out, 0);
+        text_table_print(table, out, 0);
         rc = store__check_out(st, out);
     }
 out_free_output:
     json_object_put(runs);
-    store__table_destroy(&table);
+    text_table_destroy(&table);
 out_finalize:
     sqlite3_finalize(stmt);
     return rc;
@@ -623,62 +624,62 @@ static void fmt_figure(char *buf, size_t size, double value)
 
 /* A cell of a real column (a mean) shown with fmt after rounding to an
 ** integer; "-" when NULL. */
-static int cell_mean(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
+static int cell_mean(text_table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
                      fmt_fn *fmt)
 {
     char buf[64];
     double mean;
 
     if (col_null(stmt, col))
-        return store__table_cell(table, tcol, "-", 1, -1);
+        return text_table_cell(table, tcol, "-", 1, -1);
     mean = sqlite3_column_double(stmt, col);
     fmt(buf, sizeof buf, isfinite(mean) && fabs(mean) < 9e18 ? (int64_t)llround(mean) : 0);
-    return store__table_cell(table, tcol, buf, strlen(buf), -1);
+    return text_table_cell(table, tcol, buf, strlen(buf), -1);
 }
 
 /* "min..max" of columns col and col + 1, each shown with fmt; "-" when
 ** either is NULL. */
-static int cell_range(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
+static int cell_range(text_table_t *table, size_t tcol, sqlite3_stmt *stmt, int col,
                       fmt_fn *fmt)
 {
     char lo[64], hi[64];
 
     if (col_null(stmt, col) || col_null(stmt, col + 1))
-        return store__table_cell(table, tcol, "-", 1, -1);
+        return text_table_cell(table, tcol, "-", 1, -1);
     fmt(lo, sizeof lo, sqlite3_column_int64(stmt, col));
     fmt(hi, sizeof hi, sqlite3_column_int64(stmt, col + 1));
-    return store__table_cellf(table, tcol, "%s..%s", lo, hi);
+    return text_table_cellf(table, tcol, "%s..%s", lo, hi);
 }
 
 /* A real column as fmt_figure text; "-" when NULL. */
-static int cell_figure(store__table_t *table, size_t tcol, sqlite3_stmt *stmt, int col)
+static int cell_figure(text_table_t *table, size_t tcol, sqlite3_stmt *stmt, int col)
 {
     char buf[64];
 
     if (col_null(stmt, col))
-        return store__table_cell(table, tcol, "-", 1, -1);
+        return text_table_cell(table, tcol, "-", 1, -1);
     fmt_figure(buf, sizeof buf, sqlite3_column_double(stmt, col));
-    return store__table_cell(table, tcol, buf, strlen(buf), -1);
+    return text_table_cell(table, tcol, buf, strlen(buf), -1);
 }
 
 /* One row of the sweep table, and the point's rows of the metrics table. */
-static int points_text_row(show_t *sh, store__table_t *table, store__table_t *metrics)
+static int points_text_row(show_t *sh, text_table_t *table, text_table_t *metrics)
 {
     sqlite3_stmt *p = sh->points, *pm = sh->point_metrics;
     char *title = point_title(col_text(p, PT_LABEL), col_text(p, PT_PARAMS));
     int rc = title ? 0 : -1, step;
 
-    rc = rc ? rc : store__table_row(table);
-    rc = rc ? rc : store__table_cell(table, 0, title, title ? strlen(title) : 0, -1);
+    rc = rc ? rc : text_table_row(table);
+    rc = rc ? rc : text_table_cell(table, 0, title, title ? strlen(title) : 0, -1);
     rc = rc ? rc : cell_text(table, 1, p, PT_KERNEL);
-    rc = rc ? rc : store__table_cellf(table, 2, "%lld/%lld",
+    rc = rc ? rc : text_table_cellf(table, 2, "%lld/%lld",
                                       (long long)sqlite3_column_int64(p, PT_DONE),
                                       (long long)sqlite3_column_int64(p, PT_TASKS));
     rc = rc ? rc : cell_mean(table, 3, p, PT_WALL, fmt_duration);
     rc = rc ? rc : cell_range(table, 4, p, PT_WALL + 1, fmt_duration);
     rc = rc ? rc : col_null(p, PT_GC_CYCLES)
-                       ? store__table_cell(table, 5, "-", 1, -1)
-                       : store__table_cellf(table, 5, "%.1f",
+                       ? text_table_cell(table, 5, "-", 1, -1)
+                       : text_table_cellf(table, 5, "%.1f",
                                             sqlite3_column_double(p, PT_GC_CYCLES));
     rc = rc ? rc : cell_range(table, 6, p, PT_GC_CYCLES + 1, fmt_int);
     rc = rc ? rc : cell_mean(table, 7, p, PT_PAUSE_MAX, fmt_duration);
@@ -692,8 +693,8 @@ static int points_text_row(show_t *sh, store__table_t *table, store__table_t *me
     }
     point_bind(sh);
     while ((step = sqlite3_step(pm)) == SQLITE_ROW) {
-        rc = store__table_row(metrics);
-        rc = rc ? rc : store__table_cell(metrics, 0, title, strlen(title), -1);
+        rc = text_table_row(metrics);
+        rc = rc ? rc : text_table_cell(metrics, 0, title, strlen(title), -1);
         rc = rc ? rc : cell_text(metrics, 1, p, PT_KERNEL);
         rc = rc ? rc : cell_text(metrics, 2, pm, PM_NAME);
         rc = rc ? rc : cell_figure(metrics, 3, pm, PM_MEAN);
@@ -730,17 +731,17 @@ static int show_points_text(show_t *sh)
         NCOLUMNS = sizeof columns / sizeof columns[0],
         NMETRIC_COLUMNS = sizeof metric_columns / sizeof metric_columns[0],
     };
-    store__table_t *table = store__table_new(NCOLUMNS);
-    store__table_t *metrics = store__table_new(NMETRIC_COLUMNS);
+    text_table_t *table = text_table_new(NCOLUMNS);
+    text_table_t *metrics = text_table_new(NMETRIC_COLUMNS);
     bool swept = false, first = true;
     int64_t first_sweep_point = 0;
     int rc = table && metrics ? 0 : -1, step;
 
     for (size_t col = 0; col < NCOLUMNS; col++)
-        rc = rc ? rc : store__table_header(table, col, columns[col].title,
+        rc = rc ? rc : text_table_header(table, col, columns[col].title,
                                            columns[col].right);
     for (size_t col = 0; col < NMETRIC_COLUMNS; col++)
-        rc = rc ? rc : store__table_header(metrics, col, metric_columns[col].title,
+        rc = rc ? rc : text_table_header(metrics, col, metric_columns[col].title,
                                            metric_columns[col].right);
     if (rc) {
         rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
@@ -764,16 +765,16 @@ static int show_points_text(show_t *sh)
     }
     if (swept) {
         fputs("\nsweep (over the tasks done at each point: mean, min..max):\n", sh->out);
-        store__table_print(table, sh->out, 2);
-        if (store__table_rows(metrics) > 0) {
+        text_table_print(table, sh->out, 2);
+        if (text_table_rows(metrics) > 0) {
             fputs("\nsweep metrics (over the tasks done at each point):\n", sh->out);
-            store__table_print(metrics, sh->out, 2);
+            text_table_print(metrics, sh->out, 2);
         }
     }
 out_free:
     sqlite3_reset(sh->points);
-    store__table_destroy(&metrics);
-    store__table_destroy(&table);
+    text_table_destroy(&metrics);
+    text_table_destroy(&table);
     return rc;
 }
 
@@ -786,27 +787,27 @@ static int show_text(show_t *sh)
         { "PEAK HEAP MiB", true },
     };
     enum { NCOLUMNS = sizeof columns / sizeof columns[0] };
-    store__table_t *table = NULL, *metrics = NULL;
+    text_table_t *table = NULL, *metrics = NULL;
     char *errors = NULL;
     size_t errors_size = 0;
     FILE *errors_out = NULL;
     int rc = 0, step;
 
     show_header_text(sh);
-    table = store__table_new(NCOLUMNS);
-    metrics = store__table_new(4);
+    table = text_table_new(NCOLUMNS);
+    metrics = text_table_new(4);
     errors_out = open_memstream(&errors, &errors_size);
     if (!table || !metrics || !errors_out) {
         rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
         goto out_free;
     }
     for (size_t col = 0; col < NCOLUMNS; col++)
-        rc = rc ? rc : store__table_header(table, col, columns[col].title,
+        rc = rc ? rc : text_table_header(table, col, columns[col].title,
                                            columns[col].right);
-    rc = rc ? rc : store__table_header(metrics, 0, "SEQ", true);
-    rc = rc ? rc : store__table_header(metrics, 1, "METRIC", false);
-    rc = rc ? rc : store__table_header(metrics, 2, "VALUE", true);
-    rc = rc ? rc : store__table_header(metrics, 3, "UNIT", false);
+    rc = rc ? rc : text_table_header(metrics, 0, "SEQ", true);
+    rc = rc ? rc : text_table_header(metrics, 1, "METRIC", false);
+    rc = rc ? rc : text_table_header(metrics, 2, "VALUE", true);
+    rc = rc ? rc : text_table_header(metrics, 3, "UNIT", false);
     if (rc) {
         rc = store__fail(sh->st, STORE_EDB, "showing a run: out of memory");
         goto out_free;
@@ -818,10 +819,10 @@ static int show_text(show_t *sh)
         int mstep;
 
         rc = title ? 0 : -1;
-        rc = rc ? rc : store__table_row(table);
+        rc = rc ? rc : text_table_row(table);
         rc = rc ? rc : cell_fmt(table, 0, t, TASK_SEQ, fmt_int);
         rc = rc ? rc : cell_text(table, 1, t, TASK_KERNEL);
-        rc = rc ? rc : store__table_cell(table, 2, title, title ? strlen(title) : 0, -1);
+        rc = rc ? rc : text_table_cell(table, 2, title, title ? strlen(title) : 0, -1);
         rc = rc ? rc : cell_text(table, 3, t, TASK_STATUS);
         rc = rc ? rc : cell_fmt(table, 4, t, TASK_WALL, fmt_duration);
         rc = rc ? rc : cell_fmt(table, 5, t, TASK_ALLOC_OBJECTS, fmt_count);
@@ -855,10 +856,10 @@ static int show_text(show_t *sh)
             else
                 text_format_double(value, sizeof value,
                                    sqlite3_column_double(sh->metrics, 1));
-            rc = store__table_row(metrics);
+            rc = text_table_row(metrics);
             rc = rc ? rc : cell_fmt(metrics, 0, t, TASK_SEQ, fmt_int);
             rc = rc ? rc : cell_text(metrics, 1, sh->metrics, 0);
-            rc = rc ? rc : store__table_cell(metrics, 2, value, strlen(value), -1);
+            rc = rc ? rc : text_table_cell(metrics, 2, value, strlen(value), -1);
             rc = rc ? rc : cell_text(metrics, 3, sh->metrics, 2);
             if (rc) {
                 sqlite3_reset(sh->metrics);
@@ -885,12 +886,12 @@ static int show_text(show_t *sh)
     errors_out = NULL;
 
     fputc('\n', sh->out);
-    store__table_print(table, sh->out, 2);
+    text_table_print(table, sh->out, 2);
     if (errors_size > 0)
         fprintf(sh->out, "\nerrors:\n%s", errors);
-    if (store__table_rows(metrics) > 0) {
+    if (text_table_rows(metrics) > 0) {
         fputs("\nmetrics:\n", sh->out);
-        store__table_print(metrics, sh->out, 2);
+        text_table_print(metrics, sh->out, 2);
     }
     rc = show_points_text(sh);
     rc = rc ? rc : store__check_out(sh->st, sh->out);
@@ -898,8 +899,8 @@ out_free:
     if (errors_out)
         fclose(errors_out);
     free(errors);
-    store__table_destroy(&metrics);
-    store__table_destroy(&table);
+    text_table_destroy(&metrics);
+    text_table_destroy(&table);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 ** set for the one statement and put back after it.
 */
 #include "storage/store_int.h"
+#include "base/table.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -228,14 +229,14 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
 {
     int ncols = sqlite3_column_count(stmt), rc = 0, step;
     size_t held = 0;
-    store__table_t *table = store__table_new((size_t)ncols);
+    text_table_t *table = text_table_new((size_t)ncols);
 
     if (!table)
         return store__fail(st, STORE_EDB, "query: out of memory");
     for (int col = 0; col < ncols; col++) {
         const char *name = sqlite3_column_name(stmt, col);
 
-        if (store__table_header(table, (size_t)col, name ? name : "?", false)) {
+        if (text_table_header(table, (size_t)col, name ? name : "?", false)) {
             rc = store__fail(st, STORE_EDB, "query: out of memory");
             goto out_destroy_table;
         }
@@ -254,7 +255,7 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
                              TABLE_MAX_BYTES >> 20);
             goto out_destroy_table;
         }
-        if (store__table_row(table)) {
+        if (text_table_row(table)) {
             rc = store__fail(st, STORE_EDB, "query: out of memory");
             goto out_destroy_table;
         }
@@ -267,15 +268,15 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
 
             switch (sqlite3_column_type(stmt, col)) {
             case SQLITE_NULL:
-                rc = store__table_cell(table, (size_t)col, "NULL", 4, -1);
+                rc = text_table_cell(table, (size_t)col, "NULL", 4, -1);
                 break;
             case SQLITE_INTEGER:
                 snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(stmt, col));
-                rc = store__table_cell(table, (size_t)col, buf, strlen(buf), 1);
+                rc = text_table_cell(table, (size_t)col, buf, strlen(buf), 1);
                 break;
             case SQLITE_FLOAT:
                 text_format_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
-                rc = store__table_cell(table, (size_t)col, buf, strlen(buf), 1);
+                rc = text_table_cell(table, (size_t)col, buf, strlen(buf), 1);
                 break;
             case SQLITE_BLOB:
                 blob = sqlite3_column_blob(stmt, col);
@@ -288,12 +289,12 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
                 for (int i = 0; i < len; i++)
                     sprintf(hex + 2 * i, "%02x", blob[i]);
                 hex[2 * len] = '\0';
-                rc = store__table_cell(table, (size_t)col, hex, (size_t)len * 2, 0);
+                rc = text_table_cell(table, (size_t)col, hex, (size_t)len * 2, 0);
                 free(hex);
                 break;
             default:
                 text = (const char *)sqlite3_column_text(stmt, col);
-                rc = store__table_cell(table, (size_t)col, text,
+                rc = text_table_cell(table, (size_t)col, text,
                                        text ? (size_t)sqlite3_column_bytes(stmt, col) : 0, 0);
                 break;
             }
@@ -307,10 +308,10 @@ static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
         rc = step_fail(st);
         goto out_destroy_table;
     }
-    store__table_print(table, out, 0);
+    text_table_print(table, out, 0);
     rc = store__check_out(st, out);
 out_destroy_table:
-    store__table_destroy(&table);
+    text_table_destroy(&table);
     return rc;
 }
 

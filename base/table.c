@@ -1,5 +1,5 @@
 /*
-** render/render_table.c -- an aligned text table for the query reports.
+** base/table.c -- an aligned text table for the history commands.
 **
 ** Rows are kept until the table is printed, since a column is as wide as
 ** its widest cell. Width is counted in UTF-8 characters (a byte that is not
@@ -7,7 +7,7 @@
 ** is escaped on the way in: a newline or a terminal escape in a name read
 ** from the file stays one harmless line.
 */
-#include "render/render_int.h"
+#include "base/table.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@ typedef struct cell {
     signed char right_align;    /* -1: the column's default */
 } cell_t;
 
-struct render__table {
+struct text_table {
     size_t ncols;
     char **titles;              /* [ncols], escaped */
     bool *right_align;          /* [ncols], the columns' defaults */
@@ -27,9 +27,9 @@ struct render__table {
     size_t nrows, cap_rows;
 };
 
-render__table_t *render__table_new(size_t ncols)
+text_table_t *text_table_new(size_t ncols)
 {
-    render__table_t *table = calloc(1, sizeof *table);
+    text_table_t *table = calloc(1, sizeof *table);
 
     if (!table)
         return NULL;
@@ -47,9 +47,9 @@ out_free_table:
     return NULL;
 }
 
-void render__table_destroy(render__table_t **table_p)
+void text_table_destroy(text_table_t **table_p)
 {
-    render__table_t *table;
+    text_table_t *table;
 
     if (!table_p || !*table_p)
         return;
@@ -106,7 +106,7 @@ static size_t width_of(const char *s)
     return width;
 }
 
-int render__table_header(render__table_t *table, size_t col, const char *title,
+int text_table_header(text_table_t *table, size_t col, const char *title,
                         bool right_align)
 {
     char *copy;
@@ -122,7 +122,7 @@ int render__table_header(render__table_t *table, size_t col, const char *title,
     return 0;
 }
 
-int render__table_row(render__table_t *table)
+int text_table_row(text_table_t *table)
 {
     if (table->nrows == table->cap_rows) {
         size_t cap = table->cap_rows ? table->cap_rows * 2 : 16;
@@ -139,7 +139,7 @@ int render__table_row(render__table_t *table)
     return 0;
 }
 
-int render__table_cell(render__table_t *table, size_t col, const char *text,
+int text_table_cell(text_table_t *table, size_t col, const char *text,
                       size_t len, int right_align)
 {
     cell_t *cell;
@@ -157,7 +157,7 @@ int render__table_cell(render__table_t *table, size_t col, const char *text,
     return 0;
 }
 
-int render__table_cellf(render__table_t *table, size_t col, const char *fmt, ...)
+int text_table_cellf(text_table_t *table, size_t col, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -170,10 +170,10 @@ int render__table_cellf(render__table_t *table, size_t col, const char *fmt, ...
         return -1;
     if ((size_t)len >= sizeof buf)
         len = sizeof buf - 1;
-    return render__table_cell(table, col, buf, (size_t)len, -1);
+    return text_table_cell(table, col, buf, (size_t)len, -1);
 }
 
-size_t render__table_rows(const render__table_t *table)
+size_t text_table_rows(const text_table_t *table)
 {
     return table->nrows;
 }
@@ -191,7 +191,7 @@ static void print_padded(FILE *out, const char *text, size_t width, bool right_a
         fprintf(out, "%s%*s", text, (int)pad, "");
 }
 
-void render__table_print(const render__table_t *table, FILE *out, int indent)
+void text_table_print(const text_table_t *table, FILE *out, int indent)
 {
     size_t *widths = calloc(table->ncols ? table->ncols : 1, sizeof *widths);
     size_t ncols = table->ncols;
