@@ -791,6 +791,14 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
                           msg->u.task.heap_max_bytes < 0 ||
                           msg->u.task.stack_reserve_bytes < 0))
             fail(&d, "a size field is negative");
+        if (!d.failed && (msg->u.task.timer_resolution_ns < 0 ||
+                          msg->u.task.timer_resolution_ns > 1000000000))
+            fail(&d, "field 'timer_resolution_ns' is out of range (0 to 1 s)");
+        if (!d.failed && (msg->u.task.gctrace < 0 || msg->u.task.gctrace > 1 ||
+                          msg->u.task.heap_private < 0 || msg->u.task.heap_private > 1))
+            fail(&d, "field 'gctrace' or 'heap_private' is not 0 or 1");
+        if (!d.failed && msg->u.task.mem_profile_rate < 0)
+            fail(&d, "field 'mem_profile_rate' is negative");
         if (!d.failed)
             get_params(&d, kernel, &msg->u.task.params);
     } else if (strcmp(type, "sample") == 0) {

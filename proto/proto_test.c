@@ -92,6 +92,25 @@ static void test_task(void)
     CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
     CHECK_CONTAINS(err, "attempt");
     free(buf);
+    in.u.task.attempt = 1;
+    /* The settings other branches added: each checked for range too. */
+    static const struct { int64_t timer, gctrace, rate, private_; const char *why; } bad[] = {
+        { -1, 0, 0, 0, "timer_resolution_ns" },
+        { 2000000000, 0, 0, 0, "timer_resolution_ns" },
+        { 0, 2, 0, 0, "gctrace" },
+        { 0, 0, -1, 0, "mem_profile_rate" },
+        { 0, 0, 0, -1, "heap_private" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        in.u.task.timer_resolution_ns = bad[i].timer;
+        in.u.task.gctrace = bad[i].gctrace;
+        in.u.task.mem_profile_rate = bad[i].rate;
+        in.u.task.heap_private = bad[i].private_;
+        CHECK(proto_encode(&in, &buf, &len) == 0);
+        CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+        CHECK_CONTAINS(err, bad[i].why);
+        free(buf);
+    }
     kparams_free(&in.u.task.params);
 }
 
