@@ -114,9 +114,10 @@ int heap_last_error(const heap_t *h);
 ** heap_alloc_at() with NULL. */
 heap_ref_t heap_alloc_at(heap_t *h, uint32_t nptrs, size_t scalar_bytes, const char *site);
 
-/* Fast accessors. Every heap_t begins with this view: its mapping base and
-** the segment's stop-the-world request word. */
-struct heap__view { char *base; uint32_t *stw_word; };
+/* Fast accessors. Every heap_t begins with this view: its mapping base,
+** the segment's stop-the-world request word, and whether this process's
+** write barrier is on (it changes only while the world is stopped). */
+struct heap__view { char *base; uint32_t *stw_word; uint32_t barrier_on; };
 static inline void *heap_ptr(heap_t *h, heap_ref_t r)
 {
     return ((struct heap__view *)h)->base + r;
@@ -126,6 +127,34 @@ static inline heap_ref_t *heap_slots(heap_t *h, heap_ref_t r)
 {
     return (heap_ref_t *)heap_ptr(h, r);
 }
+
+/* ---- The write barrier ------------------------------------------------
+** Every store of a reference into a heap object goes through
+** heap_write_ref() or heap_copy_refs(): kernels, channels, pools' heap
+** objects, goroutine records alike. While a concurrent mark runs, the
+** barrier is Go's hybrid one (mbarrier.go): it shades the reference being
+** overwritten and the one being stored. Root stacks (heap_roots_push) and
+** globals (heap_globals) are roots, written without it, as Go's stacks are.
+** Reads need no barrier. */
+void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref);
+/* Slot i of object obj := ref. */
+static inline void heap_write_ref(heap_t *h, heap_ref_t obj, uint32_t i, heap_ref_t ref)
+{
+    heap_ref_t *slot = (heap_ref_t *)heap_ptr(h, obj) + i;
+    if (__builtin_expect(((struct heap__view *)h)->barrier_on != 0, 0))
+        heap__write_barrier(h, *slot, ref);
+    *slot = ref;
+}
+/* Slot i of object obj. */
+static inline heap_ref_t heap_read_ref(heap_t *h, heap_ref_t obj, uint32_t i)
+{
+    return ((const heap_ref_t *)heap_ptr(h, obj))[i];
+}
+/* Slots [dst_i, dst_i + n) of dst := slots [src_i, src_i + n) of src
+** (memmove: the ranges may overlap), through the barrier like n
+** heap_write_ref() calls (Go's bulkBarrierPreWrite + memmove). */
+void heap_copy_refs(heap_t *h, heap_ref_t dst, uint32_t dst_i, heap_ref_t src, uint32_t src_i,
+                    uint32_t n);
 /* The scalar bytes of object r (they follow its nptrs slots). */
 static inline void *heap_data(heap_t *h, heap_ref_t r, uint32_t nptrs)
 {

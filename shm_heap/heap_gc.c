@@ -1069,3 +1069,25 @@ void heap__set_mark_stack_limit(heap_t *h, size_t entries)
         h->mark_cap = 0;
     }
 }
+
+/* ---- The write barrier (heap.h) -------------------------------------- */
+
+void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
+{
+    /* No concurrent mark yet: the barrier is never on. */
+    (void)h;
+    (void)old_ref;
+    (void)new_ref;
+}
+
+void heap_copy_refs(heap_t *h, heap_ref_t dst, uint32_t dst_i, heap_ref_t src, uint32_t src_i,
+                    uint32_t n)
+{
+    heap_ref_t *d = (heap_ref_t *)heap_ptr(h, dst) + dst_i;
+    const heap_ref_t *s = (const heap_ref_t *)heap_ptr(h, src) + src_i;
+    if (h->view.barrier_on) {
+        for (uint32_t k = 0; k < n; k++)
+            heap__write_barrier(h, d[k], s[k]);
+    }
+    memmove(d, s, (size_t)n * sizeof *d);
+}
