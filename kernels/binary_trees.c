@@ -24,19 +24,18 @@ static heap_ref_t bottom_up(rt_t *rt, heap_t *h, int depth)
     frame[0] = bottom_up(rt, h, depth - 1);
     frame[1] = bottom_up(rt, h, depth - 1);
     heap_ref_t node = rt_alloc_at(rt, 2, 0, "binary_trees.bottom_up.node");
-    heap_ref_t *slots = heap_slots(h, node);
-    slots[0] = frame[0];
-    slots[1] = frame[1];
+    heap_write_ref(h, node, 0, frame[0]);
+    heap_write_ref(h, node, 1, frame[1]);
     rt_pop(rt, 2);
     return node;
 }
 
 static int64_t check(heap_t *h, heap_ref_t node)
 {
-    heap_ref_t *slots = heap_slots(h, node);
-    if (!slots[0])
+    heap_ref_t left = heap_read_ref(h, node, 0);
+    if (!left)
         return 1;
-    return 1 + check(h, slots[0]) + check(h, slots[1]);
+    return 1 + check(h, left) + check(h, heap_read_ref(h, node, 1));
 }
 
 typedef struct depth_job {

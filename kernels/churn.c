@@ -40,12 +40,12 @@ static void churn_run(rt_t *rt, void *arg)
         size_t scalars = bytes - nptrs * sizeof(heap_ref_t);
         heap_ref_t obj = rt_alloc_at(rt, nptrs, scalars, "churn.object");
         if (nptrs)
-            heap_slots(h, obj)[0] = frame[1];
+            heap_write_ref(h, obj, 0, frame[1]);
         if (scalars >= sizeof(int64_t))
             *(int64_t *)heap_data(h, obj, nptrs) = i;
         frame[1] = obj;
         if (job->window > 0)
-            heap_slots(h, frame[0])[i % window] = obj;
+            heap_write_ref(h, frame[0], (uint32_t)(i % window), obj);
         job->checksum += (int64_t)bytes;
         if ((i & 1023) == 1023)
             sched_yield(rt_sched(rt));

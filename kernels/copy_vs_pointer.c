@@ -55,7 +55,7 @@ typedef struct cvp_stage {
 
 static inline heap_ref_t chan_at(cvp_state_t *st, int64_t i)
 {
-    return heap_slots(st->heap, *st->chans_root)[i];
+    return heap_read_ref(st->heap, *st->chans_root, (uint32_t)i);
 }
 
 static inline unsigned char pattern_byte(int64_t id)
@@ -181,7 +181,7 @@ void kernel_copy_vs_pointer(rt_t *rt, const kparams_t *p)
     st->chans_root = &frame[0];
     for (int64_t i = 0; i <= stages; i++) {
         heap_ref_t ch = chan_make(rt, 1, 0, 0);
-        heap_slots(h, frame[0])[i] = ch;
+        heap_write_ref(h, frame[0], (uint32_t)i, ch);
     }
 
     heap_stats_read(h, &hs0);

@@ -35,11 +35,11 @@ static void populate(rt_t *rt, heap_t *h, int depth, heap_ref_t node)
     heap_ref_t *frame = rt_push(rt, 1);
     frame[0] = node;
     heap_ref_t left = new_node(rt);
-    heap_slots(h, frame[0])[0] = left;
+    heap_write_ref(h, frame[0], 0, left);
     heap_ref_t right = new_node(rt);
-    heap_slots(h, frame[0])[1] = right;
-    populate(rt, h, depth, heap_slots(h, frame[0])[0]);
-    populate(rt, h, depth, heap_slots(h, frame[0])[1]);
+    heap_write_ref(h, frame[0], 1, right);
+    populate(rt, h, depth, heap_read_ref(h, frame[0], 0));
+    populate(rt, h, depth, heap_read_ref(h, frame[0], 1));
     rt_pop(rt, 1);
 }
 
@@ -51,8 +51,8 @@ static heap_ref_t make_tree(rt_t *rt, heap_t *h, int depth)
     frame[0] = make_tree(rt, h, depth - 1);
     frame[1] = make_tree(rt, h, depth - 1);
     heap_ref_t node = new_node(rt);
-    heap_slots(h, node)[0] = frame[0];
-    heap_slots(h, node)[1] = frame[1];
+    heap_write_ref(h, node, 0, frame[0]);
+    heap_write_ref(h, node, 1, frame[1]);
     rt_pop(rt, 2);
     return node;
 }
@@ -61,8 +61,8 @@ static int64_t count_nodes(heap_t *h, heap_ref_t node)
 {
     if (!node)
         return 0;
-    heap_ref_t *s = heap_slots(h, node);
-    return 1 + count_nodes(h, s[0]) + count_nodes(h, s[1]);
+    return 1 + count_nodes(h, heap_read_ref(h, node, 0)) +
+           count_nodes(h, heap_read_ref(h, node, 1));
 }
 
 void kernel_gcbench(rt_t *rt, const kparams_t *p)

@@ -116,8 +116,7 @@ static void table_grow(rt_t *rt, leak_state_t *st)
     st->free_slots = free_slots;
     table = rt_alloc_at(rt, (uint32_t)capacity, 0, "leak.table");
     if (st->capacity)
-        memcpy(heap_slots(h, table), heap_slots(h, *st->table_root),
-               (size_t)st->capacity * sizeof(heap_ref_t));
+        heap_copy_refs(h, table, 0, *st->table_root, 0, st->capacity);
     *st->table_root = table;
     st->capacity = (uint32_t)capacity;
 }
@@ -135,7 +134,7 @@ static int64_t table_put(rt_t *rt, leak_state_t *st, const heap_ref_t *req)
             table_grow(rt, st);
         slot = st->used++;
     }
-    heap_slots(st->heap, *st->table_root)[slot] = *req;
+    heap_write_ref(st->heap, *st->table_root, slot, *req);
     st->held++;
     st->retained_total++;
     return slot;
@@ -152,7 +151,7 @@ static void entry_release(void *arg)
     if (job->slot < 0)
         return;
     if (st->table_root) {
-        heap_slots(st->heap, *st->table_root)[job->slot] = 0;
+        heap_write_ref(st->heap, *st->table_root, (uint32_t)job->slot, 0);
         st->free_slots[st->nfree++] = (uint32_t)job->slot;
         st->held--;
     }
@@ -230,7 +229,7 @@ static void handler(rt_t *rt, void *arg)
     frame[0] = rt_alloc_at(rt, 1, sizeof(int64_t), "leak.request");   /* the request */
     *(int64_t *)heap_data(h, frame[0], 1) = job->id;
     payload = rt_alloc_at(rt, 0, st->request_bytes, "leak.payload");
-    heap_slots(h, frame[0])[0] = payload;
+    heap_write_ref(h, frame[0], 0, payload);
     memcpy(heap_data(h, payload, 0), &job->id,
            st->request_bytes < sizeof job->id ? st->request_bytes : sizeof job->id);
     if (job->retain && st->goroutines) {

@@ -68,11 +68,11 @@ static void server(rt_t *rt, void *arg)
 
         heap_ref_t buf = st->pool ? pool_get(rt, st->pool) : 0;
         if (buf) {
-            heap_slots(h, frame[0])[0] = buf;   /* rooted before a safepoint */
+            heap_write_ref(h, frame[0], 0, buf);   /* rooted before a safepoint */
             st->hits++;
         } else {
             buf = rt_alloc_at(rt, 0, st->payload_bytes, "pool.buffer");
-            heap_slots(h, frame[0])[0] = buf;
+            heap_write_ref(h, frame[0], 0, buf);
             st->misses++;
         }
         uint64_t *data = heap_data(h, buf, 0);
@@ -81,7 +81,7 @@ static void server(rt_t *rt, void *arg)
 
         sched_yield(s);                         /* in flight beside the others */
 
-        buf = heap_slots(h, frame[0])[0];
+        buf = heap_read_ref(h, frame[0], 0);
         data = heap_data(h, buf, 0);
         const unsigned char *bytes = (const unsigned char *)&data[1];
         bool intact = data[0] == (uint64_t)id;

@@ -85,9 +85,8 @@ static void handler(rt_t *rt, void *arg)
     for (int64_t i = 0; i < st->objects; i++) {
         heap_ref_t obj = rt_alloc_at(rt, RS_OBJ_SLOTS, st->object_scalar_bytes,
                                      "request_server.graph");
-        heap_ref_t *slots = heap_slots(h, obj);
-        slots[0] = frame[0];
-        slots[1] = frame[0] ? heap_slots(h, frame[0])[0] : 0;
+        heap_write_ref(h, obj, 0, frame[0]);
+        heap_write_ref(h, obj, 1, frame[0] ? heap_read_ref(h, frame[0], 0) : 0);
         if (st->object_scalar_bytes >= sizeof(int64_t))
             *(int64_t *)heap_data(h, obj, RS_OBJ_SLOTS) = id;
         frame[0] = obj;
@@ -108,18 +107,18 @@ static void handler(rt_t *rt, void *arg)
         memset(heap_data(h, buf, 0), buffer_byte(id), st->buffer_bytes);
     }
     if (st->cache_requests > 0)
-        heap_slots(h, *st->cache_root)[id % st->cache_requests] = frame[0];
+        heap_write_ref(h, *st->cache_root, (uint32_t)(id % st->cache_requests), frame[0]);
 
     /* The graph is whole and ours; the buffer still holds our response. */
     int64_t n = 0;
     bool intact = true;
-    for (heap_ref_t o = frame[0]; o && intact; o = heap_slots(h, o)[0], n++) {
-        heap_ref_t back2 = heap_slots(h, o)[1];
-        heap_ref_t prev = heap_slots(h, o)[0];
+    for (heap_ref_t o = frame[0]; o && intact; o = heap_read_ref(h, o, 0), n++) {
+        heap_ref_t back2 = heap_read_ref(h, o, 1);
+        heap_ref_t prev = heap_read_ref(h, o, 0);
         if (st->object_scalar_bytes >= sizeof(int64_t))
             intact = *(int64_t *)heap_data(h, o, RS_OBJ_SLOTS) == id;
         if (intact && prev)
-            intact = back2 == heap_slots(h, prev)[0];
+            intact = back2 == heap_read_ref(h, prev, 0);
     }
     if (n != st->objects)
         intact = false;

@@ -53,7 +53,7 @@ void kernel_sessions(rt_t *rt, const kparams_t *p)
         frame[3] = 0;
         for (int f = 0; f < SESSIONS_FIELDS; f++) {
             heap_ref_t field = rt_alloc_at(rt, 1, SESSIONS_FIELD_BYTES, "sessions.parse_field");
-            heap_slots(h, field)[0] = frame[3];
+            heap_write_ref(h, field, 0, frame[3]);
             *(int64_t *)heap_data(h, field, 1) = id * SESSIONS_FIELDS + f;
             frame[3] = field;
         }
@@ -61,22 +61,22 @@ void kernel_sessions(rt_t *rt, const kparams_t *p)
         if (share >= 100) {
             share -= 100;
             heap_ref_t s = rt_alloc_at(rt, 1, session_bytes, "sessions.new_session");
-            heap_slots(h, s)[0] = frame[3];   /* it keeps its parsed fields too */
+            heap_write_ref(h, s, 0, frame[3]);   /* it keeps its parsed fields too */
             *(int64_t *)heap_data(h, s, 1) = id;
             if (!evict && next_slot == capacity) {
                 /* Double the table; the session is rooted in frame[2] meanwhile. */
                 frame[2] = s;
                 heap_ref_t bigger = rt_alloc_at(rt, (uint32_t)(capacity * 2), 0,
                                                 "sessions.table");
-                memcpy(heap_slots(h, bigger), heap_slots(h, frame[0]),
-                       capacity * sizeof(heap_ref_t));
+                heap_copy_refs(h, bigger, 0, frame[0], 0, (uint32_t)capacity);
                 frame[0] = bigger;
                 capacity *= 2;
                 s = frame[2];
             }
-            if (heap_slots(h, frame[0])[next_slot % capacity] == 0)
+            uint32_t slot = (uint32_t)(next_slot % capacity);
+            if (heap_read_ref(h, frame[0], slot) == 0)
                 held++;
-            heap_slots(h, frame[0])[next_slot % capacity] = s;
+            heap_write_ref(h, frame[0], slot, s);
             next_slot = evict ? (next_slot + 1) % capacity : next_slot + 1;
             opened++;
         }

@@ -175,7 +175,7 @@ static _Noreturn void oom(rt_t *rt, const char *what)
 
 static inline chan_hdr_t *hdr_of(heap_t *h, heap_ref_t ch)
 {
-    return (chan_hdr_t *)((char *)heap_ptr(h, ch) + sizeof(heap_ref_t));
+    return (chan_hdr_t *)heap_data(h, ch, 1);   /* after the buffer slot */
 }
 
 /* The header of ch, checked to be a channel's. */
@@ -231,15 +231,40 @@ static inline void poll(rt_t *rt)
     heap_safepoint(rt->heap);
 }
 
-static inline heap_ref_t *cell_refs(heap_t *h, heap_ref_t ch, const chan_hdr_t *c, uint64_t i)
+/* Cell i's refs into dst (root slots or C memory, never a heap object's:
+** those are written through the barrier); nothing when dst is NULL. */
+static inline void cell_get(heap_t *h, heap_ref_t ch, const chan_hdr_t *c, uint64_t i,
+                            heap_ref_t *dst)
 {
-    return heap_slots(h, heap_slots(h, ch)[0]) + i * c->elem_nptrs;
+    uint32_t n = c->elem_nptrs;
+
+    if (n == 0 || dst == NULL)
+        return;
+    heap_ref_t buf = heap_read_ref(h, ch, 0);
+    uint32_t first = (uint32_t)(i * n);   /* cap * nptrs fits (chan_make) */
+    for (uint32_t k = 0; k < n; k++)
+        dst[k] = heap_read_ref(h, buf, first + k);
+}
+
+/* Cell i's refs := src[0..nptrs), or nil when src is NULL: stores into
+** the buffer object, so each goes through the write barrier. */
+static inline void cell_set(heap_t *h, heap_ref_t ch, const chan_hdr_t *c, uint64_t i,
+                            const heap_ref_t *src)
+{
+    uint32_t n = c->elem_nptrs;
+
+    if (n == 0)
+        return;
+    heap_ref_t buf = heap_read_ref(h, ch, 0);
+    uint32_t first = (uint32_t)(i * n);
+    for (uint32_t k = 0; k < n; k++)
+        heap_write_ref(h, buf, first + k, src != NULL ? src[k] : 0);
 }
 
 static inline unsigned char *cell_scalars(heap_t *h, heap_ref_t ch, const chan_hdr_t *c,
                                           uint64_t i)
 {
-    heap_ref_t buf = heap_slots(h, ch)[0];
+    heap_ref_t buf = heap_read_ref(h, ch, 0);
     return (unsigned char *)heap_data(h, buf, (uint32_t)(c->cap * c->elem_nptrs)) +
            i * c->elem_bytes;
 }
@@ -640,11 +665,10 @@ static inline __attribute__((always_inline)) bool try_recv(rt_t *rt, heap_ref_t 
             /* The buffer is full: take its head, and the sender's value
             ** becomes the new tail in the same cell. */
             if (has_cells(c)) {
-                heap_ref_t *cell = cell_refs(h, ch, c, c->head);
                 unsigned char *cs = cell_scalars(h, ch, c, c->head);
-                refs_put(refs_out, cell, c->elem_nptrs);
+                cell_get(h, ch, c, c->head, refs_out);
                 bytes_put(scalars_out, cs, c->elem_bytes);
-                refs_put(cell, w->refs, c->elem_nptrs);
+                cell_set(h, ch, c, c->head, w->refs);
                 bytes_put(cs, w->scalars, c->elem_bytes);
             }
             c->head = c->head + 1 == c->cap ? 0 : c->head + 1;
@@ -656,10 +680,9 @@ static inline __attribute__((always_inline)) bool try_recv(rt_t *rt, heap_ref_t 
     }
     if (c->len > 0) {
         if (has_cells(c)) {
-            heap_ref_t *cell = cell_refs(h, ch, c, c->head);
-            refs_put(refs_out, cell, c->elem_nptrs);
+            cell_get(h, ch, c, c->head, refs_out);
             bytes_put(scalars_out, cell_scalars(h, ch, c, c->head), c->elem_bytes);
-            refs_put(cell, NULL, c->elem_nptrs);   /* not a root any more */
+            cell_set(h, ch, c, c->head, NULL);   /* the buffer keeps it no more */
         }
         c->head = c->head + 1 == c->cap ? 0 : c->head + 1;
         c->len--;
@@ -696,7 +719,7 @@ static inline __attribute__((always_inline)) bool try_send(rt_t *rt, heap_ref_t 
             uint64_t tail = c->head + c->len;
             if (tail >= c->cap)
                 tail -= c->cap;
-            refs_put(cell_refs(h, ch, c, tail), refs, c->elem_nptrs);
+            cell_set(h, ch, c, tail, refs);
             bytes_put(cell_scalars(h, ch, c, tail), scalars, c->elem_bytes);
         }
         c->len++;
@@ -781,7 +804,7 @@ heap_ref_t chan_make(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, size_t cap)
     }
     heap_ref_t ch = rt_alloc_at(rt, 1, sizeof(chan_hdr_t), "runtime.makechan");
     scratch[0] = 0;
-    heap_slots(h, ch)[0] = buf;
+    heap_write_ref(h, ch, 0, buf);
     chan_hdr_t *c = hdr_of(h, ch);
     c->magic = CHAN__MAGIC;
     c->elem_nptrs = nptrs;

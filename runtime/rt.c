@@ -127,9 +127,8 @@ static void g_put(rt_t *rt, rt_g_t *g)
         if (g->roots[l])
             roots_put(rt, l, g->roots[l]);
     if (g->rec && *g->rec) {
-        heap_ref_t *slots = heap_slots(rt->heap, *g->rec);
-        slots[0] = 0;
-        slots[1] = 0;
+        heap_write_ref(rt->heap, *g->rec, 0, 0);
+        heap_write_ref(rt->heap, *g->rec, 1, 0);
     }
     g->prev->next = g->next;
     g->next->prev = g->prev;
@@ -175,8 +174,8 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
     if (rt->nsudog_cache == 0) {
         while (rt->nsudog_cache < RT__SUDOG_CACHE / 2 && *rt->sudog_central) {
             heap_ref_t sg = *rt->sudog_central;
-            *rt->sudog_central = heap_slots(h, sg)[0];
-            heap_slots(h, sg)[0] = 0;
+            *rt->sudog_central = heap_read_ref(h, sg, 0);
+            heap_write_ref(h, sg, 0, 0);
             rt->sudog_cache[rt->nsudog_cache++] = sg;
         }
         if (rt->nsudog_cache == 0) {
@@ -186,9 +185,8 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
         }
     }
     heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
-    heap_ref_t *rec = heap_slots(h, g->grec);
-    heap_slots(h, sg)[0] = rec[1];    /* g.waiting: rooted by the g record */
-    rec[1] = sg;
+    heap_write_ref(h, sg, 0, heap_read_ref(h, g->grec, 1));   /* g.waiting: rooted by the g record */
+    heap_write_ref(h, g->grec, 1, sg);
     *g_out = g;
     return sg;
 }
@@ -198,19 +196,26 @@ void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg)
     heap_t *h = rt->heap;
 
     if (g && *g->rec) {
-        heap_ref_t *link = &heap_slots(h, *g->rec)[1];
-        while (*link && *link != sg)
-            link = &heap_slots(h, *link)[0];
-        if (*link)
-            *link = heap_slots(h, sg)[0];
+        /* The slot that holds sg: slot 1 of the g record, or slot 0 of
+        ** the sudog before it on the chain. */
+        heap_ref_t holder = *g->rec;
+        uint32_t at = 1;
+        heap_ref_t link = heap_read_ref(h, holder, at);
+        while (link && link != sg) {
+            holder = link;
+            at = 0;
+            link = heap_read_ref(h, holder, at);
+        }
+        if (link)
+            heap_write_ref(h, holder, at, heap_read_ref(h, sg, 0));
     }
-    heap_slots(h, sg)[0] = 0;
+    heap_write_ref(h, sg, 0, 0);
     sudog_central_check(rt);
     if (rt->nsudog_cache == RT__SUDOG_CACHE) {
         while (rt->nsudog_cache > RT__SUDOG_CACHE / 2) {
             heap_ref_t x = rt->sudog_cache[--rt->nsudog_cache];
             rt->sudog_cache[rt->nsudog_cache] = 0;
-            heap_slots(h, x)[0] = *rt->sudog_central;
+            heap_write_ref(h, x, 0, *rt->sudog_central);
             *rt->sudog_central = x;
         }
     }
@@ -406,7 +411,7 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
     if (arg) {
         heap_ref_t c = rt_alloc(rt, 0, RT__CLOSURE_BYTES);
         uint64_t *words = heap_data(rt->heap, c, 0);
-        heap_slots(rt->heap, *g->rec)[0] = c;
+        heap_write_ref(rt->heap, *g->rec, 0, c);
         words[0] = (uint64_t)(uintptr_t)fn;
         words[1] = (uint64_t)(uintptr_t)arg;
     }

@@ -179,10 +179,10 @@ static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
         return rt__sudog_acquire_slow(rt, g_out);
     heap_t *h = rt->heap;
     heap_ref_t sg = rt->sudog_cache[--rt->nsudog_cache];
-    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
-    if (*waiting)                 /* a select's other cases */
-        heap_slots(h, sg)[0] = *waiting;
-    *waiting = sg;
+    heap_ref_t waiting = heap_read_ref(h, g->grec, 1);
+    if (waiting)                  /* a select's other cases */
+        heap_write_ref(h, sg, 0, waiting);
+    heap_write_ref(h, g->grec, 1, sg);
     *g_out = g;
     return sg;
 }
@@ -192,12 +192,11 @@ static inline heap_ref_t rt__sudog_acquire(rt_t *rt, rt_g_t **g_out)
 static inline void rt__sudog_release(rt_t *rt, rt_g_t *g, heap_ref_t sg)
 {
     heap_t *h = rt->heap;
-    heap_ref_t *waiting = &heap_slots(h, g->grec)[1];
 
-    if (__builtin_expect(*waiting == sg && heap_slots(h, sg)[0] == 0 &&
+    if (__builtin_expect(heap_read_ref(h, g->grec, 1) == sg && heap_read_ref(h, sg, 0) == 0 &&
                          rt->nsudog_cache < RT__SUDOG_CACHE &&
                          rt->gc_dropped == rt->gc_seen, 1)) {
-        *waiting = 0;
+        heap_write_ref(h, g->grec, 1, 0);
         rt->sudog_cache[rt->nsudog_cache++] = sg;
         return;
     }

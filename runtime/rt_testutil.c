@@ -108,7 +108,7 @@ heap_ref_t rtt_tagged(rt_t *rt, uint64_t tag, bool with_child)
         ((uint64_t *)heap_data(h, frame[0], 0))[1] = tag * 3;
     }
     obj = rt_alloc(rt, 1, 8);
-    heap_slots(h, obj)[0] = frame[0];
+    heap_write_ref(h, obj, 0, frame[0]);
     *(uint64_t *)heap_data(h, obj, 1) = tag;
     rt_pop(rt, 1);
     return obj;   /* unrooted: the caller roots it */
@@ -122,7 +122,7 @@ bool rtt_tag_ok(rt_t *rt, heap_ref_t obj, uint64_t tag, bool with_child)
         return false;
     if (*(uint64_t *)heap_data(h, obj, 1) != tag)
         return false;
-    heap_ref_t child = heap_slots(h, obj)[0];
+    heap_ref_t child = heap_read_ref(h, obj, 0);
     if (!with_child)
         return child == 0;
     return child != 0 && heap_obj_size(h, child) == 16 &&
@@ -138,7 +138,7 @@ void rtt_churn(rt_t *rt, int n)
         heap_ref_t a = rt_alloc(rt, 1, 8);
         heap_ref_t b = rt_alloc(rt, 0, 16);
         *(uint64_t *)heap_data(h, a, 1) = 0xdeaddeaddeaddeadull;
-        heap_slots(h, a)[0] = 0;
+        heap_write_ref(h, a, 0, 0);
         memset(heap_data(h, b, 0), 0xa5, 16);
     }
 }
