@@ -21,9 +21,9 @@ static heap_ref_t bottom_up(heap_t *h, heap_roots_t *roots, int depth)
     REQUIRE(slot[0]);
     if (depth > 0) {
         heap_ref_t left = bottom_up(h, roots, depth - 1);
-        heap_slots(h, slot[0])[0] = left;
+        heap_write_ref(h, slot[0], 0, left);
         heap_ref_t right = bottom_up(h, roots, depth - 1);
-        heap_slots(h, slot[0])[1] = right;
+        heap_write_ref(h, slot[0], 1, right);
     }
     heap_ref_t node = slot[0];
     heap_roots_pop(roots, 1);
@@ -32,10 +32,10 @@ static heap_ref_t bottom_up(heap_t *h, heap_roots_t *roots, int depth)
 
 static uint64_t check(heap_t *h, heap_ref_t node)
 {
-    heap_ref_t *s = heap_slots(h, node);
-    if (!s[0])
+    heap_ref_t left = heap_read_ref(h, node, 0);
+    if (!left)
         return 1;
-    return 1 + check(h, s[0]) + check(h, s[1]);
+    return 1 + check(h, left) + check(h, heap_read_ref(h, node, 1));
 }
 
 int main(void)

@@ -176,7 +176,7 @@ int main(void)
         for (int i = 0; i < 10000; i++) {
             heap_ref_t r = heap_alloc(h, 1, 32);
             REQUIRE(r);
-            heap_slots(h, r)[0] = g[0];
+            heap_write_ref(h, r, 0, g[0]);
             g[0] = r;
         }
         REQUIRE_RC(heap_collect(h), 0, heap_strerror);

@@ -165,7 +165,7 @@ static uint32_t new_node(model_t *m)
 static void set_kid(model_t *m, uint32_t parent, uint32_t slot, uint32_t kid)
 {
     node(m, parent)->kids[slot] = kid;
-    heap_slots(m->h, node(m, parent)->ref)[slot] = ref_of(m, kid);
+    heap_write_ref(m->h, node(m, parent)->ref, slot, ref_of(m, kid));
 }
 
 static void set_root(model_t *m, uint32_t id)
@@ -212,11 +212,11 @@ static int check_node(model_t *m, uint32_t id, char *why, size_t whysize)
         if (d[j] != fill_byte(id, j))
             return fail(why, whysize, "node %u: scalar byte %u is %u", id, j, d[j]);
     }
-    const heap_ref_t *slots = heap_slots(h, n->ref);
     for (uint32_t i = 0; i < n->nptrs; i++) {
-        if (slots[i] != ref_of(m, n->kids[i]))
+        heap_ref_t slot = heap_read_ref(h, n->ref, i);
+        if (slot != ref_of(m, n->kids[i]))
             return fail(why, whysize, "node %u slot %u: %#llx, model says node %u (%#llx)", id,
-                        i, (unsigned long long)slots[i], n->kids[i],
+                        i, (unsigned long long)slot, n->kids[i],
                         (unsigned long long)ref_of(m, n->kids[i]));
     }
     return 0;

@@ -46,7 +46,7 @@ static void test_every_allocation(void)
     const int kept = 5000, dropped = 7000;
     for (int i = 0; i < kept; i++) {
         heap_ref_t r = heap_alloc_at(h, 1, 8, site_kept);    /* 16 B: class 16 */
-        heap_slots(h, r)[0] = g[0];
+        heap_write_ref(h, r, 0, g[0]);
         g[0] = r;
         heap_alloc_at(h, 0, 100, site_dropped);            /* 112 B class */
     }
@@ -75,8 +75,8 @@ static void test_every_allocation(void)
     /* Half the list let go: half the kept samples freed. */
     heap_ref_t r = g[0];
     for (int i = 0; i < kept / 2 - 1; i++)
-        r = heap_slots(h, r)[0];
-    heap_slots(h, r)[0] = 0;
+        r = heap_read_ref(h, r, 0);
+    heap_write_ref(h, r, 0, 0);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     n = heap_prof_read(h, false, s, HEAP_PROF_SITES, NULL);
     k = find(s, n, site_kept);
@@ -200,7 +200,7 @@ static void test_as_of_the_last_collection(void)
     heap_ref_t *g = heap_globals(h, 1);
     for (int i = 0; i < 300; i++) {
         heap_ref_t r = heap_alloc_at(h, 1, 8, site_kept);
-        heap_slots(h, r)[0] = g[0];
+        heap_write_ref(h, r, 0, g[0]);
         g[0] = r;
         heap_alloc_at(h, 0, 200, site_dropped);
     }
