@@ -122,11 +122,6 @@ static inline void *heap_ptr(heap_t *h, heap_ref_t r)
 {
     return ((struct heap__view *)h)->base + r;
 }
-/* The reference slots of object r. */
-static inline heap_ref_t *heap_slots(heap_t *h, heap_ref_t r)
-{
-    return (heap_ref_t *)heap_ptr(h, r);
-}
 
 /* ---- The write barrier ------------------------------------------------
 ** Every store of a reference into a heap object goes through
