@@ -45,6 +45,7 @@ void heap_config_default(heap_config_t *cfg)
     cfg->heap_max_bytes = 0;
     cfg->gogc = 100;
     cfg->memory_limit_bytes = 0;
+    cfg->collector = HEAP_COLLECTOR_CONCURRENT;
 }
 
 static const char *shm_prefix(void)
@@ -277,6 +278,8 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->sweepgen = 1;
     hdr->cache_epoch = 1;
     hdr->gogc = cfg->gogc;
+    hdr->collector = cfg->collector == HEAP_COLLECTOR_STW ? HEAP__COLLECTOR_STW
+                                                          : HEAP__COLLECTOR_CONCURRENT;
     hdr->scavenge_goal_bytes = UINT64_MAX;
     hdr->memory_limit_bytes = cfg->memory_limit_bytes;
     hdr->hwm_page = L->first_page;
@@ -470,7 +473,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         h->hdr = (heap__hdr_t *)h->view.base;
     }
 
-    h->view.stw_word = &h->hdr->stw;
+    h->view.stw_word = &h->hdr->poll;
     h->page_map = (uint32_t *)(h->view.base + h->hdr->page_map_off);
     h->spans = (heap__span_t *)(h->view.base + h->hdr->spans_off);
     h->ptr_map = (uint64_t *)(h->view.base + h->hdr->ptr_map_off);

@@ -58,7 +58,15 @@ typedef struct heap_config {
     uint64_t heap_max_bytes;      /* reserved range; 0 = default (1/4 of RAM, >= 64 MiB) */
     int gogc;                     /* percent; 100 is Go's default; < 0 = off */
     uint64_t memory_limit_bytes;  /* soft limit like GOMEMLIMIT; 0 = none */
+    int collector;                /* HEAP_COLLECTOR_*; the default is concurrent */
 } heap_config_t;
+
+/* The collector. CONCURRENT is Go's: short stops at the start and the end
+** of a mark that runs beside the mutators (write barrier, mark assists,
+** a background worker at 25 % of each process). STW stops every process
+** for the whole mark and sweep: for teaching and comparison. */
+#define HEAP_COLLECTOR_CONCURRENT 0
+#define HEAP_COLLECTOR_STW 1
 
 #define HEAP_GOGC_OFF (-1)
 #define HEAP_MIN_GOAL_BYTES (4u << 20)

@@ -78,6 +78,8 @@ static inline heap_ref_t mcache_take(heap_t *h, heap__mcache_t *mc, uint64_t fre
     mc->free_bits = free_bits & (free_bits - 1);
     uint64_t off = mc->span_off + (uint64_t)idx * mc->elem_bytes;
     assert(idx < mc->nelems && slot_fresh(h, mc, idx, h->view.base + off, bytes));
+    if (__builtin_expect(h->view.barrier_on != 0, 0))
+        heap__mark_new(heap__span(h, mc->span), idx);   /* allocate black */
     if (nptrs)
         heap__ptr_map_set(h->ptr_map, off >> 3, nptrs, mc->elem_bytes >> 3);
     count_alloc(h, mc->elem_bytes);
@@ -329,7 +331,11 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
         return 0;
     }
     heap__span_init_large(h, page, npages, bytes, nptrs, needzero);
+    if (hdr->gc_phase == HEAP__GC_CONC_MARK)
+        heap__mark_new(heap__span(h, page), 0);   /* allocate black */
     heap__unlock(h);
+    if (h->view.barrier_on)
+        heap__mark_assist_charge(h, span_bytes);
 
     /* The span is ours until the ref is returned: no collection can run
     ** while this process is RUNNING and has not reached a safepoint. */
@@ -372,6 +378,10 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
         heap__mcache_t *mc = &h->mcache[spc];
         if (mc->free_bits || mcache_next_word(h, mc))
             return mcache_take(h, mc, mc->free_bits, nptrs, bytes);
+        if (h->view.barrier_on) {
+            const heap__class_t *c = &heap__classes[spc >> 1];
+            heap__mark_assist_charge(h, (uint64_t)c->nelems * c->elem_bytes);
+        }
         int rc = refill(h, spc, &collected);
         if (rc < 0) {
             set_error(h, rc);
@@ -383,7 +393,8 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 static inline heap_ref_t alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 {
     uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
-    if (__builtin_expect(__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) != 0 ||
+    if (__builtin_expect((__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) &
+                          HEAP__POLL_STW) != 0 ||
                          !h->entered || scalar_bytes >= HEAP_MAX_SMALL_BYTES ||
                          bytes > HEAP_MAX_SMALL_BYTES, 0))
         return alloc_slow(h, nptrs, scalar_bytes);
@@ -423,6 +434,8 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
         if (heap__pages_alloc(h, (uint32_t)npages64, &page, &needzero) != 0)
             return 0;
         heap__span_init_large(h, page, (uint32_t)npages64, bytes, 0, needzero);
+        if (hdr->gc_phase == HEAP__GC_CONC_MARK)
+            heap__mark_new(heap__span(h, page), 0);
         uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
         if (needzero)
             memset(h->view.base + off, 0, bytes);
@@ -468,6 +481,8 @@ heap_ref_t heap__alloc_direct_locked(heap_t *h, uint64_t bytes)
         return 0;
     }
     alloc[idx >> 6] |= 1ull << (idx & 63);
+    if (hdr->gc_phase == HEAP__GC_CONC_MARK)
+        heap__mark_new(sp, idx);
     sp->alloc_count++;
     if (sp->alloc_count >= sp->nelems) {
         store_u32(&ct->partial_head, sp->next);

@@ -130,11 +130,20 @@ static void notify_stop(heap_t *h)
     heap__futex_wake(&h->hdr->stop_seq);
 }
 
+/* The world became ours: make every safepoint look (heap__hdr.poll). */
+static void world_owned(heap_t *h)
+{
+    __atomic_or_fetch(&h->hdr->poll, HEAP__POLL_STW, __ATOMIC_SEQ_CST);
+}
+
 static bool world_try_own(heap_t *h)
 {
     uint32_t expect = 0;
-    return __atomic_compare_exchange_n(&h->hdr->stw, &expect, (uint32_t)h->pid, false,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    if (!__atomic_compare_exchange_n(&h->hdr->stw, &expect, (uint32_t)h->pid, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return false;
+    world_owned(h);
+    return true;
 }
 
 /* With stw ours: wait until every other attached process is not RUNNING.
@@ -156,8 +165,9 @@ static void wait_stopped(heap_t *h)
                 continue;
             if (check_dead && heap__pid_dead(p->pid, p->start_ticks, true)) {
                 uint32_t expect = HEAP__PROC_RUNNING;
-                __atomic_compare_exchange_n(&p->state, &expect, HEAP__PROC_DEAD, false,
-                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                if (__atomic_compare_exchange_n(&p->state, &expect, HEAP__PROC_DEAD, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                    __atomic_add_fetch(&hdr->proc_deaths, 1, __ATOMIC_SEQ_CST);
                 continue;
             }
             waiting = true;
@@ -205,8 +215,11 @@ void heap__wait_world(heap_t *h)
         if (owner != (uint32_t)h->pid && owner_dead(h, owner)) {
             uint32_t expect = owner;
             if (__atomic_compare_exchange_n(&hdr->stw, &expect, (uint32_t)h->pid, false,
-                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                __atomic_add_fetch(&hdr->proc_deaths, 1, __ATOMIC_SEQ_CST);
+                world_owned(h);
                 recover_world(h);
+            }
         }
     }
 }
@@ -223,13 +236,23 @@ void heap__become_running(heap_t *h)
         heap__wait_world(h);
     }
     heap__mcache_revalidate(h);
+    heap__mark_join(h);
 }
+
+static void mark_poll(heap_t *h);
+static void mark_flush(heap_t *h);
 
 void heap__park(heap_t *h)
 {
     uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
-    if (owner == 0 || owner == (uint32_t)h->pid || !h->entered)
+    if (owner == 0 || owner == (uint32_t)h->pid || !h->entered) {
+        if (h->view.barrier_on && h->entered && owner == 0)
+            mark_poll(h);
         return;
+    }
+    /* CONCURRENT MARK: nothing grey stays behind in a stopped process. */
+    if (h->view.barrier_on)
+        mark_flush(h);
     heap__mcache_writeback(h);
     __atomic_store_n(&h->proc->state, HEAP__PROC_PARKED, __ATOMIC_SEQ_CST);
     notify_stop(h);
@@ -249,6 +272,8 @@ void heap_leave(heap_t *h)
 {
     if (!h->entered)
         return;
+    if (h->view.barrier_on)
+        mark_flush(h);
     heap__mcache_writeback(h);
     h->entered = false;
     __atomic_store_n(&h->proc->state, HEAP__PROC_OUTSIDE, __ATOMIC_SEQ_CST);
@@ -285,6 +310,9 @@ void heap__world_stop(heap_t *h, uint64_t *t_request_out, uint64_t *stop_ns_out)
 void heap__world_start(heap_t *h)
 {
     assert(__atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST) == (uint32_t)h->pid);
+    /* Clear the poll bit while the world is still ours: the next owner
+    ** sets it after its CAS, so a set never gets lost. */
+    __atomic_and_fetch(&h->hdr->poll, ~HEAP__POLL_STW, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->hdr->stw, 0, __ATOMIC_SEQ_CST);
     heap__futex_wake(&h->hdr->stw);
     if (h->entered)
@@ -387,9 +415,30 @@ uint64_t heap__goal_bytes(heap_t *h)
     return limit_goal < goal ? limit_goal : goal;
 }
 
+/* The concurrent collector's trigger for `goal`: a cycle starts when the
+** heap is this far from the last marked heap to the goal. */
+static uint64_t trigger_for(heap_t *h, uint64_t goal)
+{
+    uint64_t marked = heap__atomic_load(&h->hdr->marked_bytes);
+    if (goal <= marked)
+        return marked;
+    return marked + (uint64_t)((double)(goal - marked) * 0.7);
+}
+
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
 {
     heap__hdr_t *hdr = h->hdr;
+    if (__atomic_load_n(&hdr->collector, __ATOMIC_RELAXED) == HEAP__COLLECTOR_CONCURRENT) {
+        /* A concurrent mark runs: the heap may pass the goal meanwhile;
+        ** assists slow the allocation down instead. */
+        if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) == HEAP__GC_CONC_MARK)
+            return false;
+        uint64_t goal = heap__goal_bytes(h);
+        if (goal == UINT64_MAX)
+            return false;
+        uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
+        return live + more_bytes > trigger_for(h, goal);
+    }
     uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
     uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
     if (goal != UINT64_MAX && live + more_bytes > goal)
@@ -417,8 +466,25 @@ typedef struct mark_ctx {
     const uint64_t *ptr_map;
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
+    uint64_t scan_work;      /* bytes of reference slots scanned */
     unsigned pops;
+    bool conc;               /* the world runs: mark bits by atomic or */
 } mark_ctx_t;
+
+static void ctx_init(heap_t *h, mark_ctx_t *m, bool conc)
+{
+    memset(m, 0, sizeof *m);
+    m->h = h;
+    m->base = h->view.base;
+    m->page_map = h->page_map;
+    m->spans = h->spans;
+    m->ptr_map = h->ptr_map;
+    m->first_page = h->hdr->first_page;
+    /* Spans made after this are reached only through new (black)
+    ** objects, which grey() need not see. */
+    m->hwm = __atomic_load_n(&h->hdr->hwm_page, __ATOMIC_ACQUIRE);
+    m->conc = conc;
+}
 
 static bool mark_stack_grow(heap_t *h)
 {
@@ -435,8 +501,10 @@ static bool mark_stack_grow(heap_t *h)
     return true;
 }
 
-static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t nptrs)
+static inline void mark_push(heap_t *h, heap_ref_t ref, uint64_t nptrs, bool conc)
 {
+    if (conc && h->mark_len == 0)
+        __atomic_store_n(&h->proc->mark_busy, 1, __ATOMIC_SEQ_CST);
     if (__builtin_expect(h->mark_len == h->mark_cap, 0) && !mark_stack_grow(h)) {
         /* Leave it grey (marked, unscanned): the rescan finds it. */
         h->mark_overflow = true;
@@ -474,11 +542,17 @@ static inline heap__span_t *object_span(const mark_ctx_t *m, heap_ref_t ref, uin
     return NULL;
 }
 
-/* Set the mark bit; false if it was set already. */
-static inline bool mark_bit(heap__span_t *sp, uint32_t idx)
+/* Set the mark bit; false if it was set already. While the world runs,
+** other processes set bits of the same words (marking, allocating black). */
+static inline bool mark_bit(const mark_ctx_t *m, heap__span_t *sp, uint32_t idx)
 {
     uint64_t *w = &sp->bits[(sp->sweep_word & 1) ^ 1][idx >> 6];
     uint64_t bit = 1ull << (idx & 63);
+    if (m->conc) {
+        if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
+            return false;
+        return !(__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit);
+    }
     if (*w & bit)
         return false;
     *w |= bit;
@@ -492,7 +566,7 @@ static inline void grey(mark_ctx_t *m, heap_ref_t ref)
 {
     uint32_t idx;
     heap__span_t *sp = object_span(m, ref, &idx);
-    if (!sp || !mark_bit(sp, idx))
+    if (!sp || !mark_bit(m, sp, idx))
         return;
     m->live_objects++;
     uint64_t nptrs;
@@ -513,7 +587,7 @@ static inline void grey(mark_ctx_t *m, heap_ref_t ref)
     }
     /* Likely scanned soon by this process: start the miss now. */
     __builtin_prefetch(m->base + ref);
-    mark_push(m->h, ref, nptrs);
+    mark_push(m->h, ref, nptrs, m->conc);
 }
 
 /* The reference slots of a grey object, from its mark-stack entry. */
@@ -529,6 +603,17 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 {
     uint64_t nptrs = entry_nptrs(m, e);
     const heap_ref_t *slots = (const heap_ref_t *)(m->base + e.ref);
+    m->scan_work += nptrs * sizeof(heap_ref_t);
+    if (m->conc) {
+        /* A mutator may store into the object meanwhile: whichever value
+        ** is read, the barrier shaded the other. */
+        for (uint64_t i = 0; i < nptrs; i++) {
+            heap_ref_t r = __atomic_load_n(&slots[i], __ATOMIC_RELAXED);
+            if (r)
+                grey(m, r);
+        }
+        return;
+    }
     for (uint64_t i = 0; i < nptrs; i++) {
         if (slots[i])
             grey(m, slots[i]);
@@ -539,13 +624,16 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 ** FIFO after a prefetch of their first line, so the cache miss on the object
 ** overlaps the scanning of the ones before it. */
 #define PREFETCH_DEPTH 16
-static void drain(mark_ctx_t *m)
+/* Drain at most about max_work bytes of scanning (UINT64_MAX: all); the
+** FIFO is always emptied. True when nothing grey is left here. */
+static bool drain_some(mark_ctx_t *m, uint64_t max_work)
 {
     heap_t *h = m->h;
     struct heap__mark_entry fifo[PREFETCH_DEPTH];
     unsigned head = 0, count = 0;
+    uint64_t stop_at = max_work > UINT64_MAX - m->scan_work ? UINT64_MAX : m->scan_work + max_work;
     for (;;) {
-        while (count < PREFETCH_DEPTH && h->mark_len) {
+        while (count < PREFETCH_DEPTH && h->mark_len && m->scan_work < stop_at) {
             struct heap__mark_entry e = h->mark_stack[--h->mark_len];
             __builtin_prefetch(m->base + e.ref);
             fifo[(head + count++) % PREFETCH_DEPTH] = e;
@@ -559,6 +647,12 @@ static void drain(mark_ctx_t *m)
         if ((++m->pops & 63) == 0)
             heap__fault(h, HEAP__FP_MARK);
     }
+    return h->mark_len == 0;
+}
+
+static void drain(mark_ctx_t *m)
+{
+    drain_some(m, UINT64_MAX);
 }
 
 /* Mark a root stack object itself (it is not counted as live data) and
@@ -568,7 +662,7 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
 {
     uint32_t idx;
     heap__span_t *sp = object_span(m, ref, &idx);
-    if (!sp || !mark_bit(sp, idx))
+    if (!sp || !mark_bit(m, sp, idx))
         return 0;
     const struct heap_roots *r = (const struct heap_roots *)(m->base + ref);
     if (r->kind != kind || r->self != ref)
@@ -587,7 +681,9 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
             grey(m, r->slots[i]);
     }
     m->root_slots += n;
-    drain(m);
+    m->scan_work += n * sizeof(heap_ref_t);
+    if (!m->conc)
+        drain(m);
     return r->next;
 }
 
@@ -598,7 +694,7 @@ static void mark_keep(mark_ctx_t *m, heap_ref_t ref)
     uint32_t idx;
     heap__span_t *sp = ref ? object_span(m, ref, &idx) : NULL;
     if (sp)
-        mark_bit(sp, idx);
+        mark_bit(m, sp, idx);
 }
 
 /* The same for a pool area (heap_int.h, struct heap_pool): grey both
@@ -607,7 +703,7 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
 {
     uint32_t idx;
     heap__span_t *sp = object_span(m, ref, &idx);
-    if (!sp || !mark_bit(sp, idx))
+    if (!sp || !mark_bit(m, sp, idx))
         return 0;
     const struct heap_pool *p = (const struct heap_pool *)(m->base + ref);
     if (p->kind != HEAP__POOL_MAGIC || p->self != ref)
@@ -628,8 +724,10 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
                 grey(m, p->slots[first[k] + i]);
         }
         m->root_slots += n;
+        m->scan_work += n * sizeof(heap_ref_t);
     }
-    drain(m);
+    if (!m->conc)
+        drain(m);
     return p->next;
 }
 
@@ -752,17 +850,24 @@ static bool marks_clear(heap_t *h)
 
 #endif
 
+/* Grey the roots of process entry p (its root stacks, globals, pools) and
+** keep its profile objects. */
+static void mark_proc_roots(mark_ctx_t *m, heap__proc_t *p)
+{
+    for (heap_ref_t r = p->roots_head; r;)
+        r = mark_root_stack(m, r, HEAP__ROOTS_MAGIC);
+    if (p->globals)
+        mark_root_stack(m, p->globals, HEAP__GLOBALS_MAGIC);
+    for (heap_ref_t r = p->pools_head; r;)
+        r = mark_pool(m, r);
+    mark_keep(m, p->prof_sites);
+    mark_keep(m, p->prof_samples);
+}
+
 static void mark(heap_t *h, mark_ctx_t *m)
 {
     heap__hdr_t *hdr = h->hdr;
-    memset(m, 0, sizeof *m);
-    m->h = h;
-    m->base = h->view.base;
-    m->page_map = h->page_map;
-    m->spans = h->spans;
-    m->ptr_map = h->ptr_map;
-    m->first_page = hdr->first_page;
-    m->hwm = hdr->hwm_page;
+    ctx_init(h, m, false);
     h->mark_len = 0;
     h->mark_overflow = false;
 
@@ -770,14 +875,7 @@ static void mark(heap_t *h, mark_ctx_t *m)
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
             continue;
-        for (heap_ref_t r = p->roots_head; r;)
-            r = mark_root_stack(m, r, HEAP__ROOTS_MAGIC);
-        if (p->globals)
-            mark_root_stack(m, p->globals, HEAP__GLOBALS_MAGIC);
-        for (heap_ref_t r = p->pools_head; r;)
-            r = mark_pool(m, r);
-        mark_keep(m, p->prof_sites);
-        mark_keep(m, p->prof_samples);
+        mark_proc_roots(m, p);
     }
     while (h->mark_overflow) {
         h->mark_overflow = false;
@@ -837,8 +935,11 @@ static void reclaim_dead(heap_t *h)
         uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
         if (st == HEAP__PROC_FREE)
             continue;
-        if (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false))
+        if (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false)) {
+            if (st != HEAP__PROC_DEAD)
+                __atomic_add_fetch(&hdr->proc_deaths, 1, __ATOMIC_SEQ_CST);
             heap__proc_retire_locked(h, i);
+        }
     }
 }
 
@@ -921,23 +1022,38 @@ static uint64_t reported_goal(heap_t *h)
     return goal == UINT64_MAX ? 0 : goal;
 }
 
-/* One collection with the world ours and no lock held. Restarts the
-** world before returning. */
+/* Fold this process's greying figures into the cycle's (heap__hdr). */
+static void mark_counters_flush(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED)) {
+        h->mark_live_bytes = h->mark_live_objects = h->mark_scan_work = 0;
+        return;
+    }
+    if (h->mark_live_bytes)
+        __atomic_add_fetch(&hdr->mark_live_bytes, h->mark_live_bytes, __ATOMIC_RELAXED);
+    if (h->mark_live_objects)
+        __atomic_add_fetch(&hdr->mark_live_objects, h->mark_live_objects, __ATOMIC_RELAXED);
+    if (h->mark_scan_work)
+        __atomic_add_fetch(&hdr->mark_scan_work, h->mark_scan_work, __ATOMIC_RELAXED);
+    h->mark_live_bytes = h->mark_live_objects = h->mark_scan_work = 0;
+}
+
+/* One collection with the world ours and no lock held: a whole
+** stop-the-world cycle, or the end of a concurrent one (mark termination)
+** when a concurrent mark runs. Restarts the world before returning. */
 static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 {
     heap__hdr_t *hdr = h->hdr;
     heap_gc_cycle_t cyc;
     memset(&cyc, 0, sizeof cyc);
     gc_fields_t *c = &cyc.fields;
-    c->start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
-                      (heap__now_ns(CLOCK_MONOTONIC) - t_request);
-    c->since_start_ns = t_request - hdr->create_mono_ns;
-    c->stop_ns = (int64_t)stop_ns;
     c->forced = why == HEAP__GC_BY_USER;
     cyc.collector_pid = h->pid;
 
     heap__lock_world(h);
-    if (hdr->gc_phase != HEAP__GC_IDLE) {
+    bool conc = hdr->gc_phase == HEAP__GC_CONC_MARK;
+    if (!conc && hdr->gc_phase != HEAP__GC_IDLE) {
         /* The last collector died mid-cycle. Its alloc bitmaps are each a
         ** superset of what is live; clear its marks and start over. */
         heap__walk(h, HEAP__WALK_REPAIR | HEAP__WALK_CLEAR_MARKS, NULL);
@@ -946,7 +1062,21 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     /* The world is ours (another process may show RUNNING for a moment
     ** while it backs off in heap__become_running, so that is not asserted). */
     assert(__atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) == (uint32_t)h->pid);
-    assert(marks_clear(h));
+    assert(conc || marks_clear(h));
+    uint64_t first_pause_ns = 0;
+    if (conc) {
+        c->start_unix_ns = (int64_t)hdr->mark_start_unix_ns;
+        c->since_start_ns = (int64_t)(hdr->mark_start_ns - hdr->create_mono_ns);
+        first_pause_ns = hdr->mark_pause_ns;
+        c->stop_ns = (int64_t)(hdr->mark_stop_ns + stop_ns);
+        c->heap_start_bytes = (int64_t)hdr->mark_heap_start_bytes;
+    } else {
+        c->start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
+                          (heap__now_ns(CLOCK_MONOTONIC) - t_request);
+        c->since_start_ns = t_request - hdr->create_mono_ns;
+        c->stop_ns = (int64_t)stop_ns;
+        c->heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+    }
     reclaim_dead(h);
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
@@ -955,18 +1085,64 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             c->stack_bytes += heap__atomic_load(&p->stack_bytes);
         }
     }
-    c->heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
-    heap__pools_rotate_locked(h);
-    hdr->gc_phase = HEAP__GC_MARK;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC), cpu0 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
     mark_ctx_t m;
-    mark(h, &m);
+    uint64_t conc_cpu_ns = 0;
+    if (conc) {
+        /* Mark termination. Every other process is stopped, and stopped
+        ** with nothing grey of its own (heap__park, heap_leave). */
+        mark_counters_flush(h);
+        uint64_t cycle = hdr->mark_cycle;
+        bool redo = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST) != hdr->mark_deaths ||
+                    __atomic_load_n(&hdr->mark_overflow, __ATOMIC_RELAXED) != 0;
+        hdr->gc_phase = HEAP__GC_MARK;
+        if (redo) {
+            /* A process died mid-mark (what it had grey is lost) or a grey
+            ** queue overflowed: mark again from the roots, world stopped. */
+            heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+            mark(h, &m);
+            c->heap_live_bytes = (int64_t)m.live_bytes;
+            c->objects_live = (int64_t)m.live_objects;
+        } else {
+            ctx_init(h, &m, false);
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+                heap__proc_t *p = &hdr->procs[i];
+                if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+                    continue;
+                if (p->scanned_cycle != (uint32_t)cycle) {
+                    mark_proc_roots(&m, p);
+                    p->scanned_cycle = (uint32_t)cycle;
+                }
+                __atomic_store_n(&p->mark_busy, 0, __ATOMIC_RELAXED);
+            }
+            drain(&m);
+            while (h->mark_overflow) {
+                h->mark_overflow = false;
+                rescan_marked(&m);
+            }
+            assert(h->mark_len == 0);
+            assert(no_black_to_white(&m));
+            uint64_t ab, ao;
+            total_alloc(h, &ab, &ao);
+            c->heap_live_bytes = (int64_t)(hdr->mark_live_bytes + m.live_bytes +
+                                           (ab - hdr->mark_alloc_bytes0));
+            c->objects_live = (int64_t)(hdr->mark_live_objects + m.live_objects +
+                                        (ao - hdr->mark_alloc_objects0));
+        }
+        conc_cpu_ns = hdr->mark_assist_ns + hdr->mark_bg_ns + hdr->mark_idle_ns;
+        h->view.barrier_on = 0;
+        __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
+    } else {
+        heap__pools_rotate_locked(h);
+        hdr->gc_phase = HEAP__GC_MARK;
+        mark(h, &m);
+        c->heap_live_bytes = (int64_t)m.live_bytes;
+        c->objects_live = (int64_t)m.live_objects;
+    }
     uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
-    c->mark_ns = t1 - t0;
-    c->mark_cpu_ns = cpu1 - cpu0;
-    c->heap_live_bytes = m.live_bytes;
-    c->objects_live = m.live_objects;
+    c->mark_ns = (int64_t)(conc ? t1 - (hdr->mark_start_ns + first_pause_ns) : t1 - t0);
+    c->mark_cpu_ns = (int64_t)(cpu1 - cpu0 + conc_cpu_ns);
 
     /* HIGH-WATER MARKS: the heap in use peaks just before a sweep. */
     uint64_t pre_bytes, pre_objects;
@@ -993,10 +1169,11 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c->objects_freed = ss.objects_freed;
     c->heap_end_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
-    heap__atomic_store(&hdr->marked_bytes, m.live_bytes);
-    heap__atomic_store(&hdr->marked_objects, m.live_objects);
+    uint64_t live = (uint64_t)c->heap_live_bytes;
+    heap__atomic_store(&hdr->marked_bytes, live);
+    heap__atomic_store(&hdr->marked_objects, (uint64_t)c->objects_live);
     heap__atomic_store(&hdr->inuse_after_gc_bytes, (uint64_t)c->heap_end_bytes);
-    heap__atomic_store(&hdr->heap_live_bytes, m.live_bytes);
+    heap__atomic_store(&hdr->heap_live_bytes, live);
     uint64_t ab, ao;
     total_alloc(h, &ab, &ao);
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
@@ -1009,7 +1186,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     hdr->gc_phase = HEAP__GC_IDLE;
 
     uint64_t t_end = heap__now_ns(CLOCK_MONOTONIC);
-    uint64_t stw_ns = t_end - t_request;
+    uint64_t stw_ns = first_pause_ns + (t_end - t_request);
     uint64_t cycle = heap__atomic_load(&hdr->num_gc) + 1;
     c->stw_ns = (int64_t)stw_ns;
     c->cycle = (int64_t)cycle;
@@ -1019,8 +1196,16 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__atomic_store(&hdr->pause_total_ns, heap__atomic_load(&hdr->pause_total_ns) + stw_ns);
     if (stw_ns > heap__atomic_load(&hdr->pause_max_ns))
         heap__atomic_store(&hdr->pause_max_ns, stw_ns);
+    /* GC CPU as Go's GCCPUFraction counts it: pauses take every process,
+    ** assists and mark workers their own time; over the CPU time the
+    ** processes had since the heap was made. */
+    uint64_t nprocs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
+    uint64_t gc_cpu = heap__atomic_load(&hdr->gc_cpu_total_ns) + stw_ns * nprocs + conc_cpu_ns;
+    heap__atomic_store(&hdr->gc_cpu_total_ns, gc_cpu);
     uint64_t since = t_end - hdr->create_mono_ns;
-    c->gc_cpu_fraction = since ? (double)gc_wall / (double)since : 0.0;
+    c->gc_cpu_fraction = since ? (double)gc_cpu / ((double)since * (double)nprocs) : 0.0;
+    if (c->gc_cpu_fraction > 1.0)
+        c->gc_cpu_fraction = 1.0;
     history_append(h, &cyc);
     heap__atomic_store(&hdr->num_gc, cycle);
     heap__unlock_world(h);
@@ -1039,20 +1224,367 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__unlock(h);
 }
 
+/* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
+
+#define MARK_POLL_EVERY 16                 /* safepoint polls per time check */
+#define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
+#define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads */
+#define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
+#define ASSIST_FIXED_SHIFT 16
+
+/* The cycle's expected scan work: what the last one marked, stacks and
+** globals (Go's heapScan + stackScan + globalsScan estimate). */
+static uint64_t scan_work_expected(heap__hdr_t *hdr)
+{
+    return heap__atomic_load(&hdr->marked_bytes) + heap__atomic_load(&hdr->pacer_stack_bytes) +
+           heap__atomic_load(&hdr->pacer_globals_bytes);
+}
+
+/* Go's revise(): scan work left over heap left before the goal (1.1x the
+** goal once the heap is past it), as 16.16 fixed point. */
+static void assist_revise(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t expected = scan_work_expected(hdr);
+    uint64_t done = heap__atomic_load(&hdr->mark_scan_work);
+    uint64_t work_left = expected > done ? expected - done : expected / 10 + 1;
+    uint64_t goal = heap__goal_bytes(h);
+    uint64_t live = heap__atomic_load(&hdr->heap_live_bytes);
+    if (goal == UINT64_MAX)
+        goal = live * 2 + HEAP_MIN_GOAL_BYTES;
+    if (live + (goal >> 5) > goal)
+        goal += goal / 10;
+    uint64_t heap_left = goal > live ? goal - live : HEAP__PAGE_BYTES;
+    if (heap_left < HEAP__PAGE_BYTES)
+        heap_left = HEAP__PAGE_BYTES;
+    unsigned __int128 wpb = ((unsigned __int128)work_left << ASSIST_FIXED_SHIFT) / heap_left;
+    heap__atomic_store(&hdr->mark_assist_wpb, wpb > UINT32_MAX ? UINT32_MAX : (uint64_t)wpb);
+}
+
+/* Mark work from this process's grey queue for at most max_work scan
+** bytes or until deadline_ns (CLOCK_MONOTONIC; 0 = none). Returns the
+** scan bytes done. */
+static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns)
+{
+    mark_ctx_t m;
+    ctx_init(h, &m, true);
+    uint64_t done = 0;
+    while (done < max_work && h->mark_len) {
+        uint64_t chunk = max_work - done < MARK_WORK_CHUNK ? max_work - done : MARK_WORK_CHUNK;
+        uint64_t before = m.scan_work;
+        drain_some(&m, chunk);
+        done += m.scan_work - before;
+        if (deadline_ns && heap__now_ns(CLOCK_MONOTONIC) >= deadline_ns)
+            break;
+    }
+    h->mark_live_bytes += m.live_bytes;
+    h->mark_live_objects += m.live_objects;
+    h->mark_scan_work += m.scan_work;
+    if (h->mark_overflow) {
+        __atomic_store_n(&h->hdr->mark_overflow, 1, __ATOMIC_RELAXED);
+        h->mark_overflow = false;
+    }
+    if (h->mark_len == 0)
+        __atomic_store_n(&h->proc->mark_busy, 0, __ATOMIC_SEQ_CST);
+    return done;
+}
+
+/* Before this process stops or leaves the heap during a concurrent mark:
+** scan what it has grey, and publish its figures. */
+static void mark_flush(heap_t *h)
+{
+    if (h->mark_cycle != __atomic_load_n(&h->hdr->mark_cycle, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&h->hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK) {
+        h->mark_len = 0;
+        return;
+    }
+    if (h->mark_len) {
+        uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+        mark_work(h, UINT64_MAX, 0);
+        __atomic_add_fetch(&h->hdr->mark_idle_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
+                           __ATOMIC_RELAXED);
+    }
+    mark_counters_flush(h);
+}
+
+void heap__mark_join(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    bool on = __atomic_load_n(&hdr->gc_phase, __ATOMIC_ACQUIRE) == HEAP__GC_CONC_MARK;
+    h->view.barrier_on = on;
+    if (!on)
+        return;
+    uint32_t cycle = __atomic_load_n(&hdr->mark_cycle, __ATOMIC_ACQUIRE);
+    if (h->mark_cycle != cycle) {
+        h->mark_cycle = cycle;
+        h->mark_live_bytes = h->mark_live_objects = h->mark_scan_work = 0;
+        h->mark_join_ns = heap__now_ns(CLOCK_MONOTONIC);
+        h->mark_bg_ns = 0;
+        h->assist_debt = 0;
+        h->mark_polls = 0;
+        h->term_check_ns = 0;
+        h->mark_len = 0;
+    }
+    if (__atomic_load_n(&h->proc->scanned_cycle, __ATOMIC_ACQUIRE) != cycle) {
+        /* This process's roots, once per cycle, before it mutates: a
+        ** snapshot of them (its goroutines are all at safepoints). */
+        mark_ctx_t m;
+        ctx_init(h, &m, true);
+        mark_proc_roots(&m, h->proc);
+        h->mark_live_bytes += m.live_bytes;
+        h->mark_live_objects += m.live_objects;
+        h->mark_scan_work += m.scan_work;
+        __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
+                           __ATOMIC_RELAXED);
+        __atomic_store_n(&h->proc->scanned_cycle, cycle, __ATOMIC_RELEASE);
+    }
+}
+
+/* Can the mark end? Nothing grey here, every running process has scanned
+** its roots and has nothing grey (stopped ones scanned what they had);
+** processes outside are scanned by the terminator. */
+static bool mark_done(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t cycle = __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (i == h->proc_index)
+            continue;
+        heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_RUNNING)
+            continue;
+        if (__atomic_load_n(&p->mark_busy, __ATOMIC_SEQ_CST) == 0 &&
+            __atomic_load_n(&p->scanned_cycle, __ATOMIC_SEQ_CST) == cycle)
+            continue;
+        if (heap__pid_dead(p->pid, p->start_ticks, false))
+            continue;   /* the stop will find it dead */
+        return false;
+    }
+    return true;
+}
+
+static void mark_terminate(heap_t *h);
+
+/* This process's grey queue is empty: end the mark if nothing is left
+** anywhere (checked at most every TERM_CHECK_GAP_NS after a failure). */
+static void mark_maybe_terminate(heap_t *h, uint64_t now)
+{
+    if (h->mark_len || now - h->term_check_ns < TERM_CHECK_GAP_NS)
+        return;
+    mark_counters_flush(h);
+    if (!mark_done(h)) {
+        h->term_check_ns = now;
+        return;
+    }
+    mark_terminate(h);
+}
+
+/* A safepoint during a concurrent mark: the fractional background worker
+** (25 % of this process's time since it joined, Go's
+** gcBackgroundUtilization with one P per process) and the check for the
+** end of the mark. */
+static void mark_poll(heap_t *h)
+{
+    if (++h->mark_polls % MARK_POLL_EVERY != 0)
+        return;
+    heap__hdr_t *hdr = h->hdr;
+    if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK ||
+        h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED))
+        return;
+    uint64_t now = heap__now_ns(CLOCK_MONOTONIC);
+    uint64_t elapsed = now - h->mark_join_ns;
+    if (h->mark_len && h->mark_bg_ns * 4 < elapsed) {
+        uint64_t owed = elapsed / 4 - h->mark_bg_ns;
+        uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
+        uint64_t work = mark_work(h, UINT64_MAX, now + slice);
+        uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
+        h->mark_bg_ns += t1 - now;
+        __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->mark_bg_credit, (int64_t)work, __ATOMIC_RELAXED);
+        now = t1;
+    }
+    mark_maybe_terminate(h, now);
+}
+
+void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK ||
+        h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED))
+        return;
+    assist_revise(h);
+    uint64_t wpb = heap__atomic_load(&hdr->mark_assist_wpb);
+    h->assist_debt += (int64_t)((bytes * wpb) >> ASSIST_FIXED_SHIFT);
+    if (h->assist_debt <= 0)
+        return;
+    /* Steal background credit first (Go's bgScanCredit). */
+    int64_t credit = __atomic_load_n(&hdr->mark_bg_credit, __ATOMIC_RELAXED);
+    while (credit > 0) {
+        int64_t take = credit < h->assist_debt ? credit : h->assist_debt;
+        if (__atomic_compare_exchange_n(&hdr->mark_bg_credit, &credit, credit - take, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            h->assist_debt -= take;
+            break;
+        }
+    }
+    if (h->assist_debt <= 0 || h->mark_len == 0)
+        return;
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0);
+    h->assist_debt -= (int64_t)work;
+    if (h->mark_len == 0 && h->assist_debt > 0)
+        h->assist_debt = 0;   /* nothing grey here to pay with: forgiven */
+    __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
+                       __ATOMIC_RELAXED);
+}
+
+/* Shade: white -> grey (a no-op for nil, black and grey objects). */
+static inline void shade(mark_ctx_t *m, heap_ref_t ref)
+{
+    if (ref)
+        grey(m, ref);
+}
+
+void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
+{
+#ifdef HEAPSIM_TEST_NO_BARRIER
+    return;   /* heap_conc_test checks it fails without the barrier */
+#endif
+    if (h->mark_cycle != __atomic_load_n(&h->hdr->mark_cycle, __ATOMIC_RELAXED))
+        return;
+    mark_ctx_t m;
+    ctx_init(h, &m, true);
+    shade(&m, old_ref);
+    shade(&m, new_ref);
+    h->mark_live_bytes += m.live_bytes;
+    h->mark_live_objects += m.live_objects;
+}
+
+/* Sweep termination and the start of a concurrent mark, world ours, no
+** lock held. Restarts the world; this process then joins the mark. */
+static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
+{
+    heap__hdr_t *hdr = h->hdr;
+    heap__lock_world(h);
+    if (hdr->gc_phase != HEAP__GC_IDLE) {
+        heap__unlock_world(h);
+        if (hdr->gc_phase == HEAP__GC_CONC_MARK) {
+            heap__world_start(h);   /* another process started it already */
+            if (h->entered)
+                heap__mark_join(h);
+            return;
+        }
+        run_cycle(h, HEAP__GC_BY_RECOVERY, t_request, stop_ns);
+        return;
+    }
+    assert(marks_clear(h));
+    reclaim_dead(h);
+    heap__pools_rotate_locked(h);
+    uint32_t cycle = (uint32_t)heap__atomic_load(&hdr->num_gc) + 1;
+    hdr->mark_deaths = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST);
+    hdr->mark_overflow = 0;
+    hdr->mark_start_ns = t_request;
+    hdr->mark_start_unix_ns = heap__now_ns(CLOCK_REALTIME) -
+                              (heap__now_ns(CLOCK_MONOTONIC) - t_request);
+    hdr->mark_stop_ns = stop_ns;
+    hdr->mark_heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
+    hdr->mark_live_at_start = heap__atomic_load(&hdr->heap_live_bytes);
+    total_alloc(h, &hdr->mark_alloc_bytes0, &hdr->mark_alloc_objects0);
+    hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
+    hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
+    hdr->mark_stack_scan_bytes = 0;
+    hdr->mark_bg_credit = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
+        __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->mark_cycle, cycle, __ATOMIC_RELEASE);
+    assist_revise(h);
+    __atomic_store_n(&hdr->gc_phase, HEAP__GC_CONC_MARK, __ATOMIC_RELEASE);
+    __atomic_or_fetch(&hdr->poll, HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
+    uint64_t pause = heap__now_ns(CLOCK_MONOTONIC) - t_request;
+    hdr->mark_pause_ns = pause;
+    uint32_t nprocs = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
+        nprocs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
+    heap__atomic_store(&hdr->gc_cpu_total_ns,
+                       heap__atomic_load(&hdr->gc_cpu_total_ns) + pause * (nprocs ? nprocs : 1));
+    heap__unlock_world(h);
+    heap__world_start(h);
+    if (h->entered)
+        heap__mark_join(h);
+}
+
+/* End the concurrent mark: stop the world (every process scans what it
+** has grey as it stops), finish, sweep, restart. If another process owns
+** the world meanwhile, this one just stops for it. */
+static void mark_terminate(heap_t *h)
+{
+    if (!world_try_own(h)) {
+        yield_world(h);
+        return;
+    }
+    uint64_t t_request, stop_ns;
+    stop_owned(h, &t_request, &stop_ns);
+    if (__atomic_load_n(&h->hdr->gc_phase, __ATOMIC_ACQUIRE) != HEAP__GC_CONC_MARK) {
+        heap__world_start(h);   /* it ended already */
+        if (h->entered)
+            heap__mark_join(h);
+        return;
+    }
+    run_cycle(h, HEAP__GC_BY_PACER, t_request, stop_ns);
+    if (h->entered)
+        heap__mark_join(h);
+}
+
 int heap__collect(heap_t *h, int why)
 {
+    heap__hdr_t *hdr = h->hdr;
     uint64_t t_request, stop_ns;
+    bool concurrent = __atomic_load_n(&hdr->collector, __ATOMIC_RELAXED) ==
+                      HEAP__COLLECTOR_CONCURRENT;
     if (why == HEAP__GC_BY_PACER) {
         if (!world_try_own(h)) {
             yield_world(h);
             return 0;
         }
         stop_owned(h, &t_request, &stop_ns);
-    } else {
+        if (concurrent)
+            mark_start(h, t_request, stop_ns);
+        else
+            run_cycle(h, why, t_request, stop_ns);
+        return 0;
+    }
+    /* Out of memory, or runtime.GC(): finish a concurrent mark in
+    ** progress (its termination), then a whole cycle -- for the
+    ** concurrent collector a concurrent one this process drives to its
+    ** end, as runtime.GC() blocks its caller until the mark is done. */
+    heap__world_stop(h, &t_request, &stop_ns);
+    if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_ACQUIRE) == HEAP__GC_CONC_MARK) {
+        run_cycle(h, HEAP__GC_BY_PACER, t_request, stop_ns);
         heap__world_stop(h, &t_request, &stop_ns);
     }
-    run_cycle(h, why, t_request, stop_ns);
-    return 0;
+    if (!concurrent || !h->entered) {
+        run_cycle(h, why, t_request, stop_ns);
+        return 0;
+    }
+    mark_start(h, t_request, stop_ns);
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    mark_work(h, UINT64_MAX, 0);
+    __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
+                       __ATOMIC_RELAXED);
+    mark_counters_flush(h);
+    /* Wait for the others' grey queues by stopping them (each scans what
+    ** it has as it stops). */
+    for (;;) {
+        heap__world_stop(h, &t_request, &stop_ns);
+        if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_ACQUIRE) != HEAP__GC_CONC_MARK) {
+            heap__world_start(h);   /* another process ended it */
+            heap__mark_join(h);
+            return 0;
+        }
+        run_cycle(h, why, t_request, stop_ns);
+        heap__mark_join(h);
+        return 0;
+    }
 }
 
 int heap_collect(heap_t *h)
@@ -1072,14 +1604,6 @@ void heap__set_mark_stack_limit(heap_t *h, size_t entries)
 
 /* ---- The write barrier (heap.h) -------------------------------------- */
 
-void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
-{
-    /* No concurrent mark yet: the barrier is never on. */
-    (void)h;
-    (void)old_ref;
-    (void)new_ref;
-}
-
 void heap_copy_refs(heap_t *h, heap_ref_t dst, uint32_t dst_i, heap_ref_t src, uint32_t src_i,
                     uint32_t n)
 {
@@ -1090,4 +1614,38 @@ void heap_copy_refs(heap_t *h, heap_ref_t dst, uint32_t dst_i, heap_ref_t src, u
             heap__write_barrier(h, d[k], s[k]);
     }
     memmove(d, s, (size_t)n * sizeof *d);
+}
+
+/* ---- Test hooks (heap_int.h) ----------------------------------------- */
+
+int heap__mark_begin(heap_t *h)
+{
+    if (!h->entered || __atomic_load_n(&h->hdr->collector, __ATOMIC_RELAXED) !=
+                           HEAP__COLLECTOR_CONCURRENT)
+        return -EINVAL;
+    uint64_t t_request, stop_ns;
+    heap__world_stop(h, &t_request, &stop_ns);
+    mark_start(h, t_request, stop_ns);
+    return __atomic_load_n(&h->hdr->gc_phase, __ATOMIC_ACQUIRE) == HEAP__GC_CONC_MARK ? 0
+                                                                                      : -EAGAIN;
+}
+
+uint64_t heap__mark_step(heap_t *h, uint64_t work)
+{
+    if (!h->view.barrier_on)
+        return 0;
+    return mark_work(h, work, 0);
+}
+
+bool heap__mark_running(heap_t *h)
+{
+    return __atomic_load_n(&h->hdr->gc_phase, __ATOMIC_ACQUIRE) == HEAP__GC_CONC_MARK;
+}
+
+void heap__mark_end(heap_t *h)
+{
+    if (!heap__mark_running(h))
+        return;
+    mark_counters_flush(h);
+    mark_terminate(h);
 }

@@ -302,7 +302,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 6u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile */
+#define HEAP__LAYOUT_VERSION 7u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -370,7 +370,10 @@ typedef struct heap__proc {
     uint64_t hwm_stack_bytes;
     heap_ref_t prof_sites;   /* HEAP PROFILE: struct heap__prof_sites, or 0 */
     heap_ref_t prof_samples; /* struct heap__prof_samples, or 0 */
-    uint64_t reserved[2];
+    /* CONCURRENT MARK */
+    uint32_t scanned_cycle;  /* the cycle whose mark has scanned this process's roots */
+    uint32_t mark_busy;      /* its local grey queue is not empty (or may not be) */
+    uint64_t reserved;
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -382,7 +385,17 @@ typedef struct heap__central {
 } heap__central_t;
 _Static_assert(sizeof(heap__central_t) == 64, "a central entry is one cache line");
 
-enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2 };
+/* gc_phase. MARK and SWEEP happen with the world stopped (a collector that
+** dies there leaves them behind: the next one clears every mark and runs a
+** full cycle). CONC_MARK is the concurrent mark, with the world running. */
+enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2, HEAP__GC_CONC_MARK = 3 };
+
+/* heap__hdr.poll: what heap_safepoint() has to look at. */
+#define HEAP__POLL_STW 1u        /* a stop of the world is requested */
+#define HEAP__POLL_MARK 2u       /* a concurrent mark runs: there may be mark work */
+
+/* The collector (heap_config.collector). */
+enum { HEAP__COLLECTOR_CONCURRENT = 0, HEAP__COLLECTOR_STW = 1 };
 
 typedef struct heap__hdr {
     /* identity: immutable once magic is set */
@@ -403,6 +416,7 @@ typedef struct heap__hdr {
     /* stop the world */
     alignas(64) uint32_t stw;        /* 0 or the pid owning the world */
     uint32_t stop_seq;               /* bumped when a process stops */
+    uint32_t poll;                   /* HEAP__POLL_*: the safepoint word */
 
     alignas(64) pthread_mutex_t lock;   /* the heap lock (THE LOCKS) */
     uint32_t gc_phase;               /* HEAP__GC_*, under lock */
@@ -423,6 +437,34 @@ typedef struct heap__hdr {
     uint64_t pacer_globals_bytes;    /* registered globals, same */
     uint64_t limit_gc_after_ns;      /* CLOCK_MONOTONIC; the CPU limiter */
     uint64_t scavenge_goal_bytes;    /* retained bytes to keep; UINT64_MAX = none */
+    uint32_t collector;              /* HEAP__COLLECTOR_* */
+    uint32_t reserved1;
+    uint64_t trigger_bytes;          /* heap_live_bytes that starts a concurrent cycle */
+
+    /* CONCURRENT MARK: the cycle in progress (atomics; set at its start,
+    ** with the world stopped) */
+    alignas(64) uint32_t mark_cycle; /* number of the cycle being marked */
+    uint32_t mark_deaths;            /* proc_deaths when it started */
+    uint32_t proc_deaths;            /* processes found dead, ever */
+    uint32_t mark_overflow;          /* a local grey queue overflowed */
+    uint64_t mark_start_ns;          /* CLOCK_MONOTONIC, the first pause's start */
+    uint64_t mark_start_unix_ns;
+    uint64_t mark_pause_ns;          /* the first pause (sweep termination) */
+    uint64_t mark_stop_ns;           /* of which stopping */
+    uint64_t mark_heap_start_bytes;  /* in-use spans at the start */
+    uint64_t mark_live_at_start;     /* heap_live_bytes at the start (the trigger point) */
+    uint64_t mark_alloc_bytes0;      /* total allocated bytes / objects at the start */
+    uint64_t mark_alloc_objects0;
+    uint64_t mark_live_bytes;        /* greyed so far, flushed by each process */
+    uint64_t mark_live_objects;
+    uint64_t mark_scan_work;         /* bytes scanned (heap, stacks, globals) */
+    uint64_t mark_assist_ns;         /* CPU time in assists */
+    uint64_t mark_bg_ns;             /* CPU time of the fractional (background) worker */
+    uint64_t mark_idle_ns;           /* CPU time marking while idle */
+    uint64_t mark_stack_scan_bytes;  /* stack slots scanned, in bytes */
+    uint64_t mark_assist_wpb;        /* assist work per byte allocated, 16.16 fixed point */
+    int64_t mark_bg_credit;          /* scan work done by background workers, not yet used */
+    uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
 
     /* statistics (atomics) */
     uint64_t inuse_pages;
@@ -620,6 +662,16 @@ struct heap {
     struct heap__mark_entry *mark_stack;
     size_t mark_len, mark_cap, mark_limit;
     bool mark_overflow;
+    /* CONCURRENT MARK, this process's share */
+    uint32_t mark_cycle;            /* the cycle the figures below belong to */
+    uint64_t mark_live_bytes;       /* greyed here, not yet flushed to the header */
+    uint64_t mark_live_objects;
+    uint64_t mark_scan_work;
+    uint64_t mark_join_ns;          /* when this process joined the mark */
+    uint64_t mark_bg_ns;            /* its background worker's time so far */
+    int64_t assist_debt;            /* scan work owed (> 0) or credit (< 0) */
+    uint32_t mark_polls;
+    uint64_t term_check_ns;         /* last time a termination check failed */
 
     int fd;
     size_t map_bytes;
@@ -825,6 +877,22 @@ uint64_t heap__limit_goal_bytes(heap_t *h);
 /* Bytes of the segment's metadata backing committed pages. */
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr);
 
+/* CONCURRENT MARK. Allocate black: set the mark bit of slot idx of sp (a
+** new object) while a concurrent mark runs. Other processes may set other
+** bits of the same word, hence the atomic or. */
+static inline void heap__mark_new(heap__span_t *sp, uint32_t idx)
+{
+    uint64_t *w = &sp->bits[(sp->sweep_word & 1) ^ 1][idx >> 6];
+    __atomic_fetch_or(w, 1ull << (idx & 63), __ATOMIC_RELAXED);
+}
+/* A refill of `bytes` during a concurrent mark: charge the assist those
+** bytes cost (Go's assist ratio) and pay it with mark work now. Outside
+** every lock. */
+void heap__mark_assist_charge(heap_t *h, uint64_t bytes);
+/* Join the concurrent mark if one runs (refresh the barrier flag, scan
+** this process's roots once per cycle). After becoming RUNNING. */
+void heap__mark_join(heap_t *h);
+
 /* Heap in use (HeapAlloc) and objects now. */
 void heap__alloc_now(heap_t *h, uint64_t *bytes, uint64_t *objects);
 
@@ -850,5 +918,14 @@ void heap__set_mark_stack_limit(heap_t *h, size_t entries);
 ** so a test can bound the heap without depending on how long pauses take
 ** on a loaded machine. */
 void heap__set_limiter(heap_t *h, bool on);
+/* Tests: drive a concurrent mark by hand. heap__mark_begin() starts one
+** (0; -EINVAL: not entered or not the concurrent collector; -EAGAIN: it
+** did not start); heap__mark_step() does at most `work` scan bytes of this
+** process's grey queue and returns what it did; heap__mark_end() ends the
+** mark (termination, sweep). The polls and assists still run as usual. */
+int heap__mark_begin(heap_t *h);
+uint64_t heap__mark_step(heap_t *h, uint64_t work);
+bool heap__mark_running(heap_t *h);
+void heap__mark_end(heap_t *h);
 
 #endif

@@ -94,7 +94,7 @@ static int check_small(vctx_t *v, uint32_t s, heap__span_t *sp)
                     sp->freeindex, sp->nelems);
     uint32_t sel = (uint32_t)(sp->sweep_word & 1);
     for (uint32_t w = 0; w < HEAP__BITMAP_WORDS; w++) {
-        if (sp->bits[sel ^ 1][w])
+        if (sp->bits[sel ^ 1][w] && v->h->hdr->gc_phase != HEAP__GC_CONC_MARK)
             return fail(v->why, v->whysize, "span %u: mark bits set outside a cycle", s);
         uint32_t left = w * 64 < sp->nelems ? sp->nelems - w * 64 : 0;
         uint64_t valid = left >= 64 ? ~0ull : (1ull << left) - 1;
@@ -134,7 +134,7 @@ static int check_large(vctx_t *v, uint32_t s, heap__span_t *sp)
 {
     heap_t *h = v->h;
     uint32_t sel = (uint32_t)(sp->sweep_word & 1);
-    if (sp->bits[sel ^ 1][0])
+    if (sp->bits[sel ^ 1][0] && h->hdr->gc_phase != HEAP__GC_CONC_MARK)
         return fail(v->why, v->whysize, "large span %u: mark bit set outside a cycle", s);
     if (sp->bits[sel][0] != 1)
         return fail(v->why, v->whysize, "large span %u: alloc bit clear", s);
@@ -367,7 +367,7 @@ static int verify_locked(heap_t *h, char *why, size_t whysize)
     heap__hdr_t *hdr = h->hdr;
     if (hdr->magic != HEAP__MAGIC || hdr->version != HEAP__LAYOUT_VERSION)
         return fail(why, whysize, "bad magic or version");
-    if (hdr->gc_phase != HEAP__GC_IDLE)
+    if (hdr->gc_phase != HEAP__GC_IDLE && hdr->gc_phase != HEAP__GC_CONC_MARK)
         return fail(why, whysize, "collection phase %u outside a cycle", hdr->gc_phase);
     if (hdr->hist_seq & 1)
         return fail(why, whysize, "history sequence odd");
