@@ -8,6 +8,16 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
+
+/* The segment holds the struct at an 8-aligned offset; every 64-bit field
+** read with atomics must then be 8-aligned too. */
+_Static_assert(offsetof(heap__pacer_t, memory_limit_bytes) % 8 == 0, "aligned");
+_Static_assert(offsetof(heap__pacer_t, cons_mark) % 8 == 0, "aligned");
+_Static_assert(offsetof(heap__pacer_t, triggered_bytes) % 8 == 0, "aligned");
+_Static_assert(offsetof(heap__pacer_t, limiter) % 8 == 0, "aligned");
+_Static_assert(offsetof(heap__limiter_t, fill_ns) % 8 == 0, "aligned");
+_Static_assert(sizeof(heap__pacer_t) % 8 == 0, "whole words");
 
 /* Go 1.19's cons/mark PI controller (mgcpacer.go, init). */
 #define PI_KP 0.9

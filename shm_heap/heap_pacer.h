@@ -56,7 +56,9 @@
 **   cons/mark now = (heap_live - trigger) * (u + i) / (scan_work * (1 - u))
 ** the bytes allocated per CPU-ns over the bytes scanned per CPU-ns; the
 ** estimate carried to the next cycle is that sample through Go 1.19's PI
-** controller (kp 0.9, ti 4, tt 1000, output within [-1000, 1000]).
+** controller (kp 0.9, ti 4, tt 1000, output within [-1000, 1000]). (Go
+** 1.20 replaced the controller by the largest of the last 4 samples and
+** took the trigger as heap_live at the start; this is 1.19's.)
 **
 ** CONCURRENCY. The struct lives in shared memory. Functions that change
 ** it (init, set_*, commit, start_cycle, end_cycle, reset_live, the

@@ -791,6 +791,29 @@ static void test_trigger_bounds(void)
     CHECK_UINT(heap__pacer_trigger(&p, HEAP__PACER_NONE, NULL), 440 * MiB - runway);
 }
 
+/* A cycle with assists and idle marking: 4 procs for 1 us, 1 us of
+** assists (u = 0.25 + 0.25) and 1 us idle marking (0.25): the sample is
+** cons * (0.5 + 0.25) / (mark * (1 - 0.5)); 2 MiB over 3 MiB of work
+** gives 1.0, of which the controller takes 0.9 from 0. A cycle that ends
+** at its trigger teaches nothing. */
+static void test_cons_mark(void)
+{
+    heap__pacer_t p;
+    after_cycle(&p, 100, 100 * MiB, 100 * MiB, 0, 0);
+    uint64_t trigger = heap__pacer_trigger(&p, HEAP__PACER_NONE, NULL);
+    heap__pacer_start_cycle(&p, 5000, 4, HEAP__PACER_NONE, trigger, 100 * MiB, 0, false);
+    double cm = heap__pacer_end_cycle(&p, 6000, 4, trigger + 2 * MiB, 1000, 1000,
+                                      (int64_t)(3 * MiB), HEAP__PACER_NONE);
+    CHECK_MSG(fabs(cm - 0.9) < 1e-12, "cons/mark %f, want 0.9", cm);
+    CHECK_MSG(fabs(p.last_utilization - 0.5) < 1e-12, "utilization %f", p.last_utilization);
+    heap__pacer_reset_live(&p, 100 * MiB, 100 * MiB, 0, 0);
+    heap__pacer_commit(&p, 100 * MiB, true);
+    trigger = heap__pacer_trigger(&p, HEAP__PACER_NONE, NULL);
+    heap__pacer_start_cycle(&p, 7000, 4, HEAP__PACER_NONE, trigger, 100 * MiB, 0, false);
+    cm = heap__pacer_end_cycle(&p, 8000, 4, trigger, 0, 0, 1000, HEAP__PACER_NONE);
+    CHECK_MSG(fabs(cm - 0.9) < 1e-12, "cons/mark %f, want 0.9 still", cm);
+}
+
 static void test_gogc_off(void)
 {
     heap__pacer_t p;
@@ -971,6 +994,7 @@ static const testrun_case_t cases[] = {
     { "goal", test_goal },
     { "heap_minimum", test_heap_minimum },
     { "trigger_bounds", test_trigger_bounds },
+    { "cons_mark", test_cons_mark },
     { "gogc_off", test_gogc_off },
     { "limit_goal", test_limit_goal },
     { "revise", test_revise },
