@@ -278,6 +278,9 @@ static void init_header(heap__hdr_t *hdr, const layout_t *L, const heap_config_t
     hdr->sweepgen = 1;
     hdr->cache_epoch = 1;
     hdr->gogc = cfg->gogc;
+    heap__pacer_init(&hdr->pacer, cfg->gogc < 0 ? -1 : cfg->gogc,
+                     cfg->memory_limit_bytes ? cfg->memory_limit_bytes : HEAP__PACER_NONE,
+                     (int64_t)heap__now_ns(CLOCK_MONOTONIC), 1);
     hdr->collector = cfg->collector == HEAP_COLLECTOR_STW ? HEAP__COLLECTOR_STW
                                                           : HEAP__COLLECTOR_CONCURRENT;
     hdr->scavenge_goal_bytes = UINT64_MAX;

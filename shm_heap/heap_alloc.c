@@ -276,6 +276,9 @@ static int refill(heap_t *h, uint32_t spc, bool *collected)
 
     __atomic_add_fetch(&hdr->heap_live_bytes, (uint64_t)nfree * sp->elem_bytes,
                        __ATOMIC_RELAXED);
+    if (!(spc & 1))   /* Go's heapScan: the scannable bytes handed out */
+        __atomic_add_fetch(&hdr->heap_scan_bytes, (uint64_t)nfree * sp->elem_bytes,
+                           __ATOMIC_RELAXED);
     if (fresh && needzero) {
         /* One memset for the whole span beats one per object. */
         memset(h->view.base + ((uint64_t)page << HEAP__PAGE_SHIFT), 0,
@@ -340,6 +343,9 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
     /* The span is ours until the ref is returned: no collection can run
     ** while this process is RUNNING and has not reached a safepoint. */
     __atomic_add_fetch(&hdr->heap_live_bytes, span_bytes, __ATOMIC_RELAXED);
+    if (nptrs)
+        __atomic_add_fetch(&hdr->heap_scan_bytes, (uint64_t)nptrs * sizeof(heap_ref_t),
+                           __ATOMIC_RELAXED);
     uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
     if (needzero)
         memset(h->view.base + off, 0, bytes);

@@ -362,6 +362,13 @@ void heap__pacer_update_locked(heap_t *h)
             goal = minimum;
     }
     __atomic_store_n(&hdr->goal_bytes, goal, __ATOMIC_RELAXED);
+
+    /* Go 1.19's pacer (the concurrent collector's trigger) follows. */
+    heap__pacer_set_gogc(&hdr->pacer, gogc < 0 ? -1 : gogc);
+    uint64_t limit = heap__atomic_load(&hdr->memory_limit_bytes);
+    heap__pacer_set_memory_limit(&hdr->pacer, limit ? limit : HEAP__PACER_NONE);
+    heap__pacer_set_globals(&hdr->pacer, globals);
+    heap__pacer_commit(&hdr->pacer, heap__atomic_load(&hdr->heap_live_bytes), true);
 }
 
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
@@ -417,12 +424,16 @@ uint64_t heap__goal_bytes(heap_t *h)
 
 /* The concurrent collector's trigger for `goal`: a cycle starts when the
 ** heap is this far from the last marked heap to the goal. */
+static uint64_t limit_goal_or_none(heap_t *h)
+{
+    uint64_t g = heap__limit_goal_bytes(h);
+    return g == UINT64_MAX ? HEAP__PACER_NONE : g;
+}
+
 static uint64_t trigger_for(heap_t *h, uint64_t goal)
 {
-    uint64_t marked = heap__atomic_load(&h->hdr->marked_bytes);
-    if (goal <= marked)
-        return marked;
-    return marked + (uint64_t)((double)(goal - marked) * 0.7);
+    (void)goal;
+    return heap__pacer_trigger(&h->hdr->pacer, limit_goal_or_none(h), NULL);
 }
 
 bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
@@ -1179,6 +1190,19 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
     uint64_t last_goal = heap__goal_bytes(h);
+    if (conc) {
+        uint64_t procs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
+        uint64_t heap_work = hdr->mark_scan_work + m.scan_work;
+        heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs, pre_bytes,
+                              (int64_t)hdr->mark_assist_ns, (int64_t)hdr->mark_idle_ns,
+                              (int64_t)heap_work, limit_goal_or_none(h));
+        heap__pacer_reset_live(&hdr->pacer, live, heap_work, hdr->mark_stack_scan_bytes,
+                               heap__atomic_load(&hdr->pacer_globals_bytes));
+    } else {
+        heap__pacer_reset_live(&hdr->pacer, live, live, (uint64_t)c->stack_bytes,
+                               heap__atomic_load(&hdr->pacer_globals_bytes));
+    }
+    heap__atomic_store(&hdr->heap_scan_bytes, hdr->mark_scan_work + m.scan_work);
     heap__pacer_update_locked(h);
     c->globals_bytes = heap__atomic_load(&hdr->pacer_globals_bytes);
     scavenge_pace(h, (uint64_t)c->heap_start_bytes, last_goal);
@@ -1245,6 +1269,16 @@ static uint64_t scan_work_expected(heap__hdr_t *hdr)
 static void assist_revise(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
+    heap__pacer_revise(&hdr->pacer, heap__atomic_load(&hdr->heap_live_bytes),
+                       heap__atomic_load(&hdr->heap_scan_bytes),
+                       heap__atomic_load(&hdr->pacer_stack_bytes),
+                       (int64_t)heap__atomic_load(&hdr->mark_scan_work), limit_goal_or_none(h));
+    double wpb_pacer = heap__pacer_assist_work_per_byte(&hdr->pacer);
+    if (wpb_pacer > 0) {
+        double f = wpb_pacer * (double)(1u << ASSIST_FIXED_SHIFT);
+        heap__atomic_store(&hdr->mark_assist_wpb, f > (double)UINT32_MAX ? UINT32_MAX : (uint64_t)f);
+        return;
+    }
     uint64_t expected = scan_work_expected(hdr);
     uint64_t done = heap__atomic_load(&hdr->mark_scan_work);
     uint64_t work_left = expected > done ? expected - done : expected / 10 + 1;
@@ -1393,8 +1427,12 @@ static void mark_poll(heap_t *h)
         return;
     uint64_t now = heap__now_ns(CLOCK_MONOTONIC);
     uint64_t elapsed = now - h->mark_join_ns;
-    if (h->mark_len && h->mark_bg_ns * 4 < elapsed) {
-        uint64_t owed = elapsed / 4 - h->mark_bg_ns;
+    double frac = heap__pacer_fractional_goal(&hdr->pacer);
+    if (frac <= 0)
+        frac = HEAP__PACER_BG_UTILIZATION;
+    uint64_t share = (uint64_t)((double)elapsed * frac);
+    if (h->mark_len && h->mark_bg_ns < share) {
+        uint64_t owed = share - h->mark_bg_ns;
         uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
         uint64_t work = mark_work(h, UINT64_MAX, now + slice);
         uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
@@ -1497,6 +1535,13 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->mark_cycle, cycle, __ATOMIC_RELEASE);
+    uint32_t procs = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
+        procs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
+    heap__pacer_start_cycle(&hdr->pacer, (int64_t)t_request, procs ? (int32_t)procs : 1,
+                            limit_goal_or_none(h), heap__atomic_load(&hdr->heap_live_bytes),
+                            heap__atomic_load(&hdr->heap_scan_bytes),
+                            heap__atomic_load(&hdr->pacer_stack_bytes), false);
     assist_revise(h);
     __atomic_store_n(&hdr->gc_phase, HEAP__GC_CONC_MARK, __ATOMIC_RELEASE);
     __atomic_or_fetch(&hdr->poll, HEAP__POLL_MARK, __ATOMIC_SEQ_CST);

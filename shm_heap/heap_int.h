@@ -285,6 +285,7 @@
 #define HEAPSIM_SHM_HEAP_HEAP_INT_H
 
 #include "shm_heap/heap.h"
+#include "shm_heap/heap_pacer.h"
 
 #include <pthread.h>
 #include <stdalign.h>
@@ -465,6 +466,12 @@ typedef struct heap__hdr {
     uint64_t mark_assist_wpb;        /* assist work per byte allocated, 16.16 fixed point */
     int64_t mark_bg_credit;          /* scan work done by background workers, not yet used */
     uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
+    uint64_t heap_scan_bytes;        /* Go's heapScan: scannable bytes handed out since the
+                                     ** last cycle's end, plus what it scanned */
+
+    /* Go 1.19's pacer (heap_pacer.h): the concurrent collector's trigger,
+    ** assist ratio and fractional worker goal */
+    alignas(64) heap__pacer_t pacer;
 
     /* statistics (atomics) */
     uint64_t inuse_pages;
