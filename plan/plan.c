@@ -30,7 +30,8 @@ static bool same_heap(const scenario_t *scn, const scn_task_t *a, const scn_task
     return scn->shared_heap && a->runtime.gogc == b->runtime.gogc &&
            a->runtime.memory_limit_bytes == b->runtime.memory_limit_bytes &&
            a->runtime.heap_max_bytes == b->runtime.heap_max_bytes &&
-           a->runtime.stack_reserve_bytes == b->runtime.stack_reserve_bytes;
+           a->runtime.stack_reserve_bytes == b->runtime.stack_reserve_bytes &&
+           a->runtime.collector == b->runtime.collector;
 }
 
 int plan_new(const scenario_t *scn, const char *token, plan_t **plan_p)

@@ -45,7 +45,7 @@ static const field_t task_fields[] = {
 ** coordinator that predates them). */
 static const field_t task_opt_fields[] = {
     F(proto_task_t, gctrace), F(proto_task_t, mem_profile_rate),
-    F(proto_task_t, heap_private),
+    F(proto_task_t, heap_private), F(proto_task_t, collector),
 };
 
 static const field_t profile_fields[] = {
@@ -797,6 +797,8 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         if (!d.failed && (msg->u.task.gctrace < 0 || msg->u.task.gctrace > 1 ||
                           msg->u.task.heap_private < 0 || msg->u.task.heap_private > 1))
             fail(&d, "field 'gctrace' or 'heap_private' is not 0 or 1");
+        if (!d.failed && (msg->u.task.collector < 0 || msg->u.task.collector > 1))
+            fail(&d, "field 'collector' is not 0 or 1");
         if (!d.failed && msg->u.task.mem_profile_rate < 0)
             fail(&d, "field 'mem_profile_rate' is negative");
         if (!d.failed)

@@ -89,6 +89,8 @@ typedef struct proto_task {
     int64_t mem_profile_rate;        /* heap profile: bytes per sample, 0 off (optional, 0) */
     int64_t heap_private;            /* 1: no other task runs on this heap: the worker
                                      ** closes and removes it after the task (optional, 0) */
+    int64_t collector;               /* 0 Go's concurrent collector, 1 stop-the-world
+                                     ** (optional, 0) */
     kparams_t params;                /* owned; the kernel is params.kernel */
 } proto_task_t;
 

@@ -71,13 +71,14 @@ typedef struct scn_pos {
 
 /* The runtime keys, in the order messages list them. */
 enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_TIMER_RESOLUTION,
-       RT_GCTRACE, RT_MEM_PROFILE_RATE, RT_NKEYS };
+       RT_GCTRACE, RT_MEM_PROFILE_RATE, RT_COLLECTOR, RT_NKEYS };
 static const char *const runtime_keys[RT_NKEYS] = {
     "gogc", "memory_limit", "heap_max", "stack_reserve", "timer_resolution", "gctrace",
-    "mem_profile_rate",
+    "mem_profile_rate", "collector",
 };
 #define RUNTIME_KEY_LIST \
-    "gogc, memory_limit, heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate"
+    "gogc, memory_limit, heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate, " \
+    "collector"
 
 /* The top-level keys, in the order messages list them. */
 enum {
@@ -346,6 +347,9 @@ static const char *runtime_expected(int which, char *buf, size_t size)
     case RT_GCTRACE:
         snprintf(buf, size, "0 or 1");
         break;
+    case RT_COLLECTOR:
+        snprintf(buf, size, "concurrent or stw");
+        break;
     case RT_MEM_PROFILE_RATE:
         snprintf(buf, size, "bytes per sample (like 512KiB; 1: every allocation; 0: off) "
                  "up to %s", units_format_size(SCN_MEM_PROFILE_RATE_MAX, hi, sizeof(hi)));
@@ -393,6 +397,10 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
         ok = units_parse_int(text, &v) == 0 && (v == 0 || v == 1);
         if (ok)
             rt->gctrace = (int)v;
+    } else if (which == RT_COLLECTOR) {
+        ok = strcmp(text, "concurrent") == 0 || strcmp(text, "stw") == 0;
+        if (ok)
+            rt->collector = text[0] == 's' ? SCN_COLLECTOR_STW : SCN_COLLECTOR_CONCURRENT;
     } else if (which == RT_MEM_PROFILE_RATE) {
         ok = units_parse_size(text, &v) == 0 && v >= 0 && v <= SCN_MEM_PROFILE_RATE_MAX;
         if (ok)
@@ -1415,6 +1423,12 @@ char *scenario_runtime_json(const scn_runtime_t *rt)
         char *with = NULL;
         int rc = asprintf(&with, "%.*s,\"gctrace\":%d}", (int)strlen(text) - 1, text,
                           rt->gctrace);
+        free(text);
+        text = rc < 0 ? NULL : with;
+    }
+    if (text && rt->collector == SCN_COLLECTOR_STW) {
+        char *with = NULL;
+        int rc = asprintf(&with, "%.*s,\"collector\":\"stw\"}", (int)strlen(text) - 1, text);
         free(text);
         text = rc < 0 ? NULL : with;
     }

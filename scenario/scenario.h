@@ -38,7 +38,12 @@ typedef struct scn_runtime {
     int64_t timer_resolution_ns; /* timers when all sleep: Go 1.19's 1 ms; 0 = exact */
     int gctrace;                 /* 1: a gctrace line per cycle on stderr */
     int64_t mem_profile_rate;    /* heap profile: bytes per sample; 1 every allocation, 0 off */
+    int collector;               /* SCN_COLLECTOR_*: Go's concurrent one (the default) or
+                                 ** stop-the-world */
 } scn_runtime_t;
+
+#define SCN_COLLECTOR_CONCURRENT 0
+#define SCN_COLLECTOR_STW 1
 
 #define SCN_MEM_PROFILE_RATE_DEFAULT (512 * 1024)   /* Go's runtime.MemProfileRate */
 #define SCN_MEM_PROFILE_RATE_MAX ((int64_t)1 << 40)

@@ -358,7 +358,7 @@ static void test_no_parameter_shadows_a_runtime_key(void)
 {
     static const char *const reserved[] = { "gogc", "memory_limit", "heap_max",
                                             "stack_reserve", "gctrace", "mem_profile_rate",
-                                            "kernel" };
+                                            "collector", "kernel" };
     size_t n, k, r;
     const kernel_spec_t *ks = catalog_kernels(&n);
 
@@ -682,7 +682,7 @@ static void test_runtime(void)
                  "task: {kernel: spawn}\n",
                  "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
                  "memory_limit, heap_max, stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate");
+                 "gctrace, mem_profile_rate, collector");
     EXPECT_ERROR("rt_timer.yaml",
                  "runtime: {timer_resolution: 2s}\ntask: {kernel: spawn}\n",
                  "%F:1:29: runtime.timer_resolution: expected a duration up to 1s "
@@ -691,7 +691,22 @@ static void test_runtime(void)
                  "runtime: fast\ntask: {kernel: spawn}\n",
                  "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
                  "heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate, "
-                 "got \"fast\"");
+                 "collector, got \"fast\"");
+    EXPECT_ERROR("rt_collector.yaml",
+                 "runtime: {collector: green-tea}\ntask: {kernel: spawn}\n",
+                 "%F:1:22: runtime.collector: expected concurrent or stw, got \"green-tea\"");
+    {
+        scenario_t *scn = load_ok("rt_stw.yaml", "runtime: {collector: stw}\ntask: {kernel: spawn}\n",
+                                  NULL, 0);
+        CHECK(scn != NULL && scn->tasks[0].runtime.collector == SCN_COLLECTOR_STW);
+        char *json = scn ? scenario_runtime_json(&scn->tasks[0].runtime) : NULL;
+        CHECK_CONTAINS(json, "\"collector\":\"stw\"");
+        free(json);
+        scenario_free(&scn);
+        scn = load_ok("rt_conc.yaml", "task: {kernel: spawn}\n", NULL, 0);
+        CHECK(scn != NULL && scn->tasks[0].runtime.collector == SCN_COLLECTOR_CONCURRENT);
+        scenario_free(&scn);
+    }
 }
 
 static void test_sweep_errors(void)
@@ -704,7 +719,7 @@ static void test_sweep_errors(void)
                  "nor a runtime key; parameters: depth (int, 4..30, default "
                  "10); runtime keys: gogc, memory_limit, heap_max, "
                  "stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate");
+                 "gctrace, mem_profile_rate, collector");
     EXPECT_ERROR("sweep_empty.yaml",
                  "task: {kernel: binary_trees}\n"
                  "sweep:\n"
@@ -872,7 +887,7 @@ static void test_sets(void)
                      "--set dpeth=3: no task has a parameter 'dpeth'; "
                      "parameters: depth (int, 4..30, default 10); runtime "
                      "keys: gogc, memory_limit, heap_max, stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate");
+                 "gctrace, mem_profile_rate, collector");
     EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
                      "objects=3",
                      "--set objects=3: no task has a parameter 'objects'; "
@@ -880,7 +895,7 @@ static void test_sets(void)
                      "10); spawn: goroutines (int, 1..10000000, default "
                      "10000); runtime keys: gogc, memory_limit, heap_max, "
                      "stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate");
+                 "gctrace, mem_profile_rate, collector");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",

@@ -515,6 +515,7 @@ static int heap_for(worker_t *w, const proto_task_t *t, heap_t **heap_p)
     heap_config_default(&cfg);
     cfg.gogc = (int)t->gogc;
     cfg.memory_limit_bytes = (uint64_t)t->memory_limit_bytes;
+    cfg.collector = t->collector == 1 ? HEAP_COLLECTOR_STW : HEAP_COLLECTOR_CONCURRENT;
     if (t->heap_max_bytes > 0)
         cfg.heap_max_bytes = (uint64_t)t->heap_max_bytes;
     snprintf(oh->key, sizeof oh->key, "%s", t->heap);
