@@ -11,9 +11,13 @@
 ** the root stacks (one per goroutine, in shared memory, so any process can
 ** scan any other's) and each process's globals.
 **
-** Collection is stop-the-world mark-and-sweep across every attached process,
-** reached at safepoints: heap_alloc(), heap_safepoint(), and processes that
-** are outside the heap (heap_leave) count as stopped. Pacing is Go
+** Collection is Go's concurrent mark-and-sweep across every attached
+** process (heap_config.collector; or stop-the-world for the whole cycle):
+** two short stops of the world, reached at safepoints: heap_alloc(),
+** heap_safepoint(); processes that are outside the heap (heap_leave) count
+** as stopped. Between them the mark runs beside the mutators, kept correct
+** by the write barrier (heap_write_ref) and paid for by mark assists and a
+** background worker (heap_int.h, CONCURRENT MARK). Pacing is Go
 ** 1.19's: goal = marked + (marked + stacks + globals) * GOGC/100, at least
 ** 4 MiB * GOGC/100, and under a memory limit at most the limit less
 ** non-heap memory (stacks, heap metadata) and 1 MiB of headroom. Free

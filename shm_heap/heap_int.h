@@ -148,8 +148,66 @@
 ** mark: no black object points to a white one. Roots are greyed first; a
 ** grey object is blackened by greying its white children. Marking ends
 ** when nothing is grey, so every object reachable from a root is black.
-** The world is stopped throughout, so no mutator breaks the invariant and
-** there is no write barrier. Outside a cycle every mark bit is clear.
+** With the stop-the-world collector (collector: stw) the world is stopped
+** throughout, so no mutator breaks the invariant. Outside a cycle every
+** mark bit is clear.
+**
+** CONCURRENT MARK (the default collector, Go's design across processes).
+**
+**   IDLE --trigger--> [stop 1: sweep termination] CONC_MARK --all done-->
+**   [stop 2: MARK (termination), SWEEP] --> IDLE
+**
+** Stop 1 (world stopped, every lock): pools rotated, mark_cycle = the new
+** cycle, gc_phase = CONC_MARK, poll |= HEAP__POLL_MARK; the world restarts.
+** Each process, when it next becomes RUNNING (heap__mark_join: after the
+** stop, or at heap_enter), turns its barrier on (view.barrier_on, which
+** changes only across a stop) and, before it runs any mutator code, greys
+** its own roots (root stacks, globals, pools) once per cycle
+** (procs[i].scanned_cycle): a snapshot of its roots, as Go scans a
+** goroutine's stack while it is suspended. Then, while the world runs:
+**
+**   - Allocate black: every object allocated during CONC_MARK has its mark
+**     bit set (mcache_take, large objects, the direct path).
+**   - The write barrier (heap.h: heap_write_ref, heap_copy_refs; Go's
+**     hybrid barrier) shades the old and the new referent of every store
+**     into a heap object. Root slots are written without it.
+**   - Mark work: each process drains its own grey queue (malloc'd, not in
+**     the segment) in assists (heap__mark_assist_charge, per span refill,
+**     at the pacer's assist ratio, after taking background credit) and in
+**     a fractional background worker at the pacer's fractional goal (25 %
+**     of its wall time) at safepoints. Mark bits are set by atomic or.
+**   - A process that stops (heap__park) or leaves the heap (heap_leave)
+**     first drains its grey queue: a process not RUNNING has nothing grey.
+**     procs[i].mark_busy says a RUNNING one may have something grey.
+**
+** Why nothing reachable is lost (snapshot at the beginning): an object
+** reachable when process P scanned its roots was reachable at stop 1 (P's
+** roots did not change in between: P did not run) or allocated since
+** (black). A path from the snapshot to it is cut only by a store into a
+** heap object, which shades the old referent; roots move references
+** between roots only. So every object of the snapshot is greyed, and
+** scanned before the termination. Invariant while marking: no black
+** object points to a white one that the snapshot holds; at termination,
+** no black object points to a white one (asserted in debug builds).
+**
+** Termination: a process whose queue is empty checks that no RUNNING
+** process has mark_busy set or roots unscanned (mark_done), then stops the
+** world (every process drains as it stops). Stop 2 (every lock): scan the
+** roots of processes that stayed outside the whole mark, drain, then the
+** sweep as before. A process that died during the mark (proc_deaths moved
+** since stop 1) may have taken grey objects with it, and a grey queue that
+** overflowed (mark_overflow) left some unscanned: then stop 2 clears every
+** mark and marks again from the roots with the world stopped. A collector
+** that dies inside stop 2 leaves gc_phase MARK or SWEEP: the next one
+** repairs as above.
+**
+** Marked bytes: greyed by all processes (flushed into mark_live_bytes)
+** plus what was allocated during the mark (total allocation since stop 1):
+** Go's heapMarked, which counts allocated-black objects.
+**
+** Not modelled yet: the sweep is eager, inside stop 2 (Go sweeps
+** concurrently and lazily, so its second pause is short); grey objects are
+** not stolen between processes; idle processes do not mark.
 **
 ** POOLS. Before marking, still under the lock with the world stopped, the
 ** collector rotates every attached process's pool areas (victim :=
