@@ -73,6 +73,8 @@ static void fmt_double(char *buf, size_t size, double v)
         snprintf(buf, size, "NaN");
     else if (isinf(v))
         snprintf(buf, size, v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        snprintf(buf, size, "%.0f", v);     /* a whole number as one */
     else
         text_format_double(buf, size, v);   /* shortest text read back exactly */
 }
