@@ -32,7 +32,7 @@ one_line_exit2 "metrics beyond loopback" \
 expect_grep "says why" "reachable from other hosts.*--insecure" "$T/err"
 check "nothing written" test ! -e "$T/no.db"
 one_line_exit2 "metrics address without a port" \
-    "$HEAPSIM" coordinator --bind "ipc://$T/c.sock" "$T/churn.yaml" --db "$T/no.db" \
+    "$HEAPSIM" coordinator --bind "ipc:///tmp/heapsim-mt-$$-a.sock" "$T/churn.yaml" --db "$T/no.db" \
     --metrics-addr 127.0.0.1
 expect_grep "says what it expects" "HOST:PORT" "$T/err"
 one_line_exit2 "top without a port" "$HEAPSIM" top 127.0.0.1
@@ -41,7 +41,9 @@ expect_grep "top says it cannot connect" "cannot connect to 127.0.0.1:1" "$T/err
 one_line_exit2 "leaks --live: no run running" "$HEAPSIM" leaks --live --db "$T/empty.db"
 
 # ---- A coordinator serving metrics; scraped before and during the run -----
-ep="ipc://$T/coord.sock"
+# ipc paths are short: not under TEST_TMPDIR.
+sock="/tmp/heapsim-mt-$$-$RANDOM.sock"
+ep="ipc://$sock"
 "$HEAPSIM" coordinator --bind "$ep" "$T/churn.yaml" --db "$db" --metrics-addr 127.0.0.1:0 \
     >/dev/null 2>"$T/coord.err" &
 coord=$!
@@ -193,28 +195,43 @@ expect_grep "leaks --live: the running run" "^heapsim leaks --live: run 1 (live-
     "$T/leaks_live_during.txt"
 
 # ---- leaks --live on a leaking run: during it, and its last report ---------
+# The worker is stopped (SIGSTOP) as soon as its task has stored a heap
+# profile snapshot, so that the live report is taken while the task runs.
 cat >"$T/leak.yaml" <<'YAML'
 name: live-leak
 sample_interval: 10ms
-task: {kernel: leak, requests: 300000, request_bytes: 1KiB, retain_percent: 10}
+task: {kernel: leak, requests: 2000000, request_bytes: 1KiB, retain_percent: 10}
 YAML
-"$HEAPSIM" run "$T/leak.yaml" --workers 1 --db "$db" --set mem_profile_rate=1 --quiet \
-    --metrics-addr 127.0.0.1:0 2>"$T/run2.err" &
+sock2="/tmp/heapsim-mt-$$-$RANDOM.sock"
+"$HEAPSIM" coordinator --bind "ipc://$sock2" "$T/leak.yaml" --db "$db" --set mem_profile_rate=1 \
+    --heartbeat 1000 --misses 60 --json >"$T/run2.json" 2>"$T/coord2.err" &
 run2=$!
-seen=""
-for i in $(seq 1 600); do
-    # Until the run is stored and its task has a snapshot; while the run
-    # is not stored yet this says "no run is running" (exit 2).
-    "$HEAPSIM" leaks --live --db "$db" >"$T/ll.txt" 2>&1
-    if grep -q "^task 0 (running): [0-9]* heap profile snapshot" "$T/ll.txt"; then
-        seen=1
+"$HEAPSIM" leaks --live --db "$db" >"$T/ll0.txt" 2>&1
+for _ in $(seq 1 300); do
+    grep -q "^heapsim leaks --live: run 2 (live-leak), running" "$T/ll0.txt" && break
+    sleep 0.05
+    "$HEAPSIM" leaks --live --db "$db" >"$T/ll0.txt" 2>&1
+done
+expect_grep "leaks --live before any worker" "^no task started yet" "$T/ll0.txt"
+"$HEAPSIM" worker --connect "ipc://$sock2" --name w2 2>"$T/w2.err" &
+worker2=$!
+stopped=""
+for _ in $(seq 1 1200); do
+    if [ "$(q "$db" "select count(*) from heap_profiles p join tasks t on p.task_id = t.id where t.run_id = 2")" != 0 ]; then
+        kill -STOP "$worker2" && stopped=1
         break
     fi
-    kill -0 "$run2" 2>/dev/null || break
-    sleep 0.05
+    sleep 0.02
 done
-check "leaks --live reports the running task" test -n "$seen"
+check "the worker stopped once its task has a snapshot" test -n "$stopped"
+expect_eq "the task still running" "$(q "$db" "select status from tasks where run_id = 2")" running
+"$HEAPSIM" leaks --live --db "$db" >"$T/ll.txt" 2>&1
+expect_eq "leaks --live during the run: exit" "$?" 0
+kill -CONT "$worker2"
 expect_grep "leaks --live: the newest running run" "^heapsim leaks --live: run 2 (live-leak), running" "$T/ll.txt"
+expect_grep "leaks --live: the running task's snapshots" "^task 0 (running): [1-9][0-9]* heap profile snapshot" "$T/ll.txt"
+wait "$worker2"
+expect_eq "leak worker exit" "$?" 0
 wait "$run2"
 expect_eq "leak run exit" "$?" 0
 "$HEAPSIM" leaks --live 2 --db "$db" >"$T/ll_end.txt" 2>&1
@@ -223,5 +240,46 @@ expect_eq "leaks --live after the end: exit" "$?" 0
 expect_grep "the leak found" "leak.payload" "$T/ll_end.txt"
 expect_eq "the same sites as heapsim leaks RUN" "$(grep '^  ' "$T/ll_end.txt")" "$(grep '^  ' "$T/l_end.txt")"
 
+# ---- The figures under Go's runtime/metrics names in --json (issue 9) ----
+# show --json: each name is the stored column docs/metrics.md maps it to.
+"$HEAPSIM" show 1 --db "$db" --json >"$T/show1.json"
+expect_eq "show 1 --json: exit" "$?" 0
+g() { q ":memory:" "select json_extract(readfile('$1'), '\$.tasks[0].runtime_metrics.\"$2\"${3:-}')"; }
+task1="(select id from tasks where run_id = 1 and seq = 0)"
+expect_eq "/gc/heap/allocs:bytes" "$(g "$T/show1.json" /gc/heap/allocs:bytes)" \
+    "$(q "$db" "select alloc_bytes from tasks where id = $task1")"
+expect_eq "/gc/heap/allocs:objects" "$(g "$T/show1.json" /gc/heap/allocs:objects)" \
+    "$(q "$db" "select alloc_objects from tasks where id = $task1")"
+expect_eq "/gc/cycles/total:gc-cycles" "$(g "$T/show1.json" /gc/cycles/total:gc-cycles)" \
+    "$(q "$db" "select gc_cycles from tasks where id = $task1")"
+expect_eq "/gc/cycles/forced:gc-cycles" "$(g "$T/show1.json" /gc/cycles/forced:gc-cycles)" \
+    "$(q "$db" "select count(*) from gc_cycles where task_id = $task1 and forced = 1")"
+expect_eq "/gc/heap/goal:bytes: the last cycle's goal" "$(g "$T/show1.json" /gc/heap/goal:bytes)" \
+    "$(q "$db" "select heap_goal_bytes from gc_cycles where task_id = $task1 order by cycle desc limit 1")"
+last_sample="from samples where task_id = $task1 order by t_ns desc limit 1"
+expect_eq "/memory/classes/heap/objects:bytes" "$(g "$T/show1.json" /memory/classes/heap/objects:bytes)" \
+    "$(q "$db" "select heap_alloc_bytes $last_sample")"
+expect_eq "/sched/goroutines:goroutines" "$(g "$T/show1.json" /sched/goroutines:goroutines)" \
+    "$(q "$db" "select goroutines $last_sample")"
+expect_eq "/memory/classes/heap/stacks:bytes" "$(g "$T/show1.json" /memory/classes/heap/stacks:bytes)" \
+    "$(q "$db" "select stack_inuse_bytes $last_sample")"
+expect_eq "/gc/pauses:seconds count" "$(g "$T/show1.json" /gc/pauses:seconds .count)" \
+    "$(q "$db" "select count(stw_ns) from gc_cycles where task_id = $task1")"
+expect_eq "/gc/pauses:seconds +Inf" "$(g "$T/show1.json" /gc/pauses:seconds '.buckets."+Inf"')" \
+    "$(q "$db" "select count(stw_ns) from gc_cycles where task_id = $task1")"
+expect_eq "/gc/pauses:seconds <= 10 ms" "$(g "$T/show1.json" /gc/pauses:seconds '.buckets."0.01"')" \
+    "$(q "$db" "select count(*) from gc_cycles where task_id = $task1 and stw_ns <= 10000000")"
+check "/gc/pauses:seconds sum" awk -v a="$(g "$T/show1.json" /gc/pauses:seconds .sum)" \
+    -v b="$(q "$db" "select sum(stw_ns) from gc_cycles where task_id = $task1")" \
+    'BEGIN { d = a * 1e9 - b; exit !(d < 1 && d > -1) }'
+# run --json (the coordinator's summary) carries the same object as show --json.
+"$HEAPSIM" show 2 --db "$db" --json >"$T/show2.json"
+rm2="\$.tasks[0].runtime_metrics"
+expect_eq "run --json and show --json: the same runtime_metrics" \
+    "$(q ":memory:" "select json(json_extract(readfile('$T/run2.json'), '$rm2'))")" \
+    "$(q ":memory:" "select json(json_extract(readfile('$T/show2.json'), '$rm2'))")"
+check "run --json: runtime_metrics present" test -n "$(q ":memory:" "select json_extract(readfile('$T/run2.json'), '$rm2.\"/gc/heap/allocs:bytes\"')")"
+
+rm -f "$sock" "$sock2" "/tmp/heapsim-mt-$$-a.sock"
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
