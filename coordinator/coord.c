@@ -115,6 +115,8 @@ struct coord {
 
 static volatile sig_atomic_t interrupted;
 
+static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wait);
+
 static void on_interrupt(int sig)
 {
     (void)sig;
@@ -354,6 +356,8 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     len = sizeof c->endpoint;
     if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0)
         snprintf(c->endpoint, sizeof c->endpoint, "%s", opts->bind);
+    /* The endpoint shows this run from now on, not an empty one. */
+    publish_metrics(c, clock_mono_ns(), clock_mono_ns(), true);
     *coord_p = c;
     return 0;
 
@@ -1108,11 +1112,11 @@ void coord_counters(const coord_t *c, coord_counters_t *out)
 
 /* ---- Metrics ----------------------------------------------------------- */
 
-/* The run's live figures to the metrics endpoint; a snapshot the server
-** is busy copying is tried again on the next turn. */
-static void publish_metrics(coord_t *c, uint64_t started, uint64_t now)
+/* The run's live figures to the metrics endpoint; in the loop (!wait), a
+** snapshot the server is busy copying is tried again on the next turn. */
+static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wait)
 {
-    if (!c->o.metrics || now - c->published_ns < METRICS_EVERY_NS)
+    if (!c->o.metrics || (!wait && now - c->published_ns < METRICS_EVERY_NS))
         return;
     size_t n = 0;
     if ((size_t)c->capworkers > c->caplive) {
@@ -1145,7 +1149,7 @@ static void publish_metrics(coord_t *c, uint64_t started, uint64_t now)
         .workers = c->live,
         .nworkers = n,
     };
-    if (metrics_server_publish(c->o.metrics, &s))
+    if (metrics_server_publish(c->o.metrics, &s, wait))
         c->published_ns = now;
 }
 
@@ -1179,7 +1183,7 @@ int coord_run(coord_t *c)
         heartbeats(c, now);
         dispatch(c);
         txn_flush(c, false);
-        publish_metrics(c, started, now);
+        publish_metrics(c, started, now, false);
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);
             last_progress = now;

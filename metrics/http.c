@@ -425,9 +425,11 @@ const char *metrics_server_address(const metrics_server_t *srv)
     return srv->address;
 }
 
-bool metrics_server_publish(metrics_server_t *srv, const metrics_snapshot_t *s)
+bool metrics_server_publish(metrics_server_t *srv, const metrics_snapshot_t *s, bool wait)
 {
-    if (pthread_mutex_trylock(&srv->mu) != 0)
+    if (wait)
+        pthread_mutex_lock(&srv->mu);
+    else if (pthread_mutex_trylock(&srv->mu) != 0)
         return false;
     bool ok = true;
     if (s->nworkers > srv->capworkers) {

@@ -111,10 +111,11 @@ void metrics_server_destroy(metrics_server_t **server_p);
 /* "HOST:PORT" actually bound (port resolved). */
 const char *metrics_server_address(const metrics_server_t *srv);
 
-/* Copy s for the server to serve. Never waits: returns false (nothing
-** changed) when the serving thread holds the snapshot, or on out of
-** memory; true when published. */
-bool metrics_server_publish(metrics_server_t *srv, const metrics_snapshot_t *s);
+/* Copy s for the server to serve. Unless `wait`, never waits: returns
+** false (nothing changed) when the serving thread holds the snapshot; with
+** `wait`, waits for it to finish copying (for a first snapshot, before a
+** loop starts). False on out of memory too; true when published. */
+bool metrics_server_publish(metrics_server_t *srv, const metrics_snapshot_t *s, bool wait);
 
 /* Requests answered, by status class, for tests. */
 void metrics_server_counts(metrics_server_t *srv, uint64_t *ok, uint64_t *refused);

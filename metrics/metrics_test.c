@@ -191,7 +191,7 @@ static void test_server(void)
     free(body);
 
     metrics_snapshot_t s = snapshot();
-    CHECK(metrics_server_publish(srv, &s));
+    CHECK(metrics_server_publish(srv, &s, true));
     memset(workers, 0, sizeof workers);     /* the server has its own copy */
     REQUIRE_MSG(metrics_scrape(addr, 5000, &body, &len, err, sizeof err) == 0, "%s", err);
     REQUIRE_MSG(metrics_parse(body, len, &p, err, sizeof err) == 0, "%s", err);
@@ -235,7 +235,7 @@ static void test_server(void)
     s = snapshot();
     int published = 0;
     for (int i = 0; i < 1000; i++)
-        published += metrics_server_publish(srv, &s);
+        published += metrics_server_publish(srv, &s, false);
     CHECK_INT(published, 1000);
     uint64_t ok, refused;
     metrics_server_counts(srv, &ok, &refused);
