@@ -40,6 +40,17 @@ one_line_exit2 "top: nobody there" "$HEAPSIM" top 127.0.0.1:1
 expect_grep "top says it cannot connect" "cannot connect to 127.0.0.1:1" "$T/err"
 one_line_exit2 "leaks --live: no run running" "$HEAPSIM" leaks --live --db "$T/empty.db"
 
+# heapsim run serves them too (its launcher runs the coordinator); a run
+# with a metrics endpoint ends as any other.
+cat >"$T/tiny.yaml" <<'YAML'
+name: tiny
+task: {kernel: churn, objects: 10000, live_objects: 100}
+YAML
+"$HEAPSIM" run "$T/tiny.yaml" --workers 1 --db "$T/tiny.db" --quiet --metrics-addr 127.0.0.1:0 \
+    2>"$T/tiny.err"
+expect_eq "run --metrics-addr: exit" "$?" 0
+expect_grep "run says where its metrics are" "^heapsim: run 1 metrics at http://127.0.0.1:[1-9][0-9]*/metrics$" "$T/tiny.err"
+
 # ---- A coordinator serving metrics; scraped before and during the run -----
 # ipc paths are short: not under TEST_TMPDIR.
 sock="/tmp/heapsim-mt-$$-$RANDOM.sock"
