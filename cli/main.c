@@ -34,6 +34,7 @@
 #include "base/units.h"
 #include "base/clock.h"
 #include "catalog/catalog.h"
+#include "cli/live.h"
 #include "launcher/launcher.h"
 #include "profile/leaks.h"
 #include "profile/profile.h"
@@ -92,6 +93,9 @@ typedef struct opts {
     bool json;
     bool quiet;
     bool local_child;
+    const char *metrics_addr;    /* --metrics-addr HOST:PORT */
+    bool once, live;             /* top, leaks --live: one frame; leaks: live */
+    long interval_ms;            /* top, leaks --live: between frames */
     char *const *args;
     int nargs;
 } opts_t;
@@ -100,8 +104,9 @@ typedef struct opts {
 enum { O_DB = 1000, O_SET, O_WORKERS, O_JSON, O_BIND, O_CONNECT, O_NAME, O_LIMIT,
        O_QUIET, O_LOCAL_CHILD, O_SCENARIO, O_SINCE, O_STATUS, O_CSV, O_TIMEOUT,
        O_MAX_VALUE, O_FORMAT, O_OUTPUT, O_GCTRACE, O_TASK, O_AT_CYCLE, O_RESUME, O_KEYS,
-       O_INSECURE, O_EXPECT_WORKERS, O_PROCS, O_HEARTBEAT, O_MISSES };
-#define A(o) (1u << ((o) - O_DB))
+       O_INSECURE, O_EXPECT_WORKERS, O_PROCS, O_HEARTBEAT, O_MISSES, O_METRICS_ADDR,
+       O_ONCE, O_LIVE, O_INTERVAL };
+#define A(o) (1ull << ((o) - O_DB))
 
 /* Indexed by code - O_DB; --help comes last, every command takes it. */
 static const struct option longopts[] = {
@@ -133,6 +138,10 @@ static const struct option longopts[] = {
     {"procs", required_argument, NULL, O_PROCS},
     {"heartbeat", required_argument, NULL, O_HEARTBEAT},
     {"misses", required_argument, NULL, O_MISSES},
+    {"metrics-addr", required_argument, NULL, O_METRICS_ADDR},
+    {"once", no_argument, NULL, O_ONCE},
+    {"live", no_argument, NULL, O_LIVE},
+    {"interval", required_argument, NULL, O_INTERVAL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -147,7 +156,7 @@ struct command {
     const char *summary;         /* one line */
     const char *note;            /* shown by COMMAND --help, or NULL */
     int section;                 /* index into sections, for `help` */
-    unsigned options;            /* A(O_*) of the options it takes */
+    unsigned long long options;  /* A(O_*) of the options it takes */
     int min_args, max_args;      /* arguments besides options */
     bool raw;                    /* takes its argv as is, no parsing */
     /* Runs the command on parsed options; argc/argv as given, argv[0]
@@ -159,6 +168,7 @@ struct command {
 ** after the two-space indent, or on a line of their own when 0. */
 static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv);
+static int cmd_top(const command_t *cmd, const opts_t *o, int argc, char **argv);
 static const struct {
     const char *title;
     int column;
@@ -185,6 +195,8 @@ static int cmd_clean(const command_t *cmd, const opts_t *o, int argc, char **arg
 static int cmd_help(const command_t *cmd, const opts_t *o, int argc, char **argv);
 
 #define HISTORY_NOTE "The database is ./heapsim.db unless --db PATH."
+#define METRICS_NOTE "--metrics-addr HOST:PORT serves the run's live figures to Prometheus" \
+    " (GET /metrics; heapsim top HOST:PORT shows them); beyond loopback it needs --insecure."
 
 static const command_t commands[] = {
     {.name = "run",
@@ -193,11 +205,11 @@ static const command_t commands[] = {
      .summary = "run a scenario on local worker processes (default: one per core)",
      .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks, from the"
              " scenario and token stored with it. --gctrace: each worker prints Go's"
-             " gctrace line per GC cycle to stderr (--set gctrace=1).",
+             " gctrace line per GC cycle to stderr (--set gctrace=1). " METRICS_NOTE,
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_WORKERS) |
                 A(O_RESUME) | A(O_KEYS) | A(O_INSECURE) | A(O_HEARTBEAT) | A(O_MISSES) |
-                A(O_GCTRACE),
+                A(O_GCTRACE) | A(O_METRICS_ADDR),
      .min_args = 0, .max_args = 1, .run = cmd_run},
     {.name = "coordinator",
      .args = "--bind ENDPOINT SCENARIO [--set K=V]... [--db PATH] [--json] [--gctrace]"
@@ -206,11 +218,11 @@ static const command_t commands[] = {
      .note = "--resume RUN_ID finishes an interrupted run's unfinished tasks; its"
              " workers still running rejoin. --heartbeat MS (1000) and --misses N (3): a"
              " worker not heard for N heartbeats is lost and its task runs elsewhere;"
-             " workers learn both when they join.",
+             " workers learn both when they join. " METRICS_NOTE,
      .section = 0,
      .options = A(O_DB) | A(O_SET) | A(O_JSON) | A(O_QUIET) | A(O_BIND) | A(O_RESUME) |
                 A(O_KEYS) | A(O_INSECURE) | A(O_EXPECT_WORKERS) | A(O_HEARTBEAT) | A(O_MISSES) |
-                A(O_GCTRACE),
+                A(O_GCTRACE) | A(O_METRICS_ADDR),
      .min_args = 0, .max_args = 1, .run = cmd_coordinator},
     {.name = "worker",
      .args = "--connect ENDPOINT [--name NAME] [--keys DIR] [--procs N]",
@@ -289,14 +301,26 @@ static const command_t commands[] = {
      .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_AT_CYCLE) | A(O_OUTPUT),
      .min_args = 1, .max_args = 1, .run = cmd_profile},
     {.name = "leaks",
-     .args = "RUN [--task SEQ]",
+     .args = "RUN [--task SEQ] | --live [RUN] [--task SEQ] [--once] [--interval T]",
      .summary = "allocation sites whose objects in use grow from GC cycle to cycle",
      .note = "From the task's heap profile snapshots (one each time its heap collected, "
              "at most once per sample interval): a site is listed when it grew by at least "
              "one sample's worth, with a positive trend, rising at least twice as often as "
-             "it fell. " HISTORY_NOTE,
-     .section = 2, .options = A(O_DB) | A(O_TASK),
-     .min_args = 1, .max_args = 1, .run = cmd_leaks},
+             "it fell. --live: the same for a run while it runs (the newest running one"
+             " unless RUN), per task running, redrawn every T (default 1s) on a terminal"
+             " until the run ends; --once, or output not a terminal: one report. "
+             HISTORY_NOTE,
+     .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_LIVE) | A(O_ONCE) | A(O_INTERVAL),
+     .min_args = 0, .max_args = 1, .run = cmd_leaks},
+    {.name = "top",
+     .args = "HOST:PORT [--once] [--json] [--interval T]",
+     .summary = "a running simulation's workers: heap, goal, GC rate, pauses, goroutines",
+     .note = "Reads the coordinator's metrics endpoint (heapsim run|coordinator"
+             " --metrics-addr HOST:PORT) and redraws every T (default 1s) on a terminal;"
+             " with --once, or when the output is not a terminal, prints one frame; --json"
+             " one frame as JSON.",
+     .section = 0, .options = A(O_ONCE) | A(O_JSON) | A(O_INTERVAL),
+     .min_args = 1, .max_args = 1, .run = cmd_top},
     {.name = "clean",
      .args = "",
      .summary = "remove shared-memory heaps of dead runs",
@@ -584,6 +608,26 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
                 return EXIT_USAGE;
             }
             break;
+        case O_METRICS_ADDR:
+            if (!*optarg) {
+                usage_error(cmd, "--metrics-addr needs HOST:PORT (127.0.0.1:9100)");
+                return EXIT_USAGE;
+            }
+            o->metrics_addr = optarg;
+            break;
+        case O_ONCE: o->once = true; break;
+        case O_LIVE: o->live = true; break;
+        case O_INTERVAL: {
+            uint64_t ns;
+            if (units_parse_duration_ns(optarg, &ns) != 0 || ns < 100000000ull ||
+                ns > 3600ull * 1000000000ull) {
+                usage_error(cmd, "--interval %s: expected a duration from 100ms to 1h (2s)",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            o->interval_ms = (long)(ns / 1000000);
+            break;
+        }
         case O_BIND: o->bind = optarg; break;
         case O_CONNECT: o->connect = optarg; break;
         case O_NAME: o->name = optarg; break;
@@ -650,7 +694,7 @@ static int launch(const command_t *cmd, const opts_t *o, int argc, char **argv, 
         .sets = o->sets,
         .nsets = o->nsets, .db = o->db, .bind = o->bind, .local = local,
         .workers = (int)o->workers, .json = o->json, .quiet = o->quiet,
-        .command_line = cmdline,
+        .command_line = cmdline, .metrics_addr = o->metrics_addr,
     };
     int rc = launcher_run(&lo);
     free(cmdline);
@@ -1143,8 +1187,36 @@ static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **a
 
 /* ---- leaks ------------------------------------------------------------- */
 
+static int cmd_leaks_live(const command_t *cmd, const opts_t *o)
+{
+    long run_id = 0;
+    if (o->nargs && !parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
+        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
+        return EXIT_USAGE;
+    }
+    live_opts_t lo = {.progname = progname, .once = o->once, .interval_ms = (int)o->interval_ms};
+    return live_leaks(&lo, o->db, run_id, o->task);
+}
+
+static int cmd_top(const command_t *cmd, const opts_t *o, int argc, char **argv)
+{
+    live_opts_t lo = {.progname = progname, .once = o->once, .json = o->json,
+                      .interval_ms = (int)o->interval_ms};
+    return live_top(&lo, o->args[0]);
+}
+
 static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
+    if (o->live)
+        return cmd_leaks_live(cmd, o);
+    if (o->once || o->interval_ms) {
+        usage_error(cmd->name, "--once and --interval go with --live");
+        return EXIT_USAGE;
+    }
+    if (o->nargs == 0) {
+        usage_error(cmd->name, "missing argument");
+        return EXIT_USAGE;
+    }
     store_t *st;
     long run_id;
     int64_t *cycles = NULL, seq = -1, rate = 0;

@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "base/clock.h"
+#include "coordinator/coord_live.h"
 #include "coordinator/lease.h"
 #include "keys/keys.h"
 #include "proto/proto.h"
@@ -32,6 +33,7 @@
 #define COMMIT_EVERY_NS 200000000ull
 #define DRAIN_GRACE_NS 3000000000ull
 #define PROGRESS_EVERY_NS 200000000ull
+#define METRICS_EVERY_NS 100000000ull
 #define SAY_MAX 5                      /* per kind of trouble, then only counted */
 #define MAXMSGSIZE (PROTO_OUTPUT_MAX_BYTES + (16 << 20))
 
@@ -55,6 +57,7 @@ typedef struct cworker {
     bool waiting;                 /* a ready not yet answered */
     bool told_done;
     int64_t tel_task, tel_attempt, tel_tseq;   /* telemetry seen last */
+    metrics_worker_t live;        /* for the metrics endpoint (coord_live.h) */
 } cworker_t;
 
 /* An open-addressing map from byte strings to ints: identities to slots,
@@ -105,9 +108,14 @@ struct coord {
     uint64_t last_beat_ns;
     int supervised;               /* workers the supervisor has, -1 none */
     bool no_events;               /* the database has no events table */
+    metrics_worker_t *live;       /* the snapshot published (used workers) */
+    size_t caplive;
+    uint64_t published_ns;        /* when the last snapshot was */
 };
 
 static volatile sig_atomic_t interrupted;
+
+static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wait);
 
 static void on_interrupt(int sig)
 {
@@ -349,6 +357,8 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     len = sizeof c->endpoint;
     if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0)
         snprintf(c->endpoint, sizeof c->endpoint, "%s", opts->bind);
+    /* The endpoint shows this run from now on, not an empty one. */
+    publish_metrics(c, clock_mono_ns(), clock_mono_ns(), true);
     *coord_p = c;
     return 0;
 
@@ -410,6 +420,7 @@ void coord_destroy(coord_t **coord_p)
     smap_free(&c->by_name);
     free(c->tasks);
     free(c->workers);
+    free(c->live);
     free(c);
     *coord_p = NULL;
 }
@@ -660,6 +671,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
         smap_put(&c->by_name, w->name, strlen(w->name), 2);
         snprintf(w->host, sizeof w->host, "%s", m->u.hello.host);
         w->pid = m->u.hello.pid;
+        coord_live_join(&w->live, w->name, w->host);
         memcpy(w->ident, ident, ilen);
         w->ident_len = ilen;
         c->njoined++;
@@ -813,6 +825,7 @@ static void on_sample(coord_t *c, int slot, const proto_msg_t *m)
         .ctx_switches = s->ctx_switches,
     };
     c->last_heap_inuse = s->heap_inuse_bytes;
+    coord_live_sample(&c->workers[slot].live, c->tasks[task_index(c, s->task_id)].msg.seq, s);
     txn_touch(c);
     store_sample_insert(c->o.store, &ss);
 }
@@ -829,6 +842,9 @@ static void on_gc(coord_t *c, int slot, const proto_msg_t *m)
         .fields = g->fields,
     };
     c->gc_cycles_seen++;
+    if (g->task_id != 0)
+        coord_live_gc(&c->workers[slot].live, c->tasks[task_index(c, g->task_id)].msg.seq,
+                      &g->fields);
     txn_touch(c);
     store_gc_insert(c->o.store, &sg);
 }
@@ -1095,6 +1111,49 @@ void coord_counters(const coord_t *c, coord_counters_t *out)
     out->refused_keys = c->n.refused_keys;
 }
 
+/* ---- Metrics ----------------------------------------------------------- */
+
+/* The run's live figures to the metrics endpoint; in the loop (!wait), a
+** snapshot the server is busy copying is tried again on the next turn. */
+static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wait)
+{
+    if (!c->o.metrics || (!wait && now - c->published_ns < METRICS_EVERY_NS))
+        return;
+    size_t n = 0;
+    if ((size_t)c->capworkers > c->caplive) {
+        metrics_worker_t *l = realloc(c->live, (size_t)c->capworkers * sizeof *l);
+        if (!l)
+            return;
+        c->live = l;
+        c->caplive = (size_t)c->capworkers;
+    }
+    for (int i = 0; i < c->capworkers; i++)
+        if (c->workers[i].used)
+            c->live[n++] = c->workers[i].live;
+    metrics_snapshot_t s = {
+        .run_id = c->o.run_id,
+        .tasks = {
+            [METRICS_TASK_QUEUED] = (int64_t)lease_count(c->lease, LEASE_QUEUED),
+            [METRICS_TASK_LEASED] = (int64_t)lease_count(c->lease, LEASE_LEASED),
+            [METRICS_TASK_RUNNING] = (int64_t)lease_count(c->lease, LEASE_RUNNING),
+            [METRICS_TASK_DONE] = (int64_t)lease_count(c->lease, LEASE_DONE),
+            [METRICS_TASK_FAILED] = (int64_t)lease_count(c->lease, LEASE_FAILED),
+        },
+        .workers_live = (int64_t)lease_peers_live(c->lease),
+        .workers_joined = c->njoined,
+        .workers_lost = (int64_t)c->n.lost,
+        .dropped_malformed = c->n.bad_frames,
+        .dropped_no_hello = c->n.no_hello,
+        .dropped_stale = c->n.stale,
+        .dropped_missing = c->n.tseq_gaps,
+        .uptime_s = (double)(now - started) / 1e9,
+        .workers = c->live,
+        .nworkers = n,
+    };
+    if (metrics_server_publish(c->o.metrics, &s, wait))
+        c->published_ns = now;
+}
+
 /* ---- The loop ---------------------------------------------------------- */
 
 int coord_run(coord_t *c)
@@ -1125,6 +1184,7 @@ int coord_run(coord_t *c)
         heartbeats(c, now);
         dispatch(c);
         txn_flush(c, false);
+        publish_metrics(c, started, now, false);
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);
             last_progress = now;

@@ -34,6 +34,7 @@
 #include "storage/store.h"
 
 typedef struct coord coord_t;
+struct metrics_server;
 
 /* Where the run stands, for a progress display. */
 typedef struct coord_progress {
@@ -80,6 +81,10 @@ typedef struct coord_opts {
                                  ** said hello (0: start at once) */
     const char *keys_dir;        /* NULL: plain TCP; else CURVE with this
                                  ** directory's keys and allow-list (keys.h) */
+    struct metrics_server *metrics;   /* borrowed; NULL: none. The loop
+                                 ** publishes the run's live figures to it
+                                 ** (metrics/metrics.h) about every 100 ms,
+                                 ** never waiting on it */
 } coord_opts_t;
 
 /* What was refused or went missing, for tests and the end-of-run line. */

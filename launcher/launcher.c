@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "catalog/catalog.h"
 #include "coordinator/coord.h"
+#include "metrics/metrics.h"
 #include "keys/keys.h"
 #include "plan/plan.h"
 #include "scenario/scenario.h"
@@ -350,12 +351,21 @@ int launcher_run(const launcher_opts_t *opts)
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
         return LAUNCHER_EXIT_USAGE;
     }
+    metrics_server_t *metrics = NULL;
+    if (o->metrics_addr &&
+        metrics_server_new(o->metrics_addr, o->insecure, &metrics, err, sizeof err) != 0) {
+        fprintf(stderr, "%s %s: --metrics-addr %s\n", progname, cmd, err);
+        return LAUNCHER_EXIT_USAGE;
+    }
     if (resuming) {
-        if ((rc = load_resumed(o, &st, &resumed, &scn)) != 0)
+        if ((rc = load_resumed(o, &st, &resumed, &scn)) != 0) {
+            metrics_server_destroy(&metrics);
             return rc;
+        }
     } else if ((rc = scenario_load(o->scenario_path, o->sets, o->nsets, &scn, err,
                                    sizeof err)) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, cmd, err);
+        metrics_server_destroy(&metrics);
         return rc == SCENARIO_EUSAGE ? LAUNCHER_EXIT_USAGE : LAUNCHER_EXIT_FAILED;
     }
 
@@ -427,6 +437,7 @@ int launcher_run(const launcher_opts_t *opts)
         .expect_workers = o->expect_workers,
         .heartbeat_ms = o->heartbeat_ms,
         .misses_max = o->misses,
+        .metrics = metrics,
         .hooks = {
             .supervise = o->local ? supervise_workers : NULL,
             .progress = l.progress ? show_progress : NULL,
@@ -447,6 +458,11 @@ int launcher_run(const launcher_opts_t *opts)
         else
             fprintf(stderr, "heapsim: run %lld (%s, %zu tasks) waiting for workers at %s\n",
                     (long long)run_id, scn->name, scn->ntasks, coord_endpoint(coord));
+        fflush(stderr);
+    }
+    if (metrics) {
+        fprintf(stderr, "heapsim: run %lld metrics at http://%s/metrics\n", (long long)run_id,
+                metrics_server_address(metrics));
         fflush(stderr);
     }
     if (o->local && spawn_workers(&l, o->worker_exe, coord_endpoint(coord), o->keys_dir) != 0) {
@@ -486,6 +502,7 @@ out_free:
     free(settings);
     store_close(&st);
 out_scenario:
+    metrics_server_destroy(&metrics);
     store_resume_free(&resumed);
     store_close(&st);
     scenario_free(&scn);

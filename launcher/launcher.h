@@ -43,7 +43,11 @@ typedef struct launcher_opts {
     int expect_workers;          /* no task before this many workers joined */
     int heartbeat_ms;            /* 0: 1000 */
     int misses;                  /* heartbeats missed before a peer is lost; 0: 3 */
-    bool insecure;               /* allow binding beyond loopback without keys */
+    bool insecure;               /* allow binding beyond loopback without keys,
+                                 ** and the metrics endpoint beyond loopback */
+    const char *metrics_addr;    /* HOST:PORT of the Prometheus endpoint
+                                 ** (metrics/metrics.h); NULL: none. Its
+                                 ** address is said on stderr */
     bool json;                   /* the summary as JSON */
     bool quiet;                  /* no progress, no text summary */
     const char *command_line;    /* stored with the run */

@@ -97,6 +97,11 @@ struct json_object *render__task_json(const store_task_view_t *t);
 /* Print value (pretty), a newline, and drop it; RENDER_EIO if out failed. */
 int render__json_print(FILE *out, struct json_object *value);
 
+/* A task's figures under Go's runtime/metrics names (render_gonames.c):
+** {GO_NAME: value or null, ..., "/gc/pauses:seconds": {"count", "sum",
+** "buckets": {"1e-06": n, ..., "+Inf": n}} or null}; NULL out of memory. */
+struct json_object *render__go_json(const store_task_go_t *go);
+
 /* Flush out: RENDER_EIO when writing it failed. */
 int render__check_out(FILE *out);
 

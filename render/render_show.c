@@ -325,6 +325,7 @@ struct json_object *render__task_json(const store_task_view_t *t)
         json_object_object_add(metrics, t->metrics[m].name, mo);
     }
     json_object_object_add(o, "metrics", metrics);
+    json_object_object_add(o, "runtime_metrics", render__go_json(&t->go));
     return o;
 }
 

@@ -123,4 +123,13 @@ struct json_object *store__json_column(sqlite3_stmt *stmt, int col);
 struct json_object *store__json_text(const char *text, size_t len);
 
 
+/* Task task_id's figures under Go's runtime/metrics names (store_gonames.c)
+** into *out. 0, or a STORE_E* code (the error recorded). */
+int store__task_go_read(store_t *st, int64_t task_id, store_task_go_t *out);
+
+/* *go as JSON: {GO_NAME: value, ..., "/gc/pauses:seconds": {"count",
+** "sum", "buckets": {"1e-06": n, ..., "+Inf": n}}}, a figure not known as
+** null; NULL when out of memory. */
+struct json_object *store__task_go_json(const store_task_go_t *go);
+
 #endif

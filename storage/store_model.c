@@ -12,6 +12,10 @@ const store_fig_desc_t store_fig_desc[STORE_FIG_COUNT] = {
 #undef STORE_FIG_DESC
 };
 
+const int64_t store_pause_bounds_ns[STORE_PAUSE_BUCKETS] = {
+    1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
 store_unit_t store_unit_of(const char *unit)
 {
     if (!unit || !*unit)

@@ -93,6 +93,40 @@ typedef struct store_metric {
     double value;
 } store_metric_t;
 
+/* ---- a task's figures under Go's names --------------------------------- */
+
+/* Bounds of the pause histogram (ns): 1 µs to 1 s by tens, then +Inf, as
+** the metrics endpoint's (metrics/metrics.h) and client_golang's for
+** /gc/pauses:seconds. */
+#define STORE_PAUSE_BUCKETS 7
+extern const int64_t store_pause_bounds_ns[STORE_PAUSE_BUCKETS];
+
+/* What a task's figures under Go's runtime/metrics names are made of
+** (docs/metrics.md maps each to its column); STORE_NONE when not known. */
+typedef struct store_task_go {
+    int64_t alloc_bytes, alloc_objects, gc_cycles;    /* tasks: its result */
+    int64_t gc_forced;                  /* gc_cycles rows with forced = 1 */
+    int64_t pause_count, pause_total_ns;               /* its gc_cycles rows */
+    int64_t pause_le[STORE_PAUSE_BUCKETS];             /* rows with stw_ns <= bound */
+    int64_t goal_bytes;                 /* its last cycle's heap_goal_bytes
+                                        ** (the goal in force after it), else
+                                        ** its last sample's */
+    int64_t heap_objects_bytes, goroutines, stack_bytes;   /* its last sample */
+} store_task_go_t;
+
+/* The scalar ones: X(go_name, member). /gc/pauses:seconds is the
+** histogram of pause_le, pause_count and pause_total_ns;
+** /gc/cycles/automatic:gc-cycles is gc_cycles - gc_forced. */
+#define STORE_GO_METRICS(X)                                   \
+    X("/gc/heap/allocs:bytes", alloc_bytes)                   \
+    X("/gc/heap/allocs:objects", alloc_objects)               \
+    X("/gc/cycles/total:gc-cycles", gc_cycles)                \
+    X("/gc/cycles/forced:gc-cycles", gc_forced)               \
+    X("/gc/heap/goal:bytes", goal_bytes)                      \
+    X("/memory/classes/heap/objects:bytes", heap_objects_bytes) \
+    X("/memory/classes/heap/stacks:bytes", stack_bytes)       \
+    X("/sched/goroutines:goroutines", goroutines)
+
 typedef struct store_task_view {
     int64_t task_id, seq, sweep_point, repeat_index;
     char *kernel, *label, *status, *worker, *error;
@@ -100,6 +134,7 @@ typedef struct store_task_view {
     double fig[STORE_FIG_COUNT]; /* NAN when unknown */
     store_metric_t *metrics;     /* in name order */
     size_t nmetrics;
+    store_task_go_t go;          /* under Go's names */
 } store_task_view_t;
 
 /* A sweep point: the tasks of one kernel with the same label, parameters

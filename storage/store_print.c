@@ -1094,6 +1094,11 @@ static int show_json(show_t *sh)
         if (!result)
             goto out_put_doc;
         json_object_object_add(task, "result", result);
+        /* Its figures under Go's runtime/metrics names (docs/metrics.md). */
+        store_task_go_t go;
+        if ((rc = store__task_go_read(sh->st, sqlite3_column_int64(sh->tasks, TASK_ID), &go)))
+            goto out_put_doc;
+        json_object_object_add(task, "runtime_metrics", store__task_go_json(&go));
     }
     if (step != SQLITE_DONE) {
         rc = store__db_fail(sh->st, "reading tasks");

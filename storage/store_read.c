@@ -325,7 +325,7 @@ static int read_tasks(store_t *st, store_run_view_t *view)
         t->fig[STORE_FIG_peak_rss_bytes] = int_figure(col_int(tasks, 18));
         t->fig[STORE_FIG_goroutines_max] = int_figure(col_int(tasks, 19));
         t->fig[STORE_FIG_stack_hwm_bytes] = int_figure(col_int(tasks, 20));
-        if ((rc = task_gc(st, gc, t)))
+        if ((rc = task_gc(st, gc, t)) || (rc = store__task_go_read(st, t->task_id, &t->go)))
             goto out_finalize;
         sqlite3_bind_int64(metrics, 1, t->task_id);
         size_t mcap = 0;

@@ -6,7 +6,7 @@ lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 [ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 source "$lib" "$1"
 
-commands="run coordinator worker keygen check kernels runs show compare sql export report profile leaks clean help"
+commands="run coordinator worker keygen top check kernels runs show compare sql export report profile leaks clean help"
 
 "$HEAPSIM" help >"$T/help.txt" 2>"$T/err.txt"
 expect_eq "help: exit status" "$?" 0
