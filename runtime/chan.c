@@ -15,6 +15,10 @@
 **   flag and `waiting`, how many wait records are queued on the channel
 **   (by the one process whose task uses it), so that the common buffered
 **   operations never look at the wait queues.
+**   A value copied into a buffer cell (or a cell cleared) is a store into
+**   the buffer object, so it goes through the write barrier
+**   (heap_write_ref); values copied out go to root slots or the caller's
+**   memory, which need none.
 **
 ** ---- Process-local (chan__state_t, one per task) -------------------------
 **

@@ -74,7 +74,9 @@ void chan_send(rt_t *rt, heap_ref_t ch, const heap_ref_t *refs, const void *scal
 
 /* v, ok := <-ch: blocks until a value or the close. Writes the value to
 ** refs_out / scalars_out (either may be NULL: discarded); returns true,
-** or false with the zero value when ch is closed and drained. */
+** or false with the zero value when ch is closed and drained. refs_out is
+** root slots or C memory, never a heap object's slots (those are stored
+** only through heap_write_ref). */
 bool chan_recv(rt_t *rt, heap_ref_t ch, heap_ref_t *refs_out, void *scalars_out);
 
 /* close(ch). */
