@@ -220,6 +220,7 @@ static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
 /* ---- Refill --------------------------------------------------------- */
 
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };
+#define REFILL_SWEEP_SPANS 8
 
 /* Get a span with free slots of span class spc into the cache: from the
 ** central list under central[spc] alone, else fresh pages under the heap
@@ -372,6 +373,7 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     for (;;) {
         heap_safepoint(h);
         if (bytes > HEAP_MAX_SMALL_BYTES) {
+            heap__sweep_some(h, REFILL_SWEEP_SPANS);
             int rc;
             heap_ref_t r = alloc_large(h, nptrs, bytes, &collected, &rc);
             if (rc == REFILL_RETRY)
@@ -387,6 +389,17 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
         if (h->view.barrier_on) {
             const heap__class_t *c = &heap__classes[spc >> 1];
             heap__mark_assist_charge(h, (uint64_t)c->nelems * c->elem_bytes);
+        }
+        /* LAZY SWEEP: a refill sweeps some spans first (Go's proportional
+        ** sweep), which may put spans of its class on the list. */
+        if (heap__sweep_some(h, REFILL_SWEEP_SPANS)) {
+            /* Like Go's mcentral.cacheSpan: sweep on a while the class
+            ** has nothing swept, before the heap grows. */
+            for (int k = 0; k < 16 && __atomic_load_n(&h->hdr->central[spc].partial_head,
+                                                      __ATOMIC_RELAXED) == 0; k++) {
+                if (!heap__sweep_some(h, REFILL_SWEEP_SPANS))
+                    break;
+            }
         }
         int rc = refill(h, spc, &collected);
         if (rc < 0) {

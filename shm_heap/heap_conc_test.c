@@ -189,6 +189,18 @@ int main(void)
 
     int lost = 0, cycles = 0, steps = 0;
     for (int round = 0; round < ROUNDS && !lost; round++) {
+        /* Keep the graph big enough for the moves that matter. */
+        while (m->nreach < 600 && m->n < MAX_NODES - OPS_PER_ROUND) {
+            int x = new_node(m);
+            set_kid(m, x, 0, any_reachable(m));
+            set_kid(m, x, 1, any_reachable(m));
+            int a = any_reachable(m);
+            if (a >= 0 && tu_below(&m->rng, 2))
+                set_kid(m, a, (int)tu_below(&m->rng, NSLOTS), x);
+            else
+                set_root(m, (int)tu_below(&m->rng, NROOTS), x);
+            reachable(m);
+        }
         REQUIRE_RC(heap__mark_begin(h), 0, heap_strerror);
         REQUIRE(heap__mark_running(h) && h->view.barrier_on);
         for (int op = 0; op < OPS_PER_ROUND && heap__mark_running(h); op++) {
@@ -200,6 +212,9 @@ int main(void)
         }
         heap__mark_end(h);
         REQUIRE(!heap__mark_running(h) && !h->view.barrier_on);
+        /* The sweep is lazy: finish it, so a lost object is a freed one. */
+        while (heap__sweep_some(h, 1u << 30))
+            ;
         cycles++;
         lost += lost_objects(m);
         /* Forget the garbage: those nodes are never touched again. */

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #define STOP_SPIN_ROUNDS 4
+#define SWEEP_POLL_SPANS 16                /* spans a safepoint sweeps */
+#define MARK_POLL_EVERY 16                 /* safepoint polls per time check */
 #define STOP_TIMEOUT_MIN_NS 1000000ull        /* collector waiting for the stop */
 #define STOP_TIMEOUT_MAX_NS 16000000ull
 #define PARK_TIMEOUT_MIN_NS 5000000ull        /* parked, waiting for the restart */
@@ -246,8 +248,12 @@ void heap__park(heap_t *h)
 {
     uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
     if (owner == 0 || owner == (uint32_t)h->pid || !h->entered) {
-        if (h->view.barrier_on && h->entered && owner == 0)
-            mark_poll(h);
+        if (h->entered && owner == 0) {
+            if (h->view.barrier_on)
+                mark_poll(h);
+            else if (++h->mark_polls % MARK_POLL_EVERY == 0)
+                heap__sweep_some(h, SWEEP_POLL_SPANS);   /* the background sweeper */
+        }
         return;
     }
     /* CONCURRENT MARK: nothing grey stays behind in a stopped process. */
@@ -1073,6 +1079,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     /* The world is ours (another process may show RUNNING for a moment
     ** while it backs off in heap__become_running, so that is not asserted). */
     assert(__atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) == (uint32_t)h->pid);
+    if (!conc)
+        heap__sweep_finish_locked(h, true);   /* LAZY SWEEP: the last cycle's */
     assert(conc || marks_clear(h));
     uint64_t first_pause_ns = 0;
     if (conc) {
@@ -1170,9 +1178,17 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 
     heap__prof_sweep_locked(h, heap__atomic_load(&hdr->num_gc) + 1);
     hdr->gc_phase = HEAP__GC_SWEEP;
-    __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
     heap__sweep_stats_t ss = {0, 0};
-    heap__walk(h, HEAP__WALK_SWEEP, &ss);
+    if (conc) {
+        /* LAZY SWEEP: spans are swept after the world restarts. What it
+        ** will free is known now: every object allocated and not marked. */
+        heap__sweep_begin_locked(h);
+        ss.objects_freed = pre_objects > (uint64_t)c->objects_live
+                               ? pre_objects - (uint64_t)c->objects_live : 0;
+    } else {
+        __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
+        heap__walk(h, HEAP__WALK_SWEEP, &ss);
+    }
     __atomic_add_fetch(&hdr->cache_epoch, 1, __ATOMIC_RELEASE);
     uint64_t t2 = heap__now_ns(CLOCK_MONOTONIC), cpu2 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
     c->sweep_ns = t2 - t1;
@@ -1239,7 +1255,10 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__world_start(h);
 
     /* Go's background scavenger, done at once by the collector with the
-    ** world running: only the heap lock guards free spans. */
+    ** world running: only the heap lock guards free spans. After a lazy
+    ** sweep, whoever ends the sweep does it. */
+    if (conc)
+        return;
     heap__lock(h);
     uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
     uint64_t retained = heap__retained_bytes(hdr);
@@ -1250,7 +1269,6 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
 
-#define MARK_POLL_EVERY 16                 /* safepoint polls per time check */
 #define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
 #define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
@@ -1515,6 +1533,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
         run_cycle(h, HEAP__GC_BY_RECOVERY, t_request, stop_ns);
         return;
     }
+    heap__sweep_finish_locked(h, true);   /* Go's finishsweep_m */
     assert(marks_clear(h));
     reclaim_dead(h);
     heap__pools_rotate_locked(h);
@@ -1628,6 +1647,10 @@ int heap__collect(heap_t *h, int why)
         }
         run_cycle(h, why, t_request, stop_ns);
         heap__mark_join(h);
+        /* runtime.GC() also sweeps everything before it returns. */
+        heap__lock(h);
+        heap__sweep_finish_locked(h, false);
+        heap__unlock(h);
         return 0;
     }
 }

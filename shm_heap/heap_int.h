@@ -452,6 +452,7 @@ enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2, HEAP__GC_CONC_M
 /* heap__hdr.poll: what heap_safepoint() has to look at. */
 #define HEAP__POLL_STW 1u        /* a stop of the world is requested */
 #define HEAP__POLL_MARK 2u       /* a concurrent mark runs: there may be mark work */
+#define HEAP__POLL_SWEEP 4u      /* a lazy sweep runs: spans wait to be swept */
 
 /* The collector (heap_config.collector). */
 enum { HEAP__COLLECTOR_CONCURRENT = 0, HEAP__COLLECTOR_STW = 1 };
@@ -546,6 +547,10 @@ typedef struct heap__hdr {
     /* page heap, under the heap lock */
     alignas(64) uint32_t hwm_page;   /* [first_page, hwm_page) has been spans */
     uint32_t commit_page;            /* pages below are fallocate'd */
+    uint32_t sweep_active;           /* LAZY SWEEP in progress (atomic reads) */
+    uint32_t sweep_cursor;           /* the next span start to sweep */
+    uint32_t sweep_end;              /* hwm_page when the sweep began */
+    uint32_t coalesce_needed;        /* spans were freed without merging */
     uint64_t free_nonempty[HEAP__FREE_BUCKETS / 64];
     uint32_t free_head[HEAP__FREE_BUCKETS];
 
@@ -859,6 +864,28 @@ typedef struct heap__sweep_stats {
     uint64_t spans_freed;
 } heap__sweep_stats_t;
 void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st);
+
+/* LAZY SWEEP (the concurrent collector): mark termination only begins a
+** sweep (heap__sweep_begin_locked: sweepgen moves on, so every in-use span
+** is unswept, and the central lists are emptied, since unswept spans must
+** not be allocated from). Spans are then swept in address order from
+** sweep_cursor by whoever asks: refills before they take a span, and
+** processes at safepoints, a batch at a time under the heap lock (Go's
+** proportional and background sweepers). A swept span with room goes on
+** its central list; spans found empty are freed, consecutive ones as one
+** run, without merging with older free neighbours: the sweep that ends
+** coalesces the free lists (heap__coalesce_locked). The next cycle, a
+** stop-the-world cycle and heap_verify finish what is left first. */
+void heap__sweep_begin_locked(heap_t *h);
+/* Sweep at most max_spans unswept spans (takes the heap lock). Returns
+** how many it swept; 0 when there is no sweep. */
+uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans);
+/* Sweep everything left (heap lock held, and every central lock or none:
+** `centrals_held` says which). */
+void heap__sweep_finish_locked(heap_t *h, bool centrals_held);
+/* Merge neighbouring free spans and rebuild the free lists (heap lock
+** held; central lists untouched). */
+void heap__coalesce_locked(heap_t *h);
 
 /* Allocated slots of a span, from freeindex and the alloc bitmap. */
 uint32_t heap__span_count_allocated(const heap__span_t *sp);

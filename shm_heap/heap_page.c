@@ -417,6 +417,11 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
         }
         *needzero_out = !released;   /* a hole reads as zero */
     } else {
+        if (hdr->coalesce_needed && !__atomic_load_n(&hdr->sweep_active, __ATOMIC_ACQUIRE)) {
+            /* Neighbours the lazy sweep freed apart may make the run. */
+            heap__coalesce_locked(h);
+            return heap__pages_alloc(h, npages, page_out, needzero_out);
+        }
         uint32_t hwm = hdr->hwm_page;
         if ((uint64_t)hwm + npages > hdr->npages)
             return HEAP_EOOM;
@@ -531,6 +536,17 @@ static void clear_marks(heap__span_t *sp)
     memset(mark, 0, bitmap_words(sp->nelems) * sizeof(uint64_t));
 }
 
+/* A repair outside a mark clears the mark bitmap of swept spans: a
+** sweeper that died after a span's commit may have left the old alloc
+** bits there (LAZY SWEEP). Unswept spans keep theirs: they are the last
+** mark's verdict. */
+static bool repair_swept_marks(heap_t *h, const heap__span_t *sp, int flags)
+{
+    return (flags & HEAP__WALK_REPAIR) &&
+           __atomic_load_n(&h->hdr->gc_phase, __ATOMIC_RELAXED) == HEAP__GC_IDLE &&
+           (uint32_t)(sp->sweep_word >> 1) == h->hdr->sweepgen;
+}
+
 void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -572,7 +588,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
                 sweep_small(h, sp, s, gen, st);
                 heap__fault(h, HEAP__FP_SWEEP);
             } else {
-                if (flags & HEAP__WALK_CLEAR_MARKS)
+                if ((flags & HEAP__WALK_CLEAR_MARKS) || repair_swept_marks(h, sp, flags))
                     clear_marks(sp);
                 if ((flags & HEAP__WALK_REPAIR) && sp->owner == 0)
                     sp->alloc_count = heap__span_count_allocated(sp);
@@ -580,7 +596,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
         } else if (sp->state == HEAP__SPAN_LARGE) {
             if (flags & HEAP__WALK_SWEEP)
                 sweep_large(h, sp, s, gen, st);
-            else if (flags & HEAP__WALK_CLEAR_MARKS)
+            else if ((flags & HEAP__WALK_CLEAR_MARKS) || repair_swept_marks(h, sp, flags))
                 clear_marks(sp);
         }
 
@@ -612,7 +628,8 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
             if (flags & HEAP__WALK_REPAIR)
                 page_map_set(h, s, n, s);
             if (sp->state == HEAP__SPAN_SMALL && sp->owner == 0 &&
-                sp->alloc_count < sp->nelems)
+                sp->alloc_count < sp->nelems &&
+                (uint32_t)(sp->sweep_word >> 1) == gen)   /* LAZY SWEEP: swept only */
                 partial_append(h, &wl, s);
             inuse += n;
         }
@@ -627,6 +644,173 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     }
     __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->released_pages, released, __ATOMIC_RELAXED);
+    hdr->coalesce_needed = 0;
+    /* LAZY SWEEP: boundaries may have moved under the cursor. */
+    hdr->sweep_cursor = hdr->first_page;
+    hdr->sweep_end = hwm;
+}
+
+/* ---- LAZY SWEEP (heap_int.h) ------------------------------------------ */
+
+void heap__sweep_begin_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++)
+        hdr->central[spc].partial_head = 0;
+    __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
+    hdr->sweep_cursor = hdr->first_page;
+    hdr->sweep_end = hdr->hwm_page;
+    __atomic_store_n(&hdr->sweep_active, 1, __ATOMIC_RELEASE);
+    __atomic_or_fetch(&hdr->poll, HEAP__POLL_SWEEP, __ATOMIC_SEQ_CST);
+}
+
+/* Push a swept span with room onto its class's list (heap lock held; the
+** central lock is taken here unless held). */
+static void sweep_list(heap_t *h, uint32_t page, bool centrals_held)
+{
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t spc = sp->spanclass;
+    heap__central_t *ct = &h->hdr->central[spc];
+    if (!centrals_held)
+        heap__central_lock(h, spc);
+    __atomic_store_n(&ct->busy_page, page, __ATOMIC_RELEASE);
+    __atomic_store_n(&sp->next, ct->partial_head, __ATOMIC_RELEASE);
+    __atomic_store_n(&ct->partial_head, page, __ATOMIC_RELEASE);
+    __atomic_store_n(&ct->busy_page, 0, __ATOMIC_RELEASE);
+    if (!centrals_held)
+        heap__central_unlock(h, spc);
+}
+
+/* A run of spans this sweep freed, merged as they come. */
+typedef struct sweep_run {
+    uint32_t start, npages;
+} sweep_run_t;
+
+static void run_flush(heap_t *h, sweep_run_t *run)
+{
+    if (!run->start)
+        return;
+    heap__span_t *sp = heap__span(h, run->start);
+    sp->released = 0;
+    __atomic_store_n(&sp->npages, run->npages, __ATOMIC_RELEASE);
+    free_push(h, run->start);
+    h->hdr->coalesce_needed = 1;
+    run->start = run->npages = 0;
+}
+
+/* Sweep up to max_spans unswept spans from the cursor. Heap lock held. */
+static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_held)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!__atomic_load_n(&hdr->sweep_active, __ATOMIC_ACQUIRE))
+        return 0;
+    uint32_t gen = hdr->sweepgen;
+    uint32_t s = hdr->sweep_cursor, end = hdr->sweep_end;
+    uint32_t swept = 0;
+    sweep_run_t run = {0, 0};
+    while (s < end && swept < max_spans) {
+        heap__span_t *sp = heap__span(h, s);
+        uint32_t n = sp->npages;
+        if (n == 0 || n > end - s) {
+            /* Not a span start any more: only a repair walk moves
+            ** boundaries, and it restarts the cursor. Stop here. */
+            s = end;
+            break;
+        }
+        uint32_t state = sp->state;
+        bool unswept = (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE) &&
+                       (uint32_t)(sp->sweep_word >> 1) != gen;
+        if (unswept) {
+            uint64_t inuse = n;
+            if (state == HEAP__SPAN_SMALL)
+                sweep_small(h, sp, s, gen, NULL);
+            else
+                sweep_large(h, sp, s, gen, NULL);
+            heap__fault(h, HEAP__FP_SWEEP);
+            swept++;
+            if (sp->state == HEAP__SPAN_FREE) {
+                __atomic_sub_fetch(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
+                if (run.start && run.start + run.npages == s) {
+                    run.npages += n;
+                } else {
+                    run_flush(h, &run);
+                    run.start = s;
+                    run.npages = n;
+                }
+                s += n;
+                continue;
+            }
+            if (sp->state == HEAP__SPAN_SMALL && sp->alloc_count < sp->nelems)
+                sweep_list(h, s, centrals_held);
+        }
+        run_flush(h, &run);
+        s += n;
+    }
+    run_flush(h, &run);
+    hdr->sweep_cursor = s;
+    if (s >= end) {
+        __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_SWEEP, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&hdr->sweep_active, 0, __ATOMIC_RELEASE);
+        heap__coalesce_locked(h);
+        /* The background scavenger, now that the sweep freed what it
+        ** frees (SCAVENGER). */
+        uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
+        uint64_t retained = heap__retained_bytes(hdr);
+        if (keep != UINT64_MAX && retained > keep)
+            heap__scavenge_locked(h, retained - keep);
+    }
+    return swept;
+}
+
+uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans)
+{
+    if (!__atomic_load_n(&h->hdr->sweep_active, __ATOMIC_ACQUIRE))
+        return 0;
+    heap__lock(h);
+    uint32_t n = sweep_batch_locked(h, max_spans, false);
+    heap__unlock(h);
+    return n;
+}
+
+void heap__sweep_finish_locked(heap_t *h, bool centrals_held)
+{
+    while (__atomic_load_n(&h->hdr->sweep_active, __ATOMIC_ACQUIRE))
+        sweep_batch_locked(h, UINT32_MAX, centrals_held);
+}
+
+void heap__coalesce_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!hdr->coalesce_needed)
+        return;
+    walk_lists_t wl;
+    memset(wl.free_tail, 0, sizeof wl.free_tail);
+    memset(hdr->free_head, 0, sizeof hdr->free_head);
+    memset(hdr->free_nonempty, 0, sizeof hdr->free_nonempty);
+    uint32_t hwm = hdr->hwm_page, run = 0;
+    for (uint32_t s = hdr->first_page; s < hwm;) {
+        heap__span_t *sp = heap__span(h, s);
+        uint32_t n = sp->npages;
+        if (n == 0 || n > hwm - s)
+            break;   /* damage: the next repair walk rebuilds everything */
+        if (sp->state == HEAP__SPAN_FREE) {
+            heap__span_t *rs = run ? heap__span(h, run) : NULL;
+            if (rs && rs->released == sp->released) {
+                __atomic_store_n(&rs->npages, rs->npages + n, __ATOMIC_RELEASE);
+            } else {
+                if (run)
+                    free_append(h, &wl, run);
+                run = s;
+            }
+        } else if (run) {
+            free_append(h, &wl, run);
+            run = 0;
+        }
+        s += n;
+    }
+    if (run)
+        free_append(h, &wl, run);
+    hdr->coalesce_needed = 0;
 }
 
 /* ---- Central list repair -------------------------------------------- */

@@ -395,6 +395,7 @@ int heap_verify(heap_t *h, char *why, size_t whysize)
         why[0] = '\0';
     heap__world_stop(h, &t_request, &stop_ns);
     heap__lock_world(h);
+    heap__sweep_finish_locked(h, true);   /* LAZY SWEEP: nothing half-swept */
     int rc = verify_locked(h, why, whysize);
     heap__unlock_world(h);
     heap__world_start(h);
