@@ -684,8 +684,15 @@ int retain_site_report(const retain_graph_t *g, const char *site, retain_site_t 
     out->site_objects = site_objects;
     out->retained_bytes = best->retained;
     if (best->lca == 0) {
+        /* No one object holds them: the group does, with all it retains. */
+        uint64_t sum = 0;
+        for (uint32_t k = g->succ_off[0]; k < g->succ_off[1]; k++) {
+            uint32_t r = g->succ[k];
+            if (g->instance[r] != UNDEF && g->label[r] == best->label)
+                sum += g->retained[r];
+        }
         out->holder = strdup(g->str[best->label]);
-        out->holder_retained_bytes = best->retained;
+        out->holder_retained_bytes = sum;
     } else {
         out->holder = strdup(node_name(g, best->lca));
         out->holder_retained_bytes = g->retained[best->lca];

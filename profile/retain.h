@@ -74,7 +74,7 @@ typedef struct retain_site {
     uint64_t site_objects;       /* the site's reachable objects, all groups */
     uint64_t retained_bytes;     /* retained by those objects (no object counted twice) */
     char *holder;                /* their closest common dominator's label, or the group */
-    uint64_t holder_retained_bytes;
+    uint64_t holder_retained_bytes;   /* what it retains; the group: all its roots retain */
     /* The shortest path from the root to the object of them that retains
     ** the most: "ROOT -> LABEL (B B, retains R B) -> ...", one step a line. */
     char *path;

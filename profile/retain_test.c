@@ -199,8 +199,8 @@ static void test_known_shape(void)
     retain_graph_t *g = retain_graph_new();
     REQUIRE(g);
     uint64_t k = 0x1000;
-    int64_t main_root = retain_add_root(g, k++, "goroutine kernel (main) [running]",
-                                        "goroutine 1 kernel (main) [running]");
+    int64_t main_root = retain_add_root(g, k++, "goroutine kernel.main [running]",
+                                        "goroutine 1 kernel.main [running]");
     REQUIRE(main_root > 0);
     uint64_t table = k++;
     REQUIRE(retain_add_edge(g, (uint32_t)main_root, table) == 0);
@@ -234,8 +234,8 @@ static void test_known_shape(void)
 
     retain_site_t s;
     REQUIRE(retain_site_report(g, "t.session", &s) == 0);
-    CHECK_STR(s.root_group, "goroutine kernel (main) [running]");
-    CHECK_STR(s.root, "goroutine 1 kernel (main) [running]");
+    CHECK_STR(s.root_group, "goroutine kernel.main [running]");
+    CHECK_STR(s.root, "goroutine 1 kernel.main [running]");
     CHECK_UINT(s.objects, 100);
     CHECK_UINT(s.site_objects, 100);
     CHECK_UINT(s.roots, 1);
@@ -243,7 +243,7 @@ static void test_known_shape(void)
     CHECK_STR(s.holder, "t.table");
     CHECK_UINT(s.holder_retained_bytes, 8192 + 100 * (576 + 64));
     CHECK_UINT(s.path_len, 2);
-    CHECK_STR(s.path, "goroutine 1 kernel (main) [running]\n"
+    CHECK_STR(s.path, "goroutine 1 kernel.main [running]\n"
                       "-> t.table (8192 B, retains 72192 B)\n"
                       "-> t.session (576 B, retains 640 B)");
     retain_site_free(&s);
@@ -254,6 +254,7 @@ static void test_known_shape(void)
     CHECK_UINT(s.objects, 10);
     CHECK_UINT(s.retained_bytes, 10 * 1024 + 16 * 45);
     CHECK_STR(s.holder, "goroutine leak.watcher [chan receive]");   /* no one object */
+    CHECK_UINT(s.holder_retained_bytes, 10 * (16 + 1024) + 16 * 45);  /* all 10 roots; the shared one is not theirs */
     CHECK_STR(s.root, "goroutine 109 leak.watcher [chan receive]"); /* the largest payload */
     CHECK_CONTAINS(s.path, "-> t.request (16 B, retains 1184 B)\n-> t.payload (1168 B, retains 1168 B)");
     retain_site_free(&s);
@@ -285,11 +286,11 @@ static void test_known_shape(void)
         REQUIRE(sm->n_value == 2);
         total += sm->value[1];
         stack_text(m, sm, st, sizeof st);
-        if (strcmp(st, "class 64 B, 1 ptr;t.session;t.table;goroutine kernel (main) [running]") == 0) {
+        if (strcmp(st, "class 64 B, 1 ptr;t.session;t.table;goroutine kernel.main [running]") == 0) {
             found++;
             CHECK_INT(sm->value[0], 100);
             CHECK_INT(sm->value[1], 6400);
-        } else if (strcmp(st, "t.session;t.table;goroutine kernel (main) [running]") == 0) {
+        } else if (strcmp(st, "t.session;t.table;goroutine kernel.main [running]") == 0) {
             found++;
             CHECK_INT(sm->value[0], 100);
         } else if (strcmp(st, "t.payload;t.request;goroutine leak.watcher [chan receive]") == 0) {

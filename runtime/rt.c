@@ -86,7 +86,8 @@ static rt_g_t *g_get(rt_t *rt)
     if (!g->rec)
         g->rec = allgs_slot(rt);
     if (!*g->rec) {
-        heap_ref_t r = rt_alloc(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t));
+        heap_ref_t r = rt_alloc_at(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t),
+                                   "runtime.malg");
         *g->rec = r;              /* rooted from here on, for the task's life */
         g->grec = r;
         rt->grecs++;
@@ -181,7 +182,8 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
             rt->sudog_cache[rt->nsudog_cache++] = sg;
         }
         if (rt->nsudog_cache == 0) {
-            heap_ref_t sg = rt_alloc(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t));
+            heap_ref_t sg = rt_alloc_at(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t),
+                                        "runtime.acquireSudog");
             rt->sudog_cache[rt->nsudog_cache++] = sg;
             rt->sudogs++;
         }
@@ -379,7 +381,7 @@ static const char *g_label(const rt_t *rt, const rt_g_t *g, bool is_main, char *
     if (g && g->label)
         return g->label;
     if (is_main && rt->main_label[0]) {
-        snprintf(buf, size, "%s (main)", rt->main_label);
+        snprintf(buf, size, "%s.main", rt->main_label);
         return buf;
     }
     return is_main ? "main" : NULL;
@@ -557,7 +559,7 @@ int64_t rt_go_at(rt_t *rt, rt_fn_t fn, void *arg, const char *label)
     rt_g_t *g = g_get(rt);
     g->label = label;
     if (arg) {
-        heap_ref_t c = rt_alloc(rt, 0, RT__CLOSURE_BYTES);
+        heap_ref_t c = rt_alloc_at(rt, 0, RT__CLOSURE_BYTES, "runtime.newproc1");
         uint64_t *words = heap_data(rt->heap, c, 0);
         heap_slots(rt->heap, *g->rec)[0] = c;
         words[0] = (uint64_t)(uintptr_t)fn;

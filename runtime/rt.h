@@ -68,7 +68,8 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
 ** literal, like "leak.watcher"): retention reports and goroutine-leak
 ** groups name its root frames by it. rt_go() is rt_go_at() with NULL. */
 int64_t rt_go_at(rt_t *rt, rt_fn_t fn, void *arg, const char *label);
-/* The label of the task's main goroutine (the kernel's), copied. */
+/* The task's main goroutine is labelled "<label>.main" (label: the
+** kernel's name), copied. */
 void rt_set_main_label(rt_t *rt, const char *label);
 
 /* ---- Why is it still alive (#14) -------------------------------------
