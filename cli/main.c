@@ -1258,6 +1258,13 @@ static int print_retention(const command_t *cmd, store_t *st, long run_id, int64
     free(order);
     if (nleaks > 0 && shown == 0)
         printf("\n  no snapshot holds an object of the growing sites\n");
+    if (nleaks == 0) {
+        /* No trend to go by: the sites the largest snapshot holds most of. */
+        printf("\n  no growing site to explain; the sites retaining most at GC cycle %lld:\n",
+               (long long)biggest->cycle);
+        for (size_t i = 0; i < biggest->nsites && i < 3; i++)   /* by retained_bytes */
+            print_site_retention(biggest, &biggest->sites[i]);
+    }
 
     /* Goroutines blocked for cycles: the last snapshot's groups. */
     const store_retention_t *last = &snaps[n - 1];

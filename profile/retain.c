@@ -50,6 +50,9 @@ struct retain_graph {
     uint64_t *retained;
     uint32_t *parent, *root_of;  /* shortest path tree; the root on that path */
     uint64_t reachable_bytes;
+    /* labels of unsampled objects by (bytes, nptrs, large): a cache, as
+    ** formatting and interning one per object costs most of a walk */
+    struct { uint64_t bytes; uint32_t nptrs, label; } class_label[256];
 };
 
 static uint64_t mix(uint64_t x)
@@ -278,6 +281,10 @@ int64_t retain_add_object(retain_graph_t *g, uint64_t key, uint64_t bytes,
     char name[96];
     if (!key)
         return -EINVAL;
+    uint32_t slot = (uint32_t)(mix(bytes * 1315423911u + nptrs * 2u + (size_class == 0)) & 255);
+    if (!site && g->class_label[slot].bytes == bytes && g->class_label[slot].nptrs == nptrs &&
+        g->class_label[slot].label != 0 && (size_class == 0) == (bytes > 32768))
+        return add_node(g, key, bytes, g->class_label[slot].label, UNDEF);
     if (!site) {
         if (size_class)
             snprintf(name, sizeof name, "class %" PRIu64 " B, %u ptr%s", bytes, nptrs,
@@ -285,7 +292,13 @@ int64_t retain_add_object(retain_graph_t *g, uint64_t key, uint64_t bytes,
         else
             snprintf(name, sizeof name, "large %" PRIu64 " KiB, %u ptr%s", bytes >> 10, nptrs,
                      nptrs == 1 ? "" : "s");
-        site = name;
+        uint32_t label = intern(g, name);
+        if (label != UNDEF && (size_class == 0) == (bytes > 32768)) {
+            g->class_label[slot].bytes = bytes;
+            g->class_label[slot].nptrs = nptrs;
+            g->class_label[slot].label = label;
+        }
+        return add_node(g, key, bytes, label, UNDEF);
     }
     return add_node(g, key, bytes, intern(g, site), UNDEF);
 }

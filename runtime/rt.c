@@ -241,7 +241,7 @@ static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
     rt_t *rt = arg;
     sched_stacks_gc(rt->sched);
     rt->gc_seen++;
-    if (rt->snap_fn && rt->gc_seen >= rt->snap_next)
+    if (rt->snap_fn && (rt->gc_seen >= rt->snap_next || cycle->fields.forced))
         rt->snap_due = true;
     if (rt->gc_hook)
         rt->gc_hook(rt->gc_hook_arg, cycle);
@@ -591,7 +591,7 @@ heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
 /* A snapshot the GC hooks found due (rt_set_snapshot_hook). */
 static void snapshot_due(rt_t *rt)
 {
-    uint64_t interval = rt->gc_seen / 4 > rt->snap_every ? rt->gc_seen / 4 : rt->snap_every;
+    uint64_t interval = rt->gc_seen > rt->snap_every ? rt->gc_seen : rt->snap_every;
 
     rt->snap_due = false;
     rt->snap_next = rt->gc_seen + interval;
@@ -622,12 +622,16 @@ heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char
 
 void rt_safepoint(rt_t *rt)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
 }
 
 heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt_g_t *g = sched_local(rt->sched);
     if (!g) {
         if (sched_self_id(rt->sched) == 0)
@@ -655,6 +659,8 @@ heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 
 void rt_pop(rt_t *rt, uint32_t n)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt_g_t *g = sched_local(rt->sched);
     if (!g || !g->roots[g->level])
         return;

@@ -96,12 +96,15 @@ typedef struct rt_gleak {
 } rt_gleak_t;
 int rt_goroutine_leaks(rt_t *rt, uint64_t min_cycles, rt_gleak_t **out, size_t *nout);
 
-/* Call fn at the first allocation (rt_alloc/rt_alloc_at) after every
-** `every_cycles`-th GC cycle this task sees, the interval growing to a
-** quarter of the cycles seen so far (a long task takes a few dozen, the
-** last one near its end). fn runs on the allocating goroutine before the
-** allocation, with everything rooted: it may take a heap snapshot; it
-** must not allocate through rt. NULL fn: off. */
+/* Call fn at the first rt_alloc/rt_alloc_at/rt_push/rt_pop/rt_safepoint
+** after a GC cycle this task sees when `every_cycles` have passed since
+** the last call, the interval doubling with the cycles seen (calls after
+** cycles 4, 8, 16, 32, ... for 4: a task of n cycles takes about log2(n),
+** costing about twice the last), and after every collection this process
+** forces (heap_collect(), Go's runtime.GC(), as before a heap profile).
+** fn runs on the calling goroutine before the call does anything, with
+** everything rooted (a frame about to be popped still is): it may take a
+** heap snapshot; it must not call rt. NULL fn: off. */
 typedef void (*rt_snapshot_fn)(void *arg, rt_t *rt);
 void rt_set_snapshot_hook(rt_t *rt, rt_snapshot_fn fn, void *arg, uint64_t every_cycles);
 

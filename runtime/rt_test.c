@@ -252,7 +252,8 @@ static void case_runtime_objects(void)
 /* Goroutines labelled by rt_go_at, parked on a channel nobody sends on
 ** across collections: grouped as leaks by label and wait reason with the
 ** cycles they waited; their root stacks described by id, label and
-** reason; the snapshot hook called after the cycles it asked for. */
+** reason; the snapshot hook called once, at the next rt call, for the
+** (forced) collections since. */
 #define LEAKY_N 5
 static int leaky_ready;
 

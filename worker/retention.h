@@ -15,9 +15,9 @@
 #include "proto/proto.h"
 #include "runtime/rt.h"
 
-/* Snapshots while the task runs: at the first allocation after every
-** RETENTION_EVERY_CYCLES-th GC cycle (the interval then grows to a quarter
-** of the cycles seen: rt_set_snapshot_hook). */
+/* Snapshots while the task runs: RETENTION_EVERY_CYCLES GC cycles after
+** the start, then at doubling intervals, and after each forced collection
+** (rt_set_snapshot_hook). */
 #define RETENTION_EVERY_CYCLES 4
 /* Goroutines blocked at least this many GC cycles count as leaked. */
 #define RETENTION_GLEAK_MIN_CYCLES 2
