@@ -81,6 +81,7 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
     if (!q)
         return -ENOMEM;
     *p = q;
+    *cap = c;
     return 0;
 }
 
