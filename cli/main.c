@@ -1187,9 +1187,14 @@ static void print_site_retention(const store_retention_t *snap, const store_rete
            s->site, (long long)s->objects, (long long)s->site_objects,
            s->site_objects == 1 ? "" : "s", (long long)s->roots, s->roots == 1 ? "" : "s",
            s->root_group, (long long)snap->cycle, snap->final ? ", main returned" : "");
-    printf("    retained: %s by those objects; %s by \"%s\", which dominates them\n",
-           human_bytes(s->retained_bytes, a, sizeof a),
-           human_bytes(s->holder_retained_bytes, b, sizeof b), s->holder);
+    if (strcmp(s->holder, s->root_group) == 0)   /* no one object holds them all */
+        printf("    retained: %s by those objects; %s by all the roots of that group\n",
+               human_bytes(s->retained_bytes, a, sizeof a),
+               human_bytes(s->holder_retained_bytes, b, sizeof b));
+    else
+        printf("    retained: %s by those objects; %s by \"%s\", which dominates them\n",
+               human_bytes(s->retained_bytes, a, sizeof a),
+               human_bytes(s->holder_retained_bytes, b, sizeof b), s->holder);
     printf("    path from a root to the one retaining most:\n");
     const char *line = s->path;
     while (*line) {

@@ -230,7 +230,7 @@ static void hook_safepoint(void *arg, sched_t *s)
     heap_safepoint(rt->heap);
     sched_stacks_gc(s);
     rt->gc_seen++;
-    if (rt->snap_fn && rt->gc_seen >= rt->snap_next)
+    if (rt->snap_fn && rt->snap_every && rt->gc_seen >= rt->snap_next)
         rt->snap_due = true;
 }
 
@@ -241,7 +241,7 @@ static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
     rt_t *rt = arg;
     sched_stacks_gc(rt->sched);
     rt->gc_seen++;
-    if (rt->snap_fn && (rt->gc_seen >= rt->snap_next || cycle->fields.forced))
+    if (rt->snap_fn && ((rt->snap_every && rt->gc_seen >= rt->snap_next) || cycle->fields.forced))
         rt->snap_due = true;
     if (rt->gc_hook)
         rt->gc_hook(rt->gc_hook_arg, cycle);
@@ -370,7 +370,7 @@ void rt_set_snapshot_hook(rt_t *rt, rt_snapshot_fn fn, void *arg, uint64_t every
 {
     rt->snap_fn = fn;
     rt->snap_arg = arg;
-    rt->snap_every = every_cycles ? every_cycles : 1;
+    rt->snap_every = every_cycles;
     rt->snap_next = rt->gc_seen + rt->snap_every;
     rt->snap_due = false;
 }

@@ -101,7 +101,8 @@ int rt_goroutine_leaks(rt_t *rt, uint64_t min_cycles, rt_gleak_t **out, size_t *
 ** the last call, the interval doubling with the cycles seen (calls after
 ** cycles 4, 8, 16, 32, ... for 4: a task of n cycles takes about log2(n),
 ** costing about twice the last), and after every collection this process
-** forces (heap_collect(), Go's runtime.GC(), as before a heap profile).
+** forces (heap_collect(), Go's runtime.GC(), as before a heap profile);
+** every_cycles 0: only after forced collections.
 ** fn runs on the calling goroutine before the call does anything, with
 ** everything rooted (a frame about to be popped still is): it may take a
 ** heap snapshot; it must not call rt. NULL fn: off. */

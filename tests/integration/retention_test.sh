@@ -83,7 +83,7 @@ grp="$(awk '/leak.watcher +chan receive/ {print $1; exit}' "$T/gl.txt")"
 # 2,000 watchers leak; the last ones started less than 2 cycles before the end.
 between "goroutines blocked in leak.watcher on chan receive" "$grp" 1000 2000
 retained="$(awk '/^  leak.payload: /{on=1} on && /retained:/ {print; exit}' "$T/gl.txt")"
-mib="$(grep -o '[0-9.]* MiB by "goroutine leak.watcher' <<<"$retained" | cut -d' ' -f1)"
+mib="$(grep -o '[0-9.]* MiB by all the roots of that group' <<<"$retained" | cut -d' ' -f1)"
 between "retained by the watchers, MiB (2,000 x 1040 B requests, their records)" "$mib" 1.5 8
 seq="$(q "$db" "select seq from tasks where label like '%release=true%' order by seq limit 1")"
 "$HEAPSIM" leaks 1 --task "$seq" --db "$db" >"$T/gr.txt" 2>&1
