@@ -35,8 +35,8 @@ typedef struct heap_snap_root {
     uint32_t proc_index;         /* the attachment's entry */
     pid_t pid;                   /* its process */
     heap_ref_t container;
-    const heap_ref_t *refs;      /* valid during the callback only */
-    uint32_t nrefs;
+    const heap_ref_t *refs;      /* valid during the callback only; may be NULL */
+    uint32_t nrefs;              /* when nrefs is 0 */
 } heap_snap_root_t;
 
 /* One reachable object, reported once. */

@@ -50,7 +50,8 @@ static int on_root(void *arg, const heap_snap_root_t *r)
     d->pid = r->pid;
     d->container = r->container;
     d->nrefs = r->nrefs;
-    memcpy(d->refs, r->refs, r->nrefs * sizeof *r->refs);
+    if (r->nrefs)
+        memcpy(d->refs, r->refs, r->nrefs * sizeof *r->refs);
     return 0;
 }
 
@@ -65,7 +66,8 @@ static int on_object(void *arg, const heap_snap_object_t *o)
     d->nptrs = o->nptrs;
     snprintf(d->site, sizeof d->site, "%s", o->site ? o->site : "");
     d->nrefs = o->nrefs;
-    memcpy(d->refs, o->refs, o->nrefs * sizeof *o->refs);
+    if (o->nrefs)
+        memcpy(d->refs, o->refs, o->nrefs * sizeof *o->refs);
     return 0;
 }
 

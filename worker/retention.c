@@ -94,55 +94,158 @@ static void names_free(names_t *m)
     free(m->v);
 }
 
-typedef struct walk {
-    retain_graph_t *g;
-    const names_t *names;
-    pid_t self;
-} walk_t;
+/* What the walk saw, copied as it went: the world is stopped while it
+** runs, so the graph is built after it (retain.h's hashing and interning
+** would otherwise lengthen the pause). */
+typedef struct raw_node {
+    heap_ref_t ref;
+    uint64_t bytes;              /* objects */
+    uint64_t first_edge;
+    uint32_t nedges;
+    uint32_t size_class, nptrs;  /* objects */
+    uint32_t site;               /* index into sites, UINT32_MAX none */
+    uint32_t kind;               /* 0 object, else HEAP_SNAP_ROOT_* */
+    pid_t pid;                   /* roots */
+} raw_node_t;
 
-static int add_edges(retain_graph_t *g, int64_t node, const heap_ref_t *refs, uint32_t n)
+typedef struct raw {
+    raw_node_t *nodes;
+    size_t nnodes, nodes_cap;
+    heap_ref_t *edges;
+    size_t nedges, edges_cap;
+    const char **site_ptr;       /* the walk's site pointers (stable while it runs) */
+    char **site_name;            /* their copies */
+    size_t nsites, sites_cap;
+} raw_t;
+
+static void raw_free(raw_t *r)
 {
-    if (node < 0)
-        return (int)node;
-    for (uint32_t i = 0; i < n; i++)
-        if (retain_add_edge(g, (uint32_t)node, refs[i]) != 0)
-            return -ENOMEM;
+    for (size_t i = 0; i < r->nsites; i++)
+        free(r->site_name[i]);
+    free(r->site_ptr);
+    free(r->site_name);
+    free(r->nodes);
+    free(r->edges);
+}
+
+static int raw_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = c;
     return 0;
 }
 
-static int on_root(void *arg, const heap_snap_root_t *r)
+static uint32_t raw_site(raw_t *r, const char *site)
 {
-    walk_t *w = arg;
-    char group[96], instance[128];
-    const name_entry_t *e = names_get(w->names, r->container);
-    const char *gname = group, *iname = instance;
+    if (!site)
+        return UINT32_MAX;
+    for (size_t i = r->nsites; i-- > 0;)
+        if (r->site_ptr[i] == site)
+            return (uint32_t)i;
+    size_t cap = r->sites_cap;
+    if (raw_grow((void **)&r->site_ptr, &cap, r->nsites + 1, sizeof *r->site_ptr) != 0)
+        return UINT32_MAX;
+    cap = r->sites_cap;
+    if (raw_grow((void **)&r->site_name, &cap, r->nsites + 1, sizeof *r->site_name) != 0)
+        return UINT32_MAX;
+    r->sites_cap = cap;
+    char *copy = strdup(site);
+    if (!copy)
+        return UINT32_MAX;
+    r->site_ptr[r->nsites] = site;
+    r->site_name[r->nsites] = copy;
+    return (uint32_t)r->nsites++;
+}
 
-    if (e) {
-        gname = e->group;
-        iname = e->instance;
-    } else if (r->kind == HEAP_SNAP_ROOT_GLOBALS) {
-        snprintf(group, sizeof group, "globals");
-        snprintf(instance, sizeof instance, "globals of process %d", (int)r->pid);
-    } else if (r->kind == HEAP_SNAP_ROOT_POOL) {
-        snprintf(group, sizeof group, "sync.Pool");
-        snprintf(instance, sizeof instance, "sync.Pool of process %d", (int)r->pid);
-    } else if (r->pid == w->self) {
-        snprintf(group, sizeof group, "runtime roots");
-        snprintf(instance, sizeof instance, "runtime roots of process %d", (int)r->pid);
-    } else {
-        snprintf(group, sizeof group, "another process's roots");
-        snprintf(instance, sizeof instance, "roots of process %d", (int)r->pid);
-    }
-    return add_edges(w->g, retain_add_root(w->g, r->container, gname, iname), r->refs,
-                     r->nrefs);
+static raw_node_t *raw_node(raw_t *r, const heap_ref_t *refs, uint32_t nrefs)
+{
+    if (raw_grow((void **)&r->nodes, &r->nodes_cap, r->nnodes + 1, sizeof *r->nodes) != 0 ||
+        raw_grow((void **)&r->edges, &r->edges_cap, r->nedges + nrefs, sizeof *r->edges) != 0)
+        return NULL;
+    raw_node_t *n = &r->nodes[r->nnodes++];
+    memset(n, 0, sizeof *n);
+    n->first_edge = r->nedges;
+    n->nedges = nrefs;
+    n->site = UINT32_MAX;
+    if (nrefs)
+        memcpy(&r->edges[r->nedges], refs, (size_t)nrefs * sizeof *refs);
+    r->nedges += nrefs;
+    return n;
+}
+
+static int on_root(void *arg, const heap_snap_root_t *root)
+{
+    raw_node_t *n = raw_node(arg, root->refs, root->nrefs);
+    if (!n)
+        return -ENOMEM;
+    n->ref = root->container;
+    n->kind = root->kind;
+    n->pid = root->pid;
+    return 0;
 }
 
 static int on_object(void *arg, const heap_snap_object_t *o)
 {
-    walk_t *w = arg;
-    return add_edges(w->g,
-                     retain_add_object(w->g, o->ref, o->bytes, o->size_class, o->nptrs, o->site),
-                     o->refs, o->nrefs);
+    raw_t *r = arg;
+    uint32_t site = raw_site(r, o->site);
+    raw_node_t *n = raw_node(r, o->refs, o->nrefs);
+    if (!n)
+        return -ENOMEM;
+    n->ref = o->ref;
+    n->bytes = o->bytes;
+    n->size_class = o->size_class;
+    n->nptrs = o->nptrs;
+    n->site = site;
+    return 0;
+}
+
+/* The graph of what the walk saw, roots named by `names`. */
+static int build_graph(const raw_t *r, const names_t *names, retain_graph_t *g)
+{
+    pid_t self = getpid();
+    for (size_t i = 0; i < r->nnodes; i++) {
+        const raw_node_t *n = &r->nodes[i];
+        int64_t node;
+        if (n->kind == 0) {
+            node = retain_add_object(g, n->ref, n->bytes, n->size_class, n->nptrs,
+                                     n->site == UINT32_MAX ? NULL : r->site_name[n->site]);
+        } else {
+            char group[96], instance[128];
+            const name_entry_t *e = names_get(names, n->ref);
+            const char *gname = group, *iname = instance;
+            if (e) {
+                gname = e->group;
+                iname = e->instance;
+            } else if (n->kind == HEAP_SNAP_ROOT_GLOBALS) {
+                snprintf(group, sizeof group, "globals");
+                snprintf(instance, sizeof instance, "globals of process %d", (int)n->pid);
+            } else if (n->kind == HEAP_SNAP_ROOT_POOL) {
+                snprintf(group, sizeof group, "sync.Pool");
+                snprintf(instance, sizeof instance, "sync.Pool of process %d", (int)n->pid);
+            } else if (n->pid == self) {
+                snprintf(group, sizeof group, "runtime roots");
+                snprintf(instance, sizeof instance, "runtime roots of process %d", (int)n->pid);
+            } else {
+                snprintf(group, sizeof group, "another process's roots");
+                snprintf(instance, sizeof instance, "roots of process %d", (int)n->pid);
+            }
+            node = retain_add_root(g, n->ref, gname, iname);
+        }
+        if (node < 0)
+            return (int)node;
+        for (uint32_t k = 0; k < n->nedges; k++)
+            if (retain_add_edge(g, (uint32_t)node, r->edges[n->first_edge + k]) != 0)
+                return -ENOMEM;
+    }
+    return 0;
 }
 
 void retention_init(retention_t *r, const char *worker, int64_t task_id)
@@ -253,6 +356,7 @@ static int fill(retention_t *r, rt_t *rt, retain_graph_t *g, const heap_snap_sta
 void retention_take(retention_t *r, rt_t *rt, bool final)
 {
     names_t names = {0};
+    raw_t raw = {0};
     retain_graph_t *g = NULL;
     heap_snap_stats_t st;
     proto_msg_t m = {.type = PROTO_SAMPLE};
@@ -260,9 +364,9 @@ void retention_take(retention_t *r, rt_t *rt, bool final)
     rt_roots_describe(rt, names_put, &names);
     if (names.oom || !(g = retain_graph_new()))
         goto out;
-    walk_t w = { .g = g, .names = &names, .self = getpid() };
-    heap_snap_ops_t ops = { .root = on_root, .object = on_object, .arg = &w };
-    if (heap_snapshot(rt_heap(rt), &ops, &st) != 0 || retain_graph_analyze(g) != 0)
+    heap_snap_ops_t ops = { .root = on_root, .object = on_object, .arg = &raw };
+    if (heap_snapshot(rt_heap(rt), &ops, &st) != 0 || build_graph(&raw, &names, g) != 0 ||
+        retain_graph_analyze(g) != 0)
         goto out;
     r->taken++;
     if (st.pause_ns > r->pause_max_ns)
@@ -277,6 +381,7 @@ void retention_take(retention_t *r, rt_t *rt, bool final)
     *keep = m;
 out:
     retain_graph_destroy(&g);
+    raw_free(&raw);
     names_free(&names);
 }
 
