@@ -19,8 +19,8 @@
 ** (runtime.GC(): what the kernels do before they measure, what a Go user
 ** does before a heap profile), and when its main goroutine returns.
 ** Periodic ones (rt_set_snapshot_hook: every N cycles, the interval
-** doubling) are off: a walk costs about 0.3-0.8 us per reachable object
-** with the world stopped, so a snapshot every few cycles of binary-trees
+** doubling) are off: a walk stops the world about 0.2-1 us per reachable
+** object, so a snapshot every few cycles of binary-trees
 ** 18 (300k+ objects live) would cost far more than the 5 % profiling may. */
 #define RETENTION_EVERY_CYCLES 0
 /* Goroutines blocked at least this many GC cycles count as leaked. */
