@@ -301,16 +301,21 @@ static const command_t commands[] = {
      .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_AT_CYCLE) | A(O_OUTPUT),
      .min_args = 1, .max_args = 1, .run = cmd_profile},
     {.name = "leaks",
-     .args = "RUN [--task SEQ] | --live [RUN] [--task SEQ] [--once] [--interval T]",
+     .args = "RUN [--task SEQ] [-o FILE] | --live [RUN] [--task SEQ] [--once] [--interval T]",
      .summary = "allocation sites whose objects in use grow from GC cycle to cycle",
      .note = "From the task's heap profile snapshots (one each time its heap collected, "
              "at most once per sample interval): a site is listed when it grew by at least "
              "one sample's worth, with a positive trend, rising at least twice as often as "
-             "it fell. --live: the same for a run while it runs (the newest running one"
-             " unless RUN), per task running, redrawn every T (default 1s) on a terminal"
-             " until the run ends; --once, or output not a terminal: one report. "
-             HISTORY_NOTE,
-     .section = 2, .options = A(O_DB) | A(O_TASK) | A(O_LIVE) | A(O_ONCE) | A(O_INTERVAL),
+             "it fell. Then why they are alive, from heap snapshots taken with the world "
+             "stopped while profiling: the roots and path that hold each site's objects and "
+             "the bytes retained (dominator tree); the goroutines blocked for GC cycles, "
+             "grouped by where they block. -o FILE writes the retention profile (pprof; "
+             "stacks are reference chains, cum = retained). --live: the growth report for a "
+             "run while it runs (the newest running one unless RUN), per task running, "
+             "redrawn every T (default 1s) on a terminal until the run ends; --once, or "
+             "output not a terminal: one report. " HISTORY_NOTE,
+     .section = 2,
+     .options = A(O_DB) | A(O_TASK) | A(O_OUTPUT) | A(O_LIVE) | A(O_ONCE) | A(O_INTERVAL),
      .min_args = 0, .max_args = 1, .run = cmd_leaks},
     {.name = "top",
      .args = "HOST:PORT [--once] [--json] [--interval T]",
@@ -1205,8 +1210,177 @@ static int cmd_top(const command_t *cmd, const opts_t *o, int argc, char **argv)
     return live_top(&lo, o->args[0]);
 }
 
+/* bytes in the largest unit that keeps a digit before the point. */
+static const char *human_bytes(int64_t bytes, char *buf, size_t size)
+{
+    if (bytes >= (int64_t)1 << 30)
+        snprintf(buf, size, "%.2f GiB", (double)bytes / (double)(1 << 30));
+    else if (bytes >= 1 << 20)
+        snprintf(buf, size, "%.2f MiB", (double)bytes / (double)(1 << 20));
+    else if (bytes >= 1 << 10)
+        snprintf(buf, size, "%.1f KiB", (double)bytes / 1024.0);
+    else
+        snprintf(buf, size, "%lld B", (long long)bytes);
+    return buf;
+}
+
+/* The snapshot (and its row) where `site` is held with the most bytes
+** retained; NULL if no snapshot holds it. */
+static const store_retention_site_t *best_site(const store_retention_t *snaps, size_t n,
+                                               const char *site, const store_retention_t **snap)
+{
+    const store_retention_site_t *best = NULL;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < snaps[k].nsites; i++) {
+            const store_retention_site_t *s = &snaps[k].sites[i];
+            if (strcmp(s->site, site) == 0 &&
+                (!best || s->holder_retained_bytes >= best->holder_retained_bytes)) {
+                best = s;
+                *snap = &snaps[k];
+            }
+        }
+    return best;
+}
+
+static void print_site_retention(const store_retention_t *snap, const store_retention_site_t *s)
+{
+    char a[32], b[32];
+    printf("\n  %s: %lld of its %lld sampled object%s held by %lld root%s \"%s\" "
+           "(GC cycle %lld%s)\n",
+           s->site, (long long)s->objects, (long long)s->site_objects,
+           s->site_objects == 1 ? "" : "s", (long long)s->roots, s->roots == 1 ? "" : "s",
+           s->root_group, (long long)snap->cycle, snap->final ? ", main returned" : "");
+    if (strcmp(s->holder, s->root_group) == 0)   /* no one object holds them all */
+        printf("    retained: %s by those objects; %s by all the roots of that group\n",
+               human_bytes(s->retained_bytes, a, sizeof a),
+               human_bytes(s->holder_retained_bytes, b, sizeof b));
+    else
+        printf("    retained: %s by those objects; %s by \"%s\", which dominates them\n",
+               human_bytes(s->retained_bytes, a, sizeof a),
+               human_bytes(s->holder_retained_bytes, b, sizeof b), s->holder);
+    printf("    path from a root to the one retaining most:\n");
+    const char *line = s->path;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        printf("      %.*s\n", len, line);
+        line += len + (end ? 1 : 0);
+    }
+}
+
+/* `heapsim leaks`' second half: why the growing sites' objects are alive
+** (largest first), the goroutines blocked for GC cycles, and with -o the
+** retention profile of the snapshot that reached most bytes. */
+static int print_retention(const command_t *cmd, store_t *st, long run_id, int64_t seq,
+                           const profile_leak_t *leaks, size_t nleaks, const char *output)
+{
+    store_retention_t *snaps = NULL;
+    size_t n = 0;
+    char a[32];
+    int rc = store_retention_load(st, run_id, seq, &snaps, &n);
+    if (rc != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+        return rc == STORE_ENOTFOUND ? EXIT_USAGE : 1;
+    }
+    if (n == 0) {
+        printf("\n  no heap snapshot of this task (they are taken while its heap profile is on)\n");
+        if (output) {
+            fprintf(stderr, "%s %s: -o %s: no retention profile to write\n", progname,
+                    cmd->name, output);
+            return EXIT_USAGE;
+        }
+        return 0;
+    }
+    const store_retention_t *biggest = &snaps[0];
+    for (size_t k = 1; k < n; k++)
+        if (snaps[k].bytes >= biggest->bytes)
+            biggest = &snaps[k];
+    printf("\nWhy they are alive: %zu heap snapshot%s taken with the world stopped; the "
+           "largest at GC cycle %lld: %lld objects, %s reachable, world stopped %.1f ms\n",
+           n, n == 1 ? "" : "s", (long long)biggest->cycle, (long long)biggest->objects,
+           human_bytes(biggest->bytes, a, sizeof a), (double)biggest->pause_ns / 1e6);
+
+    /* The growing sites by bytes in use at the last snapshot, largest first. */
+    size_t *order = calloc(nleaks ? nleaks : 1, sizeof *order);
+    if (!order) {
+        store_retention_free(snaps, n);
+        return 1;
+    }
+    for (size_t i = 0; i < nleaks; i++) {
+        size_t j = i;
+        while (j > 0 && leaks[order[j - 1]].last_bytes < leaks[i].last_bytes) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < nleaks && shown < 5; i++) {
+        const store_retention_t *snap = NULL;
+        const store_retention_site_t *s = best_site(snaps, n, leaks[order[i]].site, &snap);
+        if (!s)
+            continue;
+        print_site_retention(snap, s);
+        shown++;
+    }
+    free(order);
+    if (nleaks > 0 && shown == 0)
+        printf("\n  no snapshot holds an object of the growing sites\n");
+    if (nleaks == 0) {
+        /* No trend to go by: the sites the largest snapshot holds most of. */
+        printf("\n  no growing site to explain; the sites retaining most at GC cycle %lld:\n",
+               (long long)biggest->cycle);
+        for (size_t i = 0; i < biggest->nsites && i < 3; i++)   /* by retained_bytes */
+            print_site_retention(biggest, &biggest->sites[i]);
+    }
+
+    /* Goroutines blocked for cycles: the last snapshot's groups. */
+    const store_retention_t *last = &snaps[n - 1];
+    if (last->nleaks == 0) {
+        printf("\n  no goroutine blocked for %lld GC cycles or more (GC cycle %lld%s)\n",
+               (long long)last->min_cycles, (long long)last->cycle,
+               last->final ? ", main returned" : "");
+    } else {
+        int64_t total = 0;
+        for (size_t i = 0; i < last->nleaks; i++)
+            total += last->leaks[i].count;
+        printf("\nGoroutines blocked for %lld GC cycles or more: %lld (GC cycle %lld%s)\n",
+               (long long)last->min_cycles, (long long)total, (long long)last->cycle,
+               last->final ? ", main returned" : "");
+        printf("  %8s  %-32s %-24s %s\n", "COUNT", "WHERE (goroutine label)", "WAIT REASON",
+               "GC CYCLES BLOCKED");
+        for (size_t i = 0; i < last->nleaks; i++) {
+            const store_goroutine_leak_t *l = &last->leaks[i];
+            printf("  %8lld  %-32s %-24s %lld..%lld\n", (long long)l->count, l->label,
+                   l->reason, (long long)l->min_cycles, (long long)l->max_cycles);
+        }
+    }
+
+    rc = 0;
+    if (output) {
+        FILE *fp = fopen(output, "wb");
+        if (!fp || fwrite(biggest->pprof, 1, biggest->pprof_len, fp) != biggest->pprof_len) {
+            fprintf(stderr, "%s %s: %s: %s\n", progname, cmd->name, output, strerror(errno));
+            rc = 1;
+        }
+        if (fp && fclose(fp) != 0 && rc == 0) {
+            fprintf(stderr, "%s %s: %s: %s\n", progname, cmd->name, output, strerror(errno));
+            rc = 1;
+        }
+        if (rc == 0)
+            printf("\nWrote %s: the retention profile of GC cycle %lld (go tool pprof -top %s: "
+                   "cum = bytes retained)\n", output, (long long)biggest->cycle, output);
+    }
+    store_retention_free(snaps, n);
+    return rc;
+}
+
 static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
+    if (o->live && o->output) {
+        usage_error(cmd->name, "-o goes with a stored run, not --live");
+        return EXIT_USAGE;
+    }
     if (o->live)
         return cmd_leaks_live(cmd, o);
     if (o->once || o->interval_ms) {
@@ -1272,19 +1446,16 @@ static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **arg
     if (ncycles < PROFILE_LEAKS_MIN_SNAPSHOTS) {
         printf("  too few snapshots to see a trend (at least %d; a shorter sample_interval "
                "or a longer task gives more)\n", PROFILE_LEAKS_MIN_SNAPSHOTS);
-        rc = 0;
-        goto out_free;
-    }
-    if (profile_find_leaks(snaps, ncycles, rate, &leaks, &nleaks) != 0) {
+    } else if (profile_find_leaks(snaps, ncycles, rate, &leaks, &nleaks) != 0) {
         fprintf(stderr, "%s %s: out of memory\n", progname, cmd->name);
         rc = 1;
         goto out_free;
-    }
-    if (nleaks == 0)
+    } else if (nleaks == 0) {
         printf("  no site's objects in use grow across the snapshots\n");
-    else
+    } else {
         printf("  %-32s %22s %14s %8s\n", "SITE (objects in use growing)", "IN USE FIRST -> LAST",
                "PER GC CYCLE", "UP/DOWN");
+    }
     for (size_t i = 0; i < nleaks; i++) {
         char span[64];
         snprintf(span, sizeof span, "%.2fMB -> %.2fMB", (double)leaks[i].first_bytes / (1 << 20),
@@ -1292,8 +1463,8 @@ static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **arg
         printf("  %-32s %22s %11.1fKB %5d/%d\n", leaks[i].site, span,
                leaks[i].bytes_per_cycle / 1024.0, leaks[i].rises, leaks[i].falls);
     }
+    rc = print_retention(cmd, st, run_id, seq, leaks, nleaks, o->output);
     free(leaks);
-    rc = 0;
 out_free:
     for (size_t i = 0; i < nloaded; i++) {
         free(sites[i]);

@@ -877,6 +877,51 @@ static void on_profile(coord_t *c, int slot, const proto_msg_t *m)
     free(sites);
 }
 
+/* A heap snapshot's analysis (why the task's objects are alive). */
+static void on_retention(coord_t *c, int slot, const proto_msg_t *m)
+{
+    const proto_retention_t *r = &m->u.retention;
+    long ti = task_index(c, r->task_id);
+    if (ti < 0 || lease_task_peer(c->lease, (size_t)ti) != slot) {
+        c->n.stale++;
+        return;
+    }
+    store_retention_site_t *sites = calloc(r->nsites ? r->nsites : 1, sizeof *sites);
+    store_goroutine_leak_t *leaks = calloc(r->ngroups ? r->ngroups : 1, sizeof *leaks);
+    if (!sites || !leaks) {
+        free(sites);
+        free(leaks);
+        return;
+    }
+    for (size_t i = 0; i < r->nsites; i++) {
+        const proto_retention_site_t *x = &r->sites[i];
+        sites[i] = (store_retention_site_t){
+            .site = (char *)x->site, .root_group = x->root_group, .root = x->root,
+            .holder = x->holder, .path = x->path, .roots = x->roots, .objects = x->objects,
+            .site_objects = x->site_objects, .retained_bytes = x->retained_bytes,
+            .holder_retained_bytes = x->holder_retained_bytes,
+        };
+    }
+    for (size_t i = 0; i < r->ngroups; i++) {
+        const proto_goroutine_group_t *x = &r->groups[i];
+        leaks[i] = (store_goroutine_leak_t){
+            .label = (char *)x->where, .reason = (char *)x->reason, .count = x->count,
+            .min_cycles = x->min_cycles, .max_cycles = x->max_cycles,
+        };
+    }
+    store_retention_t sr = {
+        .task_id = r->task_id, .cycle = r->cycle, .final = r->final,
+        .worker = (char *)r->worker, .objects = r->objects, .bytes = r->bytes,
+        .pause_ns = r->pause_ns, .min_cycles = r->min_cycles,
+        .pprof = r->pprof, .pprof_len = r->pprof_len,
+        .sites = sites, .nsites = r->nsites, .leaks = leaks, .nleaks = r->ngroups,
+    };
+    txn_touch(c);
+    store_retention_insert(c->o.store, &sr);
+    free(sites);
+    free(leaks);
+}
+
 /* The slot of the worker a frame came from: its control identity, or its
 ** telemetry identity ('t' for the leading 'c'); -1 when none. */
 static int slot_of(coord_t *c, const unsigned char *ident, size_t ilen)
@@ -953,6 +998,7 @@ static int handle_one(coord_t *c)
     case PROTO_SAMPLE: on_sample(c, slot, &m); break;
     case PROTO_GC: on_gc(c, slot, &m); break;
     case PROTO_PROFILE: on_profile(c, slot, &m); break;
+    case PROTO_RETENTION: on_retention(c, slot, &m); break;
     case PROTO_HEARTBEAT: break;
     default:
         say(&c->n.bad_frames, "a '%s' message only the coordinator sends",

@@ -205,7 +205,7 @@ static void watcher_start(rt_t *rt, leak_job_t *job, heap_ref_t *frame)
     job->done = frame[1];
     job->taken = false;
     job->st->retained_total++;
-    rt_go(rt, watcher, job);
+    rt_go_at(rt, watcher, job, "leak.watcher");
     while (!job->taken)
         sched_yield(s);
     if (job->st->release && sched_defer(s, done_close, job) != 0)
@@ -296,7 +296,7 @@ void kernel_leak(rt_t *rt, const kparams_t *p)
                                  .slot = -1 };
             if (job->retain)
                 share -= 100;
-            rt_go(rt, handler, job);
+            rt_go_at(rt, handler, job, "leak.handler");
         }
         next += batch;
         while (st->pending > 0)

@@ -3,6 +3,7 @@
 ** protobuf-c code from pprof.proto), gzipped with zlib.
 */
 #include "profile/profile.h"
+#include "profile/profile_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -223,7 +224,7 @@ static int build_message(const profile_heap_t *p, build_t *b, Heapsim__Pprof__Pr
 }
 
 /* gzip in into a malloc'd buffer. */
-static int gzip_bytes(const uint8_t *in, size_t len, unsigned char **out_p, size_t *out_len)
+int profile__gzip(const uint8_t *in, size_t len, unsigned char **out_p, size_t *out_len)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -266,7 +267,7 @@ int profile_heap_encode(const profile_heap_t *p, unsigned char **buf_p, size_t *
         goto out_build;
     }
     heapsim__pprof__profile__pack(&msg, raw);
-    rc = gzip_bytes(raw, len, buf_p, len_p);
+    rc = profile__gzip(raw, len, buf_p, len_p);
     free(raw);
 out_build:
     build_free(&b);

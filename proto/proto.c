@@ -58,6 +58,23 @@ static const field_t profile_site_fields[] = {
     F(proto_profile_site_t, inuse_objects), F(proto_profile_site_t, inuse_bytes),
 };
 
+static const field_t retention_fields[] = {
+    F(proto_retention_t, task_id), F(proto_retention_t, cycle), F(proto_retention_t, final),
+    F(proto_retention_t, objects), F(proto_retention_t, bytes), F(proto_retention_t, pause_ns),
+    F(proto_retention_t, min_cycles),
+};
+
+static const field_t retention_site_fields[] = {
+    F(proto_retention_site_t, roots), F(proto_retention_site_t, objects),
+    F(proto_retention_site_t, site_objects), F(proto_retention_site_t, retained_bytes),
+    F(proto_retention_site_t, holder_retained_bytes),
+};
+
+static const field_t goroutine_group_fields[] = {
+    F(proto_goroutine_group_t, count), F(proto_goroutine_group_t, min_cycles),
+    F(proto_goroutine_group_t, max_cycles),
+};
+
 static const field_t sample_fields[] = {
     F(proto_sample_t, task_id), F(proto_sample_t, attempt), F(proto_sample_t, tseq),
     F(proto_sample_t, t_ns), F(proto_sample_t, unix_ns),
@@ -88,6 +105,7 @@ static const char *const type_names[] = {
     [PROTO_HELLO] = "hello", [PROTO_READY] = "ready", [PROTO_TASK] = "task",
     [PROTO_DONE] = "done", [PROTO_SAMPLE] = "sample", [PROTO_GC] = "gc",
     [PROTO_RESULT] = "result", [PROTO_PROFILE] = "profile",
+    [PROTO_RETENTION] = "retention",
     [PROTO_WELCOME] = "welcome",
     [PROTO_HEARTBEAT] = "heartbeat", [PROTO_ACK] = "ack", [PROTO_REJECT] = "reject",
 };
@@ -277,6 +295,39 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
             pack_fields(&pk, &p->sites[i], profile_site_fields, NFIELDS(profile_site_fields));
         }
         pack_fields(&pk, p, profile_fields, NFIELDS(profile_fields));
+        break;
+    }
+    case PROTO_RETENTION: {
+        const proto_retention_t *r = &msg->u.retention;
+        msgpack_pack_map(&pk, 6 + NFIELDS(retention_fields));
+        pack_str(&pk, "t", "retention");
+        pack_int(&pk, "v", PROTO_VERSION);
+        pack_str(&pk, "worker", r->worker);
+        pack_key(&pk, "pprof");
+        msgpack_pack_bin(&pk, r->pprof_len);
+        msgpack_pack_bin_body(&pk, r->pprof, r->pprof_len);
+        pack_key(&pk, "sites");
+        msgpack_pack_array(&pk, r->nsites);
+        for (size_t i = 0; i < r->nsites; i++) {
+            const proto_retention_site_t *x = &r->sites[i];
+            msgpack_pack_map(&pk, 5 + NFIELDS(retention_site_fields));
+            pack_str(&pk, "site", x->site);
+            pack_str(&pk, "root_group", x->root_group);
+            pack_str(&pk, "root", x->root);
+            pack_str(&pk, "holder", x->holder);
+            pack_str(&pk, "path", x->path);
+            pack_fields(&pk, x, retention_site_fields, NFIELDS(retention_site_fields));
+        }
+        pack_key(&pk, "goroutines");
+        msgpack_pack_array(&pk, r->ngroups);
+        for (size_t i = 0; i < r->ngroups; i++) {
+            const proto_goroutine_group_t *x = &r->groups[i];
+            msgpack_pack_map(&pk, 2 + NFIELDS(goroutine_group_fields));
+            pack_str(&pk, "where", x->where);
+            pack_str(&pk, "reason", x->reason);
+            pack_fields(&pk, x, goroutine_group_fields, NFIELDS(goroutine_group_fields));
+        }
+        pack_fields(&pk, r, retention_fields, NFIELDS(retention_fields));
         break;
     }
     case PROTO_WELCOME:
@@ -625,6 +676,105 @@ static void get_profile_sites(decoder_t *d, proto_profile_t *p)
     }
 }
 
+/* The array `key` of at most max maps, each decoded by one(md, element,
+** i) into a calloc'd array (*array_p, *count_p set as soon as it is
+** made, so that the caller frees what a failure leaves): 0, or -1 (d
+** failed). */
+static int get_maps(decoder_t *d, const char *key, size_t max,
+                    void (*one)(decoder_t *md, void *out, size_t i), size_t elem,
+                    void **array_p, size_t *count_p)
+{
+    const msgpack_object *o = lookup(d->map, key);
+    if (!o) {
+        fail(d, "missing field '%s'", key);
+        return -1;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > max) {
+        fail(d, "field '%s' is not an array of at most %zu", key, max);
+        return -1;
+    }
+    if (o->via.array.size == 0)
+        return 0;
+    char *array = calloc(o->via.array.size, elem);
+    if (!array) {
+        fail(d, "out of memory");
+        return -1;
+    }
+    *array_p = array;
+    *count_p = o->via.array.size;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *m = &o->via.array.ptr[i];
+        if (m->type != MSGPACK_OBJECT_MAP) {
+            fail(d, "%s %u is not a map", key, i);
+            return -1;
+        }
+        decoder_t md = {.map = &m->via.map, .err = d->err, .errsize = d->errsize};
+        one(&md, array + i * elem, i);
+        if (md.failed) {
+            d->failed = true;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void get_retention_site(decoder_t *md, void *out, size_t i)
+{
+    proto_retention_site_t *x = out;
+    get_name(md, "site", x->site, sizeof x->site);
+    x->root_group = get_text(md, "root_group", PROTO_RETENTION_TEXT_MAX);
+    x->root = get_text(md, "root", PROTO_RETENTION_TEXT_MAX);
+    x->holder = get_text(md, "holder", PROTO_RETENTION_TEXT_MAX);
+    x->path = get_text(md, "path", PROTO_RETENTION_TEXT_MAX);
+    get_fields(md, x, retention_site_fields, NFIELDS(retention_site_fields));
+    if (!md->failed && (!x->root_group || !x->root || !x->holder || !x->path))
+        fail(md, "site %zu: root_group, root, holder and path are required", i);
+    if (!md->failed && (x->roots < 0 || x->objects < 0 || x->site_objects < x->objects ||
+                        x->retained_bytes < 0 || x->holder_retained_bytes < 0))
+        fail(md, "site %zu: figures negative, or more objects than the site has", i);
+}
+
+static void get_goroutine_group(decoder_t *md, void *out, size_t i)
+{
+    proto_goroutine_group_t *x = out;
+    get_name(md, "where", x->where, sizeof x->where);
+    get_name(md, "reason", x->reason, sizeof x->reason);
+    get_fields(md, x, goroutine_group_fields, NFIELDS(goroutine_group_fields));
+    if (!md->failed && (x->count <= 0 || x->min_cycles < 0 || x->max_cycles < x->min_cycles))
+        fail(md, "goroutine group %zu: count or cycles out of range", i);
+}
+
+static void get_retention(decoder_t *d, proto_retention_t *r)
+{
+    get_name(d, "worker", r->worker, sizeof r->worker);
+    get_fields(d, r, retention_fields, NFIELDS(retention_fields));
+    if (d->failed)
+        return;
+    if (r->task_id <= 0 || r->cycle < 0 || r->final < 0 || r->final > 1 || r->objects < 0 ||
+        r->bytes < 0 || r->pause_ns < 0 || r->min_cycles < 0) {
+        fail(d, "field 'task_id', 'cycle', 'final', 'objects', 'bytes', 'pause_ns' or "
+                "'min_cycles' out of range");
+        return;
+    }
+    const msgpack_object *o = lookup(d->map, "pprof");
+    if (!o || o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > PROTO_RETENTION_PPROF_MAX) {
+        fail(d, "field 'pprof' is missing, not bytes or longer than %u", PROTO_RETENTION_PPROF_MAX);
+        return;
+    }
+    r->pprof = malloc(o->via.bin.size ? o->via.bin.size : 1);
+    if (!r->pprof) {
+        fail(d, "out of memory");
+        return;
+    }
+    memcpy(r->pprof, o->via.bin.ptr, o->via.bin.size);
+    r->pprof_len = o->via.bin.size;
+    if (get_maps(d, "sites", PROTO_RETENTION_SITES_MAX, get_retention_site, sizeof *r->sites,
+                 (void **)&r->sites, &r->nsites) != 0)
+        return;
+    get_maps(d, "goroutines", PROTO_RETENTION_GROUPS_MAX, get_goroutine_group,
+             sizeof *r->groups, (void **)&r->groups, &r->ngroups);
+}
+
 /*
 ** msgpack-c allocates what a container header declares before it reads the
 ** elements, so a 10-byte frame claiming 2^32 entries would cost gigabytes.
@@ -835,6 +985,10 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         if (!d.failed)
             get_profile_sites(&d, p);
         memcpy(msg->worker, p->worker, sizeof msg->worker);
+    } else if (strcmp(type, "retention") == 0) {
+        msg->type = PROTO_RETENTION;
+        get_retention(&d, &msg->u.retention);
+        memcpy(msg->worker, msg->u.retention.worker, sizeof msg->worker);
     } else if (strcmp(type, "welcome") == 0) {
         msg->type = PROTO_WELCOME;
         get_name(&d, "worker", msg->u.welcome.worker, sizeof msg->u.welcome.worker);
@@ -894,6 +1048,19 @@ void proto_msg_free(proto_msg_t *msg)
         r->error = r->output = NULL;
         r->metrics = NULL;
         r->nmetrics = 0;
+    }
+    if (msg->type == PROTO_RETENTION) {
+        proto_retention_t *r = &msg->u.retention;
+        for (size_t i = 0; r->sites && i < r->nsites; i++) {
+            free(r->sites[i].root_group);
+            free(r->sites[i].root);
+            free(r->sites[i].holder);
+            free(r->sites[i].path);
+        }
+        free(r->sites);
+        free(r->groups);
+        free(r->pprof);
+        memset(r, 0, sizeof *r);
     }
     if (msg->type == PROTO_PROFILE) {
         free(msg->u.profile.sites);

@@ -18,6 +18,7 @@
 **   sample  {worker, task_id, attempt, tseq, ...}  (every sample interval)
 **   gc      {worker, task_id, heap, ..., attempt, tseq}  (one cycle)
 **   profile {worker, task_id, cycle, ...}  (a heap profile snapshot)
+**   retention {worker, task_id, cycle, ...}  (why objects are alive)
 **   result  {worker, task_id, attempt, ok, ...}  (resent until acked)
 **   heartbeat {task_id}  (both ways, every heartbeat_ms)
 **
@@ -55,6 +56,7 @@ typedef enum proto_type {
     PROTO_HEARTBEAT,
     PROTO_ACK,
     PROTO_REJECT,
+    PROTO_RETENTION,
 } proto_type_t;
 
 /* Ranges checked on decode (a sample interval of 0 would spin a worker). */
@@ -144,6 +146,45 @@ typedef struct proto_profile {
     size_t nsites;
 } proto_profile_t;
 
+/* What keeps the task's objects alive, from a heap snapshot taken with
+** the world stopped (profile/retain.h): per allocation site the roots
+** and path that hold its sampled objects and the bytes they retain; the
+** goroutines blocked for GC cycles, grouped by where they block; the
+** retention profile (pprof, gzipped). On the wire "sites" and
+** "goroutines" are arrays of maps with the fields below, "pprof" a bin. */
+#define PROTO_RETENTION_SITES_MAX 1024
+#define PROTO_RETENTION_GROUPS_MAX 1024
+#define PROTO_RETENTION_PPROF_MAX (32u << 20)
+#define PROTO_RETENTION_TEXT_MAX (64u << 10)
+typedef struct proto_retention_site {
+    char site[PROTO_NAME_MAX];
+    char *root_group, *root, *holder, *path;   /* owned */
+    int64_t roots, objects, site_objects;
+    int64_t retained_bytes, holder_retained_bytes;
+} proto_retention_site_t;
+
+typedef struct proto_goroutine_group {
+    char where[PROTO_NAME_MAX];
+    char reason[PROTO_NAME_MAX];
+    int64_t count, min_cycles, max_cycles;
+} proto_goroutine_group_t;
+
+typedef struct proto_retention {
+    char worker[PROTO_NAME_MAX];
+    int64_t task_id;
+    int64_t cycle;                   /* GC cycles of the task's heap when taken */
+    int64_t final;                   /* 1: when the task's main goroutine returned */
+    int64_t objects, bytes;          /* reachable */
+    int64_t pause_ns;                /* the world stopped for the walk */
+    int64_t min_cycles;              /* goroutines: blocked at least this long */
+    unsigned char *pprof;            /* owned */
+    size_t pprof_len;
+    proto_retention_site_t *sites;   /* owned */
+    size_t nsites;
+    proto_goroutine_group_t *groups; /* owned */
+    size_t ngroups;
+} proto_retention_t;
+
 typedef struct proto_metric {
     char *name;                      /* owned */
     char *unit;                      /* owned, "" when none */
@@ -193,6 +234,7 @@ typedef struct proto_msg {
         proto_gc_t gc;
         proto_result_t result;
         proto_profile_t profile;
+        proto_retention_t retention;
         proto_welcome_t welcome;
         proto_ref_t ref;             /* heartbeat, ack, reject */
     } u;

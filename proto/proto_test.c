@@ -193,6 +193,81 @@ static void test_profile(void)
     free(buf);
 }
 
+/* retention: sites with their texts, goroutine groups, the pprof bytes
+** (with a NUL inside); a broken site or group refuses the frame, and what
+** the decoder had made is freed (ASan would say otherwise). */
+static void test_retention(void)
+{
+    proto_msg_t in = {.type = PROTO_RETENTION}, out;
+    proto_retention_t *r = &in.u.retention;
+    proto_retention_site_t sites[2] = {
+        { .site = "leak.payload", .root_group = "goroutine leak.watcher [chan receive]",
+          .root = "goroutine 7 leak.watcher [chan receive, 3 GC cycles]",
+          .holder = "goroutine leak.watcher [chan receive]",
+          .path = "goroutine 7 leak.watcher\n-> leak.payload (1024 B, retains 1024 B)",
+          .roots = 5, .objects = 5, .site_objects = 6, .retained_bytes = 5120,
+          .holder_retained_bytes = 6000 },
+        { .site = "t.b", .root_group = "globals", .root = "globals of process 1",
+          .holder = "t.table", .path = "globals", .roots = 1, .objects = 1,
+          .site_objects = 1, .retained_bytes = 8, .holder_retained_bytes = 80 },
+    };
+    proto_goroutine_group_t groups[1] = {
+        { .where = "leak.watcher", .reason = "chan receive", .count = 3, .min_cycles = 2,
+          .max_cycles = 9 },
+    };
+    unsigned char pprof[5] = { 0x1f, 0x8b, 0, 7, 9 };
+    strcpy(r->worker, "w:2");
+    r->task_id = 4;
+    r->cycle = 17;
+    r->final = 1;
+    r->objects = 1000;
+    r->bytes = 65536;
+    r->pause_ns = 12345;
+    r->min_cycles = 2;
+    r->pprof = pprof;
+    r->pprof_len = sizeof pprof;
+    r->sites = sites;
+    r->nsites = 2;
+    r->groups = groups;
+    r->ngroups = 1;
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.type == PROTO_RETENTION);
+    CHECK_STR(out.worker, "w:2");
+    const proto_retention_t *o = &out.u.retention;
+    CHECK(o->task_id == 4 && o->cycle == 17 && o->final == 1 && o->objects == 1000);
+    CHECK(o->bytes == 65536 && o->pause_ns == 12345 && o->min_cycles == 2);
+    CHECK(o->pprof_len == sizeof pprof && memcmp(o->pprof, pprof, sizeof pprof) == 0);
+    REQUIRE(o->nsites == 2 && o->ngroups == 1);
+    CHECK_STR(o->sites[0].site, "leak.payload");
+    CHECK_STR(o->sites[0].root, sites[0].root);
+    CHECK_STR(o->sites[0].path, sites[0].path);
+    CHECK_STR(o->sites[1].holder, "t.table");
+    CHECK(o->sites[0].site_objects == 6 && o->sites[0].holder_retained_bytes == 6000);
+    CHECK_STR(o->groups[0].where, "leak.watcher");
+    CHECK_STR(o->groups[0].reason, "chan receive");
+    CHECK(o->groups[0].count == 3 && o->groups[0].max_cycles == 9);
+    proto_msg_free(&out);
+
+    char *buf, err[256];
+    size_t len;
+    sites[1].objects = 2;                 /* more than the site has */
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "site 1");
+    free(buf);
+    sites[1].objects = 1;
+    groups[0].max_cycles = 1;             /* below min_cycles */
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "goroutine group 0");
+    free(buf);
+    groups[0].max_cycles = 9;
+    sites[0].path = NULL;                 /* a path is required */
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    free(buf);
+}
+
 static void test_session_messages(void)
 {
     proto_msg_t in = {.type = PROTO_WELCOME}, out;
@@ -590,6 +665,7 @@ int main(void)
     test_task();
     test_task_without_optional_fields();
     test_profile();
+    test_retention();
     test_session_messages();
     test_result();
     test_sample();

@@ -345,6 +345,19 @@ static heap_ref_t *pin(rt_t *rt, chan__state_t *st, uint32_t n)
 }
 
 /* Give back n pinned slots (cleared here). Never allocates on the heap. */
+void chan__roots_describe(rt_t *rt, rt_root_fn fn, void *arg)
+{
+    chan__state_t *st = rt->chan;
+
+    if (!st)
+        return;
+    fn(arg, heap_roots_ref(st->scratch_roots), "runtime channel scratch",
+       "runtime channel scratch");
+    for (size_t i = 0; i < st->nchunks; i++)
+        fn(arg, heap_roots_ref(st->chunks[i]), "runtime channel values in flight",
+           "runtime channel values in flight");
+}
+
 static void unpin(chan__state_t *st, heap_ref_t *slots, uint32_t n)
 {
     pin_list_t *fl = &st->pin_free[pin_class(n)];

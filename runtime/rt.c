@@ -78,6 +78,7 @@ static rt_g_t *g_get(rt_t *rt)
     }
     memset(g->roots, 0, sizeof g->roots);
     g->level = 0;
+    g->label = NULL;
     g->next = rt->live.next;
     g->prev = &rt->live;
     rt->live.next->prev = g;
@@ -85,7 +86,8 @@ static rt_g_t *g_get(rt_t *rt)
     if (!g->rec)
         g->rec = allgs_slot(rt);
     if (!*g->rec) {
-        heap_ref_t r = rt_alloc(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t));
+        heap_ref_t r = rt_alloc_at(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t),
+                                   "runtime.malg");
         *g->rec = r;              /* rooted from here on, for the task's life */
         g->grec = r;
         rt->grecs++;
@@ -179,7 +181,8 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
             rt->sudog_cache[rt->nsudog_cache++] = sg;
         }
         if (rt->nsudog_cache == 0) {
-            heap_ref_t sg = rt_alloc(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t));
+            heap_ref_t sg = rt_alloc_at(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t),
+                                        "runtime.acquireSudog");
             rt->sudog_cache[rt->nsudog_cache++] = sg;
             rt->sudogs++;
         }
@@ -232,6 +235,8 @@ static void hook_safepoint(void *arg, sched_t *s)
     heap_safepoint(rt->heap);
     sched_stacks_gc(s);
     rt->gc_seen++;
+    if (rt->snap_fn && rt->snap_every && rt->gc_seen >= rt->snap_next)
+        rt->snap_due = true;
 }
 
 /* The heap's GC hook, in the collecting process with the world stopped:
@@ -241,6 +246,8 @@ static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
     rt_t *rt = arg;
     sched_stacks_gc(rt->sched);
     rt->gc_seen++;
+    if (rt->snap_fn && ((rt->snap_every && rt->gc_seen >= rt->snap_next) || cycle->fields.forced))
+        rt->snap_due = true;
     if (rt->gc_hook)
         rt->gc_hook(rt->gc_hook_arg, cycle);
 }
@@ -359,6 +366,148 @@ void rt_note_end(rt_t *rt)
     rt_printf(rt, "%s\n", sched_exit_report(rt->sched));
 }
 
+void rt_set_main_label(rt_t *rt, const char *label)
+{
+    snprintf(rt->main_label, sizeof rt->main_label, "%s", label ? label : "");
+}
+
+void rt_set_snapshot_hook(rt_t *rt, rt_snapshot_fn fn, void *arg, uint64_t every_cycles)
+{
+    rt->snap_fn = fn;
+    rt->snap_arg = arg;
+    rt->snap_every = every_cycles;
+    rt->snap_next = rt->gc_seen + rt->snap_every;
+    rt->snap_due = false;
+}
+
+/* A goroutine's label: rt_go_at's, the main goroutine's, or none. */
+static const char *g_label(const rt_t *rt, const rt_g_t *g, bool is_main, char *buf, size_t size)
+{
+    if (g && g->label)
+        return g->label;
+    if (is_main && rt->main_label[0]) {
+        snprintf(buf, size, "%s.main", rt->main_label);
+        return buf;
+    }
+    return is_main ? "main" : NULL;
+}
+
+typedef struct describe {
+    rt_t *rt;
+    rt_root_fn fn;
+    void *arg;
+} describe_t;
+
+static int describe_g(void *arg, const sched_ginfo_t *gi)
+{
+    describe_t *d = arg;
+    const rt_g_t *g = gi->local;
+    char lb[96], group[192], inst[224], cycles[48] = "";
+
+    if (!g)
+        return 0;
+    const char *label = g_label(d->rt, g, gi->is_main, lb, sizeof lb);
+    if (gi->parked && gi->blocked_cycles > 0)
+        snprintf(cycles, sizeof cycles, ", %llu GC cycle%s", (unsigned long long)gi->blocked_cycles,
+                 gi->blocked_cycles == 1 ? "" : "s");
+    snprintf(group, sizeof group, "goroutine%s%s [%s]", label ? " " : "", label ? label : "",
+             gi->wait_reason);
+    snprintf(inst, sizeof inst, "goroutine %lld%s%s [%s%s]", (long long)gi->id, label ? " " : "",
+             label ? label : "", gi->wait_reason, cycles);
+    for (int l = 0; l < RT__ROOT_LEVELS; l++)
+        if (g->roots[l])
+            d->fn(d->arg, heap_roots_ref(g->roots[l]), group, inst);
+    return 0;
+}
+
+void rt_roots_describe(rt_t *rt, rt_root_fn fn, void *arg)
+{
+    describe_t d = { rt, fn, arg };
+
+    sched_foreach(rt->sched, describe_g, &d);
+    for (size_t i = 0; i < rt->nallgs; i++)
+        fn(arg, heap_roots_ref(rt->allgs[i]), "runtime allgs (goroutine records)",
+           "runtime allgs (goroutine records)");
+    if (rt->sudog_roots)
+        fn(arg, heap_roots_ref(rt->sudog_roots), "runtime sudog cache", "runtime sudog cache");
+    chan__roots_describe(rt, fn, arg);
+}
+
+typedef struct gleaks {
+    rt_t *rt;
+    uint64_t min_cycles;
+    rt_gleak_t *v;
+    size_t n, cap;
+    bool oom;
+} gleaks_t;
+
+static int gleak_add(void *arg, const sched_ginfo_t *gi)
+{
+    gleaks_t *q = arg;
+    char lb[96];
+
+    if (!gi->parked || gi->blocked_cycles < q->min_cycles)
+        return 0;
+    const char *where = g_label(q->rt, gi->local, gi->is_main, lb, sizeof lb);
+    size_t k;
+    if (!where)
+        where = "(no label)";
+    for (k = 0; k < q->n; k++)
+        if (strcmp(q->v[k].where, where) == 0 && strcmp(q->v[k].reason, gi->wait_reason) == 0)
+            break;
+    if (k == q->n) {
+        if (q->n == q->cap) {
+            size_t cap = q->cap ? 2 * q->cap : 8;
+            rt_gleak_t *v = realloc(q->v, cap * sizeof *v);
+            if (!v) {
+                q->oom = true;
+                return 1;
+            }
+            q->v = v;
+            q->cap = cap;
+        }
+        rt_gleak_t *e = &q->v[q->n++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->where, sizeof e->where, "%s", where);
+        snprintf(e->reason, sizeof e->reason, "%s", gi->wait_reason);
+        e->min_cycles = UINT64_MAX;
+    }
+    rt_gleak_t *e = &q->v[k];
+    e->count++;
+    if (gi->blocked_cycles < e->min_cycles)
+        e->min_cycles = gi->blocked_cycles;
+    if (gi->blocked_cycles > e->max_cycles)
+        e->max_cycles = gi->blocked_cycles;
+    return 0;
+}
+
+static int gleak_by_count(const void *a, const void *b)
+{
+    const rt_gleak_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    int c = strcmp(x->where, y->where);
+    return c ? c : strcmp(x->reason, y->reason);
+}
+
+int rt_goroutine_leaks(rt_t *rt, uint64_t min_cycles, rt_gleak_t **out, size_t *nout)
+{
+    gleaks_t q = { .rt = rt, .min_cycles = min_cycles ? min_cycles : 1 };
+
+    sched_foreach(rt->sched, gleak_add, &q);
+    if (q.oom) {
+        free(q.v);
+        *out = NULL;
+        *nout = 0;
+        return -ENOMEM;
+    }
+    if (q.n > 1)
+        qsort(q.v, q.n, sizeof *q.v, gleak_by_count);
+    *out = q.v;
+    *nout = q.n;
+    return 0;
+}
+
 sched_t *rt_sched(rt_t *rt) { return rt->sched; }
 heap_t *rt_heap(rt_t *rt) { return rt->heap; }
 uint64_t rt_seed(rt_t *rt) { return rt->seed; }
@@ -402,14 +551,20 @@ static void go_entry(sched_t *s, void *arg)
 
 int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 {
+    return rt_go_at(rt, fn, arg, NULL);
+}
+
+int64_t rt_go_at(rt_t *rt, rt_fn_t fn, void *arg, const char *label)
+{
     /* A spawn loop that neither allocates nor blocks must not starve a
     ** collector in another process. */
     heap_safepoint(rt->heap);
     rt__publish_stacks(rt);
     /* Go's newproc: a g (reused or new), and `go f(x)`'s closure. */
     rt_g_t *g = g_get(rt);
+    g->label = label;
     if (arg) {
-        heap_ref_t c = rt_alloc(rt, 0, RT__CLOSURE_BYTES);
+        heap_ref_t c = rt_alloc_at(rt, 0, RT__CLOSURE_BYTES, "runtime.newproc1");
         uint64_t *words = heap_data(rt->heap, c, 0);
         heap_write_ref(rt->heap, *g->rec, 0, c);
         words[0] = (uint64_t)(uintptr_t)fn;
@@ -438,8 +593,24 @@ heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes)
     return rt_alloc_at(rt, nptrs, scalar_bytes, NULL);
 }
 
+/* A snapshot the GC hooks found due (rt_set_snapshot_hook). */
+static void snapshot_due(rt_t *rt)
+{
+    uint64_t interval = rt->gc_seen > rt->snap_every ? rt->gc_seen : rt->snap_every;
+
+    rt->snap_due = false;
+    rt->snap_next = rt->gc_seen + interval;
+    if (rt->snap_busy || !rt->snap_fn)
+        return;
+    rt->snap_busy = true;
+    rt->snap_fn(rt->snap_arg, rt);
+    rt->snap_busy = false;
+}
+
 heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt__publish_stacks(rt);
     heap_ref_t r = heap_alloc_at(rt->heap, nptrs, scalar_bytes, site);
     if (r == 0) {
@@ -456,12 +627,16 @@ heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char
 
 void rt_safepoint(rt_t *rt)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt__publish_stacks(rt);
     heap_safepoint(rt->heap);
 }
 
 heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt_g_t *g = sched_local(rt->sched);
     if (!g) {
         if (sched_self_id(rt->sched) == 0)
@@ -489,6 +664,8 @@ heap_ref_t *rt_push(rt_t *rt, uint32_t n)
 
 void rt_pop(rt_t *rt, uint32_t n)
 {
+    if (__builtin_expect(rt->snap_due, 0))
+        snapshot_due(rt);
     rt_g_t *g = sched_local(rt->sched);
     if (!g || !g->roots[g->level])
         return;

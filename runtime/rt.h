@@ -64,6 +64,50 @@ void rt_note_end(rt_t *rt);
 ** A safepoint (so a spawn loop cannot hold off a stop-the-world). */
 typedef void (*rt_fn_t)(rt_t *rt, void *arg);
 int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg);
+/* rt_go for a goroutine whose function is labelled `label` (a string
+** literal, like "leak.watcher"): retention reports and goroutine-leak
+** groups name its root frames by it. rt_go() is rt_go_at() with NULL. */
+int64_t rt_go_at(rt_t *rt, rt_fn_t fn, void *arg, const char *label);
+/* The task's main goroutine is labelled "<label>.main" (label: the
+** kernel's name), copied. */
+void rt_set_main_label(rt_t *rt, const char *label);
+
+/* ---- Why is it still alive (#14) -------------------------------------
+** For a heap snapshot (shm_heap/heap_snapshot.h) taken by this process:
+** what each root container of this task is. `group` says what it is, the
+** same for goroutines alike ("goroutine leak.watcher [chan receive]"),
+** `instance` which one ("goroutine 4711 leak.watcher [chan receive, 12 GC
+** cycles]"). Goroutines are named by their label (rt_go_at; the main
+** goroutine's: rt_set_main_label; else no label) and what they wait
+** on (sched_foreach's reason). The strings are valid during the call. */
+typedef void (*rt_root_fn)(void *arg, heap_ref_t container, const char *group,
+                           const char *instance);
+void rt_roots_describe(rt_t *rt, rt_root_fn fn, void *arg);
+
+/* Goroutine leaks, as Go 1.26's goroutine-leak profile groups them: the
+** goroutines parked for at least min_cycles GC cycles, grouped by where
+** they block (label and wait reason), largest group first, into a
+** malloc'd array (*out, *nout; the caller frees). 0 or -ENOMEM. */
+typedef struct rt_gleak {
+    char where[96];              /* the goroutine's label, "(no label)" when none */
+    char reason[64];             /* its wait reason */
+    uint64_t count;
+    uint64_t min_cycles, max_cycles;   /* GC cycles blocked, over the group */
+} rt_gleak_t;
+int rt_goroutine_leaks(rt_t *rt, uint64_t min_cycles, rt_gleak_t **out, size_t *nout);
+
+/* Call fn at the first rt_alloc/rt_alloc_at/rt_push/rt_pop/rt_safepoint
+** after a GC cycle this task sees when `every_cycles` have passed since
+** the last call, the interval doubling with the cycles seen (calls after
+** cycles 4, 8, 16, 32, ... for 4: a task of n cycles takes about log2(n),
+** costing about twice the last), and after every collection this process
+** forces (heap_collect(), Go's runtime.GC(), as before a heap profile);
+** every_cycles 0: only after forced collections.
+** fn runs on the calling goroutine before the call does anything, with
+** everything rooted (a frame about to be popped still is): it may take a
+** heap snapshot; it must not call rt. NULL fn: off. */
+typedef void (*rt_snapshot_fn)(void *arg, rt_t *rt);
+void rt_set_snapshot_hook(rt_t *rt, rt_snapshot_fn fn, void *arg, uint64_t every_cycles);
 
 /* Allocate; on failure the task fails with "out of memory: ..." and this
 ** does not return. A safepoint. */

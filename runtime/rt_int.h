@@ -56,7 +56,9 @@
 #define HEAPSIM_RUNTIME_RT_INT_H
 
 #include "runtime/rt.h"
+#include "shm_heap/heap_snapshot.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/splitmix64.h"
@@ -86,6 +88,7 @@ typedef struct rt_g {
     int level;                  /* where the next push goes first */
     heap_ref_t *rec;            /* its allgs slot: the g record */
     heap_ref_t grec;            /* *rec, kept here (records never move) */
+    const char *label;          /* rt_go_at's label, NULL when none */
     struct rt_g *prev, *next;   /* on rt->live, or next on rt->free */
 } rt_g_t;
 
@@ -128,7 +131,17 @@ struct rt {
     size_t out_len, out_cap;
     rt_metric_t *metrics;
     size_t nmetrics;
+    char main_label[64];        /* rt_set_main_label's, "" none */
+    rt_snapshot_fn snap_fn;     /* rt_set_snapshot_hook's, NULL none */
+    void *snap_arg;
+    uint64_t snap_every;        /* cycles between snapshots, at least */
+    uint64_t snap_next;         /* gc_seen at which the next one is due */
+    bool snap_due;              /* set by the GC hooks, taken by rt_alloc */
+    bool snap_busy;             /* inside snap_fn */
 };
+
+/* Root stacks chan.c holds, described for rt_roots_describe (chan.c). */
+void chan__roots_describe(rt_t *rt, rt_root_fn fn, void *arg);
 
 /* A pseudo-random 64-bit number from the task's stream (seeded by the
 ** task's seed: a run is reproducible). */

@@ -249,6 +249,107 @@ static void case_runtime_objects(void)
     rtt_close(&w);
 }
 
+/* Goroutines labelled by rt_go_at, parked on a channel nobody sends on
+** across collections: grouped as leaks by label and wait reason with the
+** cycles they waited; their root stacks described by id, label and
+** reason; the snapshot hook called once, at the next rt call, for the
+** (forced) collections since. */
+#define LEAKY_N 5
+static int leaky_ready;
+
+static void leaky(rt_t *rt, void *arg)
+{
+    heap_ref_t *frame = rt_push(rt, 2);
+    frame[0] = *(heap_ref_t *)arg;            /* the channel */
+    frame[1] = rtt_tagged(rt, 9, false);
+    leaky_ready++;
+    chan_recv(rt, frame[0], NULL, NULL);
+    rt_pop(rt, 2);
+}
+
+typedef struct described {
+    int leaky, main_roots, other;
+    char leaky_inst[256];
+} described_t;
+
+static void on_root(void *arg, heap_ref_t container, const char *group, const char *instance)
+{
+    described_t *d = arg;
+    CHECK(container != 0);
+    if (strcmp(group, "goroutine t.leaky [chan receive]") == 0) {
+        d->leaky++;
+        snprintf(d->leaky_inst, sizeof d->leaky_inst, "%s", instance);
+    } else if (strcmp(group, "goroutine [running]") == 0) {
+        d->main_roots++;
+    } else {
+        d->other++;
+    }
+}
+
+static int snapshots;
+static void on_snapshot(void *arg, rt_t *rt)
+{
+    (void)rt;
+    ++*(int *)arg;
+}
+
+static void leaky_main(rt_t *rt, void *arg)
+{
+    sched_t *s = rt_sched(rt);
+    (void)arg;
+    rt_set_snapshot_hook(rt, on_snapshot, &snapshots, 2);
+    heap_ref_t *frame = rt_push(rt, 1);
+    frame[0] = chan_make(rt, 0, 0, 0);
+    for (int i = 0; i < LEAKY_N; i++)
+        rt_go_at(rt, leaky, &frame[0], "t.leaky");
+    rt_go(rt, leaky, &frame[0]);              /* no label */
+    while (leaky_ready < LEAKY_N + 1)
+        sched_yield(s);
+    rtt_churn(rt, 10);
+    CHECK_INT(snapshots, 0);
+    for (int c = 0; c < 3; c++)
+        CHECK(heap_collect(rt_heap(rt)) == 0);
+    rtt_churn(rt, 10);                         /* the snapshot is due: taken here */
+    CHECK_INT(snapshots, 1);
+    rtt_churn(rt, 10);
+    CHECK_INT(snapshots, 1);
+
+    rt_gleak_t *g;
+    size_t n;
+    REQUIRE(rt_goroutine_leaks(rt, 2, &g, &n) == 0);
+    REQUIRE(n == 2);
+    CHECK_STR(g[0].where, "t.leaky");
+    CHECK_STR(g[0].reason, "chan receive");
+    CHECK_UINT(g[0].count, LEAKY_N);
+    CHECK_UINT(g[0].min_cycles, 3);
+    CHECK_UINT(g[0].max_cycles, 3);
+    CHECK_STR(g[1].where, "(no label)");
+    CHECK_UINT(g[1].count, 1);
+    free(g);
+    REQUIRE(rt_goroutine_leaks(rt, 4, &g, &n) == 0);
+    CHECK_INT(n, 0);
+    free(g);
+
+    described_t d = {0};
+    rt_roots_describe(rt, on_root, &d);
+    CHECK_INT(d.leaky, LEAKY_N);
+    CHECK_INT(d.main_roots, 1);
+    CHECK(d.other >= 2);                      /* allgs, the unlabelled one, ... */
+    CHECK_CONTAINS(d.leaky_inst, " t.leaky [chan receive, 3 GC cycles]");
+    CHECK(strncmp(d.leaky_inst, "goroutine ", 10) == 0);
+    chan_close(rt, frame[0]);
+    rt_pop(rt, 1);
+}
+
+static void case_leaks(void)
+{
+    rtt_world_t w;
+    rtt_open(&w, 256u << 20, 0);
+    rtt_outcome_t o = rtt_run(&w, leaky_main, NULL);
+    CHECK_INT(o.rc, 0);
+    rtt_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const rtt_case_t cases[] = {
@@ -257,6 +358,7 @@ int main(int argc, char **argv)
         {"recycled", case_recycled},
         {"overflow", case_overflow},
         {"runtime_objects", case_runtime_objects},
+        {"leaks", case_leaks},
     };
     return rtt_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60);
 }

@@ -286,6 +286,8 @@ void sched_stacks_gc(sched_t *s)
 {
     uint64_t scanned = 0, nscanned = 0, shrinks = 0, copied = 0, ns = 0;
 
+    s->gc_count++;
+
     for (uint32_t i = 0; i < s->nslots; i++) {
         sched__gor_t *g = &s->gors[i];
         size_t depth;
@@ -970,6 +972,27 @@ static void exit_report(sched_t *s, const sched__gor_t *self)
     free(alive);
 }
 
+int sched_foreach(const sched_t *s, int (*fn)(void *arg, const sched_ginfo_t *g), void *arg)
+{
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        const sched__gor_t *g = &s->gors[i];
+        if (g->state == SCHED__FREE || g->state == SCHED__DEAD || g->ending)
+            continue;
+        sched_ginfo_t info = {
+            .id = g->id,
+            .local = g->local,
+            .wait_reason = g == s->current ? "running" : wait_reason(g),
+            .is_main = g->is_main,
+            .parked = g->state == SCHED__PARKED,
+            .blocked_cycles = g->state == SCHED__PARKED ? s->gc_count - g->park_gc : 0,
+        };
+        int rc = fn(arg, &info);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 const char *sched_exit_report(const sched_t *s)
 {
     return s->exit_report;
@@ -1172,6 +1195,7 @@ void sched_park_flags(sched_t *s, sched_waiter_t **w_out, const char *reason,
     if (s->unwinding)
         return;
     g->park_reason = reason != NULL ? reason : "park";
+    g->park_gc = s->gc_count;
     g->state = SCHED__PARKED;
     if (flags & SCHED_PARK_STACK_ASIDE) {
         g->park_aside = true;

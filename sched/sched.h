@@ -95,6 +95,23 @@ const char *sched_failure(const sched_t *s);
 ** next sched_run() or sched_destroy(). */
 const char *sched_exit_report(const sched_t *s);
 
+/* Added: every goroutine alive (not ended, not ending), in no particular
+** order: its id, its sched_local() pointer, what it waits on (as in
+** deadlock reports: the park reason, "sleep", "runnable", or "running"
+** for the caller), and, when parked, how many GC cycles
+** (sched_stacks_gc() calls) have passed since it parked. fn returning
+** non-zero stops the walk and is returned. fn must not spawn, end or
+** switch goroutines. */
+typedef struct sched_ginfo {
+    int64_t id;
+    void *local;
+    const char *wait_reason;
+    bool is_main;                 /* SCHED_SPAWN_MAIN */
+    bool parked;
+    uint64_t blocked_cycles;      /* parked: GC cycles since; else 0 */
+} sched_ginfo_t;
+int sched_foreach(const sched_t *s, int (*fn)(void *arg, const sched_ginfo_t *g), void *arg);
+
 /* ---- From inside a goroutine ---------------------------------------- */
 
 /* The goroutine yield is linked as sched_gosched() and spelled

@@ -276,6 +276,7 @@ typedef struct sched__gor {
     void *arg;
     void *local;                   /* sched_local() */
     const char *park_reason;       /* while PARKED */
+    uint64_t park_gc;              /* s->gc_count when it parked */
     uint32_t stack_bytes;          /* estimated committed depth, whole pages */
     uint32_t go_bytes;             /* Go's stack size for it (see the picture) */
     uint32_t go_trip;              /* depth from top beyond which Go's would grow */
@@ -365,6 +366,7 @@ struct sched {
     bool unwinding;                /* sched_run is ending the survivors */
     int fail_rc;                   /* 0, SCHED_EFAILED or SCHED_EDEADLOCK */
     bool main_returned;            /* the main goroutine's fn returned */
+    uint64_t gc_count;             /* sched_stacks_gc() calls: GC cycles seen */
     char failure[SCHED__FAILURE_BYTES];
     char exit_report[SCHED__FAILURE_BYTES];
     sched_hooks_t hooks;

@@ -1,8 +1,8 @@
--- storage/schema.sql -- the heapsim run-history database, schema version 2.
+-- storage/schema.sql -- the heapsim run-history database, schema version 4.
 --
 -- This file is the schema: the build embeds it in the library
 -- (schema_to_c.awk), store_open() runs it on a fresh file and sets
--- PRAGMA user_version = 2 (STORE_SCHEMA_VERSION) in the same transaction.
+-- PRAGMA user_version = 4 (STORE_SCHEMA_VERSION) in the same transaction.
 -- A file of an earlier version is migrated forward by store_open()
 -- (storage/store_migrate.c, one step per version); a file of a later
 -- version, or without these tables and columns, is not opened.
@@ -242,4 +242,54 @@ CREATE TABLE heap_profiles (
     inuse_objects INTEGER NOT NULL,        -- of those, not swept yet
     inuse_bytes   INTEGER NOT NULL,        -- their bytes
     PRIMARY KEY (task_id, cycle, site)     -- one row per site and snapshot
+);
+
+-- Version 4. Why a task's objects are alive: a heap snapshot taken with the
+-- world stopped (at every few GC cycles while profiling is on, and when the
+-- task's main goroutine returns), its dominator tree and paths from the
+-- roots. One row per snapshot; retention_sites and goroutine_leaks hang off it.
+CREATE TABLE retention (
+    task_id    INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,  -- the task
+    cycle      INTEGER NOT NULL,   -- GC cycles of the task's heap when taken
+    final      INTEGER NOT NULL,   -- 1 if taken when the task's main goroutine returned
+    worker     TEXT,               -- the worker that took it
+    objects    INTEGER NOT NULL,   -- objects reachable from the roots
+    bytes      INTEGER NOT NULL,   -- their bytes (size classes)
+    pause_ns   INTEGER NOT NULL,   -- how long the world was stopped for the walk
+    min_cycles INTEGER NOT NULL,   -- goroutine_leaks counts goroutines blocked this many cycles or more
+    pprof      BLOB NOT NULL,      -- retention profile: pprof, gzipped; stacks are dominator chains
+    PRIMARY KEY (task_id, cycle, final)  -- one row per snapshot
+);
+-- Per allocation site (sampled objects carry one): the group of roots that
+-- holds most of its objects, what they retain, and the path to the largest.
+CREATE TABLE retention_sites (
+    task_id    INTEGER NOT NULL,   -- the snapshot: task,
+    cycle      INTEGER NOT NULL,   -- cycle
+    final      INTEGER NOT NULL,   -- and final, as in retention
+    site       TEXT NOT NULL,      -- allocation site label
+    root_group TEXT NOT NULL,      -- what holds them, e.g. 'goroutine leak.watcher [chan receive]'
+    root       TEXT NOT NULL,      -- the root on the path, e.g. 'goroutine 12 leak.watcher [chan receive, 3 GC cycles]'
+    roots      INTEGER NOT NULL,   -- roots of that group holding the site's objects
+    objects    INTEGER NOT NULL,   -- the site's sampled objects held through them
+    site_objects INTEGER NOT NULL, -- the site's sampled objects reachable at all
+    retained_bytes INTEGER NOT NULL,  -- bytes those objects retain (dominator tree)
+    holder     TEXT NOT NULL,      -- their closest common dominator (or the root group)
+    holder_retained_bytes INTEGER NOT NULL,  -- bytes it retains
+    path       TEXT NOT NULL,      -- root, then one '-> label (B B, retains R B)' line per object
+    PRIMARY KEY (task_id, cycle, final, site),  -- one row per site and snapshot
+    FOREIGN KEY (task_id, cycle, final) REFERENCES retention(task_id, cycle, final) ON DELETE CASCADE  -- the snapshot
+);
+-- Goroutines blocked for min_cycles GC cycles or more, grouped by where they
+-- block (Go 1.26's goroutine-leak profile groups them so).
+CREATE TABLE goroutine_leaks (
+    task_id    INTEGER NOT NULL,   -- the snapshot: task,
+    cycle      INTEGER NOT NULL,   -- cycle
+    final      INTEGER NOT NULL,   -- and final, as in retention
+    label      TEXT NOT NULL,      -- the goroutine's label (its function), '(no label)' if none
+    reason     TEXT NOT NULL,      -- its wait reason, e.g. 'chan receive'
+    count      INTEGER NOT NULL,   -- goroutines blocked so
+    min_cycles INTEGER NOT NULL,   -- the fewest GC cycles any of them has been blocked
+    max_cycles INTEGER NOT NULL,   -- the most
+    PRIMARY KEY (task_id, cycle, final, label, reason),  -- one row per group and snapshot
+    FOREIGN KEY (task_id, cycle, final) REFERENCES retention(task_id, cycle, final) ON DELETE CASCADE  -- the snapshot
 );

@@ -146,6 +146,9 @@ static const struct {
     {"params", 2},
     {"events", 2},
     {"heap_profiles", 3},
+    {"retention", 4},
+    {"retention_sites", 4},
+    {"goroutine_leaks", 4},
 };
 
 static bool table_newer_than(const char *table, int64_t version)

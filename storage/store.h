@@ -20,7 +20,7 @@
 #include "base/gc_fields.h"
 #include "storage/store_model.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */
@@ -224,6 +224,44 @@ void store_profile_free(store_profile_t *p);
 ** store_profile_load's; nothing to free on failure. */
 int store_profile_cycles(store_t *st, int64_t run_id, int64_t seq, int64_t **cycles_p,
                          size_t *n_p, int64_t *seq_out);
+/* ---- Why objects are alive (retention, retention_sites, goroutine_leaks) -- */
+
+typedef struct store_retention_site {
+    char *site, *root_group, *root, *holder, *path;
+    int64_t roots, objects, site_objects;
+    int64_t retained_bytes, holder_retained_bytes;
+} store_retention_site_t;
+
+typedef struct store_goroutine_leak {
+    char *label, *reason;
+    int64_t count, min_cycles, max_cycles;
+} store_goroutine_leak_t;
+
+/* One heap snapshot's analysis (schema.sql, version 4). */
+typedef struct store_retention {
+    int64_t task_id;
+    int64_t cycle, final;
+    char *worker;
+    int64_t objects, bytes, pause_ns, min_cycles;
+    unsigned char *pprof;        /* gzipped pprof */
+    size_t pprof_len;
+    store_retention_site_t *sites;
+    size_t nsites;
+    store_goroutine_leak_t *leaks;
+    size_t nleaks;
+} store_retention_t;
+
+/* Store a snapshot's rows in one transaction of its own unless one is
+** open; one of the same task, cycle and final is replaced. */
+int store_retention_insert(store_t *st, const store_retention_t *r);
+/* Every snapshot of task `seq` (>= 0) of run `run_id`, oldest first (a
+** final one after the others of its cycle), into a malloc'd array (*out,
+** *n; store_retention_free). None is 0 with *n = 0. STORE_ENOTFOUND when
+** there is no such run or task; nothing to free on failure. */
+int store_retention_load(store_t *st, int64_t run_id, int64_t seq, store_retention_t **out,
+                         size_t *n);
+void store_retention_free(store_retention_t *r, size_t n);
+
 /* ---- Events ------------------------------------------------------- */
 
 /* Something that happened to a run besides its results: "worker_lost",

@@ -105,10 +105,56 @@ static const char step_2_to_3[] =
     " alloc_bytes INTEGER NOT NULL, inuse_objects INTEGER NOT NULL,"
     " inuse_bytes INTEGER NOT NULL, PRIMARY KEY (task_id, cycle, site));\n";
 
+/* Version 4: why objects are alive (retention, retention_sites,
+** goroutine_leaks; `heapsim leaks`). Self-contained: new tables only. */
+static const char step_3_to_4[] =
+    "CREATE TABLE retention (\n"
+    "    task_id    INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,\n"
+    "    cycle      INTEGER NOT NULL,\n"
+    "    final      INTEGER NOT NULL,\n"
+    "    worker     TEXT,\n"
+    "    objects    INTEGER NOT NULL,\n"
+    "    bytes      INTEGER NOT NULL,\n"
+    "    pause_ns   INTEGER NOT NULL,\n"
+    "    min_cycles INTEGER NOT NULL,\n"
+    "    pprof      BLOB NOT NULL,\n"
+    "    PRIMARY KEY (task_id, cycle, final)\n"
+    ");\n"
+    "CREATE TABLE retention_sites (\n"
+    "    task_id    INTEGER NOT NULL,\n"
+    "    cycle      INTEGER NOT NULL,\n"
+    "    final      INTEGER NOT NULL,\n"
+    "    site       TEXT NOT NULL,\n"
+    "    root_group TEXT NOT NULL,\n"
+    "    root       TEXT NOT NULL,\n"
+    "    roots      INTEGER NOT NULL,\n"
+    "    objects    INTEGER NOT NULL,\n"
+    "    site_objects INTEGER NOT NULL,\n"
+    "    retained_bytes INTEGER NOT NULL,\n"
+    "    holder     TEXT NOT NULL,\n"
+    "    holder_retained_bytes INTEGER NOT NULL,\n"
+    "    path       TEXT NOT NULL,\n"
+    "    PRIMARY KEY (task_id, cycle, final, site),\n"
+    "    FOREIGN KEY (task_id, cycle, final) REFERENCES retention(task_id, cycle, final) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE goroutine_leaks (\n"
+    "    task_id    INTEGER NOT NULL,\n"
+    "    cycle      INTEGER NOT NULL,\n"
+    "    final      INTEGER NOT NULL,\n"
+    "    label      TEXT NOT NULL,\n"
+    "    reason     TEXT NOT NULL,\n"
+    "    count      INTEGER NOT NULL,\n"
+    "    min_cycles INTEGER NOT NULL,\n"
+    "    max_cycles INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (task_id, cycle, final, label, reason),\n"
+    "    FOREIGN KEY (task_id, cycle, final) REFERENCES retention(task_id, cycle, final) ON DELETE CASCADE\n"
+    ");\n";
+
 /* steps[v]: version v to v + 1. */
 static const char *const steps[STORE_SCHEMA_VERSION] = {
     [1] = step_1_to_2,
     [2] = step_2_to_3,
+    [3] = step_3_to_4,
 };
 
 int store__migrate(store_t *st, int64_t from)

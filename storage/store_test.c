@@ -1717,10 +1717,83 @@ static void test_heap_profiles(void)
     free(path);
 }
 
+/* Heap snapshots' analyses: stored with their sites, goroutine groups and
+** pprof bytes, replaced at the same (cycle, final), loaded oldest first;
+** deleting the run takes them along. */
+static void test_retention(void)
+{
+    char *path = tmp_path("retention.db");
+    char err[512];
+    fixture_t fx = { 0 };
+    store_retention_site_t sites[2] = {
+        { .site = "leak.payload", .root_group = "goroutine leak.watcher [chan receive]",
+          .root = "goroutine 7 leak.watcher [chan receive, 3 GC cycles]",
+          .holder = "goroutine leak.watcher [chan receive]", .path = "goroutine 7\n-> leak.payload",
+          .roots = 5, .objects = 5, .site_objects = 6, .retained_bytes = 5120,
+          .holder_retained_bytes = 6000 },
+        { .site = "t.b", .root_group = "globals", .root = "globals of process 1",
+          .holder = "t.table", .path = "globals", .roots = 1, .objects = 1,
+          .site_objects = 1, .retained_bytes = 8, .holder_retained_bytes = 80 },
+    };
+    store_goroutine_leak_t leaks[1] = {
+        { .label = "leak.watcher", .reason = "chan receive", .count = 3, .min_cycles = 2,
+          .max_cycles = 9 },
+    };
+    unsigned char pprof[4] = { 0x1f, 0x8b, 0, 1 };
+    store_retention_t r = { .cycle = 9, .final = 0, .worker = "w", .objects = 100, .bytes = 4096,
+                            .pause_ns = 777, .min_cycles = 2, .pprof = pprof,
+                            .pprof_len = sizeof pprof, .sites = sites, .nsites = 2,
+                            .leaks = leaks, .nleaks = 1 };
+    store_retention_t *got;
+    size_t n;
+
+    REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
+    REQUIRE_RC(fill_run(&fx, "t-ret", "fib"), 0, store_strerror);
+    r.task_id = fx.task_id[1];
+    REQUIRE_RC(store_retention_insert(fx.st, &r), 0, store_strerror);
+    r.final = 1;
+    r.nsites = 1;
+    r.nleaks = 0;
+    REQUIRE_RC(store_retention_insert(fx.st, &r), 0, store_strerror);
+    r.objects = 101;                             /* the same snapshot again: replaced */
+    REQUIRE_RC(store_retention_insert(fx.st, &r), 0, store_strerror);
+
+    REQUIRE_RC(store_retention_load(fx.st, fx.run_id, 1, &got, &n), 0, store_strerror);
+    REQUIRE(n == 2);
+    CHECK(got[0].cycle == 9 && got[0].final == 0 && got[1].final == 1);
+    CHECK_INT(got[0].objects, 100);
+    CHECK_INT(got[1].objects, 101);
+    CHECK_STR(got[0].worker, "w");
+    CHECK(got[0].pprof_len == sizeof pprof && memcmp(got[0].pprof, pprof, sizeof pprof) == 0);
+    REQUIRE(got[0].nsites == 2 && got[1].nsites == 1);
+    CHECK_STR(got[0].sites[0].site, "leak.payload");   /* most retained first */
+    CHECK_STR(got[0].sites[0].path, "goroutine 7\n-> leak.payload");
+    CHECK_INT(got[0].sites[0].holder_retained_bytes, 6000);
+    CHECK_STR(got[0].sites[1].holder, "t.table");
+    REQUIRE(got[0].nleaks == 1);
+    CHECK_INT(got[1].nleaks, 0);
+    CHECK_STR(got[0].leaks[0].reason, "chan receive");
+    CHECK_INT(got[0].leaks[0].max_cycles, 9);
+    store_retention_free(got, n);
+
+    REQUIRE_RC(store_retention_load(fx.st, fx.run_id, 0, &got, &n), 0, store_strerror);
+    CHECK(n == 0 && got == NULL);
+    CHECK_RC(store_retention_load(fx.st, fx.run_id, 9, &got, &n), STORE_ENOTFOUND, store_strerror);
+    CHECK_CONTAINS(store_errmsg(fx.st), "has no task 9");
+    r.task_id = 999;
+    CHECK_RC(store_retention_insert(fx.st, &r), STORE_EUSAGE, store_strerror);
+    store_close(&fx.st);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM retention_sites"), 3);
+    CHECK(raw_exec(path, "PRAGMA foreign_keys = ON; DELETE FROM runs;") == SQLITE_OK);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM retention"), 0);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     static const testrun_case_t tests[] = {
         { "heap_profiles", test_heap_profiles },
+        { "retention", test_retention },
         { "schema_embedded", test_schema_embedded },
         { "gc_fields_schema", test_gc_fields_schema },
         { "gc_fields_roundtrip", test_gc_fields_roundtrip },

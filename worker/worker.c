@@ -46,6 +46,7 @@
 #include "shm_heap/heap.h"
 #include "runtime/rt.h"
 #include "sched/sched.h"
+#include "worker/retention.h"
 
 #define MAX_HEAPS 64
 #define GC_QUEUE_MAX 4096
@@ -552,6 +553,7 @@ typedef struct task_entry {
     kernel_fn_t fn;
     rt_t *rt;
     const kparams_t *params;
+    retention_t *retention;       /* heap snapshots, when profiling; else NULL */
 } task_entry_t;
 
 static void task_main(sched_t *s, void *arg)
@@ -559,6 +561,10 @@ static void task_main(sched_t *s, void *arg)
     task_entry_t *e = arg;
     (void)s;
     e->fn(e->rt, e->params);
+    /* The program's main returns: what is alive now, goroutines it left
+    ** included, before they are ended. */
+    if (e->retention)
+        retention_take(e->retention, e->rt, true);
 }
 
 static int ensure_sched(worker_t *w, int64_t stack_reserve)
@@ -591,9 +597,10 @@ static void fail_result(proto_result_t *r, const char *fmt, ...)
 
 /* Run task t into result r and, when the heap profile is on, its final
 ** snapshot into *prof (type PROTO_PROFILE; else left PROTO_SAMPLE with
-** nothing to free). */
+** nothing to free) and its heap snapshots' analyses into *ret (retention.h;
+** the caller has retention_init'ed it and frees it). */
 static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
-                     proto_msg_t *prof)
+                     proto_msg_t *prof, retention_t *ret)
 {
     heap_t *heap = NULL;
     rt_t *rt = NULL;
@@ -629,6 +636,12 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     }
     rt_set_gc_hook(rt, on_gc_cycle, w);   /* rt's own comes first */
     task_entry_t entry = {.fn = fn, .rt = rt, .params = &t->params};
+    if (t->mem_profile_rate > 0) {
+        /* Why is it alive: snapshots every few cycles and at the end. */
+        rt_set_main_label(rt, t->params.kernel->name);
+        rt_set_snapshot_hook(rt, retention_hook, ret, RETENTION_EVERY_CYCLES);
+        entry.retention = ret;
+    }
 
     reset_peak_rss();
     heap_enter(heap);
@@ -902,7 +915,9 @@ static int serve_session(worker_t *w)
             continue;
         }
         proto_msg_t res = {.type = PROTO_RESULT}, prof = {.type = PROTO_SAMPLE};
-        run_task(w, &msg.u.task, &res.u.result, &prof);
+        retention_t ret;
+        retention_init(&ret, w->name, msg.u.task.task_id);
+        run_task(w, &msg.u.task, &res.u.result, &prof, &ret);
         /* GC cycles and the final heap profile of this task go out before
         ** its result. */
         proto_gc_t *batch;
@@ -928,8 +943,13 @@ static int serve_session(worker_t *w)
             send_gc_batch(w->sock, batch, n);
             if (prof.type == PROTO_PROFILE)
                 send_msg(w->sock, &prof);
+            if (ret.running.type == PROTO_RETENTION)
+                send_msg(w->sock, &ret.running);
+            if (ret.final.type == PROTO_RETENTION)
+                send_msg(w->sock, &ret.final);
             rc = deliver_result(w, &res);
         }
+        retention_free(&ret);
         proto_msg_free(&prof);
         proto_msg_free(&res);
         proto_msg_free(&msg);
