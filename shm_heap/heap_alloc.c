@@ -373,6 +373,7 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
     for (;;) {
         heap_safepoint(h);
         if (bytes > HEAP_MAX_SMALL_BYTES) {
+            heap__sweep_credit(h, bytes);
             heap__sweep_some(h, REFILL_SWEEP_SPANS);
             int rc;
             heap_ref_t r = alloc_large(h, nptrs, bytes, &collected, &rc);
@@ -392,6 +393,8 @@ static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
         }
         /* LAZY SWEEP: a refill sweeps some spans first (Go's proportional
         ** sweep), which may put spans of its class on the list. */
+        const heap__class_t *cl = &heap__classes[spc >> 1];
+        heap__sweep_credit(h, (uint64_t)cl->nelems * cl->elem_bytes);
         if (heap__sweep_some(h, REFILL_SWEEP_SPANS)) {
             /* Like Go's mcentral.cacheSpan: sweep on a while the class
             ** has nothing swept, before the heap grows. */

@@ -1220,6 +1220,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     }
     heap__atomic_store(&hdr->heap_scan_bytes, hdr->mark_scan_work + m.scan_work);
     heap__pacer_update_locked(h);
+    if (conc)
+        heap__sweep_pace_locked(h);
     c->globals_bytes = heap__atomic_load(&hdr->pacer_globals_bytes);
     scavenge_pace(h, (uint64_t)c->heap_start_bytes, last_goal);
     c->heap_goal_bytes = reported_goal(h);

@@ -551,6 +551,9 @@ typedef struct heap__hdr {
     uint32_t sweep_cursor;           /* the next span start to sweep */
     uint32_t sweep_end;              /* hwm_page when the sweep began */
     uint32_t coalesce_needed;        /* spans were freed without merging */
+    uint64_t sweep_pages_swept;      /* pages swept by this sweep (atomic) */
+    uint64_t sweep_live_basis;       /* heap_live_bytes when it began */
+    uint64_t sweep_ppb_fixed;        /* pages to sweep per byte allocated, 32.32 */
     uint64_t free_nonempty[HEAP__FREE_BUCKETS / 64];
     uint32_t free_head[HEAP__FREE_BUCKETS];
 
@@ -877,9 +880,17 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st);
 ** coalesces the free lists (heap__coalesce_locked). The next cycle, a
 ** stop-the-world cycle and heap_verify finish what is left first. */
 void heap__sweep_begin_locked(heap_t *h);
+/* After the pacer has set the next trigger: the proportional sweep's
+** rate (heap__sweep_credit). */
+void heap__sweep_pace_locked(heap_t *h);
 /* Sweep at most max_spans unswept spans (takes the heap lock). Returns
 ** how many it swept; 0 when there is no sweep. */
 uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans);
+/* Go's proportional sweep (deductSweepCredit): before handing out
+** `bytes` more, sweep until the pages swept keep pace with the bytes
+** allocated since the sweep began, so that it is done by the next
+** trigger. Takes the heap lock when it sweeps. */
+void heap__sweep_credit(heap_t *h, uint64_t bytes);
 /* Sweep everything left (heap lock held, and every central lock or none:
 ** `centrals_held` says which). */
 void heap__sweep_finish_locked(heap_t *h, bool centrals_held);

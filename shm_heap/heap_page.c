@@ -660,8 +660,25 @@ void heap__sweep_begin_locked(heap_t *h)
     __atomic_store_n(&hdr->sweepgen, hdr->sweepgen + 1, __ATOMIC_RELEASE);
     hdr->sweep_cursor = hdr->first_page;
     hdr->sweep_end = hdr->hwm_page;
+    hdr->sweep_ppb_fixed = 0;
+    __atomic_store_n(&hdr->sweep_pages_swept, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->sweep_active, 1, __ATOMIC_RELEASE);
     __atomic_or_fetch(&hdr->poll, HEAP__POLL_SWEEP, __ATOMIC_SEQ_CST);
+}
+
+void heap__sweep_pace_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    /* Go's gcPaceSweeper: every in-use page swept by the time the heap
+    ** reaches the next trigger, at least 1 MiB away. */
+    uint64_t live = heap__atomic_load(&hdr->heap_live_bytes);
+    uint64_t trigger = heap__pacer_trigger(&hdr->pacer, HEAP__PACER_NONE, NULL);
+    uint64_t distance = trigger != HEAP__PACER_NONE && trigger > live ? trigger - live : 0;
+    if (distance < (1u << 20))
+        distance = 1u << 20;
+    uint64_t pages = heap__atomic_load(&hdr->inuse_pages);
+    hdr->sweep_live_basis = live;
+    hdr->sweep_ppb_fixed = (uint64_t)(((unsigned __int128)pages << 32) / distance);
 }
 
 /* Push a swept span with room onto its class's list (heap lock held; the
@@ -728,6 +745,7 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
                 sweep_large(h, sp, s, gen, NULL);
             heap__fault(h, HEAP__FP_SWEEP);
             swept++;
+            __atomic_add_fetch(&hdr->sweep_pages_swept, n, __ATOMIC_RELAXED);
             if (sp->state == HEAP__SPAN_FREE) {
                 __atomic_sub_fetch(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
                 if (run.start && run.start + run.npages == s) {
@@ -770,6 +788,21 @@ uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans)
     uint32_t n = sweep_batch_locked(h, max_spans, false);
     heap__unlock(h);
     return n;
+}
+
+void heap__sweep_credit(heap_t *h, uint64_t bytes)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!__atomic_load_n(&hdr->sweep_active, __ATOMIC_ACQUIRE))
+        return;
+    uint64_t live = heap__atomic_load(&hdr->heap_live_bytes) + bytes;
+    uint64_t basis = heap__atomic_load(&hdr->sweep_live_basis);
+    uint64_t allocated = live > basis ? live - basis : 0;
+    uint64_t target =
+        (uint64_t)(((unsigned __int128)allocated * heap__atomic_load(&hdr->sweep_ppb_fixed)) >> 32);
+    while (__atomic_load_n(&hdr->sweep_pages_swept, __ATOMIC_RELAXED) < target &&
+           heap__sweep_some(h, 16) > 0)
+        ;
 }
 
 void heap__sweep_finish_locked(heap_t *h, bool centrals_held)
