@@ -42,11 +42,15 @@ int render_runs(FILE *out, const store_run_info_t *runs, size_t n,
 ** aggregated: mean, min..max over the tasks done) wall, allocations, GC
 ** cycles, GC CPU share, p50/p99/max pause, peak heap, goroutines, stacks
 ** and the kernel's metrics, in human units; then the tasks, their errors
-** and the run's events. JSON: the run's fields, "settings", "tasks"
-** (every figure), "events" and
+** and the run's events. Text read from the file (names, errors, events)
+** is printed with its control characters escaped. JSON: the run's fields,
+** "settings", "tasks" (every figure, "metrics", "result": {"output",
+** METRIC: value, ...}, "runtime_metrics" under Go's names), "events" and
 ** "points": [{"kernel", "label", "sweep_point", "params", "runtime",
 ** "repeats", "done", "failed", FIGURE: {"mean", "min", "max", "n"}, ...,
-** "metrics": {NAME: {"mean", "min", "max", "n", "unit"}}}]. */
+** "metrics": {NAME: {"mean", "min", "max", "n", "unit"}}}].
+** It is also `heapsim run`'s summary (launcher/), so that the run's
+** JSON and `show --json` of it are one document. */
 int render_show(FILE *out, const store_run_view_t *run, render_format_t format);
 
 /* One side of a comparison: a run, and optionally one of its points (by

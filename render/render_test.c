@@ -219,6 +219,7 @@ static void test_show(void)
     CHECK_CONTAINS(text, "4.10 %");
     CHECK_CONTAINS(text, "P99 PAUSE");
     CHECK(!strstr(text, "events:"));
+
     free(text);
 
     /* Events, when the run has any. */
@@ -256,8 +257,82 @@ static void test_show(void)
     CHECK(json_object_get_type(at(doc, "events.0.count")) == json_type_null);
     json_object_put(doc);
     free(text);
+
+    /* Points without a label are named by their parameters. */
+    arg.format = RENDER_TEXT;
+    free(run->points[0].label);
+    run->points[0].label = NULL;
+    free(run->points[0].params_json);
+    run->points[0].params_json = strdup("{\"depth\":10,\"mode\":\"tree\"}");
+    text = capture(do_show, &arg, &rc);
+    CHECK_CONTAINS(text, "\n  depth=10 mode=tree  churn ");
+    free(run->points[0].params_json);
+    run->points[0].params_json = strdup("{}");
+    free(text);
+    text = capture(do_show, &arg, &rc);
+    CHECK_CONTAINS(text, "\n  churn     churn ");
+    free(text);
     store_run_view_free(&run);
     CHECK(run == NULL);
+}
+
+/* What the old end-of-run printer gave `heapsim run` and scripts read
+** (each task's "result": output and metrics), and text from the file that
+** must not reach a terminal raw or a JSON reader as invalid UTF-8. */
+static void test_show_result_and_hostile_text(void)
+{
+    store_run_view_t *run = make_run(8, 1, walls_apart);
+    show_arg_t arg = {run, RENDER_JSON};
+    struct json_object *doc, *unknown = (struct json_object *)1;
+    int rc;
+    char *text;
+
+    free(run->info.name);
+    run->info.name = strdup("evil\x1b[2J\nname");
+    run->info.error = strdup("stopped\nby \x07 hand");
+    run->tasks[0].output = strdup("line one\n\xff\xfe end \xc3\xa9");
+    run->tasks[1].error = strdup("out of heap\x1b[31m\nat depth 30");
+    free(run->tasks[1].kernel);
+    run->tasks[1].kernel = strdup("k\x1b");
+    free(run->tasks[1].metrics[0].name);
+    run->tasks[1].metrics[0].name = strdup("output");   /* never the output */
+    run->nevents = 1;
+    run->events = calloc(1, sizeof *run->events);
+    run->events[0] = (store_event_view_t){.unix_ns = 1700000001000000000LL,
+                                          .task_id = STORE_NONE, .count = STORE_NONE,
+                                          .kind = strdup("peer_refused"),
+                                          .detail = strdup("bad\x1b[0m peer\r")};
+
+    text = capture(do_show, &arg, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    doc = parse(text);
+    REQUIRE(doc != NULL);
+    CHECK_STR(json_object_get_string(at(doc, "tasks.0.result.output")),
+              "line one\n\xef\xbf\xbd\xef\xbf\xbd end \xc3\xa9");
+    CHECK(json_object_is_type(at(doc, "tasks.0.result.trees_ns"), json_type_double));
+    CHECK(json_object_get_double(at(doc, "tasks.0.result.trees_ns")) == 220280343.0);
+    CHECK(json_object_object_get_ex(at(doc, "tasks.1.result"), "output", &unknown));
+    CHECK(unknown == NULL);                           /* none: null, not the metric */
+    CHECK_INT(json_object_object_length(at(doc, "tasks.1.result")), 1);
+    CHECK_STR(json_object_get_string(at(doc, "name")), "evil\x1b[2J\nname");
+    CHECK_STR(json_object_get_string(at(doc, "tasks.1.error")),
+              "out of heap\x1b[31m\nat depth 30");
+    CHECK(json_object_is_type(at(doc, "tasks.0.runtime_metrics"), json_type_object));
+    json_object_put(doc);
+    free(text);
+
+    arg.format = RENDER_TEXT;
+    text = capture(do_show, &arg, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strchr(text, 0x1b) == NULL);
+    CHECK(strchr(text, 0x07) == NULL);
+    CHECK(strchr(text, '\r') == NULL);
+    CHECK_CONTAINS(text, "run 8: evil\\x1b[2J\\nname (done)\n");
+    CHECK_CONTAINS(text, "  error     stopped\n            by \\x07 hand\n");
+    CHECK_CONTAINS(text, "error of task 1 (k\\x1b): out of heap\\x1b[31m\n    at depth 30\n");
+    CHECK_CONTAINS(text, "peer_refused  bad\\x1b[0m peer\\x0d\n");
+    free(text);
+    store_run_view_free(&run);
 }
 
 typedef struct runs_arg {
@@ -535,6 +610,7 @@ int main(int argc, char **argv)
         {"human_units", test_human_units},
         {"welch", test_welch},
         {"show", test_show},
+        {"show_result_and_hostile_text", test_show_result_and_hostile_text},
         {"runs", test_runs},
         {"compare", test_compare},
         {"html", test_html},

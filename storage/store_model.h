@@ -131,6 +131,7 @@ typedef struct store_task_view {
     int64_t task_id, seq, sweep_point, repeat_index;
     char *kernel, *label, *status, *worker, *error;
     char *params_json, *runtime_json;
+    char *output;                /* the kernel's output text; NULL: none */
     double fig[STORE_FIG_COUNT]; /* NAN when unknown */
     store_metric_t *metrics;     /* in name order */
     size_t nmetrics;

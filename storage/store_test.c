@@ -852,8 +852,10 @@ static void test_read_model(void)
             CHECK_STR(t->metrics[0].unit, "ops");
             CHECK_STR(t->metrics[1].unit, "ns");
         }
+        CHECK_STR(t->output, output_text);           /* byte for byte */
         CHECK_STR(view->tasks[1].status, "failed");
         CHECK_CONTAINS(view->tasks[1].error, "out of heap");
+        CHECK(view->tasks[1].output == NULL);
         /* A task never started: every figure unknown. */
         CHECK(isnan(view->tasks[2].fig[STORE_FIG_wall_ns]));
         CHECK(isnan(view->tasks[2].fig[STORE_FIG_pause_p99_ns]));
