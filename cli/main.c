@@ -884,22 +884,47 @@ static int cmd_compare(const command_t *cmd, const opts_t *o, int argc, char **a
     return rc;
 }
 
+/* The query's rows, as storage steps them, through render. Nothing is
+** printed when the statement fails before its first row. Exit status. */
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
     store_query_opts_t qo = {
-        .format = o->json ? STORE_QUERY_JSON : o->csv ? STORE_QUERY_CSV : STORE_QUERY_TABLE,
         .timeout_ms = o->timeout_ms,
         .max_value_bytes = o->max_value_bytes,
     };
+    store_query_t *q = NULL;
+    render_rows_t *rows = NULL;
+    const store_value_t *values;
+    const char **names = NULL;
     store_t *st;
+    int src, rrc = 0;
     int rc = open_history(cmd->name, o, &st);
     if (rc)
         return rc;
-    rc = store_query_print(st, stdout, o->args[0], &qo);
-    if (rc != 0)
+    if ((src = store_query_open(st, o->args[0], &qo, &q)) == 0 &&
+        (src = store_query_step(q, &values)) >= 0) {
+        size_t ncols = store_query_columns(q);
+        names = calloc(ncols ? ncols : 1, sizeof *names);
+        for (size_t col = 0; names && col < ncols; col++)
+            names[col] = store_query_column_name(q, col);
+        rrc = names ? render_rows_new(stdout, out_format(o), names, ncols, &rows)
+                    : RENDER_ENOMEM;
+        while (rrc == 0 && src == 1 && (rrc = render_rows_add(rows, values)) == 0)
+            src = store_query_step(q, &values);
+        if (rrc == 0 && src == 0)
+            rrc = render_rows_end(rows);
+    }
+    render_rows_destroy(&rows);
+    if (src < 0)
         fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+    else if (rrc != 0)
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rrc));
+    free(names);
+    store_query_close(&q);
     store_close(&st);
-    return rc == 0 ? 0 : rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+    if (src < 0)
+        return src == STORE_EUSAGE ? EXIT_USAGE : 1;
+    return rrc == 0 ? 0 : rrc == RENDER_ETOOBIG ? EXIT_USAGE : 1;
 }
 
 /* ---- output files ------------------------------------------------------- */

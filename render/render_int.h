@@ -2,8 +2,8 @@
 ** render/render_int.h -- what the files of the render module share.
 **
 ** The picture: each command's renderer (render_runs.c, render_show.c,
-** render_compare.c, render_export.c, render_html.c) turns read-model
-** structs into text. They share human units (render_fmt.c: "220 ms",
+** render_compare.c, render_export.c, render_html.c, render_rows.c for
+** `sql`) turns read-model structs into text. They share human units (render_fmt.c: "220 ms",
 ** "75.5 MiB", "1.23M", "4.1 %"), the statistics of repeats
 ** (render_stats.c: mean, min..max, Welch's t-test), JSON helpers over
 ** json-c; tables print with base/table.h.

@@ -19,6 +19,8 @@ const char *render_strerror(int rc)
     case RENDER_EIO: return "writing the output failed";
     case RENDER_ENOMEM: return "out of memory";
     case RENDER_EUSAGE: return "bad arguments";
+    case RENDER_ETOOBIG: return "the result is larger than 64 MiB, too large to align as a "
+                                "table: use --csv or --json (streamed)";
     default: return "unknown render error";
     }
 }

@@ -592,6 +592,118 @@ static void test_export(void)
     store_run_view_free(&run);
 }
 
+/* `heapsim sql`'s rows, row by row, in each format. */
+static char *rows_text(render_format_t format, const char *const *names, size_t ncols,
+                       const store_value_t *rows, size_t nrows, bool end, int *rc)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    render_rows_t *r;
+
+    *rc = render_rows_new(f, format, names, ncols, &r);
+    for (size_t i = 0; *rc == 0 && i < nrows; i++)
+        *rc = render_rows_add(r, &rows[i * ncols]);
+    if (*rc == 0 && end)
+        *rc = render_rows_end(r);
+    render_rows_destroy(&r);
+    CHECK(r == NULL);
+    fclose(f);
+    return text;
+}
+
+static void test_rows(void)
+{
+    static const char *const names[] = {"i", "r", "t", "n", "b", "i"};
+    static const unsigned char blob[] = {0x00, 0xff, 0x10};
+    static const char text_a[] = "a,\"b\"\nc", text_bad[] = "x\xffy\x1b";
+    const store_value_t rows[] = {
+        {.type = STORE_VALUE_INT, .i = 7}, {.type = STORE_VALUE_REAL, .r = 2.5},
+        {.type = STORE_VALUE_TEXT, .bytes = (const unsigned char *)text_a, .len = 7},
+        {.type = STORE_VALUE_NULL}, {.type = STORE_VALUE_BLOB, .bytes = blob, .len = 3},
+        {.type = STORE_VALUE_INT, .i = -1},
+        {.type = STORE_VALUE_INT, .i = 1234567}, {.type = STORE_VALUE_REAL, .r = 2000},
+        {.type = STORE_VALUE_TEXT, .bytes = (const unsigned char *)text_bad, .len = 4},
+        {.type = STORE_VALUE_NULL}, {.type = STORE_VALUE_BLOB, .bytes = NULL, .len = 0},
+        {.type = STORE_VALUE_NULL},
+    };
+    struct json_object *doc;
+    char *text;
+    int rc;
+
+    text = rows_text(RENDER_TEXT, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strncmp(text, "i        r       t         n     b       i\n", 43) == 0);
+    CHECK_CONTAINS(text, "\n-------  ------  --------  ----  ------  ----\n");
+    CHECK_CONTAINS(text, "\n      7     2.5  a,\"b\"\\nc  NULL  00ff10    -1\n");
+    CHECK_CONTAINS(text, "\n1234567  2000.0  x");
+    CHECK_CONTAINS(text, "y\\x1b   NULL          NULL\n");   /* escaped, NULL as NULL */
+    free(text);
+
+    text = rows_text(RENDER_CSV, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK_STR(text, "i,r,t,n,b,i\r\n7,2.5,\"a,\"\"b\"\"\nc\",,00ff10,-1\r\n"
+                    "1234567,2000.0,x\xffy\x1b,,,\r\n");
+    free(text);
+
+    text = rows_text(RENDER_JSON, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strncmp(text, "[\n  {\"i\":7,", 11) == 0);
+    doc = parse(text);
+    REQUIRE(doc != NULL);
+    CHECK_INT(json_object_array_length(doc), 2);
+    CHECK_INT(json_object_get_int64(at(doc, "0.i")), 7);
+    CHECK_INT(json_object_get_int64(at(doc, "0.i:2")), -1);     /* a repeated name */
+    CHECK(json_object_is_type(at(doc, "1.r"), json_type_double));
+    CHECK_CONTAINS(text, "\"r\":2000.0");
+    CHECK_STR(json_object_get_string(at(doc, "0.t")), text_a);
+    CHECK(json_object_get_type(at(doc, "0.n")) == json_type_null);
+    CHECK_STR(json_object_get_string(at(doc, "0.b")), "00ff10");
+    CHECK_STR(json_object_get_string(at(doc, "1.t")), "x\xef\xbf\xbdy\x1b");  /* UTF-8 repaired */
+    CHECK_STR(json_object_get_string(at(doc, "1.b")), "");
+    json_object_put(doc);
+    free(text);
+
+    /* No rows: an empty array, a header alone. */
+    text = rows_text(RENDER_JSON, names, 6, rows, 0, true, &rc);
+    CHECK_STR(text, "[]\n");
+    free(text);
+    text = rows_text(RENDER_CSV, names, 6, rows, 0, true, &rc);
+    CHECK_STR(text, "i,r,t,n,b,i\r\n");
+    free(text);
+
+    /* Cut short (the query failed midway): JSON is left unterminated, no
+    ** reader takes it for a whole result; a table prints nothing. */
+    text = rows_text(RENDER_JSON, names, 6, rows, 1, false, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(text[strlen(text) - 1] == '\n' && !strchr(text, ']'));
+    doc = parse(text);
+    CHECK(doc == NULL);
+    json_object_put(doc);
+    free(text);
+    text = rows_text(RENDER_TEXT, names, 6, rows, 2, false, &rc);
+    CHECK_STR(text, "");
+    free(text);
+
+    /* A table is held whole: past its cap it says so and prints nothing;
+    ** CSV streams the same row. */
+    size_t big_len = RENDER_TABLE_MAX_BYTES / 2 + 1;
+    unsigned char *big = malloc(big_len);
+    REQUIRE(big != NULL);
+    memset(big, 'x', big_len);
+    store_value_t big_row = {.type = STORE_VALUE_TEXT, .bytes = big, .len = big_len};
+    text = rows_text(RENDER_TEXT, names, 1, &big_row, 1, true, &rc);
+    CHECK_RC(rc, RENDER_ETOOBIG, render_strerror);
+    CHECK_STR(text, "");
+    CHECK_CONTAINS(render_strerror(rc), "use --csv or --json");
+    free(text);
+    text = rows_text(RENDER_CSV, names, 1, &big_row, 1, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK_INT(strlen(text), 3 + big_len + 2);   /* "i\r\n", the row */
+    free(text);
+    free(big);
+}
+
 /* A full output stream: RENDER_EIO, not silence. */
 static void test_write_error(void)
 {
@@ -615,6 +727,7 @@ int main(int argc, char **argv)
         {"compare", test_compare},
         {"html", test_html},
         {"export", test_export},
+        {"rows", test_rows},
         {"write_error", test_write_error},
     };
 
