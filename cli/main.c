@@ -402,6 +402,47 @@ static bool parse_long(const char *s, long min, long max, long *out)
     return true;
 }
 
+/* The value of option `name` (as typed: "--workers") as a whole number
+** from min to max into *out. false after the one-line usage error "NAME
+** VALUE: expected WHAT"; what NULL says "a number from MIN to MAX". *out
+** is unchanged on failure. */
+static bool parse_opt_long(const char *cmd, const char *name, const char *value, long min,
+                           long max, const char *what, long *out)
+{
+    if (parse_long(value, min, max, out))
+        return true;
+    if (what)
+        usage_error(cmd, "%s %s: expected %s", name, value, what);
+    else
+        usage_error(cmd, "%s %s: expected a number from %ld to %ld", name, value, min, max);
+    return false;
+}
+
+/* The same for a duration ("500ms", "5s": base/units.h) from min_ns to
+** max_ns, into *ns; what says the range in the error. */
+static bool parse_opt_duration(const char *cmd, const char *name, const char *value,
+                               uint64_t min_ns, uint64_t max_ns, const char *what,
+                               uint64_t *ns)
+{
+    uint64_t v;
+    if (units_parse_duration_ns(value, &v) == 0 && v >= min_ns && v <= max_ns) {
+        *ns = v;
+        return true;
+    }
+    usage_error(cmd, "%s %s: expected %s", name, value, what);
+    return false;
+}
+
+/* A command's RUN argument (a run id, from 1) into *run_id. false after
+** the one-line usage error "RUN must be a run number, got 'ARG'". */
+static bool parse_run_arg(const char *cmd, const char *arg, long *run_id)
+{
+    if (parse_long(arg, 1, LONG_MAX, run_id))
+        return true;
+    usage_error(cmd, "RUN must be a run number, got '%s'", arg);
+    return false;
+}
+
 /* --since: a local date or date and time, or an age before now. */
 static bool parse_since(const char *s, int64_t *unix_ns)
 {
@@ -494,16 +535,12 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
             o->sets[o->nsets++] = optarg;
             break;
         case O_WORKERS:
-            if (!parse_long(optarg, 1, 1024, &o->workers)) {
-                usage_error(cmd, "--workers %s: expected a number from 1 to 1024", optarg);
+            if (!parse_opt_long(cmd, "--workers", optarg, 1, 1024, NULL, &o->workers))
                 return EXIT_USAGE;
-            }
             break;
         case O_LIMIT:
-            if (!parse_long(optarg, 1, 1000000, &o->limit)) {
-                usage_error(cmd, "--limit %s: expected a number from 1 to 1000000", optarg);
+            if (!parse_opt_long(cmd, "--limit", optarg, 1, 1000000, NULL, &o->limit))
                 return EXIT_USAGE;
-            }
             break;
         case O_SCENARIO: o->scenario = optarg; break;
         case O_STATUS:
@@ -524,12 +561,10 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
             break;
         case O_TIMEOUT: {
             uint64_t ns;
-            if (units_parse_duration_ns(optarg, &ns) != 0 || ns < 1000000 ||
-                ns > 3600ull * 1000000000ull) {
-                usage_error(cmd, "--timeout %s: expected a duration from 1ms to 1h "
-                            "(500ms, 5s)", optarg);
+            if (!parse_opt_duration(cmd, "--timeout", optarg, 1000000ull,
+                                    3600ull * 1000000000ull,
+                                    "a duration from 1ms to 1h (500ms, 5s)", &ns))
                 return EXIT_USAGE;
-            }
             o->timeout_ms = (int64_t)(ns / 1000000);
             break;
         }
@@ -560,16 +595,14 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_QUIET: o->quiet = true; break;
         case O_LOCAL_CHILD: o->local_child = true; break;
         case O_TASK:
-            if (!parse_long(optarg, 0, 1000000000, &o->task)) {
-                usage_error(cmd, "--task %s: expected a task's SEQ (heapsim show RUN)", optarg);
+            if (!parse_opt_long(cmd, "--task", optarg, 0, 1000000000,
+                                "a task's SEQ (heapsim show RUN)", &o->task))
                 return EXIT_USAGE;
-            }
             break;
         case O_AT_CYCLE:
-            if (!parse_long(optarg, 0, LONG_MAX, &o->at_cycle)) {
-                usage_error(cmd, "--at-cycle %s: expected a GC cycle number", optarg);
+            if (!parse_opt_long(cmd, "--at-cycle", optarg, 0, LONG_MAX, "a GC cycle number",
+                                &o->at_cycle))
                 return EXIT_USAGE;
-            }
             break;
         case O_GCTRACE:
             /* The last --set wins: the flag overrides the scenario's key. */
@@ -582,36 +615,26 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_KEYS: o->keys = optarg; break;
         case O_INSECURE: o->insecure = true; break;
         case O_EXPECT_WORKERS:
-            if (!parse_long(optarg, 1, 100000, &o->expect_workers)) {
-                usage_error(cmd, "--expect-workers %s: expected a number from 1 to 100000",
-                            optarg);
+            if (!parse_opt_long(cmd, "--expect-workers", optarg, 1, 100000, NULL,
+                                &o->expect_workers))
                 return EXIT_USAGE;
-            }
             break;
         case O_HEARTBEAT:
-            if (!parse_long(optarg, 10, 600000, &o->heartbeat_ms)) {
-                usage_error(cmd, "--heartbeat %s: expected milliseconds from 10 to 600000",
-                            optarg);
+            if (!parse_opt_long(cmd, "--heartbeat", optarg, 10, 600000,
+                                "milliseconds from 10 to 600000", &o->heartbeat_ms))
                 return EXIT_USAGE;
-            }
             break;
         case O_MISSES:
-            if (!parse_long(optarg, 1, 100, &o->misses)) {
-                usage_error(cmd, "--misses %s: expected a number from 1 to 100", optarg);
+            if (!parse_opt_long(cmd, "--misses", optarg, 1, 100, NULL, &o->misses))
                 return EXIT_USAGE;
-            }
             break;
         case O_PROCS:
-            if (!parse_long(optarg, 1, 1024, &o->procs)) {
-                usage_error(cmd, "--procs %s: expected a number from 1 to 1024", optarg);
+            if (!parse_opt_long(cmd, "--procs", optarg, 1, 1024, NULL, &o->procs))
                 return EXIT_USAGE;
-            }
             break;
         case O_RESUME:
-            if (!parse_long(optarg, 1, LONG_MAX, &o->resume)) {
-                usage_error(cmd, "--resume %s: expected a run id", optarg);
+            if (!parse_opt_long(cmd, "--resume", optarg, 1, LONG_MAX, "a run id", &o->resume))
                 return EXIT_USAGE;
-            }
             break;
         case O_METRICS_ADDR:
             if (!*optarg) {
@@ -624,12 +647,10 @@ static int parse_opts(const command_t *command, int argc, char **argv, opts_t *o
         case O_LIVE: o->live = true; break;
         case O_INTERVAL: {
             uint64_t ns;
-            if (units_parse_duration_ns(optarg, &ns) != 0 || ns < 100000000ull ||
-                ns > 3600ull * 1000000000ull) {
-                usage_error(cmd, "--interval %s: expected a duration from 100ms to 1h (2s)",
-                            optarg);
+            if (!parse_opt_duration(cmd, "--interval", optarg, 100000000ull,
+                                    3600ull * 1000000000ull,
+                                    "a duration from 100ms to 1h (2s)", &ns))
                 return EXIT_USAGE;
-            }
             o->interval_ms = (long)(ns / 1000000);
             break;
         }
@@ -839,10 +860,8 @@ static int cmd_show(const command_t *cmd, const opts_t *o, int argc, char **argv
     store_t *st;
     long run_id;
     int rc;
-    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
+    if (!parse_run_arg(cmd->name, o->args[0], &run_id))
         return EXIT_USAGE;
-    }
     if ((rc = open_history(cmd->name, o, &st)))
         return rc;
     rc = read_run(cmd->name, o, st, run_id, &view);
@@ -889,22 +908,47 @@ static int cmd_compare(const command_t *cmd, const opts_t *o, int argc, char **a
     return rc;
 }
 
+/* The query's rows, as storage steps them, through render. Nothing is
+** printed when the statement fails before its first row. Exit status. */
 static int cmd_sql(const command_t *cmd, const opts_t *o, int argc, char **argv)
 {
     store_query_opts_t qo = {
-        .format = o->json ? STORE_QUERY_JSON : o->csv ? STORE_QUERY_CSV : STORE_QUERY_TABLE,
         .timeout_ms = o->timeout_ms,
         .max_value_bytes = o->max_value_bytes,
     };
+    store_query_t *q = NULL;
+    render_rows_t *rows = NULL;
+    const store_value_t *values;
+    const char **names = NULL;
     store_t *st;
+    int src, rrc = 0;
     int rc = open_history(cmd->name, o, &st);
     if (rc)
         return rc;
-    rc = store_query_print(st, stdout, o->args[0], &qo);
-    if (rc != 0)
+    if ((src = store_query_open(st, o->args[0], &qo, &q)) == 0 &&
+        (src = store_query_step(q, &values)) >= 0) {
+        size_t ncols = store_query_columns(q);
+        names = calloc(ncols ? ncols : 1, sizeof *names);
+        for (size_t col = 0; names && col < ncols; col++)
+            names[col] = store_query_column_name(q, col);
+        rrc = names ? render_rows_new(stdout, out_format(o), names, ncols, &rows)
+                    : RENDER_ENOMEM;
+        while (rrc == 0 && src == 1 && (rrc = render_rows_add(rows, values)) == 0)
+            src = store_query_step(q, &values);
+        if (rrc == 0 && src == 0)
+            rrc = render_rows_end(rows);
+    }
+    render_rows_destroy(&rows);
+    if (src < 0)
         fprintf(stderr, "%s %s: %s\n", progname, cmd->name, store_errmsg(st));
+    else if (rrc != 0)
+        fprintf(stderr, "%s %s: %s\n", progname, cmd->name, render_strerror(rrc));
+    free(names);
+    store_query_close(&q);
     store_close(&st);
-    return rc == 0 ? 0 : rc == STORE_EUSAGE ? EXIT_USAGE : 1;
+    if (src < 0)
+        return src == STORE_EUSAGE ? EXIT_USAGE : 1;
+    return rrc == 0 ? 0 : rrc == RENDER_ETOOBIG ? EXIT_USAGE : 1;
 }
 
 /* ---- output files ------------------------------------------------------- */
@@ -984,10 +1028,8 @@ static int cmd_export(const command_t *cmd, const opts_t *o, int argc, char **ar
     store_t *st;
     long run_id;
     int rc;
-    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
+    if (!parse_run_arg(cmd->name, o->args[0], &run_id))
         return EXIT_USAGE;
-    }
     if ((rc = open_history(cmd->name, o, &st)))
         return rc;
     if ((rc = read_run(cmd->name, o, st, run_id, &view))) {
@@ -1043,10 +1085,8 @@ static int cmd_report(const command_t *cmd, const opts_t *o, int argc, char **ar
         return EXIT_USAGE;
     }
     for (size_t r = 0; r < nruns; r++)
-        if (!parse_long(o->args[r], 1, LONG_MAX, &run_ids[r])) {
-            usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[r]);
+        if (!parse_run_arg(cmd->name, o->args[r], &run_ids[r]))
             return EXIT_USAGE;
-        }
     if ((rc = open_history(cmd->name, o, &st)))
         return rc;
     for (size_t r = 0; r < nruns && rc == 0; r++) {
@@ -1142,10 +1182,8 @@ static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **a
     store_profile_t sp;
     long run_id;
     int rc;
-    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+    if (!parse_run_arg(cmd->name, o->args[0], &run_id))
         return EXIT_USAGE;
-    }
     if (!o->output) {
         usage_error(cmd->name, "-o FILE is required (e.g. -o heap.pb.gz)");
         return EXIT_USAGE;
@@ -1195,10 +1233,8 @@ static int cmd_profile(const command_t *cmd, const opts_t *o, int argc, char **a
 static int cmd_leaks_live(const command_t *cmd, const opts_t *o)
 {
     long run_id = 0;
-    if (o->nargs && !parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN must be a run number, got '%s'", o->args[0]);
+    if (o->nargs && !parse_run_arg(cmd->name, o->args[0], &run_id))
         return EXIT_USAGE;
-    }
     live_opts_t lo = {.progname = progname, .once = o->once, .interval_ms = (int)o->interval_ms};
     return live_leaks(&lo, o->db, run_id, o->task);
 }
@@ -1399,10 +1435,8 @@ static int cmd_leaks(const command_t *cmd, const opts_t *o, int argc, char **arg
     profile_site_t **sites = NULL;
     profile_snapshot_t *snaps = NULL;
     int rc;
-    if (!parse_long(o->args[0], 1, LONG_MAX, &run_id)) {
-        usage_error(cmd->name, "RUN_ID must be a run number, got '%s'", o->args[0]);
+    if (!parse_run_arg(cmd->name, o->args[0], &run_id))
         return EXIT_USAGE;
-    }
     if ((rc = open_history(cmd->name, o, &st)))
         return rc;
     rc = store_profile_cycles(st, run_id, o->task, &cycles, &ncycles, &seq);

@@ -27,6 +27,7 @@
 #include "metrics/metrics.h"
 #include "keys/keys.h"
 #include "plan/plan.h"
+#include "render/render.h"
 #include "scenario/scenario.h"
 #include "shm_heap/heap.h"
 #include "storage/store.h"
@@ -39,6 +40,25 @@ typedef struct launch {
     int nworkers;
     FILE *progress;              /* NULL: no progress line */
 } launch_t;
+
+/* ---- The summary --------------------------------------------------------- */
+
+/* The run as `heapsim show RUN` (or `show RUN --json`) prints it, on
+** stdout: one read model, one renderer. Says on stderr why not. */
+static void print_summary(store_t *st, const char *cmd, int64_t run_id, bool json)
+{
+    store_run_view_t *view;
+    int rc;
+
+    if (store_run_read(st, run_id, &view) != 0) {
+        fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
+        return;
+    }
+    rc = render_show(stdout, view, json ? RENDER_JSON : RENDER_TEXT);
+    if (rc != 0)
+        fprintf(stderr, "%s %s: the summary: %s\n", progname, cmd, render_strerror(rc));
+    store_run_view_free(&view);
+}
 
 /* ---- The run's token and what is stored with it ------------------------ */
 
@@ -481,11 +501,8 @@ int launcher_run(const launcher_opts_t *opts)
     if (status != LAUNCHER_EXIT_INTERRUPTED) {
         if (!o->json && !o->quiet)
             putchar('\n');
-        if (o->quiet && !o->json) {
-            /* nothing */
-        } else if (store_print_show(st, stdout, run_id, o->json) != 0) {
-            fprintf(stderr, "%s %s: %s\n", progname, cmd, store_errmsg(st));
-        }
+        if (!o->quiet || o->json)
+            print_summary(st, cmd, run_id, o->json);
     } else {
         fprintf(stderr, "heapsim: run %lld interrupted; what ran is stored (heapsim show %lld)\n",
                 (long long)run_id, (long long)run_id);

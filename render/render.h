@@ -23,6 +23,7 @@
 #define RENDER_EIO    (-5001)   /* writing the output failed */
 #define RENDER_ENOMEM (-5002)   /* out of memory */
 #define RENDER_EUSAGE (-5003)   /* bad arguments: no such point, ... */
+#define RENDER_ETOOBIG (-5004)  /* a table too large to align (RENDER_TABLE_MAX_BYTES) */
 
 const char *render_strerror(int rc);
 
@@ -42,12 +43,43 @@ int render_runs(FILE *out, const store_run_info_t *runs, size_t n,
 ** aggregated: mean, min..max over the tasks done) wall, allocations, GC
 ** cycles, GC CPU share, p50/p99/max pause, peak heap, goroutines, stacks
 ** and the kernel's metrics, in human units; then the tasks, their errors
-** and the run's events. JSON: the run's fields, "settings", "tasks"
-** (every figure), "events" and
+** and the run's events. Text read from the file (names, errors, events)
+** is printed with its control characters escaped. JSON: the run's fields,
+** "settings", "tasks" (every figure, "metrics", "result": {"output",
+** METRIC: value, ...}, "runtime_metrics" under Go's names), "events" and
 ** "points": [{"kernel", "label", "sweep_point", "params", "runtime",
 ** "repeats", "done", "failed", FIGURE: {"mean", "min", "max", "n"}, ...,
-** "metrics": {NAME: {"mean", "min", "max", "n", "unit"}}}]. */
+** "metrics": {NAME: {"mean", "min", "max", "n", "unit"}}}].
+** It is also `heapsim run`'s summary (launcher/), so that the run's
+** JSON and `show --json` of it are one document. */
 int render_show(FILE *out, const store_run_view_t *run, render_format_t format);
+
+/* `heapsim sql`: the rows of a query, added one at a time as storage
+** hands them out (store_query_step). render_rows_new takes the column
+** names (copied) and prints what comes before the rows: CSV its header
+** line, JSON "[". Each render_rows_add prints its row at once in CSV
+** (RFC 4180, CRLF, NULL empty, blobs in hex) and JSON (an object per row
+** on a line of its own, keyed by column name, a repeated name getting
+** ":2"; integers, reals, text with invalid UTF-8 replaced by U+FFFD, null,
+** blobs as hex strings). A table (headers, NULL as NULL, numbers
+** right-aligned, blobs in hex, control characters escaped) is kept whole
+** and printed by render_rows_end; past RENDER_TABLE_MAX_BYTES held,
+** render_rows_add says RENDER_ETOOBIG (use CSV or JSON, which stream).
+** render_rows_end closes the JSON array. Destroyed without
+** render_rows_end (the query failed midway), a JSON array is left
+** unterminated, which no reader takes for a whole result, and a table is
+** not printed. */
+#define RENDER_TABLE_MAX_BYTES (64u << 20)
+
+typedef struct render_rows render_rows_t;
+
+int render_rows_new(FILE *out, render_format_t format, const char *const *names,
+                    size_t ncols, render_rows_t **rows_p);
+/* values: the ncols values of a row (borrowed for the call). */
+int render_rows_add(render_rows_t *rows, const store_value_t *values);
+int render_rows_end(render_rows_t *rows);
+/* Free and NULL *rows_p; accepts NULL. */
+void render_rows_destroy(render_rows_t **rows_p);
 
 /* One side of a comparison: a run, and optionally one of its points (by
 ** label, or by index from 0 as text: "2"). */

@@ -145,3 +145,34 @@ const char *render__str(const char *s)
 {
     return s ? s : "-";
 }
+
+void render__print_escaped(FILE *out, const char *text)
+{
+    if (!text) {
+        fputc('-', out);
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+}
+
+void render__print_block(FILE *out, const char *text, int indent)
+{
+    for (const unsigned char *p = (const unsigned char *)(text ? text : "-"); *p; p++) {
+        if (*p == '\n')
+            fprintf(out, "\n%*s", indent, "");
+        else if (*p == '\t' || (*p >= 0x20 && *p != 0x7f))
+            fputc(*p, out);
+        else
+            fprintf(out, "\\x%02x", *p);
+    }
+    fputc('\n', out);
+}

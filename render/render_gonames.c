@@ -3,7 +3,7 @@
 ** names, as `heapsim show --json` and `heapsim export` print them
 ** ("runtime_metrics"; docs/metrics.md maps each name to heapsim's column).
 ** The names and what feeds them are storage's list (STORE_GO_METRICS);
-** the end-of-run summary prints the same object from storage.
+** the end-of-run summary (`heapsim run --json`) is render_show too.
 */
 #include "render/render_int.h"
 

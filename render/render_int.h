@@ -2,8 +2,8 @@
 ** render/render_int.h -- what the files of the render module share.
 **
 ** The picture: each command's renderer (render_runs.c, render_show.c,
-** render_compare.c, render_export.c, render_html.c) turns read-model
-** structs into text. They share human units (render_fmt.c: "220 ms",
+** render_compare.c, render_export.c, render_html.c, render_rows.c for
+** `sql`) turns read-model structs into text. They share human units (render_fmt.c: "220 ms",
 ** "75.5 MiB", "1.23M", "4.1 %"), the statistics of repeats
 ** (render_stats.c: mean, min..max, Welch's t-test), JSON helpers over
 ** json-c; tables print with base/table.h.
@@ -37,6 +37,13 @@ const char *render__human(char *buf, size_t size, double value, store_unit_t uni
 const char *render__time(char *buf, size_t size, int64_t unix_ns);
 /* s, or "-" when NULL. */
 const char *render__str(const char *s);
+/* Print text from the file on one line, control characters escaped as
+** table cells escape them (\n, \t, \xNN): nothing read from a database
+** reaches the terminal raw. NULL prints "-". */
+void render__print_escaped(FILE *out, const char *text);
+/* Print text, each of its lines after the first indented by indent
+** spaces, other control characters escaped as \xNN; then a newline. */
+void render__print_block(FILE *out, const char *text, int indent);
 
 /* ---- statistics (render_stats.c) ------------------------------------ */
 
@@ -77,9 +84,14 @@ const char *render__point_title(const store_point_view_t *p);
 struct json_object *render__json_double(double v);
 /* An int64 as JSON, null for STORE_NONE. */
 struct json_object *render__json_int(int64_t v);
-/* A string, null for NULL. */
+/* len bytes of text as a JSON string, invalid UTF-8 replaced by U+FFFD
+** (what is read from a file is not trusted to be UTF-8). NULL when out
+** of memory. */
+struct json_object *render__json_text(const char *text, size_t len);
+/* A string (render__json_text), null for NULL. */
 struct json_object *render__json_str(const char *s);
-/* Text that should be JSON parsed, or the text itself when it is not. */
+/* Text that should be JSON parsed (strictly, UTF-8 checked, blanks after
+** it allowed), or the text itself as a string when it is not. */
 struct json_object *render__json_parsed(const char *text);
 /* {"mean", "min", "max", "n"} of st (nulls when n is 0); with real, each
 ** figure a JSON real even when whole ("2000.0": a kernel metric is a REAL
@@ -94,6 +106,10 @@ struct json_object *render__run_json(const store_run_view_t *run);
 struct json_object *render__events_json(const store_run_view_t *run);
 /* A task with every figure and its metrics. */
 struct json_object *render__task_json(const store_task_view_t *t);
+/* A task's "result": {"output": its output text or null, METRIC: value,
+** ...}, each metric a JSON real (what scripts of `heapsim run --json`
+** read, e.g. bench/runtime.sh). NULL when out of memory. */
+struct json_object *render__result_json(const store_task_view_t *t);
 /* Print value (pretty), a newline, and drop it; RENDER_EIO if out failed. */
 int render__json_print(FILE *out, struct json_object *value);
 

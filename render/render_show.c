@@ -1,11 +1,13 @@
 /*
 ** render/render_show.c -- `heapsim show`: one run, per sweep point.
 **
-** Text: the run's header and settings; "points" (a row per point: the
-** mean over its repeats that are done, every figure in human units);
-** "min..max" (the same rows as ranges, when a point has more than one
-** repeat done); "kernel metrics" (a row per point and metric); "tasks" (a
-** row per task); "errors". JSON: the same, every figure raw.
+** Text: the run's header and settings; "points" (a row per point, named
+** by its label or else its parameters: the mean over its repeats that are
+** done, every figure in human units); "min..max" (the same rows as
+** ranges, when a point has more than one repeat done); "kernel metrics"
+** (a row per point and metric); "tasks" (a row per task); "errors".
+** JSON: the same, every figure raw. `heapsim run` prints it as its
+** summary.
 */
 #include "render/render_int.h"
 #include "base/table.h"
@@ -24,9 +26,42 @@ static const store_fig_t point_figs[] = {
 };
 #define NPOINT_FIGS (sizeof point_figs / sizeof point_figs[0])
 
+/* A point's name in show's tables: its label, else its parameters as
+** "depth=10 mode=tree" (strings without quotes; the KERNEL column beside
+** it names the kernel), else its kernel. Returns buf or a string of p. */
+static const char *point_name(const store_point_view_t *p, char *buf, size_t size)
+{
+    struct json_object *params;
+    size_t len = 0;
+
+    if ((p->label && *p->label) || !p->params_json)
+        return render__point_title(p);
+    params = render__json_parsed(p->params_json);
+    if (!json_object_is_type(params, json_type_object) ||
+        json_object_object_length(params) == 0) {
+        json_object_put(params);
+        return render__point_title(p);
+    }
+    buf[0] = '\0';
+    json_object_object_foreach(params, key, value) {
+        const char *text = json_object_is_type(value, json_type_string)
+                               ? json_object_get_string(value)
+                               : json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
+        int n = snprintf(buf + len, size - len, "%s%s=%s", len ? " " : "", key, text);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+    json_object_put(params);
+    return buf;
+}
+
+/* "  label     value", the value escaped (it comes from the file). */
 static void field(FILE *out, const char *label, const char *value)
 {
-    fprintf(out, "  %-9s %s\n", label, value);
+    fprintf(out, "  %-9s ", label);
+    render__print_escaped(out, value);
+    fputc('\n', out);
 }
 
 /* "key=value" for each key of the settings JSON, objects flattened
@@ -65,9 +100,12 @@ static void header_text(FILE *out, const store_run_view_t *run)
     const store_run_info_t *r = &run->info;
     char buf[1024];
 
-    fprintf(out, "run %lld: %s (%s)\n", (long long)r->run_id, render__str(r->name),
-            render__str(r->status));
-    field(out, "token", render__str(r->token));
+    fprintf(out, "run %lld: ", (long long)r->run_id);
+    render__print_escaped(out, r->name);
+    fputs(" (", out);
+    render__print_escaped(out, r->status);
+    fputs(")\n", out);
+    field(out, "token", r->token);
     field(out, "started", render__time(buf, sizeof buf, r->started_unix_ns));
     if (r->started_unix_ns != STORE_NONE && r->ended_unix_ns != STORE_NONE)
         field(out, "duration", render__human(buf, sizeof buf,
@@ -76,8 +114,8 @@ static void header_text(FILE *out, const store_run_view_t *run)
     snprintf(buf, sizeof buf, "%lld joined, %lld local planned",
              (long long)r->workers_joined, (long long)r->workers_planned);
     field(out, "workers", buf);
-    field(out, "host", render__str(r->host));
-    field(out, "scenario", render__str(r->scenario_path));
+    field(out, "host", r->host);
+    field(out, "scenario", r->scenario_path);
     if (r->command_line)
         field(out, "command", r->command_line);
     if (r->settings_json) {
@@ -90,8 +128,10 @@ static void header_text(FILE *out, const store_run_view_t *run)
         json_object_put(s);
         field(out, "settings", buf);
     }
-    if (r->error)
-        field(out, "error", r->error);
+    if (r->error) {
+        fprintf(out, "  %-9s ", "error");
+        render__print_block(out, r->error, 12);
+    }
 }
 
 /* The points table, as means (ranges false) or min..max (ranges true). */
@@ -116,12 +156,13 @@ static int points_table(FILE *out, const store_run_view_t *run, bool ranges,
     for (size_t i = 0; i < run->npoints && rc == 0; i++) {
         const store_point_view_t *p = &run->points[i];
         size_t done, failed;
+        char name[256];
 
         render__point_counts(run, p, &done, &failed);
         if (ranges && done < 2)
             continue;
         rc = text_table_row(table);
-        rc = rc ? rc : text_table_cellf(table, 0, "%s", render__point_title(p));
+        rc = rc ? rc : text_table_cellf(table, 0, "%s", point_name(p, name, sizeof name));
         rc = rc ? rc : text_table_cellf(table, 1, "%s", render__str(p->kernel));
         rc = rc ? rc : text_table_cellf(table, 2, "%zu/%zu", done, p->ntasks);
         for (size_t f = 0; f < NPOINT_FIGS && rc == 0; f++) {
@@ -171,6 +212,7 @@ static int metrics_table(FILE *out, const store_run_view_t *run, double *values)
         const store_point_view_t *p = &run->points[i];
         const char **names;
         size_t nnames;
+        char name[256];
 
         if (render__point_metric_names(run, p, &names, &nnames)) {
             rc = -1;
@@ -184,7 +226,7 @@ static int metrics_table(FILE *out, const store_run_view_t *run, double *values)
             char a[48], b[48], c[48];
 
             rc = text_table_row(table);
-            rc = rc ? rc : text_table_cellf(table, 0, "%s", render__point_title(p));
+            rc = rc ? rc : text_table_cellf(table, 0, "%s", point_name(p, name, sizeof name));
             rc = rc ? rc : text_table_cellf(table, 1, "%s", names[m]);
             rc = rc ? rc : text_table_cellf(table, 2, "%s",
                                                render__human(a, sizeof a, st.mean, unit,
@@ -221,13 +263,15 @@ static int tasks_table(FILE *out, const store_run_view_t *run)
     rc = rc ? rc : text_table_header(table, 6, "GC", true);
     for (size_t i = 0; i < run->npoints && rc == 0; i++) {
         const store_point_view_t *p = &run->points[i];
+        char name[256];
+
         for (size_t k = 0; k < p->ntasks && rc == 0; k++) {
             const store_task_view_t *t = &run->tasks[p->tasks[k]];
             char a[48], b[48];
 
             rc = text_table_row(table);
             rc = rc ? rc : text_table_cellf(table, 0, "%lld", (long long)t->seq);
-            rc = rc ? rc : text_table_cellf(table, 1, "%s", render__point_title(p));
+            rc = rc ? rc : text_table_cellf(table, 1, "%s", point_name(p, name, sizeof name));
             rc = rc ? rc : text_table_cellf(table, 2, "%lld", (long long)t->repeat_index);
             rc = rc ? rc : text_table_cellf(table, 3, "%s", render__str(t->status));
             rc = rc ? rc : text_table_cellf(table, 4, "%s", render__str(t->worker));
@@ -272,24 +316,30 @@ static int show_text(FILE *out, const store_run_view_t *run, double *values)
         const store_task_view_t *t = &run->tasks[i];
         if (!t->error)
             continue;
-        fprintf(out, "\nerror of task %lld (%s): %s\n", (long long)t->seq,
-                render__str(t->kernel), t->error);
+        fprintf(out, "\nerror of task %lld (", (long long)t->seq);
+        render__print_escaped(out, t->kernel);
+        fputs("): ", out);
+        render__print_block(out, t->error, 4);
     }
     if (run->nevents > 0) {
         fprintf(out, "\nevents:\n");
         for (size_t i = 0; i < run->nevents; i++) {
             const store_event_view_t *e = &run->events[i];
             char when[64];
-            fprintf(out, "  %s  %s", render__time(when, sizeof when, e->unix_ns),
-                    render__str(e->kind));
+            fprintf(out, "  %s  ", render__time(when, sizeof when, e->unix_ns));
+            render__print_escaped(out, e->kind);
             if (e->count != STORE_NONE)
                 fprintf(out, " x%lld", (long long)e->count);
-            if (e->worker)
-                fprintf(out, "  worker %s", e->worker);
+            if (e->worker) {
+                fputs("  worker ", out);
+                render__print_escaped(out, e->worker);
+            }
             if (e->task_id != STORE_NONE)
                 fprintf(out, "  task %lld", (long long)e->task_id);
-            if (e->detail)
-                fprintf(out, "  %s", e->detail);
+            if (e->detail) {
+                fputs("  ", out);
+                render__print_escaped(out, e->detail);
+            }
             fputc('\n', out);
         }
     }
@@ -297,6 +347,22 @@ static int show_text(FILE *out, const store_run_view_t *run, double *values)
 }
 
 /* ---- JSON ------------------------------------------------------------ */
+
+struct json_object *render__result_json(const store_task_view_t *t)
+{
+    struct json_object *o = json_object_new_object();
+
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "output", render__json_str(t->output));
+    /* storage refuses a metric named "output"; one in the file does not
+    ** replace the output either. */
+    for (size_t m = 0; m < t->nmetrics; m++)
+        if (t->metrics[m].name && strcmp(t->metrics[m].name, "output") != 0)
+            json_object_object_add(o, t->metrics[m].name,
+                                   render__json_real(t->metrics[m].value));
+    return o;
+}
 
 struct json_object *render__task_json(const store_task_view_t *t)
 {
@@ -325,6 +391,7 @@ struct json_object *render__task_json(const store_task_view_t *t)
         json_object_object_add(metrics, t->metrics[m].name, mo);
     }
     json_object_object_add(o, "metrics", metrics);
+    json_object_object_add(o, "result", render__result_json(t));
     json_object_object_add(o, "runtime_metrics", render__go_json(&t->go));
     return o;
 }

@@ -219,6 +219,7 @@ static void test_show(void)
     CHECK_CONTAINS(text, "4.10 %");
     CHECK_CONTAINS(text, "P99 PAUSE");
     CHECK(!strstr(text, "events:"));
+
     free(text);
 
     /* Events, when the run has any. */
@@ -256,8 +257,82 @@ static void test_show(void)
     CHECK(json_object_get_type(at(doc, "events.0.count")) == json_type_null);
     json_object_put(doc);
     free(text);
+
+    /* Points without a label are named by their parameters. */
+    arg.format = RENDER_TEXT;
+    free(run->points[0].label);
+    run->points[0].label = NULL;
+    free(run->points[0].params_json);
+    run->points[0].params_json = strdup("{\"depth\":10,\"mode\":\"tree\"}");
+    text = capture(do_show, &arg, &rc);
+    CHECK_CONTAINS(text, "\n  depth=10 mode=tree  churn ");
+    free(run->points[0].params_json);
+    run->points[0].params_json = strdup("{}");
+    free(text);
+    text = capture(do_show, &arg, &rc);
+    CHECK_CONTAINS(text, "\n  churn     churn ");
+    free(text);
     store_run_view_free(&run);
     CHECK(run == NULL);
+}
+
+/* What the old end-of-run printer gave `heapsim run` and scripts read
+** (each task's "result": output and metrics), and text from the file that
+** must not reach a terminal raw or a JSON reader as invalid UTF-8. */
+static void test_show_result_and_hostile_text(void)
+{
+    store_run_view_t *run = make_run(8, 1, walls_apart);
+    show_arg_t arg = {run, RENDER_JSON};
+    struct json_object *doc, *unknown = (struct json_object *)1;
+    int rc;
+    char *text;
+
+    free(run->info.name);
+    run->info.name = strdup("evil\x1b[2J\nname");
+    run->info.error = strdup("stopped\nby \x07 hand");
+    run->tasks[0].output = strdup("line one\n\xff\xfe end \xc3\xa9");
+    run->tasks[1].error = strdup("out of heap\x1b[31m\nat depth 30");
+    free(run->tasks[1].kernel);
+    run->tasks[1].kernel = strdup("k\x1b");
+    free(run->tasks[1].metrics[0].name);
+    run->tasks[1].metrics[0].name = strdup("output");   /* never the output */
+    run->nevents = 1;
+    run->events = calloc(1, sizeof *run->events);
+    run->events[0] = (store_event_view_t){.unix_ns = 1700000001000000000LL,
+                                          .task_id = STORE_NONE, .count = STORE_NONE,
+                                          .kind = strdup("peer_refused"),
+                                          .detail = strdup("bad\x1b[0m peer\r")};
+
+    text = capture(do_show, &arg, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    doc = parse(text);
+    REQUIRE(doc != NULL);
+    CHECK_STR(json_object_get_string(at(doc, "tasks.0.result.output")),
+              "line one\n\xef\xbf\xbd\xef\xbf\xbd end \xc3\xa9");
+    CHECK(json_object_is_type(at(doc, "tasks.0.result.trees_ns"), json_type_double));
+    CHECK(json_object_get_double(at(doc, "tasks.0.result.trees_ns")) == 220280343.0);
+    CHECK(json_object_object_get_ex(at(doc, "tasks.1.result"), "output", &unknown));
+    CHECK(unknown == NULL);                           /* none: null, not the metric */
+    CHECK_INT(json_object_object_length(at(doc, "tasks.1.result")), 1);
+    CHECK_STR(json_object_get_string(at(doc, "name")), "evil\x1b[2J\nname");
+    CHECK_STR(json_object_get_string(at(doc, "tasks.1.error")),
+              "out of heap\x1b[31m\nat depth 30");
+    CHECK(json_object_is_type(at(doc, "tasks.0.runtime_metrics"), json_type_object));
+    json_object_put(doc);
+    free(text);
+
+    arg.format = RENDER_TEXT;
+    text = capture(do_show, &arg, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strchr(text, 0x1b) == NULL);
+    CHECK(strchr(text, 0x07) == NULL);
+    CHECK(strchr(text, '\r') == NULL);
+    CHECK_CONTAINS(text, "run 8: evil\\x1b[2J\\nname (done)\n");
+    CHECK_CONTAINS(text, "  error     stopped\n            by \\x07 hand\n");
+    CHECK_CONTAINS(text, "error of task 1 (k\\x1b): out of heap\\x1b[31m\n    at depth 30\n");
+    CHECK_CONTAINS(text, "peer_refused  bad\\x1b[0m peer\\x0d\n");
+    free(text);
+    store_run_view_free(&run);
 }
 
 typedef struct runs_arg {
@@ -517,6 +592,118 @@ static void test_export(void)
     store_run_view_free(&run);
 }
 
+/* `heapsim sql`'s rows, row by row, in each format. */
+static char *rows_text(render_format_t format, const char *const *names, size_t ncols,
+                       const store_value_t *rows, size_t nrows, bool end, int *rc)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    render_rows_t *r;
+
+    *rc = render_rows_new(f, format, names, ncols, &r);
+    for (size_t i = 0; *rc == 0 && i < nrows; i++)
+        *rc = render_rows_add(r, &rows[i * ncols]);
+    if (*rc == 0 && end)
+        *rc = render_rows_end(r);
+    render_rows_destroy(&r);
+    CHECK(r == NULL);
+    fclose(f);
+    return text;
+}
+
+static void test_rows(void)
+{
+    static const char *const names[] = {"i", "r", "t", "n", "b", "i"};
+    static const unsigned char blob[] = {0x00, 0xff, 0x10};
+    static const char text_a[] = "a,\"b\"\nc", text_bad[] = "x\xffy\x1b";
+    const store_value_t rows[] = {
+        {.type = STORE_VALUE_INT, .i = 7}, {.type = STORE_VALUE_REAL, .r = 2.5},
+        {.type = STORE_VALUE_TEXT, .bytes = (const unsigned char *)text_a, .len = 7},
+        {.type = STORE_VALUE_NULL}, {.type = STORE_VALUE_BLOB, .bytes = blob, .len = 3},
+        {.type = STORE_VALUE_INT, .i = -1},
+        {.type = STORE_VALUE_INT, .i = 1234567}, {.type = STORE_VALUE_REAL, .r = 2000},
+        {.type = STORE_VALUE_TEXT, .bytes = (const unsigned char *)text_bad, .len = 4},
+        {.type = STORE_VALUE_NULL}, {.type = STORE_VALUE_BLOB, .bytes = NULL, .len = 0},
+        {.type = STORE_VALUE_NULL},
+    };
+    struct json_object *doc;
+    char *text;
+    int rc;
+
+    text = rows_text(RENDER_TEXT, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strncmp(text, "i        r       t         n     b       i\n", 43) == 0);
+    CHECK_CONTAINS(text, "\n-------  ------  --------  ----  ------  ----\n");
+    CHECK_CONTAINS(text, "\n      7     2.5  a,\"b\"\\nc  NULL  00ff10    -1\n");
+    CHECK_CONTAINS(text, "\n1234567  2000.0  x");
+    CHECK_CONTAINS(text, "y\\x1b   NULL          NULL\n");   /* escaped, NULL as NULL */
+    free(text);
+
+    text = rows_text(RENDER_CSV, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK_STR(text, "i,r,t,n,b,i\r\n7,2.5,\"a,\"\"b\"\"\nc\",,00ff10,-1\r\n"
+                    "1234567,2000.0,x\xffy\x1b,,,\r\n");
+    free(text);
+
+    text = rows_text(RENDER_JSON, names, 6, rows, 2, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(strncmp(text, "[\n  {\"i\":7,", 11) == 0);
+    doc = parse(text);
+    REQUIRE(doc != NULL);
+    CHECK_INT(json_object_array_length(doc), 2);
+    CHECK_INT(json_object_get_int64(at(doc, "0.i")), 7);
+    CHECK_INT(json_object_get_int64(at(doc, "0.i:2")), -1);     /* a repeated name */
+    CHECK(json_object_is_type(at(doc, "1.r"), json_type_double));
+    CHECK_CONTAINS(text, "\"r\":2000.0");
+    CHECK_STR(json_object_get_string(at(doc, "0.t")), text_a);
+    CHECK(json_object_get_type(at(doc, "0.n")) == json_type_null);
+    CHECK_STR(json_object_get_string(at(doc, "0.b")), "00ff10");
+    CHECK_STR(json_object_get_string(at(doc, "1.t")), "x\xef\xbf\xbdy\x1b");  /* UTF-8 repaired */
+    CHECK_STR(json_object_get_string(at(doc, "1.b")), "");
+    json_object_put(doc);
+    free(text);
+
+    /* No rows: an empty array, a header alone. */
+    text = rows_text(RENDER_JSON, names, 6, rows, 0, true, &rc);
+    CHECK_STR(text, "[]\n");
+    free(text);
+    text = rows_text(RENDER_CSV, names, 6, rows, 0, true, &rc);
+    CHECK_STR(text, "i,r,t,n,b,i\r\n");
+    free(text);
+
+    /* Cut short (the query failed midway): JSON is left unterminated, no
+    ** reader takes it for a whole result; a table prints nothing. */
+    text = rows_text(RENDER_JSON, names, 6, rows, 1, false, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK(text[strlen(text) - 1] == '\n' && !strchr(text, ']'));
+    doc = parse(text);
+    CHECK(doc == NULL);
+    json_object_put(doc);
+    free(text);
+    text = rows_text(RENDER_TEXT, names, 6, rows, 2, false, &rc);
+    CHECK_STR(text, "");
+    free(text);
+
+    /* A table is held whole: past its cap it says so and prints nothing;
+    ** CSV streams the same row. */
+    size_t big_len = RENDER_TABLE_MAX_BYTES / 2 + 1;
+    unsigned char *big = malloc(big_len);
+    REQUIRE(big != NULL);
+    memset(big, 'x', big_len);
+    store_value_t big_row = {.type = STORE_VALUE_TEXT, .bytes = big, .len = big_len};
+    text = rows_text(RENDER_TEXT, names, 1, &big_row, 1, true, &rc);
+    CHECK_RC(rc, RENDER_ETOOBIG, render_strerror);
+    CHECK_STR(text, "");
+    CHECK_CONTAINS(render_strerror(rc), "use --csv or --json");
+    free(text);
+    text = rows_text(RENDER_CSV, names, 1, &big_row, 1, true, &rc);
+    CHECK_RC(rc, 0, render_strerror);
+    CHECK_INT(strlen(text), 3 + big_len + 2);   /* "i\r\n", the row */
+    free(text);
+    free(big);
+}
+
 /* A full output stream: RENDER_EIO, not silence. */
 static void test_write_error(void)
 {
@@ -535,10 +722,12 @@ int main(int argc, char **argv)
         {"human_units", test_human_units},
         {"welch", test_welch},
         {"show", test_show},
+        {"show_result_and_hostile_text", test_show_result_and_hostile_text},
         {"runs", test_runs},
         {"compare", test_compare},
         {"html", test_html},
         {"export", test_export},
+        {"rows", test_rows},
         {"write_error", test_write_error},
     };
 

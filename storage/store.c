@@ -33,7 +33,6 @@ const char *store_strerror(int rc)
     case STORE_ENOTFOUND: return "no such run";
     case STORE_ESCHEMA: return "not a heapsim database, or a newer schema";
     case STORE_EUSAGE: return "bad query text or arguments";
-    case STORE_EIO: return "writing the output failed";
     default: return "unknown storage error";
     }
 }
@@ -61,14 +60,6 @@ int store__db_fail(store_t *st, const char *what)
     int rc = code == SQLITE_CONSTRAINT ? STORE_EUSAGE : STORE_EDB;
 
     return store__fail(st, rc, "%s: %s", what, sqlite3_errmsg(st->db));
-}
-
-int store__check_out(store_t *st, FILE *out)
-{
-    if (fflush(out) != 0 || ferror(out))
-        return store__fail(st, STORE_EIO, "writing the output: %s",
-                           strerror(errno ? errno : EIO));
-    return 0;
 }
 
 /* ---- reading the file's state ---------------------------------------- */

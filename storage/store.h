@@ -26,7 +26,6 @@
 #define STORE_ENOTFOUND (-4002)  /* no such run */
 #define STORE_ESCHEMA   (-4003)  /* not a heapsim database, or a newer schema */
 #define STORE_EUSAGE    (-4004)  /* bad query text or arguments */
-#define STORE_EIO       (-4005)  /* writing the report to `out` failed */
 #define STORE_ENOTABLE  (-4006)  /* the database has no `events` table (schema < 2) */
 
 typedef struct store store_t;
@@ -300,70 +299,38 @@ typedef struct store_resume {
 int store_resume_load(store_t *st, int64_t run_id, store_resume_t *r);
 void store_resume_free(store_resume_t *r);
 
-/* ---- Queries: print to `out` as a table, or as JSON when json ------ */
-/* Nothing is printed before a failure is known except by store_print_sql
-** in JSON (it streams rows). STORE_EIO when writing `out` fails. */
+/* ---- Ad-hoc queries (`heapsim sql`) ------------------------------------ */
 
-/* Most recent runs first: id, started, name, status, tasks done/total,
-** wall time. */
-/* limit <= 0: every run. JSON: an array of {"run_id", "token", "name",
-** "status", "started_unix_ns", "ended_unix_ns", "wall_ns", "tasks_total",
-** "tasks_done", "tasks_failed"}. */
-int store_print_runs(store_t *st, FILE *out, int limit, bool json);
-/* One run: header, then per task its kernel, parameters, status, wall time,
-** allocations, GC cycles, max pause, peak heap; errors of failed tasks.
-** JSON: {"run_id", "status", ..., "tasks": [{"kernel", "params", "status",
-** "wall_ns", "result": {"output": ..., metrics...}, ...}]}.
-** STORE_ENOTFOUND when there is no such run. */
-/* Text: header, task table, then "errors:" and "metrics:" when there are
-** any. JSON also has per task "task_id", "seq", "runtime", "label",
-** "sweep_point", "repeat_index", "error", "worker", every result figure
-** (*_ns, *_bytes, ...; null until finished) and "samples" (a count).
-** "params" and "runtime" are the JSON stored, or its text if it does not
-** parse. Read from one snapshot.
-** Sweep points: a point is the tasks with the same kernel, sweep_point,
-** label, params and runtime (a sweep point's repeats). JSON always has
-** "points": one object per point, in the order of its first task (a run
-** without sweep or repeats has one point per task): {"kernel", "label",
-** "sweep_point", "params", "first_seq", "repeats" (tasks at the point),
-** "done", "failed", "wall_ns", "gc_cycles", "pause_max_ns",
-** "peak_heap_bytes", "alloc_objects", "metrics": {NAME: {..., "unit"}}},
-** each figure {"mean", "min", "max"} over the point's tasks that are done
-** (failed ones are counted in "failed" only; null when none is done).
-** Text adds "sweep:" (a row per point: done/total, wall, GC cycles, max
-** pause, peak heap, allocations) and "sweep metrics:" after the rest when
-** some point has more than one task or there is more than one
-** sweep_point. */
-int store_print_show(store_t *st, FILE *out, int64_t run_id, bool json);
-/* Any read-only SQL; JSON is an array of objects keyed by column name.
-** STORE_EUSAGE with store_errmsg() for bad SQL or a write attempt. */
-/* One statement (trailing blanks and comments allowed). Refused before it
-** runs: statements that write, ATTACH/DETACH, transaction control, PRAGMAs
-** that set. Table: headers, NULL as NULL, blobs in hex. JSON: integers,
-** reals, text, null, blobs as hex strings; a repeated column name gets
-** ":2". Text that is not UTF-8 is repaired with U+FFFD in JSON. */
-int store_print_sql(store_t *st, FILE *out, const char *sql, bool json);
-
-/* ---- Bounded queries ------------------------------------------------ */
-
-typedef enum store_query_format {
-    STORE_QUERY_TABLE,           /* aligned columns */
-    STORE_QUERY_JSON,            /* as store_print_sql's JSON */
-    STORE_QUERY_CSV,             /* RFC 4180: a header line, CRLF; NULL empty */
-} store_query_format_t;
+typedef struct store_query store_query_t;
 
 typedef struct store_query_opts {
-    store_query_format_t format;
     int64_t timeout_ms;          /* stop the statement after this long; 0: never */
     int64_t max_value_bytes;     /* largest string or blob it may make; 0: SQLite's */
 } store_query_opts_t;
 
-/* store_print_sql() with a format and bounds. A statement stopped by the
-** timeout or making a value too large is STORE_EUSAGE, with a message
-** saying which; rows already printed stay printed (JSON: an unterminated
-** array). The bounds are the statement's only: the store is as before. */
-int store_query_print(store_t *st, FILE *out, const char *sql,
-                      const store_query_opts_t *opts);
+/* Compile one read-only statement (trailing blanks and comments allowed)
+** into *q_p, to be stepped with store_query_step; opts may be NULL (no
+** bounds). Refused before it runs, STORE_EUSAGE with store_errmsg():
+** bad SQL (SQLite's words), more than one statement, statements that
+** write, ATTACH/DETACH, transaction control, PRAGMAs that set -- on a
+** read-write store too. Until store_query_close the store is the
+** query's: its bounds hold, and nothing else may be done with st. On
+** failure *q_p is NULL and the store is as before. */
+int store_query_open(store_t *st, const char *sql, const store_query_opts_t *opts,
+                     store_query_t **q_p);
+/* The statement's columns: how many, and each one's name as SQLite gives
+** it (valid until close; "?" when it has none). */
+size_t store_query_columns(const store_query_t *q);
+const char *store_query_column_name(const store_query_t *q, size_t col);
+/* The next row: 1 with *values_p the row's store_query_columns() values
+** (store_model.h; borrowed until the next step or close), 0 when there are
+** no more, or a STORE_E* code: STORE_EUSAGE for an error of the statement
+** at run time, the timeout ("ran longer than N ms") or a value larger
+** than max_value_bytes, each with a message saying which. */
+int store_query_step(store_query_t *q, const store_value_t **values_p);
+/* Finish the query and put the store's bounds back; NULLs *q_p, accepts
+** NULL. */
+void store_query_close(store_query_t **q_p);
 
 /* ---- The read model (store_model.h) ---------------------------------- */
 

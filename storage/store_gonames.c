@@ -1,18 +1,12 @@
 /*
 ** storage/store_gonames.c -- a task's figures under Go's runtime/metrics
 ** names: read from its row, its GC cycles and its last sample
-** (store_task_go_t; docs/metrics.md says which column is which name), and
-** as JSON for the end-of-run summary (`heapsim run --json`; `heapsim show
-** --json` renders the same struct in render/).
+** (store_task_go_t; docs/metrics.md says which column is which name) into
+** the read model; render/ prints them ("runtime_metrics").
 */
 #include "storage/store_int.h"
 
-#include <json-c/json.h>
-#include <math.h>
-#include <stdio.h>
 #include <string.h>
-
-#include "base/text.h"
 
 static int64_t col_int(sqlite3_stmt *stmt, int col)
 {
@@ -96,47 +90,4 @@ int store__task_go_read(store_t *st, int64_t task_id, store_task_go_t *out)
     }
     sqlite3_finalize(stmt);
     return 0;
-}
-
-static struct json_object *json_int(int64_t v)
-{
-    return v == STORE_NONE ? NULL : json_object_new_int64(v);
-}
-
-struct json_object *store__task_go_json(const store_task_go_t *go)
-{
-    struct json_object *o = json_object_new_object(), *p, *b;
-    char key[TEXT_DOUBLE_MAX];
-
-    if (!o)
-        return NULL;
-#define STORE_GO_ADD(name, member) json_object_object_add(o, name, json_int(go->member));
-    STORE_GO_METRICS(STORE_GO_ADD)
-#undef STORE_GO_ADD
-    json_object_object_add(o, "/gc/cycles/automatic:gc-cycles",
-                           go->gc_cycles == STORE_NONE || go->gc_forced == STORE_NONE
-                               ? NULL : json_object_new_int64(go->gc_cycles - go->gc_forced));
-    if (go->pause_count == STORE_NONE) {
-        json_object_object_add(o, "/gc/pauses:seconds", NULL);
-        return o;
-    }
-    p = json_object_new_object();
-    b = json_object_new_object();
-    if (!p || !b) {
-        json_object_put(p);
-        json_object_put(b);
-        json_object_put(o);
-        return NULL;
-    }
-    json_object_object_add(p, "count", json_object_new_int64(go->pause_count));
-    text_format_double(key, sizeof key, (double)go->pause_total_ns / 1e9);
-    json_object_object_add(p, "sum", json_object_new_double_s((double)go->pause_total_ns / 1e9, key));
-    for (int i = 0; i < STORE_PAUSE_BUCKETS; i++) {
-        snprintf(key, sizeof key, "%g", (double)store_pause_bounds_ns[i] / 1e9);
-        json_object_object_add(b, key, json_object_new_int64(go->pause_le[i]));
-    }
-    json_object_object_add(b, "+Inf", json_object_new_int64(go->pause_count));
-    json_object_object_add(p, "buckets", b);
-    json_object_object_add(o, "/gc/pauses:seconds", p);
-    return o;
 }

@@ -15,10 +15,10 @@
 ** error helpers; store_write.c the statement cache, transactions, inserts
 ** and updates; store_migrate.c the upgrade of older files; store_read.c
 ** the read model (store_model.h, whose structs and destructors are
-** store_model.c, a library of its own); store_print.c the runs and show
-** reports the launcher prints at the end of a run; store_sql.c the ad-hoc
-** query (they print with base/table.h); schema.c is generated from
-** schema.sql.
+** store_model.c, a library of its own); store_gonames.c a task's figures
+** under Go's names; store_sql.c the ad-hoc query, row by row. Nothing here
+** prints: render/ turns the model and the rows into text, CSV and JSON.
+** schema.c is generated from schema.sql.
 **
 ** Invariants:
 **   - After store_open succeeds the file has user_version ==
@@ -29,7 +29,7 @@
 **     holds a read transaction open between calls.
 **   - Nothing read from the file is trusted: a NULL where the schema does
 **     not allow one, a wrong type, JSON that does not parse -- each is
-**     printed as what it is (NULL, the raw text), never asserted on.
+**     read as what it is (NULL, the raw text), never asserted on.
 */
 #ifndef HEAPSIM_STORAGE_STORE_INT_H
 #define HEAPSIM_STORAGE_STORE_INT_H
@@ -42,8 +42,6 @@
 #include <time.h>
 
 #include "storage/store.h"
-
-struct json_object;
 
 /* The cached statements, one per write path. */
 typedef enum store__stmt_id {
@@ -74,7 +72,7 @@ struct store {
     bool readonly;
     sqlite3_stmt *stmts[STMT__COUNT];     /* NULL until first use */
     char errmsg[STORE__ERRMSG_MAX];
-    /* The bounds of the store_query_print() statement running (0: none). */
+    /* The bounds of the open store_query_t (0: none). */
     int64_t query_timeout_ms, query_max_value;
     struct timespec query_deadline;       /* CLOCK_MONOTONIC */
     bool query_expired;                   /* the progress handler stopped it */
@@ -93,8 +91,6 @@ int store__fail(store_t *st, int rc, const char *fmt, ...)
 ** run or task that does not exist), STORE_EDB for everything else. Call it
 ** before resetting the statement that failed. */
 int store__db_fail(store_t *st, const char *what);
-/* Flush `out`; STORE_EIO with a message if writing it failed, else 0. */
-int store__check_out(store_t *st, FILE *out);
 
 /* ---- migrations (store_migrate.c) -------------------------------- */
 
@@ -111,25 +107,8 @@ sqlite3_stmt *store__stmt(store_t *st, store__stmt_id_t id);
 /* Finalize every cached statement (store_close). */
 void store__stmts_finalize(store_t *st);
 
-/* ---- formatting (store_print.c) ------------------------------------ */
-
-/* Column col of the current row of stmt as JSON, by its storage class:
-** integer, real (null when not finite), text (invalid UTF-8 replaced by
-** U+FFFD), blob (a hex string) or null. NULL (JSON null) also when out of
-** memory. The caller owns the result. */
-struct json_object *store__json_column(sqlite3_stmt *stmt, int col);
-/* len bytes of text as a JSON string, invalid UTF-8 replaced by U+FFFD.
-** NULL when out of memory. */
-struct json_object *store__json_text(const char *text, size_t len);
-
-
 /* Task task_id's figures under Go's runtime/metrics names (store_gonames.c)
 ** into *out. 0, or a STORE_E* code (the error recorded). */
 int store__task_go_read(store_t *st, int64_t task_id, store_task_go_t *out);
-
-/* *go as JSON: {GO_NAME: value, ..., "/gc/pauses:seconds": {"count",
-** "sum", "buckets": {"1e-06": n, ..., "+Inf": n}}}, a figure not known as
-** null; NULL when out of memory. */
-struct json_object *store__task_go_json(const store_task_go_t *go);
 
 #endif

@@ -61,6 +61,7 @@ static void task_view_clear(store_task_view_t *t)
     free(t->error);
     free(t->params_json);
     free(t->runtime_json);
+    free(t->output);
     for (size_t i = 0; i < t->nmetrics; i++) {
         free(t->metrics[i].name);
         free(t->metrics[i].unit);

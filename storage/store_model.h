@@ -131,6 +131,7 @@ typedef struct store_task_view {
     int64_t task_id, seq, sweep_point, repeat_index;
     char *kernel, *label, *status, *worker, *error;
     char *params_json, *runtime_json;
+    char *output;                /* the kernel's output text; NULL: none */
     double fig[STORE_FIG_COUNT]; /* NAN when unknown */
     store_metric_t *metrics;     /* in name order */
     size_t nmetrics;
@@ -166,6 +167,25 @@ typedef struct store_run_view {
 
 /* Free everything and NULL *view_p; accepts NULL. */
 void store_run_view_free(store_run_view_t **view_p);
+
+/* ---- a row of an ad-hoc query (`heapsim sql`) ------------------------- */
+
+/* A value as SQLite stores it: its storage class and its content. */
+typedef enum store_value_type {
+    STORE_VALUE_NULL,
+    STORE_VALUE_INT,             /* i */
+    STORE_VALUE_REAL,            /* r */
+    STORE_VALUE_TEXT,            /* len bytes at bytes, as stored (not checked UTF-8) */
+    STORE_VALUE_BLOB,            /* len bytes at bytes (NULL when len is 0) */
+} store_value_type_t;
+
+typedef struct store_value {
+    store_value_type_t type;
+    int64_t i;
+    double r;
+    const unsigned char *bytes;  /* borrowed: see store_query_step */
+    size_t len;
+} store_value_t;
 
 /* ---- time series of a task (for charts) ------------------------------ */
 

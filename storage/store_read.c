@@ -274,7 +274,8 @@ static int read_tasks(store_t *st, store_run_view_t *view)
         "SELECT id, seq, sweep_point, repeat_index, kernel, label, status, worker,"
         " error, params_json, runtime_json, wall_ns, alloc_objects, alloc_bytes,"
         " gc_cycles, pause_max_ns, pause_total_ns, peak_heap_bytes, peak_rss_bytes,"
-        " goroutines_max, stack_hwm_bytes FROM tasks WHERE run_id = ?1 ORDER BY seq";
+        " goroutines_max, stack_hwm_bytes, output FROM tasks WHERE run_id = ?1"
+        " ORDER BY seq";
     static const char gc_sql[] =
         "SELECT stw_ns, mark_cpu_ns + sweep_cpu_ns FROM gc_cycles WHERE task_id = ?1";
     static const char metrics_sql[] =
@@ -325,6 +326,7 @@ static int read_tasks(store_t *st, store_run_view_t *view)
         t->fig[STORE_FIG_peak_rss_bytes] = int_figure(col_int(tasks, 18));
         t->fig[STORE_FIG_goroutines_max] = int_figure(col_int(tasks, 19));
         t->fig[STORE_FIG_stack_hwm_bytes] = int_figure(col_int(tasks, 20));
+        t->output = col_strdup(tasks, 21);
         if ((rc = task_gc(st, gc, t)) || (rc = store__task_go_read(st, t->task_id, &t->go)))
             goto out_finalize;
         sqlite3_bind_int64(metrics, 1, t->task_id);

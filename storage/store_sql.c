@@ -1,5 +1,6 @@
 /*
-** storage/store_sql.c -- `heapsim sql`: one read-only statement, printed.
+** storage/store_sql.c -- `heapsim sql`: one read-only statement, its rows
+** handed out one at a time (render/ prints them as a table, CSV or JSON).
 **
 ** Two gates keep the query from changing anything, even on a read-write
 ** handle. An authorizer, active while the statement is compiled, refuses
@@ -9,23 +10,19 @@
 ** reading ones. Then sqlite3_stmt_readonly() must say the statement writes
 ** no database file. Only then is it stepped.
 **
-** store_query_print() also bounds what a query may cost: a progress
-** handler interrupts it after the timeout (a recursive CTE that never
-** ends), and SQLITE_LIMIT_LENGTH caps every string or blob it makes
-** (randomblob(1e9) fails at once instead of taking a gigabyte). Both are
-** set for the one statement and put back after it.
+** A query also bounds what it may cost: a progress handler interrupts it
+** after the timeout (a recursive CTE that never ends), and
+** SQLITE_LIMIT_LENGTH caps every string or blob it makes (randomblob(1e9)
+** fails at once instead of taking a gigabyte). The authorizer and both
+** bounds are set from store_query_open to store_query_close, and put back
+** then.
 */
 #include "storage/store_int.h"
-#include "base/table.h"
 
-#include <json-c/json.h>
-#include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "base/text.h"
+#include <time.h>
 
 typedef struct authorizer {
     const char *refused;        /* what was refused first, NULL if nothing */
@@ -101,41 +98,6 @@ static int prepare_fail(store_t *st, const authorizer_t *auth)
     return store__db_fail(st, "query");
 }
 
-/* Column names as JSON keys, unique: the second column named "a" is "a:2". */
-static char **json_keys(sqlite3_stmt *stmt, int ncols)
-{
-    char **keys = calloc(ncols ? (size_t)ncols : 1, sizeof *keys);
-
-    if (!keys)
-        return NULL;
-    for (int col = 0; col < ncols; col++) {
-        const char *name = sqlite3_column_name(stmt, col);
-        int repeat = 1;
-
-        name = name ? name : "?";
-        for (int prev = 0; prev < col; prev++) {
-            const char *prev_name = sqlite3_column_name(stmt, prev);
-
-            repeat += strcmp(prev_name ? prev_name : "?", name) == 0;
-        }
-        if (repeat == 1 ? !(keys[col] = strdup(name))
-                        : asprintf(&keys[col], "%s:%d", name, repeat) < 0) {
-            for (int i = 0; i < col; i++)
-                free(keys[i]);
-            free(keys);
-            return NULL;
-        }
-    }
-    return keys;
-}
-
-static void free_keys(char **keys, int ncols)
-{
-    for (int col = 0; keys && col < ncols; col++)
-        free(keys[col]);
-    free(keys);
-}
-
 /* The progress handler: nonzero (interrupt) once the deadline passed. */
 static int progress(void *arg)
 {
@@ -170,255 +132,60 @@ static int step_fail(store_t *st)
     return store__db_fail(st, "query");
 }
 
-/* Stream the rows as a JSON array, one object per line. */
-static int print_rows_json(store_t *st, FILE *out, sqlite3_stmt *stmt)
+struct store_query {
+    store_t *st;
+    sqlite3_stmt *stmt;
+    authorizer_t auth;           /* installed until close (a re-prepare runs it) */
+    int old_length;              /* SQLITE_LIMIT_LENGTH to put back; -1: none */
+    size_t ncols;
+    store_value_t *values;       /* ncols, of the current row */
+};
+
+void store_query_close(store_query_t **q_p)
 {
-    int ncols = sqlite3_column_count(stmt), rc = 0, step;
-    char **keys = json_keys(stmt, ncols);
-    bool first = true;
+    store_query_t *q = q_p ? *q_p : NULL;
+    store_t *st;
 
-    if (!keys)
-        return store__fail(st, STORE_EDB, "query: out of memory");
-    /* Most errors show on the first step: print nothing for them. One in
-    ** the middle leaves the array unterminated, which no reader takes for
-    ** a whole result. */
-    step = sqlite3_step(stmt);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        rc = step_fail(st);
-        goto out_free_keys;
-    }
-    fputs("[", out);
-    for (; step == SQLITE_ROW; step = sqlite3_step(stmt)) {
-        struct json_object *row = json_object_new_object();
-        const char *text;
-
-        if (!row) {
-            rc = store__fail(st, STORE_EDB, "query: out of memory");
-            goto out_free_keys;
-        }
-        for (int col = 0; col < ncols; col++)
-            json_object_object_add(row, keys[col], store__json_column(stmt, col));
-        text = json_object_to_json_string_ext(
-            row, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        fprintf(out, "%s\n  %s", first ? "" : ",", text ? text : "null");
-        json_object_put(row);
-        first = false;
-        if (ferror(out))
-            break;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        fputc('\n', out);
-        rc = step_fail(st);
-        goto out_free_keys;
-    }
-    fputs(first ? "]\n" : "\n]\n", out);
-    rc = store__check_out(st, out);
-out_free_keys:
-    free_keys(keys, ncols);
-    return rc;
-}
-
-/* The most text an aligned table may hold before it is printed: it is
-** kept whole to measure its columns, so a query of endless rows must not
-** grow it without bound (JSON and CSV stream; they need no such cap). */
-#define TABLE_MAX_BYTES (64u << 20)
-
-/* Collect the rows in a table (NULL shown as NULL, numbers right-aligned,
-** blobs in hex), then print it. STORE_EUSAGE past TABLE_MAX_BYTES. */
-static int print_rows_table(store_t *st, FILE *out, sqlite3_stmt *stmt)
-{
-    int ncols = sqlite3_column_count(stmt), rc = 0, step;
-    size_t held = 0;
-    text_table_t *table = text_table_new((size_t)ncols);
-
-    if (!table)
-        return store__fail(st, STORE_EDB, "query: out of memory");
-    for (int col = 0; col < ncols; col++) {
-        const char *name = sqlite3_column_name(stmt, col);
-
-        if (text_table_header(table, (size_t)col, name ? name : "?", false)) {
-            rc = store__fail(st, STORE_EDB, "query: out of memory");
-            goto out_destroy_table;
-        }
-    }
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        /* Before any conversion: sqlite3_column_bytes() of a number
-        ** would turn it into text. */
-        for (int col = 0; col < ncols; col++) {
-            int type = sqlite3_column_type(stmt, col);
-            held += 32 + (type == SQLITE_TEXT || type == SQLITE_BLOB
-                              ? 2 * (size_t)sqlite3_column_bytes(stmt, col) : 0);
-        }
-        if (held > TABLE_MAX_BYTES) {
-            rc = store__fail(st, STORE_EUSAGE, "the result is larger than %u MiB, too "
-                             "large to align as a table: use --csv or --json (streamed)",
-                             TABLE_MAX_BYTES >> 20);
-            goto out_destroy_table;
-        }
-        if (text_table_row(table)) {
-            rc = store__fail(st, STORE_EDB, "query: out of memory");
-            goto out_destroy_table;
-        }
-        for (int col = 0; col < ncols && rc == 0; col++) {
-            char buf[32];
-            const char *text;
-            char *hex;
-            const unsigned char *blob;
-            int len;
-
-            switch (sqlite3_column_type(stmt, col)) {
-            case SQLITE_NULL:
-                rc = text_table_cell(table, (size_t)col, "NULL", 4, -1);
-                break;
-            case SQLITE_INTEGER:
-                snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(stmt, col));
-                rc = text_table_cell(table, (size_t)col, buf, strlen(buf), 1);
-                break;
-            case SQLITE_FLOAT:
-                text_format_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
-                rc = text_table_cell(table, (size_t)col, buf, strlen(buf), 1);
-                break;
-            case SQLITE_BLOB:
-                blob = sqlite3_column_blob(stmt, col);
-                len = sqlite3_column_bytes(stmt, col);
-                hex = malloc((size_t)len * 2 + 1);
-                if (!hex) {
-                    rc = -1;
-                    break;
-                }
-                for (int i = 0; i < len; i++)
-                    sprintf(hex + 2 * i, "%02x", blob[i]);
-                hex[2 * len] = '\0';
-                rc = text_table_cell(table, (size_t)col, hex, (size_t)len * 2, 0);
-                free(hex);
-                break;
-            default:
-                text = (const char *)sqlite3_column_text(stmt, col);
-                rc = text_table_cell(table, (size_t)col, text,
-                                       text ? (size_t)sqlite3_column_bytes(stmt, col) : 0, 0);
-                break;
-            }
-        }
-        if (rc) {
-            rc = store__fail(st, STORE_EDB, "query: out of memory");
-            goto out_destroy_table;
-        }
-    }
-    if (step != SQLITE_DONE) {
-        rc = step_fail(st);
-        goto out_destroy_table;
-    }
-    text_table_print(table, out, 0);
-    rc = store__check_out(st, out);
-out_destroy_table:
-    text_table_destroy(&table);
-    return rc;
-}
-
-/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
-** break, quotes doubled. */
-static void csv_field(FILE *out, const char *text, size_t len)
-{
-    bool quote = false;
-
-    for (size_t i = 0; i < len && !quote; i++)
-        quote = text[i] == ',' || text[i] == '"' || text[i] == '\n' || text[i] == '\r';
-    if (!quote) {
-        fwrite(text, 1, len, out);
+    if (!q)
         return;
-    }
-    fputc('"', out);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '"')
-            fputc('"', out);
-        fputc(text[i], out);
-    }
-    fputc('"', out);
+    st = q->st;
+    sqlite3_finalize(q->stmt);
+    sqlite3_set_authorizer(st->db, NULL, NULL);
+    sqlite3_progress_handler(st->db, 0, NULL, NULL);
+    if (q->old_length >= 0)
+        sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, q->old_length);
+    st->query_timeout_ms = 0;
+    st->query_max_value = 0;
+    free(q->values);
+    free(q);
+    *q_p = NULL;
 }
 
-/* Stream the rows as CSV: a header line, then a line per row; NULL is an
-** empty field, blobs are hex. */
-static int print_rows_csv(store_t *st, FILE *out, sqlite3_stmt *stmt)
+int store_query_open(store_t *st, const char *sql, const store_query_opts_t *opts,
+                     store_query_t **q_p)
 {
-    int ncols = sqlite3_column_count(stmt), step;
-
-    step = sqlite3_step(stmt);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return step_fail(st);
-    for (int col = 0; col < ncols; col++) {
-        const char *name = sqlite3_column_name(stmt, col);
-        if (col)
-            fputc(',', out);
-        csv_field(out, name ? name : "?", name ? strlen(name) : 1);
-    }
-    fputs("\r\n", out);
-    for (; step == SQLITE_ROW; step = sqlite3_step(stmt)) {
-        for (int col = 0; col < ncols; col++) {
-            char buf[32];
-            const unsigned char *blob;
-            const char *text;
-            int len;
-
-            if (col)
-                fputc(',', out);
-            switch (sqlite3_column_type(stmt, col)) {
-            case SQLITE_NULL:
-                break;
-            case SQLITE_INTEGER:
-                fprintf(out, "%lld", (long long)sqlite3_column_int64(stmt, col));
-                break;
-            case SQLITE_FLOAT:
-                text_format_double(buf, sizeof buf, sqlite3_column_double(stmt, col));
-                fputs(buf, out);
-                break;
-            case SQLITE_BLOB:
-                blob = sqlite3_column_blob(stmt, col);
-                len = sqlite3_column_bytes(stmt, col);
-                for (int i = 0; i < len; i++)
-                    fprintf(out, "%02x", blob[i]);
-                break;
-            default:
-                text = (const char *)sqlite3_column_text(stmt, col);
-                csv_field(out, text ? text : "",
-                          text ? (size_t)sqlite3_column_bytes(stmt, col) : 0);
-                break;
-            }
-        }
-        fputs("\r\n", out);
-        if (ferror(out))
-            break;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW)
-        return step_fail(st);
-    return store__check_out(st, out);
-}
-
-int store_print_sql(store_t *st, FILE *out, const char *sql, bool json)
-{
-    store_query_opts_t opts = {
-        .format = json ? STORE_QUERY_JSON : STORE_QUERY_TABLE,
-    };
-
-    return store_query_print(st, out, sql, &opts);
-}
-
-int store_query_print(store_t *st, FILE *out, const char *sql,
-                      const store_query_opts_t *opts)
-{
-    authorizer_t auth = { NULL };
-    int old_length = -1;
-    sqlite3_stmt *stmt = NULL, *next = NULL;
+    static const store_query_opts_t unbounded = { 0 };
+    sqlite3_stmt *next = NULL;
+    store_query_t *q;
     const char *tail;
     int rc;
 
-    if (!st || !out || !opts)
+    if (!st || !q_p)
         return STORE_EUSAGE;
+    *q_p = NULL;
+    if (!opts)
+        opts = &unbounded;
     if (!sql)
         return store__fail(st, STORE_EUSAGE, "no query");
+    q = calloc(1, sizeof *q);
+    if (!q)
+        return store__fail(st, STORE_EDB, "query: out of memory");
+    q->st = st;
+    q->old_length = -1;
     if (opts->max_value_bytes > 0)
-        old_length = sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH,
-                                   opts->max_value_bytes > INT32_MAX
-                                       ? INT32_MAX : (int)opts->max_value_bytes);
+        q->old_length = sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH,
+                                      opts->max_value_bytes > INT32_MAX
+                                          ? INT32_MAX : (int)opts->max_value_bytes);
     st->query_timeout_ms = opts->timeout_ms;
     st->query_max_value = opts->max_value_bytes;
     st->query_expired = false;
@@ -435,38 +202,99 @@ int store_query_print(store_t *st, FILE *out, const char *sql,
         /* Every 1000 virtual-machine steps: microseconds apart. */
         sqlite3_progress_handler(st->db, 1000, progress, st);
     }
-    sqlite3_set_authorizer(st->db, authorize, &auth);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, &tail) != SQLITE_OK) {
-        rc = prepare_fail(st, &auth);
-        goto out_finalize;
+    sqlite3_set_authorizer(st->db, authorize, &q->auth);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q->stmt, &tail) != SQLITE_OK) {
+        rc = prepare_fail(st, &q->auth);
+        goto out_close;
     }
-    if (!stmt) {
+    if (!q->stmt) {
         rc = store__fail(st, STORE_EUSAGE, "no statement in the query");
-        goto out_finalize;
+        goto out_close;
     }
-    if (!sqlite3_stmt_readonly(stmt)) {
+    if (!sqlite3_stmt_readonly(q->stmt)) {
         rc = store__fail(st, STORE_EUSAGE, "only read-only statements");
-        goto out_finalize;
+        goto out_close;
     }
     /* The rest must be empty (blanks or comments): one result, one array. */
     if (tail && *tail &&
         (sqlite3_prepare_v2(st->db, tail, -1, &next, NULL) != SQLITE_OK || next)) {
+        sqlite3_finalize(next);
         rc = store__fail(st, STORE_EUSAGE, "only one statement at a time");
-        goto out_finalize;
+        goto out_close;
     }
-    switch (opts->format) {
-    case STORE_QUERY_JSON: rc = print_rows_json(st, out, stmt); break;
-    case STORE_QUERY_CSV: rc = print_rows_csv(st, out, stmt); break;
-    default: rc = print_rows_table(st, out, stmt); break;
+    q->ncols = (size_t)sqlite3_column_count(q->stmt);
+    q->values = calloc(q->ncols ? q->ncols : 1, sizeof *q->values);
+    if (!q->values) {
+        rc = store__fail(st, STORE_EDB, "query: out of memory");
+        goto out_close;
     }
-out_finalize:
-    sqlite3_finalize(next);
-    sqlite3_finalize(stmt);
-    sqlite3_set_authorizer(st->db, NULL, NULL);
-    sqlite3_progress_handler(st->db, 0, NULL, NULL);
-    if (old_length >= 0)
-        sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, old_length);
-    st->query_timeout_ms = 0;
-    st->query_max_value = 0;
+    *q_p = q;
+    return 0;
+
+out_close:
+    store_query_close(&q);
     return rc;
+}
+
+size_t store_query_columns(const store_query_t *q)
+{
+    return q ? q->ncols : 0;
+}
+
+const char *store_query_column_name(const store_query_t *q, size_t col)
+{
+    const char *name;
+
+    if (!q || col >= q->ncols)
+        return "?";
+    name = sqlite3_column_name(q->stmt, (int)col);
+    return name ? name : "?";
+}
+
+int store_query_step(store_query_t *q, const store_value_t **values_p)
+{
+    int step;
+
+    if (!q || !values_p)
+        return STORE_EUSAGE;
+    *values_p = NULL;
+    step = sqlite3_step(q->stmt);
+    if (step == SQLITE_DONE)
+        return 0;
+    if (step != SQLITE_ROW)
+        return step_fail(q->st);
+    for (size_t col = 0; col < q->ncols; col++) {
+        store_value_t *v = &q->values[col];
+        int c = (int)col;
+
+        memset(v, 0, sizeof *v);
+        switch (sqlite3_column_type(q->stmt, c)) {
+        case SQLITE_INTEGER:
+            v->type = STORE_VALUE_INT;
+            v->i = sqlite3_column_int64(q->stmt, c);
+            break;
+        case SQLITE_FLOAT:
+            v->type = STORE_VALUE_REAL;
+            v->r = sqlite3_column_double(q->stmt, c);
+            break;
+        case SQLITE_TEXT:
+            /* The pointer first, then its length (SQLite's order). */
+            v->type = STORE_VALUE_TEXT;
+            v->bytes = sqlite3_column_text(q->stmt, c);
+            v->len = (size_t)sqlite3_column_bytes(q->stmt, c);
+            if (!v->bytes)
+                return store__fail(q->st, STORE_EDB, "query: out of memory");
+            break;
+        case SQLITE_BLOB:
+            v->type = STORE_VALUE_BLOB;
+            v->bytes = sqlite3_column_blob(q->stmt, c);
+            v->len = (size_t)sqlite3_column_bytes(q->stmt, c);
+            break;
+        default:
+            v->type = STORE_VALUE_NULL;
+            break;
+        }
+    }
+    *values_p = q->values;
+    return 1;
 }

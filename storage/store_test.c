@@ -3,8 +3,8 @@
 **
 ** Each case works on its own files in $TEST_TMPDIR and checks what the
 ** contract in store.h promises: the schema on a fresh file, refusals that
-** leave a foreign file byte-for-byte unchanged, the reports in both forms
-** (JSON parsed back with json-c), the read-only query gate, and a reader
+** leave a foreign file byte-for-byte unchanged, the read model (what
+** render/ prints), the read-only query gate and its rows, and a reader
 ** beside a writer's open transaction. Each case runs in a process of its
 ** own (base/testrun.h); a failed REQUIRE ends the case, as the checks here
 ** always did.
@@ -13,7 +13,6 @@
 #include "base/testrun.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -119,56 +118,53 @@ static int64_t raw_int(const char *path, const char *sql)
     return value;
 }
 
-/* Output of a print call, captured. */
-typedef struct capture {
-    FILE *out;
-    char *text;
+
+/* The column names and rows of a query as the test reads them: a line of
+** names, then a line per row, values split by '|' (NULL, integers, reals
+** as %.17g, text as is, blobs as x'hex'). *text_p (caller frees) holds
+** what was read, also when a step fails. Returns store_query_open's
+** code, else 0 after the last row or the failing step's code. */
+static int query_dump(store_t *st, const char *sql, const store_query_opts_t *opts,
+                      char **text_p)
+{
+    store_query_t *q;
+    const store_value_t *v;
     size_t size;
-} capture_t;
+    FILE *out = open_memstream(text_p, &size);
+    int rc;
 
-static void capture_start(capture_t *cap)
-{
-    cap->text = NULL;
-    cap->size = 0;
-    cap->out = open_memstream(&cap->text, &cap->size);
-    if (!cap->out)
+    if (!out)
         abort();
-}
-
-/* Stop capturing; cap->text is the output (caller frees). */
-static const char *capture_end(capture_t *cap)
-{
-    fclose(cap->out);
-    cap->out = NULL;
-    return cap->text;
-}
-
-static struct json_object *parse_json(const char *text)
-{
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *value;
-
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    value = json_tokener_parse_ex(tok, text, (int)strlen(text));
-    json_tokener_free(tok);
-    return value;
-}
-
-/* obj[key]; NULL for JSON null. A missing key is a failure of its own
-** (and NULL), so "is null" and "is absent" are told apart. */
-static struct json_object *get_at(struct json_object *obj, const char *key, int line)
-{
-    struct json_object *value = NULL;
-
-    if (!json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &value)) {
-        testrun_check_failed(__FILE__, line, "no key \"%s\"", key);
-        return NULL;
+    rc = store_query_open(st, sql, opts, &q);
+    if (rc == 0) {
+        for (size_t col = 0; col < store_query_columns(q); col++)
+            fprintf(out, "%s%s", col ? "|" : "", store_query_column_name(q, col));
+        fputc('\n', out);
+        while ((rc = store_query_step(q, &v)) == 1) {
+            for (size_t col = 0; col < store_query_columns(q); col++) {
+                if (col)
+                    fputc('|', out);
+                switch (v[col].type) {
+                case STORE_VALUE_NULL: fputs("NULL", out); break;
+                case STORE_VALUE_INT: fprintf(out, "%lld", (long long)v[col].i); break;
+                case STORE_VALUE_REAL: fprintf(out, "%.17g", v[col].r); break;
+                case STORE_VALUE_TEXT: fwrite(v[col].bytes, 1, v[col].len, out); break;
+                case STORE_VALUE_BLOB:
+                    fputs("x'", out);
+                    for (size_t i = 0; i < v[col].len; i++)
+                        fprintf(out, "%02x", v[col].bytes[i]);
+                    fputc('\'', out);
+                    break;
+                }
+            }
+            fputc('\n', out);
+        }
+        store_query_close(&q);
+        CHECK(q == NULL);
     }
-    return value;
+    fclose(out);
+    return rc;
 }
-
-#define get(obj, key) get_at((obj), (key), __LINE__)
 
 /* ---- the embedded schema is schema.sql ------------------------------- */
 
@@ -852,8 +848,10 @@ static void test_read_model(void)
             CHECK_STR(t->metrics[0].unit, "ops");
             CHECK_STR(t->metrics[1].unit, "ns");
         }
+        CHECK_STR(t->output, output_text);           /* byte for byte */
         CHECK_STR(view->tasks[1].status, "failed");
         CHECK_CONTAINS(view->tasks[1].error, "out of heap");
+        CHECK(view->tasks[1].output == NULL);
         /* A task never started: every figure unknown. */
         CHECK(isnan(view->tasks[2].fig[STORE_FIG_wall_ns]));
         CHECK(isnan(view->tasks[2].fig[STORE_FIG_pause_p99_ns]));
@@ -968,241 +966,141 @@ static void test_write_errors(void)
     free(path);
 }
 
-static void test_runs_report(void)
+/* runs as the read model has them: every field, newest first, the limit;
+** a name that would break SQL built by pasting is just a name. */
+static void test_runs_read(void)
 {
     char *path = tmp_path("runs.db");
     char err[512];
     fixture_t fx = { 0 };
-    capture_t cap;
-    const char *text;
-    struct json_object *doc, *run;
+    store_run_info_t *runs;
+    size_t n;
+    static const char evil_name[] = "x'); DROP TABLE runs; --\nline 2\x1b[2J";
 
     REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
     REQUIRE_RC(fill_run(&fx, "t-runs", "fib"), 0, store_strerror);
-    /* A name that would break SQL built by pasting is just a name. */
     {
-        store_run_t evil = { .token = "t-evil", .name = "x'); DROP TABLE runs; --\nline 2",
+        store_run_t evil = { .token = "t-evil", .name = evil_name,
                              .started_unix_ns = 1700000009000000000LL };
 
         REQUIRE_RC(store_run_insert(fx.st, &evil, NULL), 0, store_strerror);
     }
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_runs(fx.st, cap.out, 10, false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "ID");
-    REQUIRE_CONTAINS(text, "STARTED");
-    REQUIRE_CONTAINS(text, "WALL");
-    REQUIRE_CONTAINS(text, "1/3");                 /* done/total */
-    REQUIRE_CONTAINS(text, "3.00 s");              /* wall of the run */
-    REQUIRE_CONTAINS(text, "x'); DROP TABLE runs; --\\nline 2");   /* one line */
-    REQUIRE_CONTAINS(text, "running");
-    /* Most recent first: the evil run started later. */
-    REQUIRE(strstr(text, "DROP TABLE") < strstr(text, " fib "));
-    /* Aligned: STATUS starts at the same column on every line. */
-    {
-        size_t off = (size_t)(strstr(text, "STATUS") - text);
-        const char *line = strchr(text, '\n') + 1;        /* the rule */
-
-        REQUIRE(line[0] == '-' && line[off - 2] == ' ' && line[off] == '-');
-        for (line = strchr(line, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
-            REQUIRE(strlen(line) > off && line[off - 1] == ' ' && line[off - 2] == ' ');
-            REQUIRE(strncmp(line + off, "done ", 5) == 0 ||
-                  strncmp(line + off, "running ", 8) == 0);
-        }
-    }
-    free(cap.text);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_runs(fx.st, cap.out, 1, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc && json_object_is_type(doc, json_type_array));
-    REQUIRE(json_object_array_length(doc) == 1);      /* limit */
-    json_object_put(doc);
-    free(cap.text);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_runs(fx.st, cap.out, 0, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc && json_object_array_length(doc) == 2);
-    run = json_object_array_get_idx(doc, 1);
-    REQUIRE(json_object_get_int64(get(run, "run_id")) == fx.run_id);
-    REQUIRE(strcmp(json_object_get_string(get(run, "status")), "done") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(run, "token")), "t-runs") == 0);
-    REQUIRE(json_object_get_int64(get(run, "tasks_total")) == 3);
-    REQUIRE(json_object_get_int64(get(run, "tasks_done")) == 1);
-    REQUIRE(json_object_get_int64(get(run, "tasks_failed")) == 1);
-    REQUIRE(json_object_is_type(get(run, "wall_ns"), json_type_int));
-    REQUIRE(json_object_get_int64(get(run, "wall_ns")) == 3000000000LL);
-    run = json_object_array_get_idx(doc, 0);
-    REQUIRE(get(run, "wall_ns") == NULL);              /* still running: null */
-    REQUIRE(strcmp(json_object_get_string(get(run, "name")), "x'); DROP TABLE runs; --\nline 2") == 0);
-    json_object_put(doc);
-    free(cap.text);
-
-    /* Writing to a stream that fails is reported. */
-    {
-        FILE *ro = fopen("/dev/null", "r");
-
-        REQUIRE(ro != NULL);
-        REQUIRE_RC(store_print_runs(fx.st, ro, 0, false), STORE_EIO, store_strerror);
-        fclose(ro);
-    }
+    store_runs_filter_t all = {.since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(fx.st, &all, &runs, &n), 0, store_strerror);
+    REQUIRE(n == 2);
+    CHECK_STR(runs[0].name, evil_name);             /* newest first, byte for byte */
+    CHECK_STR(runs[0].status, "running");
+    CHECK_INT(runs[0].ended_unix_ns, STORE_NONE);   /* still running */
+    CHECK_INT(runs[0].tasks_total, 0);
+    CHECK_INT(runs[1].run_id, fx.run_id);
+    CHECK_STR(runs[1].token, "t-runs");
+    CHECK_STR(runs[1].status, "done");
+    CHECK_STR(runs[1].host, "testhost");
+    CHECK_STR(runs[1].scenario_path, "scenarios/fib.yaml");
+    CHECK_STR(runs[1].command_line, "heapsim run scenarios/fib.yaml");
+    CHECK_STR(runs[1].settings_json, "{\"gogc\": 100}");
+    CHECK(runs[1].error == NULL);
+    CHECK_INT(runs[1].started_unix_ns, 1700000000000000000LL);
+    CHECK_INT(runs[1].ended_unix_ns, 1700000003000000000LL);
+    CHECK_INT(runs[1].workers_planned, 2);
+    CHECK_INT(runs[1].workers_joined, 2);
+    CHECK_INT(runs[1].tasks_total, 3);
+    CHECK_INT(runs[1].tasks_done, 1);
+    CHECK_INT(runs[1].tasks_failed, 1);
+    store_runs_free(&runs, n);
+    all.limit = 1;
+    REQUIRE_RC(store_runs_read(fx.st, &all, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 1);
+    store_runs_free(&runs, n);
     store_close(&fx.st);
+    REQUIRE(raw_int(path, "SELECT count(*) FROM runs") == 2);
     free(path);
 }
 
-static void test_show_report(void)
+/* One run as the read model has it (what `show` and the end-of-run
+** summary print): every figure of every task, its output byte for byte,
+** its metrics, and what is not known as unknown. */
+static void test_run_read(void)
 {
     char *path = tmp_path("show.db");
     char err[512];
     fixture_t fx = { 0 };
-    capture_t cap;
-    const char *text;
-    struct json_object *doc, *tasks, *t0, *t1, *t2, *result, *params;
+    store_run_view_t *view;
+    const store_task_view_t *t0, *t1, *t2;
 
     REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
     REQUIRE_RC(fill_run(&fx, "t-show", "fib"), 0, store_strerror);
+    REQUIRE_RC(store_run_read(fx.st, fx.run_id, &view), 0, store_strerror);
+    CHECK_INT(view->info.run_id, fx.run_id);
+    CHECK_STR(view->info.token, "t-show");
+    CHECK_STR(view->info.name, "fib");
+    CHECK_STR(view->info.status, "done");
+    CHECK_INT(view->info.workers_joined, 2);
+    REQUIRE(view->ntasks == 3);
+    t0 = &view->tasks[0];
+    t1 = &view->tasks[1];
+    t2 = &view->tasks[2];
+    CHECK_INT(t0->task_id, fx.task_id[0]);
+    CHECK_INT(t0->seq, 0);
+    CHECK_STR(t0->kernel, "fib");
+    CHECK_STR(t0->params_json, "{\"depth\": 10, \"mode\": \"tree\"}");
+    CHECK_STR(t0->runtime_json, "{\"gogc\": 100}");
+    CHECK(t0->label == NULL);
+    CHECK_INT(t0->sweep_point, 0);
+    CHECK_INT(t0->repeat_index, 0);
+    CHECK_STR(t0->status, "done");
+    CHECK(t0->error == NULL);
+    CHECK_STR(t0->worker, "testhost:100");
+    CHECK(t0->fig[STORE_FIG_wall_ns] == 1234567890);
+    CHECK(t0->fig[STORE_FIG_alloc_objects] == 1234567);
+    CHECK(t0->fig[STORE_FIG_alloc_bytes] == 50 << 20);
+    CHECK(t0->fig[STORE_FIG_gc_cycles] == 4);
+    CHECK(t0->fig[STORE_FIG_pause_max_ns] == 250000);
+    CHECK(t0->fig[STORE_FIG_pause_total_ns] == 600000);
+    CHECK(t0->fig[STORE_FIG_peak_heap_bytes] == 12 << 20);
+    CHECK(t0->fig[STORE_FIG_peak_rss_bytes] == 40 << 20);
+    CHECK(t0->fig[STORE_FIG_stack_hwm_bytes] == 65536);
+    CHECK(t0->fig[STORE_FIG_goroutines_max] == 8);
+    CHECK_STR(t0->output, output_text);
+    REQUIRE(t0->nmetrics == 2);
+    CHECK_STR(t0->metrics[0].name, "calls");
+    CHECK(t0->metrics[0].value == 1000000.0);         /* the second insert replaced it */
+    CHECK_STR(t0->metrics[1].name, "ns_per_call");
+    CHECK(t0->metrics[1].value == 41.2);
+    /* Its figures under Go's names. */
+    CHECK_INT(t0->go.alloc_bytes, 50 << 20);
+    CHECK_INT(t0->go.gc_cycles, 4);
+    CHECK_INT(t0->go.pause_count, 4);
+    CHECK_INT(t0->go.pause_total_ns, 100001 + 100002 + 100003 + 100004);
+    CHECK_INT(t0->go.heap_objects_bytes, 24 << 20);   /* its last sample */
+    CHECK_STR(t1->status, "failed");
+    CHECK_STR(t1->error, "out of heap\nat depth 30");
+    CHECK(t1->output == NULL);
+    CHECK_INT(t1->nmetrics, 0);
+    CHECK_STR(t2->status, "pending");
+    CHECK(t2->worker == NULL);
+    CHECK(isnan(t2->fig[STORE_FIG_wall_ns]));          /* not finished: unknown */
+    CHECK_INT(t2->go.heap_objects_bytes, STORE_NONE);  /* no sample */
+    store_run_view_free(&view);
 
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(fx.st, cap.out, fx.run_id, false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "fib (done)");
-    REQUIRE_CONTAINS(text, "scenarios/fib.yaml");
-    REQUIRE_CONTAINS(text, "2 joined");
-    REQUIRE_CONTAINS(text, "depth=10 mode=tree");
-    REQUIRE_CONTAINS(text, "1.23 s");              /* wall */
-    REQUIRE_CONTAINS(text, "5.0 ms");              /* failed task's wall */
-    REQUIRE_CONTAINS(text, "1.2M");                /* allocs */
-    REQUIRE_CONTAINS(text, "50.0");                /* alloc MiB */
-    REQUIRE_CONTAINS(text, "250.0 µs");            /* max pause */
-    REQUIRE_CONTAINS(text, "12.0");                /* peak heap MiB */
-    REQUIRE_CONTAINS(text, "errors:");
-    REQUIRE_CONTAINS(text, "out of heap\n    at depth 30");
-    REQUIRE_CONTAINS(text, "metrics:");
-    REQUIRE_CONTAINS(text, "ns_per_call");
-    REQUIRE_CONTAINS(text, "41.2");
-    REQUIRE_CONTAINS(text, "pending");
-    free(cap.text);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(fx.st, cap.out, fx.run_id, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc != NULL);
-    REQUIRE(json_object_get_int64(get(doc, "run_id")) == fx.run_id);
-    REQUIRE(strcmp(json_object_get_string(get(doc, "token")), "t-show") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(doc, "name")), "fib") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(doc, "status")), "done") == 0);
-    REQUIRE(json_object_get_int64(get(doc, "started_unix_ns")) == 1700000000000000000LL);
-    REQUIRE(json_object_get_int64(get(doc, "ended_unix_ns")) == 1700000003000000000LL);
-    REQUIRE(get(doc, "error") == NULL);
-    tasks = get(doc, "tasks");
-    REQUIRE(json_object_is_type(tasks, json_type_array));
-    REQUIRE(json_object_array_length(tasks) == 3);
-    t0 = json_object_array_get_idx(tasks, 0);
-    t1 = json_object_array_get_idx(tasks, 1);
-    t2 = json_object_array_get_idx(tasks, 2);
-
-    REQUIRE(json_object_get_int64(get(t0, "task_id")) == fx.task_id[0]);
-    REQUIRE(json_object_get_int64(get(t0, "seq")) == 0);
-    REQUIRE(strcmp(json_object_get_string(get(t0, "kernel")), "fib") == 0);
-    params = get(t0, "params");
-    REQUIRE(json_object_is_type(params, json_type_object));
-    REQUIRE(json_object_get_int(get(params, "depth")) == 10);
-    REQUIRE(strcmp(json_object_get_string(get(params, "mode")), "tree") == 0);
-    REQUIRE(json_object_is_type(get(t0, "runtime"), json_type_object));
-    REQUIRE(get(t0, "label") == NULL);
-    REQUIRE(json_object_get_int(get(t0, "sweep_point")) == 0);
-    REQUIRE(json_object_get_int(get(t0, "repeat_index")) == 0);
-    REQUIRE(strcmp(json_object_get_string(get(t0, "status")), "done") == 0);
-    REQUIRE(get(t0, "error") == NULL);
-    REQUIRE(strcmp(json_object_get_string(get(t0, "worker")), "testhost:100") == 0);
-    REQUIRE(json_object_is_type(get(t0, "wall_ns"), json_type_int));
-    REQUIRE(json_object_get_int64(get(t0, "wall_ns")) == 1234567890);
-    REQUIRE(json_object_get_int64(get(t0, "alloc_objects")) == 1234567);
-    REQUIRE(json_object_get_int64(get(t0, "alloc_bytes")) == 50 << 20);
-    REQUIRE(json_object_get_int64(get(t0, "gc_cycles")) == 4);
-    REQUIRE(json_object_get_int64(get(t0, "pause_max_ns")) == 250000);
-    REQUIRE(json_object_get_int64(get(t0, "pause_total_ns")) == 600000);
-    REQUIRE(json_object_get_int64(get(t0, "peak_heap_bytes")) == 12 << 20);
-    REQUIRE(json_object_get_int64(get(t0, "peak_rss_bytes")) == 40 << 20);
-    REQUIRE(json_object_get_int64(get(t0, "stack_hwm_bytes")) == 65536);
-    REQUIRE(json_object_get_int64(get(t0, "goroutines_max")) == 8);
-    REQUIRE(json_object_get_int64(get(t0, "samples")) == 25);
-    result = get(t0, "result");
-    REQUIRE(json_object_is_type(result, json_type_object));
-    REQUIRE(json_object_is_type(get(result, "output"), json_type_string));
-    REQUIRE(strcmp(json_object_get_string(get(result, "output")), output_text) == 0);
-    REQUIRE(json_object_is_type(get(result, "ns_per_call"), json_type_double));
-    REQUIRE(json_object_get_double(get(result, "ns_per_call")) == 41.2);
-    REQUIRE(json_object_get_double(get(result, "calls")) == 1000000.0);
-    REQUIRE(json_object_is_type(get(result, "calls"), json_type_double));
-
-    REQUIRE(strcmp(json_object_get_string(get(t1, "status")), "failed") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(t1, "error")), "out of heap\nat depth 30") == 0);
-    REQUIRE(get(get(t1, "result"), "output") == NULL);
-    REQUIRE(json_object_get_int64(get(t1, "samples")) == 0);
-
-    REQUIRE(strcmp(json_object_get_string(get(t2, "status")), "pending") == 0);
-    REQUIRE(get(t2, "wall_ns") == NULL);               /* not finished: null */
-    REQUIRE(get(t2, "worker") == NULL);
-    REQUIRE(json_object_get_int(get(get(t2, "params"), "depth")) == 30);
-    json_object_put(doc);
-    free(cap.text);
-
-    /* No such run: an error, nothing printed. */
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(fx.st, cap.out, 4242, false), STORE_ENOTFOUND, store_strerror);
-    REQUIRE_RC(store_print_show(fx.st, cap.out, 4242, true), STORE_ENOTFOUND, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE(cap.size == 0);
+    /* No such run: an error that says so, nothing read. */
+    REQUIRE_RC(store_run_read(fx.st, 4242, &view), STORE_ENOTFOUND, store_strerror);
+    CHECK(view == NULL);
     REQUIRE_CONTAINS(store_errmsg(fx.st), "no run 4242");
-    free(cap.text);
     store_close(&fx.st);
     free(path);
 }
 
-/* ---- show: sweep points ----------------------------------------------- */
-
-/* obj[key1][key2] as a double; NAN when missing or not a number. */
-static double agg_at(struct json_object *obj, const char *key1, const char *key2)
+/* A run of churn swept over gogc = 50, 200 with 3 repeats each, the last
+** repeat at 200 failed: two points of three tasks each, in seq order
+** (render/ aggregates over the ones done). */
+static void test_run_read_points(void)
 {
-    struct json_object *a, *b;
-
-    if (!json_object_object_get_ex(obj, key1, &a) ||
-        !json_object_object_get_ex(a, key2, &b) ||
-        !(json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double)))
-        return NAN;
-    return json_object_get_double(b);
-}
-
-/* A run of churn swept over gogc = 50, 200 with 3 repeats each; the last
-** repeat at 200 failed (its figures must not count), and a single-task run
-** beside it. */
-static void test_show_sweep(void)
-{
-    static const struct {
-        const char *status;
-        int64_t wall_ms, gc, pause_us, heap_mib, allocs;
-        double ns_per_alloc;
-    } results[6] = {
-        { "done", 100, 10, 1000, 10, 1000, 10.0 },
-        { "done", 200, 20, 2000, 20, 2000, 20.0 },
-        { "done", 300, 30, 6000, 30, 3000, 60.0 },
-        { "done", 400, 4, 500, 40, 4000, 1.5 },
-        { "done", 600, 6, 700, 60, 6000, 2.5 },
-        { "failed", 5, 999, 99999, 999, 999999, 1000.0 },
-    };
     char *path = tmp_path("sweep.db");
     char err[512];
     store_t *st;
-    int64_t run_id, single_id, task_id;
-    capture_t cap;
-    const char *text;
-    struct json_object *doc, *points, *p0, *p1, *m;
+    store_run_view_t *view;
+    int64_t run_id, task_id;
 
     REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     {
@@ -1219,144 +1117,39 @@ static void test_show_sweep(void)
             .sweep_point = seq / 3, .repeat_index = seq % 3,
         };
         store_task_result_t r = {
-            .status = results[seq].status,
-            .error = strcmp(results[seq].status, "failed") == 0 ? "boom" : NULL,
-            .wall_ns = results[seq].wall_ms * 1000000, .gc_cycles = results[seq].gc,
-            .pause_max_ns = results[seq].pause_us * 1000,
-            .peak_heap_bytes = results[seq].heap_mib << 20,
-            .alloc_objects = results[seq].allocs,
+            .status = seq == 5 ? "failed" : "done", .error = seq == 5 ? "boom" : NULL,
+            .wall_ns = (seq + 1) * 100000000LL,
         };
 
         REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
         REQUIRE_RC(store_task_finish(st, task_id, &r), 0, store_strerror);
-        REQUIRE_RC(store_metric_insert(st, task_id, "ns_per_alloc",
-                                     results[seq].ns_per_alloc, "ns"), 0, store_strerror);
-        if (seq == 4)   /* reported by one repeat only */
-            REQUIRE_RC(store_metric_insert(st, task_id, "extra", 7, NULL), 0, store_strerror);
     }
-    REQUIRE_RC(store_run_finish(st, run_id, "failed", 2, NULL), 0, store_strerror);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(st, cap.out, run_id, false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "\nsweep (");
-    REQUIRE_CONTAINS(text, "\nsweep metrics (");
-    {
-        const char *sweep = strstr(text, "\nsweep (");
-        const char *row50 = strstr(sweep, "gogc=50 ");
-        const char *row200 = strstr(sweep, "gogc=200 ");
-
-        REQUIRE(row50 && row200 && row50 < row200);      /* in seq order */
-        REQUIRE_CONTAINS(row50, "3/3");
-        REQUIRE_CONTAINS(row50, "200.0 ms");             /* wall mean */
-        REQUIRE_CONTAINS(row50, "100.0 ms..300.0 ms");   /* min..max */
-        REQUIRE_CONTAINS(row50, "10..30");               /* GC range */
-        REQUIRE_CONTAINS(row50, "6.0 ms");               /* worst max pause */
-        REQUIRE_CONTAINS(row200, "2/3");                 /* the failed repeat */
-        REQUIRE_CONTAINS(row200, "500.0 ms");
-        REQUIRE_CONTAINS(row200, "400.0 ms..600.0 ms");  /* not 5 ms */
-        REQUIRE_CONTAINS(row200, "4..6");
-        REQUIRE_CONTAINS(strstr(text, "\nsweep metrics ("), "ns_per_alloc");
+    REQUIRE_RC(store_run_read(st, run_id, &view), 0, store_strerror);
+    REQUIRE(view->npoints == 2);
+    CHECK_STR(view->points[0].label, "gogc=50");
+    CHECK_STR(view->points[0].runtime_json, "{\"gogc\": 50}");
+    CHECK_INT(view->points[0].sweep_point, 0);
+    CHECK_STR(view->points[1].label, "gogc=200");
+    REQUIRE(view->points[0].ntasks == 3 && view->points[1].ntasks == 3);
+    for (size_t k = 0; k < 3; k++) {
+        CHECK_INT(view->points[0].tasks[k], k);
+        CHECK_INT(view->points[1].tasks[k], 3 + k);
     }
-    free(cap.text);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(st, cap.out, run_id, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc != NULL);
-    points = get(doc, "points");
-    REQUIRE(json_object_is_type(points, json_type_array));
-    REQUIRE(json_object_array_length(points) == 2);
-    p0 = json_object_array_get_idx(points, 0);
-    p1 = json_object_array_get_idx(points, 1);
-    REQUIRE(strcmp(json_object_get_string(get(p0, "kernel")), "churn") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(p0, "label")), "gogc=50") == 0);
-    REQUIRE(json_object_get_int(get(p0, "sweep_point")) == 0);
-    REQUIRE(json_object_get_int(get(get(p0, "params"), "objects")) == 1000);
-    REQUIRE(json_object_get_int(get(p0, "repeats")) == 3);
-    REQUIRE(json_object_get_int(get(p0, "done")) == 3);
-    REQUIRE(json_object_get_int(get(p0, "failed")) == 0);
-    REQUIRE(agg_at(p0, "wall_ns", "mean") == 200e6);
-    REQUIRE(agg_at(p0, "wall_ns", "min") == 100e6);
-    REQUIRE(agg_at(p0, "wall_ns", "max") == 300e6);
-    REQUIRE(json_object_is_type(get(get(p0, "wall_ns"), "min"), json_type_int));
-    REQUIRE(agg_at(p0, "gc_cycles", "mean") == 20);
-    REQUIRE(agg_at(p0, "pause_max_ns", "mean") == 3e6);
-    REQUIRE(agg_at(p0, "pause_max_ns", "max") == 6e6);
-    REQUIRE(agg_at(p0, "peak_heap_bytes", "mean") == 20 << 20);
-    REQUIRE(agg_at(p0, "peak_heap_bytes", "max") == 30 << 20);
-    REQUIRE(agg_at(p0, "alloc_objects", "mean") == 2000);
-    m = get(p0, "metrics");
-    REQUIRE(agg_at(m, "ns_per_alloc", "mean") == 30.0);
-    REQUIRE(agg_at(m, "ns_per_alloc", "min") == 10.0);
-    REQUIRE(agg_at(m, "ns_per_alloc", "max") == 60.0);
-    REQUIRE(strcmp(json_object_get_string(get(get(m, "ns_per_alloc"), "unit")), "ns") == 0);
-    REQUIRE(json_object_object_length(m) == 1);
-
-    REQUIRE(strcmp(json_object_get_string(get(p1, "label")), "gogc=200") == 0);
-    REQUIRE(json_object_get_int(get(p1, "sweep_point")) == 1);
-    REQUIRE(json_object_get_int(get(p1, "repeats")) == 3);
-    REQUIRE(json_object_get_int(get(p1, "done")) == 2);
-    REQUIRE(json_object_get_int(get(p1, "failed")) == 1);
-    REQUIRE(agg_at(p1, "wall_ns", "mean") == 500e6);
-    REQUIRE(agg_at(p1, "wall_ns", "min") == 400e6);
-    REQUIRE(agg_at(p1, "wall_ns", "max") == 600e6);
-    REQUIRE(agg_at(p1, "gc_cycles", "mean") == 5);
-    REQUIRE(agg_at(p1, "gc_cycles", "max") == 6);
-    REQUIRE(agg_at(p1, "pause_max_ns", "max") == 700e3);
-    REQUIRE(agg_at(p1, "alloc_objects", "max") == 6000);
-    m = get(p1, "metrics");
-    REQUIRE(agg_at(m, "ns_per_alloc", "mean") == 2.0);
-    REQUIRE(agg_at(m, "ns_per_alloc", "max") == 2.5);            /* not 1000 */
-    REQUIRE(agg_at(m, "extra", "mean") == 7.0);
-    REQUIRE(get(get(m, "extra"), "unit") == NULL);
-    json_object_put(doc);
-    free(cap.text);
-
-    /* One task, no sweep: one point in JSON, no sweep table. */
-    {
-        store_run_t run = { .token = "t-single", .name = "single", .started_unix_ns = 3 };
-        store_task_t task = { .kernel = "spawn", .params_json = "{}", .label = "" };
-        store_task_result_t r = { .status = "done", .wall_ns = 42 };
-
-        REQUIRE_RC(store_run_insert(st, &run, &single_id), 0, store_strerror);
-        task.run_id = single_id;
-        REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
-        REQUIRE_RC(store_task_finish(st, task_id, &r), 0, store_strerror);
-    }
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(st, cap.out, single_id, false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE(strstr(text, "sweep") == NULL);
-    free(cap.text);
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(st, cap.out, single_id, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    points = get(doc, "points");
-    REQUIRE(json_object_array_length(points) == 1);
-    p0 = json_object_array_get_idx(points, 0);
-    REQUIRE(json_object_get_int(get(p0, "repeats")) == 1);
-    REQUIRE(agg_at(p0, "wall_ns", "mean") == 42);
-    REQUIRE(get(get(p0, "gc_cycles"), "mean") == NULL || agg_at(p0, "gc_cycles", "mean") == 0);
-    REQUIRE(json_object_object_length(get(p0, "metrics")) == 0);
-    json_object_put(doc);
-    free(cap.text);
+    CHECK_STR(view->tasks[view->points[1].tasks[2]].status, "failed");
+    store_run_view_free(&view);
     store_close(&st);
     free(path);
 }
 
-/* A file the store did not write (an old heapsim, a hand edit) is shown as
-** it is, without crashing: bad JSON, NULLs, wrong types. */
-static void test_show_hostile_rows(void)
+/* A file the store did not write (an old heapsim, a hand edit) is read as
+** it is, without crashing: bad JSON and text as their text, a figure that
+** is no number unknown. (render/ escapes it on the way out.) */
+static void test_run_read_hostile_rows(void)
 {
     char *path = tmp_path("hostile.db");
     char err[512];
     store_t *st;
-    capture_t cap;
-    const char *text;
-    struct json_object *doc, *t0;
+    store_run_view_t *view;
 
     REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
@@ -1369,24 +1162,16 @@ static void test_show_hostile_rows(void)
                    "INSERT INTO tasks (run_id, seq, kernel, status) VALUES (5, 1, 'k', 'x');")
           == SQLITE_OK);
     REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
-    capture_start(&cap);
-    REQUIRE_RC(store_print_show(st, cap.out, 5, false), 0, store_strerror);
-    REQUIRE_RC(store_print_show(st, cap.out, 5, true), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "{not json");
-    REQUIRE_CONTAINS(text, "run 5: evil\\x1b[2J\\nname (done)\n");  /* no raw escapes */
-    REQUIRE(strchr(text, 27) == NULL);
-    doc = parse_json(strstr(text, "\n{") + 1);
-    REQUIRE(doc != NULL);
-    t0 = json_object_array_get_idx(get(doc, "tasks"), 0);
-    REQUIRE(strcmp(json_object_get_string(get(t0, "params")), "{not json") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(t0, "wall_ns")), "fast") == 0);
-    REQUIRE(strcmp(json_object_get_string(get(get(t0, "result"), "output")), "\xef\xbf\xbd" "A") == 0);
-    /* "fast" is no number: a mean of nothing. */
-    REQUIRE(json_object_array_length(get(doc, "points")) == 2);
-    REQUIRE(get(get(json_object_array_get_idx(get(doc, "points"), 0), "wall_ns"), "mean") == NULL);
-    json_object_put(doc);
-    free(cap.text);
+    REQUIRE_RC(store_run_read(st, 5, &view), 0, store_strerror);
+    CHECK_STR(view->info.name, "evil\x1b[2J\nname");
+    REQUIRE(view->ntasks == 2);
+    CHECK_STR(view->tasks[0].params_json, "{not json");
+    CHECK(isnan(view->tasks[0].fig[STORE_FIG_wall_ns]));   /* "fast" is no number */
+    CHECK_STR(view->tasks[0].output, "\xff" "A");
+    CHECK_STR(view->tasks[1].status, "x");
+    CHECK(view->tasks[1].params_json == NULL);
+    CHECK_INT(view->npoints, 2);
+    store_run_view_free(&view);
     store_close(&st);
     free(path);
 }
@@ -1397,12 +1182,9 @@ static void test_sql(void)
 {
     char *path = tmp_path("sql.db");
     char *attached = tmp_path("attached.db");
-    char err[512], *sql;
+    char err[512], *sql, *text;
     fixture_t fx = { 0 };
     store_t *ro;
-    capture_t cap;
-    const char *text;
-    struct json_object *doc, *row;
     size_t before_size, after_size;
     char *before, *after;
 
@@ -1411,53 +1193,39 @@ static void test_sql(void)
     store_close(&fx.st);
     REQUIRE_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0, store_strerror);
 
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out,
-                             "SELECT seq, kernel, wall_ns, label FROM tasks ORDER BY seq;"
-                             " -- trailing comment", false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE(strncmp(text, "seq  kernel  wall_ns     label\n", 31) == 0);
-    REQUIRE_CONTAINS(text, "---  ------  ----------  -----\n");
-    REQUIRE_CONTAINS(text, "  0  fib     1234567890  NULL\n");
-    REQUIRE_CONTAINS(text, "  2  fib     NULL        NULL\n");
-    free(cap.text);
+    REQUIRE_RC(query_dump(ro, "SELECT seq, kernel, wall_ns, label FROM tasks ORDER BY seq;"
+                              " -- trailing comment", NULL, &text), 0, store_strerror);
+    CHECK_STR(text, "seq|kernel|wall_ns|label\n0|fib|1234567890|NULL\n"
+                    "1|fib|5000000|NULL\n2|fib|NULL|NULL\n");
+    free(text);
 
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out,
-                             "SELECT 7 AS i, 2.5 AS r, 'a\"b\nc' AS t, NULL AS n,"
-                             " x'00ff10' AS b, 1 AS i", true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc && json_object_array_length(doc) == 1);
-    row = json_object_array_get_idx(doc, 0);
-    REQUIRE(json_object_is_type(get(row, "i"), json_type_int));
-    REQUIRE(json_object_get_int64(get(row, "i")) == 7);
-    REQUIRE(json_object_get_int64(get(row, "i:2")) == 1);
-    REQUIRE(json_object_is_type(get(row, "r"), json_type_double));
-    REQUIRE(json_object_get_double(get(row, "r")) == 2.5);
-    REQUIRE(strcmp(json_object_get_string(get(row, "t")), "a\"b\nc") == 0);
-    REQUIRE(get(row, "n") == NULL);
-    REQUIRE(strcmp(json_object_get_string(get(row, "b")), "00ff10") == 0);
-    json_object_put(doc);
-    free(cap.text);
-
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT * FROM runs WHERE 0", true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc && json_object_is_type(doc, json_type_array) &&
-          json_object_array_length(doc) == 0);
-    json_object_put(doc);
-    free(cap.text);
+    /* Each value by its storage class, names as SQLite gives them. */
+    REQUIRE_RC(query_dump(ro, "SELECT 7 AS i, 2.5 AS r, 'a\"b\nc' AS t, NULL AS n,"
+                              " x'00ff10' AS b, 1 AS i, x'' AS e", NULL, &text),
+               0, store_strerror);
+    CHECK_STR(text, "i|r|t|n|b|i|e\n7|2.5|a\"b\nc|NULL|x'00ff10'|1|x''\n");
+    free(text);
+    REQUIRE_RC(query_dump(ro, "SELECT * FROM runs WHERE 0", NULL, &text), 0, store_strerror);
+    CHECK(strncmp(text, "id|token|", 9) == 0 && strchr(text, '\n')[1] == '\0');
+    free(text);
 
     /* Bad SQL: SQLite's words. */
-    REQUIRE_RC(store_print_sql(ro, stdout, "SELEC 1", false), STORE_EUSAGE, store_strerror);
+    REQUIRE_RC(query_dump(ro, "SELEC 1", NULL, &text), STORE_EUSAGE, store_strerror);
     REQUIRE_CONTAINS(store_errmsg(ro), "syntax error");
-    REQUIRE_RC(store_print_sql(ro, stdout, "SELECT * FROM nowhere", true), STORE_EUSAGE, store_strerror);
+    free(text);
+    REQUIRE_RC(query_dump(ro, "SELECT * FROM nowhere", NULL, &text), STORE_EUSAGE, store_strerror);
     REQUIRE_CONTAINS(store_errmsg(ro), "no such table: nowhere");
-    REQUIRE_RC(store_print_sql(ro, stdout, "  -- nothing\n", true), STORE_EUSAGE, store_strerror);
-    REQUIRE_RC(store_print_sql(ro, stdout, "SELECT 1; SELECT 2", true), STORE_EUSAGE, store_strerror);
+    free(text);
+    REQUIRE_RC(query_dump(ro, "  -- nothing\n", NULL, &text), STORE_EUSAGE, store_strerror);
+    free(text);
+    REQUIRE_RC(query_dump(ro, "SELECT 1; SELECT 2", NULL, &text), STORE_EUSAGE, store_strerror);
     REQUIRE_CONTAINS(store_errmsg(ro), "one statement");
+    free(text);
+    /* An error at run time, after a row. */
+    REQUIRE_RC(query_dump(ro, "SELECT 1 UNION ALL SELECT abs(-9223372036854775808)", NULL,
+                          &text), STORE_EUSAGE, store_strerror);
+    CHECK_CONTAINS(store_errmsg(ro), "integer overflow");
+    free(text);
     store_close(&ro);
 
     /* Writes are refused, on a read-write handle too, before they run. */
@@ -1477,25 +1245,23 @@ static void test_sql(void)
         };
 
         for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
-            capture_start(&cap);
-            REQUIRE_RC(store_print_sql(fx.st, cap.out, writes[i], false), STORE_EUSAGE, store_strerror);
+            REQUIRE_RC(query_dump(fx.st, writes[i], NULL, &text), STORE_EUSAGE, store_strerror);
             REQUIRE_CONTAINS(store_errmsg(fx.st), "only read-only statements");
-            REQUIRE_RC(store_print_sql(ro, cap.out, writes[i], true), STORE_EUSAGE, store_strerror);
+            CHECK_STR(text, "");
+            free(text);
+            REQUIRE_RC(query_dump(ro, writes[i], NULL, &text), STORE_EUSAGE, store_strerror);
             REQUIRE_CONTAINS(store_errmsg(ro), "only read-only statements");
-            capture_end(&cap);
-            REQUIRE(cap.size == 0);
-            free(cap.text);
+            free(text);
         }
     }
     free(sql);
     REQUIRE(!file_exists(attached));
     /* Reading pragmas are fine. */
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out, "PRAGMA table_info(metrics)", false), 0, store_strerror);
-    REQUIRE_RC(store_print_sql(ro, cap.out, "PRAGMA user_version", false), 0, store_strerror);
-    text = capture_end(&cap);
+    REQUIRE_RC(query_dump(ro, "PRAGMA table_info(metrics)", NULL, &text), 0, store_strerror);
     REQUIRE_CONTAINS(text, "unit");
-    free(cap.text);
+    free(text);
+    REQUIRE_RC(query_dump(ro, "PRAGMA user_version", NULL, &text), 0, store_strerror);
+    free(text);
     /* The handle still writes normally afterwards (no stray transaction). */
     REQUIRE_RC(store_begin(fx.st), 0, store_strerror);
     REQUIRE_RC(store_rollback(fx.st), 0, store_strerror);
@@ -1512,65 +1278,40 @@ static void test_sql(void)
     free(path);
 }
 
-/* ---- a reader beside a writer ---------------------------------------- */
-
-
-/* store_query_print's bounds: an endless CTE is stopped by the timeout, a
-** value too large is refused, a table too large to align is refused, and
-** afterwards the store is as before (no bound left behind). CSV quotes. */
+/* A query's bounds: an endless CTE is stopped by the timeout, a value too
+** large is refused, and afterwards the store is as before (no bound left
+** behind by close). */
 static void test_sql_bounds(void)
 {
     char *path = tmp_path("bounds.db");
-    char err[512];
+    char err[512], *text;
     store_t *st;
-    capture_t cap;
-    store_query_opts_t o = {.format = STORE_QUERY_TABLE, .timeout_ms = 200,
-                            .max_value_bytes = 1 << 20};
+    store_query_opts_t o = {.timeout_ms = 200, .max_value_bytes = 1 << 20};
 
     REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
     store_close(&st);
     REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0, store_strerror);
 
-    capture_start(&cap);
-    CHECK_RC(store_query_print(st, cap.out,
-                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
-                               " SELECT count(*) FROM c", &o), STORE_EUSAGE, store_strerror);
-    free((char *)capture_end(&cap));
+    CHECK_RC(query_dump(st, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                            " SELECT count(*) FROM c", &o, &text), STORE_EUSAGE, store_strerror);
+    free(text);
     CHECK_CONTAINS(store_errmsg(st), "ran longer than 200 ms");
 
-    capture_start(&cap);
-    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1e9))", &o),
+    CHECK_RC(query_dump(st, "SELECT length(randomblob(1e9))", &o, &text),
              STORE_EUSAGE, store_strerror);
-    free((char *)capture_end(&cap));
+    free(text);
     CHECK_CONTAINS(store_errmsg(st), "larger than 1048576 bytes");
 
     /* Within the bounds: the same store answers as before. */
-    o.format = STORE_QUERY_CSV;
-    capture_start(&cap);
-    CHECK_RC(store_query_print(st, cap.out, "SELECT length(randomblob(1000)) AS n,"
-                               " 'a,\"b\"' AS t, NULL AS z", &o), 0, store_strerror);
-    char *text = (char *)capture_end(&cap);
-    CHECK_STR(text, "n,t,z\r\n1000,\"a,\"\"b\"\"\",\r\n");
+    CHECK_RC(query_dump(st, "SELECT length(randomblob(1000)) AS n", &o, &text), 0,
+             store_strerror);
+    CHECK_STR(text, "n\n1000\n");
     free(text);
 
-    /* A table is held whole to be aligned: past its cap it is refused;
-    ** streamed as CSV, the same rows pass. */
-    o.format = STORE_QUERY_TABLE;
-    o.timeout_ms = 60000;
-    capture_start(&cap);
-    CHECK_RC(store_query_print(st, cap.out,
-                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
-                               " WHERE x < 200) SELECT hex(randomblob(500000)) FROM c", &o),
-             STORE_EUSAGE, store_strerror);
-    free((char *)capture_end(&cap));
-    CHECK_CONTAINS(store_errmsg(st), "too large to align as a table");
-
-    /* No bound outlives its statement: the plain print has none. */
-    capture_start(&cap);
-    CHECK_RC(store_print_sql(st, cap.out, "SELECT length(randomblob(4000000)) AS n", true),
+    /* No bound outlives its query: without bounds, neither applies. */
+    CHECK_RC(query_dump(st, "SELECT length(randomblob(4000000)) AS n", NULL, &text),
              0, store_strerror);
-    text = (char *)capture_end(&cap);
-    CHECK_CONTAINS(text, "4000000");
+    CHECK_STR(text, "n\n4000000\n");
     free(text);
     store_close(&st);
     free(path);
@@ -1579,14 +1320,14 @@ static void test_sql_bounds(void)
 static void test_read_while_writing(void)
 {
     char *path = tmp_path("wal.db");
-    char err[512];
+    char err[512], *text;
     fixture_t fx = { 0 };
     store_t *ro;
     store_run_t second = { .token = "t-second", .name = "second",
                            .started_unix_ns = 1800000000000000000LL };
-    capture_t cap;
-    const char *text;
-    struct json_object *doc;
+    store_run_info_t *runs;
+    store_run_view_t *view;
+    size_t n;
 
     REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
     REQUIRE_RC(fill_run(&fx, "t-first", "first"), 0, store_strerror);
@@ -1601,19 +1342,15 @@ static void test_read_while_writing(void)
     /* The writer holds its transaction open: the reader opens and reads the
     ** last committed state. */
     REQUIRE_RC(store_open(path, STORE_READONLY, &ro, err, sizeof err), 0, store_strerror);
-    capture_start(&cap);
-    REQUIRE_RC(store_print_runs(ro, cap.out, 0, true), 0, store_strerror);
-    text = capture_end(&cap);
-    doc = parse_json(text);
-    REQUIRE(doc && json_object_array_length(doc) == 1);
-    json_object_put(doc);
-    free(cap.text);
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0, store_strerror);
-    REQUIRE_RC(store_print_show(ro, cap.out, fx.run_id, false), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "{\"n\":25}");
-    free(cap.text);
+    REQUIRE_RC(store_runs_read(ro, NULL, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 1);
+    store_runs_free(&runs, n);
+    REQUIRE_RC(query_dump(ro, "SELECT count(*) AS n FROM samples", NULL, &text), 0,
+               store_strerror);
+    CHECK_STR(text, "n\n25\n");
+    free(text);
+    REQUIRE_RC(store_run_read(ro, fx.run_id, &view), 0, store_strerror);
+    store_run_view_free(&view);
 
     /* The reader cannot write. */
     REQUIRE_RC(store_begin(ro), STORE_EUSAGE, store_strerror);
@@ -1621,11 +1358,10 @@ static void test_read_while_writing(void)
     REQUIRE_CONTAINS(store_errmsg(ro), "read-only");
 
     REQUIRE_RC(store_commit(fx.st), 0, store_strerror);
-    capture_start(&cap);
-    REQUIRE_RC(store_print_sql(ro, cap.out, "SELECT count(*) AS n FROM samples", true), 0, store_strerror);
-    text = capture_end(&cap);
-    REQUIRE_CONTAINS(text, "{\"n\":1025}");
-    free(cap.text);
+    REQUIRE_RC(query_dump(ro, "SELECT count(*) AS n FROM samples", NULL, &text), 0,
+               store_strerror);
+    CHECK_STR(text, "n\n1025\n");
+    free(text);
 
     /* Another writer can open the file beside the first. */
     {
@@ -1805,10 +1541,10 @@ int main(int argc, char **argv)
         { "migrate_every_version", test_migrate_every_version },
         { "migrate_refuses_foreign", test_migrate_refuses_foreign },
         { "write_errors", test_write_errors },
-        { "runs_report", test_runs_report },
-        { "show_report", test_show_report },
-        { "show_sweep", test_show_sweep },
-        { "show_hostile_rows", test_show_hostile_rows },
+        { "runs_read", test_runs_read },
+        { "run_read", test_run_read },
+        { "run_read_points", test_run_read_points },
+        { "run_read_hostile_rows", test_run_read_hostile_rows },
         { "sql", test_sql },
         { "sql_bounds", test_sql_bounds },
         { "read_model", test_read_model },

@@ -38,6 +38,27 @@ expect_usage "out of range" "s.yaml:4:[0-9]*:" run "$s" --db "$db"
 good="$REF/scenarios/binary-trees.yaml"
 expect_usage "bad flag" "unknown option '--frobnicate'" run "$good" --db "$db" --frobnicate
 expect_usage "bad --workers" "--workers" run "$good" --db "$db" --workers zero
+# A numeric option out of its range, or no number: "--NAME VALUE: expected ...".
+expect_usage "--workers 0" "^heapsim run: --workers 0: expected a number from 1 to 1024" \
+    run "$good" --db "$db" --workers 0
+expect_usage "--workers 12x" "^heapsim run: --workers 12x: expected a number from 1 to 1024" \
+    run "$good" --db "$db" --workers 12x
+expect_usage "--heartbeat 5" "^heapsim coordinator: --heartbeat 5: expected milliseconds from 10 to 600000" \
+    coordinator "$good" --db "$db" --heartbeat 5
+expect_usage "--misses 101" "^heapsim coordinator: --misses 101: expected a number from 1 to 100" \
+    coordinator "$good" --db "$db" --misses 101
+expect_usage "--resume -1" "^heapsim run: --resume -1: expected a run id" run --resume -1 --db "$db"
+expect_usage "--limit 99999999999999999999" "^heapsim runs: --limit 99999999999999999999: expected a number from 1 to 1000000" \
+    runs --limit 99999999999999999999 --db "$db"
+expect_usage "--task x" "^heapsim profile: --task x: expected a task's SEQ" profile 1 --task x -o "$T/p.pb.gz" --db "$db"
+expect_usage "--timeout 0s" "^heapsim sql: --timeout 0s: expected a duration from 1ms to 1h" \
+    sql "select 1" --timeout 0s --db "$db"
+expect_usage "--interval 1ms" "^heapsim top: --interval 1ms: expected a duration from 100ms to 1h" \
+    top 127.0.0.1:1 --interval 1ms
+expect_usage "profile of a non-number" "^heapsim profile: RUN must be a run number, got 'abc'" \
+    profile abc -o "$T/p.pb.gz" --db "$db"
+expect_usage "report of a non-number" "RUN must be a run number, got '0'" \
+    report 1 0 -o "$T/r.html" --db "$db"
 expect_usage "bad --set" "--set" run "$good" --db "$db" --set depth
 expect_usage "unknown --set key" "dpeth" run "$good" --db "$db" --set dpeth=3
 expect_usage "--set out of range" "depth" run "$good" --db "$db" --set depth=1000

@@ -52,6 +52,31 @@ expect_eq "json --set applied" "$(j '$.tasks[0].params.depth')" 12
 expect_eq "json task status" "$(j '$.tasks[1].status')" done
 check "json wall_ns" test "$(j '$.tasks[0].wall_ns')" -gt 0
 expect_grep "json output text" "long lived tree of depth 12" <(j '$.tasks[0].result.output')
+# Each kernel metric beside the output, a number (bench/runtime.sh reads them).
+read -r mseq mname mvalue <<<"$(q "$db" "select t.seq, m.name, m.value from metrics m
+    join tasks t on m.task_id = t.id where t.run_id = 2 order by t.seq, m.name limit 1" | tr '|' ' ')"
+check "a kernel metric stored" test -n "$mname"
+expect_eq "json result: the metric $mname" "$(j "\$.tasks[$mseq].result.\"$mname\"")" "$mvalue"
+expect_eq "json: the stored wall_ns" "$(j '$.tasks[1].wall_ns')" \
+    "$(q "$db" "select wall_ns from tasks where run_id = 2 and seq = 1")"
+
+# The summary is `heapsim show` of the run: run --json and show --json of
+# the same run are one document (every task figure, point, runtime_metrics),
+# and the text summary is show's text.
+"$HEAPSIM" show 2 --db "$db" --json >"$T/show.json"
+expect_eq "show --json exit status" "$?" 0
+js() { q ":memory:" "select json(json_extract(readfile('$1'), '$2'))"; }
+check "json tasks read" test -n "$(js "$T/run.json" '$.tasks[0].gc_cycles')"
+for i in 0 1 2 3 4; do
+    expect_eq "run --json and show --json agree on task $i" \
+        "$(js "$T/run.json" "\$.tasks[$i]")" "$(js "$T/show.json" "\$.tasks[$i]")"
+done
+expect_eq "run --json and show --json: the same document" \
+    "$(q ":memory:" "select json(readfile('$T/run.json'))")" \
+    "$(q ":memory:" "select json(readfile('$T/show.json'))")"
+"$HEAPSIM" show 1 --db "$db" >"$T/show.txt"
+expect_eq "the text summary is show's text" "$(tail -n +2 "$T/out.txt")" "$(cat "$T/show.txt")"
+expect_grep "the summary names the run" "^run 1: small (done)" "$T/out.txt"
 
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
