@@ -57,7 +57,16 @@
     X(stack_bytes,      INT,  "goroutine stacks scanned")                               \
     X(globals_bytes,    INT,  "globals scanned")                                        \
     X(objects_live,     INT,  "objects marked live")                                    \
-    X(objects_freed,    INT,  "objects swept")
+    X(objects_freed,    INT,  "objects swept")                                          \
+    X(sweep_term_ns,    INT,  "first stop (sweep termination), wall; 0 if stop-the-world") \
+    X(mark_term_ns,     INT,  "second stop (mark termination), wall; all of a stw cycle") \
+    X(mark_assist_cpu_ns, INT, "CPU time of mark assists")                              \
+    X(mark_bg_cpu_ns,   INT,  "CPU time of the background mark workers")                \
+    X(mark_idle_cpu_ns, INT,  "CPU time marking while stopping or idle")                \
+    X(heap_trigger_bytes, INT, "heap_live at which the cycle was to start")             \
+    X(heap_live_start_bytes, INT, "heap_live when the cycle started (gctrace heap0)")   \
+    X(heap_live_end_bytes, INT, "heap_live when marking ended (gctrace heap1)")         \
+    X(concurrent,       INT,  "1 if the concurrent collector ran it, 0 if stop-the-world")
 
 #define GC_FIELDS_CTYPE_INT int64_t
 #define GC_FIELDS_CTYPE_REAL double
@@ -67,6 +76,11 @@ typedef struct gc_fields {
     GC_FIELDS(GC_FIELDS_MEMBER)
 #undef GC_FIELDS_MEMBER
 } gc_fields_t;
+
+/* The first GC_FIELDS_V1_COUNT fields are in every frame of PROTO_VERSION 1;
+** the ones after were added since: a frame without them still decodes
+** (they read as 0), as an older worker sends it. */
+#define GC_FIELDS_V1_COUNT 20
 
 /* How many fields the list has. */
 #define GC_FIELDS_ONE(name, kind, doc) +1

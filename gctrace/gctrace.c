@@ -47,6 +47,19 @@ int gctrace_format(const gc_fields_t *f, char *buf, size_t size)
     uint64_t stop = nonneg(f->stop_ns), mark = nonneg(f->mark_ns);
     uint64_t stw = nonneg(f->stw_ns);
     uint64_t term = stw > stop + mark ? stw - stop - mark : 0;
+    uint64_t heap0 = nonneg(f->heap_start_bytes), heap1 = heap0;
+    uint64_t assist = 0, bg = nonneg(f->mark_cpu_ns), idle = 0;
+    if (f->concurrent) {
+        /* Go's phases one to one: the two stops around the concurrent
+        ** mark, its CPU split, heapLive at the start and at mark end. */
+        stop = nonneg(f->sweep_term_ns);
+        term = nonneg(f->mark_term_ns);
+        heap0 = nonneg(f->heap_live_start_bytes);
+        heap1 = nonneg(f->heap_live_end_bytes);
+        assist = nonneg(f->mark_assist_cpu_ns);
+        bg = nonneg(f->mark_bg_cpu_ns);
+        idle = nonneg(f->mark_idle_cpu_ns);
+    }
     double frac = f->gc_cpu_fraction == f->gc_cpu_fraction ? f->gc_cpu_fraction : 0.0;
     int util = frac > 0 ? (int)(frac * 100) : 0;
 
@@ -60,11 +73,11 @@ int gctrace_format(const gc_fields_t *f, char *buf, size_t size)
                     gctrace_format_ms((int64_t)mark, c1, sizeof c1),
                     gctrace_format_ms((int64_t)term, c2, sizeof c2),
                     gctrace_format_ms((int64_t)(stop * procs), u0, sizeof u0),
-                    gctrace_format_ms(0, u1, sizeof u1),
-                    gctrace_format_ms(f->mark_cpu_ns, u2, sizeof u2),
-                    gctrace_format_ms(0, u3, sizeof u3),
+                    gctrace_format_ms((int64_t)assist, u1, sizeof u1),
+                    gctrace_format_ms((int64_t)bg, u2, sizeof u2),
+                    gctrace_format_ms((int64_t)idle, u3, sizeof u3),
                     gctrace_format_ms((int64_t)(term * procs), u4, sizeof u4),
-                    nonneg(f->heap_start_bytes) >> 20, nonneg(f->heap_start_bytes) >> 20,
+                    heap0 >> 20, heap1 >> 20,
                     nonneg(f->heap_live_bytes) >> 20, nonneg(f->heap_goal_bytes) >> 20,
                     nonneg(f->stack_bytes) >> 20, nonneg(f->globals_bytes) >> 20, procs,
                     f->forced ? " (forced)" : "");

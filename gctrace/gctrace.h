@@ -15,20 +15,23 @@
 **   @#s          since_start_ns, in seconds with three decimals (the heap's
 **                start stands for the program's)
 **   #%           gc_cpu_fraction * 100
-**   clock        sweep termination + mark + mark termination, wall:
-**                stop_ns + mark_ns + (stw_ns - stop_ns - mark_ns); the three
-**                add up to the pause
+**   clock        sweep termination + mark + mark termination, wall.
+**                A concurrent cycle (concurrent = 1): sweep_term_ns +
+**                mark_ns + mark_term_ns, as Go's. A stop-the-world cycle:
+**                stop_ns + mark_ns + (stw_ns - stop_ns - mark_ns); the
+**                three add up to the pause
 **   cpu          sweep termination + assist/background/idle + mark
-**                termination. heapsim's collector stops the world for the
-**                whole cycle, so it prints what Go does for a stop-the-world
-**                collection (GODEBUG=gcstoptheworld=1): no assist and no
-**                idle marking (0), all marking as background work
-**                (mark_cpu_ns), and the stopped phases as Go counts them,
-**                wall time times the processes stopped (nprocs)
-**   #->#-># MB   heap at the start, at the end of marking, marked live:
-**                heap_start_bytes, heap_start_bytes again (nothing can be
-**                allocated while the world is stopped; heap_end_bytes, after
-**                the sweep, is not Go's figure), heap_live_bytes
+**                termination; the stops as Go counts them, wall time times
+**                the processes stopped (nprocs). A concurrent cycle:
+**                mark_assist_cpu_ns / mark_bg_cpu_ns / mark_idle_cpu_ns. A
+**                stop-the-world cycle prints what Go does under
+**                GODEBUG=gcstoptheworld=1: no assist and no idle marking,
+**                all marking as background work (mark_cpu_ns)
+**   #->#-># MB   heapLive at the start, at the end of marking, marked
+**                live: heap_live_start_bytes, heap_live_end_bytes,
+**                heap_live_bytes for a concurrent cycle; heap_start_bytes
+**                twice (nothing is allocated while the world is stopped),
+**                heap_live_bytes for a stop-the-world one
 **   # MB goal    heap_goal_bytes
 **   # MB stacks  stack_bytes;   # MB globals  globals_bytes
 **   # P          nprocs (processes attached: heapsim's Ps)

@@ -183,6 +183,25 @@ static void test_known_line(void)
     CHECK(strlen(buf) > 9 && strcmp(buf + strlen(buf) - 9, " (forced)") == 0);
 }
 
+/* A concurrent cycle: Go's phases and heap figures one to one. */
+static void test_known_concurrent_line(void)
+{
+    gc_fields_t f = {
+        .cycle = 7, .nprocs = 2, .concurrent = 1,
+        .since_start_ns = 512000000, .gc_cpu_fraction = 0.04,
+        .sweep_term_ns = 12000, .mark_ns = 1200000, .mark_term_ns = 24000,
+        .stw_ns = 36000, .stop_ns = 5000,
+        .mark_assist_cpu_ns = 300000, .mark_bg_cpu_ns = 1100000, .mark_idle_cpu_ns = 2000000,
+        .heap_start_bytes = 9 << 20, .heap_end_bytes = 9 << 20,
+        .heap_live_start_bytes = 4 << 20, .heap_live_end_bytes = (5 << 20) + 7,
+        .heap_live_bytes = 2 << 20, .heap_goal_bytes = 5 << 20,
+    };
+    char buf[GCTRACE_LINE_MAX];
+    gctrace_format(&f, buf, sizeof buf);
+    CHECK_STR(buf, "gc 7 @0.512s 4%: 0.012+1.2+0.024 ms clock, 0.024+0.30/1.1/2.0+0.048 ms cpu, "
+                   "4->5->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P");
+}
+
 static void test_format_ms(void)
 {
     static const struct { int64_t ns; const char *text; } cases[] = {
@@ -265,6 +284,7 @@ static void test_short_buffer(void)
 static const testrun_case_t cases[] = {
     { "go_lines_parse", test_go_lines_parse },
     { "known_line", test_known_line },
+    { "known_concurrent_line", test_known_concurrent_line },
     { "format_ms", test_format_ms },
     { "random_lines_field_by_field", test_random_lines_field_by_field },
     { "short_buffer", test_short_buffer },

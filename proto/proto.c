@@ -517,7 +517,11 @@ static void get_gc_fields(decoder_t *d, proto_gc_t *g)
     get_int(d, "task_id", &g->task_id);
     for (size_t i = 0; i < GC_FIELDS_COUNT; i++) {
         const gc_fields_desc_t *f = &gc_fields_desc[i];
-        if (f->kind == GC_FIELDS_KIND_INT)
+        if (f->kind != GC_FIELDS_KIND_INT)
+            continue;
+        if (i >= GC_FIELDS_V1_COUNT && !lookup(d->map, f->name))
+            *gc_fields_int(&g->fields, f) = 0;   /* added since version 1 */
+        else
             get_int(d, f->name, gc_fields_int(&g->fields, f));
     }
     get_int(d, "attempt", &g->attempt);

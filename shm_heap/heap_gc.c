@@ -1160,7 +1160,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         c->objects_live = (int64_t)m.live_objects;
     }
     uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
-    c->mark_ns = (int64_t)(conc ? t1 - (hdr->mark_start_ns + first_pause_ns) : t1 - t0);
+    uint64_t mark_began = hdr->mark_start_ns + first_pause_ns;
+    c->mark_ns = (int64_t)(conc ? (t_request > mark_began ? t_request - mark_began : 0) : t1 - t0);
     c->mark_cpu_ns = (int64_t)(cpu1 - cpu0 + conc_cpu_ns);
 
     /* HIGH-WATER MARKS: the heap in use peaks just before a sweep. */
@@ -1197,6 +1198,18 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     c->heap_end_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
 
     uint64_t live = (uint64_t)c->heap_live_bytes;
+    c->heap_live_end_bytes = (int64_t)heap__atomic_load(&hdr->heap_live_bytes);
+    c->concurrent = conc;
+    if (conc) {
+        c->heap_live_start_bytes = (int64_t)hdr->mark_live_at_start;
+        c->heap_trigger_bytes = (int64_t)hdr->mark_trigger_bytes;
+        c->mark_assist_cpu_ns = (int64_t)hdr->mark_assist_ns;
+        c->mark_bg_cpu_ns = (int64_t)hdr->mark_bg_ns;
+        c->mark_idle_cpu_ns = (int64_t)hdr->mark_idle_ns;
+    } else {
+        c->heap_live_start_bytes = c->heap_live_end_bytes;
+        c->heap_trigger_bytes = (int64_t)reported_goal(h);
+    }
     heap__atomic_store(&hdr->marked_bytes, live);
     heap__atomic_store(&hdr->marked_objects, (uint64_t)c->objects_live);
     heap__atomic_store(&hdr->inuse_after_gc_bytes, (uint64_t)c->heap_end_bytes);
@@ -1231,6 +1244,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     uint64_t stw_ns = first_pause_ns + (t_end - t_request);
     uint64_t cycle = heap__atomic_load(&hdr->num_gc) + 1;
     c->stw_ns = (int64_t)stw_ns;
+    c->sweep_term_ns = (int64_t)first_pause_ns;
+    c->mark_term_ns = (int64_t)(t_end - t_request);
     c->cycle = (int64_t)cycle;
     heap__atomic_store(&hdr->limit_gc_after_ns, t_end + stw_ns);
     uint64_t gc_wall = heap__atomic_load(&hdr->gc_wall_total_ns) + stw_ns;
@@ -1548,6 +1563,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_stop_ns = stop_ns;
     hdr->mark_heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
     hdr->mark_live_at_start = heap__atomic_load(&hdr->heap_live_bytes);
+    hdr->mark_trigger_bytes = trigger_for(h, 0);
     total_alloc(h, &hdr->mark_alloc_bytes0, &hdr->mark_alloc_objects0);
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;

@@ -512,7 +512,8 @@ typedef struct heap__hdr {
     uint64_t mark_pause_ns;          /* the first pause (sweep termination) */
     uint64_t mark_stop_ns;           /* of which stopping */
     uint64_t mark_heap_start_bytes;  /* in-use spans at the start */
-    uint64_t mark_live_at_start;     /* heap_live_bytes at the start (the trigger point) */
+    uint64_t mark_live_at_start;     /* heap_live_bytes at the start */
+    uint64_t mark_trigger_bytes;     /* the pacer's trigger the cycle started at */
     uint64_t mark_alloc_bytes0;      /* total allocated bytes / objects at the start */
     uint64_t mark_alloc_objects0;
     uint64_t mark_live_bytes;        /* greyed so far, flushed by each process */

@@ -526,6 +526,18 @@ static void test_hook_and_history(void)
             REQUIRE(c->fields.stw_ns >= c->fields.stop_ns + c->fields.mark_ns + c->fields.sweep_ns);
         else
             REQUIRE(c->fields.stw_ns >= c->fields.stop_ns + c->fields.sweep_ns);
+        /* Both stops, summed as Go's PauseNs; the mark's CPU split. */
+        REQUIRE(c->fields.concurrent == (g_collector == HEAP_COLLECTOR_CONCURRENT));
+        REQUIRE(c->fields.stw_ns == c->fields.sweep_term_ns + c->fields.mark_term_ns);
+        if (c->fields.concurrent) {
+            REQUIRE(c->fields.sweep_term_ns > 0 && c->fields.mark_term_ns > 0);
+            REQUIRE(c->fields.mark_assist_cpu_ns + c->fields.mark_bg_cpu_ns +
+                        c->fields.mark_idle_cpu_ns > 0);
+            REQUIRE(c->fields.heap_trigger_bytes > 0 && c->fields.heap_live_start_bytes > 0);
+        } else {
+            REQUIRE(c->fields.sweep_term_ns == 0 && c->fields.mark_assist_cpu_ns == 0);
+            REQUIRE(c->fields.heap_live_start_bytes == c->fields.heap_live_end_bytes);
+        }
         REQUIRE(c->fields.gc_cpu_fraction > 0.0 && c->fields.gc_cpu_fraction <= 1.0);
         REQUIRE(c->fields.heap_live_bytes <= c->fields.heap_end_bytes && c->fields.heap_end_bytes <= c->fields.heap_start_bytes);
         REQUIRE(c->fields.heap_goal_bytes >= HEAP_MIN_GOAL_BYTES);

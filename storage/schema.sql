@@ -140,7 +140,16 @@ CREATE TABLE gc_cycles (
     globals_bytes    INTEGER,              -- globals scanned
     objects_live     INTEGER,              -- objects marked live
     objects_freed    INTEGER,              -- objects swept
-    nprocs           INTEGER               -- processes attached to the heap
+    nprocs           INTEGER,              -- processes attached to the heap
+    sweep_term_ns          INTEGER,  -- first stop (sweep termination), wall; 0 if stop-the-world
+    mark_term_ns           INTEGER,  -- second stop (mark termination), wall; all of a stw cycle
+    mark_assist_cpu_ns     INTEGER,  -- CPU time of mark assists
+    mark_bg_cpu_ns         INTEGER,  -- CPU time of the background mark workers
+    mark_idle_cpu_ns       INTEGER,  -- CPU time marking while stopping or idle
+    heap_trigger_bytes     INTEGER,  -- heap_live at which the cycle was to start
+    heap_live_start_bytes  INTEGER,  -- heap_live when the cycle started (gctrace heap0)
+    heap_live_end_bytes    INTEGER,  -- heap_live when marking ended (gctrace heap1)
+    concurrent             INTEGER   -- 1 if the concurrent collector ran it, 0 if stop-the-world
 );
 CREATE INDEX gc_cycles_by_run ON gc_cycles (run_id, start_unix_ns);
 CREATE INDEX gc_cycles_by_task ON gc_cycles (task_id, start_unix_ns);

@@ -142,6 +142,31 @@ static const struct {
     {"goroutine_leaks", 4},
 };
 
+/* Columns added to a table of an earlier version, and the version. */
+static const struct {
+    const char *table, *column;
+    int since;
+} columns_added[] = {
+    {"gc_cycles", "sweep_term_ns", 5},
+    {"gc_cycles", "mark_term_ns", 5},
+    {"gc_cycles", "mark_assist_cpu_ns", 5},
+    {"gc_cycles", "mark_bg_cpu_ns", 5},
+    {"gc_cycles", "mark_idle_cpu_ns", 5},
+    {"gc_cycles", "heap_trigger_bytes", 5},
+    {"gc_cycles", "heap_live_start_bytes", 5},
+    {"gc_cycles", "heap_live_end_bytes", 5},
+    {"gc_cycles", "concurrent", 5},
+};
+
+static bool column_newer_than(const char *table, const char *column, int64_t version)
+{
+    for (size_t i = 0; i < sizeof columns_added / sizeof columns_added[0]; i++)
+        if (strcmp(columns_added[i].table, table) == 0 &&
+            strcmp(columns_added[i].column, column) == 0)
+            return columns_added[i].since > version;
+    return false;
+}
+
 static bool table_newer_than(const char *table, int64_t version)
 {
     for (size_t i = 0; i < sizeof tables_added / sizeof tables_added[0]; i++)
@@ -202,6 +227,8 @@ static int verify_tables(store_t *st, int64_t version)
         while ((rc = sqlite3_step(columns)) == SQLITE_ROW) {
             const char *column = (const char *)sqlite3_column_text(columns, 0);
 
+            if (column_newer_than(table, column, version))
+                continue;
             rc = query_exists(st, st->db, has_column_sql, table, column, &found);
             if (rc)
                 goto out_finalize;

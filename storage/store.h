@@ -20,7 +20,7 @@
 #include "base/gc_fields.h"
 #include "storage/store_model.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */

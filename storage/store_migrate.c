@@ -151,10 +151,25 @@ static const char step_3_to_4[] =
     ");\n";
 
 /* steps[v]: version v to v + 1. */
+/* Version 5: the concurrent collector's figures per cycle (#10): both
+** stops, the mark's CPU split, the trigger and heap_live at start and end.
+** New columns only; old rows read NULL. */
+static const char step_4_to_5[] =
+    "ALTER TABLE gc_cycles ADD COLUMN sweep_term_ns INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN mark_term_ns INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN mark_assist_cpu_ns INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN mark_bg_cpu_ns INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN mark_idle_cpu_ns INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN heap_trigger_bytes INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN heap_live_start_bytes INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN heap_live_end_bytes INTEGER;\n"
+    "ALTER TABLE gc_cycles ADD COLUMN concurrent INTEGER;\n";
+
 static const char *const steps[STORE_SCHEMA_VERSION] = {
     [1] = step_1_to_2,
     [2] = step_2_to_3,
     [3] = step_3_to_4,
+    [4] = step_4_to_5,
 };
 
 int store__migrate(store_t *st, int64_t from)
