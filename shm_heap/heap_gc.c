@@ -1183,6 +1183,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (conc) {
         /* LAZY SWEEP: spans are swept after the world restarts. What it
         ** will free is known now: every object allocated and not marked. */
+        heap__fault(h, HEAP__FP_MARK_TERM);
         heap__sweep_begin_locked(h);
         ss.objects_freed = pre_objects > (uint64_t)c->objects_live
                                ? pre_objects - (uint64_t)c->objects_live : 0;
@@ -1399,6 +1400,7 @@ void heap__mark_join(heap_t *h)
         ** snapshot of them (its goroutines are all at safepoints). */
         mark_ctx_t m;
         ctx_init(h, &m, true);
+        heap__fault(h, HEAP__FP_ROOT_SCAN);
         mark_proc_roots(&m, h->proc);
         h->mark_live_bytes += m.live_bytes;
         h->mark_live_objects += m.live_objects;
@@ -1503,6 +1505,7 @@ void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
     if (h->assist_debt <= 0 || h->mark_len == 0)
         return;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    heap__fault(h, HEAP__FP_ASSIST);
     uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0);
     h->assist_debt -= (int64_t)work;
     if (h->mark_len == 0 && h->assist_debt > 0)
@@ -1528,6 +1531,7 @@ void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
     mark_ctx_t m;
     ctx_init(h, &m, true);
     shade(&m, old_ref);
+    heap__fault(h, HEAP__FP_BARRIER);
     shade(&m, new_ref);
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
@@ -1582,6 +1586,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     assist_revise(h);
     __atomic_store_n(&hdr->gc_phase, HEAP__GC_CONC_MARK, __ATOMIC_RELEASE);
     __atomic_or_fetch(&hdr->poll, HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
+    heap__fault(h, HEAP__FP_MARK_START);
     uint64_t pause = heap__now_ns(CLOCK_MONOTONIC) - t_request;
     hdr->mark_pause_ns = pause;
     uint32_t nprocs = 0;

@@ -684,6 +684,11 @@ enum {
     HEAP__FP_CENTRAL_PUSH,        /* central lock, span linked, owner not yet 0 */
     HEAP__FP_FRESH_SPAN,          /* heap lock, fresh span for a refill */
     HEAP__FP_SCAVENGE,            /* heap lock, a free span split to release */
+    HEAP__FP_MARK_START,          /* every lock, world stopped, a concurrent mark begun */
+    HEAP__FP_ROOT_SCAN,           /* greying this process's roots (concurrent mark) */
+    HEAP__FP_ASSIST,              /* paying an assist with mark work */
+    HEAP__FP_BARRIER,             /* in the write barrier, shading */
+    HEAP__FP_MARK_TERM,           /* every lock, world stopped, mark terminated */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 

@@ -10,7 +10,10 @@
 ** a central list or pushing one on, holding the heap lock in a page-heap
 ** split or while making a fresh span, while linking a root stack, as the
 ** collector while waiting for the stop, marking or sweeping, or while
-** parked. The survivors must finish with intact graphs and a
+** parked; and in the concurrent collector's phases: beginning a mark
+** (world stopped), greying its own roots, paying an assist, inside the
+** write barrier, ending a mark (world stopped), or in a lazy sweep batch
+** (the sweep fault point). The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -52,10 +55,13 @@ static const int fault_points[] = {
     HEAP__FP_SWEEP,         HEAP__FP_ROOTS_LINK, HEAP__FP_PARKED,
     HEAP__FP_CENTRAL_POP,   HEAP__FP_CENTRAL_PUSH, HEAP__FP_FRESH_SPAN,
     HEAP__FP_SCAVENGE,
+    HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
+    HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
+    "mark-start", "root-scan", "assist", "barrier", "mark-term",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 
