@@ -241,6 +241,13 @@ static void hook_safepoint(void *arg, sched_t *s)
 
 /* The heap's GC hook, in the collecting process with the world stopped:
 ** touches the scheduler only, then the caller's hook. */
+/* The heap's slow paths run on the scheduler's stack (Go's systemstack). */
+static void heap_stack_runner(void *ctx, void (*fn)(void *arg), void *arg)
+{
+    rt_t *rt = ctx;
+    sched_systemstack(rt->sched, fn, arg);
+}
+
 static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
 {
     rt_t *rt = arg;
@@ -302,6 +309,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     };
     sched_set_hooks(s, &hooks);
     heap_set_gc_hook(h, hook_gc, rt);
+    heap_set_stack_runner(h, heap_stack_runner, rt);
     sched_stats_read(s, &rt->sched0);
     rt->stack_published = UINT64_MAX;   /* the first check reports */
     return rt;
@@ -315,6 +323,7 @@ void rt_destroy(rt_t **rt_p)
     sched_hooks_t none = {0};
     sched_set_hooks(rt->sched, &none);
     heap_set_gc_hook(rt->heap, rt->gc_hook, rt->gc_hook_arg);
+    heap_set_stack_runner(rt->heap, NULL, NULL);
     pool__destroy_all(rt);
     chan__state_destroy(rt);
     while (rt->live.next != &rt->live) {

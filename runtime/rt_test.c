@@ -350,6 +350,56 @@ static void case_leaks(void)
     rtt_close(&w);
 }
 
+/* ---- The heap's slow paths on the scheduler's stack ------------------------ */
+
+/* A goroutine with about 512 bytes of its stack left runs a collection and
+** a large allocation: both take locks every process on the heap shares,
+** and both need more stack than that. They run on the scheduler's stack
+** (heap_set_stack_runner), so the goroutine's does not overflow half way
+** with a lock held (which would fail the task, then wedge the heap). */
+#define SLOW_USABLE ((size_t)(256 - 16) << 10)   /* default reserve less its guard */
+#ifdef HEAPSIM_ASAN
+#define SLOW_MARGIN 6144   /* ASan's frames are larger, on both sides */
+#else
+#define SLOW_MARGIN 512
+#endif
+static int slow_done;
+
+static __attribute__((noinline)) void slow_at_the_edge(rt_t *rt)
+{
+    volatile char frame[256];
+    frame[0] = 1;
+    sched_gstack_t gs;
+    sched_self_stack(rt_sched(rt), &gs);
+    if (gs.depth_bytes + sizeof frame + SLOW_MARGIN < SLOW_USABLE - 64) {
+        slow_at_the_edge(rt);
+        frame[sizeof frame - 1] = frame[0];
+        return;
+    }
+    CHECK(heap_collect(rt_heap(rt)) == 0);
+    heap_ref_t big = heap_alloc(rt_heap(rt), 0, 1u << 20);
+    CHECK(big != 0);
+    CHECK(heap_collect(rt_heap(rt)) == 0);
+    slow_done++;
+}
+
+static void slow_main(rt_t *rt, void *arg)
+{
+    (void)arg;
+    slow_at_the_edge(rt);
+}
+
+static void case_slow_paths_on_system_stack(void)
+{
+    rtt_world_t w;
+    rtt_open(&w, 256u << 20, 0);
+    slow_done = 0;
+    rtt_outcome_t o = rtt_run(&w, slow_main, NULL);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(slow_done, 1);
+    rtt_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const rtt_case_t cases[] = {
@@ -359,6 +409,7 @@ int main(int argc, char **argv)
         {"overflow", case_overflow},
         {"runtime_objects", case_runtime_objects},
         {"leaks", case_leaks},
+        {"slow_paths_on_system_stack", case_slow_paths_on_system_stack},
     };
     return rtt_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60);
 }

@@ -1175,6 +1175,54 @@ void sched_set_local(sched_t *s, void *p)
     need_current(s, "sched_set_local")->local = p;
 }
 
+/* ---- Public: the system stack --------------------------------------------- */
+
+/* systemstack_x86_64.S: run fn(arg) with rsp at stack_top. */
+void sched__call_on_stack(void *stack_top, void (*fn)(void *arg), void *arg);
+
+/* Below the scheduler's saved frame: past the x86-64 red zone, with room. */
+#define SYSTEMSTACK_GAP 512
+
+typedef struct systemstack_call {
+    void (*fn)(void *arg);
+    void *arg;
+#if SCHED_ASAN
+    void *fake_stack;              /* the goroutine's, while away */
+    const void *g_bottom;          /* the goroutine's stack, to come back to */
+    size_t g_size;
+#endif
+} systemstack_call_t;
+
+static void systemstack_entry(void *p)
+{
+    systemstack_call_t *c = p;
+#if SCHED_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &c->g_bottom, &c->g_size);
+#endif
+    c->fn(c->arg);
+#if SCHED_ASAN
+    __sanitizer_start_switch_fiber(NULL, c->g_bottom, c->g_size);
+#endif
+}
+
+void sched_systemstack(sched_t *s, void (*fn)(void *arg), void *arg)
+{
+    if (s->current == NULL || s->on_systemstack || s->sched_ctx.sp == NULL) {
+        fn(arg);
+        return;
+    }
+    systemstack_call_t c = {.fn = fn, .arg = arg};
+    s->on_systemstack = true;
+#if SCHED_ASAN
+    __sanitizer_start_switch_fiber(&c.fake_stack, s->asan_sched_bottom, s->asan_sched_size);
+#endif
+    sched__call_on_stack((char *)s->sched_ctx.sp - SYSTEMSTACK_GAP, systemstack_entry, &c);
+#if SCHED_ASAN
+    __sanitizer_finish_switch_fiber(c.fake_stack, NULL, NULL);
+#endif
+    s->on_systemstack = false;
+}
+
 void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks)
 {
     if (hooks != NULL)

@@ -162,6 +162,16 @@ typedef struct sched_hooks {
 } sched_hooks_t;
 void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks);
 
+/* Run fn(arg) on the scheduler's own stack (Go's systemstack): the thread's
+** stack below the scheduler's suspended frame, megabytes deep, instead of
+** the running goroutine's small one. For code that must not overflow a
+** goroutine stack half way, e.g. the heap's slow paths while they hold a
+** lock shared with other processes. Called from the scheduler's own
+** context (no goroutine running), or already on that stack, fn runs right
+** there. fn must not park, yield, spawn or otherwise switch goroutines;
+** an overflow of the scheduler's stack is a crash, not a task failure. */
+void sched_systemstack(sched_t *s, void (*fn)(void *arg), void *arg);
+
 /* ---- Parking (for channels, mutexes, WaitGroups built on top) ------- */
 
 typedef struct sched_waiter sched_waiter_t;   /* opaque handle of a parked goroutine */

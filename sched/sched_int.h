@@ -362,6 +362,7 @@ struct sched {
     uint64_t live;
     int64_t last_id;
     bool running;                  /* inside sched_run */
+    bool on_systemstack;           /* inside sched_systemstack */
     bool failing;                  /* the task failed or deadlocked */
     bool unwinding;                /* sched_run is ending the survivors */
     int fail_rc;                   /* 0, SCHED_EFAILED or SCHED_EDEADLOCK */

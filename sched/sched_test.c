@@ -1171,7 +1171,73 @@ static void test_timer_resolution(void)
     sched_destroy(&s);
 }
 
+/* ---- The system stack ---------------------------------------------------- */
+
+/* Recurse `depth` frames of 1 KiB each; returns a sum the compiler cannot
+** fold away. */
+static __attribute__((noinline)) uint64_t deep(uint32_t depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    frame[sizeof frame - 1] = (char)(depth >> 8);
+    if (depth == 0)
+        return (uint64_t)frame[0];
+    return deep(depth - 1) + (uint64_t)frame[sizeof frame - 1];
+}
+
+typedef struct sys_probe {
+    uintptr_t goroutine_local, system_local;
+    uint64_t sum;
+} sys_probe_t;
+
+static void on_system_stack(void *arg)
+{
+    sys_probe_t *p = arg;
+    volatile char here = 0;
+    p->system_local = (uintptr_t)&here;
+    p->sum = deep(2048);   /* 2 MiB: far past a goroutine's 64 KiB */
+}
+
+static void call_systemstack(sched_t *s, void *arg)
+{
+    sys_probe_t *p = arg;
+    volatile char here = 0;
+    p->goroutine_local = (uintptr_t)&here;
+    sched_systemstack(s, on_system_stack, p);
+    note("back");
+}
+
+/* fn runs on the scheduler's stack, with room a goroutine's does not have,
+** and comes back to the goroutine; from the scheduler's context it runs
+** in place. */
+static void test_systemstack(void)
+{
+    sched_config_t cfg;
+    sched_config_default(&cfg);
+    cfg.stack_reserve_bytes = 64 << 10;
+    sched_t *s = NULL;
+    REQUIRE_INT(sched_new(&cfg, &s), 0);
+    sys_probe_t p = {0, 0, 0};
+    journal_len = 0;
+    journal[0] = '\0';
+    REQUIRE(sched_spawn(s, call_systemstack, &p) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK_STR(journal, "back");
+    uintptr_t dist = p.goroutine_local > p.system_local ? p.goroutine_local - p.system_local
+                                                        : p.system_local - p.goroutine_local;
+    CHECK_MSG(dist > (64u << 10), "fn ran %zu bytes from the goroutine's frame", (size_t)dist);
+    CHECK(p.sum == deep(2048));
+    /* No goroutine running: in place. */
+    sys_probe_t q = {0, 0, 0};
+    volatile char here = 0;
+    q.goroutine_local = (uintptr_t)&here;
+    sched_systemstack(s, on_system_stack, &q);
+    CHECK(q.system_local < q.goroutine_local && q.goroutine_local - q.system_local < 4096);
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
+    { "systemstack", test_systemstack },
     { "timer_slack", test_timer_slack },
     { "ready_next_runs_first", test_ready_next_runs_first },
     { "runnext_does_not_starve_the_queue", test_runnext_does_not_starve_the_queue },

@@ -681,7 +681,7 @@ static struct heap_roots *roots_alloc_locked(heap_t *h, uint32_t capacity, uint3
     }
 }
 
-heap_roots_t *heap_roots_new(heap_t *h, uint32_t capacity)
+static heap_roots_t *roots_new_here(heap_t *h, uint32_t capacity)
 {
     struct heap_roots *r = roots_alloc_locked(h, capacity, HEAP__ROOTS_MAGIC);
     if (!r)
@@ -696,7 +696,7 @@ heap_roots_t *heap_roots_new(heap_t *h, uint32_t capacity)
     return r;
 }
 
-void heap_roots_destroy(heap_t *h, heap_roots_t **roots_p)
+static void roots_destroy_here(heap_t *h, heap_roots_t **roots_p)
 {
     if (!roots_p || !*roots_p)
         return;
@@ -740,7 +740,7 @@ uint32_t heap_roots_depth(const heap_roots_t *r)
     return r->depth;
 }
 
-heap_ref_t *heap_globals(heap_t *h, uint32_t n)
+static heap_ref_t *globals_here(heap_t *h, uint32_t n)
 {
     if (h->proc->globals) {
         struct heap_roots *g = heap_ptr(h, h->proc->globals);
@@ -776,7 +776,7 @@ bool heap__pool_valid(heap_t *h, heap_ref_t ref, uint32_t i)
     return sizeof(struct heap_pool) + 2 * (uint64_t)p->half * sizeof(heap_ref_t) <= room;
 }
 
-heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
+static heap_pool_t *pool_new_here(heap_t *h, uint32_t capacity)
 {
     if (capacity == 0 || capacity > HEAP_POOL_MAX_CAPACITY) {
         set_error(h, -EINVAL);
@@ -814,7 +814,7 @@ heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
     return (heap_pool_t *)p;
 }
 
-void heap_pool_destroy(heap_t *h, heap_pool_t **pool_p)
+static void pool_destroy_here(heap_t *h, heap_pool_t **pool_p)
 {
     if (!pool_p || !*pool_p)
         return;
@@ -869,7 +869,7 @@ heap_ref_t heap_pool_get(heap_pool_t *pool)
     return ref;
 }
 
-int heap_pool_resize(heap_t *h, heap_pool_t **pool_p, uint32_t capacity)
+static int pool_resize_here(heap_t *h, heap_pool_t **pool_p, uint32_t capacity)
 {
     heap_pool_t *fresh = heap_pool_new(h, capacity);
     if (!fresh)
@@ -1031,4 +1031,91 @@ void heap_stats_read(heap_t *h, heap_stats_t *st)
     st->gogc = __atomic_load_n(&hdr->gogc, __ATOMIC_RELAXED);
     st->proc_alloc_bytes = heap__atomic_load(&h->proc->alloc_bytes);
     st->proc_alloc_objects = heap__atomic_load(&h->proc->alloc_objects);
+}
+
+/* ---- The slow paths on the system stack (heap_set_stack_runner) ------- */
+
+/* One call of any of the functions below, carried to the system stack. */
+typedef struct slow_call {
+    heap_t *h;
+    uint32_t n;
+    void *ptr_in;          /* roots_p / pool_p */
+    void *ptr_out;
+    int rc;
+} slow_call_t;
+
+static void roots_new_thunk(void *p)
+{
+    slow_call_t *c = p;
+    c->ptr_out = roots_new_here(c->h, c->n);
+}
+static void roots_destroy_thunk(void *p)
+{
+    slow_call_t *c = p;
+    roots_destroy_here(c->h, c->ptr_in);
+}
+static void globals_thunk(void *p)
+{
+    slow_call_t *c = p;
+    c->ptr_out = globals_here(c->h, c->n);
+}
+static void pool_new_thunk(void *p)
+{
+    slow_call_t *c = p;
+    c->ptr_out = pool_new_here(c->h, c->n);
+}
+static void pool_destroy_thunk(void *p)
+{
+    slow_call_t *c = p;
+    pool_destroy_here(c->h, c->ptr_in);
+}
+static void pool_resize_thunk(void *p)
+{
+    slow_call_t *c = p;
+    c->rc = pool_resize_here(c->h, c->ptr_in, c->n);
+}
+
+heap_roots_t *heap_roots_new(heap_t *h, uint32_t capacity)
+{
+    slow_call_t c = {.h = h, .n = capacity};
+    heap__systemstack(h, roots_new_thunk, &c);
+    return c.ptr_out;
+}
+
+void heap_roots_destroy(heap_t *h, heap_roots_t **roots_p)
+{
+    slow_call_t c = {.h = h, .ptr_in = roots_p};
+    heap__systemstack(h, roots_destroy_thunk, &c);
+}
+
+heap_ref_t *heap_globals(heap_t *h, uint32_t n)
+{
+    if (h->proc->globals) {   /* the common case: no lock */
+        struct heap_roots *g = heap_ptr(h, h->proc->globals);
+        if (n <= g->capacity)
+            return g->slots;
+    }
+    slow_call_t c = {.h = h, .n = n};
+    heap__systemstack(h, globals_thunk, &c);
+    return c.ptr_out;
+}
+
+heap_pool_t *heap_pool_new(heap_t *h, uint32_t capacity)
+{
+    slow_call_t c = {.h = h, .n = capacity};
+    heap__systemstack(h, pool_new_thunk, &c);
+    return c.ptr_out;
+}
+
+void heap_pool_destroy(heap_t *h, heap_pool_t **pool_p)
+{
+    slow_call_t c = {.h = h, .ptr_in = pool_p};
+    heap__systemstack(h, pool_destroy_thunk, &c);
+}
+
+int heap_pool_resize(heap_t *h, heap_pool_t **pool_p, uint32_t capacity)
+{
+    slow_call_t c = {.h = h, .ptr_in = pool_p, .n = capacity};
+    heap__systemstack(h, pool_resize_thunk, &c);
+    return c.rc;
 }

@@ -188,6 +188,18 @@ static inline void heap_safepoint(heap_t *h)
 ** points). */
 const uint32_t *heap_safepoint_word(heap_t *h);
 
+/* Run the heap's slow paths -- refills, collections and their stops,
+** mark assists, root stacks, pools, entering and leaving -- through
+** run(ctx, fn, arg), which must call fn(arg) on a stack with room of its
+** own (the scheduler's, sched_systemstack), as Go runs them on its
+** systemstack: a goroutine whose stack runs out inside one of them must
+** not leave a lock, shared with every process on the heap, held by a
+** process that goes on living. NULL (the default): on the caller's stack.
+** The fast paths (an allocation from the span cache, a safepoint with
+** nothing to do, the barrier while marking is off) stay on the caller's. */
+typedef void (*heap_stack_runner_fn)(void *ctx, void (*fn)(void *arg), void *arg);
+void heap_set_stack_runner(heap_t *h, heap_stack_runner_fn run, void *ctx);
+
 /* Collect now (like runtime.GC()). Returns 0, or a negative code. */
 int heap_collect(heap_t *h);
 

@@ -357,7 +357,33 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
 
 /* ---- heap_alloc ----------------------------------------------------- */
 
-static heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
+static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes);
+
+typedef struct alloc_slow_call {
+    heap_t *h;
+    uint32_t nptrs;
+    size_t scalar_bytes;
+    heap_ref_t ref;
+} alloc_slow_call_t;
+
+static void alloc_slow_thunk(void *p)
+{
+    alloc_slow_call_t *c = p;
+    c->ref = alloc_slow_here(c->h, c->nptrs, c->scalar_bytes);
+}
+
+/* The slow path, on the system stack (heap_set_stack_runner). */
+static __attribute__((noinline)) heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs,
+                                                     size_t scalar_bytes)
+{
+    if (!heap__off_system_stack(h))
+        return alloc_slow_here(h, nptrs, scalar_bytes);
+    alloc_slow_call_t c = {h, nptrs, scalar_bytes, 0};
+    heap__systemstack(h, alloc_slow_thunk, &c);
+    return c.ref;
+}
+
+static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 {
     if (!h->entered) {
         set_error(h, -EINVAL);

@@ -244,7 +244,7 @@ void heap__become_running(heap_t *h)
 static void mark_poll(heap_t *h);
 static void mark_flush(heap_t *h);
 
-void heap__park(heap_t *h)
+static void park_here(heap_t *h)
 {
     uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
     if (owner == 0 || owner == (uint32_t)h->pid || !h->entered) {
@@ -266,7 +266,7 @@ void heap__park(heap_t *h)
     heap__become_running(h);
 }
 
-void heap_enter(heap_t *h)
+static void enter_here(heap_t *h)
 {
     if (h->entered)
         return;
@@ -274,7 +274,7 @@ void heap_enter(heap_t *h)
     heap__become_running(h);
 }
 
-void heap_leave(heap_t *h)
+static void leave_here(heap_t *h)
 {
     if (!h->entered)
         return;
@@ -291,7 +291,7 @@ void heap_leave(heap_t *h)
 static void yield_world(heap_t *h)
 {
     if (h->entered)
-        heap__park(h);
+        park_here(h);
     else
         heap__wait_world(h);
 }
@@ -1678,7 +1678,7 @@ int heap__collect(heap_t *h, int why)
     }
 }
 
-int heap_collect(heap_t *h)
+static int collect_here(heap_t *h)
 {
     return heap__collect(h, HEAP__GC_BY_USER);
 }
@@ -1739,4 +1739,58 @@ void heap__mark_end(heap_t *h)
         return;
     mark_counters_flush(h);
     mark_terminate(h);
+}
+
+/* ---- The slow paths on the system stack (heap_set_stack_runner) ------- */
+
+void heap_set_stack_runner(heap_t *h, heap_stack_runner_fn run, void *ctx)
+{
+    h->stack_run = run;
+    h->stack_ctx = ctx;
+}
+
+static void park_thunk(void *h) { park_here(h); }
+static void enter_thunk(void *h) { enter_here(h); }
+static void leave_thunk(void *h) { leave_here(h); }
+
+typedef struct collect_call {
+    heap_t *h;
+    int rc;
+} collect_call_t;
+
+static void collect_thunk(void *p)
+{
+    collect_call_t *c = p;
+    c->rc = collect_here(c->h);
+}
+
+void heap__park(heap_t *h)
+{
+    if (heap__off_system_stack(h))
+        heap__systemstack(h, park_thunk, h);
+    else
+        park_here(h);
+}
+
+void heap_enter(heap_t *h)
+{
+    if (heap__off_system_stack(h))
+        heap__systemstack(h, enter_thunk, h);
+    else
+        enter_here(h);
+}
+
+void heap_leave(heap_t *h)
+{
+    if (heap__off_system_stack(h))
+        heap__systemstack(h, leave_thunk, h);
+    else
+        leave_here(h);
+}
+
+int heap_collect(heap_t *h)
+{
+    collect_call_t c = {h, 0};
+    heap__systemstack(h, collect_thunk, &c);
+    return c.rc;
 }

@@ -721,6 +721,9 @@ struct heap {
 
     heap_gc_hook_fn gc_hook;
     void *gc_hook_arg;
+    heap_stack_runner_fn stack_run;   /* heap_set_stack_runner */
+    void *stack_ctx;
+    bool on_system_stack;             /* inside a slow path run through it */
 
     /* HEAP PROFILE: this process's sampling */
     uint64_t prof_rate;             /* 0 = off */
@@ -917,6 +920,24 @@ void heap__prof_record(heap_t *h, heap_ref_t ref, uint64_t bytes, const char *si
 ** freed and drop them. After marking, before the sweep (world stopped,
 ** every lock held). */
 void heap__prof_sweep_locked(heap_t *h, uint64_t cycle);
+
+/* Run fn(arg) through the stack runner (heap_set_stack_runner), or right
+** here when there is none or this is already on it. */
+static inline void heap__systemstack(heap_t *h, void (*fn)(void *arg), void *arg)
+{
+    if (h->stack_run == NULL || h->on_system_stack) {
+        fn(arg);
+        return;
+    }
+    h->on_system_stack = true;
+    h->stack_run(h->stack_ctx, fn, arg);
+    h->on_system_stack = false;
+}
+/* Whether a slow path should switch stacks first. */
+static inline bool heap__off_system_stack(const heap_t *h)
+{
+    return h->stack_run != NULL && !h->on_system_stack;
+}
 
 /* Is attach_id a live attachment (state != FREE/DEAD)? */
 bool heap__attach_live(heap_t *h, uint32_t attach_id);
