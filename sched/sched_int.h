@@ -142,8 +142,9 @@
 **   share of page tables). Such parks are collected in s->aside_pending
 **   (SCHED__ASIDE_BATCH entries, g->aside_pending set, no duplicates).
 **   When the array is full the next such park first flushes it: every
-**   entry still PARKED with park_aside gets its live bytes [ctx.sp, top)
-**   copied into a malloc'd buffer (g->aside), then the whole slots of those
+**   entry still PARKED with park_aside gets its live bytes [ctx.sp, top -
+**   SCHED__FIRST_FRAME_GAP) copied into a malloc'd buffer (g->aside; the
+**   gap above the first frame is never written), then the whole slots of those
 **   goroutines are released with one MADV_DONTNEED per run of adjacent
 **   slots (guards survive it). The entries readied meanwhile are skipped:
 **   they never paid anything; so are ended ones (the flag belongs to the
@@ -291,7 +292,7 @@ typedef struct sched__gor {
     uint64_t fpenv;                /* x87 CW | MXCSR << 32 while switched out */
     bool aside_pending;            /* on s->aside_pending */
     bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
-    uint32_t aside_bytes;          /* length of `aside` */
+    uint32_t aside_bytes;          /* length of `aside`: ctx.sp up to the first frame gap */
     void *aside;                   /* the live stack bytes while set aside */
     uint32_t ndefers, defer_cap;
     sched__defer_t *defers;        /* LIFO: defers[ndefers - 1] runs first */

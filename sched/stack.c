@@ -353,7 +353,8 @@ void sched__aside_flush(sched_t *s)
 
     for (uint32_t i = 0; i < s->naside_pending; i++) {
         sched__gor_t *g = s->aside_pending[i];
-        char *sp = g->ctx.sp, *top = sched__stack_top(s, g);
+        /* The gap above the first frame holds nothing: not kept. */
+        char *sp = g->ctx.sp, *top = sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
         size_t live = (size_t)(top - sp);
         void *buf;
 
@@ -382,6 +383,14 @@ void sched__aside_flush(sched_t *s)
     release_slots(s, slots, n, sorted);
 }
 
+/* The whole pages that the set-aside bytes of g go back into: from its
+** saved stack pointer to the top of its slot, the gap included. */
+static inline size_t aside_pages(const sched_t *s, const sched__gor_t *g)
+{
+    return ((size_t)g->aside_bytes + SCHED__FIRST_FRAME_GAP + s->page_bytes - 1) &
+           ~(s->page_bytes - 1);
+}
+
 /* Commit, in one call, the pages that g and the set-aside goroutines queued
 ** to run after it will copy their stacks back into (a close that wakes
 ** many parked goroutines restores them one after another). */
@@ -396,7 +405,7 @@ static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
          x = x == g ? s->runq_head : x->next, looked++) {
         if (x->aside == NULL || x->aside_populated)
             continue;
-        size_t pages = (x->aside_bytes + s->page_bytes - 1) & ~(s->page_bytes - 1);
+        size_t pages = aside_pages(s, x);
         iov[n].iov_base = sched__stack_top(s, x) - pages;
         iov[n].iov_len = pages;
         x->aside_populated = true;
@@ -409,14 +418,14 @@ static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
 void sched__aside_restore(sched_t *s, sched__gor_t *g)
 {
     size_t live = g->aside_bytes;
-    size_t pages = (live + s->page_bytes - 1) & ~(s->page_bytes - 1);
+    size_t pages = aside_pages(s, g);
 
     assert(g->aside != NULL && g->stack_bytes == 0);
     if (!g->aside_populated)
         aside_populate_ahead(s, g);
     g->aside_populated = false;
 
-    copy_raw(sched__stack_top(s, g) - live, g->aside, live);
+    copy_raw(sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP - live, g->aside, live);
     free(g->aside);
     g->aside = NULL;
     g->aside_bytes = 0;
