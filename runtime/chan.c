@@ -405,7 +405,7 @@ static __attribute__((noinline)) void waiter_grow(rt_t *rt, waiter_t *w, uint32_
 
 /* A waiter for an element of (nrefs, nbytes), with its slots pinned. May
 ** collect (see pin). */
-static inline waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
+static inline __attribute__((always_inline)) waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
                                    uint32_t nbytes, uint8_t dir)
 {
     if (__builtin_expect(st->free_waiters == NULL, 0))
