@@ -417,9 +417,13 @@ static __attribute__((noinline)) void waiter_grow(rt_t *rt, waiter_t *w, uint32_
 }
 
 /* A waiter for an element of (nrefs, nbytes), with its slots pinned. May
-** collect (see pin). */
-static inline waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
-                                   uint32_t nbytes, uint8_t dir)
+** collect (see pin). Inlined where a park is the common case and its
+** frame is not what a parked goroutine keeps (a blocked send: ping-pong's
+** senders park every round); waiter_get below elsewhere, so that a
+** receiver parked for long keeps a smaller frame (its stack is set aside
+** at its size). */
+static inline __attribute__((always_inline)) waiter_t *waiter_get_inline(
+    rt_t *rt, chan__state_t *st, uint32_t nrefs, uint32_t nbytes, uint8_t dir)
 {
     if (__builtin_expect(st->free_waiters == NULL, 0))
         waiter_slab(rt, st);
@@ -437,6 +441,12 @@ static inline waiter_t *waiter_get(rt_t *rt, chan__state_t *st, uint32_t nrefs,
     w->sudog = rt__sudog_acquire(rt, &w->owner);
     w->refs = nrefs > 0 ? pin(rt, st, nrefs) : NULL;
     return w;
+}
+
+static __attribute__((noinline)) waiter_t *waiter_get(rt_t *rt, chan__state_t *st,
+                                                     uint32_t nrefs, uint32_t nbytes, uint8_t dir)
+{
+    return waiter_get_inline(rt, st, nrefs, nbytes, dir);
 }
 
 static inline void waiter_put(rt_t *rt, chan__state_t *st, waiter_t *w)
@@ -842,7 +852,7 @@ static __attribute__((noinline)) void send_park(rt_t *rt, chan__state_t *st, hea
                                                 const void *scalars)
 {
     uint32_t n = c->elem_nptrs;
-    waiter_t *w = waiter_get(rt, st, n, c->elem_bytes, CHAN_SEND);
+    waiter_t *w = waiter_get_inline(rt, st, n, c->elem_bytes, CHAN_SEND);
 
     refs_put(w->refs, refs, n);
     bytes_put(w->scalars, scalars, c->elem_bytes);

@@ -135,6 +135,34 @@
 **   the warm and pending slots' pages, and the pages they give back are
 **   the ones the next faults reuse.
 **
+** ---- Page hand-over ----------------------------------------------------
+**
+**   A stack page given back and a stack page needed again come in pairs
+**   (a parked stack set aside while new goroutines wait for their first
+**   frame; a dead goroutine's slot released while set-aside stacks wait
+**   to be restored). On a virtual machine freeing one page and faulting
+**   another in costs several times what moving the page costs, so where
+**   the kernel has userfaultfd's UFFDIO_MOVE (Linux >= 6.8; the arena
+**   registered in write-protect mode, which changes no fault: nothing is
+**   ever write-protected) release_slots first hands each released slot's
+**   top page over to a goroutine queued to run (s->runnext, then the run
+**   queue, a bounded look) whose top page is empty and needed:
+**
+**     first_cold, never run   its first frame goes there (first_cold
+**                             cleared: the page is committed)
+**     set aside, one page     its bytes go back there (aside_populated
+**                             set: no populate call for it)
+**
+**   and the MADV_DONTNEED that follows releases whatever was not handed
+**   over. A moved page keeps its old bytes: the new owner writes before
+**   it reads (a first frame is forged, a restore copies its bytes in), as
+**   on any stack. A move that fails (EEXIST: the target's page is there;
+**   ENOENT: the page was never touched; EBUSY: shared with a forked child)
+**   is skipped; any other error turns the hand-over off for good. uffd is
+**   bound to the mm that made it, so in a forked child (the canary page
+**   reads 0 there) it is off. HEAPSIM_NO_PAGE_HANDOVER in the environment
+**   turns it off at sched_new (to measure what it saves).
+**
 ** ---- Parked stacks set aside -------------------------------------------
 **
 **   A goroutine parked with SCHED_PARK_STACK_ASIDE usually uses a few
@@ -142,8 +170,9 @@
 **   share of page tables). Such parks are collected in s->aside_pending
 **   (SCHED__ASIDE_BATCH entries, g->aside_pending set, no duplicates).
 **   When the array is full the next such park first flushes it: every
-**   entry still PARKED with park_aside gets its live bytes [ctx.sp, top)
-**   copied into a malloc'd buffer (g->aside), then the whole slots of those
+**   entry still PARKED with park_aside gets its live bytes [ctx.sp, top -
+**   SCHED__FIRST_FRAME_GAP) copied into a malloc'd buffer (g->aside; the
+**   gap above the first frame is never written), then the whole slots of those
 **   goroutines are released with one MADV_DONTNEED per run of adjacent
 **   slots (guards survive it). The entries readied meanwhile are skipped:
 **   they never paid anything; so are ended ones (the flag belongs to the
@@ -202,6 +231,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -292,7 +322,8 @@ typedef struct sched__gor {
     uint64_t fpenv;                /* x87 CW | MXCSR << 32 while switched out */
     bool aside_pending;            /* on s->aside_pending */
     bool aside_populated;          /* set aside, its pages committed again ahead of the restore */
-    uint32_t aside_bytes;          /* length of `aside` */
+    bool first_cold;               /* on a cold slot, its top page not committed (see hand-over) */
+    uint32_t aside_bytes;          /* length of `aside`: ctx.sp up to the first frame gap */
     void *aside;                   /* the live stack bytes while set aside */
     uint32_t ndefers, defer_cap;
     sched__defer_t *defers;        /* LIFO: defers[ndefers - 1] runs first */
@@ -336,6 +367,10 @@ struct sched {
     sched__gor_t *cold_slots;      /* LIFO, nothing committed */
     uint32_t nrelease;
     sched__gor_t *release_pending[SCHED__RELEASE_BATCH];
+
+    /* Page hand-over (stack.c): uffd < 0 when off. */
+    int uffd;                      /* userfaultfd with UFFDIO_MOVE, the arena registered */
+    volatile uint64_t *uffd_canary; /* a MADV_WIPEONFORK page: 1 here, 0 in a forked child */
 
     /* Run queue, FIFO, and the goroutine to run before it. */
     sched__gor_t *runq_head, *runq_tail;

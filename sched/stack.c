@@ -7,10 +7,13 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -32,6 +35,16 @@
 #ifndef PIDFD_SELF_THREAD
 #define PIDFD_SELF_THREAD (-10000)
 #endif
+
+/* Linux >= 6.8: UFFDIO_MOVE moves pages between two ranges registered
+** with one userfaultfd. Older headers do not name it; older kernels do not
+** offer the feature and the hand-over stays off. */
+#define SCHED__UFFD_FEATURE_MOVE ((uint64_t)1 << 16)
+struct sched__uffd_move {
+    uint64_t dst, src, len, mode;
+    int64_t move;
+};
+#define SCHED__UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct sched__uffd_move)
 
 /* Alternate signal stack: big enough for our handler and for a sanitizer's
 ** handler we chain to (it symbolizes on it); committed only when touched. */
@@ -55,6 +68,127 @@ static int guard_install(sched_t *s, char *lo, size_t bytes)
     if (mprotect(lo, bytes, PROT_NONE) != 0)
         return -errno;
     return 0;
+}
+
+/* ---- Page hand-over (see the picture) ---------------------------------- */
+
+static void handover_off(sched_t *s)
+{
+    if (s->uffd >= 0)
+        close(s->uffd);
+    s->uffd = -1;
+    if (s->uffd_canary != NULL)
+        munmap((void *)s->uffd_canary, s->page_bytes);
+    s->uffd_canary = NULL;
+}
+
+/* Best effort: on any failure the hand-over is simply off. */
+static void handover_init(sched_t *s)
+{
+    struct uffdio_api api = {.api = UFFD_API, .features = SCHED__UFFD_FEATURE_MOVE};
+    void *canary;
+
+    s->uffd = -1;
+    s->uffd_canary = NULL;
+    if (getenv("HEAPSIM_NO_PAGE_HANDOVER") != NULL)   /* to measure without it */
+        return;
+    canary = mmap(NULL, s->page_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+    if (canary == MAP_FAILED)
+        return;
+    s->uffd_canary = canary;
+    if (madvise(canary, s->page_bytes, MADV_WIPEONFORK) != 0)
+        goto out_off;
+    *s->uffd_canary = 1;
+    s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (s->uffd < 0)   /* unprivileged: kernel faults are not ours to see anyway */
+        s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (s->uffd < 0)
+        goto out_off;
+    struct uffdio_register reg = {
+        .range = {.start = (uintptr_t)s->arena, .len = s->arena_bytes},
+        .mode = UFFDIO_REGISTER_MODE_WP,
+    };
+    if (ioctl(s->uffd, UFFDIO_API, &api) != 0 || !(api.features & SCHED__UFFD_FEATURE_MOVE) ||
+        ioctl(s->uffd, UFFDIO_REGISTER, &reg) != 0)
+        goto out_off;   /* closing the descriptor unregisters */
+    return;
+
+out_off:
+    handover_off(s);
+}
+
+static inline bool handover_on(const sched_t *s)
+{
+    return s->uffd >= 0 && *s->uffd_canary == 1;
+}
+
+/* Move the page at src to dst (both page aligned). Returns 0 if it moved,
+** else the error (see the picture for which ones turn the hand-over
+** off). errno is left as it was. */
+static int page_move(sched_t *s, char *dst, char *src)
+{
+    struct sched__uffd_move mv = {
+        .dst = (uintptr_t)dst, .src = (uintptr_t)src, .len = s->page_bytes, .mode = 0, .move = 0,
+    };
+    int saved_errno = errno, rc = 0;
+
+    if (ioctl(s->uffd, SCHED__UFFDIO_MOVE, &mv) != 0) {
+        rc = errno;
+        if (rc != ENOENT && rc != EEXIST && rc != EBUSY && rc != EAGAIN)
+            handover_off(s);
+    }
+    errno = saved_errno;
+    return rc;
+}
+
+/* The next goroutine after *cursor (NULL: start at runnext, then the run
+** queue's head) that wants a top page (see the picture); NULL when none
+** is within the look. *looked counts the steps. */
+static sched__gor_t *handover_next(sched_t *s, sched__gor_t **cursor, uint32_t *looked)
+{
+    sched__gor_t *x = *cursor;
+
+    for (;;) {
+        if (x == NULL)
+            x = s->runnext != NULL ? s->runnext : s->runq_head;
+        else if (x == s->runnext)
+            x = s->runq_head;
+        else
+            x = x->next;
+        if (x == NULL || ++*looked > 2 * SCHED__ASIDE_BATCH + SCHED__RELEASE_BATCH)
+            return NULL;
+        *cursor = x;
+        if (x->first_cold && x->ctx.sp == NULL && x->aside == NULL)
+            return x;
+        if (x->aside != NULL && !x->aside_populated &&
+            x->aside_bytes + SCHED__FIRST_FRAME_GAP <= s->page_bytes)
+            return x;
+    }
+}
+
+/* Hand the top pages of slots[0..n) over to goroutines that want one. */
+static void handover(sched_t *s, const uint32_t *slots, uint32_t n)
+{
+    sched__gor_t *cursor = NULL, *x = NULL;
+    uint32_t looked = 0;
+
+    for (uint32_t i = 0; i < n && handover_on(s); i++) {
+        if (x == NULL && (x = handover_next(s, &cursor, &looked)) == NULL)
+            return;
+        char *src = s->arena + (size_t)(slots[i] + 1) * s->slot_bytes - s->page_bytes;
+        int rc = page_move(s, sched__stack_top(s, x) - s->page_bytes, src);
+        if (rc == 0) {
+            if (x->aside != NULL)
+                x->aside_populated = true;
+            x->first_cold = false;
+            x = NULL;
+        } else if (rc == EEXIST) {
+            x->first_cold = false;   /* its page is there: look no more at it */
+            x = NULL;
+            i--;                     /* the page still wants a taker */
+        }
+    }
 }
 
 int sched__arena_init(sched_t *s)
@@ -100,6 +234,7 @@ int sched__arena_init(sched_t *s)
     s->cold_slots = NULL;
     s->nwarm = 0;
     s->nrelease = 0;
+    handover_init(s);
     return 0;
 
 out_unmap_altstack:
@@ -112,11 +247,14 @@ out:
     s->arena = NULL;
     s->gors = NULL;
     s->altstack_map = NULL;
+    s->uffd = -1;
+    s->uffd_canary = NULL;
     return rc;
 }
 
 void sched__arena_fini(sched_t *s)
 {
+    handover_off(s);
     if (s->gors != NULL) {
         for (uint32_t i = 0; i < s->nslots; i++) {
             sched__gor_t *g = &s->gors[i];
@@ -230,6 +368,8 @@ static int slot_cmp(const void *a, const void *b);
 ** (markers and PROT_NONE alike); the pages come back zeroed on touch. */
 static void release_slots(sched_t *s, uint32_t *slots, uint32_t n, bool sorted)
 {
+    /* Top pages handed over first: the madvise then finds them gone. */
+    handover(s, slots, n);
     if (!sorted)
         qsort(slots, n, sizeof slots[0], slot_cmp);
     for (uint32_t i = 0; i < n;) {
@@ -273,6 +413,7 @@ int sched__slot_alloc(sched_t *s, sched__gor_t **g_out)
         g = s->free_slots;
         s->free_slots = g->next;
         s->nwarm--;
+        g->first_cold = false;   /* its top page may still be there */
     } else {
         if (s->cold_slots == NULL && s->nrelease > 0)
             release_flush(s);
@@ -283,6 +424,7 @@ int sched__slot_alloc(sched_t *s, sched__gor_t **g_out)
         }
         g = s->cold_slots;
         s->cold_slots = g->next;
+        g->first_cold = true;
     }
     assert(g->state == SCHED__FREE && g->id == 0 && g->stack_bytes == 0);
     g->next = NULL;
@@ -353,7 +495,8 @@ void sched__aside_flush(sched_t *s)
 
     for (uint32_t i = 0; i < s->naside_pending; i++) {
         sched__gor_t *g = s->aside_pending[i];
-        char *sp = g->ctx.sp, *top = sched__stack_top(s, g);
+        /* The gap above the first frame holds nothing: not kept. */
+        char *sp = g->ctx.sp, *top = sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP;
         size_t live = (size_t)(top - sp);
         void *buf;
 
@@ -382,6 +525,14 @@ void sched__aside_flush(sched_t *s)
     release_slots(s, slots, n, sorted);
 }
 
+/* The whole pages that the set-aside bytes of g go back into: from its
+** saved stack pointer to the top of its slot, the gap included. */
+static inline size_t aside_pages(const sched_t *s, const sched__gor_t *g)
+{
+    return ((size_t)g->aside_bytes + SCHED__FIRST_FRAME_GAP + s->page_bytes - 1) &
+           ~(s->page_bytes - 1);
+}
+
 /* Commit, in one call, the pages that g and the set-aside goroutines queued
 ** to run after it will copy their stacks back into (a close that wakes
 ** many parked goroutines restores them one after another). */
@@ -396,10 +547,10 @@ static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
          x = x == g ? s->runq_head : x->next, looked++) {
         if (x->aside == NULL || x->aside_populated)
             continue;
-        size_t pages = (x->aside_bytes + s->page_bytes - 1) & ~(s->page_bytes - 1);
+        size_t pages = aside_pages(s, x);
+        x->aside_populated = true;
         iov[n].iov_base = sched__stack_top(s, x) - pages;
         iov[n].iov_len = pages;
-        x->aside_populated = true;
         n++;
     }
     if (n > 1)   /* one page alone: the fault is as cheap */
@@ -409,14 +560,14 @@ static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
 void sched__aside_restore(sched_t *s, sched__gor_t *g)
 {
     size_t live = g->aside_bytes;
-    size_t pages = (live + s->page_bytes - 1) & ~(s->page_bytes - 1);
+    size_t pages = aside_pages(s, g);
 
     assert(g->aside != NULL && g->stack_bytes == 0);
     if (!g->aside_populated)
         aside_populate_ahead(s, g);
     g->aside_populated = false;
 
-    copy_raw(sched__stack_top(s, g) - live, g->aside, live);
+    copy_raw(sched__stack_top(s, g) - SCHED__FIRST_FRAME_GAP - live, g->aside, live);
     free(g->aside);
     g->aside = NULL;
     g->aside_bytes = 0;
