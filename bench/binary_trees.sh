@@ -55,7 +55,7 @@ for d in "${depths[@]}"; do
     cp "$out/best.out" "$out/go-$d.out"
     row "go1.19 GOMAXPROCS=1" "$d" "$WALL" "$(mb "$RSS")" "$(go_pauses "$out/best.err" | stats)" reference
     for i in $(seq 1 "$repeat"); do go_pauses "$out/run-$i.err" | stats; done >"$out/pauses.txt"
-    read -r S[$d,go,max] S[$d,go,p99] < <(med_pauses "$out/pauses.txt")
+    read -r "S[$d,go,max]" "S[$d,go,p99]" < <(med_pauses "$out/pauses.txt")
     S[$d,go,wall]="$WALL"; S[$d,go,task]="$WALL"
     S[$d,go,gcs]=$(go_pauses "$out/best.err" | wc -l)
 
@@ -89,7 +89,7 @@ for d in "${depths[@]}"; do
         for r in $(last_runs "$db" "$repeat"); do
             sqlite3 "$db" "select stw_ns from gc_cycles where run_id = $r" | stats
         done >"$out/pauses.txt"
-        read -r S[$d,$c,max] S[$d,$c,p99] < <(med_pauses "$out/pauses.txt")
+        read -r "S[$d,$c,max]" "S[$d,$c,p99]" < <(med_pauses "$out/pauses.txt")
         S[$d,$c,wall]="$WALL"; S[$d,$c,task]="$task_s"
         S[$d,$c,gcs]=$(sqlite3 "$db" "select count(*) from gc_cycles where run_id = $run")
         # The run whose longest pause is the median one: what its pauses were made of.

@@ -51,7 +51,7 @@ rate_of() {
         from tasks where run_id = $2 and status = 'done'"
 }
 
-declare -A best med   # [collector,workers] and [go,procs]: allocations per second
+declare -A R   # allocations per second: R[best|med,collector,workers], R[best|med,go,procs]
 breakdowns=()
 
 printf '%-32s %5s %8s %10s %7s %6s %10s %11s %9s\n' implementation procs wall_s allocs/s speedup gcs \
@@ -64,8 +64,8 @@ for c in "${collectors[@]}"; do
         run=$(best_run "$db" "$repeat")
         read -r span_s rate < <(rate_of "$db" "$run")
         [ -n "$base" ] || base="$rate"
-        best[$c,$w]="$rate"
-        med[$c,$w]=$(for r in $(last_runs "$db" "$repeat"); do rate_of "$db" "$r" | cut -d' ' -f2; done | median)
+        R[best,$c,$w]="$rate"
+        R[med,$c,$w]=$(for r in $(last_runs "$db" "$repeat"); do rate_of "$db" "$r" | cut -d' ' -f2; done | median)
         stop=$(sqlite3 "$db" "select printf('%.3fms', max(stop_ns) / 1e6) from gc_cycles where run_id = $run")
         row "heapsim $c --workers $w" "$w" "$span_s" "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" \
             "$(awk "BEGIN{printf \"%.2fx\", $rate / $base}")" \
@@ -79,8 +79,8 @@ for p in "${go_procs[@]}"; do
         "$tasks" "$objects" "$live" "$min_bytes" "$max_bytes"
     read -r _ _ wall_ns rate <"$out/best.out"
     [ -n "$gobase" ] || gobase="$rate"
-    best[go,$p]="$rate"
-    med[go,$p]=$(for i in $(seq 1 "$repeat"); do cut -d' ' -f4 "$out/run-$i.out"; done | median)
+    R[best,go,$p]="$rate"
+    R[med,go,$p]=$(for i in $(seq 1 "$repeat"); do cut -d' ' -f4 "$out/run-$i.out"; done | median)
     row "go1.19 GOMAXPROCS=$p" "$p" "$(awk "BEGIN{printf \"%.2f\", $wall_ns / 1e9}")" \
         "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" "$(awk "BEGIN{printf \"%.2fx\", $rate / $gobase}")" \
         "$(go_pauses "$out/best.err" | stats)" "-"
@@ -99,17 +99,15 @@ gb="${go_procs[0]}"
 for w in "${workers[@]}"; do
     [ "$w" != "${workers[0]}" ] || continue
     for kind in best med; do
-        declare -n tab="$kind"
         g=""
-        [ -z "${tab[go,$w]:-}" ] || g=$(ratio "${tab[go,$w]}" "${tab[go,$gb]}")
+        [ -z "${R[$kind,go,$w]:-}" ] || g=$(ratio "${R[$kind,go,$w]}" "${R[$kind,go,$gb]}")
         for c in "${collectors[@]}"; do
-            h=$(ratio "${tab[$c,$w]}" "${tab[$c,${workers[0]}]}")
+            h=$(ratio "${R[$kind,$c,$w]}" "${R[$kind,$c,${workers[0]}]}")
             t=""
             [ "$w" != 2 ] || [ "$c" != "${collectors[0]}" ] || t=">= 1.7x: $(verdict "$h" ">=" 1.7)"
             printf '%-34s %10s %10s %10s %10s   %s\n' "$c $w/${workers[0]} procs ($kind)" "${h}x" \
                 "${g:--}${g:+x}" "$(ratio "$h" "$g")" "" "$t"
         done
-        unset -n tab
     done
 done
 anchor_line "${go_procs[*]}"
