@@ -143,18 +143,20 @@ anchor_line() {
 }
 
 # cycle_breakdown DB RUN: what a run's collections spent, from its gc_cycles
-# rows: "cycles N; pause (stw_ns) median/max; of it stopping (stop_ns),
-# sweeping (sweep_ns) and the rest (first stop's work, mark termination,
-# pacer); the concurrent mark's wall (mark_ns)", in ms.
+# rows: "cycles N; pause (stw_ns) mean/max; of it stopping (stop_ns),
+# sweeping (sweep_ns, and the sweep's thread CPU time, sweep_cpu_ns: a
+# wall far above it means the collector was descheduled) and the rest
+# (first stop's work, mark termination, pacer); the concurrent mark's wall
+# (mark_ns)", in ms; for the means and for the longest pause.
 cycle_breakdown() {
-    sqlite3 -separator ' ' "$1" "select stw_ns, stop_ns, sweep_ns, stw_ns - stop_ns - sweep_ns, mark_ns
+    sqlite3 -separator ' ' "$1" "select stw_ns, stop_ns, sweep_ns, stw_ns - stop_ns - sweep_ns, mark_ns, sweep_cpu_ns
                                  from gc_cycles where run_id = $2" |
-        sort -n | awk '
-        { n++; for (i = 1; i <= 5; i++) { s[i] += $i; if ($i > m[i]) m[i] = $i }
-          if (n == 1 || $1 > big) { big = $1; bs = $2; bw = $3; bo = $4 } }
+        awk '
+        { n++; for (i = 1; i <= 6; i++) { s[i] += $i; if ($i > m[i]) m[i] = $i }
+          if (n == 1 || $1 > big) { big = $1; bs = $2; bw = $3; bo = $4; bc = $6 } }
         END {
             if (n == 0) { print "no collections"; exit }
-            printf "%d cycles; pause mean %.3f max %.3f ms = stop %.3f + sweep %.3f + rest %.3f (means; the longest: %.3f + %.3f + %.3f); mark wall mean %.2f ms\n",
-                n, s[1] / n / 1e6, m[1] / 1e6, s[2] / n / 1e6, s[3] / n / 1e6, s[4] / n / 1e6,
-                bs / 1e6, bw / 1e6, bo / 1e6, s[5] / n / 1e6 }'
+            printf "%d cycles; pause mean %.3f = stop %.3f + sweep %.3f (cpu %.3f) + rest %.3f; longest %.3f = %.3f + %.3f (cpu %.3f) + %.3f; mark wall mean %.2f (ms)\n",
+                n, s[1] / n / 1e6, s[2] / n / 1e6, s[3] / n / 1e6, s[6] / n / 1e6, s[4] / n / 1e6,
+                big / 1e6, bs / 1e6, bw / 1e6, bc / 1e6, bo / 1e6, s[5] / n / 1e6 }'
 }
