@@ -14,9 +14,11 @@
 # target: >= 1.7x), and what the shared heap's collections were made of
 # (gc_cycles: stop_ns, sweep_ns, the rest; the concurrent mark's wall).
 #
-# Run by hand. Each configuration runs REPEAT times (default 3); a row is
-# its fastest run, and the summary gives the speedup of the fastest runs
-# (best) and of the median rates (median). Environment:
+# Run by hand. Each configuration runs REPEAT times (default 3), the runs
+# interleaved (round r runs every configuration once: a busy spell of a
+# shared machine does not land on one configuration); a row is its fastest
+# run, and the summary gives the speedup of the fastest runs (best) and of
+# the median rates (med). Environment:
 #   HEAPSIM=path       that binary instead of building one
 #   COLLECTORS="a b"   heapsim collectors (default "concurrent stw"); the
 #                      first one is held to the target
@@ -54,18 +56,38 @@ rate_of() {
 declare -A R   # allocations per second: R[best|med,collector,workers], R[best|med,go,procs]
 breakdowns=()
 
+# The runs, interleaved: round r runs every configuration once, so that a
+# busy spell of the machine falls on all of them alike, not on one.
+declare -A RUNS GORATES   # heapsim run ids per [collector,workers]; Go rates per [procs]
+for r in $(seq 1 "$repeat"); do
+    for c in "${collectors[@]}"; do
+        for w in "${workers[@]}"; do
+            best_of 1 "$heapsim" run "$scenario" --workers "$w" --set "collector=$c" \
+                --set "objects=$objects" --db "$db" --quiet
+            RUNS[$c,$w]="${RUNS[$c,$w]:-} $(last_runs "$db" 1)"
+        done
+    done
+    for p in "${go_procs[@]}"; do
+        best_of 1 env GOMAXPROCS="$p" GODEBUG=gctrace=1 "$out/go-churn" \
+            "$tasks" "$objects" "$live" "$min_bytes" "$max_bytes"
+        cp "$out/best.out" "$out/go-churn-$p-$r.out"
+        cp "$out/best.err" "$out/go-churn-$p-$r.err"
+        GORATES[$p]="${GORATES[$p]:-} $(cut -d' ' -f4 "$out/best.out")"
+    done
+done
+
 printf '%-32s %5s %8s %10s %7s %6s %10s %11s %9s\n' implementation procs wall_s allocs/s speedup gcs \
     max_pause p99_pause max_stop
 for c in "${collectors[@]}"; do
     base=""
     for w in "${workers[@]}"; do
-        best_of "$repeat" "$heapsim" run "$scenario" --workers "$w" --set "collector=$c" \
-            --set "objects=$objects" --db "$db" --quiet
-        run=$(best_run "$db" "$repeat")
+        # The fastest run (highest rate) makes the row.
+        run=$(for r in ${RUNS[$c,$w]}; do echo "$(rate_of "$db" "$r" | cut -d' ' -f2) $r"; done |
+              sort -g | tail -n 1 | cut -d' ' -f2)
         read -r span_s rate < <(rate_of "$db" "$run")
         [ -n "$base" ] || base="$rate"
         R[best,$c,$w]="$rate"
-        R[med,$c,$w]=$(for r in $(last_runs "$db" "$repeat"); do rate_of "$db" "$r" | cut -d' ' -f2; done | median)
+        R[med,$c,$w]=$(for r in ${RUNS[$c,$w]}; do rate_of "$db" "$r" | cut -d' ' -f2; done | median)
         stop=$(sqlite3 "$db" "select printf('%.3fms', max(stop_ns) / 1e6) from gc_cycles where run_id = $run")
         row "heapsim $c --workers $w" "$w" "$span_s" "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" \
             "$(awk "BEGIN{printf \"%.2fx\", $rate / $base}")" \
@@ -75,17 +97,17 @@ for c in "${collectors[@]}"; do
 done
 gobase=""
 for p in "${go_procs[@]}"; do
-    best_of "$repeat" env GOMAXPROCS="$p" GODEBUG=gctrace=1 "$out/go-churn" \
-        "$tasks" "$objects" "$live" "$min_bytes" "$max_bytes"
-    read -r _ _ wall_ns rate <"$out/best.out"
+    i=$(for r in $(seq 1 "$repeat"); do echo "$(cut -d' ' -f4 "$out/go-churn-$p-$r.out") $r"; done |
+        sort -g | tail -n 1 | cut -d' ' -f2)
+    read -r _ _ wall_ns rate <"$out/go-churn-$p-$i.out"
     [ -n "$gobase" ] || gobase="$rate"
     R[best,go,$p]="$rate"
-    R[med,go,$p]=$(for i in $(seq 1 "$repeat"); do cut -d' ' -f4 "$out/run-$i.out"; done | median)
+    R[med,go,$p]=$(tr ' ' '\n' <<<"${GORATES[$p]}" | median)
     row "go1.19 GOMAXPROCS=$p" "$p" "$(awk "BEGIN{printf \"%.2f\", $wall_ns / 1e9}")" \
         "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" "$(awk "BEGIN{printf \"%.2fx\", $rate / $gobase}")" \
-        "$(go_pauses "$out/best.err" | stats)" "-"
+        "$(go_pauses "$out/go-churn-$p-$i.err" | stats)" "-"
 done
-echo "($tasks tasks x $objects objects of $min_bytes..$max_bytes B, $live live each; best of $repeat."
+echo "($tasks tasks x $objects objects of $min_bytes..$max_bytes B, $live live each; fastest of $repeat interleaved runs."
 echo " This machine has $ncpu cores: $ncpu processes (or Ps) can at best be ${ncpu}x one, and 4 processes"
 echo " no more than that. heapsim's gcs and pauses are the shared heap's (one collector stops every"
 echo " process); max_stop is the longest wait for every process to reach a safepoint. Go's pause:"
