@@ -93,6 +93,12 @@ for c in "${collectors[@]}"; do
             "$(awk "BEGIN{printf \"%.2fx\", $rate / $base}")" \
             "$(sqlite3 "$db" "select stw_ns from gc_cycles where run_id = $run" | stats)" "$stop"
         breakdowns+=("$(printf '  %-12s --workers %s run %-5s %s' "$c" "$w" "$run" "$(cycle_breakdown "$db" "$run")")")
+        breakdowns+=("$(printf '  %-12s %-11s %-9s %s' "" "" "" "$(sqlite3 "$db" "
+            select printf('workers'' CPU: user %.2f s, sys %.2f s; minor faults %d; over a span of %.2f s',
+                          sum(u) / 1e9, sum(s) / 1e9, sum(f),
+                          (select (max(ended_unix_ns) - min(started_unix_ns)) / 1e9 from tasks where run_id = $run))
+            from (select max(cpu_user_ns) u, max(cpu_sys_ns) s, max(minor_faults) f
+                  from samples where run_id = $run group by worker)")")")
     done
 done
 gobase=""
@@ -134,7 +140,8 @@ for w in "${workers[@]}"; do
 done
 anchor_line "${go_procs[*]}"
 echo
-echo "== what the shared heap's collections were made of (gc_cycles of each row's run)"
+echo "== what the shared heap's collections were made of (gc_cycles of each row's run), and the"
+echo "   workers' CPU and page faults (their last telemetry samples: cumulative per worker process)"
 printf '%s\n' "${breakdowns[@]}"
 echo "(stop: waiting for every process to reach a safepoint, both stops; sweep: the eager sweep inside"
 echo " the second stop; rest: the first stop's work, mark termination's drain and the pacer -- under"
