@@ -405,7 +405,7 @@ echo " every 64 KiB allocated; see the script's header)"
 
 echo
 echo "== summary: medians over $reps run(s) per side; targets held to ${collectors[0]} (issue #10)"
-hdr=$(printf '%-30s %-16s %9s' point figure go1.19)
+hdr=$(printf '%-42s %-16s %9s' point figure go1.19)
 for c in "${collectors[@]}"; do hdr+=$(printf ' %11s' "$c"); done
 for c in "${collectors[@]}"; do hdr+=$(printf ' %8s' "${c:0:4}/go"); done
 echo "$hdr   target"
@@ -413,7 +413,7 @@ for line in "${summary[@]}"; do
     IFS='|' read -r -a f <<<"$line"
     mib() { awk -v v="$1" 'BEGIN { if (v == "" || v == "-") print "-"; else printf "%.2f\n", v / 1048576 }'; }
     conv() { if [ "${f[1]}" = "gc cycles" ]; then echo "$1"; else mib "$1"; fi; }
-    out_line=$(printf '%-30s %-16s %9s' "${f[0]}" "${f[1]}" "$(conv "${f[4]}")")
+    out_line=$(printf '%-42s %-16s %9s' "${f[0]}" "${f[1]}" "$(conv "${f[4]}")")
     for i in "${!collectors[@]}"; do out_line+=$(printf ' %11s' "$(conv "${f[$((5 + i))]}")"); done
     for i in "${!collectors[@]}"; do out_line+=$(printf ' %8s' "$(ratio "${f[$((5 + i))]}" "${f[4]}")"); done
     if [ -n "${f[2]}" ]; then
