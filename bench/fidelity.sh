@@ -17,9 +17,20 @@
 #   --scale N      counts / N (--quick is --scale 10)
 #   --depths "D.." binary-trees depths
 #   --keep DIR     keep every point's scenario, database and Go output there
+#   --collector C  heapsim's collector (concurrent, stw); repeatable, the
+#                  first one fills the tables' heapsim column, the others
+#                  add rows of GC cycles and peak heap (default: concurrent
+#                  and stw)
+#   --repeat N     run each point N times per side (default 1); the
+#                  summary's figures are medians over them
 #
-# Run by hand, not a test: one run per point and side (no best-of: these
-# are counts, not timings, except where GC cycles depend on timing). Go runs
+# Run by hand, not a test: one run per point, side and collector (no
+# best-of: these are counts, not timings, except where GC cycles depend on
+# timing, as under the concurrent collector; --repeat N takes medians).
+# At the end a SUMMARY: per point, GC cycles and peak heap of each
+# collector beside Go's, the ratios, and issue #10's targets (gc-pacing:
+# GC cycles and peak heap within 15 % of Go's; binary-trees: GC cycles
+# within 25 %), held to the first collector. Go runs
 # with GOMAXPROCS=1 (GO_GOMAXPROCS to change), GOGC from the point (off ->
 # GOGC=off). HEAPSIM=path uses that binary instead of building one.
 # GO_GODEBUG=gcstoptheworld=1 runs Go with a stop-the-world mark (sweeping
@@ -101,6 +112,8 @@ lessons=()
 scale=1
 depths=""
 keep=""
+collectors=()
+reps=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --lesson) lessons+=("${2:?--lesson needs a name}"); shift 2 ;;
@@ -108,11 +121,18 @@ while [ $# -gt 0 ]; do
     --scale) scale="${2:?--scale needs a number}"; shift 2 ;;
     --depths) depths="${2:?--depths needs depths}"; shift 2 ;;
     --keep) keep="${2:?--keep needs a directory}"; shift 2 ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --collector) collectors+=("${2:?--collector needs a name}"); shift 2 ;;
+    --repeat) reps="${2:?--repeat needs a number}"; shift 2 ;;
+    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fidelity: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 case "$scale" in '' | *[!0-9]* | 0) echo "fidelity: --scale needs a positive integer" >&2; exit 2 ;; esac
+case "$reps" in '' | *[!0-9]* | 0) echo "fidelity: --repeat needs a positive integer" >&2; exit 2 ;; esac
+[ ${#collectors[@]} -gt 0 ] || collectors=(concurrent stw)
+for c in "${collectors[@]}"; do
+    case "$c" in concurrent | stw) ;; *) echo "fidelity: no collector '$c' (concurrent, stw)" >&2; exit 2 ;; esac
+done
 [ -n "$depths" ] || { [ "$scale" -gt 1 ] && depths="14 16" || depths="16 18"; }
 [ ${#lessons[@]} -gt 0 ] || lessons=(binary-trees gc-pacing stacks leaks channels copying pool)
 for l in "${lessons[@]}"; do
@@ -169,18 +189,10 @@ go_paced() {
             ng ? sprintf("%.0f", stack) : "-" }' "$1"
 }
 
-# point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
-# tasks) on heapsim, alone on a fresh heap, and in Go; print its table.
-point() {
-    local name="$1" task="$2" n kernel params gogc yaml db rc run tid seed gorc
-    n=$(( ${n_points:-0} + 1 )); n_points=$n
-    kernel=$(jq -r .kernel <<<"$task")
-    params=$(jq -c --argjson keys "$scaled_keys" --argjson s "$scale" '.params
-        | with_entries(if (.key as $k | $keys | index($k)) and (.value | type) == "number"
-                       then .value = ([(.value / $s | floor), 1] | max) else . end)' <<<"$task")
-    gogc=$(jq -r '.runtime.gogc' <<<"$task")
-    yaml="$work/point-$n.yaml"
-    db="$work/point-$n.db"
+# point_yaml FILE NAME N TASK_JSON PARAMS KERNEL GOGC: the scenario of one
+# point: that one task, alone on its heap, with the task's runtime settings.
+point_yaml() {
+    local file="$1" name="$2" n="$3" task="$4" params="$5" kernel="$6" gogc="$7"
     {
         echo "# bench/fidelity.sh: one point of $name, alone on its heap"
         echo "name: fidelity-$n"
@@ -197,19 +209,73 @@ point() {
         jq -r 'to_entries[] | ", \(.key): \(.value)"' <<<"$params" | tr -d '\n'
         echo "}"
         echo "repeat: 1"
-    } >"$yaml"
-    rm -f "$db"
-    rc=0
-    "$heapsim" run "$yaml" --workers 1 --db "$db" --quiet >"$work/point-$n.heapsim.out" 2>&1 || rc=$?
+    } >"$file"
+}
+
+# hs_figures DB: "gc_cycles peak_heap_bytes" of the one task in DB, "- -"
+# when it did not end well.
+hs_figures() {
+    local f
+    f=$(sqlite3 -separator ' ' "$1" "select gc_cycles, peak_heap_bytes from tasks where status = 'done'" 2>/dev/null || true)
+    echo "${f:--  -}"
+}
+
+# The summary's lines: "POINT|FIGURE|LOW|HIGH|go|c1|c2..." (LOW/HIGH: the
+# target's bounds on the first collector's ratio, empty when none).
+summary=()
+
+# point NAME TASK_JSON: run one task (an element of `heapsim check --json`'s
+# tasks) on heapsim, alone on a fresh heap, and in Go; print its table.
+point() {
+    local name="$1" task="$2" n kernel params gogc yaml db rc run tid seed gorc
+    n=$(( ${n_points:-0} + 1 )); n_points=$n
+    kernel=$(jq -r .kernel <<<"$task")
+    params=$(jq -c --argjson keys "$scaled_keys" --argjson s "$scale" '.params
+        | with_entries(if (.key as $k | $keys | index($k)) and (.value | type) == "number"
+                       then .value = ([(.value / $s | floor), 1] | max) else . end)' <<<"$task")
+    gogc=$(jq -r '.runtime.gogc' <<<"$task")
+    yaml="$work/point-$n.yaml"
+    db="$work/point-$n.db"
+    # Every collector, every repeat; the first collector's first run is the
+    # point's heapsim column (point-N.*), the others point-N-COLLECTOR-R.*.
+    local c r f ci xyaml xdb xrc
+    local -A hsf=()     # hsf[c,r] = "gc_cycles peak_heap_bytes"
+    for r in $(seq 1 "$reps"); do
+        for ci in "${!collectors[@]}"; do
+            c="${collectors[$ci]}"
+            if [ "$ci" = 0 ] && [ "$r" = 1 ]; then
+                xyaml="$yaml"; xdb="$db"; f="$work/point-$n.heapsim.out"
+            else
+                xyaml="$work/point-$n-$c-$r.yaml"; xdb="$work/point-$n-$c-$r.db"; f="$work/point-$n-$c-$r.heapsim.out"
+            fi
+            point_yaml "$xyaml" "$name" "$n" "$(jq -c --arg c "$c" '.runtime.collector = $c' <<<"$task")" \
+                "$params" "$kernel" "$gogc"
+            rm -f "$xdb"
+            xrc=0
+            "$heapsim" run "$xyaml" --workers 1 --db "$xdb" --quiet >"$f" 2>&1 || xrc=$?
+            if [ "$ci" = 0 ] && [ "$r" = 1 ]; then rc=$xrc; fi
+            hsf[$c,$r]=$(hs_figures "$xdb")
+            [ "$xrc" = 0 ] || hsf[$c,$r]="- -"
+        done
+    done
     run=$(sqlite3 "$db" "select max(id) from runs" 2>/dev/null || true)
     tid=$(sqlite3 "$db" "select id from tasks where run_id = $run" 2>/dev/null || true)
     seed=$(sqlite3 "$db" "select seed from tasks where id = $tid" 2>/dev/null || echo 1)
 
     local goargs=() k v
     while IFS=$'\t' read -r k v; do goargs+=("-$k=$v"); done < <(jq -r 'to_entries[] | "\(.key)\t\(.value)"' <<<"$params")
-    gorc=0
-    env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG="gctrace=1,gcpacertrace=1${GO_GODEBUG:+,$GO_GODEBUG}" GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
-        "$gobin" "$kernel" "${goargs[@]}" -seed="$seed" >"$work/point-$n.go.out" 2>"$work/point-$n.go.err" || gorc=$?
+    local -A gof=()     # gof[r] = "gc_cycles peak_heap_alloc_bytes"
+    local gsuf xgorc
+    for r in $(seq 1 "$reps"); do
+        gsuf=""
+        [ "$r" = 1 ] || gsuf="-$r"
+        xgorc=0
+        env GOMAXPROCS="${GO_GOMAXPROCS:-1}" GODEBUG="gctrace=1,gcpacertrace=1${GO_GODEBUG:+,$GO_GODEBUG}" GOGC="$( [ "$gogc" -lt 0 ] && echo off || echo "$gogc")" \
+            "$gobin" "$kernel" "${goargs[@]}" -seed="$seed" >"$work/point-$n.go$gsuf.out" 2>"$work/point-$n.go$gsuf.err" || xgorc=$?
+        [ "$r" != 1 ] || gorc=$xgorc
+        gof[$r]=$(tail -n 1 "$work/point-$n.go$gsuf.out" | jq -r '"\(.gc_cycles // "-") \(.peak_heap_alloc_bytes // "-")"' 2>/dev/null || echo "- -")
+        [ "$xgorc" = 0 ] || gof[$r]="- -"
+    done
     local gj
     gj=$(tail -n 1 "$work/point-$n.go.out")
     jq -e . >/dev/null 2>&1 <<<"$gj" || gj='{}'
@@ -223,7 +289,7 @@ point() {
     if [ "$gorc" != 0 ]; then
         echo "  Go FAILED (exit $gorc): $(tail -n 3 "$work/point-$n.go.err" | tr '\n' ' ')"
     fi
-    printf '  %-34s %16s %16s %10s\n' figure heapsim "go1.19" heapsim/go
+    printf '  %-34s %16s %16s %10s\n' figure "heapsim ${collectors[0]}" "go1.19" heapsim/go
     local hs
     hs=$(sqlite3 -json "$db" "select t.gc_cycles, t.alloc_objects, t.alloc_bytes, t.peak_heap_bytes,
             (select coalesce(sum(forced), 0) from gc_cycles where task_id = t.id) as forced,
@@ -252,6 +318,10 @@ point() {
     row "objects allocated" "$(h alloc_objects)" "$(g alloc_objects)"
     row "bytes allocated" "$(h alloc_bytes)" "$(g alloc_bytes)"
     row "peak heap in use (HeapAlloc, B)" "$(h peak_heap_bytes)" "$(g peak_heap_alloc_bytes)"
+    for c in "${collectors[@]:1}"; do
+        row "  heapsim $c: gc cycles" "$(cut -d' ' -f1 <<<"${hsf[$c,1]}")" "$(g gc_cycles)"
+        row "  heapsim $c: peak heap (B)" "$(cut -d' ' -f2 <<<"${hsf[$c,1]}")" "$(g peak_heap_alloc_bytes)"
+    done
     row "  Go: HeapAlloc at the start (B)" "" "$(g heap_alloc_start_bytes)"
     row "  Go: peak HeapInuse (B)" "" "$(g peak_heap_inuse_bytes)"
     row "marked heap per paced cycle (B)" "$(cut -d' ' -f1 <<<"$hp")" "$(cut -d' ' -f1 <<<"$gp")"
@@ -287,6 +357,22 @@ point() {
         row "buffers allocated new" "$(m buffers_new)" "$(g buffers_new)"
         ;;
     esac
+
+    # The summary's two figures, medians over the repeats.
+    local label lo_c="" hi_c="" lo_p="" hi_p="" k line
+    case "$kernel" in
+    binary_trees) label="$name"; lo_c=0.75; hi_c=1.25 ;;
+    *) label="$name $kernel $(jq -r '.label // ""' <<<"$task")" ;;
+    esac
+    if [ "$name" = gc-pacing ]; then lo_c=0.85; hi_c=1.15; lo_p=0.85; hi_p=1.15; fi
+    for k in 1 2; do
+        if [ "$k" = 1 ]; then line="$label|gc cycles|$lo_c|$hi_c"; else line="$label|peak heap (MiB)|$lo_p|$hi_p"; fi
+        line+="|$(for r in $(seq 1 "$reps"); do cut -d' ' -f"$k" <<<"${gof[$r]}"; done | median)"
+        for c in "${collectors[@]}"; do
+            line+="|$(for r in $(seq 1 "$reps"); do cut -d' ' -f"$k" <<<"${hsf[$c,$r]}"; done | median)"
+        done
+        summary+=("$line")
+    done
 }
 
 echo "bench/fidelity.sh: heapsim $(git -C "$root" rev-parse --short HEAD 2>/dev/null) vs $(go version | cut -d' ' -f3)," \
@@ -316,3 +402,25 @@ done
 echo
 echo "(peak heap in use: heapsim the exact high-water mark of HeapAlloc, Go HeapAlloc sampled"
 echo " every 64 KiB allocated; see the script's header)"
+
+echo
+echo "== summary: medians over $reps run(s) per side; targets held to ${collectors[0]} (issue #10)"
+hdr=$(printf '%-42s %-16s %9s' point figure go1.19)
+for c in "${collectors[@]}"; do hdr+=$(printf ' %11s' "$c"); done
+for c in "${collectors[@]}"; do hdr+=$(printf ' %8s' "${c:0:4}/go"); done
+echo "$hdr   target"
+for line in "${summary[@]}"; do
+    IFS='|' read -r -a f <<<"$line"
+    mib() { awk -v v="$1" 'BEGIN { if (v == "" || v == "-") print "-"; else printf "%.2f\n", v / 1048576 }'; }
+    conv() { if [ "${f[1]}" = "gc cycles" ]; then echo "$1"; else mib "$1"; fi; }
+    out_line=$(printf '%-42s %-16s %9s' "${f[0]}" "${f[1]}" "$(conv "${f[4]}")")
+    for i in "${!collectors[@]}"; do out_line+=$(printf ' %11s' "$(conv "${f[$((5 + i))]}")"); done
+    for i in "${!collectors[@]}"; do out_line+=$(printf ' %8s' "$(ratio "${f[$((5 + i))]}" "${f[4]}")"); done
+    if [ -n "${f[2]}" ]; then
+        out_line+="   ${f[2]}..${f[3]}: $(within "$(ratio "${f[5]}" "${f[4]}")" "${f[2]}" "${f[3]}")"
+    fi
+    echo "$out_line"
+done
+echo "(anchor: $(go version | cut -d' ' -f3), GOMAXPROCS=${GO_GOMAXPROCS:-1}${GO_GODEBUG:+ GODEBUG=$GO_GODEBUG}; heapsim" \
+     "$(git -C "$root" rev-parse --short HEAD 2>/dev/null), counts / $scale, $(nproc) cores, load" \
+     "$(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u '+%Y-%m-%d %H:%M UTC'))"

@@ -5,7 +5,7 @@
 // parameters under the same names, and prints its figures as one JSON line
 // on stdout (probe.go says what each figure is).
 //
-//	fidelity KERNEL [-param=value ...] [-seed=N]
+//	fidelity KERNEL [-param=value ...] [-seed=N] [-peak_samples=false]
 //
 // KERNEL is a catalog kernel name: binary_trees, churn, stacks, leak,
 // producer_consumer, copy_vs_pointer, pool, request_server. Parameters are
@@ -60,6 +60,7 @@ func main() {
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	seed := fs.Int64("seed", 1, "the task's seed (signed 64-bit, as heapsim check --json prints it)")
+	fs.BoolVar(&peakSamples, "peak_samples", true, "sample the heap every 64 KiB allocated (the peak figures)")
 	run := k.define(fs)
 	if err := fs.Parse(os.Args[2:]); err != nil || fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "fidelity %s: unexpected arguments %v\n", os.Args[1], fs.Args())

@@ -81,9 +81,17 @@ func (p *probe) restart() {
 	p.sample()
 }
 
+// peakSamples: whether alloc samples the heap (-peak_samples; a latency
+// measurement turns it off, and the peak figures are then only the
+// samples at the start, at runtime.GC() and at the end).
+var peakSamples = true
+
 // alloc notes `bytes` allocated by the kernel; samples the heap every
 // sampleEveryBytes.
 func (p *probe) alloc(bytes uint64) {
+	if !peakSamples {
+		return
+	}
 	p.acc += bytes
 	if p.acc >= sampleEveryBytes {
 		p.acc = 0
