@@ -1237,7 +1237,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (conc)
         heap__sweep_pace_locked(h);
     c->globals_bytes = heap__atomic_load(&hdr->pacer_globals_bytes);
-    scavenge_pace(h, (uint64_t)c->heap_start_bytes, last_goal);
+    /* Go's lastHeapInUse: spans in use at mark termination, before the
+    ** sweep (a stop-the-world cycle's start is that moment too). */
+    scavenge_pace(h, (uint64_t)(conc ? c->heap_end_bytes : c->heap_start_bytes), last_goal);
     c->heap_goal_bytes = reported_goal(h);
     hdr->gc_phase = HEAP__GC_IDLE;
 
