@@ -103,6 +103,7 @@ struct coord {
     int64_t gc_cycles_seen;
     counters_t n;
     uint64_t last_beat_ns;
+    uint64_t last_run_beat_ns;    /* the run's own heartbeat in storage */
     int supervised;               /* workers the supervisor has, -1 none */
     bool no_events;               /* the database has no events table */
 };
@@ -1107,6 +1108,7 @@ int coord_run(coord_t *c)
     sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
     c->last_beat_ns = started;
+    c->last_run_beat_ns = started;
 
     for (;;) {
         zmq_pollitem_t items[2] = {
@@ -1123,6 +1125,14 @@ int coord_run(coord_t *c)
         supervise(c);
         heartbeats(c, now);
         dispatch(c);
+        if (now - c->last_run_beat_ns >= (uint64_t)STORE_BEAT_NS) {
+            /* The run's liveness mark: one row, in the batch being written. */
+            txn_touch(c);
+            if (store_run_beat(c->o.store, c->o.run_id, clock_unix_ns()) != 0)
+                fprintf(stderr, "heapsim coordinator: run %lld's heartbeat: %s\n",
+                        (long long)c->o.run_id, store_errmsg(c->o.store));
+            c->last_run_beat_ns = now;
+        }
         txn_flush(c, false);
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);

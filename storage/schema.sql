@@ -1,16 +1,16 @@
--- storage/schema.sql -- the heapsim run-history database, schema version 2.
+-- storage/schema.sql -- the heapsim run-history database, schema version 4.
 --
 -- This file is the schema: the build embeds it in the library
 -- (schema_to_c.awk), store_open() runs it on a fresh file and sets
--- PRAGMA user_version = 2 (STORE_SCHEMA_VERSION) in the same transaction.
+-- PRAGMA user_version = 4 (STORE_SCHEMA_VERSION) in the same transaction.
 -- A file of an earlier version is migrated forward by store_open()
 -- (storage/store_migrate.c, one step per version); a file of a later
 -- version, or without these tables and columns, is not opened.
 -- docs/schema.md documents every column with its unit.
 
--- Version 2 added heap_profiles; a version-1 file is upgraded on opening.
--- A file with another user_version, or without these tables and columns,
--- is not opened.
+-- Version 2 added params, events and the summary views, version 3
+-- heap_profiles, version 4 the runs' liveness mark (owner_*, heartbeat);
+-- an older file is upgraded on opening.
 --
 -- Conventions: times are integer nanoseconds, *_unix_ns since the Unix
 -- epoch (UTC) and t_ns / since_start_ns relative to the start of a task or
@@ -33,7 +33,17 @@ CREATE TABLE runs (
     status          TEXT NOT NULL,        -- 'running', 'done', 'failed' or 'interrupted'
     started_unix_ns INTEGER,              -- when the run started
     ended_unix_ns   INTEGER,              -- when the run ended; NULL while running
-    error           TEXT                  -- why the run failed or stopped; NULL if done
+    error           TEXT,                 -- why the run failed or stopped; NULL if done
+    -- Version 4: the run's liveness mark. The process that owns a running
+    -- run (`heapsim run` or `heapsim coordinator`, or the one resuming it)
+    -- and its heartbeat. Readers show a 'running' run whose owner is gone
+    -- as 'interrupted' (docs/schema.md says how they judge); NULL on runs
+    -- written before version 4.
+    owner_host      TEXT,                 -- host name of the owning process
+    owner_boot      TEXT,                 -- that host's boot id (/proc/sys/kernel/random/boot_id)
+    owner_pid       INTEGER,              -- process id of the owner on that host
+    owner_started   INTEGER,              -- its start time, clock ticks since boot (a reused pid differs)
+    heartbeat_unix_ns INTEGER             -- when the owner last said it runs (every 5 s)
 );
 CREATE INDEX runs_by_started ON runs (started_unix_ns);
 CREATE INDEX runs_by_name ON runs (name, started_unix_ns);

@@ -148,6 +148,27 @@ static const struct {
     {"heap_profiles", 3},
 };
 
+/* The columns added to tables that version 1 had, likewise. */
+static const struct {
+    const char *table, *column;
+    int since;
+} columns_added[] = {
+    {"runs", "owner_host", 4},
+    {"runs", "owner_boot", 4},
+    {"runs", "owner_pid", 4},
+    {"runs", "owner_started", 4},
+    {"runs", "heartbeat_unix_ns", 4},
+};
+
+static bool column_newer_than(const char *table, const char *column, int64_t version)
+{
+    for (size_t i = 0; i < sizeof columns_added / sizeof columns_added[0]; i++)
+        if (strcmp(columns_added[i].table, table) == 0 &&
+            strcmp(columns_added[i].column, column) == 0)
+            return columns_added[i].since > version;
+    return false;
+}
+
 static bool table_newer_than(const char *table, int64_t version)
 {
     for (size_t i = 0; i < sizeof tables_added / sizeof tables_added[0]; i++)
@@ -208,6 +229,8 @@ static int verify_tables(store_t *st, int64_t version)
         while ((rc = sqlite3_step(columns)) == SQLITE_ROW) {
             const char *column = (const char *)sqlite3_column_text(columns, 0);
 
+            if (column_newer_than(table, column, version))
+                continue;
             rc = query_exists(st, st->db, has_column_sql, table, column, &found);
             if (rc)
                 goto out_finalize;

@@ -105,10 +105,21 @@ static const char step_2_to_3[] =
     " alloc_bytes INTEGER NOT NULL, inuse_objects INTEGER NOT NULL,"
     " inuse_bytes INTEGER NOT NULL, PRIMARY KEY (task_id, cycle, site));\n";
 
+/* Version 4: the runs' liveness mark. Runs written before it have none:
+** readers judge a 'running' one without a mark as interrupted (no process
+** of an earlier version can still be writing a file of version 4). */
+static const char step_3_to_4[] =
+    "ALTER TABLE runs ADD COLUMN owner_host TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_boot TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN owner_started INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN heartbeat_unix_ns INTEGER;\n";
+
 /* steps[v]: version v to v + 1. */
 static const char *const steps[STORE_SCHEMA_VERSION] = {
     [1] = step_1_to_2,
     [2] = step_2_to_3,
+    [3] = step_3_to_4,
 };
 
 int store__migrate(store_t *st, int64_t from)
