@@ -760,9 +760,20 @@ static void on_reject(coord_t *c, int slot, const proto_msg_t *m)
         say(&c->n.bad_frames, "worker %s rejected a task it does not hold", w->name);
         return;
     }
-    snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
-    int state = lease_end(c->lease, (size_t)ti, lease_task_attempt(c->lease, (size_t)ti),
-                          slot, LEASE_OUT_FAILED, false, why);
+    /* A worker that was stopped mid-task hands it back: a lost attempt,
+    ** retried like a worker that went away. */
+    bool interrupted = m->u.ref.interrupted != 0;
+    int attempt = lease_task_attempt(c->lease, (size_t)ti);
+    if (interrupted && (m->u.ref.task_id != c->tasks[ti].id || m->u.ref.attempt != attempt)) {
+        c->n.stale++;             /* an attempt that already ended */
+        return;
+    }
+    if (interrupted)
+        snprintf(why, sizeof why, "%s", m->u.ref.reason);
+    else
+        snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
+    int state = lease_end(c->lease, (size_t)ti, attempt, slot,
+                          interrupted ? LEASE_OUT_LOST : LEASE_OUT_FAILED, false, why);
     if (state >= 0)
         after_unsuccessful(c, (size_t)ti, state, w->name, why);
 }
