@@ -339,6 +339,11 @@ static void fail(decoder_t *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->err, d->errsize, fmt, ap);
     va_end(ap);
+    /* The reason quotes names from the frame: one line, whatever they hold
+    ** (found by the fuzzer: a parameter name with a newline). */
+    for (char *c = d->err; d->errsize && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
 }
 
 static bool str_is(const msgpack_object *o, const char *s)
