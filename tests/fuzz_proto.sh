@@ -41,7 +41,7 @@ clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 echo "fuzzing proto_decode for $seconds s; corpus $work/corpus" >&2
 cd "$work"
 ./proto_fuzz -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 \
-    -artifact_prefix="$work/" "$@" corpus 2>&1 | tee fuzz.log | grep -E "^(#[0-9]+ *(INITED|DONE|pulse)|stat::|==|SUMMARY|proto_fuzz:)" || true
+    -artifact_prefix="$work/" "$@" corpus 2>&1 | tee fuzz.log | grep -E "^(#[0-9]+[[:space:]]*(INITED|DONE)|stat::|==|SUMMARY|proto_fuzz:)" || true
 status="${PIPESTATUS[0]}"
 ls crash-* leak-* timeout-* oom-* 2>/dev/null && echo "findings above (inputs in $work)" >&2
 exit "$status"
