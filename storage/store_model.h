@@ -82,7 +82,8 @@ typedef struct store_run_info {
     /* The liveness mark (store.h): who owns the run, its last heartbeat
     ** (NULL/STORE_NONE when unknown). owner_gone: the file says 'running'
     ** but the owner is gone, so status is "interrupted" and error, if the
-    ** file had none, says why. */
+    ** file had none, says why; in store_run_read's view, so is the status
+    ** of its tasks the file says are 'running'. */
     char *owner_host;
     int64_t owner_pid, heartbeat_unix_ns;
     bool owner_gone;

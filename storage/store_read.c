@@ -396,6 +396,11 @@ static int read_tasks(store_t *st, store_run_view_t *view)
         t->kernel = col_strdup(tasks, 4);
         t->label = col_strdup(tasks, 5);
         t->status = col_strdup(tasks, 6);
+        if (view->info.owner_gone && t->status && strcmp(t->status, "running") == 0) {
+            /* Its run's owner is gone: so is whoever ran it for that owner. */
+            free(t->status);
+            t->status = strdup("interrupted");
+        }
         t->worker = col_strdup(tasks, 7);
         t->error = col_strdup(tasks, 8);
         t->params_json = col_strdup(tasks, 9);

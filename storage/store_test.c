@@ -927,6 +927,21 @@ static void test_liveness(void)
     free(status);
     CHECK_RC(store_run_beat(st, 999999, 1), STORE_ENOTFOUND, store_strerror);
 
+    /* A task the file says runs, of a run whose owner is gone: interrupted
+    ** too in the run's view. */
+    store_task_t task = {.run_id = ids[2], .seq = 0, .kernel = "fib"};
+    int64_t task_id;
+    REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
+    REQUIRE_RC(store_task_start(st, task_id, "w", "h", now), 0, store_strerror);
+    store_run_view_t *view;
+    REQUIRE_RC(store_run_read(st, ids[2], &view), 0, store_strerror);
+    REQUIRE_INT(view->ntasks, 1);
+    CHECK_STR(view->tasks[0].status, "interrupted");
+    store_run_view_free(&view);
+    REQUIRE_RC(store_run_read(st, ids[0], &view), 0, store_strerror);
+    CHECK_INT(view->info.owner_gone, 0);
+    store_run_view_free(&view);
+
     /* The child exits: a zombie, then reaped. */
     close(fds[1]);
     siginfo_t info;
