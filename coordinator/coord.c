@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include "base/clock.h"
@@ -247,6 +248,19 @@ static void setopt_int(void *sock, int opt, int value)
     zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
+/* Every worker is two connections, each a descriptor: 1,024 workers need
+** more than the soft limit most machines start a process with (1,024).
+** Lift it to the hard limit, as Go's runtime does at start (found by
+** bench/wire.sh: at the default, 1,000 workers were lost). */
+static void lift_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t errsize)
 {
     coord_t *c = calloc(1, sizeof *c);
@@ -259,6 +273,7 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     *coord_p = NULL;
     if (!c)
         goto out_nomem;
+    lift_fd_limit();
     c->o = *opts;
     c->ntasks = s->ntasks;
     c->tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->tasks);
