@@ -955,8 +955,10 @@ static int serve_session(worker_t *w)
                 }
         if (interrupted) {
             /* Cut short at a safepoint: handed back (a lost attempt, queued
-            ** again) when the coordinator can still hear it. */
-            bool lost = coordinator_lost(w);
+            ** again) when the coordinator can still hear it -- not when it
+            ** is gone, nor when it was our parent (`heapsim run`) and died. */
+            bool orphan = w->opts->exit_with_parent && getppid() != w->parent;
+            bool lost = orphan || coordinator_lost(w);
             free(batch);
             if (!lost) {
                 proto_msg_t rej = {.type = PROTO_REJECT};
@@ -970,7 +972,8 @@ static int serve_session(worker_t *w)
             fprintf(stderr, "heapsim worker %s: task %lld attempt %lld %s; %s\n", w->name,
                     (long long)msg.u.task.task_id, (long long)msg.u.task.attempt,
                     res.u.result.error ? res.u.result.error : "interrupted",
-                    lost ? "the coordinator runs it again" : "handed back");
+                    orphan ? "the run's process is gone"
+                    : lost ? "the coordinator runs it again" : "handed back");
             rc = stop_now(w) ? STOPPED : lost ? LOST : GOT_MSG;
         } else if (stop_now(w) || coordinator_lost(w)) {
             free(batch);

@@ -5,7 +5,9 @@
 # worker exits 0 at once with a line saying so, and the other worker goes
 # on on the same heap and runs the task to the end. A worker whose
 # coordinator is lost (SIGKILL) abandons its running kernel the same way
-# and looks for a coordinator again.
+# and looks for a coordinator again. `heapsim run` killed with SIGKILL: its
+# local workers abandon their kernels and exit, leaving no heap behind,
+# `heapsim runs` says interrupted, and `heapsim run --resume` finishes it.
 lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 [ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 source "$lib" "$1"
@@ -101,6 +103,24 @@ kill -TERM "$c"
 wait "$c"
 expect_eq "stopped while looking: exit 0" "$?" 0
 expect_eq "database intact (2)" "$(q "$db" "pragma integrity_check")" ok
+
+# ---- `heapsim run` killed with SIGKILL.
+db="$T/run.db"
+"$HEAPSIM" run "$T/shared.yaml" --workers 2 --db "$db" --quiet 2>"$T/run.err" &
+run=$!
+wait_for "the churn task running (3)" churn_running
+kill -9 "$run"
+wait "$run" 2>/dev/null
+wait_for "its workers said they abandoned the task" \
+    grep -q "interrupted after .*the run's process is gone" "$T/run.err"
+wait_for "its workers left no heap behind" no_segments_left
+expect_eq "runs says interrupted" \
+    "$("$HEAPSIM" runs --db "$db" --json | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')" interrupted
+expect_eq "database intact (3)" "$(q "$db" "pragma integrity_check")" ok
+"$HEAPSIM" run --resume "$(q "$db" "select id from runs")" --workers 2 --db "$db" --quiet \
+    >/dev/null 2>"$T/resume.err"
+expect_eq "run --resume finishes it" "$?" 0
+expect_eq "every task done (3)" "$(q "$db" "select count(*) from tasks where status = 'done'")" 2
 
 "$HEAPSIM" clean >/dev/null 2>&1
 check "no heapsim segment left in /dev/shm" no_segments_left
