@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include "base/clock.h"
@@ -32,6 +33,8 @@
 #define IDENTITY_MAX 256
 #define COMMIT_EVERY_NS 200000000ull
 #define DRAIN_GRACE_NS 3000000000ull
+#define DRAIN_QUIET_NS 100000000ull   /* nothing for this long: nothing queued */
+#define DRAIN_MAX_NS 600000000000ull  /* a bound all the same: 10 minutes */
 #define PROGRESS_EVERY_NS 200000000ull
 #define METRICS_EVERY_NS 100000000ull
 #define SAY_MAX 5                      /* per kind of trouble, then only counted */
@@ -106,6 +109,7 @@ struct coord {
     int64_t gc_cycles_seen;
     counters_t n;
     uint64_t last_beat_ns;
+    uint64_t last_run_beat_ns;    /* the run's own heartbeat in storage */
     int supervised;               /* workers the supervisor has, -1 none */
     bool no_events;               /* the database has no events table */
     metrics_worker_t *live;       /* the snapshot published (used workers) */
@@ -252,6 +256,19 @@ static void setopt_int(void *sock, int opt, int value)
     zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
+/* Every worker is two connections, each a descriptor: 1,024 workers need
+** more than the soft limit most machines start a process with (1,024).
+** Lift it to the hard limit, as Go's runtime does at start (found by
+** bench/wire.sh: at the default, 1,000 workers were lost). */
+static void lift_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t errsize)
 {
     coord_t *c = calloc(1, sizeof *c);
@@ -264,6 +281,7 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
     *coord_p = NULL;
     if (!c)
         goto out_nomem;
+    lift_fd_limit();
     c->o = *opts;
     c->ntasks = s->ntasks;
     c->tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof *c->tasks);
@@ -772,21 +790,51 @@ static void on_reject(coord_t *c, int slot, const proto_msg_t *m)
         say(&c->n.bad_frames, "worker %s rejected a task it does not hold", w->name);
         return;
     }
-    snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
-    int state = lease_end(c->lease, (size_t)ti, lease_task_attempt(c->lease, (size_t)ti),
-                          slot, LEASE_OUT_FAILED, false, why);
+    /* A worker that was stopped mid-task hands it back: a lost attempt,
+    ** retried like a worker that went away. */
+    bool interrupted = m->u.ref.interrupted != 0;
+    int attempt = lease_task_attempt(c->lease, (size_t)ti);
+    if (interrupted && (m->u.ref.task_id != c->tasks[ti].id || m->u.ref.attempt != attempt)) {
+        c->n.stale++;             /* an attempt that already ended */
+        return;
+    }
+    if (interrupted)
+        snprintf(why, sizeof why, "%s", m->u.ref.reason);
+    else
+        snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
+    int state = lease_end(c->lease, (size_t)ti, attempt, slot,
+                          interrupted ? LEASE_OUT_LOST : LEASE_OUT_FAILED, false, why);
     if (state >= 0)
         after_unsuccessful(c, (size_t)ti, state, w->name, why);
 }
 
 /* Telemetry belongs to the worker's current attempt, and its sequence
 ** numbers follow on: 0 to store it, -1 to drop it (counted). */
+/* Whether `attempt` of task ti was this worker's and has ended: its
+** telemetry can arrive after its result (another pipe of the ROUTER,
+** queued behind), and is kept. Found by bench/wire.sh: at full rate most
+** of a task's last samples came after the result and were dropped. */
+static bool ended_here(coord_t *c, size_t ti, int attempt, int slot)
+{
+    size_t n;
+    const lease_attempt_t *a = lease_task_attempts(c->lease, ti, &n);
+    for (size_t i = 0; i < n; i++)
+        if (a[i].attempt == attempt && a[i].peer == slot)
+            return true;
+    return false;
+}
+
 static int telemetry_check(coord_t *c, int slot, int64_t task_id, int64_t attempt,
                            int64_t tseq)
 {
     cworker_t *w = &c->workers[slot];
     long ti = task_index(c, task_id);
-    if (ti < 0 || lease_start(c->lease, (size_t)ti, (int)attempt, slot) != 0) {
+    if (ti < 0)  {
+        c->n.stale++;
+        return -1;
+    }
+    if (lease_start(c->lease, (size_t)ti, (int)attempt, slot) != 0 &&
+        !ended_here(c, (size_t)ti, (int)attempt, slot)) {
         c->n.stale++;
         return -1;
     }
@@ -1213,6 +1261,7 @@ int coord_run(coord_t *c)
     sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
     c->last_beat_ns = started;
+    c->last_run_beat_ns = started;
 
     for (;;) {
         zmq_pollitem_t items[2] = {
@@ -1229,6 +1278,14 @@ int coord_run(coord_t *c)
         supervise(c);
         heartbeats(c, now);
         dispatch(c);
+        if (now - c->last_run_beat_ns >= (uint64_t)STORE_BEAT_NS) {
+            /* The run's liveness mark: one row, in the batch being written. */
+            txn_touch(c);
+            if (store_run_beat(c->o.store, c->o.run_id, clock_unix_ns()) != 0)
+                fprintf(stderr, "heapsim coordinator: run %lld's heartbeat: %s\n",
+                        (long long)c->o.run_id, store_errmsg(c->o.store));
+            c->last_run_beat_ns = now;
+        }
         txn_flush(c, false);
         publish_metrics(c, started, now, false);
         if (now - last_progress >= PROGRESS_EVERY_NS) {
@@ -1259,6 +1316,23 @@ int coord_run(coord_t *c)
             bool supervised_done = c->supervised <= 0;
             if ((all_told && supervised_done) || now >= drain_until)
                 break;
+        }
+    }
+    /* Telemetry overtaken by its result may still be queued (in ZeroMQ's
+    ** and the kernel's buffers: at full rate, seconds of it): take it all,
+    ** until the socket has been quiet for a moment (or SIGINT). */
+    if (!interrupted) {
+        uint64_t now = clock_mono_ns(), quiet_since = now, until = now + DRAIN_MAX_NS;
+        while (!interrupted && now < until && now - quiet_since < DRAIN_QUIET_NS) {
+            zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+            zmq_poll(&item, 1, 10);
+            int got = 0;
+            while (got < 10000 && handle_one(c))
+                got++;
+            txn_flush(c, false);
+            now = clock_mono_ns();
+            if (got)
+                quiet_since = now;
         }
     }
     progress(c, started, true);

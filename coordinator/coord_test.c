@@ -294,10 +294,85 @@ static void test_rejected_three_times(void)
     cleanup(&f);
 }
 
+static void sample(void *s, int64_t task_id, int64_t attempt, int64_t tseq)
+{
+    proto_msg_t m = {.type = PROTO_SAMPLE};
+    snprintf(m.u.sample.worker, sizeof m.u.sample.worker, "x");
+    m.u.sample.task_id = task_id;
+    m.u.sample.attempt = attempt;
+    m.u.sample.tseq = tseq;
+    m.u.sample.t_ns = tseq * 1000;
+    say(s, &m);
+}
+
+static void reject_interrupted(void *s, int64_t task_id, int64_t attempt)
+{
+    proto_msg_t m = {.type = PROTO_REJECT};
+    m.u.ref.task_id = task_id;
+    m.u.ref.attempt = attempt;
+    m.u.ref.interrupted = 1;
+    snprintf(m.u.ref.reason, sizeof m.u.ref.reason,
+             "interrupted after 0.10 s: the worker was stopped by SIGTERM");
+    say(s, &m);
+}
+
+/* A worker stopped mid-task hands it back (reject, interrupted): a lost
+** attempt, queued again, not a failure; one for an attempt already ended
+** is stale. Telemetry of an attempt that arrives after its result (another
+** pipe) is stored, not dropped as stale. */
+static void test_interrupted_and_late_telemetry(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start(&f, "late", one_task, 0);
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    void *at = peer(&f, "taaaaaaaaaaaaaaaa");
+    hello(a, "alpha");
+    REQUIRE(hear(a, &m) == 0);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    int64_t task_id = m.u.task.task_id;
+    CHECK_INT(m.u.task.attempt, 1);
+    proto_msg_free(&m);
+    sample(at, task_id, 1, 1);
+    reject_interrupted(a, task_id, 1);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    CHECK_INT(m.u.task.attempt, 2);
+    proto_msg_free(&m);
+    reject_interrupted(a, task_id, 1);      /* attempt 1 ended: stale */
+    sample(at, task_id, 2, 1);
+    result(a, task_id, 2);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    sample(at, task_id, 2, 2);              /* after its result */
+    sample(at, task_id, 2, 3);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.requeued, 1);
+    CHECK_UINT(n.stale, 1);                 /* the second reject only */
+    CHECK_UINT(n.tseq_gaps, 0);
+    CHECK_INT(q_int(f.db, "select count(*) from samples"), 4);
+    CHECK_INT(q_int(f.db, "select status = 'done' from tasks"), 1);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'task_requeued'"
+                          " and detail like 'attempt 1: interrupted after % SIGTERM'"), 1);
+    zmq_close(a);
+    zmq_close(at);
+    cleanup(&f);
+}
+
 int main(void)
 {
     test_faults_and_loss();
     test_rejected_three_times();
+    test_interrupted_and_late_telemetry();
     if (testrun_exit_status("coord_test") != 0)
         return 1;
     printf("coord_test: all checks passed\n");

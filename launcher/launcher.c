@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/proc.h"
 #include "catalog/catalog.h"
 #include "coordinator/coord.h"
 #include "metrics/metrics.h"
@@ -286,6 +287,13 @@ static int load_resumed(const launcher_opts_t *o, store_t **st_p, store_resume_t
                 (long long)o->resume_run_id);
         goto out_free;
     }
+    if (strcmp(r->status, "running") == 0) {
+        /* Its owner is alive: two coordinators must not run one run. */
+        fprintf(stderr, "%s %s: run %lld is still running (%s): stop it first\n",
+                progname, o->cmd, (long long)o->resume_run_id,
+                r->owner ? r->owner : "its owner is alive");
+        goto out_free;
+    }
     json_object *settings = json_tokener_parse(r->settings_json), *arr;
     if (settings && json_object_object_get_ex(settings, "sets", &arr) &&
         json_object_is_type(arr, json_type_array))
@@ -339,7 +347,9 @@ static int plan_resumed(const launcher_opts_t *o, store_t *st, const store_resum
                 (long long)o->resume_run_id, plan_strerror(rc));
         return -1;
     }
-    if (store_run_finish(st, o->resume_run_id, "running", 0, NULL) != 0) {
+    proc_id_t self;
+    proc_self(&self);
+    if (store_run_claim(st, o->resume_run_id, &self, clock_unix_ns()) != 0) {
         fprintf(stderr, "%s %s: %s\n", progname, o->cmd, store_errmsg(st));
         return -1;
     }
@@ -437,11 +447,13 @@ int launcher_run(const launcher_opts_t *opts)
             fprintf(stderr, "%s %s: out of memory\n", progname, cmd);
             goto out_free;
         }
+        proc_id_t owner;
+        proc_self(&owner);
         store_run_t run = {
             .token = token, .name = scn->name, .scenario_path = scn->path,
             .scenario_text = scn->text, .settings_json = settings,
             .command_line = o->command_line, .host = host, .workers = l.nworkers,
-            .started_unix_ns = clock_unix_ns(),
+            .started_unix_ns = clock_unix_ns(), .owner = &owner,
         };
         if (store_plan(st, o, &run, plan, &run_id) != 0)
             goto out_free;

@@ -347,12 +347,14 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_int(&pk, "attempt", msg->u.ref.attempt);
         break;
     case PROTO_REJECT:
-        msgpack_pack_map(&pk, 5);
+        msgpack_pack_map(&pk, msg->u.ref.interrupted ? 6 : 5);
         pack_str(&pk, "t", "reject");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_int(&pk, "task_id", msg->u.ref.task_id);
         pack_int(&pk, "attempt", msg->u.ref.attempt);
         pack_str(&pk, "reason", msg->u.ref.reason[0] ? msg->u.ref.reason : "?");
+        if (msg->u.ref.interrupted)
+            pack_int(&pk, "interrupted", msg->u.ref.interrupted);
         break;
     default:
         msgpack_sbuffer_destroy(&sb);
@@ -388,6 +390,11 @@ static void fail(decoder_t *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->err, d->errsize, fmt, ap);
     va_end(ap);
+    /* The reason quotes names from the frame: one line, whatever they hold
+    ** (found by the fuzzer: a parameter name with a newline). */
+    for (char *c = d->err; d->errsize && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
 }
 
 static bool str_is(const msgpack_object *o, const char *s)
@@ -1011,8 +1018,13 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
                                                                        : PROTO_REJECT;
         get_int(&d, "task_id", &msg->u.ref.task_id);
         get_int(&d, "attempt", &msg->u.ref.attempt);
-        if (msg->type == PROTO_REJECT)
+        if (msg->type == PROTO_REJECT) {
             get_name(&d, "reason", msg->u.ref.reason, sizeof msg->u.ref.reason);
+            if (lookup(d.map, "interrupted"))
+                get_int(&d, "interrupted", &msg->u.ref.interrupted);
+            if (!d.failed && (msg->u.ref.interrupted < 0 || msg->u.ref.interrupted > 1))
+                fail(&d, "field 'interrupted' is out of range");
+        }
         if (!d.failed && (msg->u.ref.task_id < 0 || msg->u.ref.attempt < 0))
             fail(&d, "field 'task_id' or 'attempt' is negative");
     } else {

@@ -222,6 +222,9 @@ typedef struct proto_ref {
     int64_t task_id;
     int64_t attempt;
     char reason[256];                /* reject only */
+    int64_t interrupted;             /* reject only: 1 when the worker cut the
+                                     ** task short (stopped), 0 when it could not
+                                     ** take it; optional on the wire (absent: 0) */
 } proto_ref_t;
 
 typedef struct proto_msg {

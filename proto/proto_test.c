@@ -296,10 +296,27 @@ static void test_session_messages(void)
         CHECK_INT(out.type, refs[i]);
         CHECK_INT(out.u.ref.task_id, 9);
         CHECK_INT(out.u.ref.attempt, 3);
-        if (refs[i] == PROTO_REJECT)
+        if (refs[i] == PROTO_REJECT) {
             CHECK_CONTAINS(out.u.ref.reason, "unknown kernel");
+            CHECK_INT(out.u.ref.interrupted, 0);    /* absent: 0 */
+        }
         proto_msg_free(&out);
     }
+    /* A reject of a task the worker cut short (stopped) says so. */
+    proto_msg_t rej = {.type = PROTO_REJECT};
+    rej.u.ref.task_id = 9;
+    rej.u.ref.attempt = 3;
+    rej.u.ref.interrupted = 1;
+    strcpy(rej.u.ref.reason, "interrupted: the worker was stopped (SIGTERM)");
+    CHECK(roundtrip(&rej, &out) == 0);
+    CHECK_INT(out.u.ref.interrupted, 1);
+    CHECK_CONTAINS(out.u.ref.reason, "SIGTERM");
+    proto_msg_free(&out);
+    rej.u.ref.interrupted = 2;
+    CHECK(proto_encode(&rej, &buf, &len) == 0);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "interrupted");
+    free(buf);
 
     /* Another version is refused with both numbers. */
     static const unsigned char v1[] = "\x82\xa1t\xa4" "done\xa1v\x01";

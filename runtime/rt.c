@@ -265,6 +265,24 @@ void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg)
     rt->gc_hook_arg = arg;
 }
 
+/* The heap's interrupt hook: a poll found rt_interrupt()'s request. In a
+** goroutine of the task that is not already ending, the task ends here;
+** anywhere else (outside the task) it is dropped. */
+static void hook_interrupt(void *arg)
+{
+    rt_t *rt = arg;
+    int64_t id = sched_self_id(rt->sched);
+    if (id != 0 && !sched_unwinding(rt->sched))
+        sched_interrupted(rt->sched, "interrupted at a heap safepoint of goroutine %lld",
+                          (long long)id);
+}
+
+void rt_interrupt(rt_t *rt)
+{
+    heap_interrupt(rt->heap);
+    sched_interrupt(rt->sched);
+}
+
 static void hook_gend(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
@@ -310,6 +328,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     sched_set_hooks(s, &hooks);
     heap_set_gc_hook(h, hook_gc, rt);
     heap_set_stack_runner(h, heap_stack_runner, rt);
+    heap_set_interrupt_hook(h, hook_interrupt, rt);
     sched_stats_read(s, &rt->sched0);
     rt->stack_published = UINT64_MAX;   /* the first check reports */
     return rt;
@@ -324,6 +343,7 @@ void rt_destroy(rt_t **rt_p)
     sched_set_hooks(rt->sched, &none);
     heap_set_gc_hook(rt->heap, rt->gc_hook, rt->gc_hook_arg);
     heap_set_stack_runner(rt->heap, NULL, NULL);
+    heap_set_interrupt_hook(rt->heap, NULL, NULL);
     pool__destroy_all(rt);
     chan__state_destroy(rt);
     while (rt->live.next != &rt->live) {

@@ -121,6 +121,19 @@ heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char
 ** allocate, block nor yield. */
 void rt_safepoint(rt_t *rt);
 
+/* Interrupt the task rt runs, from outside it (another thread, a signal
+** handler: async-signal-safe): at the running goroutine's next safepoint
+** -- a switch point (yield, sleep, park: channels, sync), an allocation
+** that polls, rt_safepoint(), rt_go() -- the task ends and sched_run()
+** returns SCHED_EINTERRUPTED once the goroutines are unwound: their
+** cleanups run, their stacks and root stacks go back, the heap stays as
+** consistent as after any task (nothing of it is held at a safepoint).
+** The polls cost nothing more until then (sched_interrupt(),
+** heap_interrupt()). An interrupt made while no task runs ends the next
+** task of this rt at its first safepoint; rt_destroy drops one not
+** delivered. */
+void rt_interrupt(rt_t *rt);
+
 /* The current goroutine's root frame: push n nil slots, pop them. Slots
 ** stay at the same address until popped. Overflow fails the task. */
 heap_ref_t *rt_push(rt_t *rt, uint32_t n);

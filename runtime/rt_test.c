@@ -6,6 +6,7 @@
 ** once it ends), a closure per `go f(x)`, a sudog per blocked receive
 ** (reused from the per-P cache), all rooted while they live.
 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,10 +401,74 @@ static void case_slow_paths_on_system_stack(void)
     rtt_close(&w);
 }
 
+/* ---- rt_interrupt ------------------------------------------------------ */
+
+static int interrupt_allocs;      /* atomic: the interrupter waits for it */
+
+static void *interrupt_later(void *arg)
+{
+    while (__atomic_load_n(&interrupt_allocs, __ATOMIC_SEQ_CST) < 20000)
+        (sched_yield)();
+    rt_interrupt(arg);
+    return NULL;
+}
+
+static heap_ref_t interrupt_ch;
+
+static void interrupt_parked(rt_t *rt, void *arg)
+{
+    chan_recv(rt, interrupt_ch, NULL, NULL);     /* never sent to: unwound */
+    CHECK_MSG(false, "a parked goroutine ran on after the interrupt");
+}
+
+/* Only allocates: no switch point, so the heap's poll must find the
+** interrupt. A goroutine parked on a channel is unwound with it. */
+static void allocates_until_interrupted(rt_t *rt, void *arg)
+{
+    pthread_t *t = arg;
+    heap_ref_t *frame = rt_push(rt, 2);
+    frame[1] = interrupt_ch = chan_make(rt, 0, 0, 0);
+    rt_go(rt, interrupt_parked, NULL);
+    sched_yield(rt_sched(rt));    /* it parks */
+    REQUIRE_INT(pthread_create(t, NULL, interrupt_later, rt), 0);
+    for (uint64_t n = 0;; n++) {
+        frame[0] = rtt_tagged(rt, n, true);
+        __atomic_add_fetch(&interrupt_allocs, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+static void churns_to_the_end(rt_t *rt, void *arg)
+{
+    rtt_churn(rt, 50000);
+    rt_printf(rt, "ended");
+}
+
+/* rt_interrupt from another thread ends a task that only allocates at the
+** heap's next poll; heap_verify passes after it (rtt_run checks), and the
+** next task on the same heap and scheduler runs to its end. */
+static void case_interrupt(void)
+{
+    rtt_world_t w;
+    pthread_t t;
+
+    rtt_open(&w, 256u << 20, 0);
+    __atomic_store_n(&interrupt_allocs, 0, __ATOMIC_SEQ_CST);
+    rtt_outcome_t o = rtt_run(&w, allocates_until_interrupted, &t);
+    pthread_join(t, NULL);
+    CHECK_INT(o.rc, SCHED_EINTERRUPTED);
+    CHECK_CONTAINS(o.failure, "interrupted at a heap safepoint of goroutine 1");
+    CHECK(__atomic_load_n(&interrupt_allocs, __ATOMIC_SEQ_CST) >= 20000);
+    o = rtt_run(&w, churns_to_the_end, NULL);
+    CHECK_INT(o.rc, 0);
+    CHECK_STR(o.failure, "");
+    rtt_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const rtt_case_t cases[] = {
         {"deep_frames", case_deep_frames},
+        {"interrupt", case_interrupt},
         {"big_frame", case_big_frame},
         {"recycled", case_recycled},
         {"overflow", case_overflow},

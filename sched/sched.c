@@ -42,6 +42,8 @@ const char *sched_strerror(int rc)
         return "all goroutines are asleep - deadlock";
     case SCHED_ETOOMANY:
         return "too many goroutines";
+    case SCHED_EINTERRUPTED:
+        return "the task was interrupted";
     default:
         break;
     }
@@ -496,11 +498,31 @@ static void dispatch(sched_t *s, sched__gor_t *g)
     ctx_switch(s, NULL, g);
 }
 
+static const uint32_t interrupt_word = 1;
+
+/* An interrupt pending (sched_interrupt): the poll's word points back at
+** the hooks' own, then the goroutine ends the task. */
+static void safepoint_interrupt(sched_t *s, sched__gor_t *g)
+{
+    bool pending = __atomic_exchange_n(&s->interrupt_pending, 0, __ATOMIC_SEQ_CST);
+
+    __atomic_store_n(&s->hooks.safepoint_word, s->safepoint_word_set, __ATOMIC_SEQ_CST);
+    if (pending && !s->unwinding && !g->in_safepoint)
+        sched_interrupted(s, "interrupted at a switch point of goroutine %" PRId64, g->id);
+}
+
 static inline void safepoint(sched_t *s, sched__gor_t *g)
 {
-    if (s->hooks.safepoint_word != NULL &&
-        __atomic_load_n(s->hooks.safepoint_word, __ATOMIC_RELAXED) == 0)
+    const uint32_t *word = __atomic_load_n(&s->hooks.safepoint_word, __ATOMIC_RELAXED);
+
+    if (word != NULL && __atomic_load_n(word, __ATOMIC_RELAXED) == 0)
         return;
+    if (word == &interrupt_word) {
+        safepoint_interrupt(s, g);
+        word = s->safepoint_word_set;   /* the hook only when it has work */
+        if (word != NULL && __atomic_load_n(word, __ATOMIC_RELAXED) == 0)
+            return;
+    }
     if (s->hooks.safepoint != NULL && !g->in_safepoint) {
         g->in_safepoint = true;
         s->hooks.safepoint(s->hooks.arg, s);
@@ -1076,6 +1098,9 @@ int sched_run(sched_t *s)
     rc = s->fail_rc;
     s->failing = false;
     s->running = false;
+    /* An interrupt that came too late for this task is not the next one's. */
+    __atomic_store_n(&s->interrupt_pending, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&s->hooks.safepoint_word, s->safepoint_word_set, __ATOMIC_SEQ_CST);
     if (old_slack > 0)
         prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
     sched__signals_leave(s);
@@ -1140,6 +1165,23 @@ _Noreturn void sched_fail(sched_t *s, const char *fmt, ...)
     fail_task(s, SCHED_EFAILED, fmt, ap);
     va_end(ap);
     gor_finish(s, g);
+}
+
+_Noreturn void sched_interrupted(sched_t *s, const char *fmt, ...)
+{
+    sched__gor_t *g = need_current(s, "sched_interrupted");
+    va_list ap;
+
+    va_start(ap, fmt);
+    fail_task(s, SCHED_EINTERRUPTED, fmt, ap);
+    va_end(ap);
+    gor_finish(s, g);
+}
+
+void sched_interrupt(sched_t *s)
+{
+    __atomic_store_n(&s->interrupt_pending, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&s->hooks.safepoint_word, &interrupt_word, __ATOMIC_SEQ_CST);
 }
 
 int64_t sched_self_id(const sched_t *s)
@@ -1229,6 +1271,8 @@ void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks)
         s->hooks = *hooks;
     else
         memset(&s->hooks, 0, sizeof s->hooks);
+    s->safepoint_word_set = s->hooks.safepoint_word;
+    __atomic_store_n(&s->interrupt_pending, 0, __ATOMIC_SEQ_CST);
 }
 
 /* ---- Public: parking ------------------------------------------------------------ */

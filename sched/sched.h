@@ -24,6 +24,7 @@ typedef void (*gor_fn_t)(sched_t *s, void *arg);
 #define SCHED_EFAILED   (-2001)  /* the task failed: sched_failure() says why */
 #define SCHED_EDEADLOCK (-2002)  /* all goroutines are asleep */
 #define SCHED_ETOOMANY  (-2003)  /* max_goroutines reached */
+#define SCHED_EINTERRUPTED (-2004)  /* sched_interrupt(): the task was cut short */
 const char *sched_strerror(int rc);
 
 typedef struct sched_config {
@@ -131,6 +132,22 @@ _Noreturn void sched_exit(sched_t *s);           /* runtime.Goexit() */
 _Noreturn void sched_fail(sched_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int64_t sched_self_id(const sched_t *s);         /* 0 outside a goroutine */
+/* End the task as interrupted, from inside a goroutine: like sched_fail(),
+** but sched_run() returns SCHED_EINTERRUPTED (sched_failure() is fmt's
+** text). For a poll that finds an interrupt pending (the heap's). */
+_Noreturn void sched_interrupted(sched_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Interrupt the task from outside it: the goroutine that runs ends the task
+** as by sched_interrupted() at its next switch point (yield, sleep, park),
+** and sched_run() returns SCHED_EINTERRUPTED after unwinding the others.
+** Async-signal-safe, from any thread. It costs the switch points nothing
+** until then: it points their safepoint poll at a non-zero word, and the
+** poll's slow path points it back. An interrupt made while no sched_run()
+** runs ends the next one at its first switch point; one not delivered
+** when sched_run() returns is dropped, and so is one pending when
+** sched_set_hooks() is called (the runtime does at each task's start). */
+void sched_interrupt(sched_t *s);
 
 /* Defer-style cleanup: fn(arg) runs when the goroutine ends, however it
 ** ends (return, sched_exit, task failure), last registered first. */

@@ -400,12 +400,15 @@ struct sched {
     bool on_systemstack;           /* inside sched_systemstack */
     bool failing;                  /* the task failed or deadlocked */
     bool unwinding;                /* sched_run is ending the survivors */
-    int fail_rc;                   /* 0, SCHED_EFAILED or SCHED_EDEADLOCK */
+    int fail_rc;                   /* 0, SCHED_EFAILED, SCHED_EDEADLOCK or
+                                   ** SCHED_EINTERRUPTED */
     bool main_returned;            /* the main goroutine's fn returned */
     uint64_t gc_count;             /* sched_stacks_gc() calls: GC cycles seen */
     char failure[SCHED__FAILURE_BYTES];
     char exit_report[SCHED__FAILURE_BYTES];
-    sched_hooks_t hooks;
+    sched_hooks_t hooks;           /* safepoint_word: see sched_interrupt() */
+    const uint32_t *safepoint_word_set;   /* the hooks' own safepoint_word */
+    uint32_t interrupt_pending;    /* sched_interrupt(), not yet delivered */
 
     /* Signals (stack.c): the alternate stack sched_run installs. */
     char *altstack_map;

@@ -638,6 +638,88 @@ static void test_hooks_called(void)
     sched_destroy(&s);
 }
 
+/* ---- Interrupts ------------------------------------------------------------------------ */
+
+static int yields_seen;   /* atomic: the interrupter waits for it */
+
+static void yields_until_interrupted(sched_t *s, void *arg)
+{
+    REQUIRE_INT(sched_defer(s, note_cleanup, "[yielder]"), 0);
+    for (;;) {
+        __atomic_add_fetch(&yields_seen, 1, __ATOMIC_SEQ_CST);
+        sched_yield(s);
+    }
+}
+
+/* Another thread, as the worker's sampler: once the goroutine has yielded
+** 100 times. */
+static void *interrupter(void *arg)
+{
+    while (__atomic_load_n(&yields_seen, __ATOMIC_SEQ_CST) < 100)
+        (sched_yield)();
+    sched_interrupt(arg);
+    return NULL;
+}
+
+static uint32_t zero_word;
+
+/* sched_interrupt from another thread: the goroutine ends at its next
+** switch point, the others are unwound (their cleanups run), sched_run
+** says SCHED_EINTERRUPTED, and the safepoint hook is not called for it
+** (its word stays 0). The scheduler runs the next task as usual; an
+** interrupt made before a run ends that run at its first switch point; one
+** dropped by sched_set_hooks is not seen. */
+static void test_interrupt(void)
+{
+    sched_t *s = new_sched();
+    hook_counts_t h = { 0 };
+    sched_hooks_t hooks = { .safepoint = on_safepoint, .arg = &h,
+                            .safepoint_word = &zero_word };
+    pthread_t t;
+
+    sched_set_hooks(s, &hooks);
+    journal_len = 0;
+    journal[0] = 0;
+    __atomic_store_n(&yields_seen, 0, __ATOMIC_SEQ_CST);
+    REQUIRE(sched_spawn(s, parks_forever, NULL) > 0);
+    REQUIRE(sched_spawn(s, yields_until_interrupted, NULL) > 0);
+    REQUIRE_INT(pthread_create(&t, NULL, interrupter, s), 0);
+    REQUIRE_INT(sched_run(s), SCHED_EINTERRUPTED);
+    pthread_join(t, NULL);
+    CHECK_CONTAINS(sched_failure(s), "interrupted at a switch point of goroutine 2");
+    CHECK_CONTAINS(journal, "[yielder]");
+    CHECK_CONTAINS(journal, "[parked]");
+    CHECK(__atomic_load_n(&yields_seen, __ATOMIC_SEQ_CST) >= 100);
+    CHECK_INT(h.safepoints, 0);
+    CHECK_STR(sched_strerror(SCHED_EINTERRUPTED), "the task was interrupted");
+
+    /* Next task: runs to its end. */
+    journal_len = 0;
+    journal[0] = 0;
+    REQUIRE(sched_spawn(s, yield_three_times, "a") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK_STR(journal, "aaa");
+
+    /* Interrupted before the run: the first switch point ends it. */
+    journal_len = 0;
+    journal[0] = 0;
+    sched_interrupt(s);
+    REQUIRE(sched_spawn(s, yield_three_times, "b") > 0);
+    REQUIRE_INT(sched_run(s), SCHED_EINTERRUPTED);
+    CHECK_STR(journal, "b");
+
+    /* Dropped by sched_set_hooks. */
+    journal_len = 0;
+    journal[0] = 0;
+    sched_interrupt(s);
+    sched_set_hooks(s, &hooks);
+    REQUIRE(sched_spawn(s, yield_three_times, "c") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK_STR(journal, "ccc");
+    CHECK_INT(h.safepoints, 0);
+    sched_destroy(&s);
+}
+
 /* ---- Self id and locals ----------------------------------------------------------------- */
 
 static void uses_local(sched_t *s, void *arg)
@@ -1252,6 +1334,7 @@ static const test_case_t cases[] = {
     { "deadlock_grouped_when_many", test_deadlock_grouped_when_many },
     { "park_ready", test_park_ready },
     { "hooks_called", test_hooks_called },
+    { "interrupt", test_interrupt },
     { "self_id_and_local", test_self_id_and_local },
     { "too_many_goroutines", test_too_many_goroutines },
     { "config_validated", test_config_validated },

@@ -759,7 +759,41 @@ static heap_ref_t *globals_here(heap_t *h, uint32_t n)
 
 const uint32_t *heap_safepoint_word(heap_t *h)
 {
-    return h->view.stw_word;
+    return &h->hdr->poll;
+}
+
+void heap_set_interrupt_hook(heap_t *h, heap_interrupt_fn fn, void *arg)
+{
+    __atomic_store_n(&h->interrupt_pending, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->view.stw_word, &h->hdr->poll, __ATOMIC_SEQ_CST);
+    h->interrupt_fn = fn;
+    h->interrupt_arg = arg;
+}
+
+void heap_interrupt(heap_t *h)
+{
+    if (!h->interrupt_fn)
+        return;
+    h->interrupt_word = HEAP__POLL_STW;   /* the allocation fast path looks at that bit */
+    __atomic_store_n(&h->interrupt_pending, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->view.stw_word, &h->interrupt_word, __ATOMIC_SEQ_CST);
+}
+
+void heap__safepoint_slow(heap_t *h)
+{
+    /* On the system stack (heap_set_stack_runner) the hook, which may end
+    ** the goroutine, waits: the next poll on the goroutine's own stack
+    ** delivers it (the word stays pointed at interrupt_word). */
+    if (!h->on_system_stack &&
+        __atomic_exchange_n(&h->interrupt_pending, 0, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&h->view.stw_word, &h->hdr->poll, __ATOMIC_SEQ_CST);
+        if (h->interrupt_fn)
+            h->interrupt_fn(h->interrupt_arg);   /* may not return */
+    } else if (!__atomic_load_n(&h->interrupt_pending, __ATOMIC_SEQ_CST) &&
+               __atomic_load_n(&h->view.stw_word, __ATOMIC_SEQ_CST) != &h->hdr->poll) {
+        __atomic_store_n(&h->view.stw_word, &h->hdr->poll, __ATOMIC_SEQ_CST);
+    }
+    heap__park(h);
 }
 
 /* ---- Pools ---------------------------------------------------------- */

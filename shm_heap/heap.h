@@ -176,11 +176,31 @@ size_t heap_obj_size(heap_t *h, heap_ref_t r);
 /* A safepoint poll: cheap when no collection is requested. Call it in loops
 ** that neither allocate nor yield. */
 void heap__park(heap_t *h);
+void heap__safepoint_slow(heap_t *h);
 static inline void heap_safepoint(heap_t *h)
 {
-    if (__atomic_load_n(((struct heap__view *)h)->stw_word, __ATOMIC_RELAXED))
-        heap__park(h);
+    const uint32_t *word =
+        __atomic_load_n(&((struct heap__view *)h)->stw_word, __ATOMIC_RELAXED);
+    if (__atomic_load_n(word, __ATOMIC_RELAXED))
+        heap__safepoint_slow(h);
 }
+
+/* ---- Interrupting this process at its next safepoint ------------------
+** heap_interrupt() makes this attachment's next safepoint poll (the
+** heap_safepoint() above, heap_alloc's) call the interrupt hook, in the
+** thread that polls. It costs the polls nothing until then: it points this
+** attachment's poll at a non-zero word of its own (the poll's slow path
+** points it back before calling the hook). The hook may not return: it may
+** end the calling goroutine, since a poll holds nothing of the heap's (no
+** lock, no half-made object). Other processes on the heap see nothing.
+**
+** heap_interrupt() is async-signal-safe and may be called from any thread;
+** without a hook it does nothing. heap_set_interrupt_hook (fn NULL: none)
+** is called by the heap's own thread, and drops an interrupt not yet
+** delivered. */
+typedef void (*heap_interrupt_fn)(void *arg);
+void heap_set_interrupt_hook(heap_t *h, heap_interrupt_fn fn, void *arg);
+void heap_interrupt(heap_t *h);
 
 /* The word heap_safepoint() reads: non-zero while a stop of the world is
 ** requested (then heap_safepoint() has work to do). Valid as long as the

@@ -441,8 +441,8 @@ static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes
 static inline heap_ref_t alloc(heap_t *h, uint32_t nptrs, size_t scalar_bytes)
 {
     uint64_t bytes = (uint64_t)nptrs * sizeof(heap_ref_t) + scalar_bytes;
-    if (__builtin_expect((__atomic_load_n(h->view.stw_word, __ATOMIC_RELAXED) &
-                          HEAP__POLL_STW) != 0 ||
+    const uint32_t *stw_word = __atomic_load_n(&h->view.stw_word, __ATOMIC_RELAXED);
+    if (__builtin_expect((__atomic_load_n(stw_word, __ATOMIC_RELAXED) & HEAP__POLL_STW) != 0 ||
                          !h->entered || scalar_bytes >= HEAP_MAX_SMALL_BYTES ||
                          bytes > HEAP_MAX_SMALL_BYTES, 0))
         return alloc_slow(h, nptrs, scalar_bytes);

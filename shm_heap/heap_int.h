@@ -736,6 +736,15 @@ struct heap {
     heap__fault_fn fault_fn;
     void *fault_arg;
 
+    /* heap_interrupt(): view.stw_word points at interrupt_word (1) while
+    ** interrupt_pending; the poll's slow path points it back at hdr->stw
+    ** (and does so whenever nothing is pending, so a race of the two ends
+    ** with the word restored) before calling interrupt_fn. */
+    heap_interrupt_fn interrupt_fn;
+    void *interrupt_arg;
+    uint32_t interrupt_word;
+    uint32_t interrupt_pending;
+
     /* The central locks this attachment holds, one bit per span class:
     ** kept by debug builds only, to assert THE LOCKS' order. */
     uint64_t central_held[(HEAP__NSPANCLASSES + 63) / 64];

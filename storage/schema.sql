@@ -8,9 +8,9 @@
 -- version, or without these tables and columns, is not opened.
 -- docs/schema.md documents every column with its unit.
 
--- Version 2 added heap_profiles; a version-1 file is upgraded on opening.
--- A file with another user_version, or without these tables and columns,
--- is not opened.
+-- Version 2 added params, events and the summary views, version 3
+-- heap_profiles, version 4 the runs' liveness mark (owner_*, heartbeat);
+-- an older file is upgraded on opening.
 --
 -- Conventions: times are integer nanoseconds, *_unix_ns since the Unix
 -- epoch (UTC) and t_ns / since_start_ns relative to the start of a task or
@@ -33,7 +33,17 @@ CREATE TABLE runs (
     status          TEXT NOT NULL,        -- 'running', 'done', 'failed' or 'interrupted'
     started_unix_ns INTEGER,              -- when the run started
     ended_unix_ns   INTEGER,              -- when the run ended; NULL while running
-    error           TEXT                  -- why the run failed or stopped; NULL if done
+    error           TEXT,                 -- why the run failed or stopped; NULL if done
+    -- Version 4: the run's liveness mark. The process that owns a running
+    -- run (`heapsim run` or `heapsim coordinator`, or the one resuming it)
+    -- and its heartbeat. Readers show a 'running' run whose owner is gone
+    -- as 'interrupted' (docs/schema.md says how they judge); NULL on runs
+    -- written before version 4.
+    owner_host      TEXT,                 -- host name of the owning process
+    owner_boot      TEXT,                 -- that host's boot id (/proc/sys/kernel/random/boot_id)
+    owner_pid       INTEGER,              -- process id of the owner on that host
+    owner_started   INTEGER,              -- its start time, clock ticks since boot (a reused pid differs)
+    heartbeat_unix_ns INTEGER             -- when the owner last said it runs (every 5 s)
 );
 CREATE INDEX runs_by_started ON runs (started_unix_ns);
 CREATE INDEX runs_by_name ON runs (name, started_unix_ns);

@@ -156,6 +156,11 @@ static const struct {
     {"gc_cycles", "heap_live_start_bytes", 5},
     {"gc_cycles", "heap_live_end_bytes", 5},
     {"gc_cycles", "concurrent", 5},
+    {"runs", "owner_host", 6},
+    {"runs", "owner_boot", 6},
+    {"runs", "owner_pid", 6},
+    {"runs", "owner_started", 6},
+    {"runs", "heartbeat_unix_ns", 6},
 };
 
 static bool column_newer_than(const char *table, const char *column, int64_t version)

@@ -18,9 +18,10 @@
 #include <stdio.h>
 
 #include "base/gc_fields.h"
+#include "base/proc.h"
 #include "storage/store_model.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */
@@ -81,11 +82,39 @@ typedef struct store_run {
     const char *host;            /* coordinator's host name */
     int workers;                 /* planned local workers, 0 if remote only */
     int64_t started_unix_ns;
+    const proc_id_t *owner;      /* the process that runs it (proc_self()); NULL: none */
 } store_run_t;
 
 /* A new run with status "running"; its id into *run_id (may be NULL).
-** token is required; settings_json, when not NULL, must be JSON. */
+** token is required; settings_json, when not NULL, must be JSON. The
+** owner, when given, is the run's liveness mark with its first heartbeat
+** at started_unix_ns. */
 int store_run_insert(store_t *st, const store_run_t *run, int64_t *run_id);
+
+/* ---- A run's liveness mark --------------------------------------------
+** While a run is 'running', the process that owns it (proc_id_t: host,
+** boot, pid, start time) is in its row, and it refreshes heartbeat_unix_ns
+** every STORE_BEAT_NS. The readers (store_runs_read, store_run_read,
+** store_resume_load) show a 'running' run as 'interrupted', without
+** writing, when its owner is gone:
+**   - the owner is of this host and boot (proc_here): its pid no longer
+**     runs with the same start time (dead, a zombie, or the pid reused);
+**   - the owner is of this host but another boot: gone with that boot;
+**   - the owner is elsewhere: no heartbeat for STORE_STALE_NS (6 beats; the
+**     two hosts' clocks must agree to well within that);
+**   - the run has no mark (written before schema version 4).
+*/
+#define STORE_BEAT_NS  5000000000LL     /* the owner's heartbeat */
+#define STORE_STALE_NS 30000000000LL    /* an owner elsewhere is gone after this */
+
+/* Make `owner` the run's owner, its heartbeat now_unix_ns, and the run
+** 'running' with no end or error (a resumed run). STORE_ENOTFOUND when there
+** is no such run. */
+int store_run_claim(store_t *st, int64_t run_id, const proc_id_t *owner,
+                    int64_t now_unix_ns);
+/* The owner's heartbeat: one small row update, to be batched with the
+** other writes of a store_begin/commit. STORE_ENOTFOUND: no such run. */
+int store_run_beat(store_t *st, int64_t run_id, int64_t now_unix_ns);
 /* status: "running", "done", "failed", "interrupted". */
 /* Sets status, ended_unix_ns and error (NULL if none). STORE_ENOTFOUND
 ** when there is no such run; STORE_EUSAGE for another status. */
@@ -286,7 +315,10 @@ int store_event_insert(store_t *st, const store_event_t *e);
 ** settings (with the --set overrides), its tasks' ids in seq order and
 ** which are done, and the names its workers had. */
 typedef struct store_resume {
-    char *token, *scenario_path, *scenario_text, *settings_json, *status;
+    /* status as the readers show it: a 'running' run whose owner is gone
+    ** is 'interrupted'; owner says who owns it ("pid P on HOST"), NULL if
+    ** no one is known. */
+    char *token, *scenario_path, *scenario_text, *settings_json, *status, *owner;
     int64_t *task_ids;
     bool *task_done;
     size_t ntasks;

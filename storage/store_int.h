@@ -50,6 +50,8 @@ typedef enum store__stmt_id {
     STMT_ROLLBACK,
     STMT_RUN_INSERT,
     STMT_RUN_FINISH,
+    STMT_RUN_CLAIM,
+    STMT_RUN_BEAT,
     STMT_WORKER_INSERT,
     STMT_TASK_INSERT,
     STMT_TASK_START,
@@ -98,6 +100,21 @@ int store__db_fail(store_t *st, const char *what);
 ** STORE_SCHEMA_VERSION) to STORE_SCHEMA_VERSION in one transaction; on
 ** failure the file is unchanged. The store must be read-write. */
 int store__migrate(store_t *st, int64_t from);
+
+/* ---- liveness (store_read.c) ---------------------------------------- */
+
+/* A run's row as stored: its status and liveness mark (NULL/STORE_NONE
+** where the file has NULL). */
+typedef struct store__mark {
+    const char *status, *owner_host, *owner_boot;
+    int64_t owner_pid, owner_started, heartbeat_unix_ns;
+} store__mark_t;
+
+/* Whether a run with this mark is 'running' with its owner gone (store.h
+** says how that is judged, at now_unix_ns); if so, why, in words, into
+** why. Reads /proc, writes nothing. */
+bool store__owner_gone(const store__mark_t *m, int64_t now_unix_ns, char *why,
+                       size_t size);
 
 /* ---- statements (store_write.c) ------------------------------------ */
 

@@ -150,7 +150,6 @@ static const char step_3_to_4[] =
     "    FOREIGN KEY (task_id, cycle, final) REFERENCES retention(task_id, cycle, final) ON DELETE CASCADE\n"
     ");\n";
 
-/* steps[v]: version v to v + 1. */
 /* Version 5: the concurrent collector's figures per cycle (#10): both
 ** stops, the mark's CPU split, the trigger and heap_live at start and end.
 ** New columns only; old rows read NULL. */
@@ -165,11 +164,23 @@ static const char step_4_to_5[] =
     "ALTER TABLE gc_cycles ADD COLUMN heap_live_end_bytes INTEGER;\n"
     "ALTER TABLE gc_cycles ADD COLUMN concurrent INTEGER;\n";
 
+/* Version 6: the runs' liveness mark. Runs written before it have none:
+** readers judge a 'running' one without a mark as interrupted (no process
+** of an earlier version can still be writing a file of version 6). */
+static const char step_5_to_6[] =
+    "ALTER TABLE runs ADD COLUMN owner_host TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_boot TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN owner_started INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN heartbeat_unix_ns INTEGER;\n";
+
+/* steps[v]: version v to v + 1. */
 static const char *const steps[STORE_SCHEMA_VERSION] = {
     [1] = step_1_to_2,
     [2] = step_2_to_3,
     [3] = step_3_to_4,
     [4] = step_4_to_5,
+    [5] = step_5_to_6,
 };
 
 int store__migrate(store_t *st, int64_t from)

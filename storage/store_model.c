@@ -39,6 +39,7 @@ void store_run_info_clear(store_run_info_t *run)
     free(run->command_line);
     free(run->settings_json);
     free(run->error);
+    free(run->owner_host);
     memset(run, 0, sizeof *run);
 }
 

@@ -15,6 +15,7 @@
 #ifndef HEAPSIM_STORAGE_STORE_MODEL_H
 #define HEAPSIM_STORAGE_STORE_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,14 @@ typedef struct store_run_info {
     int64_t started_unix_ns, ended_unix_ns;  /* STORE_NONE when unknown */
     int64_t workers_planned, workers_joined;
     int64_t tasks_total, tasks_done, tasks_failed;
+    /* The liveness mark (store.h): who owns the run, its last heartbeat
+    ** (NULL/STORE_NONE when unknown). owner_gone: the file says 'running'
+    ** but the owner is gone, so status is "interrupted" and error, if the
+    ** file had none, says why; in store_run_read's view, so is the status
+    ** of its tasks the file says are 'running'. */
+    char *owner_host;
+    int64_t owner_pid, heartbeat_unix_ns;
+    bool owner_gone;
 } store_run_info_t;
 
 /* Free the strings of one run_info (not the struct itself). */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+
 /* ---- columns --------------------------------------------------------- */
 
 static char *col_strdup(sqlite3_stmt *stmt, int col)
@@ -81,9 +83,54 @@ static int step_fail(store_t *st, sqlite3_stmt *stmt)
     " (SELECT count(*) FROM workers w WHERE w.run_id = r.id),"                   \
     " (SELECT count(*) FROM tasks t WHERE t.run_id = r.id),"                     \
     " (SELECT count(*) FROM tasks t WHERE t.run_id = r.id AND t.status = 'done')," \
-    " (SELECT count(*) FROM tasks t WHERE t.run_id = r.id AND t.status = 'failed')"
+    " (SELECT count(*) FROM tasks t WHERE t.run_id = r.id AND t.status = 'failed'),"  \
+    " r.owner_host, r.owner_boot, r.owner_pid, r.owner_started, r.heartbeat_unix_ns"
 
-/* The current row (RUN_COLUMNS) into run; -1 when out of memory. */
+/* ---- liveness -------------------------------------------------------- */
+
+bool store__owner_gone(const store__mark_t *m, int64_t now_unix_ns, char *why,
+                       size_t size)
+{
+    proc_id_t owner = {.pid = m->owner_pid, .started_ticks = -1}, self;
+
+    if (!m->status || strcmp(m->status, "running") != 0)
+        return false;
+    if (m->owner_pid == STORE_NONE) {
+        snprintf(why, size, "no liveness mark (written before schema version 6)");
+        return true;
+    }
+    snprintf(owner.host, sizeof owner.host, "%s", m->owner_host ? m->owner_host : "");
+    snprintf(owner.boot, sizeof owner.boot, "%s", m->owner_boot ? m->owner_boot : "");
+    if (m->owner_started != STORE_NONE)
+        owner.started_ticks = m->owner_started;
+    proc_self(&self);
+    if (owner.boot[0] && self.boot[0] && strcmp(owner.host, self.host) == 0) {
+        if (strcmp(owner.boot, self.boot) != 0) {
+            snprintf(why, size, "its owner, pid %lld on %s, went with an earlier boot",
+                     (long long)m->owner_pid, owner.host);
+            return true;
+        }
+        if (proc_alive(&owner))
+            return false;
+        snprintf(why, size, "its owner, pid %lld on %s, is gone", (long long)m->owner_pid,
+                 owner.host);
+        return true;
+    }
+    if (m->heartbeat_unix_ns != STORE_NONE &&
+        now_unix_ns - m->heartbeat_unix_ns <= STORE_STALE_NS)
+        return false;
+    if (m->heartbeat_unix_ns == STORE_NONE)
+        snprintf(why, size, "no heartbeat from its owner, pid %lld on %s",
+                 (long long)m->owner_pid, owner.host);
+    else
+        snprintf(why, size, "no heartbeat from its owner, pid %lld on %s, for %lld s",
+                 (long long)m->owner_pid, owner.host,
+                 (long long)((now_unix_ns - m->heartbeat_unix_ns) / 1000000000));
+    return true;
+}
+
+/* The current row (RUN_COLUMNS) into run; -1 when out of memory. A
+** 'running' run whose owner is gone is "interrupted" (store.h). */
 static int run_row(sqlite3_stmt *stmt, store_run_info_t *run)
 {
     memset(run, 0, sizeof *run);
@@ -103,6 +150,27 @@ static int run_row(sqlite3_stmt *stmt, store_run_info_t *run)
     run->tasks_total = col_int(stmt, 13);
     run->tasks_done = col_int(stmt, 14);
     run->tasks_failed = col_int(stmt, 15);
+    run->owner_host = col_strdup(stmt, 16);
+    run->owner_pid = col_int(stmt, 18);
+    run->heartbeat_unix_ns = col_int(stmt, 20);
+
+    store__mark_t mark = {
+        .status = run->status, .owner_host = run->owner_host,
+        .owner_boot = (const char *)sqlite3_column_text(stmt, 17),
+        .owner_pid = run->owner_pid, .owner_started = col_int(stmt, 19),
+        .heartbeat_unix_ns = run->heartbeat_unix_ns,
+    };
+    char why[PROC_HOST_MAX + 128];
+    if (store__owner_gone(&mark, clock_unix_ns(), why, sizeof why)) {
+        char *status = strdup("interrupted");
+        if (!status)
+            return -1;
+        free(run->status);
+        run->status = status;
+        run->owner_gone = true;
+        if (!run->error && !(run->error = strdup(why)))
+            return -1;
+    }
     return 0;
 }
 
@@ -111,7 +179,8 @@ int store_runs_read(store_t *st, const store_runs_filter_t *filter,
 {
     static const char sql[] =
         "SELECT " RUN_COLUMNS " FROM runs r"
-        " WHERE (?1 IS NULL OR r.name = ?1) AND (?2 IS NULL OR r.status = ?2)"
+        " WHERE (?1 IS NULL OR r.name = ?1)"
+        "   AND (?2 IS NULL OR r.status = ?2 OR r.status = 'running')"
         "   AND (?3 IS NULL OR r.started_unix_ns >= ?3)"
         " ORDER BY r.started_unix_ns DESC, r.id DESC LIMIT ?4";
     store_run_info_t *runs = NULL;
@@ -131,8 +200,12 @@ int store_runs_read(store_t *st, const store_runs_filter_t *filter,
         sqlite3_bind_text(stmt, 2, filter->status, -1, SQLITE_STATIC);
     if (filter && filter->since_unix_ns != STORE_NONE)
         sqlite3_bind_int64(stmt, 3, filter->since_unix_ns);
-    sqlite3_bind_int64(stmt, 4, filter && filter->limit > 0 ? filter->limit : -1);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    /* A status filter is the status shown (a 'running' run may show as
+    ** 'interrupted'): judged per row here, so the limit is counted here. */
+    const char *want = filter ? filter->status : NULL;
+    int limit = filter && filter->limit > 0 ? filter->limit : -1;
+    sqlite3_bind_int64(stmt, 4, want ? -1 : limit);
+    while ((limit < 0 || n < (size_t)limit) && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             store_run_info_t *grown = realloc(runs, ncap * sizeof *runs);
@@ -144,8 +217,20 @@ int store_runs_read(store_t *st, const store_runs_filter_t *filter,
             runs = grown;
             cap = ncap;
         }
-        run_row(stmt, &runs[n++]);
+        if (run_row(stmt, &runs[n]) != 0) {
+            store_run_info_clear(&runs[n]);
+            sqlite3_finalize(stmt);
+            store_runs_free(&runs, n);
+            return store__fail(st, STORE_EDB, "out of memory");
+        }
+        if (want && (!runs[n].status || strcmp(runs[n].status, want) != 0)) {
+            store_run_info_clear(&runs[n]);
+            continue;
+        }
+        n++;
     }
+    if (limit >= 0 && n == (size_t)limit)
+        rc = SQLITE_DONE;
     if (rc != SQLITE_DONE) {
         store_runs_free(&runs, n);
         return step_fail(st, stmt);
@@ -312,6 +397,11 @@ static int read_tasks(store_t *st, store_run_view_t *view)
         t->kernel = col_strdup(tasks, 4);
         t->label = col_strdup(tasks, 5);
         t->status = col_strdup(tasks, 6);
+        if (view->info.owner_gone && t->status && strcmp(t->status, "running") == 0) {
+            /* Its run's owner is gone: so is whoever ran it for that owner. */
+            free(t->status);
+            t->status = strdup("interrupted");
+        }
         t->worker = col_strdup(tasks, 7);
         t->error = col_strdup(tasks, 8);
         t->params_json = col_strdup(tasks, 9);
@@ -438,8 +528,12 @@ int store_run_read(store_t *st, int64_t run_id, store_run_view_t **view_p)
         rc = step_fail(st, stmt);
         goto out_release;
     }
-    run_row(stmt, &view->info);
+    rc = run_row(stmt, &view->info);
     sqlite3_finalize(stmt);
+    if (rc != 0) {
+        rc = store__fail(st, STORE_EDB, "out of memory");
+        goto out_release;
+    }
     rc = read_tasks(st, view);
     if (rc == 0)
         rc = read_events(st, view);

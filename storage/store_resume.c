@@ -8,10 +8,19 @@
 
 #include "storage/store_int.h"
 
+#include "base/clock.h"
+
 static char *dup_col(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     return strdup(t ? (const char *)t : "");
+}
+
+/* An integer column, STORE_NONE when NULL. */
+static int64_t int_col(sqlite3_stmt *s, int col)
+{
+    return sqlite3_column_type(s, col) == SQLITE_INTEGER ? sqlite3_column_int64(s, col)
+                                                          : STORE_NONE;
 }
 
 void store_resume_free(store_resume_t *r)
@@ -23,6 +32,7 @@ void store_resume_free(store_resume_t *r)
     free(r->scenario_text);
     free(r->settings_json);
     free(r->status);
+    free(r->owner);
     free(r->task_ids);
     free(r->task_done);
     for (size_t i = 0; i < r->nworkers; i++)
@@ -34,7 +44,8 @@ void store_resume_free(store_resume_t *r)
 int store_resume_load(store_t *st, int64_t run_id, store_resume_t *r)
 {
     static const char run_sql[] =
-        "SELECT token, scenario_path, scenario_text, settings_json, status"
+        "SELECT token, scenario_path, scenario_text, settings_json, status,"
+        " owner_host, owner_boot, owner_pid, owner_started, heartbeat_unix_ns"
         " FROM runs WHERE id = ?1";
     static const char tasks_sql[] =
         "SELECT id, status = 'done' FROM tasks WHERE run_id = ?1 ORDER BY seq";
@@ -57,8 +68,28 @@ int store_resume_load(store_t *st, int64_t run_id, store_resume_t *r)
     r->scenario_text = dup_col(s, 2);
     r->settings_json = dup_col(s, 3);
     r->status = dup_col(s, 4);
+    store__mark_t mark = {
+        .status = r->status,
+        .owner_host = (const char *)sqlite3_column_text(s, 5),
+        .owner_boot = (const char *)sqlite3_column_text(s, 6),
+        .owner_pid = int_col(s, 7), .owner_started = int_col(s, 8),
+        .heartbeat_unix_ns = int_col(s, 9),
+    };
+    char why[PROC_HOST_MAX + 128];
+    bool gone = store__owner_gone(&mark, clock_unix_ns(), why, sizeof why);
+    if (mark.owner_pid != STORE_NONE) {
+        char owner[PROC_HOST_MAX + 64];
+        snprintf(owner, sizeof owner, "pid %lld on %s", (long long)mark.owner_pid,
+                 mark.owner_host ? mark.owner_host : "an unknown host");
+        r->owner = strdup(owner);
+    }
+    if (gone) {
+        free(r->status);
+        r->status = strdup("interrupted");
+    }
     sqlite3_finalize(s);
-    if (!r->token || !r->scenario_path || !r->scenario_text || !r->settings_json || !r->status)
+    if (!r->token || !r->scenario_path || !r->scenario_text || !r->settings_json ||
+        !r->status || (mark.owner_pid != STORE_NONE && !r->owner))
         goto out_nomem;
 
     if (sqlite3_prepare_v2(st->db, tasks_sql, -1, &s, NULL) != SQLITE_OK)

@@ -23,7 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/gc_fields.h"
+#include "base/proc.h"
 
 /* The embedded schema (store_int.h; not a public symbol). */
 extern const char store__schema_sql[];
@@ -636,6 +638,28 @@ static void test_migrate_every_version(void)
         CHECK_INT(raw_int(path, "SELECT count(*) FROM params"), params + 2);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM params WHERE name = 'gogc'"
                                 " AND value = 300 AND kind = 'runtime'"), 1);
+        /* Runs left 'running' before version 6 (v3.sql has one, its
+        ** coordinator killed) have no liveness mark: shown interrupted. */
+        int64_t running = raw_int(path, "SELECT count(*) FROM runs WHERE status = 'running'");
+        if (v == 3) {
+            CHECK_INT(running, 1);
+            CHECK(raw_int(path, "SELECT count(*) FROM heap_profiles") > 0);
+        }
+        REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0,
+                   store_strerror);
+        store_run_info_t *runs;
+        size_t n;
+        store_runs_filter_t f = {.status = "running", .since_unix_ns = STORE_NONE};
+        REQUIRE_RC(store_runs_read(st, &f, &runs, &n), 0, store_strerror);
+        CHECK_INT(n, 0);
+        store_runs_free(&runs, n);
+        f.status = "interrupted";
+        REQUIRE_RC(store_runs_read(st, &f, &runs, &n), 0, store_strerror);
+        CHECK_INT(n, running);
+        for (size_t i = 0; i < n; i++)
+            CHECK_CONTAINS(runs[i].error, "no liveness mark");
+        store_runs_free(&runs, n);
+        store_close(&st);
         free(path);
     }
     free(want);
@@ -762,6 +786,217 @@ static int fill_run(fixture_t *fx, const char *token, const char *name)
     return store_run_finish(fx->st, fx->run_id, "done", 1700000003000000000LL, NULL);
 }
 
+
+static const char *liveness_path;
+
+/* Whether the file itself says run_id is 'running' (readers never write). */
+static bool raw_running(int64_t run_id)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT status = 'running' FROM runs WHERE id = %lld",
+             (long long)run_id);
+    return raw_int(liveness_path, sql) == 1;
+}
+
+/* ---- the liveness mark ------------------------------------------------ */
+
+/* The status readers show of run `run_id` (store_runs_read with no
+** filter, then store_run_read and store_resume_load agree), owned; NULL
+** when there is no such run. */
+static char *shown_status(store_t *st, int64_t run_id, char **error)
+{
+    store_run_info_t *runs;
+    store_run_view_t *view;
+    store_resume_t r;
+    char *status = NULL;
+    size_t n;
+
+    if (error)
+        *error = NULL;
+    REQUIRE_RC(store_runs_read(st, NULL, &runs, &n), 0, store_strerror);
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].run_id == run_id) {
+            status = strdup(runs[i].status);
+            if (error && runs[i].error)
+                *error = strdup(runs[i].error);
+            CHECK_INT(runs[i].owner_gone, strcmp(status, "interrupted") == 0 &&
+                                          raw_running(run_id));
+        }
+    store_runs_free(&runs, n);
+    if (!status)
+        return NULL;
+    REQUIRE_RC(store_run_read(st, run_id, &view), 0, store_strerror);
+    CHECK_STR(view->info.status, status);
+    store_run_view_free(&view);
+    REQUIRE_RC(store_resume_load(st, run_id, &r), 0, store_strerror);
+    CHECK_STR(r.status, status);
+    store_resume_free(&r);
+    return status;
+}
+
+/* A 'running' run is shown 'interrupted' when its owner is gone: a
+** process of this host that exited (a real child), a pid whose start time
+** differs (reused), an owner of another boot, an owner elsewhere whose
+** heartbeat is older than STORE_STALE_NS, a run with no mark. The file is
+** not written; a status filter and limit count the status shown; claim
+** and beat renew the mark. */
+static void test_liveness(void)
+{
+    char *path = tmp_path("liveness.db");
+    char err[512], *status, *error;
+    store_t *st;
+    proc_id_t self, child, reused, elsewhere, rebooted;
+    int64_t ids[6];
+    int fds[2];
+    char c;
+
+    liveness_path = path;
+    REQUIRE_RC(store_open(path, 0, &st, err, sizeof err), 0, store_strerror);
+    REQUIRE_INT(proc_self(&self), 0);
+
+    /* A child that lives until we close the pipe. */
+    REQUIRE(pipe(fds) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[1]);
+        (void)!read(fds[0], &c, 1);
+        _exit(0);
+    }
+    close(fds[0]);
+    child = self;
+    child.pid = pid;
+    child.started_ticks = proc_started_ticks(pid);
+    REQUIRE(child.started_ticks >= 0);
+    reused = self;
+    reused.started_ticks = self.started_ticks + 1;
+    elsewhere = self;
+    elsewhere.host[0] = self.host[0] == 'x' ? 'y' : 'x';
+    rebooted = self;
+    rebooted.boot[0] = self.boot[0] == '0' ? '1' : '0';
+
+    const proc_id_t *owners[6] = {&self, &child, &reused, &elsewhere, &rebooted, NULL};
+    int64_t now = clock_unix_ns();
+    for (int i = 0; i < 6; i++) {
+        char token[32];
+        snprintf(token, sizeof token, "t-live-%d", i);
+        store_run_t run = {.token = token, .name = "live", .host = "h",
+                           .started_unix_ns = now - 2 * STORE_STALE_NS + i,
+                           .owner = owners[i]};
+        REQUIRE_RC(store_run_insert(st, &run, &ids[i]), 0, store_strerror);
+    }
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM runs WHERE owner_pid IS NOT NULL"
+                            " AND heartbeat_unix_ns = started_unix_ns"), 5);
+
+    /* This process, and the child while it runs: running. */
+    status = shown_status(st, ids[0], NULL);
+    CHECK_STR(status, "running");
+    free(status);
+    status = shown_status(st, ids[1], NULL);
+    CHECK_STR(status, "running");
+    free(status);
+    /* A reused pid, another boot of this host, no mark: interrupted. */
+    status = shown_status(st, ids[2], &error);
+    CHECK_STR(status, "interrupted");
+    CHECK_CONTAINS(error, "is gone");
+    free(status);
+    free(error);
+    status = shown_status(st, ids[4], &error);
+    CHECK_STR(status, "interrupted");
+    CHECK_CONTAINS(error, "earlier boot");
+    free(status);
+    free(error);
+    status = shown_status(st, ids[5], &error);
+    CHECK_STR(status, "interrupted");
+    CHECK_CONTAINS(error, "no liveness mark");
+    free(status);
+    free(error);
+    /* Elsewhere: judged by the heartbeat, 2 x STORE_STALE_NS old. */
+    status = shown_status(st, ids[3], &error);
+    CHECK_STR(status, "interrupted");
+    CHECK_CONTAINS(error, "no heartbeat from its owner");
+    free(status);
+    free(error);
+    REQUIRE_RC(store_run_beat(st, ids[3], clock_unix_ns()), 0, store_strerror);
+    status = shown_status(st, ids[3], NULL);
+    CHECK_STR(status, "running");
+    free(status);
+    CHECK_RC(store_run_beat(st, 999999, 1), STORE_ENOTFOUND, store_strerror);
+
+    /* A task the file says runs, of a run whose owner is gone: interrupted
+    ** too in the run's view. */
+    store_task_t task = {.run_id = ids[2], .seq = 0, .kernel = "fib"};
+    int64_t task_id;
+    REQUIRE_RC(store_task_insert(st, &task, &task_id), 0, store_strerror);
+    REQUIRE_RC(store_task_start(st, task_id, "w", "h", now), 0, store_strerror);
+    store_run_view_t *view;
+    REQUIRE_RC(store_run_read(st, ids[2], &view), 0, store_strerror);
+    REQUIRE_INT(view->ntasks, 1);
+    CHECK_STR(view->tasks[0].status, "interrupted");
+    store_run_view_free(&view);
+    REQUIRE_RC(store_run_read(st, ids[0], &view), 0, store_strerror);
+    CHECK_INT(view->info.owner_gone, 0);
+    store_run_view_free(&view);
+
+    /* The child exits: a zombie, then reaped. */
+    close(fds[1]);
+    siginfo_t info;
+    REQUIRE(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0);
+    status = shown_status(st, ids[1], &error);
+    CHECK_STR(status, "interrupted");
+    CHECK_CONTAINS(error, "is gone");
+    free(status);
+    free(error);
+    REQUIRE(waitpid(pid, NULL, 0) == pid);
+    status = shown_status(st, ids[1], NULL);
+    CHECK_STR(status, "interrupted");
+    free(status);
+    /* Nothing was written: the file still says running for all six. */
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM runs WHERE status = 'running'"
+                            " AND error IS NULL"), 6);
+
+    /* A status filter is the status shown, and the limit counts those. */
+    store_run_info_t *runs;
+    size_t n;
+    store_runs_filter_t filter = {.status = "interrupted", .since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 4);
+    for (size_t i = 0; i < n; i++)
+        CHECK_STR(runs[i].status, "interrupted");
+    store_runs_free(&runs, n);
+    filter.limit = 2;
+    REQUIRE_RC(store_runs_read(st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_INT(runs[0].run_id, ids[5]);      /* newest first */
+        CHECK_INT(runs[1].run_id, ids[4]);
+    }
+    store_runs_free(&runs, n);
+    filter = (store_runs_filter_t){.status = "running", .since_unix_ns = STORE_NONE};
+    REQUIRE_RC(store_runs_read(st, &filter, &runs, &n), 0, store_strerror);
+    CHECK_INT(n, 2);
+    store_runs_free(&runs, n);
+
+    /* A claim makes this process the owner again: running, no error. */
+    REQUIRE_RC(store_run_finish(st, ids[2], "interrupted", 5, "stopped"), 0,
+               store_strerror);
+    REQUIRE_RC(store_run_claim(st, ids[2], &self, clock_unix_ns()), 0, store_strerror);
+    status = shown_status(st, ids[2], &error);
+    CHECK_STR(status, "running");
+    CHECK(error == NULL);
+    free(status);
+    free(error);
+    CHECK_INT(raw_int(path, "SELECT ended_unix_ns IS NULL AND error IS NULL"
+                            " FROM runs WHERE id = 3"), 1);
+    CHECK_RC(store_run_claim(st, 999999, &self, 1), STORE_ENOTFOUND, store_strerror);
+    /* A finished run is what the file says, whatever its owner. */
+    REQUIRE_RC(store_run_finish(st, ids[1], "done", 7, NULL), 0, store_strerror);
+    status = shown_status(st, ids[1], NULL);
+    CHECK_STR(status, "done");
+    free(status);
+    store_close(&st);
+    free(path);
+}
 
 /* ---- the read model (store_read.c) ----------------------------------- */
 
@@ -1540,6 +1775,7 @@ int main(int argc, char **argv)
         { "foreign_sqlite", test_foreign_sqlite },
         { "migrate_every_version", test_migrate_every_version },
         { "migrate_refuses_foreign", test_migrate_refuses_foreign },
+        { "liveness", test_liveness },
         { "write_errors", test_write_errors },
         { "runs_read", test_runs_read },
         { "run_read", test_run_read },

@@ -26,10 +26,18 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_RUN_INSERT] =
         "INSERT INTO runs (token, name, scenario_path, scenario_text,"
-        " settings_json, command_line, host, workers, status, started_unix_ns)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9)",
+        " settings_json, command_line, host, workers, status, started_unix_ns,"
+        " owner_host, owner_boot, owner_pid, owner_started, heartbeat_unix_ns)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9,"
+        " ?10, ?11, ?12, ?13, CASE WHEN ?12 IS NOT NULL THEN ?9 END)",
     [STMT_RUN_FINISH] =
         "UPDATE runs SET status = ?2, ended_unix_ns = ?3, error = ?4 WHERE id = ?1",
+    [STMT_RUN_CLAIM] =
+        "UPDATE runs SET status = 'running', ended_unix_ns = NULL, error = NULL,"
+        " owner_host = ?2, owner_boot = ?3, owner_pid = ?4, owner_started = ?5,"
+        " heartbeat_unix_ns = ?6 WHERE id = ?1",
+    [STMT_RUN_BEAT] =
+        "UPDATE runs SET heartbeat_unix_ns = ?2 WHERE id = ?1",
     [STMT_WORKER_INSERT] =
         "INSERT INTO workers (run_id, name, host, pid, ncpu, joined_unix_ns)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -256,6 +264,13 @@ int store_run_insert(store_t *st, const store_run_t *run, int64_t *run_id)
     brc = brc ? brc : bind_text(stmt, 7, run->host);
     brc = brc ? brc : sqlite3_bind_int64(stmt, 8, run->workers);
     brc = brc ? brc : sqlite3_bind_int64(stmt, 9, run->started_unix_ns);
+    if (run->owner) {
+        brc = brc ? brc : bind_text(stmt, 10, run->owner->host);
+        brc = brc ? brc : bind_text(stmt, 11, run->owner->boot[0] ? run->owner->boot : NULL);
+        brc = brc ? brc : sqlite3_bind_int64(stmt, 12, run->owner->pid);
+        if (run->owner->started_ticks >= 0)
+            brc = brc ? brc : sqlite3_bind_int64(stmt, 13, run->owner->started_ticks);
+    }
     rc = step_once(st, stmt, brc, what);
     if (rc == 0 && run_id)
         *run_id = sqlite3_last_insert_rowid(st->db);
@@ -285,6 +300,48 @@ int store_run_finish(store_t *st, int64_t run_id, const char *status,
     brc = brc ? brc : bind_text(stmt, 2, status);
     brc = brc ? brc : sqlite3_bind_int64(stmt, 3, ended_unix_ns);
     brc = brc ? brc : bind_text(stmt, 4, error);
+    return step_update(st, stmt, brc, what, "run", run_id);
+}
+
+int store_run_claim(store_t *st, int64_t run_id, const proc_id_t *owner,
+                    int64_t now_unix_ns)
+{
+    static const char what[] = "claiming a run";
+    sqlite3_stmt *stmt;
+    int brc, rc;
+
+    if (!st)
+        return STORE_EUSAGE;
+    if ((rc = check_writable(st, what)))
+        return rc;
+    if (!owner)
+        return store__fail(st, STORE_EUSAGE, "%s: no owner", what);
+    if (!(stmt = store__stmt(st, STMT_RUN_CLAIM)))
+        return STORE_EDB;
+    brc = sqlite3_bind_int64(stmt, 1, run_id);
+    brc = brc ? brc : bind_text(stmt, 2, owner->host);
+    brc = brc ? brc : bind_text(stmt, 3, owner->boot[0] ? owner->boot : NULL);
+    brc = brc ? brc : sqlite3_bind_int64(stmt, 4, owner->pid);
+    if (owner->started_ticks >= 0)
+        brc = brc ? brc : sqlite3_bind_int64(stmt, 5, owner->started_ticks);
+    brc = brc ? brc : sqlite3_bind_int64(stmt, 6, now_unix_ns);
+    return step_update(st, stmt, brc, what, "run", run_id);
+}
+
+int store_run_beat(store_t *st, int64_t run_id, int64_t now_unix_ns)
+{
+    static const char what[] = "a run's heartbeat";
+    sqlite3_stmt *stmt;
+    int brc, rc;
+
+    if (!st)
+        return STORE_EUSAGE;
+    if ((rc = check_writable(st, what)))
+        return rc;
+    if (!(stmt = store__stmt(st, STMT_RUN_BEAT)))
+        return STORE_EDB;
+    brc = sqlite3_bind_int64(stmt, 1, run_id);
+    brc = brc ? brc : sqlite3_bind_int64(stmt, 2, now_unix_ns);
     return step_update(st, stmt, brc, what, "run", run_id);
 }
 

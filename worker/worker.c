@@ -55,7 +55,7 @@
 #define BACKOFF_MAX_MS 32000
 #define MISSES_MAX 3
 #define IDENT_LEN 17              /* 'c' or 't' and 16 hex digits */
-#define STOP_GRACE_NS 2000000000ull
+#define STOP_GRACE_NS 5000000000ull  /* for a kernel that reaches no safepoint */
 
 typedef struct open_heap {
     char key[PROTO_NAME_MAX];     /* the task's heap key */
@@ -78,6 +78,8 @@ typedef struct current {
     bool gctrace;                 /* print a gctrace line per cycle */
     int64_t prof_rate;            /* heap profile: bytes per sample, 0 = off */
     uint64_t prof_cycle;          /* num_gc of the last snapshot sent */
+    rt_t *rt;                     /* the task's runtime: rt_interrupt() */
+    char interrupt_why[128];      /* why it was interrupted; "" if it was not */
 } current_t;
 
 typedef struct worker {
@@ -110,12 +112,11 @@ typedef struct worker {
     uint64_t coord_seen_ns;       /* under mu: last heard from the coordinator */
 } worker_t;
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested;   /* the signal, 0: none */
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    stop_requested = sig;
 }
 
 
@@ -324,6 +325,7 @@ static void *open_socket(worker_t *w, const char *ident)
 }
 
 static bool stop_now(worker_t *w);
+static bool coordinator_lost(worker_t *w);
 
 static void *sampler_main(void *arg)
 {
@@ -381,13 +383,33 @@ static void *sampler_main(void *arg)
             usleep((useconds_t)wait_ms * 1000);
         }
         uint64_t now = clock_mono_ns();
-        /* Told to stop (SIGTERM, or `heapsim run` died) while a kernel
-        ** runs: the main thread stops at the task's end; a task that does
-        ** not end within the grace is cut short with the process. */
+        /* Told to stop (SIGTERM, or `heapsim run` died), or the coordinator
+        ** lost, while a kernel runs: the task is interrupted at its next
+        ** safepoint (rt_interrupt: asked again every turn until the task
+        ** ends). A stopped worker's kernel that reaches no safepoint within
+        ** the grace is cut short with the process. */
+        bool stop = stop_now(w);
+        bool lost = !stop && coordinator_lost(w);
         pthread_mutex_lock(&w->mu);
         bool busy = w->cur.active;
+        if (busy && (stop || lost)) {
+            if (!w->cur.interrupt_why[0]) {
+                int sig = stop_requested;
+                if (lost)
+                    snprintf(w->cur.interrupt_why, sizeof w->cur.interrupt_why,
+                             "the worker lost its coordinator");
+                else if (sig)
+                    snprintf(w->cur.interrupt_why, sizeof w->cur.interrupt_why,
+                             "the worker was stopped by %s",
+                             sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
+                else
+                    snprintf(w->cur.interrupt_why, sizeof w->cur.interrupt_why,
+                             "the worker's parent exited");
+            }
+            rt_interrupt(w->cur.rt);
+        }
         pthread_mutex_unlock(&w->mu);
-        if (busy && stop_now(w)) {
+        if (busy && stop) {
             if (!stop_seen)
                 stop_seen = now;
             else if (now - stop_seen > STOP_GRACE_NS) {
@@ -598,8 +620,10 @@ static void fail_result(proto_result_t *r, const char *fmt, ...)
 /* Run task t into result r and, when the heap profile is on, its final
 ** snapshot into *prof (type PROTO_PROFILE; else left PROTO_SAMPLE with
 ** nothing to free) and its heap snapshots' analyses into *ret (retention.h;
-** the caller has retention_init'ed it and frees it). */
-static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
+** the caller has retention_init'ed it and frees it). Returns true when the
+** task was interrupted (the sampler's rt_interrupt): r then says why, and
+** the heap is left as after any task. */
+static bool run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
                      proto_msg_t *prof, retention_t *ret)
 {
     heap_t *heap = NULL;
@@ -617,22 +641,22 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     kernel_fn_t fn = kernels_find(t->params.kernel->name);
     if (!fn) {
         fail_result(r, "this worker has no kernel '%s'", t->params.kernel->name);
-        return;
+        return false;
     }
     if ((rc = ensure_sched(w, t->stack_reserve_bytes)) != 0) {
         fail_result(r, "cannot make a scheduler: %s", sched_strerror(rc));
-        return;
+        return false;
     }
     sched_set_timer_resolution(w->sched, (uint64_t)t->timer_resolution_ns);
     if ((rc = heap_for(w, t, &heap)) != 0) {
         fail_result(r, "cannot open the shared heap '%s': %s", t->heap,
                     heap_strerror(rc));
-        return;
+        return false;
     }
     rt = rt_new(w->sched, heap, (uint64_t)t->seed);
     if (!rt) {
         fail_result(r, "out of memory");
-        return;
+        return false;
     }
     rt_set_gc_hook(rt, on_gc_cycle, w);   /* rt's own comes first */
     task_entry_t entry = {.fn = fn, .rt = rt, .params = &t->params};
@@ -663,6 +687,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
         .gctrace = t->gctrace != 0,
         .prof_rate = t->mem_profile_rate > 0 ? t->mem_profile_rate : 0,
         .prof_cycle = 0,
+        .rt = rt,
     };
     snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
     pthread_cond_signal(&w->wake);
@@ -687,16 +712,23 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     heap_hwm_read(heap, &hwm);
     heap_leave(heap);
 
+    char why[sizeof w->cur.interrupt_why];
     pthread_mutex_lock(&w->mu);
     w->cur.active = false;
+    w->cur.rt = NULL;
     r->goroutines_max = w->cur.goroutines_max;
+    snprintf(why, sizeof why, "%s", w->cur.interrupt_why);
     pthread_mutex_unlock(&w->mu);
     heap_set_stack_bytes(heap, 0);   /* the task's stacks are gone */
     /* The exact peak of the heap in use (Go's HeapAlloc), not a sample. */
     r->peak_heap_bytes = (int64_t)hwm.heap_alloc_bytes;
 
+    bool interrupted = id >= 0 && rc == SCHED_EINTERRUPTED;
     if (id < 0)
         fail_result(r, "cannot start the kernel: %s", sched_strerror((int)id));
+    else if (interrupted)
+        fail_result(r, "interrupted after %.2f s: %s (%s)", (double)r->wall_ns / 1e9,
+                    why[0] ? why : "the worker was stopped", sched_failure(w->sched));
     else if (rc != 0)
         fail_result(r, "%s", rc == SCHED_EFAILED || rc == SCHED_EDEADLOCK
                                  ? sched_failure(w->sched)
@@ -724,6 +756,7 @@ static void run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     r->peak_rss_bytes = pf.hwm_bytes;
     r->stack_hwm_bytes = (int64_t)ss.stack_hwm_bytes;
     rt_destroy(&rt);
+    return interrupted;
 }
 
 /* ---- The request loop -------------------------------------------------- */
@@ -917,7 +950,7 @@ static int serve_session(worker_t *w)
         proto_msg_t res = {.type = PROTO_RESULT}, prof = {.type = PROTO_SAMPLE};
         retention_t ret;
         retention_init(&ret, w->name, msg.u.task.task_id);
-        run_task(w, &msg.u.task, &res.u.result, &prof, &ret);
+        bool interrupted = run_task(w, &msg.u.task, &res.u.result, &prof, &ret);
         /* GC cycles and the final heap profile of this task go out before
         ** its result. */
         proto_gc_t *batch;
@@ -936,7 +969,29 @@ static int serve_session(worker_t *w)
                     close_heap_at(w, i, true);
                     break;
                 }
-        if (stop_now(w) || coordinator_lost(w)) {
+        if (interrupted) {
+            /* Cut short at a safepoint: handed back (a lost attempt, queued
+            ** again) when the coordinator can still hear it -- not when it
+            ** is gone, nor when it was our parent (`heapsim run`) and died. */
+            bool orphan = w->opts->exit_with_parent && getppid() != w->parent;
+            bool lost = orphan || coordinator_lost(w);
+            free(batch);
+            if (!lost) {
+                proto_msg_t rej = {.type = PROTO_REJECT};
+                rej.u.ref.task_id = msg.u.task.task_id;
+                rej.u.ref.attempt = msg.u.task.attempt;
+                rej.u.ref.interrupted = 1;
+                snprintf(rej.u.ref.reason, sizeof rej.u.ref.reason, "%s",
+                         res.u.result.error ? res.u.result.error : "interrupted");
+                send_msg(w->sock, &rej);
+            }
+            fprintf(stderr, "heapsim worker %s: task %lld attempt %lld %s; %s\n", w->name,
+                    (long long)msg.u.task.task_id, (long long)msg.u.task.attempt,
+                    res.u.result.error ? res.u.result.error : "interrupted",
+                    orphan ? "the run's process is gone"
+                    : lost ? "the coordinator runs it again" : "handed back");
+            rc = stop_now(w) ? STOPPED : lost ? LOST : GOT_MSG;
+        } else if (stop_now(w) || coordinator_lost(w)) {
             free(batch);
             rc = stop_now(w) ? STOPPED : LOST;
         } else {

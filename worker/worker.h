@@ -26,9 +26,15 @@ typedef struct worker_opts {
 ** coordinator is tried again with a backoff (1 s doubling to 32 s).
 ** Returns the process exit status: 0 done or stopped, 1 on a failure to
 ** serve, WORKER_EXIT_USAGE for an endpoint ZeroMQ refuses (the reason was
-** printed on stderr). A stop while a kernel runs waits for it at most
-** STOP_GRACE, then the process exits 143 without leaving its heap (the
-** others and `heapsim clean` cope). */
+** printed on stderr). A stop (SIGTERM, SIGINT, the parent's death) or a
+** lost coordinator while a kernel runs interrupts the task at its next
+** safepoint (rt_interrupt): its goroutines are unwound, the heap is left
+** as after any task, and the task is handed back to the coordinator
+** (`reject` with `interrupted`) when it can still be heard, then the stop
+** goes on as when idle (exit 0) or the worker looks for a coordinator
+** again. A stopped kernel that reaches no safepoint within 5 s is cut
+** short with the process (exit 143, without leaving its heap: the others
+** and `heapsim clean` cope). */
 int worker_main(const worker_opts_t *opts);
 
 #endif
