@@ -378,6 +378,10 @@ static __attribute__((noinline)) heap_ref_t alloc_slow(heap_t *h, uint32_t nptrs
 {
     if (!heap__off_system_stack(h))
         return alloc_slow_here(h, nptrs, scalar_bytes);
+    /* An interrupt (heap_interrupt) is delivered here, on the goroutine's
+    ** own stack: its hook may end the goroutine. */
+    if (__atomic_load_n(&h->interrupt_pending, __ATOMIC_SEQ_CST))
+        heap_safepoint(h);
     alloc_slow_call_t c = {h, nptrs, scalar_bytes, 0};
     heap__systemstack(h, alloc_slow_thunk, &c);
     return c.ref;

@@ -1215,8 +1215,11 @@ static void test_runs_read(void)
     REQUIRE_RC(store_open(path, 0, &fx.st, err, sizeof err), 0, store_strerror);
     REQUIRE_RC(fill_run(&fx, "t-runs", "fib"), 0, store_strerror);
     {
+        proc_id_t me;
+        REQUIRE(proc_self(&me) == 0);
         store_run_t evil = { .token = "t-evil", .name = evil_name,
-                             .started_unix_ns = 1700000009000000000LL };
+                             .started_unix_ns = 1700000009000000000LL,
+                             .owner = &me };   /* alive: still running */
 
         REQUIRE_RC(store_run_insert(fx.st, &evil, NULL), 0, store_strerror);
     }
