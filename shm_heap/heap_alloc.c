@@ -220,7 +220,8 @@ static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
 /* ---- Refill --------------------------------------------------------- */
 
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };
-#define REFILL_SWEEP_SPANS 8
+#define REFILL_SWEEP_SPANS 8      /* spans per batch a refill sweeps for its class */
+#define REFILL_SWEEP_BATCHES 16
 
 /* Get a span with free slots of span class spc into the cache: from the
 ** central list under central[spc] alone, else fresh pages under the heap
@@ -404,7 +405,6 @@ static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes
         heap_safepoint(h);
         if (bytes > HEAP_MAX_SMALL_BYTES) {
             heap__sweep_credit(h, bytes);
-            heap__sweep_some(h, REFILL_SWEEP_SPANS);
             int rc;
             heap_ref_t r = alloc_large(h, nptrs, bytes, &collected, &rc);
             if (rc == REFILL_RETRY)
@@ -417,22 +417,22 @@ static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes
         heap__mcache_t *mc = &h->mcache[spc];
         if (mc->free_bits || mcache_next_word(h, mc))
             return mcache_take(h, mc, mc->free_bits, nptrs, bytes);
-        if (h->view.barrier_on) {
-            const heap__class_t *c = &heap__classes[spc >> 1];
-            heap__mark_assist_charge(h, (uint64_t)c->nelems * c->elem_bytes);
-        }
-        /* LAZY SWEEP: a refill sweeps some spans first (Go's proportional
-        ** sweep), which may put spans of its class on the list. */
+        /* A span's worth of allocation: the assist it costs while marking,
+        ** and the sweeping it owes while a lazy sweep runs (Go's
+        ** proportional sweep), which may also put spans of its class on
+        ** the list. */
         const heap__class_t *cl = &heap__classes[spc >> 1];
-        heap__sweep_credit(h, (uint64_t)cl->nelems * cl->elem_bytes);
-        if (heap__sweep_some(h, REFILL_SWEEP_SPANS)) {
-            /* Like Go's mcentral.cacheSpan: sweep on a while the class
-            ** has nothing swept, before the heap grows. */
-            for (int k = 0; k < 16 && __atomic_load_n(&h->hdr->central[spc].partial_head,
-                                                      __ATOMIC_RELAXED) == 0; k++) {
-                if (!heap__sweep_some(h, REFILL_SWEEP_SPANS))
-                    break;
-            }
+        uint64_t span_bytes = (uint64_t)cl->nelems * cl->elem_bytes;
+        if (h->view.barrier_on)
+            heap__mark_assist_charge(h, span_bytes);
+        heap__sweep_credit(h, span_bytes);
+        /* Like Go's mcentral.cacheSpan: while the class has nothing swept,
+        ** sweep on a while before the heap grows. */
+        for (int k = 0; k < REFILL_SWEEP_BATCHES &&
+                        __atomic_load_n(&h->hdr->central[spc].partial_head,
+                                        __ATOMIC_RELAXED) == 0; k++) {
+            if (!heap__sweep_some(h, REFILL_SWEEP_SPANS))
+                break;
         }
         int rc = refill(h, spc, &collected);
         if (rc < 0) {

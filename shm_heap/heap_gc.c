@@ -436,9 +436,8 @@ static uint64_t limit_goal_or_none(heap_t *h)
     return g == UINT64_MAX ? HEAP__PACER_NONE : g;
 }
 
-static uint64_t trigger_for(heap_t *h, uint64_t goal)
+static uint64_t concurrent_trigger(heap_t *h)
 {
-    (void)goal;
     return heap__pacer_trigger(&h->hdr->pacer, limit_goal_or_none(h), NULL);
 }
 
@@ -454,7 +453,7 @@ bool heap__over_trigger(heap_t *h, uint64_t more_bytes)
         if (goal == UINT64_MAX)
             return false;
         uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
-        return live + more_bytes > trigger_for(h, goal);
+        return live + more_bytes > concurrent_trigger(h);
     }
     uint64_t goal = __atomic_load_n(&hdr->goal_bytes, __ATOMIC_RELAXED);
     uint64_t live = __atomic_load_n(&hdr->heap_live_bytes, __ATOMIC_RELAXED);
@@ -1223,7 +1222,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (conc) {
         uint64_t procs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
         uint64_t heap_work = hdr->mark_scan_work + m.scan_work;
-        heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs, pre_bytes,
+        heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs,
+                              heap__atomic_load(&hdr->heap_live_bytes),
                               (int64_t)hdr->mark_assist_ns, (int64_t)hdr->mark_idle_ns,
                               (int64_t)heap_work, limit_goal_or_none(h));
         heap__pacer_reset_live(&hdr->pacer, live, heap_work, hdr->mark_stack_scan_bytes,
@@ -1292,18 +1292,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 #define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
 #define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
-#define ASSIST_FIXED_SHIFT 16
 
-/* The cycle's expected scan work: what the last one marked, stacks and
-** globals (Go's heapScan + stackScan + globalsScan estimate). */
-static uint64_t scan_work_expected(heap__hdr_t *hdr)
-{
-    return heap__atomic_load(&hdr->marked_bytes) + heap__atomic_load(&hdr->pacer_stack_bytes) +
-           heap__atomic_load(&hdr->pacer_globals_bytes);
-}
-
-/* Go's revise(): scan work left over heap left before the goal (1.1x the
-** goal once the heap is past it), as 16.16 fixed point. */
+/* Go's revise(): the pacer's assist ratio from the heap and the scan work
+** done so far (any process, while marking). */
 static void assist_revise(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1311,26 +1302,6 @@ static void assist_revise(heap_t *h)
                        heap__atomic_load(&hdr->heap_scan_bytes),
                        heap__atomic_load(&hdr->pacer_stack_bytes),
                        (int64_t)heap__atomic_load(&hdr->mark_scan_work), limit_goal_or_none(h));
-    double wpb_pacer = heap__pacer_assist_work_per_byte(&hdr->pacer);
-    if (wpb_pacer > 0) {
-        double f = wpb_pacer * (double)(1u << ASSIST_FIXED_SHIFT);
-        heap__atomic_store(&hdr->mark_assist_wpb, f > (double)UINT32_MAX ? UINT32_MAX : (uint64_t)f);
-        return;
-    }
-    uint64_t expected = scan_work_expected(hdr);
-    uint64_t done = heap__atomic_load(&hdr->mark_scan_work);
-    uint64_t work_left = expected > done ? expected - done : expected / 10 + 1;
-    uint64_t goal = heap__goal_bytes(h);
-    uint64_t live = heap__atomic_load(&hdr->heap_live_bytes);
-    if (goal == UINT64_MAX)
-        goal = live * 2 + HEAP_MIN_GOAL_BYTES;
-    if (live + (goal >> 5) > goal)
-        goal += goal / 10;
-    uint64_t heap_left = goal > live ? goal - live : HEAP__PAGE_BYTES;
-    if (heap_left < HEAP__PAGE_BYTES)
-        heap_left = HEAP__PAGE_BYTES;
-    unsigned __int128 wpb = ((unsigned __int128)work_left << ASSIST_FIXED_SHIFT) / heap_left;
-    heap__atomic_store(&hdr->mark_assist_wpb, wpb > UINT32_MAX ? UINT32_MAX : (uint64_t)wpb);
 }
 
 /* Mark work from this process's grey queue for at most max_work scan
@@ -1477,7 +1448,7 @@ static void mark_poll(heap_t *h)
         uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
         h->mark_bg_ns += t1 - now;
         __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&hdr->mark_bg_credit, (int64_t)work, __ATOMIC_RELAXED);
+        heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
         now = t1;
     }
     mark_maybe_terminate(h, now);
@@ -1490,20 +1461,11 @@ void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
         h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED))
         return;
     assist_revise(h);
-    uint64_t wpb = heap__atomic_load(&hdr->mark_assist_wpb);
-    h->assist_debt += (int64_t)((bytes * wpb) >> ASSIST_FIXED_SHIFT);
+    h->assist_debt += (int64_t)((double)bytes * heap__pacer_assist_work_per_byte(&hdr->pacer));
     if (h->assist_debt <= 0)
         return;
     /* Steal background credit first (Go's bgScanCredit). */
-    int64_t credit = __atomic_load_n(&hdr->mark_bg_credit, __ATOMIC_RELAXED);
-    while (credit > 0) {
-        int64_t take = credit < h->assist_debt ? credit : h->assist_debt;
-        if (__atomic_compare_exchange_n(&hdr->mark_bg_credit, &credit, credit - take, true,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            h->assist_debt -= take;
-            break;
-        }
-    }
+    h->assist_debt -= heap__pacer_credit_take(&hdr->pacer, h->assist_debt);
     if (h->assist_debt <= 0 || h->mark_len == 0)
         return;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
@@ -1569,33 +1531,31 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_stop_ns = stop_ns;
     hdr->mark_heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
     hdr->mark_live_at_start = heap__atomic_load(&hdr->heap_live_bytes);
-    hdr->mark_trigger_bytes = trigger_for(h, 0);
+    hdr->mark_trigger_bytes = concurrent_trigger(h);
     total_alloc(h, &hdr->mark_alloc_bytes0, &hdr->mark_alloc_objects0);
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
     hdr->mark_stack_scan_bytes = 0;
-    hdr->mark_bg_credit = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->mark_cycle, cycle, __ATOMIC_RELEASE);
     uint32_t procs = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
         procs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
-    heap__pacer_start_cycle(&hdr->pacer, (int64_t)t_request, procs ? (int32_t)procs : 1,
+    if (procs == 0)
+        procs = 1;
+    /* start_cycle zeroes the background credit and revises. */
+    heap__pacer_start_cycle(&hdr->pacer, (int64_t)t_request, (int32_t)procs,
                             limit_goal_or_none(h), heap__atomic_load(&hdr->heap_live_bytes),
                             heap__atomic_load(&hdr->heap_scan_bytes),
                             heap__atomic_load(&hdr->pacer_stack_bytes), false);
-    assist_revise(h);
     __atomic_store_n(&hdr->gc_phase, HEAP__GC_CONC_MARK, __ATOMIC_RELEASE);
     __atomic_or_fetch(&hdr->poll, HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
     heap__fault(h, HEAP__FP_MARK_START);
     uint64_t pause = heap__now_ns(CLOCK_MONOTONIC) - t_request;
     hdr->mark_pause_ns = pause;
-    uint32_t nprocs = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
-        nprocs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
     heap__atomic_store(&hdr->gc_cpu_total_ns,
-                       heap__atomic_load(&hdr->gc_cpu_total_ns) + pause * (nprocs ? nprocs : 1));
+                       heap__atomic_load(&hdr->gc_cpu_total_ns) + pause * procs);
     heap__unlock_world(h);
     heap__world_start(h);
     if (h->entered)
@@ -1661,23 +1621,18 @@ int heap__collect(heap_t *h, int why)
     __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                        __ATOMIC_RELAXED);
     mark_counters_flush(h);
-    /* Wait for the others' grey queues by stopping them (each scans what
-    ** it has as it stops). */
-    for (;;) {
-        heap__world_stop(h, &t_request, &stop_ns);
-        if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_ACQUIRE) != HEAP__GC_CONC_MARK) {
-            heap__world_start(h);   /* another process ended it */
-            heap__mark_join(h);
-            return 0;
-        }
+    /* End it: stopping the others makes each scan what it has grey. */
+    heap__world_stop(h, &t_request, &stop_ns);
+    if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_ACQUIRE) == HEAP__GC_CONC_MARK)
         run_cycle(h, why, t_request, stop_ns);
-        heap__mark_join(h);
-        /* runtime.GC() also sweeps everything before it returns. */
-        heap__lock(h);
-        heap__sweep_finish_locked(h, false);
-        heap__unlock(h);
-        return 0;
-    }
+    else
+        heap__world_start(h);   /* another process ended it */
+    heap__mark_join(h);
+    /* runtime.GC() also sweeps everything before it returns. */
+    heap__lock(h);
+    heap__sweep_finish_locked(h, false);
+    heap__unlock(h);
+    return 0;
 }
 
 static int collect_here(heap_t *h)

@@ -523,8 +523,6 @@ typedef struct heap__hdr {
     uint64_t mark_bg_ns;             /* CPU time of the fractional (background) worker */
     uint64_t mark_idle_ns;           /* CPU time marking while idle */
     uint64_t mark_stack_scan_bytes;  /* stack slots scanned, in bytes */
-    uint64_t mark_assist_wpb;        /* assist work per byte allocated, 16.16 fixed point */
-    int64_t mark_bg_credit;          /* scan work done by background workers, not yet used */
     uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
     uint64_t heap_scan_bytes;        /* Go's heapScan: scannable bytes handed out since the
                                      ** last cycle's end, plus what it scanned */
