@@ -244,6 +244,9 @@ void heap__become_running(heap_t *h)
 static void mark_poll(heap_t *h);
 static void mark_flush(heap_t *h);
 
+/* A safepoint with something to do: stop for another process's stop of
+** the world, or (every MARK_POLL_EVERY polls, counted by heap__park) the
+** background mark worker or sweeper. */
 static void park_here(heap_t *h)
 {
     uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
@@ -251,7 +254,7 @@ static void park_here(heap_t *h)
         if (h->entered && owner == 0) {
             if (h->view.barrier_on)
                 mark_poll(h);
-            else if (++h->mark_polls % MARK_POLL_EVERY == 0)
+            else
                 heap__sweep_some(h, SWEEP_POLL_SPANS);   /* the background sweeper */
         }
         return;
@@ -1429,8 +1432,6 @@ static void mark_maybe_terminate(heap_t *h, uint64_t now)
 ** end of the mark. */
 static void mark_poll(heap_t *h)
 {
-    if (++h->mark_polls % MARK_POLL_EVERY != 0)
-        return;
     heap__hdr_t *hdr = h->hdr;
     if (__atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK ||
         h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED))
@@ -1723,6 +1724,13 @@ static void collect_thunk(void *p)
 
 void heap__park(heap_t *h)
 {
+    /* Most polls while a mark or a sweep runs have nothing to do: count
+    ** them here, on the caller's stack, before switching stacks. */
+    uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
+    if (owner == 0 || owner == (uint32_t)h->pid || !h->entered) {
+        if (!h->entered || owner != 0 || ++h->mark_polls % MARK_POLL_EVERY != 0)
+            return;
+    }
     if (heap__off_system_stack(h))
         heap__systemstack(h, park_thunk, h);
     else
