@@ -112,7 +112,8 @@ wait_for "the churn task running (3)" churn_running
 kill -9 "$run"
 wait "$run" 2>/dev/null
 wait_for "its workers said they abandoned the task" \
-    grep -q "interrupted after .*the run's process is gone" "$T/run.err"
+    grep -q "interrupted after .*the run's process is gone" "$T/run.err" ||
+    sed 's/^/    run.err: /' "$T/run.err"
 wait_for "its workers left no heap behind" no_segments_left
 expect_eq "runs says interrupted" \
     "$("$HEAPSIM" runs --db "$db" --json | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')" interrupted
