@@ -39,6 +39,7 @@
 #include <zmq.h>
 
 #include "base/clock.h"
+#include "base/proc.h"
 #include "gctrace/gctrace.h"
 #include "kernels/kernels.h"
 #include "keys/keys.h"
@@ -973,7 +974,12 @@ static int serve_session(worker_t *w)
             /* Cut short at a safepoint: handed back (a lost attempt, queued
             ** again) when the coordinator can still hear it -- not when it
             ** is gone, nor when it was our parent (`heapsim run`) and died. */
-            bool orphan = w->opts->exit_with_parent && getppid() != w->parent;
+            /* The parent-death signal comes when the thread that forked
+            ** us exits; while the rest of a SIGKILLed `heapsim run` is
+            ** still exiting, getppid() names it yet, but its main thread
+            ** is already a zombie. */
+            bool orphan = w->opts->exit_with_parent &&
+                          (getppid() != w->parent || proc_started_ticks(w->parent) < 0);
             bool lost = orphan || coordinator_lost(w);
             free(batch);
             if (!lost) {
