@@ -1225,8 +1225,10 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (conc) {
         uint64_t procs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
         uint64_t heap_work = hdr->mark_scan_work + m.scan_work;
+        /* heapLive at the end of the mark (hdr->heap_live_bytes was reset
+        ** to the marked heap above): what cons/mark learns from. */
         heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs,
-                              heap__atomic_load(&hdr->heap_live_bytes),
+                              (uint64_t)c->heap_live_end_bytes,
                               (int64_t)hdr->mark_assist_ns, (int64_t)hdr->mark_idle_ns,
                               (int64_t)heap_work, limit_goal_or_none(h));
         heap__pacer_reset_live(&hdr->pacer, live, heap_work, hdr->mark_stack_scan_bytes,
@@ -1326,6 +1328,11 @@ static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns)
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
     h->mark_scan_work += m.scan_work;
+    /* Published at once, as Go flushes gcWork's scan work every
+    ** gcCreditSlack bytes: revise() must see the work done so far, or the
+    ** assist ratio stays at its start-of-cycle value while the heap left
+    ** shrinks, assists overpay, and the mark ends early. */
+    mark_counters_flush(h);
     if (h->mark_overflow) {
         __atomic_store_n(&h->hdr->mark_overflow, 1, __ATOMIC_RELAXED);
         h->mark_overflow = false;
