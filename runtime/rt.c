@@ -232,7 +232,7 @@ static void hook_safepoint(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
     rt__publish_stacks(rt);
-    heap_safepoint(rt->heap);
+    heap_schedpoint(rt->heap);   /* the scheduler is switching goroutines */
     sched_stacks_gc(s);
     rt->gc_seen++;
     if (rt->snap_fn && rt->snap_every && rt->gc_seen >= rt->snap_next)

@@ -185,6 +185,13 @@ static inline void heap_safepoint(heap_t *h)
         heap__safepoint_slow(h);
 }
 
+/* A safepoint that is also a scheduling point: the caller's scheduler is
+** switching goroutines (Go's schedule()). Only here does the background
+** mark worker take its share of the CPU, as Go's fractional worker runs
+** only when schedule() picks it: a goroutine that runs without switching
+** pays for the mark by its assists alone. */
+void heap_schedpoint(heap_t *h);
+
 /* ---- Interrupting this process at its next safepoint ------------------
 ** heap_interrupt() makes this attachment's next safepoint poll (the
 ** heap_safepoint() above, heap_alloc's) call the interrupt hook, in the

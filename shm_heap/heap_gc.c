@@ -1433,10 +1433,13 @@ static void mark_maybe_terminate(heap_t *h, uint64_t now)
     mark_terminate(h);
 }
 
-/* A safepoint during a concurrent mark: the fractional background worker
-** (25 % of this process's time since it joined, Go's
-** gcBackgroundUtilization with one P per process) and the check for the
-** end of the mark. */
+/* A safepoint during a concurrent mark: the check for the end of the
+** mark, and at a scheduling point (heap_schedpoint) the fractional
+** background worker (25 % of this process's time since it joined, Go's
+** gcBackgroundUtilization with one P per process). Go's fractional worker
+** runs only when schedule() picks it (findRunnableGCWorker), never in the
+** middle of a running goroutine: a kernel's own safepoints (Go's
+** preemption checks) do not run it. */
 static void mark_poll(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1449,7 +1452,7 @@ static void mark_poll(heap_t *h)
     if (frac <= 0)
         frac = HEAP__PACER_BG_UTILIZATION;
     uint64_t share = (uint64_t)((double)elapsed * frac);
-    if (h->mark_len && h->mark_bg_ns < share) {
+    if (h->at_schedpoint && h->mark_len && h->mark_bg_ns < share) {
         uint64_t owed = share - h->mark_bg_ns;
         uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
         uint64_t work = mark_work(h, UINT64_MAX, now + slice);
@@ -1729,13 +1732,26 @@ static void collect_thunk(void *p)
     c->rc = collect_here(c->h);
 }
 
+void heap_schedpoint(heap_t *h)
+{
+    h->at_schedpoint = true;
+    heap_safepoint(h);
+    h->at_schedpoint = false;
+}
+
 void heap__park(heap_t *h)
 {
     /* Most polls while a mark or a sweep runs have nothing to do: count
     ** them here, on the caller's stack, before switching stacks. */
     uint32_t owner = __atomic_load_n(&h->hdr->stw, __ATOMIC_SEQ_CST);
     if (owner == 0 || owner == (uint32_t)h->pid || !h->entered) {
-        if (!h->entered || owner != 0 || ++h->mark_polls % MARK_POLL_EVERY != 0)
+        if (!h->entered || owner != 0)
+            return;
+        /* A scheduling point with grey work here: the background worker
+        ** may be owed its share (mark_poll); every one is checked, since
+        ** a goroutine that runs alone may switch only when preempted. */
+        bool bg_due = h->at_schedpoint && h->mark_len && h->view.barrier_on;
+        if (!bg_due && ++h->mark_polls % MARK_POLL_EVERY != 0)
             return;
     }
     if (heap__off_system_stack(h))

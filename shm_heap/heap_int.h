@@ -760,6 +760,7 @@ struct heap {
     uint64_t mark_bg_ns;            /* its background worker's time so far */
     int64_t assist_debt;            /* scan work owed (> 0) or credit (< 0) */
     uint32_t mark_polls;
+    bool at_schedpoint;             /* the poll is heap_schedpoint()'s */
     uint64_t term_check_ns;         /* last time a termination check failed */
 
     int fd;

@@ -13,6 +13,8 @@
 **    was allocated during the mark. Given the marked heap instead, which
 **    is below the trigger, the pacer learns nothing and cons/mark stays at
 **    0: no runway, and every trigger at 0.95 of the way to the goal.
+** 3. The background mark worker runs at scheduling points only
+**    (heap_schedpoint), not at every safepoint poll.
 */
 #include "shm_heap/heap_int.h"
 #include "shm_heap/heap_testutil.h"
@@ -77,6 +79,21 @@ int main(void)
     uint64_t seen = heap__atomic_load(&hdr->mark_scan_work);
     CHECK_MSG(seen >= done, "the pacer sees %llu B of scan work while %llu B are done",
               (unsigned long long)seen, (unsigned long long)done);
+
+    /* 3. The background worker takes its share only at a scheduling
+    ** point (Go's fractional worker runs when schedule() picks it): a
+    ** kernel's own safepoints, however many, leave the grey work to the
+    ** assists; the next goroutine switch runs it. */
+    REQUIRE(h->mark_len > 0);
+    for (int k = 0; k < 64; k++)
+        heap_safepoint(h);
+    CHECK_MSG(heap__atomic_load(&hdr->mark_bg_ns) == 0,
+              "the background worker ran %llu ns at plain safepoints",
+              (unsigned long long)heap__atomic_load(&hdr->mark_bg_ns));
+    heap_schedpoint(h);
+    CHECK_MSG(heap__atomic_load(&hdr->mark_bg_ns) > 0 || !heap__mark_running(h),
+              "no background work at a scheduling point with grey work");
+    REQUIRE(heap__mark_running(h));
 
     /* 2. Allocate past the trigger while the mark runs (a test process
     ** never reaches a safepoint here, so the mark does not end by itself),
