@@ -314,6 +314,12 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
         return NULL;
     rt->sched = s;
     rt->heap = h;
+    /* The runtime's globals, as roots the collector scans (all nil: the
+    ** runtime's own heap objects are not modelled). */
+    if (!heap_globals(h, RT__RUNTIME_GLOBALS_BYTES / sizeof(heap_ref_t))) {
+        free(rt);
+        return NULL;
+    }
     rt->seed = seed;
     rt->rng = seed;
     rt->live.next = rt->live.prev = &rt->live;

@@ -200,6 +200,11 @@ static void runtime_objects_main(rt_t *rt, void *arg)
     CHECK(heap_collect(rt_heap(rt)) == 0);
     heap_stats_read(rt_heap(rt), &st);
     CHECK(st.heap_live_bytes >= OBJ_N * (392 + 16 + 88));
+    /* The runtime's own globals are in the cycle's globals term. */
+    heap_gc_cycle_t cyc[64];
+    int ncyc = heap_gc_history(rt_heap(rt), 0, cyc, 64);
+    REQUIRE(ncyc > 0);
+    CHECK_INT(cyc[ncyc - 1].fields.globals_bytes, 200336);   /* go1.19 runtime: rt_int.h */
     /* The collection scanned their stacks: the next allocation reports
     ** what Go's goal counts, their depths, to the heap. */
     sched_stats_t ss;
