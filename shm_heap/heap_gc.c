@@ -699,7 +699,8 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
         if (r->slots[i])
             grey(m, r->slots[i]);
     }
-    m->root_slots += n;
+    if (kind != HEAP__GLOBALS_MAGIC)
+        m->root_slots += n;   /* stack scan work (globals are the pacer's apart) */
     m->scan_work += n * sizeof(heap_ref_t);
     if (!m->conc)
         drain(m);
@@ -1388,6 +1389,10 @@ void heap__mark_join(heap_t *h)
         h->mark_live_bytes += m.live_bytes;
         h->mark_live_objects += m.live_objects;
         h->mark_scan_work += m.scan_work;
+        /* Go's root jobs (stacks, data and bss) are mark work like any
+        ** other: the assist that does them is paid by them, and what is
+        ** left over is its credit. Here the process does its own at once. */
+        h->assist_debt -= (int64_t)m.scan_work;
         __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
         __atomic_store_n(&h->proc->scanned_cycle, cycle, __ATOMIC_RELEASE);

@@ -15,6 +15,8 @@
 **    0: no runway, and every trigger at 0.95 of the way to the goal.
 ** 3. The background mark worker runs at scheduling points only
 **    (heap_schedpoint), not at every safepoint poll.
+** 4. Globals count once, as the goal's globals, not as stack scan too.
+** 5. A process's root scan as it joins the mark pays its first assists.
 */
 #include "shm_heap/heap_int.h"
 #include "shm_heap/heap_testutil.h"
@@ -24,6 +26,7 @@
 
 #define LIVE_OBJECTS 20000   /* the live set: 20,000 objects of 256 B */
 #define LIVE_BYTES 256
+#define GLOBAL_SLOTS 4096u
 
 int main(void)
 {
@@ -40,6 +43,8 @@ int main(void)
     heap__hdr_t *hdr = h->hdr;
 
     /* A live set held by one array of references, as the churn kernel's. */
+    /* Globals, as the runtime registers its own (all nil). */
+    REQUIRE(heap_globals(h, GLOBAL_SLOTS) != NULL);
     heap_roots_t *rs = heap_roots_new(h, 1);
     REQUIRE(rs != NULL);
     heap_ref_t *root = heap_roots_push(rs, 1);
@@ -52,6 +57,12 @@ int main(void)
         heap_write_ref(h, *root, i, o);
     }
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    /* 4. Globals are the goal's globals term, not part of its stacks. */
+    CHECK_MSG(heap__atomic_load(&hdr->pacer.globals_scan_bytes) == GLOBAL_SLOTS * 8,
+              "globals %llu B", (unsigned long long)heap__atomic_load(&hdr->pacer.globals_scan_bytes));
+    CHECK_MSG(heap__atomic_load(&hdr->pacer.last_stack_scan_bytes) < GLOBAL_SLOTS * 8,
+              "stack scan %llu B counts the globals",
+              (unsigned long long)heap__atomic_load(&hdr->pacer.last_stack_scan_bytes));
     uint64_t marked = heap__atomic_load(&hdr->pacer.heap_marked_bytes);
     REQUIRE_MSG(marked >= (uint64_t)LIVE_OBJECTS * LIVE_BYTES, "marked %llu B",
                 (unsigned long long)marked);
@@ -74,6 +85,12 @@ int main(void)
     /* 1. Scan work done by this process is the pacer's at once. */
     REQUIRE_RC(heap__mark_begin(h), 0, heap_strerror);
     REQUIRE(heap__mark_running(h));
+    /* 5. The roots this process scanned as it joined (its globals among
+    ** them) are mark work it is paid for, as Go's root jobs pay the
+    ** assist that does them: credit against its first assists. */
+    CHECK_MSG(h->assist_debt <= -(int64_t)(GLOBAL_SLOTS * 8),
+              "assist debt %lld after scanning %u global slots", (long long)h->assist_debt,
+              GLOBAL_SLOTS);
     uint64_t done = heap__mark_step(h, 64 << 10);
     CHECK_MSG(done > 0, "a mark step did no work");
     uint64_t seen = heap__atomic_load(&hdr->mark_scan_work);
