@@ -54,7 +54,7 @@
     X(heap_end_bytes,   INT,  "heap in use when it ended")                              \
     X(heap_live_bytes,  INT,  "bytes marked live")                                      \
     X(heap_goal_bytes,  INT,  "goal set for the next collection")                       \
-    X(stack_bytes,      INT,  "goroutine stacks scanned")                               \
+    X(stack_bytes,      INT,  "goroutine stacks scanned (Go's lastStackScan)")          \
     X(globals_bytes,    INT,  "globals scanned")                                        \
     X(objects_live,     INT,  "objects marked live")                                    \
     X(objects_freed,    INT,  "objects swept")                                          \
@@ -66,7 +66,8 @@
     X(heap_trigger_bytes, INT, "heap_live at which the cycle was to start")             \
     X(heap_live_start_bytes, INT, "heap_live when the cycle started (gctrace heap0)")   \
     X(heap_live_end_bytes, INT, "heap_live when marking ended (gctrace heap1)")         \
-    X(concurrent,       INT,  "1 if the concurrent collector ran it, 0 if stop-the-world")
+    X(concurrent,       INT,  "1 if the concurrent collector ran it, 0 if stop-the-world") \
+    X(max_stack_bytes,  INT,  "stack space in use (Go's maxStackScan; gctrace's MB stacks)")
 
 #define GC_FIELDS_CTYPE_INT int64_t
 #define GC_FIELDS_CTYPE_REAL double

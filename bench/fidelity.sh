@@ -88,6 +88,12 @@
 #                      the heap was told, meant to be the depths its last
 #                      cycle scanned); Go: gcpacertrace's stack scan work
 #                      (lastStackScan for the next goal).
+#   MB stacks (gctrace), max: the largest "N MB stacks" of any cycle's
+#                      gctrace line, forced ones included: Go 1.19 prints
+#                      maxStackScan there, the stack space its goroutines
+#                      hold; heapsim: gc_cycles.max_stack_bytes >> 20 (the
+#                      same figure, as its gctrace prints it), and the exact
+#                      bytes on a row of its own.
 #   stack bytes per goroutine (stacks): heapsim's metric
 #                      stack_bytes_per_goroutine, the growth of its
 #                      Go-modelled StackInuse (2 KiB stacks doubled as Go
@@ -187,6 +193,14 @@ go_paced() {
         printf "%s %s %s %s\n", nm ? (marked / nm < 1048576 ? "<1MiB" : sprintf("%.0f", marked / nm)) : "-",
             ng ? sprintf("%.0f", goal / ng) : "-", ng ? sprintf("%.2f", ratio / ng) : "-",
             ng ? sprintf("%.0f", stack) : "-" }' "$1"
+}
+
+# go_mb_stacks FILE: the largest "N MB stacks" of Go's gctrace lines in
+# FILE (every cycle, forced ones included), empty when there is none.
+go_mb_stacks() {
+    awk '/^gc [0-9]+ @/ && match($0, /, [0-9]+ MB stacks,/) {
+        v = substr($0, RSTART + 2, RLENGTH - 13) + 0; n++; if (v > max) max = v }
+        END { if (n) print max + 0 }' "$1"
 }
 
 # point_yaml FILE NAME N TASK_JSON PARAMS KERNEL GOGC: the scenario of one
@@ -328,6 +342,12 @@ point() {
     row "heap goal per paced cycle (B)" "$(cut -d' ' -f2 <<<"$hp")" "$(cut -d' ' -f2 <<<"$gp")"
     row "  Go: heap at trigger / goal" "" "$(cut -d' ' -f3 <<<"$gp")"
     row "stack term of the goal, max (B)" "$(cut -d' ' -f4 <<<"$hp")" "$(cut -d' ' -f4 <<<"$gp")"
+    local hms=""
+    [ "$rc" = 0 ] && hms=$(sqlite3 "$db" "select max(max_stack_bytes) from gc_cycles
+            where task_id = ${tid:-0}" 2>/dev/null)
+    row "MB stacks (gctrace), max" "$( [ -n "$hms" ] && echo $((hms >> 20)))" \
+        "$( [ "$gorc" = 0 ] && go_mb_stacks "$work/point-$n.go.err")"
+    row "  heapsim's max_stack_bytes, max (B)" "$hms" ""
     case "$kernel" in
     stacks)
         row "stack B/goroutine (model/StackInuse)" "$(m stack_bytes_per_goroutine)" "$(g stack_bytes_per_goroutine)"

@@ -79,6 +79,6 @@ int gctrace_format(const gc_fields_t *f, char *buf, size_t size)
                     gctrace_format_ms((int64_t)(term * procs), u4, sizeof u4),
                     heap0 >> 20, heap1 >> 20,
                     nonneg(f->heap_live_bytes) >> 20, nonneg(f->heap_goal_bytes) >> 20,
-                    nonneg(f->stack_bytes) >> 20, nonneg(f->globals_bytes) >> 20, procs,
+                    nonneg(f->max_stack_bytes) >> 20, nonneg(f->globals_bytes) >> 20, procs,
                     f->forced ? " (forced)" : "");
 }

@@ -33,7 +33,11 @@
 **                twice (nothing is allocated while the world is stopped),
 **                heap_live_bytes for a stop-the-world one
 **   # MB goal    heap_goal_bytes
-**   # MB stacks  stack_bytes;   # MB globals  globals_bytes
+**   # MB stacks  max_stack_bytes: the stack space in use (Go's
+**                maxStackScan), not stack_bytes, the stack scanned
+**                (lastStackScan), which the goal counts and gctrace
+**                does not print
+**   # MB globals globals_bytes
 **   # P          nprocs (processes attached: heapsim's Ps)
 **
 ** The module is pure: it formats, it does not print.

@@ -171,12 +171,15 @@ static void test_known_line(void)
         .mark_cpu_ns = 9876543,
         .heap_start_bytes = (4 << 20) + 12345, .heap_end_bytes = 3 << 20,
         .heap_live_bytes = (2 << 20) + 1, .heap_goal_bytes = (5 << 20) - 1,
-        .stack_bytes = 3 << 20, .globals_bytes = 1 << 19,
+        .stack_bytes = 3 << 20, .max_stack_bytes = (7 << 20) + 4096,
+        .globals_bytes = 1 << 19,
     };
     char buf[GCTRACE_LINE_MAX];
     int n = gctrace_format(&f, buf, sizeof buf);
+    /* MB stacks is the stack space in use (maxStackScan), not the 3 MB
+    ** scanned (lastStackScan), as mgc.go prints it. */
     CHECK_STR(buf, "gc 12 @1.185s 31%: 0.021+10+0.006 ms clock, 0.042+0/9.8/0+0.012 ms cpu, "
-                   "4->4->2 MB, 4 MB goal, 3 MB stacks, 0 MB globals, 2 P");
+                   "4->4->2 MB, 4 MB goal, 7 MB stacks, 0 MB globals, 2 P");
     CHECK_INT(n, (int)strlen(buf));
     f.forced = 1;
     gctrace_format(&f, buf, sizeof buf);
@@ -238,6 +241,7 @@ static void test_random_lines_field_by_field(void)
         f.heap_live_bytes = (int64_t)(splitmix64_next(&rng) % (span << 10));
         f.heap_goal_bytes = (int64_t)(splitmix64_next(&rng) % (span << 10));
         f.stack_bytes = (int64_t)(splitmix64_next(&rng) % (span << 10));
+        f.max_stack_bytes = (int64_t)(splitmix64_next(&rng) % (span << 10));
         f.globals_bytes = (int64_t)(splitmix64_next(&rng) % (span << 10));
 
         char buf[GCTRACE_LINE_MAX];
@@ -261,7 +265,7 @@ static void test_random_lines_field_by_field(void)
         CHECK_UINT(l.mb_end, (uint64_t)f.heap_start_bytes >> 20);
         CHECK_UINT(l.mb_live, (uint64_t)f.heap_live_bytes >> 20);
         CHECK_UINT(l.mb_goal, (uint64_t)f.heap_goal_bytes >> 20);
-        CHECK_UINT(l.mb_stacks, (uint64_t)f.stack_bytes >> 20);
+        CHECK_UINT(l.mb_stacks, (uint64_t)f.max_stack_bytes >> 20);
         CHECK_UINT(l.mb_globals, (uint64_t)f.globals_bytes >> 20);
         CHECK_UINT(l.procs, procs);
         CHECK(l.forced == (f.forced != 0));

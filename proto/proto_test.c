@@ -459,6 +459,64 @@ static void test_gc_wire_unchanged(void)
     free(buf);
 }
 
+/* A frame's value under key `name` as an unsigned integer, or -1. */
+static int64_t frame_uint(const msgpack_object_map *map, const char *name)
+{
+    for (uint32_t k = 0; k < map->size; k++)
+        if (map->ptr[k].key.type == MSGPACK_OBJECT_STR &&
+            map->ptr[k].key.via.str.size == strlen(name) &&
+            memcmp(map->ptr[k].key.via.str.ptr, name, strlen(name)) == 0 &&
+            map->ptr[k].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return (int64_t)map->ptr[k].val.via.u64;
+    return -1;
+}
+
+/* Both stack figures travel, each under its own key: stack_bytes (the
+** stack scanned, lastStackScan) and max_stack_bytes (the stack space in
+** use, maxStackScan, gctrace's MB stacks); a frame from a worker before
+** max_stack_bytes decodes with it 0. */
+static void test_gc_stack_figures(void)
+{
+    proto_msg_t g = {.type = PROTO_GC}, out;
+    char *buf, err[256];
+    size_t len, off = 0;
+    msgpack_unpacked up;
+
+    strcpy(g.u.gc.worker, "w");
+    strcpy(g.u.gc.heap, "h");
+    g.u.gc.fields.cycle = 3;
+    g.u.gc.fields.stack_bytes = 300000;
+    g.u.gc.fields.max_stack_bytes = 41943040;
+    REQUIRE(proto_encode(&g, &buf, &len) == 0);
+    msgpack_unpacked_init(&up);
+    REQUIRE(msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS);
+    REQUIRE(up.data.type == MSGPACK_OBJECT_MAP);
+    const msgpack_object_map *map = &up.data.via.map;
+    CHECK_INT(frame_uint(map, "stack_bytes"), 300000);
+    CHECK_INT(frame_uint(map, "max_stack_bytes"), 41943040);
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+    CHECK_INT(out.u.gc.fields.stack_bytes, 300000);
+    CHECK_INT(out.u.gc.fields.max_stack_bytes, 41943040);
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, map->size - 1);
+    for (uint32_t k = 0; k < map->size; k++) {
+        if (frame_uint(&(msgpack_object_map){1, &map->ptr[k]}, "max_stack_bytes") >= 0)
+            continue;
+        msgpack_pack_object(&pk, map->ptr[k].key);
+        msgpack_pack_object(&pk, map->ptr[k].val);
+    }
+    CHECK_MSG(proto_decode(sb.data, sb.size, &out, err, sizeof err) == 0, "%s", err);
+    CHECK_INT(out.u.gc.fields.stack_bytes, 300000);
+    CHECK_INT(out.u.gc.fields.max_stack_bytes, 0);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_unpacked_destroy(&up);
+    free(buf);
+}
+
 /* The frame holds one key per field of the list, of the field's type, and
 ** a frame without any one of them is refused naming it. */
 static void test_gc_keys(void)
@@ -706,6 +764,7 @@ int main(void)
     test_gc_every_field();
     test_gc_wire_unchanged();
     test_gc_keys();
+    test_gc_stack_figures();
     test_malformed();
     test_fuzz();
     if (testrun_exit_status("proto_test") != 0)

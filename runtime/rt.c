@@ -337,6 +337,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     heap_set_interrupt_hook(h, hook_interrupt, rt);
     sched_stats_read(s, &rt->sched0);
     rt->stack_published = UINT64_MAX;   /* the first check reports */
+    rt->stack_inuse_published = UINT64_MAX;
     return rt;
 }
 

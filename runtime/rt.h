@@ -34,11 +34,12 @@ typedef struct rt_metric {
 ** Installs the scheduler hooks and the heap's GC hook (the caller's own GC
 ** hook goes through rt_set_gc_hook while the rt_t lives). NULL on -ENOMEM.
 **
-** Stacks: what this process reports to the heap as its stack bytes
-** (heap_set_stack_bytes) is what Go 1.19's GC goal counts, the stack its
-** last cycle scanned (sched.h: stack_scan_bytes; StackInuse, the Go-sized
-** stacks, is the scheduler's stack_inuse_bytes), updated before this
-** process can collect and at every stop of the world; after each GC cycle,
+** Stacks: this process reports to the heap (heap_set_stack_bytes) the two
+** stack figures of Go 1.19's pacer: what its GC goal counts, the stack its
+** last cycle scanned (lastStackScan; sched.h: stack_scan_bytes), and the
+** stack space in use (maxStackScan, gctrace's MB stacks: StackInuse, the
+** Go-sized stacks, the scheduler's stack_inuse_bytes), both updated before
+** this process can collect and at every stop of the world; after each GC cycle,
 ** in the collecting process (from the GC hook) and in the others (at
 ** their stop), the scheduler's sched_stacks_gc() runs. */
 rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);

@@ -112,7 +112,8 @@ struct rt {
     struct rt_start *free_starts;   /* rt_go's records, recycled */
     void **start_slabs;         /* every slab of them, for rt_destroy */
     size_t nstart_slabs, start_slabs_cap;
-    uint64_t stack_published;   /* last heap_set_stack_bytes() */
+    uint64_t stack_published;   /* last heap_set_stack_bytes(): scan bytes */
+    uint64_t stack_inuse_published;   /* ... and stack space in use */
     sched_stats_t sched0;       /* the scheduler's stats at rt_new */
     heap_roots_t **allgs;       /* root stacks of g record slots, all pushed */
     size_t nallgs, allgs_cap;
@@ -164,16 +165,20 @@ static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
     return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
 }
 
-/* Report to the heap, if it changed since the last report, the stack
-** bytes Go 1.19's GC goal counts: lastStackScan, the depths its last cycle
-** scanned (sched.h), not StackInuse. Before anything that may collect. */
+/* Report to the heap, if either changed since the last report, the two
+** stack figures of Go 1.19's pacer: lastStackScan, the depths its last
+** cycle scanned (sched.h), which the GC goal counts, and maxStackScan, the
+** stack space the goroutines hold (the scheduler's StackInuse), which
+** gctrace prints. Before anything that may collect. */
 static inline void rt__publish_stacks(rt_t *rt)
 {
-    uint64_t bytes = sched_stack_scan_bytes(rt->sched);
+    uint64_t scan = sched_stack_scan_bytes(rt->sched);
+    uint64_t inuse = sched_stack_inuse_bytes(rt->sched);
 
-    if (bytes != rt->stack_published) {
-        rt->stack_published = bytes;
-        heap_set_stack_bytes(rt->heap, bytes);
+    if (scan != rt->stack_published || inuse != rt->stack_inuse_published) {
+        rt->stack_published = scan;
+        rt->stack_inuse_published = inuse;
+        heap_set_stack_bytes(rt->heap, scan, inuse);
     }
 }
 

@@ -214,6 +214,20 @@ static void runtime_objects_main(rt_t *rt, void *arg)
     rt_alloc(rt, 0, 8);
     heap_stats_read(rt_heap(rt), &st);
     CHECK_INT(st.stack_bytes, ss.stack_scan_bytes);
+    /* Beside it, the stack space in use (maxStackScan, gctrace's MB
+    ** stacks): every goroutine's Go-sized stack, 2 KiB at least. */
+    CHECK_INT(st.max_stack_bytes, ss.stack_inuse_bytes);
+    CHECK(st.max_stack_bytes >= (OBJ_N + 1) * 2048);
+    /* A cycle records both as the process reported them at its stop: the
+    ** space in use is at least what the last cycle scanned. */
+    CHECK(heap_collect(rt_heap(rt)) == 0);
+    ncyc = heap_gc_history(rt_heap(rt), 0, cyc, 64);
+    REQUIRE(ncyc > 0);
+    CHECK_INT(cyc[ncyc - 1].fields.stack_bytes, ss.stack_scan_bytes);
+    CHECK_INT(cyc[ncyc - 1].fields.max_stack_bytes, ss.stack_inuse_bytes);
+    CHECK(cyc[ncyc - 1].fields.max_stack_bytes >= OBJ_N * 2048);
+    CHECK(cyc[ncyc - 1].fields.max_stack_bytes > cyc[ncyc - 1].fields.stack_bytes);
+    rt_safepoint(rt);             /* that cycle's scan, reported */
     chan_close(rt, obj_ch);
     while (obj_ended < OBJ_N)
         sched_yield(s);

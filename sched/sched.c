@@ -1364,6 +1364,11 @@ uint64_t sched_stack_scan_bytes(const sched_t *s)
     return __atomic_load_n(&s->stats.stack_scan_bytes, __ATOMIC_RELAXED);
 }
 
+uint64_t sched_stack_inuse_bytes(const sched_t *s)
+{
+    return __atomic_load_n(&s->stats.stack_inuse_bytes, __ATOMIC_RELAXED);
+}
+
 void sched_stats_read(const sched_t *s, sched_stats_t *st)
 {
     st->goroutines = __atomic_load_n(&s->stats.goroutines, __ATOMIC_RELAXED);

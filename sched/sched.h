@@ -279,6 +279,9 @@ typedef struct sched_stats {
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
 /* stats.stack_scan_bytes alone (cheap: for every allocation's check). */
 uint64_t sched_stack_scan_bytes(const sched_t *s);
+/* stats.stack_inuse_bytes alone, as cheap: what Go 1.19's pacer calls
+** maxStackScan (the stack space its goroutines hold; gctrace's MB stacks). */
+uint64_t sched_stack_inuse_bytes(const sched_t *s);
 /* The real stack bytes: committed in place plus set aside. */
 static inline uint64_t sched_stack_real_bytes(const sched_stats_t *st)
 {

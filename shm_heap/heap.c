@@ -381,6 +381,7 @@ static int claim_entry(heap_t *h)
     p->prof_sites = 0;
     p->prof_samples = 0;
     heap__atomic_store(&p->stack_bytes, 0);
+    heap__atomic_store(&p->max_stack_bytes, 0);
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
     __atomic_store_n(&p->state, HEAP__PROC_OUTSIDE, __ATOMIC_SEQ_CST);
@@ -958,14 +959,15 @@ static void atomic_max(uint64_t *p, uint64_t v)
         ;
 }
 
-void heap_set_stack_bytes(heap_t *h, uint64_t bytes)
+void heap_set_stack_bytes(heap_t *h, uint64_t scan_bytes, uint64_t inuse_bytes)
 {
     /* Only the heap's own thread reports stacks (THREADING in heap.h): a
     ** second reporter, such as a sampling thread, would overwrite the
-    ** runtime's figure with another one. */
+    ** runtime's figures with other ones. */
     assert(pthread_equal(pthread_self(), h->thread));
-    heap__atomic_store(&h->proc->stack_bytes, bytes);
-    atomic_max(&h->proc->hwm_stack_bytes, bytes);
+    heap__atomic_store(&h->proc->stack_bytes, scan_bytes);
+    heap__atomic_store(&h->proc->max_stack_bytes, inuse_bytes);
+    atomic_max(&h->proc->hwm_stack_bytes, scan_bytes);
 }
 
 void heap__alloc_now(heap_t *h, uint64_t *bytes_out, uint64_t *objects_out)
@@ -1042,6 +1044,7 @@ void heap_stats_read(heap_t *h, heap_stats_t *st)
         if (__atomic_load_n(&p->state, __ATOMIC_RELAXED) != HEAP__PROC_FREE) {
             st->nprocs++;
             st->stack_bytes += heap__atomic_load(&p->stack_bytes);
+            st->max_stack_bytes += heap__atomic_load(&p->max_stack_bytes);
         }
     }
     st->total_alloc_bytes = bytes;

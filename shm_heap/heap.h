@@ -298,10 +298,13 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 ** parked; mark and sweep in wall and thread-CPU time; heap_start/end_bytes
 ** are in-use spans before the cycle and after the sweep, heap_live_bytes
 ** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
-** is the sum of the processes' reported stack bytes, globals_bytes the
-** pointer-holding globals registered with the heap, in bytes (both as
-** Go's pacer counts them); gc_cpu_fraction is the share of wall time spent
-** collecting since the heap was created. */
+** is the sum of the processes' reported stack scan bytes (Go's
+** lastStackScan) and max_stack_bytes of their reported stack space in use
+** (Go's maxStackScan, what gctrace prints as MB stacks), both at mark
+** termination, globals_bytes the pointer-holding globals registered with
+** the heap, in bytes (all three as Go's pacer counts them);
+** gc_cpu_fraction is the share of wall time spent collecting since the
+** heap was created. */
 typedef struct heap_gc_cycle {
     gc_fields_t fields;
     int64_t collector_pid;        /* the process that collected (not sent) */
@@ -325,7 +328,8 @@ typedef struct heap_stats {
     uint64_t num_gc;
     uint64_t pause_total_ns;
     uint64_t pause_max_ns;
-    uint64_t stack_bytes;         /* sum over processes */
+    uint64_t stack_bytes;         /* stack scan bytes, sum over processes */
+    uint64_t max_stack_bytes;     /* stack space in use, sum over processes */
     uint32_t nprocs;
     int gogc;
     /* this process only */
@@ -342,9 +346,15 @@ void heap_stats_read(heap_t *h, heap_stats_t *st);
 #define HEAP_GC_HISTORY 1024
 int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max);
 
-/* Report this process's stack bytes in use (for gctrace, stats and the
-** pacer's stack term). Safe from any thread of the process. */
-void heap_set_stack_bytes(heap_t *h, uint64_t bytes);
+/* Report this process's two stack figures, as Go 1.19's pacer keeps them:
+** scan_bytes, the stack its last cycle scanned (lastStackScan: the goal's
+** stack term), and inuse_bytes, the stack space its goroutines hold now
+** (maxStackScan: the worst-case stack scan of revise() and what gctrace
+** prints as MB stacks; at least scan_bytes when the runtime's figures are
+** Go's). The heap sums each over the processes. Only the heap's own
+** thread reports (asserted): a second reporter, such as a sampling
+** thread, would overwrite the runtime's figures with others. */
+void heap_set_stack_bytes(heap_t *h, uint64_t scan_bytes, uint64_t inuse_bytes);
 
 /* Exact high-water marks since this process's last heap_hwm_reset() (or
 ** its attach). The heap figures are of the whole shared heap; the heap in
@@ -353,7 +363,7 @@ void heap_set_stack_bytes(heap_t *h, uint64_t bytes);
 typedef struct heap_hwm {
     uint64_t heap_alloc_bytes;    /* peak heap in use (HeapAlloc) */
     uint64_t heap_objects;        /* peak objects allocated, not swept */
-    uint64_t stack_bytes;         /* peak of this process's reported stacks */
+    uint64_t stack_bytes;         /* peak of this process's reported stack scan bytes */
 } heap_hwm_t;
 /* Start new marks at the current values. Call while inside the heap
 ** (between heap_enter and heap_leave), so no collection runs meanwhile. */

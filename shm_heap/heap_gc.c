@@ -342,15 +342,28 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
 }
 
+/* The processes' reported stack space in use, summed (Go's maxStackScan). */
+static uint64_t procs_max_stack_bytes(const heap__hdr_t *hdr)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        const heap__proc_t *p = &hdr->procs[i];
+        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE)
+            sum += heap__atomic_load(&p->max_stack_bytes);
+    }
+    return sum;
+}
+
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
-    uint64_t stacks = 0, globals = 0;
+    uint64_t stacks = 0, max_stacks = 0, globals = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
             continue;
         stacks += heap__atomic_load(&p->stack_bytes);
+        max_stacks += heap__atomic_load(&p->max_stack_bytes);
         if (p->globals && heap__check_ref(h, p->globals, true, NULL, 0) == 0) {
             const struct heap_roots *g = heap_ptr(h, p->globals);
             if (g->kind == HEAP__GLOBALS_MAGIC)
@@ -358,6 +371,7 @@ void heap__pacer_update_locked(heap_t *h)
         }
     }
     heap__atomic_store(&hdr->pacer_stack_bytes, stacks);
+    heap__atomic_store(&hdr->pacer_max_stack_bytes, max_stacks);
     heap__atomic_store(&hdr->pacer_globals_bytes, globals);
 
     int gogc = hdr->gogc;
@@ -938,6 +952,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
     heap__atomic_store(&p->stack_bytes, 0);
+    heap__atomic_store(&p->max_stack_bytes, 0);
     p->pid = 0;
     p->attach_id = 0;
     p->start_ticks = 0;
@@ -1105,6 +1120,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
             c->nprocs++;
             c->stack_bytes += heap__atomic_load(&p->stack_bytes);
+            c->max_stack_bytes += heap__atomic_load(&p->max_stack_bytes);
         }
     }
 
@@ -1306,7 +1322,7 @@ static void assist_revise(heap_t *h)
     heap__hdr_t *hdr = h->hdr;
     heap__pacer_revise(&hdr->pacer, heap__atomic_load(&hdr->heap_live_bytes),
                        heap__atomic_load(&hdr->heap_scan_bytes),
-                       heap__atomic_load(&hdr->pacer_stack_bytes),
+                       heap__atomic_load(&hdr->pacer_max_stack_bytes),
                        (int64_t)heap__atomic_load(&hdr->mark_scan_work), limit_goal_or_none(h));
 }
 
@@ -1560,11 +1576,13 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
         procs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
     if (procs == 0)
         procs = 1;
-    /* start_cycle zeroes the background credit and revises. */
+    /* start_cycle zeroes the background credit and revises, with the
+    ** worst-case stack scan as the stopped processes reported it. */
+    heap__atomic_store(&hdr->pacer_max_stack_bytes, procs_max_stack_bytes(hdr));
     heap__pacer_start_cycle(&hdr->pacer, (int64_t)t_request, (int32_t)procs,
                             limit_goal_or_none(h), heap__atomic_load(&hdr->heap_live_bytes),
                             heap__atomic_load(&hdr->heap_scan_bytes),
-                            heap__atomic_load(&hdr->pacer_stack_bytes), false);
+                            heap__atomic_load(&hdr->pacer_max_stack_bytes), false);
     __atomic_store_n(&hdr->gc_phase, HEAP__GC_CONC_MARK, __ATOMIC_RELEASE);
     __atomic_or_fetch(&hdr->poll, HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
     heap__fault(h, HEAP__FP_MARK_START);

@@ -236,9 +236,14 @@
 **     non-heap = mapped - free unreleased pages - heap_live_bytes
 **     overage  = max(mapped - limit, 0)
 **
-** stacks are the processes' reported stack bytes and globals the slots of
-** their heap_globals(), both summed when the pacer updates (each cycle and
-** each setting change), as Go uses the last cycle's stack scan. Go bounds
+** stacks are the processes' reported stack scan bytes (Go's lastStackScan)
+** and globals the slots of their heap_globals(), both summed when the pacer
+** updates (each cycle and each setting change), as Go uses the last
+** cycle's stack scan. The processes' reported stack space in use (Go's
+** maxStackScan) is summed then too and again, with the world stopped, when
+** a concurrent cycle starts: the worst case revise() stretches the runway
+** to. (Go adds to maxStackScan as stacks come and go, within 8 KiB per P;
+** here stacks that grow during a mark are seen at the next cycle.) Go bounds
 ** the GC spiral near the limit with its GC CPU limiter (50%); here a
 ** collection only the limit goal asks for waits, after a cycle, as long as
 ** that cycle's pause took (limit_gc_after_ns), so such collections take
@@ -361,7 +366,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 7u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark */
+#define HEAP__LAYOUT_VERSION 8u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan) */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -432,7 +437,8 @@ typedef struct heap__proc {
     /* CONCURRENT MARK */
     uint32_t scanned_cycle;  /* the cycle whose mark has scanned this process's roots */
     uint32_t mark_busy;      /* its local grey queue is not empty (or may not be) */
-    uint64_t reserved;
+    uint64_t max_stack_bytes;    /* stack space in use (Go's maxStackScan); stack_bytes
+                                 ** above is the scan figure (lastStackScan) */
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -495,6 +501,8 @@ typedef struct heap__hdr {
     uint64_t inuse_after_gc_bytes;
     uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
     uint64_t pacer_globals_bytes;    /* registered globals, same */
+    uint64_t pacer_max_stack_bytes;  /* stack space in use (maxStackScan), same, and
+                                     ** at each concurrent cycle's start */
     uint64_t limit_gc_after_ns;      /* CLOCK_MONOTONIC; the CPU limiter */
     uint64_t scavenge_goal_bytes;    /* retained bytes to keep; UINT64_MAX = none */
     uint32_t collector;              /* HEAP__COLLECTOR_* */

@@ -500,7 +500,7 @@ static void test_hook_and_history(void)
     heap_t *h = open_heap("hook", 64 * MiB, 100, 0);
     hook_log_t log = { .n = 0 };
     heap_set_gc_hook(h, record_cycle, &log);
-    heap_set_stack_bytes(h, 12345);
+    heap_set_stack_bytes(h, 12345, 40960);   /* scanned; in use (maxStackScan) */
     heap_enter(h);
     heap_ref_t *g = heap_globals(h, 1);
     for (int round = 0; round < 10; round++) {
@@ -544,6 +544,7 @@ static void test_hook_and_history(void)
         REQUIRE(c->fields.objects_live == 301 && c->fields.objects_freed >= 2700);
         REQUIRE(c->fields.heap_live_bytes == 300 * 208 + 112);
         REQUIRE(c->fields.stack_bytes == 12345 && c->fields.globals_bytes == 8);
+        REQUIRE(c->fields.max_stack_bytes == 40960);
     }
     heap_gc_cycle_t hist[16];
     REQUIRE(heap_gc_history(h, 0, hist, 16) == 10);
@@ -556,6 +557,7 @@ static void test_hook_and_history(void)
     heap_stats_read(h, &st);
     REQUIRE(st.num_gc == 10 && st.pause_total_ns >= st.pause_max_ns && st.pause_max_ns > 0);
     REQUIRE(st.stack_bytes == 12345 && st.gogc == 100 && st.heap_max_bytes == 64 * MiB);
+    REQUIRE(st.max_stack_bytes == 40960);
     REQUIRE(st.heap_goal_bytes == HEAP_MIN_GOAL_BYTES);
     REQUIRE(st.heap_sys_bytes >= st.heap_inuse_bytes && st.heap_inuse_bytes >= st.heap_alloc_bytes);
     REQUIRE(st.total_alloc_objects == 10 * 3001);
@@ -690,11 +692,12 @@ static void test_pacing(void)
 }
 
 /* Go 1.19's goal: marked + (marked + stacks + globals) * GOGC/100, at
-** least 4 MiB * GOGC/100. */
+** least 4 MiB * GOGC/100; stacks are the stack scanned (lastStackScan),
+** not the larger stack space in use (maxStackScan). */
 static void test_pacer_goal(void)
 {
     heap_t *h = open_heap("goal", 256 * MiB, 100, 0);
-    heap_set_stack_bytes(h, 3 * MiB);
+    heap_set_stack_bytes(h, 3 * MiB, 48 * MiB);
     heap_enter(h);
     heap_ref_t *g = heap_globals(h, 1000);
     REQUIRE(g);
@@ -706,6 +709,7 @@ static void test_pacer_goal(void)
     const uint64_t marked = 1024 * 8192, stacks = 3 * MiB, globals = 1000 * 8;
     heap_gc_cycle_t c = last_cycle(h);
     REQUIRE(c.fields.heap_live_bytes == marked && c.fields.stack_bytes == stacks && c.fields.globals_bytes == globals);
+    REQUIRE(c.fields.max_stack_bytes == 48 * MiB);
     uint64_t want = marked + (marked + stacks + globals);
     REQUIRE_MSG((uint64_t)c.fields.heap_goal_bytes == want, "goal %llu, want %llu",
            (unsigned long long)c.fields.heap_goal_bytes, (unsigned long long)want);
@@ -726,7 +730,7 @@ static void test_pacer_goal(void)
     heap_set_gogc(h, 400);
     heap_stats_read(h, &st);
     REQUIRE((stacks + globals) * 4 < 16 * MiB && st.heap_goal_bytes == 16 * MiB);
-    heap_set_stack_bytes(h, 8 * MiB);
+    heap_set_stack_bytes(h, 8 * MiB, 48 * MiB);
     heap_set_gogc(h, 400);
     heap_stats_read(h, &st);
     REQUIRE(st.heap_goal_bytes == (8 * MiB + globals) * 4);
@@ -743,7 +747,7 @@ static void test_memory_limit_goal(void)
 {
     const uint64_t limit = 64 * MiB, stacks = 2 * MiB;
     heap_t *h = open_heap("limitgoal", 256 * MiB, HEAP_GOGC_OFF, limit);
-    heap_set_stack_bytes(h, stacks);
+    heap_set_stack_bytes(h, stacks, stacks);
     heap_enter(h);
     heap_roots_t *roots = heap_roots_new(h, 1024);
     heap_ref_t *s = heap_roots_push(roots, 1024);
@@ -851,6 +855,46 @@ static void child_alloc_and_collect(void *arg)
     heap_close(&h, false);
 }
 
+static void child_stacks_and_collect(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_set_stack_bytes(h, 2000, 64 << 10);
+    heap_enter(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    /* The cycle and the pacer take each figure summed over both processes. */
+    heap_gc_cycle_t c = last_cycle(h);
+    REQUIRE(c.fields.nprocs == 2);
+    REQUIRE_MSG(c.fields.stack_bytes == 1000 + 2000, "stack_bytes %lld",
+                (long long)c.fields.stack_bytes);
+    REQUIRE_MSG(c.fields.max_stack_bytes == (8 << 10) + (64 << 10), "max_stack_bytes %lld",
+                (long long)c.fields.max_stack_bytes);
+    REQUIRE(heap__atomic_load(&h->hdr->pacer_stack_bytes) == 1000 + 2000);
+    REQUIRE(heap__atomic_load(&h->hdr->pacer_max_stack_bytes) == (8 << 10) + (64 << 10));
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    REQUIRE(st.stack_bytes == 1000 + 2000 && st.max_stack_bytes == (8 << 10) + (64 << 10));
+    heap_leave(h);
+    heap_close(&h, false);
+}
+
+/* Two stack figures per process (the stack scanned, Go's lastStackScan;
+** the stack space in use, maxStackScan), each summed over the processes
+** attached; a process that detaches takes its figures with it. */
+static void test_stack_figures_summed(void)
+{
+    heap_t *h = open_heap("stacks", 64 * MiB, 100, 0);
+    heap_set_stack_bytes(h, 1000, 8 << 10);
+    tu_wait_ok(tu_fork(child_stacks_and_collect, "stacks"));
+    heap_enter(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_gc_cycle_t c = last_cycle(h);
+    REQUIRE(c.fields.nprocs == 1);
+    REQUIRE(c.fields.stack_bytes == 1000 && c.fields.max_stack_bytes == 8 << 10);
+    REQUIRE(heap__atomic_load(&h->hdr->pacer_max_stack_bytes) == 8 << 10);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 /* Exact high-water marks: the heap in use (HeapAlloc) peaks just before a
 ** sweep; the marks restart at heap_hwm_reset(). */
 static void test_high_water_marks(void)
@@ -881,13 +925,13 @@ static void test_high_water_marks(void)
     heap_hwm_read(h, &m);
     REQUIRE(m.heap_alloc_bytes == 3001 * 1024 && m.heap_objects == 3001);
 
-    heap_set_stack_bytes(h, 64 << 10);
-    heap_set_stack_bytes(h, 8 << 10);
+    heap_set_stack_bytes(h, 64 << 10, 64 << 10);
+    heap_set_stack_bytes(h, 8 << 10, 8 << 10);
     heap_hwm_reset(h);                             /* a new task */
     heap_hwm_read(h, &m);
     REQUIRE(m.heap_alloc_bytes == 1024 && m.heap_objects == 1 && m.stack_bytes == 8 << 10);
-    heap_set_stack_bytes(h, 32 << 10);
-    heap_set_stack_bytes(h, 4 << 10);
+    heap_set_stack_bytes(h, 32 << 10, 32 << 10);
+    heap_set_stack_bytes(h, 4 << 10, 4 << 10);
     for (int i = 0; i < 100; i++)
         REQUIRE(heap_alloc(h, 0, 100));              /* 112-byte class, not swept: now */
     heap_hwm_read(h, &m);
@@ -1352,6 +1396,7 @@ int main(void)
         test_memory_limit();
         test_scavenger();
         test_high_water_marks();
+        test_stack_figures_summed();
         test_oom();
         test_verify_detects_corruption();
         test_mark_stack_overflow();

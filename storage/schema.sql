@@ -1,16 +1,18 @@
--- storage/schema.sql -- the heapsim run-history database, schema version 4.
+-- storage/schema.sql -- the heapsim run-history database, schema version 7.
 --
 -- This file is the schema: the build embeds it in the library
 -- (schema_to_c.awk), store_open() runs it on a fresh file and sets
--- PRAGMA user_version = 4 (STORE_SCHEMA_VERSION) in the same transaction.
+-- PRAGMA user_version = 7 (STORE_SCHEMA_VERSION) in the same transaction.
 -- A file of an earlier version is migrated forward by store_open()
 -- (storage/store_migrate.c, one step per version); a file of a later
 -- version, or without these tables and columns, is not opened.
 -- docs/schema.md documents every column with its unit.
 
 -- Version 2 added params, events and the summary views, version 3
--- heap_profiles, version 4 the runs' liveness mark (owner_*, heartbeat);
--- an older file is upgraded on opening.
+-- heap_profiles, version 4 retention, retention_sites and goroutine_leaks,
+-- version 5 gc_cycles' concurrent-collector columns, version 6 the runs'
+-- liveness mark (owner_*, heartbeat), version 7 gc_cycles.max_stack_bytes;
+-- an older file is upgraded on opening (docs/schema.md).
 --
 -- Conventions: times are integer nanoseconds, *_unix_ns since the Unix
 -- epoch (UTC) and t_ns / since_start_ns relative to the start of a task or
@@ -146,7 +148,7 @@ CREATE TABLE gc_cycles (
     heap_end_bytes   INTEGER,              -- heap in use when it ended
     heap_live_bytes  INTEGER,              -- bytes marked live
     heap_goal_bytes  INTEGER,              -- goal set for the next collection
-    stack_bytes      INTEGER,              -- goroutine stacks scanned
+    stack_bytes      INTEGER,              -- goroutine stacks scanned (Go's lastStackScan)
     globals_bytes    INTEGER,              -- globals scanned
     objects_live     INTEGER,              -- objects marked live
     objects_freed    INTEGER,              -- objects swept
@@ -159,7 +161,8 @@ CREATE TABLE gc_cycles (
     heap_trigger_bytes     INTEGER,  -- heap_live at which the cycle was to start
     heap_live_start_bytes  INTEGER,  -- heap_live when the cycle started (gctrace heap0)
     heap_live_end_bytes    INTEGER,  -- heap_live when marking ended (gctrace heap1)
-    concurrent             INTEGER   -- 1 if the concurrent collector ran it, 0 if stop-the-world
+    concurrent             INTEGER,  -- 1 if the concurrent collector ran it, 0 if stop-the-world
+    max_stack_bytes        INTEGER   -- stack space in use (Go's maxStackScan; gctrace's MB stacks)
 );
 CREATE INDEX gc_cycles_by_run ON gc_cycles (run_id, start_unix_ns);
 CREATE INDEX gc_cycles_by_task ON gc_cycles (task_id, start_unix_ns);

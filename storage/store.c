@@ -161,6 +161,7 @@ static const struct {
     {"runs", "owner_pid", 6},
     {"runs", "owner_started", 6},
     {"runs", "heartbeat_unix_ns", 6},
+    {"gc_cycles", "max_stack_bytes", 7},
 };
 
 static bool column_newer_than(const char *table, const char *column, int64_t version)

@@ -21,7 +21,7 @@
 #include "base/proc.h"
 #include "storage/store_model.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 #define STORE_EDB       (-4001)  /* SQLite said no: store_errmsg() says why */
 #define STORE_ENOTFOUND (-4002)  /* no such run */

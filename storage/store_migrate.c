@@ -174,6 +174,13 @@ static const char step_5_to_6[] =
     "ALTER TABLE runs ADD COLUMN owner_started INTEGER;\n"
     "ALTER TABLE runs ADD COLUMN heartbeat_unix_ns INTEGER;\n";
 
+/* Version 7: the stack space in use at each cycle (Go's maxStackScan,
+** gctrace's MB stacks), beside stack_bytes, the stack scanned. A new
+** column only; rows written before it read NULL: their cycles did not
+** measure it. */
+static const char step_6_to_7[] =
+    "ALTER TABLE gc_cycles ADD COLUMN max_stack_bytes INTEGER;\n";
+
 /* steps[v]: version v to v + 1. */
 static const char *const steps[STORE_SCHEMA_VERSION] = {
     [1] = step_1_to_2,
@@ -181,6 +188,7 @@ static const char *const steps[STORE_SCHEMA_VERSION] = {
     [3] = step_3_to_4,
     [4] = step_4_to_5,
     [5] = step_5_to_6,
+    [6] = step_6_to_7,
 };
 
 int store__migrate(store_t *st, int64_t from)

@@ -601,7 +601,8 @@ static void test_migrate_every_version(void)
         CHECK_INT(raw_int(path, "PRAGMA user_version"), v);
         tasks = raw_int(path, "SELECT count(*) FROM tasks");
         samples = raw_int(path, "SELECT count(*) FROM samples");
-        CHECK(tasks > 0);
+        int64_t cycles = raw_int(path, "SELECT count(*) FROM gc_cycles");
+        CHECK(tasks > 0 && cycles > 0);
 
         /* Read-only, as the query commands open it: migrated all the same. */
         REQUIRE_RC(store_open(path, STORE_READONLY, &st, err, sizeof err), 0,
@@ -617,6 +618,12 @@ static void test_migrate_every_version(void)
         free(got);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM tasks"), tasks);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM samples"), samples);
+        /* Version 7's max_stack_bytes: cycles stored before it did not
+        ** measure it and read NULL; their stack_bytes stays as it was. */
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM gc_cycles"), cycles);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE max_stack_bytes IS NULL"),
+                  cycles);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM gc_cycles WHERE stack_bytes IS NULL"), 0);
         /* Every key of every task's params_json and runtime_json is a row. */
         params = raw_int(path, "SELECT count(*) FROM params");
         CHECK_INT(params, raw_int(path,

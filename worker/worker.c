@@ -720,7 +720,7 @@ static bool run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
     r->goroutines_max = w->cur.goroutines_max;
     snprintf(why, sizeof why, "%s", w->cur.interrupt_why);
     pthread_mutex_unlock(&w->mu);
-    heap_set_stack_bytes(heap, 0);   /* the task's stacks are gone */
+    heap_set_stack_bytes(heap, 0, 0);   /* the task's stacks are gone */
     /* The exact peak of the heap in use (Go's HeapAlloc), not a sample. */
     r->peak_heap_bytes = (int64_t)hwm.heap_alloc_bytes;
 

@@ -30,9 +30,11 @@ expect_eq "one line per stored cycle" "$(wc -l <"$T/lines.txt")" \
 expect_eq "the P field is the processes attached" \
     "$(grep -Ec ', [12] P( \(forced\))?$' "$T/lines.txt")" "$(wc -l <"$T/lines.txt")"
 
-# A cycle's line says what its row says: cycle, live MB, goal MB.
+# A cycle's line says what its row says: cycle, live MB, goal MB, and
+# stacks MB, the stack space in use (max_stack_bytes, Go's maxStackScan).
 q "$db" "select 'gc ' || cycle || ' @.*->' || (heap_live_bytes >> 20) || ' MB, ' ||
-         (heap_goal_bytes >> 20) || ' MB goal' from gc_cycles" >"$T/want.txt"
+         (heap_goal_bytes >> 20) || ' MB goal, ' || (max_stack_bytes >> 20) ||
+         ' MB stacks' from gc_cycles" >"$T/want.txt"
 missing=0
 while read -r want; do
     grep -Eq "^$want" "$T/lines.txt" || missing=$((missing + 1))
