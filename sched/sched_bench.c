@@ -4,7 +4,7 @@
 ** per sched_run), a park/ready round trip between two goroutines, and a
 ** yield with many goroutines in turn -- beside the floor: the least a
 ** switch between two stacks can cost on this machine (below).
-** Not a test: numbers vary with the machine. Usage: sched_bench [scale]
+** Not a test: numbers vary with the machine. Usage: sched_bench [scale] [spawn1k]
 */
 #include "sched/sched.h"
 
