@@ -10,7 +10,7 @@
 **                   v        dispatch                 return / sched_exit /
 **   +-------> RUNNABLE -------------------> RUNNING ---sched_fail / overflow--> DEAD
 **   |           ^   ^                      | | |                               |
-**   | timer due |   |   sched_yield        | | |                        reaped by the next
+**   | timer due |   |  sched_yield/preempt | | |                        reaped by the next
 **   |           |   +----------------------+ | |                        context that runs
 **   |      SLEEPING <---- sched_sleep_ns ----+ |                               |
 **   |                                          |                               v
