@@ -322,6 +322,7 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         t->msg.timer_resolution_ns = st->runtime.timer_resolution_ns;
         t->msg.gctrace = st->runtime.gctrace;
         t->msg.collector = st->runtime.collector;
+        t->msg.preempt_ns = st->runtime.preempt_ns;   /* the same encoding */
         t->msg.mem_profile_rate = st->runtime.mem_profile_rate;
         t->msg.heap_private = !s->shared_heap;
         t->msg.params = st->params;        /* borrowed from the scenario */

@@ -46,6 +46,7 @@ static const field_t task_fields[] = {
 static const field_t task_opt_fields[] = {
     F(proto_task_t, gctrace), F(proto_task_t, mem_profile_rate),
     F(proto_task_t, heap_private), F(proto_task_t, collector),
+    F(proto_task_t, preempt_ns),
 };
 
 static const field_t profile_fields[] = {
@@ -960,6 +961,8 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
             fail(&d, "field 'gctrace' or 'heap_private' is not 0 or 1");
         if (!d.failed && (msg->u.task.collector < 0 || msg->u.task.collector > 1))
             fail(&d, "field 'collector' is not 0 or 1");
+        if (!d.failed && (msg->u.task.preempt_ns < -1 || msg->u.task.preempt_ns > 1000000000))
+            fail(&d, "field 'preempt_ns' is out of range (-1 to 1 s)");
         if (!d.failed && msg->u.task.mem_profile_rate < 0)
             fail(&d, "field 'mem_profile_rate' is negative");
         if (!d.failed)

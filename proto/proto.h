@@ -93,6 +93,8 @@ typedef struct proto_task {
                                      ** closes and removes it after the task (optional, 0) */
     int64_t collector;               /* 0 Go's concurrent collector, 1 stop-the-world
                                      ** (optional, 0) */
+    int64_t preempt_ns;              /* preemption slice (sched_set_preempt): 0 Go's
+                                     ** 10 ms, -1 off, else 1 ms to 1 s (optional, 0) */
     kparams_t params;                /* owned; the kernel is params.kernel */
 } proto_task_t;
 

@@ -64,7 +64,9 @@ static void test_task(void)
     in.u.task.gctrace = 1;
     in.u.task.mem_profile_rate = 524288;
     in.u.task.heap_private = 1;
+    in.u.task.preempt_ns = -1;
     CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.u.task.preempt_ns == -1);
     CHECK(out.type == PROTO_TASK);
     CHECK(out.u.task.params.kernel == k);
     CHECK(kparams_int(&out.u.task.params, "depth") == 17);
@@ -109,6 +111,18 @@ static void test_task(void)
         CHECK(proto_encode(&in, &buf, &len) == 0);
         CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
         CHECK_CONTAINS(err, bad[i].why);
+        free(buf);
+    }
+    in.u.task.timer_resolution_ns = 0;
+    in.u.task.gctrace = 0;
+    in.u.task.mem_profile_rate = 0;
+    in.u.task.heap_private = 0;
+    static const int64_t bad_preempt[] = { -2, 1000000001 };
+    for (size_t i = 0; i < sizeof bad_preempt / sizeof bad_preempt[0]; i++) {
+        in.u.task.preempt_ns = bad_preempt[i];
+        CHECK(proto_encode(&in, &buf, &len) == 0);
+        CHECK(proto_decode(buf, len, &out, err, sizeof err) == PROTO_EINVAL);
+        CHECK_CONTAINS(err, "preempt_ns");
         free(buf);
     }
     kparams_free(&in.u.task.params);

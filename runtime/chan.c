@@ -826,10 +826,10 @@ heap_ref_t chan_make(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, size_t cap)
     heap_ref_t *scratch = rt->chan->scratch;
     heap_ref_t buf = 0;
     if (cap > 0 && (nptrs > 0 || scalar_bytes > 0)) {
-        buf = rt_alloc_at(rt, (uint32_t)(cap * nptrs), cap * scalar_bytes, "runtime.makechan.buf");
+        buf = rt__alloc_at(rt, (uint32_t)(cap * nptrs), cap * scalar_bytes, "runtime.makechan.buf");
         scratch[0] = buf;   /* rooted while the channel object is made */
     }
-    heap_ref_t ch = rt_alloc_at(rt, 1, sizeof(chan_hdr_t), "runtime.makechan");
+    heap_ref_t ch = rt__alloc_at(rt, 1, sizeof(chan_hdr_t), "runtime.makechan");
     scratch[0] = 0;
     heap_write_ref(h, ch, 0, buf);
     chan_hdr_t *c = hdr_of(h, ch);
@@ -919,6 +919,7 @@ bool chan_recv(rt_t *rt, heap_ref_t ch, heap_ref_t *refs_out, void *scalars_out)
 {
     bool ok;
 
+    rt__preempt_point(rt);
     poll(rt);
     if (ch == 0) {
         block_forever(rt, "chan receive (nil chan)");
@@ -933,6 +934,7 @@ bool chan_recv(rt_t *rt, heap_ref_t ch, heap_ref_t *refs_out, void *scalars_out)
 
 void chan_close(rt_t *rt, heap_ref_t ch)
 {
+    rt__preempt_point(rt);
     poll(rt);
     if (ch == 0)
         rt_fail(rt, "close of nil channel");

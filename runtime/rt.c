@@ -86,7 +86,7 @@ static rt_g_t *g_get(rt_t *rt)
     if (!g->rec)
         g->rec = allgs_slot(rt);
     if (!*g->rec) {
-        heap_ref_t r = rt_alloc_at(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t),
+        heap_ref_t r = rt__alloc_at(rt, RT__G_NPTRS, RT__G_BYTES - RT__G_NPTRS * sizeof(heap_ref_t),
                                    "runtime.malg");
         *g->rec = r;              /* rooted from here on, for the task's life */
         g->grec = r;
@@ -181,7 +181,7 @@ heap_ref_t rt__sudog_acquire_slow(rt_t *rt, rt_g_t **g_out)
             rt->sudog_cache[rt->nsudog_cache++] = sg;
         }
         if (rt->nsudog_cache == 0) {
-            heap_ref_t sg = rt_alloc_at(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t),
+            heap_ref_t sg = rt__alloc_at(rt, 1, RT__SUDOG_BYTES - sizeof(heap_ref_t),
                                         "runtime.acquireSudog");
             rt->sudog_cache[rt->nsudog_cache++] = sg;
             rt->sudogs++;
@@ -283,6 +283,14 @@ void rt_interrupt(rt_t *rt)
     sched_interrupt(rt->sched);
 }
 
+/* The scheduler's preempt hook, on sysmon's thread: the next preemption
+** point of this task's code yields (see rt_int.h). */
+static void hook_preempt(void *arg)
+{
+    rt_t *rt = arg;
+    __atomic_store_n(&rt->preempt_due, 1, __ATOMIC_RELAXED);
+}
+
 static void hook_gend(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
@@ -328,6 +336,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
         .gend = hook_gend,
         .idle_begin = hook_idle_begin,
         .idle_end = hook_idle_end,
+        .preempt = hook_preempt,
         .arg = rt,
         .safepoint_word = heap_safepoint_word(h),
     };
@@ -396,6 +405,8 @@ void rt_note_end(rt_t *rt)
                   (double)(st.stack_copied_bytes - st0->stack_copied_bytes), "B");
         rt_metric(rt, "go_stack_copy_ns", (double)(st.stack_copy_ns - st0->stack_copy_ns), "ns");
     }
+    if (st.preemptions > st0->preemptions)
+        rt_metric(rt, "goroutine_preemptions", (double)(st.preemptions - st0->preemptions), "");
     if (st.alive_at_exit == 0)
         return;
     rt_metric(rt, "goroutines_alive_at_exit", (double)st.alive_at_exit, "");
@@ -593,14 +604,15 @@ int64_t rt_go(rt_t *rt, rt_fn_t fn, void *arg)
 int64_t rt_go_at(rt_t *rt, rt_fn_t fn, void *arg, const char *label)
 {
     /* A spawn loop that neither allocates nor blocks must not starve a
-    ** collector in another process. */
+    ** collector in another process, nor keep its slice forever. */
+    rt__preempt_point(rt);
     heap_safepoint(rt->heap);
     rt__publish_stacks(rt);
     /* Go's newproc: a g (reused or new), and `go f(x)`'s closure. */
     rt_g_t *g = g_get(rt);
     g->label = label;
     if (arg) {
-        heap_ref_t c = rt_alloc_at(rt, 0, RT__CLOSURE_BYTES, "runtime.newproc1");
+        heap_ref_t c = rt__alloc_at(rt, 0, RT__CLOSURE_BYTES, "runtime.newproc1");
         uint64_t *words = heap_data(rt->heap, c, 0);
         heap_write_ref(rt->heap, *g->rec, 0, c);
         words[0] = (uint64_t)(uintptr_t)fn;
@@ -643,7 +655,19 @@ static void snapshot_due(rt_t *rt)
     rt->snap_busy = false;
 }
 
+void rt__preempt(rt_t *rt)
+{
+    __atomic_store_n(&rt->preempt_due, 0, __ATOMIC_RELAXED);
+    sched_preempt_point(rt->sched);
+}
+
 heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site)
+{
+    rt__preempt_point(rt);
+    return rt__alloc_at(rt, nptrs, scalar_bytes, site);
+}
+
+heap_ref_t rt__alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site)
 {
     if (__builtin_expect(rt->snap_due, 0))
         snapshot_due(rt);
@@ -663,6 +687,7 @@ heap_ref_t rt_alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char
 
 void rt_safepoint(rt_t *rt)
 {
+    rt__preempt_point(rt);
     if (__builtin_expect(rt->snap_due, 0))
         snapshot_due(rt);
     rt__publish_stacks(rt);

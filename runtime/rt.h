@@ -58,7 +58,8 @@ uint64_t rt_seed(rt_t *rt);
 ** rt_new (go_stack_growths, go_stack_shrinks, go_stack_copied_bytes,
 ** go_stack_copy_ns: sched.h), and the goroutines the main goroutine
 ** (SCHED_SPAWN_MAIN) left alive (goroutines_alive_at_exit, with
-** sched_exit_report()'s line in the output). */
+** sched_exit_report()'s line in the output), and how many times sysmon
+** preempted a goroutine (goroutine_preemptions). */
 void rt_note_end(rt_t *rt);
 
 /* Spawn a goroutine running fn(rt, arg); fails the task when it cannot.
@@ -111,7 +112,10 @@ typedef void (*rt_snapshot_fn)(void *arg, rt_t *rt);
 void rt_set_snapshot_hook(rt_t *rt, rt_snapshot_fn fn, void *arg, uint64_t every_cycles);
 
 /* Allocate; on failure the task fails with "out of memory: ..." and this
-** does not return. A safepoint. */
+** does not return. A safepoint, and a preemption point: when the
+** scheduler's sysmon has asked (sched_set_preempt), the goroutine yields
+** here first, as rt_safepoint, rt_go, chan_recv and chan_close do
+** (runtime/rt_int.h). */
 heap_ref_t rt_alloc(rt_t *rt, uint32_t nptrs, size_t scalar_bytes);
 /* The same, for the allocation site `site` of the heap profile: a string
 ** literal naming the call, like "leak.payload" (heap_alloc_at). */

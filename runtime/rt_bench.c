@@ -1,8 +1,9 @@
 /*
 ** runtime/rt_bench.c -- what the runtime's channel operations cost, in ns:
 ** an unbuffered ping-pong round trip, a buffered send+receive, a select
-** over two ready channels, a pool get+put. One process, a private heap.
-** Not a test: numbers vary with the machine. Usage: rt_bench [scale, default 1] [pingpong|buffered|select|pool]
+** over two ready channels, a pool get+put, an allocation (its collections
+** included). One process, a private heap, Go's 10 ms preemption slice.
+** Not a test: numbers vary with the machine. Usage: rt_bench [scale, default 1] [pingpong|buffered|select|pool|alloc]
 */
 #include "runtime/chan.h"
 #include "runtime/pool.h"
@@ -107,6 +108,19 @@ static void bench_pool(rt_t *rt)
     pool_destroy(rt, &p);
 }
 
+/* The allocation fast path: a binary-trees node (two reference slots),
+** dropped at once. */
+static void bench_alloc(rt_t *rt)
+{
+    long n = (long)(20000000 * scale);
+    heap_ref_t *frame = rt_push(rt, 1);
+    uint64_t t0 = rt_now_ns();
+    for (long i = 0; i < n; i++)
+        frame[0] = rt_alloc(rt, 2, 0);
+    result_ns = (double)(rt_now_ns() - t0) / (double)n;
+    rt_pop(rt, 1);
+}
+
 typedef struct entry {
     void (*fn)(rt_t *rt);
     rt_t *rt;
@@ -152,6 +166,7 @@ int main(int argc, char **argv)
         return 1;
     }
     heap_unlink(name);
+    sched_set_preempt(s, 10000000);   /* as a worker runs tasks: Go's 10 ms */
     heap_enter(h);
     static const struct {
         const char *name, *what;
@@ -161,6 +176,7 @@ int main(int argc, char **argv)
         {"buffered", "buffered send + receive:   ", bench_buffered},
         {"select", "select of 2 + send:        ", bench_select},
         {"pool", "pool get + put:            ", bench_pool},
+        {"alloc", "rt_alloc of 16 B (GC incl.):", bench_alloc},
     };
     const char *only = argc > 2 ? argv[2] : NULL;   /* one bench, e.g. to profile */
     run(h, s, bench_pingpong);   /* warm up */

@@ -51,6 +51,23 @@
 **   the runtime itself holds across a safepoint is in a root slot in the
 **   segment (a goroutine's root stack, chan.c's scratch or pinned slots,
 **   a pool area).
+**
+** ---- Preemption points -------------------------------------------------------
+**
+**   The scheduler's sysmon asks the running goroutine to yield from its
+**   own thread (sched.h, "Run queues and preemption") through the preempt
+**   hook, which sets preempt_due. The goroutine yields (sched_preempt_
+**   point) where a Go function's prologue would see the request and where
+**   nothing of the runtime's is in flux: at the top of the entry points a
+**   task's code calls -- rt_alloc/rt_alloc_at, rt_safepoint (so pool_get,
+**   pool_put, pool_new), rt_go, chan_recv, chan_close -- before they do
+**   anything, everything the caller holds being rooted there as at any
+**   safepoint. Never inside the runtime: its own allocations (g records,
+**   sudogs, closures, channels) go through rt__alloc_at, which does not
+**   yield (chan_send roots its value in the channel state's scratch slots
+**   first, which another goroutine's send would reuse, so it does not
+**   yield either: Go's chansend holds the channel's lock). Fast path: one
+**   load of preempt_due per call.
 */
 #ifndef HEAPSIM_RUNTIME_RT_INT_H
 #define HEAPSIM_RUNTIME_RT_INT_H
@@ -146,6 +163,8 @@ struct rt {
     uint64_t snap_every;        /* cycles between snapshots, at least */
     uint64_t snap_next;         /* gc_seen at which the next one is due */
     bool snap_due;              /* set by the GC hooks, taken by rt_alloc */
+    uint32_t preempt_due;       /* set by the preempt hook (sysmon's thread), taken
+                                ** at a preemption point; atomics */
     bool snap_busy;             /* inside snap_fn */
 };
 
@@ -164,6 +183,17 @@ static inline uint32_t rt__rand_below(rt_t *rt, uint32_t n)
 {
     return (uint32_t)(((rt__rand(rt) >> 32) * (uint64_t)n) >> 32);
 }
+
+/* A preemption point (see the picture): yields when sysmon has asked. */
+void rt__preempt(rt_t *rt);
+static inline void rt__preempt_point(rt_t *rt)
+{
+    if (__builtin_expect(__atomic_load_n(&rt->preempt_due, __ATOMIC_RELAXED) != 0, 0))
+        rt__preempt(rt);
+}
+
+/* rt_alloc_at without the preemption point, for the runtime's own objects. */
+heap_ref_t rt__alloc_at(rt_t *rt, uint32_t nptrs, size_t scalar_bytes, const char *site);
 
 /* Report to the heap, if either changed since the last report, the two
 ** stack figures of Go 1.19's pacer: lastStackScan, the depths its last

@@ -4,7 +4,8 @@
 ** pushed (across collections), and is recycled when the goroutine ends;
 ** and Go's runtime objects on the heap: a g record per goroutine (reused
 ** once it ends), a closure per `go f(x)`, a sudog per blocked receive
-** (reused from the per-P cache), all rooted while they live.
+** (reused from the per-P cache), all rooted while they live; where a
+** goroutine yields when sysmon preempts it.
 */
 #include <pthread.h>
 #include <stdlib.h>
@@ -483,6 +484,103 @@ static void case_interrupt(void)
     rtt_close(&w);
 }
 
+/* ---- Preemption points ----------------------------------------------------------- */
+
+static char pj[64];               /* what ran, in order */
+static size_t pj_len;
+static void pnote(char c)
+{
+    if (pj_len + 1 < sizeof pj)
+        pj[pj_len++] = c;
+}
+
+static void p_note_b(rt_t *rt, void *arg)
+{
+    pnote((char)(intptr_t)arg);
+    (void)rt_alloc(rt, 1, 8);     /* the request was taken: no yield here */
+}
+
+static heap_ref_t p_ch;
+
+static void p_sender(rt_t *rt, void *arg)
+{
+    pnote('d');
+    chan_send(rt, p_ch, NULL, NULL);
+}
+
+/* sched_preempt_request stands for sysmon: the preempt hook reaches the
+** runtime, and the goroutine yields at its next preemption point -- an
+** allocation, rt_safepoint, chan_recv -- to the global queue (the
+** goroutine in runnext, here the one just spawned, runs first). The
+** runtime's own allocations (chan_make's) are not points. */
+static void p_main(rt_t *rt, void *arg)
+{
+    sched_t *s = rt_sched(rt);
+    heap_ref_t *frame = rt_push(rt, 1);
+
+    rt_go(rt, p_note_b, (void *)(intptr_t)'b');
+    pnote('m');
+    sched_preempt_request(s);
+    frame[0] = rt_alloc(rt, 1, 8);
+    pnote('M');
+    rt_go(rt, p_note_b, (void *)(intptr_t)'c');
+    sched_preempt_request(s);
+    rt_safepoint(rt);
+    pnote('N');
+    rt_go(rt, p_sender, NULL);
+    sched_preempt_request(s);
+    frame[0] = p_ch = chan_make(rt, 0, 0, 0);   /* no yield inside */
+    pnote('k');
+    chan_recv(rt, p_ch, NULL, NULL);           /* yields first: d sends */
+    pnote('K');
+    rt_pop(rt, 1);
+}
+
+static volatile uint64_t p_progress[2];
+static bool p_saw_other[2];
+
+/* Allocates until the other has made progress (bounded). */
+static void p_allocator(rt_t *rt, void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    heap_ref_t *frame = rt_push(rt, 1);
+
+    for (int i = 0; i < 50000000 && !p_saw_other[me]; i++) {
+        frame[0] = rt_alloc(rt, 1, 8);
+        p_progress[me]++;
+        p_saw_other[me] = p_progress[!me] > 0;
+    }
+    rt_pop(rt, 1);
+}
+
+static void p_two_allocators(rt_t *rt, void *arg)
+{
+    rt_go(rt, p_allocator, (void *)(intptr_t)0);
+    rt_go(rt, p_allocator, (void *)(intptr_t)1);
+}
+
+static void case_preempt_points(void)
+{
+    rtt_world_t w;
+
+    rtt_open(&w, 256u << 20, 0);
+    rtt_outcome_t o = rtt_run(&w, p_main, NULL);
+    CHECK_INT(o.rc, 0);
+    pj[pj_len] = '\0';
+    CHECK_STR(pj, "mbMcNkdK");
+    sched_stats_t st;
+    sched_stats_read(w.sched, &st);
+    CHECK_INT(st.preemptions, 3);
+    /* sysmon itself, 1 ms slices: two goroutines that only allocate both
+    ** see the other's progress before either ends. */
+    sched_set_preempt(w.sched, 1000000);
+    o = rtt_run(&w, p_two_allocators, NULL);
+    CHECK_INT(o.rc, 0);
+    CHECK(p_saw_other[0]);
+    CHECK(p_saw_other[1]);
+    rtt_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const rtt_case_t cases[] = {
@@ -494,6 +592,7 @@ int main(int argc, char **argv)
         {"runtime_objects", case_runtime_objects},
         {"leaks", case_leaks},
         {"slow_paths_on_system_stack", case_slow_paths_on_system_stack},
+        {"preempt_points", case_preempt_points},
     };
     return rtt_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60);
 }

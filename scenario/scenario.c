@@ -54,6 +54,8 @@
 /* Go 1.19 on Linux: an idle P sleeps in whole milliseconds (netpoll's
 ** epoll_wait timeout), so a 1.25 ms sleep takes about 2.2 ms. */
 #define SCN_TIMER_RESOLUTION_DEFAULT_NS (1 * MS_NS)
+#define SCN_PREEMPT_MIN_NS (1 * MS_NS)
+#define SCN_PREEMPT_DEFAULT_NS (10 * MS_NS)   /* Go 1.19's forcePreemptNS */
 #define SCN_GOGC_MAX 1000000
 #define SCN_HEAP_MAX_MIN (4 * MIB)
 #define SCN_HEAP_MAX_MAX (1 * TIB)
@@ -71,14 +73,14 @@ typedef struct scn_pos {
 
 /* The runtime keys, in the order messages list them. */
 enum { RT_GOGC, RT_MEMORY_LIMIT, RT_HEAP_MAX, RT_STACK_RESERVE, RT_TIMER_RESOLUTION,
-       RT_GCTRACE, RT_MEM_PROFILE_RATE, RT_COLLECTOR, RT_NKEYS };
+       RT_GCTRACE, RT_MEM_PROFILE_RATE, RT_COLLECTOR, RT_PREEMPT, RT_NKEYS };
 static const char *const runtime_keys[RT_NKEYS] = {
     "gogc", "memory_limit", "heap_max", "stack_reserve", "timer_resolution", "gctrace",
-    "mem_profile_rate", "collector",
+    "mem_profile_rate", "collector", "preempt",
 };
 #define RUNTIME_KEY_LIST \
     "gogc, memory_limit, heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate, " \
-    "collector"
+    "collector, preempt"
 
 /* The top-level keys, in the order messages list them. */
 enum {
@@ -350,6 +352,9 @@ static const char *runtime_expected(int which, char *buf, size_t size)
     case RT_COLLECTOR:
         snprintf(buf, size, "concurrent or stw");
         break;
+    case RT_PREEMPT:
+        snprintf(buf, size, "a duration from 1ms to 1s (Go's 10ms), or off");
+        break;
     case RT_MEM_PROFILE_RATE:
         snprintf(buf, size, "bytes per sample (like 512KiB; 1: every allocation; 0: off) "
                  "up to %s", units_format_size(SCN_MEM_PROFILE_RATE_MAX, hi, sizeof(hi)));
@@ -401,6 +406,17 @@ static int runtime_set(scn_runtime_t *rt, int which, const char *text,
         ok = strcmp(text, "concurrent") == 0 || strcmp(text, "stw") == 0;
         if (ok)
             rt->collector = text[0] == 's' ? SCN_COLLECTOR_STW : SCN_COLLECTOR_CONCURRENT;
+    } else if (which == RT_PREEMPT) {
+        uint64_t ns;
+        if (strcmp(text, "off") == 0) {
+            ok = true;
+            rt->preempt_ns = SCN_PREEMPT_OFF;
+        } else {
+            ok = units_parse_duration_ns(text, &ns) == 0 && ns >= SCN_PREEMPT_MIN_NS &&
+                 ns <= S_NS;
+            if (ok)
+                rt->preempt_ns = ns == SCN_PREEMPT_DEFAULT_NS ? 0 : (int64_t)ns;
+        }
     } else if (which == RT_MEM_PROFILE_RATE) {
         ok = units_parse_size(text, &v) == 0 && v >= 0 && v <= SCN_MEM_PROFILE_RATE_MAX;
         if (ok)
@@ -1404,8 +1420,9 @@ void scenario_free(scenario_t **scn_p)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* Five integers, then gctrace when it is on and mem_profile_rate when it
-** is not the default: plain text is the JSON json-c would write, key
+/* Five integers, then gctrace when it is on, the collector when stw, the
+** preemption slice when not Go's 10 ms ("off", or ms) and
+** mem_profile_rate when it is not the default: plain text is the JSON json-c would write, key
 ** order as given. */
 char *scenario_runtime_json(const scn_runtime_t *rt)
 {
@@ -1429,6 +1446,20 @@ char *scenario_runtime_json(const scn_runtime_t *rt)
     if (text && rt->collector == SCN_COLLECTOR_STW) {
         char *with = NULL;
         int rc = asprintf(&with, "%.*s,\"collector\":\"stw\"}", (int)strlen(text) - 1, text);
+        free(text);
+        text = rc < 0 ? NULL : with;
+    }
+    if (text && rt->preempt_ns != 0) {
+        /* "off", or the slice in ms as a duration reads it. */
+        char *with = NULL;
+        int rc = rt->preempt_ns == SCN_PREEMPT_OFF
+                     ? asprintf(&with, "%.*s,\"preempt\":\"off\"}", (int)strlen(text) - 1, text)
+                 : rt->preempt_ns % MS_NS == 0
+                     ? asprintf(&with, "%.*s,\"preempt\":%lld}", (int)strlen(text) - 1, text,
+                                (long long)(rt->preempt_ns / MS_NS))
+                     : asprintf(&with, "%.*s,\"preempt\":%lld.%06lld}", (int)strlen(text) - 1,
+                                text, (long long)(rt->preempt_ns / MS_NS),
+                                (long long)(rt->preempt_ns % MS_NS));
         free(text);
         text = rc < 0 ? NULL : with;
     }

@@ -40,7 +40,12 @@ typedef struct scn_runtime {
     int64_t mem_profile_rate;    /* heap profile: bytes per sample; 1 every allocation, 0 off */
     int collector;               /* SCN_COLLECTOR_*: Go's concurrent one (the default) or
                                  ** stop-the-world */
+    int64_t preempt_ns;          /* `preempt`: a goroutine that has run this long is
+                                 ** preempted; 0 = Go's forcePreemptNS (10 ms, the
+                                 ** default), SCN_PREEMPT_OFF = off */
 } scn_runtime_t;
+
+#define SCN_PREEMPT_OFF (-1)
 
 #define SCN_COLLECTOR_CONCURRENT 0
 #define SCN_COLLECTOR_STW 1
@@ -78,7 +83,7 @@ typedef struct scenario {
 
 /* Load and validate `path`, apply the `--set key=value` overrides in `sets`
 ** (a kernel parameter of any task template, or a runtime key: gogc,
-** memory_limit, heap_max, stack_reserve, timer_resolution; an override of a swept key
+** memory_limit, heap_max, stack_reserve, timer_resolution, ...; an override of a swept key
 ** replaces that sweep axis), and expand into tasks. Returns 0 with
 ** *scn_p set, or SCENARIO_EUSAGE / -ENOMEM with a one-line message in err
 ** ("scenarios/x.yaml:4:12: unknown parameter 'dpeth' for kernel

@@ -358,7 +358,7 @@ static void test_no_parameter_shadows_a_runtime_key(void)
 {
     static const char *const reserved[] = { "gogc", "memory_limit", "heap_max",
                                             "stack_reserve", "gctrace", "mem_profile_rate",
-                                            "collector", "kernel" };
+                                            "collector", "preempt", "kernel" };
     size_t n, k, r;
     const kernel_spec_t *ks = catalog_kernels(&n);
 
@@ -682,7 +682,7 @@ static void test_runtime(void)
                  "task: {kernel: spawn}\n",
                  "%F:2:3: unknown runtime key 'gomaxprocs'; known keys: gogc, "
                  "memory_limit, heap_max, stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate, collector");
+                 "gctrace, mem_profile_rate, collector, preempt");
     EXPECT_ERROR("rt_timer.yaml",
                  "runtime: {timer_resolution: 2s}\ntask: {kernel: spawn}\n",
                  "%F:1:29: runtime.timer_resolution: expected a duration up to 1s "
@@ -691,7 +691,7 @@ static void test_runtime(void)
                  "runtime: fast\ntask: {kernel: spawn}\n",
                  "%F:1:10: runtime: expected a mapping of gogc, memory_limit, "
                  "heap_max, stack_reserve, timer_resolution, gctrace, mem_profile_rate, "
-                 "collector, got \"fast\"");
+                 "collector, preempt, got \"fast\"");
     EXPECT_ERROR("rt_collector.yaml",
                  "runtime: {collector: green-tea}\ntask: {kernel: spawn}\n",
                  "%F:1:22: runtime.collector: expected concurrent or stw, got \"green-tea\"");
@@ -705,6 +705,54 @@ static void test_runtime(void)
         scenario_free(&scn);
         scn = load_ok("rt_conc.yaml", "task: {kernel: spawn}\n", NULL, 0);
         CHECK(scn != NULL && scn->tasks[0].runtime.collector == SCN_COLLECTOR_CONCURRENT);
+        /* Go's preemption by default, not in the JSON then. */
+        CHECK(scn != NULL && scn->tasks[0].runtime.preempt_ns == 0);
+        json = scn ? scenario_runtime_json(&scn->tasks[0].runtime) : NULL;
+        CHECK(json != NULL && strstr(json, "preempt") == NULL);
+        free(json);
+        scenario_free(&scn);
+    }
+    EXPECT_ERROR("rt_preempt.yaml",
+                 "runtime: {preempt: 100us}\ntask: {kernel: spawn}\n",
+                 "%F:1:20: runtime.preempt: expected a duration from 1ms to 1s (Go's 10ms), "
+                 "or off, got \"100us\"");
+    EXPECT_ERROR("rt_preempt2.yaml",
+                 "runtime: {preempt: 2s}\ntask: {kernel: spawn}\n",
+                 "%F:1:20: runtime.preempt: expected a duration from 1ms to 1s (Go's 10ms), "
+                 "or off, got \"2s\"");
+    EXPECT_ERROR("rt_preempt3.yaml",
+                 "runtime: {preempt: never}\ntask: {kernel: spawn}\n",
+                 "%F:1:20: runtime.preempt: expected a duration from 1ms to 1s (Go's 10ms), "
+                 "or off, got \"never\"");
+    {
+        static const struct { const char *text; int64_t ns; const char *json; } ok[] = {
+            { "off", SCN_PREEMPT_OFF, "\"preempt\":\"off\"" },
+            { "20ms", 20000000, "\"preempt\":20}" },
+            { "1.5ms", 1500000, "\"preempt\":1.500000}" },
+            { "1s", 1000000000, "\"preempt\":1000}" },
+        };
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+            char text[128];
+            snprintf(text, sizeof text, "runtime: {preempt: %s}\ntask: {kernel: spawn}\n",
+                     ok[i].text);
+            scenario_t *scn = load_ok("rt_preempt_ok.yaml", text, NULL, 0);
+            CHECK(scn != NULL && scn->tasks[0].runtime.preempt_ns == ok[i].ns);
+            char *json = scn ? scenario_runtime_json(&scn->tasks[0].runtime) : NULL;
+            CHECK_CONTAINS(json, ok[i].json);
+            free(json);
+            scenario_free(&scn);
+        }
+        /* A sweep over it, and --set. */
+        const char *sets[] = { "preempt=off" };
+        scenario_t *scn = load_ok("rt_preempt_sweep.yaml",
+                                  "task: {kernel: spawn}\nsweep: {preempt: [off, 10ms]}\n",
+                                  NULL, 0);
+        CHECK(scn != NULL && scn->ntasks == 2 &&
+              scn->tasks[0].runtime.preempt_ns == SCN_PREEMPT_OFF &&
+              scn->tasks[1].runtime.preempt_ns == 0);
+        scenario_free(&scn);
+        scn = load_ok("rt_preempt_set.yaml", "task: {kernel: spawn}\n", sets, 1);
+        CHECK(scn != NULL && scn->tasks[0].runtime.preempt_ns == SCN_PREEMPT_OFF);
         scenario_free(&scn);
     }
 }
@@ -719,7 +767,7 @@ static void test_sweep_errors(void)
                  "nor a runtime key; parameters: depth (int, 4..30, default "
                  "10); runtime keys: gogc, memory_limit, heap_max, "
                  "stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate, collector");
+                 "gctrace, mem_profile_rate, collector, preempt");
     EXPECT_ERROR("sweep_empty.yaml",
                  "task: {kernel: binary_trees}\n"
                  "sweep:\n"
@@ -887,7 +935,7 @@ static void test_sets(void)
                      "--set dpeth=3: no task has a parameter 'dpeth'; "
                      "parameters: depth (int, 4..30, default 10); runtime "
                      "keys: gogc, memory_limit, heap_max, stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate, collector");
+                 "gctrace, mem_profile_rate, collector, preempt");
     EXPECT_SET_ERROR("tasks: [{kernel: binary_trees}, {kernel: spawn}]\n",
                      "objects=3",
                      "--set objects=3: no task has a parameter 'objects'; "
@@ -895,7 +943,7 @@ static void test_sets(void)
                      "10); spawn: goroutines (int, 1..10000000, default "
                      "10000); runtime keys: gogc, memory_limit, heap_max, "
                      "stack_reserve, timer_resolution, "
-                 "gctrace, mem_profile_rate, collector");
+                 "gctrace, mem_profile_rate, collector, preempt");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "depth",
                      "--set depth: expected key=value");
     EXPECT_SET_ERROR("task: {kernel: binary_trees}\n", "=3",

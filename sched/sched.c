@@ -121,23 +121,112 @@ static uint64_t fpenv_now(void)
     return (uint64_t)cw | (uint64_t)mxcsr << 32;
 }
 
+static inline void globq_push(sched_t *s, sched__gor_t *g)
+{
+    assert(g->state == SCHED__RUNNABLE && g != s->runnext);
+    g->next = NULL;
+    if (s->globq_tail != NULL)
+        s->globq_tail->next = g;
+    else
+        s->globq_head = g;
+    s->globq_tail = g;
+}
+
+/* The local queue is full: its older half and g go to the global queue's
+** back, in that order (Go's runqputslow). */
+static __attribute__((noinline)) void runq_push_slow(sched_t *s, sched__gor_t *g)
+{
+    sched__gor_t *first = s->runq_head, *last = first;
+
+    for (uint32_t i = 1; i < SCHED__RUNQ_MAX / 2; i++)
+        last = last->next;
+    s->runq_head = last->next;
+    s->runq_len -= SCHED__RUNQ_MAX / 2;
+    last->next = NULL;
+    if (s->globq_tail != NULL)
+        s->globq_tail->next = first;
+    else
+        s->globq_head = first;
+    s->globq_tail = last;
+    globq_push(s, g);
+}
+
+/* g to the local queue's back (Go's runqput(pp, gp, false)). */
 static inline void runq_push(sched_t *s, sched__gor_t *g)
 {
     assert(g->state == SCHED__RUNNABLE && g != s->runnext);
+    if (__builtin_expect(s->runq_len >= SCHED__RUNQ_MAX, 0)) {
+        runq_push_slow(s, g);
+        return;
+    }
     g->next = NULL;
     if (s->runq_tail != NULL)
         s->runq_tail->next = g;
     else
         s->runq_head = g;
     s->runq_tail = g;
+    s->runq_len++;
 }
 
-/* The next goroutine to run: runnext first, unless it has had its
-** SCHED_RUNNEXT_MAX turns in a row while the queue waited. */
+/* g to runnext; the one there goes to the local queue's back (Go's
+** runqput(pp, gp, true)). */
+static inline void runq_push_next(sched_t *s, sched__gor_t *g)
+{
+    sched__gor_t *prev = s->runnext;
+
+    if (prev != NULL) {
+        s->runnext = NULL;
+        runq_push(s, prev);
+    }
+    s->runnext = g;
+}
+
+static inline sched__gor_t *runq_pop_local(sched_t *s)
+{
+    sched__gor_t *g = s->runq_head;
+
+    if (g != NULL) {
+        s->runq_head = g->next;
+        if (s->runq_head == NULL)
+            s->runq_tail = NULL;
+        s->runq_len--;
+    }
+    return g;
+}
+
+/* The global queue's head; with `batch`, up to SCHED__RUNQ_MAX / 2 - 1
+** more move to the local queue's back (Go's globrunqget on one P). */
+static __attribute__((noinline)) sched__gor_t *globq_pop(sched_t *s, bool batch)
+{
+    sched__gor_t *g = s->globq_head;
+
+    s->globq_head = g->next;
+    for (uint32_t n = 1; batch && n < SCHED__RUNQ_MAX / 2 && s->globq_head != NULL; n++) {
+        sched__gor_t *x = s->globq_head;
+        s->globq_head = x->next;
+        runq_push(s, x);
+    }
+    if (s->globq_head == NULL)
+        s->globq_tail = NULL;
+    return g;
+}
+
+/* The next goroutine to run, as Go's findRunnable picks it (sched.h, "Run
+** queues"): every 61st schedtick the global queue's head; else runnext,
+** unless it has had its SCHED_RUNNEXT_MAX turns in a row while the queue
+** waited; else the local head; else the global head and a batch. One not
+** from runnext starts a slice of its own: schedtick counts it (Go's
+** execute without inheritTime). */
 static inline sched__gor_t *runq_pop(sched_t *s)
 {
-    sched__gor_t *g = s->runnext;
+    sched__gor_t *g;
 
+    if (__builtin_expect(s->globq_head != NULL, 0) &&
+        s->schedtick % SCHED__GLOBAL_EVERY == 0) {
+        g = globq_pop(s, false);
+        goto new_slice;
+    }
+    g = s->runnext;
     if (g != NULL) {
         assert(g->state == SCHED__RUNNABLE);
         s->runnext = NULL;
@@ -146,24 +235,28 @@ static inline sched__gor_t *runq_pop(sched_t *s)
         runq_push(s, g);
     }
     s->runnext_streak = 0;
-    g = s->runq_head;
-    if (g != NULL) {
-        assert(g->state == SCHED__RUNNABLE);
-        s->runq_head = g->next;
-        if (s->runq_head == NULL)
-            s->runq_tail = NULL;
+    g = runq_pop_local(s);
+    if (g == NULL) {
+        if (s->globq_head == NULL)
+            return NULL;
+        g = globq_pop(s, true);
     }
+new_slice:
+    assert(g->state == SCHED__RUNNABLE);
+    __atomic_store_n(&s->schedtick, s->schedtick + 1, __ATOMIC_RELAXED);
     return g;
 }
 
 static inline bool runq_empty(const sched_t *s)
 {
-    return s->runq_head == NULL && s->runnext == NULL;
+    return s->runq_head == NULL && s->runnext == NULL && s->globq_head == NULL;
 }
 
 static inline void runq_clear(sched_t *s)
 {
     s->runq_head = s->runq_tail = NULL;
+    s->runq_len = 0;
+    s->globq_head = s->globq_tail = NULL;
     s->runnext = NULL;
     s->runnext_streak = 0;
 }
@@ -748,7 +841,10 @@ int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags)
     g->ctx.sp = NULL;   /* forged when first switched to */
     assert(g->state == SCHED__FREE && g->aside == NULL);
     g->state = SCHED__RUNNABLE;
-    runq_push(s, g);
+    if (s->current != NULL)
+        runq_push_next(s, g);   /* Go's newproc */
+    else
+        runq_push(s, g);
     s->live++;
     sched__stat_set(&s->stats.goroutines, s->live);
     sched__stat_add(&s->stats.spawned, 1);
@@ -1070,6 +1166,7 @@ int sched_run(sched_t *s)
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     s->running = true;
+    sched__sysmon_start(s);
     for (;;) {
         sched__gor_t *g;
 
@@ -1092,6 +1189,8 @@ int sched_run(sched_t *s)
             break;
         deadlock(s);
     }
+    sched__sysmon_stop(s);
+    __atomic_store_n(&s->preempt_req, 0, __ATOMIC_RELAXED);
     assert(s->current == NULL && s->zombie == NULL && s->live == 0 && runq_empty(s) &&
            s->ntimers == 0);
     assert(descriptors_consistent(s));
@@ -1122,9 +1221,47 @@ void sched_gosched(sched_t *s)
     if (s->unwinding)
         return;
     g->state = SCHED__RUNNABLE;
-    runq_push(s, g);
+    globq_push(s, g);   /* Go's goschedImpl */
     gor_switch_out(s, g);
     resumed(s, g);
+}
+
+void sched_set_preempt(sched_t *s, uint64_t slice_ns)
+{
+    s->preempt_ns = slice_ns;
+}
+
+void sched_preempt_request(sched_t *s)
+{
+    __atomic_store_n(&s->preempt_req, __atomic_load_n(&s->schedtick, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    void (*hook)(void *) = __atomic_load_n(&s->hooks.preempt, __ATOMIC_RELAXED);
+    if (hook != NULL)
+        hook(__atomic_load_n(&s->hooks.arg, __ATOMIC_RELAXED));
+}
+
+bool sched_preempt_point(sched_t *s)
+{
+    sched__gor_t *g = s->current;
+    uint64_t req = __atomic_load_n(&s->preempt_req, __ATOMIC_RELAXED);
+
+    if (req == 0 || g == NULL)
+        return false;
+    __atomic_store_n(&s->preempt_req, 0, __ATOMIC_RELAXED);
+    /* A request for an earlier slice is stale: its goroutine has switched
+    ** out since (Go's execute clears gp.preempt). */
+    if (req != s->schedtick + 1 || s->on_systemstack || g->in_safepoint || g->ending ||
+        s->unwinding || s->failing)
+        return false;
+    safepoint(s, g);
+    if (s->unwinding)
+        return false;
+    g->state = SCHED__RUNNABLE;
+    globq_push(s, g);   /* Go's gopreempt_m -> goschedImpl */
+    sched__stat_add(&s->stats.preemptions, 1);
+    gor_switch_out(s, g);
+    resumed(s, g);
+    return true;
 }
 
 void sched_sleep_ns(sched_t *s, uint64_t ns)
@@ -1342,14 +1479,8 @@ void sched_ready_next(sched_t *s, sched_waiter_t *w)
 {
     sched__gor_t *g = readiable(s, w, "sched_ready_next");
 
-    if (g == NULL)
-        return;
-    sched__gor_t *prev = s->runnext;
-    if (prev != NULL) {
-        s->runnext = NULL;
-        runq_push(s, prev);
-    }
-    s->runnext = g;
+    if (g != NULL)
+        runq_push_next(s, g);
 }
 
 bool sched_unwinding(const sched_t *s)
@@ -1387,4 +1518,5 @@ void sched_stats_read(const sched_t *s, sched_stats_t *st)
     st->stack_hwm_bytes = __atomic_load_n(&s->stats.stack_hwm_bytes, __ATOMIC_RELAXED);
     st->stacks_aside = __atomic_load_n(&s->stats.stacks_aside, __ATOMIC_RELAXED);
     st->stack_aside_bytes = __atomic_load_n(&s->stats.stack_aside_bytes, __ATOMIC_RELAXED);
+    st->preemptions = __atomic_load_n(&s->stats.preemptions, __ATOMIC_RELAXED);
 }

@@ -44,7 +44,9 @@ int sched_new(const sched_config_t *cfg, sched_t **sched_p);
 void sched_destroy(sched_t **sched_p);
 
 /* Make a runnable goroutine running fn(s, arg). Returns its id (> 0) or a
-** negative code. Callable from inside or outside a goroutine. */
+** negative code. Callable from inside or outside a goroutine: from inside
+** it runs next (Go's newproc puts it in runnext, see "Run queues" below),
+** from outside it joins the back of the local queue. */
 int64_t sched_spawn(sched_t *s, gor_fn_t fn, void *arg);
 
 /* Added: sched_spawn with flags.
@@ -74,6 +76,53 @@ int64_t sched_spawn_flags(sched_t *s, gor_fn_t fn, void *arg, unsigned flags);
 ** -- a 1.25 ms time.Sleep takes about 2 ms there, a 100 us one about 1 ms.
 ** (While some goroutine runs, timers fire at switch points as before.) */
 void sched_set_timer_resolution(sched_t *s, uint64_t resolution_ns);
+
+/* ---- Run queues and preemption, as Go 1.19 has them on one P ----------
+**
+** Three places hold runnable goroutines (proc.go): runnext (one, run
+** first, inheriting the time slice of the goroutine that made it
+** runnable), the local queue (FIFO of up to 256; a put to a full one moves
+** its older half and the newcomer to the global queue, runqputslow) and
+** the global queue (FIFO). The next to run is the global queue's head
+** every 61st schedtick (a tick counts each goroutine started on a slice of
+** its own, i.e. not from runnext), else runnext, else the local head, else
+** the global head, the global queue's next 127 moving to the local one
+** (globrunqget). Where goroutines go:
+**
+**   sched_spawn (inside a goroutine), sched_ready_next   runnext (its old
+**                                                        one to the local back)
+**   sched_spawn (outside), sched_ready, timers due       the local back
+**   sched_yield (Go's Gosched), a preemption            the global back
+**
+** (Go readies woken and timer-due goroutines into runnext too; here only
+** sched_ready_next's callers, the channel hand-offs, do.)
+**
+** Preemption: with a slice (sched_set_preempt, Go's forcePreemptNS is
+** 10 ms) sched_run runs a thread beside the goroutines, Go's sysmon: it
+** sleeps 20 us at first, then after 50 rounds twice as long each round up
+** to the slice, and each time it wakes reads the scheduler's schedtick;
+** when the tick is the one it saw a slice ago (a goroutine has run on one
+** slice that long), it asks that goroutine to yield (sched_preempt_request)
+** -- after 10 to 20 ms with Go's 10. The goroutine yields at its next
+** preemption point, sched_preempt_point(), and goes to the global queue
+** (gopreempt_m). C code has no preemption points of its own: the runtime
+** places them where a goroutine enters it (runtime/rt.h). 0 (the default):
+** no thread, no preemption. Takes effect at the next sched_run. */
+void sched_set_preempt(sched_t *s, uint64_t slice_ns);
+
+/* Ask the goroutine on the current slice to yield at its next preemption
+** point, as sysmon does when the slice is used up; calls the preempt hook
+** (sched_hooks_t). From any thread, also without a preemption slice; a
+** request outlives no slice: one made for a goroutine that has since
+** switched out is dropped. Async-signal-safe when the hook is. */
+void sched_preempt_request(sched_t *s);
+
+/* A preemption point: when a request is pending for the calling
+** goroutine's slice, it yields to the global queue (a switch point, like
+** sched_yield) and returns true when it runs again; else false at once.
+** Also false outside a goroutine, on the system stack, in the safepoint
+** hook, in an ending goroutine's cleanups and while the task unwinds. */
+bool sched_preempt_point(sched_t *s);
 
 /* Run goroutines until none is left (0), the task failed (SCHED_EFAILED),
 ** or every goroutine is blocked with no timer pending (SCHED_EDEADLOCK; the
@@ -170,6 +219,11 @@ typedef struct sched_hooks {
     void (*gend)(void *arg, sched_t *s);
     void (*idle_begin)(void *arg, sched_t *s);
     void (*idle_end)(void *arg, sched_t *s);
+    /* Called when a preemption is requested (sysmon, from its own thread,
+    ** or sched_preempt_request), so that the caller's own fast paths can
+    ** notice it and call sched_preempt_point(). Must be thread-safe; it
+    ** must not call the scheduler. */
+    void (*preempt)(void *arg);
     void *arg;
     /* Optional (NULL: none): a word that is non-zero whenever `safepoint` has
     ** something to do (the heap's stop-the-world request). When set, the
@@ -275,6 +329,7 @@ typedef struct sched_stats {
     uint64_t stack_copy_ns;       /* what they cost, modelled (see sched_int.h) */
     uint64_t alive_at_exit;       /* goroutines the last run's main left alive */
     uint64_t stack_scan_bytes;    /* Go's lastStackScan: depths at the last GC */
+    uint64_t preemptions;         /* goroutines preempted (sched_preempt_point), total */
 } sched_stats_t;
 void sched_stats_read(const sched_t *s, sched_stats_t *st);
 /* stats.stack_scan_bytes alone (cheap: for every allocation's check). */

@@ -4,12 +4,13 @@
 ** per sched_run), a park/ready round trip between two goroutines, and a
 ** yield with many goroutines in turn -- beside the floor: the least a
 ** switch between two stacks can cost on this machine (below).
-** Not a test: numbers vary with the machine. Usage: sched_bench [scale]
+** Not a test: numbers vary with the machine. Usage: sched_bench [scale] [spawn1k]
 */
 #include "sched/sched.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -218,6 +219,11 @@ int main(int argc, char **argv)
         scale = 1;
     if ((rc = sched_new(NULL, &s)) != 0)
         die("sched_new", rc);
+    if (argc > 2 && strcmp(argv[2], "spawn1k") == 0) {   /* this one alone, fresh */
+        printf("spawn+exit, batches of 1k:  %6.1f ns/goroutine\n", bench_spawn(s, 1000000 * scale, 1000));
+        sched_destroy(&s);
+        return 0;
+    }
     bench_floor(0, 100000);      /* warm up */
     printf("switch floor (bare asm):    %6.1f ns/switch\n", bench_floor(0, 10000000 * scale));
     printf("switch floor + FP env:      %6.1f ns/switch (about what SCHED_SPAWN_FPCTL adds)\n",

@@ -10,15 +10,16 @@
 **                   v        dispatch                 return / sched_exit /
 **   +-------> RUNNABLE -------------------> RUNNING ---sched_fail / overflow--> DEAD
 **   |           ^   ^                      | | |                               |
-**   | timer due |   |   sched_yield        | | |                        reaped by the next
+**   | timer due |   |  sched_yield/preempt | | |                        reaped by the next
 **   |           |   +----------------------+ | |                        context that runs
 **   |      SLEEPING <---- sched_sleep_ns ----+ |                               |
 **   |                                          |                               v
 **   +--- sched_ready --- PARKED <- sched_park -+                             FREE
 **                                                                     (slot on free list)
 **
-**   A goroutine is on exactly one list: RUNNABLE on the run queue (FIFO)
-**   or in s->runnext (at most one, run before the queue's head),
+**   A goroutine is on exactly one list: RUNNABLE on the local or the
+**   global run queue (FIFO each; the order is Go's, sched.h "Run queues")
+**   or in s->runnext (at most one, run before the local queue's head),
 **   SLEEPING in the timer heap, FREE on one of the slot lists (warm, cold,
 **   release_pending; see the arena below); RUNNING, PARKED and DEAD are on
 **   none. (Any of them may also be on the aside-pending array, see "Parked
@@ -220,7 +221,8 @@
 **   every go_bytes of a non-FREE goroutine is a power of two >= 2 KiB.
 **   g->aside != NULL  =>  g is PARKED or RUNNABLE (never RUNNING), and its
 **   stack_bytes is 0; stats.stacks_aside counts them.
-**   s->runnext != NULL  =>  it is RUNNABLE and not on the run queue.
+**   s->runnext != NULL  =>  it is RUNNABLE and on neither run queue.
+**   runq_len == the length of the local queue <= SCHED__RUNQ_MAX.
 **   Only the thread in sched_run writes stats; everything else in sched_t is
 **   touched by that thread only.
 */
@@ -257,6 +259,13 @@
 #define SCHED__ASIDE_BATCH 64u                      /* stacks set aside at once */
 #define SCHED__WARM_SLOTS 4096u                     /* free slots that keep their pages */
 #define SCHED__RELEASE_BATCH 256u                   /* dead slots released at once */
+
+/* Go 1.19's scheduler constants (runtime/proc.go, runtime2.go). */
+#define SCHED__RUNQ_MAX 256u                        /* len(p.runq) */
+#define SCHED__GLOBAL_EVERY 61u                     /* schedtick%61: the global queue first */
+#define SCHED__SYSMON_MIN_NS 20000u                 /* sysmon's first sleep: 20 us */
+#define SCHED__SYSMON_MAX_NS 10000000u              /* ... grown to at most 10 ms */
+#define SCHED__SYSMON_IDLE_ROUNDS 50u               /* rounds at 20 us before it doubles */
 
 /* Go 1.19's stack constants on linux/amd64 (runtime/stack.go). */
 #define SCHED__GO_STACK_MIN 2048u                   /* _FixedStack */
@@ -372,10 +381,24 @@ struct sched {
     int uffd;                      /* userfaultfd with UFFDIO_MOVE, the arena registered */
     volatile uint64_t *uffd_canary; /* a MADV_WIPEONFORK page: 1 here, 0 in a forked child */
 
-    /* Run queue, FIFO, and the goroutine to run before it. */
+    /* Go's run queues on one P (sched.h, "Run queues"): the local queue
+    ** (FIFO, at most SCHED__RUNQ_MAX), the global one (FIFO), and the
+    ** goroutine to run before either. */
     sched__gor_t *runq_head, *runq_tail;
+    uint32_t runq_len;
+    sched__gor_t *globq_head, *globq_tail;
     sched__gor_t *runnext;
     uint32_t runnext_streak;       /* runnext turns since the queue's head last ran */
+
+    /* Preemption (preempt.c). schedtick is Go's pp.schedtick: goroutines
+    ** started on a slice of their own; written by the sched_run thread
+    ** with relaxed atomics, read by sysmon. preempt_req is 0 or the
+    ** schedtick + 1 of the slice sysmon asks to end; written by sysmon (or
+    ** sched_preempt_request), taken by sched_preempt_point. */
+    uint64_t schedtick;
+    uint64_t preempt_req;
+    uint64_t preempt_ns;           /* the slice; 0: off */
+    struct sched__sysmon *sysmon;  /* its thread while sched_run runs, else NULL */
 
     /* Parks that allow their stack to be set aside, not yet flushed. */
     uint32_t naside_pending;
@@ -476,6 +499,22 @@ SCHED__HIDDEN int sched__slot_alloc(sched_t *s, sched__gor_t **g_out);
 ** or on release_pending when the warm list is full (see the picture). */
 SCHED__HIDDEN void sched__slot_free(sched_t *s, sched__gor_t *g);
 
+/* The run queues in the order they are taken (the 61st tick's turn of the
+** global queue aside): the local queue, then the global one. first: its
+** head; after: the one after x (x RUNNABLE on one of them, or runnext). */
+static inline sched__gor_t *sched__queued_first(const sched_t *s)
+{
+    return s->runq_head != NULL ? s->runq_head : s->globq_head;
+}
+static inline sched__gor_t *sched__queued_after(const sched_t *s, const sched__gor_t *x)
+{
+    if (x == s->runnext)
+        return sched__queued_first(s);
+    if (x->next != NULL)
+        return x->next;
+    return x == s->runq_tail ? s->globq_head : NULL;
+}
+
 static inline char *sched__slot_lo(const sched_t *s, const sched__gor_t *g)
 {
     return s->arena + (size_t)(g - s->gors) * s->slot_bytes;
@@ -505,6 +544,14 @@ SCHED__HIDDEN void sched__aside_flush(sched_t *s);
 /* Copy g's stack bytes back in place and free them; g->aside != NULL and
 ** g is not the running context. */
 SCHED__HIDDEN void sched__aside_restore(sched_t *s, sched__gor_t *g);
+
+/* ---- preempt.c ------------------------------------------------------- */
+
+/* Start sysmon for this run when s->preempt_ns > 0 (s->sysmon stays NULL
+** otherwise, or when the thread cannot be made: no preemption then).
+** Stop and join it. Called by sched_run on its thread. */
+SCHED__HIDDEN void sched__sysmon_start(sched_t *s);
+SCHED__HIDDEN void sched__sysmon_stop(sched_t *s);
 
 /* ---- timer.c --------------------------------------------------------- */
 

@@ -2,7 +2,9 @@
 ** sched/sched_test.c -- the scheduler's semantics against sched.h: FIFO
 ** order, spawning, sleeping, cleanups, failure and unwinding, deadlock
 ** reports, park/ready, ready_next (runnext) and its fairness bound, hooks,
-** locals, limits, stats from another thread.
+** locals, limits, stats from another thread; Go's run queues (runnext on
+** `go`, the local queue's overflow, the global queue) and preemption
+** (requests per slice, sysmon preempting a goroutine that never blocks).
 **
 ** Each case runs in its own forked process with a time limit; pass a case
 ** name as argv[1] to run just that one in-process (for a debugger). No
@@ -113,7 +115,9 @@ static void test_spawn_from_goroutine(void)
     REQUIRE_INT(sched_spawn(s, parent, NULL), 1);
     REQUIRE_INT(sched_spawn(s, NULL, NULL), -EINVAL);
     REQUIRE_INT(sched_run(s), 0);
-    REQUIRE_STR(journal, "PpabcQ");
+    /* Go's order: each `go` puts its goroutine in runnext, the one there
+    ** to the local queue; the parent's Gosched goes to the global queue. */
+    REQUIRE_STR(journal, "PpcabQ");
     for (int i = 0; i < 3; i++) {
         REQUIRE_INT(child_ids[i], 2 + i);
         REQUIRE_INT(child_self[i], child_ids[i]);
@@ -926,7 +930,7 @@ static void test_destroy_with_live_goroutines(void)
 
 /* ---- Stats from another thread, independent schedulers ------------------------------------------ */
 
-enum { STAT_YIELDS = 200000 };
+enum { STAT_YIELDS = 200000, SCHED_TEST_GLOBAL_EVERY = 61 };
 static volatile int reader_stop;
 
 static void *stats_reader(void *arg)
@@ -968,7 +972,9 @@ static void test_stats_read_from_other_thread(void)
     sched_stats_read(s, &st);
     REQUIRE_INT(st.spawned, 4);
     REQUIRE_INT(st.goroutines, 0);
-    REQUIRE(st.switches >= 4ull * STAT_YIELDS);
+    /* A yield switches, except when the 61st tick's turn of the global
+    ** queue picks the goroutine that has just yielded there. */
+    REQUIRE(st.switches >= 4ull * STAT_YIELDS - 4ull * STAT_YIELDS / SCHED_TEST_GLOBAL_EVERY - 1);
     REQUIRE(st.stack_hwm_bytes >= 4096);
     REQUIRE(st.stack_reserved_bytes >= 4ull * (256 << 10));
     sched_destroy(&s);
@@ -1318,6 +1324,217 @@ static void test_systemstack(void)
     sched_destroy(&s);
 }
 
+/* ---- Preemption and Go's run queues ----------------------------------------------- */
+
+static bool preempted_b;
+
+static void req_then_point(sched_t *s, void *arg)
+{
+    note("a");
+    sched_preempt_request(s);
+    note(sched_preempt_point(s) ? "A" : "x");
+    /* A request is taken once. */
+    note(sched_preempt_point(s) ? "x" : "!");
+}
+
+static sched_waiter_t *parked_d;
+
+static void park_d(sched_t *s, void *arg)
+{
+    note("d");
+    sched_park(s, &parked_d, "d");
+    note("D");
+}
+
+static void ready_d(sched_t *s, void *arg)
+{
+    note("b");
+    sched_ready(s, parked_d);
+}
+
+static void note_arg(sched_t *s, void *arg)
+{
+    note((const char *)arg);
+    /* No request for this slice. */
+    if (sched_preempt_point(s))
+        note("x");
+}
+
+/* A request makes the goroutine yield at its point, to the global queue:
+** the local queue's goroutines run first, even one readied after it
+** yielded. Without a request, a point is nothing. */
+static void test_preempt_point_yields_to_the_global_queue(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    REQUIRE(!sched_preempt_point(s));   /* outside a goroutine */
+    REQUIRE(sched_spawn(s, park_d, NULL) > 0);
+    REQUIRE(sched_spawn(s, req_then_point, NULL) > 0);
+    REQUIRE(sched_spawn(s, ready_d, NULL) > 0);
+    REQUIRE(sched_spawn(s, note_arg, "c") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK_STR(journal, "dabcDA!");
+    sched_stats_read(s, &st);
+    CHECK_INT(st.preemptions, 1);
+    sched_destroy(&s);
+}
+
+static void req_then_yield(sched_t *s, void *arg)
+{
+    note("a");
+    sched_preempt_request(s);
+    sched_yield(s);
+    note("A");
+}
+
+/* A request names the slice: once its goroutine has switched out, the next
+** one on a slice of its own is not preempted by it. */
+static void test_preempt_request_is_dropped_after_a_switch(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    REQUIRE(sched_spawn(s, req_then_yield, NULL) > 0);
+    REQUIRE(sched_spawn(s, note_arg, "b") > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK_STR(journal, "abA");
+    sched_stats_read(s, &st);
+    CHECK_INT(st.preemptions, 0);
+    sched_destroy(&s);
+}
+
+static void point_in_runnext(sched_t *s, void *arg)
+{
+    note("b");
+    preempted_b = sched_preempt_point(s);
+    note("B");
+}
+
+static void spawn_req_yield(sched_t *s, void *arg)
+{
+    note("a");
+    sched_preempt_request(s);
+    REQUIRE(sched_spawn(s, point_in_runnext, NULL) > 0);
+    sched_yield(s);
+    note("A");
+}
+
+/* A goroutine run from runnext inherits the slice (Go's inheritTime): a
+** request for the spawner's slice preempts it too. */
+static void test_runnext_inherits_the_slice(void)
+{
+    sched_t *s = new_sched();
+
+    REQUIRE(sched_spawn(s, spawn_req_yield, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK(preempted_b);
+    CHECK_STR(journal, "abAB");
+    sched_destroy(&s);
+}
+
+enum { OVERFLOW_N = 300 };
+static int overflow_order[OVERFLOW_N + 1], overflow_ran;
+static sched_waiter_t *overflow_waiter;
+
+static void overflow_child(sched_t *s, void *arg)
+{
+    overflow_order[overflow_ran++] = (int)(intptr_t)arg;
+    if (overflow_ran == OVERFLOW_N && overflow_waiter != NULL)
+        sched_ready(s, overflow_waiter);
+}
+
+static void overflow_parent(sched_t *s, void *arg)
+{
+    for (int i = 1; i <= OVERFLOW_N; i++)
+        REQUIRE(sched_spawn(s, overflow_child, (void *)(intptr_t)i) > 0);
+    while (overflow_ran < OVERFLOW_N)
+        sched_park(s, &overflow_waiter, "children");
+}
+
+/* `go` puts each child in runnext, the one there to the local queue; the
+** 257th put to the full local queue moves its older half and itself to
+** the global queue, which every 61st tick serves first (proc.go). */
+static void test_spawn_runnext_and_local_overflow(void)
+{
+    sched_t *s = new_sched();
+    int pos1 = -1, pos256 = -1;
+
+    REQUIRE(sched_spawn(s, overflow_parent, NULL) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    REQUIRE_INT(overflow_ran, OVERFLOW_N);
+    CHECK_INT(overflow_order[0], OVERFLOW_N);   /* runnext */
+    CHECK_INT(overflow_order[1], 129);          /* 1..128 went global */
+    for (int i = 0; i < OVERFLOW_N; i++) {
+        if (overflow_order[i] == 1)
+            pos1 = i;
+        if (overflow_order[i] == 256)
+            pos256 = i;
+    }
+    CHECK_MSG(pos1 > 1 && pos1 < pos256, "child 1 ran %dth, child 256 %dth", pos1, pos256);
+    sched_destroy(&s);
+}
+
+enum { SPIN_LIMIT = 200000000 };
+static volatile uint64_t spin_progress[2];
+static bool spin_saw_other[2];
+
+static void spinner(sched_t *s, void *arg)
+{
+    int me = (int)(intptr_t)arg;
+
+    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
+        spin_progress[me]++;
+        if (spin_progress[!me] > 0) {
+            spin_saw_other[me] = true;
+            return;
+        }
+        sched_preempt_point(s);
+    }
+}
+
+/* With a slice, sysmon preempts a goroutine that never blocks: two that
+** spin until the other has made progress both finish (without
+** preemption the first spins to its limit and sees nothing). */
+static void test_sysmon_preempts_a_spinning_goroutine(void)
+{
+    sched_t *s = new_sched();
+    sched_stats_t st;
+
+    sched_set_preempt(s, 1000000);   /* 1 ms */
+    REQUIRE(sched_spawn(s, spinner, (void *)(intptr_t)0) > 0);
+    REQUIRE(sched_spawn(s, spinner, (void *)(intptr_t)1) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK(spin_saw_other[0]);
+    CHECK(spin_saw_other[1]);
+    sched_stats_read(s, &st);
+    CHECK(st.preemptions >= 1);
+    sched_destroy(&s);
+}
+
+static int preempt_hook_calls;
+static void count_preempt_hook(void *arg)
+{
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+/* The preempt hook is called with each request, sysmon's too. */
+static void test_preempt_hook_called(void)
+{
+    sched_t *s = new_sched();
+    sched_hooks_t hooks = { .preempt = count_preempt_hook, .arg = &preempt_hook_calls };
+
+    sched_set_hooks(s, &hooks);
+    sched_preempt_request(s);
+    CHECK_INT(__atomic_load_n(&preempt_hook_calls, __ATOMIC_RELAXED), 1);
+    sched_set_preempt(s, 1000000);
+    REQUIRE(sched_spawn(s, spinner, (void *)(intptr_t)0) > 0);
+    REQUIRE(sched_spawn(s, spinner, (void *)(intptr_t)1) > 0);
+    REQUIRE_INT(sched_run(s), 0);
+    CHECK(__atomic_load_n(&preempt_hook_calls, __ATOMIC_RELAXED) >= 2);
+    sched_destroy(&s);
+}
+
 static const test_case_t cases[] = {
     { "systemstack", test_systemstack },
     { "timer_slack", test_timer_slack },
@@ -1347,6 +1564,12 @@ static const test_case_t cases[] = {
     { "main_return_ends_the_task", test_main_return_ends_the_task },
     { "main_goexit_and_deadlock", test_main_goexit_and_deadlock },
     { "timer_resolution", test_timer_resolution },
+    { "preempt_point_yields_to_the_global_queue", test_preempt_point_yields_to_the_global_queue },
+    { "preempt_request_is_dropped_after_a_switch", test_preempt_request_is_dropped_after_a_switch },
+    { "runnext_inherits_the_slice", test_runnext_inherits_the_slice },
+    { "spawn_runnext_and_local_overflow", test_spawn_runnext_and_local_overflow },
+    { "sysmon_preempts_a_spinning_goroutine", test_sysmon_preempts_a_spinning_goroutine },
+    { "preempt_hook_called", test_preempt_hook_called },
 };
 
 int main(int argc, char **argv)

@@ -142,8 +142,8 @@ static int page_move(sched_t *s, char *dst, char *src)
     return rc;
 }
 
-/* The next goroutine after *cursor (NULL: start at runnext, then the run
-** queue's head) that wants a top page (see the picture); NULL when none
+/* The next goroutine after *cursor (NULL: start at runnext, then the
+** local queue, then the global one) that wants a top page (see the picture); NULL when none
 ** is within the look. *looked counts the steps. */
 static sched__gor_t *handover_next(sched_t *s, sched__gor_t **cursor, uint32_t *looked)
 {
@@ -151,11 +151,9 @@ static sched__gor_t *handover_next(sched_t *s, sched__gor_t **cursor, uint32_t *
 
     for (;;) {
         if (x == NULL)
-            x = s->runnext != NULL ? s->runnext : s->runq_head;
-        else if (x == s->runnext)
-            x = s->runq_head;
+            x = s->runnext != NULL ? s->runnext : sched__queued_first(s);
         else
-            x = x->next;
+            x = sched__queued_after(s, x);
         if (x == NULL || ++*looked > 2 * SCHED__ASIDE_BATCH + SCHED__RELEASE_BATCH)
             return NULL;
         *cursor = x;
@@ -544,7 +542,7 @@ static void aside_populate_ahead(sched_t *s, sched__gor_t *g)
     /* A bounded look: a long queue of goroutines in place costs nothing. */
     for (sched__gor_t *x = g; x != NULL && n < SCHED__ASIDE_BATCH &&
                               looked < 2 * SCHED__ASIDE_BATCH;
-         x = x == g ? s->runq_head : x->next, looked++) {
+         x = x == g ? sched__queued_first(s) : sched__queued_after(s, x), looked++) {
         if (x->aside == NULL || x->aside_populated)
             continue;
         size_t pages = aside_pages(s, x);

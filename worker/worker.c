@@ -649,6 +649,9 @@ static bool run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
         return false;
     }
     sched_set_timer_resolution(w->sched, (uint64_t)t->timer_resolution_ns);
+    /* Go's sysmon preemption: 0 from a coordinator that predates it. */
+    sched_set_preempt(w->sched, t->preempt_ns < 0 ? 0
+                                : t->preempt_ns == 0 ? 10000000u : (uint64_t)t->preempt_ns);
     if ((rc = heap_for(w, t, &heap)) != 0) {
         fail_result(r, "cannot open the shared heap '%s': %s", t->heap,
                     heap_strerror(rc));

@@ -78,5 +78,23 @@ expect_eq "run --json and show --json: the same document" \
 expect_eq "the text summary is show's text" "$(tail -n +2 "$T/out.txt")" "$(cat "$T/show.txt")"
 expect_grep "the summary names the run" "^run 1: small (done)" "$T/out.txt"
 
+# runtime: {preempt: ...} reaches the worker's scheduler: with a slice the
+# depth goroutines of binary-trees are preempted (Go's sysmon), with `off`
+# never; Go's 10 ms when not set.
+cat >"$T/preempt.yaml" <<'YAML'
+name: preempt
+task: {kernel: binary_trees, depth: 14}
+sweep: {preempt: [off, 1ms]}
+YAML
+pdb="$T/preempt.db"
+"$HEAPSIM" run "$T/preempt.yaml" --workers 1 --db "$pdb" --quiet >/dev/null 2>&1
+expect_eq "preempt run exit status" "$?" 0
+preemptions() {   # task seq -> its goroutine_preemptions, "" when none
+    q "$pdb" "select cast(m.value as integer) from metrics m join tasks t on m.task_id = t.id
+              where t.seq = $1 and m.name = 'goroutine_preemptions'"
+}
+expect_eq "preempt: off preempts nothing" "$(preemptions 0)" ""
+check "preempt: 1ms preempts the depth goroutines" test "$(preemptions 1)" -gt 0
+
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
