@@ -343,6 +343,8 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
 }
 
+static void scavenge_pace_limit(heap_t *h);
+
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -379,6 +381,11 @@ void heap__pacer_update_locked(heap_t *h)
     heap__pacer_set_memory_limit(&hdr->pacer, limit ? limit : HEAP__PACER_NONE);
     heap__pacer_set_globals(&hdr->pacer, globals);
     heap__pacer_commit(&hdr->pacer, heap__atomic_load(&hdr->heap_live_bytes), true);
+    /* As Go's gcControllerCommit: a new limit may give the scavenger work
+    ** (its other goal moves only at a cycle's end, see scavenge_pace). */
+    scavenge_pace_limit(h);
+    if (heap__atomic_load(&hdr->scav_limit_goal_bytes))
+        heap__scavenge_wake(h);
 }
 
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
@@ -1009,14 +1016,12 @@ int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int m
     }
 }
 
-/* SCAVENGER: the background scavenger's goals until the next cycle: the
-** retained bytes to keep, from the in-use bytes at mark termination and
-** the goal this cycle ran against, and with a memory limit 95 % of it
-** (Go's gcPaceScavenger; Go 1.19's code there computes 95 times the limit,
-** which Go 1.20 corrected to the 95 % meant). Lock held. */
-#define RETAIN_EXTRA_PERCENT 10
+/* SCAVENGER: the background scavenger's memory-limit goal, 95 % of the
+** limit, or none while mapped memory is below it (Go's gcPaceScavenger;
+** Go 1.19's code there computes 95 times the limit, which Go 1.20
+** corrected to the 95 % meant). Lock held. */
 #define REDUCE_EXTRA_PERCENT 5
-static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal)
+static void scavenge_pace_limit(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     uint64_t limit = heap__atomic_load(&hdr->memory_limit_bytes);
@@ -1024,6 +1029,16 @@ static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal
     if (limit_goal && heap__mapped_bytes(hdr) <= limit_goal)
         limit_goal = 0;
     heap__atomic_store(&hdr->scav_limit_goal_bytes, limit_goal);
+}
+
+/* SCAVENGER: its goals until the next cycle: the retained bytes to keep,
+** from the in-use bytes at mark termination and the goal this cycle ran
+** against (gcPercentGoal), and the memory limit's. Lock held. */
+#define RETAIN_EXTRA_PERCENT 10
+static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal)
+{
+    heap__hdr_t *hdr = h->hdr;
+    scavenge_pace_limit(h);
     uint64_t goal = UINT64_MAX;
     if (heap__atomic_load(&hdr->num_gc) > 0) {   /* not before the 2nd cycle */
         uint64_t new_goal = heap__goal_bytes(h);

@@ -269,7 +269,9 @@
 ** The background scavenger (Go's bgscavenge), one per heap, run by the
 ** process whose turn it is: a wake (the end of the sweep -- the eager one
 ** of a stop-the-world cycle, the lazy one of a concurrent cycle -- as Go's
-** sweeper wakes it) sets HEAP__POLL_SCAVENGE while a goal is unmet. A
+** sweeper wakes it; and a pacer update that finds mapped memory over 95 %
+** of the limit, as Go's gcControllerCommit re-paces it) sets
+** HEAP__POLL_SCAVENGE while a goal is unmet. A
 ** process at a safepoint that sees the bit once scav_next_ns has passed
 ** CASes scav_next_ns to now + a lease (the batch is its own; a process
 ** killed mid-batch loses it when the lease runs out) and releases in 64

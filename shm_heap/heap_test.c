@@ -863,6 +863,24 @@ static void test_scavenger(void)
     REQUIRE(h->hdr->scav_bg_bytes >= 28 * MiB);
     REQUIRE_HEAP_VERIFY(h);
 
+    /* The memory limit's goal: a limit at mapped memory wakes the
+    ** scavenger at once (Go's gcControllerCommit), and it releases down to
+    ** 95 % of the limit, below the retained goal. */
+    uint64_t mapped = heap__mapped_bytes(h->hdr);
+    heap_set_memory_limit(h, mapped);
+    REQUIRE(scavenger_has_work(h));
+    polls = poll_until_parked(h, bound);
+    uint64_t mapped_now = heap__mapped_bytes(h->hdr);
+    printf("scavenger: limit %llu KiB: mapped %llu KiB after %llu polls, retained %llu KiB\n",
+           (unsigned long long)(mapped >> 10), (unsigned long long)(mapped_now >> 10),
+           (unsigned long long)polls, (unsigned long long)(heap__retained_bytes(h->hdr) >> 10));
+    REQUIRE(!scavenger_has_work(h));
+    REQUIRE(mapped_now <= mapped / 100 * 95);
+    REQUIRE(mapped_now + HEAP__PAGE_BYTES > mapped / 100 * 95);
+    REQUIRE(heap__retained_bytes(h->hdr) < goal);
+    heap_set_memory_limit(h, 0);
+    REQUIRE_HEAP_VERIFY(h);
+
     /* Paced: with sleeps, a batch that released something is followed by
     ** 99 times its work (at least 1 ms) of sleep with one process
     ** attached, so over a wall time T there are at most 1 + T / 99 ms
