@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -922,6 +924,73 @@ static void test_scavenger(void)
     heap_close(&h, true);
 }
 
+/* The background scavenger's process is SIGKILLed mid-release: holding
+** the heap lock, a hole punched and its span not yet flagged released
+** (and holding the batch's lease). The next process repairs the page heap,
+** takes the batch over once the lease runs out, and brings retained
+** memory to the goal with every counter right. */
+static uint32_t scav_kill_countdown;
+
+static void die_in_scavenger(void *arg, int point)
+{
+    (void)arg;
+    if (point == HEAP__FP_SCAVENGE_BG && --scav_kill_countdown == 0)
+        kill(getpid(), SIGKILL);
+}
+
+static void child_scavenge_and_die(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    /* Hit 1: a quantum begins (lease, no lock); hit 2: after the punch. */
+    scav_kill_countdown = 2;
+    heap__set_fault_hook(h, die_in_scavenger, NULL);
+    heap__set_scavenge_sleep(h, false);
+    heap_enter(h);
+    for (;;)
+        heap_safepoint(h);
+}
+
+static void test_scavenger_killed(void)
+{
+    heap_t *h = open_heap("scavkill", 256 * MiB, 100, 0);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_leave(h);
+
+    pid_t pid = tu_fork(child_scavenge_and_die, "scavkill");
+    int status = tu_wait(pid);
+    REQUIRE_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "the scavenging child ended with status %#x", status);
+    uint64_t released_before = heap__atomic_load(&h->hdr->released_pages) << HEAP__PAGE_SHIFT;
+
+    heap_enter(h);
+    heap__set_scavenge_sleep(h, false);
+    uint64_t polls = poll_until_parked(h, UINT64_MAX);
+    uint64_t goal = __atomic_load_n(&h->hdr->scavenge_goal_bytes, __ATOMIC_SEQ_CST);
+    uint64_t retained = heap__retained_bytes(h->hdr);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    printf("scavenger killed: %llu KiB released when it died; after %llu polls here "
+           "released %llu KiB, retained %llu KiB, goal %llu KiB\n",
+           (unsigned long long)(released_before >> 10), (unsigned long long)polls,
+           (unsigned long long)(st.heap_released_bytes >> 10),
+           (unsigned long long)(retained >> 10), (unsigned long long)(goal >> 10));
+    REQUIRE(released_before < 28 * MiB);
+    REQUIRE(goal != UINT64_MAX && retained >= goal && retained - goal < HEAP__PAGE_BYTES);
+    REQUIRE(st.heap_released_bytes >= 28 * MiB);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_roots_destroy(h, &roots);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 static void child_alloc_and_collect(void *arg)
 {
     heap_t *h = attach_heap((const char *)arg);
@@ -1432,6 +1501,7 @@ int main(void)
         test_memory_limit_goal();
         test_memory_limit();
         test_scavenger();
+        test_scavenger_killed();
         test_high_water_marks();
         test_oom();
         test_verify_detects_corruption();
