@@ -256,6 +256,7 @@ static void park_here(heap_t *h)
                 mark_poll(h);
             else
                 heap__sweep_some(h, SWEEP_POLL_SPANS);   /* the background sweeper */
+            heap__scavenge_poll(h);                      /* and scavenger */
         }
         return;
     }
@@ -354,6 +355,8 @@ static uint64_t procs_max_stack_bytes(const heap__hdr_t *hdr)
     return sum;
 }
 
+static void scavenge_pace_limit(heap_t *h);
+
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -392,6 +395,11 @@ void heap__pacer_update_locked(heap_t *h)
     heap__pacer_set_memory_limit(&hdr->pacer, limit ? limit : HEAP__PACER_NONE);
     heap__pacer_set_globals(&hdr->pacer, globals);
     heap__pacer_commit(&hdr->pacer, heap__atomic_load(&hdr->heap_live_bytes), true);
+    /* As Go's gcControllerCommit: a new limit may give the scavenger work
+    ** (its other goal moves only at a cycle's end, see scavenge_pace). */
+    scavenge_pace_limit(h);
+    if (heap__atomic_load(&hdr->scav_limit_goal_bytes))
+        heap__scavenge_wake(h);
 }
 
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr)
@@ -1024,15 +1032,29 @@ int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int m
     }
 }
 
-/* SCAVENGER: the retained bytes to keep until the next cycle, from the
-** in-use bytes when this cycle started and the goal it ran against (Go's
-** gcPaceScavenger; Go 1.19's memory-limit goal there is 95 times the
-** limit, so only the allocator's assist keeps the limit, here as there).
-** Lock held. */
+/* SCAVENGER: the background scavenger's memory-limit goal, 95 % of the
+** limit, or none while mapped memory is below it (Go's gcPaceScavenger;
+** Go 1.19's code there computes 95 times the limit, which Go 1.20
+** corrected to the 95 % meant). Lock held. */
+#define REDUCE_EXTRA_PERCENT 5
+static void scavenge_pace_limit(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t limit = heap__atomic_load(&hdr->memory_limit_bytes);
+    uint64_t limit_goal = limit ? limit / 100 * (100 - REDUCE_EXTRA_PERCENT) : 0;
+    if (limit_goal && heap__mapped_bytes(hdr) <= limit_goal)
+        limit_goal = 0;
+    heap__atomic_store(&hdr->scav_limit_goal_bytes, limit_goal);
+}
+
+/* SCAVENGER: its goals until the next cycle: the retained bytes to keep,
+** from the in-use bytes at mark termination and the goal this cycle ran
+** against (gcPercentGoal), and the memory limit's. Lock held. */
 #define RETAIN_EXTRA_PERCENT 10
 static void scavenge_pace(heap_t *h, uint64_t inuse_at_start, uint64_t last_goal)
 {
     heap__hdr_t *hdr = h->hdr;
+    scavenge_pace_limit(h);
     uint64_t goal = UINT64_MAX;
     if (heap__atomic_load(&hdr->num_gc) > 0) {   /* not before the 2nd cycle */
         uint64_t new_goal = heap__goal_bytes(h);
@@ -1296,17 +1318,11 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         h->gc_hook(h->gc_hook_arg, &cyc);
     heap__world_start(h);
 
-    /* Go's background scavenger, done at once by the collector with the
-    ** world running: only the heap lock guards free spans. After a lazy
-    ** sweep, whoever ends the sweep does it. */
-    if (conc)
-        return;
-    heap__lock(h);
-    uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
-    uint64_t retained = heap__retained_bytes(hdr);
-    if (keep != UINT64_MAX && retained > keep)
-        heap__scavenge_locked(h, retained - keep);
-    heap__unlock(h);
+    /* The sweep is over (a stop-the-world cycle's is eager): wake the
+    ** background scavenger, as Go's sweeper does. After a lazy sweep,
+    ** whoever ends the sweep wakes it. */
+    if (!conc)
+        heap__scavenge_wake(h);
 }
 
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */

@@ -255,21 +255,58 @@
 ** RSS; madvise(MADV_DONTNEED) would only unmap them in one process. A FREE
 ** span is released whole or not at all (its `released` flag);
 ** hdr->released_pages is the sum over released spans, recomputed by
-** every walk. After each cycle the collector, holding the heap lock only
-** (the world already restarted), releases the highest free spans (split
-** if need be) until retained = in-use + free unreleased pages is at most
+** every walk. The hole is punched before the flag is set: a process
+** killed in between leaves a span that reads as zero but counts as
+** retained (released again later, zeroed anyway when reused), never one
+** flagged released that still holds old bytes.
 **
-**   in-use at the cycle's start * goal / previous goal * (1 + 10%)
+** Goals (scavenge_pace, at the end of each cycle, lock held). Retained =
+** in-use + free unreleased pages is to come down to
 **
-** (gcPaceScavenger's gcPercentGoal; from the second cycle on). With a
-** memory limit, a page allocation that would take mapped memory (PACING)
-** past the limit first releases the difference, as Go 1.19's allocator
-** does. Reusing a released span fallocates its pages again (a full tmpfs
-** is HEAP_EOOM, not SIGBUS) and needs no zeroing. The walk never merges
-** a released span with an unreleased neighbour (that would back released
-** pages again or release pages the scavenger chose to keep), so two free
-** spans may be neighbours when one of them is released. Released pages
-** are not counted by PACING's mapped memory.
+**   gcPercentGoal = in-use at mark termination * goal / previous goal * (1 + 10%)
+**
+** (from the second cycle on), and with a memory limit, mapped memory
+** (PACING) to 95 % of the limit (Go 1.19's code computes 95 times the
+** limit, a slip Go 1.20 fixed, so there only the allocator keeps the
+** limit; this follows the intended 95 %). A goal met at pacing time is
+** none (scavenge_goal_bytes UINT64_MAX, scav_limit_goal_bytes 0).
+**
+** The background scavenger (Go's bgscavenge), one per heap, run by the
+** process whose turn it is: a wake (the end of the sweep -- the eager one
+** of a stop-the-world cycle, the lazy one of a concurrent cycle -- as Go's
+** sweeper wakes it; and a pacer update that finds mapped memory over 95 %
+** of the limit, as Go's gcControllerCommit re-paces it) sets
+** HEAP__POLL_SCAVENGE while a goal is unmet. A
+** process at a safepoint that sees the bit once scav_next_ns has passed
+** CASes scav_next_ns to now + a lease (the batch is its own; a process
+** killed mid-batch loses it when the lease runs out) and releases in 64
+** KiB quanta (scavengeQuantum; the heap lock held per quantum only, never
+** releasing past the goal) until it has worked 1 ms (minScavWorkTime), the
+** goals are met or nothing is left; then it sleeps: scav_next_ns = end +
+** max(worked, 1 ms) * (100 / (1 % * P) - 1), P the processes attached (Go's
+** gomaxprocs), so scavenging takes ~1 % of the heap's processes' time
+** (scavengePercent; Go's PI controller settles on that ratio, here it is
+** the ratio itself). A batch that found nothing to release or met the
+** goals clears the bit (parks) unless a wake came meanwhile (scav_wake_seq).
+**
+** Which pages: the highest free unreleased spans first, the top of a span
+** split off when only part of it is wanted (Go scavenges from the highest
+** address down; allocation takes low addresses first after a rebuild of
+** the lists). Each process keeps the 64 highest in its heap_t, found again
+** at each batch's start, when they run out, or when hdr->free_epoch moves
+** (a span left the free lists or was released: allocation, a walk,
+** coalescing, another process's release).
+**
+** The allocator's synchronous scavenging (Go's allocSpan): paging in
+** released pages or growing the heap past the memory limit first releases
+** the difference; growing the heap (past hwm_page) while retained + growth
+** exceeds gcPercentGoal releases up to that growth. Reusing a released span
+** fallocates its pages again (a full tmpfs is HEAP_EOOM, not SIGBUS) and
+** needs no zeroing. The walk never merges a released span with an
+** unreleased neighbour (that would back released pages again or release
+** pages the scavenger chose to keep), so two free spans may be neighbours
+** when one of them is released. Released pages are not counted by
+** PACING's mapped memory.
 **
 ** HIGH-WATER MARKS. Heap in use is counted as Go's HeapAlloc: bytes of
 ** allocated objects (size classes; large objects' pages), i.e. marked at
@@ -366,9 +403,10 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 8u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan) */
+#define HEAP__LAYOUT_VERSION 9u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
+#define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
 
 /* ---- Size classes --------------------------------------------------- */
 
@@ -459,6 +497,7 @@ enum { HEAP__GC_IDLE = 0, HEAP__GC_MARK = 1, HEAP__GC_SWEEP = 2, HEAP__GC_CONC_M
 #define HEAP__POLL_STW 1u        /* a stop of the world is requested */
 #define HEAP__POLL_MARK 2u       /* a concurrent mark runs: there may be mark work */
 #define HEAP__POLL_SWEEP 4u      /* a lazy sweep runs: spans wait to be swept */
+#define HEAP__POLL_SCAVENGE 8u   /* the background scavenger has work (SCAVENGER) */
 
 /* The collector (heap_config.collector). */
 enum { HEAP__COLLECTOR_CONCURRENT = 0, HEAP__COLLECTOR_STW = 1 };
@@ -551,6 +590,17 @@ typedef struct heap__hdr {
     uint64_t pause_max_ns;
     uint64_t gc_wall_total_ns;
 
+    /* SCAVENGER: the background scavenger's goal and pace, one per heap
+    ** (atomics; scav_next_ns is also the lease of the batch running) */
+    alignas(64) uint64_t scav_limit_goal_bytes;  /* mapped bytes to get under; 0 = none */
+    uint64_t scav_next_ns;           /* CLOCK_MONOTONIC: no batch starts before */
+    uint32_t scav_wake_seq;          /* bumped by every wake */
+    uint32_t scav_reserved;
+    uint64_t scav_batches;           /* background batches that released something, ever */
+    uint64_t scav_bg_bytes;          /* released by the background scavenger, ever */
+    uint64_t scav_sync_bytes;        /* released by the allocator (limit, heap growth), ever */
+    uint64_t scav_work_ns;           /* the background scavenger's time, ever */
+
     /* page heap, under the heap lock */
     alignas(64) uint32_t hwm_page;   /* [first_page, hwm_page) has been spans */
     uint32_t commit_page;            /* pages below are fallocate'd */
@@ -558,6 +608,10 @@ typedef struct heap__hdr {
     uint32_t sweep_cursor;           /* the next span start to sweep */
     uint32_t sweep_end;              /* hwm_page when the sweep began */
     uint32_t coalesce_needed;        /* spans were freed without merging */
+    uint32_t free_epoch;             /* bumped when a span leaves the free lists, is
+                                     ** released, or the lists are rebuilt (SCAVENGER's
+                                     ** candidates go stale) */
+    uint32_t free_reserved;
     uint64_t sweep_pages_swept;      /* pages swept by this sweep (atomic) */
     uint64_t sweep_live_basis;       /* heap_live_bytes when it began */
     uint64_t sweep_ppb_fixed;        /* pages to sweep per byte allocated, 32.32 */
@@ -695,6 +749,9 @@ enum {
     HEAP__FP_ASSIST,              /* paying an assist with mark work */
     HEAP__FP_BARRIER,             /* in the write barrier, shading */
     HEAP__FP_MARK_TERM,           /* every lock, world stopped, mark terminated */
+    HEAP__FP_SCAVENGE_BG,         /* background scavenger: heap lock, pages punched, span
+                                  ** not yet flagged released (and, no lock, holding a
+                                  ** batch's lease between quanta) */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -741,6 +798,14 @@ struct heap {
     const char *prof_site_ptrs[HEAP_PROF_SITES];   /* site pointers, by index */
     heap__fault_fn fault_fn;
     void *fault_arg;
+
+    /* SCAVENGER: the highest free unreleased spans this process found
+    ** (ascending), valid while hdr->free_epoch == scav_epoch; rebuilt at
+    ** each batch's start. scav_no_sleep: tests (heap__set_scavenge_sleep). */
+    uint32_t scav_cand[HEAP__SCAV_CANDIDATES];
+    uint32_t scav_ncand;
+    uint32_t scav_epoch;
+    bool scav_no_sleep;
 
     /* heap_interrupt(): view.stw_word points at interrupt_word (1) while
     ** interrupt_pending; the poll's slow path points it back at hdr->stw
@@ -872,9 +937,20 @@ void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
 void heap__span_init_large(heap_t *h, uint32_t page, uint32_t npages,
                            uint64_t bytes, uint32_t nptrs, bool needzero);
 
-/* SCAVENGER: release free spans, highest first, until `bytes` more are
-** released or none is left. Heap lock held. Returns bytes released. */
+/* SCAVENGER, the allocator's: release free spans, highest first, until
+** `bytes` more are released or none is left. Heap lock held. Returns bytes
+** released. */
 uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes);
+/* The background scavenger: wake it (HEAP__POLL_SCAVENGE) if a goal is
+** unmet. Any lock or none. */
+void heap__scavenge_wake(heap_t *h);
+/* A safepoint of an entered process with the world running, no lock
+** held: run a batch if the scavenger has work and it is due (and nobody
+** else runs one). */
+void heap__scavenge_poll(heap_t *h);
+/* Tests: whether this process's batches sleep afterwards (on by default).
+** Off, every due poll runs a batch: a test bounds polls, not time. */
+void heap__set_scavenge_sleep(heap_t *h, bool on);
 /* Retained heap bytes now: in-use + free unreleased span pages. */
 uint64_t heap__retained_bytes(const heap__hdr_t *hdr);
 /* Mapped memory as PACING counts it (released pages excluded). */

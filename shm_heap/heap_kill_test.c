@@ -13,7 +13,8 @@
 ** parked; and in the concurrent collector's phases: beginning a mark
 ** (world stopped), greying its own roots, paying an assist, inside the
 ** write barrier, ending a mark (world stopped), or in a lazy sweep batch
-** (the sweep fault point). The survivors must finish with intact graphs and a
+** (the sweep fault point); or as the background scavenger, holding a
+** batch's lease or with pages punched and their span not yet flagged. The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -56,12 +57,12 @@ static const int fault_points[] = {
     HEAP__FP_CENTRAL_POP,   HEAP__FP_CENTRAL_PUSH, HEAP__FP_FRESH_SPAN,
     HEAP__FP_SCAVENGE,
     HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
-    HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,
+    HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,  HEAP__FP_SCAVENGE_BG,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
-    "mark-start", "root-scan", "assist", "barrier", "mark-term",
+    "mark-start", "root-scan", "assist", "barrier", "mark-term", "scavenge-bg",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Go 1.19's size classes (runtime/sizeclasses.go): slot bytes and pages
 ** per span. nelems and the division magic follow from them. */
@@ -174,6 +175,7 @@ static void free_unlink(heap_t *h, uint32_t b, uint32_t prev, uint32_t page)
     if (hdr->free_head[b] == 0)
         hdr->free_nonempty[b >> 6] &= ~(1ull << (b & 63));
     heap__span(h, page)->next = 0;
+    hdr->free_epoch++;   /* SCAVENGER: candidates may be stale */
 }
 
 /* First non-empty bucket >= b, or HEAP__FREE_BUCKETS. */
@@ -259,12 +261,6 @@ uint64_t heap__mapped_bytes(const heap__hdr_t *hdr)
            __atomic_load_n(&hdr->pacer_stack_bytes, __ATOMIC_RELAXED);
 }
 
-static int page_desc(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* Find `page` in its bucket and unlink it. */
 static void free_remove(heap_t *h, uint32_t page)
 {
@@ -278,44 +274,68 @@ static void free_remove(heap_t *h, uint32_t page)
     }
 }
 
-uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes)
+/* ---- SCAVENGER (heap_int.h) ------------------------------------------- */
+
+#define SCAV_QUANTUM_BYTES (64u << 10)          /* Go's scavengeQuantum */
+#define SCAV_PERCENT 1                          /* Go's scavengePercent */
+#define SCAV_MIN_WORK_NS 1000000ull             /* Go's minScavWorkTime */
+#define SCAV_LEASE_NS 100000000ull              /* a batch's claim, if its holder dies */
+#define SCAV_LIMIT_PERCENT 95                   /* 100 - Go's reduceExtraPercent */
+
+/* Find the HEAP__SCAV_CANDIDATES highest free unreleased spans again
+** (h->scav_cand, ascending). Heap lock held. */
+static void scav_candidates(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
-    if (bytes == 0)
-        return 0;
-    size_t n = 0, cap = 0;
-    uint32_t *cand = NULL;
+    uint32_t n = 0;
     for (uint32_t b = 0; b < HEAP__FREE_BUCKETS; b++) {
         uint64_t guard = hdr->npages;
         for (uint32_t p = hdr->free_head[b]; p && guard--; p = heap__span(h, p)->next) {
             if (heap__span(h, p)->released)
                 continue;
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 256;
-                uint32_t *nc = realloc(cand, ncap * sizeof *nc);
-                if (!nc)
-                    goto out;
-                cand = nc;
-                cap = ncap;
+            if (n == HEAP__SCAV_CANDIDATES && p < h->scav_cand[0])
+                continue;
+            /* Insert in order; when full, the lowest one drops out. */
+            uint32_t i;
+            if (n == HEAP__SCAV_CANDIDATES) {
+                for (i = 0; i + 1 < n && h->scav_cand[i + 1] < p; i++)
+                    h->scav_cand[i] = h->scav_cand[i + 1];
+            } else {
+                for (i = n++; i > 0 && h->scav_cand[i - 1] > p; i--)
+                    h->scav_cand[i] = h->scav_cand[i - 1];
             }
-            cand[n++] = p;
+            h->scav_cand[i] = p;
         }
     }
-    if (n == 0)
-        goto out;
-    qsort(cand, n, sizeof *cand, page_desc);   /* highest first, as Go */
+    h->scav_ncand = n;
+    h->scav_epoch = hdr->free_epoch;
+}
 
+/* Release up to `bytes` (rounded up to pages) from the highest candidates.
+** Heap lock held. `fault` is the fault point between the punch and the
+** flag. Returns bytes released; less than asked only when no free
+** unreleased span is left (or fallocate refuses). */
+static uint64_t scav_release_locked(heap_t *h, uint64_t bytes, int fault)
+{
+    heap__hdr_t *hdr = h->hdr;
     uint64_t done = 0;
-    for (size_t i = 0; i < n && done < bytes; i++) {
-        uint32_t page = cand[i];
+    while (done < bytes) {
+        if (h->scav_ncand == 0 || h->scav_epoch != hdr->free_epoch) {
+            scav_candidates(h);
+            if (h->scav_ncand == 0)
+                break;
+        }
+        uint32_t page = h->scav_cand[h->scav_ncand - 1];
         heap__span_t *sp = heap__span(h, page);
+        assert(sp->state == HEAP__SPAN_FREE && !sp->released);
         uint32_t have = sp->npages;
         uint64_t want_pages = (bytes - done + HEAP__PAGE_BYTES - 1) >> HEAP__PAGE_SHIFT;
         uint32_t take = want_pages < have ? (uint32_t)want_pages : have;
         uint32_t target = page;
         if (take < have) {
             /* Release the top of the span: the part is written before
-            ** the span shrinks, as in heap__pages_alloc. */
+            ** the span shrinks, as in heap__pages_alloc. The rest stays
+            ** the highest candidate. */
             free_remove(h, page);
             target = page + have - take;
             heap__span_t *tp = heap__span(h, target);
@@ -326,19 +346,140 @@ uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes)
             __atomic_store_n(&sp->npages, have - take, __ATOMIC_RELEASE);
             free_push(h, page);
             free_push(h, target);
+        } else {
+            h->scav_ncand--;
         }
         heap__fault(h, HEAP__FP_SCAVENGE);
         if (!pages_release(h, target, take))
             break;
+        if (fault)
+            heap__fault(h, fault);
         heap__span(h, target)->released = 1;
         released_add(hdr, take);
         done += (uint64_t)take << HEAP__PAGE_SHIFT;
+        /* Other processes' candidates may name this span; ours are right. */
+        h->scav_epoch = ++hdr->free_epoch;
     }
-    free(cand);
     return done;
-out:
-    free(cand);
-    return 0;
+}
+
+uint64_t heap__scavenge_locked(heap_t *h, uint64_t bytes)
+{
+    if (bytes == 0)
+        return 0;
+    uint64_t done = scav_release_locked(h, bytes, 0);
+    __atomic_add_fetch(&h->hdr->scav_sync_bytes, done, __ATOMIC_RELAXED);
+    return done;
+}
+
+/* Bytes the background scavenger still has to release for its goals
+** (Go's shouldStop, as an amount): 0 when both are met. */
+static uint64_t scav_todo(const heap__hdr_t *hdr)
+{
+    uint64_t todo = 0;
+    uint64_t goal = __atomic_load_n(&hdr->scavenge_goal_bytes, __ATOMIC_RELAXED);
+    uint64_t retained = heap__retained_bytes(hdr);
+    if (goal != UINT64_MAX && retained > goal)
+        todo = retained - goal;
+    uint64_t limit_goal = __atomic_load_n(&hdr->scav_limit_goal_bytes, __ATOMIC_RELAXED);
+    uint64_t mapped = limit_goal ? heap__mapped_bytes(hdr) : 0;
+    if (limit_goal && mapped > limit_goal && mapped - limit_goal > todo)
+        todo = mapped - limit_goal;
+    return todo;
+}
+
+void heap__scavenge_wake(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (scav_todo(hdr) == 0)
+        return;
+    __atomic_add_fetch(&hdr->scav_wake_seq, 1, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&hdr->poll, HEAP__POLL_SCAVENGE, __ATOMIC_SEQ_CST);
+}
+
+/* Processes attached: the scavenger's share is 1 % of their time. */
+static uint64_t scav_procs(const heap__hdr_t *hdr)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        uint32_t st = __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED);
+        if (st != HEAP__PROC_FREE && st != HEAP__PROC_DEAD)
+            n++;
+    }
+    return n ? n : 1;
+}
+
+void heap__scavenge_poll(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!(__atomic_load_n(&hdr->poll, __ATOMIC_RELAXED) & HEAP__POLL_SCAVENGE))
+        return;
+    uint64_t now = heap__now_ns(CLOCK_MONOTONIC);
+    uint64_t next = __atomic_load_n(&hdr->scav_next_ns, __ATOMIC_ACQUIRE);
+    if (now < next ||
+        !__atomic_compare_exchange_n(&hdr->scav_next_ns, &next, now + SCAV_LEASE_NS, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return;   /* not due, or another process's turn */
+    uint32_t seq = __atomic_load_n(&hdr->scav_wake_seq, __ATOMIC_SEQ_CST);
+
+    /* Go's scavengerState.run: quanta until 1 ms of work, the goals met,
+    ** or nothing left; the heap lock per quantum only. */
+    uint64_t worked = 0, released = 0;
+    bool park = false, fresh = true;
+    while (worked < SCAV_MIN_WORK_NS) {
+        /* Preemptible between quanta, as Go's scavenger: a stop of the
+        ** world or an interrupt waits for one quantum at most. */
+        if (worked && ((__atomic_load_n(&hdr->poll, __ATOMIC_RELAXED) & HEAP__POLL_STW) ||
+                       __atomic_load_n(&h->interrupt_pending, __ATOMIC_RELAXED)))
+            break;
+        uint64_t todo = scav_todo(hdr);
+        if (todo == 0) {
+            park = true;
+            break;
+        }
+        heap__fault(h, HEAP__FP_SCAVENGE_BG);   /* the lease held, no lock */
+        uint64_t want = todo < SCAV_QUANTUM_BYTES ? todo : SCAV_QUANTUM_BYTES;
+        uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+        heap__lock(h);
+        if (fresh)
+            scav_candidates(h);   /* the highest as of now */
+        fresh = false;
+        uint64_t r = scav_release_locked(h, want, HEAP__FP_SCAVENGE_BG);
+        heap__unlock(h);
+        uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
+        worked += t1 - t0;
+        released += r;
+        if (r < want) {   /* nothing free is left unreleased */
+            park = true;
+            break;
+        }
+    }
+    uint64_t end = heap__now_ns(CLOCK_MONOTONIC);
+    if (released) {
+        __atomic_add_fetch(&hdr->scav_batches, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->scav_bg_bytes, released, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->scav_work_ns, worked, __ATOMIC_RELAXED);
+    }
+    /* Go's scavengerState.sleep: 1 % of the processes' time. */
+    uint64_t sleep = 0;
+    if (released && !h->scav_no_sleep) {
+        uint64_t w = worked < SCAV_MIN_WORK_NS ? SCAV_MIN_WORK_NS : worked;
+        uint64_t procs = scav_procs(hdr);
+        uint64_t span = w * 100 / (SCAV_PERCENT * procs);
+        sleep = span > w ? span - w : 0;
+    }
+    if (park) {
+        /* Park, unless a wake came since the batch began (then run on). */
+        __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_SCAVENGE, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&hdr->scav_wake_seq, __ATOMIC_SEQ_CST) != seq && scav_todo(hdr))
+            __atomic_or_fetch(&hdr->poll, HEAP__POLL_SCAVENGE, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&hdr->scav_next_ns, end + sleep, __ATOMIC_RELEASE);
+}
+
+void heap__set_scavenge_sleep(heap_t *h, bool on)
+{
+    h->scav_no_sleep = !on;
 }
 
 /* Bytes to release before paging in `paged_in` bytes, `growth` of them
@@ -552,6 +693,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     heap__hdr_t *hdr = h->hdr;
     walk_lists_t wl;
     memset(&wl, 0, sizeof wl);
+    hdr->free_epoch++;   /* SCAVENGER: the lists are rebuilt */
     memset(hdr->free_head, 0, sizeof hdr->free_head);
     memset(hdr->free_nonempty, 0, sizeof hdr->free_nonempty);
     for (uint32_t spc = 0; spc < HEAP__NSPANCLASSES; spc++) {
@@ -770,12 +912,9 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
         __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_SWEEP, __ATOMIC_SEQ_CST);
         __atomic_store_n(&hdr->sweep_active, 0, __ATOMIC_RELEASE);
         heap__coalesce_locked(h);
-        /* The background scavenger, now that the sweep freed what it
-        ** frees (SCAVENGER). */
-        uint64_t keep = heap__atomic_load(&hdr->scavenge_goal_bytes);
-        uint64_t retained = heap__retained_bytes(hdr);
-        if (keep != UINT64_MAX && retained > keep)
-            heap__scavenge_locked(h, retained - keep);
+        /* The sweep freed what it frees: Go's sweeper wakes the
+        ** background scavenger here (SCAVENGER). */
+        heap__scavenge_wake(h);
     }
     return swept;
 }
@@ -818,6 +957,7 @@ void heap__coalesce_locked(heap_t *h)
         return;
     walk_lists_t wl;
     memset(wl.free_tail, 0, sizeof wl.free_tail);
+    hdr->free_epoch++;   /* SCAVENGER: the lists are rebuilt */
     memset(hdr->free_head, 0, sizeof hdr->free_head);
     memset(hdr->free_nonempty, 0, sizeof hdr->free_nonempty);
     uint32_t hwm = hdr->hwm_page, run = 0;

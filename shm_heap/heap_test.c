@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -792,12 +794,31 @@ static void test_memory_limit_goal(void)
 }
 
 /* The scavenger: after the live set shrinks, free pages go back to the
-** OS (the segment's blocks drop), and come back zeroed when reused. */
+** OS (the segment's blocks drop) in the background, paced, never below
+** its goal, and come back zeroed when reused. */
 static uint64_t segment_bytes(heap_t *h)
 {
     struct stat sb;
     REQUIRE(fstat(h->fd, &sb) == 0);
     return (uint64_t)sb.st_blocks * 512;
+}
+
+static bool scavenger_has_work(heap_t *h)
+{
+    return (__atomic_load_n(&h->hdr->poll, __ATOMIC_SEQ_CST) & HEAP__POLL_SCAVENGE) != 0;
+}
+
+/* Poll safepoints until the lazy sweep is over and the background
+** scavenger has parked, at most max_polls times. Returns the polls. */
+static uint64_t poll_until_parked(heap_t *h, uint64_t max_polls)
+{
+    uint64_t n = 0;
+    while (n < max_polls &&
+           (scavenger_has_work(h) || __atomic_load_n(&h->hdr->sweep_active, __ATOMIC_SEQ_CST))) {
+        heap_safepoint(h);
+        n++;
+    }
+    return n;
 }
 
 static void test_scavenger(void)
@@ -818,17 +839,79 @@ static void test_scavenger(void)
            (unsigned long long)(big >> 10), (unsigned long long)(st.heap_released_bytes >> 10));
     REQUIRE(big >= 40 * MiB);
 
-    heap_roots_pop(roots, 5120);                  /* the live set shrinks */
+    /* The live set shrinks to 8 MiB: the goal is about 8.8 MiB retained.
+    ** Without sleeps, every MARK_POLL_EVERY-th (16th) poll runs a batch,
+    ** and a batch releases a 64 KiB quantum at least unless it parks; the
+    ** lazy sweep takes 16 spans a poll that reaches it. */
+    heap_roots_pop(roots, 5120 - 1024);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap__set_scavenge_sleep(h, false);
+    uint64_t pages = h->hdr->hwm_page - h->hdr->first_page;
+    uint64_t bound = 16 * (pages / 16 + (pages << HEAP__PAGE_SHIFT) / (64 << 10) + 8);
+    uint64_t polls = poll_until_parked(h, bound);
     heap_stats_read(h, &st);
+    uint64_t goal = __atomic_load_n(&h->hdr->scavenge_goal_bytes, __ATOMIC_SEQ_CST);
+    uint64_t retained = heap__retained_bytes(h->hdr);
     uint64_t small = segment_bytes(h);
-    printf("scavenger: 0 live: segment %llu KiB, released %llu KiB, retained %llu KiB\n",
+    printf("scavenger: 8 MiB live: parked after %llu polls (bound %llu); segment %llu KiB, "
+           "released %llu KiB, retained %llu KiB, goal %llu KiB\n",
+           (unsigned long long)polls, (unsigned long long)bound,
            (unsigned long long)(small >> 10), (unsigned long long)(st.heap_released_bytes >> 10),
-           (unsigned long long)(heap__retained_bytes(h->hdr) >> 10));
-    REQUIRE(st.heap_released_bytes >= 32 * MiB);
-    REQUIRE(small + 32 * MiB <= big);
-    REQUIRE(heap__retained_bytes(h->hdr) <= 8 * MiB);
+           (unsigned long long)(retained >> 10), (unsigned long long)(goal >> 10));
+    REQUIRE_MSG(!scavenger_has_work(h), "the scavenger still has work after %llu polls",
+                (unsigned long long)polls);
+    REQUIRE(goal != UINT64_MAX && goal >= 8 * MiB && goal <= 12 * MiB);
+    REQUIRE_MSG(retained >= goal, "released below the goal");
+    REQUIRE(retained - goal < HEAP__PAGE_BYTES);
+    REQUIRE(st.heap_released_bytes >= 28 * MiB);
+    REQUIRE(small + 28 * MiB <= big);
+    REQUIRE(h->hdr->scav_bg_bytes >= 28 * MiB);
+    REQUIRE_HEAP_VERIFY(h);
+
+    /* The memory limit's goal: a limit at mapped memory wakes the
+    ** scavenger at once (Go's gcControllerCommit), and it releases down to
+    ** 95 % of the limit, below the retained goal. */
+    uint64_t mapped = heap__mapped_bytes(h->hdr);
+    heap_set_memory_limit(h, mapped);
+    REQUIRE(scavenger_has_work(h));
+    polls = poll_until_parked(h, bound);
+    uint64_t mapped_now = heap__mapped_bytes(h->hdr);
+    printf("scavenger: limit %llu KiB: mapped %llu KiB after %llu polls, retained %llu KiB\n",
+           (unsigned long long)(mapped >> 10), (unsigned long long)(mapped_now >> 10),
+           (unsigned long long)polls, (unsigned long long)(heap__retained_bytes(h->hdr) >> 10));
+    REQUIRE(!scavenger_has_work(h));
+    REQUIRE(mapped_now <= mapped / 100 * 95);
+    REQUIRE(mapped_now + HEAP__PAGE_BYTES > mapped / 100 * 95);
+    REQUIRE(heap__retained_bytes(h->hdr) < goal);
+    heap_set_memory_limit(h, 0);
+    REQUIRE_HEAP_VERIFY(h);
+
+    /* Paced: with sleeps, a batch that released something is followed by
+    ** 99 times its work (at least 1 ms) of sleep with one process
+    ** attached, so over a wall time T there are at most 1 + T / 99 ms
+    ** batches, however the machine schedules us. */
+    heap__set_scavenge_sleep(h, true);
+    heap_roots_pop(roots, 1024);                  /* nothing live */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    uint64_t batches0 = __atomic_load_n(&h->hdr->scav_batches, __ATOMIC_SEQ_CST);
+    uint64_t t0 = tu_now_ns();
+    polls = poll_until_parked(h, UINT64_MAX);
+    uint64_t elapsed = tu_now_ns() - t0;
+    uint64_t batches = __atomic_load_n(&h->hdr->scav_batches, __ATOMIC_SEQ_CST) - batches0;
+    heap_stats_read(h, &st);
+    goal = __atomic_load_n(&h->hdr->scavenge_goal_bytes, __ATOMIC_SEQ_CST);
+    retained = heap__retained_bytes(h->hdr);
+    printf("scavenger: 0 live: %llu batches in %.1f ms (%llu polls); released %llu KiB, "
+           "retained %llu KiB\n", (unsigned long long)batches, (double)elapsed / 1e6,
+           (unsigned long long)polls, (unsigned long long)(st.heap_released_bytes >> 10),
+           (unsigned long long)(retained >> 10));
+    REQUIRE(batches >= 1);
+    REQUIRE_MSG(batches <= 1 + elapsed / 99000000ull, "%llu batches in %llu ns: not paced",
+                (unsigned long long)batches, (unsigned long long)elapsed);
+    REQUIRE(goal == UINT64_MAX || retained >= goal);
+    REQUIRE(retained <= 2 * MiB);
     REQUIRE_HEAP_VERIFY(h);
 
     /* Reuse: the released pages come back, zeroed. */
@@ -841,6 +924,73 @@ static void test_scavenger(void)
     heap_stats_read(h, &again);
     REQUIRE(again.heap_released_bytes < st.heap_released_bytes);
     REQUIRE_HEAP_VERIFY(h);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
+/* The background scavenger's process is SIGKILLed mid-release: holding
+** the heap lock, a hole punched and its span not yet flagged released
+** (and holding the batch's lease). The next process repairs the page heap,
+** takes the batch over once the lease runs out, and brings retained
+** memory to the goal with every counter right. */
+static uint32_t scav_kill_countdown;
+
+static void die_in_scavenger(void *arg, int point)
+{
+    (void)arg;
+    if (point == HEAP__FP_SCAVENGE_BG && --scav_kill_countdown == 0)
+        kill(getpid(), SIGKILL);
+}
+
+static void child_scavenge_and_die(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    /* Hit 1: a quantum begins (lease, no lock); hit 2: after the punch. */
+    scav_kill_countdown = 2;
+    heap__set_fault_hook(h, die_in_scavenger, NULL);
+    heap__set_scavenge_sleep(h, false);
+    heap_enter(h);
+    for (;;)
+        heap_safepoint(h);
+}
+
+static void test_scavenger_killed(void)
+{
+    heap_t *h = open_heap("scavkill", 256 * MiB, 100, 0);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_leave(h);
+
+    pid_t pid = tu_fork(child_scavenge_and_die, "scavkill");
+    int status = tu_wait(pid);
+    REQUIRE_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "the scavenging child ended with status %#x", status);
+    uint64_t released_before = heap__atomic_load(&h->hdr->released_pages) << HEAP__PAGE_SHIFT;
+
+    heap_enter(h);
+    heap__set_scavenge_sleep(h, false);
+    uint64_t polls = poll_until_parked(h, UINT64_MAX);
+    uint64_t goal = __atomic_load_n(&h->hdr->scavenge_goal_bytes, __ATOMIC_SEQ_CST);
+    uint64_t retained = heap__retained_bytes(h->hdr);
+    heap_stats_t st;
+    heap_stats_read(h, &st);
+    printf("scavenger killed: %llu KiB released when it died; after %llu polls here "
+           "released %llu KiB, retained %llu KiB, goal %llu KiB\n",
+           (unsigned long long)(released_before >> 10), (unsigned long long)polls,
+           (unsigned long long)(st.heap_released_bytes >> 10),
+           (unsigned long long)(retained >> 10), (unsigned long long)(goal >> 10));
+    REQUIRE(released_before < 28 * MiB);
+    REQUIRE(goal != UINT64_MAX && retained >= goal && retained - goal < HEAP__PAGE_BYTES);
+    REQUIRE(st.heap_released_bytes >= 28 * MiB);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_roots_destroy(h, &roots);
     heap_leave(h);
     heap_close(&h, true);
 }
@@ -1395,6 +1545,7 @@ int main(void)
         test_memory_limit_goal();
         test_memory_limit();
         test_scavenger();
+        test_scavenger_killed();
         test_high_water_marks();
         test_stack_figures_summed();
         test_oom();
