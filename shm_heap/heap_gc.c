@@ -674,6 +674,146 @@ static void drain(mark_ctx_t *m)
     drain_some(m, UINT64_MAX);
 }
 
+/* ---- Steal queues (heap_int.h, STEAL QUEUE) --------------------------- */
+
+#define STEAL_MIN_LOCAL 8        /* offer work only with more than this grey here */
+#define STEAL_RETRIES 64         /* CAS attempts on one queue before moving on */
+
+/* The mark-stack entry of a grey object taken from a steal queue: its
+** slots found again from its span, as grey() found them. False if ref
+** names no object with slots (never so for what an owner offered). */
+static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
+{
+    uint32_t idx;
+    heap__span_t *sp = object_span(m, ref, &idx);
+    if (!sp)
+        return false;
+    if (sp->state == HEAP__SPAN_SMALL) {
+        if (sp->spanclass & 1)
+            return false;
+        e->nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+    } else {
+        uint64_t most = ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) / sizeof(heap_ref_t);
+        e->nptrs = sp->large_nptrs < most ? sp->large_nptrs : most;
+    }
+    e->ref = ref;
+    return e->nptrs != 0;
+}
+
+/* Go's gcWork.balance(): when everything this process offered before has
+** been taken (its queue is empty) and it has more than STEAL_MIN_LOCAL
+** grey objects, move the top half of its grey stack (at most a queue's
+** worth) into its steal queue. Only in a cycle it shares in (mark_share:
+** more than one process attached). */
+static void steal_offer(heap_t *h)
+{
+    if (!h->mark_share || h->mark_len <= STEAL_MIN_LOCAL)
+        return;
+    heap__steal_q_t *q = &h->hdr->steal[h->proc_index];
+    uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&q->head, __ATOMIC_ACQUIRE) != tail)
+        return;
+    /* head == tail: nobody can take anything until tail moves, so every
+    ** slot is ours to write. */
+    size_t n = h->mark_len / 2;
+    if (n > HEAP__STEAL_SLOTS)
+        n = HEAP__STEAL_SLOTS;
+    const struct heap__mark_entry *top = &h->mark_stack[h->mark_len - n];
+    for (size_t k = 0; k < n; k++)
+        __atomic_store_n(&q->slot[(tail + k) & (HEAP__STEAL_SLOTS - 1)], top[k].ref,
+                         __ATOMIC_RELAXED);
+    heap__fault(h, HEAP__FP_STEAL_PUBLISH);
+    h->mark_len -= n;
+    __atomic_store_n(&q->tail, tail + n, __ATOMIC_RELEASE);
+}
+
+/* Take entries from steal queue i into this process's grey stack: all of
+** them, or with `half` half of them (rounded up). Returns how many. */
+static uint32_t steal_take(mark_ctx_t *m, uint32_t i, bool half)
+{
+    heap_t *h = m->h;
+    heap__steal_q_t *q = &h->hdr->steal[i];
+    heap_ref_t got[HEAP__STEAL_SLOTS];
+    uint64_t head, n = 0;
+    for (unsigned tries = 0;; tries++) {
+        if (tries == STEAL_RETRIES)
+            return 0;   /* contended: the caller looks elsewhere */
+        head = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+        uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+        if (tail == head)
+            return 0;
+        if (tail - head > HEAP__STEAL_SLOTS)
+            continue;   /* head moved between the two loads */
+        n = half ? (tail - head + 1) / 2 : tail - head;
+        for (uint64_t k = 0; k < n; k++)
+            got[k] = __atomic_load_n(&q->slot[(head + k) & (HEAP__STEAL_SLOTS - 1)],
+                                     __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&q->head, &head, head + n, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    heap__fault(h, HEAP__FP_STEAL_TAKEN);
+    for (uint64_t k = 0; k < n; k++) {
+        struct heap__mark_entry e;
+        if (steal_entry(m, got[k], &e))
+            mark_push(h, e.ref, e.nptrs, m->conc);
+    }
+    return (uint32_t)n;
+}
+
+/* This process's grey stack is empty: refill it from the steal queues,
+** all of its own, else half of the first other non-empty one, looking
+** from the entry after its own. True if it got something. */
+static bool steal_work(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    heap__hdr_t *hdr = h->hdr;
+    if (steal_take(m, h->proc_index, false))
+        return true;
+    uint32_t nslots = __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
+    if (nslots > HEAP_MAX_PROCS)
+        nslots = HEAP_MAX_PROCS;
+    for (uint32_t k = 1; k <= nslots; k++) {
+        uint32_t i = (h->proc_index + k) % nslots;
+        if (i == h->proc_index)
+            continue;
+        uint32_t n = steal_take(m, i, true);
+        if (n) {
+            h->mark_stolen_total += n;
+            __atomic_add_fetch(&hdr->mark_steals, n, __ATOMIC_RELAXED);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Does any steal queue hold something? */
+static bool steal_pending(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t nslots = __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
+    if (nslots > HEAP_MAX_PROCS)
+        nslots = HEAP_MAX_PROCS;
+    for (uint32_t i = 0; i < nslots; i++) {
+        heap__steal_q_t *q = &hdr->steal[i];
+        if (__atomic_load_n(&q->head, __ATOMIC_ACQUIRE) !=
+            __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
+}
+
+/* World stopped: forget what the steal queues hold (a mark starts, or
+** marks again from the roots). */
+static void steal_reset_all(heap_t *h)
+{
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__steal_q_t *q = &h->hdr->steal[i];
+        __atomic_store_n(&q->head, __atomic_load_n(&q->tail, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
+    }
+}
+
 /* Mark a root stack object itself (it is not counted as live data) and
 ** grey the slots in use. Returns the next stack in the list, or 0 when the
 ** list ends or is broken (a stack already marked means a loop). */
@@ -1122,6 +1262,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             /* A process died mid-mark (what it had grey is lost) or a grey
             ** queue overflowed: mark again from the roots, world stopped. */
             heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+            steal_reset_all(h);
             mark(h, &m);
             c->heap_live_bytes = (int64_t)m.live_bytes;
             c->objects_live = (int64_t)m.live_objects;
@@ -1137,6 +1278,12 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
                 }
                 __atomic_store_n(&p->mark_busy, 0, __ATOMIC_RELAXED);
             }
+            /* What the steal queues still hold: their owners stopped,
+            ** left or died after offering it. */
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+                while (steal_take(&m, i, false))
+                    drain(&m);
+            }
             drain(&m);
             while (h->mark_overflow) {
                 h->mark_overflow = false;
@@ -1151,6 +1298,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             c->objects_live = (int64_t)(hdr->mark_live_objects + m.live_objects +
                                         (ao - hdr->mark_alloc_objects0));
         }
+        h->mark_greyed_total += m.live_objects;
         conc_cpu_ns = hdr->mark_assist_ns + hdr->mark_bg_ns + hdr->mark_idle_ns;
         h->view.barrier_on = 0;
         __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
@@ -1307,24 +1455,49 @@ static void assist_revise(heap_t *h)
                        (int64_t)heap__atomic_load(&hdr->mark_scan_work), limit_goal_or_none(h));
 }
 
-/* Mark work from this process's grey queue for at most max_work scan
-** bytes or until deadline_ns (CLOCK_MONOTONIC; 0 = none). Returns the
-** scan bytes done. */
-static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns)
+/* mark_work's flags. */
+enum {
+    MW_STEAL = 1,   /* grey stack empty: take from the steal queues */
+    MW_SHARE = 2,   /* offer work in this process's steal queue (steal_offer) */
+    MW_YIELD = 4,   /* stop early when a stop of the world or an interrupt is asked */
+};
+
+/* Mark work from this process's grey stack (and with MW_STEAL the steal
+** queues) for at most max_work scan bytes or until deadline_ns
+** (CLOCK_MONOTONIC; 0 = none). Returns the scan bytes done. */
+static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns, int flags)
 {
     mark_ctx_t m;
     ctx_init(h, &m, true);
     uint64_t done = 0;
-    while (done < max_work && h->mark_len) {
+    while (done < max_work) {
+        if (!h->mark_len) {
+            if (!(flags & MW_STEAL))
+                break;
+            /* Busy before taking, so a termination check that finds the
+            ** queue empty finds this process busy. */
+            __atomic_store_n(&h->proc->mark_busy, 1, __ATOMIC_SEQ_CST);
+            if (!steal_work(&m))
+                break;
+        }
+        if (flags & MW_SHARE)
+            steal_offer(h);
         uint64_t chunk = max_work - done < MARK_WORK_CHUNK ? max_work - done : MARK_WORK_CHUNK;
         uint64_t before = m.scan_work;
         drain_some(&m, chunk);
         done += m.scan_work - before;
         if (deadline_ns && heap__now_ns(CLOCK_MONOTONIC) >= deadline_ns)
             break;
+        if ((flags & MW_YIELD) &&
+            (__atomic_load_n(&h->hdr->stw, __ATOMIC_RELAXED) != 0 ||
+             __atomic_load_n(&h->interrupt_pending, __ATOMIC_RELAXED) != 0))
+            break;
     }
+    if (flags & MW_SHARE)
+        steal_offer(h);   /* what is left here, others may do meanwhile */
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
+    h->mark_greyed_total += m.live_objects;
     h->mark_scan_work += m.scan_work;
     if (h->mark_overflow) {
         __atomic_store_n(&h->hdr->mark_overflow, 1, __ATOMIC_RELAXED);
@@ -1346,7 +1519,7 @@ static void mark_flush(heap_t *h)
     }
     if (h->mark_len) {
         uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
-        mark_work(h, UINT64_MAX, 0);
+        mark_work(h, UINT64_MAX, 0, 0);
         __atomic_add_fetch(&h->hdr->mark_idle_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                            __ATOMIC_RELAXED);
     }
@@ -1370,6 +1543,8 @@ void heap__mark_join(heap_t *h)
         h->mark_polls = 0;
         h->term_check_ns = 0;
         h->mark_len = 0;
+        h->mark_share = __atomic_load_n(&hdr->mark_procs, __ATOMIC_RELAXED) > 1 &&
+                        h->proc_index < __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
     }
     if (__atomic_load_n(&h->proc->scanned_cycle, __ATOMIC_ACQUIRE) != cycle) {
         /* This process's roots, once per cycle, before it mutates: a
@@ -1380,6 +1555,7 @@ void heap__mark_join(heap_t *h)
         mark_proc_roots(&m, h->proc);
         h->mark_live_bytes += m.live_bytes;
         h->mark_live_objects += m.live_objects;
+        h->mark_greyed_total += m.live_objects;
         h->mark_scan_work += m.scan_work;
         __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
@@ -1388,12 +1564,17 @@ void heap__mark_join(heap_t *h)
 }
 
 /* Can the mark end? Nothing grey here, every running process has scanned
-** its roots and has nothing grey (stopped ones scanned what they had);
-** processes outside are scanned by the terminator. */
+** its roots and has nothing grey (stopped ones scanned what they had),
+** and every steal queue is empty; processes outside are scanned by the
+** terminator. A wrong yes only costs pause time: the stop makes every
+** process scan what it has, and the terminator takes what is left in the
+** steal queues. */
 static bool mark_done(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     uint32_t cycle = __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED);
+    if (steal_pending(h))
+        return false;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         if (i == h->proc_index)
             continue;
@@ -1442,10 +1623,10 @@ static void mark_poll(heap_t *h)
     if (frac <= 0)
         frac = HEAP__PACER_BG_UTILIZATION;
     uint64_t share = (uint64_t)((double)elapsed * frac);
-    if (h->mark_len && h->mark_bg_ns < share) {
+    if (h->mark_bg_ns < share && (h->mark_len || steal_pending(h))) {
         uint64_t owed = share - h->mark_bg_ns;
         uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
-        uint64_t work = mark_work(h, UINT64_MAX, now + slice);
+        uint64_t work = mark_work(h, UINT64_MAX, now + slice, MW_STEAL | MW_SHARE | MW_YIELD);
         uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
         h->mark_bg_ns += t1 - now;
         __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
@@ -1467,16 +1648,40 @@ void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
         return;
     /* Steal background credit first (Go's bgScanCredit). */
     h->assist_debt -= heap__pacer_credit_take(&hdr->pacer, h->assist_debt);
-    if (h->assist_debt <= 0 || h->mark_len == 0)
+    if (h->assist_debt <= 0 || (h->mark_len == 0 && !steal_pending(h)))
         return;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
     heap__fault(h, HEAP__FP_ASSIST);
-    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0);
+    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0, MW_STEAL | MW_SHARE);
     h->assist_debt -= (int64_t)work;
     if (h->mark_len == 0 && h->assist_debt > 0)
-        h->assist_debt = 0;   /* nothing grey here to pay with: forgiven */
+        h->assist_debt = 0;   /* nothing grey here or to steal: forgiven */
     __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                        __ATOMIC_RELAXED);
+}
+
+/* Go's idle mark worker (heap.h, heap_mark_idle). */
+static uint64_t mark_idle_here(heap_t *h, uint64_t until_ns)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!h->entered || !h->view.barrier_on ||
+        __atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK ||
+        h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&hdr->stw, __ATOMIC_RELAXED) != 0)
+        return 0;
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    if (t0 >= until_ns)
+        return 0;
+    heap__fault(h, HEAP__FP_MARK_IDLE);
+    uint64_t work = mark_work(h, UINT64_MAX, until_ns, MW_STEAL | MW_SHARE | MW_YIELD);
+    uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
+    __atomic_add_fetch(&hdr->mark_idle_ns, t1 - t0, __ATOMIC_RELAXED);
+    heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
+    /* Out of work before the deadline: maybe the mark is done (Go's idle
+    ** worker calls gcMarkDone too). */
+    if (h->mark_len == 0 && t1 < until_ns)
+        mark_maybe_terminate(h, t1);
+    return work;
 }
 
 /* Shade: white -> grey (a no-op for nil, black and grey objects). */
@@ -1500,6 +1705,7 @@ void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
     shade(&m, new_ref);
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
+    h->mark_greyed_total += m.live_objects;
 }
 
 /* Sweep termination and the start of a concurrent mark, world ours, no
@@ -1537,12 +1743,20 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
     hdr->mark_stack_scan_bytes = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
+    uint32_t procs = 0, nslots = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE) {
+            procs++;
+            nslots = i + 1;
+        }
+    }
+    /* Empty already unless a collector died in a mark termination. */
+    steal_reset_all(h);
+    __atomic_store_n(&hdr->mark_procs, procs, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->mark_nslots, nslots, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->mark_steals, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->mark_cycle, cycle, __ATOMIC_RELEASE);
-    uint32_t procs = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
-        procs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
     if (procs == 0)
         procs = 1;
     /* start_cycle zeroes the background credit and revises. */
@@ -1618,7 +1832,7 @@ int heap__collect(heap_t *h, int why)
     }
     mark_start(h, t_request, stop_ns);
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
-    mark_work(h, UINT64_MAX, 0);
+    mark_work(h, UINT64_MAX, 0, MW_STEAL);
     __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                        __ATOMIC_RELAXED);
     mark_counters_flush(h);
@@ -1683,7 +1897,13 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work)
 {
     if (!h->view.barrier_on)
         return 0;
-    return mark_work(h, work, 0);
+    return mark_work(h, work, 0, MW_STEAL | MW_SHARE);
+}
+
+void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen)
+{
+    *greyed = h->mark_greyed_total;
+    *stolen = h->mark_stolen_total;
 }
 
 bool heap__mark_running(heap_t *h)
@@ -1708,6 +1928,28 @@ void heap_set_stack_runner(heap_t *h, heap_stack_runner_fn run, void *ctx)
 }
 
 static void park_thunk(void *h) { park_here(h); }
+
+typedef struct idle_call {
+    heap_t *h;
+    uint64_t until_ns;
+    uint64_t work;
+} idle_call_t;
+
+static void idle_thunk(void *p)
+{
+    idle_call_t *c = p;
+    c->work = mark_idle_here(c->h, c->until_ns);
+}
+
+uint64_t heap_mark_idle(heap_t *h, uint64_t until_ns)
+{
+    /* The common case, no mark running, costs two loads here. */
+    if (!h->view.barrier_on)
+        return 0;
+    idle_call_t c = {h, until_ns, 0};
+    heap__systemstack(h, idle_thunk, &c);
+    return c.work;
+}
 static void enter_thunk(void *h) { enter_here(h); }
 static void leave_thunk(void *h) { leave_here(h); }
 

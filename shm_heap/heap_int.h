@@ -361,7 +361,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 7u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark */
+#define HEAP__LAYOUT_VERSION 8u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: steal queues */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 
@@ -435,6 +435,31 @@ typedef struct heap__proc {
     uint64_t reserved;
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
+
+/* A process's STEAL QUEUE (CONCURRENT MARK): grey objects it offers to
+** every process, a ring of references read FIFO.
+**
+**   slot[(head .. tail-1) & (HEAP__STEAL_SLOTS-1)] are grey objects
+**
+** head and tail only grow (64 bits: no wrap, no ABA). Only the owner (the
+** attachment in procs[i]) writes slots and tail: it writes the slots,
+** then tail (release), and only while tail - head < HEAP__STEAL_SLOTS.
+** Anyone -- the owner too -- takes entries by reading them, then one CAS
+** of head from h to h + n: a failed CAS means someone else took them (or
+** the slots may be rewritten), so the reader drops what it read. So an
+** entry is taken exactly once, and a process killed anywhere leaves each
+** entry either in the ring or in the private queue of the process that
+** took it (a RUNNING process, whose death the stop of mark termination
+** finds: that cycle then marks again with the world stopped). Entries a
+** dead, parked or departed process left in its ring stay there for the
+** others to take. An entry is only a reference; its slots are found again
+** from its span when it is taken. */
+#define HEAP__STEAL_SLOTS 128u
+typedef struct heap__steal_q {
+    alignas(64) uint64_t head;   /* next entry to take (CAS) */
+    alignas(64) uint64_t tail;   /* next slot to fill (owner only) */
+    heap_ref_t slot[HEAP__STEAL_SLOTS];
+} heap__steal_q_t;
 
 /* A span class's central list and its lock, on a cache line of its own. */
 typedef struct heap__central {
@@ -526,6 +551,10 @@ typedef struct heap__hdr {
     uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
     uint64_t heap_scan_bytes;        /* Go's heapScan: scannable bytes handed out since the
                                      ** last cycle's end, plus what it scanned */
+    uint32_t mark_procs;             /* attached processes when it started */
+    uint32_t mark_nslots;            /* 1 + the highest entry in use then: the
+                                     ** steal queues thieves look at */
+    uint64_t mark_steals;            /* steal queue entries taken by another process */
 
     /* Go 1.19's pacer (heap_pacer.h): the concurrent collector's trigger,
     ** assist ratio and fractional worker goal */
@@ -565,6 +594,8 @@ typedef struct heap__hdr {
     heap_gc_cycle_t hist[HEAP_GC_HISTORY];
 
     alignas(64) heap__proc_t procs[HEAP_MAX_PROCS];
+    /* CONCURRENT MARK: steal queue i belongs to procs[i] */
+    heap__steal_q_t steal[HEAP_MAX_PROCS];
 } heap__hdr_t;
 
 /* A root stack (and, with kind GLOBALS, a process's globals): an object in
@@ -687,6 +718,9 @@ enum {
     HEAP__FP_ASSIST,              /* paying an assist with mark work */
     HEAP__FP_BARRIER,             /* in the write barrier, shading */
     HEAP__FP_MARK_TERM,           /* every lock, world stopped, mark terminated */
+    HEAP__FP_STEAL_PUBLISH,       /* slots of its steal queue written, tail not yet */
+    HEAP__FP_STEAL_TAKEN,         /* entries taken from a steal queue, not yet queued here */
+    HEAP__FP_MARK_IDLE,           /* marking in heap_mark_idle() */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -761,6 +795,9 @@ struct heap {
     int64_t assist_debt;            /* scan work owed (> 0) or credit (< 0) */
     uint32_t mark_polls;
     uint64_t term_check_ns;         /* last time a termination check failed */
+    bool mark_share;                /* offer work in its steal queue this cycle */
+    uint64_t mark_greyed_total;     /* tests: objects this attachment greyed, ever */
+    uint64_t mark_stolen_total;     /* tests: entries it took from others' queues */
 
     int fd;
     size_t map_bytes;
@@ -1062,6 +1099,9 @@ void heap__set_limiter(heap_t *h, bool on);
 ** mark (termination, sweep). The polls and assists still run as usual. */
 int heap__mark_begin(heap_t *h);
 uint64_t heap__mark_step(heap_t *h, uint64_t work);
+/* Tests: objects this attachment greyed, and steal-queue entries it took
+** from other processes' queues, since it attached (every cycle). */
+void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen);
 bool heap__mark_running(heap_t *h);
 void heap__mark_end(heap_t *h);
 

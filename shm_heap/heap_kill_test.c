@@ -13,7 +13,11 @@
 ** parked; and in the concurrent collector's phases: beginning a mark
 ** (world stopped), greying its own roots, paying an assist, inside the
 ** write barrier, ending a mark (world stopped), or in a lazy sweep batch
-** (the sweep fault point). The survivors must finish with intact graphs and a
+** (the sweep fault point); and in parallel marking: offering grey objects
+** in its steal queue (slots written, not yet published), holding entries
+** just taken from a steal queue (its own or another's), or as the idle
+** mark worker (each worker runs it now and then, as a scheduler with
+** nothing runnable does). The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -57,11 +61,13 @@ static const int fault_points[] = {
     HEAP__FP_SCAVENGE,
     HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
     HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,
+    HEAP__FP_STEAL_PUBLISH, HEAP__FP_STEAL_TAKEN, HEAP__FP_MARK_IDLE,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
     "mark-start", "root-scan", "assist", "barrier", "mark-term",
+    "steal-publish", "steal-taken", "mark-idle",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 
@@ -102,6 +108,8 @@ static void worker(void *arg)
             REQUIRE(extra);
             heap_roots_push(extra, 1)[0] = heap_alloc(h, 0, 64);
             heap_roots_destroy(h, &extra);
+            /* Idle for a moment: Go's idle mark worker. */
+            heap_mark_idle(h, tu_now_ns() + 200000);
         }
     }
     REQUIRE(model_check(m, NULL, NULL, why, sizeof why) == 0);
