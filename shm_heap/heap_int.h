@@ -171,14 +171,26 @@
 **   - The write barrier (heap.h: heap_write_ref, heap_copy_refs; Go's
 **     hybrid barrier) shades the old and the new referent of every store
 **     into a heap object. Root slots are written without it.
-**   - Mark work: each process drains its own grey queue (malloc'd, not in
+**   - Mark work: each process drains its own grey stack (malloc'd, not in
 **     the segment) in assists (heap__mark_assist_charge, per span refill,
-**     at the pacer's assist ratio, after taking background credit) and in
-**     a fractional background worker at the pacer's fractional goal (25 %
-**     of its wall time) at safepoints. Mark bits are set by atomic or.
+**     at the pacer's assist ratio, after taking background credit), in a
+**     fractional background worker at the pacer's fractional goal (25 %
+**     of its wall time) at safepoints, and as Go's idle mark worker
+**     (heap_mark_idle: its scheduler has nothing to run until a timer).
+**     Mark bits are set by atomic or.
+**   - Parallel marking (STEAL QUEUE): when more than one process was
+**     attached at stop 1, a process whose steal queue is empty and that
+**     has more than a few grey objects moves the top half of its stack
+**     (up to a queue's worth) into its queue (Go's gcWork.balance); a
+**     process whose stack runs empty in any of the three kinds of work
+**     takes its own queue back, else half of another's (Go's
+**     trygetfull), so one process holding a big grey subgraph does not
+**     leave the others' assists with nothing to pay with.
 **   - A process that stops (heap__park) or leaves the heap (heap_leave)
-**     first drains its grey queue: a process not RUNNING has nothing grey.
-**     procs[i].mark_busy says a RUNNING one may have something grey.
+**     first drains its grey stack: a process not RUNNING has nothing grey
+**     of its own; what it offered stays in its steal queue for anyone.
+**     procs[i].mark_busy says a RUNNING one may have something grey (set
+**     before it takes from a steal queue).
 **
 ** Why nothing reachable is lost (snapshot at the beginning): an object
 ** reachable when process P scanned its roots was reachable at stop 1 (P's
@@ -190,14 +202,22 @@
 ** object points to a white one that the snapshot holds; at termination,
 ** no black object points to a white one (asserted in debug builds).
 **
-** Termination: a process whose queue is empty checks that no RUNNING
-** process has mark_busy set or roots unscanned (mark_done), then stops the
-** world (every process drains as it stops). Stop 2 (every lock): scan the
-** roots of processes that stayed outside the whole mark, drain, then the
-** sweep as before. A process that died during the mark (proc_deaths moved
-** since stop 1) may have taken grey objects with it, and a grey queue that
-** overflowed (mark_overflow) left some unscanned: then stop 2 clears every
-** mark and marks again from the roots with the world stopped. A collector
+** Termination: a process whose stack is empty checks that every steal
+** queue is empty and no RUNNING process has mark_busy set or roots
+** unscanned (mark_done), then stops the world (every process drains its
+** stack as it stops). The check is not atomic across processes (a thief
+** may take the last entries between two reads), and need not be: a wrong
+** yes only lengthens stop 2. Stop 2 (every lock): scan the roots of
+** processes that stayed outside the whole mark, take and drain what every
+** steal queue still holds, drain, then the sweep as before. A process
+** that died during the mark (proc_deaths moved since stop 1) may have
+** taken grey objects with it (its stack, entries it had just taken, slots
+** written but not published), and a grey stack that overflowed
+** (mark_overflow) left some unscanned: then stop 2 clears every mark (and
+** every steal queue) and marks again from the roots with the world
+** stopped. A process killed while RUNNING is always found by that stop;
+** one killed parked or outside had nothing grey but its queue, which
+** stays in the segment. A collector
 ** that dies inside stop 2 leaves gc_phase MARK or SWEEP: the next one
 ** repairs as above.
 **
@@ -205,9 +225,9 @@
 ** plus what was allocated during the mark (total allocation since stop 1):
 ** Go's heapMarked, which counts allocated-black objects.
 **
-** Not modelled yet: the sweep is eager, inside stop 2 (Go sweeps
-** concurrently and lazily, so its second pause is short); grey objects are
-** not stolen between processes; idle processes do not mark.
+** Not modelled: processes stopped for stop 2 or a stop-the-world cycle do
+** not help its marking (Go's mark termination finds no work left; its
+** stop-the-world mode marks with every P): the collector marks alone.
 **
 ** POOLS. Before marking, still under the lock with the world stopped, the
 ** collector rotates every attached process's pool areas (victim :=
