@@ -27,6 +27,7 @@
 #define PARK_TIMEOUT_MIN_NS 5000000ull        /* parked, waiting for the restart */
 #define PARK_TIMEOUT_MAX_NS 100000000ull
 #define MARK_STACK_FIRST 4096
+#define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads / offers */
 #define MARK_STACK_LIMIT_DEFAULT ((size_t)1 << 24)
 
 uint64_t heap__now_ns(int clock_id)
@@ -191,6 +192,7 @@ static void wait_stopped(heap_t *h)
 }
 
 static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns);
+static void help_stopped_maybe(heap_t *h, uint32_t owner);
 
 /* We took the world from a dead owner: finish its business with a full
 ** cycle (run_cycle repairs a half-done one) and restart the world. */
@@ -209,6 +211,7 @@ void heap__wait_world(heap_t *h)
         uint32_t owner = __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST);
         if (owner == 0)
             return;
+        help_stopped_maybe(h, owner);   /* HELPING */
         heap__fault(h, HEAP__FP_PARKED);
         if (heap__futex_wait(&hdr->stw, owner, timeout) != -ETIMEDOUT)
             continue;
@@ -486,6 +489,7 @@ typedef struct mark_ctx {
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     uint64_t scan_work;      /* bytes of reference slots scanned */
+    uint64_t helped_objects; /* of live_objects, greyed by helpers (HELPING) */
     unsigned pops;
     bool conc;               /* the world runs: mark bits by atomic or */
 } mark_ctx_t;
@@ -705,9 +709,9 @@ static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_e
 ** grey objects, move the top half of its grey stack (at most a queue's
 ** worth) into its steal queue. Only in a cycle it shares in (mark_share:
 ** more than one process attached). */
-static void steal_offer(heap_t *h)
+static void steal_offer(heap_t *h, bool counted)
 {
-    if (!h->mark_share || h->mark_len <= STEAL_MIN_LOCAL)
+    if ((!h->mark_share && !counted) || h->mark_len <= STEAL_MIN_LOCAL)
         return;
     heap__steal_q_t *q = &h->hdr->steal[h->proc_index];
     uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
@@ -719,6 +723,8 @@ static void steal_offer(heap_t *h)
     if (n > HEAP__STEAL_SLOTS)
         n = HEAP__STEAL_SLOTS;
     const struct heap__mark_entry *top = &h->mark_stack[h->mark_len - n];
+    if (counted)   /* HELPING: counted before anyone can take them */
+        __atomic_add_fetch(&h->hdr->help_count, n, __ATOMIC_SEQ_CST);
     for (size_t k = 0; k < n; k++)
         __atomic_store_n(&q->slot[(tail + k) & (HEAP__STEAL_SLOTS - 1)], top[k].ref,
                          __ATOMIC_RELAXED);
@@ -812,6 +818,206 @@ static void steal_reset_all(heap_t *h)
         __atomic_store_n(&q->head, __atomic_load_n(&q->tail, __ATOMIC_RELAXED),
                          __ATOMIC_RELEASE);
     }
+}
+
+/* ---- HELPING (heap_int.h): the stopped processes help a world-stopped mark ---- */
+
+#define HELP_BUSY (1ull << 32)       /* help_count: one busy marker */
+#define HELP_CHECK_SPINS 256         /* idle spins between liveness checks */
+
+/* A helper's figures into the header's, before it stops being busy. */
+static void help_flush(heap_t *h, mark_ctx_t *m)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_add_fetch(&hdr->help_live_bytes, m->live_bytes, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hdr->help_live_objects, m->live_objects, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hdr->help_scan_work, m->scan_work, __ATOMIC_RELAXED);
+    h->mark_greyed_total += m->live_objects;
+    m->live_bytes = m->live_objects = m->scan_work = 0;
+    if (h->mark_overflow) {
+        __atomic_store_n(&hdr->help_overflow, 1, __ATOMIC_RELAXED);
+        h->mark_overflow = false;
+    }
+}
+
+/* Take from any steal queue (HELPING's count follows). */
+static bool help_take(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        uint32_t n = steal_take(m, i, i != h->proc_index);
+        if (n) {
+            if (i != h->proc_index)
+                h->mark_stolen_total += n;
+            __atomic_sub_fetch(&h->hdr->help_count, n, __ATOMIC_SEQ_CST);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Did a helper die (its work, or entries it counted, may be lost)? */
+static bool help_lost(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (i != h->proc_index && __atomic_load_n(&p->helping, __ATOMIC_SEQ_CST) &&
+            heap__pid_dead(p->pid, p->start_ticks, true))
+            return true;
+    }
+    return false;
+}
+
+/* Drain with the others until nothing is grey anywhere (help_count 0:
+** no busy marker, nothing in a steal queue). The collector (`collector`,
+** counted busy by help_open) returns false if a helper died meanwhile; a
+** helper also returns when helped mark `gen` is over or its owner
+** (owner) is no longer the world's. Returns with nothing grey here. */
+static bool help_drain(heap_t *h, mark_ctx_t *m, uint32_t gen, uint32_t owner, bool collector)
+{
+    heap__hdr_t *hdr = h->hdr;
+    bool busy = collector, test_wait = collector && h->help_test_helpers;
+    unsigned spins = 0;
+    for (;;) {
+        if (h->mark_len) {
+            steal_offer(h, true);
+            if (test_wait && __atomic_load_n(&hdr->steal[h->proc_index].tail,
+                                             __ATOMIC_RELAXED) !=
+                                 __atomic_load_n(&hdr->steal[h->proc_index].head,
+                                                 __ATOMIC_ACQUIRE)) {
+                /* Tests: until a helper took what was offered. */
+                while (__atomic_load_n(&hdr->steal[h->proc_index].tail, __ATOMIC_RELAXED) !=
+                       __atomic_load_n(&hdr->steal[h->proc_index].head, __ATOMIC_ACQUIRE))
+                    sched_yield();
+                test_wait = false;
+            }
+            drain_some(m, MARK_WORK_CHUNK);
+            continue;
+        }
+        if (!busy) {
+            if (!collector && (__atomic_load_n(&hdr->help_gen, __ATOMIC_SEQ_CST) != gen ||
+                               __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) != owner))
+                return true;
+            __atomic_add_fetch(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+            busy = true;
+        }
+        if (help_take(m)) {
+            spins = 0;
+            continue;
+        }
+        if (!collector)
+            help_flush(h, m);
+        __atomic_sub_fetch(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+        busy = false;
+        if (__atomic_load_n(&hdr->help_count, __ATOMIC_SEQ_CST) == 0)
+            return true;
+        if (++spins % HELP_CHECK_SPINS == 0) {
+            if (collector && help_lost(h))
+                return false;
+            if (!collector && owner_dead(h, owner))
+                return true;
+        }
+        sched_yield();
+    }
+}
+
+/* Wait until no other process is inside a helped mark (HELPING), after
+** help_gen was closed; a dead one is not waited for. */
+static void help_quiesce(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_store_n(&hdr->help_gen, 0, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        for (unsigned spins = 1; i != h->proc_index &&
+                                 __atomic_load_n(&p->helping, __ATOMIC_SEQ_CST) != 0;
+             spins++) {
+            if (spins % HELP_CHECK_SPINS == 0 && heap__pid_dead(p->pid, p->start_ticks, true))
+                break;
+            sched_yield();
+        }
+    }
+}
+
+/* Are other processes stopped in heap__wait_world, who could help? */
+static bool help_available(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (i != h->proc_index &&
+            __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) == HEAP__PROC_PARKED)
+            return true;
+    }
+    return false;
+}
+
+/* The collector (world ours, every lock, steal queues empty): open a
+** helped mark and wake the stopped processes to join it. */
+static uint32_t help_open(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t gen = hdr->help_last + 1;
+    if (gen == 0)
+        gen = 1;
+    hdr->help_last = gen;
+    __atomic_store_n(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&hdr->help_overflow, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_joined, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_live_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_live_objects, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_scan_work, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_gen, gen, __ATOMIC_SEQ_CST);
+    heap__futex_wake(&hdr->stw);
+    while (__atomic_load_n(&hdr->help_joined, __ATOMIC_SEQ_CST) < h->help_test_helpers)
+        sched_yield();   /* tests only */
+    return gen;
+}
+
+/* The collector: drain with the helpers, close, wait for them to leave,
+** take their figures into m. False if a helper died (the caller marks
+** again from the roots). */
+static bool help_close(heap_t *h, mark_ctx_t *m, uint32_t gen)
+{
+    heap__hdr_t *hdr = h->hdr;
+    bool ok = help_drain(h, m, gen, (uint32_t)h->pid, true);
+    help_quiesce(h);
+    if (!ok)
+        return false;
+    m->live_bytes += __atomic_load_n(&hdr->help_live_bytes, __ATOMIC_RELAXED);
+    uint64_t helped = __atomic_load_n(&hdr->help_live_objects, __ATOMIC_RELAXED);
+    m->live_objects += helped;
+    m->helped_objects += helped;
+    m->scan_work += __atomic_load_n(&hdr->help_scan_work, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&hdr->help_overflow, __ATOMIC_RELAXED))
+        h->mark_overflow = true;
+    return true;
+}
+
+/* A stopped process (heap__wait_world) joins helped mark gen of owner. */
+static void help_stopped(heap_t *h, uint32_t gen, uint32_t owner)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_store_n(&h->proc->helping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&hdr->help_gen, __ATOMIC_SEQ_CST) == gen) {
+        __atomic_add_fetch(&hdr->help_joined, 1, __ATOMIC_SEQ_CST);
+        mark_ctx_t m;
+        ctx_init(h, &m, true);
+        h->mark_len = 0;   /* it stopped with nothing grey of its own */
+        h->mark_overflow = false;
+        heap__fault(h, HEAP__FP_HELP);
+        help_drain(h, &m, gen, owner, false);
+        help_flush(h, &m);
+    }
+    h->help_done_gen = gen;
+    __atomic_store_n(&h->proc->helping, 0, __ATOMIC_SEQ_CST);
+}
+
+static void help_stopped_maybe(heap_t *h, uint32_t owner)
+{
+    uint32_t gen = __atomic_load_n(&h->hdr->help_gen, __ATOMIC_SEQ_CST);
+    if (gen != 0 && gen != h->help_done_gen && owner != (uint32_t)h->pid)
+        help_stopped(h, gen, owner);
 }
 
 /* Mark a root stack object itself (it is not counted as live data) and
@@ -1023,18 +1229,35 @@ static void mark_proc_roots(mark_ctx_t *m, heap__proc_t *p)
     mark_keep(m, p->prof_samples);
 }
 
+/* Mark from every process's roots, world stopped, every lock held; with
+** the stopped processes' help (HELPING) when there are any. */
 static void mark(heap_t *h, mark_ctx_t *m)
 {
     heap__hdr_t *hdr = h->hdr;
-    ctx_init(h, m, false);
-    h->mark_len = 0;
-    h->mark_overflow = false;
-
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
-        heap__proc_t *p = &hdr->procs[i];
-        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
-            continue;
-        mark_proc_roots(m, p);
+    steal_reset_all(h);
+    bool help = help_available(h);
+    for (;;) {
+        /* Helped, mark bits are set by atomic or (conc). */
+        ctx_init(h, m, help);
+        h->mark_len = 0;
+        h->mark_overflow = false;
+        uint32_t gen = help ? help_open(h) : 0;
+        for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+            heap__proc_t *p = &hdr->procs[i];
+            if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+                continue;
+            mark_proc_roots(m, p);
+            if (help) {
+                steal_offer(h, true);   /* the helpers start on these meanwhile */
+                drain_some(m, MARK_WORK_CHUNK);
+            }
+        }
+        if (!help || help_close(h, m, gen))
+            break;
+        /* A helper died with grey objects: again, alone. */
+        heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+        steal_reset_all(h);
+        help = false;
     }
     while (h->mark_overflow) {
         h->mark_overflow = false;
@@ -1080,6 +1303,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     p->pid = 0;
     p->attach_id = 0;
     p->start_ticks = 0;
+    __atomic_store_n(&p->helping, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&p->state, HEAP__PROC_FREE, __ATOMIC_SEQ_CST);
 }
 
@@ -1211,6 +1435,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     cyc.collector_pid = h->pid;
 
     heap__lock_world(h);
+    /* HELPING: helpers of a collector that died leave before anything
+    ** is repaired or marked. */
+    help_quiesce(h);
     bool conc = hdr->gc_phase == HEAP__GC_CONC_MARK;
     if (!conc && hdr->gc_phase != HEAP__GC_IDLE) {
         /* The last collector died mid-cycle. Its alloc bitmaps are each a
@@ -1258,16 +1485,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         bool redo = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST) != hdr->mark_deaths ||
                     __atomic_load_n(&hdr->mark_overflow, __ATOMIC_RELAXED) != 0;
         hdr->gc_phase = HEAP__GC_MARK;
-        if (redo) {
-            /* A process died mid-mark (what it had grey is lost) or a grey
-            ** queue overflowed: mark again from the roots, world stopped. */
-            heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
-            steal_reset_all(h);
-            mark(h, &m);
-            c->heap_live_bytes = (int64_t)m.live_bytes;
-            c->objects_live = (int64_t)m.live_objects;
-        } else {
-            ctx_init(h, &m, false);
+        if (!redo) {
+            bool help = help_available(h);
+            ctx_init(h, &m, help);
             for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
                 heap__proc_t *p = &hdr->procs[i];
                 if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
@@ -1279,11 +1499,25 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
                 __atomic_store_n(&p->mark_busy, 0, __ATOMIC_RELAXED);
             }
             /* What the steal queues still hold: their owners stopped,
-            ** left or died after offering it. */
+            ** left or died after offering it. Taken here first, so that
+            ** a helped drain (HELPING) starts with empty queues. */
             for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
                 while (steal_take(&m, i, false))
-                    drain(&m);
+                    if (!help)
+                        drain(&m);
             }
+            /* A helper that died may have taken grey objects with it. */
+            if (help && !help_close(h, &m, help_open(h)))
+                redo = true;
+        }
+        if (redo) {
+            /* A process died mid-mark (what it had grey is lost) or a grey
+            ** queue overflowed: mark again from the roots, world stopped. */
+            heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+            mark(h, &m);
+            c->heap_live_bytes = (int64_t)m.live_bytes;
+            c->objects_live = (int64_t)m.live_objects;
+        } else {
             drain(&m);
             while (h->mark_overflow) {
                 h->mark_overflow = false;
@@ -1298,7 +1532,6 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             c->objects_live = (int64_t)(hdr->mark_live_objects + m.live_objects +
                                         (ao - hdr->mark_alloc_objects0));
         }
-        h->mark_greyed_total += m.live_objects;
         conc_cpu_ns = hdr->mark_assist_ns + hdr->mark_bg_ns + hdr->mark_idle_ns;
         h->view.barrier_on = 0;
         __atomic_and_fetch(&hdr->poll, ~HEAP__POLL_MARK, __ATOMIC_SEQ_CST);
@@ -1309,6 +1542,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         c->heap_live_bytes = (int64_t)m.live_bytes;
         c->objects_live = (int64_t)m.live_objects;
     }
+    h->mark_greyed_total += m.live_objects - m.helped_objects;
     uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
     uint64_t mark_began = hdr->mark_start_ns + first_pause_ns;
     c->mark_ns = (int64_t)(conc ? (t_request > mark_began ? t_request - mark_began : 0) : t1 - t0);
@@ -1441,7 +1675,6 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
 
 #define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
-#define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
 
 /* Go's revise(): the pacer's assist ratio from the heap and the scan work
@@ -1481,7 +1714,7 @@ static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns, in
                 break;
         }
         if (flags & MW_SHARE)
-            steal_offer(h);
+            steal_offer(h, false);
         uint64_t chunk = max_work - done < MARK_WORK_CHUNK ? max_work - done : MARK_WORK_CHUNK;
         uint64_t before = m.scan_work;
         drain_some(&m, chunk);
@@ -1494,7 +1727,7 @@ static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns, in
             break;
     }
     if (flags & MW_SHARE)
-        steal_offer(h);   /* what is left here, others may do meanwhile */
+        steal_offer(h, false);   /* what is left here, others may do meanwhile */
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
     h->mark_greyed_total += m.live_objects;
@@ -1898,6 +2131,11 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work)
     if (!h->view.barrier_on)
         return 0;
     return mark_work(h, work, 0, MW_STEAL | MW_SHARE);
+}
+
+void heap__set_help_test(heap_t *h, uint32_t helpers)
+{
+    h->help_test_helpers = helpers;
 }
 
 void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen)

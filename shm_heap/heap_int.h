@@ -225,9 +225,36 @@
 ** plus what was allocated during the mark (total allocation since stop 1):
 ** Go's heapMarked, which counts allocated-black objects.
 **
-** Not modelled: processes stopped for stop 2 or a stop-the-world cycle do
-** not help its marking (Go's mark termination finds no work left; its
-** stop-the-world mode marks with every P): the collector marks alone.
+** HELPING. A mark made with the world stopped (a stop-the-world cycle,
+** stop 2's drain, a re-mark) is drained by the collector and every
+** process stopped in heap__wait_world, as Go's stop-the-world mode marks
+** with every P. The collector, when some process is PARKED, empties the
+** steal queues into its own stack, then opens help_gen and wakes the
+** stopped processes (futex on stw); each one that sees help_gen joins
+** (procs[i].helping, set before it reads help_gen; the collector clears
+** help_gen before it reads the flags: Dekker). All of them then offer and
+** take through the steal queues, with the world stopped, mark bits set by
+** atomic or. Termination is Go's nwait made exact in one word:
+**
+**   help_count = (markers holding grey objects) << 32
+**              + (entries in steal queues)
+**
+** A marker counts itself busy before it takes from a queue and uncounts
+** itself only when its stack is empty; an offer is counted before the
+** entries are visible, and a take uncounted after its taker is busy. So
+** help_count == 0 means nothing is grey anywhere, and it stays 0. The
+** collector then clears help_gen and waits until no helper is inside
+** (every helping flag clear, or its process dead); helpers add their
+** figures to help_live_* before they uncount themselves. A helper killed
+** while busy, or between counting an offer and publishing it, leaves
+** help_count above 0 forever: the collector, finding a helper dead while
+** it waits, gives up, waits for the others to leave and marks again from
+** the roots, alone. A collector killed while helped leaves helpers that
+** leave when the world changes hands; whoever recovers the world waits
+** for them (help_quiesce at every cycle's start) before it repairs.
+**
+** Not modelled: Go's dedicated mark workers (a process here has one
+** thread: it marks in assists, at safepoints and when idle).
 **
 ** POOLS. Before marking, still under the lock with the world stopped, the
 ** collector rotates every attached process's pool areas (victim :=
@@ -452,7 +479,8 @@ typedef struct heap__proc {
     /* CONCURRENT MARK */
     uint32_t scanned_cycle;  /* the cycle whose mark has scanned this process's roots */
     uint32_t mark_busy;      /* its local grey queue is not empty (or may not be) */
-    uint64_t reserved;
+    uint32_t helping;        /* HELPING: stopped, in a helped mark (help_gen) */
+    uint32_t reserved;
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
 
@@ -575,6 +603,17 @@ typedef struct heap__hdr {
     uint32_t mark_nslots;            /* 1 + the highest entry in use then: the
                                      ** steal queues thieves look at */
     uint64_t mark_steals;            /* steal queue entries taken by another process */
+
+    /* HELPING: a mark with the world stopped, drained by the collector and
+    ** the stopped processes (atomics) */
+    alignas(64) uint32_t help_gen;   /* != 0: the helped mark in progress */
+    uint32_t help_last;              /* the last help_gen handed out */
+    uint64_t help_count;             /* busy markers << 32 | entries in steal queues */
+    uint32_t help_overflow;          /* a helper's grey stack overflowed */
+    uint32_t help_joined;            /* helpers that joined help_gen */
+    uint64_t help_live_bytes;        /* greyed by the helpers */
+    uint64_t help_live_objects;
+    uint64_t help_scan_work;
 
     /* Go 1.19's pacer (heap_pacer.h): the concurrent collector's trigger,
     ** assist ratio and fractional worker goal */
@@ -741,6 +780,7 @@ enum {
     HEAP__FP_STEAL_PUBLISH,       /* slots of its steal queue written, tail not yet */
     HEAP__FP_STEAL_TAKEN,         /* entries taken from a steal queue, not yet queued here */
     HEAP__FP_MARK_IDLE,           /* marking in heap_mark_idle() */
+    HEAP__FP_HELP,                /* stopped, helping the collector mark */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -818,6 +858,8 @@ struct heap {
     bool mark_share;                /* offer work in its steal queue this cycle */
     uint64_t mark_greyed_total;     /* tests: objects this attachment greyed, ever */
     uint64_t mark_stolen_total;     /* tests: entries it took from others' queues */
+    uint32_t help_test_helpers;     /* tests: heap__set_help_test */
+    uint32_t help_done_gen;         /* the last helped mark it helped (HELPING) */
 
     int fd;
     size_t map_bytes;
@@ -1122,6 +1164,10 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work);
 /* Tests: objects this attachment greyed, and steal-queue entries it took
 ** from other processes' queues, since it attached (every cycle). */
 void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen);
+/* Tests: this attachment's helped marks (HELPING) wait until `helpers`
+** stopped processes joined, and until the first work it offered was
+** taken, so that a test knows the helpers had work (0: off). */
+void heap__set_help_test(heap_t *h, uint32_t helpers);
 bool heap__mark_running(heap_t *h);
 void heap__mark_end(heap_t *h);
 
