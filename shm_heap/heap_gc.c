@@ -708,7 +708,8 @@ static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_e
 ** been taken (its queue is empty) and it has more than STEAL_MIN_LOCAL
 ** grey objects, move the top half of its grey stack (at most a queue's
 ** worth) into its steal queue. Only in a cycle it shares in (mark_share:
-** more than one process attached). */
+** more than one process attached), or in a helped mark (`counted`: the
+** entries are added to help_count before anyone can see them). */
 static void steal_offer(heap_t *h, bool counted)
 {
     if ((!h->mark_share && !counted) || h->mark_len <= STEAL_MIN_LOCAL)
