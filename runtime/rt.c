@@ -304,7 +304,8 @@ static void hook_gend(void *arg, sched_t *s)
 static void hook_idle_begin(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
-    (void)s;
+    /* Go's idle mark worker: nothing runs before the next timer. */
+    heap_mark_idle(rt->heap, sched_idle_until_ns(s));
     heap_leave(rt->heap);
 }
 

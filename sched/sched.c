@@ -872,6 +872,7 @@ static void idle(sched_t *s)
         uint64_t left = when_ns - now_ns;
         when_ns = now_ns + (left < res ? res : left / res * res);
     }
+    s->idle_until_ns = when_ns;
     if (s->hooks.idle_begin != NULL)
         s->hooks.idle_begin(s->hooks.arg, s);
     if (runq_empty(s)) {   /* the hook may have readied someone */
@@ -1400,6 +1401,11 @@ void sched_systemstack(sched_t *s, void (*fn)(void *arg), void *arg)
     __sanitizer_finish_switch_fiber(c.fake_stack, NULL, NULL);
 #endif
     s->on_systemstack = false;
+}
+
+uint64_t sched_idle_until_ns(const sched_t *s)
+{
+    return s->idle_until_ns;
 }
 
 void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks)

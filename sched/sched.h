@@ -232,6 +232,10 @@ typedef struct sched_hooks {
     const uint32_t *safepoint_word;
 } sched_hooks_t;
 void sched_set_hooks(sched_t *s, const sched_hooks_t *hooks);
+/* Inside `idle_begin`: when the scheduler's sleep will end (CLOCK_MONOTONIC
+** ns), i.e. when the next goroutine becomes runnable (Go's idle mark
+** worker works until then). */
+uint64_t sched_idle_until_ns(const sched_t *s);
 
 /* Run fn(arg) on the scheduler's own stack (Go's systemstack): the thread's
 ** stack below the scheduler's suspended frame, megabytes deep, instead of

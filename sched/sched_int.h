@@ -360,6 +360,7 @@ struct sched {
                                    ** SCHED_SPAWN_FPCTL goroutines start with */
     bool go_adaptive_start;        /* Go 1.19's adaptive starting stack size */
     uint64_t timer_resolution_ns;  /* sched_set_timer_resolution(); 0 = exact */
+    uint64_t idle_until_ns;        /* sched_idle_until_ns(): the idle sleep's end */
     uint32_t go_start_bytes;       /* Go's stack size for a new goroutine */
 
     /* Stack arena (stack.c). */

@@ -543,7 +543,11 @@ typedef struct hook_counts {
     int safepoints, gstarts, gends, idle_begins, idle_ends;
     int idle_depth;
     int64_t last_gstart_id;
+    uint64_t idle_until_ns, idle_hook_ns;   /* sched_idle_until_ns() in idle_begin, and when */
 } hook_counts_t;
+
+static uint64_t hooked_sleep_ns;   /* when hooked() began its sleep */
+static uint64_t mono_ns(void);
 
 static void on_safepoint(void *arg, sched_t *s)
 {
@@ -579,6 +583,10 @@ static void on_idle_begin(void *arg, sched_t *s)
     REQUIRE_INT(h->idle_depth, 0);
     h->idle_depth++;
     h->idle_begins++;
+    if (h->idle_until_ns == 0) {
+        h->idle_until_ns = sched_idle_until_ns(s);
+        h->idle_hook_ns = mono_ns();
+    }
 }
 
 static void on_idle_end(void *arg, sched_t *s)
@@ -595,6 +603,7 @@ static void hooked(sched_t *s, void *arg)
     REQUIRE_INT(sched_defer(s, note_cleanup, "d"), 0);
     note("f");
     sched_yield(s);
+    hooked_sleep_ns = mono_ns();
     sched_sleep_ns(s, 2 * MS);
 }
 
@@ -622,6 +631,10 @@ static void test_hooks_called(void)
     REQUIRE_INT(h.safepoints, 2);   /* the yield and the sleep */
     REQUIRE(h.idle_begins >= 1);
     REQUIRE_INT(h.idle_begins, h.idle_ends);
+    /* The first idle sleeps until the 2 ms sleep is due: at or after 2 ms
+    ** from before the sleep began, at most 2 ms after the hook ran. */
+    REQUIRE(h.idle_until_ns >= hooked_sleep_ns + 2 * MS);
+    REQUIRE(h.idle_until_ns <= h.idle_hook_ns + 2 * MS);
 
     /* Failure: gend still runs for every goroutine that started. */
     h = (hook_counts_t){ 0 };

@@ -230,6 +230,16 @@ void heap_set_stack_runner(heap_t *h, heap_stack_runner_fn run, void *ctx);
 /* Collect now (like runtime.GC()). Returns 0, or a negative code. */
 int heap_collect(heap_t *h);
 
+/* Go's idle mark worker: the caller (entered) has nothing else to run
+** until until_ns (CLOCK_MONOTONIC), e.g. the scheduler's next timer. If a
+** concurrent mark runs, mark -- this process's grey objects, then what
+** other processes offer in their steal queues -- until until_ns, until
+** no mark work is left anywhere (then it may end the mark, a stop of the
+** world), or until a stop of the world or an interrupt is asked for.
+** Counted as idle mark time (gctrace's idle). Returns the scan bytes
+** done; 0 at once when no mark runs. */
+uint64_t heap_mark_idle(heap_t *h, uint64_t until_ns);
+
 /* ---- Roots ---------------------------------------------------------- */
 
 /* A root stack: `capacity` slots in the segment, scanned by whichever

@@ -27,6 +27,7 @@
 #define PARK_TIMEOUT_MIN_NS 5000000ull        /* parked, waiting for the restart */
 #define PARK_TIMEOUT_MAX_NS 100000000ull
 #define MARK_STACK_FIRST 4096
+#define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads / offers */
 #define MARK_STACK_LIMIT_DEFAULT ((size_t)1 << 24)
 
 uint64_t heap__now_ns(int clock_id)
@@ -191,6 +192,7 @@ static void wait_stopped(heap_t *h)
 }
 
 static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns);
+static void help_stopped_maybe(heap_t *h, uint32_t owner);
 
 /* We took the world from a dead owner: finish its business with a full
 ** cycle (run_cycle repairs a half-done one) and restart the world. */
@@ -209,6 +211,7 @@ void heap__wait_world(heap_t *h)
         uint32_t owner = __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST);
         if (owner == 0)
             return;
+        help_stopped_maybe(h, owner);   /* HELPING */
         heap__fault(h, HEAP__FP_PARKED);
         if (heap__futex_wait(&hdr->stw, owner, timeout) != -ETIMEDOUT)
             continue;
@@ -508,6 +511,7 @@ typedef struct mark_ctx {
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     uint64_t scan_work;      /* bytes of reference slots scanned */
+    uint64_t helped_objects; /* of live_objects, greyed by helpers (HELPING) */
     unsigned pops;
     bool conc;               /* the world runs: mark bits by atomic or */
 } mark_ctx_t;
@@ -694,6 +698,349 @@ static bool drain_some(mark_ctx_t *m, uint64_t max_work)
 static void drain(mark_ctx_t *m)
 {
     drain_some(m, UINT64_MAX);
+}
+
+/* ---- Steal queues (heap_int.h, STEAL QUEUE) --------------------------- */
+
+#define STEAL_MIN_LOCAL 8        /* offer work only with more than this grey here */
+#define STEAL_RETRIES 64         /* CAS attempts on one queue before moving on */
+
+/* The mark-stack entry of a grey object taken from a steal queue: its
+** slots found again from its span, as grey() found them. False if ref
+** names no object with slots (never so for what an owner offered). */
+static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
+{
+    uint32_t idx;
+    heap__span_t *sp = object_span(m, ref, &idx);
+    if (!sp)
+        return false;
+    if (sp->state == HEAP__SPAN_SMALL) {
+        if (sp->spanclass & 1)
+            return false;
+        e->nptrs = (sp->elem_bytes / sizeof(heap_ref_t)) | HEAP__MARK_FROM_MAP;
+    } else {
+        uint64_t most = ((uint64_t)sp->npages << HEAP__PAGE_SHIFT) / sizeof(heap_ref_t);
+        e->nptrs = sp->large_nptrs < most ? sp->large_nptrs : most;
+    }
+    e->ref = ref;
+    return e->nptrs != 0;
+}
+
+/* Go's gcWork.balance(): when everything this process offered before has
+** been taken (its queue is empty) and it has more than STEAL_MIN_LOCAL
+** grey objects, move the top half of its grey stack (at most a queue's
+** worth) into its steal queue. Only in a cycle it shares in (mark_share:
+** more than one process attached), or in a helped mark (`counted`: the
+** entries are added to help_count before anyone can see them). */
+static void steal_offer(heap_t *h, bool counted)
+{
+    if ((!h->mark_share && !counted) || h->mark_len <= STEAL_MIN_LOCAL)
+        return;
+    heap__steal_q_t *q = &h->hdr->steal[h->proc_index];
+    uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&q->head, __ATOMIC_ACQUIRE) != tail)
+        return;
+    /* head == tail: nobody can take anything until tail moves, so every
+    ** slot is ours to write. */
+    size_t n = h->mark_len / 2;
+    if (n > HEAP__STEAL_SLOTS)
+        n = HEAP__STEAL_SLOTS;
+    const struct heap__mark_entry *top = &h->mark_stack[h->mark_len - n];
+    if (counted)   /* HELPING: counted before anyone can take them */
+        __atomic_add_fetch(&h->hdr->help_count, n, __ATOMIC_SEQ_CST);
+    for (size_t k = 0; k < n; k++)
+        __atomic_store_n(&q->slot[(tail + k) & (HEAP__STEAL_SLOTS - 1)], top[k].ref,
+                         __ATOMIC_RELAXED);
+    heap__fault(h, HEAP__FP_STEAL_PUBLISH);
+    h->mark_len -= n;
+    __atomic_store_n(&q->tail, tail + n, __ATOMIC_RELEASE);
+}
+
+/* Take entries from steal queue i into this process's grey stack: all of
+** them, or with `half` half of them (rounded up). Returns how many. */
+static uint32_t steal_take(mark_ctx_t *m, uint32_t i, bool half)
+{
+    heap_t *h = m->h;
+    heap__steal_q_t *q = &h->hdr->steal[i];
+    heap_ref_t got[HEAP__STEAL_SLOTS];
+    uint64_t head, n = 0;
+    for (unsigned tries = 0;; tries++) {
+        if (tries == STEAL_RETRIES)
+            return 0;   /* contended: the caller looks elsewhere */
+        head = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+        uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+        if (tail == head)
+            return 0;
+        if (tail - head > HEAP__STEAL_SLOTS)
+            continue;   /* head moved between the two loads */
+        n = half ? (tail - head + 1) / 2 : tail - head;
+        for (uint64_t k = 0; k < n; k++)
+            got[k] = __atomic_load_n(&q->slot[(head + k) & (HEAP__STEAL_SLOTS - 1)],
+                                     __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&q->head, &head, head + n, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    heap__fault(h, HEAP__FP_STEAL_TAKEN);
+    for (uint64_t k = 0; k < n; k++) {
+        struct heap__mark_entry e;
+        if (steal_entry(m, got[k], &e))
+            mark_push(h, e.ref, e.nptrs, m->conc);
+    }
+    return (uint32_t)n;
+}
+
+/* This process's grey stack is empty: refill it from the steal queues,
+** all of its own, else half of the first other non-empty one, looking
+** from the entry after its own. True if it got something. */
+static bool steal_work(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    heap__hdr_t *hdr = h->hdr;
+    if (steal_take(m, h->proc_index, false))
+        return true;
+    uint32_t nslots = __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
+    if (nslots > HEAP_MAX_PROCS)
+        nslots = HEAP_MAX_PROCS;
+    for (uint32_t k = 1; k <= nslots; k++) {
+        uint32_t i = (h->proc_index + k) % nslots;
+        if (i == h->proc_index)
+            continue;
+        uint32_t n = steal_take(m, i, true);
+        if (n) {
+            h->mark_stolen_total += n;
+            __atomic_add_fetch(&hdr->mark_steals, n, __ATOMIC_RELAXED);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Does any steal queue hold something? */
+static bool steal_pending(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t nslots = __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
+    if (nslots > HEAP_MAX_PROCS)
+        nslots = HEAP_MAX_PROCS;
+    for (uint32_t i = 0; i < nslots; i++) {
+        heap__steal_q_t *q = &hdr->steal[i];
+        if (__atomic_load_n(&q->head, __ATOMIC_ACQUIRE) !=
+            __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
+}
+
+/* World stopped: forget what the steal queues hold (a mark starts, or
+** marks again from the roots). */
+static void steal_reset_all(heap_t *h)
+{
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__steal_q_t *q = &h->hdr->steal[i];
+        __atomic_store_n(&q->head, __atomic_load_n(&q->tail, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
+    }
+}
+
+/* ---- HELPING (heap_int.h): the stopped processes help a world-stopped mark ---- */
+
+#define HELP_BUSY (1ull << 32)       /* help_count: one busy marker */
+#define HELP_CHECK_SPINS 256         /* idle spins between liveness checks */
+
+/* A helper's figures into the header's, before it stops being busy. */
+static void help_flush(heap_t *h, mark_ctx_t *m)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_add_fetch(&hdr->help_live_bytes, m->live_bytes, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hdr->help_live_objects, m->live_objects, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hdr->help_scan_work, m->scan_work, __ATOMIC_RELAXED);
+    h->mark_greyed_total += m->live_objects;
+    m->live_bytes = m->live_objects = m->scan_work = 0;
+    if (h->mark_overflow) {
+        __atomic_store_n(&hdr->help_overflow, 1, __ATOMIC_RELAXED);
+        h->mark_overflow = false;
+    }
+}
+
+/* Take from any steal queue (HELPING's count follows). */
+static bool help_take(mark_ctx_t *m)
+{
+    heap_t *h = m->h;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        uint32_t n = steal_take(m, i, i != h->proc_index);
+        if (n) {
+            if (i != h->proc_index)
+                h->mark_stolen_total += n;
+            __atomic_sub_fetch(&h->hdr->help_count, n, __ATOMIC_SEQ_CST);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Did a helper die (its work, or entries it counted, may be lost)? */
+static bool help_lost(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        if (i != h->proc_index && __atomic_load_n(&p->helping, __ATOMIC_SEQ_CST) &&
+            heap__pid_dead(p->pid, p->start_ticks, true))
+            return true;
+    }
+    return false;
+}
+
+/* Drain with the others until nothing is grey anywhere (help_count 0:
+** no busy marker, nothing in a steal queue). The collector (`collector`,
+** counted busy by help_open) returns false if a helper died meanwhile; a
+** helper also returns when helped mark `gen` is over or its owner
+** (owner) is no longer the world's. Returns with nothing grey here. */
+static bool help_drain(heap_t *h, mark_ctx_t *m, uint32_t gen, uint32_t owner, bool collector)
+{
+    heap__hdr_t *hdr = h->hdr;
+    bool busy = collector, test_wait = collector && h->help_test_helpers;
+    unsigned spins = 0;
+    for (;;) {
+        if (h->mark_len) {
+            steal_offer(h, true);
+            if (test_wait && __atomic_load_n(&hdr->steal[h->proc_index].tail,
+                                             __ATOMIC_RELAXED) !=
+                                 __atomic_load_n(&hdr->steal[h->proc_index].head,
+                                                 __ATOMIC_ACQUIRE)) {
+                /* Tests: until a helper took what was offered. */
+                while (__atomic_load_n(&hdr->steal[h->proc_index].tail, __ATOMIC_RELAXED) !=
+                       __atomic_load_n(&hdr->steal[h->proc_index].head, __ATOMIC_ACQUIRE))
+                    sched_yield();
+                test_wait = false;
+            }
+            drain_some(m, MARK_WORK_CHUNK);
+            continue;
+        }
+        if (!busy) {
+            if (!collector && (__atomic_load_n(&hdr->help_gen, __ATOMIC_SEQ_CST) != gen ||
+                               __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST) != owner))
+                return true;
+            __atomic_add_fetch(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+            busy = true;
+        }
+        if (help_take(m)) {
+            spins = 0;
+            continue;
+        }
+        if (!collector)
+            help_flush(h, m);
+        __atomic_sub_fetch(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+        busy = false;
+        if (__atomic_load_n(&hdr->help_count, __ATOMIC_SEQ_CST) == 0)
+            return true;
+        if (++spins % HELP_CHECK_SPINS == 0) {
+            if (collector && help_lost(h))
+                return false;
+            if (!collector && owner_dead(h, owner))
+                return true;
+        }
+        sched_yield();
+    }
+}
+
+/* Wait until no other process is inside a helped mark (HELPING), after
+** help_gen was closed; a dead one is not waited for. */
+static void help_quiesce(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_store_n(&hdr->help_gen, 0, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        for (unsigned spins = 1; i != h->proc_index &&
+                                 __atomic_load_n(&p->helping, __ATOMIC_SEQ_CST) != 0;
+             spins++) {
+            if (spins % HELP_CHECK_SPINS == 0 && heap__pid_dead(p->pid, p->start_ticks, true))
+                break;
+            sched_yield();
+        }
+    }
+}
+
+/* Are other processes stopped in heap__wait_world, who could help? */
+static bool help_available(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (i != h->proc_index &&
+            __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) == HEAP__PROC_PARKED)
+            return true;
+    }
+    return false;
+}
+
+/* The collector (world ours, every lock, steal queues empty): open a
+** helped mark and wake the stopped processes to join it. */
+static uint32_t help_open(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint32_t gen = hdr->help_last + 1;
+    if (gen == 0)
+        gen = 1;
+    hdr->help_last = gen;
+    __atomic_store_n(&hdr->help_count, HELP_BUSY, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&hdr->help_overflow, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_joined, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_live_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_live_objects, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_scan_work, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->help_gen, gen, __ATOMIC_SEQ_CST);
+    heap__futex_wake(&hdr->stw);
+    while (__atomic_load_n(&hdr->help_joined, __ATOMIC_SEQ_CST) < h->help_test_helpers)
+        sched_yield();   /* tests only */
+    return gen;
+}
+
+/* The collector: drain with the helpers, close, wait for them to leave,
+** take their figures into m. False if a helper died (the caller marks
+** again from the roots). */
+static bool help_close(heap_t *h, mark_ctx_t *m, uint32_t gen)
+{
+    heap__hdr_t *hdr = h->hdr;
+    bool ok = help_drain(h, m, gen, (uint32_t)h->pid, true);
+    help_quiesce(h);
+    if (!ok)
+        return false;
+    m->live_bytes += __atomic_load_n(&hdr->help_live_bytes, __ATOMIC_RELAXED);
+    uint64_t helped = __atomic_load_n(&hdr->help_live_objects, __ATOMIC_RELAXED);
+    m->live_objects += helped;
+    m->helped_objects += helped;
+    m->scan_work += __atomic_load_n(&hdr->help_scan_work, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&hdr->help_overflow, __ATOMIC_RELAXED))
+        h->mark_overflow = true;
+    return true;
+}
+
+/* A stopped process (heap__wait_world) joins helped mark gen of owner. */
+static void help_stopped(heap_t *h, uint32_t gen, uint32_t owner)
+{
+    heap__hdr_t *hdr = h->hdr;
+    __atomic_store_n(&h->proc->helping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&hdr->help_gen, __ATOMIC_SEQ_CST) == gen) {
+        __atomic_add_fetch(&hdr->help_joined, 1, __ATOMIC_SEQ_CST);
+        mark_ctx_t m;
+        ctx_init(h, &m, true);
+        h->mark_len = 0;   /* it stopped with nothing grey of its own */
+        h->mark_overflow = false;
+        heap__fault(h, HEAP__FP_HELP);
+        help_drain(h, &m, gen, owner, false);
+        help_flush(h, &m);
+    }
+    h->help_done_gen = gen;
+    __atomic_store_n(&h->proc->helping, 0, __ATOMIC_SEQ_CST);
+}
+
+static void help_stopped_maybe(heap_t *h, uint32_t owner)
+{
+    uint32_t gen = __atomic_load_n(&h->hdr->help_gen, __ATOMIC_SEQ_CST);
+    if (gen != 0 && gen != h->help_done_gen && owner != (uint32_t)h->pid)
+        help_stopped(h, gen, owner);
 }
 
 /* Mark a root stack object itself (it is not counted as live data) and
@@ -906,18 +1253,35 @@ static void mark_proc_roots(mark_ctx_t *m, heap__proc_t *p)
     mark_keep(m, p->prof_samples);
 }
 
+/* Mark from every process's roots, world stopped, every lock held; with
+** the stopped processes' help (HELPING) when there are any. */
 static void mark(heap_t *h, mark_ctx_t *m)
 {
     heap__hdr_t *hdr = h->hdr;
-    ctx_init(h, m, false);
-    h->mark_len = 0;
-    h->mark_overflow = false;
-
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
-        heap__proc_t *p = &hdr->procs[i];
-        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
-            continue;
-        mark_proc_roots(m, p);
+    steal_reset_all(h);
+    bool help = help_available(h);
+    for (;;) {
+        /* Helped, mark bits are set by atomic or (conc). */
+        ctx_init(h, m, help);
+        h->mark_len = 0;
+        h->mark_overflow = false;
+        uint32_t gen = help ? help_open(h) : 0;
+        for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+            heap__proc_t *p = &hdr->procs[i];
+            if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
+                continue;
+            mark_proc_roots(m, p);
+            if (help) {
+                steal_offer(h, true);   /* the helpers start on these meanwhile */
+                drain_some(m, MARK_WORK_CHUNK);
+            }
+        }
+        if (!help || help_close(h, m, gen))
+            break;
+        /* A helper died with grey objects: again, alone. */
+        heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+        steal_reset_all(h);
+        help = false;
     }
     while (h->mark_overflow) {
         h->mark_overflow = false;
@@ -964,6 +1328,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     p->pid = 0;
     p->attach_id = 0;
     p->start_ticks = 0;
+    __atomic_store_n(&p->helping, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&p->state, HEAP__PROC_FREE, __ATOMIC_SEQ_CST);
 }
 
@@ -1109,6 +1474,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     cyc.collector_pid = h->pid;
 
     heap__lock_world(h);
+    /* HELPING: helpers of a collector that died leave before anything
+    ** is repaired or marked. */
+    help_quiesce(h);
     bool conc = hdr->gc_phase == HEAP__GC_CONC_MARK;
     if (!conc && hdr->gc_phase != HEAP__GC_IDLE) {
         /* The last collector died mid-cycle. Its alloc bitmaps are each a
@@ -1157,15 +1525,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         bool redo = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST) != hdr->mark_deaths ||
                     __atomic_load_n(&hdr->mark_overflow, __ATOMIC_RELAXED) != 0;
         hdr->gc_phase = HEAP__GC_MARK;
-        if (redo) {
-            /* A process died mid-mark (what it had grey is lost) or a grey
-            ** queue overflowed: mark again from the roots, world stopped. */
-            heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
-            mark(h, &m);
-            c->heap_live_bytes = (int64_t)m.live_bytes;
-            c->objects_live = (int64_t)m.live_objects;
-        } else {
-            ctx_init(h, &m, false);
+        if (!redo) {
+            bool help = help_available(h);
+            ctx_init(h, &m, help);
             for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
                 heap__proc_t *p = &hdr->procs[i];
                 if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
@@ -1176,6 +1538,26 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
                 }
                 __atomic_store_n(&p->mark_busy, 0, __ATOMIC_RELAXED);
             }
+            /* What the steal queues still hold: their owners stopped,
+            ** left or died after offering it. Taken here first, so that
+            ** a helped drain (HELPING) starts with empty queues. */
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+                while (steal_take(&m, i, false))
+                    if (!help)
+                        drain(&m);
+            }
+            /* A helper that died may have taken grey objects with it. */
+            if (help && !help_close(h, &m, help_open(h)))
+                redo = true;
+        }
+        if (redo) {
+            /* A process died mid-mark (what it had grey is lost) or a grey
+            ** queue overflowed: mark again from the roots, world stopped. */
+            heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+            mark(h, &m);
+            c->heap_live_bytes = (int64_t)m.live_bytes;
+            c->objects_live = (int64_t)m.live_objects;
+        } else {
             drain(&m);
             while (h->mark_overflow) {
                 h->mark_overflow = false;
@@ -1200,6 +1582,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         c->heap_live_bytes = (int64_t)m.live_bytes;
         c->objects_live = (int64_t)m.live_objects;
     }
+    h->mark_greyed_total += m.live_objects - m.helped_objects;
     uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC), cpu1 = heap__now_ns(CLOCK_THREAD_CPUTIME_ID);
     uint64_t mark_began = hdr->mark_start_ns + first_pause_ns;
     c->mark_ns = (int64_t)(conc ? (t_request > mark_began ? t_request - mark_began : 0) : t1 - t0);
@@ -1328,7 +1711,6 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
 
 #define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
-#define MARK_WORK_CHUNK 4096               /* scan bytes between clock reads */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
 
 /* Go's revise(): the pacer's assist ratio from the heap and the scan work
@@ -1342,24 +1724,49 @@ static void assist_revise(heap_t *h)
                        (int64_t)heap__atomic_load(&hdr->mark_scan_work), limit_goal_or_none(h));
 }
 
-/* Mark work from this process's grey queue for at most max_work scan
-** bytes or until deadline_ns (CLOCK_MONOTONIC; 0 = none). Returns the
-** scan bytes done. */
-static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns)
+/* mark_work's flags. */
+enum {
+    MW_STEAL = 1,   /* grey stack empty: take from the steal queues */
+    MW_SHARE = 2,   /* offer work in this process's steal queue (steal_offer) */
+    MW_YIELD = 4,   /* stop early when a stop of the world or an interrupt is asked */
+};
+
+/* Mark work from this process's grey stack (and with MW_STEAL the steal
+** queues) for at most max_work scan bytes or until deadline_ns
+** (CLOCK_MONOTONIC; 0 = none). Returns the scan bytes done. */
+static uint64_t mark_work(heap_t *h, uint64_t max_work, uint64_t deadline_ns, int flags)
 {
     mark_ctx_t m;
     ctx_init(h, &m, true);
     uint64_t done = 0;
-    while (done < max_work && h->mark_len) {
+    while (done < max_work) {
+        if (!h->mark_len) {
+            if (!(flags & MW_STEAL))
+                break;
+            /* Busy before taking, so a termination check that finds the
+            ** queue empty finds this process busy. */
+            __atomic_store_n(&h->proc->mark_busy, 1, __ATOMIC_SEQ_CST);
+            if (!steal_work(&m))
+                break;
+        }
+        if (flags & MW_SHARE)
+            steal_offer(h, false);
         uint64_t chunk = max_work - done < MARK_WORK_CHUNK ? max_work - done : MARK_WORK_CHUNK;
         uint64_t before = m.scan_work;
         drain_some(&m, chunk);
         done += m.scan_work - before;
         if (deadline_ns && heap__now_ns(CLOCK_MONOTONIC) >= deadline_ns)
             break;
+        if ((flags & MW_YIELD) &&
+            (__atomic_load_n(&h->hdr->stw, __ATOMIC_RELAXED) != 0 ||
+             __atomic_load_n(&h->interrupt_pending, __ATOMIC_RELAXED) != 0))
+            break;
     }
+    if (flags & MW_SHARE)
+        steal_offer(h, false);   /* what is left here, others may do meanwhile */
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
+    h->mark_greyed_total += m.live_objects;
     h->mark_scan_work += m.scan_work;
     /* Published at once, as Go flushes gcWork's scan work every
     ** gcCreditSlack bytes: revise() must see the work done so far, or the
@@ -1386,7 +1793,7 @@ static void mark_flush(heap_t *h)
     }
     if (h->mark_len) {
         uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
-        mark_work(h, UINT64_MAX, 0);
+        mark_work(h, UINT64_MAX, 0, 0);
         __atomic_add_fetch(&h->hdr->mark_idle_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                            __ATOMIC_RELAXED);
     }
@@ -1410,6 +1817,8 @@ void heap__mark_join(heap_t *h)
         h->mark_polls = 0;
         h->term_check_ns = 0;
         h->mark_len = 0;
+        h->mark_share = __atomic_load_n(&hdr->mark_procs, __ATOMIC_RELAXED) > 1 &&
+                        h->proc_index < __atomic_load_n(&hdr->mark_nslots, __ATOMIC_RELAXED);
     }
     if (__atomic_load_n(&h->proc->scanned_cycle, __ATOMIC_ACQUIRE) != cycle) {
         /* This process's roots, once per cycle, before it mutates: a
@@ -1420,6 +1829,7 @@ void heap__mark_join(heap_t *h)
         mark_proc_roots(&m, h->proc);
         h->mark_live_bytes += m.live_bytes;
         h->mark_live_objects += m.live_objects;
+        h->mark_greyed_total += m.live_objects;
         h->mark_scan_work += m.scan_work;
         /* Go's root jobs (stacks, data and bss) are mark work like any
         ** other: the assist that does them is paid by them, and what is
@@ -1432,12 +1842,17 @@ void heap__mark_join(heap_t *h)
 }
 
 /* Can the mark end? Nothing grey here, every running process has scanned
-** its roots and has nothing grey (stopped ones scanned what they had);
-** processes outside are scanned by the terminator. */
+** its roots and has nothing grey (stopped ones scanned what they had),
+** and every steal queue is empty; processes outside are scanned by the
+** terminator. A wrong yes only costs pause time: the stop makes every
+** process scan what it has, and the terminator takes what is left in the
+** steal queues. */
 static bool mark_done(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     uint32_t cycle = __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED);
+    if (steal_pending(h))
+        return false;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         if (i == h->proc_index)
             continue;
@@ -1489,10 +1904,10 @@ static void mark_poll(heap_t *h)
     if (frac <= 0)
         frac = HEAP__PACER_BG_UTILIZATION;
     uint64_t share = (uint64_t)((double)elapsed * frac);
-    if (h->at_schedpoint && h->mark_len && h->mark_bg_ns < share) {
+    if (h->at_schedpoint && h->mark_bg_ns < share && (h->mark_len || steal_pending(h))) {
         uint64_t owed = share - h->mark_bg_ns;
         uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
-        uint64_t work = mark_work(h, UINT64_MAX, now + slice);
+        uint64_t work = mark_work(h, UINT64_MAX, now + slice, MW_STEAL | MW_SHARE | MW_YIELD);
         uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
         h->mark_bg_ns += t1 - now;
         __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
@@ -1514,16 +1929,40 @@ void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
         return;
     /* Steal background credit first (Go's bgScanCredit). */
     h->assist_debt -= heap__pacer_credit_take(&hdr->pacer, h->assist_debt);
-    if (h->assist_debt <= 0 || h->mark_len == 0)
+    if (h->assist_debt <= 0 || (h->mark_len == 0 && !steal_pending(h)))
         return;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
     heap__fault(h, HEAP__FP_ASSIST);
-    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0);
+    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0, MW_STEAL | MW_SHARE);
     h->assist_debt -= (int64_t)work;
     if (h->mark_len == 0 && h->assist_debt > 0)
-        h->assist_debt = 0;   /* nothing grey here to pay with: forgiven */
+        h->assist_debt = 0;   /* nothing grey here or to steal: forgiven */
     __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                        __ATOMIC_RELAXED);
+}
+
+/* Go's idle mark worker (heap.h, heap_mark_idle). */
+static uint64_t mark_idle_here(heap_t *h, uint64_t until_ns)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!h->entered || !h->view.barrier_on ||
+        __atomic_load_n(&hdr->gc_phase, __ATOMIC_RELAXED) != HEAP__GC_CONC_MARK ||
+        h->mark_cycle != __atomic_load_n(&hdr->mark_cycle, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&hdr->stw, __ATOMIC_RELAXED) != 0)
+        return 0;
+    uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
+    if (t0 >= until_ns)
+        return 0;
+    heap__fault(h, HEAP__FP_MARK_IDLE);
+    uint64_t work = mark_work(h, UINT64_MAX, until_ns, MW_STEAL | MW_SHARE | MW_YIELD);
+    uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
+    __atomic_add_fetch(&hdr->mark_idle_ns, t1 - t0, __ATOMIC_RELAXED);
+    heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
+    /* Out of work before the deadline: maybe the mark is done (Go's idle
+    ** worker calls gcMarkDone too). */
+    if (h->mark_len == 0 && t1 < until_ns)
+        mark_maybe_terminate(h, t1);
+    return work;
 }
 
 /* Shade: white -> grey (a no-op for nil, black and grey objects). */
@@ -1547,6 +1986,7 @@ void heap__write_barrier(heap_t *h, heap_ref_t old_ref, heap_ref_t new_ref)
     shade(&m, new_ref);
     h->mark_live_bytes += m.live_bytes;
     h->mark_live_objects += m.live_objects;
+    h->mark_greyed_total += m.live_objects;
 }
 
 /* Sweep termination and the start of a concurrent mark, world ours, no
@@ -1584,12 +2024,20 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
     hdr->mark_stack_scan_bytes = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
+    uint32_t procs = 0, nslots = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE) {
+            procs++;
+            nslots = i + 1;
+        }
+    }
+    /* Empty already unless a collector died in a mark termination. */
+    steal_reset_all(h);
+    __atomic_store_n(&hdr->mark_procs, procs, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->mark_nslots, nslots, __ATOMIC_RELAXED);
+    __atomic_store_n(&hdr->mark_steals, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->mark_cycle, cycle, __ATOMIC_RELEASE);
-    uint32_t procs = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++)
-        procs += __atomic_load_n(&hdr->procs[i].state, __ATOMIC_RELAXED) != HEAP__PROC_FREE;
     if (procs == 0)
         procs = 1;
     /* start_cycle zeroes the background credit and revises, with the
@@ -1667,7 +2115,7 @@ int heap__collect(heap_t *h, int why)
     }
     mark_start(h, t_request, stop_ns);
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
-    mark_work(h, UINT64_MAX, 0);
+    mark_work(h, UINT64_MAX, 0, MW_STEAL);
     __atomic_add_fetch(&hdr->mark_assist_ns, heap__now_ns(CLOCK_MONOTONIC) - t0,
                        __ATOMIC_RELAXED);
     mark_counters_flush(h);
@@ -1732,7 +2180,18 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work)
 {
     if (!h->view.barrier_on)
         return 0;
-    return mark_work(h, work, 0);
+    return mark_work(h, work, 0, MW_STEAL | MW_SHARE);
+}
+
+void heap__set_help_test(heap_t *h, uint32_t helpers)
+{
+    h->help_test_helpers = helpers;
+}
+
+void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen)
+{
+    *greyed = h->mark_greyed_total;
+    *stolen = h->mark_stolen_total;
 }
 
 bool heap__mark_running(heap_t *h)
@@ -1757,6 +2216,28 @@ void heap_set_stack_runner(heap_t *h, heap_stack_runner_fn run, void *ctx)
 }
 
 static void park_thunk(void *h) { park_here(h); }
+
+typedef struct idle_call {
+    heap_t *h;
+    uint64_t until_ns;
+    uint64_t work;
+} idle_call_t;
+
+static void idle_thunk(void *p)
+{
+    idle_call_t *c = p;
+    c->work = mark_idle_here(c->h, c->until_ns);
+}
+
+uint64_t heap_mark_idle(heap_t *h, uint64_t until_ns)
+{
+    /* The common case, no mark running, costs two loads here. */
+    if (!h->view.barrier_on)
+        return 0;
+    idle_call_t c = {h, until_ns, 0};
+    heap__systemstack(h, idle_thunk, &c);
+    return c.work;
+}
 static void enter_thunk(void *h) { enter_here(h); }
 static void leave_thunk(void *h) { leave_here(h); }
 

@@ -171,14 +171,26 @@
 **   - The write barrier (heap.h: heap_write_ref, heap_copy_refs; Go's
 **     hybrid barrier) shades the old and the new referent of every store
 **     into a heap object. Root slots are written without it.
-**   - Mark work: each process drains its own grey queue (malloc'd, not in
+**   - Mark work: each process drains its own grey stack (malloc'd, not in
 **     the segment) in assists (heap__mark_assist_charge, per span refill,
-**     at the pacer's assist ratio, after taking background credit) and in
-**     a fractional background worker at the pacer's fractional goal (25 %
-**     of its wall time) at safepoints. Mark bits are set by atomic or.
+**     at the pacer's assist ratio, after taking background credit), in a
+**     fractional background worker at the pacer's fractional goal (25 %
+**     of its wall time) at safepoints, and as Go's idle mark worker
+**     (heap_mark_idle: its scheduler has nothing to run until a timer).
+**     Mark bits are set by atomic or.
+**   - Parallel marking (STEAL QUEUE): when more than one process was
+**     attached at stop 1, a process whose steal queue is empty and that
+**     has more than a few grey objects moves the top half of its stack
+**     (up to a queue's worth) into its queue (Go's gcWork.balance); a
+**     process whose stack runs empty in any of the three kinds of work
+**     takes its own queue back, else half of another's (Go's
+**     trygetfull), so one process holding a big grey subgraph does not
+**     leave the others' assists with nothing to pay with.
 **   - A process that stops (heap__park) or leaves the heap (heap_leave)
-**     first drains its grey queue: a process not RUNNING has nothing grey.
-**     procs[i].mark_busy says a RUNNING one may have something grey.
+**     first drains its grey stack: a process not RUNNING has nothing grey
+**     of its own; what it offered stays in its steal queue for anyone.
+**     procs[i].mark_busy says a RUNNING one may have something grey (set
+**     before it takes from a steal queue).
 **
 ** Why nothing reachable is lost (snapshot at the beginning): an object
 ** reachable when process P scanned its roots was reachable at stop 1 (P's
@@ -190,14 +202,22 @@
 ** object points to a white one that the snapshot holds; at termination,
 ** no black object points to a white one (asserted in debug builds).
 **
-** Termination: a process whose queue is empty checks that no RUNNING
-** process has mark_busy set or roots unscanned (mark_done), then stops the
-** world (every process drains as it stops). Stop 2 (every lock): scan the
-** roots of processes that stayed outside the whole mark, drain, then the
-** sweep as before. A process that died during the mark (proc_deaths moved
-** since stop 1) may have taken grey objects with it, and a grey queue that
-** overflowed (mark_overflow) left some unscanned: then stop 2 clears every
-** mark and marks again from the roots with the world stopped. A collector
+** Termination: a process whose stack is empty checks that every steal
+** queue is empty and no RUNNING process has mark_busy set or roots
+** unscanned (mark_done), then stops the world (every process drains its
+** stack as it stops). The check is not atomic across processes (a thief
+** may take the last entries between two reads), and need not be: a wrong
+** yes only lengthens stop 2. Stop 2 (every lock): scan the roots of
+** processes that stayed outside the whole mark, take and drain what every
+** steal queue still holds, drain, then the sweep as before. A process
+** that died during the mark (proc_deaths moved since stop 1) may have
+** taken grey objects with it (its stack, entries it had just taken, slots
+** written but not published), and a grey stack that overflowed
+** (mark_overflow) left some unscanned: then stop 2 clears every mark (and
+** every steal queue) and marks again from the roots with the world
+** stopped. A process killed while RUNNING is always found by that stop;
+** one killed parked or outside had nothing grey but its queue, which
+** stays in the segment. A collector
 ** that dies inside stop 2 leaves gc_phase MARK or SWEEP: the next one
 ** repairs as above.
 **
@@ -205,9 +225,36 @@
 ** plus what was allocated during the mark (total allocation since stop 1):
 ** Go's heapMarked, which counts allocated-black objects.
 **
-** Not modelled yet: the sweep is eager, inside stop 2 (Go sweeps
-** concurrently and lazily, so its second pause is short); grey objects are
-** not stolen between processes; idle processes do not mark.
+** HELPING. A mark made with the world stopped (a stop-the-world cycle,
+** stop 2's drain, a re-mark) is drained by the collector and every
+** process stopped in heap__wait_world, as Go's stop-the-world mode marks
+** with every P. The collector, when some process is PARKED, empties the
+** steal queues into its own stack, then opens help_gen and wakes the
+** stopped processes (futex on stw); each one that sees help_gen joins
+** (procs[i].helping, set before it reads help_gen; the collector clears
+** help_gen before it reads the flags: Dekker). All of them then offer and
+** take through the steal queues, with the world stopped, mark bits set by
+** atomic or. Termination is Go's nwait made exact in one word:
+**
+**   help_count = (markers holding grey objects) << 32
+**              + (entries in steal queues)
+**
+** A marker counts itself busy before it takes from a queue and uncounts
+** itself only when its stack is empty; an offer is counted before the
+** entries are visible, and a take uncounted after its taker is busy. So
+** help_count == 0 means nothing is grey anywhere, and it stays 0. The
+** collector then clears help_gen and waits until no helper is inside
+** (every helping flag clear, or its process dead); helpers add their
+** figures to help_live_* before they uncount themselves. A helper killed
+** while busy, or between counting an offer and publishing it, leaves
+** help_count above 0 forever: the collector, finding a helper dead while
+** it waits, gives up, waits for the others to leave and marks again from
+** the roots, alone. A collector killed while helped leaves helpers that
+** leave when the world changes hands; whoever recovers the world waits
+** for them (help_quiesce at every cycle's start) before it repairs.
+**
+** Not modelled: Go's dedicated mark workers (a process here has one
+** thread: it marks in assists, at safepoints and when idle).
 **
 ** POOLS. Before marking, still under the lock with the world stopped, the
 ** collector rotates every attached process's pool areas (victim :=
@@ -403,7 +450,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 9u   /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger */
+#define HEAP__LAYOUT_VERSION 10u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
@@ -477,8 +524,35 @@ typedef struct heap__proc {
     uint32_t mark_busy;      /* its local grey queue is not empty (or may not be) */
     uint64_t max_stack_bytes;    /* stack space in use (Go's maxStackScan); stack_bytes
                                  ** above is the scan figure (lastStackScan) */
+    uint32_t helping;        /* HELPING: stopped, in a helped mark (help_gen) */
+    uint32_t reserved;
 } heap__proc_t;
-_Static_assert(sizeof(heap__proc_t) == 128, "a process entry is two cache lines");
+_Static_assert(sizeof(heap__proc_t) == 192, "a process entry is three cache lines");
+
+/* A process's STEAL QUEUE (CONCURRENT MARK): grey objects it offers to
+** every process, a ring of references read FIFO.
+**
+**   slot[(head .. tail-1) & (HEAP__STEAL_SLOTS-1)] are grey objects
+**
+** head and tail only grow (64 bits: no wrap, no ABA). Only the owner (the
+** attachment in procs[i]) writes slots and tail: it writes the slots,
+** then tail (release), and only while tail - head < HEAP__STEAL_SLOTS.
+** Anyone -- the owner too -- takes entries by reading them, then one CAS
+** of head from h to h + n: a failed CAS means someone else took them (or
+** the slots may be rewritten), so the reader drops what it read. So an
+** entry is taken exactly once, and a process killed anywhere leaves each
+** entry either in the ring or in the private queue of the process that
+** took it (a RUNNING process, whose death the stop of mark termination
+** finds: that cycle then marks again with the world stopped). Entries a
+** dead, parked or departed process left in its ring stay there for the
+** others to take. An entry is only a reference; its slots are found again
+** from its span when it is taken. */
+#define HEAP__STEAL_SLOTS 128u
+typedef struct heap__steal_q {
+    alignas(64) uint64_t head;   /* next entry to take (CAS) */
+    alignas(64) uint64_t tail;   /* next slot to fill (owner only) */
+    heap_ref_t slot[HEAP__STEAL_SLOTS];
+} heap__steal_q_t;
 
 /* A span class's central list and its lock, on a cache line of its own. */
 typedef struct heap__central {
@@ -573,6 +647,21 @@ typedef struct heap__hdr {
     uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
     uint64_t heap_scan_bytes;        /* Go's heapScan: scannable bytes handed out since the
                                      ** last cycle's end, plus what it scanned */
+    uint32_t mark_procs;             /* attached processes when it started */
+    uint32_t mark_nslots;            /* 1 + the highest entry in use then: the
+                                     ** steal queues thieves look at */
+    uint64_t mark_steals;            /* steal queue entries taken by another process */
+
+    /* HELPING: a mark with the world stopped, drained by the collector and
+    ** the stopped processes (atomics) */
+    alignas(64) uint32_t help_gen;   /* != 0: the helped mark in progress */
+    uint32_t help_last;              /* the last help_gen handed out */
+    uint64_t help_count;             /* busy markers << 32 | entries in steal queues */
+    uint32_t help_overflow;          /* a helper's grey stack overflowed */
+    uint32_t help_joined;            /* helpers that joined help_gen */
+    uint64_t help_live_bytes;        /* greyed by the helpers */
+    uint64_t help_live_objects;
+    uint64_t help_scan_work;
 
     /* Go 1.19's pacer (heap_pacer.h): the concurrent collector's trigger,
     ** assist ratio and fractional worker goal */
@@ -627,6 +716,8 @@ typedef struct heap__hdr {
     heap_gc_cycle_t hist[HEAP_GC_HISTORY];
 
     alignas(64) heap__proc_t procs[HEAP_MAX_PROCS];
+    /* CONCURRENT MARK: steal queue i belongs to procs[i] */
+    heap__steal_q_t steal[HEAP_MAX_PROCS];
 } heap__hdr_t;
 
 /* A root stack (and, with kind GLOBALS, a process's globals): an object in
@@ -752,6 +843,10 @@ enum {
     HEAP__FP_SCAVENGE_BG,         /* background scavenger: heap lock, pages punched, span
                                   ** not yet flagged released (and, no lock, holding a
                                   ** batch's lease between quanta) */
+    HEAP__FP_STEAL_PUBLISH,       /* slots of its steal queue written, tail not yet */
+    HEAP__FP_STEAL_TAKEN,         /* entries taken from a steal queue, not yet queued here */
+    HEAP__FP_MARK_IDLE,           /* marking in heap_mark_idle() */
+    HEAP__FP_HELP,                /* stopped, helping the collector mark */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -835,6 +930,11 @@ struct heap {
     uint32_t mark_polls;
     bool at_schedpoint;             /* the poll is heap_schedpoint()'s */
     uint64_t term_check_ns;         /* last time a termination check failed */
+    bool mark_share;                /* offer work in its steal queue this cycle */
+    uint64_t mark_greyed_total;     /* tests: objects this attachment greyed, ever */
+    uint64_t mark_stolen_total;     /* tests: entries it took from others' queues */
+    uint32_t help_test_helpers;     /* tests: heap__set_help_test */
+    uint32_t help_done_gen;         /* the last helped mark it helped (HELPING) */
 
     int fd;
     size_t map_bytes;
@@ -1147,6 +1247,13 @@ void heap__set_limiter(heap_t *h, bool on);
 ** mark (termination, sweep). The polls and assists still run as usual. */
 int heap__mark_begin(heap_t *h);
 uint64_t heap__mark_step(heap_t *h, uint64_t work);
+/* Tests: objects this attachment greyed, and steal-queue entries it took
+** from other processes' queues, since it attached (every cycle). */
+void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen);
+/* Tests: this attachment's helped marks (HELPING) wait until `helpers`
+** stopped processes joined, and until the first work it offered was
+** taken, so that a test knows the helpers had work (0: off). */
+void heap__set_help_test(heap_t *h, uint32_t helpers);
 bool heap__mark_running(heap_t *h);
 void heap__mark_end(heap_t *h);
 

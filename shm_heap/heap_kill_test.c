@@ -14,7 +14,14 @@
 ** (world stopped), greying its own roots, paying an assist, inside the
 ** write barrier, ending a mark (world stopped), or in a lazy sweep batch
 ** (the sweep fault point); or as the background scavenger, holding a
-** batch's lease or with pages punched and their span not yet flagged. The survivors must finish with intact graphs and a
+** batch's lease or with pages punched and their span not yet flagged;
+** and in parallel marking: offering grey objects
+** in its steal queue (slots written, not yet published), holding entries
+** just taken from a steal queue (its own or another's), or as the idle
+** mark worker (each worker runs it now and then, as a scheduler with
+** nothing runnable does), or stopped and helping another process's mark
+** with the world stopped (a run in four uses the stop-the-world
+** collector, whose whole mark is helped). The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -58,11 +65,14 @@ static const int fault_points[] = {
     HEAP__FP_SCAVENGE,
     HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
     HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,  HEAP__FP_SCAVENGE_BG,
+    HEAP__FP_STEAL_PUBLISH, HEAP__FP_STEAL_TAKEN, HEAP__FP_MARK_IDLE,
+    HEAP__FP_HELP,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
     "mark-start", "root-scan", "assist", "barrier", "mark-term", "scavenge-bg",
+    "steal-publish", "steal-taken", "mark-idle", "help",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 
@@ -103,6 +113,8 @@ static void worker(void *arg)
             REQUIRE(extra);
             heap_roots_push(extra, 1)[0] = heap_alloc(h, 0, 64);
             heap_roots_destroy(h, &extra);
+            /* Idle for a moment: Go's idle mark worker. */
+            heap_mark_idle(h, tu_now_ns() + 200000);
         }
     }
     REQUIRE(model_check(m, NULL, NULL, why, sizeof why) == 0);
@@ -137,6 +149,8 @@ int main(void)
         heap_config_default(&cfg);
         cfg.heap_max_bytes = (uint64_t)128 << 20;
         cfg.gogc = 25;
+        if (run % 4 == 3)
+            cfg.collector = HEAP_COLLECTOR_STW;
         heap_t *h = NULL;
         REQUIRE_RC(heap_open(tu_segment(name, sizeof name, token), &cfg, true, &h), 0, heap_strerror);
 
@@ -189,7 +203,8 @@ int main(void)
         REQUIRE_RC(heap_collect(h), 0, heap_strerror);
         REQUIRE_HEAP_VERIFY(h);
         heap_close(&h, true);
-        printf("run %2d: victim %d %s%s, %llu collections\n", run, plan->victim,
+        printf("run %2d (%s): victim %d %s%s, %llu collections\n", run,
+               run % 4 == 3 ? "stw" : "concurrent", plan->victim,
                plan->fault_point ? "at " : "killed by the parent",
                plan->fault_point ? fault_names[plan->fault_point] : "",
                (unsigned long long)st.num_gc);
