@@ -17,7 +17,9 @@
 **                    ready, task, samples, result, ready): from the first
 **                    sample sent to the last one committed in its database.
 **     Then heapsim's figure over the lower floor, and the samples lost
-**     (sent minus stored; the coordinator's gap and drop counters too).
+**     (sent minus stored; the coordinator's gap and drop counters too),
+**     and the longest gap between two coordinator heartbeats that one more,
+**     idle, client heard while the samples streamed (on time: 1 s).
 **
 **   wire_bench workers HEAPSIM CLIENTS TASKS TASK_MS DIR
 **     CLIENTS simulated workers (one thread, two DEALER sockets each, as a
@@ -433,6 +435,58 @@ static void *raw_sink(void *p)
     return NULL;
 }
 
+/* The heartbeat observer of the ingest run: one more light client that says
+** hello, takes no task, and listens for the coordinator's heartbeats (10 ms
+** polls) while the others stream, noting the longest gap between two: how
+** late the coordinator's heartbeats are under ingest load. */
+typedef struct observer_arg {
+    void *ctx;
+    const char *endpoint;
+    int index;
+    int stop;                      /* atomic: the ingest is over */
+    uint64_t max_gap_ns;
+    int64_t beats;
+} observer_arg_t;
+
+static void *observer(void *p)
+{
+    observer_arg_t *a = p;
+    client_t c = {0};
+    proto_msg_t m;
+
+    client_open(&c, a->ctx, a->endpoint, a->index);
+    client_hello(&c, a->index);
+    client_wait(&c, PROTO_WELCOME, &m);
+    proto_msg_free(&m);
+    c.last_beat_rx = c.max_gap_rx = 0;
+    while (!__atomic_load_n(&a->stop, __ATOMIC_SEQ_CST)) {
+        zmq_pollitem_t item = {.socket = c.tel, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 10);
+        uint64_t now = clock_mono_ns();
+        uint64_t before = c.last_beat_rx;
+        client_drain_tel(&c, now);
+        if (c.last_beat_rx != before)
+            a->beats++;
+        if (now - c.last_beat_tx >= 500000000u)
+            client_beat(&c, now);
+    }
+    a->max_gap_ns = c.max_gap_rx;
+    /* Ask, so that the coordinator can tell it done; wait a little for it. */
+    client_ready(&c);
+    uint64_t until = clock_mono_ns() + 5000000000u;
+    while (clock_mono_ns() < until) {
+        zmq_pollitem_t item = {.socket = c.ctl, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 100) == 1 && recv_frame(c.ctl, &m, ZMQ_DONTWAIT)) {
+            bool done = m.type == PROTO_DONE;
+            proto_msg_free(&m);
+            if (done)
+                break;
+        }
+    }
+    client_close(&c);
+    return NULL;
+}
+
 static void run_clients(ingest_arg_t *args, int n)
 {
     pthread_t *t = calloc((size_t)n, sizeof *t);
@@ -546,7 +600,11 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
     unlink(db);
     write_scenario(scn, nworkers);
     pick_endpoint(ep, sizeof ep);
-    pid_t coord = start_coordinator(heapsim, ep, scn, db, nworkers, log);
+    pid_t coord = start_coordinator(heapsim, ep, scn, db, nworkers + 1, log);
+    observer_arg_t obs = {.ctx = ctx, .endpoint = ep, .index = nworkers};
+    pthread_t obs_thread;
+    if (pthread_create(&obs_thread, NULL, observer, &obs) != 0)
+        die("pthread_create");
     ingest_arg_t *args = calloc((size_t)nworkers, sizeof *args);
     for (int i = 0; i < nworkers; i++)
         args[i] = (ingest_arg_t){.ctx = ctx, .endpoint = ep, .index = i, .samples = per};
@@ -571,6 +629,8 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
             break;
         usleep(5000);
     }
+    __atomic_store_n(&obs.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(obs_thread, NULL);
     int rc = wait_coordinator(coord);
     stored = db_int(db, sql);
     double rate = (double)stored / secs(t_end - t0);
@@ -580,6 +640,9 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
     printf("  samples sent %" PRId64 ", stored %" PRId64 ", lost %" PRId64
            "; coordinator exit %d; telemetry gaps/drops in its log: %s\n",
            total, stored, total - stored, rc, log);
+    printf("  heartbeats: an idle worker heard %" PRId64 " from the coordinator while the"
+           " samples streamed; longest gap between two %.0f ms (on time: ~1000)\n",
+           obs.beats, (double)obs.max_gap_ns / 1e6);
     free(args);
     zmq_ctx_term(ctx);
     return stored == total && rc == 0 ? 0 : 1;
