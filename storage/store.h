@@ -52,6 +52,13 @@ int store_open(const char *path, int flags, store_t **store_p,
 /* Close and NULL *store_p; accepts NULL. An open transaction is rolled
 ** back. */
 void store_close(store_t **store_p);
+/* The path st was opened with (a second connection to the same file, e.g.
+** a writer thread's, opens it again); valid until store_close. */
+const char *store_path(const store_t *st);
+/* How long a statement on st waits for another connection's lock before
+** it fails ("database is locked"): ms > 0, else STORE_EUSAGE. store_open
+** sets 5 s. */
+int store_set_busy_timeout(store_t *st, int ms);
 /* The message of the last failure on st (naming the file or the failing
 ** statement), valid until the next call on st. */
 const char *store_errmsg(store_t *st);
