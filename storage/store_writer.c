@@ -499,7 +499,7 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
     return 0;
 }
 
-/* Free n records from *list (all when n is SIZE_MAX); how many bytes. */
+/* Free the records of list; how many bytes they took. */
 static size_t free_recs(rec_t *list)
 {
     size_t bytes = 0;
@@ -610,7 +610,7 @@ static bool should_run(const store_writer_t *w, uint64_t now, uint64_t *due)
         *due = w->retry_at;
         return now >= w->retry_at;
     }
-    if (w->stop || w->drain_upto > w->nsettled || !w->in_txn)
+    if (w->stop || w->drain_upto > w->nsettled || !w->in_txn || store_writer_full(w))
         return true;
     *due = w->txn_started + w->o.commit_every_ns;
     return now >= *due;
@@ -640,7 +640,8 @@ static void *writer_main(void *arg)
         if (w->stop && !w->head && !w->pend_head)
             break;
         take_locked(w);
-        bool hurry = w->stop || w->drain_upto > w->nsettled;
+        /* A drainer waits, or the owner does (full): commit now. */
+        bool hurry = w->stop || w->drain_upto > w->nsettled || store_writer_full(w);
         bool retry_due = !w->failing || now >= w->retry_at;
         pthread_mutex_unlock(&w->mu);
 

@@ -7,8 +7,8 @@
 ** the store_writer_* calls below copy their arguments into a record, queue
 ** it and return at once. The writer's thread, with its own SQLite
 ** connection to the same file, applies the records in the order they were
-** queued, in transactions of about commit_every_ns (a task's result and a
-** run's end are committed at once).
+** queued, in transactions of about commit_every_ns (a task's result, a
+** run's end, a drain and a full queue are committed at once).
 **
 ** Ordering: one queue, one thread, transactions committed in order, so the
 ** database always holds a prefix of what was queued (less what was
