@@ -520,7 +520,8 @@ static void settle_pending(store_writer_t *w, bool committed)
     for (rec_t *r = w->pend_head; r; r = r->next)
         stored += !r->skip;
     size_t n = w->pend_n;
-    size_t bytes = free_recs(w->pend_head);
+    /* Room first, then settled: a drainer woken sees the room too. */
+    atomic_fetch_sub(&w->bytes, free_recs(w->pend_head));
     pthread_mutex_lock(&w->mu);
     w->pend_head = NULL;
     w->in_txn = false;
@@ -531,7 +532,6 @@ static void settle_pending(store_writer_t *w, bool committed)
     }
     pthread_cond_broadcast(&w->settled);
     pthread_mutex_unlock(&w->mu);
-    atomic_fetch_sub(&w->bytes, bytes);
     w->pend_tail = w->next_apply = NULL;
     w->pend_n = w->pend_bytes = 0;
     w->urgent = false;
@@ -559,12 +559,12 @@ static void batch_failed(store_writer_t *w, const char *msg)
         for (rec_t *r = w->pend_head; r; r = r->next)
             ndropped -= r->skip;       /* counted as skipped already */
         w->stats.dropped += ndropped;
+        atomic_fetch_sub(&w->bytes, free_recs(queued));
         w->nsettled += nq;
         w->failing = false;
         report_locked(w, "%s; failing for %.0f s, gave up: %llu records not stored", msg,
                       (double)(now - w->failing_since) / 1e9, (unsigned long long)ndropped);
         pthread_mutex_unlock(&w->mu);
-        atomic_fetch_sub(&w->bytes, free_recs(queued));
         settle_pending(w, false);
         return;
     }
