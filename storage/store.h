@@ -78,6 +78,13 @@ int store_begin(store_t *st);
 int store_commit(store_t *st);
 /* Undo the open transaction; 0 when there is none. */
 int store_rollback(store_t *st);
+/* A savepoint in the open transaction, so that a write of several rows (a
+** task's result and its metrics, a profile's sites) can be undone alone
+** when one of its rows is refused: store_savepoint opens it (STORE_EUSAGE
+** when no transaction is open); store_savepoint_end keeps what was written
+** since (keep) or undoes it, and closes it. */
+int store_savepoint(store_t *st);
+int store_savepoint_end(store_t *st, bool keep);
 
 typedef struct store_run {
     const char *token;           /* unique id of the run, names its heaps */

@@ -473,7 +473,21 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
     for (rec_t *r = w->next_apply; r; r = r->next) {
         if (r->skip)
             continue;
-        int rc = apply(w, r, what, sizeof what);
+        /* A record of several rows is undone alone when one is refused. */
+        bool rows = r->kind == REC_TASK_FINISH || r->kind == REC_PROFILE ||
+                    r->kind == REC_RETENTION;
+        char why[512] = "";
+        int rc = rows ? store_savepoint(w->st) : 0;
+        if (rc == 0)
+            rc = apply(w, r, what, sizeof what);
+        else
+            snprintf(what, sizeof what, "storing a record");
+        if (rc != 0)
+            snprintf(why, sizeof why, "%s", store_errmsg(w->st));
+        if (rows && (rc == 0 || own_fault(rc)) && store_savepoint_end(w->st, rc == 0) != 0) {
+            rc = STORE_EDB;
+            snprintf(why, sizeof why, "%s", store_errmsg(w->st));
+        }
         if (rc == 0) {
             if (r->kind == REC_TASK_FINISH || r->kind == REC_RUN_FINISH)
                 w->urgent = true;
@@ -487,12 +501,12 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
             pthread_mutex_lock(&w->mu);
             w->stats.skipped++;
             if (!quiet)
-                report_locked(w, "%s: %s (not stored)", what, store_errmsg(w->st));
+                report_locked(w, "%s: %s (not stored)", what, why);
             pthread_mutex_unlock(&w->mu);
             continue;
         }
         w->next_apply = r;
-        snprintf(msg, size, "%s: %s", what, store_errmsg(w->st));
+        snprintf(msg, size, "%s: %s", what, why);
         return -1;
     }
     w->next_apply = NULL;

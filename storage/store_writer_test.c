@@ -236,8 +236,9 @@ static void test_locked_reported_and_retried(void)
     free(db);
 }
 
-/* A record the database refuses (a sample of a task that does not exist):
-** reported, skipped; the others around it are stored. */
+/* A record the database refuses (a sample of a task that does not exist, a
+** result with a metric of a reserved name): reported, skipped, and undone
+** whole; the others around it are stored. */
 static void test_refused_record_reported(void)
 {
     int64_t run_id, task[2];
@@ -249,18 +250,30 @@ static void test_refused_record_reported(void)
     CHECK_INT(store_writer_sample(w, &a), 0);
     CHECK_INT(store_writer_sample(w, &bad), 0);
     CHECK_INT(store_writer_sample(w, &c), 0);
+    /* A result whose second metric is refused (the reserved name): the
+    ** whole record is undone, not half of it. */
+    store_writer_metric_t m[] = {{"ns_op", 1.0, "ns"}, {"output", 2.0, NULL}};
+    store_task_result_t done = {.status = "done", .ended_unix_ns = 20};
+    CHECK_INT(store_writer_task_finish(w, task[1], &done, m, 2), 0);
     store_writer_drain(w);
     REQUIRE(store_writer_error(w, msg, sizeof msg) == 1);
     CHECK_CONTAINS(msg, "FOREIGN KEY");
     CHECK_CONTAINS(msg, "not stored");
+    REQUIRE(store_writer_error(w, msg, sizeof msg) == 1);
+    CHECK_CONTAINS(msg, "metric output");
+    CHECK_CONTAINS(msg, "not stored");
     CHECK(store_writer_error(w, msg, sizeof msg) == 0);
     store_writer_stats_t n;
     store_writer_stats(w, &n);
-    CHECK_UINT(n.skipped, 1);
+    CHECK_UINT(n.skipped, 2);
     CHECK_UINT(n.stored, 2);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 2);
     CHECK_INT(q_int(db, "select sum(t_ns) from samples"), 4);
+    CHECK_INT(q_int(db, "select count(*) from metrics"), 0);
+    char *st1 = q_text(db, "select status from tasks where seq = 1");
+    CHECK_STR(st1, "pending");
+    free(st1);
     free(db);
 }
 
