@@ -24,8 +24,8 @@
 ** while full are kept.
 **
 ** Errors never pass silently. A record the database refuses for its own
-** sake (a constraint: an unknown task, a duplicate name) is skipped and
-** reported. Any other failure (the database locked by another process
+** sake (a constraint: an unknown task, a duplicate name) is skipped, all
+** its rows (a result and its metrics are one record), and reported. Any other failure (the database locked by another process
 ** beyond the busy timeout, the disk full, an I/O error) rolls the batch
 ** back; it is reported and retried, from its first record, after a short
 ** back-off (100 ms doubling to 1 s); after give_up_ns of failures in a row
