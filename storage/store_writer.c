@@ -460,8 +460,7 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
     if (!w->in_txn) {
         int rc = store_begin(w->st);
         if (rc != 0) {
-            snprintf(msg, size, "storing telemetry: beginning a transaction: %s",
-                     store_errmsg(w->st));
+            snprintf(msg, size, "storing telemetry: %s", store_errmsg(w->st));
             return -1;
         }
         pthread_mutex_lock(&w->mu);
