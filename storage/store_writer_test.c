@@ -111,7 +111,7 @@ static void release_lock(sqlite3 *h)
 
 /* ---- cases -------------------------------------------------------------- */
 
-/* Every kind of record, interleaved, over many short transactions: rows
+/* Every kind of record, interleaved, over several transactions: rows
 ** come out in the order queued, and updates apply in that order (a finish
 ** queued before a start leaves the task running). */
 static void test_order(void)
@@ -136,6 +136,8 @@ static void test_order(void)
         }
         if (i % 1000 == 0)
             CHECK_INT(store_writer_run_beat(w, run_id, 100 + i), 0);
+        if (i == 10000)
+            store_writer_drain(w);    /* at least two transactions, whatever the pace */
     }
     store_writer_metric_t m1[] = {{"ns_op", 1.0, "ns"}};
     store_writer_metric_t m2[] = {{"ns_op", 2.0, "ns"}, {"allocs", 3.0, NULL}};
