@@ -117,7 +117,7 @@ struct store_writer {
     rec_t *pend_tail;
     rec_t *next_apply;            /* first pending record not applied in the open
                                   ** transaction; NULL: all are */
-    size_t pend_n, pend_bytes;
+    size_t pend_n;
     bool urgent;                  /* pending holds a result or a run's end */
     uint64_t failing_since, backoff_ns;
     bool no_events;               /* the database has no events table */
@@ -558,7 +558,7 @@ static void settle_pending(store_writer_t *w, bool committed)
     pthread_cond_broadcast(&w->settled);
     pthread_mutex_unlock(&w->mu);
     w->pend_tail = w->next_apply = NULL;
-    w->pend_n = w->pend_bytes = 0;
+    w->pend_n = 0;
     w->urgent = false;
 }
 
@@ -617,7 +617,6 @@ static void take_locked(store_writer_t *w)
         w->next_apply = r;
     for (; r; r = r->next) {
         w->pend_n++;
-        w->pend_bytes += r->bytes;
         w->pend_tail = r;
     }
 }
