@@ -8,6 +8,8 @@
 #          into a real `heapsim coordinator`, beside the two floors measured
 #          in the same run (ZeroMQ + msgpack alone; SQLite batched inserts
 #          alone). Target: >= 50 % of the lower floor, zero samples lost.
+#          LOCK_MS (0): another connection holds the database's write lock
+#          that long midway (heartbeats must stay on time, nothing lost).
 # workers: CLIENTS (1000) simulated workers on one coordinator, TASKS
 #          (20,000) tasks of TASK_MS (500) ms each, heartbeats every second.
 #          Target: none lost, heartbeats on time.
@@ -34,7 +36,8 @@ bench="$root/bazel-bin/bench/wire_bench"
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(git rev-parse --short HEAD)"
 status=0
 if [ "$what" != workers ]; then
-    "$bench" ingest "$heapsim" "${WORKERS:-4}" "${SAMPLES:-250000}" "$out" || status=1
+    "$bench" ingest "$heapsim" "${WORKERS:-4}" "${SAMPLES:-250000}" "$out" "${LOCK_MS:-0}" ||
+        status=1
 fi
 if [ "$what" != ingest ]; then
     "$bench" workers "$heapsim" "${CLIENTS:-1000}" "${TASKS:-20000}" "${TASK_MS:-500}" \

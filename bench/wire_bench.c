@@ -17,7 +17,12 @@
 **                    ready, task, samples, result, ready): from the first
 **                    sample sent to the last one committed in its database.
 **     Then heapsim's figure over the lower floor, and the samples lost
-**     (sent minus stored; the coordinator's gap and drop counters too).
+**     (sent minus stored; the coordinator's gap and drop counters too),
+**     and the longest gap between two coordinator heartbeats that one more,
+**     idle, client heard while the samples streamed (on time: 1 s). With
+**     LOCK_MS, another connection holds the database's write lock that
+**     long once a quarter of the samples are stored (a `sqlite3` shell, a
+**     backup): the coordinator must go on heartbeating and lose nothing.
 **
 **   wire_bench workers HEAPSIM CLIENTS TASKS TASK_MS DIR
 **     CLIENTS simulated workers (one thread, two DEALER sockets each, as a
@@ -433,6 +438,101 @@ static void *raw_sink(void *p)
     return NULL;
 }
 
+/* The heartbeat observer of the ingest run: one more light client that says
+** hello, takes no task, and listens for the coordinator's heartbeats (10 ms
+** polls) while the others stream, noting the longest gap between two: how
+** late the coordinator's heartbeats are under ingest load. */
+typedef struct observer_arg {
+    void *ctx;
+    const char *endpoint;
+    int index;
+    int stop;                      /* atomic: the ingest is over */
+    uint64_t max_gap_ns;
+    int64_t beats;
+} observer_arg_t;
+
+static void *observer(void *p)
+{
+    observer_arg_t *a = p;
+    client_t c = {0};
+    proto_msg_t m;
+
+    client_open(&c, a->ctx, a->endpoint, a->index);
+    client_hello(&c, a->index);
+    client_wait(&c, PROTO_WELCOME, &m);
+    proto_msg_free(&m);
+    c.last_beat_rx = c.max_gap_rx = 0;
+    while (!__atomic_load_n(&a->stop, __ATOMIC_SEQ_CST)) {
+        zmq_pollitem_t item = {.socket = c.tel, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 10);
+        uint64_t now = clock_mono_ns();
+        uint64_t before = c.last_beat_rx;
+        client_drain_tel(&c, now);
+        if (c.last_beat_rx != before)
+            a->beats++;
+        if (now - c.last_beat_tx >= 500000000u)
+            client_beat(&c, now);
+    }
+    a->max_gap_ns = c.max_gap_rx;
+    /* Ask, so that the coordinator can tell it done; wait a little for it. */
+    client_ready(&c);
+    uint64_t until = clock_mono_ns() + 5000000000u;
+    while (clock_mono_ns() < until) {
+        zmq_pollitem_t item = {.socket = c.ctl, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 100) == 1 && recv_frame(c.ctl, &m, ZMQ_DONTWAIT)) {
+            bool done = m.type == PROTO_DONE;
+            proto_msg_free(&m);
+            if (done)
+                break;
+        }
+    }
+    client_close(&c);
+    return NULL;
+}
+
+/* Another process's lock on the run's database: once a quarter of the
+** samples are stored, hold the write lock (BEGIN EXCLUSIVE) for hold_ms. */
+typedef struct locker_arg {
+    const char *db;
+    int64_t after_samples;
+    int hold_ms;
+    uint64_t t_asked, t_locked, t_unlocked;
+    int64_t stored_locked;         /* samples stored when it had the lock */
+} locker_arg_t;
+
+/* Ask again every 0.2 ms, for 30 s: a writer that commits and begins again
+** at once leaves the lock free only for moments, which SQLite's own busy
+** wait (sleeps of up to 100 ms) would nearly always miss. */
+static int locker_busy(void *arg, int tries)
+{
+    (void)arg;
+    if (tries > 150000)
+        return 0;
+    usleep(200);
+    return 1;
+}
+
+static void *locker(void *p)
+{
+    locker_arg_t *a = p;
+    sqlite3 *h;
+    while (db_int(a->db, "SELECT count(*) FROM samples") < a->after_samples)
+        usleep(10000);
+    if (sqlite3_open_v2(a->db, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        die("%s: cannot open", a->db);
+    sqlite3_busy_handler(h, locker_busy, NULL);
+    a->t_asked = clock_mono_ns();
+    if (sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK)
+        die("%s: BEGIN EXCLUSIVE: %s", a->db, sqlite3_errmsg(h));
+    a->t_locked = clock_mono_ns();
+    a->stored_locked = db_int(a->db, "SELECT count(*) FROM samples");
+    usleep((useconds_t)a->hold_ms * 1000);
+    sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    a->t_unlocked = clock_mono_ns();
+    sqlite3_close(h);
+    return NULL;
+}
+
 static void run_clients(ingest_arg_t *args, int n)
 {
     pthread_t *t = calloc((size_t)n, sizeof *t);
@@ -524,7 +624,8 @@ static double floor_sqlite(const char *dir, int64_t total)
     return rate;
 }
 
-static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char *dir)
+static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char *dir,
+                      int lock_ms)
 {
     void *ctx = zmq_ctx_new();
     char ep[64], db[512], scn[512], log[512], sql[128];
@@ -546,7 +647,15 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
     unlink(db);
     write_scenario(scn, nworkers);
     pick_endpoint(ep, sizeof ep);
-    pid_t coord = start_coordinator(heapsim, ep, scn, db, nworkers, log);
+    pid_t coord = start_coordinator(heapsim, ep, scn, db, nworkers + 1, log);
+    observer_arg_t obs = {.ctx = ctx, .endpoint = ep, .index = nworkers};
+    pthread_t obs_thread;
+    if (pthread_create(&obs_thread, NULL, observer, &obs) != 0)
+        die("pthread_create");
+    locker_arg_t lk = {.db = db, .after_samples = total / 4, .hold_ms = lock_ms};
+    pthread_t lk_thread;
+    if (lock_ms > 0 && pthread_create(&lk_thread, NULL, locker, &lk) != 0)
+        die("pthread_create");
     ingest_arg_t *args = calloc((size_t)nworkers, sizeof *args);
     for (int i = 0; i < nworkers; i++)
         args[i] = (ingest_arg_t){.ctx = ctx, .endpoint = ep, .index = i, .samples = per};
@@ -571,6 +680,10 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
             break;
         usleep(5000);
     }
+    if (lock_ms > 0)
+        pthread_join(lk_thread, NULL);
+    __atomic_store_n(&obs.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(obs_thread, NULL);
     int rc = wait_coordinator(coord);
     stored = db_int(db, sql);
     double rate = (double)stored / secs(t_end - t0);
@@ -580,6 +693,14 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
     printf("  samples sent %" PRId64 ", stored %" PRId64 ", lost %" PRId64
            "; coordinator exit %d; telemetry gaps/drops in its log: %s\n",
            total, stored, total - stored, rc, log);
+    if (lock_ms > 0)
+        printf("  another connection held the database's write lock for %.0f ms, from when"
+               " %" PRId64 " samples were stored (it waited %.0f ms for the lock)\n",
+               secs(lk.t_unlocked - lk.t_locked) * 1e3, lk.stored_locked,
+               secs(lk.t_locked - lk.t_asked) * 1e3);
+    printf("  heartbeats: an idle worker heard %" PRId64 " from the coordinator while the"
+           " samples streamed; longest gap between two %.0f ms (on time: ~1000)\n",
+           obs.beats, (double)obs.max_gap_ns / 1e6);
     free(args);
     zmq_ctx_term(ctx);
     return stored == total && rc == 0 ? 0 : 1;
@@ -732,14 +853,16 @@ static long arg_long(const char *s, long lo, long hi, const char *what)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 6 && strcmp(argv[1], "ingest") == 0)
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "ingest") == 0)
         return cmd_ingest(argv[2], (int)arg_long(argv[3], 1, 64, "WORKERS"),
-                          arg_long(argv[4], 1, 100000000, "SAMPLES_PER_WORKER"), argv[5]);
+                          arg_long(argv[4], 1, 100000000, "SAMPLES_PER_WORKER"), argv[5],
+                          argc == 7 ? (int)arg_long(argv[6], 0, 600000, "LOCK_MS") : 0);
     if (argc == 7 && strcmp(argv[1], "workers") == 0)
         return cmd_workers(argv[2], (int)arg_long(argv[3], 1, 1024, "CLIENTS"),
                            (int)arg_long(argv[4], 1, 1000000, "TASKS"),
                            (int)arg_long(argv[5], 0, 60000, "TASK_MS"), argv[6]);
-    fprintf(stderr, "usage: wire_bench ingest HEAPSIM WORKERS SAMPLES_PER_WORKER DIR\n"
+    fprintf(stderr, "usage: wire_bench ingest HEAPSIM WORKERS SAMPLES_PER_WORKER DIR"
+                    " [LOCK_MS]\n"
                     "       wire_bench workers HEAPSIM CLIENTS TASKS TASK_MS DIR\n");
     return 2;
 }

@@ -9,6 +9,25 @@
 ** last. A `ready` that finds no queued task is parked and answered when a
 ** task is queued (again) or the run ends (done). tasks[i] is the plan's
 ** task i; its id and heap key are the plan's.
+**
+** Storage: the loop never writes to SQLite itself. Every row it means to
+** store is queued to the storage writer (storage/store_writer.h: a thread
+** with its own connection, committing in batches), in the order the loop
+** decides it, so the database holds a prefix of the run as the loop saw it
+** (a task's result before the run's end; the run's end only once the queue
+** has drained). What the writer reports (a locked database, a full disk)
+** the loop says on stderr, the first few, and counts.
+**
+** Back-pressure: when the writer has more than store_queue_bytes queued
+** and not committed, the loop stops reading its socket (ZeroMQ's and the
+** kernel's buffers hold what comes, and the workers' own high-water marks
+** push back) but goes on with everything else: heartbeats out, the
+** supervisor, dispatch, progress. Nothing read is ever dropped. The
+** workers' liveness is judged on a clock that stops while the loop is not
+** listening (live_now): a peer's silence that the loop could not have
+** heard says nothing about it. Blocking the loop on a full queue instead
+** would stop the heartbeats out, and the workers would take the
+** coordinator for lost.
 */
 #include "coordinator/coord.h"
 
@@ -29,9 +48,9 @@
 #include "coordinator/lease.h"
 #include "keys/keys.h"
 #include "proto/proto.h"
+#include "storage/store_writer.h"
 
 #define IDENTITY_MAX 256
-#define COMMIT_EVERY_NS 200000000ull
 #define DRAIN_GRACE_NS 3000000000ull
 #define DRAIN_QUIET_NS 100000000ull   /* nothing for this long: nothing queued */
 #define DRAIN_MAX_NS 600000000000ull  /* a bound all the same: 10 minutes */
@@ -86,6 +105,8 @@ typedef struct counters {
     uint64_t requeued;            /* attempts re-queued */
     uint64_t refused_keys;        /* CURVE handshakes the ZAP handler refused */
     uint64_t renamed;             /* workers given another name than asked */
+    uint64_t store_said;          /* storage reports said on stderr */
+    uint64_t store_unqueued;      /* rows not queued (out of memory) */
     uint64_t lost_said;           /* losses said on stderr (the first 50) */
 } counters_t;
 
@@ -103,15 +124,15 @@ struct coord {
     int capworkers;
     smap_t by_ident, by_name;
     int njoined;                  /* ever said hello */
-    bool in_txn;
-    uint64_t txn_started;
+    store_writer_t *writer;       /* every write of the run goes through it */
+    uint64_t deaf_since;          /* not reading the socket since (writer full); 0 */
+    uint64_t deaf_ns;             /* not reading it, in all, before deaf_since */
     int64_t last_heap_inuse;
     int64_t gc_cycles_seen;
     counters_t n;
     uint64_t last_beat_ns;
     uint64_t last_run_beat_ns;    /* the run's own heartbeat in storage */
     int supervised;               /* workers the supervisor has, -1 none */
-    bool no_events;               /* the database has no events table */
     metrics_worker_t *live;       /* the snapshot published (used workers) */
     size_t caplive;
     uint64_t published_ns;        /* when the last snapshot was */
@@ -229,24 +250,48 @@ static void smap_free(smap_t *m)
     m->cap = m->used = 0;
 }
 
-/* ---- Storage transactions ---------------------------------------------- */
+/* ---- Storage ------------------------------------------------------------ */
 
-static void txn_touch(coord_t *c)
+/* A row handed to the writer (rc its store_writer_* return): one that could
+** not be queued (out of memory) is said and counted. */
+static void queued(coord_t *c, int rc, const char *what)
 {
-    if (!c->in_txn && store_begin(c->o.store) == 0) {
-        c->in_txn = true;
-        c->txn_started = clock_mono_ns();
-    }
+    if (rc == 0)
+        return;
+    c->n.store_unqueued++;
+    say(&c->n.store_said, "%s: out of memory: not stored", what);
 }
 
-static void txn_flush(coord_t *c, bool force)
+/* Say what the writer reported since the last turn. */
+static void store_reports(coord_t *c)
 {
-    if (c->in_txn && (force || clock_mono_ns() - c->txn_started >= COMMIT_EVERY_NS)) {
-        if (store_commit(c->o.store) != 0)
-            fprintf(stderr, "heapsim coordinator: storing telemetry: %s\n",
-                    store_errmsg(c->o.store));
-        c->in_txn = false;
+    char msg[700];
+    while (store_writer_error(c->writer, msg, sizeof msg))
+        say(&c->n.store_said, "%s", msg);
+}
+
+/* Whether the writer is full, so that the loop must not read its socket;
+** keeps the account of the time the loop did not listen. */
+static bool writer_full(coord_t *c)
+{
+    bool full = store_writer_full(c->writer);
+    if (full && !c->deaf_since) {
+        c->deaf_since = clock_mono_ns();
+    } else if (!full && c->deaf_since) {
+        c->deaf_ns += clock_mono_ns() - c->deaf_since;
+        c->deaf_since = 0;
     }
+    return full;
+}
+
+/* The clock the workers' liveness is judged on: the monotonic clock less
+** the time the loop did not read its socket. */
+static uint64_t live_now(const coord_t *c)
+{
+    uint64_t now = clock_mono_ns(), deaf = c->deaf_ns;
+    if (c->deaf_since && now > c->deaf_since)
+        deaf += now - c->deaf_since;
+    return now - deaf;
 }
 
 /* ---- Setup ------------------------------------------------------------- */
@@ -333,6 +378,17 @@ int coord_new(const coord_opts_t *opts, coord_t **coord_p, char *err, size_t err
         if (smap_put(&c->by_name, opts->taken_names[i], strlen(opts->taken_names[i]), 2) != 0)
             goto out_free;
 
+    /* The writer's own connection, to the file of the store we are lent. */
+    const char *db = store_path(opts->store);
+    if (!db || strcmp(db, ":memory:") == 0) {
+        snprintf(err, errsize, "the coordinator needs a database file, not %s",
+                 db ? db : "none");
+        goto out_free_quiet;
+    }
+    store_writer_opts_t wo = {.queue_max_bytes = opts->store_queue_bytes};
+    if (store_writer_new(db, &wo, &c->writer, err, errsize) != 0)
+        goto out_free_quiet;
+
     if (opts->keys_dir) {
         if (keys_auth_start(opts->keys_dir, &c->auth, &c->zctx, err, errsize) != 0)
             goto out_free_quiet;
@@ -391,6 +447,8 @@ out_ctx_quiet:
 out_free:
     snprintf(err, errsize, "out of memory");
 out_free_quiet:
+    store_writer_destroy(&c->writer);
+    smap_free(&c->by_name);
     lease_destroy(&c->lease);
     free(c->tasks);
     free(c);
@@ -425,7 +483,7 @@ void coord_destroy(coord_t **coord_p)
     coord_t *c = coord_p ? *coord_p : NULL;
     if (!c)
         return;
-    txn_flush(c, true);
+    store_writer_destroy(&c->writer);
     if (c->monitor) {
         zmq_socket_monitor(c->sock, NULL, 0);
         zmq_close(c->monitor);
@@ -482,12 +540,10 @@ static int send_tel(coord_t *c, cworker_t *w, const proto_msg_t *m)
 /* ---- Events ------------------------------------------------------------ */
 
 /* An event row (worker lost, task re-queued, ...), when the database has
-** the table; ti < 0: no task. */
+** the table (the writer skips it quietly otherwise); ti < 0: no task. */
 static void event(coord_t *c, const char *kind, long ti, const char *worker, int64_t count,
                   const char *detail)
 {
-    if (c->no_events)
-        return;
     store_event_t e = {
         .run_id = c->o.run_id,
         .task_id = ti >= 0 ? c->tasks[ti].id : 0,
@@ -497,13 +553,7 @@ static void event(coord_t *c, const char *kind, long ti, const char *worker, int
         .count = count,
         .detail = detail,
     };
-    txn_touch(c);
-    int rc = store_event_insert(c->o.store, &e);
-    if (rc == STORE_ENOTABLE)
-        c->no_events = true;
-    else if (rc != 0)
-        fprintf(stderr, "heapsim coordinator: storing an event: %s\n",
-                store_errmsg(c->o.store));
+    queued(c, store_writer_event(c->writer, &e), "an event");
 }
 
 /* ---- Tasks ------------------------------------------------------------- */
@@ -512,14 +562,18 @@ static void store_finish(coord_t *c, size_t ti, const store_task_result_t *r,
                          const proto_result_t *pr)
 {
     ctask_t *t = &c->tasks[ti];
-    txn_touch(c);
-    if (store_task_finish(c->o.store, t->id, r) != 0)
-        fprintf(stderr, "heapsim coordinator: storing task %lld: %s\n",
-                (long long)t->id, store_errmsg(c->o.store));
-    for (size_t i = 0; pr && i < pr->nmetrics; i++)
-        store_metric_insert(c->o.store, t->id, pr->metrics[i].name, pr->metrics[i].value,
-                            pr->metrics[i].unit);
-    txn_flush(c, true);
+    size_t n = pr ? pr->nmetrics : 0;
+    store_writer_metric_t *m = calloc(n ? n : 1, sizeof *m);
+    if (!m) {
+        queued(c, -ENOMEM, "a task's result");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        m[i] = (store_writer_metric_t){.name = pr->metrics[i].name,
+                                       .value = pr->metrics[i].value,
+                                       .unit = pr->metrics[i].unit};
+    queued(c, store_writer_task_finish(c->writer, t->id, r, m, n), "a task's result");
+    free(m);
 }
 
 static void store_failed(coord_t *c, size_t ti, const char *why)
@@ -612,8 +666,8 @@ static void dispatch(coord_t *c)
             continue;
         }
         w->waiting = false;
-        txn_touch(c);
-        store_task_start(c->o.store, t->id, w->name, w->host, clock_unix_ns());
+        queued(c, store_writer_task_start(c->writer, t->id, w->name, w->host, clock_unix_ns()),
+               "a task's start");
     }
 }
 
@@ -661,7 +715,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
                      size_t ilen)
 {
     proto_msg_t welcome = {.type = PROTO_WELCOME};
-    uint64_t now = clock_mono_ns();
+    uint64_t now = live_now(c);
     cworker_t *w;
 
     if (slot >= 0) {
@@ -702,10 +756,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
             .ncpu = m->u.hello.ncpu,
             .joined_unix_ns = clock_unix_ns(),
         };
-        txn_touch(c);
-        if (store_worker_insert(c->o.store, &sw) != 0)
-            fprintf(stderr, "heapsim coordinator: storing worker %s: %s\n", w->name,
-                    store_errmsg(c->o.store));
+        queued(c, store_writer_worker(c->writer, &sw), "a worker");
         if (strcmp(w->name, m->u.hello.worker) != 0)
             say(&c->n.renamed, "a worker named %s joined; it is %s in this run",
                 m->u.hello.worker, w->name);
@@ -875,8 +926,7 @@ static void on_sample(coord_t *c, int slot, const proto_msg_t *m)
     };
     c->last_heap_inuse = s->heap_inuse_bytes;
     coord_live_sample(&c->workers[slot].live, c->tasks[task_index(c, s->task_id)].msg.seq, s);
-    txn_touch(c);
-    store_sample_insert(c->o.store, &ss);
+    queued(c, store_writer_sample(c->writer, &ss), "a sample");
 }
 
 static void on_gc(coord_t *c, int slot, const proto_msg_t *m)
@@ -894,8 +944,7 @@ static void on_gc(coord_t *c, int slot, const proto_msg_t *m)
     if (g->task_id != 0)
         coord_live_gc(&c->workers[slot].live, c->tasks[task_index(c, g->task_id)].msg.seq,
                       &g->fields);
-    txn_touch(c);
-    store_gc_insert(c->o.store, &sg);
+    queued(c, store_writer_gc(c->writer, &sg), "a GC cycle");
 }
 
 /* A heap profile snapshot, kept only from the worker that holds the task. */
@@ -921,8 +970,7 @@ static void on_profile(coord_t *c, int slot, const proto_msg_t *m)
         .task_id = p->task_id, .cycle = p->cycle, .final = p->final, .rate = p->rate,
         .sites = sites, .nsites = p->nsites,
     };
-    txn_touch(c);
-    store_profile_insert(c->o.store, &sp);
+    queued(c, store_writer_profile(c->writer, &sp), "a heap profile");
     free(sites);
 }
 
@@ -965,8 +1013,7 @@ static void on_retention(coord_t *c, int slot, const proto_msg_t *m)
         .pprof = r->pprof, .pprof_len = r->pprof_len,
         .sites = sites, .nsites = r->nsites, .leaks = leaks, .nleaks = r->ngroups,
     };
-    txn_touch(c);
-    store_retention_insert(c->o.store, &sr);
+    queued(c, store_writer_retention(c->writer, &sr), "a heap snapshot");
     free(sites);
     free(leaks);
 }
@@ -1036,7 +1083,7 @@ static int handle_one(coord_t *c)
         return 1;
     }
     if (slot >= 0)
-        lease_peer_seen(c->lease, slot, clock_mono_ns());
+        lease_peer_seen(c->lease, slot, live_now(c));
     switch (m.type) {
     case PROTO_HELLO: on_hello(c, slot, &m, ident, (size_t)ilen); break;
     case PROTO_READY:
@@ -1094,7 +1141,7 @@ static void heartbeats(coord_t *c, uint64_t now)
 
     int lost[64];
     long held[64];
-    size_t n = lease_expire(c->lease, now, lost, held, 64);
+    size_t n = lease_expire(c->lease, live_now(c), lost, held, 64);
     /* lease_expire ended their attempts; forget their identities. */
     for (size_t k = 0; k < n && k < 64; k++) {
         cworker_t *w = &c->workers[lost[k]];
@@ -1177,6 +1224,16 @@ static void progress(coord_t *c, uint64_t started, bool final)
 static void report_counters(const coord_t *c)
 {
     const counters_t *n = &c->n;
+    store_writer_stats_t w;
+    store_writer_stats(c->writer, &w);
+    if (w.errors || w.skipped || w.dropped || n->store_unqueued)
+        fprintf(stderr, "heapsim coordinator: storage: %llu failures reported, %llu rows"
+                " refused by the database, %llu rows given up on, %llu not queued (out of"
+                " memory)\n", (unsigned long long)w.errors, (unsigned long long)w.skipped,
+                (unsigned long long)w.dropped, (unsigned long long)n->store_unqueued);
+    if (c->deaf_ns)
+        fprintf(stderr, "heapsim coordinator: reading paused %.1f s in all while storage"
+                " caught up\n", (double)c->deaf_ns / 1e9);
     if (n->refused_keys)
         fprintf(stderr, "heapsim coordinator: %llu workers refused for their keys\n",
                 (unsigned long long)n->refused_keys);
@@ -1204,6 +1261,11 @@ void coord_counters(const coord_t *c, coord_counters_t *out)
     out->lost = c->n.lost;
     out->requeued = c->n.requeued;
     out->refused_keys = c->n.refused_keys;
+    store_writer_stats_t w;
+    store_writer_stats(c->writer, &w);
+    out->store_errors = w.errors;
+    out->store_lost = w.skipped + w.dropped + c->n.store_unqueued;
+    out->deaf_ns = c->deaf_ns + (c->deaf_since ? clock_mono_ns() - c->deaf_since : 0);
 }
 
 /* ---- Metrics ----------------------------------------------------------- */
@@ -1265,29 +1327,30 @@ int coord_run(coord_t *c)
     c->last_run_beat_ns = started;
 
     for (;;) {
+        /* The writer full: not reading the socket, waiting for room (polled
+        ** every 10 ms) while the rest of the loop goes on. */
+        bool full = writer_full(c);
         zmq_pollitem_t items[2] = {
-            {.socket = c->sock, .events = ZMQ_POLLIN},
+            {.socket = c->sock, .events = full ? 0 : ZMQ_POLLIN},
             {.socket = c->monitor, .events = ZMQ_POLLIN},
         };
-        zmq_poll(items, c->monitor ? 2 : 1, 50);
+        zmq_poll(items, c->monitor ? 2 : 1, full ? 10 : 50);
         if (c->monitor)
             read_monitor(c);
         /* Bounded, so that a flood cannot starve the rest of the loop. */
-        for (int k = 0; k < 10000 && handle_one(c); k++)
+        for (int k = 0; k < 10000 && !writer_full(c) && handle_one(c); k++)
             ;
+        store_reports(c);
         uint64_t now = clock_mono_ns();
         supervise(c);
         heartbeats(c, now);
         dispatch(c);
         if (now - c->last_run_beat_ns >= (uint64_t)STORE_BEAT_NS) {
             /* The run's liveness mark: one row, in the batch being written. */
-            txn_touch(c);
-            if (store_run_beat(c->o.store, c->o.run_id, clock_unix_ns()) != 0)
-                fprintf(stderr, "heapsim coordinator: run %lld's heartbeat: %s\n",
-                        (long long)c->o.run_id, store_errmsg(c->o.store));
+            queued(c, store_writer_run_beat(c->writer, c->o.run_id, clock_unix_ns()),
+                   "the run's heartbeat");
             c->last_run_beat_ns = now;
         }
-        txn_flush(c, false);
         publish_metrics(c, started, now, false);
         if (now - last_progress >= PROGRESS_EVERY_NS) {
             progress(c, started, false);
@@ -1321,18 +1384,20 @@ int coord_run(coord_t *c)
     }
     /* Telemetry overtaken by its result may still be queued (in ZeroMQ's
     ** and the kernel's buffers: at full rate, seconds of it): take it all,
-    ** until the socket has been quiet for a moment (or SIGINT). */
+    ** until the socket has been quiet for a moment (or SIGINT). Time spent
+    ** not reading it (the writer full) is not quiet. */
     if (!interrupted) {
         uint64_t now = clock_mono_ns(), quiet_since = now, until = now + DRAIN_MAX_NS;
         while (!interrupted && now < until && now - quiet_since < DRAIN_QUIET_NS) {
-            zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+            bool full = writer_full(c);
+            zmq_pollitem_t item = {.socket = c->sock, .events = full ? 0 : ZMQ_POLLIN};
             zmq_poll(&item, 1, 10);
             int got = 0;
-            while (got < 10000 && handle_one(c))
+            while (got < 10000 && !(full = writer_full(c)) && handle_one(c))
                 got++;
-            txn_flush(c, false);
+            store_reports(c);
             now = clock_mono_ns();
-            if (got)
+            if (got || full)
                 quiet_since = now;
         }
     }
@@ -1350,14 +1415,15 @@ int coord_run(coord_t *c)
         run_status = "done";
         status = 0;
     }
-    txn_flush(c, true);
     char err[128];
     size_t nfailed = lease_count(c->lease, LEASE_FAILED);
     snprintf(err, sizeof err, "%zu of %zu tasks failed", nfailed, c->ntasks);
-    if (store_run_finish(c->o.store, c->o.run_id, run_status, clock_unix_ns(),
-                         nfailed ? err : NULL) != 0)
-        fprintf(stderr, "heapsim coordinator: finishing run %lld: %s\n",
-                (long long)c->o.run_id, store_errmsg(c->o.store));
+    /* Queued last: the run ends in the database after everything it did,
+    ** and not before it is all there (or said not to be). */
+    queued(c, store_writer_run_finish(c->writer, c->o.run_id, run_status, clock_unix_ns(),
+                                      nfailed ? err : NULL), "the run's end");
+    store_writer_drain(c->writer);
+    store_reports(c);
     report_counters(c);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

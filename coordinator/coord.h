@@ -6,7 +6,8 @@
 ** welcome), then ask for work with `ready`; the coordinator answers with a
 ** task, holds the request until one is free, or says `done` when the run
 ** has finished. Samples, GC cycles and results go to storage as they
-** arrive, grouped in short transactions. The tasks, their ids and heap
+** arrive, through a writer thread (storage/store_writer.h) that commits
+** them in short transactions: the loop never waits on the disk. The tasks, their ids and heap
 ** keys come from the run's plan; their states, attempts and the workers'
 ** liveness are coordinator/lease.h's. docs/protocol.md has the protocol.
 **
@@ -65,7 +66,9 @@ typedef struct coord_hooks {
 
 typedef struct coord_opts {
     const char *bind;            /* e.g. "tcp://0.0.0.0:7878", "ipc:///tmp/x" */
-    store_t *store;              /* borrowed */
+    store_t *store;              /* borrowed, for the file it has open: the
+                                 ** coordinator writes through a connection of
+                                 ** its own, and not through this one */
     const plan_t *plan;          /* borrowed; every task has its id */
     int64_t run_id;
     coord_hooks_t hooks;
@@ -81,6 +84,9 @@ typedef struct coord_opts {
                                  ** said hello (0: start at once) */
     const char *keys_dir;        /* NULL: plain TCP; else CURVE with this
                                  ** directory's keys and allow-list (keys.h) */
+    size_t store_queue_bytes;    /* 0: 64 MiB. Rows queued to storage and not
+                                 ** yet committed past this: the loop stops
+                                 ** reading its socket until there is room */
     struct metrics_server *metrics;   /* borrowed; NULL: none. The loop
                                  ** publishes the run's live figures to it
                                  ** (metrics/metrics.h) about every 100 ms,
@@ -98,6 +104,11 @@ typedef struct coord_counters {
     uint64_t lost;               /* workers lost */
     uint64_t requeued;           /* attempts that ended and were queued again */
     uint64_t refused_keys;       /* CURVE handshakes refused (key not allowed) */
+    uint64_t store_errors;       /* storage failures the writer reported */
+    uint64_t store_lost;         /* rows not stored: refused by the database,
+                                 ** given up on, or not queued (no memory) */
+    uint64_t deaf_ns;            /* time the loop did not read its socket,
+                                 ** waiting for the storage writer */
 } coord_counters_t;
 
 void coord_counters(const coord_t *c, coord_counters_t *out);
@@ -116,8 +127,9 @@ const char *coord_endpoint(const coord_t *c);
 
 /* Serve until every task has a result, or SIGINT/SIGTERM. Marks the run
 ** finished in storage ("done", "failed" when a task failed,
-** "interrupted"). Returns 0 when every task is done, 1 when some failed,
-** 130 when interrupted. */
+** "interrupted") and returns once everything it queued to storage is
+** committed (or reported not stored). Returns 0 when every task is done,
+** 1 when some failed, 130 when interrupted. */
 int coord_run(coord_t *c);
 
 /* For the supervise hook: the worker process `pid` (as its hello said) has

@@ -4,13 +4,16 @@
 ** hello and malformed frames are refused and counted, a name in use is
 ** made unique, the worker cap refuses, a silent worker is lost and its task
 ** runs again as attempt 2, late and repeated results are acknowledged and
-** dropped, a task the worker rejects fails for good after 3 attempts.
+** dropped, a task the worker rejects fails for good after 3 attempts, and
+** a database locked by another process stops neither the heartbeats nor a
+** sample from being stored (storage is the writer thread's).
 ** Waits are for events (with a generous limit), never timed assertions.
 */
 #include "coordinator/coord.h"
 #include "base/testrun.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -44,7 +47,9 @@ static void *coord_thread(void *arg)
     return NULL;
 }
 
-static void start(fixture_t *f, const char *name, const char *yaml, int workers_max)
+/* Start a coordinator with `co`'s settings (bind, store, plan and run
+** filled in here). */
+static void start_with(fixture_t *f, const char *name, const char *yaml, coord_opts_t co)
 {
     char path[600], err[512];
     const char *tmp = getenv("TEST_TMPDIR");
@@ -71,11 +76,18 @@ static void start(fixture_t *f, const char *name, const char *yaml, int workers_
     }
     snprintf(endpoint, sizeof endpoint, "ipc:///tmp/heapsim-coord-test-%d-%s.sock",
              (int)getpid(), name);
-    coord_opts_t co = {.bind = endpoint, .store = f->st, .plan = f->plan, .run_id = f->run_id,
-                       .heartbeat_ms = 50, .workers_max = workers_max};
+    co.bind = endpoint;
+    co.store = f->st;
+    co.plan = f->plan;
+    co.run_id = f->run_id;
     REQUIRE_MSG(coord_new(&co, &f->coord, err, sizeof err) == 0, "%s", err);
     f->zctx = zmq_ctx_new();
     REQUIRE(pthread_create(&f->thread, NULL, coord_thread, f) == 0);
+}
+
+static void start(fixture_t *f, const char *name, const char *yaml, int workers_max)
+{
+    start_with(f, name, yaml, (coord_opts_t){.heartbeat_ms = 50, .workers_max = workers_max});
 }
 
 static int finish(fixture_t *f)
@@ -368,11 +380,124 @@ static void test_interrupted_and_late_telemetry(void)
     cleanup(&f);
 }
 
+/* The run's database locked by another connection (BEGIN EXCLUSIVE) for
+** longer than SQLite's busy timeout (5 s), many heartbeat timeouts, while a
+** worker streams telemetry: the coordinator's heartbeats keep coming within
+** the liveness rule (a worker takes it for lost after `misses` heartbeats
+** missed), it loses no worker, says the database is locked, and once the
+** lock goes every sample is stored. With writes back on the loop, the loop
+** would sit in SQLite's busy wait and its heartbeats stop. A small
+** store_queue_bytes makes the writer full, so that the loop also stops
+** reading its socket meanwhile (back-pressure): still nothing lost. */
+static void storage_locked(const char *name, size_t queue_bytes)
+{
+    enum { HEARTBEAT_MS = 100, MISSES = 5, HOLD_BEATS = 80 };
+    fixture_t f = {0};
+    proto_msg_t m;
+    start_with(&f, name, one_task,
+               (coord_opts_t){.heartbeat_ms = HEARTBEAT_MS, .misses_max = MISSES,
+                              .store_queue_bytes = queue_bytes});
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    void *at = peer(&f, "taaaaaaaaaaaaaaaa");
+    hello(a, "alpha");
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_WELCOME);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    int64_t task_id = m.u.task.task_id;
+    proto_msg_free(&m);
+
+    /* Another process's lock (it waits for the writer's open batch). */
+    sqlite3 *lock;
+    REQUIRE(sqlite3_open_v2(f.db, &lock, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    sqlite3_busy_timeout(lock, 10000);
+    REQUIRE(sqlite3_exec(lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+
+    /* Stream, heartbeat as a worker does, and judge the coordinator as a
+    ** worker does, until HOLD_BEATS of its heartbeats came (or it broke
+    ** the rule). */
+    const uint64_t rule_ns = (uint64_t)MISSES * HEARTBEAT_MS * 1000000u;
+    uint64_t last_rx = clock_mono_ns(), last_tx = 0, worst = 0;
+    int64_t tseq = 0;
+    int beats = 0;
+    bool broke = false;
+    while (beats < HOLD_BEATS && !broke) {
+        sample(at, task_id, 1, ++tseq);
+        zmq_pollitem_t item = {.socket = at, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 1);
+        uint64_t now = clock_mono_ns();
+        char buf[256], err[256];
+        int n;
+        while ((n = zmq_recv(at, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
+            proto_msg_t hb;
+            if (n <= (int)sizeof buf && proto_decode(buf, (size_t)n, &hb, err, sizeof err) == 0) {
+                if (hb.type == PROTO_HEARTBEAT) {
+                    beats++;
+                    last_rx = now;
+                }
+                proto_msg_free(&hb);
+            }
+        }
+        if (now - last_rx > worst)
+            worst = now - last_rx;
+        broke = now - last_rx > rule_ns;
+        if (now - last_tx >= (uint64_t)HEARTBEAT_MS * 1000000u) {
+            beat(at);
+            last_tx = now;
+        }
+    }
+    CHECK_MSG(!broke, "%s: no heartbeat from the coordinator for %.0f ms (the rule: %d x %d ms)"
+              " after %d", name, (double)worst / 1e6, MISSES, HEARTBEAT_MS, beats);
+    REQUIRE(sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(lock);
+
+    result(a, task_id, 1);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.lost, 0);
+    CHECK_UINT(n.tseq_gaps, 0);
+    CHECK_UINT(n.stale, 0);
+    CHECK_UINT(n.store_lost, 0);
+    CHECK_MSG(n.store_errors >= 1, "%s: the lock was never reported", name);
+    if (queue_bytes)
+        CHECK_MSG(n.deaf_ns > 0, "%s: the writer never filled its queue", name);
+    CHECK_INT(q_int(f.db, "select count(*) from samples"), tseq);
+    CHECK_INT(q_int(f.db, "select count(distinct t_ns) from samples"), tseq);
+    CHECK_INT(q_int(f.db, "select status = 'done' from tasks"), 1);
+    CHECK_INT(q_int(f.db, "select status = 'done' from runs"), 1);
+    printf("coord_test: %s: %lld samples, longest heartbeat gap %.0f ms, reading paused"
+           " %.1f s, %llu storage failures reported\n", name, (long long)tseq,
+           (double)worst / 1e6, (double)n.deaf_ns / 1e9, (unsigned long long)n.store_errors);
+    zmq_close(a);
+    zmq_close(at);
+    cleanup(&f);
+}
+
+static void test_storage_locked(void)
+{
+    storage_locked("locked", 0);
+}
+
+static void test_storage_locked_backpressure(void)
+{
+    storage_locked("backpressure", 16 << 10);
+}
+
 int main(void)
 {
     test_faults_and_loss();
     test_rejected_three_times();
     test_interrupted_and_late_telemetry();
+    test_storage_locked();
+    test_storage_locked_backpressure();
     if (testrun_exit_status("coord_test") != 0)
         return 1;
     printf("coord_test: all checks passed\n");

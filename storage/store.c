@@ -37,6 +37,19 @@ const char *store_strerror(int rc)
     }
 }
 
+const char *store_path(const store_t *st)
+{
+    return st->path;
+}
+
+int store_set_busy_timeout(store_t *st, int ms)
+{
+    if (!st || ms <= 0)
+        return STORE_EUSAGE;
+    sqlite3_busy_timeout(st->db, ms);
+    return 0;
+}
+
 const char *store_errmsg(store_t *st)
 {
     if (!st)

@@ -52,6 +52,13 @@ int store_open(const char *path, int flags, store_t **store_p,
 /* Close and NULL *store_p; accepts NULL. An open transaction is rolled
 ** back. */
 void store_close(store_t **store_p);
+/* The path st was opened with (a second connection to the same file, e.g.
+** a writer thread's, opens it again); valid until store_close. */
+const char *store_path(const store_t *st);
+/* How long a statement on st waits for another connection's lock before
+** it fails ("database is locked"): ms > 0, else STORE_EUSAGE. store_open
+** sets 5 s. */
+int store_set_busy_timeout(store_t *st, int ms);
 /* The message of the last failure on st (naming the file or the failing
 ** statement), valid until the next call on st. */
 const char *store_errmsg(store_t *st);
@@ -71,6 +78,13 @@ int store_begin(store_t *st);
 int store_commit(store_t *st);
 /* Undo the open transaction; 0 when there is none. */
 int store_rollback(store_t *st);
+/* A savepoint in the open transaction, so that a write of several rows (a
+** task's result and its metrics, a profile's sites) can be undone alone
+** when one of its rows is refused: store_savepoint opens it (STORE_EUSAGE
+** when no transaction is open); store_savepoint_end keeps what was written
+** since (keep) or undoes it, and closes it. */
+int store_savepoint(store_t *st);
+int store_savepoint_end(store_t *st, bool keep);
 
 typedef struct store_run {
     const char *token;           /* unique id of the run, names its heaps */

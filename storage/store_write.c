@@ -237,6 +237,28 @@ int store_rollback(store_t *st)
     return step_once(st, stmt, SQLITE_OK, "rollback");
 }
 
+int store_savepoint(store_t *st)
+{
+    if (!st)
+        return STORE_EUSAGE;
+    if (sqlite3_get_autocommit(st->db))
+        return store__fail(st, STORE_EUSAGE, "savepoint: no transaction is open");
+    if (sqlite3_exec(st->db, "SAVEPOINT store_rows", NULL, NULL, NULL) != SQLITE_OK)
+        return store__db_fail(st, "savepoint");
+    return 0;
+}
+
+int store_savepoint_end(store_t *st, bool keep)
+{
+    if (!st)
+        return STORE_EUSAGE;
+    if (!keep && sqlite3_exec(st->db, "ROLLBACK TO store_rows", NULL, NULL, NULL) != SQLITE_OK)
+        return store__db_fail(st, "rolling back to the savepoint");
+    if (sqlite3_exec(st->db, "RELEASE store_rows", NULL, NULL, NULL) != SQLITE_OK)
+        return store__db_fail(st, "releasing the savepoint");
+    return 0;
+}
+
 /* ---- runs and workers ------------------------------------------------- */
 
 int store_run_insert(store_t *st, const store_run_t *run, int64_t *run_id)
