@@ -225,14 +225,21 @@ void rt__sudog_release_slow(rt_t *rt, rt_g_t *g, heap_ref_t sg)
     rt->sudog_cache[rt->nsudog_cache++] = sg;
 }
 
-/* Called only while a stop of the world is requested (the heap's
-** safepoint word): a collection by another process, which this one waits
-** out here. */
+/* Called at a goroutine switch while the heap's safepoint word is set: a
+** stop of the world by another process (waited out here), or a mark, a
+** lazy sweep or the scavenger under way (whose work the heap may do here).
+** The once-per-cycle work -- stack depths and shrinking, the cycle count
+** that paces snapshots -- runs only when a cycle has ended since it last
+** ran, not at every switch of a long sweep or scavenge. */
 static void hook_safepoint(void *arg, sched_t *s)
 {
     rt_t *rt = arg;
     rt__publish_stacks(rt);
     heap_schedpoint(rt->heap);   /* the scheduler is switching goroutines */
+    uint64_t n = heap_num_gc(rt->heap);
+    if (n == rt->cycles_seen)
+        return;
+    rt->cycles_seen = n;
     sched_stacks_gc(s);
     rt->gc_seen++;
     if (rt->snap_fn && rt->snap_every && rt->gc_seen >= rt->snap_next)
@@ -251,6 +258,7 @@ static void heap_stack_runner(void *ctx, void (*fn)(void *arg), void *arg)
 static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
 {
     rt_t *rt = arg;
+    rt->cycles_seen = (uint64_t)cycle->fields.cycle;   /* this process ran it */
     sched_stacks_gc(rt->sched);
     rt->gc_seen++;
     if (rt->snap_fn && ((rt->snap_every && rt->gc_seen >= rt->snap_next) || cycle->fields.forced))
@@ -323,6 +331,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
         return NULL;
     rt->sched = s;
     rt->heap = h;
+    rt->cycles_seen = heap_num_gc(h);
     /* The runtime's globals, as roots the collector scans (all nil: the
     ** runtime's own heap objects are not modelled). */
     if (!heap_globals(h, RT__RUNTIME_GLOBALS_BYTES / sizeof(heap_ref_t))) {
@@ -658,7 +667,9 @@ static void snapshot_due(rt_t *rt)
 
 void rt__preempt(rt_t *rt)
 {
-    __atomic_store_n(&rt->preempt_due, 0, __ATOMIC_RELAXED);
+    /* Cleared before the point, so that a request sysmon makes meanwhile
+    ** sets it again rather than being lost with it. */
+    __atomic_exchange_n(&rt->preempt_due, 0, __ATOMIC_RELAXED);
     sched_preempt_point(rt->sched);
 }
 

@@ -356,6 +356,9 @@ void heap_stats_read(heap_t *h, heap_stats_t *st);
 #define HEAP_GC_HISTORY 1024
 int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max);
 
+/* How many cycles this heap has completed (by any process): cheap, a load. */
+uint64_t heap_num_gc(const heap_t *h);
+
 /* Report this process's two stack figures, as Go 1.19's pacer keeps them:
 ** scan_bytes, the stack its last cycle scanned (lastStackScan: the goal's
 ** stack term), and inuse_bytes, the stack space its goroutines hold now

@@ -1369,6 +1369,11 @@ static void history_append(heap_t *h, const heap_gc_cycle_t *c)
 _Static_assert(sizeof(heap_gc_cycle_t) % sizeof(uint64_t) == 0,
                "the history is copied by words");
 
+uint64_t heap_num_gc(const heap_t *h)
+{
+    return heap__atomic_load(&h->hdr->num_gc);
+}
+
 int heap_gc_history(heap_t *h, uint32_t after_cycle, heap_gc_cycle_t *out, int max)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -2269,7 +2274,10 @@ void heap__park(heap_t *h)
             return;
         /* A scheduling point with grey work here: the background worker
         ** may be owed its share (mark_poll); every one is checked, since
-        ** a goroutine that runs alone may switch only when preempted. */
+        ** a goroutine that runs alone may switch only when preempted.
+        ** With nothing grey here, work in other processes' steal queues
+        ** is looked for only every MARK_POLL_EVERY polls (reading every
+        ** process's queue at each switch would cost the switch). */
         bool bg_due = h->at_schedpoint && h->mark_len && h->view.barrier_on;
         if (!bg_due && ++h->mark_polls % MARK_POLL_EVERY != 0)
             return;
