@@ -961,8 +961,9 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
             fail(&d, "field 'gctrace' or 'heap_private' is not 0 or 1");
         if (!d.failed && (msg->u.task.collector < 0 || msg->u.task.collector > 1))
             fail(&d, "field 'collector' is not 0 or 1");
-        if (!d.failed && (msg->u.task.preempt_ns < -1 || msg->u.task.preempt_ns > 1000000000))
-            fail(&d, "field 'preempt_ns' is out of range (-1 to 1 s)");
+        if (!d.failed && (msg->u.task.preempt_ns < -1 || msg->u.task.preempt_ns > 1000000000 ||
+                          (msg->u.task.preempt_ns > 0 && msg->u.task.preempt_ns < 1000000)))
+            fail(&d, "field 'preempt_ns' is out of range (-1 off, 0 default, or 1 ms to 1 s)");
         if (!d.failed && msg->u.task.mem_profile_rate < 0)
             fail(&d, "field 'mem_profile_rate' is negative");
         if (!d.failed)

@@ -117,7 +117,7 @@ static void test_task(void)
     in.u.task.gctrace = 0;
     in.u.task.mem_profile_rate = 0;
     in.u.task.heap_private = 0;
-    static const int64_t bad_preempt[] = { -2, 1000000001 };
+    static const int64_t bad_preempt[] = { -2, 1, 999999, 1000000001 };   /* under 1 ms: sysmon at every round */
     for (size_t i = 0; i < sizeof bad_preempt / sizeof bad_preempt[0]; i++) {
         in.u.task.preempt_ns = bad_preempt[i];
         CHECK(proto_encode(&in, &buf, &len) == 0);

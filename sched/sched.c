@@ -1244,11 +1244,13 @@ void sched_preempt_request(sched_t *s)
 bool sched_preempt_point(sched_t *s)
 {
     sched__gor_t *g = s->current;
-    uint64_t req = __atomic_load_n(&s->preempt_req, __ATOMIC_RELAXED);
-
-    if (req == 0 || g == NULL)
+    if (g == NULL || __atomic_load_n(&s->preempt_req, __ATOMIC_RELAXED) == 0)
         return false;
-    __atomic_store_n(&s->preempt_req, 0, __ATOMIC_RELAXED);
+    /* Taken in one step: a request sysmon writes between a load and a
+    ** store of 0 would be erased, and the goroutine run a slice more. */
+    uint64_t req = __atomic_exchange_n(&s->preempt_req, 0, __ATOMIC_RELAXED);
+    if (req == 0)
+        return false;
     /* A request for an earlier slice is stale: its goroutine has switched
     ** out since (Go's execute clears gp.preempt). */
     if (req != s->schedtick + 1 || s->on_systemstack || g->in_safepoint || g->ending ||
