@@ -489,13 +489,20 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
                     r->kind == REC_RETENTION;
         char why[512] = "";
         int rc = rows ? store_savepoint(w->st) : 0;
-        if (rc == 0)
+        bool opened = rc == 0;
+        if (rc == 0) {
             rc = apply(w, r, what, sizeof what);
-        else
+        } else {
+            /* No savepoint: the transaction itself is gone (SQLite rolls
+            ** back on a full disk or an I/O error). The database's fault,
+            ** never the record's, whatever code the store gave. */
+            rc = STORE_EDB;
             snprintf(what, sizeof what, "storing a record");
+        }
         if (rc != 0)
             snprintf(why, sizeof why, "%s", store_errmsg(w->st));
-        if (rows && (rc == 0 || own_fault(rc)) && store_savepoint_end(w->st, rc == 0) != 0) {
+        if (opened && rows && (rc == 0 || own_fault(rc)) &&
+            store_savepoint_end(w->st, rc == 0) != 0) {
             rc = STORE_EDB;
             snprintf(why, sizeof why, "%s", store_errmsg(w->st));
         }
