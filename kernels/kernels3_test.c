@@ -100,9 +100,21 @@ static void test_pc_spin_does_not_overlap(void)
 ** does: a g record and a `go f(x)` closure per goroutine started, and the
 ** sudogs the per-P cache had to allocate (at most one per goroutine
 ** blocked at once, the cache's first). */
+/* The arrays Go's allgs slice grows through as `goroutines` are made
+** (runtime/rt_int.h: 5 at the start in an array of 8; doubling below
+** 256): an upper bound. */
+static double allgs_growths(double goroutines)
+{
+    double n = 0;
+    for (double cap = 8; cap < 6 + goroutines; cap = cap < 256 ? 2 * cap : cap + (cap + 768) / 4)
+        n++;
+    return n;
+}
+
 static bool allocs_about(double allocs, double kernel, double goroutines)
 {
-    return allocs >= kernel + 2 * goroutines && allocs <= kernel + 3 * goroutines + 2;
+    return allocs >= kernel + 2 * goroutines &&
+           allocs <= kernel + 3 * goroutines + 2 + allgs_growths(goroutines);
 }
 
 static void test_copy_vs_pointer(void)

@@ -65,6 +65,40 @@ static heap_ref_t *allgs_slot(rt_t *rt)
     return rt->allgs_bump++;
 }
 
+/* Go 1.19's growslice: the capacity append gives a slice of `old_cap`
+** that needs `need` (before rounding up to the size class). */
+static uint64_t growslice_cap(uint64_t old_cap, uint64_t need)
+{
+    uint64_t newcap = old_cap, doublecap = old_cap + old_cap;
+    if (need > doublecap)
+        return need;
+    if (old_cap < 256)
+        return doublecap;
+    while (newcap < need)
+        newcap += (newcap + 3 * 256) / 4;
+    return newcap;
+}
+
+/* allgadd: `allgs = append(allgs, gp)` for a new g record. When the array
+** is full, a new one (a heap object of pointer slots, size-class rounded
+** as growslice rounds it) replaces it; the old one is garbage. */
+static void allgs_append(rt_t *rt)
+{
+    if (++rt->allgs_len <= rt->allgs_slice_cap)
+        return;
+    if (!rt->allgs_slice) {
+        rt->allgs_slice = heap_roots_new(rt->heap, 1);
+        if (!rt->allgs_slice || !(rt->allgs_array = heap_roots_push(rt->allgs_slice, 1)))
+            rt_fail(rt, "out of memory: allgs");
+    }
+    uint64_t cap = growslice_cap(rt->allgs_slice_cap, rt->allgs_len);
+    if (cap > UINT32_MAX)
+        rt_fail(rt, "out of memory: allgs");
+    heap_ref_t arr = rt__alloc_at(rt, (uint32_t)cap, 0, "runtime.allgadd");
+    *rt->allgs_array = arr;
+    rt->allgs_slice_cap = heap_obj_size(rt->heap, arr) / sizeof(heap_ref_t);
+}
+
 /* gfget: an rt_g_t with a g record, on rt->live: an ended goroutine's,
 ** or a new one whose record is allocated here (which may collect). Fails
 ** the task when there is no memory. */
@@ -91,6 +125,7 @@ static rt_g_t *g_get(rt_t *rt)
         *g->rec = r;              /* rooted from here on, for the task's life */
         g->grec = r;
         rt->grecs++;
+        allgs_append(rt);
     }
     return g;
 }
@@ -332,6 +367,8 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     rt->sched = s;
     rt->heap = h;
     rt->cycles_seen = heap_num_gc(h);
+    rt->allgs_len = RT__ALLGS_AT_START;
+    rt->allgs_slice_cap = RT__ALLGS_CAP_AT_START;
     /* The runtime's globals, as roots the collector scans (all nil: the
     ** runtime's own heap objects are not modelled). */
     if (!heap_globals(h, RT__RUNTIME_GLOBALS_BYTES / sizeof(heap_ref_t))) {
@@ -390,6 +427,8 @@ void rt_destroy(rt_t **rt_p)
     for (size_t i = 0; i < rt->nallgs; i++)
         heap_roots_destroy(rt->heap, &rt->allgs[i]);
     free(rt->allgs);
+    if (rt->allgs_slice)
+        heap_roots_destroy(rt->heap, &rt->allgs_slice);
     heap_roots_destroy(rt->heap, &rt->sudog_roots);
     for (size_t i = 0; i < rt->nstart_slabs; i++)
         free(rt->start_slabs[i]);

@@ -107,6 +107,13 @@ typedef struct pool pool_t;
 #define RT__CLOSURE_BYTES 16u       /* funcval + one captured word */
 #define RT__SUDOG_CACHE 128u        /* cap(p.sudogcache) */
 #define RT__ALLGS_CHUNK 4096u       /* allgs root slots per root stack */
+/* Go's allgs is also a slice on the heap, []*g, grown by append as
+** goroutines are made: its arrays are heap objects a Go program allocates
+** (about 350 KiB for 10,000 goroutines). When main starts it holds the
+** runtime's own: main, forcegchelper, bgsweep, bgscavenge and the
+** finalizer goroutine (os sets finalizers), in an array of 8. */
+#define RT__ALLGS_AT_START 5u
+#define RT__ALLGS_CAP_AT_START 8u
 
 typedef struct rt_g {
     heap_roots_t *roots[RT__ROOT_LEVELS];
@@ -136,6 +143,9 @@ struct rt {
     heap_roots_t **allgs;       /* root stacks of g record slots, all pushed */
     size_t nallgs, allgs_cap;
     heap_ref_t *allgs_bump;     /* unused slots of the newest */
+    uint64_t allgs_len, allgs_slice_cap;   /* the modelled allgs slice */
+    heap_roots_t *allgs_slice;  /* a root stack of one slot: */
+    heap_ref_t *allgs_array;    /* its current array */
     uint32_t allgs_left;
     uint64_t grecs;             /* g records made */
     heap_roots_t *sudog_roots;  /* RT__SUDOG_CACHE + 1 slots, or NULL */
