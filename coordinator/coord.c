@@ -1507,6 +1507,30 @@ static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wai
 
 /* ---- The end of the run: telemetry still on its way ------------------- */
 
+/* The run has finished: answer `done` to every worker waiting for a task,
+** once the telemetry it owes is in (tel_pending 0), or to all with
+** `force`. A worker leaves on `done`, closing its sockets: what it still
+** had queued to us would be lost with them. Returns whether every worker
+** has been told. */
+static bool tell_done(coord_t *c, bool force)
+{
+    bool all_told = true;
+    for (int i = 0; i < c->capworkers; i++) {
+        cworker_t *w = &c->workers[i];
+        if (!w->used || w->told_done || w->exited)
+            continue;
+        if (w->waiting && (force || w->tel_pending == 0)) {
+            proto_msg_t m = {.type = PROTO_DONE};
+            send_to(c, w, &m);
+            w->waiting = false;
+            w->told_done = true;
+        } else {
+            all_told = false;
+        }
+    }
+    return all_told;
+}
+
 static void drain(coord_t *c)
 {
     uint64_t until = clock_mono_ns() + DRAIN_MAX_NS;
@@ -1529,6 +1553,10 @@ static void drain(coord_t *c)
             taken = c->tel_taken;
             taken_since = now;
         }
+        /* Workers wait for `done` until their telemetry is in: keep them
+        ** sure of us meanwhile. */
+        tell_done(c, false);
+        heartbeats(c, clock_mono_ns());
         if (c->tel_pending == 0 && now - quiet_since >= DRAIN_QUIET_NS)
             break;
         if (c->tel_pending > 0 && now - taken_since >= stall_ns)
@@ -1618,22 +1646,10 @@ int coord_run(coord_t *c)
         if (interrupted)
             break;
         if (lease_finished(c->lease)) {
-            /* Finished: tell every waiting worker; give the others a short
-            ** grace to ask (they may still be sending telemetry). */
-            bool all_told = true;
-            for (int i = 0; i < c->capworkers; i++) {
-                cworker_t *w = &c->workers[i];
-                if (!w->used || w->told_done)
-                    continue;
-                if (w->waiting) {
-                    proto_msg_t m = {.type = PROTO_DONE};
-                    send_to(c, w, &m);
-                    w->waiting = false;
-                    w->told_done = true;
-                } else {
-                    all_told = false;
-                }
-            }
+            /* Finished: tell every waiting worker whose telemetry is in;
+            ** give the others a short grace to ask (they may still be
+            ** sending telemetry). */
+            bool all_told = tell_done(c, false);
             if (!drain_until)
                 drain_until = now + DRAIN_GRACE_NS;
             bool supervised_done = c->supervised <= 0;
@@ -1648,8 +1664,10 @@ int coord_run(coord_t *c)
     ** an end sent: lost workers'). Not waiting for ever: telemetry still
     ** owed with none coming for DRAIN_STALL_NS is given up and said. Time
     ** spent not reading the socket (the writer full) counts for neither. */
-    if (!interrupted)
+    if (!interrupted) {
         drain(c);
+        tell_done(c, true);
+    }
     report_missing(c, interrupted != 0);
     progress(c, started, true);
 
