@@ -640,6 +640,8 @@ static void after_unsuccessful(coord_t *c, size_t ti, int state, const char *who
     }
 }
 
+static void forget_owed(coord_t *c, int slot);
+
 /* Lose worker `slot` (no heartbeat, exited, unreachable): its identity is
 ** forgotten, its task re-queued or failed. */
 static void lose_worker(coord_t *c, int slot, const char *why)
@@ -652,6 +654,7 @@ static void lose_worker(coord_t *c, int slot, const char *why)
     if (c->n.lost_said++ < 50)
         fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
     event(c, "worker_lost", -1, name, 0, why);
+    forget_owed(c, slot);
     smap_del(&c->by_ident, w->ident, w->ident_len);
     w->used = false;
     w->waiting = false;
@@ -951,6 +954,23 @@ static cworker_t *account_worker(coord_t *c, const tel_account_t *a)
 }
 
 static void leave_exited(coord_t *c, int slot);
+
+/* Worker `slot` is going: nothing more is taken from its identity, so the
+** telemetry its ended attempts still owe will not come. Their accounts are
+** no longer waited for (what is missing is said at the end). */
+static void forget_owed(coord_t *c, int slot)
+{
+    cworker_t *w = &c->workers[slot];
+    for (size_t ti = 0; w->tel_pending && ti < c->ntasks; ti++)
+        for (size_t k = 0; k < c->tasks[ti].nacct; k++) {
+            tel_account_t *a = &c->tasks[ti].acct[k];
+            if (a->pending && account_worker(c, a) == w) {
+                a->pending = false;
+                c->tel_pending--;
+                w->tel_pending--;
+            }
+        }
+}
 
 /* Whether the account is owed telemetry, kept in the counts. */
 static void account_settle(coord_t *c, tel_account_t *a)
@@ -1314,6 +1334,7 @@ static void heartbeats(coord_t *c, uint64_t now)
             /* Its process had exited holding nothing, and the telemetry it
             ** owed did not come: no loss of a worker (the end of the run
             ** says what was not received). */
+            forget_owed(c, lost[k]);
             smap_del(&c->by_ident, w->ident, w->ident_len);
             w->used = false;
             w->exited = false;
@@ -1323,6 +1344,7 @@ static void heartbeats(coord_t *c, uint64_t now)
         if (c->n.lost_said++ < 50)
             fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
         event(c, "worker_lost", -1, w->name, 0, "no heartbeat");
+        forget_owed(c, lost[k]);
         smap_del(&c->by_ident, w->ident, w->ident_len);
         w->used = false;
         w->waiting = false;
@@ -1335,6 +1357,7 @@ static void heartbeats(coord_t *c, uint64_t now)
         /* More lost at once than we keep track of: sweep the slots. */
         for (int i = 0; i < c->capworkers; i++)
             if (c->workers[i].used && !lease_peer_live(c->lease, i)) {
+                forget_owed(c, i);
                 smap_del(&c->by_ident, c->workers[i].ident, c->workers[i].ident_len);
                 c->workers[i].used = false;
                 c->workers[i].exited = false;
@@ -1585,7 +1608,8 @@ static void report_missing(coord_t *c, bool quietly)
             snprintf(detail, sizeof detail, "attempt %d: %lld of its %lld telemetry frames"
                      " (samples and GC cycles) never received%s", a->attempt,
                      (long long)missing, (long long)a->last,
-                     a->pending ? "; the last ones had not come when the run ended" : "");
+                     a->high < a->last ? "; the last ones had not come when the run ended"
+                                       : "");
             event(c, "telemetry_missing", (long)ti, a->worker, missing, detail);
             if (attempts <= MISSING_SAID_MAX)
                 fprintf(stderr, "heapsim coordinator: task %lld worker %s %s\n",
