@@ -5,10 +5,12 @@
 ** table's (lease.h); a worker's slot there indexes `workers`. Per worker:
 ** its unique name, host, pid, the ROUTER identity of its control socket
 ** (by_ident maps it, and so its telemetry socket's, to the slot in O(1)),
-** whether a `ready` waits for an answer, and the telemetry sequence seen
-** last. A `ready` that finds no queued task is parked and answered when a
-** task is queued (again) or the run ends (done). tasks[i] is the plan's
-** task i; its id and heap key are the plan's.
+** whether a `ready` waits for an answer, and how many of its ended
+** attempts still owe telemetry. A `ready` that finds no queued task is
+** parked and answered when a task is queued (again) or the run ends (done,
+** once the worker owes no telemetry). tasks[i] is the plan's task i; its
+** id and heap key are the plan's; per attempt, the telemetry taken
+** (tel_account_t).
 **
 ** Storage: the loop never writes to SQLite itself. Every row it means to
 ** store is queued to the storage writer (storage/store_writer.h: a thread
