@@ -17,7 +17,9 @@
 **                    ready, task, samples, result, ready): from the first
 **                    sample sent to the last one committed in its database.
 **     Then heapsim's figure over the lower floor, and the samples lost
-**     (sent minus stored; the coordinator's gap and drop counters too),
+**     (sent minus stored; the coordinator's gap and drop counters too, and
+**     what it said it was owed and never received: each result says its
+**     last sample number),
 **     and the longest gap between two coordinator heartbeats that one more,
 **     idle, client heard while the samples streamed (on time: 1 s). With
 **     LOCK_MS, another connection holds the database's write lock that
@@ -218,6 +220,8 @@ static void client_result(client_t *c, int64_t wall_ns)
     r->attempt = c->attempt;
     r->ok = 1;
     r->wall_ns = wall_ns;
+    r->tseq_said = 1;              /* every frame numbered went out (blocking sends) */
+    r->tseq_last = c->tseq;
     send_frame(c->ctl, &m, 0);
 }
 
@@ -686,13 +690,16 @@ static int cmd_ingest(const char *heapsim, int nworkers, int64_t per, const char
     pthread_join(obs_thread, NULL);
     int rc = wait_coordinator(coord);
     stored = db_int(db, sql);
+    int64_t said_missing = db_int(db, "SELECT coalesce(sum(count), 0) FROM events"
+                                      " WHERE kind = 'telemetry_missing'");
     double rate = (double)stored / secs(t_end - t0);
     double lower = wire < disk ? wire : disk;
     printf("  heapsim coordinator -> SQLite:                   %10.0f samples/s"
            "  (%.0f %% of the lower floor; target >= 50 %%)\n", rate, 100.0 * rate / lower);
     printf("  samples sent %" PRId64 ", stored %" PRId64 ", lost %" PRId64
-           "; coordinator exit %d; telemetry gaps/drops in its log: %s\n",
-           total, stored, total - stored, rc, log);
+           " (the coordinator said %" PRId64 " never received); coordinator exit %d;"
+           " telemetry gaps/drops in its log: %s\n",
+           total, stored, total - stored, said_missing, rc, log);
     if (lock_ms > 0)
         printf("  another connection held the database's write lock for %.0f ms, from when"
                " %" PRId64 " samples were stored (it waited %.0f ms for the lock)\n",

@@ -5,10 +5,12 @@
 ** table's (lease.h); a worker's slot there indexes `workers`. Per worker:
 ** its unique name, host, pid, the ROUTER identity of its control socket
 ** (by_ident maps it, and so its telemetry socket's, to the slot in O(1)),
-** whether a `ready` waits for an answer, and the telemetry sequence seen
-** last. A `ready` that finds no queued task is parked and answered when a
-** task is queued (again) or the run ends (done). tasks[i] is the plan's
-** task i; its id and heap key are the plan's.
+** whether a `ready` waits for an answer, and how many of its ended
+** attempts still owe telemetry. A `ready` that finds no queued task is
+** parked and answered when a task is queued (again) or the run ends (done,
+** once the worker owes no telemetry). tasks[i] is the plan's task i; its
+** id and heap key are the plan's; per attempt, the telemetry taken
+** (tel_account_t).
 **
 ** Storage: the loop never writes to SQLite itself. Every row it means to
 ** store is queued to the storage writer (storage/store_writer.h: a thread
@@ -53,7 +55,10 @@
 #define IDENTITY_MAX 256
 #define DRAIN_GRACE_NS 3000000000ull
 #define DRAIN_QUIET_NS 100000000ull   /* nothing for this long: nothing queued */
+#define DRAIN_STALL_NS 10000000000ull /* telemetry still owed, and none for this
+                                      ** long (listening): given up, and said */
 #define DRAIN_MAX_NS 600000000000ull  /* a bound all the same: 10 minutes */
+#define MISSING_SAID_MAX 20           /* attempts named on stderr, then a total */
 #define PROGRESS_EVERY_NS 200000000ull
 #define METRICS_EVERY_NS 100000000ull
 #define SAY_MAX 5                      /* per kind of trouble, then only counted */
@@ -61,9 +66,30 @@
 
 _Static_assert(PLAN_KEY_MAX <= PROTO_NAME_MAX, "a heap key fits in a task message");
 
+/* The telemetry of one attempt of a task as taken from the socket. A
+** worker sends an attempt's telemetry on one socket, numbered from 1, so
+** it arrives in order: a number above high + 1 means the ones between are
+** lost (a gap), one not above high is a bad frame (dropped). The attempt's
+** end (result, or reject with interrupted) says its last number (`last`);
+** until high reaches it the attempt's telemetry is still on its way (it
+** may come after the end: another pipe), and the account is pending. */
+typedef struct tel_account {
+    int attempt;
+    int slot;                     /* the worker that ran it, while serial is */
+    uint64_t serial;              /* workers[slot].serial then */
+    char worker[PROTO_NAME_MAX];
+    int64_t received;             /* frames taken */
+    int64_t high;                 /* the highest number taken, 0 none */
+    int64_t last;                 /* the end's tseq_last; -1 not said */
+    bool pending;                 /* last >= 0 and high < last */
+    bool bad_said;                /* an error event for it already */
+} tel_account_t;
+
 typedef struct ctask {
     int64_t id;
     proto_task_t msg;             /* what we send (params borrowed) */
+    tel_account_t *acct;          /* one per attempt that sent or ended */
+    size_t nacct, capacct;
 } ctask_t;
 
 /* A worker connection: lease peer `slot` is workers[slot]. Its control
@@ -78,7 +104,12 @@ typedef struct cworker {
     size_t ident_len;
     bool waiting;                 /* a ready not yet answered */
     bool told_done;
-    int64_t tel_task, tel_attempt, tel_tseq;   /* telemetry seen last */
+    bool exited;                  /* its process exited holding no task, while
+                                  ** telemetry it sent was still owed: it
+                                  ** leaves when that is in (tel_pending 0) */
+    char exit_why[200];
+    uint64_t serial;              /* unique in the run (tel_account_t) */
+    int tel_pending;              /* its pending accounts */
     metrics_worker_t live;        /* for the metrics endpoint (coord_live.h) */
 } cworker_t;
 
@@ -101,6 +132,9 @@ typedef struct counters {
     uint64_t duplicates;          /* results for an attempt already ended */
     uint64_t stale;               /* telemetry of an attempt not current */
     uint64_t tseq_gaps;           /* telemetry messages missing */
+    uint64_t tel_bad;             /* telemetry numbers going backwards, bad ends */
+    uint64_t tel_bad_said;        /* of those, said on stderr */
+    uint64_t tel_missing;         /* telemetry owed at the end and never taken */
     uint64_t lost;                /* workers lost */
     uint64_t requeued;            /* attempts re-queued */
     uint64_t refused_keys;        /* CURVE handshakes the ZAP handler refused */
@@ -124,6 +158,8 @@ struct coord {
     int capworkers;
     smap_t by_ident, by_name;
     int njoined;                  /* ever said hello */
+    int tel_pending;              /* pending accounts, all tasks */
+    uint64_t tel_taken;           /* telemetry frames taken, in all */
     store_writer_t *writer;       /* every write of the run goes through it */
     uint64_t deaf_since;          /* not reading the socket since (writer full); 0 */
     uint64_t deaf_ns;             /* not reading it, in all, before deaf_since */
@@ -495,6 +531,8 @@ void coord_destroy(coord_t **coord_p)
     lease_destroy(&c->lease);
     smap_free(&c->by_ident);
     smap_free(&c->by_name);
+    for (size_t i = 0; i < c->ntasks; i++)
+        free(c->tasks[i].acct);
     free(c->tasks);
     free(c->workers);
     free(c->live);
@@ -604,6 +642,8 @@ static void after_unsuccessful(coord_t *c, size_t ti, int state, const char *who
     }
 }
 
+static void forget_owed(coord_t *c, int slot);
+
 /* Lose worker `slot` (no heartbeat, exited, unreachable): its identity is
 ** forgotten, its task re-queued or failed. */
 static void lose_worker(coord_t *c, int slot, const char *why)
@@ -616,6 +656,7 @@ static void lose_worker(coord_t *c, int slot, const char *why)
     if (c->n.lost_said++ < 50)
         fprintf(stderr, "heapsim coordinator: worker %s lost: %s\n", name, why);
     event(c, "worker_lost", -1, name, 0, why);
+    forget_owed(c, slot);
     smap_del(&c->by_ident, w->ident, w->ident_len);
     w->used = false;
     w->waiting = false;
@@ -748,6 +789,7 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
         memcpy(w->ident, ident, ilen);
         w->ident_len = ilen;
         c->njoined++;
+        w->serial = (uint64_t)c->njoined;
         store_worker_t sw = {
             .run_id = c->o.run_id,
             .name = w->name,
@@ -767,6 +809,9 @@ static void on_hello(coord_t *c, int slot, const proto_msg_t *m, const void *ide
     welcome.u.welcome.misses = c->o.misses_max > 0 ? c->o.misses_max : 3;
     send_to(c, w, &welcome);
 }
+
+static void telemetry_end(coord_t *c, size_t ti, int attempt, int slot, int64_t said,
+                          int64_t last);
 
 static void on_result(coord_t *c, int slot, proto_msg_t *m)
 {
@@ -809,6 +854,7 @@ static void on_result(coord_t *c, int slot, proto_msg_t *m)
     }
     if (state < 0)
         return;
+    telemetry_end(c, (size_t)ti, (int)r->attempt, slot, r->tseq_said, r->tseq_last);
     if (bad) {
         say(&c->n.bad_frames, "worker %s: task %lld: %s", w->name, (long long)r->task_id, bad);
         after_unsuccessful(c, (size_t)ti, state, w->name, bad);
@@ -856,6 +902,8 @@ static void on_reject(coord_t *c, int slot, const proto_msg_t *m)
         snprintf(why, sizeof why, "the worker could not take the task: %s", m->u.ref.reason);
     int state = lease_end(c->lease, (size_t)ti, attempt, slot,
                           interrupted ? LEASE_OUT_LOST : LEASE_OUT_FAILED, false, why);
+    if (state >= 0 && interrupted)
+        telemetry_end(c, (size_t)ti, attempt, slot, m->u.ref.tseq_said, m->u.ref.tseq_last);
     if (state >= 0)
         after_unsuccessful(c, (size_t)ti, state, w->name, why);
 }
@@ -876,6 +924,95 @@ static bool ended_here(coord_t *c, size_t ti, int attempt, int slot)
     return false;
 }
 
+/* The account of `attempt` of task ti, made for worker `slot` when there
+** is none (NULL: out of memory). */
+static tel_account_t *account(coord_t *c, size_t ti, int attempt, int slot)
+{
+    ctask_t *t = &c->tasks[ti];
+    for (size_t i = 0; i < t->nacct; i++)
+        if (t->acct[i].attempt == attempt)
+            return &t->acct[i];
+    if (t->nacct == t->capacct) {
+        size_t cap = t->capacct ? t->capacct * 2 : 2;
+        tel_account_t *a = realloc(t->acct, cap * sizeof *a);
+        if (!a)
+            return NULL;
+        t->acct = a;
+        t->capacct = cap;
+    }
+    tel_account_t *a = &t->acct[t->nacct++];
+    *a = (tel_account_t){.attempt = attempt, .slot = slot, .serial = c->workers[slot].serial,
+                         .last = -1};
+    snprintf(a->worker, sizeof a->worker, "%s", c->workers[slot].name);
+    return a;
+}
+
+/* The worker an account's telemetry comes from, while it is still the
+** one in that slot; NULL when it has gone (its slot is another's). */
+static cworker_t *account_worker(coord_t *c, const tel_account_t *a)
+{
+    cworker_t *w = a->slot < c->capworkers ? &c->workers[a->slot] : NULL;
+    return w && w->used && w->serial == a->serial ? w : NULL;
+}
+
+static void leave_exited(coord_t *c, int slot);
+
+/* Worker `slot` is going: nothing more is taken from its identity, so the
+** telemetry its ended attempts still owe will not come. Their accounts are
+** no longer waited for (what is missing is said at the end). */
+static void forget_owed(coord_t *c, int slot)
+{
+    cworker_t *w = &c->workers[slot];
+    for (size_t ti = 0; w->tel_pending && ti < c->ntasks; ti++)
+        for (size_t k = 0; k < c->tasks[ti].nacct; k++) {
+            tel_account_t *a = &c->tasks[ti].acct[k];
+            if (a->pending && account_worker(c, a) == w) {
+                a->pending = false;
+                c->tel_pending--;
+                w->tel_pending--;
+            }
+        }
+}
+
+/* Whether the account is owed telemetry, kept in the counts. */
+static void account_settle(coord_t *c, tel_account_t *a)
+{
+    bool pending = a->last >= 0 && a->high < a->last;
+    if (pending == a->pending)
+        return;
+    a->pending = pending;
+    c->tel_pending += pending ? 1 : -1;
+    cworker_t *w = account_worker(c, a);
+    if (!w)
+        return;
+    w->tel_pending += pending ? 1 : -1;
+    if (!w->tel_pending && w->exited)
+        leave_exited(c, a->slot);
+}
+
+/* A bad telemetry number or end from a worker: counted, and said once per
+** attempt, in the run's events and on stderr. */
+static void account_bad(coord_t *c, size_t ti, tel_account_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void account_bad(coord_t *c, size_t ti, tel_account_t *a, const char *fmt, ...)
+{
+    char detail[300];
+    int n = snprintf(detail, sizeof detail, "attempt %d: ", a->attempt);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail + n, sizeof detail - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (a->bad_said)
+        return;
+    a->bad_said = true;
+    say(&c->n.tel_bad_said, "worker %s: task %lld %s", a->worker, (long long)c->tasks[ti].id,
+        detail);
+    event(c, "telemetry_bad", (long)ti, a->worker, 1, detail);
+}
+
+/* Telemetry belongs to the worker's current attempt, or to one of its own
+** that has ended, and its sequence numbers follow on: 0 to store it, -1 to
+** drop it (counted). */
 static int telemetry_check(coord_t *c, int slot, int64_t task_id, int64_t attempt,
                            int64_t tseq)
 {
@@ -890,20 +1027,70 @@ static int telemetry_check(coord_t *c, int slot, int64_t task_id, int64_t attemp
         c->n.stale++;
         return -1;
     }
-    if (w->tel_task != task_id || w->tel_attempt != attempt) {
-        w->tel_task = task_id;
-        w->tel_attempt = attempt;
-        w->tel_tseq = 0;
+    tel_account_t *a = account(c, (size_t)ti, (int)attempt, slot);
+    if (!a) {
+        queued(c, -ENOMEM, "a telemetry frame");
+        return -1;
     }
-    if (tseq > w->tel_tseq + 1) {
-        int64_t missing = tseq - w->tel_tseq - 1;
+    if (tseq <= a->high) {
+        c->n.tel_bad++;
+        account_bad(c, (size_t)ti, a, "telemetry number %lld after %lld: not in sequence;"
+                    " dropped", (long long)tseq, (long long)a->high);
+        return -1;
+    }
+    if (tseq > a->high + 1) {
+        int64_t missing = tseq - a->high - 1;
         c->n.tseq_gaps += (uint64_t)missing;
         event(c, "telemetry_dropped", ti, w->name, missing,
               "telemetry sequence numbers never received");
     }
-    if (tseq > w->tel_tseq)
-        w->tel_tseq = tseq;
+    if (a->last >= 0 && tseq > a->last) {
+        /* More than its end said: kept (it is telemetry of the attempt),
+        ** and said; the end's number was wrong. */
+        c->n.tel_bad++;
+        account_bad(c, (size_t)ti, a, "telemetry number %lld after its end said %lld was"
+                    " the last", (long long)tseq, (long long)a->last);
+        a->last = tseq;
+    }
+    a->high = tseq;
+    a->received++;
+    c->tel_taken++;
+    if (a->pending)
+        account_settle(c, a);
     return 0;
+}
+
+/* The end of `attempt` of task ti (a result, or a reject with interrupted)
+** from worker `slot`, which said (said != 0) its last telemetry number:
+** the account waits for that much. A negative number, or one below what
+** was taken already, is said and not waited for. */
+static void telemetry_end(coord_t *c, size_t ti, int attempt, int slot, int64_t said,
+                          int64_t last)
+{
+    if (!said)
+        return;                   /* a peer that predates tseq_last */
+    tel_account_t *a = account(c, ti, attempt, slot);
+    if (!a) {
+        queued(c, -ENOMEM, "a telemetry account");
+        return;
+    }
+    if (a->last >= 0)
+        return;                   /* said already */
+    if (last < 0) {
+        c->n.tel_bad++;
+        account_bad(c, ti, a, "its end says its last telemetry number is %lld;"
+                    " not waited for", (long long)last);
+        return;
+    }
+    if (last < a->high) {
+        c->n.tel_bad++;
+        account_bad(c, ti, a, "its end says its last telemetry number is %lld, but %lld"
+                    " was taken", (long long)last, (long long)a->high);
+        a->last = a->high;
+        return;
+    }
+    a->last = last;
+    account_settle(c, a);
 }
 
 static void on_sample(coord_t *c, int slot, const proto_msg_t *m)
@@ -1145,10 +1332,21 @@ static void heartbeats(coord_t *c, uint64_t now)
     /* lease_expire ended their attempts; forget their identities. */
     for (size_t k = 0; k < n && k < 64; k++) {
         cworker_t *w = &c->workers[lost[k]];
+        if (w->exited) {
+            /* Its process had exited holding nothing, and the telemetry it
+            ** owed did not come: no loss of a worker (the end of the run
+            ** says what was not received). */
+            forget_owed(c, lost[k]);
+            smap_del(&c->by_ident, w->ident, w->ident_len);
+            w->used = false;
+            w->exited = false;
+            continue;
+        }
         c->n.lost++;
         if (c->n.lost_said++ < 50)
             fprintf(stderr, "heapsim coordinator: worker %s lost: no heartbeat\n", w->name);
         event(c, "worker_lost", -1, w->name, 0, "no heartbeat");
+        forget_owed(c, lost[k]);
         smap_del(&c->by_ident, w->ident, w->ident_len);
         w->used = false;
         w->waiting = false;
@@ -1161,26 +1359,42 @@ static void heartbeats(coord_t *c, uint64_t now)
         /* More lost at once than we keep track of: sweep the slots. */
         for (int i = 0; i < c->capworkers; i++)
             if (c->workers[i].used && !lease_peer_live(c->lease, i)) {
+                forget_owed(c, i);
                 smap_del(&c->by_ident, c->workers[i].ident, c->workers[i].ident_len);
                 c->workers[i].used = false;
+                c->workers[i].exited = false;
             }
     }
 }
 
 /* ---- Supervised workers ------------------------------------------------ */
 
+/* A worker that held nothing leaves (told done, or stopped): no loss. */
+static void leave_exited(coord_t *c, int slot)
+{
+    cworker_t *w = &c->workers[slot];
+    lease_peer_lose(c->lease, slot, w->exit_why[0] ? w->exit_why : "exited");
+    smap_del(&c->by_ident, w->ident, w->ident_len);
+    w->used = false;
+    w->waiting = false;
+    w->exited = false;
+}
+
 void coord_worker_exited(coord_t *c, int64_t pid, const char *why)
 {
     for (int i = 0; i < c->capworkers; i++) {
         cworker_t *w = &c->workers[i];
-        if (!w->used || w->pid != pid)
+        if (!w->used || w->pid != pid || w->exited)
             continue;
         if (lease_peer_task(c->lease, i) < 0) {
-            /* Held nothing: it left (told done, or stopped); no loss. */
-            lease_peer_lose(c->lease, i, why);
-            smap_del(&c->by_ident, w->ident, w->ident_len);
-            w->used = false;
+            /* Held nothing: it leaves, but what it sent may still be
+            ** queued here (its telemetry after its result): it is known
+            ** by its identity until that is taken. */
+            snprintf(w->exit_why, sizeof w->exit_why, "%s", why);
             w->waiting = false;
+            w->exited = true;
+            if (!w->tel_pending)
+                leave_exited(c, i);
             continue;
         }
         char msg[300];
@@ -1237,6 +1451,9 @@ static void report_counters(const coord_t *c)
     if (n->refused_keys)
         fprintf(stderr, "heapsim coordinator: %llu workers refused for their keys\n",
                 (unsigned long long)n->refused_keys);
+    if (n->tel_bad)
+        fprintf(stderr, "heapsim coordinator: %llu telemetry frames out of sequence (dropped)"
+                " or ends with a bad last number\n", (unsigned long long)n->tel_bad);
     if (!(n->bad_frames || n->no_hello || n->refused_full || n->duplicates || n->stale ||
           n->tseq_gaps || n->lost))
         return;
@@ -1258,6 +1475,8 @@ void coord_counters(const coord_t *c, coord_counters_t *out)
     out->duplicates = c->n.duplicates;
     out->stale = c->n.stale;
     out->tseq_gaps = c->n.tseq_gaps;
+    out->tel_bad = c->n.tel_bad;
+    out->tel_missing = c->n.tel_missing;
     out->lost = c->n.lost;
     out->requeued = c->n.requeued;
     out->refused_keys = c->n.refused_keys;
@@ -1311,6 +1530,100 @@ static void publish_metrics(coord_t *c, uint64_t started, uint64_t now, bool wai
         c->published_ns = now;
 }
 
+/* ---- The end of the run: telemetry still on its way ------------------- */
+
+/* The run has finished: answer `done` to every worker waiting for a task,
+** once the telemetry it owes is in (tel_pending 0), or to all with
+** `force`. A worker leaves on `done`, closing its sockets: what it still
+** had queued to us would be lost with them. Returns whether every worker
+** has been told. */
+static bool tell_done(coord_t *c, bool force)
+{
+    bool all_told = true;
+    for (int i = 0; i < c->capworkers; i++) {
+        cworker_t *w = &c->workers[i];
+        if (!w->used || w->told_done || w->exited)
+            continue;
+        if (w->waiting && (force || w->tel_pending == 0)) {
+            proto_msg_t m = {.type = PROTO_DONE};
+            send_to(c, w, &m);
+            w->waiting = false;
+            w->told_done = true;
+        } else {
+            all_told = false;
+        }
+    }
+    return all_told;
+}
+
+static void drain(coord_t *c)
+{
+    uint64_t until = clock_mono_ns() + DRAIN_MAX_NS;
+    uint64_t now = live_now(c), quiet_since = now, taken_since = now;
+    uint64_t taken = c->tel_taken;
+    uint64_t stall_ns = c->o.drain_stall_ms > 0 ? (uint64_t)c->o.drain_stall_ms * 1000000u
+                                                : DRAIN_STALL_NS;
+    while (!interrupted && clock_mono_ns() < until) {
+        bool full = writer_full(c);
+        zmq_pollitem_t item = {.socket = c->sock, .events = full ? 0 : ZMQ_POLLIN};
+        zmq_poll(&item, 1, 10);
+        int got = 0;
+        while (got < 10000 && !writer_full(c) && handle_one(c))
+            got++;
+        store_reports(c);
+        now = live_now(c);
+        if (got)
+            quiet_since = now;
+        if (c->tel_taken != taken) {
+            taken = c->tel_taken;
+            taken_since = now;
+        }
+        /* Workers wait for `done` until their telemetry is in: keep them
+        ** sure of us meanwhile. */
+        tell_done(c, false);
+        heartbeats(c, clock_mono_ns());
+        if (c->tel_pending == 0 && now - quiet_since >= DRAIN_QUIET_NS)
+            break;
+        if (c->tel_pending > 0 && now - taken_since >= stall_ns)
+            break;
+    }
+}
+
+/* Say, per ended attempt, the telemetry it said it sent and that never
+** came: an event row each (kind "telemetry_missing", count the frames),
+** and on stderr. When the run was interrupted, only counted. */
+static void report_missing(coord_t *c, bool quietly)
+{
+    uint64_t attempts = 0, frames = 0;
+    for (size_t ti = 0; ti < c->ntasks; ti++) {
+        ctask_t *t = &c->tasks[ti];
+        for (size_t k = 0; k < t->nacct; k++) {
+            tel_account_t *a = &t->acct[k];
+            if (a->last < 0 || a->received >= a->last)
+                continue;
+            int64_t missing = a->last - a->received;
+            attempts++;
+            frames += (uint64_t)missing;
+            if (quietly)
+                continue;
+            char detail[300];
+            snprintf(detail, sizeof detail, "attempt %d: %lld of its %lld telemetry frames"
+                     " (samples and GC cycles) never received%s", a->attempt,
+                     (long long)missing, (long long)a->last,
+                     a->high < a->last ? "; the last ones had not come when the run ended"
+                                       : "");
+            event(c, "telemetry_missing", (long)ti, a->worker, missing, detail);
+            if (attempts <= MISSING_SAID_MAX)
+                fprintf(stderr, "heapsim coordinator: task %lld worker %s %s\n",
+                        (long long)t->id, a->worker, detail);
+        }
+    }
+    c->n.tel_missing = frames;
+    if (attempts && !quietly)
+        fprintf(stderr, "heapsim coordinator: %llu telemetry frames of %llu attempts never"
+                " received\n", (unsigned long long)frames, (unsigned long long)attempts);
+}
+
 /* ---- The loop ---------------------------------------------------------- */
 
 int coord_run(coord_t *c)
@@ -1359,22 +1672,10 @@ int coord_run(coord_t *c)
         if (interrupted)
             break;
         if (lease_finished(c->lease)) {
-            /* Finished: tell every waiting worker; give the others a short
-            ** grace to ask (they may still be sending telemetry). */
-            bool all_told = true;
-            for (int i = 0; i < c->capworkers; i++) {
-                cworker_t *w = &c->workers[i];
-                if (!w->used || w->told_done)
-                    continue;
-                if (w->waiting) {
-                    proto_msg_t m = {.type = PROTO_DONE};
-                    send_to(c, w, &m);
-                    w->waiting = false;
-                    w->told_done = true;
-                } else {
-                    all_told = false;
-                }
-            }
+            /* Finished: tell every waiting worker whose telemetry is in;
+            ** give the others a short grace to ask (they may still be
+            ** sending telemetry). */
+            bool all_told = tell_done(c, false);
             if (!drain_until)
                 drain_until = now + DRAIN_GRACE_NS;
             bool supervised_done = c->supervised <= 0;
@@ -1383,24 +1684,17 @@ int coord_run(coord_t *c)
         }
     }
     /* Telemetry overtaken by its result may still be queued (in ZeroMQ's
-    ** and the kernel's buffers: at full rate, seconds of it): take it all,
-    ** until the socket has been quiet for a moment (or SIGINT). Time spent
-    ** not reading it (the writer full) is not quiet. */
+    ** and the kernel's buffers: at full rate, seconds of it). Every ended
+    ** attempt said how much it sent (tseq_last): take it all, then go on
+    ** until the socket has been quiet for a moment (what attempts without
+    ** an end sent: lost workers'). Not waiting for ever: telemetry still
+    ** owed with none coming for DRAIN_STALL_NS is given up and said. Time
+    ** spent not reading the socket (the writer full) counts for neither. */
     if (!interrupted) {
-        uint64_t now = clock_mono_ns(), quiet_since = now, until = now + DRAIN_MAX_NS;
-        while (!interrupted && now < until && now - quiet_since < DRAIN_QUIET_NS) {
-            bool full = writer_full(c);
-            zmq_pollitem_t item = {.socket = c->sock, .events = full ? 0 : ZMQ_POLLIN};
-            zmq_poll(&item, 1, 10);
-            int got = 0;
-            while (got < 10000 && !(full = writer_full(c)) && handle_one(c))
-                got++;
-            store_reports(c);
-            now = clock_mono_ns();
-            if (got || full)
-                quiet_since = now;
-        }
+        drain(c);
+        tell_done(c, true);
     }
+    report_missing(c, interrupted != 0);
     progress(c, started, true);
 
     const char *run_status;

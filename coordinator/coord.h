@@ -87,6 +87,11 @@ typedef struct coord_opts {
     size_t store_queue_bytes;    /* 0: 64 MiB. Rows queued to storage and not
                                  ** yet committed past this: the loop stops
                                  ** reading its socket until there is room */
+    int drain_stall_ms;          /* 0: 10 s. At the end of the run, telemetry an
+                                 ** ended attempt said it sent (tseq_last) and
+                                 ** that has not come is waited for while some
+                                 ** comes at least this often (listening time),
+                                 ** then said missing */
     struct metrics_server *metrics;   /* borrowed; NULL: none. The loop
                                  ** publishes the run's live figures to it
                                  ** (metrics/metrics.h) about every 100 ms,
@@ -101,6 +106,10 @@ typedef struct coord_counters {
     uint64_t duplicates;         /* results for an attempt already ended */
     uint64_t stale;              /* telemetry of an attempt not current */
     uint64_t tseq_gaps;          /* telemetry messages missing (sequence gaps) */
+    uint64_t tel_bad;            /* telemetry numbers not in sequence (dropped),
+                                 ** and ends with a bad last number (tseq_last) */
+    uint64_t tel_missing;        /* telemetry frames the ended attempts said they
+                                 ** sent and that never came (at the run's end) */
     uint64_t lost;               /* workers lost */
     uint64_t requeued;           /* attempts that ended and were queued again */
     uint64_t refused_keys;       /* CURVE handshakes refused (key not allowed) */

@@ -191,6 +191,10 @@ static void result(void *s, int64_t task_id, int64_t attempt)
 static const char *one_task =
     "name: one\ntask: {kernel: binary_trees, depth: 4}\n";
 
+static const char *two_tasks =
+    "name: two\ntasks:\n  - {kernel: binary_trees, depth: 4}\n"
+    "  - {kernel: binary_trees, depth: 5}\n";
+
 static void test_faults_and_loss(void)
 {
     fixture_t f = {0};
@@ -380,6 +384,188 @@ static void test_interrupted_and_late_telemetry(void)
     cleanup(&f);
 }
 
+/* A result that says the attempt's last telemetry number. */
+static void result_last(void *s, int64_t task_id, int64_t attempt, int64_t tseq_last)
+{
+    proto_msg_t m = {.type = PROTO_RESULT};
+    snprintf(m.u.result.worker, sizeof m.u.result.worker, "x");
+    m.u.result.task_id = task_id;
+    m.u.result.attempt = attempt;
+    m.u.result.ok = 1;
+    m.u.result.tseq_said = 1;
+    m.u.result.tseq_last = tseq_last;
+    say(s, &m);
+}
+
+/* The next message on s, heartbeating on tel meanwhile as a worker does
+** (within 20 s); 0 or -1 when none came. */
+static int hear_beating(void *s, void *tel, proto_msg_t *m)
+{
+    for (int k = 0; k < 400; k++) {
+        zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+        beat(tel);
+        if (zmq_poll(&item, 1, 50) == 1)
+            return hear(s, m);
+    }
+    return -1;
+}
+
+/* Hello, ready, the task: its id (attempt 1). */
+static int64_t take_task(void *a)
+{
+    proto_msg_t m;
+    hello(a, "alpha");
+    REQUIRE(hear(a, &m) == 0);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    int64_t task_id = m.u.task.task_id;
+    REQUIRE_INT(m.u.task.attempt, 1);
+    proto_msg_free(&m);
+    return task_id;
+}
+
+/* The result comes before the last samples of its attempt (they travel on
+** another socket, and may be delivered late), and the last of them only
+** well after the worker asked for more work with nothing left: the result
+** says how many there are (tseq_last), and the coordinator waits for every
+** one before it says `done` and ends the run. Without tseq_last it said
+** `done` at once, stopped after 100 ms without a message, and the late
+** samples were lost. */
+static void test_result_before_telemetry(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start_with(&f, "order", one_task, (coord_opts_t){.heartbeat_ms = 1000});
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    void *at = peer(&f, "taaaaaaaaaaaaaaaa");
+    int64_t task_id = take_task(a);
+    for (int64_t k = 1; k <= 3; k++)
+        sample(at, task_id, 1, k);
+    result_last(a, task_id, 1, 10);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    ready(a);
+    /* Long past the 100 ms of quiet after which the run used to end (and
+    ** well within the 3 heartbeats of 1 s it takes to be lost). */
+    usleep(500000);
+    for (int64_t k = 4; k <= 10; k++)
+        sample(at, task_id, 1, k);
+    /* `done` once they are in: the worker may close its sockets then. */
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.tseq_gaps, 0);
+    CHECK_UINT(n.tel_missing, 0);
+    CHECK_UINT(n.tel_bad, 0);
+    CHECK_UINT(n.stale, 0);
+    CHECK_INT(q_int(f.db, "select count(*) from samples"), 10);
+    CHECK_INT(q_int(f.db, "select max(t_ns) from samples"), 10000);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind like 'telemetry%'"), 0);
+    CHECK_INT(q_int(f.db, "select status = 'done' from runs"), 1);
+    zmq_close(a);
+    zmq_close(at);
+    cleanup(&f);
+}
+
+/* Telemetry owed that never comes is waited for only while some comes
+** (drain_stall_ms), then said: how many frames of which task and attempt,
+** in the events and in the counters; the run still ends done. */
+static void test_telemetry_never_comes(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start_with(&f, "owed", one_task, (coord_opts_t){.heartbeat_ms = 50, .drain_stall_ms = 200});
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    void *at = peer(&f, "taaaaaaaaaaaaaaaa");
+    int64_t task_id = take_task(a);
+    sample(at, task_id, 1, 1);
+    sample(at, task_id, 1, 2);
+    result_last(a, task_id, 1, 6);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    ready(a);
+    /* `done` when the coordinator gives up waiting. */
+    REQUIRE(hear_beating(a, at, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.tel_missing, 4);
+    CHECK_INT(q_int(f.db, "select count(*) from samples"), 2);
+    CHECK_INT(q_int(f.db, "select count from events where kind = 'telemetry_missing'"
+                          " and detail like 'attempt 1: 4 of its 6 telemetry frames%'"), 4);
+    CHECK_INT(q_int(f.db, "select count(*) from events e join tasks t on t.id = e.task_id"
+                          " where e.kind = 'telemetry_missing'"), 1);
+    CHECK_INT(q_int(f.db, "select status = 'done' from runs"), 1);
+    zmq_close(a);
+    zmq_close(at);
+    cleanup(&f);
+}
+
+/* Numbers from a worker are untrusted: one going backwards (or repeated)
+** is dropped and said once per attempt; an end whose last number is below
+** what was received, or negative, is said and not waited for. No hang, no
+** crash; what never came is said at the end. */
+static void test_bad_telemetry_numbers(void)
+{
+    fixture_t f = {0};
+    proto_msg_t m;
+    start_with(&f, "badseq", two_tasks, (coord_opts_t){.heartbeat_ms = 50});
+    void *a = peer(&f, "caaaaaaaaaaaaaaaa");
+    void *at = peer(&f, "taaaaaaaaaaaaaaaa");
+    int64_t first = take_task(a);
+    /* On the control socket, so that they come before the result. */
+    sample(a, first, 1, 1);
+    sample(a, first, 1, 5);               /* 2..4 lost: a gap */
+    sample(a, first, 1, 3);               /* backwards: dropped */
+    sample(a, first, 1, 5);               /* repeated: dropped */
+    sample(a, first, 1, 6);
+    result_last(a, first, 1, 4);          /* below the 6 received */
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    REQUIRE_INT(m.type, PROTO_TASK);
+    int64_t second = m.u.task.task_id;
+    proto_msg_free(&m);
+    sample(a, second, 1, 1);
+    result_last(a, second, 1, -7);        /* negative */
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    sample(at, second, 1, 2);             /* after a result that said nothing */
+    result_last(a, second, 1, 1);         /* a resent result: stale, ignored */
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_ACK);
+    ready(a);
+    REQUIRE(hear(a, &m) == 0);
+    CHECK_INT(m.type, PROTO_DONE);
+    CHECK_INT(finish(&f), 0);
+
+    coord_counters_t n;
+    coord_counters(f.coord, &n);
+    CHECK_UINT(n.tseq_gaps, 3);
+    CHECK_UINT(n.tel_bad, 4);             /* two frames, two ends */
+    CHECK_UINT(n.duplicates, 1);
+    CHECK_UINT(n.tel_missing, 3);         /* 2..4 of the first task, said at the end */
+    CHECK_INT(q_int(f.db, "select count(*) from samples"), 5);
+    CHECK_INT(q_int(f.db, "select count from events where kind = 'telemetry_missing'"), 3);
+    /* One line per attempt, the first trouble named. */
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'telemetry_bad'"), 2);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'telemetry_bad'"
+                          " and detail like 'attempt 1: telemetry number 3 after 5%'"), 1);
+    CHECK_INT(q_int(f.db, "select count(*) from events where kind = 'telemetry_bad'"
+                          " and detail like '%last telemetry number is -7%'"), 1);
+    CHECK_INT(q_int(f.db, "select count(*) from tasks where status = 'done'"), 2);
+    zmq_close(a);
+    zmq_close(at);
+    cleanup(&f);
+}
+
 /* The run's database locked by another connection (BEGIN EXCLUSIVE) for
 ** longer than SQLite's busy timeout (5 s), many heartbeat timeouts, while a
 ** worker streams telemetry: the coordinator's heartbeats keep coming within
@@ -501,6 +687,9 @@ int main(void)
     test_faults_and_loss();
     test_rejected_three_times();
     test_interrupted_and_late_telemetry();
+    test_result_before_telemetry();
+    test_telemetry_never_comes();
+    test_bad_telemetry_numbers();
     test_storage_locked();
     test_storage_locked_backpressure();
     if (testrun_exit_status("coord_test") != 0)

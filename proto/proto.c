@@ -264,7 +264,7 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         break;
     case PROTO_RESULT: {
         const proto_result_t *r = &msg->u.result;
-        msgpack_pack_map(&pk, 6 + NFIELDS(result_fields));
+        msgpack_pack_map(&pk, 6 + NFIELDS(result_fields) + (r->tseq_said ? 1 : 0));
         pack_str(&pk, "t", "result");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_str(&pk, "worker", r->worker);
@@ -280,6 +280,8 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
             msgpack_pack_double(&pk, r->metrics[i].value);
         }
         pack_fields(&pk, r, result_fields, NFIELDS(result_fields));
+        if (r->tseq_said)
+            pack_int(&pk, "tseq_last", r->tseq_last);
         break;
     }
     case PROTO_PROFILE: {
@@ -348,7 +350,8 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_int(&pk, "attempt", msg->u.ref.attempt);
         break;
     case PROTO_REJECT:
-        msgpack_pack_map(&pk, msg->u.ref.interrupted ? 6 : 5);
+        msgpack_pack_map(&pk, 5 + (msg->u.ref.interrupted ? 1 : 0) +
+                                  (msg->u.ref.tseq_said ? 1 : 0));
         pack_str(&pk, "t", "reject");
         pack_int(&pk, "v", PROTO_VERSION);
         pack_int(&pk, "task_id", msg->u.ref.task_id);
@@ -356,6 +359,8 @@ int proto_encode(const proto_msg_t *msg, char **buf_p, size_t *len_p)
         pack_str(&pk, "reason", msg->u.ref.reason[0] ? msg->u.ref.reason : "?");
         if (msg->u.ref.interrupted)
             pack_int(&pk, "interrupted", msg->u.ref.interrupted);
+        if (msg->u.ref.tseq_said)
+            pack_int(&pk, "tseq_last", msg->u.ref.tseq_last);
         break;
     default:
         msgpack_sbuffer_destroy(&sb);
@@ -510,6 +515,18 @@ static void get_opt_fields(decoder_t *d, void *base, const field_t *fields, size
         *out = 0;
         if (lookup(d->map, fields[i].key))
             get_int(d, fields[i].key, out);
+    }
+}
+
+/* The optional "tseq_last" of a result or reject: *said 1 and its value
+** when present (any integer: the coordinator judges it), else 0 and 0. */
+static void get_tseq_last(decoder_t *d, int64_t *said, int64_t *last)
+{
+    *said = 0;
+    *last = 0;
+    if (lookup(d->map, "tseq_last")) {
+        get_int(d, "tseq_last", last);
+        *said = 1;
     }
 }
 
@@ -988,6 +1005,7 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
         r->output = get_text(&d, "output", PROTO_OUTPUT_MAX);
         get_metrics(&d, r);
         memcpy(msg->worker, r->worker, sizeof msg->worker);
+        get_tseq_last(&d, &r->tseq_said, &r->tseq_last);
         if (!d.failed && r->ok != 0 && r->ok != 1)
             fail(&d, "field 'ok' is neither 0 nor 1");
     } else if (strcmp(type, "profile") == 0) {
@@ -1026,6 +1044,7 @@ int proto_decode(const void *buf, size_t len, proto_msg_t *msg, char *err,
             get_name(&d, "reason", msg->u.ref.reason, sizeof msg->u.ref.reason);
             if (lookup(d.map, "interrupted"))
                 get_int(&d, "interrupted", &msg->u.ref.interrupted);
+            get_tseq_last(&d, &msg->u.ref.tseq_said, &msg->u.ref.tseq_last);
             if (!d.failed && (msg->u.ref.interrupted < 0 || msg->u.ref.interrupted > 1))
                 fail(&d, "field 'interrupted' is out of range");
         }

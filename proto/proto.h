@@ -13,13 +13,15 @@
 **   hello   {worker, host, pid, ncpu}     welcome {worker, heartbeat_ms, misses}
 **   ready   {worker}  (asks for a task;   task  {run_id, token, task_id,
 **            the reply may come later)           attempt, ...}
-**   reject  {task_id, reason}  (a task    done  {}  (no more work: leave)
-**            frame it cannot decode)      ack   {task_id, attempt}
+**   reject  {task_id, reason, [tseq_last]} done  {}  (no more work: leave)
+**            (a task it cannot decode,    ack   {task_id, attempt}
+**            or cut short)
 **   sample  {worker, task_id, attempt, tseq, ...}  (every sample interval)
 **   gc      {worker, task_id, heap, ..., attempt, tseq}  (one cycle)
 **   profile {worker, task_id, cycle, ...}  (a heap profile snapshot)
 **   retention {worker, task_id, cycle, ...}  (why objects are alive)
-**   result  {worker, task_id, attempt, ok, ...}  (resent until acked)
+**   result  {worker, task_id, attempt, ok, ..., [tseq_last]}  (resent
+**            until acked; tseq_last: the attempt's last telemetry number)
 **   heartbeat {task_id}  (both ways, every heartbeat_ms)
 **
 ** docs/protocol.md describes the sequences: who sends what when, and what
@@ -207,6 +209,15 @@ typedef struct proto_result {
     int64_t stack_hwm_bytes, goroutines_max;
     proto_metric_t *metrics;         /* owned */
     size_t nmetrics;
+    /* The attempt's last telemetry sequence number (`tseq` of its last
+    ** sample or GC cycle sent, 0 when it sent none), so that the
+    ** coordinator knows how much telemetry of the attempt is still on its
+    ** way (it travels on another socket and may come after the result).
+    ** Optional on the wire: tseq_said 0 leaves it out (a peer that
+    ** predates it), and decoded, tseq_said says whether it was there. Any
+    ** integer decodes; the coordinator judges the value. */
+    int64_t tseq_said;               /* 1: tseq_last is meant */
+    int64_t tseq_last;
 } proto_result_t;
 
 /* welcome: the name the coordinator knows this worker by (the one it
@@ -227,6 +238,7 @@ typedef struct proto_ref {
     int64_t interrupted;             /* reject only: 1 when the worker cut the
                                      ** task short (stopped), 0 when it could not
                                      ** take it; optional on the wire (absent: 0) */
+    int64_t tseq_said, tseq_last;    /* reject only: as in proto_result_t */
 } proto_ref_t;
 
 typedef struct proto_msg {

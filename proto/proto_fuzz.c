@@ -180,6 +180,8 @@ int proto_fuzz_seed(size_t i, char **buf_p, size_t *len_p, const char **name_p)
         r->alloc_objects = 1000;
         r->gc_cycles = 2;
         r->peak_heap_bytes = 1 << 20;
+        r->tseq_said = i == SEED_RESULT;   /* the optional field, in one seed */
+        r->tseq_last = 40;
         if (i == SEED_RESULT) {
             r->output = strdup("stretch tree of depth 7\t check: 255\n");
             if (!r->output || proto_result_add_metric(r, "ns_per_op", 41.5, "ns") != 0 ||
@@ -229,6 +231,8 @@ int proto_fuzz_seed(size_t i, char **buf_p, size_t *len_p, const char **name_p)
         m.u.ref.task_id = 7;
         m.u.ref.attempt = 1;
         m.u.ref.interrupted = i == SEED_REJECT_INTERRUPTED;
+        m.u.ref.tseq_said = m.u.ref.interrupted;
+        m.u.ref.tseq_last = 12;
         snprintf(m.u.ref.reason, sizeof m.u.ref.reason, "%s",
                  m.u.ref.interrupted ? "interrupted: the worker was stopped by SIGTERM"
                                      : "unknown kernel 'x'");

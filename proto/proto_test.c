@@ -358,6 +358,78 @@ static void test_result(void)
     proto_msg_free(&in);
 }
 
+/* Whether the frame holds the bytes of `key` as a MessagePack string. */
+static bool frame_has_key(const char *buf, size_t len, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i + n + 1 <= len; i++)
+        if ((unsigned char)buf[i] == (0xa0 | n) && memcmp(buf + i + 1, key, n) == 0)
+            return true;
+    return false;
+}
+
+/* The attempt's last telemetry number, optional in result and reject: left
+** out when not said (the frame an older peer sends and expects), kept
+** exactly when said, 0 included; any integer decodes (the coordinator
+** judges it), anything else is refused. */
+static void test_tseq_last(void)
+{
+    proto_msg_t in = {.type = PROTO_RESULT}, out;
+    char *buf, err[256];
+    size_t len;
+    strcpy(in.u.result.worker, "w");
+    in.u.result.task_id = 5;
+    in.u.result.attempt = 2;
+    in.u.result.ok = 1;
+    CHECK(proto_encode(&in, &buf, &len) == 0);
+    CHECK(!frame_has_key(buf, len, "tseq_last"));
+    CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+    CHECK_INT(out.u.result.tseq_said, 0);
+    CHECK_INT(out.u.result.tseq_last, 0);
+    proto_msg_free(&out);
+    free(buf);
+
+    int64_t values[] = {0, 1, 250000, INT64_MAX, -3};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        in.u.result.tseq_said = 1;
+        in.u.result.tseq_last = values[i];
+        CHECK(proto_encode(&in, &buf, &len) == 0);
+        CHECK(frame_has_key(buf, len, "tseq_last"));
+        CHECK(proto_decode(buf, len, &out, err, sizeof err) == 0);
+        CHECK_INT(out.u.result.tseq_said, 1);
+        CHECK_INT(out.u.result.tseq_last, values[i]);
+        CHECK_INT(out.u.result.attempt, 2);
+        proto_msg_free(&out);
+        free(buf);
+    }
+
+    proto_msg_t rej = {.type = PROTO_REJECT};
+    rej.u.ref.task_id = 9;
+    rej.u.ref.attempt = 3;
+    rej.u.ref.interrupted = 1;
+    strcpy(rej.u.ref.reason, "interrupted after 1.00 s");
+    CHECK(proto_encode(&rej, &buf, &len) == 0);
+    CHECK(!frame_has_key(buf, len, "tseq_last"));
+    free(buf);
+    CHECK(roundtrip(&rej, &out) == 0);
+    CHECK_INT(out.u.ref.tseq_said, 0);
+    proto_msg_free(&out);
+    rej.u.ref.tseq_said = 1;
+    rej.u.ref.tseq_last = 77;
+    CHECK(roundtrip(&rej, &out) == 0);
+    CHECK_INT(out.u.ref.tseq_said, 1);
+    CHECK_INT(out.u.ref.tseq_last, 77);
+    CHECK_INT(out.u.ref.interrupted, 1);
+    proto_msg_free(&out);
+
+    /* Not an integer: the frame is refused, naming the field. */
+    static const unsigned char bad[] =
+        "\x86\xa1t\xa6reject\xa1v\x02\xa7task_id\x09\xa7" "attempt\x03"
+        "\xa6reason\xa1x\xa9tseq_last\xa3one";
+    CHECK(proto_decode(bad, sizeof bad - 1, &out, err, sizeof err) == PROTO_EINVAL);
+    CHECK_CONTAINS(err, "tseq_last");
+}
+
 static void test_sample(void)
 {
     proto_msg_t in = {.type = PROTO_SAMPLE}, out;
@@ -774,6 +846,7 @@ int main(void)
     test_retention();
     test_session_messages();
     test_result();
+    test_tseq_last();
     test_sample();
     test_gc_every_field();
     test_gc_wire_unchanged();

@@ -23,6 +23,7 @@
 */
 #include "worker/worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -57,6 +58,7 @@
 #define MISSES_MAX 3
 #define IDENT_LEN 17              /* 'c' or 't' and 16 hex digits */
 #define STOP_GRACE_NS 5000000000ull  /* for a kernel that reaches no safepoint */
+#define FLUSH_WAIT_NS 3000000000ull  /* the sampler's end-of-attempt sends */
 
 typedef struct open_heap {
     char key[PROTO_NAME_MAX];     /* the task's heap key */
@@ -69,7 +71,13 @@ typedef struct current {
     bool active;
     int64_t task_id;
     int64_t attempt;
-    int64_t tseq;                 /* telemetry sent in this attempt */
+    int64_t tseq;                 /* telemetry numbered in this attempt */
+    int64_t tseq_sent;            /* the last of it handed to the socket: the
+                                  ** result's tseq_last */
+    bool flush;                   /* the attempt ended: the sampler sends its
+                                  ** queued GC cycles (flush_send) or drops
+                                  ** them, then sets flushed */
+    bool flush_send, flushed;
     heap_t *heap;
     char heap_key[PROTO_NAME_MAX];
     uint64_t start_ns;            /* monotonic */
@@ -101,6 +109,7 @@ typedef struct worker {
     bool sampler_started;
     pthread_mutex_t mu;
     pthread_cond_t wake;
+    pthread_cond_t flushed;       /* cur.flushed set */
     bool stopping;                /* under mu */
     current_t cur;                /* under mu */
     proto_gc_t *gcq;              /* under mu */
@@ -275,11 +284,23 @@ static int take_gc_queue(worker_t *w, proto_gc_t **out)
     return n;
 }
 
+/* Number the batch's cycles of the current attempt in its telemetry
+** sequence (caller holds mu). A cycle of no task (task_id 0: the heap's,
+** between tasks) takes no number: it belongs to no attempt's sequence. */
+static void number_gc_batch(worker_t *w, proto_gc_t *batch, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (batch[i].task_id != 0) {
+            batch[i].attempt = w->cur.attempt;
+            batch[i].tseq = ++w->cur.tseq;
+        }
+}
+
 /* Send the batch and free it. The first send that fails (the queue to a
 ** gone coordinator full for SEND_TIMEOUT_MS) drops the rest: a batch of
 ** thousands must not cost thousands of timeouts. Returns how many were
-** dropped. */
-static int send_gc_batch(void *sock, proto_gc_t *batch, int n)
+** dropped; *tseq_sent is raised to the last number handed to the socket. */
+static int send_gc_batch(void *sock, proto_gc_t *batch, int n, int64_t *tseq_sent)
 {
     int i;
     for (i = 0; i < n; i++) {
@@ -287,9 +308,37 @@ static int send_gc_batch(void *sock, proto_gc_t *batch, int n)
         m.u.gc = batch[i];
         if (send_msg(sock, &m) != 0)
             break;
+        if (batch[i].tseq > *tseq_sent)
+            *tseq_sent = batch[i].tseq;
     }
     free(batch);
     return n - i;
+}
+
+/* The sampler, asked (cur.flush) at the end of an attempt: its GC cycles
+** still queued go out on the telemetry socket after its samples, so that
+** the attempt's telemetry is one ordered stream, and the main thread
+** learns the last number sent (cur.tseq_sent) for the result. Called and
+** returns with mu held. */
+static void flush_attempt(worker_t *w, void *sock, unsigned session)
+{
+    proto_gc_t *batch;
+    int n = take_gc_queue(w, &batch);
+    number_gc_batch(w, batch, n);
+    int64_t task_id = w->cur.task_id, attempt = w->cur.attempt, sent = w->cur.tseq_sent;
+    bool send = w->cur.flush_send && sock && session == w->session;
+    pthread_mutex_unlock(&w->mu);
+    int dropped = n;
+    if (send)
+        dropped = send_gc_batch(sock, batch, n, &sent);
+    else
+        free(batch);
+    pthread_mutex_lock(&w->mu);
+    w->gc_dropped += dropped;
+    if (w->cur.task_id == task_id && w->cur.attempt == attempt && sent > w->cur.tseq_sent)
+        w->cur.tseq_sent = sent;
+    w->cur.flushed = true;
+    pthread_cond_broadcast(&w->flushed);
 }
 
 static void setopt_int(void *sock, int opt, int value)
@@ -430,6 +479,8 @@ static void *sampler_main(void *arg)
             last_beat = now;
         }
         pthread_mutex_lock(&w->mu);
+        if (w->cur.flush && !w->cur.flushed)
+            flush_attempt(w, sock, session);
         if (w->stopping || !w->cur.active || !sock || session != w->session ||
             now - last_sample < interval)
             continue;
@@ -453,17 +504,23 @@ static void *sampler_main(void *arg)
         if (send_prof)
             w->cur.prof_cycle = cycle;
         int n = take_gc_queue(w, &batch);
-        for (int i = 0; i < n; i++)
-            batch[i].tseq = ++w->cur.tseq;
+        number_gc_batch(w, batch, n);
+        int64_t task_id = w->cur.task_id, attempt = w->cur.attempt, sent = 0;
         pthread_mutex_unlock(&w->mu);
-        int dropped = send_msg(sock, &m) != 0 ? n + 1 : send_gc_batch(sock, batch, n);
-        if (dropped > n)
+        int dropped = n + 1;
+        if (send_msg(sock, &m) == 0) {
+            sent = m.u.sample.tseq;
+            dropped = send_gc_batch(sock, batch, n, &sent);
+        } else {
             free(batch);
+        }
         if (send_prof && dropped <= n)
             send_msg(sock, &prof);
         proto_msg_free(&prof);
         pthread_mutex_lock(&w->mu);
         w->gc_dropped += dropped;
+        if (w->cur.task_id == task_id && w->cur.attempt == attempt && sent > w->cur.tseq_sent)
+            w->cur.tseq_sent = sent;
     }
     pthread_mutex_unlock(&w->mu);
     if (sock)
@@ -896,6 +953,37 @@ static int session_start(worker_t *w)
     }
 }
 
+/* The attempt just run has ended (cur.active is false): have the sampler
+** send (`send`) or drop its GC cycles still queued, and return the last
+** telemetry number it handed to its socket. Waits for the sampler at most
+** FLUSH_WAIT_NS (its sends time out after SEND_TIMEOUT_MS); without a
+** sampler, the cycles are dropped. */
+static int64_t flush_telemetry(worker_t *w, bool send)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += FLUSH_WAIT_NS / 1000000000ull;
+    pthread_mutex_lock(&w->mu);
+    assert(!w->cur.active);
+    w->cur.flush = true;
+    w->cur.flush_send = send;
+    w->cur.flushed = false;
+    if (!w->sampler_started) {
+        proto_gc_t *batch;
+        int n = take_gc_queue(w, &batch);
+        free(batch);
+        w->gc_dropped += n;
+        w->cur.flushed = true;
+    }
+    while (!w->cur.flushed)
+        if (pthread_cond_timedwait(&w->flushed, &w->mu, &until) == ETIMEDOUT)
+            break;
+    w->cur.flush = false;
+    int64_t last = w->cur.tseq_sent;
+    pthread_mutex_unlock(&w->mu);
+    return last;
+}
+
 /* Send the result until the coordinator acknowledges it. GOT_MSG when it
 ** did, STOPPED, LOST or <0. */
 static int deliver_result(worker_t *w, const proto_msg_t *res)
@@ -955,16 +1043,12 @@ static int serve_session(worker_t *w)
         retention_t ret;
         retention_init(&ret, w->name, msg.u.task.task_id);
         bool interrupted = run_task(w, &msg.u.task, &res.u.result, &prof, &ret);
-        /* GC cycles and the final heap profile of this task go out before
-        ** its result. */
-        proto_gc_t *batch;
-        pthread_mutex_lock(&w->mu);
-        int n = take_gc_queue(w, &batch);
-        for (int i = 0; i < n; i++) {
-            batch[i].attempt = msg.u.task.attempt;
-            batch[i].tseq = ++w->cur.tseq;
-        }
-        pthread_mutex_unlock(&w->mu);
+        /* The attempt's GC cycles still queued go out before its result,
+        ** after its samples, on the telemetry socket; the result says the
+        ** last telemetry number sent, so that the coordinator waits for
+        ** what is still on its way. An interrupted attempt's are dropped. */
+        bool keep = !interrupted && !stop_now(w) && !coordinator_lost(w);
+        int64_t tseq_last = flush_telemetry(w, keep);
         /* A heap of this task alone: a fresh one per task, as a Go program
         ** starts with an empty heap; nothing needs it any more. */
         if (msg.u.task.heap_private)
@@ -984,12 +1068,13 @@ static int serve_session(worker_t *w)
             bool orphan = w->opts->exit_with_parent &&
                           (getppid() != w->parent || proc_started_ticks(w->parent) < 0);
             bool lost = orphan || coordinator_lost(w);
-            free(batch);
             if (!lost) {
                 proto_msg_t rej = {.type = PROTO_REJECT};
                 rej.u.ref.task_id = msg.u.task.task_id;
                 rej.u.ref.attempt = msg.u.task.attempt;
                 rej.u.ref.interrupted = 1;
+                rej.u.ref.tseq_said = 1;
+                rej.u.ref.tseq_last = tseq_last;
                 snprintf(rej.u.ref.reason, sizeof rej.u.ref.reason, "%s",
                          res.u.result.error ? res.u.result.error : "interrupted");
                 send_msg(w->sock, &rej);
@@ -1000,11 +1085,11 @@ static int serve_session(worker_t *w)
                     orphan ? "the run's process is gone"
                     : lost ? "the coordinator runs it again" : "handed back");
             rc = stop_now(w) ? STOPPED : lost ? LOST : GOT_MSG;
-        } else if (stop_now(w) || coordinator_lost(w)) {
-            free(batch);
+        } else if (!keep) {
             rc = stop_now(w) ? STOPPED : LOST;
         } else {
-            send_gc_batch(w->sock, batch, n);
+            res.u.result.tseq_said = 1;
+            res.u.result.tseq_last = tseq_last;
             if (prof.type == PROTO_PROFILE)
                 send_msg(w->sock, &prof);
             if (ret.running.type == PROTO_RETENTION)
@@ -1162,6 +1247,7 @@ int worker_main(const worker_opts_t *opts)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w.wake, &ca);
+    pthread_cond_init(&w.flushed, &ca);
     pthread_condattr_destroy(&ca);
 
     w.zctx = zmq_ctx_new();
@@ -1216,6 +1302,7 @@ out_ctx:
     zmq_ctx_term(w.zctx);
 out_gcq:
     pthread_cond_destroy(&w.wake);
+    pthread_cond_destroy(&w.flushed);
     pthread_mutex_destroy(&w.mu);
     free(w.gcq);
     return status;
