@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/text.h"
 
 #define QUEUE_MAX_BYTES (64u << 20)
 #define COMMIT_EVERY_NS 200000000ull
@@ -124,18 +125,6 @@ struct store_writer {
 };
 
 /* ---- Reports ------------------------------------------------------------ */
-
-/* A message into buf, cut short when it does not fit (a report is a line
-** for a person: the end of a long SQLite message may go). */
-static void message(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void message(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-}
 
 /* A report for the owner (under mu). */
 static void report_locked(store_writer_t *w, const char *fmt, ...)
@@ -472,7 +461,7 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
     if (!w->in_txn) {
         int rc = store_begin(w->st);
         if (rc != 0) {
-            message(msg, size, "storing telemetry: %s", store_errmsg(w->st));
+            text_set_err(msg, size, "storing telemetry: %s", store_errmsg(w->st));
             return -1;
         }
         pthread_mutex_lock(&w->mu);
@@ -524,7 +513,7 @@ static int apply_pending(store_writer_t *w, char *msg, size_t size)
             continue;
         }
         w->next_apply = r;
-        message(msg, size, "%s: %s", what, why);
+        text_set_err(msg, size, "%s: %s", what, why);
         return -1;
     }
     w->next_apply = NULL;
@@ -683,7 +672,7 @@ static void *writer_main(void *arg)
             } else if (retrying || hurry || w->urgent ||
                        clock_mono_ns() - w->txn_started >= w->o.commit_every_ns) {
                 if (store_commit(w->st) != 0) {
-                    message(msg, sizeof msg, "storing telemetry: committing: %s",
+                    text_set_err(msg, sizeof msg, "storing telemetry: committing: %s",
                             store_errmsg(w->st));
                     batch_failed(w, msg);
                 } else {
