@@ -643,10 +643,63 @@ static inline uint64_t entry_nptrs(const mark_ctx_t *m, struct heap__mark_entry 
     return e.nptrs;
 }
 
-/* Grey -> black: grey the children of one object. */
+/* OBLETS (Go's maxObletBytes, mgcmark.go): a large object is scanned at
+** most OBLET_BYTES at a time. Scanning its first entry -- the whole
+** object, nptrs > OBLET_SLOTS -- queues the rest as entries of their own
+** (ref = object + k * OBLET_BYTES, nptrs = the slots of that piece, at
+** most OBLET_SLOTS, so they are never split again) and scans the first
+** piece. So a bounded drain (an assist, Go's gcDrainN) that pops a big
+** array does at most OBLET_BYTES of it past what it owes, not all of it,
+** and the pieces can go to other processes' steal queues. Go queues an
+** oblet for every OBLET_BYTES of the object, those in its scalar tail too
+** (they scan nothing); only the pieces with slots are queued here: the
+** same work, fewer empty entries. */
+#define OBLET_BYTES ((uint64_t)128 << 10)
+#define OBLET_SLOTS (OBLET_BYTES / sizeof(heap_ref_t))
+
+/* The entry of oblet `ref` (OBLETS: ref is past the start of a LARGE
+** object, at a multiple of OBLET_BYTES): false if it is not one or holds
+** no slots. */
+static bool oblet_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
+{
+    uint64_t page = ref >> HEAP__PAGE_SHIFT;
+    if (page - m->first_page >= m->hwm - m->first_page)
+        return false;
+    uint32_t s = m->page_map[page];
+    if (!s)
+        return false;
+    const heap__span_t *sp = &m->spans[s];
+    uint64_t off = ref - ((uint64_t)s << HEAP__PAGE_SHIFT);
+    uint64_t span_bytes = (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
+    if (sp->state != HEAP__SPAN_LARGE || off == 0 || off % OBLET_BYTES || off >= span_bytes)
+        return false;
+    uint64_t nptrs = sp->large_nptrs < span_bytes / sizeof(heap_ref_t)
+                         ? sp->large_nptrs
+                         : span_bytes / sizeof(heap_ref_t);
+    uint64_t first = off / sizeof(heap_ref_t);
+    if (nptrs <= first)
+        return false;
+    e->ref = ref;
+    e->nptrs = nptrs - first < OBLET_SLOTS ? nptrs - first : OBLET_SLOTS;
+    return true;
+}
+
+/* Grey -> black: grey the children of one object, or of one oblet. The
+** scan work counted is the bytes of slots read, as Go's scanobject
+** counts it (up to the last pointer word of the object or oblet). */
 static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 {
     uint64_t nptrs = entry_nptrs(m, e);
+    if (nptrs > OBLET_SLOTS) {
+        /* A large object's first entry (OBLETS): queue the other pieces
+        ** (from the last, so the second is popped first), scan the first. */
+        for (uint64_t k = (nptrs - 1) / OBLET_SLOTS; k >= 1; k--) {
+            uint64_t first = k * OBLET_SLOTS;
+            uint64_t n = nptrs - first < OBLET_SLOTS ? nptrs - first : OBLET_SLOTS;
+            mark_push(m->h, e.ref + first * sizeof(heap_ref_t), n, m->conc);
+        }
+        nptrs = OBLET_SLOTS;
+    }
     const heap_ref_t *slots = (const heap_ref_t *)(m->base + e.ref);
     m->scan_work += nptrs * sizeof(heap_ref_t);
     if (m->conc) {
@@ -669,16 +722,19 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 ** FIFO after a prefetch of their first line, so the cache miss on the object
 ** overlaps the scanning of the ones before it. */
 #define PREFETCH_DEPTH 16
-/* Drain at most about max_work bytes of scanning (UINT64_MAX: all); the
-** FIFO is always emptied. True when nothing grey is left here. */
+/* Drain until about max_work bytes of scanning are done (UINT64_MAX: all):
+** as Go's gcDrainN, the budget is checked before each object (or oblet)
+** is scanned, so the last one may take it past max_work, by at most an
+** oblet. Entries the FIFO popped ahead and did not scan go back on the
+** stack, in their order. True when nothing grey is left here. */
 static bool drain_some(mark_ctx_t *m, uint64_t max_work)
 {
     heap_t *h = m->h;
     struct heap__mark_entry fifo[PREFETCH_DEPTH];
     unsigned head = 0, count = 0;
     uint64_t stop_at = max_work > UINT64_MAX - m->scan_work ? UINT64_MAX : m->scan_work + max_work;
-    for (;;) {
-        while (count < PREFETCH_DEPTH && h->mark_len && m->scan_work < stop_at) {
+    while (m->scan_work < stop_at) {
+        while (count < PREFETCH_DEPTH && h->mark_len) {
             struct heap__mark_entry e = h->mark_stack[--h->mark_len];
             __builtin_prefetch(m->base + e.ref);
             fifo[(head + count++) % PREFETCH_DEPTH] = e;
@@ -691,6 +747,13 @@ static bool drain_some(mark_ctx_t *m, uint64_t max_work)
         scan(m, e);
         if ((++m->pops & 63) == 0)
             heap__fault(h, HEAP__FP_MARK);
+    }
+    /* The budget is met: the ones popped ahead go back, the first popped
+    ** on top. */
+    while (count) {
+        count--;
+        struct heap__mark_entry e = fifo[(head + count) % PREFETCH_DEPTH];
+        mark_push(h, e.ref, e.nptrs, m->conc);
     }
     return h->mark_len == 0;
 }
@@ -705,15 +768,16 @@ static void drain(mark_ctx_t *m)
 #define STEAL_MIN_LOCAL 8        /* offer work only with more than this grey here */
 #define STEAL_RETRIES 64         /* CAS attempts on one queue before moving on */
 
-/* The mark-stack entry of a grey object taken from a steal queue: its
-** slots found again from its span, as grey() found them. False if ref
-** names no object with slots (never so for what an owner offered). */
+/* The mark-stack entry of a grey object (or of an oblet: OBLETS) taken
+** from a steal queue: its slots found again from its span, as grey() and
+** scan() found them. False if ref names no object or oblet with slots
+** (never so for what an owner offered). */
 static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
 {
     uint32_t idx;
     heap__span_t *sp = object_span(m, ref, &idx);
     if (!sp)
-        return false;
+        return oblet_entry(m, ref, e);
     if (sp->state == HEAP__SPAN_SMALL) {
         if (sp->spanclass & 1)
             return false;
