@@ -511,6 +511,7 @@ typedef struct mark_ctx {
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     uint64_t scan_work;      /* bytes of reference slots scanned */
+    uint64_t root_work;      /* of scan_work, root slots (stacks, globals, pools) */
     uint64_t helped_objects; /* of live_objects, greyed by helpers (HELPING) */
     unsigned pops;
     bool conc;               /* the world runs: mark bits by atomic or */
@@ -1135,6 +1136,7 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     if (kind != HEAP__GLOBALS_MAGIC)
         m->root_slots += n;   /* stack scan work (globals are the pacer's apart) */
     m->scan_work += n * sizeof(heap_ref_t);
+    m->root_work += n * sizeof(heap_ref_t);
     if (!m->conc)
         drain(m);
     return r->next;
@@ -1178,6 +1180,7 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
         }
         m->root_slots += n;
         m->scan_work += n * sizeof(heap_ref_t);
+        m->root_work += n * sizeof(heap_ref_t);
     }
     if (!m->conc)
         drain(m);
@@ -1713,22 +1716,29 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
     uint64_t last_goal = heap__goal_bytes(h);
+    uint64_t work = hdr->mark_scan_work + m.scan_work;
+    uint64_t root_work = hdr->mark_root_work + m.root_work;
+    /* Go's heapScanWork: the heap objects' share of the work. The roots
+    ** (stacks, globals, pools) are the goal's and the expected work's
+    ** other terms; counted here too they would be expected twice, the
+    ** assist ratio would be too high and the mark would end early. */
+    uint64_t heap_scan = work > root_work ? work - root_work : 0;
     if (conc) {
         uint64_t procs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
-        uint64_t heap_work = hdr->mark_scan_work + m.scan_work;
         /* heapLive at the end of the mark (hdr->heap_live_bytes was reset
-        ** to the marked heap above): what cons/mark learns from. */
+        ** to the marked heap above): what cons/mark learns from, against
+        ** all the work (Go's heap + stack + globals scan work). */
         heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs,
                               (uint64_t)c->heap_live_end_bytes,
                               (int64_t)hdr->mark_assist_ns, (int64_t)hdr->mark_idle_ns,
-                              (int64_t)heap_work, limit_goal_or_none(h));
-        heap__pacer_reset_live(&hdr->pacer, live, heap_work, hdr->mark_stack_scan_bytes,
+                              (int64_t)work, limit_goal_or_none(h));
+        heap__pacer_reset_live(&hdr->pacer, live, heap_scan, hdr->mark_stack_scan_bytes,
                                heap__atomic_load(&hdr->pacer_globals_bytes));
     } else {
         heap__pacer_reset_live(&hdr->pacer, live, live, (uint64_t)c->stack_bytes,
                                heap__atomic_load(&hdr->pacer_globals_bytes));
     }
-    heap__atomic_store(&hdr->heap_scan_bytes, hdr->mark_scan_work + m.scan_work);
+    heap__atomic_store(&hdr->heap_scan_bytes, heap_scan);
     heap__pacer_update_locked(h);
     if (conc)
         heap__sweep_pace_locked(h);
@@ -1906,6 +1916,7 @@ void heap__mark_join(heap_t *h)
         h->assist_debt -= (int64_t)m.scan_work;
         __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->mark_root_work, m.root_work, __ATOMIC_RELAXED);
         __atomic_store_n(&h->proc->scanned_cycle, cycle, __ATOMIC_RELEASE);
     }
 }
@@ -2093,6 +2104,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
     hdr->mark_stack_scan_bytes = 0;
+    hdr->mark_root_work = 0;
     uint32_t procs = 0, nslots = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);
