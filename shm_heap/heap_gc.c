@@ -1917,6 +1917,10 @@ void heap__mark_join(heap_t *h)
         __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
         __atomic_add_fetch(&hdr->mark_root_work, m.root_work, __ATOMIC_RELAXED);
+        /* Published at once, as Go's markroot adds its work to the
+        ** controller's stack and globals scan work: revise() must count
+        ** it done, or the assist ratio is set as if it were still to do. */
+        mark_counters_flush(h);
         __atomic_store_n(&h->proc->scanned_cycle, cycle, __ATOMIC_RELEASE);
     }
 }

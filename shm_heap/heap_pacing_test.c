@@ -16,7 +16,8 @@
 ** 3. The background mark worker runs at scheduling points only
 **    (heap_schedpoint), not at every safepoint poll.
 ** 4. Globals count once, as the goal's globals, not as stack scan too.
-** 5. A process's root scan as it joins the mark pays its first assists.
+** 5. A process's root scan as it joins the mark pays its first assists,
+**    and the pacer counts that work done at once.
 ** 6. The heap scan work the next cycle expects (Go's lastHeapScan, from
 **    heapScanWork) is the heap objects' slots only: the roots' (stacks,
 **    globals) are the expected work's other terms. Counted in both, the
@@ -96,6 +97,12 @@ int main(void)
     CHECK_MSG(h->assist_debt <= -(int64_t)(GLOBAL_SLOTS * 8),
               "assist debt %lld after scanning %u global slots", (long long)h->assist_debt,
               GLOBAL_SLOTS);
+    /* ... and done work the pacer sees at once (Go's markroot adds it to
+    ** globalsScanWork and stackScanWork as it goes): revise() sets the
+    ** assist ratio from the work left, and so with these counted done. */
+    CHECK_MSG(heap__atomic_load(&hdr->mark_scan_work) >= GLOBAL_SLOTS * 8,
+              "the pacer sees %llu B of scan work after a root scan of %u global slots",
+              (unsigned long long)heap__atomic_load(&hdr->mark_scan_work), GLOBAL_SLOTS);
     uint64_t done = heap__mark_step(h, 64 << 10);
     CHECK_MSG(done > 0, "a mark step did no work");
     uint64_t seen = heap__atomic_load(&hdr->mark_scan_work);
