@@ -1789,7 +1789,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
 
-#define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
+#define DRAIN_CHECK_WORK 100000ull         /* Go's drainCheckThreshold (scan bytes) */
+#define FRACTIONAL_SLACK 1.2               /* Go's pollFractionalWorkerExit slack */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
 
 /* Go's revise(): the pacer's assist ratio from the heap and the scan work
@@ -1975,7 +1976,12 @@ static void mark_maybe_terminate(heap_t *h, uint64_t now)
 ** gcBackgroundUtilization with one P per process). Go's fractional worker
 ** runs only when schedule() picks it (findRunnableGCWorker), never in the
 ** middle of a running goroutine: a kernel's own safepoints (Go's
-** preemption checks) do not run it. */
+** preemption checks) do not run it. It is picked when its time so far is
+** at most its share; then it drains (gcDrain, gcDrainFractional) and asks
+** whether to stop (pollFractionalWorkerExit: its time over 1.2 times its
+** share) only every drainCheckThreshold bytes of scan work, or when the
+** work runs out. So each turn does at least that much work if there is
+** that much, and may take it past its share. */
 static void mark_poll(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1988,15 +1994,22 @@ static void mark_poll(heap_t *h)
     if (frac <= 0)
         frac = HEAP__PACER_BG_UTILIZATION;
     uint64_t share = (uint64_t)((double)elapsed * frac);
-    if (h->at_schedpoint && h->mark_bg_ns < share && (h->mark_len || steal_pending(h))) {
-        uint64_t owed = share - h->mark_bg_ns;
-        uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
-        uint64_t work = mark_work(h, UINT64_MAX, now + slice, MW_STEAL | MW_SHARE | MW_YIELD);
-        uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
-        h->mark_bg_ns += t1 - now;
-        __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
-        heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
-        now = t1;
+    if (h->at_schedpoint && h->mark_bg_ns <= share && (h->mark_len || steal_pending(h))) {
+        uint64_t t0 = now;
+        for (;;) {
+            uint64_t work = mark_work(h, DRAIN_CHECK_WORK, 0, MW_STEAL | MW_SHARE | MW_YIELD);
+            heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
+            now = heap__now_ns(CLOCK_MONOTONIC);
+            /* Less than asked: out of work, or a stop or an interrupt is
+            ** asked (MW_YIELD). */
+            if (work < DRAIN_CHECK_WORK)
+                break;
+            double self_ns = (double)(h->mark_bg_ns + (now - t0));
+            if (self_ns > FRACTIONAL_SLACK * frac * (double)(now - h->mark_join_ns))
+                break;
+        }
+        h->mark_bg_ns += now - t0;
+        __atomic_add_fetch(&hdr->mark_bg_ns, now - t0, __ATOMIC_RELAXED);
     }
     mark_maybe_terminate(h, now);
 }

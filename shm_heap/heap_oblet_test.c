@@ -23,6 +23,11 @@
 **   5. A second process, attached when the mark begins, takes oblets
 **      from the first one's steal queue and scans them: an oblet is a
 **      reference into the middle of an object, found again from its span.
+**   6. The fractional background worker, once it runs (at a scheduling
+**      point, its time under its share), drains at least Go's
+**      drainCheckThreshold (100,000 B of scan work) before it asks
+**      whether to stop (pollFractionalWorkerExit), however little time
+**      it was owed: right after the mark begins, a few microseconds'.
 */
 #include "shm_heap/heap_int.h"
 #include "shm_heap/heap_testutil.h"
@@ -214,11 +219,53 @@ static void part_five(void)
     heap_close(&h, true);
 }
 
+#define DRAIN_CHECK_WORK 100000u
+#define FRAC_OBJECTS 1024u                  /* 512 KiB of slots to scan */
+
+static void part_six(void)
+{
+    char name[128];
+    heap_config_t cfg;
+    heap_config_default(&cfg);
+    cfg.gogc = HEAP_GOGC_OFF;
+    heap_t *h = NULL;
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "obfrac"), &cfg, true, &h), 0,
+               heap_strerror);
+    heap_enter(h);
+    heap_roots_t *rs = heap_roots_new(h, 1);
+    REQUIRE(rs != NULL);
+    heap_ref_t *root = heap_roots_push(rs, 1);
+    REQUIRE(root != NULL);
+    *root = heap_alloc(h, FRAC_OBJECTS, 0);
+    REQUIRE(*root != 0);
+    for (uint32_t i = 0; i < FRAC_OBJECTS; i++) {
+        heap_ref_t o = heap_alloc(h, SMALL_SLOTS, 0);
+        REQUIRE(o != 0);
+        heap_write_ref(h, *root, i, o);
+    }
+    REQUIRE_RC(heap__mark_begin(h), 0, heap_strerror);
+    /* Work done by the background worker is its credit (no assist runs
+    ** here: nothing is allocated). */
+    int64_t credit0 = __atomic_load_n(&h->hdr->pacer.bg_scan_credit, __ATOMIC_RELAXED);
+    heap_schedpoint(h);
+    int64_t bg_work = __atomic_load_n(&h->hdr->pacer.bg_scan_credit, __ATOMIC_RELAXED) - credit0;
+    printf("background worker's first turn: %lld B of scan work\n", (long long)bg_work);
+    CHECK_MSG(bg_work >= (int64_t)DRAIN_CHECK_WORK,
+              "the fractional worker did %lld B before asking whether to stop", (long long)bg_work);
+    heap__mark_end(h);
+    REQUIRE(!heap__mark_running(h));
+    REQUIRE_HEAP_VERIFY(h);
+    heap_roots_destroy(h, &rs);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 int main(void)
 {
     tu_init("heap_oblet_test", 120);
     part_one();
     part_five();
+    part_six();
     tu_finish();
     return 0;
 }
