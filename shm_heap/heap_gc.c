@@ -511,6 +511,7 @@ typedef struct mark_ctx {
     uint64_t first_page, hwm;
     uint64_t live_bytes, live_objects, root_slots;
     uint64_t scan_work;      /* bytes of reference slots scanned */
+    uint64_t root_work;      /* of scan_work, root slots (stacks, globals, pools) */
     uint64_t helped_objects; /* of live_objects, greyed by helpers (HELPING) */
     unsigned pops;
     bool conc;               /* the world runs: mark bits by atomic or */
@@ -643,10 +644,63 @@ static inline uint64_t entry_nptrs(const mark_ctx_t *m, struct heap__mark_entry 
     return e.nptrs;
 }
 
-/* Grey -> black: grey the children of one object. */
+/* OBLETS (Go's maxObletBytes, mgcmark.go): a large object is scanned at
+** most OBLET_BYTES at a time. Scanning its first entry -- the whole
+** object, nptrs > OBLET_SLOTS -- queues the rest as entries of their own
+** (ref = object + k * OBLET_BYTES, nptrs = the slots of that piece, at
+** most OBLET_SLOTS, so they are never split again) and scans the first
+** piece. So a bounded drain (an assist, Go's gcDrainN) that pops a big
+** array does at most OBLET_BYTES of it past what it owes, not all of it,
+** and the pieces can go to other processes' steal queues. Go queues an
+** oblet for every OBLET_BYTES of the object, those in its scalar tail too
+** (they scan nothing); only the pieces with slots are queued here: the
+** same work, fewer empty entries. */
+#define OBLET_BYTES ((uint64_t)128 << 10)
+#define OBLET_SLOTS (OBLET_BYTES / sizeof(heap_ref_t))
+
+/* The entry of oblet `ref` (OBLETS: ref is past the start of a LARGE
+** object, at a multiple of OBLET_BYTES): false if it is not one or holds
+** no slots. */
+static bool oblet_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
+{
+    uint64_t page = ref >> HEAP__PAGE_SHIFT;
+    if (page - m->first_page >= m->hwm - m->first_page)
+        return false;
+    uint32_t s = m->page_map[page];
+    if (!s)
+        return false;
+    const heap__span_t *sp = &m->spans[s];
+    uint64_t off = ref - ((uint64_t)s << HEAP__PAGE_SHIFT);
+    uint64_t span_bytes = (uint64_t)sp->npages << HEAP__PAGE_SHIFT;
+    if (sp->state != HEAP__SPAN_LARGE || off == 0 || off % OBLET_BYTES || off >= span_bytes)
+        return false;
+    uint64_t nptrs = sp->large_nptrs < span_bytes / sizeof(heap_ref_t)
+                         ? sp->large_nptrs
+                         : span_bytes / sizeof(heap_ref_t);
+    uint64_t first = off / sizeof(heap_ref_t);
+    if (nptrs <= first)
+        return false;
+    e->ref = ref;
+    e->nptrs = nptrs - first < OBLET_SLOTS ? nptrs - first : OBLET_SLOTS;
+    return true;
+}
+
+/* Grey -> black: grey the children of one object, or of one oblet. The
+** scan work counted is the bytes of slots read, as Go's scanobject
+** counts it (up to the last pointer word of the object or oblet). */
 static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 {
     uint64_t nptrs = entry_nptrs(m, e);
+    if (nptrs > OBLET_SLOTS) {
+        /* A large object's first entry (OBLETS): queue the other pieces
+        ** (from the last, so the second is popped first), scan the first. */
+        for (uint64_t k = (nptrs - 1) / OBLET_SLOTS; k >= 1; k--) {
+            uint64_t first = k * OBLET_SLOTS;
+            uint64_t n = nptrs - first < OBLET_SLOTS ? nptrs - first : OBLET_SLOTS;
+            mark_push(m->h, e.ref + first * sizeof(heap_ref_t), n, m->conc);
+        }
+        nptrs = OBLET_SLOTS;
+    }
     const heap_ref_t *slots = (const heap_ref_t *)(m->base + e.ref);
     m->scan_work += nptrs * sizeof(heap_ref_t);
     if (m->conc) {
@@ -669,16 +723,19 @@ static inline void scan(mark_ctx_t *m, struct heap__mark_entry e)
 ** FIFO after a prefetch of their first line, so the cache miss on the object
 ** overlaps the scanning of the ones before it. */
 #define PREFETCH_DEPTH 16
-/* Drain at most about max_work bytes of scanning (UINT64_MAX: all); the
-** FIFO is always emptied. True when nothing grey is left here. */
+/* Drain until about max_work bytes of scanning are done (UINT64_MAX: all):
+** as Go's gcDrainN, the budget is checked before each object (or oblet)
+** is scanned, so the last one may take it past max_work, by at most an
+** oblet. Entries the FIFO popped ahead and did not scan go back on the
+** stack, in their order. True when nothing grey is left here. */
 static bool drain_some(mark_ctx_t *m, uint64_t max_work)
 {
     heap_t *h = m->h;
     struct heap__mark_entry fifo[PREFETCH_DEPTH];
     unsigned head = 0, count = 0;
     uint64_t stop_at = max_work > UINT64_MAX - m->scan_work ? UINT64_MAX : m->scan_work + max_work;
-    for (;;) {
-        while (count < PREFETCH_DEPTH && h->mark_len && m->scan_work < stop_at) {
+    while (m->scan_work < stop_at) {
+        while (count < PREFETCH_DEPTH && h->mark_len) {
             struct heap__mark_entry e = h->mark_stack[--h->mark_len];
             __builtin_prefetch(m->base + e.ref);
             fifo[(head + count++) % PREFETCH_DEPTH] = e;
@@ -691,6 +748,13 @@ static bool drain_some(mark_ctx_t *m, uint64_t max_work)
         scan(m, e);
         if ((++m->pops & 63) == 0)
             heap__fault(h, HEAP__FP_MARK);
+    }
+    /* The budget is met: the ones popped ahead go back, the first popped
+    ** on top. */
+    while (count) {
+        count--;
+        struct heap__mark_entry e = fifo[(head + count) % PREFETCH_DEPTH];
+        mark_push(h, e.ref, e.nptrs, m->conc);
     }
     return h->mark_len == 0;
 }
@@ -705,15 +769,16 @@ static void drain(mark_ctx_t *m)
 #define STEAL_MIN_LOCAL 8        /* offer work only with more than this grey here */
 #define STEAL_RETRIES 64         /* CAS attempts on one queue before moving on */
 
-/* The mark-stack entry of a grey object taken from a steal queue: its
-** slots found again from its span, as grey() found them. False if ref
-** names no object with slots (never so for what an owner offered). */
+/* The mark-stack entry of a grey object (or of an oblet: OBLETS) taken
+** from a steal queue: its slots found again from its span, as grey() and
+** scan() found them. False if ref names no object or oblet with slots
+** (never so for what an owner offered). */
 static bool steal_entry(const mark_ctx_t *m, heap_ref_t ref, struct heap__mark_entry *e)
 {
     uint32_t idx;
     heap__span_t *sp = object_span(m, ref, &idx);
     if (!sp)
-        return false;
+        return oblet_entry(m, ref, e);
     if (sp->state == HEAP__SPAN_SMALL) {
         if (sp->spanclass & 1)
             return false;
@@ -1071,6 +1136,7 @@ static heap_ref_t mark_root_stack(mark_ctx_t *m, heap_ref_t ref, uint32_t kind)
     if (kind != HEAP__GLOBALS_MAGIC)
         m->root_slots += n;   /* stack scan work (globals are the pacer's apart) */
     m->scan_work += n * sizeof(heap_ref_t);
+    m->root_work += n * sizeof(heap_ref_t);
     if (!m->conc)
         drain(m);
     return r->next;
@@ -1114,6 +1180,7 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
         }
         m->root_slots += n;
         m->scan_work += n * sizeof(heap_ref_t);
+        m->root_work += n * sizeof(heap_ref_t);
     }
     if (!m->conc)
         drain(m);
@@ -1649,22 +1716,29 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     heap__atomic_store(&hdr->alloc_bytes_at_gc, ab);
     heap__atomic_store(&hdr->alloc_objects_at_gc, ao);
     uint64_t last_goal = heap__goal_bytes(h);
+    uint64_t work = hdr->mark_scan_work + m.scan_work;
+    uint64_t root_work = hdr->mark_root_work + m.root_work;
+    /* Go's heapScanWork: the heap objects' share of the work. The roots
+    ** (stacks, globals, pools) are the goal's and the expected work's
+    ** other terms; counted here too they would be expected twice, the
+    ** assist ratio would be too high and the mark would end early. */
+    uint64_t heap_scan = work > root_work ? work - root_work : 0;
     if (conc) {
         uint64_t procs = c->nprocs > 0 ? (uint64_t)c->nprocs : 1;
-        uint64_t heap_work = hdr->mark_scan_work + m.scan_work;
         /* heapLive at the end of the mark (hdr->heap_live_bytes was reset
-        ** to the marked heap above): what cons/mark learns from. */
+        ** to the marked heap above): what cons/mark learns from, against
+        ** all the work (Go's heap + stack + globals scan work). */
         heap__pacer_end_cycle(&hdr->pacer, (int64_t)t1, (int32_t)procs,
                               (uint64_t)c->heap_live_end_bytes,
                               (int64_t)hdr->mark_assist_ns, (int64_t)hdr->mark_idle_ns,
-                              (int64_t)heap_work, limit_goal_or_none(h));
-        heap__pacer_reset_live(&hdr->pacer, live, heap_work, hdr->mark_stack_scan_bytes,
+                              (int64_t)work, limit_goal_or_none(h));
+        heap__pacer_reset_live(&hdr->pacer, live, heap_scan, hdr->mark_stack_scan_bytes,
                                heap__atomic_load(&hdr->pacer_globals_bytes));
     } else {
         heap__pacer_reset_live(&hdr->pacer, live, live, (uint64_t)c->stack_bytes,
                                heap__atomic_load(&hdr->pacer_globals_bytes));
     }
-    heap__atomic_store(&hdr->heap_scan_bytes, hdr->mark_scan_work + m.scan_work);
+    heap__atomic_store(&hdr->heap_scan_bytes, heap_scan);
     heap__pacer_update_locked(h);
     if (conc)
         heap__sweep_pace_locked(h);
@@ -1715,7 +1789,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
 
 /* ---- The concurrent mark (heap_int.h, CONCURRENT MARK) ---------------- */
 
-#define MARK_BG_SLICE_NS 200000ull         /* longest background slice */
+#define DRAIN_CHECK_WORK 100000ull         /* Go's drainCheckThreshold (scan bytes) */
+#define FRACTIONAL_SLACK 1.2               /* Go's pollFractionalWorkerExit slack */
 #define TERM_CHECK_GAP_NS 50000ull         /* between failed termination checks */
 
 /* Go's revise(): the pacer's assist ratio from the heap and the scan work
@@ -1842,6 +1917,11 @@ void heap__mark_join(heap_t *h)
         h->assist_debt -= (int64_t)m.scan_work;
         __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->mark_root_work, m.root_work, __ATOMIC_RELAXED);
+        /* Published at once, as Go's markroot adds its work to the
+        ** controller's stack and globals scan work: revise() must count
+        ** it done, or the assist ratio is set as if it were still to do. */
+        mark_counters_flush(h);
         __atomic_store_n(&h->proc->scanned_cycle, cycle, __ATOMIC_RELEASE);
     }
 }
@@ -1896,7 +1976,12 @@ static void mark_maybe_terminate(heap_t *h, uint64_t now)
 ** gcBackgroundUtilization with one P per process). Go's fractional worker
 ** runs only when schedule() picks it (findRunnableGCWorker), never in the
 ** middle of a running goroutine: a kernel's own safepoints (Go's
-** preemption checks) do not run it. */
+** preemption checks) do not run it. It is picked when its time so far is
+** at most its share; then it drains (gcDrain, gcDrainFractional) and asks
+** whether to stop (pollFractionalWorkerExit: its time over 1.2 times its
+** share) only every drainCheckThreshold bytes of scan work, or when the
+** work runs out. So each turn does at least that much work if there is
+** that much, and may take it past its share. */
 static void mark_poll(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1909,15 +1994,22 @@ static void mark_poll(heap_t *h)
     if (frac <= 0)
         frac = HEAP__PACER_BG_UTILIZATION;
     uint64_t share = (uint64_t)((double)elapsed * frac);
-    if (h->at_schedpoint && h->mark_bg_ns < share && (h->mark_len || steal_pending(h))) {
-        uint64_t owed = share - h->mark_bg_ns;
-        uint64_t slice = owed < MARK_BG_SLICE_NS ? owed : MARK_BG_SLICE_NS;
-        uint64_t work = mark_work(h, UINT64_MAX, now + slice, MW_STEAL | MW_SHARE | MW_YIELD);
-        uint64_t t1 = heap__now_ns(CLOCK_MONOTONIC);
-        h->mark_bg_ns += t1 - now;
-        __atomic_add_fetch(&hdr->mark_bg_ns, t1 - now, __ATOMIC_RELAXED);
-        heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
-        now = t1;
+    if (h->at_schedpoint && h->mark_bg_ns <= share && (h->mark_len || steal_pending(h))) {
+        uint64_t t0 = now;
+        for (;;) {
+            uint64_t work = mark_work(h, DRAIN_CHECK_WORK, 0, MW_STEAL | MW_SHARE | MW_YIELD);
+            heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
+            now = heap__now_ns(CLOCK_MONOTONIC);
+            /* Less than asked: out of work, or a stop or an interrupt is
+            ** asked (MW_YIELD). */
+            if (work < DRAIN_CHECK_WORK)
+                break;
+            double self_ns = (double)(h->mark_bg_ns + (now - t0));
+            if (self_ns > FRACTIONAL_SLACK * frac * (double)(now - h->mark_join_ns))
+                break;
+        }
+        h->mark_bg_ns += now - t0;
+        __atomic_add_fetch(&hdr->mark_bg_ns, now - t0, __ATOMIC_RELAXED);
     }
     mark_maybe_terminate(h, now);
 }
@@ -2029,6 +2121,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     hdr->mark_live_bytes = hdr->mark_live_objects = hdr->mark_scan_work = 0;
     hdr->mark_assist_ns = hdr->mark_bg_ns = hdr->mark_idle_ns = 0;
     hdr->mark_stack_scan_bytes = 0;
+    hdr->mark_root_work = 0;
     uint32_t procs = 0, nslots = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         __atomic_store_n(&hdr->procs[i].mark_busy, 0, __ATOMIC_RELAXED);

@@ -450,7 +450,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 10u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues */
+#define HEAP__LAYOUT_VERSION 11u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
@@ -644,6 +644,8 @@ typedef struct heap__hdr {
     uint64_t mark_bg_ns;             /* CPU time of the fractional (background) worker */
     uint64_t mark_idle_ns;           /* CPU time marking while idle */
     uint64_t mark_stack_scan_bytes;  /* stack slots scanned, in bytes */
+    uint64_t mark_root_work;         /* of mark_scan_work, the roots' slots (stacks,
+                                     ** globals, pools): the rest is Go's heapScanWork */
     uint64_t gc_cpu_total_ns;        /* GC CPU (pauses x procs, assists, workers), ever */
     uint64_t heap_scan_bytes;        /* Go's heapScan: scannable bytes handed out since the
                                      ** last cycle's end, plus what it scanned */

@@ -16,7 +16,13 @@
 ** 3. The background mark worker runs at scheduling points only
 **    (heap_schedpoint), not at every safepoint poll.
 ** 4. Globals count once, as the goal's globals, not as stack scan too.
-** 5. A process's root scan as it joins the mark pays its first assists.
+** 5. A process's root scan as it joins the mark pays its first assists,
+**    and the pacer counts that work done at once.
+** 6. The heap scan work the next cycle expects (Go's lastHeapScan, from
+**    heapScanWork) is the heap objects' slots only: the roots' (stacks,
+**    globals) are the expected work's other terms. Counted in both, the
+**    globals would be expected twice, the assist ratio would be too high
+**    and the mark would end early.
 */
 #include "shm_heap/heap_int.h"
 #include "shm_heap/heap_testutil.h"
@@ -91,6 +97,12 @@ int main(void)
     CHECK_MSG(h->assist_debt <= -(int64_t)(GLOBAL_SLOTS * 8),
               "assist debt %lld after scanning %u global slots", (long long)h->assist_debt,
               GLOBAL_SLOTS);
+    /* ... and done work the pacer sees at once (Go's markroot adds it to
+    ** globalsScanWork and stackScanWork as it goes): revise() sets the
+    ** assist ratio from the work left, and so with these counted done. */
+    CHECK_MSG(heap__atomic_load(&hdr->mark_scan_work) >= GLOBAL_SLOTS * 8,
+              "the pacer sees %llu B of scan work after a root scan of %u global slots",
+              (unsigned long long)heap__atomic_load(&hdr->mark_scan_work), GLOBAL_SLOTS);
     uint64_t done = heap__mark_step(h, 64 << 10);
     CHECK_MSG(done > 0, "a mark step did no work");
     uint64_t seen = heap__atomic_load(&hdr->mark_scan_work);
@@ -133,6 +145,16 @@ int main(void)
                 "marked %llu B, trigger %llu B",
                 (unsigned long long)heap__atomic_load(&hdr->pacer.heap_marked_bytes),
                 (unsigned long long)triggered);
+    /* 6. The heap's scan work: the array's slots and one slot in each
+    ** of its objects (what was allocated during the mark is black and
+    ** scanned by nobody); not the globals nor the root stack. */
+    uint64_t heap_scan = heap__atomic_load(&hdr->pacer.last_heap_scan_bytes);
+    uint64_t want_scan = (uint64_t)LIVE_OBJECTS * 8 * 2;
+    fprintf(stderr, "heap_pacing_test: heap scan work %llu B (globals %u B apart)\n",
+            (unsigned long long)heap_scan, GLOBAL_SLOTS * 8);
+    CHECK_MSG(heap_scan == want_scan, "the pacer's last heap scan is %llu B, the heap's slots %llu B",
+              (unsigned long long)heap_scan, (unsigned long long)want_scan);
+    CHECK(heap__atomic_load(&hdr->heap_scan_bytes) == want_scan);
     double cm = hdr->pacer.cons_mark;
     /* Its sign depends on the split of the CPU (assists past 75 % of the
     ** mark's time make it negative, as Go's formula does); untaught, it is
