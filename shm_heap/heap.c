@@ -137,7 +137,7 @@ void heap__central_lock(heap_t *h, uint32_t spc)
     pthread_mutex_t *lock = &h->hdr->central[spc].lock;
     /* Central locks in ascending span class. */
     assert(spc < HEAP__NSPANCLASSES && central_held_top(h) < (int)spc);
-    int rc = pthread_mutex_lock(lock);
+    int rc = mutex_lock_spin(lock);
     if (rc == EOWNERDEAD) {
         heap__central_repair_locked(h, spc);
         pthread_mutex_consistent(lock);

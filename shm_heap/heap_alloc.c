@@ -272,20 +272,17 @@ static int refill(heap_t *h, uint32_t spc, bool *collected)
         heap__central_unlock(h, spc);
     } else {
         heap__central_unlock(h, spc);
-        heap__lock(h);
-        int rc = heap__pages_alloc(h, c->npages, &page, &needzero);
+        /* PAGE CACHE: most often without the heap lock. */
+        int rc = heap__pcache_alloc(h, c->npages, &page, &needzero);
         if (rc != 0) {
-            heap__unlock(h);
             if (*collected)
                 return HEAP_EOOM;
             *collected = true;
             heap__collect(h, HEAP__GC_BY_OOM);
             return REFILL_RETRY;
         }
-        heap__span(h, page)->npages = c->npages;
         heap__span_init_small(h, page, spc, h->attach_id, needzero);
         heap__fault(h, HEAP__FP_FRESH_SPAN);
-        heap__unlock(h);
         nfree = c->nelems;
         fresh = true;
     }
