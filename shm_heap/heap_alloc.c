@@ -219,6 +219,21 @@ static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
 
 /* ---- Refill --------------------------------------------------------- */
 
+/* Read one byte of every 64 KiB window of [off, off + bytes) of the
+** segment, before this process writes there. Another process may have
+** used these pages last (or fallocate committed them): they are in the
+** segment's page cache but not in this process's page table, and the
+** first write to each page would fault on its own. A read fault maps the
+** pages around it that are present (the kernel's fault-around, 64 KiB by
+** default) in one go. A page that is a hole is read as zero and written
+** later as before. */
+static void prefault(heap_t *h, uint64_t off, uint64_t bytes)
+{
+    const volatile char *base = (const volatile char *)h->view.base;
+    for (uint64_t o = off; o < off + bytes; o = (o | 0xffff) + 1)
+        (void)base[o];
+}
+
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };
 #define REFILL_SWEEP_SPANS 8      /* spans per batch a refill sweeps for its class */
 #define REFILL_SWEEP_BATCHES 16
@@ -257,24 +272,22 @@ static int refill(heap_t *h, uint32_t spc, bool *collected)
         heap__central_unlock(h, spc);
     } else {
         heap__central_unlock(h, spc);
-        heap__lock(h);
-        int rc = heap__pages_alloc(h, c->npages, &page, &needzero);
+        /* PAGE CACHE: most often without the heap lock. */
+        int rc = heap__pcache_alloc(h, c->npages, &page, &needzero);
         if (rc != 0) {
-            heap__unlock(h);
             if (*collected)
                 return HEAP_EOOM;
             *collected = true;
             heap__collect(h, HEAP__GC_BY_OOM);
             return REFILL_RETRY;
         }
-        heap__span(h, page)->npages = c->npages;
         heap__span_init_small(h, page, spc, h->attach_id, needzero);
         heap__fault(h, HEAP__FP_FRESH_SPAN);
-        heap__unlock(h);
         nfree = c->nelems;
         fresh = true;
     }
     heap__span_t *sp = heap__span(h, page);
+    prefault(h, (uint64_t)page << HEAP__PAGE_SHIFT, (uint64_t)sp->npages << HEAP__PAGE_SHIFT);
 
     __atomic_add_fetch(&hdr->heap_live_bytes, (uint64_t)nfree * sp->elem_bytes,
                        __ATOMIC_RELAXED);
@@ -349,6 +362,7 @@ static heap_ref_t alloc_large(heap_t *h, uint32_t nptrs, uint64_t bytes, bool *c
         __atomic_add_fetch(&hdr->heap_scan_bytes, (uint64_t)nptrs * sizeof(heap_ref_t),
                            __ATOMIC_RELAXED);
     uint64_t off = (uint64_t)page << HEAP__PAGE_SHIFT;
+    prefault(h, off, bytes);
     if (needzero)
         memset(h->view.base + off, 0, bytes);
     count_alloc(h, span_bytes);

@@ -1379,6 +1379,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
 {
     heap__hdr_t *hdr = h->hdr;
     heap__proc_t *p = &hdr->procs[i];
+    heap__pcache_reclaim_locked(h, p->attach_id);
     p->roots_head = 0;
     p->globals = 0;
     p->pools_head = 0;

@@ -450,9 +450,11 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 11u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart */
+#define HEAP__LAYOUT_VERSION 12u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
+#define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's cached run (Go's pageCachePages) */
+#define HEAP__PCACHE_MAX_SPAN 16u            /* spans this long or longer bypass it (Go: pageCachePages / 4) */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
 
 /* ---- Size classes --------------------------------------------------- */
@@ -469,7 +471,7 @@ extern const heap__class_t heap__classes[HEAP__NCLASSES];
 
 /* ---- Shared structures ---------------------------------------------- */
 
-enum { HEAP__SPAN_FREE = 1, HEAP__SPAN_SMALL = 2, HEAP__SPAN_LARGE = 3 };
+enum { HEAP__SPAN_FREE = 1, HEAP__SPAN_SMALL = 2, HEAP__SPAN_LARGE = 3, HEAP__SPAN_CACHED = 4 };
 
 typedef struct heap__span {
     /* first cache line: what mark, sweep and refill read */
@@ -488,6 +490,7 @@ typedef struct heap__span {
     uint32_t large_nptrs;    /* LARGE: reference slots of the object */
     uint64_t large_bytes;    /* LARGE: bytes requested */
     uint32_t released;       /* FREE: its pages are given back to the OS */
+                             /* CACHED (PAGE CACHE): owner and needzero as above */
     uint32_t reserved;
     uint64_t bits[2][HEAP__BITMAP_WORDS];
 } heap__span_t;
@@ -525,7 +528,7 @@ typedef struct heap__proc {
     uint64_t max_stack_bytes;    /* stack space in use (Go's maxStackScan); stack_bytes
                                  ** above is the scan figure (lastStackScan) */
     uint32_t helping;        /* HELPING: stopped, in a helped mark (help_gen) */
-    uint32_t reserved;
+    uint32_t pcache;         /* PAGE CACHE: first page of its cached run, 0 = none */
 } heap__proc_t;
 _Static_assert(sizeof(heap__proc_t) == 192, "a process entry is three cache lines");
 
@@ -849,6 +852,7 @@ enum {
     HEAP__FP_STEAL_TAKEN,         /* entries taken from a steal queue, not yet queued here */
     HEAP__FP_MARK_IDLE,           /* marking in heap_mark_idle() */
     HEAP__FP_HELP,                /* stopped, helping the collector mark */
+    HEAP__FP_PCACHE_CUT,          /* no lock, a span half cut from the cached run */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 
@@ -1033,6 +1037,35 @@ void heap__futex_wake(uint32_t *word);
 ** pages may hold old bytes. Returns 0 or HEAP_EOOM (nothing changed). */
 int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
                       bool *needzero_out);
+/* PAGE CACHE. A span of a few pages is cut from the front of the
+** allocating process's cached run (up to HEAP__PCACHE_PAGES pages, taken
+** from the page heap under the heap lock), without the lock: Go's per-P
+** pageCache, which spares its allocSpan the heap lock. Two processes
+** allocating small spans took the heap lock once per span, half a million
+** times in a multiproc run; now about once per 64 pages.
+**
+** The run is a span of state CACHED owned by the process (proc->pcache
+** names it). Cutting: the rest's header is written (CACHED, same owner),
+** proc->pcache moves to it, then the front's npages shrinks (release): a
+** walker under the heap lock stepping by npages sees the whole run or both
+** parts, never a gap. The cut span stays CACHED, its page map 0, until its
+** init publishes it SMALL or LARGE. CACHED pages are neither free (no free
+** list, the scavenger and the coalescer pass them by) nor in use
+** (inuse_pages counts a span when it is cut, as Go's heapInUse does).
+** A process's run goes back to the free lists when it takes a new one,
+** and on heap_close; a dead process's CACHED spans (its run and any span
+** cut but not yet published) when it is retired, and in a repair walk. */
+
+/* npages for a new span: from the cached run when it can, else under the
+** heap lock (a new run, or the page heap directly for a long span). The
+** span comes back CACHED, owned by this process, npages set, to be made
+** SMALL or LARGE by heap__span_init_* (the caller's, no lock needed).
+** Called without the heap lock. 0 or HEAP_EOOM (nothing changed). */
+int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out);
+/* Every CACHED span owned by attach_id back to the free lists (heap lock
+** held; the owner is gone or is the caller, leaving). */
+void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id);
+
 /* Make spans[page] an empty SMALL span of span class spc, owned by owner. */
 void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,
                            uint32_t owner, bool needzero);

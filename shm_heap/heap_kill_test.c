@@ -21,7 +21,8 @@
 ** mark worker (each worker runs it now and then, as a scheduler with
 ** nothing runnable does), or stopped and helping another process's mark
 ** with the world stopped (a run in four uses the stop-the-world
-** collector, whose whole mark is helped). The survivors must finish with intact graphs and a
+** collector, whose whole mark is helped); or half way through cutting a
+** span from its page cache, without the heap lock. The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -66,13 +67,13 @@ static const int fault_points[] = {
     HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
     HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,  HEAP__FP_SCAVENGE_BG,
     HEAP__FP_STEAL_PUBLISH, HEAP__FP_STEAL_TAKEN, HEAP__FP_MARK_IDLE,
-    HEAP__FP_HELP,
+    HEAP__FP_HELP,          HEAP__FP_PCACHE_CUT,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
     "mark-start", "root-scan", "assist", "barrier", "mark-term", "scavenge-bg",
-    "steal-publish", "steal-taken", "mark-idle", "help",
+    "steal-publish", "steal-taken", "mark-idle", "help", "pcache-cut",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 

@@ -506,6 +506,9 @@ static uint64_t scavenge_needed(heap__hdr_t *hdr, uint64_t paged_in, uint64_t gr
     return todo;
 }
 
+static int pages_alloc_at(heap_t *h, uint32_t page, uint32_t npages, uint32_t *page_out,
+                          bool *needzero_out);
+
 int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
                       bool *needzero_out)
 {
@@ -526,7 +529,15 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
             }
         }
     }
+    return pages_alloc_at(h, page, npages, page_out, needzero_out);
+}
 
+/* npages from free span `page`, just unlinked (at least that long), or
+** from new pages when page is 0. */
+static int pages_alloc_at(heap_t *h, uint32_t page, uint32_t npages, uint32_t *page_out,
+                          bool *needzero_out)
+{
+    heap__hdr_t *hdr = h->hdr;
     uint64_t bytes = (uint64_t)npages << HEAP__PAGE_SHIFT;
     if (page) {
         heap__span_t *sp = heap__span(h, page);
@@ -581,6 +592,189 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
     __atomic_add_fetch(&hdr->inuse_pages, npages, __ATOMIC_RELAXED);
     *page_out = page;
     return 0;
+}
+
+/* ---- PAGE CACHE (heap_int.h) ------------------------------------------ */
+
+/* Cut npages off the front of this process's cached run, no lock. False
+** when the run is missing or shorter. */
+static bool pcache_cut(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out)
+{
+    heap__proc_t *p = h->proc;
+    uint32_t page = __atomic_load_n(&p->pcache, __ATOMIC_RELAXED);   /* ours alone */
+    if (!page)
+        return false;
+    heap__span_t *sp = heap__span(h, page);
+    uint32_t have = sp->npages;
+    if (have < npages)
+        return false;
+    bool needzero = sp->needzero != 0;
+    __atomic_add_fetch(&h->hdr->inuse_pages, npages, __ATOMIC_RELAXED);
+    uint32_t rest = 0;
+    if (have > npages) {
+        rest = page + npages;
+        heap__span_t *rp = heap__span(h, rest);
+        rp->npages = have - npages;
+        rp->owner = h->attach_id;
+        rp->next = 0;
+        rp->released = 0;
+        rp->needzero = needzero;
+        __atomic_store_n(&rp->state, HEAP__SPAN_CACHED, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&p->pcache, rest, __ATOMIC_RELEASE);
+    heap__fault(h, HEAP__FP_PCACHE_CUT);
+    __atomic_store_n(&sp->npages, npages, __ATOMIC_RELEASE);
+    *page_out = page;
+    *needzero_out = needzero;
+    return true;
+}
+
+/* A CACHED span back to the free lists (heap lock held). */
+static void pcache_free_locked(heap_t *h, uint32_t page)
+{
+    heap__span_t *sp = heap__span(h, page);
+    sp->owner = 0;
+    sp->released = 0;
+    sp->needzero = 1;
+    __atomic_store_n(&sp->state, HEAP__SPAN_FREE, __ATOMIC_RELEASE);
+    free_push(h, page);
+    h->hdr->coalesce_needed = 1;
+}
+
+/* Make [page, page + npages), just taken by heap__pages_alloc, CACHED
+** and ours (heap lock held): no walker frees it once the lock goes. */
+static void pcache_own_locked(heap_t *h, uint32_t page, uint32_t npages, bool needzero)
+{
+    heap__span_t *sp = heap__span(h, page);
+    __atomic_sub_fetch(&h->hdr->inuse_pages, npages, __ATOMIC_RELAXED);
+    sp->npages = npages;
+    sp->owner = h->attach_id;
+    sp->next = 0;
+    sp->released = 0;
+    sp->needzero = needzero;
+    __atomic_store_n(&sp->state, HEAP__SPAN_CACHED, __ATOMIC_RELEASE);
+}
+
+/* Unlink the first unreleased span of bucket b, looking at a few only. */
+static uint32_t bucket_take_backed(heap_t *h, uint32_t b, uint32_t npages)
+{
+    uint32_t prev = 0;
+    unsigned look = 8;
+    for (uint32_t p = h->hdr->free_head[b]; p && look--; prev = p, p = heap__span(h, p)->next) {
+        heap__span_t *sp = heap__span(h, p);
+        if (!sp->released && sp->npages >= npages) {
+            free_unlink(h, b, prev, p);
+            return p;
+        }
+    }
+    return 0;
+}
+
+/* The free span a new run comes from, unlinked, and the pages to take:
+** backed pages before released ones, as Go, which allocates from the
+** lowest addresses and scavenges from the highest, reuses what it kept.
+** An unreleased span of HEAP__PCACHE_PAGES or more, else the longest
+** unreleased one that fits npages; 0 when there is none. */
+static uint32_t pcache_pick_locked(heap_t *h, uint32_t npages, uint32_t *take)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t b = first_bucket_from(hdr, bucket_of(HEAP__PCACHE_PAGES)); b < HEAP__FREE_BUCKETS;
+         b = first_bucket_from(hdr, b + 1)) {
+        uint32_t p = bucket_take_backed(h, b, HEAP__PCACHE_PAGES);
+        if (p) {
+            *take = HEAP__PCACHE_PAGES;
+            return p;
+        }
+    }
+    for (uint32_t b = bucket_of(HEAP__PCACHE_PAGES); b-- > bucket_of(npages);) {
+        if (!(hdr->free_nonempty[b >> 6] >> (b & 63) & 1))
+            continue;
+        uint32_t p = bucket_take_backed(h, b, npages);
+        if (p) {
+            *take = b + 1;   /* exact-size buckets below HEAP__PCACHE_PAGES */
+            return p;
+        }
+    }
+    return 0;
+}
+
+/* A new cached run for a span of npages (heap lock held): the old one
+** back, then pcache_pick_locked's, or else HEAP__PCACHE_PAGES released or
+** new pages. */
+static int pcache_fill_locked(heap_t *h, uint32_t npages)
+{
+    uint32_t old = h->proc->pcache;
+    if (old) {
+        __atomic_store_n(&h->proc->pcache, 0, __ATOMIC_RELEASE);
+        pcache_free_locked(h, old);
+    }
+    uint32_t take = HEAP__PCACHE_PAGES;
+    uint32_t page = pcache_pick_locked(h, npages, &take);
+    bool needzero;
+    int rc = page ? pages_alloc_at(h, page, take, &page, &needzero)
+                  : heap__pages_alloc(h, take, &page, &needzero);
+    if (rc != 0)
+        return rc;
+    pcache_own_locked(h, page, take, needzero);
+    __atomic_store_n(&h->proc->pcache, page, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out)
+{
+    bool cacheable = npages < HEAP__PCACHE_MAX_SPAN;
+    if (cacheable && pcache_cut(h, npages, page_out, needzero_out))
+        return 0;
+    heap__lock(h);
+    if (cacheable && pcache_fill_locked(h, npages) == 0 &&
+        pcache_cut(h, npages, page_out, needzero_out)) {
+        heap__unlock(h);
+        return 0;
+    }
+    /* A long span, or no run to be had: the page heap, as before. */
+    int rc = heap__pages_alloc(h, npages, page_out, needzero_out);
+    if (rc == 0)
+        pcache_own_locked(h, *page_out, npages, *needzero_out);
+    heap__unlock(h);
+    if (rc == 0)
+        __atomic_add_fetch(&h->hdr->inuse_pages, npages, __ATOMIC_RELAXED);
+    return rc;
+}
+
+void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (attach_id == 0)
+        return;
+    uint32_t run = 0;   /* the owner's run: not counted in use */
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (hdr->procs[i].attach_id == attach_id) {
+            run = __atomic_exchange_n(&hdr->procs[i].pcache, 0, __ATOMIC_ACQ_REL);
+            break;
+        }
+    }
+    uint32_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_ACQUIRE);
+    for (uint32_t s = hdr->first_page; s < hwm;) {
+        heap__span_t *sp = heap__span(h, s);
+        uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
+        if (n == 0 || n > hwm - s)
+            break;   /* damage: the next repair walk rebuilds everything */
+        if (__atomic_load_n(&sp->state, __ATOMIC_ACQUIRE) == HEAP__SPAN_CACHED &&
+            sp->owner == attach_id) {
+            /* A span cut but never published was counted in use at the
+            ** cut. The owner may have died half way through a cut: the
+            ** run has moved to `run` but this span's npages still spans
+            ** it, and only [s, run) was counted. */
+            uint64_t counted = n;
+            if (s == run)
+                counted = 0;
+            else if (run > s && run < s + n)
+                counted = run - s;
+            __atomic_sub_fetch(&hdr->inuse_pages, counted, __ATOMIC_RELAXED);
+            pcache_free_locked(h, s);
+        }
+        s += n;
+    }
 }
 
 /* ---- The walk ------------------------------------------------------- */
@@ -712,7 +906,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
         uint32_t n = sp->npages;
         uint32_t state = sp->state;
         bool valid_state = state == HEAP__SPAN_FREE || state == HEAP__SPAN_SMALL ||
-                           state == HEAP__SPAN_LARGE;
+                           state == HEAP__SPAN_LARGE || state == HEAP__SPAN_CACHED;
         if (!valid_state || n == 0 || n > hwm - s ||
             (state == HEAP__SPAN_SMALL &&
              ((sp->spanclass >> 1) == 0 || (sp->spanclass >> 1) >= HEAP__NCLASSES))) {
@@ -723,6 +917,15 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
             sp->npages = n = hwm - s;
             sp->released = 0;
             page_map_set(h, s, n, 0);
+        }
+
+        if (sp->state == HEAP__SPAN_CACHED && (flags & HEAP__WALK_REPAIR) &&
+            !heap__attach_live(h, sp->owner)) {
+            /* PAGE CACHE: a dead process's run, or a span it cut. */
+            sp->state = HEAP__SPAN_FREE;
+            sp->owner = 0;
+            sp->released = 0;
+            sp->needzero = 1;
         }
 
         if (sp->state == HEAP__SPAN_SMALL) {
@@ -766,6 +969,13 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
                     released += heap__span(h, run)->npages;
                 free_append(h, &wl, run);
                 run = 0;
+            }
+            if (sp->state == HEAP__SPAN_CACHED) {
+                /* PAGE CACHE: a live owner's, neither free nor in use. Its
+                ** page map is 0, or being set by the owner's span init,
+                ** which publishes the span after it: left alone. */
+                s += n;
+                continue;
             }
             if (flags & HEAP__WALK_REPAIR)
                 page_map_set(h, s, n, s);
@@ -876,7 +1086,9 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
             s = end;
             break;
         }
-        uint32_t state = sp->state;
+        /* PAGE CACHE: a span published meanwhile, without the heap lock,
+        ** was swept at its init (its sweep_word before its state). */
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
         bool unswept = (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE) &&
                        (uint32_t)(sp->sweep_word >> 1) != gen;
         if (unswept) {

@@ -995,6 +995,92 @@ static void test_scavenger_killed(void)
     heap_close(&h, true);
 }
 
+/* PAGE CACHE: the CACHED spans of attachment id, and their pages. */
+static uint32_t cached_spans(heap_t *h, uint32_t attach_id, uint64_t *pages)
+{
+    uint32_t n = 0;
+    *pages = 0;
+    for (uint32_t s = h->hdr->first_page; s < h->hdr->hwm_page;) {
+        heap__span_t *sp = heap__span(h, s);
+        if (sp->state == HEAP__SPAN_CACHED && sp->owner == attach_id) {
+            n++;
+            *pages += sp->npages;
+        }
+        REQUIRE(sp->npages > 0);
+        s += sp->npages;
+    }
+    return n;
+}
+
+static void child_cache_and_die(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    for (int i = 0; i < 3 * 512 + 1; i++)   /* four spans of 16-byte objects */
+        REQUIRE(heap_alloc(h, 2, 0));
+    kill(getpid(), SIGKILL);
+}
+
+/* Small spans are cut from a process's cached run without the heap lock
+** (heap_int.h, PAGE CACHE): the run is CACHED, neither free nor in use;
+** it goes back on heap_close, and a killed process's at its retirement. */
+static void test_page_cache(void)
+{
+    heap_t *h = open_heap("pcache", 64 * MiB, 100, 0);
+    heap_enter(h);
+    heap_stats_t before, after;
+    heap_stats_read(h, &before);
+    heap_ref_t first = heap_alloc(h, 2, 0);
+    for (int i = 1; i < 3 * 512 + 1; i++)
+        REQUIRE(heap_alloc(h, 2, 0));
+    heap_stats_read(h, &after);
+    /* Four one-page spans cut from the front of one run, in order. */
+    uint32_t run = h->hdr->procs[h->proc_index].pcache;
+    uint32_t first_page = (uint32_t)(first >> HEAP__PAGE_SHIFT);
+    REQUIRE_MSG(run == first_page + 4, "the run starts at page %u, the first span at %u", run,
+                first_page);
+    heap__span_t *rs = heap__span(h, run);
+    REQUIRE(rs->state == HEAP__SPAN_CACHED && rs->owner == h->attach_id &&
+            rs->npages == HEAP__PCACHE_PAGES - 4);
+    for (uint32_t p = run; p < run + rs->npages; p++)
+        REQUIRE(h->page_map[p] == 0);   /* no object lookup lands there */
+    /* In use: the four spans, not the run (Go's heapInUse). */
+    REQUIRE_MSG(after.heap_inuse_bytes - before.heap_inuse_bytes == 4 * HEAP__PAGE_BYTES,
+                "in use grew by %llu bytes",
+                (unsigned long long)(after.heap_inuse_bytes - before.heap_inuse_bytes));
+    REQUIRE_HEAP_VERIFY(h);
+    heap_leave(h);
+
+    /* A process killed with a run: its run is free again once retired. */
+    pid_t pid = tu_fork(child_cache_and_die, "pcache");
+    int status = tu_wait(pid);
+    REQUIRE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    uint32_t dead = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (h->hdr->procs[i].state != HEAP__PROC_FREE && i != h->proc_index)
+            dead = h->hdr->procs[i].attach_id;
+    }
+    uint64_t pages;
+    REQUIRE_MSG(dead && cached_spans(h, dead, &pages) == 1 && pages == HEAP__PCACHE_PAGES - 4,
+                "the killed child's run: attachment %u", dead);
+    heap_enter(h);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);   /* retires the dead */
+    REQUIRE(cached_spans(h, dead, &pages) == 0);
+    REQUIRE_HEAP_VERIFY(h);
+
+    /* heap_close gives the run back. */
+    uint32_t self = h->attach_id;
+    REQUIRE(cached_spans(h, self, &pages) == 1);
+    heap_leave(h);
+    heap_t *h2 = attach_heap("pcache");
+    heap_close(&h, false);
+    REQUIRE(cached_spans(h2, self, &pages) == 0);
+    heap_enter(h2);
+    REQUIRE_HEAP_VERIFY(h2);
+    heap_leave(h2);
+    heap_close(&h2, true);
+}
+
 static void child_alloc_and_collect(void *arg)
 {
     heap_t *h = attach_heap((const char *)arg);
@@ -1546,6 +1632,7 @@ int main(void)
         test_memory_limit();
         test_scavenger();
         test_scavenger_killed();
+        test_page_cache();
         test_high_water_marks();
         test_stack_figures_summed();
         test_oom();

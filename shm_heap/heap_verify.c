@@ -193,6 +193,23 @@ static int check_spans(vctx_t *v)
                 return rc;
             inuse += n;
             prev_free = false;
+        } else if (sp->state == HEAP__SPAN_CACHED) {
+            /* PAGE CACHE: an attachment's run (it may have died, not yet
+            ** retired), unmapped, not in use. */
+            bool known = false;
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS && !known; i++)
+                known = sp->owner != 0 &&
+                        __atomic_load_n(&hdr->procs[i].state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE &&
+                        hdr->procs[i].attach_id == sp->owner;
+            if (!known)
+                return fail(v->why, v->whysize, "span %u: cached for attachment %u, not attached",
+                            s, sp->owner);
+            for (uint32_t p = s; p < s + n; p++) {
+                if (h->page_map[p] != 0)
+                    return fail(v->why, v->whysize, "cached page %u mapped to %u", p,
+                                h->page_map[p]);
+            }
+            prev_free = false;
         } else {
             return fail(v->why, v->whysize, "span %u: bad state %u", s, sp->state);
         }
@@ -396,6 +413,7 @@ int heap_verify(heap_t *h, char *why, size_t whysize)
     heap__world_stop(h, &t_request, &stop_ns);
     heap__lock_world(h);
     heap__sweep_finish_locked(h, true);   /* LAZY SWEEP: nothing half-swept */
+    heap__coalesce_locked(h);   /* PAGE CACHE: runs given back since, merged */
     int rc = verify_locked(h, why, whysize);
     heap__unlock_world(h);
     heap__world_start(h);
