@@ -33,6 +33,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,7 +110,8 @@ typedef struct worker {
     pthread_t sampler;
     bool sampler_started;
     pthread_mutex_t mu;
-    pthread_cond_t wake;
+    int wake_fd;                  /* an eventfd the sampler polls beside its
+                                  ** socket: a task started or ended, a stop */
     pthread_cond_t flushed;       /* cur.flushed set */
     bool stopping;                /* under mu */
     current_t cur;                /* under mu */
@@ -123,6 +126,15 @@ typedef struct worker {
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;   /* the signal, 0: none */
+
+/* Wake the sampler from its poll now, not at its next timeout (up to 50
+** ms): an attempt's end waited that long for its telemetry flush. */
+static void wake_sampler(worker_t *w)
+{
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        fprintf(stderr, "heapsim worker %s: waking the sampler: %s\n", w->name, strerror(errno));
+}
 
 static void on_stop_signal(int sig)
 {
@@ -417,9 +429,13 @@ static void *sampler_main(void *arg)
             uint64_t left_ns = due > now0 ? due - now0 : 0;
             wait_ms = left_ns >= 50000000u ? 50 : (long)((left_ns + 999999u) / 1000000u);
         }
-        if (sock) {
-            zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-            if (zmq_poll(&item, 1, wait_ms) > 0) {
+        zmq_pollitem_t items[2] = {
+            {.socket = sock, .events = ZMQ_POLLIN},
+            {.socket = NULL, .fd = w->wake_fd, .events = ZMQ_POLLIN},
+        };
+        zmq_pollitem_t *it = sock ? items : items + 1;
+        if (zmq_poll(it, sock ? 2 : 1, wait_ms) > 0) {
+            if (sock && (items[0].revents & ZMQ_POLLIN)) {
                 zmq_msg_t frame;
                 zmq_msg_init(&frame);
                 while (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) >= 0) {
@@ -429,8 +445,12 @@ static void *sampler_main(void *arg)
                 }
                 zmq_msg_close(&frame);
             }
-        } else {
-            usleep((useconds_t)wait_ms * 1000);
+            if (items[1].revents & ZMQ_POLLIN) {
+                uint64_t n;
+                if (read(w->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+                    fprintf(stderr, "heapsim worker %s: the sampler's wake: %s\n", w->name,
+                            strerror(errno));
+            }
         }
         uint64_t now = clock_mono_ns();
         /* Told to stop (SIGTERM, or `heapsim run` died), or the coordinator
@@ -751,8 +771,8 @@ static bool run_task(worker_t *w, const proto_task_t *t, proto_result_t *r,
         .rt = rt,
     };
     snprintf(w->cur.heap_key, sizeof w->cur.heap_key, "%s", t->heap);
-    pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
+    wake_sampler(w);
 
     uint64_t t0 = clock_mono_ns();
     /* The kernel is the task's main goroutine: when it returns the task
@@ -968,6 +988,7 @@ static int64_t flush_telemetry(worker_t *w, bool send)
     w->cur.flush = true;
     w->cur.flush_send = send;
     w->cur.flushed = false;
+    wake_sampler(w);
     if (!w->sampler_started) {
         proto_gc_t *batch;
         int n = take_gc_queue(w, &batch);
@@ -1246,9 +1267,16 @@ int worker_main(const worker_opts_t *opts)
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w.wake, &ca);
     pthread_cond_init(&w.flushed, &ca);
     pthread_condattr_destroy(&ca);
+    w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w.wake_fd < 0) {
+        fprintf(stderr, "heapsim worker: eventfd: %s\n", strerror(errno));
+        pthread_cond_destroy(&w.flushed);
+        pthread_mutex_destroy(&w.mu);
+        free(w.gcq);
+        return 1;
+    }
 
     w.zctx = zmq_ctx_new();
     if (!w.zctx) {
@@ -1292,8 +1320,8 @@ int worker_main(const worker_opts_t *opts)
     if (w.sampler_started) {
         pthread_mutex_lock(&w.mu);
         w.stopping = true;
-        pthread_cond_signal(&w.wake);
         pthread_mutex_unlock(&w.mu);
+        wake_sampler(&w);
         pthread_join(w.sampler, NULL);
     }
     close_heaps(&w);
@@ -1301,7 +1329,7 @@ int worker_main(const worker_opts_t *opts)
 out_ctx:
     zmq_ctx_term(w.zctx);
 out_gcq:
-    pthread_cond_destroy(&w.wake);
+    close(w.wake_fd);
     pthread_cond_destroy(&w.flushed);
     pthread_mutex_destroy(&w.mu);
     free(w.gcq);
