@@ -99,9 +99,13 @@
 ** past heap_enter or a safepoint while the world is stopped. A parking
 ** process bumps stop_seq and wakes it (futex); the collector sleeps on
 ** stop_seq with a timeout and checks the pids of RUNNING processes when it
-** times out. Parked processes sleep on stw itself; when they time out and
-** stw names a dead process they CAS it to their own pid and finish that
-** collection (recovery) before restarting the world.
+** times out. Parked processes sleep on park_seq, read before they look at
+** stw and help_gen; whoever restarts the world (stw := 0) or opens a
+** helped mark (help_gen) bumps park_seq after that store and then wakes
+** it, so a change between a parked process's look and its sleep makes the
+** sleep return at once (no wake is lost). When a sleep times out and stw
+** names a dead process, the parked process CASes stw to its own pid and
+** finishes that collection (recovery) before restarting the world.
 **
 ** THE LOCKS. Robust, process-shared mutexes, each repaired by whoever
 ** gets EOWNERDEAD:
@@ -230,7 +234,7 @@
 ** process stopped in heap__wait_world, as Go's stop-the-world mode marks
 ** with every P. The collector, when some process is PARKED, empties the
 ** steal queues into its own stack, then opens help_gen and wakes the
-** stopped processes (futex on stw); each one that sees help_gen joins
+** stopped processes (park_seq, STOP THE WORLD); each one that sees help_gen joins
 ** (procs[i].helping, set before it reads help_gen; the collector clears
 ** help_gen before it reads the flags: Dekker). All of them then offer and
 ** take through the steal queues, with the world stopped, mark bits set by
@@ -450,7 +454,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 10u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues */
+#define HEAP__LAYOUT_VERSION 11u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: park_seq, help_woken */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
@@ -596,6 +600,8 @@ typedef struct heap__hdr {
     alignas(64) uint32_t stw;        /* 0 or the pid owning the world */
     uint32_t stop_seq;               /* bumped when a process stops */
     uint32_t poll;                   /* HEAP__POLL_*: the safepoint word */
+    uint32_t park_seq;               /* parked processes' futex: bumped when the world
+                                     ** is restarted or a helped mark opens */
 
     alignas(64) pthread_mutex_t lock;   /* the heap lock (THE LOCKS) */
     uint32_t gc_phase;               /* HEAP__GC_*, under lock */
@@ -659,6 +665,8 @@ typedef struct heap__hdr {
     uint64_t help_count;             /* busy markers << 32 | entries in steal queues */
     uint32_t help_overflow;          /* a helper's grey stack overflowed */
     uint32_t help_joined;            /* helpers that joined help_gen */
+    uint32_t help_woken;             /* the last help_gen whose wake was sent */
+    uint32_t help_reserved;
     uint64_t help_live_bytes;        /* greyed by the helpers */
     uint64_t help_live_objects;
     uint64_t help_scan_work;
@@ -935,6 +943,9 @@ struct heap {
     uint64_t mark_stolen_total;     /* tests: entries it took from others' queues */
     uint32_t help_test_helpers;     /* tests: heap__set_help_test */
     uint32_t help_done_gen;         /* the last helped mark it helped (HELPING) */
+    uint64_t help_wakes_missed;     /* tests: parked sleeps that timed out although a
+                                    ** helped mark it had not helped was opened and
+                                    ** its wake sent before the sleep began */
 
     int fd;
     size_t map_bytes;
@@ -1250,10 +1261,14 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work);
 /* Tests: objects this attachment greyed, and steal-queue entries it took
 ** from other processes' queues, since it attached (every cycle). */
 void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen);
-/* Tests: this attachment's helped marks (HELPING) wait until `helpers`
-** stopped processes joined, and until the first work it offered was
-** taken, so that a test knows the helpers had work (0: off). */
+/* Tests: this attachment's next helped mark (HELPING) waits until
+** `helpers` stopped processes joined, and until the first work it offered
+** was taken, so that a test knows the helpers had work (0: off). One
+** helped mark only: set it again before the next. */
 void heap__set_help_test(heap_t *h, uint32_t helpers);
+/* Tests: this attachment's parked sleeps that slept through the wake of
+** a helped mark (help_wakes_missed): 0 when no wake is lost. */
+uint64_t heap__help_wakes_missed(heap_t *h);
 bool heap__mark_running(heap_t *h);
 void heap__mark_end(heap_t *h);
 
