@@ -329,16 +329,23 @@
 ** of the limit, as Go's gcControllerCommit re-paces it) sets
 ** HEAP__POLL_SCAVENGE while a goal is unmet. A
 ** process at a safepoint that sees the bit once scav_next_ns has passed
-** CASes scav_next_ns to now + a lease (the batch is its own; a process
-** killed mid-batch loses it when the lease runs out) and releases in 64
+** takes the lease, scav_lease, by a CAS from free (holder 0) to its token
+** (the generation one higher, and its attach_id): the batch is its own,
+** and no other starts until it puts the lease back, however long a stop
+** of the world holds it up. While it runs, scav_next_ns is now + 100 ms,
+** after which a process that finds the lease still held looks at its
+** holder: alive, the batch runs on (look again 100 ms later); dead (its
+** entry gone, DEAD, or its pid dead, as the collector checks), the lease is
+** taken over by a CAS from the dead holder's token. It releases in 64
 ** KiB quanta (scavengeQuantum; the heap lock held per quantum only, never
 ** releasing past the goal) until it has worked 1 ms (minScavWorkTime), the
-** goals are met or nothing is left; then it sleeps: scav_next_ns = end +
+** goals are met or nothing is left; then it sleeps (scav_next_ns = end +
 ** max(worked, 1 ms) * (100 / (1 % * P) - 1), P the processes attached (Go's
 ** gomaxprocs), so scavenging takes ~1 % of the heap's processes' time
 ** (scavengePercent; Go's PI controller settles on that ratio, here it is
-** the ratio itself). A batch that found nothing to release or met the
-** goals clears the bit (parks) unless a wake came meanwhile (scav_wake_seq).
+** the ratio itself), and puts the lease back (CAS its token -> free). A batch
+** that found nothing to release or met the goals clears the bit (parks)
+** unless a wake came meanwhile (scav_wake_seq).
 **
 ** Which pages: the highest free unreleased spans first, the top of a span
 ** split off when only part of it is wanted (Go scavenges from the highest
@@ -454,7 +461,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 11u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: park_seq, help_woken */
+#define HEAP__LAYOUT_VERSION 12u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: park_seq, help_woken; 12: the scavenger's lease an owner token */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
@@ -687,10 +694,13 @@ typedef struct heap__hdr {
     uint64_t pause_max_ns;
     uint64_t gc_wall_total_ns;
 
-    /* SCAVENGER: the background scavenger's goal and pace, one per heap
-    ** (atomics; scav_next_ns is also the lease of the batch running) */
+    /* SCAVENGER: the background scavenger's goal, pace and lease, one per
+    ** heap (atomics) */
     alignas(64) uint64_t scav_limit_goal_bytes;  /* mapped bytes to get under; 0 = none */
-    uint64_t scav_next_ns;           /* CLOCK_MONOTONIC: no batch starts before */
+    uint64_t scav_next_ns;           /* CLOCK_MONOTONIC: no batch starts (or the lease's
+                                     ** holder is not looked at) before */
+    uint64_t scav_lease;             /* batches begun << 32 | the attach_id of the running
+                                     ** batch's holder, 0 when none runs */
     uint32_t scav_wake_seq;          /* bumped by every wake */
     uint32_t scav_reserved;
     uint64_t scav_batches;           /* background batches that released something, ever */
