@@ -543,17 +543,26 @@ static void p_main(rt_t *rt, void *arg)
 static volatile uint64_t p_progress[2];
 static bool p_saw_other[2];
 
-/* Allocates until the other has made progress (bounded). */
+/* Generous: at tens of ns an allocation, seconds; sysmon's 1 ms slice
+** ends long before, however fast the machine. */
+#define P_ALLOC_MAX 200000000L
+
+/* Allocates until the other has made progress, which it can only once
+** sysmon has preempted this one: not for a fixed amount of work. Bounded,
+** and said clearly if the preemption never came. */
 static void p_allocator(rt_t *rt, void *arg)
 {
     int me = (int)(intptr_t)arg;
     heap_ref_t *frame = rt_push(rt, 1);
+    long i;
 
-    for (int i = 0; i < 50000000 && !p_saw_other[me]; i++) {
+    for (i = 0; i < P_ALLOC_MAX && !p_saw_other[me]; i++) {
         frame[0] = rt_alloc(rt, 1, 8);
         p_progress[me]++;
         p_saw_other[me] = p_progress[!me] > 0;
     }
+    CHECK_MSG(p_saw_other[me], "goroutine %d allocated %ld times and the other never ran: "
+              "sysmon (1 ms slices) never preempted it", me, i);
     rt_pop(rt, 1);
 }
 
@@ -580,8 +589,10 @@ static void case_preempt_points(void)
     sched_set_preempt(w.sched, 1000000);
     o = rtt_run(&w, p_two_allocators, NULL);
     CHECK_INT(o.rc, 0);
-    CHECK(p_saw_other[0]);
-    CHECK(p_saw_other[1]);
+    sched_stats_t st2;
+    sched_stats_read(w.sched, &st2);
+    CHECK_MSG(st2.preemptions > st.preemptions, "sysmon preempted nothing (%llu preemptions)",
+              (unsigned long long)(st2.preemptions - st.preemptions));
     rtt_close(&w);
 }
 
