@@ -59,6 +59,8 @@
                                       ** long (listening): given up, and said */
 #define DRAIN_MAX_NS 600000000000ull  /* a bound all the same: 10 minutes */
 #define MISSING_SAID_MAX 20           /* attempts named on stderr, then a total */
+#define STORE_WAIT_STEP_NS 50000000ull    /* the run's end: the writer looked at */
+#define STORE_WAIT_SAID_NS 1000000000ull  /* ... and the wait said after */
 #define PROGRESS_EVERY_NS 200000000ull
 #define METRICS_EVERY_NS 100000000ull
 #define SAY_MAX 5                      /* per kind of trouble, then only counted */
@@ -1624,6 +1626,34 @@ static void report_missing(coord_t *c, bool quietly)
                 " received\n", (unsigned long long)frames, (unsigned long long)attempts);
 }
 
+/* The run's end waits for the writer to store what is queued, which a
+** database locked by another process can make long (the writer retries
+** for up to give_up_ns): said after a second, and cut short by SIGINT or
+** SIGTERM arriving meanwhile: what is committed stays, what is not is
+** dropped and counted in one line, and *status becomes 130. A signal of
+** the run itself (before the wait) does not cut it. */
+static void wait_for_writer(coord_t *c, int *status)
+{
+    uint64_t began = clock_mono_ns();
+    bool said = false;
+    interrupted = 0;
+    while (store_writer_drain_for(c->writer, STORE_WAIT_STEP_NS) != 0) {
+        store_reports(c);
+        if (interrupted) {
+            uint64_t n = store_writer_abandon(c->writer);
+            fprintf(stderr, "heapsim coordinator: stopped waiting for the database: %llu"
+                    " records not written (what was written stays)\n", (unsigned long long)n);
+            *status = 130;
+            return;
+        }
+        if (!said && clock_mono_ns() - began >= STORE_WAIT_SAID_NS) {
+            fprintf(stderr, "heapsim coordinator: waiting for the database to store the"
+                    " run's last records (Ctrl-C to stop waiting)\n");
+            said = true;
+        }
+    }
+}
+
 /* ---- The loop ---------------------------------------------------------- */
 
 int coord_run(coord_t *c)
@@ -1716,7 +1746,7 @@ int coord_run(coord_t *c)
     ** and not before it is all there (or said not to be). */
     queued(c, store_writer_run_finish(c->writer, c->o.run_id, run_status, clock_unix_ns(),
                                       nfailed ? err : NULL), "the run's end");
-    store_writer_drain(c->writer);
+    wait_for_writer(c, &status);
     store_reports(c);
     report_counters(c);
     sigaction(SIGINT, &old_int, NULL);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "runtime/chan.h"
+#include "runtime/rt_int.h"
 #include "runtime/rt_testutil.h"
 
 #define DEEP 30000   /* one-slot frames: beyond the first three levels */
@@ -542,17 +543,26 @@ static void p_main(rt_t *rt, void *arg)
 static volatile uint64_t p_progress[2];
 static bool p_saw_other[2];
 
-/* Allocates until the other has made progress (bounded). */
+/* Generous: at tens of ns an allocation, seconds; sysmon's 1 ms slice
+** ends long before, however fast the machine. */
+#define P_ALLOC_MAX 200000000L
+
+/* Allocates until the other has made progress, which it can only once
+** sysmon has preempted this one: not for a fixed amount of work. Bounded,
+** and said clearly if the preemption never came. */
 static void p_allocator(rt_t *rt, void *arg)
 {
     int me = (int)(intptr_t)arg;
     heap_ref_t *frame = rt_push(rt, 1);
+    long i;
 
-    for (int i = 0; i < 50000000 && !p_saw_other[me]; i++) {
+    for (i = 0; i < P_ALLOC_MAX && !p_saw_other[me]; i++) {
         frame[0] = rt_alloc(rt, 1, 8);
         p_progress[me]++;
         p_saw_other[me] = p_progress[!me] > 0;
     }
+    CHECK_MSG(p_saw_other[me], "goroutine %d allocated %ld times and the other never ran: "
+              "sysmon (1 ms slices) never preempted it", me, i);
     rt_pop(rt, 1);
 }
 
@@ -579,8 +589,64 @@ static void case_preempt_points(void)
     sched_set_preempt(w.sched, 1000000);
     o = rtt_run(&w, p_two_allocators, NULL);
     CHECK_INT(o.rc, 0);
-    CHECK(p_saw_other[0]);
-    CHECK(p_saw_other[1]);
+    sched_stats_t st2;
+    sched_stats_read(w.sched, &st2);
+    CHECK_MSG(st2.preemptions > st.preemptions, "sysmon preempted nothing (%llu preemptions)",
+              (unsigned long long)(st2.preemptions - st.preemptions));
+    rtt_close(&w);
+}
+
+/* hook_safepoint's once-per-cycle work (stack depths and shrinking, the
+** pacer's stack term, the cycle that ages the sudog cache and paces
+** snapshots; rt->gc_seen counts its runs) runs once per completed cycle,
+** not at every goroutine switch while the heap's safepoint word is set --
+** here by the scavenger, which keeps it set while it has pages to give
+** back, and by each collection's lazy sweep. Over 20,000 switches seen
+** with the word set, and a collection every 2,000: runs == cycles. */
+#define CW_SWITCHES 20000
+
+static void cw_main(rt_t *rt, void *arg)
+{
+    (void)arg;
+    heap_t *h = rt_heap(rt);
+    sched_t *s = rt_sched(rt);
+    const uint32_t *word = heap_safepoint_word(h);
+    heap_ref_t *frame = rt_push(rt, 1);
+    frame[0] = rt_alloc(rt, 1024, 0);
+    for (uint32_t i = 0; i < 1024; i++)
+        heap_write_ref(h, frame[0], i, rt_alloc(rt, 0, 32 << 10));   /* 32 MiB */
+    CHECK(heap_collect(h) == 0);
+    frame[0] = 0;                                                   /* garbage */
+    CHECK(heap_collect(h) == 0);
+    CHECK(heap_collect(h) == 0);                 /* its sweep wakes the scavenger */
+    uint64_t runs0 = rt->gc_seen, cycles0 = heap_num_gc(h), with_word = 0;
+    for (long i = 0; i < 50L * CW_SWITCHES && with_word < CW_SWITCHES; i++) {
+        if (__atomic_load_n(word, __ATOMIC_RELAXED) != 0) {
+            with_word++;
+            if (with_word % 2000 == 0)
+                CHECK(heap_collect(h) == 0);
+        }
+        sched_yield(s);
+    }
+    uint64_t runs = rt->gc_seen - runs0, cycles = heap_num_gc(h) - cycles0;
+    printf("cycle work: %llu switches with the safepoint word set, %llu cycles, "
+           "the per-cycle work ran %llu times\n", (unsigned long long)with_word,
+           (unsigned long long)cycles, (unsigned long long)runs);
+    REQUIRE_MSG(with_word == CW_SWITCHES,
+                "only %llu switches saw the safepoint word set: nothing to judge by",
+                (unsigned long long)with_word);
+    CHECK(cycles >= CW_SWITCHES / 2000);
+    CHECK_MSG(runs == cycles, "the per-cycle work ran %llu times in %llu cycles",
+              (unsigned long long)runs, (unsigned long long)cycles);
+    rt_pop(rt, 1);
+}
+
+static void case_cycle_work_once(void)
+{
+    rtt_world_t w;
+    rtt_open(&w, 256u << 20, 0);
+    rtt_outcome_t o = rtt_run(&w, cw_main, NULL);
+    CHECK_INT(o.rc, 0);
     rtt_close(&w);
 }
 
@@ -596,6 +662,7 @@ int main(int argc, char **argv)
         {"leaks", case_leaks},
         {"slow_paths_on_system_stack", case_slow_paths_on_system_stack},
         {"preempt_points", case_preempt_points},
+        {"cycle_work_once", case_cycle_work_once},
     };
     return rtt_main(argc, argv, cases, sizeof cases / sizeof cases[0], 60);
 }

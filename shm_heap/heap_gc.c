@@ -203,18 +203,34 @@ static void recover_world(heap_t *h)
     run_cycle(h, HEAP__GC_BY_RECOVERY, t0, heap__now_ns(CLOCK_MONOTONIC) - t0);
 }
 
+/* Wake the parked processes: a change they must see (stw released, a
+** helped mark opened) was stored before this call (STOP THE WORLD). */
+static void wake_parked(heap_t *h)
+{
+    __atomic_add_fetch(&h->hdr->park_seq, 1, __ATOMIC_SEQ_CST);
+    heap__futex_wake(&h->hdr->park_seq);
+}
+
 void heap__wait_world(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     uint64_t timeout = PARK_TIMEOUT_MIN_NS;
     for (;;) {
+        /* Read before the looks below: a change after them moves it. */
+        uint32_t seq = __atomic_load_n(&hdr->park_seq, __ATOMIC_SEQ_CST);
         uint32_t owner = __atomic_load_n(&hdr->stw, __ATOMIC_SEQ_CST);
         if (owner == 0)
             return;
         help_stopped_maybe(h, owner);   /* HELPING */
         heap__fault(h, HEAP__FP_PARKED);
-        if (heap__futex_wait(&hdr->stw, owner, timeout) != -ETIMEDOUT)
+        uint32_t woken = __atomic_load_n(&hdr->help_woken, __ATOMIC_SEQ_CST);
+        if (heap__futex_wait(&hdr->park_seq, seq, timeout) != -ETIMEDOUT)
             continue;
+        /* Tests: a helped mark whose wake was sent before this sleep began,
+        ** not helped: the sleep missed it. */
+        if (woken != 0 && woken != h->help_done_gen && owner != (uint32_t)h->pid &&
+            __atomic_load_n(&hdr->help_gen, __ATOMIC_SEQ_CST) == woken)
+            h->help_wakes_missed++;
         if (timeout < PARK_TIMEOUT_MAX_NS)
             timeout *= 2;
         if (owner != (uint32_t)h->pid && owner_dead(h, owner)) {
@@ -327,7 +343,7 @@ void heap__world_start(heap_t *h)
     ** sets it after its CAS, so a set never gets lost. */
     __atomic_and_fetch(&h->hdr->poll, ~HEAP__POLL_STW, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->hdr->stw, 0, __ATOMIC_SEQ_CST);
-    heap__futex_wake(&h->hdr->stw);
+    wake_parked(h);
     if (h->entered)
         heap__mcache_revalidate(h);
 }
@@ -1056,7 +1072,8 @@ static uint32_t help_open(heap_t *h)
     __atomic_store_n(&hdr->help_live_objects, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->help_scan_work, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->help_gen, gen, __ATOMIC_SEQ_CST);
-    heap__futex_wake(&hdr->stw);
+    wake_parked(h);
+    __atomic_store_n(&hdr->help_woken, gen, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&hdr->help_joined, __ATOMIC_SEQ_CST) < h->help_test_helpers)
         sched_yield();   /* tests only */
     return gen;
@@ -1069,6 +1086,7 @@ static bool help_close(heap_t *h, mark_ctx_t *m, uint32_t gen)
 {
     heap__hdr_t *hdr = h->hdr;
     bool ok = help_drain(h, m, gen, (uint32_t)h->pid, true);
+    h->help_test_helpers = 0;   /* tests: it was for this helped mark */
     help_quiesce(h);
     if (!ok)
         return false;
@@ -1321,12 +1339,13 @@ static void mark_proc_roots(mark_ctx_t *m, heap__proc_t *p)
 }
 
 /* Mark from every process's roots, world stopped, every lock held; with
-** the stopped processes' help (HELPING) when there are any. */
-static void mark(heap_t *h, mark_ctx_t *m)
+** the stopped processes' help (HELPING) when there are any and may_help
+** (not when redoing a helped mark a helper died in: that one is alone). */
+static void mark(heap_t *h, mark_ctx_t *m, bool may_help)
 {
     heap__hdr_t *hdr = h->hdr;
     steal_reset_all(h);
-    bool help = help_available(h);
+    bool help = may_help && help_available(h);
     for (;;) {
         /* Helped, mark bits are set by atomic or (conc). */
         ctx_init(h, m, help);
@@ -1597,6 +1616,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         uint64_t cycle = hdr->mark_cycle;
         bool redo = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST) != hdr->mark_deaths ||
                     __atomic_load_n(&hdr->mark_overflow, __ATOMIC_RELAXED) != 0;
+        bool helper_died = false;
         hdr->gc_phase = HEAP__GC_MARK;
         if (!redo) {
             bool help = help_available(h);
@@ -1621,13 +1641,14 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             }
             /* A helper that died may have taken grey objects with it. */
             if (help && !help_close(h, &m, help_open(h)))
-                redo = true;
+                redo = helper_died = true;
         }
         if (redo) {
             /* A process died mid-mark (what it had grey is lost) or a grey
-            ** queue overflowed: mark again from the roots, world stopped. */
+            ** queue overflowed: mark again from the roots, world stopped;
+            ** alone if a helper just died in it (as mark() does). */
             heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
-            mark(h, &m);
+            mark(h, &m, !helper_died);
             c->heap_live_bytes = (int64_t)m.live_bytes;
             c->objects_live = (int64_t)m.live_objects;
         } else {
@@ -1651,7 +1672,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     } else {
         heap__pools_rotate_locked(h);
         hdr->gc_phase = HEAP__GC_MARK;
-        mark(h, &m);
+        mark(h, &m, true);
         c->heap_live_bytes = (int64_t)m.live_bytes;
         c->objects_live = (int64_t)m.live_objects;
     }
@@ -2285,6 +2306,11 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work)
 void heap__set_help_test(heap_t *h, uint32_t helpers)
 {
     h->help_test_helpers = helpers;
+}
+
+uint64_t heap__help_wakes_missed(heap_t *h)
+{
+    return h->help_wakes_missed;
 }
 
 void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen)

@@ -99,9 +99,13 @@
 ** past heap_enter or a safepoint while the world is stopped. A parking
 ** process bumps stop_seq and wakes it (futex); the collector sleeps on
 ** stop_seq with a timeout and checks the pids of RUNNING processes when it
-** times out. Parked processes sleep on stw itself; when they time out and
-** stw names a dead process they CAS it to their own pid and finish that
-** collection (recovery) before restarting the world.
+** times out. Parked processes sleep on park_seq, read before they look at
+** stw and help_gen; whoever restarts the world (stw := 0) or opens a
+** helped mark (help_gen) bumps park_seq after that store and then wakes
+** it, so a change between a parked process's look and its sleep makes the
+** sleep return at once (no wake is lost). When a sleep times out and stw
+** names a dead process, the parked process CASes stw to its own pid and
+** finishes that collection (recovery) before restarting the world.
 **
 ** THE LOCKS. Robust, process-shared mutexes, each repaired by whoever
 ** gets EOWNERDEAD:
@@ -230,7 +234,7 @@
 ** process stopped in heap__wait_world, as Go's stop-the-world mode marks
 ** with every P. The collector, when some process is PARKED, empties the
 ** steal queues into its own stack, then opens help_gen and wakes the
-** stopped processes (futex on stw); each one that sees help_gen joins
+** stopped processes (park_seq, STOP THE WORLD); each one that sees help_gen joins
 ** (procs[i].helping, set before it reads help_gen; the collector clears
 ** help_gen before it reads the flags: Dekker). All of them then offer and
 ** take through the steal queues, with the world stopped, mark bits set by
@@ -325,16 +329,23 @@
 ** of the limit, as Go's gcControllerCommit re-paces it) sets
 ** HEAP__POLL_SCAVENGE while a goal is unmet. A
 ** process at a safepoint that sees the bit once scav_next_ns has passed
-** CASes scav_next_ns to now + a lease (the batch is its own; a process
-** killed mid-batch loses it when the lease runs out) and releases in 64
+** takes the lease, scav_lease, by a CAS from free (holder 0) to its token
+** (the generation one higher, and its attach_id): the batch is its own,
+** and no other starts until it puts the lease back, however long a stop
+** of the world holds it up. While it runs, scav_next_ns is now + 100 ms,
+** after which a process that finds the lease still held looks at its
+** holder: alive, the batch runs on (look again 100 ms later); dead (its
+** entry gone, DEAD, or its pid dead, as the collector checks), the lease is
+** taken over by a CAS from the dead holder's token. It releases in 64
 ** KiB quanta (scavengeQuantum; the heap lock held per quantum only, never
 ** releasing past the goal) until it has worked 1 ms (minScavWorkTime), the
-** goals are met or nothing is left; then it sleeps: scav_next_ns = end +
+** goals are met or nothing is left; then it sleeps (scav_next_ns = end +
 ** max(worked, 1 ms) * (100 / (1 % * P) - 1), P the processes attached (Go's
 ** gomaxprocs), so scavenging takes ~1 % of the heap's processes' time
 ** (scavengePercent; Go's PI controller settles on that ratio, here it is
-** the ratio itself). A batch that found nothing to release or met the
-** goals clears the bit (parks) unless a wake came meanwhile (scav_wake_seq).
+** the ratio itself), and puts the lease back (CAS its token -> free). A batch
+** that found nothing to release or met the goals clears the bit (parks)
+** unless a wake came meanwhile (scav_wake_seq).
 **
 ** Which pages: the highest free unreleased spans first, the top of a span
 ** split off when only part of it is wanted (Go scavenges from the highest
@@ -450,7 +461,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 12u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches */
+#define HEAP__LAYOUT_VERSION 13u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's cached run (Go's pageCachePages) */
@@ -599,6 +610,8 @@ typedef struct heap__hdr {
     alignas(64) uint32_t stw;        /* 0 or the pid owning the world */
     uint32_t stop_seq;               /* bumped when a process stops */
     uint32_t poll;                   /* HEAP__POLL_*: the safepoint word */
+    uint32_t park_seq;               /* parked processes' futex: bumped when the world
+                                     ** is restarted or a helped mark opens */
 
     alignas(64) pthread_mutex_t lock;   /* the heap lock (THE LOCKS) */
     uint32_t gc_phase;               /* HEAP__GC_*, under lock */
@@ -664,6 +677,8 @@ typedef struct heap__hdr {
     uint64_t help_count;             /* busy markers << 32 | entries in steal queues */
     uint32_t help_overflow;          /* a helper's grey stack overflowed */
     uint32_t help_joined;            /* helpers that joined help_gen */
+    uint32_t help_woken;             /* the last help_gen whose wake was sent */
+    uint32_t help_reserved;
     uint64_t help_live_bytes;        /* greyed by the helpers */
     uint64_t help_live_objects;
     uint64_t help_scan_work;
@@ -684,10 +699,13 @@ typedef struct heap__hdr {
     uint64_t pause_max_ns;
     uint64_t gc_wall_total_ns;
 
-    /* SCAVENGER: the background scavenger's goal and pace, one per heap
-    ** (atomics; scav_next_ns is also the lease of the batch running) */
+    /* SCAVENGER: the background scavenger's goal, pace and lease, one per
+    ** heap (atomics) */
     alignas(64) uint64_t scav_limit_goal_bytes;  /* mapped bytes to get under; 0 = none */
-    uint64_t scav_next_ns;           /* CLOCK_MONOTONIC: no batch starts before */
+    uint64_t scav_next_ns;           /* CLOCK_MONOTONIC: no batch starts (or the lease's
+                                     ** holder is not looked at) before */
+    uint64_t scav_lease;             /* batches begun << 32 | the attach_id of the running
+                                     ** batch's holder, 0 when none runs */
     uint32_t scav_wake_seq;          /* bumped by every wake */
     uint32_t scav_reserved;
     uint64_t scav_batches;           /* background batches that released something, ever */
@@ -941,6 +959,9 @@ struct heap {
     uint64_t mark_stolen_total;     /* tests: entries it took from others' queues */
     uint32_t help_test_helpers;     /* tests: heap__set_help_test */
     uint32_t help_done_gen;         /* the last helped mark it helped (HELPING) */
+    uint64_t help_wakes_missed;     /* tests: parked sleeps that timed out although a
+                                    ** helped mark it had not helped was opened and
+                                    ** its wake sent before the sleep began */
 
     int fd;
     size_t map_bytes;
@@ -1285,10 +1306,14 @@ uint64_t heap__mark_step(heap_t *h, uint64_t work);
 /* Tests: objects this attachment greyed, and steal-queue entries it took
 ** from other processes' queues, since it attached (every cycle). */
 void heap__mark_counts(heap_t *h, uint64_t *greyed, uint64_t *stolen);
-/* Tests: this attachment's helped marks (HELPING) wait until `helpers`
-** stopped processes joined, and until the first work it offered was
-** taken, so that a test knows the helpers had work (0: off). */
+/* Tests: this attachment's next helped mark (HELPING) waits until
+** `helpers` stopped processes joined, and until the first work it offered
+** was taken, so that a test knows the helpers had work (0: off). One
+** helped mark only: set it again before the next. */
 void heap__set_help_test(heap_t *h, uint32_t helpers);
+/* Tests: this attachment's parked sleeps that slept through the wake of
+** a helped mark (help_wakes_missed): 0 when no wake is lost. */
+uint64_t heap__help_wakes_missed(heap_t *h);
 bool heap__mark_running(heap_t *h);
 void heap__mark_end(heap_t *h);
 

@@ -279,7 +279,7 @@ static void free_remove(heap_t *h, uint32_t page)
 #define SCAV_QUANTUM_BYTES (64u << 10)          /* Go's scavengeQuantum */
 #define SCAV_PERCENT 1                          /* Go's scavengePercent */
 #define SCAV_MIN_WORK_NS 1000000ull             /* Go's minScavWorkTime */
-#define SCAV_LEASE_NS 100000000ull              /* a batch's claim, if its holder dies */
+#define SCAV_LEASE_NS 100000000ull              /* a held lease's holder is looked at after */
 #define SCAV_LIMIT_PERCENT 95                   /* 100 - Go's reduceExtraPercent */
 
 /* Find the HEAP__SCAV_CANDIDATES highest free unreleased spans again
@@ -409,17 +409,61 @@ static uint64_t scav_procs(const heap__hdr_t *hdr)
     return n ? n : 1;
 }
 
+/* Is the holder of the scavenger's lease (attach_id) gone: its entry
+** freed or reused, marked DEAD, or its pid dead? */
+static bool scav_holder_dead(heap_t *h, uint32_t attach_id)
+{
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &h->hdr->procs[i];
+        uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
+        if (st == HEAP__PROC_FREE || p->attach_id != attach_id)
+            continue;
+        return st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, true);
+    }
+    return true;
+}
+
+/* Take the scavenger's lease (SCAVENGER) if a batch is due: true with
+** *token the lease's value now ours. */
+static bool scav_lease_take(heap_t *h, uint64_t *token)
+{
+    heap__hdr_t *hdr = h->hdr;
+    uint64_t now = heap__now_ns(CLOCK_MONOTONIC);
+    uint64_t next = __atomic_load_n(&hdr->scav_next_ns, __ATOMIC_ACQUIRE);
+    if (now < next)
+        return false;   /* not due, or a batch runs and was looked at lately */
+    uint64_t lease = __atomic_load_n(&hdr->scav_lease, __ATOMIC_SEQ_CST);
+    uint32_t holder = (uint32_t)lease;
+    if (holder != 0 && !scav_holder_dead(h, holder)) {
+        /* Its batch runs on, however long it is held up: look again later. */
+        __atomic_compare_exchange_n(&hdr->scav_next_ns, &next, now + SCAV_LEASE_NS, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        return false;
+    }
+    uint64_t mine = ((lease >> 32) + 1) << 32 | h->attach_id;
+    if (!__atomic_compare_exchange_n(&hdr->scav_lease, &lease, mine, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_RELAXED))
+        return false;   /* another process's turn */
+    /* A batch that ended between the two loads above set the pace. */
+    if (now < __atomic_load_n(&hdr->scav_next_ns, __ATOMIC_ACQUIRE)) {
+        uint64_t expect = mine;
+        __atomic_compare_exchange_n(&hdr->scav_lease, &expect, mine & ~0xffffffffull, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        return false;
+    }
+    __atomic_store_n(&hdr->scav_next_ns, now + SCAV_LEASE_NS, __ATOMIC_RELEASE);
+    *token = mine;
+    return true;
+}
+
 void heap__scavenge_poll(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
     if (!(__atomic_load_n(&hdr->poll, __ATOMIC_RELAXED) & HEAP__POLL_SCAVENGE))
         return;
-    uint64_t now = heap__now_ns(CLOCK_MONOTONIC);
-    uint64_t next = __atomic_load_n(&hdr->scav_next_ns, __ATOMIC_ACQUIRE);
-    if (now < next ||
-        !__atomic_compare_exchange_n(&hdr->scav_next_ns, &next, now + SCAV_LEASE_NS, false,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return;   /* not due, or another process's turn */
+    uint64_t token;
+    if (!scav_lease_take(h, &token))
+        return;
     uint32_t seq = __atomic_load_n(&hdr->scav_wake_seq, __ATOMIC_SEQ_CST);
 
     /* Go's scavengerState.run: quanta until 1 ms of work, the goals met,
@@ -474,7 +518,11 @@ void heap__scavenge_poll(heap_t *h)
         if (__atomic_load_n(&hdr->scav_wake_seq, __ATOMIC_SEQ_CST) != seq && scav_todo(hdr))
             __atomic_or_fetch(&hdr->poll, HEAP__POLL_SCAVENGE, __ATOMIC_SEQ_CST);
     }
+    /* The pace first, then the lease back: whoever takes it next sees the
+    ** pace (scav_lease_take's second look). */
     __atomic_store_n(&hdr->scav_next_ns, end + sleep, __ATOMIC_RELEASE);
+    __atomic_compare_exchange_n(&hdr->scav_lease, &token, token & ~0xffffffffull, false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
 void heap__set_scavenge_sleep(heap_t *h, bool on)

@@ -1079,6 +1079,114 @@ static void test_page_cache(void)
     REQUIRE_HEAP_VERIFY(h2);
     heap_leave(h2);
     heap_close(&h2, true);
+/* The scavenger's lease is its holder's until it puts it back: a batch
+** held up past the 100 ms after which the holder is looked at (here at its
+** fault point, as a long stop of the world holds one up) goes on alone;
+** another process polling meanwhile, with the lease's time long past,
+** starts no batch of its own. Once the holder is done, it can. */
+typedef struct lease_share {
+    uint32_t holding;            /* the child is in its batch, the lease its own */
+    uint32_t go_on;              /* the parent lets it finish */
+} lease_share_t;
+static lease_share_t *lease_share;
+static uint32_t lease_child_hits;
+static uint64_t lease_parent_batches;
+
+static void hold_in_batch(void *arg, int point)
+{
+    (void)arg;
+    if (point != HEAP__FP_SCAVENGE_BG || lease_child_hits++ != 0)
+        return;
+    __atomic_store_n(&lease_share->holding, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&lease_share->go_on, __ATOMIC_SEQ_CST))
+        sched_yield();
+}
+
+static void count_batch(void *arg, int point)
+{
+    (void)arg;
+    if (point == HEAP__FP_SCAVENGE_BG)
+        lease_parent_batches++;
+}
+
+static void child_hold_lease(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap__set_fault_hook(h, hold_in_batch, NULL);
+    heap__set_scavenge_sleep(h, false);
+    heap_enter(h);
+    while (!__atomic_load_n(&lease_share->holding, __ATOMIC_SEQ_CST))
+        heap_safepoint(h);
+    heap_leave(h);
+    heap_close(&h, false);
+}
+
+/* Wait (outside the heap) until the scavenger's next look is due. */
+static void wait_past_scav_next(heap_t *h)
+{
+    while (tu_now_ns() <= __atomic_load_n(&h->hdr->scav_next_ns, __ATOMIC_SEQ_CST))
+        tu_sleep_ns(1000000);
+}
+
+static void test_scavenger_lease_held(void)
+{
+    lease_share = tu_shared(sizeof *lease_share);
+    lease_parent_batches = 0;
+    heap_t *h = open_heap("scavlease", 256 * MiB, 100, 0);
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_leave(h);
+    REQUIRE(scavenger_has_work(h));
+
+    pid_t pid = tu_fork(child_hold_lease, "scavlease");
+    while (!__atomic_load_n(&lease_share->holding, __ATOMIC_SEQ_CST))
+        sched_yield();
+    uint64_t lease = __atomic_load_n(&h->hdr->scav_lease, __ATOMIC_SEQ_CST);
+    uint64_t batches0 = __atomic_load_n(&h->hdr->scav_batches, __ATOMIC_SEQ_CST);
+    heap__set_fault_hook(h, count_batch, NULL);
+    heap__set_scavenge_sleep(h, false);
+    /* Twice past the time: the holder is looked at, found alive, and
+    ** looked at again later. */
+    for (int round = 0; round < 2; round++) {
+        wait_past_scav_next(h);
+        heap_enter(h);
+        for (int i = 0; i < 20000; i++)
+            heap_safepoint(h);
+        heap_leave(h);
+    }
+    uint64_t lease_after = __atomic_load_n(&h->hdr->scav_lease, __ATOMIC_SEQ_CST);
+    printf("scavenger lease held: %llu batches begun here while another held it\n",
+           (unsigned long long)lease_parent_batches);
+    CHECK_MSG(lease_parent_batches == 0, "%llu scavenger batches overlapped the held one",
+              (unsigned long long)lease_parent_batches);
+    CHECK(lease_after == lease && (uint32_t)lease != 0 && (uint32_t)lease != h->attach_id);
+    CHECK(__atomic_load_n(&h->hdr->scav_batches, __ATOMIC_SEQ_CST) == batches0);
+    __atomic_store_n(&lease_share->go_on, 1, __ATOMIC_SEQ_CST);
+    tu_wait_ok(pid);
+    CHECK((uint32_t)__atomic_load_n(&h->hdr->scav_lease, __ATOMIC_SEQ_CST) == 0);
+
+    /* Its turn now. */
+    heap_enter(h);
+    poll_until_parked(h, UINT64_MAX);
+    heap_leave(h);
+    CHECK(lease_parent_batches > 0);
+    uint64_t goal = __atomic_load_n(&h->hdr->scavenge_goal_bytes, __ATOMIC_SEQ_CST);
+    uint64_t retained = heap__retained_bytes(h->hdr);
+    CHECK(goal == UINT64_MAX || (retained >= goal && retained - goal < HEAP__PAGE_BYTES));
+    heap__set_fault_hook(h, NULL, NULL);
+    heap_enter(h);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_roots_destroy(h, &roots);
+    heap_leave(h);
+    heap_close(&h, true);
+    munmap(lease_share, sizeof *lease_share);
 }
 
 static void child_alloc_and_collect(void *arg)
@@ -1633,6 +1741,7 @@ int main(void)
         test_scavenger();
         test_scavenger_killed();
         test_page_cache();
+        test_scavenger_lease_held();
         test_high_water_marks();
         test_stack_figures_summed();
         test_oom();

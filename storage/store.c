@@ -50,6 +50,14 @@ int store_set_busy_timeout(store_t *st, int ms)
     return 0;
 }
 
+int store_set_busy_handler(store_t *st, int (*fn)(void *arg, int count), void *arg)
+{
+    if (!st || !fn)
+        return STORE_EUSAGE;
+    sqlite3_busy_handler(st->db, fn, arg);
+    return 0;
+}
+
 const char *store_errmsg(store_t *st)
 {
     if (!st)

@@ -59,6 +59,12 @@ const char *store_path(const store_t *st);
 ** it fails ("database is locked"): ms > 0, else STORE_EUSAGE. store_open
 ** sets 5 s. */
 int store_set_busy_timeout(store_t *st, int ms);
+/* Instead of the busy timeout: fn(arg, count) is called each time a
+** statement on st finds another connection's lock (count: the calls so
+** far for this wait); it returns nonzero to wait and try again, 0 to fail
+** ("database is locked"). It may be called on whichever thread uses st.
+** STORE_EUSAGE when st or fn is NULL. */
+int store_set_busy_handler(store_t *st, int (*fn)(void *arg, int count), void *arg);
 /* The message of the last failure on st (naming the file or the failing
 ** statement), valid until the next call on st. */
 const char *store_errmsg(store_t *st);

@@ -48,6 +48,8 @@
 #define BACKOFF_MAX_NS 1000000000ull
 #define REPORTS_KEPT 32
 #define REPORT_MAX 600
+#define BUSY_TIMEOUT_MS 5000             /* as the store's own */
+#define BUSY_STEP_NS 10000000ull         /* an abandon is seen within */
 #define NEVER UINT64_MAX
 
 typedef enum rec_kind {
@@ -122,6 +124,11 @@ struct store_writer {
     bool urgent;                  /* pending holds a result or a run's end */
     uint64_t failing_since, backoff_ns;
     bool no_events;               /* the database has no events table */
+    uint64_t busy_since;          /* writer_busy: when this wait for a lock began */
+
+    /* Set once by store_writer_abandon (read by the thread and by
+    ** writer_busy without mu). */
+    atomic_bool abandon;
 };
 
 /* ---- Reports ------------------------------------------------------------ */
@@ -593,9 +600,43 @@ static void batch_failed(store_writer_t *w, const char *msg)
     w->in_txn = false;
     w->failing = true;
     w->retry_at = now + w->backoff_ns;
-    report_locked(w, "%s; retrying, %llu records wait", msg,
-                  (unsigned long long)(w->nqueued - w->nsettled));
+    if (!atomic_load(&w->abandon))
+        report_locked(w, "%s; retrying, %llu records wait", msg,
+                      (unsigned long long)(w->nqueued - w->nsettled));
     pthread_mutex_unlock(&w->mu);
+}
+
+/* Abandoned (store_writer_abandon): roll back and let pending go, counted
+** as dropped. */
+static void abandon_pending(store_writer_t *w)
+{
+    store_rollback(w->st);
+    uint64_t ndropped = 0;
+    for (rec_t *r = w->pend_head; r; r = r->next)
+        ndropped += !r->skip;          /* the skipped are counted already */
+    pthread_mutex_lock(&w->mu);
+    w->stats.dropped += ndropped;
+    w->failing = false;
+    pthread_mutex_unlock(&w->mu);
+    settle_pending(w, false);
+}
+
+/* The busy handler of the writer's connection: the busy timeout, in steps
+** that see an abandon. */
+static int writer_busy(void *arg, int count)
+{
+    store_writer_t *w = arg;
+    if (atomic_load(&w->abandon))
+        return 0;
+    uint64_t now = clock_mono_ns();
+    if (count == 0)
+        w->busy_since = now;
+    int ms = w->o.busy_timeout_ms > 0 ? w->o.busy_timeout_ms : BUSY_TIMEOUT_MS;
+    if (now - w->busy_since >= (uint64_t)ms * 1000000u)
+        return 0;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = count < 10 ? 1000000 : (long)BUSY_STEP_NS};
+    nanosleep(&ts, NULL);
+    return !atomic_load(&w->abandon);
 }
 
 /* Take what was queued (under mu) onto pending. */
@@ -622,7 +663,7 @@ static void take_locked(store_writer_t *w)
 static bool should_run(const store_writer_t *w, uint64_t now, uint64_t *due)
 {
     *due = NEVER;
-    if (w->head)
+    if (w->head || (w->pend_head && atomic_load(&w->abandon)))
         return true;
     if (!w->pend_head)
         return w->stop;
@@ -660,6 +701,13 @@ static void *writer_main(void *arg)
         if (w->stop && !w->head && !w->pend_head)
             break;
         take_locked(w);
+        if (atomic_load(&w->abandon)) {
+            pthread_mutex_unlock(&w->mu);
+            if (w->pend_head)
+                abandon_pending(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         /* A drainer waits, or the owner does (full): commit now. */
         bool hurry = w->stop || w->drain_upto > w->nsettled || store_writer_full(w);
         bool retry_due = !w->failing || now >= w->retry_at;
@@ -712,10 +760,11 @@ int store_writer_new(const char *path, const store_writer_opts_t *opts,
     if (!w->o.give_up_ns)
         w->o.give_up_ns = GIVE_UP_NS;
     atomic_init(&w->bytes, 0);
+    atomic_init(&w->abandon, false);
     if ((rc = store_open(path, 0, &w->st, err, errsize)) != 0)
         goto out_free;
-    if (w->o.busy_timeout_ms > 0 && store_set_busy_timeout(w->st, w->o.busy_timeout_ms) != 0) {
-        snprintf(err, errsize, "%s: cannot set the busy timeout", path);
+    if (store_set_busy_handler(w->st, writer_busy, w) != 0) {
+        snprintf(err, errsize, "%s: cannot set the busy handler", path);
         rc = STORE_EUSAGE;
         goto out_close;
     }
@@ -723,8 +772,8 @@ int store_writer_new(const char *path, const store_writer_opts_t *opts,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->wake, &ca);
+    pthread_cond_init(&w->settled, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&w->settled, NULL);
     if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
         snprintf(err, errsize, "cannot start the storage writer: %s", strerror(rc));
         rc = -rc;
@@ -754,6 +803,39 @@ void store_writer_drain(store_writer_t *w)
     while (w->nsettled < target)
         pthread_cond_wait(&w->settled, &w->mu);
     pthread_mutex_unlock(&w->mu);
+}
+
+int store_writer_drain_for(store_writer_t *w, uint64_t wait_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + wait_ns;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->nqueued;
+    if (target > w->drain_upto)
+        w->drain_upto = target;
+    pthread_cond_signal(&w->wake);
+    while (w->nsettled < target &&
+           pthread_cond_timedwait(&w->settled, &w->mu, &ts) != ETIMEDOUT)
+        ;
+    int rc = w->nsettled < target;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+uint64_t store_writer_abandon(store_writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->abandon, true);
+    uint64_t target = w->nqueued, dropped0 = w->stats.dropped;
+    pthread_cond_signal(&w->wake);
+    while (w->nsettled < target)
+        pthread_cond_wait(&w->settled, &w->mu);
+    uint64_t n = w->stats.dropped - dropped0;
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 void store_writer_destroy(store_writer_t **w_p)

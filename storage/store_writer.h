@@ -103,6 +103,16 @@ bool store_writer_full(const store_writer_t *w);
 ** dropped after give_up_ns of failures (reported). Commits what is open
 ** at once rather than at the end of its commit_every_ns. */
 void store_writer_drain(store_writer_t *w);
+/* store_writer_drain for at most wait_ns: 0 once every record queued
+** before the call is settled, 1 when some still are not (call it again to
+** wait on, or give up with store_writer_abandon). */
+int store_writer_drain_for(store_writer_t *w, uint64_t wait_ns);
+/* Give up on every record queued and not yet committed, now and after:
+** none of them is written. A wait for another connection's lock is cut
+** short (within 10 ms) and an open transaction rolled back; what was
+** committed stays. Returns, once the writer has let them all go, how many
+** records were dropped so (counted in stats.dropped, not reported). */
+uint64_t store_writer_abandon(store_writer_t *w);
 
 /* The oldest report not yet taken, into msg (one line, "storing a sample:
 ** PATH: database is locked; retrying, 120 records wait"): 1, or 0 when

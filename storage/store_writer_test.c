@@ -315,6 +315,44 @@ static void test_give_up_says_how_many(void)
     free(db);
 }
 
+/* Giving up at once (store_writer_abandon), the database locked by
+** another connection and the writer inside its busy wait (5 s a try,
+** retried for 60 s): what was committed stays, every record not committed
+** is dropped and counted, and so is any queued after. */
+static void test_abandon(void)
+{
+    int64_t run_id, task[2];
+    char *db = make_db("abandon.db", &run_id, task), err[512];
+    store_writer_t *w;
+    REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
+    for (int64_t i = 0; i < 10; i++) {
+        store_sample_t s = sample(run_id, task[0], i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+    CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
+    sqlite3 *lock = hold_lock(db);
+    for (int64_t i = 0; i < 100; i++) {
+        store_sample_t s = sample(run_id, task[0], 100 + i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+    CHECK_INT(store_writer_drain_for(w, 50000000), 1);   /* locked out */
+    CHECK_UINT(store_writer_abandon(w), 100);
+    for (int64_t i = 0; i < 5; i++) {
+        store_sample_t s = sample(run_id, task[1], 1000 + i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+    CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
+    release_lock(lock);
+    store_writer_stats_t n;
+    store_writer_stats(w, &n);
+    CHECK_UINT(n.dropped, 105);
+    CHECK_UINT(n.stored, 10);
+    store_writer_destroy(&w);
+    CHECK_INT(q_int(db, "select count(*) from samples"), 10);
+    CHECK_INT(q_int(db, "select max(t_ns) from samples"), 9);
+    free(db);
+}
+
 /* A process killed while its writer streams (SIGKILL, no chance to clean
 ** up): the file is sound and holds a prefix of what was queued. */
 static void test_killed_leaves_prefix(void)
@@ -366,6 +404,7 @@ int main(int argc, char **argv)
         {"refused_record_reported", test_refused_record_reported},
         {"give_up_says_how_many", test_give_up_says_how_many},
         {"killed_leaves_prefix", test_killed_leaves_prefix},
+        {"abandon", test_abandon},
     };
     return testrun_main(argc, argv, tests, sizeof tests / sizeof tests[0], 120, NULL);
 }

@@ -79,11 +79,14 @@ expect_eq "the text summary is show's text" "$(tail -n +2 "$T/out.txt")" "$(cat 
 expect_grep "the summary names the run" "^run 1: small (done)" "$T/out.txt"
 
 # runtime: {preempt: ...} reaches the worker's scheduler: with a slice the
-# depth goroutines of binary-trees are preempted (Go's sysmon), with `off`
-# never; Go's 10 ms when not set.
+# goroutines are preempted (Go's sysmon), with `off` never; Go's 10 ms when
+# not set. The producer and the consumer spin 200 ms per item, polling
+# safepoints (`work: spin`): wall-clock work, not a fixed amount of it, so
+# however fast or loaded the machine, each runs for 200 slices of 1 ms.
 cat >"$T/preempt.yaml" <<'YAML'
 name: preempt
-task: {kernel: binary_trees, depth: 14}
+task: {kernel: producer_consumer, producers: 1, consumers: 1, items: 2, work: spin,
+       variation: fixed, produce_ns: 200000000, consume_ns: 200000000}
 sweep: {preempt: [off, 1ms]}
 YAML
 pdb="$T/preempt.db"
@@ -94,7 +97,7 @@ preemptions() {   # task seq -> its goroutine_preemptions, "" when none
               where t.seq = $1 and m.name = 'goroutine_preemptions'"
 }
 expect_eq "preempt: off preempts nothing" "$(preemptions 0)" ""
-check "preempt: 1ms preempts the depth goroutines" test "$(preemptions 1)" -gt 0
+check "preempt: 1ms preempts the spinning goroutines" test "$(preemptions 1)" -gt 0
 
 check "no heapsim segment left in /dev/shm" no_segments_left
 finish
