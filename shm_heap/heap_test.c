@@ -1079,6 +1079,8 @@ static void test_page_cache(void)
     REQUIRE_HEAP_VERIFY(h2);
     heap_leave(h2);
     heap_close(&h2, true);
+}
+
 /* The scavenger's lease is its holder's until it puts it back: a batch
 ** held up past the 100 ms after which the holder is looked at (here at its
 ** fault point, as a long stop of the world holds one up) goes on alone;
