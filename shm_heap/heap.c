@@ -380,6 +380,7 @@ static int claim_entry(heap_t *h)
     for (uint32_t i = 0; i < HEAP_MAX_PROCS && idx < 0; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (heap__pid_dead(p->pid, p->start_ticks, true)) {
+            heap__pcache_reclaim_locked(h, p->attach_id, false);
             heap__proc_retire_locked(h, i);
             idx = (int)i;
         }
@@ -532,6 +533,7 @@ void heap_close(heap_t **heap_p, bool unlink_if_last)
         heap_leave(h);
         heap__lock(h);
         heap__mcache_flush(h);
+        heap__pcache_reclaim_locked(h, h->attach_id, false);
         heap__proc_retire_locked(h, h->proc_index);
         last = true;
         for (uint32_t i = 0; i < HEAP_MAX_PROCS && last; i++) {

@@ -1398,7 +1398,6 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
 {
     heap__hdr_t *hdr = h->hdr;
     heap__proc_t *p = &hdr->procs[i];
-    heap__pcache_reclaim_locked(h, p->attach_id);
     p->roots_head = 0;
     p->globals = 0;
     p->pools_head = 0;
@@ -1433,6 +1432,7 @@ static void reclaim_dead(heap_t *h)
         if (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false)) {
             if (st != HEAP__PROC_DEAD)
                 __atomic_add_fetch(&hdr->proc_deaths, 1, __ATOMIC_SEQ_CST);
+            heap__pcache_reclaim_locked(h, p->attach_id, true);
             heap__proc_retire_locked(h, i);
         }
     }

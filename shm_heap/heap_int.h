@@ -1084,8 +1084,10 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
 ** Called without the heap lock. 0 or HEAP_EOOM (nothing changed). */
 int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out);
 /* Every CACHED span owned by attach_id back to the free lists (heap lock
-** held; the owner is gone or is the caller, leaving). */
-void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id);
+** held; the owner is gone or is the caller, leaving). With the world
+** stopped, the in-use count is recounted from the spans: an owner killed
+** half way through a cut leaves it unknown whether that span was counted. */
+void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopped);
 
 /* Make spans[page] an empty SMALL span of span class spc, owned by owner. */
 void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,

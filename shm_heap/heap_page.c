@@ -789,7 +789,7 @@ int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
     return rc;
 }
 
-void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id)
+void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopped)
 {
     heap__hdr_t *hdr = h->hdr;
     if (attach_id == 0)
@@ -801,28 +801,38 @@ void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id)
             break;
         }
     }
+    uint64_t inuse = 0;
     uint32_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_ACQUIRE);
     for (uint32_t s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
         uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
         if (n == 0 || n > hwm - s)
-            break;   /* damage: the next repair walk rebuilds everything */
-        if (__atomic_load_n(&sp->state, __ATOMIC_ACQUIRE) == HEAP__SPAN_CACHED &&
-            sp->owner == attach_id) {
-            /* A span cut but never published was counted in use at the
-            ** cut. The owner may have died half way through a cut: the
-            ** run has moved to `run` but this span's npages still spans
-            ** it, and only [s, run) was counted. */
-            uint64_t counted = n;
-            if (s == run)
-                counted = 0;
-            else if (run > s && run < s + n)
-                counted = run - s;
-            __atomic_sub_fetch(&hdr->inuse_pages, counted, __ATOMIC_RELAXED);
+            return;   /* damage: the next repair walk rebuilds everything */
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
+        if (state == HEAP__SPAN_CACHED && sp->owner == attach_id) {
+            if (!world_stopped) {
+                /* A span cut but never published was counted in use at
+                ** the cut; the owner may have died half way through one
+                ** (the run moved to `run`, this span's npages still
+                ** spanning it). A death elsewhere in a cut can leave the
+                ** count a span off: the stopped-world case recounts. */
+                uint64_t counted = n;
+                if (s == run)
+                    counted = 0;
+                else if (run > s && run < s + n)
+                    counted = run - s;
+                __atomic_sub_fetch(&hdr->inuse_pages, counted, __ATOMIC_RELAXED);
+            }
             pcache_free_locked(h, s);
+        } else if (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE) {
+            inuse += n;
         }
         s += n;
     }
+    /* Every live process at a safepoint, none half way through a cut:
+    ** the spans say exactly what is in use. */
+    if (world_stopped)
+        __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
 }
 
 /* ---- The walk ------------------------------------------------------- */
