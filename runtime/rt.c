@@ -783,8 +783,10 @@ void rt_pop(rt_t *rt, uint32_t n)
         return;
     heap_roots_pop(g->roots[g->level], n);
     /* Frames are popped in the reverse order of their pushes: once this
-    ** level is empty, the next pop belongs to a lower one. */
-    while (g->level > 0 && heap_roots_depth(g->roots[g->level]) == 0)
+    ** level is empty, the next pop belongs to a lower one. A frame too big
+    ** for the levels below skipped them: those were never taken. */
+    while (g->level > 0 &&
+           (!g->roots[g->level] || heap_roots_depth(g->roots[g->level]) == 0))
         g->level--;
 }
 

@@ -78,11 +78,30 @@ static void big_frame(rt_t *rt, void *arg)
     rt_pop(rt, 8);
 }
 
+/* A goroutine's first frame too big for the first two levels: its pop
+** goes down past levels it never took (it crashed there). */
+static void big_first_frame(rt_t *rt, void *arg)
+{
+    (void)arg;
+    heap_ref_t *big = rt_push(rt, 1024);
+    big[0] = rtt_tagged(rt, 3, false);
+    CHECK(heap_collect(rt_heap(rt)) == 0);
+    CHECK(rtt_tag_ok(rt, big[0], 3, false));
+    rt_pop(rt, 1024);
+    heap_ref_t *small = rt_push(rt, 2);
+    small[0] = rtt_tagged(rt, 4, false);
+    CHECK(heap_collect(rt_heap(rt)) == 0);
+    CHECK(rtt_tag_ok(rt, small[0], 4, false));
+    rt_pop(rt, 2);
+}
+
 static void case_big_frame(void)
 {
     rtt_world_t w;
     rtt_open(&w, 256u << 20, 0);
     rtt_outcome_t o = rtt_run(&w, big_frame, NULL);
+    CHECK_INT(o.rc, 0);
+    o = rtt_run(&w, big_first_frame, NULL);
     CHECK_INT(o.rc, 0);
     rtt_close(&w);
 }
