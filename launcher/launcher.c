@@ -516,7 +516,7 @@ int launcher_run(const launcher_opts_t *opts)
         if (!o->quiet || o->json)
             print_summary(st, cmd, run_id, o->json);
     } else {
-        fprintf(stderr, "heapsim: run %lld interrupted; what ran is stored (heapsim show %lld)\n",
+        fprintf(stderr, "heapsim: run %lld interrupted; what reached the database is stored (heapsim show %lld)\n",
                 (long long)run_id, (long long)run_id);
     }
     goto out_free;
