@@ -677,10 +677,12 @@ static bool pcache_cut(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
     return true;
 }
 
-/* A CACHED span back to the free lists (heap lock held). */
+/* A CACHED span back to the free lists (heap lock held). Its page map is
+** cleared: an owner killed in a span init may have set it. */
 static void pcache_free_locked(heap_t *h, uint32_t page)
 {
     heap__span_t *sp = heap__span(h, page);
+    page_map_set(h, page, sp->npages, 0);
     sp->owner = 0;
     sp->released = 0;
     sp->needzero = 1;

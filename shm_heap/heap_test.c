@@ -995,21 +995,28 @@ static void test_scavenger_killed(void)
     heap_close(&h, true);
 }
 
-/* PAGE CACHE: the CACHED spans of attachment id, and their pages. */
-static uint32_t cached_spans(heap_t *h, uint32_t attach_id, uint64_t *pages)
+/* PAGE CACHE: the CACHED spans of attachment id, their pages, and the
+** first one's page. */
+static uint32_t cached_spans_at(heap_t *h, uint32_t attach_id, uint64_t *pages, uint32_t *first)
 {
     uint32_t n = 0;
     *pages = 0;
     for (uint32_t s = h->hdr->first_page; s < h->hdr->hwm_page;) {
         heap__span_t *sp = heap__span(h, s);
         if (sp->state == HEAP__SPAN_CACHED && sp->owner == attach_id) {
-            n++;
+            if (n++ == 0 && first)
+                *first = s;
             *pages += sp->npages;
         }
         REQUIRE(sp->npages > 0);
         s += sp->npages;
     }
     return n;
+}
+
+static uint32_t cached_spans(heap_t *h, uint32_t attach_id, uint64_t *pages)
+{
+    return cached_spans_at(h, attach_id, pages, NULL);
 }
 
 static void child_cache_and_die(void *arg)
@@ -1061,11 +1068,16 @@ static void test_page_cache(void)
             dead = h->hdr->procs[i].attach_id;
     }
     uint64_t pages;
-    REQUIRE_MSG(dead && cached_spans(h, dead, &pages) == 1 && pages == HEAP__PCACHE_PAGES - 4,
+    uint32_t dead_run = 0;
+    REQUIRE_MSG(dead && cached_spans_at(h, dead, &pages, &dead_run) == 1 &&
+                    pages == HEAP__PCACHE_PAGES - 4,
                 "the killed child's run: attachment %u", dead);
+    /* As if it died in a span init, its page map set, its state not yet. */
+    h->page_map[dead_run] = dead_run;
     heap_enter(h);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);   /* retires the dead */
     REQUIRE(cached_spans(h, dead, &pages) == 0);
+    REQUIRE(h->page_map[dead_run] == 0);
     REQUIRE_HEAP_VERIFY(h);
 
     /* heap_close gives the run back. */
