@@ -369,6 +369,21 @@ uint64_t heap_num_gc(const heap_t *h);
 ** thread, would overwrite the runtime's figures with others. */
 void heap_set_stack_bytes(heap_t *h, uint64_t scan_bytes, uint64_t inuse_bytes);
 
+/* Go's scanstack, as the runtime counts it: called once per concurrent
+** mark at this process's root scan (as it joins the mark), on the heap's
+** thread, with its goroutines at safepoints; `cycle` is the cycle being
+** marked (heap_num_gc once it ends). Returns the bytes of stack its
+** goroutines use now, each goroutine's depth (Go's stack.hi - sp, the
+** stack scan work Go counts, pointer words or not), summed. The mark
+** counts that as the cycle's stack scan work -- work done, the goal's
+** stack term for the next cycle (lastStackScan) -- in place of the root
+** stacks' slots, 8 B each, which stand for the frames' pointer words only.
+** The hook may shrink stacks as scanstack does and report its figures
+** (heap_set_stack_bytes), and must not touch the heap otherwise. NULL
+** (the default): the root stacks' slots are the stack scan work. */
+typedef uint64_t (*heap_stack_scan_fn)(void *arg, uint64_t cycle);
+void heap_set_stack_scan(heap_t *h, heap_stack_scan_fn fn, void *arg);
+
 /* Exact high-water marks since this process's last heap_hwm_reset() (or
 ** its attach). The heap figures are of the whole shared heap; the heap in
 ** use is counted as Go's HeapAlloc (heap_stats.heap_alloc_bytes: bytes of
