@@ -309,9 +309,10 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 ** are in-use spans before the cycle and after the sweep, heap_live_bytes
 ** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
 ** is the sum of the processes' reported stack scan bytes (Go's
-** lastStackScan) and max_stack_bytes of their reported stack space in use
-** (Go's maxStackScan, what gctrace prints as MB stacks), both at mark
-** termination, globals_bytes the pointer-holding globals registered with
+** lastStackScan; a runtime with a stack scan hook reports them at its
+** root scan in the cycle's mark, heap_set_stack_scan) and max_stack_bytes
+** of their reported stack space in use (Go's maxStackScan, what gctrace
+** prints as MB stacks), both at mark termination, globals_bytes the pointer-holding globals registered with
 ** the heap, in bytes (all three as Go's pacer counts them);
 ** gc_cpu_fraction is the share of wall time spent collecting since the
 ** heap was created. */
