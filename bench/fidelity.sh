@@ -83,11 +83,18 @@
 #                      starts; heapsim's collection starts at the goal.
 #                      heapsim's first goal is Go's heap minimum, 4 MiB *
 #                      GOGC/100.
-#   stack term of the goal, max: the largest stack figure a paced cycle's
-#                      goal counted. heapsim: gc_cycles.stack_bytes (what
-#                      the heap was told, meant to be the depths its last
-#                      cycle scanned); Go: gcpacertrace's stack scan work
-#                      (lastStackScan for the next goal).
+#   stack term of the goal, max: the largest stack scan work of a cycle,
+#                      every cycle (forced ones too: each sets the next
+#                      goal), each cycle's own scan, which the goal set at
+#                      its end counts (lastStackScan). heapsim:
+#                      gc_cycles.stack_bytes, the goroutines' depths the
+#                      processes reported at the cycle's root scan (the
+#                      concurrent collector; the stw one: at the last
+#                      cycle's end); Go: gcpacertrace's end-of-cycle line,
+#                      "for HEAP+STACK+GLOBALS B work", printed before the
+#                      cycle's gctrace line: its stackScanWork. (heapsim's
+#                      figure was the previous cycle's until its stacks
+#                      were scanned in the mark, and paced cycles only.)
 #   MB stacks (gctrace), max: the largest "N MB stacks" of any cycle's
 #                      gctrace line, forced ones included: Go 1.19 prints
 #                      maxStackScan there, the stack space its goroutines
@@ -173,7 +180,8 @@ row() {
 # 1 MiB low). Goal and trigger: the end-of-cycle pacer line, exact bytes,
 #   pacer: ... in TRIGGERED B -> LIVE B (∆goal LIVE-GOAL, cons/mark ...)
 # (forced cycles have no trigger and are skipped). Stack: the largest
-# stack scan work of a cycle, "for HEAP+STACK+GLOBALS B work" (Go's
+# stack scan work of a cycle, "for HEAP+STACK+GLOBALS B work", forced
+# cycles included (the cycle's own stackScanWork, printed at its end: Go's
 # lastStackScan for the next goal).
 go_paced() {
     awk '
@@ -320,8 +328,9 @@ point() {
     # cycle; Go's pacer line gives the goal of the cycle itself: compare
     # the goal each cycle ran against (the previous cycle's; first Go's
     # heap minimum, 4 MiB * GOGC/100).
-    hp=$(sqlite3 "$db" "select printf('%.0f %.0f - %d', avg(heap_live_bytes), avg(goal), max(stack_bytes)) from
-            (select heap_live_bytes, forced, stack_bytes,
+    hp=$(sqlite3 "$db" "select printf('%.0f %.0f - %d', avg(heap_live_bytes), avg(goal), max(stack_all)) from
+            (select heap_live_bytes, forced,
+                    max(stack_bytes) over () as stack_all,
                     lag(heap_goal_bytes, 1, 4194304 * max($gogc, 0) / 100) over (order by cycle) as goal
              from gc_cycles where task_id = ${tid:-0}) where forced = 0 having count(*) > 0" 2>/dev/null || true)
     gp=$(go_paced "$work/point-$n.go.err")

@@ -275,7 +275,8 @@ static void hook_safepoint(void *arg, sched_t *s)
     if (n == rt->cycles_seen)
         return;
     rt->cycles_seen = n;
-    sched_stacks_gc(s);
+    if (rt->stacks_scanned_cycle != n)   /* not scanned by the mark already */
+        sched_stacks_gc(s);
     rt->gc_seen++;
     if (rt->snap_fn && rt->snap_every && rt->gc_seen >= rt->snap_next)
         rt->snap_due = true;
@@ -294,12 +295,28 @@ static void hook_gc(void *arg, const heap_gc_cycle_t *cycle)
 {
     rt_t *rt = arg;
     rt->cycles_seen = (uint64_t)cycle->fields.cycle;   /* this process ran it */
-    sched_stacks_gc(rt->sched);
+    if (rt->stacks_scanned_cycle != rt->cycles_seen)
+        sched_stacks_gc(rt->sched);
     rt->gc_seen++;
     if (rt->snap_fn && ((rt->snap_every && rt->gc_seen >= rt->snap_next) || cycle->fields.forced))
         rt->snap_due = true;
     if (rt->gc_hook)
         rt->gc_hook(rt->gc_hook_arg, cycle);
+}
+
+/* The mark's scan of this process's stacks (heap_set_stack_scan), as Go's
+** scanstack does it during the mark: each goroutine's depth summed (the
+** scheduler's stack_scan_bytes), the stacks shrunk, and both figures
+** reported at once, so that the cycle's row and the pacer's stack term are
+** the depths this cycle saw. The per-cycle work after the cycle then
+** leaves the stacks alone (stacks_scanned_cycle). */
+static uint64_t hook_stack_scan(void *arg, uint64_t cycle)
+{
+    rt_t *rt = arg;
+    sched_stacks_gc(rt->sched);
+    rt->stacks_scanned_cycle = cycle;
+    rt__publish_stacks(rt);
+    return sched_stack_scan_bytes(rt->sched);
 }
 
 void rt_set_gc_hook(rt_t *rt, heap_gc_hook_fn fn, void *arg)
@@ -390,6 +407,7 @@ rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed)
     sched_set_hooks(s, &hooks);
     heap_set_gc_hook(h, hook_gc, rt);
     heap_set_stack_runner(h, heap_stack_runner, rt);
+    heap_set_stack_scan(h, hook_stack_scan, rt);
     heap_set_interrupt_hook(h, hook_interrupt, rt);
     sched_stats_read(s, &rt->sched0);
     rt->stack_published = UINT64_MAX;   /* the first check reports */
@@ -406,6 +424,7 @@ void rt_destroy(rt_t **rt_p)
     sched_set_hooks(rt->sched, &none);
     heap_set_gc_hook(rt->heap, rt->gc_hook, rt->gc_hook_arg);
     heap_set_stack_runner(rt->heap, NULL, NULL);
+    heap_set_stack_scan(rt->heap, NULL, NULL);
     heap_set_interrupt_hook(rt->heap, NULL, NULL);
     pool__destroy_all(rt);
     chan__state_destroy(rt);

@@ -39,9 +39,13 @@ typedef struct rt_metric {
 ** last cycle scanned (lastStackScan; sched.h: stack_scan_bytes), and the
 ** stack space in use (maxStackScan, gctrace's MB stacks: StackInuse, the
 ** Go-sized stacks, the scheduler's stack_inuse_bytes), both updated before
-** this process can collect and at every stop of the world; after each GC cycle,
-** in the collecting process (from the GC hook) and in the others (at
-** their stop), the scheduler's sched_stacks_gc() runs. */
+** this process can collect and at every stop of the world. The stacks are
+** scanned once per cycle by the scheduler's sched_stacks_gc() (depths
+** summed, stacks shrunk): under the concurrent collector at this process's
+** root scan in the mark (heap_set_stack_scan), so that the goal's stack
+** term is the depths that cycle saw, as Go's scanstack reports them;
+** otherwise after the cycle, in the collecting process (from the GC hook)
+** and in the others (at their stop). */
 rt_t *rt_new(sched_t *s, heap_t *h, uint64_t seed);
 /* Destroys any root stacks still held, removes the hooks (the heap's GC
 ** hook goes back to the one given to rt_set_gc_hook, or none). */

@@ -138,6 +138,7 @@ struct rt {
     size_t nstart_slabs, start_slabs_cap;
     uint64_t stack_published;   /* last heap_set_stack_bytes(): scan bytes */
     uint64_t cycles_seen;       /* heap_num_gc() when the per-cycle work last ran */
+    uint64_t stacks_scanned_cycle; /* the cycle whose mark scanned the stacks (hook_stack_scan) */
     uint64_t stack_inuse_published;   /* ... and stack space in use */
     sched_stats_t sched0;       /* the scheduler's stats at rt_new */
     heap_roots_t **allgs;       /* root stacks of g record slots, all pushed */

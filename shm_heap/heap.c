@@ -402,7 +402,7 @@ static int claim_entry(heap_t *h)
     p->prof_sites = 0;
     p->prof_samples = 0;
     heap__atomic_store(&p->stack_bytes, 0);
-    heap__atomic_store(&p->max_stack_bytes, 0);
+    heap__proc_set_max_stack(hdr, p, 0);
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
     __atomic_store_n(&p->state, HEAP__PROC_OUTSIDE, __ATOMIC_SEQ_CST);
@@ -988,8 +988,25 @@ void heap_set_stack_bytes(heap_t *h, uint64_t scan_bytes, uint64_t inuse_bytes)
     ** runtime's figures with other ones. */
     assert(pthread_equal(pthread_self(), h->thread));
     heap__atomic_store(&h->proc->stack_bytes, scan_bytes);
-    heap__atomic_store(&h->proc->max_stack_bytes, inuse_bytes);
+    heap__proc_set_max_stack(h->hdr, h->proc, inuse_bytes);
     atomic_max(&h->proc->hwm_stack_bytes, scan_bytes);
+}
+
+void heap__proc_set_max_stack(heap__hdr_t *hdr, heap__proc_t *p, uint64_t inuse_bytes)
+{
+    /* Go's addScannableStack: the total moves with every stack that grows,
+    ** shrinks, starts or ends, so that revise() and the memory limit see
+    ** the stack space in use now, not as of the last cycle. Unsigned
+    ** wrap-around makes the difference of a shrink a subtraction. */
+    uint64_t old = __atomic_exchange_n(&p->max_stack_bytes, inuse_bytes, __ATOMIC_RELAXED);
+    if (old != inuse_bytes)
+        __atomic_add_fetch(&hdr->pacer_max_stack_bytes, inuse_bytes - old, __ATOMIC_RELAXED);
+}
+
+void heap_set_stack_scan(heap_t *h, heap_stack_scan_fn fn, void *arg)
+{
+    h->stack_scan = fn;
+    h->stack_scan_arg = fn ? arg : NULL;
 }
 
 void heap__alloc_now(heap_t *h, uint64_t *bytes_out, uint64_t *objects_out)

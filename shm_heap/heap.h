@@ -309,9 +309,10 @@ void heap_pool_counts(const heap_pool_t *p, uint32_t *primary, uint32_t *victim)
 ** are in-use spans before the cycle and after the sweep, heap_live_bytes
 ** what was marked, heap_goal_bytes the goal for the next cycle; stack_bytes
 ** is the sum of the processes' reported stack scan bytes (Go's
-** lastStackScan) and max_stack_bytes of their reported stack space in use
-** (Go's maxStackScan, what gctrace prints as MB stacks), both at mark
-** termination, globals_bytes the pointer-holding globals registered with
+** lastStackScan; a runtime with a stack scan hook reports them at its
+** root scan in the cycle's mark, heap_set_stack_scan) and max_stack_bytes
+** of their reported stack space in use (Go's maxStackScan, what gctrace
+** prints as MB stacks), both at mark termination, globals_bytes the pointer-holding globals registered with
 ** the heap, in bytes (all three as Go's pacer counts them);
 ** gc_cpu_fraction is the share of wall time spent collecting since the
 ** heap was created. */
@@ -368,6 +369,21 @@ uint64_t heap_num_gc(const heap_t *h);
 ** thread reports (asserted): a second reporter, such as a sampling
 ** thread, would overwrite the runtime's figures with others. */
 void heap_set_stack_bytes(heap_t *h, uint64_t scan_bytes, uint64_t inuse_bytes);
+
+/* Go's scanstack, as the runtime counts it: called once per concurrent
+** mark at this process's root scan (as it joins the mark), on the heap's
+** thread, with its goroutines at safepoints; `cycle` is the cycle being
+** marked (heap_num_gc once it ends). Returns the bytes of stack its
+** goroutines use now, each goroutine's depth (Go's stack.hi - sp, the
+** stack scan work Go counts, pointer words or not), summed. The mark
+** counts that as the cycle's stack scan work -- work done, the goal's
+** stack term for the next cycle (lastStackScan) -- in place of the root
+** stacks' slots, 8 B each, which stand for the frames' pointer words only.
+** The hook may shrink stacks as scanstack does and report its figures
+** (heap_set_stack_bytes), and must not touch the heap otherwise. NULL
+** (the default): the root stacks' slots are the stack scan work. */
+typedef uint64_t (*heap_stack_scan_fn)(void *arg, uint64_t cycle);
+void heap_set_stack_scan(heap_t *h, heap_stack_scan_fn fn, void *arg);
 
 /* Exact high-water marks since this process's last heap_hwm_reset() (or
 ** its attach). The heap figures are of the whole shared heap; the heap in

@@ -362,30 +362,17 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
 }
 
-/* The processes' reported stack space in use, summed (Go's maxStackScan). */
-static uint64_t procs_max_stack_bytes(const heap__hdr_t *hdr)
-{
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
-        const heap__proc_t *p = &hdr->procs[i];
-        if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE)
-            sum += heap__atomic_load(&p->max_stack_bytes);
-    }
-    return sum;
-}
-
 static void scavenge_pace_limit(heap_t *h);
 
 void heap__pacer_update_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
-    uint64_t stacks = 0, max_stacks = 0, globals = 0;
+    uint64_t stacks = 0, globals = 0;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) == HEAP__PROC_FREE)
             continue;
         stacks += heap__atomic_load(&p->stack_bytes);
-        max_stacks += heap__atomic_load(&p->max_stack_bytes);
         if (p->globals && heap__check_ref(h, p->globals, true, NULL, 0) == 0) {
             const struct heap_roots *g = heap_ptr(h, p->globals);
             if (g->kind == HEAP__GLOBALS_MAGIC)
@@ -393,7 +380,6 @@ void heap__pacer_update_locked(heap_t *h)
         }
     }
     heap__atomic_store(&hdr->pacer_stack_bytes, stacks);
-    heap__atomic_store(&hdr->pacer_max_stack_bytes, max_stacks);
     heap__atomic_store(&hdr->pacer_globals_bytes, globals);
 
     int gogc = hdr->gogc;
@@ -448,8 +434,11 @@ uint64_t heap__limit_goal_bytes(heap_t *h)
         released_pages = heap_pages;
     uint64_t ready_pages = heap_pages - released_pages;
     uint64_t free_pages = ready_pages > inuse_pages ? ready_pages - inuse_pages : 0;
+    /* Go's mappedReady holds the stack spans: the stack memory allocated
+    ** (StackInuse, maxStackScan's figure), not the part the last cycle
+    ** scanned (lastStackScan, the GOGC goal's stack term). */
     uint64_t mapped = heap__metadata_bytes(hdr) + (ready_pages << HEAP__PAGE_SHIFT) +
-                      heap__atomic_load(&hdr->pacer_stack_bytes);
+                      heap__atomic_load(&hdr->pacer_max_stack_bytes);
     uint64_t heap_free = free_pages << HEAP__PAGE_SHIFT;
     uint64_t heap_alloc = heap__atomic_load(&hdr->heap_live_bytes);
     uint64_t non_heap = mapped > heap_free + heap_alloc ? mapped - heap_free - heap_alloc : 0;
@@ -1196,9 +1185,9 @@ static heap_ref_t mark_pool(mark_ctx_t *m, heap_ref_t ref)
             if (p->slots[first[k] + i])
                 grey(m, p->slots[first[k] + i]);
         }
-        m->root_slots += n;
+        /* Scan work of the heap, not of a root: Go's sync.Pool keeps
+        ** its objects in heap objects (poolLocal, poolChain). */
         m->scan_work += n * sizeof(heap_ref_t);
-        m->root_work += n * sizeof(heap_ref_t);
     }
     if (!m->conc)
         drain(m);
@@ -1410,7 +1399,7 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     heap__atomic_store(&p->alloc_bytes, 0);
     heap__atomic_store(&p->alloc_objects, 0);
     heap__atomic_store(&p->stack_bytes, 0);
-    heap__atomic_store(&p->max_stack_bytes, 0);
+    heap__proc_set_max_stack(hdr, p, 0);
     p->pid = 0;
     p->attach_id = 0;
     p->start_ticks = 0;
@@ -1932,13 +1921,23 @@ void heap__mark_join(heap_t *h)
         h->mark_live_bytes += m.live_bytes;
         h->mark_live_objects += m.live_objects;
         h->mark_greyed_total += m.live_objects;
+        uint64_t stack_work = m.root_slots * sizeof(heap_ref_t);
+        if (h->stack_scan) {
+            /* Go's scanstack counts each goroutine's used stack (hi - sp)
+            ** as work, every word of its frames; the root stacks' slots
+            ** are only the frames' pointer words (heap.h,
+            ** heap_set_stack_scan). */
+            uint64_t depth = h->stack_scan(h->stack_scan_arg, cycle);
+            m.scan_work = m.scan_work - stack_work + depth;
+            m.root_work = m.root_work - stack_work + depth;
+            stack_work = depth;
+        }
         h->mark_scan_work += m.scan_work;
         /* Go's root jobs (stacks, data and bss) are mark work like any
         ** other: the assist that does them is paid by them, and what is
         ** left over is its credit. Here the process does its own at once. */
         h->assist_debt -= (int64_t)m.scan_work;
-        __atomic_add_fetch(&hdr->mark_stack_scan_bytes, m.root_slots * sizeof(heap_ref_t),
-                           __ATOMIC_RELAXED);
+        __atomic_add_fetch(&hdr->mark_stack_scan_bytes, stack_work, __ATOMIC_RELAXED);
         __atomic_add_fetch(&hdr->mark_root_work, m.root_work, __ATOMIC_RELAXED);
         /* Published at once, as Go's markroot adds its work to the
         ** controller's stack and globals scan work: revise() must count
@@ -2162,7 +2161,6 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
         procs = 1;
     /* start_cycle zeroes the background credit and revises, with the
     ** worst-case stack scan as the stopped processes reported it. */
-    heap__atomic_store(&hdr->pacer_max_stack_bytes, procs_max_stack_bytes(hdr));
     heap__pacer_start_cycle(&hdr->pacer, (int64_t)t_request, (int32_t)procs,
                             limit_goal_or_none(h), heap__atomic_load(&hdr->heap_live_bytes),
                             heap__atomic_load(&hdr->heap_scan_bytes),

@@ -630,8 +630,9 @@ typedef struct heap__hdr {
     uint64_t inuse_after_gc_bytes;
     uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
     uint64_t pacer_globals_bytes;    /* registered globals, same */
-    uint64_t pacer_max_stack_bytes;  /* stack space in use (maxStackScan), same, and
-                                     ** at each concurrent cycle's start */
+    uint64_t pacer_max_stack_bytes;  /* stack space in use (maxStackScan) now: the sum
+                                     ** of procs[].max_stack_bytes, kept by every
+                                     ** change of one (heap__proc_set_max_stack) */
     uint64_t limit_gc_after_ns;      /* CLOCK_MONOTONIC; the CPU limiter */
     uint64_t scavenge_goal_bytes;    /* retained bytes to keep; UINT64_MAX = none */
     uint32_t collector;              /* HEAP__COLLECTOR_* */
@@ -904,6 +905,8 @@ struct heap {
     heap_gc_hook_fn gc_hook;
     void *gc_hook_arg;
     heap_stack_runner_fn stack_run;   /* heap_set_stack_runner */
+    heap_stack_scan_fn stack_scan;    /* heap_set_stack_scan */
+    void *stack_scan_arg;
     void *stack_ctx;
     bool on_system_stack;             /* inside a slow path run through it */
 
@@ -1254,6 +1257,10 @@ void heap__pacer_update_locked(heap_t *h);
 uint64_t heap__goal_bytes(heap_t *h);
 /* The memory limit's goal now (PACING); UINT64_MAX without a limit. */
 uint64_t heap__limit_goal_bytes(heap_t *h);
+/* Set p->max_stack_bytes to inuse_bytes and hdr->pacer_max_stack_bytes
+** by the difference (atomics, any process: only p's owner, or the
+** process reclaiming p, writes p's figure). */
+void heap__proc_set_max_stack(heap__hdr_t *hdr, heap__proc_t *p, uint64_t inuse_bytes);
 /* Bytes of the segment's metadata backing committed pages. */
 uint64_t heap__metadata_bytes(const heap__hdr_t *hdr);
 

@@ -258,7 +258,7 @@ uint64_t heap__mapped_bytes(const heap__hdr_t *hdr)
     uint64_t released = __atomic_load_n(&hdr->released_pages, __ATOMIC_RELAXED);
     pages = pages > released ? pages - released : 0;
     return heap__metadata_bytes(hdr) + (pages << HEAP__PAGE_SHIFT) +
-           __atomic_load_n(&hdr->pacer_stack_bytes, __ATOMIC_RELAXED);
+           __atomic_load_n(&hdr->pacer_max_stack_bytes, __ATOMIC_RELAXED);
 }
 
 /* Find `page` in its bucket and unlink it. */
