@@ -461,7 +461,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 13u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token */
+#define HEAP__LAYOUT_VERSION 14u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token; 14: pacer_max_stack_bytes kept live by every process */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's cached run (Go's pageCachePages) */
