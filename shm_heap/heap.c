@@ -98,16 +98,22 @@ static int central_held_top(const heap_t *h)
 ** and woken again costs two system calls and a context switch on each
 ** side, many times the wait it saves. The owner runs on another core
 ** while we spin; if it is not running (more processes than cores), the
-** spin ends in about 20 us and we sleep as before. Robust mutexes: a
-** trylock reports EOWNERDEAD just as lock does. */
-#define LOCK_SPINS 64
+** spin gives up after LOCK_SPIN_NS by the clock (a PAUSE lasts from a few
+** to over a hundred cycles, by CPU) and we sleep as before. Robust
+** mutexes: a trylock reports EOWNERDEAD just as lock does. */
+#define LOCK_SPIN_NS 20000ull
 static int mutex_lock_spin(pthread_mutex_t *m)
 {
-    for (unsigned i = 0; i < LOCK_SPINS; i++) {
+    uint64_t until = 0;
+    for (unsigned i = 0;; i++) {
         int rc = pthread_mutex_trylock(m);
         if (rc != EBUSY)
             return rc;
-        for (unsigned k = 0; k < 32u << (i < 4 ? i : 4); k++)
+        if (i == 2)
+            until = heap__now_ns(CLOCK_MONOTONIC) + LOCK_SPIN_NS;
+        else if (i > 2 && heap__now_ns(CLOCK_MONOTONIC) >= until)
+            break;
+        for (unsigned k = 0; k < 32u << (i < 3 ? i : 3); k++)
             __builtin_ia32_pause();
     }
     return pthread_mutex_lock(m);
