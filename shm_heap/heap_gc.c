@@ -2022,8 +2022,12 @@ static void mark_poll(heap_t *h)
             heap__pacer_credit_add(&hdr->pacer, (int64_t)work);
             now = heap__now_ns(CLOCK_MONOTONIC);
             /* Less than asked: out of work, or a stop or an interrupt is
-            ** asked (MW_YIELD). */
-            if (work < DRAIN_CHECK_WORK)
+            ** asked (MW_YIELD). A step can also end past its budget with
+            ** one of those asked (an oblet scanned whole): checked here
+            ** too, as Go's gcDrain checks preemption every iteration. */
+            if (work < DRAIN_CHECK_WORK ||
+                __atomic_load_n(&hdr->stw, __ATOMIC_RELAXED) != 0 ||
+                __atomic_load_n(&h->interrupt_pending, __ATOMIC_RELAXED) != 0)
                 break;
             double self_ns = (double)(h->mark_bg_ns + (now - t0));
             if (self_ns > FRACTIONAL_SLACK * frac * (double)(now - h->mark_join_ns))

@@ -34,6 +34,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <time.h>
 
 #define OBLET_BYTES (128u << 10)
 #define ARRAY_SLOTS 40000u                 /* 312.5 KiB: 3 oblets */
@@ -260,12 +261,86 @@ static void part_six(void)
     heap_close(&h, true);
 }
 
+/* 7. A turn of the background worker whose steps each end past their
+** 100,000 B (an oblet is scanned whole) still stops at the first step's
+** end once an interrupt is asked (as Go's gcDrain checks preemption each
+** iteration): here asked from the mark's own fault point, the first time
+** it is hit. */
+#define YIELD_OBLETS 200u
+static heap_t *yield_heap;
+static int yield_asked;
+
+static void no_op_interrupt(void *arg)
+{
+    (void)arg;
+}
+
+static void ask_interrupt(void *arg, int point)
+{
+    (void)arg;
+    if (point == HEAP__FP_MARK && !yield_asked) {
+        yield_asked = 1;
+        heap_interrupt(yield_heap);
+    }
+}
+
+static void part_seven(void)
+{
+    char name[128];
+    heap_config_t cfg;
+    heap_config_default(&cfg);
+    cfg.gogc = HEAP_GOGC_OFF;
+    cfg.heap_max_bytes = 256u << 20;
+    heap_t *h = NULL;
+    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "obyield"), &cfg, true, &h), 0,
+               heap_strerror);
+    heap_enter(h);
+    heap_set_interrupt_hook(h, no_op_interrupt, NULL);
+    heap_roots_t *rs = heap_roots_new(h, 1);
+    REQUIRE(rs != NULL);
+    heap_ref_t *root = heap_roots_push(rs, 1);
+    REQUIRE(root != NULL);
+    uint32_t slots = YIELD_OBLETS * (OBLET_BYTES / 8);
+    *root = heap_alloc(h, slots, 0);
+    REQUIRE(*root != 0);
+    /* One small object per oblet: the mark hits its fault point (every
+    ** 64 objects popped) within the first few oblets. */
+    for (uint32_t i = 0; i < slots; i += 64) {
+        heap_ref_t o = heap_alloc(h, 1, 0);
+        REQUIRE(o != 0);
+        heap_write_ref(h, *root, i, o);
+    }
+    REQUIRE_RC(heap__mark_begin(h), 0, heap_strerror);
+    /* A share of the time owed: the worker may run about 25 ms (it did
+    ** all 200 oblets, 16 ms here, before the change). */
+    struct timespec nap = {0, 100 * 1000000L};
+    nanosleep(&nap, NULL);
+    uint64_t work0 = heap__atomic_load(&h->hdr->mark_scan_work);
+    yield_heap = h;
+    heap__set_fault_hook(h, ask_interrupt, NULL);
+    heap_schedpoint(h);
+    heap__set_fault_hook(h, NULL, NULL);
+    uint64_t work = heap__atomic_load(&h->hdr->mark_scan_work) - work0;
+    printf("background turn with an interrupt asked in its first step: %llu B (%u oblets)\n",
+           (unsigned long long)work, (unsigned)(work / OBLET_BYTES));
+    REQUIRE(yield_asked);
+    CHECK_MSG(work <= 3ull * OBLET_BYTES,
+              "the turn went on for %llu B after an interrupt was asked", (unsigned long long)work);
+    heap_safepoint(h);   /* delivers the interrupt */
+    heap__mark_end(h);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_roots_destroy(h, &rs);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 int main(void)
 {
     tu_init("heap_oblet_test", 120);
     part_one();
     part_five();
     part_six();
+    part_seven();
     tu_finish();
     return 0;
 }
