@@ -1403,6 +1403,10 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     p->pid = 0;
     p->attach_id = 0;
     p->start_ticks = 0;
+    /* Its run went back first (heap__pcache_reclaim_locked): a stale one
+    ** would be cut by the entry's next owner, without the lock. */
+    assert(p->pcache == 0);
+    __atomic_store_n(&p->pcache, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&p->helping, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&p->state, HEAP__PROC_FREE, __ATOMIC_SEQ_CST);
 }
@@ -1425,6 +1429,7 @@ static void reclaim_dead(heap_t *h)
             heap__proc_retire_locked(h, i);
         }
     }
+    heap__inuse_recount_locked(h);   /* PAGE CACHE: if a walk or a reuse asked */
 }
 
 static void history_append(heap_t *h, const heap_gc_cycle_t *c)
@@ -1586,6 +1591,8 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         c->heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
     }
     reclaim_dead(h);
+    if (why == HEAP__GC_BY_OOM)
+        heap__pcache_drop_all_locked(h);   /* PAGE CACHE: every free page */
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
@@ -1637,6 +1644,10 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
             ** queue overflowed: mark again from the roots, world stopped;
             ** alone if a helper just died in it (as mark() does). */
             heap__walk(h, HEAP__WALK_CLEAR_MARKS, NULL);
+            /* The work the next cycle expects is this mark's: what the
+            ** abandoned one counted is scanned again here. */
+            hdr->mark_scan_work = 0;
+            hdr->mark_root_work = 0;
             mark(h, &m, !helper_died);
             c->heap_live_bytes = (int64_t)m.live_bytes;
             c->objects_live = (int64_t)m.live_objects;

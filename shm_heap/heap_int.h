@@ -461,7 +461,7 @@
 #define HEAP__BITMAP_WORDS (HEAP__MAX_NELEMS / 64)
 #define HEAP__FREE_BUCKETS 128
 #define HEAP__MAGIC 0x3150414548534d48ull    /* "HMSHEAP1" little-endian */
-#define HEAP__LAYOUT_VERSION 14u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token; 14: pacer_max_stack_bytes kept live by every process */
+#define HEAP__LAYOUT_VERSION 15u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token; 14: pacer_max_stack_bytes kept live by every process; 15: inuse_recount */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
 #define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's cached run (Go's pageCachePages) */
@@ -628,6 +628,9 @@ typedef struct heap__hdr {
     uint64_t marked_bytes;           /* at the last cycle */
     uint64_t marked_objects;
     uint64_t inuse_after_gc_bytes;
+    uint32_t inuse_recount;          /* PAGE CACHE: inuse_pages may be off; recount it
+                                     ** at the next stop of the world */
+    uint32_t inuse_recount_pad;
     uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
     uint64_t pacer_globals_bytes;    /* registered globals, same */
     uint64_t pacer_max_stack_bytes;  /* stack space in use (maxStackScan) now: the sum
@@ -1091,6 +1094,12 @@ int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
 ** stopped, the in-use count is recounted from the spans: an owner killed
 ** half way through a cut leaves it unknown whether that span was counted. */
 void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopped);
+/* Every process's run back to the free lists (heap lock held, world
+** stopped): a collection for want of memory takes the pages caches hold. */
+void heap__pcache_drop_all_locked(heap_t *h);
+/* Count inuse_pages again from the spans (heap lock held, world stopped,
+** so no span is half way through a cut), if hdr->inuse_recount asks. */
+void heap__inuse_recount_locked(heap_t *h);
 
 /* Make spans[page] an empty SMALL span of span class spc, owned by owner. */
 void heap__span_init_small(heap_t *h, uint32_t page, uint32_t spc,

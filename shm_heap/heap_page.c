@@ -696,7 +696,6 @@ static void pcache_free_locked(heap_t *h, uint32_t page)
 static void pcache_own_locked(heap_t *h, uint32_t page, uint32_t npages, bool needzero)
 {
     heap__span_t *sp = heap__span(h, page);
-    __atomic_sub_fetch(&h->hdr->inuse_pages, npages, __ATOMIC_RELAXED);
     sp->npages = npages;
     sp->owner = h->attach_id;
     sp->next = 0;
@@ -765,6 +764,9 @@ static int pcache_fill_locked(heap_t *h, uint32_t npages)
                   : heap__pages_alloc(h, take, &page, &needzero);
     if (rc != 0)
         return rc;
+    /* Counted in use by heap__pages_alloc; a run is not (its spans are,
+    ** as they are cut). */
+    __atomic_sub_fetch(&h->hdr->inuse_pages, take, __ATOMIC_RELAXED);
     pcache_own_locked(h, page, take, needzero);
     __atomic_store_n(&h->proc->pcache, page, __ATOMIC_RELEASE);
     return 0;
@@ -781,14 +783,42 @@ int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
         heap__unlock(h);
         return 0;
     }
-    /* A long span, or no run to be had: the page heap, as before. */
+    /* A long span, or no run to be had: the page heap, as before; counted
+    ** in use there, as a cut span is. */
     int rc = heap__pages_alloc(h, npages, page_out, needzero_out);
     if (rc == 0)
         pcache_own_locked(h, *page_out, npages, *needzero_out);
     heap__unlock(h);
-    if (rc == 0)
-        __atomic_add_fetch(&h->hdr->inuse_pages, npages, __ATOMIC_RELAXED);
     return rc;
+}
+
+void heap__pcache_drop_all_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        uint32_t run = __atomic_exchange_n(&hdr->procs[i].pcache, 0, __ATOMIC_ACQ_REL);
+        if (run && heap__span(h, run)->state == HEAP__SPAN_CACHED)
+            pcache_free_locked(h, run);
+    }
+}
+
+void heap__inuse_recount_locked(heap_t *h)
+{
+    heap__hdr_t *hdr = h->hdr;
+    if (!__atomic_exchange_n(&hdr->inuse_recount, 0, __ATOMIC_ACQ_REL))
+        return;
+    uint64_t inuse = 0;
+    uint32_t hwm = hdr->hwm_page;
+    for (uint32_t s = hdr->first_page; s < hwm;) {
+        heap__span_t *sp = heap__span(h, s);
+        uint32_t n = sp->npages;
+        if (n == 0 || n > hwm - s)
+            return;   /* damage: the next repair walk rebuilds everything */
+        if (sp->state == HEAP__SPAN_SMALL || sp->state == HEAP__SPAN_LARGE)
+            inuse += n;
+        s += n;
+    }
+    __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
 }
 
 void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopped)
@@ -832,9 +862,11 @@ void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopp
         s += n;
     }
     /* Every live process at a safepoint, none half way through a cut:
-    ** the spans say exactly what is in use. */
+    ** the spans say exactly what is in use. Else the next stop counts. */
     if (world_stopped)
         __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(&hdr->inuse_recount, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- The walk ------------------------------------------------------- */
@@ -963,8 +995,13 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
 
     for (s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
-        uint32_t n = sp->npages;
-        uint32_t state = sp->state;
+        /* The state first, then npages: a repair walk runs beside
+        ** processes cutting spans off their runs without the lock (PAGE
+        ** CACHE). A span seen CACHED is passed over whole, whatever it
+        ** becomes meanwhile; one seen SMALL or LARGE was published after
+        ** its npages was final. */
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
+        uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
         bool valid_state = state == HEAP__SPAN_FREE || state == HEAP__SPAN_SMALL ||
                            state == HEAP__SPAN_LARGE || state == HEAP__SPAN_CACHED;
         if (!valid_state || n == 0 || n > hwm - s ||
@@ -979,10 +1016,22 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
             page_map_set(h, s, n, 0);
         }
 
-        if (sp->state == HEAP__SPAN_CACHED && (flags & HEAP__WALK_REPAIR) &&
-            !heap__attach_live(h, sp->owner)) {
-            /* PAGE CACHE: a dead process's run, or a span it cut. */
-            sp->state = HEAP__SPAN_FREE;
+        if (state == HEAP__SPAN_CACHED) {
+            if (!(flags & HEAP__WALK_REPAIR) || heap__attach_live(h, sp->owner)) {
+                /* PAGE CACHE: a live owner's, neither free nor in use. Its
+                ** page map is 0, or being set by the owner's span init,
+                ** which publishes the span after it: left alone. */
+                if (run) {
+                    if (heap__span(h, run)->released)
+                        released += heap__span(h, run)->npages;
+                    free_append(h, &wl, run);
+                    run = 0;
+                }
+                s += n;
+                continue;
+            }
+            /* A dead process's run, or a span it cut: free. */
+            sp->state = state = HEAP__SPAN_FREE;
             sp->owner = 0;
             sp->released = 0;
             sp->needzero = 1;
@@ -1030,13 +1079,6 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
                 free_append(h, &wl, run);
                 run = 0;
             }
-            if (sp->state == HEAP__SPAN_CACHED) {
-                /* PAGE CACHE: a live owner's, neither free nor in use. Its
-                ** page map is 0, or being set by the owner's span init,
-                ** which publishes the span after it: left alone. */
-                s += n;
-                continue;
-            }
             if (flags & HEAP__WALK_REPAIR)
                 page_map_set(h, s, n, s);
             if (sp->state == HEAP__SPAN_SMALL && sp->owner == 0 &&
@@ -1056,6 +1098,10 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
     }
     __atomic_store_n(&hdr->inuse_pages, inuse, __ATOMIC_RELAXED);
     __atomic_store_n(&hdr->released_pages, released, __ATOMIC_RELAXED);
+    /* PAGE CACHE: a repair walk runs beside processes cutting spans, some
+    ** counted in use and not yet published: the next stop counts again. */
+    if (flags & HEAP__WALK_REPAIR)
+        __atomic_store_n(&hdr->inuse_recount, 1, __ATOMIC_RELEASE);
     hdr->coalesce_needed = 0;
     /* LAZY SWEEP: boundaries may have moved under the cursor. */
     hdr->sweep_cursor = hdr->first_page;

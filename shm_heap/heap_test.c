@@ -1080,8 +1080,30 @@ static void test_page_cache(void)
     REQUIRE(h->page_map[dead_run] == 0);
     REQUIRE_HEAP_VERIFY(h);
 
-    /* heap_close gives the run back. */
+    /* A repair walk (a process died holding the heap lock) runs beside
+    ** processes cutting their runs: it leaves a live owner's run alone and
+    ** asks the next stop to count the pages in use again. */
     uint32_t self = h->attach_id;
+    REQUIRE(cached_spans(h, self, &pages) == 1);
+    heap__lock(h);
+    heap__repair_locked(h);
+    heap__unlock(h);
+    REQUIRE(cached_spans(h, self, &pages) == 1);
+    REQUIRE(__atomic_load_n(&h->hdr->inuse_recount, __ATOMIC_SEQ_CST) == 1);
+    __atomic_add_fetch(&h->hdr->inuse_pages, 7, __ATOMIC_SEQ_CST);   /* as a torn count */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE(__atomic_load_n(&h->hdr->inuse_recount, __ATOMIC_SEQ_CST) == 0);
+    REQUIRE_HEAP_VERIFY(h);   /* the count agrees with the spans again */
+
+    /* A collection for want of memory takes every run back. */
+    REQUIRE(heap_alloc(h, 2, 0));
+    REQUIRE(cached_spans(h, self, &pages) == 1);
+    REQUIRE_RC(heap__collect(h, HEAP__GC_BY_OOM), 0, heap_strerror);
+    REQUIRE(cached_spans(h, self, &pages) == 0 && h->hdr->procs[h->proc_index].pcache == 0);
+    REQUIRE_HEAP_VERIFY(h);
+
+    /* heap_close gives the run back. */
+    REQUIRE(heap_alloc(h, 2, 0));
     REQUIRE(cached_spans(h, self, &pages) == 1);
     heap_leave(h);
     heap_t *h2 = attach_heap("pcache");
