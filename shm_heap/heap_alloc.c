@@ -239,8 +239,8 @@ enum { REFILL_OK = 0, REFILL_RETRY = 1 };
 #define REFILL_SWEEP_BATCHES 16
 
 /* Get a span with free slots of span class spc into the cache: from the
-** central list under central[spc] alone, else fresh pages under the heap
-** lock alone (heap_int.h, THE LOCKS). May run (or wait for) a collection,
+** central list under central[spc] alone, else fresh pages from this
+** process's cached run (heap_int.h, THE LOCKS, PAGE CACHE). May run (or wait for) a collection,
 ** after which the caller starts over. */
 static int refill(heap_t *h, uint32_t spc, bool *collected)
 {

@@ -119,11 +119,12 @@
 ** Order: the heap lock, then central locks in ascending spc; never a
 ** central lock and then the heap lock. A refill takes only central[spc]
 ** (give the old span back, pop a partial span); when the list is empty it
-** drops that lock and takes the heap lock alone for fresh pages, which it
-** makes a span owned by itself (on no list). So four processes refilling
-** different classes share no lock, and the page heap is taken once per
-** fresh span. The direct path (root stacks, pools) holds the heap lock and
-** then one central lock.
+** drops that lock and cuts fresh pages from its own cached run without a
+** lock (PAGE CACHE), taking the heap lock alone only for a new run, about
+** once per 64 pages, and makes them a span owned by itself (on no list).
+** So four processes refilling different classes share no lock. The
+** direct path (root stacks, pools) holds the heap lock and then one
+** central lock.
 **
 ** The collector and heap_verify take every lock (heap__lock_world) after
 ** the world is stopped (never while waiting for the stop: a RUNNING
