@@ -239,6 +239,11 @@ static void test_redo_alone(shared_t *sh)
     REQUIRE(!heap__mark_running(h));
     uint32_t opened = h->hdr->help_last - opened0;
     int64_t live = last_live_objects(h);
+    /* The redo's scan work is the next cycle's expected heap scan, once:
+    ** not with the abandoned mark's added (the tree's slots; the
+    ** globals are root work). */
+    uint64_t heap_scan = heap__atomic_load(&h->hdr->pacer.last_heap_scan_bytes);
+    uint64_t want_scan = (uint64_t)(FANOUT + FANOUT * LEAVES) * sizeof(heap_ref_t);
     heap_leave(h);
     int status = tu_wait(pid);
     printf("a helper died: helped marks opened in the cycle %u; live objects %lld of %d\n",
@@ -248,6 +253,8 @@ static void test_redo_alone(shared_t *sh)
     CHECK_MSG(opened == 1, "%u helped marks opened in the cycle: the redo was not alone",
               opened);
     CHECK(live == TREE_OBJECTS);
+    CHECK_MSG(heap_scan == want_scan, "after the redo the next cycle expects %llu B of heap scan, "
+              "the heap has %llu B", (unsigned long long)heap_scan, (unsigned long long)want_scan);
     heap_enter(h);
     REQUIRE_RC(heap_collect(h), 0, heap_strerror);   /* B's entry is reclaimed */
     CHECK(last_live_objects(h) == TREE_OBJECTS);
