@@ -644,6 +644,27 @@ static int pages_alloc_at(heap_t *h, uint32_t page, uint32_t npages, uint32_t *p
 
 /* ---- PAGE CACHE (heap_int.h) ------------------------------------------ */
 
+/* Make spans[page] a CACHED span of npages owned by owner; the state is
+** stored last (release): a walker that sees it CACHED sees the rest. */
+static void cached_init(heap__span_t * sp, uint32_t npages, uint32_t owner, bool needzero)
+{
+    sp->npages = npages;
+    sp->owner = owner;
+    sp->next = 0;
+    sp->released = 0;
+    sp->needzero = needzero;
+    __atomic_store_n(&sp->state, HEAP__SPAN_CACHED, __ATOMIC_RELEASE);
+}
+
+/* A CACHED span's fields as a FREE span's (the caller lists it). */
+static void cached_to_free(heap__span_t * sp)
+{
+    sp->owner = 0;
+    sp->released = 0;
+    sp->needzero = 1;
+    __atomic_store_n(&sp->state, HEAP__SPAN_FREE, __ATOMIC_RELEASE);
+}
+
 /* Cut npages off the front of this process's cached run, no lock. False
 ** when the run is missing or shorter. */
 static bool pcache_cut(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out)
@@ -661,13 +682,7 @@ static bool pcache_cut(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
     uint32_t rest = 0;
     if (have > npages) {
         rest = page + npages;
-        heap__span_t *rp = heap__span(h, rest);
-        rp->npages = have - npages;
-        rp->owner = h->attach_id;
-        rp->next = 0;
-        rp->released = 0;
-        rp->needzero = needzero;
-        __atomic_store_n(&rp->state, HEAP__SPAN_CACHED, __ATOMIC_RELEASE);
+        cached_init(heap__span(h, rest), have - npages, h->attach_id, needzero);
     }
     __atomic_store_n(&p->pcache, rest, __ATOMIC_RELEASE);
     heap__fault(h, HEAP__FP_PCACHE_CUT);
@@ -683,10 +698,7 @@ static void pcache_free_locked(heap_t *h, uint32_t page)
 {
     heap__span_t *sp = heap__span(h, page);
     page_map_set(h, page, sp->npages, 0);
-    sp->owner = 0;
-    sp->released = 0;
-    sp->needzero = 1;
-    __atomic_store_n(&sp->state, HEAP__SPAN_FREE, __ATOMIC_RELEASE);
+    cached_to_free(sp);
     free_push(h, page);
     h->hdr->coalesce_needed = 1;
 }
@@ -695,13 +707,7 @@ static void pcache_free_locked(heap_t *h, uint32_t page)
 ** and ours (heap lock held): no walker frees it once the lock goes. */
 static void pcache_own_locked(heap_t *h, uint32_t page, uint32_t npages, bool needzero)
 {
-    heap__span_t *sp = heap__span(h, page);
-    sp->npages = npages;
-    sp->owner = h->attach_id;
-    sp->next = 0;
-    sp->released = 0;
-    sp->needzero = needzero;
-    __atomic_store_n(&sp->state, HEAP__SPAN_CACHED, __ATOMIC_RELEASE);
+    cached_init(heap__span(h, page), npages, h->attach_id, needzero);
 }
 
 /* Unlink the first unreleased span of bucket b, looking at a few only. */
@@ -1031,10 +1037,8 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
                 continue;
             }
             /* A dead process's run, or a span it cut: free. */
-            sp->state = state = HEAP__SPAN_FREE;
-            sp->owner = 0;
-            sp->released = 0;
-            sp->needzero = 1;
+            cached_to_free(sp);
+            state = HEAP__SPAN_FREE;
         }
 
         if (sp->state == HEAP__SPAN_SMALL) {
