@@ -51,15 +51,22 @@ typedef struct shared {
     uint64_t b_stolen;        /* entries B took from A's queue */
 } shared_t;
 
+/* A new heap of the default size with GOGC off (no cycle but the ones a
+** test begins), its segment named from token into name. */
+static heap_t *open_gogc_off(char *name, size_t size, const char *token)
+{
+    heap_config_t cfg;
+    heap_config_default(&cfg);
+    cfg.gogc = HEAP_GOGC_OFF;
+    heap_t *h = NULL;
+    REQUIRE_RC(heap_open(tu_segment(name, size, token), &cfg, true, &h), 0, heap_strerror);
+    return h;
+}
+
 static void part_one(void)
 {
     char name[128];
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;   /* only the mark the test begins */
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "oblet"), &cfg, true, &h), 0,
-               heap_strerror);
+    heap_t *h = open_gogc_off(name, sizeof name, "oblet");
     heap_enter(h);
     heap_roots_t *rs = heap_roots_new(h, 1);
     REQUIRE(rs != NULL);
@@ -152,12 +159,7 @@ static void b_main(void *arg)
 static void part_five(void)
 {
     shared_t *sh = tu_shared(sizeof *sh);
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(sh->name, sizeof sh->name, "obsteal"), &cfg, true, &h), 0,
-               heap_strerror);
+    heap_t *h = open_gogc_off(sh->name, sizeof sh->name, "obsteal");
     heap_enter(h);
     heap_roots_t *rs = heap_roots_new(h, 1);
     REQUIRE(rs != NULL);
@@ -225,12 +227,7 @@ static void part_five(void)
 static void part_six(void)
 {
     char name[128];
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "obfrac"), &cfg, true, &h), 0,
-               heap_strerror);
+    heap_t *h = open_gogc_off(name, sizeof name, "obfrac");
     heap_enter(h);
     heap_roots_t *rs = heap_roots_new(h, 1);
     REQUIRE(rs != NULL);
