@@ -10,9 +10,15 @@ lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 [ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 source "$lib" "$1"
 
+# The run must last until the lock is taken: the first stored sample, the
+# sqlite3 start and BEGIN EXCLUSIVE all come before its end. A fixed amount
+# of work ends too soon on a fast machine, so the run is wall-clock work:
+# one producer spinning 1 s on each of 8 items (`work: spin`), 8 s however
+# fast or loaded the machine, with a sample every 10 ms meanwhile.
 cat >"$T/s.yaml" <<'YAML'
 name: locked
-task: {kernel: churn, objects: 30000000, live_objects: 10000}
+task: {kernel: producer_consumer, producers: 1, consumers: 1, items: 8, work: spin,
+       variation: fixed, produce_ns: 1000000000, consume_ns: 0}
 sample_interval: 10ms
 YAML
 db="$T/h.db"
