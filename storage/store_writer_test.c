@@ -11,12 +11,14 @@
 #include "storage/store_writer.h"
 #include "base/testrun.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *tmp_path(const char *name)
@@ -353,6 +355,44 @@ static void test_abandon(void)
     free(db);
 }
 
+/* store_writer_drain_for with the longest wait there is (UINT64_MAX ns)
+** waits until the records are stored: its deadline must not wrap to the
+** past, which would return 1 at once. The database is locked by another
+** connection when the wait begins, so nothing is settled then; a thread
+** lets go of the lock a while later (only so that the wait ends: how long
+** "a while" is decides nothing that is checked). */
+static void *release_later(void *arg)
+{
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    release_lock(arg);
+    return NULL;
+}
+
+static void test_drain_for_longest_wait(void)
+{
+    int64_t run_id, task[2];
+    char *db = make_db("longest.db", &run_id, task), err[512];
+    store_writer_t *w;
+    REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
+    sqlite3 *lock = hold_lock(db);
+    for (int64_t i = 0; i < 10; i++) {
+        store_sample_t s = sample(run_id, task[0], i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, release_later, lock) == 0);
+    CHECK_INT(store_writer_drain_for(w, UINT64_MAX), 0);
+    pthread_join(t, NULL);
+    store_writer_stats_t n;
+    store_writer_stats(w, &n);
+    CHECK_UINT(n.stored, 10);
+    CHECK_UINT(n.dropped, 0);
+    store_writer_destroy(&w);
+    CHECK_INT(q_int(db, "select count(*) from samples"), 10);
+    free(db);
+}
+
 /* A process killed while its writer streams (SIGKILL, no chance to clean
 ** up): the file is sound and holds a prefix of what was queued. */
 static void test_killed_leaves_prefix(void)
@@ -405,6 +445,7 @@ int main(int argc, char **argv)
         {"give_up_says_how_many", test_give_up_says_how_many},
         {"killed_leaves_prefix", test_killed_leaves_prefix},
         {"abandon", test_abandon},
+        {"drain_for_longest_wait", test_drain_for_longest_wait},
     };
     return testrun_main(argc, argv, tests, sizeof tests / sizeof tests[0], 120, NULL);
 }
