@@ -96,6 +96,25 @@ static void next_report(store_writer_t *w, char *msg, size_t size)
         usleep(1000);
 }
 
+/* Queue n samples of task_id, t_ns first, first + 1, ...: each accepted. */
+static void queue_samples(store_writer_t *w, int64_t run_id, int64_t task_id, int64_t first,
+                          int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        store_sample_t s = sample(run_id, task_id, first + i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+}
+
+/* The writer's counts of records stored and dropped so far. */
+static void check_settled(store_writer_t *w, uint64_t stored, uint64_t dropped)
+{
+    store_writer_stats_t n;
+    store_writer_stats(w, &n);
+    CHECK_UINT(n.stored, stored);
+    CHECK_UINT(n.dropped, dropped);
+}
+
 /* A second connection holding the write lock (BEGIN EXCLUSIVE). */
 static sqlite3 *hold_lock(const char *db)
 {
@@ -214,10 +233,7 @@ static void test_locked_reported_and_retried(void)
     store_writer_opts_t o = {.busy_timeout_ms = 20, .queue_max_bytes = 16 << 10};
     REQUIRE_MSG(store_writer_new(db, &o, &w, err, sizeof err) == 0, "%s", err);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 500; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 500);
     CHECK(store_writer_full(w));
     next_report(w, msg, sizeof msg);
     CHECK_CONTAINS(msg, "database is locked");
@@ -291,10 +307,7 @@ static void test_give_up_says_how_many(void)
     store_writer_opts_t o = {.busy_timeout_ms = 20, .give_up_ns = 300000000};
     REQUIRE_MSG(store_writer_new(db, &o, &w, err, sizeof err) == 0, "%s", err);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 100; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 100);
     do
         next_report(w, msg, sizeof msg);
     while (!strstr(msg, "gave up"));
@@ -302,15 +315,9 @@ static void test_give_up_says_how_many(void)
     CHECK_CONTAINS(msg, "database is locked");
     store_writer_drain(w);           /* settled: dropped */
     release_lock(lock);
-    for (int64_t i = 0; i < 10; i++) {
-        store_sample_t s = sample(run_id, task[1], 1000 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[1], 1000, 10);
     store_writer_drain(w);
-    store_writer_stats_t n;
-    store_writer_stats(w, &n);
-    CHECK_UINT(n.dropped, 100);
-    CHECK_UINT(n.stored, 10);
+    check_settled(w, 10, 100);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     CHECK_INT(q_int(db, "select min(t_ns) from samples"), 1000);
@@ -327,28 +334,16 @@ static void test_abandon(void)
     char *db = make_db("abandon.db", &run_id, task), err[512];
     store_writer_t *w;
     REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
-    for (int64_t i = 0; i < 10; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 10);
     CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 100; i++) {
-        store_sample_t s = sample(run_id, task[0], 100 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 100, 100);
     CHECK_INT(store_writer_drain_for(w, 50000000), 1);   /* locked out */
     CHECK_UINT(store_writer_abandon(w), 100);
-    for (int64_t i = 0; i < 5; i++) {
-        store_sample_t s = sample(run_id, task[1], 1000 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[1], 1000, 5);
     CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
     release_lock(lock);
-    store_writer_stats_t n;
-    store_writer_stats(w, &n);
-    CHECK_UINT(n.dropped, 105);
-    CHECK_UINT(n.stored, 10);
+    check_settled(w, 10, 105);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     CHECK_INT(q_int(db, "select max(t_ns) from samples"), 9);
@@ -376,18 +371,12 @@ static void test_drain_for_longest_wait(void)
     store_writer_t *w;
     REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 10; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 10);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, release_later, lock) == 0);
     CHECK_INT(store_writer_drain_for(w, UINT64_MAX), 0);
     pthread_join(t, NULL);
-    store_writer_stats_t n;
-    store_writer_stats(w, &n);
-    CHECK_UINT(n.stored, 10);
-    CHECK_UINT(n.dropped, 0);
+    check_settled(w, 10, 0);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     free(db);
