@@ -54,26 +54,6 @@ typedef struct child_arg {
     int who;
 } child_arg_t;
 
-/* A: a tree reachable from its globals only. */
-static void build_tree(heap_t *h)
-{
-    heap_ref_t *g = heap_globals(h, 1);
-    REQUIRE(g);
-    heap_ref_t root = heap_alloc(h, FANOUT, 0);
-    REQUIRE(root);
-    g[0] = root;
-    for (uint32_t i = 0; i < FANOUT; i++) {
-        heap_ref_t kid = heap_alloc(h, LEAVES, 0);
-        REQUIRE(kid);
-        heap_write_ref(h, root, i, kid);
-        for (uint32_t k = 0; k < LEAVES; k++) {
-            heap_ref_t leaf = heap_alloc(h, 0, 16);
-            REQUIRE(leaf);
-            heap_write_ref(h, kid, k, leaf);
-        }
-    }
-}
-
 static int64_t last_live_objects(heap_t *h)
 {
     heap_stats_t st;
@@ -113,7 +93,7 @@ static void child_lost_wakes(void *arg)
     REQUIRE_RC(heap_open(sh->stw_name, NULL, false, &h), 0, heap_strerror);
     heap_enter(h);
     if (who == A)
-        build_tree(h);
+        tu_build_tree(h, FANOUT, LEAVES);
     heap_leave(h);
     tu_barrier_wait(&sh->barrier);   /* tree built */
     uint64_t g0, s0, g1, s1;
@@ -223,7 +203,7 @@ static void test_redo_alone(shared_t *sh)
     REQUIRE_RC(heap_open(tu_segment(sh->conc_name, sizeof sh->conc_name, "conc"), &cfg, true,
                          &h), 0, heap_strerror);
     heap_enter(h);
-    build_tree(h);
+    tu_build_tree(h, FANOUT, LEAVES);
     heap_leave(h);
     pid_t pid = tu_fork(child_helper_dies, sh);
     while (!__atomic_load_n(&sh->b_parked, __ATOMIC_SEQ_CST))

@@ -52,22 +52,34 @@ typedef struct shared {
     uint64_t b_stolen;        /* entries B took from A's queue */
 } shared_t;
 
+/* A new heap of the default size with GOGC off (no cycle but the ones a
+** test begins), its segment named from token into name, entered, with one
+** root stack (*rs) whose one slot (*root) holds a new array of `slots`
+** refs. Destroy *rs (in the heap) when done. */
+static heap_t *open_with_array(char *name, size_t size, const char *token, uint32_t slots,
+                               heap_roots_t **rs, heap_ref_t **root)
+{
+    heap_config_t cfg;
+    heap_config_default(&cfg);
+    cfg.gogc = HEAP_GOGC_OFF;
+    heap_t *h = NULL;
+    REQUIRE_RC(heap_open(tu_segment(name, size, token), &cfg, true, &h), 0, heap_strerror);
+    heap_enter(h);
+    *rs = heap_roots_new(h, 1);
+    REQUIRE(*rs != NULL);
+    *root = heap_roots_push(*rs, 1);
+    REQUIRE(*root != NULL);
+    **root = heap_alloc(h, slots, 0);
+    REQUIRE(**root != 0);
+    return h;
+}
+
 static void part_one(void)
 {
     char name[128];
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;   /* only the mark the test begins */
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "oblet"), &cfg, true, &h), 0,
-               heap_strerror);
-    heap_enter(h);
-    heap_roots_t *rs = heap_roots_new(h, 1);
-    REQUIRE(rs != NULL);
-    heap_ref_t *root = heap_roots_push(rs, 1);
-    REQUIRE(root != NULL);
-    *root = heap_alloc(h, ARRAY_SLOTS, 0);
-    REQUIRE(*root != 0);
+    heap_roots_t *rs;
+    heap_ref_t *root;
+    heap_t *h = open_with_array(name, sizeof name, "oblet", ARRAY_SLOTS, &rs, &root);
     heap_ref_t small[NSMALL];
     for (uint32_t i = 0; i < NSMALL; i++) {
         small[i] = heap_alloc(h, SMALL_SLOTS, 0);
@@ -153,19 +165,9 @@ static void b_main(void *arg)
 static void part_five(void)
 {
     shared_t *sh = tu_shared(sizeof *sh);
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(sh->name, sizeof sh->name, "obsteal"), &cfg, true, &h), 0,
-               heap_strerror);
-    heap_enter(h);
-    heap_roots_t *rs = heap_roots_new(h, 1);
-    REQUIRE(rs != NULL);
-    heap_ref_t *root = heap_roots_push(rs, 1);
-    REQUIRE(root != NULL);
-    *root = heap_alloc(h, BIG_SLOTS, 0);
-    REQUIRE(*root != 0);
+    heap_roots_t *rs;
+    heap_ref_t *root;
+    heap_t *h = open_with_array(sh->name, sizeof sh->name, "obsteal", BIG_SLOTS, &rs, &root);
     heap_ref_t leaf[BIG_OBLETS];
     for (uint32_t k = 0; k < BIG_OBLETS; k++) {
         leaf[k] = heap_alloc(h, 0, 100);
@@ -226,19 +228,9 @@ static void part_five(void)
 static void part_six(void)
 {
     char name[128];
-    heap_config_t cfg;
-    heap_config_default(&cfg);
-    cfg.gogc = HEAP_GOGC_OFF;
-    heap_t *h = NULL;
-    REQUIRE_RC(heap_open(tu_segment(name, sizeof name, "obfrac"), &cfg, true, &h), 0,
-               heap_strerror);
-    heap_enter(h);
-    heap_roots_t *rs = heap_roots_new(h, 1);
-    REQUIRE(rs != NULL);
-    heap_ref_t *root = heap_roots_push(rs, 1);
-    REQUIRE(root != NULL);
-    *root = heap_alloc(h, FRAC_OBJECTS, 0);
-    REQUIRE(*root != 0);
+    heap_roots_t *rs;
+    heap_ref_t *root;
+    heap_t *h = open_with_array(name, sizeof name, "obfrac", FRAC_OBJECTS, &rs, &root);
     for (uint32_t i = 0; i < FRAC_OBJECTS; i++) {
         heap_ref_t o = heap_alloc(h, SMALL_SLOTS, 0);
         REQUIRE(o != 0);

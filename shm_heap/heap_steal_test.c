@@ -73,26 +73,6 @@ static void counts(heap_t *h, uint64_t *greyed, uint64_t *stolen)
     heap__mark_counts(h, greyed, stolen);
 }
 
-/* A: the tree, reachable from its globals only. */
-static void build_tree(heap_t *h)
-{
-    heap_ref_t *g = heap_globals(h, 1);
-    REQUIRE(g);
-    heap_ref_t root = heap_alloc(h, FANOUT, 0);
-    REQUIRE(root);
-    g[0] = root;
-    for (uint32_t i = 0; i < FANOUT; i++) {
-        heap_ref_t kid = heap_alloc(h, LEAVES, 0);
-        REQUIRE(kid);
-        heap_write_ref(h, root, i, kid);
-        for (uint32_t k = 0; k < LEAVES; k++) {
-            heap_ref_t leaf = heap_alloc(h, 0, 16);
-            REQUIRE(leaf);
-            heap_write_ref(h, kid, k, leaf);
-        }
-    }
-}
-
 static void check_tree(heap_t *h)
 {
     heap_ref_t root = heap_globals(h, 1)[0];
@@ -125,7 +105,7 @@ static void child(void *arg)
     __atomic_store_n(&sh->turn, (uint32_t)who + 1, __ATOMIC_SEQ_CST);
     if (who == A) {
         heap_enter(h);
-        build_tree(h);
+        tu_build_tree(h, FANOUT, LEAVES);
         heap_leave(h);
     }
     tu_barrier_wait(&sh->barrier);   /* 0: attached, tree built */
@@ -204,7 +184,7 @@ static void child(void *arg)
     counts(h, &g0, &s0);
     heap_enter(h);
     if (who == A)
-        build_tree(h);
+        tu_build_tree(h, FANOUT, LEAVES);
     heap_leave(h);
     tu_barrier_wait(&sh->barrier);   /* tree built */
     heap_enter(h);

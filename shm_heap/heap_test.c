@@ -821,6 +821,25 @@ static uint64_t poll_until_parked(heap_t *h, uint64_t max_polls)
     return n;
 }
 
+/* Work for the scavenger: 40 MiB of 8 KiB objects live, collected, then
+** all but 8 MiB of them dropped and two cycles run, so that ~32 MiB of
+** free pages wait to be released. Called and returns outside the heap;
+** the roots hold the 1024 objects still live (destroy them in the heap). */
+static heap_roots_t *scavenger_setup(heap_t *h)
+{
+    heap_enter(h);
+    heap_roots_t *roots = heap_roots_new(h, 8192);
+    heap_ref_t *s = heap_roots_push(roots, 5120);
+    for (int i = 0; i < 5120; i++)
+        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
+    heap_leave(h);
+    return roots;
+}
+
 static void test_scavenger(void)
 {
     heap_t *h = open_heap("scavenge", 256 * MiB, 100, 0);
@@ -957,16 +976,7 @@ static void child_scavenge_and_die(void *arg)
 static void test_scavenger_killed(void)
 {
     heap_t *h = open_heap("scavkill", 256 * MiB, 100, 0);
-    heap_enter(h);
-    heap_roots_t *roots = heap_roots_new(h, 8192);
-    heap_ref_t *s = heap_roots_push(roots, 5120);
-    for (int i = 0; i < 5120; i++)
-        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    heap_leave(h);
+    heap_roots_t *roots = scavenger_setup(h);
 
     pid_t pid = tu_fork(child_scavenge_and_die, "scavkill");
     int status = tu_wait(pid);
@@ -1169,16 +1179,7 @@ static void test_scavenger_lease_held(void)
     lease_share = tu_shared(sizeof *lease_share);
     lease_parent_batches = 0;
     heap_t *h = open_heap("scavlease", 256 * MiB, 100, 0);
-    heap_enter(h);
-    heap_roots_t *roots = heap_roots_new(h, 8192);
-    heap_ref_t *s = heap_roots_push(roots, 5120);
-    for (int i = 0; i < 5120; i++)
-        REQUIRE(s[i] = heap_alloc(h, 0, 8192));
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    heap_roots_pop(roots, 5120 - 1024);           /* 8 MiB stay live */
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    REQUIRE_RC(heap_collect(h), 0, heap_strerror);
-    heap_leave(h);
+    heap_roots_t *roots = scavenger_setup(h);
     REQUIRE(scavenger_has_work(h));
 
     pid_t pid = tu_fork(child_hold_lease, "scavlease");

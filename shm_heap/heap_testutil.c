@@ -233,3 +233,22 @@ void tu_sleep_ns(uint64_t ns)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+void tu_build_tree(heap_t *h, uint32_t fanout, uint32_t leaves)
+{
+    heap_ref_t *g = heap_globals(h, 1);
+    REQUIRE(g);
+    heap_ref_t root = heap_alloc(h, fanout, 0);
+    REQUIRE(root);
+    g[0] = root;
+    for (uint32_t i = 0; i < fanout; i++) {
+        heap_ref_t kid = heap_alloc(h, leaves, 0);
+        REQUIRE(kid);
+        heap_write_ref(h, root, i, kid);
+        for (uint32_t k = 0; k < leaves; k++) {
+            heap_ref_t leaf = heap_alloc(h, 0, 16);
+            REQUIRE(leaf);
+            heap_write_ref(h, kid, k, leaf);
+        }
+    }
+}

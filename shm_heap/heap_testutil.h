@@ -67,6 +67,11 @@ typedef struct tu_barrier {
 } tu_barrier_t;
 void tu_barrier_wait(tu_barrier_t *b);
 
+/* A tree reachable from h's globals only: globals slot 0 (one global)
+** holds a root of `fanout` refs, each a node of `leaves` refs to 16-byte
+** leaves; 1 + fanout + fanout * leaves objects. REQUIREs every allocation. */
+void tu_build_tree(heap_t *h, uint32_t fanout, uint32_t leaves);
+
 /* Sleep for ns nanoseconds. */
 void tu_sleep_ns(uint64_t ns);
 uint64_t tu_now_ns(void);

@@ -807,11 +807,20 @@ void store_writer_drain(store_writer_t *w)
 
 int store_writer_drain_for(store_writer_t *w, uint64_t wait_ns)
 {
+    /* The deadline, now + wait_ns, without wrapping: whole seconds and
+    ** the rest apart (tv_nsec + rest < 2e9), the seconds saturated at the
+    ** largest time_t (a wait as good as forever). */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_nsec + wait_ns;
-    ts.tv_sec += (time_t)(ns / 1000000000u);
-    ts.tv_nsec = (long)(ns % 1000000000u);
+    uint64_t secs = wait_ns / 1000000000u;
+    uint64_t nsec = (uint64_t)ts.tv_nsec + wait_ns % 1000000000u;
+    secs += nsec / 1000000000u;
+    ts.tv_nsec = (long)(nsec % 1000000000u);
+    const time_t max_sec = (time_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1);
+    if (secs > (uint64_t)(max_sec - ts.tv_sec))
+        ts.tv_sec = max_sec;
+    else
+        ts.tv_sec += (time_t)secs;
     pthread_mutex_lock(&w->mu);
     uint64_t target = w->nqueued;
     if (target > w->drain_upto)

@@ -11,12 +11,14 @@
 #include "storage/store_writer.h"
 #include "base/testrun.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *tmp_path(const char *name)
@@ -92,6 +94,25 @@ static void next_report(store_writer_t *w, char *msg, size_t size)
 {
     while (!store_writer_error(w, msg, size))
         usleep(1000);
+}
+
+/* Queue n samples of task_id, t_ns first, first + 1, ...: each accepted. */
+static void queue_samples(store_writer_t *w, int64_t run_id, int64_t task_id, int64_t first,
+                          int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        store_sample_t s = sample(run_id, task_id, first + i);
+        CHECK_INT(store_writer_sample(w, &s), 0);
+    }
+}
+
+/* The writer's counts of records stored and dropped so far. */
+static void check_settled(store_writer_t *w, uint64_t stored, uint64_t dropped)
+{
+    store_writer_stats_t n;
+    store_writer_stats(w, &n);
+    CHECK_UINT(n.stored, stored);
+    CHECK_UINT(n.dropped, dropped);
 }
 
 /* A second connection holding the write lock (BEGIN EXCLUSIVE). */
@@ -212,10 +233,7 @@ static void test_locked_reported_and_retried(void)
     store_writer_opts_t o = {.busy_timeout_ms = 20, .queue_max_bytes = 16 << 10};
     REQUIRE_MSG(store_writer_new(db, &o, &w, err, sizeof err) == 0, "%s", err);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 500; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 500);
     CHECK(store_writer_full(w));
     next_report(w, msg, sizeof msg);
     CHECK_CONTAINS(msg, "database is locked");
@@ -289,10 +307,7 @@ static void test_give_up_says_how_many(void)
     store_writer_opts_t o = {.busy_timeout_ms = 20, .give_up_ns = 300000000};
     REQUIRE_MSG(store_writer_new(db, &o, &w, err, sizeof err) == 0, "%s", err);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 100; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 100);
     do
         next_report(w, msg, sizeof msg);
     while (!strstr(msg, "gave up"));
@@ -300,15 +315,9 @@ static void test_give_up_says_how_many(void)
     CHECK_CONTAINS(msg, "database is locked");
     store_writer_drain(w);           /* settled: dropped */
     release_lock(lock);
-    for (int64_t i = 0; i < 10; i++) {
-        store_sample_t s = sample(run_id, task[1], 1000 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[1], 1000, 10);
     store_writer_drain(w);
-    store_writer_stats_t n;
-    store_writer_stats(w, &n);
-    CHECK_UINT(n.dropped, 100);
-    CHECK_UINT(n.stored, 10);
+    check_settled(w, 10, 100);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     CHECK_INT(q_int(db, "select min(t_ns) from samples"), 1000);
@@ -325,31 +334,51 @@ static void test_abandon(void)
     char *db = make_db("abandon.db", &run_id, task), err[512];
     store_writer_t *w;
     REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
-    for (int64_t i = 0; i < 10; i++) {
-        store_sample_t s = sample(run_id, task[0], i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 0, 10);
     CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
     sqlite3 *lock = hold_lock(db);
-    for (int64_t i = 0; i < 100; i++) {
-        store_sample_t s = sample(run_id, task[0], 100 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[0], 100, 100);
     CHECK_INT(store_writer_drain_for(w, 50000000), 1);   /* locked out */
     CHECK_UINT(store_writer_abandon(w), 100);
-    for (int64_t i = 0; i < 5; i++) {
-        store_sample_t s = sample(run_id, task[1], 1000 + i);
-        CHECK_INT(store_writer_sample(w, &s), 0);
-    }
+    queue_samples(w, run_id, task[1], 1000, 5);
     CHECK_INT(store_writer_drain_for(w, UINT64_MAX / 2), 0);
     release_lock(lock);
-    store_writer_stats_t n;
-    store_writer_stats(w, &n);
-    CHECK_UINT(n.dropped, 105);
-    CHECK_UINT(n.stored, 10);
+    check_settled(w, 10, 105);
     store_writer_destroy(&w);
     CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     CHECK_INT(q_int(db, "select max(t_ns) from samples"), 9);
+    free(db);
+}
+
+/* store_writer_drain_for with the longest wait there is (UINT64_MAX ns)
+** waits until the records are stored: its deadline must not wrap to the
+** past, which would return 1 at once. The database is locked by another
+** connection when the wait begins, so nothing is settled then; a thread
+** lets go of the lock a while later (only so that the wait ends: how long
+** "a while" is decides nothing that is checked). */
+static void *release_later(void *arg)
+{
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    release_lock(arg);
+    return NULL;
+}
+
+static void test_drain_for_longest_wait(void)
+{
+    int64_t run_id, task[2];
+    char *db = make_db("longest.db", &run_id, task), err[512];
+    store_writer_t *w;
+    REQUIRE_MSG(store_writer_new(db, NULL, &w, err, sizeof err) == 0, "%s", err);
+    sqlite3 *lock = hold_lock(db);
+    queue_samples(w, run_id, task[0], 0, 10);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, release_later, lock) == 0);
+    CHECK_INT(store_writer_drain_for(w, UINT64_MAX), 0);
+    pthread_join(t, NULL);
+    check_settled(w, 10, 0);
+    store_writer_destroy(&w);
+    CHECK_INT(q_int(db, "select count(*) from samples"), 10);
     free(db);
 }
 
@@ -405,6 +434,7 @@ int main(int argc, char **argv)
         {"give_up_says_how_many", test_give_up_says_how_many},
         {"killed_leaves_prefix", test_killed_leaves_prefix},
         {"abandon", test_abandon},
+        {"drain_for_longest_wait", test_drain_for_longest_wait},
     };
     return testrun_main(argc, argv, tests, sizeof tests / sizeof tests[0], 120, NULL);
 }

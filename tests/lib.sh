@@ -43,6 +43,20 @@ expect_grep() {
         fail "$1: no '$2' in $3:"; sed 's/^/    /' "$3" >&2; fi
 }
 
+# wait_for SECONDS "what" COMMAND...: runs the command every 50 ms until it
+# succeeds (a passed check) or SECONDS have gone by (a failed one, and
+# status 1). Make the bound generous: only a failing test waits it out.
+wait_for() {
+    local secs="$1" what="$2"; shift 2
+    local i
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" && { pass; return 0; }
+        sleep 0.05
+    done
+    fail "$what (not within $secs s)"
+    return 1
+}
+
 q() { sqlite3 -batch -noheader "$1" "$2"; }
 
 no_segments_left() {

@@ -1272,16 +1272,13 @@ int worker_main(const worker_opts_t *opts)
     w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w.wake_fd < 0) {
         fprintf(stderr, "heapsim worker: eventfd: %s\n", strerror(errno));
-        pthread_cond_destroy(&w.flushed);
-        pthread_mutex_destroy(&w.mu);
-        free(w.gcq);
-        return 1;
+        goto out_sync;
     }
 
     w.zctx = zmq_ctx_new();
     if (!w.zctx) {
         fprintf(stderr, "heapsim worker: zmq_ctx_new: %s\n", zmq_strerror(errno));
-        goto out_gcq;
+        goto out_wake_fd;
     }
     /* A bad endpoint is a usage error, found before anything starts. */
     void *probe = zmq_socket(w.zctx, ZMQ_DEALER);
@@ -1328,8 +1325,9 @@ int worker_main(const worker_opts_t *opts)
     sched_destroy(&w.sched);
 out_ctx:
     zmq_ctx_term(w.zctx);
-out_gcq:
+out_wake_fd:
     close(w.wake_fd);
+out_sync:
     pthread_cond_destroy(&w.flushed);
     pthread_mutex_destroy(&w.mu);
     free(w.gcq);

@@ -25,16 +25,6 @@ tasks:
     depth: 10
 YAML
 
-# wait_for "what" COMMAND...: up to 30 s for the command to succeed.
-wait_for() {
-    local what="$1"; shift
-    for i in $(seq 1 300); do
-        "$@" && { pass; return 0; }
-        sleep 0.1
-    done
-    fail "$what"
-    return 1
-}
 alive() { kill -0 "$1" 2>/dev/null; }
 dead() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 running_task() { [ -n "$(q "$1" "select 1 from tasks where status = 'running'" 2>/dev/null)" ]; }
@@ -42,13 +32,13 @@ running_task() { [ -n "$(q "$1" "select 1 from tasks where status = 'running'" 2
 # ---- heapsim run killed: its workers follow ----------------------------
 "$HEAPSIM" run "$T/long.yaml" --workers 2 --db "$T/run.db" --quiet 2>"$T/run.err" &
 run=$!
-wait_for "run: a task running" running_task "$T/run.db"
+wait_for 30 "run: a task running" running_task "$T/run.db"
 workers="$(pgrep -P "$run")"
 expect_eq "run: two local workers" "$(echo "$workers" | wc -w)" 2
 kill -9 "$run"
 wait "$run" 2>/dev/null
 for w in $workers; do
-    wait_for "run: local worker $w exits with its parent" dead "$w"
+    wait_for 30 "run: local worker $w exits with its parent" dead "$w"
 done
 
 # ---- coordinator killed: the worker rejoins the next one ---------------
@@ -58,7 +48,7 @@ ep="tcp://127.0.0.1:$port"
 c1=$!
 "$HEAPSIM" worker --connect "$ep" --name solo 2>"$T/w.err" &
 w=$!
-wait_for "coordinator 1: its task running" running_task "$T/c.db"
+wait_for 30 "coordinator 1: its task running" running_task "$T/c.db"
 kill -9 "$c1"
 wait "$c1" 2>/dev/null
 expect_eq "killed coordinator: database intact" "$(q "$T/c.db" "pragma integrity_check")" ok
@@ -72,7 +62,7 @@ check "worker stopped in a kernel exits (0 or 143), got $rc" test "$rc" = 143 -o
 "$HEAPSIM" worker --connect "$ep" --name solo 2>"$T/w2.err" &
 w2=$!
 # No coordinator yet: the worker waits and tries again.
-wait_for "worker without coordinator says it tries again" grep -q "trying again in" "$T/w2.err"
+wait_for 30 "worker without coordinator says it tries again" grep -q "trying again in" "$T/w2.err"
 check "worker without coordinator keeps trying" alive "$w2"
 "$HEAPSIM" coordinator --bind "$ep" "$REF/tests/data/small.yaml" --db "$T/c.db" \
     --quiet 2>"$T/c2.err" &
@@ -90,7 +80,7 @@ ep="tcp://127.0.0.1:$port"
 c3=$!
 "$HEAPSIM" worker --connect "$ep" --name first 2>"$T/first.err" &
 first=$!
-wait_for "the churn task running on first" running_task "$T/t.db"
+wait_for 30 "the churn task running on first" running_task "$T/t.db"
 "$HEAPSIM" worker --connect "$ep" --name second 2>"$T/second.err" &
 second=$!
 kill -TERM "$first"

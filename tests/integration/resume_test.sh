@@ -20,15 +20,6 @@ tasks:
   - kernel: binary_trees
     depth: 9
 YAML
-wait_for() {
-    local what="$1"; shift
-    for i in $(seq 1 300); do
-        "$@" && { pass; return 0; }
-        sleep 0.1
-    done
-    fail "$what"
-    return 1
-}
 churn_running() {
     [ "$(q "$db" "select status from tasks where kernel = 'churn'" 2>/dev/null)" = running ]
 }
@@ -41,7 +32,7 @@ ep="tcp://127.0.0.1:$port"
 c1=$!
 "$HEAPSIM" worker --connect "$ep" --name w 2>"$T/w.err" &
 w=$!
-wait_for "the churn task running" churn_running
+wait_for 30 "the churn task running" churn_running
 run_id="$(q "$db" "select id from runs")"
 shown_status() {
     "$HEAPSIM" runs --db "$db" --json | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p' | head -n 1

@@ -10,26 +10,22 @@ lib="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}/tests/lib.sh"
 [ -f "$lib" ] || lib="$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 source "$lib" "$1"
 
-wait_for() {
-    local what="$1"; shift
-    for i in $(seq 1 1200); do
-        "$@" && { pass; return 0; }
-        sleep 0.05
-    done
-    fail "$what"
-    return 1
-}
-
+# The run must last until the lock is taken: the first stored sample, the
+# sqlite3 start and BEGIN EXCLUSIVE all come before its end. A fixed amount
+# of work ends too soon on a fast machine, so the run is wall-clock work:
+# one producer spinning 1 s on each of 8 items (`work: spin`), 8 s however
+# fast or loaded the machine, with a sample every 10 ms meanwhile.
 cat >"$T/s.yaml" <<'YAML'
 name: locked
-task: {kernel: churn, objects: 30000000, live_objects: 10000}
+task: {kernel: producer_consumer, producers: 1, consumers: 1, items: 8, work: spin,
+       variation: fixed, produce_ns: 1000000000, consume_ns: 0}
 sample_interval: 10ms
 YAML
 db="$T/h.db"
 "$HEAPSIM" run "$T/s.yaml" --workers 1 --db "$db" --quiet >"$T/out" 2>"$T/err" &
 run=$!
 samples_stored() { [ "$(q "$db" "select count(*) from samples" 2>/dev/null)" -gt 0 ] 2>/dev/null; }
-wait_for "samples stored while the run goes on" samples_stored
+wait_for 60 "samples stored while the run goes on" samples_stored
 
 # Another process takes the database's write lock and keeps it.
 mkfifo "$T/lock.in"
@@ -39,10 +35,10 @@ exec 3>"$T/lock.in"
 echo ".timeout 30000" >&3
 echo "BEGIN EXCLUSIVE;" >&3
 echo "select 'locked';" >&3
-wait_for "the database locked by another process" grep -q '^locked$' "$T/lock.out"
+wait_for 60 "the database locked by another process" grep -q '^locked$' "$T/lock.out"
 before="$(q "$db" "select count(*) from samples")"
 
-wait_for "the run's end says it waits for the database" \
+wait_for 60 "the run's end says it waits for the database" \
     grep -q "waiting for the database to store the run's last records" "$T/err"
 kill -INT "$run"
 wait "$run"
