@@ -29,7 +29,10 @@ check "a run's heap appears" start_run
 first=$RUN
 worker="$(pgrep -P "$first" | head -n 1)"
 check "found the worker" test -n "$worker"
-kill -9 "$first" $worker
+# The worker first: killed after its parent, it gets PDEATHSIG's SIGTERM
+# and, if the kill of it comes a moment late, ends its task, closes and
+# unlinks the heap cleanly (as it should), leaving nothing to clean.
+kill -9 $worker "$first"
 wait "$first" 2>/dev/null
 sleep 0.2
 left="$(ls /dev/shm | grep "^$HEAPSIM_SHM_PREFIX" || true)"
