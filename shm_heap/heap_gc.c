@@ -1576,6 +1576,9 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     if (!conc)
         heap__sweep_finish_locked(h, true);   /* LAZY SWEEP: the last cycle's */
     assert(conc || marks_clear(h));
+    /* The dead first: their page caches back and the count of pages in
+    ** use right (PAGE CACHE) before it is read below. */
+    reclaim_dead(h);
     uint64_t first_pause_ns = 0;
     if (conc) {
         c->start_unix_ns = (int64_t)hdr->mark_start_unix_ns;
@@ -1590,9 +1593,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         c->stop_ns = (int64_t)stop_ns;
         c->heap_start_bytes = heap__atomic_load(&hdr->inuse_pages) << HEAP__PAGE_SHIFT;
     }
-    reclaim_dead(h);
-    if (why == HEAP__GC_BY_OOM)
-        heap__pcache_drop_all_locked(h);   /* PAGE CACHE: every free page */
+    heap__pcache_drop_all_locked(h);   /* PAGE CACHE: if memory ran out */
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
         if (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE) {
@@ -2142,6 +2143,7 @@ static void mark_start(heap_t *h, uint64_t t_request, uint64_t stop_ns)
     heap__sweep_finish_locked(h, true);   /* Go's finishsweep_m */
     assert(marks_clear(h));
     reclaim_dead(h);
+    heap__pcache_drop_all_locked(h);   /* PAGE CACHE: if memory ran out */
     heap__pools_rotate_locked(h);
     uint32_t cycle = (uint32_t)heap__atomic_load(&hdr->num_gc) + 1;
     hdr->mark_deaths = __atomic_load_n(&hdr->proc_deaths, __ATOMIC_SEQ_CST);
@@ -2233,6 +2235,9 @@ int heap__collect(heap_t *h, int why)
             run_cycle(h, why, t_request, stop_ns);
         return 0;
     }
+    /* PAGE CACHE: whichever stop comes next takes every run back. */
+    if (why == HEAP__GC_BY_OOM)
+        __atomic_store_n(&hdr->pcache_drop, 1, __ATOMIC_RELEASE);
     /* Out of memory, or runtime.GC(): finish a concurrent mark in
     ** progress (its termination), then a whole cycle -- for the
     ** concurrent collector a concurrent one this process drives to its

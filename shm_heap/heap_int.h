@@ -631,7 +631,8 @@ typedef struct heap__hdr {
     uint64_t inuse_after_gc_bytes;
     uint32_t inuse_recount;          /* PAGE CACHE: inuse_pages may be off; recount it
                                      ** at the next stop of the world */
-    uint32_t inuse_recount_pad;
+    uint32_t pcache_drop;            /* PAGE CACHE: a collection for want of memory
+                                     ** asks the next stop to take every run back */
     uint64_t pacer_stack_bytes;      /* stacks at the last pacer update */
     uint64_t pacer_globals_bytes;    /* registered globals, same */
     uint64_t pacer_max_stack_bytes;  /* stack space in use (maxStackScan) now: the sum
@@ -1082,7 +1083,13 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
 ** (inuse_pages counts a span when it is cut, as Go's heapInUse does).
 ** A process's run goes back to the free lists when it takes a new one,
 ** and on heap_close; a dead process's CACHED spans (its run and any span
-** cut but not yet published) when it is retired, and in a repair walk. */
+** cut but not yet published) when it is retired, and in a repair walk;
+** every run at the stop after a collection for want of memory.
+** Walkers beside cutting processes (a repair walk, sweep batches, the
+** coalescer, a reclaim at attach) load a span's state before its npages
+** and pass over a span seen CACHED. A death mid-cut, or a repair walk
+** beside a cut, can leave inuse_pages a span off: inuse_recount asks the
+** next stop of the world (reclaim_dead, heap_verify) to count it again. */
 
 /* npages for a new span: from the cached run when it can, else under the
 ** heap lock (a new run, or the page heap directly for a long span). The
@@ -1096,7 +1103,9 @@ int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
 ** half way through a cut leaves it unknown whether that span was counted. */
 void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopped);
 /* Every process's run back to the free lists (heap lock held, world
-** stopped): a collection for want of memory takes the pages caches hold. */
+** stopped) if hdr->pcache_drop asks: a collection for want of memory
+** (heap__collect, HEAP__GC_BY_OOM) sets it, and the next stop, whichever
+** process makes it, takes the pages caches hold. */
 void heap__pcache_drop_all_locked(heap_t *h);
 /* Count inuse_pages again from the spans (heap lock held, world stopped,
 ** so no span is half way through a cut), if hdr->inuse_recount asks. */

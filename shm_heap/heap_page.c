@@ -801,6 +801,8 @@ int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *nee
 void heap__pcache_drop_all_locked(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
+    if (!__atomic_exchange_n(&hdr->pcache_drop, 0, __ATOMIC_ACQ_REL))
+        return;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         uint32_t run = __atomic_exchange_n(&hdr->procs[i].pcache, 0, __ATOMIC_ACQ_REL);
         if (run && heap__span(h, run)->state == HEAP__SPAN_CACHED)
@@ -817,10 +819,14 @@ void heap__inuse_recount_locked(heap_t *h)
     uint32_t hwm = hdr->hwm_page;
     for (uint32_t s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
-        uint32_t n = sp->npages;
-        if (n == 0 || n > hwm - s)
-            return;   /* damage: the next repair walk rebuilds everything */
-        if (sp->state == HEAP__SPAN_SMALL || sp->state == HEAP__SPAN_LARGE)
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
+        uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
+        if (n == 0 || n > hwm - s) {
+            /* damage: the next repair walk rebuilds everything; ask again */
+            __atomic_store_n(&hdr->inuse_recount, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        if (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE)
             inuse += n;
         s += n;
     }
@@ -843,10 +849,10 @@ void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopp
     uint32_t hwm = __atomic_load_n(&hdr->hwm_page, __ATOMIC_ACQUIRE);
     for (uint32_t s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
         uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
         if (n == 0 || n > hwm - s)
             return;   /* damage: the next repair walk rebuilds everything */
-        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
         if (state == HEAP__SPAN_CACHED && sp->owner == attach_id) {
             if (!world_stopped) {
                 /* A span cut but never published was counted in use at
@@ -859,7 +865,13 @@ void heap__pcache_reclaim_locked(heap_t *h, uint32_t attach_id, bool world_stopp
                     counted = 0;
                 else if (run > s && run < s + n)
                     counted = run - s;
-                __atomic_sub_fetch(&hdr->inuse_pages, counted, __ATOMIC_RELAXED);
+                /* Never below 0: a repair walk may have left the span out
+                ** already (the recount asked below puts it right). */
+                uint64_t cur = __atomic_load_n(&hdr->inuse_pages, __ATOMIC_RELAXED);
+                while (!__atomic_compare_exchange_n(&hdr->inuse_pages, &cur,
+                                                    cur > counted ? cur - counted : 0, true,
+                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                    ;
             }
             pcache_free_locked(h, s);
         } else if (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE) {
@@ -1016,7 +1028,7 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
             /* Only a writer that died mid-way through something we do
             ** not model could leave this. Give up the rest as free pages
             ** rather than wedge every process. */
-            sp->state = HEAP__SPAN_FREE;
+            sp->state = state = HEAP__SPAN_FREE;
             sp->npages = n = hwm - s;
             sp->released = 0;
             page_map_set(h, s, n, 0);
@@ -1189,7 +1201,10 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
     sweep_run_t run = {0, 0};
     while (s < end && swept < max_spans) {
         heap__span_t *sp = heap__span(h, s);
-        uint32_t n = sp->npages;
+        /* PAGE CACHE: the state before npages, as every walker beside
+        ** cutting processes loads them. */
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
+        uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
         if (n == 0 || n > end - s) {
             /* Not a span start any more: only a repair walk moves
             ** boundaries, and it restarts the cursor. Stop here. */
@@ -1198,7 +1213,6 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
         }
         /* PAGE CACHE: a span published meanwhile, without the heap lock,
         ** was swept at its init (its sweep_word before its state). */
-        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);
         bool unswept = (state == HEAP__SPAN_SMALL || state == HEAP__SPAN_LARGE) &&
                        (uint32_t)(sp->sweep_word >> 1) != gen;
         if (unswept) {
@@ -1285,10 +1299,11 @@ void heap__coalesce_locked(heap_t *h)
     uint32_t hwm = hdr->hwm_page, run = 0;
     for (uint32_t s = hdr->first_page; s < hwm;) {
         heap__span_t *sp = heap__span(h, s);
-        uint32_t n = sp->npages;
+        uint32_t state = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE);   /* PAGE CACHE: first */
+        uint32_t n = __atomic_load_n(&sp->npages, __ATOMIC_ACQUIRE);
         if (n == 0 || n > hwm - s)
             break;   /* damage: the next repair walk rebuilds everything */
-        if (sp->state == HEAP__SPAN_FREE) {
+        if (state == HEAP__SPAN_FREE) {
             heap__span_t *rs = run ? heap__span(h, run) : NULL;
             if (rs && rs->released == sp->released) {
                 __atomic_store_n(&rs->npages, rs->npages + n, __ATOMIC_RELEASE);

@@ -1125,6 +1125,99 @@ static void test_page_cache(void)
     heap_close(&h2, true);
 }
 
+/* PAGE CACHE, other processes' runs. A process killed half way through a
+** cut (its fault point): heap_verify, before any collection, takes its
+** CACHED spans back and counts the pages in use again (the cut span was
+** counted, not published). A process holding a run while another's
+** allocation fails for want of memory: that collection takes its run. */
+typedef struct pcache_share {
+    uint32_t has_run;            /* the child allocated and holds its run */
+    uint32_t go_on;              /* the parent collected: allocate again */
+    uint32_t allocated_after;
+} pcache_share_t;
+static pcache_share_t *pcache_share;
+
+static int cut_hits;
+
+static void die_in_cut(void *arg, int point)
+{
+    (void)arg;
+    /* The second cut: from the run, without the heap lock (the first is
+    ** made under it, as the run is taken, and a death there is the
+    ** repair walk's). */
+    if (point == HEAP__FP_PCACHE_CUT && ++cut_hits == 2)
+        kill(getpid(), SIGKILL);
+}
+
+static void child_die_in_cut(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    heap__set_fault_hook(h, die_in_cut, NULL);
+    for (;;)
+        REQUIRE(heap_alloc(h, 2, 0));   /* the first refill cuts */
+}
+
+static void child_hold_run(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap_enter(h);
+    for (int i = 0; i < 513; i++)   /* two spans: a run is cut */
+        REQUIRE(heap_alloc(h, 2, 0));
+    heap_leave(h);   /* stopped while the parent collects */
+    __atomic_store_n(&pcache_share->has_run, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&pcache_share->go_on, __ATOMIC_SEQ_CST))
+        sched_yield();
+    heap_enter(h);
+    for (int i = 0; i < 2000; i++)
+        REQUIRE(heap_alloc(h, 2, 0));
+    __atomic_store_n(&pcache_share->allocated_after, 1, __ATOMIC_SEQ_CST);
+    heap_leave(h);
+    heap_close(&h, false);
+}
+
+static void test_page_cache_others(void)
+{
+    heap_t *h = open_heap("pcache2", 64 * MiB, 100, 0);
+    pid_t pid = tu_fork(child_die_in_cut, "pcache2");
+    int status = tu_wait(pid);
+    REQUIRE_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "the child ended with status %#x, not in its cut", status);
+    uint32_t dead = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (h->hdr->procs[i].state != HEAP__PROC_FREE && i != h->proc_index)
+            dead = h->hdr->procs[i].attach_id;
+    }
+    uint64_t pages;
+    /* Half cut: the run has moved past the front, whose npages still
+    ** spans it: one CACHED span of the rest of the run. */
+    REQUIRE(dead && cached_spans(h, dead, &pages) == 1 && pages == HEAP__PCACHE_PAGES - 1);
+    REQUIRE_HEAP_VERIFY(h);   /* before any collection */
+    REQUIRE(cached_spans(h, dead, &pages) == 0);
+
+    pcache_share = tu_shared(sizeof *pcache_share);
+    pid = tu_fork(child_hold_run, "pcache2");
+    while (!__atomic_load_n(&pcache_share->has_run, __ATOMIC_SEQ_CST))
+        sched_yield();
+    uint32_t other = 0;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        if (h->hdr->procs[i].state != HEAP__PROC_FREE && h->hdr->procs[i].pid == pid)
+            other = h->hdr->procs[i].attach_id;
+    }
+    REQUIRE(other && cached_spans(h, other, &pages) == 1);
+    heap_enter(h);
+    REQUIRE_RC(heap__collect(h, HEAP__GC_BY_OOM), 0, heap_strerror);
+    heap_leave(h);
+    REQUIRE_MSG(cached_spans(h, other, &pages) == 0,
+                "another process's run outlived a collection for want of memory");
+    __atomic_store_n(&pcache_share->go_on, 1, __ATOMIC_SEQ_CST);
+    tu_wait_ok(pid);
+    REQUIRE(pcache_share->allocated_after);
+    REQUIRE_HEAP_VERIFY(h);
+    munmap(pcache_share, sizeof *pcache_share);
+    heap_close(&h, true);
+}
+
 /* The scavenger's lease is its holder's until it puts it back: a batch
 ** held up past the 100 ms after which the holder is looked at (here at its
 ** fault point, as a long stop of the world holds one up) goes on alone;
@@ -1778,6 +1871,7 @@ int main(void)
         test_scavenger();
         test_scavenger_killed();
         test_page_cache();
+        test_page_cache_others();
         test_scavenger_lease_held();
         test_high_water_marks();
         test_stack_figures_summed();

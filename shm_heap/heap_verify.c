@@ -413,6 +413,19 @@ int heap_verify(heap_t *h, char *why, size_t whysize)
     heap__world_stop(h, &t_request, &stop_ns);
     heap__lock_world(h);
     heap__sweep_finish_locked(h, true);   /* LAZY SWEEP: nothing half-swept */
+    /* PAGE CACHE: as the next collection would, the page caches of the
+    ** processes that died back (one may have died half way through a cut
+    ** or a span's init), and the count of pages in use made again if a
+    ** walk beside a cut asked. */
+    heap__hdr_t *hdr = h->hdr;
+    for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+        heap__proc_t *p = &hdr->procs[i];
+        uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
+        if (i != h->proc_index && st != HEAP__PROC_FREE &&
+            (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false)))
+            heap__pcache_reclaim_locked(h, p->attach_id, true);
+    }
+    heap__inuse_recount_locked(h);
     heap__coalesce_locked(h);   /* PAGE CACHE: runs given back since, merged */
     int rc = verify_locked(h, why, whysize);
     heap__unlock_world(h);
