@@ -449,6 +449,8 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         return -ENOMEM;
     h->fd = -1;
     h->pid = getpid();
+    const char *pc = getenv("HEAPSIM_PAGE_CACHE");   /* PAGE CACHE: off unless asked */
+    h->pcache_on = pc && strcmp(pc, "1") == 0;
     h->thread = pthread_self();
     h->mark_limit = 0;
     heap__set_mark_stack_limit(h, 0);

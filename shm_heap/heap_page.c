@@ -780,7 +780,7 @@ static int pcache_fill_locked(heap_t *h, uint32_t npages)
 
 int heap__pcache_alloc(heap_t *h, uint32_t npages, uint32_t *page_out, bool *needzero_out)
 {
-    bool cacheable = npages < HEAP__PCACHE_MAX_SPAN;
+    bool cacheable = h->pcache_on && npages < HEAP__PCACHE_MAX_SPAN;
     if (cacheable && pcache_cut(h, npages, page_out, needzero_out))
         return 0;
     heap__lock(h);

@@ -1043,6 +1043,7 @@ static void child_cache_and_die(void *arg)
 ** it goes back on heap_close, and a killed process's at its retirement. */
 static void test_page_cache(void)
 {
+    setenv("HEAPSIM_PAGE_CACHE", "1", 1);   /* off by default (heap_int.h) */
     heap_t *h = open_heap("pcache", 64 * MiB, 100, 0);
     heap_enter(h);
     heap_stats_t before, after;
@@ -1216,6 +1217,7 @@ static void test_page_cache_others(void)
     REQUIRE_HEAP_VERIFY(h);
     munmap(pcache_share, sizeof *pcache_share);
     heap_close(&h, true);
+    unsetenv("HEAPSIM_PAGE_CACHE");
 }
 
 /* The scavenger's lease is its holder's until it puts it back: a batch
