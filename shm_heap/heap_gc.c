@@ -1412,6 +1412,12 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
 }
 
 /* Drop the entries of processes that died (lock held, world stopped). */
+bool heap__proc_gone(const heap__proc_t *p, uint32_t state)
+{
+    return state != HEAP__PROC_FREE &&
+           (state == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false));
+}
+
 static void reclaim_dead(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1420,9 +1426,7 @@ static void reclaim_dead(heap_t *h)
             continue;
         heap__proc_t *p = &hdr->procs[i];
         uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
-        if (st == HEAP__PROC_FREE)
-            continue;
-        if (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false)) {
+        if (heap__proc_gone(p, st)) {
             if (st != HEAP__PROC_DEAD)
                 __atomic_add_fetch(&hdr->proc_deaths, 1, __ATOMIC_SEQ_CST);
             heap__pcache_reclaim_locked(h, p->attach_id, true);

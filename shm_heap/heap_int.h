@@ -465,8 +465,8 @@
 #define HEAP__LAYOUT_VERSION 15u  /* 2: pool areas; 3: central locks; 4: gc_fields_t history; 5: no header; 6: heap profile; 7: concurrent mark; 8: stack space in use (maxStackScan); 9: paced scavenger; 10: steal queues; 11: root work apart; 12: page caches; 13: park_seq, help_woken, the scavenger's lease token; 14: pacer_max_stack_bytes kept live by every process; 15: inuse_recount */
 #define HEAP__MIN_RESERVE_BYTES (4u << 20)
 #define HEAP__COMMIT_CHUNK_PAGES 128u        /* fallocate 1 MiB at a time */
-#define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's cached run (Go's pageCachePages) */
-#define HEAP__PCACHE_MAX_SPAN 16u            /* spans this long or longer bypass it (Go: pageCachePages / 4) */
+#define HEAP__PCACHE_PAGES 64u               /* PAGE CACHE: a process's run (pageCachePages) */
+#define HEAP__PCACHE_MAX_SPAN 16u            /* longer spans bypass it (pageCachePages / 4) */
 #define HEAP__SCAV_CANDIDATES 64u            /* SCAVENGER's candidate spans per look */
 
 /* ---- Size classes --------------------------------------------------- */
@@ -1055,6 +1055,9 @@ void heap__unlock_world(heap_t *h);
 ** also reads /proc (a few microseconds) to catch a zombie or a reused pid
 ** (start_ticks, from /proc/<pid>/stat, 0 = unknown). */
 bool heap__pid_dead(pid_t pid, uint64_t start_ticks, bool deep);
+/* Process entry p (in `state`) is taken and its process gone: marked DEAD,
+** or its pid dead (the quick check). What a stop reclaims. */
+bool heap__proc_gone(const heap__proc_t *p, uint32_t state);
 uint64_t heap__pid_start_ticks(pid_t pid);
 
 /* Futex on a word in the segment (not private: other processes wake it). */

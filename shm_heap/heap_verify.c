@@ -197,10 +197,11 @@ static int check_spans(vctx_t *v)
             /* PAGE CACHE: an attachment's run (it may have died, not yet
             ** retired), unmapped, not in use. */
             bool known = false;
-            for (uint32_t i = 0; i < HEAP_MAX_PROCS && !known; i++)
-                known = sp->owner != 0 &&
-                        __atomic_load_n(&hdr->procs[i].state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE &&
-                        hdr->procs[i].attach_id == sp->owner;
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS && !known; i++) {
+                const heap__proc_t *p = &hdr->procs[i];
+                known = sp->owner != 0 && p->attach_id == sp->owner &&
+                        __atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != HEAP__PROC_FREE;
+            }
             if (!known)
                 return fail(v->why, v->whysize, "span %u: cached for attachment %u, not attached",
                             s, sp->owner);
@@ -420,9 +421,7 @@ int heap_verify(heap_t *h, char *why, size_t whysize)
     heap__hdr_t *hdr = h->hdr;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
         heap__proc_t *p = &hdr->procs[i];
-        uint32_t st = __atomic_load_n(&p->state, __ATOMIC_SEQ_CST);
-        if (i != h->proc_index && st != HEAP__PROC_FREE &&
-            (st == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false)))
+        if (i != h->proc_index && heap__proc_gone(p, __atomic_load_n(&p->state, __ATOMIC_SEQ_CST)))
             heap__pcache_reclaim_locked(h, p->attach_id, true);
     }
     heap__inuse_recount_locked(h);
