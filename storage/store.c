@@ -42,14 +42,6 @@ const char *store_path(const store_t *st)
     return st->path;
 }
 
-int store_set_busy_timeout(store_t *st, int ms)
-{
-    if (!st || ms <= 0)
-        return STORE_EUSAGE;
-    sqlite3_busy_timeout(st->db, ms);
-    return 0;
-}
-
 int store_set_busy_handler(store_t *st, int (*fn)(void *arg, int count), void *arg)
 {
     if (!st || !fn)

@@ -55,11 +55,7 @@ void store_close(store_t **store_p);
 /* The path st was opened with (a second connection to the same file, e.g.
 ** a writer thread's, opens it again); valid until store_close. */
 const char *store_path(const store_t *st);
-/* How long a statement on st waits for another connection's lock before
-** it fails ("database is locked"): ms > 0, else STORE_EUSAGE. store_open
-** sets 5 s. */
-int store_set_busy_timeout(store_t *st, int ms);
-/* Instead of the busy timeout: fn(arg, count) is called each time a
+/* store_open sets a busy timeout of 5 s. Instead of it: fn(arg, count) is called each time a
 ** statement on st finds another connection's lock (count: the calls so
 ** far for this wait); it returns nonzero to wait and try again, 0 to fail
 ** ("database is locked"). It may be called on whichever thread uses st.
