@@ -55,9 +55,9 @@ void store_close(store_t **store_p);
 /* The path st was opened with (a second connection to the same file, e.g.
 ** a writer thread's, opens it again); valid until store_close. */
 const char *store_path(const store_t *st);
-/* store_open sets a busy timeout of 5 s. Instead of it: fn(arg, count) is called each time a
-** statement on st finds another connection's lock (count: the calls so
-** far for this wait); it returns nonzero to wait and try again, 0 to fail
+/* store_open sets a busy timeout of 5 s. Instead of it: fn(arg, count)
+** is called each time a statement on st finds another connection's lock
+** (count: the calls so far for this wait); it returns nonzero to wait and try again, 0 to fail
 ** ("database is locked"). It may be called on whichever thread uses st.
 ** STORE_EUSAGE when st or fn is NULL. */
 int store_set_busy_handler(store_t *st, int (*fn)(void *arg, int count), void *arg);
