@@ -1659,6 +1659,12 @@ int main(int argc, char **argv)
                 progname);
         return EXIT_USAGE;
     }
+    char why[256];
+    if (strcmp(cmd->name, "help") != 0 && heap_env_check(why, sizeof why) != 0) {
+        /* Every heap the command would open refuses it: said once, here. */
+        fprintf(stderr, "%s: %s\n", progname, why);
+        return EXIT_USAGE;
+    }
     opts_t o;
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;

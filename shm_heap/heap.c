@@ -33,6 +33,7 @@ const char *heap_strerror(int rc)
     case HEAP_EVERSION: return "segment made by another layout version";
     case HEAP_EFULL: return "too many processes attached";
     case HEAP_EROOTS: return "root stack overflow";
+    case HEAP_EENV: return "HEAPSIM_PAGE_CACHE must be 0 or 1";
     default:
         if (rc < 0 && rc > -4096)
             return strerror(-rc);
@@ -46,6 +47,26 @@ void heap_config_default(heap_config_t *cfg)
     cfg->gogc = 100;
     cfg->memory_limit_bytes = 0;
     cfg->collector = HEAP_COLLECTOR_CONCURRENT;
+}
+
+/* HEAPSIM_PAGE_CACHE: -1 when it is neither unset, empty, 0 nor 1. */
+static int page_cache_env(const char **value_out)
+{
+    const char *v = getenv("HEAPSIM_PAGE_CACHE");
+    *value_out = v;
+    if (!v || !*v || strcmp(v, "0") == 0)
+        return 0;
+    return strcmp(v, "1") == 0 ? 1 : -1;
+}
+
+int heap_env_check(char *why, size_t whysize)
+{
+    const char *v;
+    if (page_cache_env(&v) >= 0)
+        return 0;
+    if (why && whysize)
+        snprintf(why, whysize, "HEAPSIM_PAGE_CACHE=%s: expected 0 or 1", v);
+    return HEAP_EENV;
 }
 
 static const char *shm_prefix(void)
@@ -444,13 +465,16 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
     if (!name || !heap_p || (create && !cfg) || strlen(name) >= sizeof(((heap_t *)0)->name))
         return -EINVAL;
 
+    const char *pc;
+    int pcache = page_cache_env(&pc);   /* PAGE CACHE: off unless asked */
+    if (pcache < 0)
+        return HEAP_EENV;
     heap_t *h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
     h->fd = -1;
     h->pid = getpid();
-    const char *pc = getenv("HEAPSIM_PAGE_CACHE");   /* PAGE CACHE: off unless asked */
-    h->pcache_on = pc && strcmp(pc, "1") == 0;
+    h->pcache_on = pcache == 1;
     h->thread = pthread_self();
     h->mark_limit = 0;
     heap__set_mark_stack_limit(h, 0);

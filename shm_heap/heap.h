@@ -54,9 +54,16 @@ typedef struct heap_roots heap_roots_t;   /* a root stack, lives in the segment 
 #define HEAP_EVERSION  (-1003)  /* segment made by another layout version */
 #define HEAP_EFULL     (-1004)  /* too many processes attached */
 #define HEAP_EROOTS    (-1005)  /* root stack overflow */
+#define HEAP_EENV      (-1006)  /* HEAPSIM_PAGE_CACHE is neither 0 nor 1 */
 /* Other failures return -errno (-ENOENT, -EEXIST, -ENOMEM, -EINVAL, ...). */
 
 const char *heap_strerror(int rc);
+
+/* The environment heap_open() reads: HEAPSIM_PAGE_CACHE, unset or empty
+** (off), 0 or 1 (heap_int.h, PAGE CACHE). 0, or HEAP_EENV with a one-line
+** message naming the variable and its value in why. A program checks it
+** once at its start; heap_open() answers HEAP_EENV too. */
+int heap_env_check(char *why, size_t whysize);
 
 typedef struct heap_config {
     uint64_t heap_max_bytes;      /* reserved range; 0 = default (1/4 of RAM, >= 64 MiB) */

@@ -214,6 +214,24 @@ static void test_names_and_open_errors(void)
 
     REQUIRE(strcmp(heap_strerror(HEAP_EOOM), heap_strerror(HEAP_EROOTS)) != 0);
     REQUIRE(strstr(heap_strerror(-ENOENT), "No such") != NULL);
+
+    /* HEAPSIM_PAGE_CACHE: unset, empty, 0 and 1 are taken; anything else
+    ** is refused by name, and no segment is made. */
+    char why[128];
+    const char *good[] = { "", "0", "1" };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        setenv("HEAPSIM_PAGE_CACHE", good[i], 1);
+        REQUIRE(heap_env_check(why, sizeof why) == 0);
+    }
+    setenv("HEAPSIM_PAGE_CACHE", "on", 1);
+    cfg.heap_max_bytes = 64 * MiB;   /* a heap it would make but for the variable */
+    REQUIRE(heap_env_check(why, sizeof why) == HEAP_EENV);
+    REQUIRE_MSG(strcmp(why, "HEAPSIM_PAGE_CACHE=on: expected 0 or 1") == 0, "why: %s", why);
+    REQUIRE(heap_open(tu_segment(buf, sizeof buf, "env"), &cfg, true, &h2) == HEAP_EENV);
+    REQUIRE(heap_unlink(buf) == -ENOENT);
+    REQUIRE(strstr(heap_strerror(HEAP_EENV), "HEAPSIM_PAGE_CACHE") != NULL);
+    unsetenv("HEAPSIM_PAGE_CACHE");
+    REQUIRE(heap_env_check(why, sizeof why) == 0);
 }
 
 /* ---- Allocation ------------------------------------------------------ */

@@ -23,6 +23,10 @@ expect_usage() {
 
 expect_usage "missing scenario" "nope.yaml" run "$T/nope.yaml" --db "$db"
 
+# The environment the heap reads: a bad value is refused before anything runs.
+HEAPSIM_PAGE_CACHE=yes expect_usage "bad HEAPSIM_PAGE_CACHE" \
+    "^heapsim: HEAPSIM_PAGE_CACHE=yes: expected 0 or 1$" run "$REF/scenarios/quickstart.yaml" --db "$db"
+
 printf 'name: x\ntask:\n  kernel: binary_trees\n  depth: [1, 2\n' >"$s"
 expect_usage "malformed YAML" "s.yaml:[0-9]*:[0-9]*" run "$s" --db "$db"
 
