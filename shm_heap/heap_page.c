@@ -746,7 +746,10 @@ static uint32_t pcache_pick_locked(heap_t *h, uint32_t npages, uint32_t *take)
             continue;
         uint32_t p = bucket_take_backed(h, b, npages);
         if (p) {
-            *take = b + 1;   /* exact-size buckets below HEAP__PCACHE_PAGES */
+            /* The span's own length (b + 1 in an exact-size bucket):
+            ** never more pages than the span has. */
+            uint32_t have = heap__span(h, p)->npages;
+            *take = have < HEAP__PCACHE_PAGES ? have : HEAP__PCACHE_PAGES;
             return p;
         }
     }
@@ -804,8 +807,13 @@ void heap__pcache_drop_all_locked(heap_t *h)
     if (!__atomic_exchange_n(&hdr->pcache_drop, 0, __ATOMIC_ACQ_REL))
         return;
     for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
-        uint32_t run = __atomic_exchange_n(&hdr->procs[i].pcache, 0, __ATOMIC_ACQ_REL);
-        if (run && heap__span(h, run)->state == HEAP__SPAN_CACHED)
+        heap__proc_t *p = &hdr->procs[i];
+        uint32_t run = __atomic_exchange_n(&p->pcache, 0, __ATOMIC_ACQ_REL);
+        /* Only while it is still that process's run: a dead process's
+        ** entry may name a run a repair walk gave back, whose first page
+        ** may now begin another process's span. */
+        if (run && heap__span(h, run)->state == HEAP__SPAN_CACHED &&
+            heap__span(h, run)->owner == p->attach_id)
             pcache_free_locked(h, run);
     }
 }
@@ -1048,7 +1056,13 @@ void heap__walk(heap_t *h, int flags, heap__sweep_stats_t *st)
                 s += n;
                 continue;
             }
-            /* A dead process's run, or a span it cut: free. */
+            /* A dead process's run, or a span it cut: free. Its entry
+            ** stops naming the run (heap__pcache_drop_all_locked). */
+            for (uint32_t i = 0; i < HEAP_MAX_PROCS; i++) {
+                heap__proc_t *p = &hdr->procs[i];
+                if (p->attach_id == sp->owner && __atomic_load_n(&p->pcache, __ATOMIC_RELAXED) == s)
+                    __atomic_store_n(&p->pcache, 0, __ATOMIC_RELEASE);
+            }
             cached_to_free(sp);
             state = HEAP__SPAN_FREE;
         }
