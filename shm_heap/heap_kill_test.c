@@ -27,7 +27,9 @@
 ** everyone is gone a collection must find nothing live.
 **
 ** HEAP_KILL_RUNS sets the number of runs (default 30, ~20 s; the long
-** variant is HEAP_KILL_RUNS=100). HEAP_TEST_SEED replays.
+** variant is HEAP_KILL_RUNS=100). HEAP_TEST_SEED replays. HEAP_KILL_POINT
+** (a fault point's name, or "parent") makes every run's victim die there:
+** for hunting a fault that one point shows now and then.
 */
 #include "shm_heap/heap.h"
 #include "shm_heap/heap_int.h"
@@ -131,6 +133,13 @@ int main(void)
     int runs = env ? atoi(env) : 30;
     uint64_t rng = tu_seed();
     run_plan_t *plan = tu_shared(sizeof *plan);
+    const char *only = getenv("HEAP_KILL_POINT");
+    int only_point = -1;   /* -1: the usual mix; 0: killed by the parent */
+    for (int p = 0; only && p < NFAULT_NAMES && only_point < 0; p++) {
+        if (strcmp(only, p ? fault_names[p] : "parent") == 0)
+            only_point = p;
+    }
+    REQUIRE_MSG(!only || only_point >= 0, "HEAP_KILL_POINT=%s: no such fault point", only);
     int killed_by_parent = 0, killed_at[NFAULT_NAMES] = { 0 }, not_killed = 0;
 
     for (int run = 0; run < runs; run++) {
@@ -143,6 +152,12 @@ int main(void)
             plan->fault_point = fault_points[tu_below(&rng, sizeof fault_points / sizeof *fault_points)];
             plan->countdown = 1 + (uint32_t)tu_below(&rng, 40);
         }
+        if (only_point == 0)
+            plan->fault_point = 0;
+        else if (only_point > 0 && !plan->fault_point)
+            plan->countdown = 1 + (uint32_t)tu_below(&rng, 40);
+        if (only_point > 0)
+            plan->fault_point = only_point;
 
         char name[128], token[32];
         snprintf(token, sizeof token, "kill%d", run);
