@@ -1569,9 +1569,14 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
     help_quiesce(h);
     bool conc = hdr->gc_phase == HEAP__GC_CONC_MARK;
     if (!conc && hdr->gc_phase != HEAP__GC_IDLE) {
-        /* The last collector died mid-cycle. Its alloc bitmaps are each a
-        ** superset of what is live; clear its marks and start over. */
-        heap__walk(h, HEAP__WALK_REPAIR | HEAP__WALK_CLEAR_MARKS, NULL);
+        /* The last collector died mid-cycle. Until a concurrent cycle's
+        ** lazy sweep has begun, its alloc bitmaps are each a superset of
+        ** what is live: clear its marks and start over. Once it has begun
+        ** (sweep_active: the mark was complete, sweepgen has moved on), the
+        ** marks of the spans not yet swept are the only record of what is
+        ** live: they are kept, and the sweep below finishes with them. */
+        bool verdict = __atomic_load_n(&hdr->sweep_active, __ATOMIC_ACQUIRE) != 0;
+        heap__walk(h, HEAP__WALK_REPAIR | (verdict ? 0 : HEAP__WALK_CLEAR_MARKS), NULL);
         hdr->gc_phase = HEAP__GC_IDLE;
     }
     /* The world is ours (another process may show RUNNING for a moment
@@ -1708,6 +1713,7 @@ static void run_cycle(heap_t *h, int why, uint64_t t_request, uint64_t stop_ns)
         ** will free is known now: every object allocated and not marked. */
         heap__fault(h, HEAP__FP_MARK_TERM);
         heap__sweep_begin_locked(h);
+        heap__fault(h, HEAP__FP_SWEEP_BEGUN);
         ss.objects_freed = pre_objects > (uint64_t)c->objects_live
                                ? pre_objects - (uint64_t)c->objects_live : 0;
     } else {

@@ -224,7 +224,10 @@
 ** one killed parked or outside had nothing grey but its queue, which
 ** stays in the segment. A collector
 ** that dies inside stop 2 leaves gc_phase MARK or SWEEP: the next one
-** repairs as above.
+** clears every mark and runs a full cycle, unless the dead one had begun
+** its lazy sweep (sweep_active): its mark was then complete, and the
+** marks of the spans not yet swept are the only record of what is live,
+** so they are kept and the sweep is finished with them first.
 **
 ** Marked bytes: greyed by all processes (flushed into mark_live_bytes)
 ** plus what was allocated during the mark (total allocation since stop 1):
@@ -877,6 +880,8 @@ enum {
     HEAP__FP_MARK_IDLE,           /* marking in heap_mark_idle() */
     HEAP__FP_HELP,                /* stopped, helping the collector mark */
     HEAP__FP_PCACHE_CUT,          /* no lock, a span half cut from the cached run */
+    HEAP__FP_SWEEP_BEGUN,         /* every lock, world stopped, a concurrent cycle's lazy
+                                  ** sweep begun, the cycle not yet closed */
 };
 typedef void (*heap__fault_fn)(void *arg, int point);
 

@@ -22,7 +22,9 @@
 ** nothing runnable does), or stopped and helping another process's mark
 ** with the world stopped (a run in four uses the stop-the-world
 ** collector, whose whole mark is helped); or half way through cutting a
-** span from its page cache, without the heap lock. The survivors must finish with intact graphs and a
+** span from its page cache, without the heap lock; or as the collector
+** ending a concurrent mark, its lazy sweep begun and the cycle not yet
+** closed. The survivors must finish with intact graphs and a
 ** passing heap_verify, nothing may wedge (alarm() watchdog), and after
 ** everyone is gone a collection must find nothing live.
 **
@@ -69,13 +71,13 @@ static const int fault_points[] = {
     HEAP__FP_MARK_START,    HEAP__FP_ROOT_SCAN,  HEAP__FP_ASSIST,
     HEAP__FP_BARRIER,       HEAP__FP_MARK_TERM,  HEAP__FP_SCAVENGE_BG,
     HEAP__FP_STEAL_PUBLISH, HEAP__FP_STEAL_TAKEN, HEAP__FP_MARK_IDLE,
-    HEAP__FP_HELP,          HEAP__FP_PCACHE_CUT,
+    HEAP__FP_HELP,          HEAP__FP_PCACHE_CUT, HEAP__FP_SWEEP_BEGUN,
 };
 static const char *const fault_names[] = {
     "", "refill-locked", "page-split", "stop-wait", "mark", "sweep", "roots-link", "parked",
     "central-pop", "central-push", "fresh-span", "scavenge",
     "mark-start", "root-scan", "assist", "barrier", "mark-term", "scavenge-bg",
-    "steal-publish", "steal-taken", "mark-idle", "help", "pcache-cut",
+    "steal-publish", "steal-taken", "mark-idle", "help", "pcache-cut", "sweep-begun",
 };
 #define NFAULT_NAMES ((int)(sizeof fault_names / sizeof *fault_names))
 

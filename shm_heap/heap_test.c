@@ -1238,6 +1238,62 @@ static void test_page_cache_others(void)
     unsetenv("HEAPSIM_PAGE_CACHE");
 }
 
+/* A collector killed at the end of a concurrent mark, its lazy sweep just
+** begun (sweepgen moved on, no span swept yet): the marks of the unswept
+** spans are the only record of what is live, and whoever takes the world
+** over must sweep with them. It cleared them once, as for a collector
+** killed mid-mark, and the sweep then freed every live object. */
+static void die_sweep_begun(void *arg, int point)
+{
+    (void)arg;
+    if (point == HEAP__FP_SWEEP_BEGUN)
+        kill(getpid(), SIGKILL);
+}
+
+static void child_collect_and_die(void *arg)
+{
+    heap_t *h = attach_heap((const char *)arg);
+    heap__set_fault_hook(h, die_sweep_begun, NULL);
+    heap_enter(h);
+    heap_collect(h);   /* a concurrent cycle's mark termination kills it */
+    _exit(3);
+}
+
+static void test_collector_dies_sweep_begun(void)
+{
+    if (g_collector != HEAP_COLLECTOR_CONCURRENT)
+        return;   /* a stop-the-world cycle sweeps within its stop */
+    heap_t *h = open_heap("sweepbegun", 64 * MiB, 100, 0);
+    heap_enter(h);
+    const uint32_t fanout = 64, leaves = 32;
+    tu_build_tree(h, fanout, leaves);
+    heap_leave(h);   /* stopped while the child collects */
+    pid_t pid = tu_fork(child_collect_and_die, "sweepbegun");
+    int status = tu_wait(pid);
+    REQUIRE_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "the child ended with status %#x, not at its sweep's start", status);
+    REQUIRE(h->hdr->sweep_active && h->hdr->gc_phase == HEAP__GC_SWEEP);
+    heap_enter(h);   /* takes the world over from the dead collector */
+    REQUIRE(heap_collect(h) == 0);
+    heap_ref_t root = heap_globals(h, 1)[0];
+    REQUIRE_MSG(heap_obj_nptrs(h, root) == fanout, "the tree's root: %u slots, %zu bytes",
+                heap_obj_nptrs(h, root), heap_obj_size(h, root));
+    uint32_t lost = 0;
+    for (uint32_t i = 0; i < fanout; i++) {
+        heap_ref_t kid = heap_read_ref(h, root, i);
+        if (heap_obj_nptrs(h, kid) != leaves) {
+            lost++;
+            continue;
+        }
+        for (uint32_t k = 0; k < leaves; k++)
+            lost += heap_obj_size(h, heap_read_ref(h, kid, k)) != 16;
+    }
+    CHECK_MSG(lost == 0, "%u live objects freed after the collector died", lost);
+    REQUIRE_HEAP_VERIFY(h);
+    heap_leave(h);
+    heap_close(&h, true);
+}
+
 /* The scavenger's lease is its holder's until it puts it back: a batch
 ** held up past the 100 ms after which the holder is looked at (here at its
 ** fault point, as a long stop of the world holds one up) goes on alone;
@@ -1892,6 +1948,7 @@ int main(void)
         test_scavenger_killed();
         test_page_cache();
         test_page_cache_others();
+        test_collector_dies_sweep_begun();
         test_scavenger_lease_held();
         test_high_water_marks();
         test_stack_figures_summed();
