@@ -235,8 +235,8 @@ static void prefault(heap_t *h, uint64_t off, uint64_t bytes)
 }
 
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };
-#define REFILL_SWEEP_SPANS 8      /* spans per batch a refill sweeps for its class */
-#define REFILL_SWEEP_BATCHES 16
+#define REFILL_SWEEP_SPANS 64     /* spans per batch (one heap lock) a refill sweeps for its class */
+#define REFILL_SWEEP_BATCHES 2
 
 /* Get a span with free slots of span class spc into the cache: from the
 ** central list under central[spc] alone, else fresh pages from this
@@ -445,7 +445,7 @@ static heap_ref_t alloc_slow_here(heap_t *h, uint32_t nptrs, size_t scalar_bytes
         for (int k = 0; k < REFILL_SWEEP_BATCHES &&
                         __atomic_load_n(&h->hdr->central[spc].partial_head,
                                         __ATOMIC_RELAXED) == 0; k++) {
-            if (!heap__sweep_some(h, REFILL_SWEEP_SPANS))
+            if (!heap__sweep_for_class(h, spc, REFILL_SWEEP_SPANS))
                 break;
         }
         int rc = refill(h, spc, &collected);

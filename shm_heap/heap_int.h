@@ -1184,6 +1184,9 @@ void heap__sweep_pace_locked(heap_t *h);
 /* Sweep at most max_spans unswept spans (takes the heap lock). Returns
 ** how many it swept; 0 when there is no sweep. */
 uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans);
+/* The same, stopping as soon as span class spc has a swept span on its
+** central list: one heap lock for what was a refill's batches of eight. */
+uint32_t heap__sweep_for_class(heap_t *h, uint32_t spc, uint32_t max_spans);
 /* Go's proportional sweep (deductSweepCredit): before handing out
 ** `bytes` more, sweep until the pages swept keep pace with the bytes
 ** allocated since the sweep began, so that it is done by the next

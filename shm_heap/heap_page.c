@@ -1204,7 +1204,8 @@ static void run_flush(heap_t *h, sweep_run_t *run)
 }
 
 /* Sweep up to max_spans unswept spans from the cursor. Heap lock held. */
-static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_held)
+static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_held,
+                                   const uint32_t *stop_when_set)
 {
     heap__hdr_t *hdr = h->hdr;
     if (!__atomic_load_n(&hdr->sweep_active, __ATOMIC_ACQUIRE))
@@ -1252,6 +1253,11 @@ static uint32_t sweep_batch_locked(heap_t *h, uint32_t max_spans, bool centrals_
             }
             if (sp->state == HEAP__SPAN_SMALL && sp->alloc_count < sp->nelems)
                 sweep_list(h, s, centrals_held);
+            if (stop_when_set && __atomic_load_n(stop_when_set, __ATOMIC_RELAXED)) {
+                run_flush(h, &run);
+                s += n;
+                break;
+            }
         }
         run_flush(h, &run);
         s += n;
@@ -1274,11 +1280,22 @@ uint32_t heap__sweep_some(heap_t *h, uint32_t max_spans)
     if (!__atomic_load_n(&h->hdr->sweep_active, __ATOMIC_ACQUIRE))
         return 0;
     heap__lock(h);
-    uint32_t n = sweep_batch_locked(h, max_spans, false);
+    uint32_t n = sweep_batch_locked(h, max_spans, false, NULL);
     heap__unlock(h);
     return n;
 }
 
+uint32_t heap__sweep_for_class(heap_t *h, uint32_t spc, uint32_t max_spans)
+{
+    if (!__atomic_load_n(&h->hdr->sweep_active, __ATOMIC_ACQUIRE))
+        return 0;
+    heap__lock(h);
+    uint32_t n = sweep_batch_locked(h, max_spans, false, &h->hdr->central[spc].partial_head);
+    heap__unlock(h);
+    return n;
+}
+
+#define SWEEP_CREDIT_SPANS 64u
 void heap__sweep_credit(heap_t *h, uint64_t bytes)
 {
     heap__hdr_t *hdr = h->hdr;
@@ -1290,14 +1307,14 @@ void heap__sweep_credit(heap_t *h, uint64_t bytes)
     uint64_t target =
         (uint64_t)(((unsigned __int128)allocated * heap__atomic_load(&hdr->sweep_ppb_fixed)) >> 32);
     while (__atomic_load_n(&hdr->sweep_pages_swept, __ATOMIC_RELAXED) < target &&
-           heap__sweep_some(h, 16) > 0)
+           heap__sweep_some(h, SWEEP_CREDIT_SPANS) > 0)
         ;
 }
 
 void heap__sweep_finish_locked(heap_t *h, bool centrals_held)
 {
     while (__atomic_load_n(&h->hdr->sweep_active, __ATOMIC_ACQUIRE))
-        sweep_batch_locked(h, UINT32_MAX, centrals_held);
+        sweep_batch_locked(h, UINT32_MAX, centrals_held, NULL);
 }
 
 void heap__coalesce_locked(heap_t *h)
