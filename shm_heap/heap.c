@@ -49,14 +49,15 @@ void heap_config_default(heap_config_t *cfg)
     cfg->collector = HEAP_COLLECTOR_CONCURRENT;
 }
 
-/* HEAPSIM_PAGE_CACHE: -1 when it is neither unset, empty, 0 nor 1. */
+/* HEAPSIM_PAGE_CACHE: 1 (page caches on) when unset, empty or 1, 0 when
+** 0, -1 for anything else. */
 static int page_cache_env(const char **value_out)
 {
     const char *v = getenv("HEAPSIM_PAGE_CACHE");
     *value_out = v;
-    if (!v || !*v || strcmp(v, "0") == 0)
-        return 0;
-    return strcmp(v, "1") == 0 ? 1 : -1;
+    if (!v || !*v || strcmp(v, "1") == 0)
+        return 1;
+    return strcmp(v, "0") == 0 ? 0 : -1;
 }
 
 int heap_env_check(char *why, size_t whysize)
@@ -466,7 +467,7 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         return -EINVAL;
 
     const char *pc;
-    int pcache = page_cache_env(&pc);   /* PAGE CACHE: off unless asked */
+    int pcache = page_cache_env(&pc);   /* PAGE CACHE: on unless turned off */
     if (pcache < 0)
         return HEAP_EENV;
     heap_t *h = calloc(1, sizeof *h);

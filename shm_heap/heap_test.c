@@ -1059,9 +1059,26 @@ static void child_cache_and_die(void *arg)
 /* Small spans are cut from a process's cached run without the heap lock
 ** (heap_int.h, PAGE CACHE): the run is CACHED, neither free nor in use;
 ** it goes back on heap_close, and a killed process's at its retirement. */
+/* Whether a process that allocated a span holds a run afterwards. */
+static bool holds_run_after_alloc(const char *token)
+{
+    heap_t *h = open_heap(token, 64 * MiB, 100, 0);
+    heap_enter(h);
+    REQUIRE(heap_alloc(h, 2, 0));
+    bool run = __atomic_load_n(&h->proc->pcache, __ATOMIC_RELAXED) != 0;
+    heap_leave(h);
+    heap_close(&h, true);
+    return run;
+}
+
 static void test_page_cache(void)
 {
-    setenv("HEAPSIM_PAGE_CACHE", "1", 1);   /* off by default (heap_int.h) */
+    /* On by default and with 1; HEAPSIM_PAGE_CACHE=0 turns them off. */
+    unsetenv("HEAPSIM_PAGE_CACHE");
+    REQUIRE_MSG(holds_run_after_alloc("pcache-default"), "no run with HEAPSIM_PAGE_CACHE unset");
+    setenv("HEAPSIM_PAGE_CACHE", "0", 1);
+    REQUIRE_MSG(!holds_run_after_alloc("pcache-off"), "a run with HEAPSIM_PAGE_CACHE=0");
+    setenv("HEAPSIM_PAGE_CACHE", "1", 1);
     heap_t *h = open_heap("pcache", 64 * MiB, 100, 0);
     heap_enter(h);
     heap_stats_t before, after;
