@@ -4,6 +4,10 @@
 # processes sharing one heap, under each heapsim collector, beside Go 1.19
 # doing the same work in 4 goroutines of one process (bench/go/churn) at
 # GOMAXPROCS=1 and 2 (GO_PROCS), measured in the same run on this machine.
+# Go runs each setting twice: its own way (the four tasks at once, four
+# live sets at every setting), and heapsim's way (P goroutines taking the
+# tasks in turn, as P worker processes do: one live set at a time at 1, two
+# at 2), so the summary shows how much of a gap is how the two are run.
 #
 # Prints per configuration: allocations per second (all tasks' objects over
 # the run's wall time: first task start to last task end for heapsim, the
@@ -68,11 +72,16 @@ for r in $(seq 1 "$repeat"); do
         done
     done
     for p in "${go_procs[@]}"; do
-        best_of 1 env GOMAXPROCS="$p" GODEBUG=gctrace=1 "$out/go-churn" \
-            "$tasks" "$objects" "$live" "$min_bytes" "$max_bytes"
-        cp "$out/best.out" "$out/go-churn-$p-$r.out"
-        cp "$out/best.err" "$out/go-churn-$p-$r.err"
-        GORATES[$p]="${GORATES[$p]:-} $(cut -d' ' -f4 "$out/best.out")"
+        # go: the tasks at once; gosched: P goroutines taking them in turn.
+        for mode in go gosched; do
+            goworkers=0
+            [ "$mode" = go ] || goworkers="$p"
+            best_of 1 env GOMAXPROCS="$p" GODEBUG=gctrace=1 "$out/go-churn" \
+                "$tasks" "$objects" "$live" "$min_bytes" "$max_bytes" "$goworkers"
+            cp "$out/best.out" "$out/$mode-churn-$p-$r.out"
+            cp "$out/best.err" "$out/$mode-churn-$p-$r.err"
+            GORATES[$mode,$p]="${GORATES[$mode,$p]:-} $(cut -d' ' -f4 "$out/best.out")"
+        done
     done
 done
 
@@ -101,23 +110,28 @@ for c in "${collectors[@]}"; do
                   from samples where run_id = $run group by worker)")")")
     done
 done
-gobase=""
-for p in "${go_procs[@]}"; do
-    i=$(for r in $(seq 1 "$repeat"); do echo "$(cut -d' ' -f4 "$out/go-churn-$p-$r.out") $r"; done |
-        sort -g | tail -n 1 | cut -d' ' -f2)
-    read -r _ _ wall_ns rate <"$out/go-churn-$p-$i.out"
-    [ -n "$gobase" ] || gobase="$rate"
-    R[best,go,$p]="$rate"
-    R[med,go,$p]=$(tr ' ' '\n' <<<"${GORATES[$p]}" | median)
-    row "go1.19 GOMAXPROCS=$p" "$p" "$(awk "BEGIN{printf \"%.2f\", $wall_ns / 1e9}")" \
-        "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" "$(awk "BEGIN{printf \"%.2fx\", $rate / $gobase}")" \
-        "$(go_pauses "$out/go-churn-$p-$i.err" | stats)" "-"
+for mode in go gosched; do
+    gobase=""
+    for p in "${go_procs[@]}"; do
+        i=$(for r in $(seq 1 "$repeat"); do echo "$(cut -d' ' -f4 "$out/$mode-churn-$p-$r.out") $r"; done |
+            sort -g | tail -n 1 | cut -d' ' -f2)
+        read -r _ _ wall_ns rate <"$out/$mode-churn-$p-$i.out"
+        [ -n "$gobase" ] || gobase="$rate"
+        R[best,$mode,$p]="$rate"
+        R[med,$mode,$p]=$(tr ' ' '\n' <<<"${GORATES[$mode,$p]}" | median)
+        name="go1.19 GOMAXPROCS=$p"
+        [ "$mode" = go ] || name="go1.19 GOMAXPROCS=$p, $p at a time"
+        row "$name" "$p" "$(awk "BEGIN{printf \"%.2f\", $wall_ns / 1e9}")" \
+            "$(awk "BEGIN{printf \"%.2fM\", $rate / 1e6}")" "$(awk "BEGIN{printf \"%.2fx\", $rate / $gobase}")" \
+            "$(go_pauses "$out/$mode-churn-$p-$i.err" | stats)" "-"
+    done
 done
 echo "($tasks tasks x $objects objects of $min_bytes..$max_bytes B, $live live each; fastest of $repeat interleaved runs."
 echo " This machine has $ncpu cores: $ncpu processes (or Ps) can at best be ${ncpu}x one, and 4 processes"
 echo " no more than that. heapsim's gcs and pauses are the shared heap's (one collector stops every"
 echo " process); max_stop is the longest wait for every process to reach a safepoint. Go's pause:"
-echo " sweep termination + mark termination STW per cycle; * p99 of < 100 pauses is the max)"
+echo " sweep termination + mark termination STW per cycle; * p99 of < 100 pauses is the max."
+echo " \"P at a time\": Go run as heapsim's workers run the tasks, P goroutines taking them in turn)"
 
 # The summary: N processes over 1 against Go's N Ps over its first.
 echo
@@ -127,8 +141,10 @@ gb="${go_procs[0]}"
 for w in "${workers[@]}"; do
     [ "$w" != "${workers[0]}" ] || continue
     for kind in best med; do
-        g=""
+        g="" gs=""
         [ -z "${R[$kind,go,$w]:-}" ] || g=$(ratio "${R[$kind,go,$w]}" "${R[$kind,go,$gb]}")
+        [ -z "${R[$kind,gosched,$w]:-}" ] ||
+            gs=$(ratio "${R[$kind,gosched,$w]}" "${R[$kind,gosched,$gb]}")
         for c in "${collectors[@]}"; do
             h=$(ratio "${R[$kind,$c,$w]}" "${R[$kind,$c,${workers[0]}]}")
             t=""
@@ -136,6 +152,8 @@ for w in "${workers[@]}"; do
             printf '%-34s %10s %10s %10s %10s   %s\n' "$c $w/${workers[0]} procs ($kind)" "${h}x" \
                 "${g:--}${g:+x}" "$(ratio "$h" "$g")" "" "$t"
         done
+        printf '%-34s %10s %10s %10s %10s   %s\n' "  go, $w at a time/${gb} ($kind)" "" \
+            "${gs:--}${gs:+x}" "" "" "(Go run as heapsim's workers run it)"
     done
 done
 anchor_line "${go_procs[*]}"

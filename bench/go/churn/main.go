@@ -2,7 +2,11 @@
 // anchor of bench/multiproc.sh, where heapsim runs the same tasks on one or
 // several worker processes sharing a heap (compare GOMAXPROCS=1, 2, ...).
 //
-//	churn [TASKS [OBJECTS [LIVE_OBJECTS [MIN_BYTES [MAX_BYTES]]]]]   (4 10000000 100000 16 512)
+//	churn [TASKS [OBJECTS [LIVE_OBJECTS [MIN_BYTES [MAX_BYTES [WORKERS]]]]]]   (4 10000000 100000 16 512 0)
+//
+// WORKERS 0 runs every task at once, one goroutine each. WORKERS N runs
+// them as heapsim's worker processes do: N goroutines, each taking the next
+// task when it has finished one, so that at most N live sets exist at once.
 //
 // Each task allocates OBJECTS objects with sizes drawn uniformly from
 // [MIN_BYTES, MAX_BYTES] (splitmix64, as the kernel) and keeps the last
@@ -59,16 +63,16 @@ func churn(task int, objects, live int64, minBytes, maxBytes uint64) {
 }
 
 func main() {
-	args := []int64{4, 10000000, 100000, 16, 512}
+	args := []int64{4, 10000000, 100000, 16, 512, 0}
 	for k := 1; k < len(os.Args) && k <= len(args); k++ {
 		v, err := strconv.ParseInt(os.Args[k], 10, 64)
-		if err != nil || v < 0 || (k != 3 && v == 0) {
-			fmt.Fprintln(os.Stderr, "churn: usage: churn [TASKS [OBJECTS [LIVE_OBJECTS [MIN_BYTES [MAX_BYTES]]]]]")
+		if err != nil || v < 0 || (k != 3 && k != 6 && v == 0) {
+			fmt.Fprintln(os.Stderr, "churn: usage: churn [TASKS [OBJECTS [LIVE_OBJECTS [MIN_BYTES [MAX_BYTES [WORKERS]]]]]]")
 			os.Exit(2)
 		}
 		args[k-1] = v
 	}
-	tasks, objects, live := int(args[0]), args[1], args[2]
+	tasks, objects, live, workers := int(args[0]), args[1], args[2], int(args[5])
 	minBytes, maxBytes := uint64(args[3]), uint64(args[4])
 	if maxBytes < minBytes {
 		fmt.Fprintln(os.Stderr, "churn: MAX_BYTES is below MIN_BYTES")
@@ -76,12 +80,29 @@ func main() {
 	}
 	t0 := time.Now()
 	var wg sync.WaitGroup
-	for t := 0; t < tasks; t++ {
-		wg.Add(1)
-		go func(t int) {
-			defer wg.Done()
-			churn(t, objects, live, minBytes, maxBytes)
-		}(t)
+	if workers == 0 {
+		for t := 0; t < tasks; t++ {
+			wg.Add(1)
+			go func(t int) {
+				defer wg.Done()
+				churn(t, objects, live, minBytes, maxBytes)
+			}(t)
+		}
+	} else {
+		next := make(chan int, tasks)
+		for t := 0; t < tasks; t++ {
+			next <- t
+		}
+		close(next)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for t := range next {
+					churn(t, objects, live, minBytes, maxBytes)
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	wall := time.Since(t0)
