@@ -206,9 +206,12 @@ static void crash_outside_goroutine(void *arg, sched_t *s)
     *bad_pointer = 1;
 }
 
+/* Long enough that the scheduler is sure to go idle (and the hook to
+** crash) before the timer is due: with 1 ms, a child descheduled that long
+** on a loaded machine found the timer due, never idled and exited 0. */
 static void sleeps_a_bit(sched_t *s, void *arg)
 {
-    sched_sleep_ns(s, 1000000);
+    sched_sleep_ns(s, 10000000000ull);
 }
 
 /* Run `fn` in a child; it must die of the fault, not exit. Under ASan the
