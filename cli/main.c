@@ -1359,16 +1359,33 @@ static int print_retention(const command_t *cmd, store_t *st, long run_id, int64
         print_site_retention(snap, s);
         shown++;
     }
-    free(order);
     if (nleaks > 0 && shown == 0)
         printf("\n  no snapshot holds an object of the growing sites\n");
-    if (nleaks == 0) {
-        /* No trend to go by: the sites the largest snapshot holds most of. */
-        printf("\n  no growing site to explain; the sites retaining most at GC cycle %lld:\n",
-               (long long)biggest->cycle);
-        for (size_t i = 0; i < biggest->nsites && i < 3; i++)   /* by retained_bytes */
-            print_site_retention(biggest, &biggest->sites[i]);
+    /* The sites the largest snapshot holds most of, those not shown above:
+    ** with no trend to go by the only ones, and otherwise a leak whose few
+    ** samples did not grow between profiles (one per 512 KiB by default)
+    ** is still named by what it retains, which the walk counts exactly. */
+    bool header = false;
+    for (size_t i = 0, more = 0; i < biggest->nsites && more < 3; i++) {   /* by retained */
+        const store_retention_site_t *s = &biggest->sites[i];
+        bool growing = false;
+        for (size_t j = 0; j < nleaks && !growing; j++)
+            growing = strcmp(leaks[j].site, s->site) == 0;
+        if (growing)
+            continue;
+        if (!header) {
+            if (nleaks == 0)
+                printf("\n  no growing site to explain; the sites retaining most at GC cycle "
+                       "%lld:\n", (long long)biggest->cycle);
+            else
+                printf("\n  and the sites retaining most at GC cycle %lld that did not grow in "
+                       "the profile:\n", (long long)biggest->cycle);
+            header = true;
+        }
+        print_site_retention(biggest, s);
+        more++;
     }
+    free(order);
 
     /* Goroutines blocked for cycles: the last snapshot's groups. */
     const store_retention_t *last = &snaps[n - 1];
