@@ -365,16 +365,30 @@ void retention_take(retention_t *r, rt_t *rt, bool final)
     if (names.oom || !(g = retain_graph_new()))
         goto out;
     heap_snap_ops_t ops = { .root = on_root, .object = on_object, .arg = &raw };
-    if (heap_snapshot(rt_heap(rt), &ops, &st) != 0 || build_graph(&raw, &names, g) != 0 ||
-        retain_graph_analyze(g) != 0)
+    heap_t *h = rt_heap(rt);
+    if (heap_snapshot(h, &ops, &st) != 0)
         goto out;
-    r->taken++;
-    if (st.pause_ns > r->pause_max_ns)
-        r->pause_max_ns = st.pause_ns;
-    if (fill(r, rt, g, &st, final, &m) != 0) {
-        proto_msg_free(&m);
-        goto out;
+    /* The analysis reads only what the walk copied, and the heap's
+    ** statistics and profile, which need no stop: it runs outside the heap,
+    ** as a goroutine in a system call would. Inside, it held up every stop
+    ** of the world another process on a shared heap asked meanwhile: 25-104
+    ** ms each, at the end of each of multiproc's tasks (10M objects, 100k
+    ** live), where the stops took 0.05 ms otherwise. */
+    heap_leave(h);
+    int rc = build_graph(&raw, &names, g);
+    if (rc == 0)
+        rc = retain_graph_analyze(g);
+    if (rc == 0) {
+        r->taken++;
+        if (st.pause_ns > r->pause_max_ns)
+            r->pause_max_ns = st.pause_ns;
+        rc = fill(r, rt, g, &st, final, &m);
+        if (rc != 0)
+            proto_msg_free(&m);
     }
+    heap_enter(h);
+    if (rc != 0)
+        goto out;
     proto_msg_t *keep = final ? &r->final : &r->running;
     if (keep->type == PROTO_RETENTION)
         proto_msg_free(keep);
