@@ -539,8 +539,12 @@ static void test_hook_and_history(void)
         const heap_gc_cycle_t *c = &log.cycles[i];
         REQUIRE(c->fields.cycle == (uint32_t)i + 1 && c->fields.forced);
         REQUIRE(c->collector_pid == getpid() && c->fields.nprocs == 1);
-        REQUIRE(c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
-              (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull);
+        REQUIRE_MSG(c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
+                    (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull,
+                    "cycle %d: start_unix_ns %lld, time() %llu s, since_start_ns %lld",
+                    i + 1, (long long)c->fields.start_unix_ns,
+                    (unsigned long long)(now_unix / 1000000000ull),
+                    (long long)c->fields.since_start_ns);
         REQUIRE(i == 0 || c->fields.since_start_ns >= log.cycles[i - 1].fields.since_start_ns);
         if (g_collector == HEAP_COLLECTOR_STW)
             REQUIRE(c->fields.stw_ns >= c->fields.stop_ns + c->fields.mark_ns + c->fields.sweep_ns);
