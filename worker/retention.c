@@ -369,12 +369,16 @@ void retention_take(retention_t *r, rt_t *rt, bool final)
     if (heap_snapshot(h, &ops, &st) != 0)
         goto out;
     /* The analysis reads only what the walk copied, and the heap's
-    ** statistics and profile, which need no stop: it runs outside the heap,
-    ** as a goroutine in a system call would. Inside, it held up every stop
-    ** of the world another process on a shared heap asked meanwhile: 25-104
-    ** ms each, at the end of each of multiproc's tasks (10M objects, 100k
-    ** live), where the stops took 0.05 ms otherwise. */
-    heap_leave(h);
+    ** statistics and profile, which need no stop. The final one runs
+    ** outside the heap, as a goroutine in a system call would: inside, it
+    ** held up every stop of the world another process on a shared heap
+    ** asked meanwhile (25-104 ms each, at the end of each of multiproc's
+    ** tasks, where the stops took 0.05 ms otherwise). A running one stays
+    ** inside: it is taken from rt_push, rt_pop or an allocation, where the
+    ** kernel may hold a reference no root names, which a collection
+    ** another process ran while this one was outside would free. */
+    if (final)
+        heap_leave(h);
     int rc = build_graph(&raw, &names, g);
     if (rc == 0)
         rc = retain_graph_analyze(g);
@@ -386,7 +390,8 @@ void retention_take(retention_t *r, rt_t *rt, bool final)
         if (rc != 0)
             proto_msg_free(&m);
     }
-    heap_enter(h);
+    if (final)
+        heap_enter(h);
     if (rc != 0)
         goto out;
     proto_msg_t *keep = final ? &r->final : &r->running;

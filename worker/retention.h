@@ -39,10 +39,10 @@ typedef struct retention {
 void retention_init(retention_t *r, const char *worker, int64_t task_id);
 /* Take a snapshot now, from a goroutine of rt's task inside the heap,
 ** everything it holds rooted, and keep its analysis (final: the task's
-** main goroutine has returned). The walk stops the world; the analysis
-** runs with this process outside the heap (heap_leave), so that no other
-** process's stop waits for it. A failure (no memory) keeps the earlier
-** one. */
+** main goroutine has returned). The walk stops the world; a final one's
+** analysis runs with this process outside the heap (heap_leave), so that
+** no other process's stop waits for it. A failure (no memory) keeps the
+** earlier one. */
 void retention_take(retention_t *r, rt_t *rt, bool final);
 /* rt_set_snapshot_hook's callback: retention_take(arg, rt, false). */
 void retention_hook(void *arg, rt_t *rt);
