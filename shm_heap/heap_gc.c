@@ -1411,13 +1411,13 @@ void heap__proc_retire_locked(heap_t *h, uint32_t i)
     __atomic_store_n(&p->state, HEAP__PROC_FREE, __ATOMIC_SEQ_CST);
 }
 
-/* Drop the entries of processes that died (lock held, world stopped). */
 bool heap__proc_gone(const heap__proc_t *p, uint32_t state)
 {
     return state != HEAP__PROC_FREE &&
            (state == HEAP__PROC_DEAD || heap__pid_dead(p->pid, p->start_ticks, false));
 }
 
+/* Drop the entries of processes that died (lock held, world stopped). */
 static void reclaim_dead(heap_t *h)
 {
     heap__hdr_t *hdr = h->hdr;
