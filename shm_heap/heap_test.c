@@ -534,16 +534,21 @@ static void test_hook_and_history(void)
         REQUIRE_RC(heap_collect(h), 0, heap_strerror);
     }
     REQUIRE(log.n == 10);
-    uint64_t now_unix = (uint64_t)time(NULL) * 1000000000ull;
+    /* Not time(NULL): glibc's reads the coarse clock, up to a tick behind the
+     * CLOCK_REALTIME the cycle's start was taken from (CI read 1796109115 s
+     * for a cycle that began at 1796109116.0009 s). */
+    struct timespec now_ts;
+    REQUIRE(clock_gettime(CLOCK_REALTIME, &now_ts) == 0);
+    uint64_t now_unix = (uint64_t)now_ts.tv_sec * 1000000000ull + (uint64_t)now_ts.tv_nsec;
     for (int i = 0; i < log.n; i++) {
         const heap_gc_cycle_t *c = &log.cycles[i];
         REQUIRE(c->fields.cycle == (uint32_t)i + 1 && c->fields.forced);
         REQUIRE(c->collector_pid == getpid() && c->fields.nprocs == 1);
         REQUIRE_MSG(c->fields.start_unix_ns + 3600ull * 1000000000ull > now_unix &&
                     (uint64_t)c->fields.start_unix_ns < now_unix + 1000000000ull,
-                    "cycle %d: start_unix_ns %lld, time() %llu s, since_start_ns %lld",
+                    "cycle %d: start_unix_ns %lld, now %llu ns, since_start_ns %lld",
                     i + 1, (long long)c->fields.start_unix_ns,
-                    (unsigned long long)(now_unix / 1000000000ull),
+                    (unsigned long long)now_unix,
                     (long long)c->fields.since_start_ns);
         REQUIRE(i == 0 || c->fields.since_start_ns >= log.cycles[i - 1].fields.since_start_ns);
         if (g_collector == HEAP_COLLECTOR_STW)
