@@ -2071,13 +2071,19 @@ void heap__mark_assist_charge(heap_t *h, uint64_t bytes)
     h->assist_debt += (int64_t)((double)bytes * heap__pacer_assist_work_per_byte(&hdr->pacer));
     if (h->assist_debt <= 0)
         return;
+    /* Go's gcAssistAlloc: an assist does at least gcOverAssistWork, the
+    ** rest building credit for the allocations that follow. */
+    int64_t want = h->assist_debt < HEAP__PACER_OVER_ASSIST_WORK ? HEAP__PACER_OVER_ASSIST_WORK
+                                                                 : h->assist_debt;
     /* Steal background credit first (Go's bgScanCredit). */
-    h->assist_debt -= heap__pacer_credit_take(&hdr->pacer, h->assist_debt);
-    if (h->assist_debt <= 0 || (h->mark_len == 0 && !steal_pending(h)))
+    int64_t stolen = heap__pacer_credit_take(&hdr->pacer, want);
+    h->assist_debt -= stolen;
+    want -= stolen;
+    if (want <= 0 || (h->mark_len == 0 && !steal_pending(h)))
         return;
     uint64_t t0 = heap__now_ns(CLOCK_MONOTONIC);
     heap__fault(h, HEAP__FP_ASSIST);
-    uint64_t work = mark_work(h, (uint64_t)h->assist_debt, 0, MW_STEAL | MW_SHARE);
+    uint64_t work = mark_work(h, (uint64_t)want, 0, MW_STEAL | MW_SHARE);
     h->assist_debt -= (int64_t)work;
     if (h->mark_len == 0 && h->assist_debt > 0)
         h->assist_debt = 0;   /* nothing grey here or to steal: forgiven */

@@ -18,6 +18,7 @@
 ** 4. Globals count once, as the goal's globals, not as stack scan too.
 ** 5. A process's root scan as it joins the mark pays its first assists,
 **    and the pacer counts that work done at once.
+** 7. An assist does at least 64 KiB of scan work (gcOverAssistWork).
 ** 6. The heap scan work the next cycle expects (Go's lastHeapScan, from
 **    heapScanWork) is the heap objects' slots only: the roots' (stacks,
 **    globals) are the expected work's other terms. Counted in both, the
@@ -108,6 +109,18 @@ int main(void)
     uint64_t seen = heap__atomic_load(&hdr->mark_scan_work);
     CHECK_MSG(seen >= done, "the pacer sees %llu B of scan work while %llu B are done",
               (unsigned long long)seen, (unsigned long long)done);
+
+    /* 7. An assist does at least Go's gcOverAssistWork (64 KiB) of scan
+    ** work when the mark has it, however little it owes: the rest is
+    ** credit for the allocations after it (Go's gcAssistAlloc). Paying
+    ** exactly the debt, heapsim assisted at nearly every span and a
+    ** one-goroutine program's mark lasted longer in allocation. */
+    __atomic_store_n(&hdr->pacer.bg_scan_credit, 0, __ATOMIC_RELAXED);
+    h->assist_debt = 0;
+    heap__mark_assist_charge(h, 64);
+    CHECK_MSG(h->assist_debt <= -(int64_t)HEAP__PACER_OVER_ASSIST_WORK / 2,
+              "after an assist owing the work of 64 B: debt %lld (want credit of about %lld)",
+              (long long)h->assist_debt, (long long)HEAP__PACER_OVER_ASSIST_WORK);
 
     /* 2. Allocate past the trigger while the mark runs (a test process
     ** never reaches a safepoint here, so the mark does not end by itself),
