@@ -460,19 +460,6 @@ static void build_class_tables(heap_t *h)
     }
 }
 
-/* Map every page of the header into this process now. The first stop of
-** the world writes every process entry and steal queue (mark_start), and a
-** page first touched there faults inside the pause: the first cycle's
-** sweep termination took 1.0-1.4 ms on a VM whose faults cost 13-20 us,
-** against 0.03-0.1 ms for every later one. The creator's reads make the
-** fallocated pages up to date (one fault each); a process attaching later
-** gets them 16 to a fault (the kernel's fault-around). */
-static void header_prefault(const heap_t *h)
-{
-    const volatile char *p = (const volatile char *)h->view.base;
-    for (size_t o = 0; o < sizeof(heap__hdr_t); o += 4096)
-        (void)p[o];
-}
 
 int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **heap_p)
 {
@@ -545,7 +532,12 @@ int heap_open(const char *name, const heap_config_t *cfg, bool create, heap_t **
         h->hdr = (heap__hdr_t *)h->view.base;
     }
 
-    header_prefault(h);
+    /* Map every page of the header now. The first stop of the world writes
+    ** every process entry and steal queue (mark_start), and a page first
+    ** touched there faults inside the pause: the first cycle's sweep
+    ** termination took 1.0-1.4 ms on a VM whose faults cost 13-20 us,
+    ** against 0.03-0.1 ms for every later one. */
+    heap__prefault(h, 0, sizeof(heap__hdr_t), 4096);
     h->view.stw_word = &h->hdr->poll;
     h->page_map = (uint32_t *)(h->view.base + h->hdr->page_map_off);
     h->spans = (heap__span_t *)(h->view.base + h->hdr->spans_off);

@@ -219,19 +219,11 @@ static uint32_t central_pop_locked(heap_t *h, uint32_t spc)
 
 /* ---- Refill --------------------------------------------------------- */
 
-/* Read one byte of every 64 KiB window of [off, off + bytes) of the
-** segment, before this process writes there. Another process may have
-** used these pages last (or fallocate committed them): they are in the
-** segment's page cache but not in this process's page table, and the
-** first write to each page would fault on its own. A read fault maps the
-** pages around it that are present (the kernel's fault-around, 64 KiB by
-** default) in one go. A page that is a hole is read as zero and written
-** later as before. */
+/* Map a span's pages before this process writes there: another process
+** may have used them last (heap__prefault). */
 static void prefault(heap_t *h, uint64_t off, uint64_t bytes)
 {
-    const volatile char *base = (const volatile char *)h->view.base;
-    for (uint64_t o = off; o < off + bytes; o = (o | 0xffff) + 1)
-        (void)base[o];
+    heap__prefault(h, off, bytes, 64u << 10);
 }
 
 enum { REFILL_OK = 0, REFILL_RETRY = 1 };

@@ -984,6 +984,21 @@ struct heap {
 
 /* ---- Helpers shared between the module's files ---------------------- */
 
+/* Read one byte of every `step`-aligned window (a power of two) of
+** [off, off + bytes) of the segment, so that this process's page table
+** maps those pages before it writes there, outside any pause (refill,
+** heap_open). A page another process touched already is in the segment's
+** page cache, and one read fault maps the present pages around it (the
+** kernel's fault-around, 64 KiB by default). A page fallocate committed
+** but nobody touched yet is not up to date: fault-around skips it, and
+** each such page takes a fault of its own (a step of 4 KiB maps them all). */
+static inline void heap__prefault(const heap_t *h, uint64_t off, uint64_t bytes, uint64_t step)
+{
+    const volatile char *base = (const volatile char *)h->view.base;
+    for (uint64_t o = off; o < off + bytes; o = (o | (step - 1)) + 1)
+        (void)base[o];
+}
+
 static inline heap__span_t *heap__span(heap_t *h, uint32_t page)
 {
     return &h->spans[page];

@@ -18,12 +18,12 @@
 ** 4. Globals count once, as the goal's globals, not as stack scan too.
 ** 5. A process's root scan as it joins the mark pays its first assists,
 **    and the pacer counts that work done at once.
-** 7. An assist does at least 64 KiB of scan work (gcOverAssistWork).
 ** 6. The heap scan work the next cycle expects (Go's lastHeapScan, from
 **    heapScanWork) is the heap objects' slots only: the roots' (stacks,
 **    globals) are the expected work's other terms. Counted in both, the
 **    globals would be expected twice, the assist ratio would be too high
 **    and the mark would end early.
+** 7. An assist does at least 64 KiB of scan work (gcOverAssistWork).
 */
 #include "shm_heap/heap_int.h"
 #include "shm_heap/heap_testutil.h"
